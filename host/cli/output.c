@@ -1,0 +1,198 @@
+/*
+ * output.c — metrics.csv and summary.json (DESIGN §5). Each file is written to a temporary name in
+ * the same directory and renamed into place only when complete, so a failed or interrupted run
+ * never leaves a half-written result behind.
+ */
+#include "output.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+__attribute__((format(printf, 2, 3))) static int fail(pfr_error *err, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+int pfr_cli_make_dir(const char *dir, pfr_error *err)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
+        return fail(err, "--out %s: path too long", dir);
+    for (char *p = path + 1;; ++p) {
+        char c = *p;
+        if (c == '/' || c == '\0') {
+            *p = '\0';
+            if (mkdir(path, 0777) != 0 && errno != EEXIST)
+                return fail(err, "--out: cannot create directory %s: %s", path, strerror(errno));
+            *p = c;
+        }
+        if (c == '\0')
+            break;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return fail(err, "--out %s: not a directory", dir);
+    return 0;
+}
+
+typedef struct atomic_file {
+    FILE *f;
+    char tmp[4200], final[4200];
+} atomic_file;
+
+static int af_open(atomic_file *af, const char *dir, const char *name, pfr_error *err)
+{
+    snprintf(af->final, sizeof af->final, "%s/%s", dir, name);
+    snprintf(af->tmp, sizeof af->tmp, "%s/.%s.tmp.%ld", dir, name, (long)getpid());
+    af->f = fopen(af->tmp, "w");
+    if (!af->f)
+        return fail(err, "cannot create %s: %s", af->tmp, strerror(errno));
+    return 0;
+}
+
+static int af_commit(atomic_file *af, pfr_error *err)
+{
+    int bad = ferror(af->f);
+    if (fclose(af->f) != 0 || bad) {
+        remove(af->tmp);
+        return fail(err, "write to %s failed", af->final);
+    }
+    if (rename(af->tmp, af->final) != 0) {
+        remove(af->tmp);
+        return fail(err, "cannot rename into %s: %s", af->final, strerror(errno));
+    }
+    return 0;
+}
+
+/* %.9g, or an empty CSV field / JSON null for NaN and infinities */
+static void num(FILE *f, double v, int json)
+{
+    if (isfinite(v))
+        fprintf(f, "%.9g", v);
+    else if (json)
+        fputs("null", f);
+}
+
+int pfr_cli_write_metrics_csv(const char *dir, const pfr_sim *sim, pfr_error *err)
+{
+    atomic_file af;
+    if (af_open(&af, dir, "metrics.csv", err) != 0)
+        return -1;
+    const char *alg = pfr_algorithm_name(pfr_sim_config(sim)->algorithm);
+    fputs("round,agent_steps,algorithm,value_error,td_fixed_point_error,best_rank_d_error,phi_norm,theta_norm,wall_s,"
+          "agent_steps_per_sec\n",
+          af.f);
+    for (size_t i = 0; i < pfr_sim_metrics_count(sim); ++i) {
+        pfr_metrics m;
+        pfr_sim_metrics_get(sim, i, &m);
+        fprintf(af.f, "%lld,%llu,%s,", (long long)m.round, (unsigned long long)m.agent_steps, alg);
+        const double v[] = {m.value_error, m.td_fixed_point_error, m.best_rank_d_error, m.phi_norm,
+                            m.theta_norm,  m.wall_s,               m.agent_steps_per_sec};
+        for (size_t k = 0; k < sizeof v / sizeof v[0]; ++k) {
+            num(af.f, v[k], 0);
+            fputc(k + 1 < sizeof v / sizeof v[0] ? ',' : '\n', af.f);
+        }
+    }
+    return af_commit(&af, err);
+}
+
+static void json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; ++s) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+/* The resolved config as nested JSON: "env.kind" goes into "env": {"kind": ...}. */
+static void json_config(FILE *f, const pfr_config *cfg)
+{
+    char group[64] = "";
+    fputs("{", f);
+    int first = 1, first_in_group = 1;
+    for (size_t i = 0; i < pfr_config_key_count(); ++i) {
+        const char *name = pfr_config_key_name(i);
+        const char *dot = strchr(name, '.');
+        char g[64] = "";
+        if (dot)
+            snprintf(g, sizeof g, "%.*s", (int)(dot - name), name);
+        if (strcmp(g, group) != 0) {
+            if (group[0])
+                fputs("\n  }", f);
+            if (g[0]) {
+                fprintf(f, "%s\n    \"%s\": {", first ? "" : ",", g);
+                first = 0;
+                first_in_group = 1;
+            }
+            snprintf(group, sizeof group, "%s", g);
+        }
+        char v[2048];
+        pfr_config_key_value(cfg, i, v, sizeof v);
+        if (group[0]) {
+            fprintf(f, "%s\n      \"%s\": ", first_in_group ? "" : ",", dot + 1);
+            first_in_group = 0;
+        } else {
+            fprintf(f, "%s\n    \"%s\": ", first ? "" : ",", name);
+            first = 0;
+        }
+        if (pfr_config_key_is_text(i))
+            json_string(f, v);
+        else
+            fputs(v, f);
+    }
+    if (group[0])
+        fputs("\n    }", f);
+    fputs("\n  }", f);
+}
+
+int pfr_cli_write_summary_json(const char *dir, const pfr_sim *sim, pfr_error *err)
+{
+    atomic_file af;
+    if (af_open(&af, dir, "summary.json", err) != 0)
+        return -1;
+    FILE *f = af.f;
+    pfr_metrics last;
+    memset(&last, 0, sizeof last);
+    size_t n = pfr_sim_metrics_count(sim);
+    if (n)
+        pfr_sim_metrics_get(sim, n - 1, &last);
+    fprintf(f, "{\n  \"pfedrl_version\": \"%s\",\n  \"backend\": ", pfr_version());
+    json_string(f, pfr_sim_backend(sim));
+    fprintf(f, ",\n  \"threads\": %d,\n  \"environment\": ", pfr_sim_threads(sim));
+    json_string(f, pfr_sim_env_description(sim));
+    fprintf(f, ",\n  \"num_states\": %d,\n  \"num_types\": %d,\n  \"rounds\": %lld,\n  \"agent_steps\": %llu,",
+            pfr_sim_num_states(sim), pfr_sim_num_types(sim), (long long)last.round, (unsigned long long)last.agent_steps);
+    fputs("\n  \"final_value_error\": ", f);
+    num(f, last.value_error, 1);
+    fputs(",\n  \"final_td_fixed_point_error\": ", f);
+    num(f, last.td_fixed_point_error, 1);
+    fputs(",\n  \"best_rank_d_error\": ", f);
+    num(f, last.best_rank_d_error, 1);
+    fputs(",\n  \"agent_steps_per_sec\": ", f);
+    num(f, last.agent_steps_per_sec, 1);
+    fputs(",\n  \"wall_s\": ", f);
+    num(f, last.wall_s, 1);
+    fputs(",\n  \"config\": ", f);
+    json_config(f, pfr_sim_config(sim));
+    fputs("\n}\n", f);
+    return af_commit(&af, err);
+}

@@ -1,0 +1,12 @@
+/* output.h — the CLI's result files, each written whole or not at all (temp file + rename). */
+#ifndef PFR_CLI_OUTPUT_H
+#define PFR_CLI_OUTPUT_H
+
+#include "pfedrl/pfedrl.h"
+
+/* Create dir (and missing parents); 0 on success, else -1 with a message in err. */
+int pfr_cli_make_dir(const char *dir, pfr_error *err);
+int pfr_cli_write_metrics_csv(const char *dir, const pfr_sim *sim, pfr_error *err);
+int pfr_cli_write_summary_json(const char *dir, const pfr_sim *sim, pfr_error *err);
+
+#endif

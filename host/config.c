@@ -1,0 +1,369 @@
+/*
+ * config.c — the configuration schema: one table of keys with type, range and help. Both the YAML
+ * loader and `--set key=value` go through pfr_config_set, so a value is checked the same way
+ * wherever it comes from, and every error names the key, the value and what is allowed.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "internal.h"
+
+typedef enum { T_INT, T_INT64, T_UINT64, T_DOUBLE, T_BOOL, T_ENUM, T_PATH } key_type;
+
+typedef struct key_def {
+    const char *name;
+    key_type type;
+    size_t offset;
+    double min, max;      /* numeric range */
+    int min_open, max_open; /* 1: the bound itself is not allowed */
+    const char *const *enum_names;
+    const char *help;
+} key_def;
+
+static const char *const ENV_KINDS[] = {"cliffwalk", "gridworld", "garnet", "randomwalk", "file", NULL};
+static const char *const ALGORITHMS[] = {"pfedtd_rep", "local_rep", "fedavg_rep", "fedtd", "local_td", NULL};
+static const char *const BACKENDS[] = {"auto", "cpu", "cuda", NULL};
+
+#define OFF(field) offsetof(pfr_config, field)
+#define BIG 2147483647.0
+
+/* clang-format off */
+static const key_def KEYS[] = {
+    {"env.kind", T_ENUM, OFF(env.kind), 0, 0, 0, 0, ENV_KINDS, "environment family"},
+    {"env.types", T_INT, OFF(env.types), 0, 4096, 0, 0, NULL, "number of environment types M (agent i has type i mod M); 0 = family default"},
+    {"env.seed", T_UINT64, OFF(env.seed), 0, 0, 0, 0, NULL, "seed that generates the M types (independent of the run seed)"},
+    {"env.width", T_INT, OFF(env.width), 0, 4096, 0, 0, NULL, "grid width (cliffwalk default 12, gridworld 10); 0 = default"},
+    {"env.height", T_INT, OFF(env.height), 0, 4096, 0, 0, NULL, "grid height (cliffwalk default 4, gridworld 10); 0 = default"},
+    {"env.states", T_INT, OFF(env.states), 0, 1000000, 0, 0, NULL, "number of states (garnet default 50, randomwalk 5); 0 = default"},
+    {"env.actions", T_INT, OFF(env.actions), 1, 64, 0, 0, NULL, "garnet: actions per state"},
+    {"env.branching", T_INT, OFF(env.branching), 1, 1000000, 0, 0, NULL, "garnet: next states per (state, action)"},
+    {"env.perturbation", T_DOUBLE, OFF(env.perturbation), 0, 1, 0, 0, NULL, "garnet: per-type perturbation strength"},
+    {"env.epsilon", T_DOUBLE, OFF(env.epsilon), 0, 1, 0, 0, NULL, "cliffwalk/gridworld: epsilon of the epsilon-soft policy"},
+    {"env.slip_min", T_DOUBLE, OFF(env.slip_min), 0, 1, 0, 0, NULL, "slip probability (random move) of type 0"},
+    {"env.slip_max", T_DOUBLE, OFF(env.slip_max), 0, 1, 0, 0, NULL, "slip probability of type M-1 (linear in between)"},
+    {"env.wind_min", T_DOUBLE, OFF(env.wind_min), 0, 1, 0, 0, NULL, "wind probability of type 0 (cliffwalk: toward the cliff; gridworld: north)"},
+    {"env.wind_max", T_DOUBLE, OFF(env.wind_max), 0, 1, 0, 0, NULL, "wind probability of type M-1"},
+    {"env.reward_spread", T_DOUBLE, OFF(env.reward_spread), 0, 1, 0, 1, NULL, "per-type reward scale in [1-spread, 1+spread]"},
+    {"env.reward_scale", T_DOUBLE, OFF(env.reward_scale), 0, 1e6, 1, 0, NULL, "multiplies every reward of a generated family (cliffwalk: -0.01 a step, -1 for the cliff)"},
+    {"env.p_file", T_PATH, OFF(env.p_file), 0, 0, 0, 0, NULL, "file: transition matrices P, .npy [M, S, S]"},
+    {"env.r_file", T_PATH, OFF(env.r_file), 0, 0, 0, 0, NULL, "file: rewards R, .npy [M, S, S] or [M, S]"},
+    {"agents", T_INT64, OFF(agents), 1, 1e12, 0, 0, NULL, "number of agents N"},
+    {"dim", T_INT, OFF(dim), 1, 4096, 0, 0, NULL, "representation dimension d (at most S)"},
+    {"rounds", T_INT64, OFF(rounds), 0, 1e12, 0, 0, NULL, "communication rounds"},
+    {"local_steps", T_INT, OFF(local_steps), 1, 1000000, 0, 0, NULL, "local TD steps per round K"},
+    {"alpha", T_DOUBLE, OFF(alpha), 0, 1e6, 1, 0, NULL, "fast step size (theta)"},
+    {"beta", T_DOUBLE, OFF(beta), 0, 1e6, 1, 0, NULL, "slow step size (Phi)"},
+    {"gamma", T_DOUBLE, OFF(gamma), 0, 1, 0, 1, NULL, "discount factor"},
+    {"schedule.tau", T_DOUBLE, OFF(schedule.tau), 0, 1e300, 1, 0, NULL, "step-size decay time scale in global steps"},
+    {"schedule.a", T_DOUBLE, OFF(schedule.a), 0, 1, 0, 0, NULL, "alpha_t = alpha / (1 + t/tau)^a"},
+    {"schedule.b", T_DOUBLE, OFF(schedule.b), 0, 1, 0, 0, NULL, "beta_t = beta / (1 + t/tau)^b"},
+    {"algorithm", T_ENUM, OFF(algorithm), 0, 0, 0, 0, ALGORITHMS, "algorithm"},
+    {"seed", T_UINT64, OFF(seed), 0, 0, 0, 0, NULL, "run seed (Philox key)"},
+    {"eval_every", T_INT64, OFF(eval_every), 1, 1e12, 0, 0, NULL, "rounds between evaluations"},
+    {"participation", T_DOUBLE, OFF(participation), 0, 1, 1, 0, NULL, "fraction of agents taking part in each round"},
+    {"orthonormalize", T_BOOL, OFF(orthonormalize), 0, 1, 0, 0, NULL, "orthonormalize Phi after each aggregation (Phi^T Phi = (S/d) I)"},
+    {"backend", T_ENUM, OFF(backend), 0, 0, 0, 0, BACKENDS, "engine: auto picks cuda when a device is present"},
+    {"threads", T_INT, OFF(threads), 0, 4096, 0, 0, NULL, "CPU engine threads; 0 = all cores"},
+};
+/* clang-format on */
+
+#define NKEYS (sizeof KEYS / sizeof KEYS[0])
+
+void pfr_config_init(pfr_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->env.kind = PFR_ENV_CLIFFWALK;
+    c->env.types = 0;
+    c->env.seed = 1;
+    c->env.actions = 4;
+    c->env.branching = 3;
+    c->env.perturbation = 0.2;
+    c->env.epsilon = 0.1;
+    c->env.slip_min = 0.0;
+    c->env.slip_max = 0.3;
+    c->env.wind_min = 0.0;
+    c->env.wind_max = 0.0;
+    c->env.reward_spread = 0.0;
+    c->env.reward_scale = 1.0;
+    c->agents = 1024;
+    c->dim = 8;
+    c->rounds = 200;
+    c->local_steps = 10;
+    c->alpha = 0.05;
+    c->beta = 0.01;
+    c->gamma = 0.9;
+    c->schedule.tau = 1000.0;
+    c->schedule.a = 0.0;
+    c->schedule.b = 0.0;
+    c->algorithm = PFR_ALG_PFEDTD_REP;
+    c->seed = 0;
+    c->eval_every = 10;
+    c->participation = 1.0;
+    c->orthonormalize = 0;
+    c->backend = PFR_BACKEND_AUTO;
+    c->threads = 0;
+}
+
+size_t pfr_config_key_count(void) { return NKEYS; }
+const char *pfr_config_key_name(size_t i) { return i < NKEYS ? KEYS[i].name : NULL; }
+const char *pfr_config_key_help(size_t i) { return i < NKEYS ? KEYS[i].help : NULL; }
+int pfr_config_key_is_text(size_t i) { return i < NKEYS && (KEYS[i].type == T_ENUM || KEYS[i].type == T_PATH); }
+
+int pfr_config_find(const char *key)
+{
+    for (size_t i = 0; i < NKEYS; ++i)
+        if (strcmp(KEYS[i].name, key) == 0)
+            return (int)i;
+    return -1;
+}
+
+static const char *enum_name(const char *const *names, int v)
+{
+    for (int i = 0; names[i]; ++i)
+        if (i == v)
+            return names[i];
+    return "?";
+}
+
+const char *pfr_algorithm_name(pfr_algorithm a) { return enum_name(ALGORITHMS, (int)a); }
+const char *pfr_env_kind_name(pfr_env_kind k) { return enum_name(ENV_KINDS, (int)k); }
+const char *pfr_backend_name(pfr_backend b) { return enum_name(BACKENDS, (int)b); }
+
+static void describe_allowed(const key_def *k, char *buf, size_t n)
+{
+    switch (k->type) {
+    case T_ENUM: {
+        size_t used = (size_t)snprintf(buf, n, "one of");
+        for (int i = 0; k->enum_names[i] && used < n; ++i)
+            used += (size_t)snprintf(buf + used, n - used, "%s %s", i ? "," : "", k->enum_names[i]);
+        break;
+    }
+    case T_BOOL:
+        snprintf(buf, n, "true or false");
+        break;
+    case T_PATH:
+        snprintf(buf, n, "a file path (at most %d characters)", PFR_PATH_MAX - 1);
+        break;
+    case T_UINT64:
+        snprintf(buf, n, "an integer in [0, 18446744073709551615]");
+        break;
+    case T_INT:
+    case T_INT64:
+        snprintf(buf, n, "an integer in [%.0f, %.0f]", k->min, k->max);
+        break;
+    case T_DOUBLE:
+        if (k->max >= 1e300)
+            snprintf(buf, n, "a number %s %g", k->min_open ? ">" : ">=", k->min);
+        else
+            snprintf(buf, n, "a number in %c%g, %g%c", k->min_open ? '(' : '[', k->min, k->max, k->max_open ? ')' : ']');
+        break;
+    }
+}
+
+/* Edit distance, to suggest the key the user probably meant. */
+static int edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63)
+        return 99;
+    int d[64][64];
+    for (size_t i = 0; i <= la; ++i)
+        d[i][0] = (int)i;
+    for (size_t j = 0; j <= lb; ++j)
+        d[0][j] = (int)j;
+    for (size_t i = 1; i <= la; ++i)
+        for (size_t j = 1; j <= lb; ++j) {
+            int c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            int x = d[i - 1][j] + 1, y = d[i][j - 1] + 1;
+            d[i][j] = c < x ? (c < y ? c : y) : (x < y ? x : y);
+        }
+    return d[la][lb];
+}
+
+static pfr_status unknown_key(const char *key, pfr_error *err)
+{
+    int best = -1, bestd = 4;
+    for (size_t i = 0; i < NKEYS; ++i) {
+        int dd = edit_distance(key, KEYS[i].name);
+        if (dd < bestd) {
+            bestd = dd;
+            best = (int)i;
+        }
+    }
+    if (best >= 0)
+        return pfr_fail(err, PFR_ERR_CONFIG, "unknown key '%s' (did you mean '%s'?); `pfedrl --help` lists every key", key,
+                        KEYS[best].name);
+    return pfr_fail(err, PFR_ERR_CONFIG, "unknown key '%s'; `pfedrl --help` lists every key", key);
+}
+
+/* Strict number parsing: the whole text must be a finite number. */
+static int parse_double(const char *s, double *out)
+{
+    char *end;
+    while (isspace((unsigned char)*s))
+        ++s;
+    if (!*s)
+        return 0;
+    errno = 0;
+    double v = strtod(s, &end);
+    while (isspace((unsigned char)*end))
+        ++end;
+    if (*end || errno == ERANGE || !isfinite(v))
+        return 0;
+    *out = v;
+    return 1;
+}
+
+pfr_status pfr_config_set(pfr_config *cfg, const char *key, const char *value, pfr_error *err)
+{
+    if (!cfg || !key || !value)
+        return pfr_fail(err, PFR_ERR_INVALID_ARGUMENT, "pfr_config_set: NULL argument");
+    int idx = pfr_config_find(key);
+    if (idx < 0)
+        return unknown_key(key, err);
+    const key_def *k = &KEYS[idx];
+    char *field = (char *)cfg + k->offset;
+    char allowed[256];
+    describe_allowed(k, allowed, sizeof allowed);
+
+    switch (k->type) {
+    case T_ENUM: {
+        for (int i = 0; k->enum_names[i]; ++i)
+            if (strcmp(value, k->enum_names[i]) == 0) {
+                *(int *)field = i;
+                return PFR_OK;
+            }
+        return pfr_fail(err, PFR_ERR_CONFIG, "%s: '%s' is not allowed; allowed: %s", key, value, allowed);
+    }
+    case T_BOOL: {
+        static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no", "off", "0"};
+        for (int i = 0; i < 4; ++i) {
+            if (strcasecmp(value, yes[i]) == 0) {
+                *(int *)field = 1;
+                return PFR_OK;
+            }
+            if (strcasecmp(value, no[i]) == 0) {
+                *(int *)field = 0;
+                return PFR_OK;
+            }
+        }
+        return pfr_fail(err, PFR_ERR_CONFIG, "%s: '%s' is not a boolean; allowed: %s", key, value, allowed);
+    }
+    case T_PATH: {
+        size_t len = strlen(value);
+        if (len == 0 || len >= PFR_PATH_MAX)
+            return pfr_fail(err, PFR_ERR_CONFIG, "%s: '%s' is not allowed; allowed: %s", key, value, allowed);
+        memcpy(field, value, len + 1);
+        return PFR_OK;
+    }
+    case T_UINT64: {
+        const char *s = value;
+        while (isspace((unsigned char)*s))
+            ++s;
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(s, &end, 0);
+        while (isspace((unsigned char)*end))
+            ++end;
+        if (*s == '-' || end == s || *end || errno == ERANGE)
+            return pfr_fail(err, PFR_ERR_CONFIG, "%s: '%s' is not allowed; allowed: %s", key, value, allowed);
+        *(uint64_t *)field = (uint64_t)v;
+        return PFR_OK;
+    }
+    case T_INT:
+    case T_INT64:
+    case T_DOUBLE: {
+        double v;
+        if (!parse_double(value, &v))
+            return pfr_fail(err, PFR_ERR_CONFIG, "%s: '%s' is not a number; allowed: %s", key, value, allowed);
+        if (k->type != T_DOUBLE && v != floor(v))
+            return pfr_fail(err, PFR_ERR_CONFIG, "%s: '%s' is not an integer; allowed: %s", key, value, allowed);
+        int below = k->min_open ? !(v > k->min) : !(v >= k->min);
+        int above = k->max_open ? !(v < k->max) : !(v <= k->max);
+        if (below || above)
+            return pfr_fail(err, PFR_ERR_CONFIG, "%s: %s is out of range; allowed: %s", key, value, allowed);
+        if (k->type == T_INT)
+            *(int *)field = (int)v;
+        else if (k->type == T_INT64)
+            *(int64_t *)field = (int64_t)v;
+        else
+            *(double *)field = v;
+        return PFR_OK;
+    }
+    }
+    return pfr_fail(err, PFR_ERR_INTERNAL, "%s: unhandled key type", key);
+}
+
+void pfr_config_key_value(const pfr_config *cfg, size_t i, char *buf, size_t n)
+{
+    if (i >= NKEYS || n == 0)
+        return;
+    const key_def *k = &KEYS[i];
+    const char *field = (const char *)cfg + k->offset;
+    switch (k->type) {
+    case T_ENUM:
+        snprintf(buf, n, "%s", enum_name(k->enum_names, *(const int *)field));
+        break;
+    case T_BOOL:
+        snprintf(buf, n, "%s", *(const int *)field ? "true" : "false");
+        break;
+    case T_PATH:
+        snprintf(buf, n, "%s", field);
+        break;
+    case T_UINT64:
+        snprintf(buf, n, "%llu", (unsigned long long)*(const uint64_t *)field);
+        break;
+    case T_INT:
+        snprintf(buf, n, "%d", *(const int *)field);
+        break;
+    case T_INT64:
+        snprintf(buf, n, "%lld", (long long)*(const int64_t *)field);
+        break;
+    case T_DOUBLE:
+        snprintf(buf, n, "%.17g", *(const double *)field);
+        break;
+    }
+}
+
+pfr_status pfr_config_validate(const pfr_config *c, pfr_error *err)
+{
+    if (!c)
+        return pfr_fail(err, PFR_ERR_INVALID_ARGUMENT, "pfr_config_validate: NULL config");
+    /* Every field must be something pfr_config_set could have produced (the struct is public). */
+    for (size_t i = 0; i < NKEYS; ++i) {
+        char v[PFR_PATH_MAX + 64];
+        pfr_config tmp = *c;
+        pfr_config_key_value(c, i, v, sizeof v);
+        if (KEYS[i].type == T_PATH && v[0] == '\0')
+            continue;
+        pfr_status st = pfr_config_set(&tmp, KEYS[i].name, v, err);
+        if (st != PFR_OK)
+            return st;
+    }
+    if (c->env.slip_min > c->env.slip_max)
+        return pfr_fail(err, PFR_ERR_CONFIG, "env.slip_min (%g) must not exceed env.slip_max (%g)", c->env.slip_min,
+                        c->env.slip_max);
+    if (c->env.wind_min > c->env.wind_max)
+        return pfr_fail(err, PFR_ERR_CONFIG, "env.wind_min (%g) must not exceed env.wind_max (%g)", c->env.wind_min,
+                        c->env.wind_max);
+    if (c->env.slip_max + c->env.wind_max > 1.0)
+        return pfr_fail(err, PFR_ERR_CONFIG, "env.slip_max + env.wind_max = %g exceeds 1; allowed: a sum of at most 1",
+                        c->env.slip_max + c->env.wind_max);
+    if (c->env.kind == PFR_ENV_FILE && (!c->env.p_file[0] || !c->env.r_file[0]))
+        return pfr_fail(err, PFR_ERR_CONFIG, "env.kind=file needs both env.p_file and env.r_file");
+    if (c->env.kind != PFR_ENV_FILE && (c->env.p_file[0] || c->env.r_file[0]))
+        return pfr_fail(err, PFR_ERR_CONFIG, "env.p_file/env.r_file are only allowed with env.kind=file (env.kind is %s)",
+                        pfr_env_kind_name(c->env.kind));
+    if (c->env.kind == PFR_ENV_GARNET && c->env.states > 0 && c->env.branching > c->env.states)
+        return pfr_fail(err, PFR_ERR_CONFIG, "env.branching (%d) exceeds env.states (%d)", c->env.branching, c->env.states);
+    if (c->agents > INT32_MAX && c->algorithm == PFR_ALG_LOCAL_REP)
+        return pfr_fail(err, PFR_ERR_CONFIG, "agents: %lld is too many for local_rep", (long long)c->agents);
+    return PFR_OK;
+}

@@ -1,0 +1,155 @@
+/*
+ * config_yaml.c — reads a YAML config with libyaml's event parser. Nested mappings become dotted
+ * keys (env: {kind: x} -> "env.kind"); each scalar goes through pfr_config_set, so the schema in
+ * config.c is the only place that knows what a key allows. The config is changed only when the
+ * whole file is valid.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "internal.h"
+
+#define MAX_DEPTH 8
+#define KEY_MAX 256
+
+typedef struct seen_keys {
+    char (*names)[KEY_MAX];
+    size_t n, cap;
+} seen_keys;
+
+static int seen_add(seen_keys *s, const char *k)
+{
+    for (size_t i = 0; i < s->n; ++i)
+        if (strcmp(s->names[i], k) == 0)
+            return 0;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 32;
+        void *p = realloc(s->names, cap * sizeof *s->names);
+        if (!p)
+            return -1;
+        s->names = p;
+        s->cap = cap;
+    }
+    snprintf(s->names[s->n++], KEY_MAX, "%s", k);
+    return 1;
+}
+
+pfr_status pfr_config_load_yaml(pfr_config *cfg, const char *path, pfr_error *err)
+{
+    if (!cfg || !path)
+        return pfr_fail(err, PFR_ERR_INVALID_ARGUMENT, "pfr_config_load_yaml: NULL argument");
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return pfr_fail(err, PFR_ERR_IO, "%s: cannot open config file", path);
+
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser)) {
+        fclose(f);
+        return pfr_fail(err, PFR_ERR_NO_MEMORY, "%s: cannot initialize the YAML parser", path);
+    }
+    yaml_parser_set_input_file(&parser, f);
+
+    pfr_config work = *cfg;
+    seen_keys seen = {0};
+    char prefix[MAX_DEPTH][KEY_MAX];
+    int depth = 0;          /* mapping nesting depth */
+    int expect_key[MAX_DEPTH + 1];
+    char pending_key[KEY_MAX] = "";
+    int docs = 0, done = 0;
+    pfr_status st = PFR_OK;
+    expect_key[0] = 0;
+
+    while (!done && st == PFR_OK) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&parser, &ev)) {
+            st = pfr_fail(err, PFR_ERR_CONFIG, "%s:%zu:%zu: YAML syntax error: %s", path, parser.problem_mark.line + 1,
+                          parser.problem_mark.column + 1, parser.problem ? parser.problem : "unknown problem");
+            break;
+        }
+        size_t line = ev.start_mark.line + 1, col = ev.start_mark.column + 1;
+        switch (ev.type) {
+        case YAML_STREAM_END_EVENT:
+            done = 1;
+            break;
+        case YAML_DOCUMENT_START_EVENT:
+            if (++docs > 1)
+                st = pfr_fail(err, PFR_ERR_CONFIG, "%s:%zu:%zu: only one YAML document is allowed", path, line, col);
+            break;
+        case YAML_MAPPING_START_EVENT:
+            if (depth == 0) {
+                if (expect_key[0] != 0)
+                    st = pfr_fail(err, PFR_ERR_CONFIG, "%s:%zu:%zu: unexpected mapping", path, line, col);
+                depth = 1;
+                prefix[0][0] = '\0';
+                expect_key[1] = 1;
+                expect_key[0] = 1; /* the top-level mapping has been seen */
+            } else if (expect_key[depth]) {
+                st = pfr_fail(err, PFR_ERR_CONFIG, "%s:%zu:%zu: a mapping cannot be used as a key", path, line, col);
+            } else if (depth >= MAX_DEPTH - 1) {
+                st = pfr_fail(err, PFR_ERR_CONFIG, "%s:%zu:%zu: mappings nested too deeply", path, line, col);
+            } else {
+                snprintf(prefix[depth], KEY_MAX, "%s", pending_key);
+                ++depth;
+                expect_key[depth] = 1;
+            }
+            break;
+        case YAML_MAPPING_END_EVENT:
+            --depth;
+            if (depth > 0)
+                expect_key[depth] = 1;
+            break;
+        case YAML_SEQUENCE_START_EVENT:
+            st = pfr_fail(err, PFR_ERR_CONFIG, "%s:%zu:%zu: %s: a list is not allowed here; allowed: a single value", path,
+                          line, col, depth > 0 && !expect_key[depth] ? pending_key : "(top level)");
+            break;
+        case YAML_ALIAS_EVENT:
+            st = pfr_fail(err, PFR_ERR_CONFIG, "%s:%zu:%zu: YAML aliases are not supported in configs", path, line, col);
+            break;
+        case YAML_SCALAR_EVENT: {
+            const char *text = (const char *)ev.data.scalar.value;
+            if (depth == 0) {
+                st = pfr_fail(err, PFR_ERR_CONFIG, "%s:%zu:%zu: the config must be a mapping of keys to values", path,
+                              line, col);
+            } else if (expect_key[depth]) {
+                if (depth > 1)
+                    snprintf(pending_key, KEY_MAX, "%s.%s", prefix[depth - 1], text);
+                else
+                    snprintf(pending_key, KEY_MAX, "%s", text);
+                expect_key[depth] = 0;
+            } else {
+                int plain_empty = ev.data.scalar.length == 0 && ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+                int fresh = seen_add(&seen, pending_key);
+                if (fresh < 0)
+                    st = pfr_fail(err, PFR_ERR_NO_MEMORY, "%s: out of memory", path);
+                else if (fresh == 0)
+                    st = pfr_fail(err, PFR_ERR_CONFIG, "%s:%zu:%zu: %s: key given twice", path, line, col, pending_key);
+                else if (plain_empty)
+                    st = pfr_fail(err, PFR_ERR_CONFIG, "%s:%zu:%zu: %s: no value given", path, line, col, pending_key);
+                else {
+                    st = pfr_config_set(&work, pending_key, text, err);
+                    if (st != PFR_OK)
+                        pfr_error_prefix(err, "%s:%zu", path, line);
+                }
+                expect_key[depth] = 1;
+            }
+            break;
+        }
+        default:
+            break;
+        }
+        yaml_event_delete(&ev);
+    }
+    if (st == PFR_OK && docs == 0)
+        st = pfr_fail(err, PFR_ERR_CONFIG, "%s: the config file is empty", path);
+    else if (st == PFR_OK && expect_key[0] == 0)
+        st = pfr_fail(err, PFR_ERR_CONFIG, "%s: the config must be a mapping of keys to values", path);
+
+    yaml_parser_delete(&parser);
+    fclose(f);
+    free(seen.names);
+    if (st == PFR_OK)
+        *cfg = work;
+    return st;
+}

@@ -1,0 +1,111 @@
+/*
+ * internal.h — what the host-side parts of pfedrl share with each other (and with the tests).
+ * Not installed; the public API is include/pfedrl/pfedrl.h.
+ */
+#ifndef PFR_INTERNAL_H
+#define PFR_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pfedrl/pfedrl.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define PFR_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define PFR_PRINTF(a, b)
+#endif
+
+/* Write a message into err (if not NULL) and return status. */
+pfr_status pfr_fail(pfr_error *err, pfr_status status, const char *fmt, ...) PFR_PRINTF(3, 4);
+/* Prefix an existing message: "context: <old message>". */
+void pfr_error_prefix(pfr_error *err, const char *fmt, ...) PFR_PRINTF(2, 3);
+
+/* Agents are processed in blocks of this many; per-block partial sums are reduced in block order,
+ * which makes every result independent of the thread count (DESIGN §3b). Shared with the CUDA
+ * engine so both engines sum in the same grouping. */
+#define PFR_AGENT_BLOCK 256
+
+/* ---- NumPy .npy ------------------------------------------------------------------------- */
+typedef struct pfr_npy {
+    int ndim;
+    int64_t shape[8];
+    double *data; /* converted to double, C order */
+    size_t count;
+} pfr_npy;
+pfr_status pfr_npy_load(const char *path, pfr_npy *out, pfr_error *err);
+void pfr_npy_free(pfr_npy *a);
+/* Writes a float64 C-order array (used by tests and tools). */
+pfr_status pfr_npy_save_f64(const char *path, const double *data, int ndim, const int64_t *shape, pfr_error *err);
+
+/* ---- Environments ------------------------------------------------------------------------ */
+/*
+ * M Markov chains on S states, stored as one CSR per type, concatenated:
+ *   row_ptr: [M*(S+1)]  absolute offsets into the entry arrays; row s of type m is
+ *            entries row_ptr[m*(S+1)+s] .. row_ptr[m*(S+1)+s+1]
+ *   next:    [nnz] next state      thr: [nnz] uint32 cumulative thresholds (pfr_sample_entry)
+ *   reward:  [nnz] R_m(s, s') as float (what the engines use)
+ *   prob:    [nnz] P_m(s, s') in double, rewardd: [nnz] R in double (ground truth only)
+ */
+typedef struct pfr_env {
+    int S, M;
+    int width, height; /* grid families, else 0 */
+    uint64_t nnz;
+    uint64_t *row_ptr;
+    uint32_t *next;
+    uint32_t *thr;
+    float *reward;
+    double *prob;
+    double *rewardd;
+    char description[256];
+} pfr_env;
+
+pfr_status pfr_env_create(const pfr_env_config *cfg, pfr_env **out, pfr_error *err);
+void pfr_env_destroy(pfr_env *env);
+/* Dense P_m (S*S doubles) and expected reward r_m(s) = sum_s' P R, for checks and ground truth. */
+void pfr_env_dense_p(const pfr_env *env, int m, double *P);
+void pfr_env_expected_reward(const pfr_env *env, int m, double *r);
+/* Default sizes a family uses when the config leaves them 0. */
+int pfr_env_default_types(pfr_env_kind k);
+
+/* ---- Dense linear algebra in double (small problems, ground truth, metrics) ---------------- */
+/* Solve A x = b in place (A: [n, n] row-major, destroyed; b: [n] becomes x). Partial pivoting. */
+pfr_status pfr_lu_solve(double *A, double *b, int n);
+/* Eigenvalues of a symmetric [n, n] matrix (destroyed) into w, by cyclic Jacobi. */
+void pfr_sym_eigenvalues(double *A, int n, double *w);
+/* Thin QR of X [S, d] row-major in place: X <- Q (Q^T Q = I), R [d, d] upper triangular, by
+ * classical Gram-Schmidt applied twice. Returns PFR_ERR_NUMERIC if X is rank deficient. */
+pfr_status pfr_qr_cgs2(double *X, int S, int d, double *R);
+
+/* ---- Ground truth ------------------------------------------------------------------------- */
+typedef struct pfr_truth {
+    int S, M;
+    double *V;  /* [M, S] */
+    double *mu; /* [M, S] */
+    double *r;  /* [M, S] expected one-step reward */
+    double *vnorm2; /* [M] ||V_m||^2_mu */
+} pfr_truth;
+pfr_status pfr_truth_compute(const pfr_env *env, double gamma, pfr_truth *out, pfr_error *err);
+void pfr_truth_free(pfr_truth *t);
+/* Best relative error a rank-d shared representation can reach, with type weights w [M]. NaN if
+ * the problem is too large for the dense eigen-solver. */
+double pfr_truth_best_rank_d(const pfr_truth *t, const double *w, int d);
+
+/* ---- CUDA (kernels/device_query.cu; only when built with CUDA) ---------------------------- */
+/* Describe the CUDA devices into buf; returns how many there are (0 when none is usable). */
+int pfr_cuda_describe(char *buf, size_t n);
+
+/* ---- Config internals --------------------------------------------------------------------- */
+/* Look up a key; returns its index or -1. */
+int pfr_config_find(const char *key);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

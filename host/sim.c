@@ -1,0 +1,592 @@
+/*
+ * sim.c — the simulation handle: set-up (environment, ground truth, initial Phi/theta/states),
+ * the two-timescale round loop on the host, evaluation (DESIGN §1 metrics) and accessors.
+ */
+#include <math.h>
+#include <omp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../kernels/pfr_agent_math.h"
+#include "sim_internal.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+pfr_status pfr_sim_fail(pfr_sim *sim, pfr_status status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sim->errmsg, sizeof sim->errmsg, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+/* ---- orthonormalization ---------------------------------------------------------------------- */
+pfr_status pfr_orthonormalize_host(float *phi, int S, int d, float *theta, int64_t n, int threads)
+{
+    double *X = malloc(sizeof(double) * (size_t)S * d), *R = malloc(sizeof(double) * (size_t)d * d);
+    if (!X || !R) {
+        free(X);
+        free(R);
+        return PFR_ERR_NO_MEMORY;
+    }
+    for (size_t i = 0; i < (size_t)S * d; ++i)
+        X[i] = phi[i];
+    pfr_status st = pfr_qr_cgs2(X, S, d, R);
+    if (st == PFR_OK) {
+        /* Phi = Q R = (c Q)(R / c) with c = sqrt(S/d): Phi^T Phi = (S/d) I, rows of mean norm 1 */
+        const double c = sqrt((double)S / d);
+        for (size_t i = 0; i < (size_t)S * d; ++i)
+            phi[i] = (float)(c * X[i]);
+        for (int i = 0; i < d * d; ++i)
+            R[i] /= c;
+#pragma omp parallel for num_threads(threads) schedule(static) if (n > 4096)
+        for (int64_t a = 0; a < n; ++a) {
+            float *th = theta + (size_t)a * d;
+            double y[4096];
+            for (int i = 0; i < d; ++i) {
+                double acc = 0.0;
+                for (int j = i; j < d; ++j)
+                    acc += R[(size_t)i * d + j] * th[j];
+                y[i] = acc;
+            }
+            for (int i = 0; i < d; ++i)
+                th[i] = (float)y[i];
+        }
+    }
+    free(X);
+    free(R);
+    return st;
+}
+
+/* ---- set-up ------------------------------------------------------------------------------------ */
+static void init_phi(pfr_sim *sim)
+{
+    const int S = sim->S, d = sim->d;
+    if (!sim->learn_phi && d == S) { /* tabular features */
+        memset(sim->phi, 0, sizeof(float) * (size_t)S * d);
+        for (int s = 0; s < S; ++s)
+            sim->phi[(size_t)s * d + s] = 1.0f;
+        return;
+    }
+    const double scale = 1.0 / sqrt((double)d); /* rows of expected squared norm 1 */
+    for (size_t e = 0; e < (size_t)S * d; e += 2) {
+        pfr_words w = pfr_stream_words(sim->cfg.env.seed ^ sim->cfg.seed, PFR_STREAM_INIT_PHI, e / 2);
+        double r = sqrt(-2.0 * log(((double)w.w[0] + 1.0) / 4294967297.0));
+        double ang = 6.283185307179586 * ((double)w.w[1] / 4294967296.0);
+        sim->phi[e] = (float)(scale * r * cos(ang));
+        if (e + 1 < (size_t)S * d)
+            sim->phi[e + 1] = (float)(scale * r * sin(ang));
+    }
+}
+
+static int resolve_threads(int want)
+{
+    if (want > 0)
+        return want;
+    int n = omp_get_num_procs();
+    return n > 0 ? n : 1;
+}
+
+pfr_status pfr_sim_create(const pfr_config *cfg, pfr_sim **out, pfr_error *err)
+{
+    if (!cfg || !out)
+        return pfr_fail(err, PFR_ERR_INVALID_ARGUMENT, "pfr_sim_create: NULL argument");
+    *out = NULL;
+    pfr_status st = pfr_config_validate(cfg, err);
+    if (st != PFR_OK)
+        return st;
+    if (cfg->backend == PFR_BACKEND_CUDA)
+        return pfr_fail(err, PFR_ERR_NO_DEVICE,
+                        "backend=cuda: this build has no CUDA engine yet; allowed here: cpu or auto");
+
+    pfr_sim *sim = calloc(1, sizeof *sim);
+    if (!sim)
+        return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory");
+    sim->cfg = *cfg;
+    st = pfr_env_create(&cfg->env, &sim->env, err);
+    if (st != PFR_OK)
+        goto fail;
+    sim->S = sim->env->S;
+    sim->M = sim->env->M;
+    sim->cfg.env.types = sim->M; /* resolved */
+    sim->d = cfg->dim;
+    sim->K = cfg->local_steps;
+    sim->N = cfg->agents;
+    sim->threads = resolve_threads(cfg->threads);
+    if (sim->d > sim->S) {
+        st = pfr_fail(err, PFR_ERR_CONFIG, "dim=%d exceeds the number of states S=%d of %s; allowed: 1 <= dim <= %d",
+                      sim->d, sim->S, sim->env->description, sim->S);
+        goto fail;
+    }
+    switch (cfg->algorithm) {
+    case PFR_ALG_PFEDTD_REP: sim->learn_phi = 1; sim->avg_phi = 1; break;
+    case PFR_ALG_LOCAL_REP: sim->learn_phi = 1; sim->own_phi = 1; break;
+    case PFR_ALG_FEDAVG_REP: sim->learn_phi = 1; sim->avg_phi = 1; sim->avg_theta = 1; break;
+    case PFR_ALG_FEDTD: sim->avg_theta = 1; break;
+    case PFR_ALG_LOCAL_TD: break;
+    }
+
+    /* Memory plan: refuse up front, with the sizes, rather than fail half-way. */
+    const int S = sim->S, d = sim->d;
+    const int64_t N = sim->N;
+    double bytes = (double)N * (d * 4.0 + 4.0) + (sim->own_phi ? (double)N * S * d * 4.0 : 0.0) +
+                   (double)sim->threads * S * d * 12.0;
+    double phys = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    if (phys > 0 && bytes > 0.9 * phys) {
+        st = pfr_fail(err, PFR_ERR_NO_MEMORY,
+                      "agents=%lld, dim=%d, S=%d (%s) needs %.2f GiB of host memory; this machine has %.2f GiB",
+                      (long long)N, d, S, pfr_algorithm_name(cfg->algorithm), bytes / 1073741824.0, phys / 1073741824.0);
+        goto fail;
+    }
+    sim->phi = malloc(sizeof(float) * (size_t)S * d);
+    sim->theta = calloc((size_t)N * d, sizeof(float));
+    sim->state = malloc(sizeof(uint32_t) * (size_t)N);
+    sim->type_weight = calloc((size_t)sim->M, sizeof(double));
+    if (sim->own_phi)
+        sim->agent_phi = malloc(sizeof(float) * (size_t)N * S * d);
+    if (!sim->phi || !sim->theta || !sim->state || !sim->type_weight || (sim->own_phi && !sim->agent_phi)) {
+        st = pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory for %lld agents (S=%d, d=%d)", (long long)N, S, d);
+        goto fail;
+    }
+
+    st = pfr_truth_compute(sim->env, cfg->gamma, &sim->truth, err);
+    if (st != PFR_OK)
+        goto fail;
+    for (int m = 0; m < sim->M; ++m)
+        sim->type_weight[m] = (double)(N / sim->M + (m < N % sim->M ? 1 : 0)) / (double)N;
+    sim->best_rank_d = pfr_truth_best_rank_d(&sim->truth, sim->type_weight, d);
+
+    init_phi(sim);
+    if (sim->learn_phi ? cfg->orthonormalize : d < S) {
+        if (pfr_orthonormalize_host(sim->phi, S, d, sim->theta, 0, 1) != PFR_OK) {
+            st = pfr_fail(err, PFR_ERR_NUMERIC, "the initial Phi is rank deficient");
+            goto fail;
+        }
+    }
+    for (int64_t i = 0; i < N; ++i) {
+        pfr_words w = pfr_stream_words(cfg->seed, PFR_STREAM_INIT_STATE, (uint64_t)i);
+        sim->state[i] = pfr_word_below(w.w[0], (uint32_t)S);
+    }
+    if (sim->own_phi)
+        for (int64_t i = 0; i < N; ++i)
+            memcpy(sim->agent_phi + (size_t)i * S * d, sim->phi, sizeof(float) * (size_t)S * d);
+
+    st = pfr_engine_cpu_init(sim, err);
+    if (st != PFR_OK)
+        goto fail;
+    *out = sim;
+    return PFR_OK;
+fail:
+    pfr_sim_destroy(sim);
+    return st;
+}
+
+void pfr_sim_destroy(pfr_sim *sim)
+{
+    if (!sim)
+        return;
+    if (sim->engine && sim->engine->destroy)
+        sim->engine->destroy(sim);
+    pfr_env_destroy(sim->env);
+    pfr_truth_free(&sim->truth);
+    free(sim->phi);
+    free(sim->agent_phi);
+    free(sim->theta);
+    free(sim->state);
+    free(sim->type_weight);
+    free(sim->hist);
+    free(sim);
+}
+
+void pfr_sim_set_progress(pfr_sim *sim, pfr_progress_fn fn, void *user)
+{
+    if (!sim)
+        return;
+    sim->progress = fn;
+    sim->progress_user = user;
+}
+
+/* ---- evaluation -------------------------------------------------------------------------------- */
+/* Relative mu-error of Phi theta against V_m, from the type's moments:
+ * ||Phi th - V||^2_mu = th^T G th - 2 th^T h + c, G = Phi^T D Phi, h = Phi^T D V, c = V^T D V. */
+typedef struct type_moments {
+    double *G, *h, c;
+} type_moments;
+
+static double quad_error(const type_moments *tm, const float *th, int d)
+{
+    double e = tm->c;
+    for (int i = 0; i < d; ++i) {
+        double gi = 0.0;
+        for (int j = 0; j < d; ++j)
+            gi += tm->G[(size_t)i * d + j] * th[j];
+        e += (double)th[i] * gi - 2.0 * (double)th[i] * tm->h[i];
+    }
+    return (e > 0.0 || isnan(e) ? e : 0.0) / tm->c; /* clamp rounding below 0, keep NaN */
+}
+
+static double direct_error(const pfr_sim *sim, const float *phi, const float *th, int m)
+{
+    const int S = sim->S, d = sim->d;
+    const double *V = sim->truth.V + (size_t)m * S, *mu = sim->truth.mu + (size_t)m * S;
+    double e = 0.0;
+    for (int s = 0; s < S; ++s) {
+        if (mu[s] == 0.0)
+            continue;
+        double v = 0.0;
+        for (int j = 0; j < d; ++j)
+            v += (double)phi[(size_t)s * d + j] * th[j];
+        e += mu[s] * (v - V[s]) * (v - V[s]);
+    }
+    return e / sim->truth.vnorm2[m];
+}
+
+/* Relative error of the TD fixed point theta*_m(Phi) = -A^{-1} b for type m (NaN if A is singular). */
+static double td_fixed_point_error(const pfr_sim *sim, const float *phi, int m)
+{
+    const int S = sim->S, d = sim->d;
+    const double gamma = sim->cfg.gamma;
+    const double *mu = sim->truth.mu + (size_t)m * S, *r = sim->truth.r + (size_t)m * S;
+    const pfr_env *env = sim->env;
+    const uint64_t *rp = env->row_ptr + (size_t)m * (S + 1);
+    double *A = calloc((size_t)d * d, sizeof(double)), *b = calloc((size_t)d, sizeof(double));
+    double *pphi = malloc(sizeof(double) * (size_t)d);
+    float *th = malloc(sizeof(float) * (size_t)d);
+    double result = NAN;
+    if (!A || !b || !pphi || !th)
+        goto out;
+    for (int s = 0; s < S; ++s) {
+        if (mu[s] == 0.0)
+            continue;
+        for (int j = 0; j < d; ++j)
+            pphi[j] = 0.0;
+        for (uint64_t k = rp[s]; k < rp[s + 1]; ++k)
+            for (int j = 0; j < d; ++j)
+                pphi[j] += env->prob[k] * phi[(size_t)env->next[k] * d + j];
+        for (int i = 0; i < d; ++i) {
+            const double fi = mu[s] * phi[(size_t)s * d + i];
+            for (int j = 0; j < d; ++j)
+                A[(size_t)i * d + j] += fi * (gamma * pphi[j] - phi[(size_t)s * d + j]);
+            b[i] -= fi * r[s]; /* solve A theta = -b */
+        }
+    }
+    if (pfr_lu_solve(A, b, d) != PFR_OK)
+        goto out;
+    for (int j = 0; j < d; ++j)
+        th[j] = (float)b[j];
+    result = direct_error(sim, phi, th, m);
+out:
+    free(A);
+    free(b);
+    free(pphi);
+    free(th);
+    return result;
+}
+
+static pfr_status evaluate(pfr_sim *sim, pfr_metrics *out)
+{
+    pfr_status st = sim->engine->sync_host(sim);
+    if (st != PFR_OK)
+        return st;
+    const int S = sim->S, d = sim->d, M = sim->M, T = sim->threads;
+    const int64_t N = sim->N;
+    memset(out, 0, sizeof *out);
+    out->round = sim->round;
+    out->agent_steps = sim->agent_steps;
+    out->best_rank_d_error = sim->best_rank_d;
+
+    const int64_t nblocks = (N + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
+    double *blk = calloc((size_t)nblocks * 3, sizeof(double)); /* per block: value error, |theta|, |Phi_i| */
+    type_moments *tm = calloc((size_t)M, sizeof *tm);
+    double *mom = sim->own_phi ? NULL : calloc((size_t)M * (d * d + d), sizeof(double));
+    if (!blk || !tm || (!sim->own_phi && !mom)) {
+        free(blk);
+        free(tm);
+        free(mom);
+        return pfr_sim_fail(sim, PFR_ERR_NO_MEMORY, "out of memory while evaluating");
+    }
+    if (!sim->own_phi) {
+        for (int m = 0; m < M; ++m) {
+            tm[m].G = mom + (size_t)m * (d * d + d);
+            tm[m].h = tm[m].G + (size_t)d * d;
+            tm[m].c = sim->truth.vnorm2[m];
+            const double *mu = sim->truth.mu + (size_t)m * S, *V = sim->truth.V + (size_t)m * S;
+            for (int s = 0; s < S; ++s) {
+                if (mu[s] == 0.0)
+                    continue;
+                const float *row = sim->phi + (size_t)s * d;
+                for (int i = 0; i < d; ++i) {
+                    tm[m].h[i] += mu[s] * row[i] * V[s];
+                    for (int j = 0; j < d; ++j)
+                        tm[m].G[(size_t)i * d + j] += mu[s] * row[i] * row[j];
+                }
+            }
+        }
+    }
+#pragma omp parallel for num_threads(T) schedule(dynamic, 1)
+    for (int64_t b = 0; b < nblocks; ++b) {
+        const int64_t i0 = b * PFR_AGENT_BLOCK, i1 = i0 + PFR_AGENT_BLOCK < N ? i0 + PFR_AGENT_BLOCK : N;
+        double ve = 0.0, tn = 0.0, pn = 0.0;
+        for (int64_t i = i0; i < i1; ++i) {
+            const float *th = sim->theta + (size_t)i * d;
+            const int m = (int)(i % M);
+            double t2 = 0.0;
+            for (int j = 0; j < d; ++j)
+                t2 += (double)th[j] * th[j];
+            tn += sqrt(t2);
+            if (sim->own_phi) {
+                const float *phi = sim->agent_phi + (size_t)i * S * d;
+                ve += direct_error(sim, phi, th, m);
+                double p2 = 0.0;
+                for (size_t e = 0; e < (size_t)S * d; ++e)
+                    p2 += (double)phi[e] * phi[e];
+                pn += sqrt(p2);
+            } else {
+                ve += quad_error(&tm[m], th, d);
+            }
+        }
+        blk[3 * b] = ve;
+        blk[3 * b + 1] = tn;
+        blk[3 * b + 2] = pn;
+    }
+    double ve = 0.0, tn = 0.0, pn = 0.0;
+    for (int64_t b = 0; b < nblocks; ++b) { /* block order: the same sum for any thread count */
+        ve += blk[3 * b];
+        tn += blk[3 * b + 1];
+        pn += blk[3 * b + 2];
+    }
+    out->value_error = ve / (double)N;
+    out->theta_norm = tn / (double)N;
+    if (sim->own_phi) {
+        out->phi_norm = pn / (double)N;
+        /* the fixed point of each type's first agent, with its own Phi_i */
+        const int n = N < M ? (int)N : M;
+        double fp = 0.0;
+        for (int i = 0; i < n; ++i)
+            fp += td_fixed_point_error(sim, sim->agent_phi + (size_t)i * S * d, i);
+        out->td_fixed_point_error = fp / n;
+    } else {
+        double p2 = 0.0;
+        for (size_t e = 0; e < (size_t)S * d; ++e)
+            p2 += (double)sim->phi[e] * sim->phi[e];
+        out->phi_norm = sqrt(p2);
+        double fp = 0.0;
+        for (int m = 0; m < M; ++m)
+            fp += sim->type_weight[m] * td_fixed_point_error(sim, sim->phi, m);
+        out->td_fixed_point_error = fp;
+    }
+    free(blk);
+    free(tm);
+    free(mom);
+    out->wall_s = sim->wall_s;
+    out->agent_steps_per_sec = sim->step_s > 0 ? (double)sim->agent_steps / sim->step_s : 0.0;
+    return PFR_OK;
+}
+
+pfr_status pfr_sim_evaluate(pfr_sim *sim, pfr_metrics *out)
+{
+    if (!sim || !out)
+        return PFR_ERR_INVALID_ARGUMENT;
+    return evaluate(sim, out);
+}
+
+static pfr_status record(pfr_sim *sim, double t_start)
+{
+    if (sim->nhist == sim->caphist) {
+        size_t cap = sim->caphist ? 2 * sim->caphist : 64;
+        pfr_metrics *h = realloc(sim->hist, cap * sizeof *h);
+        if (!h)
+            return pfr_sim_fail(sim, PFR_ERR_NO_MEMORY, "out of memory for the metrics history");
+        sim->hist = h;
+        sim->caphist = cap;
+    }
+    pfr_metrics m;
+    pfr_status st = evaluate(sim, &m);
+    if (st != PFR_OK)
+        return st;
+    m.wall_s = sim->wall_s + (now_s() - t_start);
+    sim->hist[sim->nhist++] = m;
+    if (!isfinite(m.value_error))
+        return pfr_sim_fail(sim, PFR_ERR_NUMERIC,
+                            "the run diverged by round %lld (value_error = %g); lower alpha (%g) or beta (%g)",
+                            (long long)sim->round, m.value_error, sim->cfg.alpha, sim->cfg.beta);
+    if (sim->progress)
+        sim->progress(sim->progress_user, sim, sim->round, &m);
+    return PFR_OK;
+}
+
+pfr_status pfr_sim_run(pfr_sim *sim, int64_t rounds)
+{
+    if (!sim)
+        return PFR_ERR_INVALID_ARGUMENT;
+    if (rounds < 0)
+        return pfr_sim_fail(sim, PFR_ERR_INVALID_ARGUMENT, "pfr_sim_run: rounds = %lld; allowed: >= 0", (long long)rounds);
+    sim->errmsg[0] = '\0';
+    const double t_start = now_s();
+    const int K = sim->K;
+    float *alpha = malloc(sizeof(float) * (size_t)K), *beta = malloc(sizeof(float) * (size_t)K);
+    pfr_status st = PFR_OK;
+    if (!alpha || !beta) {
+        st = pfr_sim_fail(sim, PFR_ERR_NO_MEMORY, "out of memory");
+        goto out;
+    }
+    if (sim->nhist == 0 && (st = record(sim, t_start)) != PFR_OK)
+        goto out;
+    const pfr_schedule_config *sc = &sim->cfg.schedule;
+    const double part = sim->cfg.participation;
+    for (int64_t r = 0; r < rounds; ++r) {
+        pfr_round_plan plan;
+        plan.round = sim->round;
+        plan.t0 = (uint64_t)sim->round * (uint64_t)K;
+        plan.K = K;
+        for (int k = 0; k < K; ++k) {
+            const double t = (double)(plan.t0 + (uint64_t)k);
+            alpha[k] = (float)(sc->a == 0.0 ? sim->cfg.alpha : sim->cfg.alpha / pow(1.0 + t / sc->tau, sc->a));
+            beta[k] = (float)(sc->b == 0.0 ? sim->cfg.beta : sim->cfg.beta / pow(1.0 + t / sc->tau, sc->b));
+        }
+        plan.alpha = alpha;
+        plan.beta = beta;
+        plan.part_threshold = part >= 1.0 ? (1ull << 32) : (uint64_t)floor(part * 4294967296.0);
+        uint64_t participants = 0;
+        const double t0 = now_s();
+        st = sim->engine->round(sim, &plan, &participants);
+        sim->step_s += now_s() - t0;
+        if (st != PFR_OK)
+            goto out;
+        sim->round++;
+        sim->agent_steps += participants * (uint64_t)K;
+        if (sim->round % sim->cfg.eval_every == 0 || r + 1 == rounds) {
+            if ((st = record(sim, t_start)) != PFR_OK)
+                goto out;
+        } else if (sim->progress) {
+            sim->progress(sim->progress_user, sim, sim->round, NULL);
+        }
+    }
+out:
+    sim->wall_s += now_s() - t_start;
+    if (sim->nhist > 0)
+        sim->hist[sim->nhist - 1].wall_s = sim->wall_s;
+    free(alpha);
+    free(beta);
+    return st;
+}
+
+/* ---- accessors ------------------------------------------------------------------------------- */
+const char *pfr_sim_last_error(const pfr_sim *sim) { return sim ? sim->errmsg : "NULL handle"; }
+const pfr_config *pfr_sim_config(const pfr_sim *sim) { return sim ? &sim->cfg : NULL; }
+int pfr_sim_num_states(const pfr_sim *sim) { return sim ? sim->S : 0; }
+int pfr_sim_num_types(const pfr_sim *sim) { return sim ? sim->M : 0; }
+int64_t pfr_sim_round(const pfr_sim *sim) { return sim ? sim->round : 0; }
+const char *pfr_sim_backend(const pfr_sim *sim) { return sim && sim->engine ? sim->engine->name : "none"; }
+int pfr_sim_threads(const pfr_sim *sim) { return sim ? sim->threads : 0; }
+
+static pfr_status sized(pfr_sim *sim, size_t have, size_t need, const char *what)
+{
+    if (have < need)
+        return pfr_sim_fail(sim, PFR_ERR_INVALID_ARGUMENT, "%s: buffer holds %zu elements, %zu needed", what, have, need);
+    return PFR_OK;
+}
+
+pfr_status pfr_sim_get_phi(const pfr_sim *csim, float *out, size_t count)
+{
+    return pfr_sim_get_agent_phi(csim, 0, out, count);
+}
+
+pfr_status pfr_sim_get_agent_phi(const pfr_sim *csim, int64_t agent, float *out, size_t count)
+{
+    pfr_sim *sim = (pfr_sim *)csim; /* the handle's error message and host mirror are mutable state */
+    if (!sim || !out)
+        return PFR_ERR_INVALID_ARGUMENT;
+    if (agent < 0 || agent >= sim->N)
+        return pfr_sim_fail(sim, PFR_ERR_INVALID_ARGUMENT, "agent %lld out of range [0, %lld)", (long long)agent,
+                            (long long)sim->N);
+    const size_t n = (size_t)sim->S * sim->d;
+    pfr_status st = sized(sim, count, n, "pfr_sim_get_agent_phi");
+    if (st == PFR_OK)
+        st = sim->engine->sync_host(sim);
+    if (st == PFR_OK)
+        memcpy(out, sim->own_phi ? sim->agent_phi + (size_t)agent * n : sim->phi, sizeof(float) * n);
+    return st;
+}
+
+pfr_status pfr_sim_get_theta(const pfr_sim *csim, int64_t agent, float *out, size_t count)
+{
+    pfr_sim *sim = (pfr_sim *)csim;
+    if (!sim || !out)
+        return PFR_ERR_INVALID_ARGUMENT;
+    if (agent < 0 || agent >= sim->N)
+        return pfr_sim_fail(sim, PFR_ERR_INVALID_ARGUMENT, "agent %lld out of range [0, %lld)", (long long)agent,
+                            (long long)sim->N);
+    pfr_status st = sized(sim, count, (size_t)sim->d, "pfr_sim_get_theta");
+    if (st == PFR_OK)
+        st = sim->engine->sync_host(sim);
+    if (st == PFR_OK)
+        memcpy(out, sim->theta + (size_t)agent * sim->d, sizeof(float) * (size_t)sim->d);
+    return st;
+}
+
+pfr_status pfr_sim_get_states(const pfr_sim *csim, uint32_t *out, size_t count)
+{
+    pfr_sim *sim = (pfr_sim *)csim;
+    if (!sim || !out)
+        return PFR_ERR_INVALID_ARGUMENT;
+    pfr_status st = sized(sim, count, (size_t)sim->N, "pfr_sim_get_states");
+    if (st == PFR_OK)
+        st = sim->engine->sync_host(sim);
+    if (st == PFR_OK)
+        memcpy(out, sim->state, sizeof(uint32_t) * (size_t)sim->N);
+    return st;
+}
+
+pfr_status pfr_sim_get_ground_truth(const pfr_sim *csim, int type, double *v, double *mu, size_t count)
+{
+    pfr_sim *sim = (pfr_sim *)csim;
+    if (!sim)
+        return PFR_ERR_INVALID_ARGUMENT;
+    if (type < 0 || type >= sim->M)
+        return pfr_sim_fail(sim, PFR_ERR_INVALID_ARGUMENT, "type %d out of range [0, %d)", type, sim->M);
+    pfr_status st = sized(sim, count, (size_t)sim->S, "pfr_sim_get_ground_truth");
+    if (st != PFR_OK)
+        return st;
+    if (v)
+        memcpy(v, sim->truth.V + (size_t)type * sim->S, sizeof(double) * (size_t)sim->S);
+    if (mu)
+        memcpy(mu, sim->truth.mu + (size_t)type * sim->S, sizeof(double) * (size_t)sim->S);
+    return PFR_OK;
+}
+
+size_t pfr_sim_metrics_count(const pfr_sim *sim) { return sim ? sim->nhist : 0; }
+
+pfr_status pfr_sim_metrics_get(const pfr_sim *sim, size_t i, pfr_metrics *out)
+{
+    if (!sim || !out || i >= sim->nhist)
+        return PFR_ERR_INVALID_ARGUMENT;
+    *out = sim->hist[i];
+    return PFR_OK;
+}
+
+const char *pfr_sim_env_description(const pfr_sim *sim) { return sim ? sim->env->description : ""; }
+
+void pfr_describe_engines(char *buf, size_t n)
+{
+    int used = snprintf(buf, n, "engines:\n  cpu   available (OpenMP, %d cores)\n", omp_get_num_procs());
+    if (used < 0 || (size_t)used >= n)
+        return;
+#ifdef PFR_HAVE_CUDA
+    used += snprintf(buf + used, n - (size_t)used, "  cuda  engine not built yet (this build compiles CUDA code); devices:\n");
+    if ((size_t)used < n)
+        pfr_cuda_describe(buf + used, n - (size_t)used);
+#else
+    snprintf(buf + used, n - (size_t)used, "  cuda  not compiled in (no nvcc at build time)\n");
+#endif
+}

@@ -1,0 +1,86 @@
+/*
+ * sim_internal.h — the simulation handle and the interface an engine implements. The host owns
+ * the round loop (schedules, evaluation cadence, history); an engine owns the agents' state during
+ * a round: local steps, aggregation and orthonormalization. The CPU engine works on the host
+ * arrays directly; a device engine keeps its own copies and refreshes the host arrays on sync.
+ */
+#ifndef PFR_SIM_INTERNAL_H
+#define PFR_SIM_INTERNAL_H
+
+#include "internal.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* What an engine needs to run one round. */
+typedef struct pfr_round_plan {
+    int64_t round;
+    uint64_t t0;           /* global step of local step 0: round * K */
+    int K;
+    const float *alpha;    /* [K] alpha_{t0+k} */
+    const float *beta;     /* [K] beta_{t0+k} */
+    uint64_t part_threshold; /* agent takes part iff its participation word < this (2^32: all do) */
+} pfr_round_plan;
+
+typedef struct pfr_engine_vtbl {
+    const char *name;
+    /* Local steps of every participating agent, then aggregation and orthonormalization as the
+     * algorithm asks. Stores the number of participating agents. */
+    pfr_status (*round)(pfr_sim *sim, const pfr_round_plan *plan, uint64_t *participants);
+    /* Make the host arrays (phi, agent_phi, theta, state) current. */
+    pfr_status (*sync_host)(pfr_sim *sim);
+    void (*destroy)(pfr_sim *sim);
+} pfr_engine_vtbl;
+
+struct pfr_sim {
+    pfr_config cfg;
+    pfr_env *env;
+    pfr_truth truth;
+    int S, d, M, K, threads;
+    int64_t N;
+
+    /* What the algorithm does (derived once from cfg.algorithm). */
+    int learn_phi; /* Phi is trained (beta > 0 in the update) */
+    int own_phi;   /* every agent keeps its own Phi_i across rounds (local_rep) */
+    int avg_phi;   /* Phi_i averaged into the shared Phi each round */
+    int avg_theta; /* theta_i averaged and broadcast each round */
+
+    /* Host state. Shapes: phi [S, d]; agent_phi [N, S, d] (own_phi only); theta [N, d]; state [N]. */
+    float *phi;
+    float *agent_phi;
+    float *theta;
+    uint32_t *state;
+
+    int64_t round;
+    uint64_t agent_steps;
+    double wall_s;   /* all time inside pfr_sim_run */
+    double step_s;   /* time inside engine rounds only */
+    double *type_weight; /* [M] fraction of agents of each type */
+    double best_rank_d;
+
+    pfr_metrics *hist;
+    size_t nhist, caphist;
+    pfr_progress_fn progress;
+    void *progress_user;
+    char errmsg[1024];
+
+    const pfr_engine_vtbl *engine;
+    void *engine_state;
+};
+
+/* Engines. */
+pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err);
+
+/* Orthonormalize phi [S, d] so that Phi^T Phi = (S/d) I (mean squared feature-row norm 1) and map
+ * theta [n, d] by R so that every Phi theta is kept. Double precision on the host. */
+pfr_status pfr_orthonormalize_host(float *phi, int S, int d, float *theta, int64_t n, int threads);
+
+/* Record an error message on the handle and return status. */
+pfr_status pfr_sim_fail(pfr_sim *sim, pfr_status status, const char *fmt, ...) PFR_PRINTF(3, 4);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,210 @@
+/*
+ * pfedrl — a batch simulator for personalized federated reinforcement learning with shared
+ * representations (PFedRL-Rep / PFedTD-Rep). Public C API.
+ *
+ * Conventions
+ *  - Every fallible call returns a pfr_status. Calls that have no simulation handle take an
+ *    optional pfr_error* that receives a human-readable message naming what was wrong; calls on a
+ *    handle record the message in the handle (pfr_sim_last_error). The library never exits.
+ *  - Handles are opaque; pfr_sim_destroy(NULL) is a no-op.
+ *  - Matrices are row-major: Phi is [S, d] with row s the feature vector of state s.
+ *  - No hidden global state: two simulations in one process are independent.
+ */
+#ifndef PFEDRL_H
+#define PFEDRL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PFR_VERSION_MAJOR 0
+#define PFR_VERSION_MINOR 1
+#define PFR_VERSION_PATCH 0
+
+/* One list, expanded into the enum and into pfr_status_string(). */
+#define PFR_STATUS_LIST(X)                                                                            \
+    X(PFR_OK, "ok")                                                                                   \
+    X(PFR_ERR_INVALID_ARGUMENT, "invalid argument")                                                   \
+    X(PFR_ERR_CONFIG, "invalid configuration")                                                        \
+    X(PFR_ERR_IO, "file could not be read or written")                                                \
+    X(PFR_ERR_FORMAT, "malformed input file")                                                         \
+    X(PFR_ERR_NO_MEMORY, "out of host memory")                                                        \
+    X(PFR_ERR_NUMERIC, "numerical failure")                                                           \
+    X(PFR_ERR_NO_DEVICE, "no usable CUDA device or CUDA engine")                                      \
+    X(PFR_ERR_DEVICE_MEMORY, "not enough device memory")                                              \
+    X(PFR_ERR_CUDA, "CUDA runtime error")                                                             \
+    X(PFR_ERR_CUBLAS, "cuBLAS error")                                                                 \
+    X(PFR_ERR_CURAND, "cuRAND error")                                                                 \
+    X(PFR_ERR_INTERNAL, "internal error")
+
+typedef enum pfr_status {
+#define PFR_X_ENUM(name, text) name,
+    PFR_STATUS_LIST(PFR_X_ENUM)
+#undef PFR_X_ENUM
+        PFR_STATUS_COUNT
+} pfr_status;
+
+/* Static string for a status code ("unknown status" for values outside the list). */
+const char *pfr_status_string(pfr_status s);
+/* "major.minor.patch" */
+const char *pfr_version(void);
+
+/* A message buffer for calls that have no handle. */
+typedef struct pfr_error {
+    char msg[1024];
+} pfr_error;
+
+/* ------------------------------------------------------------------------------------------ */
+/* Configuration                                                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+typedef enum pfr_env_kind {
+    PFR_ENV_CLIFFWALK,
+    PFR_ENV_GRIDWORLD,
+    PFR_ENV_GARNET,
+    PFR_ENV_RANDOMWALK,
+    PFR_ENV_FILE
+} pfr_env_kind;
+
+typedef enum pfr_algorithm {
+    PFR_ALG_PFEDTD_REP, /* shared Phi averaged each round, personal theta_i */
+    PFR_ALG_LOCAL_REP,  /* same updates, no communication: each agent keeps its own Phi_i */
+    PFR_ALG_FEDAVG_REP, /* Phi and theta both averaged: no personalization */
+    PFR_ALG_FEDTD,      /* FedTD(0): fixed features, one shared theta averaged each round */
+    PFR_ALG_LOCAL_TD    /* TD(0) per agent on fixed features, no communication */
+} pfr_algorithm;
+
+typedef enum pfr_backend { PFR_BACKEND_AUTO, PFR_BACKEND_CPU, PFR_BACKEND_CUDA } pfr_backend;
+
+#define PFR_PATH_MAX 1024
+
+typedef struct pfr_env_config {
+    pfr_env_kind kind;
+    int types;            /* M environment types; 0 = the family's default (file: taken from P) */
+    uint64_t seed;        /* generates the M types; independent of the run seed */
+    int width, height;    /* cliffwalk / gridworld grid size; 0 = family default */
+    int states;           /* garnet S, randomwalk n; 0 = family default */
+    int actions;          /* garnet A */
+    int branching;        /* garnet b */
+    double perturbation;  /* garnet per-type perturbation strength epsilon in [0, 1] */
+    double epsilon;       /* cliffwalk / gridworld: epsilon of the epsilon-soft policy */
+    double slip_min, slip_max; /* per-type slip probability (random move), spread over types */
+    double wind_min, wind_max; /* per-type wind probability (cliffwalk: toward the cliff) */
+    double reward_spread; /* per-type reward scale in [1 - spread, 1 + spread] */
+    double reward_scale;  /* multiplies every reward of a generated family */
+    char p_file[PFR_PATH_MAX]; /* file: P, [M, S, S] .npy */
+    char r_file[PFR_PATH_MAX]; /* file: R, [M, S, S] or [M, S] .npy */
+} pfr_env_config;
+
+typedef struct pfr_schedule_config {
+    double tau;  /* alpha_t = alpha / (1 + t/tau)^a, beta_t = beta / (1 + t/tau)^b */
+    double a, b; /* 0, 0 = constant step sizes */
+} pfr_schedule_config;
+
+typedef struct pfr_config {
+    pfr_env_config env;
+    int64_t agents;      /* N */
+    int dim;             /* d */
+    int64_t rounds;
+    int local_steps;     /* K */
+    double alpha, beta, gamma;
+    pfr_schedule_config schedule;
+    pfr_algorithm algorithm;
+    uint64_t seed;
+    int64_t eval_every;  /* rounds between evaluations (the last round is always evaluated) */
+    double participation; /* fraction of agents taking part in a round, (0, 1] */
+    int orthonormalize;  /* orthonormalize Phi after each aggregation (keeps every Phi theta_i) */
+    pfr_backend backend;
+    int threads;         /* CPU engine threads; 0 = all cores */
+} pfr_config;
+
+/* Fill with the documented defaults. */
+void pfr_config_init(pfr_config *cfg);
+/* Set one key from its text form ("env.kind", "cliffwalk"); checks type and range of the value. */
+pfr_status pfr_config_set(pfr_config *cfg, const char *key, const char *value, pfr_error *err);
+/* Apply a YAML file (nested mappings give dotted keys). Unknown keys and bad values are errors. */
+pfr_status pfr_config_load_yaml(pfr_config *cfg, const char *path, pfr_error *err);
+/* Cross-field checks that need no environment (sizes, step sizes, ...). */
+pfr_status pfr_config_validate(const pfr_config *cfg, pfr_error *err);
+
+/* The schema, for help texts and for writing a resolved config. */
+size_t pfr_config_key_count(void);
+const char *pfr_config_key_name(size_t i);
+const char *pfr_config_key_help(size_t i);
+/* The current value of key i in text form (as pfr_config_set accepts it). */
+void pfr_config_key_value(const pfr_config *cfg, size_t i, char *buf, size_t n);
+/* 1 if key i holds a string or enum (to be quoted in JSON), 0 if it is a number or boolean. */
+int pfr_config_key_is_text(size_t i);
+
+const char *pfr_algorithm_name(pfr_algorithm a);
+const char *pfr_env_kind_name(pfr_env_kind k);
+const char *pfr_backend_name(pfr_backend b);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Simulation                                                                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+typedef struct pfr_sim pfr_sim;
+
+/* One evaluation (DESIGN §1). Errors are relative, mu-weighted, averaged over agents. */
+typedef struct pfr_metrics {
+    int64_t round;              /* rounds completed */
+    uint64_t agent_steps;       /* local TD steps taken by all agents so far */
+    double value_error;         /* mean_i ||Phi theta_i - V_m(i)||^2_mu / ||V_m(i)||^2_mu */
+    double td_fixed_point_error;/* same, for the TD fixed point theta*_m(Phi) of the current Phi */
+    double best_rank_d_error;   /* best error a shared rank-d Phi with personal theta could reach */
+    double phi_norm;            /* Frobenius norm of Phi (local_rep: mean over agents) */
+    double theta_norm;          /* mean over agents of ||theta_i|| */
+    double wall_s;              /* seconds spent in pfr_sim_run so far (evaluations included) */
+    double agent_steps_per_sec; /* agent_steps / wall_s */
+} pfr_metrics;
+
+/* Called after every evaluation and, with metrics == NULL, after every round (progress). */
+typedef void (*pfr_progress_fn)(void *user, const pfr_sim *sim, int64_t round, const pfr_metrics *metrics);
+
+pfr_status pfr_sim_create(const pfr_config *cfg, pfr_sim **out, pfr_error *err);
+void pfr_sim_destroy(pfr_sim *sim);
+void pfr_sim_set_progress(pfr_sim *sim, pfr_progress_fn fn, void *user);
+
+/* Run `rounds` more rounds (evaluating every eval_every rounds and after round 0). */
+pfr_status pfr_sim_run(pfr_sim *sim, int64_t rounds);
+/* Evaluate now, without recording into the history. */
+pfr_status pfr_sim_evaluate(pfr_sim *sim, pfr_metrics *out);
+/* The message of the last failing call on this handle ("" if none). */
+const char *pfr_sim_last_error(const pfr_sim *sim);
+
+const pfr_config *pfr_sim_config(const pfr_sim *sim);
+int pfr_sim_num_states(const pfr_sim *sim);
+int pfr_sim_num_types(const pfr_sim *sim);
+int64_t pfr_sim_round(const pfr_sim *sim);
+const char *pfr_sim_backend(const pfr_sim *sim);
+int pfr_sim_threads(const pfr_sim *sim);
+/* One line describing the environment family and its types. */
+const char *pfr_sim_env_description(const pfr_sim *sim);
+
+/* Shared Phi, [S, d] row-major (local_rep: agent 0's; use pfr_sim_agent_phi). */
+pfr_status pfr_sim_get_phi(const pfr_sim *sim, float *out, size_t count);
+/* Phi as agent i sees it between rounds: the shared Phi, or its own for local_rep. */
+pfr_status pfr_sim_get_agent_phi(const pfr_sim *sim, int64_t agent, float *out, size_t count);
+/* theta_i, [d]. */
+pfr_status pfr_sim_get_theta(const pfr_sim *sim, int64_t agent, float *out, size_t count);
+/* Current Markov-chain state of every agent, [N]. */
+pfr_status pfr_sim_get_states(const pfr_sim *sim, uint32_t *out, size_t count);
+/* Ground truth of type m, in double: V_m [S] and stationary distribution mu_m [S]. */
+pfr_status pfr_sim_get_ground_truth(const pfr_sim *sim, int type, double *v, double *mu, size_t count);
+
+/* The evaluation history of this handle. */
+size_t pfr_sim_metrics_count(const pfr_sim *sim);
+pfr_status pfr_sim_metrics_get(const pfr_sim *sim, size_t i, pfr_metrics *out);
+
+/* Engines and devices (for `pfedrl info`): writes a human-readable description. */
+void pfr_describe_engines(char *buf, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PFEDRL_H */

@@ -1,0 +1,140 @@
+/*
+ * pfr_agent_math.h — the per-agent math of pfedrl, shared by the CPU engine (host/) and the CUDA
+ * engine (kernels/). Everything here is static inline and compiles as C11 and, under nvcc, as
+ * __host__ __device__ code, so both engines run the very same update rule and the same random
+ * stream. Nothing here allocates, touches globals or depends on the thread layout.
+ *
+ * The contract (DESIGN §3): the four random words of agent i at global step t are
+ *   Philox4x32_10(counter = {t_lo, t_hi, i_lo, i_hi}, key = {seed_lo, seed_hi})
+ * which is what cuRAND returns from curand_init(seed, i, 4*t) followed by curand4().
+ * Word 0 drives the transition; word 1 of the first step of a round decides participation.
+ */
+#ifndef PFR_AGENT_MATH_H
+#define PFR_AGENT_MATH_H
+
+#include <stdint.h>
+
+#if defined(__CUDACC__)
+#define PFR_HD __host__ __device__
+#else
+#define PFR_HD
+#endif
+
+#define PFR_PHILOX_M0 0xD2511F53u
+#define PFR_PHILOX_M1 0xCD9E8D57u
+#define PFR_PHILOX_W0 0x9E3779B9u
+#define PFR_PHILOX_W1 0xBB67AE85u
+
+/* Which of the four words of a step is used for what. */
+#define PFR_WORD_TRANSITION 0
+#define PFR_WORD_PARTICIPATION 1
+
+/* Stream ids (the 64-bit "subsequence" half of the counter) at and above this value are reserved
+ * for draws that are not per-step agent words (initial states, initial Phi). Agent ids stay below. */
+#define PFR_STREAM_RESERVED 0x4000000000000000ull
+#define PFR_STREAM_INIT_STATE (PFR_STREAM_RESERVED + 1ull)
+#define PFR_STREAM_INIT_PHI (PFR_STREAM_RESERVED + 2ull)
+
+typedef struct pfr_words {
+    uint32_t w[4];
+} pfr_words;
+
+PFR_HD static inline void pfr_mulhilo32(uint32_t a, uint32_t b, uint32_t *hi, uint32_t *lo)
+{
+    uint64_t p = (uint64_t)a * (uint64_t)b;
+    *hi = (uint32_t)(p >> 32);
+    *lo = (uint32_t)p;
+}
+
+/* Philox4x32 with 10 rounds (Salmon et al., SC'11), the generator behind curandStatePhilox4_32_10. */
+PFR_HD static inline pfr_words pfr_philox4x32_10(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3,
+                                                 uint32_t k0, uint32_t k1)
+{
+    for (int r = 0; r < 10; ++r) {
+        uint32_t hi0, lo0, hi1, lo1;
+        if (r > 0) {
+            k0 += PFR_PHILOX_W0;
+            k1 += PFR_PHILOX_W1;
+        }
+        pfr_mulhilo32(PFR_PHILOX_M0, c0, &hi0, &lo0);
+        pfr_mulhilo32(PFR_PHILOX_M1, c2, &hi1, &lo1);
+        c0 = hi1 ^ c1 ^ k0;
+        c1 = lo1;
+        c2 = hi0 ^ c3 ^ k1;
+        c3 = lo0;
+    }
+    pfr_words out;
+    out.w[0] = c0;
+    out.w[1] = c1;
+    out.w[2] = c2;
+    out.w[3] = c3;
+    return out;
+}
+
+/* The four words of stream `stream` (an agent id, or a reserved stream) at step `t`. */
+PFR_HD static inline pfr_words pfr_stream_words(uint64_t seed, uint64_t stream, uint64_t t)
+{
+    return pfr_philox4x32_10((uint32_t)t, (uint32_t)(t >> 32), (uint32_t)stream, (uint32_t)(stream >> 32),
+                             (uint32_t)seed, (uint32_t)(seed >> 32));
+}
+
+/* A uniform integer in [0, n) from one word, by multiply-high (integer only, so every engine agrees). */
+PFR_HD static inline uint32_t pfr_word_below(uint32_t word, uint32_t n)
+{
+    return (uint32_t)(((uint64_t)word * (uint64_t)n) >> 32);
+}
+
+/*
+ * Integer-threshold sampling (DESIGN §2). Row s of a chain lists its nnz possible next states in
+ * next[0..nnz) with cumulative thresholds thr[0..nnz): the next state is next[j] for the first j
+ * with u < thr[j]; thr[nnz-1] is stored as 0xFFFFFFFF and the last entry also catches u == 2^32-1,
+ * so every word picks exactly one entry. Only integer comparisons: CPU and GPU can never fork.
+ * Returns the index j within the row (the caller reads next[j] and the reward of entry j).
+ */
+PFR_HD static inline uint32_t pfr_sample_entry(const uint32_t *thr, uint32_t nnz, uint32_t u)
+{
+    uint32_t lo = 0, hi = nnz - 1u; /* the answer lies in [lo, hi] */
+    while (lo < hi) {
+        uint32_t mid = lo + ((hi - lo) >> 1);
+        if (u < thr[mid])
+            hi = mid;
+        else
+            lo = mid + 1u;
+    }
+    return lo;
+}
+
+/*
+ * One TD(0) step of PFedTD-Rep for one agent (DESIGN §1), in place:
+ *   delta     = rho + gamma * phi_next . theta - phi_s . theta
+ *   theta    += alpha * delta * phi_s            (fast timescale, with the old phi_s)
+ *   phi_s    += beta  * delta * theta_old        (slow timescale, with the old theta)
+ * phi_s, phi_next: rows of the agent's Phi_i, [d]; they may be the same row (a self-loop): the
+ * delta is computed before anything is written, so aliasing is harmless. Pass beta = 0 (and
+ * update_phi = 0) for the fixed-feature algorithms. Returns delta.
+ * The dot products run in index order, so every engine sums in the same order.
+ */
+PFR_HD static inline float pfr_td_step(float *phi_s, const float *phi_next, float *theta, int d, float rho,
+                                       float gamma, float alpha, float beta, int update_phi)
+{
+    float v_s = 0.0f, v_next = 0.0f;
+    for (int j = 0; j < d; ++j) {
+        v_s += phi_s[j] * theta[j];
+        v_next += phi_next[j] * theta[j];
+    }
+    const float delta = rho + gamma * v_next - v_s;
+    const float a = alpha * delta, b = beta * delta;
+    if (update_phi) {
+        for (int j = 0; j < d; ++j) {
+            const float p = phi_s[j], th = theta[j];
+            theta[j] = th + a * p;
+            phi_s[j] = p + b * th;
+        }
+    } else {
+        for (int j = 0; j < d; ++j)
+            theta[j] += a * phi_s[j];
+    }
+    return delta;
+}
+
+#endif /* PFR_AGENT_MATH_H */
