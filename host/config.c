@@ -96,8 +96,8 @@ void pfr_config_init(pfr_config *c)
     c->dim = 8;
     c->rounds = 200;
     c->local_steps = 10;
-    c->alpha = 0.05;
-    c->beta = 0.01;
+    c->alpha = 0.1;
+    c->beta = 0.05;
     c->gamma = 0.9;
     c->schedule.tau = 1000.0;
     c->schedule.a = 0.0;

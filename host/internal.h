@@ -91,6 +91,8 @@ typedef struct pfr_truth {
     double *vnorm2; /* [M] ||V_m||^2_mu */
 } pfr_truth;
 pfr_status pfr_truth_compute(const pfr_env *env, double gamma, pfr_truth *out, pfr_error *err);
+/* The same with the method forced: 0 = dense LU, 1 = sparse iterations (for tests). */
+pfr_status pfr_truth_compute_with(const pfr_env *env, double gamma, int iterative, pfr_truth *t, pfr_error *err);
 void pfr_truth_free(pfr_truth *t);
 /* Best relative error a rank-d shared representation can reach, with type weights w [M]. NaN if
  * the problem is too large for the dense eigen-solver. */

@@ -280,6 +280,13 @@ static double td_fixed_point_error(const pfr_sim *sim, const float *phi, int m)
             b[i] -= fi * r[s]; /* solve A theta = -b */
         }
     }
+    /* States with mu = 0 (unreachable ones, e.g. cliff cells) leave A singular in directions that
+     * no mu-weighted error can see; a ridge far below A's scale picks the minimum-norm answer. */
+    double tr = 0.0;
+    for (int i = 0; i < d; ++i)
+        tr += fabs(A[(size_t)i * d + i]);
+    for (int i = 0; i < d; ++i)
+        A[(size_t)i * d + i] -= 1e-12 * tr / d;
     if (pfr_lu_solve(A, b, d) != PFR_OK)
         goto out;
     for (int j = 0; j < d; ++j)

@@ -100,6 +100,11 @@ static pfr_status truth_iterative(const pfr_env *env, int m, double gamma, doubl
 
 pfr_status pfr_truth_compute(const pfr_env *env, double gamma, pfr_truth *t, pfr_error *err)
 {
+    return pfr_truth_compute_with(env, gamma, env->S <= PFR_TRUTH_DENSE_MAX ? 0 : 1, t, err);
+}
+
+pfr_status pfr_truth_compute_with(const pfr_env *env, double gamma, int iterative, pfr_truth *t, pfr_error *err)
+{
     memset(t, 0, sizeof *t);
     const int S = env->S, M = env->M;
     t->S = S;
@@ -115,7 +120,7 @@ pfr_status pfr_truth_compute(const pfr_env *env, double gamma, pfr_truth *t, pfr
     for (int m = 0; m < M; ++m) {
         double *V = t->V + (size_t)m * S, *mu = t->mu + (size_t)m * S, *r = t->r + (size_t)m * S;
         pfr_env_expected_reward(env, m, r);
-        pfr_status st = S <= PFR_TRUTH_DENSE_MAX ? truth_dense(env, m, gamma, V, mu, r) : truth_iterative(env, m, gamma, V, mu, r);
+        pfr_status st = iterative ? truth_iterative(env, m, gamma, V, mu, r) : truth_dense(env, m, gamma, V, mu, r);
         if (st != PFR_OK) {
             pfr_truth_free(t);
             if (st == PFR_ERR_NO_MEMORY)

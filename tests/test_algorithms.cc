@@ -1,1 +1,340 @@
+// Algorithms on the CPU engine: convergence, personalization, determinism, orthonormalization.
 #include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "sim_internal.h"
+
+namespace {
+
+using Overrides = std::map<std::string, std::string>;
+
+pfr_config make_config(const Overrides &o)
+{
+    pfr_config c;
+    pfr_config_init(&c);
+    pfr_error err;
+    for (const auto &kv : o)
+        EXPECT_EQ(pfr_config_set(&c, kv.first.c_str(), kv.second.c_str(), &err), PFR_OK) << err.msg;
+    return c;
+}
+
+struct Sim {
+    pfr_sim *s = nullptr;
+    explicit Sim(const Overrides &o)
+    {
+        pfr_config c = make_config(o);
+        pfr_error err;
+        pfr_status st = pfr_sim_create(&c, &s, &err);
+        EXPECT_EQ(st, PFR_OK) << err.msg;
+    }
+    ~Sim() { pfr_sim_destroy(s); }
+    void run(int64_t rounds) { ASSERT_EQ(pfr_sim_run(s, rounds), PFR_OK) << pfr_sim_last_error(s); }
+    pfr_metrics first() const
+    {
+        pfr_metrics m;
+        pfr_sim_metrics_get(s, 0, &m);
+        return m;
+    }
+    pfr_metrics last() const
+    {
+        pfr_metrics m;
+        pfr_sim_metrics_get(s, pfr_sim_metrics_count(s) - 1, &m);
+        return m;
+    }
+};
+
+// The heterogeneous cliff walk of the main example, small enough for a test.
+Overrides cliff(const std::string &alg)
+{
+    return {{"env.kind", "cliffwalk"}, {"env.types", "4"},  {"env.slip_max", "0.3"}, {"env.wind_max", "0.2"},
+            {"env.reward_spread", "0.2"}, {"agents", "256"}, {"dim", "8"},           {"local_steps", "10"},
+            {"alpha", "0.2"},             {"beta", "0.1"},   {"gamma", "0.9"},       {"algorithm", alg},
+            {"eval_every", "50"},         {"orthonormalize", "true"}};
+}
+
+TEST(Algorithms, LocalTdTabularConvergesToExactValue)
+{
+    // Decaying steps alpha_t = 0.2 / (1 + t/100)^0.6 over 10^5 steps per agent. Each agent is
+    // within a few percent (its own sampling noise); the mean over 64 independent agents is within 1%.
+    Sim sim({{"env.kind", "randomwalk"}, {"env.states", "5"}, {"algorithm", "local_td"}, {"dim", "5"},
+             {"agents", "64"}, {"local_steps", "100"}, {"alpha", "0.2"}, {"schedule.a", "0.6"}, {"schedule.tau", "100"},
+             {"gamma", "0.9"}, {"eval_every", "1000"}});
+    sim.run(1000);
+    std::vector<double> V(5), mean(5, 0.0);
+    ASSERT_EQ(pfr_sim_get_ground_truth(sim.s, 0, V.data(), nullptr, 5), PFR_OK);
+    for (int64_t i = 0; i < 64; ++i) {
+        float th[5];
+        ASSERT_EQ(pfr_sim_get_theta(sim.s, i, th, 5), PFR_OK); // tabular: theta_i is the value estimate
+        for (int s = 0; s < 5; ++s) {
+            EXPECT_NEAR(th[s], V[s], 0.1 * std::fabs(V[s])) << "agent " << i << " state " << s;
+            mean[s] += th[s] / 64.0;
+        }
+    }
+    for (int s = 0; s < 5; ++s)
+        EXPECT_NEAR(mean[s], V[s], 0.01 * std::fabs(V[s])) << "state " << s;
+    EXPECT_LT(sim.last().value_error, 1e-3);
+}
+
+TEST(Algorithms, PersonalizationWinsOnHeterogeneousCliffwalk)
+{
+    std::map<std::string, double> final_err;
+    for (const char *alg : {"pfedtd_rep", "fedavg_rep", "fedtd"}) {
+        Sim sim(cliff(alg));
+        sim.run(300);
+        final_err[alg] = sim.last().value_error;
+        if (std::string(alg) == "pfedtd_rep") {
+            EXPECT_LE(sim.last().value_error, 0.1 * sim.first().value_error)
+                << "start " << sim.first().value_error << " end " << sim.last().value_error;
+            EXPECT_LT(sim.last().td_fixed_point_error, 0.1);
+        }
+    }
+    EXPECT_LT(final_err["pfedtd_rep"], final_err["fedavg_rep"]);
+    EXPECT_LT(final_err["pfedtd_rep"], final_err["fedtd"]);
+}
+
+TEST(Algorithms, SingleTypeCollaborativeAlgorithmsAgree)
+{
+    // One environment type: personalization has nothing to add, so pfedtd_rep, fedavg_rep and
+    // tabular fedtd must all find the same value function (compared in the mu-norm).
+    std::map<std::string, std::vector<double>> values;
+    std::vector<double> V(7), mu(7);
+    for (const char *alg : {"pfedtd_rep", "fedavg_rep", "fedtd"}) {
+        Overrides o = {{"env.kind", "randomwalk"}, {"env.states", "7"}, {"env.types", "1"}, {"agents", "128"},
+                       {"dim", "7"}, {"local_steps", "10"}, {"alpha", "0.2"}, {"beta", "0.1"},
+                       {"schedule.a", "0.6"}, {"schedule.b", "0.8"}, {"schedule.tau", "100"}, {"gamma", "0.9"},
+                       {"algorithm", alg}, {"eval_every", "1000"}, {"orthonormalize", "true"}};
+        Sim sim(o);
+        sim.run(3000);
+        ASSERT_EQ(pfr_sim_get_ground_truth(sim.s, 0, V.data(), mu.data(), 7), PFR_OK);
+        std::vector<float> phi(49);
+        float th[7];
+        ASSERT_EQ(pfr_sim_get_phi(sim.s, phi.data(), 49), PFR_OK);
+        std::vector<double> v(7, 0.0);
+        for (int64_t i = 0; i < 128; ++i) { // the agents' mean value function
+            ASSERT_EQ(pfr_sim_get_theta(sim.s, i, th, 7), PFR_OK);
+            for (int s = 0; s < 7; ++s)
+                for (int j = 0; j < 7; ++j)
+                    v[s] += phi[s * 7 + j] * th[j] / 128.0;
+        }
+        values[alg] = v;
+        EXPECT_LT(sim.last().value_error, 0.02) << alg;
+    }
+    auto rel = [&](const std::vector<double> &a, const std::vector<double> &b) {
+        double num = 0, den = 0;
+        for (int s = 0; s < 7; ++s) {
+            num += mu[s] * (a[s] - b[s]) * (a[s] - b[s]);
+            den += mu[s] * b[s] * b[s];
+        }
+        return std::sqrt(num / den);
+    };
+    EXPECT_LT(rel(values["fedtd"], V), 0.02);
+    EXPECT_LT(rel(values["pfedtd_rep"], values["fedtd"]), 0.05);
+    EXPECT_LT(rel(values["fedavg_rep"], values["fedtd"]), 0.05);
+    EXPECT_LT(rel(values["pfedtd_rep"], values["fedavg_rep"]), 0.05);
+}
+
+struct Snapshot {
+    std::vector<float> phi, theta;
+    std::vector<uint32_t> state;
+    std::vector<pfr_metrics> hist;
+};
+
+Snapshot snapshot(Overrides o, int threads, int rounds)
+{
+    o["threads"] = std::to_string(threads);
+    Sim sim(o);
+    sim.run(rounds);
+    Snapshot s;
+    const int S = pfr_sim_num_states(sim.s), d = pfr_sim_config(sim.s)->dim;
+    const int64_t N = pfr_sim_config(sim.s)->agents;
+    s.phi.resize((size_t)S * d);
+    s.theta.resize((size_t)N * d);
+    s.state.resize((size_t)N);
+    EXPECT_EQ(pfr_sim_get_phi(sim.s, s.phi.data(), s.phi.size()), PFR_OK);
+    for (int64_t i = 0; i < N; ++i)
+        EXPECT_EQ(pfr_sim_get_theta(sim.s, i, s.theta.data() + i * d, d), PFR_OK);
+    EXPECT_EQ(pfr_sim_get_states(sim.s, s.state.data(), s.state.size()), PFR_OK);
+    for (size_t i = 0; i < pfr_sim_metrics_count(sim.s); ++i) {
+        pfr_metrics m;
+        pfr_sim_metrics_get(sim.s, i, &m);
+        s.hist.push_back(m);
+    }
+    return s;
+}
+
+TEST(Determinism, BitIdenticalForAnyThreadCount)
+{
+    for (const char *alg : {"pfedtd_rep", "fedavg_rep", "fedtd", "local_rep", "local_td"}) {
+        Overrides o = cliff(alg);
+        o["agents"] = "1037"; // not a multiple of the agent block
+        o["participation"] = "0.7";
+        o["eval_every"] = "10";
+        Snapshot a = snapshot(o, 1, 30), b = snapshot(o, 2, 30), c = snapshot(o, 3, 30);
+        ASSERT_EQ(a.phi.size(), b.phi.size());
+        EXPECT_EQ(0, std::memcmp(a.phi.data(), b.phi.data(), a.phi.size() * sizeof(float))) << alg;
+        EXPECT_EQ(0, std::memcmp(a.phi.data(), c.phi.data(), a.phi.size() * sizeof(float))) << alg;
+        EXPECT_EQ(0, std::memcmp(a.theta.data(), b.theta.data(), a.theta.size() * sizeof(float))) << alg;
+        EXPECT_EQ(0, std::memcmp(a.theta.data(), c.theta.data(), a.theta.size() * sizeof(float))) << alg;
+        EXPECT_EQ(a.state, b.state) << alg;
+        EXPECT_EQ(a.state, c.state) << alg;
+        ASSERT_EQ(a.hist.size(), c.hist.size());
+        for (size_t i = 0; i < a.hist.size(); ++i) {
+            EXPECT_EQ(a.hist[i].value_error, c.hist[i].value_error) << alg;
+            EXPECT_EQ(a.hist[i].agent_steps, c.hist[i].agent_steps) << alg;
+        }
+    }
+}
+
+TEST(Determinism, SeedMatters)
+{
+    Overrides o = cliff("pfedtd_rep");
+    Snapshot a = snapshot(o, 2, 5);
+    o["seed"] = "1";
+    Snapshot b = snapshot(o, 2, 5);
+    EXPECT_NE(a.state, b.state);
+    EXPECT_NE(0, std::memcmp(a.phi.data(), b.phi.data(), a.phi.size() * sizeof(float)));
+}
+
+TEST(Participation, FractionOfAgentsTakesPart)
+{
+    Overrides o = cliff("pfedtd_rep");
+    o["agents"] = "2000";
+    o["participation"] = "0.3";
+    Sim sim(o);
+    sim.run(20);
+    const double frac = (double)sim.last().agent_steps / (2000.0 * 10 * 20);
+    EXPECT_NEAR(frac, 0.3, 0.01); // 40000 Bernoulli draws: sd 0.0023
+    // those who sat out kept their chain state: with participation, fewer agents moved in round 1
+}
+
+TEST(Participation, NonParticipantsDoNotMove)
+{
+    Overrides o = cliff("local_td");
+    o["participation"] = "0.5";
+    o["agents"] = "512";
+    Overrides o_all = o;
+    o_all["participation"] = "1";
+    Snapshot part = snapshot(o, 1, 1), all = snapshot(o_all, 1, 0);
+    size_t unchanged = 0;
+    for (size_t i = 0; i < part.state.size(); ++i)
+        unchanged += part.state[i] == all.state[i];
+    // about half sat out (plus the few movers that came back to their start state)
+    EXPECT_GT(unchanged, 200u);
+    EXPECT_LT(unchanged, 330u);
+}
+
+TEST(LocalRep, AgentsKeepTheirOwnRepresentation)
+{
+    Overrides o = cliff("local_rep");
+    o["agents"] = "8";
+    Sim sim(o);
+    sim.run(20);
+    std::vector<float> p0(48 * 8), p1(48 * 8);
+    ASSERT_EQ(pfr_sim_get_agent_phi(sim.s, 0, p0.data(), p0.size()), PFR_OK);
+    ASSERT_EQ(pfr_sim_get_agent_phi(sim.s, 1, p1.data(), p1.size()), PFR_OK);
+    EXPECT_NE(0, std::memcmp(p0.data(), p1.data(), p0.size() * sizeof(float)));
+}
+
+TEST(Orthonormalize, KeepsEveryValueAndOrthonormalizes)
+{
+    const int S = 48, d = 8, n = 50;
+    std::mt19937 rng(5);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    std::vector<float> phi(S * d), theta(n * d);
+    for (auto &x : phi)
+        x = nd(rng) * 3.0f;
+    for (auto &x : theta)
+        x = nd(rng);
+    std::vector<double> before((size_t)n * S);
+    for (int a = 0; a < n; ++a)
+        for (int s = 0; s < S; ++s) {
+            double v = 0;
+            for (int j = 0; j < d; ++j)
+                v += (double)phi[s * d + j] * theta[a * d + j];
+            before[(size_t)a * S + s] = v;
+        }
+    ASSERT_EQ(pfr_orthonormalize_host(phi.data(), S, d, theta.data(), n, 2), PFR_OK);
+    for (int i = 0; i < d; ++i)
+        for (int j = 0; j < d; ++j) {
+            double g = 0;
+            for (int s = 0; s < S; ++s)
+                g += (double)phi[s * d + i] * phi[s * d + j];
+            EXPECT_NEAR(g, i == j ? (double)S / d : 0.0, 1e-4);
+        }
+    for (int a = 0; a < n; ++a)
+        for (int s = 0; s < S; ++s) {
+            double v = 0;
+            for (int j = 0; j < d; ++j)
+                v += (double)phi[s * d + j] * theta[a * d + j];
+            EXPECT_NEAR(v, before[(size_t)a * S + s], 1e-5 * (1.0 + std::fabs(before[(size_t)a * S + s])));
+        }
+}
+
+TEST(Orthonormalize, RunKeepsPhiOrthonormal)
+{
+    Sim sim(cliff("pfedtd_rep"));
+    sim.run(10);
+    std::vector<float> phi(48 * 8);
+    ASSERT_EQ(pfr_sim_get_phi(sim.s, phi.data(), phi.size()), PFR_OK);
+    for (int i = 0; i < 8; ++i) {
+        double g = 0;
+        for (int s = 0; s < 48; ++s)
+            g += (double)phi[s * 8 + i] * phi[s * 8 + i];
+        EXPECT_NEAR(g, 6.0, 1e-4);
+    }
+}
+
+TEST(Schedule, DecayingStepsStillLearnAndDiffer)
+{
+    Overrides o = cliff("pfedtd_rep");
+    Snapshot constant = snapshot(o, 2, 20);
+    o["schedule.a"] = "0.6";
+    o["schedule.b"] = "0.9";
+    o["schedule.tau"] = "20";
+    Snapshot decaying = snapshot(o, 2, 20);
+    EXPECT_NE(0, std::memcmp(constant.theta.data(), decaying.theta.data(), constant.theta.size() * sizeof(float)));
+    EXPECT_EQ(constant.state, decaying.state); // step sizes never change the chains
+    EXPECT_LT(decaying.hist.back().value_error, decaying.hist.front().value_error);
+}
+
+TEST(Run, EvaluatesOnScheduleAndCountsSteps)
+{
+    Overrides o = cliff("pfedtd_rep");
+    o["eval_every"] = "7";
+    Sim sim(o);
+    sim.run(20);
+    ASSERT_EQ(pfr_sim_metrics_count(sim.s), 4u); // rounds 0, 7, 14, and the last (20)
+    pfr_metrics m;
+    pfr_sim_metrics_get(sim.s, 3, &m);
+    EXPECT_EQ(m.round, 20);
+    EXPECT_EQ(m.agent_steps, 256u * 10u * 20u);
+    EXPECT_GT(m.agent_steps_per_sec, 0);
+    sim.run(1); // continuing a run appends
+    EXPECT_EQ(pfr_sim_round(sim.s), 21);
+    pfr_sim_metrics_get(sim.s, pfr_sim_metrics_count(sim.s) - 1, &m);
+    EXPECT_EQ(m.round, 21);
+}
+
+TEST(Api, ErrorsAreReportedNotFatal)
+{
+    pfr_sim_destroy(nullptr);
+    pfr_config c = make_config({{"dim", "60"}});
+    pfr_sim *s = nullptr;
+    pfr_error err;
+    EXPECT_EQ(pfr_sim_create(&c, &s, &err), PFR_ERR_CONFIG);
+    EXPECT_EQ(s, nullptr);
+    EXPECT_NE(std::string(err.msg).find("dim=60 exceeds the number of states S=48"), std::string::npos) << err.msg;
+    Sim sim(cliff("pfedtd_rep"));
+    float small[3];
+    EXPECT_EQ(pfr_sim_get_phi(sim.s, small, 3), PFR_ERR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(pfr_sim_last_error(sim.s)).find("3 elements"), std::string::npos);
+    EXPECT_EQ(pfr_sim_get_theta(sim.s, 9999, small, 3), PFR_ERR_INVALID_ARGUMENT);
+}
+
+} // namespace

@@ -1,1 +1,248 @@
+// The CLI end to end: a good run writes both result files; each bad input in a table fails with a
+// clear message, a non-zero exit, and leaves no output file (whole or partial) behind.
 #include <gtest/gtest.h>
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "internal.h"
+
+namespace {
+
+std::string make_temp_dir()
+{
+    char tmpl[] = "/tmp/pfedrl_cli_XXXXXX";
+    char *d = mkdtemp(tmpl);
+    EXPECT_NE(d, nullptr);
+    return d ? d : "/tmp";
+}
+
+void write_file(const std::string &path, const std::string &text)
+{
+    std::ofstream f(path, std::ios::binary);
+    f << text;
+}
+
+std::string read_file(const std::string &path)
+{
+    std::ifstream f(path, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+struct Result {
+    int code;
+    std::string output;
+};
+
+Result run_cli(const std::string &args)
+{
+    std::string log = make_temp_dir() + "/log.txt";
+    std::string cmd = std::string(PFR_CLI_PATH) + " " + args + " >" + log + " 2>&1";
+    int rc = std::system(cmd.c_str());
+    Result r;
+    r.code = WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
+    r.output = read_file(log);
+    return r;
+}
+
+std::vector<std::string> list_dir(const std::string &dir)
+{
+    std::vector<std::string> names;
+    DIR *d = opendir(dir.c_str());
+    if (!d)
+        return names;
+    while (struct dirent *e = readdir(d))
+        if (std::string(e->d_name) != "." && std::string(e->d_name) != "..")
+            names.push_back(e->d_name);
+    closedir(d);
+    return names;
+}
+
+const char *kSmall = "env:\n  kind: cliffwalk\nagents: 64\nrounds: 5\neval_every: 2\ndim: 4\n";
+
+void save_npy(const std::string &path, const std::vector<double> &data, std::vector<int64_t> shape)
+{
+    pfr_error err;
+    ASSERT_EQ(pfr_npy_save_f64(path.c_str(), data.data(), (int)shape.size(), shape.data(), &err), PFR_OK) << err.msg;
+}
+
+// A valid 1-type, 3-state chain.
+std::vector<double> good_p() { return {0.5, 0.5, 0, 0, 0.5, 0.5, 0.5, 0, 0.5}; }
+
+TEST(Cli, GoodRunWritesBothFiles)
+{
+    std::string dir = make_temp_dir(), cfg = dir + "/c.yaml", out = dir + "/out/nested";
+    write_file(cfg, kSmall);
+    Result r = run_cli("run " + cfg + " --set seed=3 --backend cpu --threads 2 --out " + out);
+    ASSERT_EQ(r.code, 0) << r.output;
+    std::string csv = read_file(out + "/metrics.csv");
+    EXPECT_EQ(csv.rfind("round,agent_steps,algorithm,value_error,", 0), 0u) << csv;
+    int lines = 0;
+    for (char c : csv)
+        lines += c == '\n';
+    EXPECT_EQ(lines, 1 + 4); // header + rounds 0, 2, 4, 5
+    EXPECT_NE(csv.find("\n5,3200,pfedtd_rep,"), std::string::npos) << csv;
+    std::string js = read_file(out + "/summary.json");
+    for (const char *key : {"\"final_value_error\"", "\"agent_steps_per_sec\"", "\"backend\": \"cpu\"", "\"config\"",
+                            "\"seed\": 3", "\"kind\": \"cliffwalk\"", "\"agents\": 64"})
+        EXPECT_NE(js.find(key), std::string::npos) << key << " missing in\n" << js;
+    EXPECT_EQ(list_dir(out).size(), 2u); // no temporary files left
+}
+
+TEST(Cli, InfoAndHelp)
+{
+    Result r = run_cli("info");
+    EXPECT_EQ(r.code, 0);
+    EXPECT_NE(r.output.find("cpu"), std::string::npos);
+    r = run_cli("--help");
+    EXPECT_EQ(r.code, 0);
+    EXPECT_NE(r.output.find("env.kind"), std::string::npos);
+    EXPECT_NE(r.output.find("participation"), std::string::npos);
+    r = run_cli("frobnicate");
+    EXPECT_EQ(r.code, 2);
+    EXPECT_NE(r.output.find("unknown command"), std::string::npos);
+}
+
+struct BadCase {
+    const char *name;
+    std::string config; // YAML text ("" = none written, use args only)
+    std::string args;   // extra arguments; {dir} is replaced by the case's directory
+    const char *expect; // a piece of the error message
+    std::function<void(const std::string &dir)> prepare;
+};
+
+std::string replace_dir(std::string s, const std::string &dir)
+{
+    for (size_t p; (p = s.find("{dir}")) != std::string::npos;)
+        s.replace(p, 5, dir);
+    return s;
+}
+
+TEST(Cli, BadInputsFailClearlyAndWriteNothing)
+{
+    const std::string file_env = "env:\n  kind: file\n  p_file: {dir}/P.npy\n  r_file: {dir}/R.npy\ndim: 2\nrounds: 2\nagents: 8\n";
+    auto good_files = [](const std::string &d) {
+        save_npy(d + "/P.npy", good_p(), {1, 3, 3});
+        save_npy(d + "/R.npy", {1, 0, 0}, {1, 3});
+    };
+    const std::vector<BadCase> cases = {
+        {"unknown key", std::string(kSmall) + "agentz: 5\n", "", "unknown key 'agentz'", nullptr},
+        {"negative agents", std::string(kSmall) + "agents: -5\n", "", "agents", nullptr},
+        {"dim larger than S", "dim: 60\n", "", "dim=60 exceeds the number of states S=48", nullptr},
+        {"alpha zero", "alpha: 0\n", "", "alpha: 0 is out of range", nullptr},
+        {"beta negative", "beta: -0.1\n", "", "beta: -0.1 is out of range", nullptr},
+        {"gamma one", "gamma: 1\n", "", "gamma: 1 is out of range; allowed: a number in [0, 1)", nullptr},
+        {"unknown env", "env:\n  kind: mountaincar\n", "", "env.kind: 'mountaincar' is not allowed", nullptr},
+        {"not a number", "agents: lots\n", "", "agents: 'lots' is not a number", nullptr},
+        {"not an integer", "local_steps: 2.5\n", "", "local_steps: '2.5' is not an integer", nullptr},
+        {"zero local steps", "local_steps: 0\n", "", "local_steps: 0 is out of range", nullptr},
+        {"participation zero", "participation: 0\n", "", "participation: 0 is out of range", nullptr},
+        {"negative width", "env:\n  width: -3\n", "", "env.width: -3 is out of range", nullptr},
+        {"slip order", "env:\n  slip_min: 0.5\n  slip_max: 0.1\n", "", "env.slip_min (0.5) must not exceed", nullptr},
+        {"yaml syntax", "agents: 'unterminated\n", "", "YAML syntax error", nullptr},
+        {"yaml list", "agents: [1, 2]\n", "", "a list is not allowed", nullptr},
+        {"duplicate key", "agents: 5\nagents: 6\n", "", "key given twice", nullptr},
+        {"empty config", " ", "", "empty", nullptr},
+        {"missing config", "", "run {dir}/nope.yaml --out {dir}/out", "cannot open config file", nullptr},
+        {"set without =", kSmall, "--set agents", "expected key=value", nullptr},
+        {"set unknown key", kSmall, "--set env.colour=red", "unknown key 'env.colour'", nullptr},
+        {"unknown flag", kSmall, "--fast", "unknown option '--fast'", nullptr},
+        {"bad backend", kSmall, "--backend gpu", "backend: 'gpu' is not allowed; allowed: one of auto, cpu, cuda", nullptr},
+        {"threads negative", kSmall, "--threads -2", "threads: -2 is out of range", nullptr},
+        {"file kind without files", "env:\n  kind: file\n", "", "env.kind=file needs both env.p_file and env.r_file", nullptr},
+        {"npy missing", file_env, "", "cannot open file", nullptr},
+        {"npy wrong shape", file_env, "", "shape must be [M, S, S]",
+         [](const std::string &d) {
+             save_npy(d + "/P.npy", std::vector<double>(24, 0.25), {2, 3, 4});
+             save_npy(d + "/R.npy", {1, 0, 0}, {1, 3});
+         }},
+        {"npy NaN", file_env, "", "P[0, 1, 2] = nan; allowed: finite and >= 0",
+         [](const std::string &d) {
+             auto p = good_p();
+             p[5] = NAN;
+             save_npy(d + "/P.npy", p, {1, 3, 3});
+             save_npy(d + "/R.npy", {1, 0, 0}, {1, 3});
+         }},
+        {"npy negative probability", file_env, "", "allowed: finite and >= 0",
+         [](const std::string &d) {
+             save_npy(d + "/P.npy", {1.5, -0.5, 0, 0, 0.5, 0.5, 0.5, 0, 0.5}, {1, 3, 3});
+             save_npy(d + "/R.npy", {1, 0, 0}, {1, 3});
+         }},
+        {"npy rows not summing to 1", file_env, "", "row P[0, 2, :] sums to 0.9",
+         [](const std::string &d) {
+             auto p = good_p();
+             p[8] = 0.4;
+             save_npy(d + "/P.npy", p, {1, 3, 3});
+             save_npy(d + "/R.npy", {1, 0, 0}, {1, 3});
+         }},
+        {"npy truncated", file_env, "", "truncated data",
+         [](const std::string &d) {
+             save_npy(d + "/P.npy", good_p(), {1, 3, 3});
+             std::string bytes = read_file(d + "/P.npy");
+             write_file(d + "/P.npy", bytes.substr(0, bytes.size() - 12));
+             save_npy(d + "/R.npy", {1, 0, 0}, {1, 3});
+         }},
+        {"npy not numpy", file_env, "", "not a .npy file",
+         [](const std::string &d) {
+             write_file(d + "/P.npy", "P = [[1]]\n");
+             save_npy(d + "/R.npy", {1, 0, 0}, {1, 3});
+         }},
+        {"npy integer dtype", file_env, "", "dtype '<i8' is not supported",
+         [](const std::string &d) {
+             save_npy(d + "/P.npy", good_p(), {1, 3, 3});
+             std::string bytes = read_file(d + "/P.npy");
+             bytes.replace(bytes.find("<f8"), 3, "<i8");
+             write_file(d + "/P.npy", bytes);
+             save_npy(d + "/R.npy", {1, 0, 0}, {1, 3});
+         }},
+        {"npy R shape", file_env, "", "env.r_file",
+         [](const std::string &d) {
+             save_npy(d + "/P.npy", good_p(), {1, 3, 3});
+             save_npy(d + "/R.npy", {1, 0, 0, 0}, {1, 4});
+         }},
+        {"npy R infinite", file_env, "", "is not finite",
+         [](const std::string &d) {
+             save_npy(d + "/P.npy", good_p(), {1, 3, 3});
+             save_npy(d + "/R.npy", {1, INFINITY, 0}, {1, 3});
+         }},
+        {"types mismatch", "env:\n  kind: file\n  types: 3\n  p_file: {dir}/P.npy\n  r_file: {dir}/R.npy\ndim: 2\n", "",
+         "env.types=3 but env.p_file holds 1 types", good_files},
+        {"diverging run", "alpha: 50\nbeta: 50\nrounds: 50\nagents: 64\nenv:\n  reward_scale: 100\n", "", "diverged", nullptr},
+        {"out is a file", kSmall, "--out {dir}/c.yaml", "not a directory", nullptr},
+    };
+    ASSERT_GE(cases.size(), 20u);
+    for (const BadCase &c : cases) {
+        SCOPED_TRACE(c.name);
+        std::string dir = make_temp_dir();
+        if (c.prepare)
+            c.prepare(dir);
+        std::string args;
+        if (!c.config.empty()) {
+            write_file(dir + "/c.yaml", replace_dir(c.config, dir));
+            args = "run " + dir + "/c.yaml --out " + dir + "/out " + replace_dir(c.args, dir);
+        } else {
+            args = replace_dir(c.args, dir);
+        }
+        Result r = run_cli(args);
+        EXPECT_NE(r.code, 0) << r.output;
+        EXPECT_NE(r.output.find(c.expect), std::string::npos) << "expected '" << c.expect << "' in: " << r.output;
+        EXPECT_NE(r.output.find("pfedrl"), std::string::npos) << "message does not say who speaks: " << r.output;
+        // no result file and no temporary file anywhere under the output directory
+        for (const std::string &name : list_dir(dir + "/out"))
+            ADD_FAILURE() << "left behind: " << name;
+    }
+}
+
+} // namespace

@@ -1,1 +1,166 @@
+// Configuration: the schema, --set values, YAML files.
 #include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "internal.h"
+
+namespace {
+
+std::string write_temp(const std::string &text)
+{
+    char tmpl[] = "/tmp/pfedrl_cfg_XXXXXX";
+    int fd = mkstemp(tmpl);
+    EXPECT_GE(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    fputs(text.c_str(), f);
+    fclose(f);
+    return tmpl;
+}
+
+TEST(Config, DefaultsAreValid)
+{
+    pfr_config c;
+    pfr_config_init(&c);
+    pfr_error err;
+    EXPECT_EQ(pfr_config_validate(&c, &err), PFR_OK) << err.msg;
+}
+
+TEST(Config, SetParsesEveryType)
+{
+    pfr_config c;
+    pfr_config_init(&c);
+    pfr_error err;
+    EXPECT_EQ(pfr_config_set(&c, "env.kind", "garnet", &err), PFR_OK);
+    EXPECT_EQ(c.env.kind, PFR_ENV_GARNET);
+    EXPECT_EQ(pfr_config_set(&c, "agents", "1e6", &err), PFR_OK); // exact integers in float notation
+    EXPECT_EQ(c.agents, 1000000);
+    EXPECT_EQ(pfr_config_set(&c, "alpha", "0.25", &err), PFR_OK);
+    EXPECT_DOUBLE_EQ(c.alpha, 0.25);
+    EXPECT_EQ(pfr_config_set(&c, "orthonormalize", "yes", &err), PFR_OK);
+    EXPECT_EQ(c.orthonormalize, 1);
+    EXPECT_EQ(pfr_config_set(&c, "seed", "18446744073709551615", &err), PFR_OK);
+    EXPECT_EQ(c.seed, UINT64_MAX);
+    EXPECT_EQ(pfr_config_set(&c, "algorithm", "local_td", &err), PFR_OK);
+    EXPECT_EQ(c.algorithm, PFR_ALG_LOCAL_TD);
+}
+
+TEST(Config, BadValuesNameKeyAndAllowed)
+{
+    pfr_config c;
+    pfr_config_init(&c);
+    pfr_error err;
+    EXPECT_EQ(pfr_config_set(&c, "gamma", "1", &err), PFR_ERR_CONFIG);
+    EXPECT_NE(std::string(err.msg).find("gamma"), std::string::npos);
+    EXPECT_NE(std::string(err.msg).find("[0, 1)"), std::string::npos) << err.msg;
+    EXPECT_EQ(pfr_config_set(&c, "agents", "12x", &err), PFR_ERR_CONFIG);
+    EXPECT_NE(std::string(err.msg).find("not a number"), std::string::npos);
+    EXPECT_EQ(pfr_config_set(&c, "dim", "2.5", &err), PFR_ERR_CONFIG);
+    EXPECT_NE(std::string(err.msg).find("not an integer"), std::string::npos);
+    EXPECT_EQ(pfr_config_set(&c, "algorithm", "sarsa", &err), PFR_ERR_CONFIG);
+    EXPECT_NE(std::string(err.msg).find("pfedtd_rep"), std::string::npos);
+    EXPECT_EQ(pfr_config_set(&c, "seed", "-1", &err), PFR_ERR_CONFIG);
+    EXPECT_EQ(pfr_config_set(&c, "alpha", "nan", &err), PFR_ERR_CONFIG);
+    EXPECT_EQ(pfr_config_set(&c, "alpha", "inf", &err), PFR_ERR_CONFIG);
+    EXPECT_EQ(pfr_config_set(&c, "apha", "0.1", &err), PFR_ERR_CONFIG);
+    EXPECT_NE(std::string(err.msg).find("did you mean 'alpha'"), std::string::npos) << err.msg;
+    // nothing above changed the config
+    pfr_config d;
+    pfr_config_init(&d);
+    EXPECT_EQ(c.alpha, d.alpha);
+    EXPECT_EQ(c.gamma, d.gamma);
+}
+
+TEST(Config, YamlNestedKeysAndValidation)
+{
+    std::string p = write_temp("env:\n  kind: gridworld\n  width: 7\nagents: 33\nschedule:\n  tau: 50\n  a: 0.5\n"
+                               "algorithm: fedtd  # a comment\n");
+    pfr_config c;
+    pfr_config_init(&c);
+    pfr_error err;
+    ASSERT_EQ(pfr_config_load_yaml(&c, p.c_str(), &err), PFR_OK) << err.msg;
+    EXPECT_EQ(c.env.kind, PFR_ENV_GRIDWORLD);
+    EXPECT_EQ(c.env.width, 7);
+    EXPECT_EQ(c.agents, 33);
+    EXPECT_DOUBLE_EQ(c.schedule.tau, 50);
+    EXPECT_DOUBLE_EQ(c.schedule.a, 0.5);
+    EXPECT_EQ(c.algorithm, PFR_ALG_FEDTD);
+    remove(p.c_str());
+}
+
+TEST(Config, YamlErrorsLeaveConfigUntouched)
+{
+    const char *bad[] = {
+        "agents: 5\nenv:\n  kind: nope\n",     // bad enum after a good key
+        "agents: 5\nagents: 6\n",              // duplicate
+        "env:\n  bogus: 1\n",                  // unknown nested key
+        "agents: [1, 2]\n",                    // list
+        "agents:\n",                           // no value
+        "- a\n- b\n",                          // not a mapping
+        "agents: 5\n  dim: [\n",               // syntax
+        "",                                    // empty
+    };
+    for (const char *text : bad) {
+        std::string p = write_temp(text);
+        pfr_config c;
+        pfr_config_init(&c);
+        pfr_error err;
+        EXPECT_NE(pfr_config_load_yaml(&c, p.c_str(), &err), PFR_OK) << "accepted: " << text;
+        EXPECT_EQ(c.agents, 1024) << text;
+        EXPECT_NE(std::string(err.msg).find(p), std::string::npos) << "error does not name the file: " << err.msg;
+        remove(p.c_str());
+    }
+}
+
+TEST(Config, CrossFieldChecks)
+{
+    pfr_config c;
+    pfr_config_init(&c);
+    pfr_error err;
+    c.env.slip_min = 0.5;
+    c.env.slip_max = 0.1;
+    EXPECT_EQ(pfr_config_validate(&c, &err), PFR_ERR_CONFIG);
+    EXPECT_NE(std::string(err.msg).find("env.slip_min"), std::string::npos);
+    pfr_config_init(&c);
+    c.env.kind = PFR_ENV_FILE;
+    EXPECT_EQ(pfr_config_validate(&c, &err), PFR_ERR_CONFIG);
+    EXPECT_NE(std::string(err.msg).find("env.p_file"), std::string::npos);
+    pfr_config_init(&c);
+    c.alpha = -1; // set directly on the public struct: validate still catches it
+    EXPECT_EQ(pfr_config_validate(&c, &err), PFR_ERR_CONFIG);
+    EXPECT_NE(std::string(err.msg).find("alpha"), std::string::npos);
+}
+
+TEST(Config, EveryKeyRoundTripsThroughText)
+{
+    pfr_config c, d;
+    pfr_config_init(&c);
+    c.alpha = 0.123456789012345;
+    c.seed = 987654321;
+    c.env.kind = PFR_ENV_GARNET;
+    pfr_config_init(&d);
+    pfr_error err;
+    for (size_t i = 0; i < pfr_config_key_count(); ++i) {
+        char v[2048];
+        pfr_config_key_value(&c, i, v, sizeof v);
+        if (!v[0])
+            continue;
+        ASSERT_EQ(pfr_config_set(&d, pfr_config_key_name(i), v, &err), PFR_OK) << err.msg;
+    }
+    EXPECT_EQ(d.alpha, c.alpha);
+    EXPECT_EQ(d.seed, c.seed);
+    EXPECT_EQ(d.env.kind, c.env.kind);
+}
+
+TEST(Status, StringsComeFromTheList)
+{
+    EXPECT_STREQ(pfr_status_string(PFR_OK), "ok");
+    EXPECT_STREQ(pfr_status_string(PFR_ERR_CONFIG), "invalid configuration");
+    EXPECT_STREQ(pfr_status_string((pfr_status)9999), "unknown status");
+    for (int s = 0; s < PFR_STATUS_COUNT; ++s)
+        EXPECT_STRNE(pfr_status_string((pfr_status)s), "unknown status");
+}
+
+} // namespace
