@@ -6,10 +6,16 @@
  *  - Only the rows an agent touched differ from the shared Phi, so a thread keeps one private
  *    copy of Phi (phi_local) and, after each agent, folds the touched rows' changes into its
  *    block's partial sum and restores them. No per-agent S x d copy is ever made.
- *  - Agents are grouped in blocks of PFR_AGENT_BLOCK. Threads take blocks in waves (wave w, thread
- *    j: block w*T + j); after each wave the partial sums are added into the accumulator in block
- *    order, each row by the one thread that owns it. The sums are therefore the same for any thread
- *    count T, which makes Phi and theta bit-identical whatever the number of threads.
+ *  - Agents are grouped in blocks of PFR_AGENT_BLOCK. Threads take blocks in waves: in wave w,
+ *    thread j runs the C consecutive blocks (w*T + j)*C .. +C-1, each into its own partial-sum slot.
+ *    After the wave the slots are added into the accumulator in block order, each row by the one
+ *    thread that owns it. The sums are therefore the same for any thread count T (and any C),
+ *    which makes Phi and theta bit-identical whatever the number of threads. C > 1 only makes the
+ *    barriers rarer; it is bounded by a memory budget for the slots.
+ *  - A thread runs PFR_CPU_LANES agents interleaved step by step, each on its own copy of Phi.
+ *    One agent's steps form a serial chain (the dot products use the theta the previous step
+ *    wrote), so interleaving independent agents is what keeps the core busy. Each agent's
+ *    arithmetic is unchanged, so the results do not depend on the interleaving.
  *  - States, participation and the random words depend only on (seed, agent, step).
  */
 #include <math.h>
@@ -20,20 +26,39 @@
 #include "../kernels/pfr_agent_math.h"
 #include "sim_internal.h"
 
-typedef struct thread_ws {
-    float *phi_local;    /* [S, d] private copy of the shared Phi (shared-Phi algorithms) */
-    double *partial;     /* [S, d] this thread's current block: sum over its agents of Phi_i - Phi */
+/* The partial sums of one block: sum over its participants of Phi_i - Phi (rows they touched). */
+typedef struct block_slot {
+    double *partial;       /* [S, d], zero outside rows[] */
     double *theta_partial; /* [d] sum of theta_i over the block's participants */
+    int *rows;             /* rows touched by the block */
+    int n_rows;
+} block_slot;
+
+#define PFR_CPU_LANES 16
+
+/* One interleaved agent's view of Phi (shared-Phi algorithms). */
+typedef struct lane {
+    float *phi_local;    /* [S, d] private copy of the shared Phi */
     int64_t *agent_mark; /* [S] last agent that touched the row */
-    int64_t *block_mark; /* [S] last block that touched the row */
     int *agent_rows;     /* rows touched by the current agent (at most K distinct) */
-    int *block_rows;     /* rows touched by the current block */
-    int n_block_rows;
+    int n_rows;
+} lane;
+
+/* One per thread, on cache lines of its own: its fields are written per agent. */
+typedef struct thread_ws {
+    _Alignas(64) lane lanes[PFR_CPU_LANES];
+    int64_t *block_mark; /* [S] last block that touched the row */
+    block_slot *slot;    /* [C] */
     uint64_t participants;
 } thread_ws;
 
+/* Memory budget for all partial-sum slots together: it sets how many blocks a thread runs
+ * between two barriers. */
+#define PFR_CPU_SLOT_BUDGET ((size_t)256 << 20)
+#define PFR_CPU_MAX_SLOTS 16
+
 typedef struct cpu_engine {
-    int T;
+    int T, C;
     thread_ws *ws;
     double *accum;          /* [S, d] sum over the round's participants of Phi_i - Phi */
     unsigned char *round_touched; /* [S] */
@@ -47,13 +72,18 @@ static void cpu_destroy(pfr_sim *sim)
         return;
     for (int t = 0; e->ws && t < e->T; ++t) {
         thread_ws *w = &e->ws[t];
-        free(w->phi_local);
-        free(w->partial);
-        free(w->theta_partial);
-        free(w->agent_mark);
+        for (int g = 0; g < PFR_CPU_LANES; ++g) {
+            free(w->lanes[g].phi_local);
+            free(w->lanes[g].agent_mark);
+            free(w->lanes[g].agent_rows);
+        }
         free(w->block_mark);
-        free(w->agent_rows);
-        free(w->block_rows);
+        for (int c = 0; w->slot && c < e->C; ++c) {
+            free(w->slot[c].partial);
+            free(w->slot[c].theta_partial);
+            free(w->slot[c].rows);
+        }
+        free(w->slot);
     }
     free(e->ws);
     free(e->accum);
@@ -69,37 +99,80 @@ static pfr_status cpu_sync_host(pfr_sim *sim)
     return PFR_OK;
 }
 
-/* K local steps of agent i on the Phi rows at `phi` ([S, d]); records touched rows when asked.
- * Returns 0 if the agent does not take part in this round. */
-static int run_agent(const pfr_sim *sim, const pfr_round_plan *plan, int64_t i, float *phi, thread_ws *w,
-                     int track_rows, int *n_rows)
+/* K local steps of agents i0 .. i0+G-1 (G <= PFR_CPU_LANES), interleaved; agent i0+g works on the
+ * Phi rows at phi[g] ([S, d]) and, when ln is given, records the rows it touched in ln[g].
+ * part[g] says whether the agent took part in this round. Inlined with a constant d for the common
+ * sizes (see run_lanes), so the d-loops of the shared step unroll. */
+static inline __attribute__((always_inline)) void run_lanes_d(const pfr_sim *sim, const pfr_round_plan *plan, int64_t i0,
+                                                              int G, float *const *phi, lane *ln, int *part, const int d)
 {
     const pfr_env *env = sim->env;
-    const int S = sim->S, d = sim->d;
-    const int m = (int)(i % sim->M);
-    const uint64_t *rp = env->row_ptr + (size_t)m * (S + 1);
+    const int S = sim->S;
+    const uint32_t *restrict thr = env->thr, *restrict next = env->next;
+    const float *restrict reward = env->reward, *restrict alpha = plan->alpha, *restrict beta = plan->beta;
     const float gamma = (float)sim->cfg.gamma;
-    float *theta = sim->theta + (size_t)i * d;
-    uint32_t s = sim->state[i];
-    int nr = 0;
-    for (int k = 0; k < plan->K; ++k) {
-        pfr_words wd = pfr_stream_words(sim->cfg.seed, (uint64_t)i, plan->t0 + (uint64_t)k);
-        if (k == 0 && (uint64_t)wd.w[PFR_WORD_PARTICIPATION] >= plan->part_threshold)
-            return 0;
-        const uint64_t a = rp[s];
-        const uint64_t j = a + pfr_sample_entry(env->thr + a, (uint32_t)(rp[s + 1] - a), wd.w[PFR_WORD_TRANSITION]);
-        const uint32_t s2 = env->next[j];
-        pfr_td_step(phi + (size_t)s * d, phi + (size_t)s2 * d, theta, d, env->reward[j], gamma, plan->alpha[k],
-                    plan->beta[k], sim->learn_phi);
-        if (track_rows && w->agent_mark[s] != i) {
-            w->agent_mark[s] = i;
-            w->agent_rows[nr++] = (int)s;
-        }
-        s = s2;
+    const uint64_t seed = sim->cfg.seed, t0 = plan->t0;
+    const int K = plan->K, learn_phi = sim->learn_phi;
+    const uint64_t *rp[PFR_CPU_LANES] = {0};
+    float *theta[PFR_CPU_LANES] = {0};
+    uint32_t s[PFR_CPU_LANES] = {0}, u0[PFR_CPU_LANES] = {0};
+    for (int g = 0; g < G; ++g) {
+        const int64_t i = i0 + g;
+        const pfr_words wd = pfr_stream_words(seed, (uint64_t)i, t0);
+        part[g] = (uint64_t)wd.w[PFR_WORD_PARTICIPATION] < plan->part_threshold;
+        u0[g] = wd.w[PFR_WORD_TRANSITION];
+        rp[g] = env->row_ptr + (size_t)(i % sim->M) * (S + 1);
+        theta[g] = sim->theta + (size_t)i * d;
+        s[g] = sim->state[i];
+        if (ln)
+            ln[g].n_rows = 0;
     }
-    sim->state[i] = s;
-    *n_rows = nr;
-    return 1;
+    for (int k = 0; k < K; ++k) {
+        /* the transition words of all lanes first: one Philox per lane, vectorized across lanes */
+        uint32_t u[PFR_CPU_LANES];
+        if (k == 0) {
+            for (int g = 0; g < PFR_CPU_LANES; ++g)
+                u[g] = u0[g];
+        } else {
+            for (int g = 0; g < PFR_CPU_LANES; ++g)
+                u[g] = pfr_stream_words(seed, (uint64_t)(i0 + g), t0 + (uint64_t)k).w[PFR_WORD_TRANSITION];
+        }
+        for (int g = 0; g < G; ++g) {
+            if (!part[g])
+                continue;
+            const int64_t i = i0 + g;
+            const uint32_t st = s[g];
+            const uint64_t a = rp[g][st];
+            const uint64_t j = a + pfr_sample_entry(thr + a, (uint32_t)(rp[g][st + 1] - a), u[g]);
+            const uint32_t s2 = next[j];
+            float *restrict ph = phi[g];
+            pfr_td_step(ph + (size_t)st * d, ph + (size_t)s2 * d, theta[g], d, reward[j], gamma, alpha[k], beta[k],
+                        learn_phi);
+            if (ln && ln[g].agent_mark[st] != i) {
+                ln[g].agent_mark[st] = i;
+                ln[g].agent_rows[ln[g].n_rows++] = (int)st;
+            }
+            s[g] = s2;
+        }
+    }
+    for (int g = 0; g < G; ++g)
+        if (part[g])
+            sim->state[i0 + g] = s[g];
+}
+
+/* Compiled for several instruction sets, picked at load time: wider vectors make the lane-parallel
+ * Philox cheaper. Integer results are identical on every clone and C11's -ffp-contract=off keeps
+ * the float arithmetic identical too. */
+__attribute__((target_clones("avx512f", "avx2", "default"))) static void run_lanes(const pfr_sim *sim, const pfr_round_plan *plan, int64_t i0, int G, float *const *phi, lane *ln,
+                      int *part)
+{
+    switch (sim->d) {
+    case 4: run_lanes_d(sim, plan, i0, G, phi, ln, part, 4); break;
+    case 8: run_lanes_d(sim, plan, i0, G, phi, ln, part, 8); break;
+    case 16: run_lanes_d(sim, plan, i0, G, phi, ln, part, 16); break;
+    case 32: run_lanes_d(sim, plan, i0, G, phi, ln, part, 32); break;
+    default: run_lanes_d(sim, plan, i0, G, phi, ln, part, sim->d); break;
+    }
 }
 
 /* Shared-Phi round with block-ordered reduction (pfedtd_rep, fedavg_rep, fedtd). */
@@ -108,72 +181,95 @@ static void round_shared(pfr_sim *sim, cpu_engine *e, const pfr_round_plan *plan
     const int S = sim->S, d = sim->d, T = e->T;
     const int64_t N = sim->N;
     const int64_t nblocks = (N + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
-    const int64_t nwaves = (nblocks + T - 1) / T;
+    /* as many blocks per thread and wave as the slots allow, but never so many that a thread idles */
+    const int64_t per_thread = nblocks / T > 0 ? nblocks / T : 1;
+    const int C = per_thread < e->C ? (int)per_thread : e->C;
+    const int64_t nwaves = (nblocks + (int64_t)T * C - 1) / ((int64_t)T * C);
     const int track = sim->avg_phi;
 
 #pragma omp parallel num_threads(T)
     {
         const int tid = omp_get_thread_num();
         thread_ws *w = &e->ws[tid];
-        w->participants = 0;
-        float *phi = sim->phi;
-        if (sim->learn_phi) {
-            memcpy(w->phi_local, sim->phi, sizeof(float) * (size_t)S * d);
-            phi = w->phi_local;
+        uint64_t participants = 0;
+        float *phi[PFR_CPU_LANES];
+        for (int g = 0; g < PFR_CPU_LANES; ++g) {
+            phi[g] = sim->phi; /* fixed features: read-only */
+            if (sim->learn_phi) {
+                memcpy(w->lanes[g].phi_local, sim->phi, sizeof(float) * (size_t)S * d);
+                phi[g] = w->lanes[g].phi_local;
+            }
         }
         for (int64_t wave = 0; wave < nwaves; ++wave) {
-            const int64_t b = wave * T + tid;
-            if (b < nblocks) {
+            for (int c = 0; c < C; ++c) {
+                const int64_t b = (wave * T + tid) * C + c;
+                if (b >= nblocks)
+                    break;
+                block_slot *sl = &w->slot[c];
                 const int64_t i0 = b * PFR_AGENT_BLOCK, i1 = i0 + PFR_AGENT_BLOCK < N ? i0 + PFR_AGENT_BLOCK : N;
-                for (int64_t i = i0; i < i1; ++i) {
-                    int nr = 0;
-                    if (!run_agent(sim, plan, i, phi, w, track, &nr))
-                        continue;
-                    w->participants++;
-                    if (sim->avg_theta)
-                        for (int j = 0; j < d; ++j)
-                            w->theta_partial[j] += sim->theta[(size_t)i * d + j];
-                    for (int q = 0; q < nr; ++q) { /* fold Phi_i - Phi into the block sum, restore */
-                        const int r = w->agent_rows[q];
-                        float *loc = w->phi_local + (size_t)r * d;
-                        const float *ref = sim->phi + (size_t)r * d;
-                        double *acc = w->partial + (size_t)r * d;
-                        for (int j = 0; j < d; ++j) {
-                            acc[j] += (double)loc[j] - (double)ref[j];
-                            loc[j] = ref[j];
-                        }
-                        w->agent_mark[r] = -1; /* agent ids repeat every round */
-                        if (w->block_mark[r] != b) {
-                            w->block_mark[r] = b;
-                            w->block_rows[w->n_block_rows++] = r;
+                for (int64_t ig = i0; ig < i1; ig += PFR_CPU_LANES) {
+                    const int G = i1 - ig < PFR_CPU_LANES ? (int)(i1 - ig) : PFR_CPU_LANES;
+                    int part[PFR_CPU_LANES] = {0};
+                    run_lanes(sim, plan, ig, G, phi, track ? w->lanes : NULL, part);
+                    for (int g = 0; g < G; ++g) { /* agents in index order: the block sums stay ordered */
+                        if (!part[g])
+                            continue;
+                        const int64_t i = ig + g;
+                        participants++;
+                        if (sim->avg_theta)
+                            for (int j = 0; j < d; ++j)
+                                sl->theta_partial[j] += sim->theta[(size_t)i * d + j];
+                        if (!track)
+                            continue;
+                        lane *ln = &w->lanes[g];
+                        for (int q = 0; q < ln->n_rows; ++q) { /* fold Phi_i - Phi into the block sum, restore */
+                            const int r = ln->agent_rows[q];
+                            float *loc = ln->phi_local + (size_t)r * d;
+                            const float *ref = sim->phi + (size_t)r * d;
+                            double *acc = sl->partial + (size_t)r * d;
+                            for (int j = 0; j < d; ++j) {
+                                acc[j] += (double)loc[j] - (double)ref[j];
+                                loc[j] = ref[j];
+                            }
+                            ln->agent_mark[r] = -1; /* agent ids repeat every round */
+                            if (w->block_mark[r] != b) {
+                                w->block_mark[r] = b;
+                                sl->rows[sl->n_rows++] = r;
+                            }
                         }
                     }
                 }
             }
 #pragma omp barrier
-            /* add this wave's block sums in block order; row r belongs to thread r % T */
-            for (int j = 0; j < T; ++j) {
-                const thread_ws *src = &e->ws[j];
-                for (int q = 0; q < src->n_block_rows; ++q) {
-                    const int r = src->block_rows[q];
-                    if (r % T != tid)
-                        continue;
-                    e->round_touched[r] = 1;
-                    for (int c = 0; c < d; ++c)
-                        e->accum[(size_t)r * d + c] += src->partial[(size_t)r * d + c];
+            /* add this wave's block sums in block order (thread j, slot c is block (wave*T + j)*C + c);
+             * row r belongs to thread r % T */
+            for (int j = 0; j < T; ++j)
+                for (int c = 0; c < C; ++c) { /* slots c >= C are empty and stay so */
+                    const block_slot *src = &e->ws[j].slot[c];
+                    for (int q = 0; q < src->n_rows; ++q) {
+                        const int r = src->rows[q];
+                        if (r % T != tid)
+                            continue;
+                        e->round_touched[r] = 1;
+                        for (int k = 0; k < d; ++k)
+                            e->accum[(size_t)r * d + k] += src->partial[(size_t)r * d + k];
+                    }
+                    if (tid == 0 && sim->avg_theta)
+                        for (int k = 0; k < d; ++k)
+                            e->theta_accum[k] += src->theta_partial[k];
                 }
-                if (tid == 0 && sim->avg_theta)
-                    for (int c = 0; c < d; ++c)
-                        e->theta_accum[c] += src->theta_partial[c];
-            }
 #pragma omp barrier
-            for (int q = 0; q < w->n_block_rows; ++q) {
-                memset(w->partial + (size_t)w->block_rows[q] * d, 0, sizeof(double) * (size_t)d);
-                w->block_mark[w->block_rows[q]] = -1; /* block ids repeat every round */
+            for (int c = 0; c < C; ++c) {
+                block_slot *sl = &w->slot[c];
+                for (int q = 0; q < sl->n_rows; ++q) {
+                    memset(sl->partial + (size_t)sl->rows[q] * d, 0, sizeof(double) * (size_t)d);
+                    w->block_mark[sl->rows[q]] = -1; /* block ids repeat every round */
+                }
+                sl->n_rows = 0;
+                memset(sl->theta_partial, 0, sizeof(double) * (size_t)d);
             }
-            w->n_block_rows = 0;
-            memset(w->theta_partial, 0, sizeof(double) * (size_t)d);
         }
+        w->participants = participants;
     }
 }
 
@@ -188,11 +284,18 @@ static pfr_status cpu_round(pfr_sim *sim, const pfr_round_plan *plan, uint64_t *
 
     if (sim->own_phi || (!sim->avg_phi && !sim->avg_theta)) {
         /* No communication: agents are independent; any schedule gives the same result. */
-#pragma omp parallel for num_threads(T) schedule(dynamic, 64) reduction(+ : part)
-        for (int64_t i = 0; i < N; ++i) {
-            int nr;
-            float *phi = sim->own_phi ? sim->agent_phi + (size_t)i * S * d : sim->phi;
-            part += (uint64_t)run_agent(sim, plan, i, phi, NULL, 0, &nr);
+        const int64_t ngroups = (N + PFR_CPU_LANES - 1) / PFR_CPU_LANES;
+#pragma omp parallel for num_threads(T) schedule(dynamic, 16) reduction(+ : part)
+        for (int64_t q = 0; q < ngroups; ++q) {
+            const int64_t ig = q * PFR_CPU_LANES;
+            const int G = N - ig < PFR_CPU_LANES ? (int)(N - ig) : PFR_CPU_LANES;
+            float *phi[PFR_CPU_LANES] = {0};
+            int took[PFR_CPU_LANES] = {0};
+            for (int g = 0; g < G; ++g)
+                phi[g] = sim->own_phi ? sim->agent_phi + (size_t)(ig + g) * S * d : sim->phi;
+            run_lanes(sim, plan, ig, G, phi, NULL, took);
+            for (int g = 0; g < G; ++g)
+                part += (uint64_t)took[g];
         }
     } else {
         round_shared(sim, e, plan);
@@ -262,7 +365,12 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
     sim->engine = &CPU_ENGINE;
     sim->engine_state = e;
     e->T = sim->threads;
-    e->ws = calloc((size_t)e->T, sizeof *e->ws);
+    const size_t slot_bytes = (size_t)S * d * sizeof(double) * (size_t)e->T;
+    e->C = (int)(PFR_CPU_SLOT_BUDGET / (slot_bytes ? slot_bytes : 1));
+    e->C = e->C < 1 ? 1 : (e->C > PFR_CPU_MAX_SLOTS ? PFR_CPU_MAX_SLOTS : e->C);
+    e->ws = aligned_alloc(64, sizeof *e->ws * (size_t)e->T); /* sizeof is a multiple of 64 */
+    if (e->ws)
+        memset(e->ws, 0, sizeof *e->ws * (size_t)e->T);
     e->accum = calloc((size_t)S * d, sizeof(double));
     e->round_touched = calloc((size_t)S, 1);
     e->theta_accum = calloc((size_t)d, sizeof(double));
@@ -270,17 +378,27 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
     const int shared = !sim->own_phi && (sim->avg_phi || sim->avg_theta);
     for (int t = 0; ok && shared && t < e->T; ++t) {
         thread_ws *w = &e->ws[t];
-        w->phi_local = malloc(sizeof(float) * (size_t)S * d);
-        w->partial = calloc((size_t)S * d, sizeof(double));
-        w->theta_partial = calloc((size_t)d, sizeof(double));
-        w->agent_mark = malloc(sizeof(int64_t) * (size_t)S);
+        for (int g = 0; ok && g < PFR_CPU_LANES; ++g) {
+            lane *ln = &w->lanes[g];
+            ln->phi_local = malloc(sizeof(float) * (size_t)S * d);
+            ln->agent_mark = malloc(sizeof(int64_t) * (size_t)S);
+            ln->agent_rows = malloc(sizeof(int) * (size_t)(K < S ? K : S));
+            ok = ln->phi_local && ln->agent_mark && ln->agent_rows;
+            for (int s = 0; ok && s < S; ++s)
+                ln->agent_mark[s] = -1;
+        }
         w->block_mark = malloc(sizeof(int64_t) * (size_t)S);
-        w->agent_rows = malloc(sizeof(int) * (size_t)(K < S ? K : S));
-        w->block_rows = malloc(sizeof(int) * (size_t)S);
-        ok = w->phi_local && w->partial && w->theta_partial && w->agent_mark && w->block_mark && w->agent_rows &&
-             w->block_rows;
+        w->slot = calloc((size_t)e->C, sizeof *w->slot);
+        ok = ok && w->block_mark && w->slot;
+        for (int c = 0; ok && c < e->C; ++c) {
+            block_slot *sl = &w->slot[c];
+            sl->partial = calloc((size_t)S * d, sizeof(double));
+            sl->theta_partial = calloc((size_t)d, sizeof(double));
+            sl->rows = malloc(sizeof(int) * (size_t)S);
+            ok = sl->partial && sl->theta_partial && sl->rows;
+        }
         for (int s = 0; ok && s < S; ++s)
-            w->agent_mark[s] = w->block_mark[s] = -1;
+            w->block_mark[s] = -1;
     }
     if (!ok) {
         cpu_destroy(sim);

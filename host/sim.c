@@ -572,6 +572,29 @@ pfr_status pfr_sim_get_ground_truth(const pfr_sim *csim, int type, double *v, do
     return PFR_OK;
 }
 
+pfr_status pfr_sim_get_chain(const pfr_sim *csim, int type, double *P, double *R, size_t count)
+{
+    pfr_sim *sim = (pfr_sim *)csim;
+    if (!sim)
+        return PFR_ERR_INVALID_ARGUMENT;
+    if (type < 0 || type >= sim->M)
+        return pfr_sim_fail(sim, PFR_ERR_INVALID_ARGUMENT, "type %d out of range [0, %d)", type, sim->M);
+    const int S = sim->S;
+    pfr_status st = sized(sim, count, (size_t)S * S, "pfr_sim_get_chain");
+    if (st != PFR_OK)
+        return st;
+    if (P)
+        pfr_env_dense_p(sim->env, type, P);
+    if (R) {
+        memset(R, 0, sizeof(double) * (size_t)S * S);
+        const pfr_env *e = sim->env;
+        for (int s = 0; s < S; ++s)
+            for (uint64_t k = e->row_ptr[(size_t)type * (S + 1) + s]; k < e->row_ptr[(size_t)type * (S + 1) + s + 1]; ++k)
+                R[(size_t)s * S + e->next[k]] = e->rewardd[k];
+    }
+    return PFR_OK;
+}
+
 size_t pfr_sim_metrics_count(const pfr_sim *sim) { return sim ? sim->nhist : 0; }
 
 pfr_status pfr_sim_metrics_get(const pfr_sim *sim, size_t i, pfr_metrics *out)

@@ -93,15 +93,35 @@ PFR_HD static inline uint32_t pfr_word_below(uint32_t word, uint32_t n)
  */
 PFR_HD static inline uint32_t pfr_sample_entry(const uint32_t *thr, uint32_t nnz, uint32_t u)
 {
-    uint32_t lo = 0, hi = nnz - 1u; /* the answer lies in [lo, hi] */
-    while (lo < hi) {
-        uint32_t mid = lo + ((hi - lo) >> 1);
-        if (u < thr[mid])
-            hi = mid;
-        else
-            lo = mid + 1u;
+    /* Branch-free binary search: the answer stays in [base, base + n). The comparison compiles to
+     * a conditional move, so a random u costs no mispredicted branches. */
+    const uint32_t *base = thr;
+    uint32_t n = nnz;
+    while (n > 1u) {
+        const uint32_t half = n >> 1;
+        base = (base[half - 1u] <= u) ? base + half : base;
+        n -= half;
     }
-    return lo;
+    return (uint32_t)(base - thr);
+}
+
+/*
+ * Dot product in a fixed summation order that every engine reproduces: eight running partial sums
+ * (element j goes to partial j mod 8, in index order), then a fixed pairwise tree over the eight.
+ * It is what one 8-wide vector register computes, so the CPU engine vectorizes it without any
+ * reassociation, and a GPU thread evaluates exactly the same expression.
+ */
+#define PFR_DOT_LANES 8
+PFR_HD static inline float pfr_dot(const float *a, const float *b, int d)
+{
+    float acc[PFR_DOT_LANES] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+    int j = 0;
+    for (; j + PFR_DOT_LANES <= d; j += PFR_DOT_LANES)
+        for (int l = 0; l < PFR_DOT_LANES; ++l)
+            acc[l] += a[j + l] * b[j + l];
+    for (int l = 0; j + l < d; ++l)
+        acc[l] += a[j + l] * b[j + l];
+    return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
 }
 
 /*
@@ -110,18 +130,14 @@ PFR_HD static inline uint32_t pfr_sample_entry(const uint32_t *thr, uint32_t nnz
  *   theta    += alpha * delta * phi_s            (fast timescale, with the old phi_s)
  *   phi_s    += beta  * delta * theta_old        (slow timescale, with the old theta)
  * phi_s, phi_next: rows of the agent's Phi_i, [d]; they may be the same row (a self-loop): the
- * delta is computed before anything is written, so aliasing is harmless. Pass beta = 0 (and
- * update_phi = 0) for the fixed-feature algorithms. Returns delta.
- * The dot products run in index order, so every engine sums in the same order.
+ * delta is computed before anything is written, so aliasing is harmless. Pass update_phi = 0 for
+ * the fixed-feature algorithms. Returns delta. Dot products use pfr_dot's fixed order.
  */
 PFR_HD static inline float pfr_td_step(float *phi_s, const float *phi_next, float *theta, int d, float rho,
                                        float gamma, float alpha, float beta, int update_phi)
 {
-    float v_s = 0.0f, v_next = 0.0f;
-    for (int j = 0; j < d; ++j) {
-        v_s += phi_s[j] * theta[j];
-        v_next += phi_next[j] * theta[j];
-    }
+    const float v_s = pfr_dot(phi_s, theta, d);
+    const float v_next = pfr_dot(phi_next, theta, d);
     const float delta = rho + gamma * v_next - v_s;
     const float a = alpha * delta, b = beta * delta;
     if (update_phi) {

@@ -21,6 +21,8 @@ static void usage(FILE *f)
             "usage:\n"
             "  pfedrl run CONFIG.yaml [--set key=value]... [--backend auto|cpu|cuda] [--threads N]\n"
             "                         [--out DIR] [--quiet]\n"
+            "  pfedrl export CONFIG.yaml [--set key=value]... [--out DIR]\n"
+            "                          write the environment as .npy: P, R [M, S, S], V, mu [M, S]\n"
             "  pfedrl info             engines and devices found\n"
             "  pfedrl --help | --version\n\n"
             "run writes DIR/metrics.csv (one row per evaluation) and DIR/summary.json (final metrics\n"
@@ -97,13 +99,13 @@ static int cmd_info(void)
     return 0;
 }
 
-static int cmd_run(int argc, char **argv)
+/* The arguments `run` and `export` share: CONFIG, then --set/--backend/--threads applied in order,
+ * --out, --quiet. Returns 0, or the exit code to leave with (the message is printed). */
+static int parse_run_args(const char *cmd, int argc, char **argv, pfr_config *cfg, const char **out_dir, int *quiet)
 {
-    const char *config_path = NULL, *out_dir = "pfedrl-out";
-    int quiet = 0;
-    pfr_config cfg;
+    const char *config_path = NULL;
     pfr_error err = {{0}};
-    pfr_config_init(&cfg);
+    pfr_config_init(cfg);
 
     /* First pass: find the config file, so --set and flags apply on top of it in order. */
     for (int i = 0; i < argc; ++i) {
@@ -111,28 +113,28 @@ static int cmd_run(int argc, char **argv)
         if (strcmp(a, "--set") == 0 || strcmp(a, "--backend") == 0 || strcmp(a, "--out") == 0 ||
             strcmp(a, "--threads") == 0) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "pfedrl run: %s needs a value\n", a);
+                fprintf(stderr, "pfedrl %s: %s needs a value\n", cmd, a);
                 return EXIT_BAD_INPUT;
             }
             ++i;
         } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
-            quiet = 1;
+            *quiet = 1;
         } else if (a[0] == '-') {
-            fprintf(stderr, "pfedrl run: unknown option '%s'; allowed: --set key=value, --backend auto|cpu|cuda, "
-                            "--threads N, --out DIR, --quiet\n", a);
+            fprintf(stderr, "pfedrl %s: unknown option '%s'; allowed: --set key=value, --backend auto|cpu|cuda, "
+                            "--threads N, --out DIR, --quiet\n", cmd, a);
             return EXIT_BAD_INPUT;
         } else if (config_path) {
-            fprintf(stderr, "pfedrl run: more than one config file given ('%s' and '%s')\n", config_path, a);
+            fprintf(stderr, "pfedrl %s: more than one config file given ('%s' and '%s')\n", cmd, config_path, a);
             return EXIT_BAD_INPUT;
         } else {
             config_path = a;
         }
     }
     if (!config_path) {
-        fprintf(stderr, "pfedrl run: no config file given; usage: pfedrl run CONFIG.yaml [--set key=value]...\n");
+        fprintf(stderr, "pfedrl %s: no config file given; usage: pfedrl %s CONFIG.yaml [--set key=value]...\n", cmd, cmd);
         return EXIT_BAD_INPUT;
     }
-    if (pfr_config_load_yaml(&cfg, config_path, &err) != PFR_OK) {
+    if (pfr_config_load_yaml(cfg, config_path, &err) != PFR_OK) {
         fprintf(stderr, "pfedrl: %s\n", err.msg);
         return EXIT_BAD_INPUT;
     }
@@ -143,32 +145,79 @@ static int cmd_run(int argc, char **argv)
             const char *kv = argv[++i];
             const char *eq = strchr(kv, '=');
             if (!eq || eq == kv) {
-                fprintf(stderr, "pfedrl run: --set '%s': expected key=value\n", kv);
+                fprintf(stderr, "pfedrl %s: --set '%s': expected key=value\n", cmd, kv);
                 return EXIT_BAD_INPUT;
             }
             char key[256];
             snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
-            st = pfr_config_set(&cfg, key, eq + 1, &err);
+            st = pfr_config_set(cfg, key, eq + 1, &err);
         } else if (strcmp(a, "--backend") == 0) {
-            st = pfr_config_set(&cfg, "backend", argv[++i], &err);
+            st = pfr_config_set(cfg, "backend", argv[++i], &err);
         } else if (strcmp(a, "--threads") == 0) {
-            st = pfr_config_set(&cfg, "threads", argv[++i], &err);
+            st = pfr_config_set(cfg, "threads", argv[++i], &err);
         } else if (strcmp(a, "--out") == 0) {
-            out_dir = argv[++i];
+            *out_dir = argv[++i];
         }
         if (st != PFR_OK) {
             fprintf(stderr, "pfedrl: %s\n", err.msg);
             return EXIT_BAD_INPUT;
         }
     }
+    return 0;
+}
+
+static int create_exit_code(pfr_status st)
+{
+    return st == PFR_ERR_CONFIG || st == PFR_ERR_FORMAT || st == PFR_ERR_IO || st == PFR_ERR_NO_DEVICE ? EXIT_BAD_INPUT
+                                                                                                      : EXIT_RUN_FAILED;
+}
+
+/* Write the environment's chains and ground truth as .npy: P, R [M, S, S], V, mu [M, S]. */
+static int cmd_export(int argc, char **argv)
+{
+    const char *out_dir = "pfedrl-env";
+    int quiet = 0;
+    pfr_config cfg;
+    pfr_error err = {{0}};
+    int rc = parse_run_args("export", argc, argv, &cfg, &out_dir, &quiet);
+    if (rc)
+        return rc;
+    cfg.agents = 1; /* only the environment is needed */
+    pfr_sim *sim = NULL;
+    pfr_status st = pfr_sim_create(&cfg, &sim, &err);
+    if (st != PFR_OK) {
+        fprintf(stderr, "pfedrl: %s\n", err.msg);
+        return create_exit_code(st);
+    }
+    if (pfr_cli_make_dir(out_dir, &err) != 0) {
+        fprintf(stderr, "pfedrl: %s\n", err.msg);
+        pfr_sim_destroy(sim);
+        return EXIT_BAD_INPUT;
+    }
+    rc = pfr_cli_write_env_npy(out_dir, sim, &err) == 0 ? 0 : EXIT_RUN_FAILED;
+    if (rc)
+        fprintf(stderr, "pfedrl: %s\n", err.msg);
+    else if (!quiet)
+        printf("wrote %s/P.npy, R.npy, V.npy, mu.npy (%s)\n", out_dir, pfr_sim_env_description(sim));
+    pfr_sim_destroy(sim);
+    return rc;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    const char *out_dir = "pfedrl-out";
+    int quiet = 0;
+    pfr_config cfg;
+    pfr_error err = {{0}};
+    int rc = parse_run_args("run", argc, argv, &cfg, &out_dir, &quiet);
+    if (rc)
+        return rc;
 
     pfr_sim *sim = NULL;
     pfr_status st = pfr_sim_create(&cfg, &sim, &err);
     if (st != PFR_OK) {
         fprintf(stderr, "pfedrl: %s\n", err.msg);
-        return st == PFR_ERR_CONFIG || st == PFR_ERR_FORMAT || st == PFR_ERR_IO || st == PFR_ERR_NO_DEVICE
-                   ? EXIT_BAD_INPUT
-                   : EXIT_RUN_FAILED;
+        return create_exit_code(st);
     }
     /* Check the output directory before spending the run's time. */
     if (pfr_cli_make_dir(out_dir, &err) != 0) {
@@ -231,6 +280,8 @@ int main(int argc, char **argv)
         return cmd_info();
     if (strcmp(cmd, "run") == 0)
         return cmd_run(argc - 2, argv + 2);
-    fprintf(stderr, "pfedrl: unknown command '%s'; allowed: run, info, --help, --version\n", cmd);
+    if (strcmp(cmd, "export") == 0)
+        return cmd_export(argc - 2, argv + 2);
+    fprintf(stderr, "pfedrl: unknown command '%s'; allowed: run, export, info, --help, --version\n", cmd);
     return EXIT_BAD_INPUT;
 }

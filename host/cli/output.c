@@ -5,6 +5,8 @@
  */
 #include "output.h"
 
+#include "internal.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -195,4 +197,48 @@ int pfr_cli_write_summary_json(const char *dir, const pfr_sim *sim, pfr_error *e
     json_config(f, pfr_sim_config(sim));
     fputs("\n}\n", f);
     return af_commit(&af, err);
+}
+
+int pfr_cli_write_env_npy(const char *dir, const pfr_sim *sim, pfr_error *err)
+{
+    const int S = pfr_sim_num_states(sim), M = pfr_sim_num_types(sim);
+    const size_t ss = (size_t)S * S;
+    double *P = malloc(sizeof(double) * ss * M), *R = malloc(sizeof(double) * ss * M);
+    double *V = malloc(sizeof(double) * (size_t)S * M), *mu = malloc(sizeof(double) * (size_t)S * M);
+    int rc = -1;
+    if (!P || !R || !V || !mu) {
+        fail(err, "out of memory for %d dense %dx%d matrices", M, S, S);
+        goto out;
+    }
+    for (int m = 0; m < M; ++m)
+        if (pfr_sim_get_chain(sim, m, P + ss * m, R + ss * m, ss) != PFR_OK ||
+            pfr_sim_get_ground_truth(sim, m, V + (size_t)S * m, mu + (size_t)S * m, (size_t)S) != PFR_OK) {
+            fail(err, "%s", pfr_sim_last_error(sim));
+            goto out;
+        }
+    const int64_t shape3[3] = {M, S, S}, shape2[2] = {M, S};
+    const char *names[4] = {"P.npy", "R.npy", "V.npy", "mu.npy"};
+    const double *data[4] = {P, R, V, mu};
+    char tmp[4][4200], final[4][4200];
+    int written = 0;
+    for (; written < 4; ++written) { /* all four to temporary names first, then rename */
+        snprintf(tmp[written], sizeof tmp[written], "%s/.%s.tmp.%ld", dir, names[written], (long)getpid());
+        snprintf(final[written], sizeof final[written], "%s/%s", dir, names[written]);
+        if (pfr_npy_save_f64(tmp[written], data[written], written < 2 ? 3 : 2, written < 2 ? shape3 : shape2, err) != PFR_OK)
+            break;
+    }
+    if (written == 4) {
+        rc = 0;
+        for (int i = 0; i < 4 && rc == 0; ++i)
+            if (rename(tmp[i], final[i]) != 0)
+                rc = fail(err, "cannot rename into %s: %s", final[i], strerror(errno));
+    }
+    for (int i = 0; i < written; ++i)
+        remove(tmp[i]); /* no-op for the renamed ones */
+out:
+    free(P);
+    free(R);
+    free(V);
+    free(mu);
+    return rc;
 }

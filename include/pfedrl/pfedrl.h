@@ -196,6 +196,9 @@ pfr_status pfr_sim_get_states(const pfr_sim *sim, uint32_t *out, size_t count);
 /* Ground truth of type m, in double: V_m [S] and stationary distribution mu_m [S]. */
 pfr_status pfr_sim_get_ground_truth(const pfr_sim *sim, int type, double *v, double *mu, size_t count);
 
+/* The chain of type m as dense [S, S] matrices: P_m(s, s') and R_m(s, s') (either may be NULL). */
+pfr_status pfr_sim_get_chain(const pfr_sim *sim, int type, double *P, double *R, size_t count);
+
 /* The evaluation history of this handle. */
 size_t pfr_sim_metrics_count(const pfr_sim *sim);
 pfr_status pfr_sim_metrics_get(const pfr_sim *sim, size_t i, pfr_metrics *out);
