@@ -12,19 +12,33 @@
  *    thread that owns it. The sums are therefore the same for any thread count T (and any C),
  *    which makes Phi and theta bit-identical whatever the number of threads. C > 1 only makes the
  *    barriers rarer; it is bounded by a memory budget for the slots.
- *  - A thread runs PFR_CPU_LANES agents interleaved step by step, each on its own copy of Phi.
- *    One agent's steps form a serial chain (the dot products use the theta the previous step
- *    wrote), so interleaving independent agents is what keeps the core busy. Each agent's
- *    arithmetic is unchanged, so the results do not depend on the interleaving.
+ *  - A thread runs agents in groups of PFR_CPU_LANES = 16, each agent on its own copy of Phi.
+ *    On CPUs with AVX-512 a group is one vector lane per agent (run_group_avx512_d: Philox,
+ *    threshold search and TD step in 16 lanes, rows by gather/scatter); elsewhere, and for the
+ *    last partial group, the scalar lanes of run_lanes_d. Both perform the same operations per
+ *    agent in the same order, so they produce the same bits (a test checks it).
+ *    Napkin math (cliff walk, d = 8): a step is one Philox (10 rounds of two 32x32->64 multiplies),
+ *    about three threshold probes, 2d row loads, 4d multiply-adds and d stores; scalar that is
+ *    about 150 instructions, with 16 lanes about 15 per agent-step. Measured: bench/RESULTS.md.
  *  - States, participation and the random words depend only on (seed, agent, step).
  */
 #include <math.h>
 #include <omp.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../kernels/pfr_agent_math.h"
 #include "sim_internal.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define PFR_HAVE_AVX512_PATH 1
+typedef struct simd_ctx {
+    const uint32_t *rp32; /* row_ptr as uint32 */
+    int iters;            /* binary-search steps for the longest row */
+} simd_ctx;
+#endif
 
 /* The partial sums of one block: sum over its participants of Phi_i - Phi (rows they touched). */
 typedef struct block_slot {
@@ -35,6 +49,7 @@ typedef struct block_slot {
 } block_slot;
 
 #define PFR_CPU_LANES 16
+#define PFR_SIMD_MAX_D 32
 
 /* One interleaved agent's view of Phi (shared-Phi algorithms). */
 typedef struct lane {
@@ -47,7 +62,9 @@ typedef struct lane {
 /* One per thread, on cache lines of its own: its fields are written per agent. */
 typedef struct thread_ws {
     _Alignas(64) lane lanes[PFR_CPU_LANES];
+    float *overlays;     /* [PFR_CPU_LANES, S, d]: lane g's phi_local is overlays + g*S*d */
     int64_t *block_mark; /* [S] last block that touched the row */
+    uint32_t *rows;      /* [K, PFR_CPU_LANES] rows visited by a vector group */
     block_slot *slot;    /* [C] */
     uint64_t participants;
 } thread_ws;
@@ -59,6 +76,11 @@ typedef struct thread_ws {
 
 typedef struct cpu_engine {
     int T, C;
+    int search_iters;       /* binary-search steps the longest chain row needs */
+    int use_avx512;         /* the CPU has AVX-512F and the sizes fit its 32-bit gathers */
+#ifdef PFR_HAVE_AVX512_PATH
+    simd_ctx simd;
+#endif
     thread_ws *ws;
     double *accum;          /* [S, d] sum over the round's participants of Phi_i - Phi */
     unsigned char *round_touched; /* [S] */
@@ -72,12 +94,13 @@ static void cpu_destroy(pfr_sim *sim)
         return;
     for (int t = 0; e->ws && t < e->T; ++t) {
         thread_ws *w = &e->ws[t];
+        free(w->overlays);
         for (int g = 0; g < PFR_CPU_LANES; ++g) {
-            free(w->lanes[g].phi_local);
             free(w->lanes[g].agent_mark);
             free(w->lanes[g].agent_rows);
         }
         free(w->block_mark);
+        free(w->rows);
         for (int c = 0; w->slot && c < e->C; ++c) {
             free(w->slot[c].partial);
             free(w->slot[c].theta_partial);
@@ -89,6 +112,9 @@ static void cpu_destroy(pfr_sim *sim)
     free(e->accum);
     free(e->round_touched);
     free(e->theta_accum);
+#ifdef PFR_HAVE_AVX512_PATH
+    free((void *)e->simd.rp32);
+#endif
     free(e);
     sim->engine_state = NULL;
 }
@@ -160,12 +186,177 @@ static inline __attribute__((always_inline)) void run_lanes_d(const pfr_sim *sim
             sim->state[i0 + g] = s[g];
 }
 
-/* Compiled for several instruction sets, picked at load time: wider vectors make the lane-parallel
- * Philox cheaper. Integer results are identical on every clone and C11's -ffp-contract=off keeps
- * the float arithmetic identical too. */
-__attribute__((target_clones("avx512f", "avx2", "default"))) static void run_lanes(const pfr_sim *sim, const pfr_round_plan *plan, int64_t i0, int G, float *const *phi, lane *ln,
+#ifdef PFR_HAVE_AVX512_PATH
+/*
+ * The same K steps for a full group of 16 agents with AVX-512: one agent per vector lane. Each
+ * lane performs exactly the operations run_lanes_d performs for its agent (Philox4x32-10, the
+ * branch-free threshold search, pfr_dot's summation order, separate multiplies and adds), so the
+ * results are bit-identical to the scalar path; tests/test_algorithms.cc checks that. Lanes of
+ * agents that sit the round out compute alongside and are masked out of every write.
+ * phi[g] must all point into one allocation less than 2^31 floats long (checked by the caller).
+ */
+__attribute__((target("avx512f"))) static inline __m512i mulhilo_avx512(__m512i c, __m512i m, __m512i *lo)
+{
+    const __m512i pe = _mm512_mul_epu32(c, m);                        /* even lanes: full products */
+    const __m512i po = _mm512_mul_epu32(_mm512_srli_epi64(c, 32), m); /* odd lanes */
+    *lo = _mm512_mask_blend_epi32(0xAAAA, pe, _mm512_slli_epi64(po, 32));
+    return _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 32), po);
+}
+
+/* Philox4x32-10 for 16 counters {t_lo, t_hi, agent_lo, agent_hi}; words 0 and 1. */
+__attribute__((target("avx512f"))) static inline __m512i philox_avx512(uint64_t t, __m512i agent_lo, uint32_t agent_hi,
+                                                                        uint64_t seed, __m512i *w1)
+{
+    __m512i c0 = _mm512_set1_epi32((int)(uint32_t)t), c1 = _mm512_set1_epi32((int)(uint32_t)(t >> 32));
+    __m512i c2 = agent_lo, c3 = _mm512_set1_epi32((int)agent_hi);
+    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+    const __m512i m0 = _mm512_set1_epi32((int)PFR_PHILOX_M0), m1 = _mm512_set1_epi32((int)PFR_PHILOX_M1);
+    for (int r = 0; r < 10; ++r) {
+        if (r > 0) {
+            k0 += PFR_PHILOX_W0;
+            k1 += PFR_PHILOX_W1;
+        }
+        __m512i lo0, lo1;
+        const __m512i hi0 = mulhilo_avx512(c0, m0, &lo0), hi1 = mulhilo_avx512(c2, m1, &lo1);
+        c0 = _mm512_xor_si512(_mm512_xor_si512(hi1, c1), _mm512_set1_epi32((int)k0));
+        c1 = lo1;
+        c2 = _mm512_xor_si512(_mm512_xor_si512(hi0, c3), _mm512_set1_epi32((int)k1));
+        c3 = lo0;
+    }
+    *w1 = c1;
+    return c0;
+}
+
+__attribute__((target("avx512f"))) static inline void run_group_avx512_d(const pfr_sim *sim, const pfr_round_plan *plan,
+                                                                         const simd_ctx *cx, int64_t i0, float *const *phi,
+                                                                         lane *ln, int *part, uint32_t *rows, const int d)
+{
+    enum { L = 16 };
+    const pfr_env *env = sim->env;
+    const int S = sim->S, K = plan->K, learn_phi = sim->learn_phi;
+    const uint64_t seed = sim->cfg.seed, t0 = plan->t0;
+    float *const base = phi[0];
+    const __m512i lane_id = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i agent_lo = _mm512_add_epi32(_mm512_set1_epi32((int)(uint32_t)i0), lane_id);
+    const uint32_t agent_hi = (uint32_t)((uint64_t)i0 >> 32); /* groups never straddle 2^32 (i0 % 16 == 0) */
+    int32_t off_a[L], rowbase_a[L];
+    for (int g = 0; g < L; ++g) {
+        off_a[g] = (int32_t)(phi[g] - base);
+        rowbase_a[g] = (int32_t)((uint64_t)((i0 + g) % sim->M) * (uint64_t)(S + 1));
+    }
+    const __m512i off = _mm512_loadu_si512(off_a), rowbase = _mm512_loadu_si512(rowbase_a);
+    const __m512i dvec = _mm512_set1_epi32(d), one = _mm512_set1_epi32(1), zero = _mm512_setzero_si512();
+    __m512i w1;
+    __m512i u = philox_avx512(t0, agent_lo, agent_hi, seed, &w1);
+    const __mmask16 act = plan->part_threshold >= (1ull << 32)
+                              ? (__mmask16)0xFFFF
+                              : _mm512_cmplt_epu32_mask(w1, _mm512_set1_epi32((int)(uint32_t)plan->part_threshold));
+    for (int g = 0; g < L; ++g)
+        part[g] = (act >> g) & 1;
+    __m512i st = _mm512_loadu_si512(sim->state + i0);
+    const __m512i tidx = _mm512_mullo_epi32(lane_id, dvec); /* theta of lane g starts at g*d */
+    float *theta0 = sim->theta + (size_t)i0 * d;
+    __m512 th[PFR_SIMD_MAX_D];
+    for (int j = 0; j < d; ++j)
+        th[j] = _mm512_i32gather_ps(_mm512_add_epi32(tidx, _mm512_set1_epi32(j)), theta0, 4);
+    const __m512 gamma = _mm512_set1_ps((float)sim->cfg.gamma);
+
+    for (int k = 0; k < K; ++k) {
+        if (k > 0) {
+            __m512i unused;
+            u = philox_avx512(t0 + (uint64_t)k, agent_lo, agent_hi, seed, &unused);
+        }
+        /* integer sampling, as pfr_sample_entry */
+        const __m512i ridx = _mm512_add_epi32(rowbase, st);
+        __m512i pos = _mm512_i32gather_epi32(ridx, (const int *)cx->rp32, 4);
+        __m512i n = _mm512_sub_epi32(_mm512_i32gather_epi32(_mm512_add_epi32(ridx, one), (const int *)cx->rp32, 4), pos);
+        for (int it = 0; it < cx->iters; ++it) {
+            const __m512i half = _mm512_srli_epi32(n, 1);
+            const __mmask16 nz = _mm512_cmpneq_epi32_mask(half, zero);
+            const __m512i probe = _mm512_mask_add_epi32(pos, nz, pos, _mm512_sub_epi32(half, one));
+            const __m512i tv = _mm512_i32gather_epi32(probe, (const int *)env->thr, 4);
+            const __mmask16 take = nz & _mm512_cmple_epu32_mask(tv, u);
+            pos = _mm512_mask_add_epi32(pos, take, pos, half);
+            n = _mm512_sub_epi32(n, half);
+        }
+        const __m512i s2 = _mm512_i32gather_epi32(pos, (const int *)env->next, 4);
+        const __m512 rho = _mm512_i32gather_ps(pos, env->reward, 4);
+        /* the TD step, pfr_td_step lane by lane */
+        const __m512i rs = _mm512_add_epi32(off, _mm512_mullo_epi32(st, dvec));
+        const __m512i rn = _mm512_add_epi32(off, _mm512_mullo_epi32(s2, dvec));
+        __m512 ps[PFR_SIMD_MAX_D];
+        __m512 as[8], an[8];
+        for (int l = 0; l < 8; ++l)
+            as[l] = an[l] = _mm512_setzero_ps();
+        for (int j = 0; j < d; ++j) {
+            const __m512i jv = _mm512_set1_epi32(j);
+            ps[j] = _mm512_i32gather_ps(_mm512_add_epi32(rs, jv), base, 4);
+            const __m512 pn = _mm512_i32gather_ps(_mm512_add_epi32(rn, jv), base, 4);
+            as[j & 7] = _mm512_add_ps(as[j & 7], _mm512_mul_ps(ps[j], th[j]));
+            an[j & 7] = _mm512_add_ps(an[j & 7], _mm512_mul_ps(pn, th[j]));
+        }
+        const __m512 vs = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(as[0], as[4]), _mm512_add_ps(as[2], as[6])),
+                                        _mm512_add_ps(_mm512_add_ps(as[1], as[5]), _mm512_add_ps(as[3], as[7])));
+        const __m512 vn = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(an[0], an[4]), _mm512_add_ps(an[2], an[6])),
+                                        _mm512_add_ps(_mm512_add_ps(an[1], an[5]), _mm512_add_ps(an[3], an[7])));
+        const __m512 delta = _mm512_sub_ps(_mm512_add_ps(rho, _mm512_mul_ps(gamma, vn)), vs);
+        const __m512 a = _mm512_mul_ps(_mm512_set1_ps(plan->alpha[k]), delta);
+        const __m512 b = _mm512_mul_ps(_mm512_set1_ps(plan->beta[k]), delta);
+        for (int j = 0; j < d; ++j) {
+            const __m512 t = th[j];
+            th[j] = _mm512_mask_add_ps(t, act, t, _mm512_mul_ps(a, ps[j]));
+            if (learn_phi)
+                _mm512_mask_i32scatter_ps(base, act, _mm512_add_epi32(rs, _mm512_set1_epi32(j)),
+                                          _mm512_add_ps(ps[j], _mm512_mul_ps(b, t)), 4);
+        }
+        if (rows)
+            _mm512_storeu_si512(rows + (size_t)k * L, st);
+        st = _mm512_mask_mov_epi32(st, act, s2);
+    }
+    _mm512_mask_storeu_epi32(sim->state + i0, act, st);
+    for (int j = 0; j < d; ++j)
+        _mm512_mask_i32scatter_ps(theta0, act, _mm512_add_epi32(tidx, _mm512_set1_epi32(j)), th[j], 4);
+    if (ln && rows) /* the rows each agent touched, first touch first, as run_lanes_d records them */
+        for (int g = 0; g < L; ++g) {
+            const int64_t i = i0 + g;
+            ln[g].n_rows = 0;
+            if (!part[g])
+                continue;
+            for (int k = 0; k < K; ++k) {
+                const uint32_t r = rows[(size_t)k * L + g];
+                if (ln[g].agent_mark[r] != i) {
+                    ln[g].agent_mark[r] = i;
+                    ln[g].agent_rows[ln[g].n_rows++] = (int)r;
+                }
+            }
+        }
+}
+
+__attribute__((target("avx512f"))) static void run_group_avx512(const pfr_sim *sim, const pfr_round_plan *plan,
+                                                                const simd_ctx *cx, int64_t i0, float *const *phi,
+                                                                lane *ln, int *part, uint32_t *rows)
+{
+    switch (sim->d) { /* constant d: the j-loops unroll and th[] stays in registers */
+    case 4: run_group_avx512_d(sim, plan, cx, i0, phi, ln, part, rows, 4); break;
+    case 8: run_group_avx512_d(sim, plan, cx, i0, phi, ln, part, rows, 8); break;
+    case 16: run_group_avx512_d(sim, plan, cx, i0, phi, ln, part, rows, 16); break;
+    default: run_group_avx512_d(sim, plan, cx, i0, phi, ln, part, rows, sim->d); break;
+    }
+}
+#endif
+
+/* Runs a group of agents: the AVX-512 path for full groups on CPUs that have it, else the scalar
+ * lanes. Both compute the same bits. */
+static void run_lanes(const pfr_sim *sim, const pfr_round_plan *plan, int64_t i0, int G, float *const *phi, lane *ln,
                       int *part)
 {
+#ifdef PFR_HAVE_AVX512_PATH
+    const cpu_engine *e = sim->engine_state;
+    if (G == PFR_CPU_LANES && e->use_avx512 && (phi[G - 1] - phi[0]) + (int64_t)sim->S * sim->d < INT32_MAX) {
+        run_group_avx512(sim, plan, &e->simd, i0, phi, ln, part, e->ws[omp_get_thread_num()].rows);
+        return;
+    }
+#endif
     switch (sim->d) {
     case 4: run_lanes_d(sim, plan, i0, G, phi, ln, part, 4); break;
     case 8: run_lanes_d(sim, plan, i0, G, phi, ln, part, 8); break;
@@ -375,12 +566,41 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
     e->round_touched = calloc((size_t)S, 1);
     e->theta_accum = calloc((size_t)d, sizeof(double));
     int ok = e->ws && e->accum && e->round_touched && e->theta_accum;
+    uint64_t max_nnz = 1;
+    for (uint64_t r = 0; r < (uint64_t)sim->M * (uint64_t)(S + 1); ++r)
+        if (r % (uint64_t)(S + 1) != (uint64_t)S) {
+            const uint64_t n = sim->env->row_ptr[r + 1] - sim->env->row_ptr[r];
+            max_nnz = n > max_nnz ? n : max_nnz;
+        }
+    while ((1ull << e->search_iters) < max_nnz)
+        ++e->search_iters;
+#ifdef PFR_HAVE_AVX512_PATH
+    e->simd.iters = e->search_iters;
+    e->use_avx512 = PFR_CPU_LANES == 16 && d <= PFR_SIMD_MAX_D && !sim->cpu_scalar_only &&
+                    __builtin_cpu_supports("avx512f") && sim->env->nnz < INT32_MAX &&
+                    (uint64_t)sim->M * (S + 1) < INT32_MAX;
+    if (ok && e->use_avx512) {
+        const size_t nrp = (size_t)sim->M * (S + 1);
+        uint32_t *rp32 = malloc(sizeof(uint32_t) * nrp);
+        ok = rp32 != NULL;
+        for (size_t r = 0; ok && r < nrp; ++r)
+            rp32[r] = (uint32_t)sim->env->row_ptr[r];
+        e->simd.rp32 = rp32;
+    }
+#endif
+    for (int t = 0; ok && t < e->T; ++t) {
+        e->ws[t].rows = malloc(sizeof(uint32_t) * (size_t)K * PFR_CPU_LANES);
+        ok = e->ws[t].rows != NULL;
+    }
     const int shared = !sim->own_phi && (sim->avg_phi || sim->avg_theta);
     for (int t = 0; ok && shared && t < e->T; ++t) {
         thread_ws *w = &e->ws[t];
+        /* one allocation, so the lanes' rows are offsets from one base (the vector gathers use that) */
+        w->overlays = malloc(sizeof(float) * (size_t)S * d * PFR_CPU_LANES);
+        ok = w->overlays != NULL;
         for (int g = 0; ok && g < PFR_CPU_LANES; ++g) {
             lane *ln = &w->lanes[g];
-            ln->phi_local = malloc(sizeof(float) * (size_t)S * d);
+            ln->phi_local = w->overlays + (size_t)g * S * d;
             ln->agent_mark = malloc(sizeof(int64_t) * (size_t)S);
             ln->agent_rows = malloc(sizeof(int) * (size_t)(K < S ? K : S));
             ok = ln->phi_local && ln->agent_mark && ln->agent_rows;

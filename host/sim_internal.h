@@ -65,6 +65,8 @@ struct pfr_sim {
     void *progress_user;
     char errmsg[1024];
 
+    int cpu_scalar_only; /* tests: keep the CPU engine off its vector path (set before the engine starts) */
+
     const pfr_engine_vtbl *engine;
     void *engine_state;
 };
