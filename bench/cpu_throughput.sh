@@ -4,7 +4,9 @@
 # figures and their ratio. Usage: bench/cpu_throughput.sh [extra --set options for pfedrl]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -x build/pfedrl ] || bash scripts/build.sh >/dev/null
+BUILD_DIR="${BUILD_DIR:-build}"
+[ -x "$BUILD_DIR/pfedrl" ] || bash scripts/build.sh >/dev/null
+PFEDRL="$BUILD_DIR/pfedrl"
 python3 -c "import numpy" 2>/dev/null || python3 -m pip install -q numpy
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -12,11 +14,11 @@ N=${N:-4096}; D=${D:-8}; K=${K:-10}; ROUNDS=${ROUNDS:-300}; REPS=${REPS:-3}
 
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
 echo "date: $(date -u +%Y-%m-%d)"
-./build/pfedrl export examples/cliffwalk.yaml --out "$tmp/env" -q
+"$PFEDRL" export examples/cliffwalk.yaml --out "$tmp/env" -q
 
 best=0
 for i in $(seq "$REPS"); do
-  ./build/pfedrl run examples/cliffwalk.yaml --set agents="$N" --set dim="$D" --set local_steps="$K" \
+  "$PFEDRL" run examples/cliffwalk.yaml --set agents="$N" --set dim="$D" --set local_steps="$K" \
       --set rounds="$ROUNDS" --set eval_every=100000 --set orthonormalize=false "$@" --out "$tmp/run" -q >/dev/null
   r=$(python3 -c "import json;print(json.load(open('$tmp/run/summary.json'))['agent_steps_per_sec'])")
   best=$(python3 -c "print(max($best, $r))")
