@@ -555,14 +555,20 @@ pfr_status pfr_sim_get_states(const pfr_sim *csim, uint32_t *out, size_t count)
     return st;
 }
 
+/* A type index in range and an output buffer of at least `need` elements. */
+static pfr_status check_type(pfr_sim *sim, int type, size_t count, size_t need, const char *what)
+{
+    if (type < 0 || type >= sim->M)
+        return pfr_sim_fail(sim, PFR_ERR_INVALID_ARGUMENT, "%s: type %d out of range [0, %d)", what, type, sim->M);
+    return sized(sim, count, need, what);
+}
+
 pfr_status pfr_sim_get_ground_truth(const pfr_sim *csim, int type, double *v, double *mu, size_t count)
 {
     pfr_sim *sim = (pfr_sim *)csim;
     if (!sim)
         return PFR_ERR_INVALID_ARGUMENT;
-    if (type < 0 || type >= sim->M)
-        return pfr_sim_fail(sim, PFR_ERR_INVALID_ARGUMENT, "type %d out of range [0, %d)", type, sim->M);
-    pfr_status st = sized(sim, count, (size_t)sim->S, "pfr_sim_get_ground_truth");
+    pfr_status st = check_type(sim, type, count, (size_t)sim->S, "pfr_sim_get_ground_truth");
     if (st != PFR_OK)
         return st;
     if (v)
@@ -577,10 +583,8 @@ pfr_status pfr_sim_get_chain(const pfr_sim *csim, int type, double *P, double *R
     pfr_sim *sim = (pfr_sim *)csim;
     if (!sim)
         return PFR_ERR_INVALID_ARGUMENT;
-    if (type < 0 || type >= sim->M)
-        return pfr_sim_fail(sim, PFR_ERR_INVALID_ARGUMENT, "type %d out of range [0, %d)", type, sim->M);
     const int S = sim->S;
-    pfr_status st = sized(sim, count, (size_t)S * S, "pfr_sim_get_chain");
+    pfr_status st = check_type(sim, type, count, (size_t)S * S, "pfr_sim_get_chain");
     if (st != PFR_OK)
         return st;
     if (P)

@@ -172,6 +172,25 @@ static int create_exit_code(pfr_status st)
                                                                                                       : EXIT_RUN_FAILED;
 }
 
+/* Create the simulation and the output directory (checked before any time is spent running);
+ * returns 0 or the exit code, with the message printed. */
+static int open_sim(const pfr_config *cfg, const char *out_dir, pfr_sim **sim)
+{
+    pfr_error err = {{0}};
+    pfr_status st = pfr_sim_create(cfg, sim, &err);
+    if (st != PFR_OK) {
+        fprintf(stderr, "pfedrl: %s\n", err.msg);
+        return create_exit_code(st);
+    }
+    if (pfr_cli_make_dir(out_dir, &err) != 0) {
+        fprintf(stderr, "pfedrl: %s\n", err.msg);
+        pfr_sim_destroy(*sim);
+        *sim = NULL;
+        return EXIT_BAD_INPUT;
+    }
+    return 0;
+}
+
 /* Write the environment's chains and ground truth as .npy: P, R [M, S, S], V, mu [M, S]. */
 static int cmd_export(int argc, char **argv)
 {
@@ -184,16 +203,8 @@ static int cmd_export(int argc, char **argv)
         return rc;
     cfg.agents = 1; /* only the environment is needed */
     pfr_sim *sim = NULL;
-    pfr_status st = pfr_sim_create(&cfg, &sim, &err);
-    if (st != PFR_OK) {
-        fprintf(stderr, "pfedrl: %s\n", err.msg);
-        return create_exit_code(st);
-    }
-    if (pfr_cli_make_dir(out_dir, &err) != 0) {
-        fprintf(stderr, "pfedrl: %s\n", err.msg);
-        pfr_sim_destroy(sim);
-        return EXIT_BAD_INPUT;
-    }
+    if ((rc = open_sim(&cfg, out_dir, &sim)) != 0)
+        return rc;
     rc = pfr_cli_write_env_npy(out_dir, sim, &err) == 0 ? 0 : EXIT_RUN_FAILED;
     if (rc)
         fprintf(stderr, "pfedrl: %s\n", err.msg);
@@ -214,24 +225,15 @@ static int cmd_run(int argc, char **argv)
         return rc;
 
     pfr_sim *sim = NULL;
-    pfr_status st = pfr_sim_create(&cfg, &sim, &err);
-    if (st != PFR_OK) {
-        fprintf(stderr, "pfedrl: %s\n", err.msg);
-        return create_exit_code(st);
-    }
-    /* Check the output directory before spending the run's time. */
-    if (pfr_cli_make_dir(out_dir, &err) != 0) {
-        fprintf(stderr, "pfedrl: %s\n", err.msg);
-        pfr_sim_destroy(sim);
-        return EXIT_BAD_INPUT;
-    }
+    if ((rc = open_sim(&cfg, out_dir, &sim)) != 0)
+        return rc;
     if (!quiet)
         fprintf(stderr, "pfedrl %s: %s, %s, N=%lld agents, d=%d, K=%d, %lld rounds, backend %s (%d threads)\n",
                 pfr_version(), pfr_algorithm_name(cfg.algorithm), pfr_sim_env_description(sim), (long long)cfg.agents,
                 cfg.dim, cfg.local_steps, (long long)cfg.rounds, pfr_sim_backend(sim), pfr_sim_threads(sim));
     progress_state ps = {isatty(STDERR_FILENO), quiet, cfg.rounds, 0.0, wall_now(), 0.0};
     pfr_sim_set_progress(sim, on_progress, &ps);
-    st = pfr_sim_run(sim, cfg.rounds);
+    pfr_status st = pfr_sim_run(sim, cfg.rounds);
     if (st != PFR_OK) {
         if (ps.tty && !quiet)
             fputc('\n', stderr);
