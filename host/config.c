@@ -38,6 +38,8 @@ static const char *const BACKENDS[] = {"auto", "cpu", "cuda", NULL};
 static const key_def KEYS[] = {
     {"env.kind", T_ENUM, OFF(env.kind), 0, 0, 0, 0, ENV_KINDS, "environment family"},
     {"env.types", T_INT, OFF(env.types), 0, 4096, 0, 0, NULL, "number of environment types M (agent i has type i mod M); 0 = family default"},
+    {"env.type_first", T_INT, OFF(env.type_first), 0, 4095, 0, 0, NULL, "agents use types type_first .. type_first+type_count-1 (to hold types out)"},
+    {"env.type_count", T_INT, OFF(env.type_count), 0, 4096, 0, 0, NULL, "how many types the agents use (agent i: type_first + i mod type_count); 0 = all from type_first"},
     {"env.seed", T_UINT64, OFF(env.seed), 0, 0, 0, 0, NULL, "seed that generates the M types (independent of the run seed)"},
     {"env.width", T_INT, OFF(env.width), 0, 4096, 0, 0, NULL, "grid width (cliffwalk default 12, gridworld 10); 0 = default"},
     {"env.height", T_INT, OFF(env.height), 0, 4096, 0, 0, NULL, "grid height (cliffwalk default 4, gridworld 10); 0 = default"},
@@ -54,6 +56,7 @@ static const key_def KEYS[] = {
     {"env.reward_scale", T_DOUBLE, OFF(env.reward_scale), 0, 1e6, 1, 0, NULL, "multiplies every reward of a generated family (cliffwalk: -0.01 a step, -1 for the cliff)"},
     {"env.p_file", T_PATH, OFF(env.p_file), 0, 0, 0, 0, NULL, "file: transition matrices P, .npy [M, S, S]"},
     {"env.r_file", T_PATH, OFF(env.r_file), 0, 0, 0, 0, NULL, "file: rewards R, .npy [M, S, S] or [M, S]"},
+    {"init_phi", T_PATH, OFF(init_phi), 0, 0, 0, 0, NULL, "start from this Phi (.npy, [S, d]) instead of a random one, e.g. a previous run's phi.npy"},
     {"agents", T_INT64, OFF(agents), 1, 1e12, 0, 0, NULL, "number of agents N"},
     {"dim", T_INT, OFF(dim), 1, 4096, 0, 0, NULL, "representation dimension d (at most S)"},
     {"rounds", T_INT64, OFF(rounds), 0, 1e12, 0, 0, NULL, "communication rounds"},

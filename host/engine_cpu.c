@@ -147,7 +147,7 @@ static inline __attribute__((always_inline)) void run_lanes_d(const pfr_sim *sim
         const pfr_words wd = pfr_stream_words(seed, (uint64_t)i, t0);
         part[g] = (uint64_t)wd.w[PFR_WORD_PARTICIPATION] < plan->part_threshold;
         u0[g] = wd.w[PFR_WORD_TRANSITION];
-        rp[g] = env->row_ptr + (size_t)(i % sim->M) * (S + 1);
+        rp[g] = env->row_ptr + (size_t)pfr_agent_type(sim, i) * (S + 1);
         theta[g] = sim->theta + (size_t)i * d;
         s[g] = sim->state[i];
         if (ln)
@@ -242,7 +242,7 @@ __attribute__((target("avx512f"))) static inline void run_group_avx512_d(const p
     int32_t off_a[L], rowbase_a[L];
     for (int g = 0; g < L; ++g) {
         off_a[g] = (int32_t)(phi[g] - base);
-        rowbase_a[g] = (int32_t)((uint64_t)((i0 + g) % sim->M) * (uint64_t)(S + 1));
+        rowbase_a[g] = (int32_t)((uint64_t)pfr_agent_type(sim, i0 + g) * (uint64_t)(S + 1));
     }
     const __m512i off = _mm512_loadu_si512(off_a), rowbase = _mm512_loadu_si512(rowbase_a);
     const __m512i dvec = _mm512_set1_epi32(d), one = _mm512_set1_epi32(1), zero = _mm512_setzero_si512();

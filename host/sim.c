@@ -69,6 +69,8 @@ pfr_status pfr_orthonormalize_host(float *phi, int S, int d, float *theta, int64
 }
 
 /* ---- set-up ------------------------------------------------------------------------------------ */
+/* The initial Phi depends on env.seed only: runs that differ in `seed` start from the same Phi and
+ * differ only in their sampled trajectories (what across-seed variances measure). */
 static void init_phi(pfr_sim *sim)
 {
     const int S = sim->S, d = sim->d;
@@ -80,7 +82,7 @@ static void init_phi(pfr_sim *sim)
     }
     const double scale = 1.0 / sqrt((double)d); /* rows of expected squared norm 1 */
     for (size_t e = 0; e < (size_t)S * d; e += 2) {
-        pfr_words w = pfr_stream_words(sim->cfg.env.seed ^ sim->cfg.seed, PFR_STREAM_INIT_PHI, e / 2);
+        pfr_words w = pfr_stream_words(sim->cfg.env.seed, PFR_STREAM_INIT_PHI, e / 2);
         double r = sqrt(-2.0 * log(((double)w.w[0] + 1.0) / 4294967297.0));
         double ang = 6.283185307179586 * ((double)w.w[1] / 4294967296.0);
         sim->phi[e] = (float)(scale * r * cos(ang));
@@ -128,6 +130,14 @@ pfr_status pfr_sim_create(const pfr_config *cfg, pfr_sim **out, pfr_error *err)
                       sim->d, sim->S, sim->env->description, sim->S);
         goto fail;
     }
+    sim->type_first = cfg->env.type_first;
+    sim->type_count = cfg->env.type_count ? cfg->env.type_count : sim->M - cfg->env.type_first;
+    if (sim->type_count < 1 || sim->type_first + sim->type_count > sim->M) {
+        st = pfr_fail(err, PFR_ERR_CONFIG,
+                      "env.type_first=%d, env.type_count=%d: the agents' types must lie within the %d types of %s",
+                      cfg->env.type_first, cfg->env.type_count, sim->M, sim->env->description);
+        goto fail;
+    }
     switch (cfg->algorithm) {
     case PFR_ALG_PFEDTD_REP: sim->learn_phi = 1; sim->avg_phi = 1; break;
     case PFR_ALG_LOCAL_REP: sim->learn_phi = 1; sim->own_phi = 1; break;
@@ -162,12 +172,32 @@ pfr_status pfr_sim_create(const pfr_config *cfg, pfr_sim **out, pfr_error *err)
     st = pfr_truth_compute(sim->env, cfg->gamma, &sim->truth, err);
     if (st != PFR_OK)
         goto fail;
-    for (int m = 0; m < sim->M; ++m)
-        sim->type_weight[m] = (double)(N / sim->M + (m < N % sim->M ? 1 : 0)) / (double)N;
+    for (int q = 0; q < sim->type_count; ++q) /* agents per type / N; held-out types weigh 0 */
+        sim->type_weight[sim->type_first + q] =
+            (double)(N / sim->type_count + (q < N % sim->type_count ? 1 : 0)) / (double)N;
     sim->best_rank_d = pfr_truth_best_rank_d(&sim->truth, sim->type_weight, d);
 
-    init_phi(sim);
-    if (sim->learn_phi ? cfg->orthonormalize : d < S) {
+    if (cfg->init_phi[0]) {
+        pfr_npy a;
+        if ((st = pfr_npy_load(cfg->init_phi, &a, err)) != PFR_OK) {
+            pfr_error_prefix(err, "init_phi");
+            goto fail;
+        }
+        int ok = a.ndim == 2 && a.shape[0] == S && a.shape[1] == d;
+        for (size_t e = 0; ok && e < a.count; ++e) {
+            sim->phi[e] = (float)a.data[e];
+            ok = isfinite(sim->phi[e]);
+        }
+        pfr_npy_free(&a);
+        if (!ok) {
+            st = pfr_fail(err, PFR_ERR_FORMAT, "init_phi %s: must be a finite array of shape [S, d] = [%d, %d]",
+                          cfg->init_phi, S, d);
+            goto fail;
+        }
+    } else {
+        init_phi(sim);
+    }
+    if (!cfg->init_phi[0] && (sim->learn_phi ? cfg->orthonormalize : d < S)) {
         if (pfr_orthonormalize_host(sim->phi, S, d, sim->theta, 0, 1) != PFR_OK) {
             st = pfr_fail(err, PFR_ERR_NUMERIC, "the initial Phi is rank deficient");
             goto fail;
@@ -346,7 +376,7 @@ static pfr_status evaluate(pfr_sim *sim, pfr_metrics *out)
         double ve = 0.0, tn = 0.0, pn = 0.0;
         for (int64_t i = i0; i < i1; ++i) {
             const float *th = sim->theta + (size_t)i * d;
-            const int m = (int)(i % M);
+            const int m = pfr_agent_type(sim, i);
             double t2 = 0.0;
             for (int j = 0; j < d; ++j)
                 t2 += (double)th[j] * th[j];
@@ -377,10 +407,10 @@ static pfr_status evaluate(pfr_sim *sim, pfr_metrics *out)
     if (sim->own_phi) {
         out->phi_norm = pn / (double)N;
         /* the fixed point of each type's first agent, with its own Phi_i */
-        const int n = N < M ? (int)N : M;
+        const int n = N < sim->type_count ? (int)N : sim->type_count;
         double fp = 0.0;
         for (int i = 0; i < n; ++i)
-            fp += td_fixed_point_error(sim, sim->agent_phi + (size_t)i * S * d, i);
+            fp += td_fixed_point_error(sim, sim->agent_phi + (size_t)i * S * d, pfr_agent_type(sim, i));
         out->td_fixed_point_error = fp / n;
     } else {
         double p2 = 0.0;
@@ -389,7 +419,8 @@ static pfr_status evaluate(pfr_sim *sim, pfr_metrics *out)
         out->phi_norm = sqrt(p2);
         double fp = 0.0;
         for (int m = 0; m < M; ++m)
-            fp += sim->type_weight[m] * td_fixed_point_error(sim, sim->phi, m);
+            if (sim->type_weight[m] > 0.0)
+                fp += sim->type_weight[m] * td_fixed_point_error(sim, sim->phi, m);
         out->td_fixed_point_error = fp;
     }
     free(blk);

@@ -38,6 +38,7 @@ struct pfr_sim {
     pfr_env *env;
     pfr_truth truth;
     int S, d, M, K, threads;
+    int type_first, type_count; /* agent i has type type_first + i mod type_count */
     int64_t N;
 
     /* What the algorithm does (derived once from cfg.algorithm). */
@@ -70,6 +71,12 @@ struct pfr_sim {
     const pfr_engine_vtbl *engine;
     void *engine_state;
 };
+
+/* The environment type of agent i. */
+static inline int pfr_agent_type(const pfr_sim *sim, int64_t i)
+{
+    return sim->type_first + (int)(i % sim->type_count);
+}
 
 /* Engines. */
 pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err);

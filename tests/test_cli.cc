@@ -98,7 +98,34 @@ TEST(Cli, GoodRunWritesBothFiles)
     for (const char *key : {"\"final_value_error\"", "\"agent_steps_per_sec\"", "\"backend\": \"cpu\"", "\"config\"",
                             "\"seed\": 3", "\"kind\": \"cliffwalk\"", "\"agents\": 64"})
         EXPECT_NE(js.find(key), std::string::npos) << key << " missing in\n" << js;
-    EXPECT_EQ(list_dir(out).size(), 2u); // no temporary files left
+    EXPECT_EQ(list_dir(out).size(), 3u); // metrics.csv, summary.json, phi.npy; no temporary files
+    pfr_npy phi;
+    pfr_error err;
+    ASSERT_EQ(pfr_npy_load((out + "/phi.npy").c_str(), &phi, &err), PFR_OK) << err.msg;
+    EXPECT_EQ(phi.ndim, 2);
+    EXPECT_EQ(phi.shape[0], 48);
+    EXPECT_EQ(phi.shape[1], 4);
+    pfr_npy_free(&phi);
+}
+
+// Export an environment and a run's Phi, then start a run from that Phi on held-out types.
+TEST(Cli, ExportAndWarmStartOnHeldOutTypes)
+{
+    std::string dir = make_temp_dir(), cfg = dir + "/c.yaml";
+    write_file(cfg, "env:\n  kind: gridworld\n  width: 6\n  height: 6\n  types: 6\n  type_count: 4\n"
+                    "agents: 64\nrounds: 20\ndim: 6\neval_every: 10\n");
+    Result r = run_cli("export " + cfg + " --out " + dir + "/env");
+    ASSERT_EQ(r.code, 0) << r.output;
+    for (const char *f : {"P.npy", "R.npy", "V.npy", "mu.npy"})
+        EXPECT_FALSE(read_file(dir + "/env/" + f).empty()) << f;
+    r = run_cli("run " + cfg + " --out " + dir + "/train");
+    ASSERT_EQ(r.code, 0) << r.output;
+    r = run_cli("run " + cfg + " --set env.type_first=4 --set env.type_count=2 --set algorithm=local_td --set init_phi=" +
+                dir + "/train/phi.npy --out " + dir + "/held_out");
+    ASSERT_EQ(r.code, 0) << r.output;
+    std::string js = read_file(dir + "/held_out/summary.json");
+    EXPECT_NE(js.find("\"type_first\": 4"), std::string::npos) << js;
+    EXPECT_NE(js.find("train/phi.npy"), std::string::npos) << js;
 }
 
 TEST(Cli, InfoAndHelp)
@@ -221,6 +248,11 @@ TEST(Cli, BadInputsFailClearlyAndWriteNothing)
          "env.types=3 but env.p_file holds 1 types", good_files},
         {"diverging run", "alpha: 50\nbeta: 50\nrounds: 50\nagents: 64\nenv:\n  reward_scale: 100\n", "", "diverged", nullptr},
         {"out is a file", kSmall, "--out {dir}/c.yaml", "not a directory", nullptr},
+        {"types out of range", "env:\n  types: 4\n  type_first: 3\n  type_count: 2\n", "",
+         "env.type_first=3, env.type_count=2: the agents' types must lie within the 4 types", nullptr},
+        {"init_phi shape", "dim: 4\ninit_phi: {dir}/phi.npy\n", "", "init_phi", [](const std::string &d) {
+             save_npy(d + "/phi.npy", std::vector<double>(48 * 3, 0.1), {48, 3});
+         }},
     };
     ASSERT_GE(cases.size(), 20u);
     for (const BadCase &c : cases) {

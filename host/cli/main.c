@@ -241,24 +241,16 @@ static int cmd_run(int argc, char **argv)
         pfr_sim_destroy(sim);
         return EXIT_RUN_FAILED;
     }
-    if (pfr_cli_write_metrics_csv(out_dir, sim, &err) != 0) {
-        fprintf(stderr, "pfedrl: %s\n", err.msg);
-        pfr_sim_destroy(sim);
-        return EXIT_RUN_FAILED;
-    }
-    if (pfr_cli_write_summary_json(out_dir, sim, &err) != 0) {
-        char path[4200];
-        snprintf(path, sizeof path, "%s/metrics.csv", out_dir);
-        remove(path); /* both files or neither */
-        fprintf(stderr, "pfedrl: %s\n", err.msg);
+    if (pfr_cli_write_results(out_dir, sim, &err) != 0) {
+        fprintf(stderr, "pfedrl: %s; no output written\n", err.msg);
         pfr_sim_destroy(sim);
         return EXIT_RUN_FAILED;
     }
     pfr_metrics last;
     pfr_sim_metrics_get(sim, pfr_sim_metrics_count(sim) - 1, &last);
-    printf("final value_error %.6g (best rank-%d: %.3g) after %llu agent-steps, %.3g agent-steps/s, %.2f s; wrote %s/metrics.csv, %s/summary.json\n",
+    printf("final value_error %.6g (best rank-%d: %.3g) after %llu agent-steps, %.3g agent-steps/s, %.2f s; wrote metrics.csv, summary.json, phi.npy in %s\n",
            last.value_error, cfg.dim, last.best_rank_d_error, (unsigned long long)last.agent_steps,
-           last.agent_steps_per_sec, last.wall_s, out_dir, out_dir);
+           last.agent_steps_per_sec, last.wall_s, out_dir);
     pfr_sim_destroy(sim);
     return 0;
 }

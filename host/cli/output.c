@@ -49,33 +49,49 @@ int pfr_cli_make_dir(const char *dir, pfr_error *err)
     return 0;
 }
 
-typedef struct atomic_file {
-    FILE *f;
-    char tmp[4200], final[4200];
-} atomic_file;
+/* A set of result files written under temporary names and renamed into place together at the
+ * end, so that a directory holds all of a run's files or none of the new ones. */
+#define STAGE_MAX 8
+typedef struct stage {
+    char tmp[STAGE_MAX][4200], final[STAGE_MAX][4200];
+    int n;
+} stage;
 
-static int af_open(atomic_file *af, const char *dir, const char *name, pfr_error *err)
+/* Reserve the temporary path for `name` in dir. */
+static const char *stage_path(stage *sg, const char *dir, const char *name)
 {
-    snprintf(af->final, sizeof af->final, "%s/%s", dir, name);
-    snprintf(af->tmp, sizeof af->tmp, "%s/.%s.tmp.%ld", dir, name, (long)getpid());
-    af->f = fopen(af->tmp, "w");
-    if (!af->f)
-        return fail(err, "cannot create %s: %s", af->tmp, strerror(errno));
+    snprintf(sg->final[sg->n], sizeof sg->final[0], "%s/%s", dir, name);
+    snprintf(sg->tmp[sg->n], sizeof sg->tmp[0], "%s/.%s.tmp.%ld", dir, name, (long)getpid());
+    return sg->tmp[sg->n++];
+}
+
+static FILE *stage_open(stage *sg, const char *dir, const char *name, pfr_error *err)
+{
+    const char *path = stage_path(sg, dir, name);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        fail(err, "cannot create %s: %s", path, strerror(errno));
+    return f;
+}
+
+static int stage_close(stage *sg, FILE *f, pfr_error *err)
+{
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad)
+        return fail(err, "write to %s failed", sg->tmp[sg->n - 1]);
     return 0;
 }
 
-static int af_commit(atomic_file *af, pfr_error *err)
+/* Rename everything into place when ok, else (or if a rename fails) remove the temporaries. */
+static int stage_finish(stage *sg, int ok, pfr_error *err)
 {
-    int bad = ferror(af->f);
-    if (fclose(af->f) != 0 || bad) {
-        remove(af->tmp);
-        return fail(err, "write to %s failed", af->final);
-    }
-    if (rename(af->tmp, af->final) != 0) {
-        remove(af->tmp);
-        return fail(err, "cannot rename into %s: %s", af->final, strerror(errno));
-    }
-    return 0;
+    int rc = ok ? 0 : -1;
+    for (int i = 0; rc == 0 && i < sg->n; ++i)
+        if (rename(sg->tmp[i], sg->final[i]) != 0)
+            rc = fail(err, "cannot rename into %s: %s", sg->final[i], strerror(errno));
+    for (int i = 0; i < sg->n; ++i)
+        remove(sg->tmp[i]); /* gone already where renamed */
+    return rc;
 }
 
 /* %.9g, or an empty CSV field / JSON null for NaN and infinities */
@@ -87,27 +103,23 @@ static void num(FILE *f, double v, int json)
         fputs("null", f);
 }
 
-int pfr_cli_write_metrics_csv(const char *dir, const pfr_sim *sim, pfr_error *err)
+static void write_metrics_csv(FILE *f, const pfr_sim *sim)
 {
-    atomic_file af;
-    if (af_open(&af, dir, "metrics.csv", err) != 0)
-        return -1;
     const char *alg = pfr_algorithm_name(pfr_sim_config(sim)->algorithm);
     fputs("round,agent_steps,algorithm,value_error,td_fixed_point_error,best_rank_d_error,phi_norm,theta_norm,wall_s,"
           "agent_steps_per_sec\n",
-          af.f);
+          f);
     for (size_t i = 0; i < pfr_sim_metrics_count(sim); ++i) {
         pfr_metrics m;
         pfr_sim_metrics_get(sim, i, &m);
-        fprintf(af.f, "%lld,%llu,%s,", (long long)m.round, (unsigned long long)m.agent_steps, alg);
+        fprintf(f, "%lld,%llu,%s,", (long long)m.round, (unsigned long long)m.agent_steps, alg);
         const double v[] = {m.value_error, m.td_fixed_point_error, m.best_rank_d_error, m.phi_norm,
                             m.theta_norm,  m.wall_s,               m.agent_steps_per_sec};
         for (size_t k = 0; k < sizeof v / sizeof v[0]; ++k) {
-            num(af.f, v[k], 0);
-            fputc(k + 1 < sizeof v / sizeof v[0] ? ',' : '\n', af.f);
+            num(f, v[k], 0);
+            fputc(k + 1 < sizeof v / sizeof v[0] ? ',' : '\n', f);
         }
     }
-    return af_commit(&af, err);
 }
 
 static void json_string(FILE *f, const char *s)
@@ -166,12 +178,8 @@ static void json_config(FILE *f, const pfr_config *cfg)
     fputs("\n  }", f);
 }
 
-int pfr_cli_write_summary_json(const char *dir, const pfr_sim *sim, pfr_error *err)
+static void write_summary_json(FILE *f, const pfr_sim *sim)
 {
-    atomic_file af;
-    if (af_open(&af, dir, "summary.json", err) != 0)
-        return -1;
-    FILE *f = af.f;
     pfr_metrics last;
     memset(&last, 0, sizeof last);
     size_t n = pfr_sim_metrics_count(sim);
@@ -196,7 +204,36 @@ int pfr_cli_write_summary_json(const char *dir, const pfr_sim *sim, pfr_error *e
     fputs(",\n  \"config\": ", f);
     json_config(f, pfr_sim_config(sim));
     fputs("\n}\n", f);
-    return af_commit(&af, err);
+}
+
+int pfr_cli_write_results(const char *dir, const pfr_sim *sim, pfr_error *err)
+{
+    stage sg = {.n = 0};
+    int ok = 1;
+    FILE *f = stage_open(&sg, dir, "metrics.csv", err);
+    if ((ok = f != NULL)) {
+        write_metrics_csv(f, sim);
+        ok = stage_close(&sg, f, err) == 0;
+    }
+    if (ok && (ok = (f = stage_open(&sg, dir, "summary.json", err)) != NULL)) {
+        write_summary_json(f, sim);
+        ok = stage_close(&sg, f, err) == 0;
+    }
+    if (ok) { /* the final shared Phi (local_rep: agent 0's), [S, d] */
+        const int S = pfr_sim_num_states(sim), d = pfr_sim_config(sim)->dim;
+        float *phi = malloc(sizeof(float) * (size_t)S * d);
+        double *phid = malloc(sizeof(double) * (size_t)S * d);
+        ok = phi && phid && pfr_sim_get_phi(sim, phi, (size_t)S * d) == PFR_OK;
+        if (!ok)
+            fail(err, "cannot read Phi: %s", phi && phid ? pfr_sim_last_error(sim) : "out of memory");
+        for (size_t e = 0; ok && e < (size_t)S * d; ++e)
+            phid[e] = phi[e];
+        const int64_t shape[2] = {S, d};
+        ok = ok && pfr_npy_save_f64(stage_path(&sg, dir, "phi.npy"), phid, 2, shape, err) == PFR_OK;
+        free(phi);
+        free(phid);
+    }
+    return stage_finish(&sg, ok, err);
 }
 
 int pfr_cli_write_env_npy(const char *dir, const pfr_sim *sim, pfr_error *err)
@@ -217,24 +254,12 @@ int pfr_cli_write_env_npy(const char *dir, const pfr_sim *sim, pfr_error *err)
             goto out;
         }
     const int64_t shape3[3] = {M, S, S}, shape2[2] = {M, S};
-    const char *names[4] = {"P.npy", "R.npy", "V.npy", "mu.npy"};
-    const double *data[4] = {P, R, V, mu};
-    char tmp[4][4200], final[4][4200];
-    int written = 0;
-    for (; written < 4; ++written) { /* all four to temporary names first, then rename */
-        snprintf(tmp[written], sizeof tmp[written], "%s/.%s.tmp.%ld", dir, names[written], (long)getpid());
-        snprintf(final[written], sizeof final[written], "%s/%s", dir, names[written]);
-        if (pfr_npy_save_f64(tmp[written], data[written], written < 2 ? 3 : 2, written < 2 ? shape3 : shape2, err) != PFR_OK)
-            break;
-    }
-    if (written == 4) {
-        rc = 0;
-        for (int i = 0; i < 4 && rc == 0; ++i)
-            if (rename(tmp[i], final[i]) != 0)
-                rc = fail(err, "cannot rename into %s: %s", final[i], strerror(errno));
-    }
-    for (int i = 0; i < written; ++i)
-        remove(tmp[i]); /* no-op for the renamed ones */
+    stage sg = {.n = 0};
+    int ok = pfr_npy_save_f64(stage_path(&sg, dir, "P.npy"), P, 3, shape3, err) == PFR_OK &&
+             pfr_npy_save_f64(stage_path(&sg, dir, "R.npy"), R, 3, shape3, err) == PFR_OK &&
+             pfr_npy_save_f64(stage_path(&sg, dir, "V.npy"), V, 2, shape2, err) == PFR_OK &&
+             pfr_npy_save_f64(stage_path(&sg, dir, "mu.npy"), mu, 2, shape2, err) == PFR_OK;
+    rc = stage_finish(&sg, ok, err);
 out:
     free(P);
     free(R);

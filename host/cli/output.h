@@ -6,8 +6,8 @@
 
 /* Create dir (and missing parents); 0 on success, else -1 with a message in err. */
 int pfr_cli_make_dir(const char *dir, pfr_error *err);
-int pfr_cli_write_metrics_csv(const char *dir, const pfr_sim *sim, pfr_error *err);
-int pfr_cli_write_summary_json(const char *dir, const pfr_sim *sim, pfr_error *err);
+/* metrics.csv, summary.json and phi.npy ([S, d] float64), all or none. */
+int pfr_cli_write_results(const char *dir, const pfr_sim *sim, pfr_error *err);
 /* P.npy, R.npy [M, S, S], V.npy, mu.npy [M, S] (float64). */
 int pfr_cli_write_env_npy(const char *dir, const pfr_sim *sim, pfr_error *err);
 

@@ -84,6 +84,8 @@ typedef enum pfr_backend { PFR_BACKEND_AUTO, PFR_BACKEND_CPU, PFR_BACKEND_CUDA }
 typedef struct pfr_env_config {
     pfr_env_kind kind;
     int types;            /* M environment types; 0 = the family's default (file: taken from P) */
+    int type_first;       /* agent i has type type_first + i mod type_count (hold types out) */
+    int type_count;       /* 0 = every type from type_first on */
     uint64_t seed;        /* generates the M types; independent of the run seed */
     int width, height;    /* cliffwalk / gridworld grid size; 0 = family default */
     int states;           /* garnet S, randomwalk n; 0 = family default */
@@ -119,6 +121,7 @@ typedef struct pfr_config {
     int orthonormalize;  /* orthonormalize Phi after each aggregation (keeps every Phi theta_i) */
     pfr_backend backend;
     int threads;         /* CPU engine threads; 0 = all cores */
+    char init_phi[PFR_PATH_MAX]; /* optional .npy [S, d] to start Phi from */
 } pfr_config;
 
 /* Fill with the documented defaults. */
