@@ -4,14 +4,22 @@
 # the build compiles the CUDA parts, otherwise it builds the CPU engine alone.
 set -euo pipefail
 pkgs=(cmake make g++ pkg-config libyaml-dev libgtest-dev)
+# Python with pip, for the experiment scripts (a Python already on PATH with pip is used as it is).
+python3 -m pip --version >/dev/null 2>&1 || pkgs+=(python3 python3-pip python3-venv)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# numpy and matplotlib for scripts/sweep.py and scripts/plot.py (the tests run them at a toy size).
+if ! python3 -c "import numpy, matplotlib" >/dev/null 2>&1; then
+  echo "setup: installing numpy and matplotlib from PyPI"
+  python3 -m pip install -q numpy matplotlib 2>/dev/null ||
+    python3 -m pip install -q --break-system-packages numpy matplotlib
 fi
