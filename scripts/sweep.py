@@ -6,7 +6,7 @@
 
 Every combination of the --vary values (their Cartesian product) is one `pfedrl run` with those
 keys set (after the --set ones), written to DIR/runs/<key=value,...>/. Runs that already finished
-(their summary.json exists) are not run again, so an interrupted sweep resumes. Runs go J at a
+with the same config and settings are not run again, so an interrupted sweep resumes. Runs go J at a
 time (default: one per core), each with T CPU-engine threads (default: cores / J).
 
 Outputs:
@@ -76,15 +76,23 @@ def main():
     def run_one(combo):
         name = ",".join(f"{k}={v}" for k, v in zip(keys, combo)) or "run"
         rdir = os.path.join(args.out, "runs", name.replace("/", "_"))
-        if os.path.exists(os.path.join(rdir, "summary.json")):
-            return combo, rdir, None
+        settings = [args.config] + args.set + [f"{k}={v}" for k, v in zip(keys, combo)]
+        stamp = os.path.join(rdir, "sweep-settings.json")
+        if os.path.exists(os.path.join(rdir, "summary.json")) and os.path.exists(stamp):
+            with open(stamp) as f:
+                if json.load(f) == settings:  # finished with the same settings: keep it
+                    return combo, rdir, None
         cmd = [args.pfedrl, "run", args.config, "--quiet", "--threads", str(threads), "--out", rdir]
         for s in args.set:
             cmd += ["--set", s]
         for k, v in zip(keys, combo):
             cmd += ["--set", f"{k}={v}"]
         p = subprocess.run(cmd, capture_output=True, text=True)
-        return combo, rdir, (p.stderr.strip() or p.stdout.strip()) if p.returncode else None
+        if p.returncode:
+            return combo, rdir, p.stderr.strip() or p.stdout.strip()
+        with open(stamp, "w") as f:
+            json.dump(settings, f)
+        return combo, rdir, None
 
     failures = []
     results = []

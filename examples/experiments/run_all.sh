@@ -17,8 +17,8 @@ mkdir -p "$FIG"
 start=$(date +%s)
 
 case "$SIZE" in
-  tiny) SEEDS=0..1; N=64; R=30; NS=pow2:2..5; RS=60; GR=60; GN=64 ;;
-  full) SEEDS=0..9; N=4096; R=300; NS=pow2:2..12; RS=1000; GR=1500; GN=1024 ;;
+  tiny) SEEDS=0..1; N=64; AN=16; R=30; NS=pow2:2..5; RS=60; GR=60; GN=64 ;;
+  full) SEEDS=0..9; N=16384; AN=1024; R=300; NS=pow2:2..14; RS=1000; GR=1500; GN=1024 ;;
   *) echo "run_all.sh: SIZE must be tiny or full, not '$SIZE'" >&2; exit 2 ;;
 esac
 
@@ -54,11 +54,11 @@ plot curves "$OUT"/gen_transfer "$OUT"/gen_warm "$OUT"/gen_nonpers "$OUT"/gen_sc
   --hue method --out "$FIG/generalization" --title "held-out grid-world types (8..11), 256 new agents"
 
 echo "== 4. ablations (pfedtd_rep on the cliff walk)"
-AB="--vary seed=$SEEDS --set agents=$((N / 4)) --set rounds=$R"
+AB="--vary seed=$SEEDS --set agents=$AN --set rounds=$R"
 sweep $X/heterogeneous_cliffwalk.yaml $AB --vary dim=2,4,8,16 --out "$OUT/ab_dim"
 plot curves "$OUT/ab_dim" --hue dim --out "$FIG/ablation_dim" --title "representation dimension d"
 for K in 1 5 10 50; do  # the same number of steps per agent: rounds * K fixed
-  sweep $X/heterogeneous_cliffwalk.yaml --vary seed=$SEEDS --set agents=$((N / 4)) --set local_steps=$K \
+  sweep $X/heterogeneous_cliffwalk.yaml --vary seed=$SEEDS --set agents=$AN --set local_steps=$K \
     --set rounds=$((R * 10 / K)) --set eval_every=$(( (R * 10 / K) / 30 > 0 ? (R * 10 / K) / 30 : 1 )) \
     --tag local_steps=$K --out "$OUT/ab_K$K"
 done
