@@ -327,7 +327,7 @@ static pfr_status build_garnet(const pfr_env_config *c, int M, pfr_env *env, pfr
     env_rng base = {c->seed, PFR_STREAM_RESERVED + 32u, 0};
     for (int sa = 0; sa < S * A; ++sa) {
         garnet_row(&base, S, nb, bnx + (size_t)sa * nb, bp + (size_t)sa * nb);
-        br[sa] = rng_uniform(&base);
+        br[sa] = rng_uniform(&base) - 0.5; /* centred rewards: values of order 1, varying across states */
     }
     const double eps = c->perturbation;
     pfr_status st = PFR_OK;
