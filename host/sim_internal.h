@@ -80,10 +80,18 @@ static inline int pfr_agent_type(const pfr_sim *sim, int64_t i)
 
 /* Engines. */
 pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err);
+/* The CUDA engine (kernels/cuda_engine.cu; only in builds with CUDA). */
+pfr_status pfr_engine_cuda_init(pfr_sim *sim, pfr_error *err);
+/* CUDA devices present (0 when none or no driver). */
+int pfr_cuda_device_count(void);
 
 /* Orthonormalize phi [S, d] so that Phi^T Phi = (S/d) I (mean squared feature-row norm 1) and map
  * theta [n, d] by R so that every Phi theta is kept. Double precision on the host. */
 pfr_status pfr_orthonormalize_host(float *phi, int S, int d, float *theta, int64_t n, int threads);
+
+/* The factor step alone: Phi <- Q (scaled as above) and R [d, d] (row-major, upper triangular)
+ * such that the old Phi = new Phi R; an engine then maps every theta_i to R theta_i. */
+pfr_status pfr_orthonormalize_factor(float *phi, int S, int d, double *R);
 
 /* Record an error message on the handle and return status. */
 pfr_status pfr_sim_fail(pfr_sim *sim, pfr_status status, const char *fmt, ...) PFR_PRINTF(3, 4);

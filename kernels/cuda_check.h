@@ -1,0 +1,35 @@
+/*
+ * cuda_check.h — every CUDA runtime and cuBLAS call goes through these macros: a failure is
+ * recorded on the simulation handle as a pfr_status with the call, file and line, and the
+ * enclosing function returns it. Nothing exits.
+ */
+#ifndef PFR_CUDA_CHECK_H
+#define PFR_CUDA_CHECK_H
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include "sim_internal.h"
+
+#define PFR_CUDA(sim, call)                                                                           \
+    do {                                                                                              \
+        cudaError_t pfr_e_ = (call);                                                                  \
+        if (pfr_e_ != cudaSuccess)                                                                    \
+            return pfr_sim_fail((sim), pfr_e_ == cudaErrorMemoryAllocation ? PFR_ERR_DEVICE_MEMORY    \
+                                                                           : PFR_ERR_CUDA,            \
+                                "%s failed at %s:%d: %s", #call, __FILE__, __LINE__,                  \
+                                cudaGetErrorString(pfr_e_));                                          \
+    } while (0)
+
+#define PFR_CUBLAS(sim, call)                                                                         \
+    do {                                                                                              \
+        cublasStatus_t pfr_s_ = (call);                                                               \
+        if (pfr_s_ != CUBLAS_STATUS_SUCCESS)                                                          \
+            return pfr_sim_fail((sim), PFR_ERR_CUBLAS, "%s failed at %s:%d: cuBLAS status %d", #call, \
+                                __FILE__, __LINE__, (int)pfr_s_);                                     \
+    } while (0)
+
+/* After a kernel launch: the launch error, if any. */
+#define PFR_CUDA_LAUNCHED(sim, what) PFR_CUDA(sim, cudaGetLastError())
+
+#endif

@@ -1,0 +1,357 @@
+/*
+ * cuda_engine.cu — the CUDA engine behind the engine interface of host/sim_internal.h: the round
+ * on the device (local steps, deterministic aggregation, orthonormalization), the host arrays
+ * refreshed on demand. One stream; cuBLAS bound to it. Every CUDA and cuBLAS call is checked.
+ *
+ * Status: written and compiled without a GPU; it has not yet run on one. tests/test_cuda.cc holds
+ * the parity tests (they skip without a device) and bench/gpu_check.sh runs them.
+ */
+#include <new>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuda_check.h"
+#include "cuda_engine.h"
+
+namespace {
+
+struct cuda_engine {
+    cudaStream_t stream = nullptr;
+    cublasHandle_t blas = nullptr;
+    int64_t nblocks = 0;
+    int R = 0;
+    int host_stale = 0; /* the device holds newer state than the host arrays */
+    /* the chains */
+    uint32_t *row_ptr = nullptr, *thr = nullptr, *next = nullptr;
+    float *reward = nullptr;
+    /* agent state; shapes as in pfr_cuda_step_args */
+    float *phi = nullptr, *agent_phi = nullptr, *theta = nullptr;
+    uint32_t *state = nullptr;
+    float *alpha = nullptr, *beta = nullptr;
+    uint32_t *ov_rows = nullptr;
+    float *ov_vals = nullptr;
+    int *ov_count = nullptr;
+    unsigned char *took = nullptr;
+    /* aggregation */
+    double *partial = nullptr, *theta_partial = nullptr, *ones = nullptr, *mean = nullptr, *Rdev = nullptr;
+    int *block_count = nullptr;
+    int *block_count_host = nullptr;
+};
+
+cuda_engine *E(pfr_sim *sim) { return static_cast<cuda_engine *>(sim->engine_state); }
+
+void cuda_destroy(pfr_sim *sim)
+{
+    cuda_engine *e = E(sim);
+    if (!e)
+        return;
+    /* best effort: a failing free during tear-down has nowhere to be reported */
+    void *bufs[] = {e->row_ptr, e->thr, e->next, e->reward, e->phi, e->agent_phi, e->theta, e->state,
+                    e->alpha, e->beta, e->ov_rows, e->ov_vals, e->ov_count, e->took, e->partial,
+                    e->theta_partial, e->ones, e->mean, e->Rdev, e->block_count};
+    for (void *p : bufs)
+        if (p)
+            (void)cudaFree(p);
+    if (e->blas)
+        (void)cublasDestroy(e->blas);
+    if (e->stream)
+        (void)cudaStreamDestroy(e->stream);
+    free(e->block_count_host);
+    delete e;
+    sim->engine_state = nullptr;
+}
+
+pfr_status upload(pfr_sim *sim, void *dst, const void *src, size_t bytes)
+{
+    PFR_CUDA(sim, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, E(sim)->stream));
+    return PFR_OK;
+}
+
+pfr_status cuda_sync_host(pfr_sim *sim)
+{
+    cuda_engine *e = E(sim);
+    if (!e->host_stale)
+        return PFR_OK;
+    const size_t S = (size_t)sim->S, d = (size_t)sim->d, N = (size_t)sim->N;
+    PFR_CUDA(sim, cudaMemcpyAsync(sim->phi, e->phi, sizeof(float) * S * d, cudaMemcpyDeviceToHost, e->stream));
+    PFR_CUDA(sim, cudaMemcpyAsync(sim->theta, e->theta, sizeof(float) * N * d, cudaMemcpyDeviceToHost, e->stream));
+    PFR_CUDA(sim, cudaMemcpyAsync(sim->state, e->state, sizeof(uint32_t) * N, cudaMemcpyDeviceToHost, e->stream));
+    if (sim->own_phi)
+        PFR_CUDA(sim, cudaMemcpyAsync(sim->agent_phi, e->agent_phi, sizeof(float) * N * S * d, cudaMemcpyDeviceToHost,
+                                      e->stream));
+    PFR_CUDA(sim, cudaStreamSynchronize(e->stream));
+    e->host_stale = 0;
+    return PFR_OK;
+}
+
+/* Orthonormalize the shared Phi: factor on the host (small), map every theta_i on the device. */
+pfr_status orthonormalize_shared(pfr_sim *sim, int64_t round)
+{
+    cuda_engine *e = E(sim);
+    const int S = sim->S, d = sim->d;
+    PFR_CUDA(sim, cudaMemcpyAsync(sim->phi, e->phi, sizeof(float) * S * d, cudaMemcpyDeviceToHost, e->stream));
+    PFR_CUDA(sim, cudaStreamSynchronize(e->stream));
+    double *R = (double *)malloc(sizeof(double) * d * d);
+    if (!R)
+        return pfr_sim_fail(sim, PFR_ERR_NO_MEMORY, "out of memory");
+    pfr_status st = pfr_orthonormalize_factor(sim->phi, S, d, R);
+    if (st != PFR_OK) {
+        free(R);
+        return pfr_sim_fail(sim, st, "orthonormalization failed in round %lld: Phi lost rank or diverged",
+                            (long long)round);
+    }
+    st = upload(sim, e->Rdev, R, sizeof(double) * d * d);
+    if (st == PFR_OK)
+        st = upload(sim, e->phi, sim->phi, sizeof(float) * S * d);
+    if (st == PFR_OK)
+        PFR_CUDA(sim, cudaStreamSynchronize(e->stream)); /* R and sim->phi are host buffers in use */
+    free(R);
+    if (st != PFR_OK)
+        return st;
+    PFR_CUDA(sim, pfr_cuda_launch_map_theta(e->theta, e->Rdev, sim->N, d, e->stream));
+    return PFR_OK;
+}
+
+pfr_status cuda_round(pfr_sim *sim, const pfr_round_plan *plan, uint64_t *participants)
+{
+    cuda_engine *e = E(sim);
+    const int S = sim->S, d = sim->d;
+    const int64_t N = sim->N;
+    pfr_status st = upload(sim, e->alpha, plan->alpha, sizeof(float) * plan->K);
+    if (st == PFR_OK)
+        st = upload(sim, e->beta, plan->beta, sizeof(float) * plan->K);
+    if (st != PFR_OK)
+        return st;
+
+    pfr_cuda_step_args a;
+    a.N = N;
+    a.S = S;
+    a.d = d;
+    a.K = plan->K;
+    a.R = e->R;
+    a.type_first = sim->type_first;
+    a.type_count = sim->type_count;
+    a.seed = sim->cfg.seed;
+    a.t0 = plan->t0;
+    a.part_threshold = plan->part_threshold;
+    a.gamma = (float)sim->cfg.gamma;
+    a.learn_phi = sim->learn_phi;
+    a.row_ptr = e->row_ptr;
+    a.thr = e->thr;
+    a.next = e->next;
+    a.reward = e->reward;
+    a.alpha = e->alpha;
+    a.beta = e->beta;
+    a.phi = e->phi;
+    a.agent_phi = sim->own_phi ? e->agent_phi : nullptr;
+    a.theta = e->theta;
+    a.state = e->state;
+    a.ov_rows = e->ov_rows;
+    a.ov_vals = e->ov_vals;
+    a.ov_count = e->ov_count;
+    a.took_part = e->took;
+    PFR_CUDA(sim, pfr_cuda_launch_local_steps(&a, e->stream));
+    e->host_stale = 1;
+
+    /* block partial sums (and the participant counts, needed by every algorithm) */
+    const size_t sd = (size_t)S * d;
+    if (sim->avg_phi)
+        PFR_CUDA(sim, cudaMemsetAsync(e->partial, 0, sizeof(double) * sd * e->nblocks, e->stream));
+    if (sim->avg_theta)
+        PFR_CUDA(sim, cudaMemsetAsync(e->theta_partial, 0, sizeof(double) * d * e->nblocks, e->stream));
+    pfr_cuda_fold_args f;
+    f.N = N;
+    f.S = S;
+    f.d = d;
+    f.R = e->R;
+    f.took_part = e->took;
+    f.ov_count = sim->avg_phi ? e->ov_count : nullptr;
+    f.ov_rows = e->ov_rows;
+    f.ov_vals = e->ov_vals;
+    f.phi = e->phi;
+    f.theta = e->theta;
+    f.partial = e->partial;
+    f.theta_partial = sim->avg_theta ? e->theta_partial : nullptr;
+    f.block_count = e->block_count;
+    PFR_CUDA(sim, pfr_cuda_launch_fold(&f, e->stream));
+    PFR_CUDA(sim, cudaMemcpyAsync(e->block_count_host, e->block_count, sizeof(int) * e->nblocks,
+                                  cudaMemcpyDeviceToHost, e->stream));
+    PFR_CUDA(sim, cudaStreamSynchronize(e->stream));
+    uint64_t part = 0;
+    for (int64_t b = 0; b < e->nblocks; ++b)
+        part += (uint64_t)e->block_count_host[b];
+    *participants = part;
+
+    if (part > 0) {
+        const double inv = 1.0 / (double)part, zero = 0.0;
+        /* mean over participants = (1/part) * sum over blocks: `partial` is [nblocks, S*d] row-major,
+         * i.e. column-major [S*d, nblocks] with lda = S*d, so y = A * ones is CUBLAS_OP_N. */
+        if (sim->avg_phi) {
+            PFR_CUBLAS(sim, cublasDgemv(e->blas, CUBLAS_OP_N, (int)sd, (int)e->nblocks, &inv, e->partial, (int)sd,
+                                        e->ones, 1, &zero, e->mean, 1));
+            PFR_CUDA(sim, pfr_cuda_launch_apply(e->phi, e->mean, sd, e->stream));
+        }
+        if (sim->avg_theta) {
+            PFR_CUBLAS(sim, cublasDgemv(e->blas, CUBLAS_OP_N, d, (int)e->nblocks, &inv, e->theta_partial, d, e->ones,
+                                        1, &zero, e->mean, 1));
+            PFR_CUDA(sim, pfr_cuda_launch_broadcast_theta(e->theta, e->mean, N, d, e->stream));
+        }
+    }
+
+    if (sim->cfg.orthonormalize && sim->learn_phi) {
+        if (sim->own_phi) { /* per-agent factors: on the host for now (slow, exact) */
+            if ((st = cuda_sync_host(sim)) != PFR_OK)
+                return st;
+            for (int64_t i = 0; i < N; ++i)
+                if (pfr_orthonormalize_host(sim->agent_phi + (size_t)i * sd, S, d, sim->theta + (size_t)i * d, 1, 1) !=
+                    PFR_OK)
+                    return pfr_sim_fail(sim, PFR_ERR_NUMERIC, "orthonormalization failed in round %lld: agent %lld's Phi_i "
+                                        "lost rank or diverged", (long long)plan->round, (long long)i);
+            st = upload(sim, e->agent_phi, sim->agent_phi, sizeof(float) * sd * N);
+            if (st == PFR_OK)
+                st = upload(sim, e->theta, sim->theta, sizeof(float) * d * N);
+            if (st == PFR_OK)
+                PFR_CUDA(sim, cudaStreamSynchronize(e->stream));
+            return st;
+        }
+        if (part > 0)
+            return orthonormalize_shared(sim, plan->round);
+    }
+    return PFR_OK;
+}
+
+const pfr_engine_vtbl CUDA_ENGINE = {"cuda", cuda_round, cuda_sync_host, cuda_destroy};
+
+template <typename T> pfr_status dalloc(pfr_sim *sim, T **p, size_t count)
+{
+    PFR_CUDA(sim, cudaMalloc((void **)p, sizeof(T) * (count ? count : 1)));
+    return PFR_OK;
+}
+
+pfr_status cuda_init(pfr_sim *sim)
+{
+    cuda_engine *e = E(sim);
+    const pfr_env *env = sim->env;
+    const size_t S = (size_t)sim->S, d = (size_t)sim->d, N = (size_t)sim->N, K = (size_t)sim->K;
+    const size_t M = (size_t)sim->M, nnz = (size_t)env->nnz;
+    if (env->nnz >= UINT32_MAX)
+        return pfr_sim_fail(sim, PFR_ERR_CONFIG, "the cuda engine needs fewer than 2^32 transitions (this environment "
+                                                 "has %zu)", nnz);
+    if (d > 64)
+        return pfr_sim_fail(sim, PFR_ERR_CONFIG, "dim=%zu: the cuda engine supports dim <= 64", d);
+    e->nblocks = (int64_t)((N + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK);
+    e->R = (int)(K < S ? K : S);
+    const int overlay = sim->learn_phi && !sim->own_phi;
+
+    /* Memory plan: everything the run keeps on the device, checked against what is free. */
+    const double need = 4.0 * (M * (S + 1) + 3.0 * nnz) + 4.0 * (S * d + N * d + N + 2.0 * K) + N +
+                        (sim->own_phi ? 4.0 * N * S * d : 0.0) +
+                        (overlay ? 4.0 * N * e->R * (d + 1) + 4.0 * N : 0.0) +
+                        8.0 * (sim->avg_phi ? e->nblocks * S * d : 0) + 8.0 * e->nblocks * d +
+                        8.0 * (e->nblocks + S * d + d + d * d) + 4.0 * e->nblocks;
+    size_t free_b = 0, total_b = 0;
+    PFR_CUDA(sim, cudaMemGetInfo(&free_b, &total_b));
+    if (need > 0.95 * (double)free_b)
+        return pfr_sim_fail(sim, PFR_ERR_DEVICE_MEMORY,
+                            "agents=%zu, S=%zu, dim=%zu, local_steps=%zu (%s) need %.2f GiB of device memory; %.2f GiB "
+                            "of %.2f GiB are free (processing agents in chunks is not implemented yet)",
+                            N, S, d, K, pfr_algorithm_name(sim->cfg.algorithm), need / 1073741824.0,
+                            (double)free_b / 1073741824.0, (double)total_b / 1073741824.0);
+
+    PFR_CUDA(sim, cudaStreamCreateWithFlags(&e->stream, cudaStreamNonBlocking));
+    PFR_CUBLAS(sim, cublasCreate(&e->blas));
+    PFR_CUBLAS(sim, cublasSetStream(e->blas, e->stream));
+    pfr_status st;
+#define ALLOC(ptr, count)                                                                             \
+    if ((st = dalloc(sim, &(ptr), (count))) != PFR_OK)                                               \
+    return st
+    ALLOC(e->row_ptr, M * (S + 1));
+    ALLOC(e->thr, nnz);
+    ALLOC(e->next, nnz);
+    ALLOC(e->reward, nnz);
+    ALLOC(e->phi, S * d);
+    ALLOC(e->theta, N * d);
+    ALLOC(e->state, N);
+    ALLOC(e->alpha, K);
+    ALLOC(e->beta, K);
+    ALLOC(e->took, N);
+    ALLOC(e->block_count, (size_t)e->nblocks);
+    ALLOC(e->theta_partial, (size_t)e->nblocks * d);
+    ALLOC(e->ones, (size_t)e->nblocks);
+    ALLOC(e->mean, S * d + d);
+    ALLOC(e->Rdev, d * d);
+    if (sim->own_phi)
+        ALLOC(e->agent_phi, N * S * d);
+    if (overlay) {
+        ALLOC(e->ov_rows, N * (size_t)e->R);
+        ALLOC(e->ov_vals, N * (size_t)e->R * d);
+        ALLOC(e->ov_count, N);
+    }
+    if (sim->avg_phi)
+        ALLOC(e->partial, (size_t)e->nblocks * S * d);
+#undef ALLOC
+    e->block_count_host = (int *)malloc(sizeof(int) * (size_t)e->nblocks);
+    uint32_t *rp32 = (uint32_t *)malloc(sizeof(uint32_t) * M * (S + 1));
+    double *ones = (double *)malloc(sizeof(double) * (size_t)e->nblocks);
+    if (!e->block_count_host || !rp32 || !ones) {
+        free(rp32);
+        free(ones);
+        return pfr_sim_fail(sim, PFR_ERR_NO_MEMORY, "out of host memory");
+    }
+    for (size_t r = 0; r < M * (S + 1); ++r)
+        rp32[r] = (uint32_t)env->row_ptr[r];
+    for (int64_t b = 0; b < e->nblocks; ++b)
+        ones[b] = 1.0;
+    st = upload(sim, e->row_ptr, rp32, sizeof(uint32_t) * M * (S + 1));
+    if (st == PFR_OK)
+        st = upload(sim, e->ones, ones, sizeof(double) * (size_t)e->nblocks);
+    if (st == PFR_OK)
+        st = upload(sim, e->thr, env->thr, sizeof(uint32_t) * nnz);
+    if (st == PFR_OK)
+        st = upload(sim, e->next, env->next, sizeof(uint32_t) * nnz);
+    if (st == PFR_OK)
+        st = upload(sim, e->reward, env->reward, sizeof(float) * nnz);
+    if (st == PFR_OK)
+        st = upload(sim, e->phi, sim->phi, sizeof(float) * S * d);
+    if (st == PFR_OK)
+        st = upload(sim, e->theta, sim->theta, sizeof(float) * N * d);
+    if (st == PFR_OK)
+        st = upload(sim, e->state, sim->state, sizeof(uint32_t) * N);
+    if (st == PFR_OK && sim->own_phi)
+        st = upload(sim, e->agent_phi, sim->agent_phi, sizeof(float) * N * S * d);
+    if (st == PFR_OK) {
+        cudaError_t ce = cudaStreamSynchronize(e->stream); /* the host buffers above are freed next */
+        if (ce != cudaSuccess)
+            st = pfr_sim_fail(sim, PFR_ERR_CUDA, "cudaStreamSynchronize failed at %s:%d: %s", __FILE__, __LINE__,
+                              cudaGetErrorString(ce));
+    }
+    free(rp32);
+    free(ones);
+    return st;
+}
+
+} // namespace
+
+extern "C" int pfr_cuda_device_count(void)
+{
+    int n = 0;
+    return cudaGetDeviceCount(&n) == cudaSuccess ? n : 0;
+}
+
+extern "C" pfr_status pfr_engine_cuda_init(pfr_sim *sim, pfr_error *err)
+{
+    if (pfr_cuda_device_count() <= 0)
+        return pfr_fail(err, PFR_ERR_NO_DEVICE, "backend=cuda: no CUDA device is present (or no driver); allowed here: "
+                                                "backend=cpu or auto");
+    sim->engine = &CUDA_ENGINE;
+    sim->engine_state = new (std::nothrow) cuda_engine();
+    if (!sim->engine_state)
+        return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory");
+    pfr_status st = cuda_init(sim);
+    if (st != PFR_OK) {
+        pfr_fail(err, st, "%s", sim->errmsg);
+        cuda_destroy(sim);
+        sim->engine = nullptr;
+    }
+    return st;
+}
