@@ -59,18 +59,8 @@ pfr_status pfr_orthonormalize_host(float *phi, int S, int d, float *theta, int64
     pfr_status st = pfr_orthonormalize_factor(phi, S, d, R);
     if (st == PFR_OK) {
 #pragma omp parallel for num_threads(threads) schedule(static) if (n > 4096)
-        for (int64_t a = 0; a < n; ++a) {
-            float *th = theta + (size_t)a * d;
-            double y[4096];
-            for (int i = 0; i < d; ++i) {
-                double acc = 0.0;
-                for (int j = i; j < d; ++j)
-                    acc += R[(size_t)i * d + j] * th[j];
-                y[i] = acc;
-            }
-            for (int i = 0; i < d; ++i)
-                th[i] = (float)y[i];
-        }
+        for (int64_t a = 0; a < n; ++a)
+            pfr_map_theta(R, theta + (size_t)a * d, d);
     }
     free(R);
     return st;

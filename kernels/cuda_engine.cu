@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <nvtx3/nvToolsExt.h>
+
 #include "cuda_check.h"
 #include "cuda_engine.h"
 
@@ -112,7 +114,21 @@ pfr_status orthonormalize_shared(pfr_sim *sim, int64_t round)
     return PFR_OK;
 }
 
+/* NVTX ranges around the phases of a round, for Nsight Systems timelines. */
+struct nvtx_range {
+    explicit nvtx_range(const char *name) { nvtxRangePushA(name); }
+    ~nvtx_range() { nvtxRangePop(); }
+};
+
+pfr_status cuda_round_phases(pfr_sim *sim, const pfr_round_plan *plan, uint64_t *participants);
+
 pfr_status cuda_round(pfr_sim *sim, const pfr_round_plan *plan, uint64_t *participants)
+{
+    nvtx_range r("pfedrl round");
+    return cuda_round_phases(sim, plan, participants);
+}
+
+pfr_status cuda_round_phases(pfr_sim *sim, const pfr_round_plan *plan, uint64_t *participants)
 {
     cuda_engine *e = E(sim);
     const int S = sim->S, d = sim->d;
@@ -150,8 +166,12 @@ pfr_status cuda_round(pfr_sim *sim, const pfr_round_plan *plan, uint64_t *partic
     a.ov_vals = e->ov_vals;
     a.ov_count = e->ov_count;
     a.took_part = e->took;
-    PFR_CUDA(sim, pfr_cuda_launch_local_steps(&a, e->stream));
+    {
+        nvtx_range r("local steps");
+        PFR_CUDA(sim, pfr_cuda_launch_local_steps(&a, e->stream));
+    }
     e->host_stale = 1;
+    nvtx_range agg("aggregation");
 
     /* block partial sums (and the participant counts, needed by every algorithm) */
     const size_t sd = (size_t)S * d;

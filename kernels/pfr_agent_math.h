@@ -12,6 +12,7 @@
 #ifndef PFR_AGENT_MATH_H
 #define PFR_AGENT_MATH_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #if defined(__CUDACC__)
@@ -151,6 +152,21 @@ PFR_HD static inline float pfr_td_step(float *phi_s, const float *phi_next, floa
             theta[j] += a * phi_s[j];
     }
     return delta;
+}
+
+/*
+ * theta <- R theta for an upper-triangular R [d, d] (row-major, double): what orthonormalizing Phi
+ * (old Phi = new Phi R) does to every agent's weights, so each Phi theta_i is kept. In place: row i
+ * reads theta[i..d-1] only, which rows 0..i-1 have not written. Sums in double, in index order.
+ */
+PFR_HD static inline void pfr_map_theta(const double *R, float *theta, int d)
+{
+    for (int i = 0; i < d; ++i) {
+        double acc = 0.0;
+        for (int j = i; j < d; ++j)
+            acc += R[(size_t)i * d + j] * theta[j];
+        theta[i] = (float)acc;
+    }
 }
 
 #endif /* PFR_AGENT_MATH_H */
