@@ -366,6 +366,38 @@ static void run_lanes(const pfr_sim *sim, const pfr_round_plan *plan, int64_t i0
     }
 }
 
+/* Add agent's Phi_i - Phi over the rows it touched into its block's partial sum and restore those
+ * rows of the lane's copy. Inlined with a constant d for the common sizes so the loops vectorize. */
+static inline __attribute__((always_inline)) void fold_agent_d(lane *ln, const float *phi, block_slot *sl,
+                                                               int64_t *block_mark, int64_t b, const int d)
+{
+    for (int q = 0; q < ln->n_rows; ++q) {
+        const int r = ln->agent_rows[q];
+        float *restrict loc = ln->phi_local + (size_t)r * d;
+        const float *restrict ref = phi + (size_t)r * d;
+        double *restrict acc = sl->partial + (size_t)r * d;
+        for (int j = 0; j < d; ++j) {
+            acc[j] += (double)loc[j] - (double)ref[j];
+            loc[j] = ref[j];
+        }
+        ln->agent_mark[r] = -1; /* agent ids repeat every round */
+        if (block_mark[r] != b) {
+            block_mark[r] = b;
+            sl->rows[sl->n_rows++] = r;
+        }
+    }
+}
+
+static void fold_agent(lane *ln, const float *phi, block_slot *sl, int64_t *block_mark, int64_t b, int d)
+{
+    switch (d) {
+    case 4: fold_agent_d(ln, phi, sl, block_mark, b, 4); break;
+    case 8: fold_agent_d(ln, phi, sl, block_mark, b, 8); break;
+    case 16: fold_agent_d(ln, phi, sl, block_mark, b, 16); break;
+    default: fold_agent_d(ln, phi, sl, block_mark, b, d); break;
+    }
+}
+
 /* Shared-Phi round with block-ordered reduction (pfedtd_rep, fedavg_rep, fedtd). */
 static void round_shared(pfr_sim *sim, cpu_engine *e, const pfr_round_plan *plan)
 {
@@ -412,22 +444,7 @@ static void round_shared(pfr_sim *sim, cpu_engine *e, const pfr_round_plan *plan
                                 sl->theta_partial[j] += sim->theta[(size_t)i * d + j];
                         if (!track)
                             continue;
-                        lane *ln = &w->lanes[g];
-                        for (int q = 0; q < ln->n_rows; ++q) { /* fold Phi_i - Phi into the block sum, restore */
-                            const int r = ln->agent_rows[q];
-                            float *loc = ln->phi_local + (size_t)r * d;
-                            const float *ref = sim->phi + (size_t)r * d;
-                            double *acc = sl->partial + (size_t)r * d;
-                            for (int j = 0; j < d; ++j) {
-                                acc[j] += (double)loc[j] - (double)ref[j];
-                                loc[j] = ref[j];
-                            }
-                            ln->agent_mark[r] = -1; /* agent ids repeat every round */
-                            if (w->block_mark[r] != b) {
-                                w->block_mark[r] = b;
-                                sl->rows[sl->n_rows++] = r;
-                            }
-                        }
+                        fold_agent(&w->lanes[g], sim->phi, sl, w->block_mark, b, d);
                     }
                 }
             }
