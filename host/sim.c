@@ -661,6 +661,6 @@ void pfr_describe_engines(char *buf, size_t n)
     if ((size_t)used < n)
         pfr_cuda_describe(buf + used, n - (size_t)used);
 #else
-    snprintf(buf + used, n - (size_t)used, "  cuda  not compiled in (no nvcc at build time)\n");
+    snprintf(buf + used, n - (size_t)used, "  cuda  not compiled in (this build has no CUDA parts)\n");
 #endif
 }
