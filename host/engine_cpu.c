@@ -76,7 +76,6 @@ typedef struct thread_ws {
 
 typedef struct cpu_engine {
     int T, C;
-    int search_iters;       /* binary-search steps the longest chain row needs */
     int use_avx512;         /* the CPU has AVX-512F and the sizes fit its 32-bit gathers */
 #ifdef PFR_HAVE_AVX512_PATH
     simd_ctx simd;
@@ -583,16 +582,17 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
     e->round_touched = calloc((size_t)S, 1);
     e->theta_accum = calloc((size_t)d, sizeof(double));
     int ok = e->ws && e->accum && e->round_touched && e->theta_accum;
+#ifdef PFR_HAVE_AVX512_PATH
     uint64_t max_nnz = 1;
     for (uint64_t r = 0; r < (uint64_t)sim->M * (uint64_t)(S + 1); ++r)
         if (r % (uint64_t)(S + 1) != (uint64_t)S) {
             const uint64_t n = sim->env->row_ptr[r + 1] - sim->env->row_ptr[r];
             max_nnz = n > max_nnz ? n : max_nnz;
         }
-    while ((1ull << e->search_iters) < max_nnz)
-        ++e->search_iters;
-#ifdef PFR_HAVE_AVX512_PATH
-    e->simd.iters = e->search_iters;
+    int search_iters = 0; /* binary-search steps the longest chain row needs */
+    while ((1ull << search_iters) < max_nnz)
+        ++search_iters;
+    e->simd.iters = search_iters;
     e->use_avx512 = PFR_CPU_LANES == 16 && d <= PFR_SIMD_MAX_D && !sim->cpu_scalar_only &&
                     __builtin_cpu_supports("avx512f") && sim->env->nnz < INT32_MAX &&
                     (uint64_t)sim->M * (S + 1) < INT32_MAX;

@@ -29,7 +29,4 @@
                                 __FILE__, __LINE__, (int)pfr_s_);                                     \
     } while (0)
 
-/* After a kernel launch: the launch error, if any. */
-#define PFR_CUDA_LAUNCHED(sim, what) PFR_CUDA(sim, cudaGetLastError())
-
 #endif
