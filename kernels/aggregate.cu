@@ -12,6 +12,7 @@
  * writes nblocks*S*d doubles; the gemv reads the same; both are bandwidth-bound and small next to
  * the local steps for K >= 10.
  */
+#include "../kernels/pfr_agent_round.h"
 #include "cuda_engine.h"
 
 __global__ void pfr_fold_kernel(pfr_cuda_fold_args a)
@@ -31,11 +32,8 @@ __global__ void pfr_fold_kernel(pfr_cuda_fold_args a)
             const int n = a.ov_count[i];
             const uint32_t *rows = a.ov_rows + (size_t)i * a.R;
             const float *vals = a.ov_vals + (size_t)i * a.R * d;
-            for (int e = threadIdx.x; e < n * d; e += blockDim.x) {
-                const uint32_t r = rows[e / d];
-                const int c = e % d;
-                part[(size_t)r * d + c] += (double)vals[e] - (double)a.phi[(size_t)r * d + c];
-            }
+            for (int e = threadIdx.x; e < n * d; e += blockDim.x)
+                pfr_fold_entry(a.phi, rows, vals, d, e, part);
         }
         if (tpart)
             for (int c = threadIdx.x; c < d; c += blockDim.x)

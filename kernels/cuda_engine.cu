@@ -26,7 +26,7 @@ struct cuda_engine {
     /* the chains */
     uint32_t *row_ptr = nullptr, *thr = nullptr, *next = nullptr;
     float *reward = nullptr;
-    /* agent state; shapes as in pfr_cuda_step_args */
+    /* agent state; shapes as in pfr_round_args */
     float *phi = nullptr, *agent_phi = nullptr, *theta = nullptr;
     uint32_t *state = nullptr;
     float *alpha = nullptr, *beta = nullptr;
@@ -139,7 +139,7 @@ pfr_status cuda_round_phases(pfr_sim *sim, const pfr_round_plan *plan, uint64_t 
     if (st != PFR_OK)
         return st;
 
-    pfr_cuda_step_args a;
+    pfr_round_args a;
     a.N = N;
     a.S = S;
     a.d = d;
@@ -257,8 +257,8 @@ pfr_status cuda_init(pfr_sim *sim)
     if (env->nnz >= UINT32_MAX)
         return pfr_sim_fail(sim, PFR_ERR_CONFIG, "the cuda engine needs fewer than 2^32 transitions (this environment "
                                                  "has %zu)", nnz);
-    if (d > 64)
-        return pfr_sim_fail(sim, PFR_ERR_CONFIG, "dim=%zu: the cuda engine supports dim <= 64", d);
+    if (d > PFR_ROUND_MAX_D)
+        return pfr_sim_fail(sim, PFR_ERR_CONFIG, "dim=%zu: the cuda engine supports dim <= %d", d, PFR_ROUND_MAX_D);
     e->nblocks = (int64_t)((N + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK);
     e->R = (int)(K < S ? K : S);
     const int overlay = sim->learn_phi && !sim->own_phi;

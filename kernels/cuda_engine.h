@@ -8,29 +8,8 @@
 #include <cuda_runtime.h>
 #include <stdint.h>
 
+#include "../kernels/pfr_agent_round.h"
 #include "sim_internal.h"
-
-typedef struct pfr_cuda_step_args {
-    int64_t N;
-    int S, d, K, R;             /* R = overlay rows per agent = min(K, S) */
-    int type_first, type_count; /* agent i has type type_first + i mod type_count */
-    uint64_t seed, t0, part_threshold;
-    float gamma;
-    int learn_phi;
-    const uint32_t *row_ptr;    /* [M, S+1] */
-    const uint32_t *thr;        /* [nnz] */
-    const uint32_t *next;       /* [nnz] */
-    const float *reward;        /* [nnz] */
-    const float *alpha, *beta;  /* [K] */
-    const float *phi;           /* [S, d] shared Phi (read-only during the steps) */
-    float *agent_phi;           /* [N, S, d] local_rep only, else NULL */
-    float *theta;               /* [N, d] */
-    uint32_t *state;            /* [N] */
-    uint32_t *ov_rows;          /* [N, R] overlay row ids (shared-Phi learning only, else NULL) */
-    float *ov_vals;             /* [N, R, d] overlay rows */
-    int *ov_count;              /* [N] overlay rows in use */
-    unsigned char *took_part;   /* [N] 1 if the agent took part this round */
-} pfr_cuda_step_args;
 
 typedef struct pfr_cuda_fold_args {
     int64_t N;
@@ -49,7 +28,7 @@ typedef struct pfr_cuda_fold_args {
 #ifdef __cplusplus
 extern "C" {
 #endif
-cudaError_t pfr_cuda_launch_local_steps(const pfr_cuda_step_args *a, cudaStream_t stream);
+cudaError_t pfr_cuda_launch_local_steps(const pfr_round_args *a, cudaStream_t stream);
 cudaError_t pfr_cuda_launch_fold(const pfr_cuda_fold_args *a, cudaStream_t stream);
 cudaError_t pfr_cuda_launch_apply(float *phi, const double *mean_change, size_t n, cudaStream_t stream);
 cudaError_t pfr_cuda_launch_broadcast_theta(float *theta, const double *mean_theta, int64_t N, int d,

@@ -1,0 +1,140 @@
+/*
+ * pfr_agent_round.h — one agent's round as the CUDA engine runs it (one thread per agent), written
+ * as __host__ __device__ functions so the CPU tests can run exactly this code too
+ * (tests/test_cuda_logic.cc runs it for every agent and compares with the CPU engine bit for bit).
+ * The caller supplies the random words: cuRAND on the device, pfr_stream_words on the host; the
+ * two are equal (DESIGN §3, checked on a GPU by tests/test_cuda.cc).
+ *
+ * Phi_i for the shared-Phi algorithms: an agent only changes the rows it visits, so it keeps them
+ * in its own overlay, rows [R] (row ids) and vals [R, d] (values), R = min(K, S); a row is copied
+ * from the shared Phi on its first visit and looked up by a linear scan afterwards.
+ */
+#ifndef PFR_AGENT_ROUND_H
+#define PFR_AGENT_ROUND_H
+
+#include "pfr_agent_math.h"
+
+#define PFR_ROUND_MAX_D 64
+
+/* Everything a round reads and writes; device pointers on the GPU. Shapes in brackets. */
+typedef struct pfr_round_args {
+    int64_t N;
+    int S, d, K, R;             /* R = overlay rows per agent = min(K, S) */
+    int type_first, type_count; /* agent i has type type_first + i mod type_count */
+    uint64_t seed, t0, part_threshold;
+    float gamma;
+    int learn_phi;
+    const uint32_t *row_ptr;    /* [M, S+1] */
+    const uint32_t *thr;        /* [nnz] */
+    const uint32_t *next;       /* [nnz] */
+    const float *reward;        /* [nnz] */
+    const float *alpha, *beta;  /* [K] */
+    const float *phi;           /* [S, d] shared Phi (read-only during the steps) */
+    float *agent_phi;           /* [N, S, d] local_rep only, else NULL */
+    float *theta;               /* [N, d] */
+    uint32_t *state;            /* [N] */
+    uint32_t *ov_rows;          /* [N, R] overlay row ids (shared-Phi learning only, else NULL) */
+    float *ov_vals;             /* [N, R, d] overlay rows */
+    int *ov_count;              /* [N] overlay rows in use */
+    unsigned char *took_part;   /* [N] 1 if the agent took part this round */
+} pfr_round_args;
+
+/* An agent in the middle of its round (registers on the GPU). */
+typedef struct pfr_agent_state {
+    int64_t i;
+    uint32_t s;
+    int n; /* overlay rows in use */
+    const uint32_t *rp;
+    uint32_t *rows;
+    float *vals;
+    float *own;
+    float th[PFR_ROUND_MAX_D];
+} pfr_agent_state;
+
+/* The agent's copy of row s: its overlay slot if it has one; with `insert`, a new slot copied from
+ * the shared Phi. Without insert and without a slot: the shared row itself (read-only use). */
+PFR_HD static inline float *pfr_overlay_row(const float *phi, uint32_t *rows, float *vals, int *n, uint32_t s, int d,
+                                            int insert)
+{
+    for (int q = 0; q < *n; ++q)
+        if (rows[q] == s)
+            return vals + (size_t)q * d;
+    if (!insert)
+        return (float *)(phi + (size_t)s * d);
+    float *slot = vals + (size_t)(*n) * d;
+    for (int j = 0; j < d; ++j)
+        slot[j] = phi[(size_t)s * d + j];
+    rows[(*n)++] = s;
+    return slot;
+}
+
+/* Start agent i's round; `participation_word` is word 1 of its first step. Returns 0 (and marks
+ * it) if the agent sits this round out. */
+PFR_HD static inline int pfr_agent_begin(const pfr_round_args *a, int64_t i, uint32_t participation_word,
+                                         pfr_agent_state *st)
+{
+    if ((uint64_t)participation_word >= a->part_threshold) {
+        a->took_part[i] = 0;
+        return 0;
+    }
+    const int d = a->d;
+    st->i = i;
+    st->s = a->state[i];
+    st->n = 0;
+    st->rp = a->row_ptr + (size_t)(a->type_first + (int)(i % a->type_count)) * (a->S + 1);
+    st->rows = a->ov_rows ? a->ov_rows + (size_t)i * a->R : 0;
+    st->vals = a->ov_vals ? a->ov_vals + (size_t)i * a->R * d : 0;
+    st->own = a->agent_phi ? a->agent_phi + (size_t)i * a->S * d : 0;
+    for (int j = 0; j < d; ++j)
+        st->th[j] = a->theta[(size_t)i * d + j];
+    return 1;
+}
+
+/* Local step k, with u = word 0 of the agent's words at step t0 + k. */
+PFR_HD static inline void pfr_agent_step(const pfr_round_args *a, pfr_agent_state *st, uint32_t u, int k)
+{
+    const int d = a->d;
+    const uint32_t s = st->s, lo = st->rp[s];
+    const uint32_t j = lo + pfr_sample_entry(a->thr + lo, st->rp[s + 1] - lo, u);
+    const uint32_t s2 = a->next[j];
+    float *ps;
+    const float *pn;
+    if (st->own) { /* local_rep: the agent's own Phi_i */
+        ps = st->own + (size_t)s * d;
+        pn = st->own + (size_t)s2 * d;
+    } else if (st->rows) { /* shared Phi seen through the agent's overlay */
+        ps = pfr_overlay_row(a->phi, st->rows, st->vals, &st->n, s, d, 1);
+        pn = pfr_overlay_row(a->phi, st->rows, st->vals, &st->n, s2, d, 0);
+    } else { /* fixed features */
+        ps = (float *)(a->phi + (size_t)s * d);
+        pn = a->phi + (size_t)s2 * d;
+    }
+    pfr_td_step(ps, pn, st->th, d, a->reward[j], a->gamma, a->alpha[k], a->beta[k], a->learn_phi);
+    st->s = s2;
+}
+
+PFR_HD static inline void pfr_agent_end(const pfr_round_args *a, pfr_agent_state *st)
+{
+    const int64_t i = st->i;
+    a->state[i] = st->s;
+    for (int j = 0; j < a->d; ++j)
+        a->theta[(size_t)i * a->d + j] = st->th[j];
+    if (st->rows)
+        a->ov_count[i] = st->n;
+    a->took_part[i] = 1;
+}
+
+/*
+ * The fold of one agent into its block's partial sums: entry e (of n*d) of its overlay adds
+ * Phi_i[r][c] - Phi[r][c] to partial [S, d]. One agent's rows are distinct, so the entries of one
+ * agent can be added in parallel; agents are folded one after another in index order.
+ */
+PFR_HD static inline void pfr_fold_entry(const float *phi, const uint32_t *rows, const float *vals, int d, int e,
+                                         double *partial)
+{
+    const uint32_t r = rows[e / d];
+    const int c = e % d;
+    partial[(size_t)r * d + c] += (double)vals[e] - (double)phi[(size_t)r * d + c];
+}
+
+#endif

@@ -1,0 +1,163 @@
+// The CUDA engine's algorithm, run on the CPU: the per-agent round of kernels/pfr_agent_round.h
+// (what each GPU thread executes) and the fold of kernels/aggregate.cu, driven exactly as
+// kernels/cuda_engine.cu drives them, with the random words from the CPU Philox (equal to cuRAND's,
+// which tests/test_cuda.cc checks on a GPU). Compared with the CPU engine bit for bit, this covers
+// the device code's logic on machines without a GPU; what it cannot cover (launches, cuRAND itself,
+// cuBLAS, memory) is left to tests/test_cuda.cc.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "kernels/pfr_agent_round.h"
+#include "sim_internal.h"
+
+namespace {
+
+pfr_sim *make(const std::string &alg, const std::string &part)
+{
+    pfr_config c;
+    pfr_config_init(&c);
+    pfr_error err;
+    const std::vector<std::pair<const char *, std::string>> kv = {
+        {"env.kind", "cliffwalk"}, {"env.types", "4"},  {"env.slip_max", "0.3"}, {"env.wind_max", "0.2"},
+        {"agents", "1037"},        {"dim", "8"},        {"local_steps", "10"},   {"alpha", "0.2"},
+        {"beta", "0.1"},           {"algorithm", alg},  {"participation", part}, {"orthonormalize", "true"},
+        {"threads", "2"},          {"eval_every", "1000"}};
+    for (const auto &p : kv)
+        EXPECT_EQ(pfr_config_set(&c, p.first, p.second.c_str(), &err), PFR_OK) << err.msg;
+    pfr_sim *s = nullptr;
+    EXPECT_EQ(pfr_sim_create(&c, &s, &err), PFR_OK) << err.msg;
+    return s;
+}
+
+// One round of cuda_round(), on the host arrays of `sim`.
+void emulated_gpu_round(pfr_sim *sim, std::vector<uint32_t> &rp32, std::vector<uint32_t> &ov_rows,
+                        std::vector<float> &ov_vals, std::vector<int> &ov_count, std::vector<unsigned char> &took)
+{
+    const int S = sim->S, d = sim->d, K = sim->K;
+    const int64_t N = sim->N;
+    const int R = K < S ? K : S;
+    std::vector<float> alpha(K, (float)sim->cfg.alpha), beta(K, (float)sim->cfg.beta); // constant schedule
+    pfr_round_args a;
+    std::memset(&a, 0, sizeof a);
+    a.N = N;
+    a.S = S;
+    a.d = d;
+    a.K = K;
+    a.R = R;
+    a.type_first = sim->type_first;
+    a.type_count = sim->type_count;
+    a.seed = sim->cfg.seed;
+    a.t0 = (uint64_t)sim->round * K;
+    a.part_threshold = sim->cfg.participation >= 1.0 ? (1ull << 32) : (uint64_t)(sim->cfg.participation * 4294967296.0);
+    a.gamma = (float)sim->cfg.gamma;
+    a.learn_phi = sim->learn_phi;
+    a.row_ptr = rp32.data();
+    a.thr = sim->env->thr;
+    a.next = sim->env->next;
+    a.reward = sim->env->reward;
+    a.alpha = alpha.data();
+    a.beta = beta.data();
+    a.phi = sim->phi;
+    a.agent_phi = sim->own_phi ? sim->agent_phi : nullptr;
+    a.theta = sim->theta;
+    a.state = sim->state;
+    const int overlay = sim->learn_phi && !sim->own_phi;
+    a.ov_rows = overlay ? ov_rows.data() : nullptr;
+    a.ov_vals = overlay ? ov_vals.data() : nullptr;
+    a.ov_count = overlay ? ov_count.data() : nullptr;
+    a.took_part = took.data();
+
+    // pfr_local_steps_kernel, thread by thread
+    for (int64_t i = 0; i < N; ++i) {
+        pfr_words w = pfr_stream_words(a.seed, (uint64_t)i, a.t0);
+        pfr_agent_state st;
+        if (!pfr_agent_begin(&a, i, w.w[PFR_WORD_PARTICIPATION], &st))
+            continue;
+        for (int k = 0; k < K; ++k) {
+            if (k > 0)
+                w = pfr_stream_words(a.seed, (uint64_t)i, a.t0 + (uint64_t)k);
+            pfr_agent_step(&a, &st, w.w[PFR_WORD_TRANSITION], k);
+        }
+        pfr_agent_end(&a, &st);
+    }
+    // pfr_fold_kernel, block by block, then the sums over blocks (cuBLAS gemv on the GPU)
+    const int64_t nblocks = (N + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
+    std::vector<double> sum((size_t)S * d, 0.0), tsum(d, 0.0);
+    uint64_t part = 0;
+    for (int64_t b = 0; b < nblocks; ++b) {
+        std::vector<double> partial((size_t)S * d, 0.0), tpartial(d, 0.0);
+        for (int64_t i = b * PFR_AGENT_BLOCK; i < std::min<int64_t>(N, (b + 1) * PFR_AGENT_BLOCK); ++i) {
+            if (!took[i])
+                continue;
+            ++part;
+            if (sim->avg_phi)
+                for (int e = 0; e < ov_count[i] * d; ++e)
+                    pfr_fold_entry(sim->phi, ov_rows.data() + (size_t)i * R, ov_vals.data() + (size_t)i * R * d, d, e,
+                                   partial.data());
+            for (int c = 0; c < d; ++c)
+                tpartial[c] += (double)sim->theta[(size_t)i * d + c];
+        }
+        for (size_t e = 0; e < sum.size(); ++e)
+            sum[e] += partial[e];
+        for (int c = 0; c < d; ++c)
+            tsum[c] += tpartial[c];
+    }
+    if (part > 0) {
+        const double inv = 1.0 / (double)part;
+        if (sim->avg_phi)
+            for (size_t e = 0; e < sum.size(); ++e) // pfr_apply_kernel
+                sim->phi[e] = (float)((double)sim->phi[e] + sum[e] * inv);
+        if (sim->avg_theta)
+            for (int64_t i = 0; i < N; ++i) // pfr_broadcast_theta_kernel
+                for (int c = 0; c < d; ++c)
+                    sim->theta[(size_t)i * d + c] = (float)(tsum[c] * inv);
+    }
+    if (sim->cfg.orthonormalize && sim->learn_phi) {
+        if (sim->own_phi) {
+            for (int64_t i = 0; i < N; ++i)
+                ASSERT_EQ(pfr_orthonormalize_host(sim->agent_phi + (size_t)i * S * d, S, d, sim->theta + (size_t)i * d, 1, 1),
+                          PFR_OK);
+        } else if (part > 0) { // factor on the host, pfr_map_theta_kernel on the device
+            std::vector<double> Rm((size_t)d * d);
+            ASSERT_EQ(pfr_orthonormalize_factor(sim->phi, S, d, Rm.data()), PFR_OK);
+            for (int64_t i = 0; i < N; ++i)
+                pfr_map_theta(Rm.data(), sim->theta + (size_t)i * d, d);
+        }
+    }
+    sim->round++;
+}
+
+TEST(CudaLogic, DeviceRoundOnTheHostEqualsTheCpuEngine)
+{
+    for (const char *part : {"1", "0.7"})
+        for (const char *alg : {"pfedtd_rep", "fedavg_rep", "fedtd", "local_rep", "local_td"}) {
+            SCOPED_TRACE(std::string(alg) + " participation " + part);
+            pfr_sim *cpu = make(alg, part), *emu = make(alg, part);
+            ASSERT_TRUE(cpu && emu);
+            const int S = emu->S, d = emu->d, R = emu->K < S ? emu->K : S;
+            const int64_t N = emu->N;
+            std::vector<uint32_t> rp32((size_t)emu->M * (S + 1)), ov_rows((size_t)N * R);
+            for (size_t r = 0; r < rp32.size(); ++r)
+                rp32[r] = (uint32_t)emu->env->row_ptr[r];
+            std::vector<float> ov_vals((size_t)N * R * d);
+            std::vector<int> ov_count(N);
+            std::vector<unsigned char> took(N);
+            for (int r = 0; r < 30; ++r) {
+                ASSERT_EQ(pfr_sim_run(cpu, 1), PFR_OK) << pfr_sim_last_error(cpu);
+                emulated_gpu_round(emu, rp32, ov_rows, ov_vals, ov_count, took);
+                ASSERT_EQ(0, std::memcmp(cpu->state, emu->state, sizeof(uint32_t) * N)) << "states, round " << r;
+            }
+            EXPECT_EQ(0, std::memcmp(cpu->theta, emu->theta, sizeof(float) * N * d)) << "theta";
+            EXPECT_EQ(0, std::memcmp(cpu->phi, emu->phi, sizeof(float) * S * d)) << "phi";
+            if (cpu->own_phi) {
+                EXPECT_EQ(0, std::memcmp(cpu->agent_phi, emu->agent_phi, sizeof(float) * N * S * d)) << "agent phi";
+            }
+            pfr_sim_destroy(cpu);
+            pfr_sim_destroy(emu);
+        }
+}
+
+} // namespace
