@@ -561,7 +561,7 @@ static pfr_status cpu_round(pfr_sim *sim, const pfr_round_plan *plan, uint64_t *
     return PFR_OK;
 }
 
-static const pfr_engine_vtbl CPU_ENGINE = {"cpu", cpu_round, cpu_sync_host, cpu_destroy};
+static const pfr_engine_vtbl CPU_ENGINE = {"cpu", cpu_round, cpu_sync_host, cpu_sync_host, NULL, cpu_destroy};
 
 pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
 {

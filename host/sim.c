@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../kernels/pfr_agent_math.h"
+#include "../kernels/pfr_metrics.h"
 #include "sim_internal.h"
 
 static double now_s(void)
@@ -254,24 +255,6 @@ void pfr_sim_set_progress(pfr_sim *sim, pfr_progress_fn fn, void *user)
 }
 
 /* ---- evaluation -------------------------------------------------------------------------------- */
-/* Relative mu-error of Phi theta against V_m, from the type's moments:
- * ||Phi th - V||^2_mu = th^T G th - 2 th^T h + c, G = Phi^T D Phi, h = Phi^T D V, c = V^T D V. */
-typedef struct type_moments {
-    double *G, *h, c;
-} type_moments;
-
-static double quad_error(const type_moments *tm, const float *th, int d)
-{
-    double e = tm->c;
-    for (int i = 0; i < d; ++i) {
-        double gi = 0.0;
-        for (int j = 0; j < d; ++j)
-            gi += tm->G[(size_t)i * d + j] * th[j];
-        e += (double)th[i] * gi - 2.0 * (double)th[i] * tm->h[i];
-    }
-    return (e > 0.0 || isnan(e) ? e : 0.0) / tm->c; /* clamp rounding below 0, keep NaN */
-}
-
 static double direct_error(const pfr_sim *sim, const float *phi, const float *th, int m)
 {
     const int S = sim->S, d = sim->d;
@@ -337,57 +320,42 @@ out:
     return result;
 }
 
-static pfr_status evaluate(pfr_sim *sim, pfr_metrics *out)
+/* Per-type moments of the shared Phi: mom + m*(d*d + d) holds G_m = Phi^T D_m Phi [d, d], then
+ * h_m = Phi^T D_m V_m [d] (see pfr_metrics.h). Held-out types (weight 0) are computed too. */
+static void type_moments(const pfr_sim *sim, double *mom)
 {
-    pfr_status st = sim->engine->sync_host(sim);
-    if (st != PFR_OK)
-        return st;
-    const int S = sim->S, d = sim->d, M = sim->M, T = sim->threads;
-    const int64_t N = sim->N;
-    memset(out, 0, sizeof *out);
-    out->round = sim->round;
-    out->agent_steps = sim->agent_steps;
-    out->best_rank_d_error = sim->best_rank_d;
-
-    const int64_t nblocks = (N + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
-    double *blk = calloc((size_t)nblocks * 3, sizeof(double)); /* per block: value error, |theta|, |Phi_i| */
-    type_moments *tm = calloc((size_t)M, sizeof *tm);
-    double *mom = sim->own_phi ? NULL : calloc((size_t)M * (d * d + d), sizeof(double));
-    if (!blk || !tm || (!sim->own_phi && !mom)) {
-        free(blk);
-        free(tm);
-        free(mom);
-        return pfr_sim_fail(sim, PFR_ERR_NO_MEMORY, "out of memory while evaluating");
-    }
-    if (!sim->own_phi) {
-        for (int m = 0; m < M; ++m) {
-            tm[m].G = mom + (size_t)m * (d * d + d);
-            tm[m].h = tm[m].G + (size_t)d * d;
-            tm[m].c = sim->truth.vnorm2[m];
-            const double *mu = sim->truth.mu + (size_t)m * S, *V = sim->truth.V + (size_t)m * S;
-            for (int s = 0; s < S; ++s) {
-                if (mu[s] == 0.0)
-                    continue;
-                const float *row = sim->phi + (size_t)s * d;
-                for (int i = 0; i < d; ++i) {
-                    tm[m].h[i] += mu[s] * row[i] * V[s];
-                    for (int j = 0; j < d; ++j)
-                        tm[m].G[(size_t)i * d + j] += mu[s] * row[i] * row[j];
-                }
+    const int S = sim->S, d = sim->d;
+    memset(mom, 0, sizeof(double) * (size_t)sim->M * (d * d + d));
+    for (int m = 0; m < sim->M; ++m) {
+        double *G = mom + (size_t)m * (d * d + d), *h = G + (size_t)d * d;
+        const double *mu = sim->truth.mu + (size_t)m * S, *V = sim->truth.V + (size_t)m * S;
+        for (int s = 0; s < S; ++s) {
+            if (mu[s] == 0.0)
+                continue;
+            const float *row = sim->phi + (size_t)s * d;
+            for (int i = 0; i < d; ++i) {
+                h[i] += mu[s] * row[i] * V[s];
+                for (int j = 0; j < d; ++j)
+                    G[(size_t)i * d + j] += mu[s] * row[i] * row[j];
             }
         }
     }
-#pragma omp parallel for num_threads(T) schedule(dynamic, 1)
+}
+
+/* The per-agent sums on the host, per block of agents in agent order: blk [nblocks, 3] = value
+ * error, |theta|, |Phi_i| (the last for local_rep only). */
+static void agent_metrics_host(const pfr_sim *sim, const double *mom, double *blk)
+{
+    const int S = sim->S, d = sim->d;
+    const int64_t N = sim->N, nblocks = (N + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
+#pragma omp parallel for num_threads(sim->threads) schedule(dynamic, 1)
     for (int64_t b = 0; b < nblocks; ++b) {
         const int64_t i0 = b * PFR_AGENT_BLOCK, i1 = i0 + PFR_AGENT_BLOCK < N ? i0 + PFR_AGENT_BLOCK : N;
         double ve = 0.0, tn = 0.0, pn = 0.0;
         for (int64_t i = i0; i < i1; ++i) {
             const float *th = sim->theta + (size_t)i * d;
             const int m = pfr_agent_type(sim, i);
-            double t2 = 0.0;
-            for (int j = 0; j < d; ++j)
-                t2 += (double)th[j] * th[j];
-            tn += sqrt(t2);
+            tn += pfr_theta_norm(th, d);
             if (sim->own_phi) {
                 const float *phi = sim->agent_phi + (size_t)i * S * d;
                 ve += direct_error(sim, phi, th, m);
@@ -396,12 +364,49 @@ static pfr_status evaluate(pfr_sim *sim, pfr_metrics *out)
                     p2 += (double)phi[e] * phi[e];
                 pn += sqrt(p2);
             } else {
-                ve += quad_error(&tm[m], th, d);
+                const double *G = mom + (size_t)m * (d * d + d);
+                ve += pfr_quad_error(G, G + (size_t)d * d, sim->truth.vnorm2[m], th, d);
             }
         }
         blk[3 * b] = ve;
         blk[3 * b + 1] = tn;
         blk[3 * b + 2] = pn;
+    }
+}
+
+static pfr_status evaluate(pfr_sim *sim, pfr_metrics *out)
+{
+    /* An engine with its own per-agent metrics only needs the shared Phi on the host (small);
+     * otherwise the whole state comes over. */
+    const int on_engine = sim->engine->agent_metrics && !sim->own_phi;
+    pfr_status st = on_engine ? sim->engine->pull_phi(sim) : sim->engine->sync_host(sim);
+    if (st != PFR_OK)
+        return st;
+    const int S = sim->S, d = sim->d, M = sim->M;
+    const int64_t N = sim->N;
+    memset(out, 0, sizeof *out);
+    out->round = sim->round;
+    out->agent_steps = sim->agent_steps;
+    out->best_rank_d_error = sim->best_rank_d;
+
+    const int64_t nblocks = (N + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
+    double *blk = calloc((size_t)nblocks * 3, sizeof(double));
+    double *mom = sim->own_phi ? NULL : malloc(sizeof(double) * (size_t)M * (d * d + d));
+    if (!blk || (!sim->own_phi && !mom)) {
+        free(blk);
+        free(mom);
+        return pfr_sim_fail(sim, PFR_ERR_NO_MEMORY, "out of memory while evaluating");
+    }
+    if (mom)
+        type_moments(sim, mom);
+    if (on_engine)
+        st = sim->engine->agent_metrics(sim, mom, blk);
+    else
+        agent_metrics_host(sim, mom, blk);
+    if (st != PFR_OK) {
+        free(blk);
+        free(mom);
+        return st;
     }
     double ve = 0.0, tn = 0.0, pn = 0.0;
     for (int64_t b = 0; b < nblocks; ++b) { /* block order: the same sum for any thread count */
@@ -431,7 +436,6 @@ static pfr_status evaluate(pfr_sim *sim, pfr_metrics *out)
         out->td_fixed_point_error = fp;
     }
     free(blk);
-    free(tm);
     free(mom);
     out->wall_s = sim->wall_s;
     out->agent_steps_per_sec = sim->step_s > 0 ? (double)sim->agent_steps / sim->step_s : 0.0;

@@ -30,6 +30,12 @@ typedef struct pfr_engine_vtbl {
     pfr_status (*round)(pfr_sim *sim, const pfr_round_plan *plan, uint64_t *participants);
     /* Make the host arrays (phi, agent_phi, theta, state) current. */
     pfr_status (*sync_host)(pfr_sim *sim);
+    /* Make the host's shared Phi current (cheap: [S, d]). */
+    pfr_status (*pull_phi)(pfr_sim *sim);
+    /* Optional (NULL: the host computes them): the per-agent metric sums for the shared-Phi
+     * algorithms, per block of agents in agent order, blk [nblocks, 3], from the per-type moments
+     * `mom` (pfr_metrics.h); only those small results cross to the host. */
+    pfr_status (*agent_metrics)(pfr_sim *sim, const double *mom, double *blk);
     void (*destroy)(pfr_sim *sim);
 } pfr_engine_vtbl;
 

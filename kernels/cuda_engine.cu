@@ -38,6 +38,8 @@ struct cuda_engine {
     double *partial = nullptr, *theta_partial = nullptr, *ones = nullptr, *mean = nullptr, *Rdev = nullptr;
     int *block_count = nullptr;
     int *block_count_host = nullptr;
+    /* metrics */
+    double *mom = nullptr, *vnorm2 = nullptr, *blk = nullptr;
 };
 
 cuda_engine *E(pfr_sim *sim) { return static_cast<cuda_engine *>(sim->engine_state); }
@@ -50,7 +52,7 @@ void cuda_destroy(pfr_sim *sim)
     /* best effort: a failing free during tear-down has nowhere to be reported */
     void *bufs[] = {e->row_ptr, e->thr, e->next, e->reward, e->phi, e->agent_phi, e->theta, e->state,
                     e->alpha, e->beta, e->ov_rows, e->ov_vals, e->ov_count, e->took, e->partial,
-                    e->theta_partial, e->ones, e->mean, e->Rdev, e->block_count};
+                    e->theta_partial, e->ones, e->mean, e->Rdev, e->block_count, e->mom, e->vnorm2, e->blk};
     for (void *p : bufs)
         if (p)
             (void)cudaFree(p);
@@ -83,6 +85,31 @@ pfr_status cuda_sync_host(pfr_sim *sim)
                                       e->stream));
     PFR_CUDA(sim, cudaStreamSynchronize(e->stream));
     e->host_stale = 0;
+    return PFR_OK;
+}
+
+pfr_status cuda_pull_phi(pfr_sim *sim)
+{
+    cuda_engine *e = E(sim);
+    if (!e->host_stale)
+        return PFR_OK;
+    PFR_CUDA(sim, cudaMemcpyAsync(sim->phi, e->phi, sizeof(float) * sim->S * sim->d, cudaMemcpyDeviceToHost, e->stream));
+    PFR_CUDA(sim, cudaStreamSynchronize(e->stream));
+    return PFR_OK; /* theta and states stay stale on the host */
+}
+
+/* The per-agent metric sums on the device; the moments go up, [nblocks, 3] doubles come back. */
+pfr_status cuda_agent_metrics(pfr_sim *sim, const double *mom, double *blk)
+{
+    cuda_engine *e = E(sim);
+    const int d = sim->d;
+    pfr_status st = upload(sim, e->mom, mom, sizeof(double) * sim->M * (d * d + d));
+    if (st != PFR_OK)
+        return st;
+    PFR_CUDA(sim, pfr_cuda_launch_metrics(e->theta, sim->N, d, e->mom, e->vnorm2, sim->type_first, sim->type_count,
+                                          e->blk, e->stream));
+    PFR_CUDA(sim, cudaMemcpyAsync(blk, e->blk, sizeof(double) * 3 * e->nblocks, cudaMemcpyDeviceToHost, e->stream));
+    PFR_CUDA(sim, cudaStreamSynchronize(e->stream));
     return PFR_OK;
 }
 
@@ -240,7 +267,7 @@ pfr_status cuda_round_phases(pfr_sim *sim, const pfr_round_plan *plan, uint64_t 
     return PFR_OK;
 }
 
-const pfr_engine_vtbl CUDA_ENGINE = {"cuda", cuda_round, cuda_sync_host, cuda_destroy};
+const pfr_engine_vtbl CUDA_ENGINE = {"cuda", cuda_round, cuda_sync_host, cuda_pull_phi, cuda_agent_metrics, cuda_destroy};
 
 template <typename T> pfr_status dalloc(pfr_sim *sim, T **p, size_t count)
 {
@@ -268,7 +295,8 @@ pfr_status cuda_init(pfr_sim *sim)
                         (sim->own_phi ? 4.0 * N * S * d : 0.0) +
                         (overlay ? 4.0 * N * e->R * (d + 1) + 4.0 * N : 0.0) +
                         8.0 * (sim->avg_phi ? e->nblocks * S * d : 0) + 8.0 * e->nblocks * d +
-                        8.0 * (e->nblocks + S * d + d + d * d) + 4.0 * e->nblocks;
+                        8.0 * (e->nblocks + S * d + d + d * d) + 4.0 * e->nblocks +
+                        8.0 * (M * (d * d + d) + M + 3.0 * e->nblocks);
     size_t free_b = 0, total_b = 0;
     PFR_CUDA(sim, cudaMemGetInfo(&free_b, &total_b));
     if (need > 0.95 * (double)free_b)
@@ -300,6 +328,9 @@ pfr_status cuda_init(pfr_sim *sim)
     ALLOC(e->ones, (size_t)e->nblocks);
     ALLOC(e->mean, S * d + d);
     ALLOC(e->Rdev, d * d);
+    ALLOC(e->mom, M * (d * d + d));
+    ALLOC(e->vnorm2, M);
+    ALLOC(e->blk, 3 * (size_t)e->nblocks);
     if (sim->own_phi)
         ALLOC(e->agent_phi, N * S * d);
     if (overlay) {
@@ -339,6 +370,8 @@ pfr_status cuda_init(pfr_sim *sim)
         st = upload(sim, e->state, sim->state, sizeof(uint32_t) * N);
     if (st == PFR_OK && sim->own_phi)
         st = upload(sim, e->agent_phi, sim->agent_phi, sizeof(float) * N * S * d);
+    if (st == PFR_OK)
+        st = upload(sim, e->vnorm2, sim->truth.vnorm2, sizeof(double) * M);
     if (st == PFR_OK) {
         cudaError_t ce = cudaStreamSynchronize(e->stream); /* the host buffers above are freed next */
         if (ce != cudaSuccess)

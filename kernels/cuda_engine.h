@@ -35,6 +35,9 @@ cudaError_t pfr_cuda_launch_broadcast_theta(float *theta, const double *mean_the
                                             cudaStream_t stream);
 /* theta_i <- R theta_i for every agent; R [d, d] upper triangular, row-major, double. */
 cudaError_t pfr_cuda_launch_map_theta(float *theta, const double *R, int64_t N, int d, cudaStream_t stream);
+/* Per-block metric sums blk [nblocks, 3] from the per-type moments mom [M, d*d + d], vnorm2 [M]. */
+cudaError_t pfr_cuda_launch_metrics(const float *theta, int64_t N, int d, const double *mom, const double *vnorm2,
+                                    int type_first, int type_count, double *blk, cudaStream_t stream);
 cudaError_t pfr_cuda_launch_philox_words(uint64_t seed, const uint64_t *agent, const uint64_t *step, int n,
                                          uint4 *out, cudaStream_t stream);
 #ifdef __cplusplus

@@ -1,0 +1,35 @@
+/*
+ * pfr_metrics.h — the per-agent part of an evaluation (DESIGN §1), shared by the CPU engine's
+ * host loop and the CUDA metrics kernel so both compute the same numbers in the same order.
+ * The per-type moments come from the host: for type m, G = Phi^T D_m Phi [d, d], h = Phi^T D_m V_m
+ * [d] (packed as mom + m*(d*d + d)) and c = ||V_m||^2_mu; then
+ *   ||Phi theta - V_m||^2_mu / c = (theta^T G theta - 2 theta^T h + c) / c.
+ */
+#ifndef PFR_METRICS_H
+#define PFR_METRICS_H
+
+#include <math.h>
+
+#include "pfr_agent_math.h"
+
+PFR_HD static inline double pfr_quad_error(const double *G, const double *h, double c, const float *th, int d)
+{
+    double e = c;
+    for (int i = 0; i < d; ++i) {
+        double gi = 0.0;
+        for (int j = 0; j < d; ++j)
+            gi += G[(size_t)i * d + j] * th[j];
+        e += (double)th[i] * gi - 2.0 * (double)th[i] * h[i];
+    }
+    return (e > 0.0 || e != e ? e : 0.0) / c; /* clamp rounding below 0, keep NaN */
+}
+
+PFR_HD static inline double pfr_theta_norm(const float *th, int d)
+{
+    double t2 = 0.0;
+    for (int j = 0; j < d; ++j)
+        t2 += (double)th[j] * th[j];
+    return sqrt(t2);
+}
+
+#endif
