@@ -4,9 +4,9 @@
 # (memcheck and racecheck) on a small CUDA run, then the throughput sweep. Everything is written
 # under $OUT (default ./gpu-check-out); summary.txt is the digest to copy into bench/RESULTS.md.
 #
-# Status: the CUDA engine is written but has never run on a GPU; the first run of this script is
-# its first test. Not yet here: the PyTorch baseline, the large grid-world sweep, and a roofline
-# fraction (bandwidth and instruction rate) per configuration.
+# Status: the CUDA engine and bench/torch_baseline.py are written but have never run on a GPU; the
+# first run of this script is their first test. Not yet here: the large grid-world sweep and a
+# roofline fraction (bandwidth and instruction rate) per configuration.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-$PWD/gpu-check-out}"
@@ -71,6 +71,19 @@ for N in 1000 10000 100000 1000000 10000000; do
     done
   done
 done
+
+log "PyTorch baseline on this GPU (same chains, same algorithm), for the GPU/PyTorch ratio"
+if python3 -c "import torch, numpy; assert torch.cuda.is_available()" >/dev/null 2>&1; then
+  $B export examples/cliffwalk.yaml --out "$OUT/env" --quiet
+  for N in 1000000; do
+    python3 bench/torch_baseline.py "$OUT/env" --agents $N --dim 8 --local-steps 100 --rounds 5 2>&1 | tee -a "$OUT/summary.txt"
+    $B run examples/cliffwalk.yaml --backend cuda --set agents=$N --set local_steps=100 --set rounds=20 \
+      --set eval_every=1000000 --set orthonormalize=false --quiet --out "$OUT/vs-torch" > /dev/null 2>&1 &&
+      log "pfedrl cuda, same settings: $(python3 -c "import json;print('%.4g agent-steps/s' % json.load(open('$OUT/vs-torch/summary.json'))['agent_steps_per_sec'])")"
+  done
+else
+  log "PyTorch with CUDA not available on this machine: baseline not run"
+fi
 
 log "CPU engine on this machine, for the GPU/CPU ratio"
 BUILD_DIR=build-gpu bash bench/cpu_throughput.sh > "$OUT/cpu_throughput.txt" 2>&1 || true
