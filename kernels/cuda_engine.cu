@@ -20,7 +20,8 @@ namespace {
 struct cuda_engine {
     cudaStream_t stream = nullptr;
     cublasHandle_t blas = nullptr;
-    int64_t nblocks = 0;
+    int64_t nblocks = 0;  /* agent blocks in all */
+    int64_t chunk = 0;    /* agents per chunk: a multiple of PFR_AGENT_BLOCK (all agents when they fit) */
     int R = 0;
     int host_stale = 0; /* the device holds newer state than the host arrays */
     /* the chains */
@@ -193,19 +194,6 @@ pfr_status cuda_round_phases(pfr_sim *sim, const pfr_round_plan *plan, uint64_t 
     a.ov_vals = e->ov_vals;
     a.ov_count = e->ov_count;
     a.took_part = e->took;
-    {
-        nvtx_range r("local steps");
-        PFR_CUDA(sim, pfr_cuda_launch_local_steps(&a, e->stream));
-    }
-    e->host_stale = 1;
-    nvtx_range agg("aggregation");
-
-    /* block partial sums (and the participant counts, needed by every algorithm) */
-    const size_t sd = (size_t)S * d;
-    if (sim->avg_phi)
-        PFR_CUDA(sim, cudaMemsetAsync(e->partial, 0, sizeof(double) * sd * e->nblocks, e->stream));
-    if (sim->avg_theta)
-        PFR_CUDA(sim, cudaMemsetAsync(e->theta_partial, 0, sizeof(double) * d * e->nblocks, e->stream));
     pfr_cuda_fold_args f;
     f.N = N;
     f.S = S;
@@ -220,7 +208,37 @@ pfr_status cuda_round_phases(pfr_sim *sim, const pfr_round_plan *plan, uint64_t 
     f.partial = e->partial;
     f.theta_partial = sim->avg_theta ? e->theta_partial : nullptr;
     f.block_count = e->block_count;
-    PFR_CUDA(sim, pfr_cuda_launch_fold(&f, e->stream));
+    e->host_stale = 1;
+
+    /* Chunk by chunk (one chunk when everything fits): the local steps, the fold into the chunk's
+     * block partial sums, and their sum over blocks (cuBLAS) added to the round's running sums:
+     * sums [S*d] for Phi, then [d] for theta. `partial` is [chunk blocks, S*d] row-major, i.e.
+     * column-major [S*d, blocks] with lda = S*d, so y += A * ones is CUBLAS_OP_N with beta = 1. */
+    const size_t sd = (size_t)S * d;
+    double *phi_sum = e->mean, *theta_sum = e->mean + sd;
+    for (int64_t c0 = 0; c0 < N; c0 += e->chunk) {
+        const int64_t n = N - c0 < e->chunk ? N - c0 : e->chunk;
+        const int cblocks = (int)((n + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK);
+        a.i0 = f.i0 = c0;
+        a.n = f.n = n;
+        {
+            nvtx_range r("local steps");
+            PFR_CUDA(sim, pfr_cuda_launch_local_steps(&a, e->stream));
+        }
+        nvtx_range agg("aggregation");
+        if (sim->avg_phi)
+            PFR_CUDA(sim, cudaMemsetAsync(e->partial, 0, sizeof(double) * sd * cblocks, e->stream));
+        if (sim->avg_theta)
+            PFR_CUDA(sim, cudaMemsetAsync(e->theta_partial, 0, sizeof(double) * d * cblocks, e->stream));
+        PFR_CUDA(sim, pfr_cuda_launch_fold(&f, e->stream));
+        const double one = 1.0, keep = c0 == 0 ? 0.0 : 1.0;
+        if (sim->avg_phi)
+            PFR_CUBLAS(sim, cublasDgemv(e->blas, CUBLAS_OP_N, (int)sd, cblocks, &one, e->partial, (int)sd, e->ones, 1,
+                                        &keep, phi_sum, 1));
+        if (sim->avg_theta)
+            PFR_CUBLAS(sim, cublasDgemv(e->blas, CUBLAS_OP_N, d, cblocks, &one, e->theta_partial, d, e->ones, 1, &keep,
+                                        theta_sum, 1));
+    }
     PFR_CUDA(sim, cudaMemcpyAsync(e->block_count_host, e->block_count, sizeof(int) * e->nblocks,
                                   cudaMemcpyDeviceToHost, e->stream));
     PFR_CUDA(sim, cudaStreamSynchronize(e->stream));
@@ -228,21 +246,12 @@ pfr_status cuda_round_phases(pfr_sim *sim, const pfr_round_plan *plan, uint64_t 
     for (int64_t b = 0; b < e->nblocks; ++b)
         part += (uint64_t)e->block_count_host[b];
     *participants = part;
-
     if (part > 0) {
-        const double inv = 1.0 / (double)part, zero = 0.0;
-        /* mean over participants = (1/part) * sum over blocks: `partial` is [nblocks, S*d] row-major,
-         * i.e. column-major [S*d, nblocks] with lda = S*d, so y = A * ones is CUBLAS_OP_N. */
-        if (sim->avg_phi) {
-            PFR_CUBLAS(sim, cublasDgemv(e->blas, CUBLAS_OP_N, (int)sd, (int)e->nblocks, &inv, e->partial, (int)sd,
-                                        e->ones, 1, &zero, e->mean, 1));
-            PFR_CUDA(sim, pfr_cuda_launch_apply(e->phi, e->mean, sd, e->stream));
-        }
-        if (sim->avg_theta) {
-            PFR_CUBLAS(sim, cublasDgemv(e->blas, CUBLAS_OP_N, d, (int)e->nblocks, &inv, e->theta_partial, d, e->ones,
-                                        1, &zero, e->mean, 1));
-            PFR_CUDA(sim, pfr_cuda_launch_broadcast_theta(e->theta, e->mean, N, d, e->stream));
-        }
+        const double inv = 1.0 / (double)part;
+        if (sim->avg_phi)
+            PFR_CUDA(sim, pfr_cuda_launch_apply(e->phi, phi_sum, inv, sd, e->stream));
+        if (sim->avg_theta)
+            PFR_CUDA(sim, pfr_cuda_launch_broadcast_theta(e->theta, theta_sum, inv, N, d, e->stream));
     }
 
     if (sim->cfg.orthonormalize && sim->learn_phi) {
@@ -290,21 +299,28 @@ pfr_status cuda_init(pfr_sim *sim)
     e->R = (int)(K < S ? K : S);
     const int overlay = sim->learn_phi && !sim->own_phi;
 
-    /* Memory plan: everything the run keeps on the device, checked against what is free. */
-    const double need = 4.0 * (M * (S + 1) + 3.0 * nnz) + 4.0 * (S * d + N * d + N + 2.0 * K) + N +
-                        (sim->own_phi ? 4.0 * N * S * d : 0.0) +
-                        (overlay ? 4.0 * N * e->R * (d + 1) + 4.0 * N : 0.0) +
-                        8.0 * (sim->avg_phi ? e->nblocks * S * d : 0) + 8.0 * e->nblocks * d +
-                        8.0 * (e->nblocks + S * d + d + d * d) + 4.0 * e->nblocks +
-                        8.0 * (M * (d * d + d) + M + 3.0 * e->nblocks);
+    /* Memory plan. Fixed: the chains, Phi, theta, states and small buffers (and every agent's own
+     * Phi for local_rep). Per chunk: the overlays of its agents and the partial sums of its blocks.
+     * The chunk is the largest multiple of PFR_AGENT_BLOCK agents that fits next to the fixed part. */
+    const double fixed = 4.0 * (M * (S + 1) + 3.0 * nnz) + 4.0 * (S * d + N * d + N + 2.0 * K) + N +
+                         (sim->own_phi ? 4.0 * N * S * d : 0.0) + 4.0 * e->nblocks +
+                         8.0 * (S * d + d + d * d + M * (d * d + d) + M + 3.0 * e->nblocks);
+    const double per_agent = overlay ? 4.0 * e->R * (d + 1) + 4.0 : 0.0;
+    const double per_block = 8.0 * (sim->avg_phi ? S * d : 0) + 8.0 * d + 8.0;
     size_t free_b = 0, total_b = 0;
     PFR_CUDA(sim, cudaMemGetInfo(&free_b, &total_b));
-    if (need > 0.95 * (double)free_b)
+    const double budget = 0.9 * (double)free_b - fixed;
+    const double per_block_all = per_block + PFR_AGENT_BLOCK * per_agent;
+    const int64_t fit_blocks = budget > 0 ? (int64_t)(budget / per_block_all) : 0;
+    if (fit_blocks < 1)
         return pfr_sim_fail(sim, PFR_ERR_DEVICE_MEMORY,
-                            "agents=%zu, S=%zu, dim=%zu, local_steps=%zu (%s) need %.2f GiB of device memory; %.2f GiB "
-                            "of %.2f GiB are free (processing agents in chunks is not implemented yet)",
-                            N, S, d, K, pfr_algorithm_name(sim->cfg.algorithm), need / 1073741824.0,
-                            (double)free_b / 1073741824.0, (double)total_b / 1073741824.0);
+                            "agents=%zu, S=%zu, dim=%zu, local_steps=%zu (%s) need %.2f GiB of device memory for the "
+                            "agents' state plus %.2f MiB per chunk of %d agents; %.2f GiB of %.2f GiB are free",
+                            N, S, d, K, pfr_algorithm_name(sim->cfg.algorithm), fixed / 1073741824.0,
+                            per_block_all / 1048576.0, PFR_AGENT_BLOCK, (double)free_b / 1073741824.0,
+                            (double)total_b / 1073741824.0);
+    const int64_t chunk_blocks = fit_blocks < e->nblocks ? fit_blocks : e->nblocks;
+    e->chunk = chunk_blocks * PFR_AGENT_BLOCK;
 
     PFR_CUDA(sim, cudaStreamCreateWithFlags(&e->stream, cudaStreamNonBlocking));
     PFR_CUBLAS(sim, cublasCreate(&e->blas));
@@ -324,8 +340,8 @@ pfr_status cuda_init(pfr_sim *sim)
     ALLOC(e->beta, K);
     ALLOC(e->took, N);
     ALLOC(e->block_count, (size_t)e->nblocks);
-    ALLOC(e->theta_partial, (size_t)e->nblocks * d);
-    ALLOC(e->ones, (size_t)e->nblocks);
+    ALLOC(e->theta_partial, (size_t)chunk_blocks * d);
+    ALLOC(e->ones, (size_t)chunk_blocks);
     ALLOC(e->mean, S * d + d);
     ALLOC(e->Rdev, d * d);
     ALLOC(e->mom, M * (d * d + d));
@@ -334,16 +350,16 @@ pfr_status cuda_init(pfr_sim *sim)
     if (sim->own_phi)
         ALLOC(e->agent_phi, N * S * d);
     if (overlay) {
-        ALLOC(e->ov_rows, N * (size_t)e->R);
-        ALLOC(e->ov_vals, N * (size_t)e->R * d);
-        ALLOC(e->ov_count, N);
+        ALLOC(e->ov_rows, (size_t)e->chunk * e->R);
+        ALLOC(e->ov_vals, (size_t)e->chunk * e->R * d);
+        ALLOC(e->ov_count, (size_t)e->chunk);
     }
     if (sim->avg_phi)
-        ALLOC(e->partial, (size_t)e->nblocks * S * d);
+        ALLOC(e->partial, (size_t)chunk_blocks * S * d);
 #undef ALLOC
     e->block_count_host = (int *)malloc(sizeof(int) * (size_t)e->nblocks);
     uint32_t *rp32 = (uint32_t *)malloc(sizeof(uint32_t) * M * (S + 1));
-    double *ones = (double *)malloc(sizeof(double) * (size_t)e->nblocks);
+    double *ones = (double *)malloc(sizeof(double) * (size_t)chunk_blocks);
     if (!e->block_count_host || !rp32 || !ones) {
         free(rp32);
         free(ones);
@@ -351,11 +367,11 @@ pfr_status cuda_init(pfr_sim *sim)
     }
     for (size_t r = 0; r < M * (S + 1); ++r)
         rp32[r] = (uint32_t)env->row_ptr[r];
-    for (int64_t b = 0; b < e->nblocks; ++b)
+    for (int64_t b = 0; b < chunk_blocks; ++b)
         ones[b] = 1.0;
     st = upload(sim, e->row_ptr, rp32, sizeof(uint32_t) * M * (S + 1));
     if (st == PFR_OK)
-        st = upload(sim, e->ones, ones, sizeof(double) * (size_t)e->nblocks);
+        st = upload(sim, e->ones, ones, sizeof(double) * (size_t)chunk_blocks);
     if (st == PFR_OK)
         st = upload(sim, e->thr, env->thr, sizeof(uint32_t) * nnz);
     if (st == PFR_OK)

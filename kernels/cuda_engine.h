@@ -12,17 +12,18 @@
 #include "sim_internal.h"
 
 typedef struct pfr_cuda_fold_args {
-    int64_t N;
+    int64_t N;                      /* all agents */
+    int64_t i0, n;                  /* this chunk: agents i0 .. i0+n-1, i0 a multiple of PFR_AGENT_BLOCK */
     int S, d, R;
     const unsigned char *took_part; /* [N] */
-    const int *ov_count;            /* [N], NULL: no Phi to fold */
-    const uint32_t *ov_rows;        /* [N, R] */
-    const float *ov_vals;           /* [N, R, d] */
+    const int *ov_count;            /* [n], NULL: no Phi to fold */
+    const uint32_t *ov_rows;        /* [n, R] */
+    const float *ov_vals;           /* [n, R, d] */
     const float *phi;               /* [S, d] the shared Phi the round started from */
     const float *theta;             /* [N, d] */
-    double *partial;                /* [nblocks, S, d] zeroed before the fold */
-    double *theta_partial;          /* [nblocks, d] zeroed before, or NULL */
-    int *block_count;               /* [nblocks] participants per block */
+    double *partial;                /* [chunk blocks, S, d] zeroed before the fold */
+    double *theta_partial;          /* [chunk blocks, d] zeroed before, or NULL */
+    int *block_count;               /* [all blocks] participants per block */
 } pfr_cuda_fold_args;
 
 #ifdef __cplusplus
@@ -30,8 +31,9 @@ extern "C" {
 #endif
 cudaError_t pfr_cuda_launch_local_steps(const pfr_round_args *a, cudaStream_t stream);
 cudaError_t pfr_cuda_launch_fold(const pfr_cuda_fold_args *a, cudaStream_t stream);
-cudaError_t pfr_cuda_launch_apply(float *phi, const double *mean_change, size_t n, cudaStream_t stream);
-cudaError_t pfr_cuda_launch_broadcast_theta(float *theta, const double *mean_theta, int64_t N, int d,
+/* phi += scale * sum_change (elementwise, in double); theta_i = scale * sum_theta for every agent. */
+cudaError_t pfr_cuda_launch_apply(float *phi, const double *sum_change, double scale, size_t n, cudaStream_t stream);
+cudaError_t pfr_cuda_launch_broadcast_theta(float *theta, const double *sum_theta, double scale, int64_t N, int d,
                                             cudaStream_t stream);
 /* theta_i <- R theta_i for every agent; R [d, d] upper triangular, row-major, double. */
 cudaError_t pfr_cuda_launch_map_theta(float *theta, const double *R, int64_t N, int d, cudaStream_t stream);

@@ -20,8 +20,8 @@
 
 __global__ void pfr_local_steps_kernel(pfr_round_args a)
 {
-    const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= a.N)
+    const int64_t i = a.i0 + (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= a.i0 + a.n)
         return;
     curandStatePhilox4_32_10_t rng;
     curand_init(a.seed, (unsigned long long)i, 4ull * a.t0, &rng);
@@ -42,7 +42,7 @@ extern "C" cudaError_t pfr_cuda_launch_local_steps(const pfr_round_args *a, cuda
     if (a->d > PFR_ROUND_MAX_D)
         return cudaErrorInvalidValue;
     const int threads = 128;
-    const int64_t blocks = (a->N + threads - 1) / threads;
+    const int64_t blocks = (a->n + threads - 1) / threads;
     pfr_local_steps_kernel<<<(unsigned)blocks, threads, 0, stream>>>(*a);
     return cudaGetLastError();
 }

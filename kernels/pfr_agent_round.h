@@ -18,7 +18,8 @@
 
 /* Everything a round reads and writes; device pointers on the GPU. Shapes in brackets. */
 typedef struct pfr_round_args {
-    int64_t N;
+    int64_t N;                  /* all agents */
+    int64_t i0, n;              /* this launch: agents i0 .. i0+n-1 (a chunk); overlays are per chunk */
     int S, d, K, R;             /* R = overlay rows per agent = min(K, S) */
     int type_first, type_count; /* agent i has type type_first + i mod type_count */
     uint64_t seed, t0, part_threshold;
@@ -33,9 +34,9 @@ typedef struct pfr_round_args {
     float *agent_phi;           /* [N, S, d] local_rep only, else NULL */
     float *theta;               /* [N, d] */
     uint32_t *state;            /* [N] */
-    uint32_t *ov_rows;          /* [N, R] overlay row ids (shared-Phi learning only, else NULL) */
-    float *ov_vals;             /* [N, R, d] overlay rows */
-    int *ov_count;              /* [N] overlay rows in use */
+    uint32_t *ov_rows;          /* [n, R] overlay row ids of the chunk's agents (shared-Phi learning only) */
+    float *ov_vals;             /* [n, R, d] overlay rows */
+    int *ov_count;              /* [n] overlay rows in use */
     unsigned char *took_part;   /* [N] 1 if the agent took part this round */
 } pfr_round_args;
 
@@ -82,8 +83,8 @@ PFR_HD static inline int pfr_agent_begin(const pfr_round_args *a, int64_t i, uin
     st->s = a->state[i];
     st->n = 0;
     st->rp = a->row_ptr + (size_t)(a->type_first + (int)(i % a->type_count)) * (a->S + 1);
-    st->rows = a->ov_rows ? a->ov_rows + (size_t)i * a->R : 0;
-    st->vals = a->ov_vals ? a->ov_vals + (size_t)i * a->R * d : 0;
+    st->rows = a->ov_rows ? a->ov_rows + (size_t)(i - a->i0) * a->R : 0;
+    st->vals = a->ov_vals ? a->ov_vals + (size_t)(i - a->i0) * a->R * d : 0;
     st->own = a->agent_phi ? a->agent_phi + (size_t)i * a->S * d : 0;
     for (int j = 0; j < d; ++j)
         st->th[j] = a->theta[(size_t)i * d + j];
@@ -120,7 +121,7 @@ PFR_HD static inline void pfr_agent_end(const pfr_round_args *a, pfr_agent_state
     for (int j = 0; j < a->d; ++j)
         a->theta[(size_t)i * a->d + j] = st->th[j];
     if (st->rows)
-        a->ov_count[i] = st->n;
+        a->ov_count[i - a->i0] = st->n;
     a->took_part[i] = 1;
 }
 

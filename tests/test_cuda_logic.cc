@@ -43,6 +43,8 @@ void emulated_gpu_round(pfr_sim *sim, std::vector<uint32_t> &rp32, std::vector<u
     pfr_round_args a;
     std::memset(&a, 0, sizeof a);
     a.N = N;
+    a.i0 = 0; // one chunk holding every agent
+    a.n = N;
     a.S = S;
     a.d = d;
     a.K = K;
