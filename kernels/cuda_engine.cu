@@ -34,6 +34,7 @@ struct cuda_engine {
     uint32_t *ov_rows = nullptr;
     float *ov_vals = nullptr;
     int *ov_count = nullptr;
+    uint8_t *ov_slot = nullptr;
     unsigned char *took = nullptr;
     /* aggregation */
     double *partial = nullptr, *theta_partial = nullptr, *ones = nullptr, *mean = nullptr, *Rdev = nullptr;
@@ -52,7 +53,7 @@ void cuda_destroy(pfr_sim *sim)
         return;
     /* best effort: a failing free during tear-down has nowhere to be reported */
     void *bufs[] = {e->row_ptr, e->thr, e->next, e->reward, e->phi, e->agent_phi, e->theta, e->state,
-                    e->alpha, e->beta, e->ov_rows, e->ov_vals, e->ov_count, e->took, e->partial,
+                    e->alpha, e->beta, e->ov_rows, e->ov_vals, e->ov_count, e->ov_slot, e->took, e->partial,
                     e->theta_partial, e->ones, e->mean, e->Rdev, e->block_count, e->mom, e->vnorm2, e->blk};
     for (void *p : bufs)
         if (p)
@@ -193,6 +194,7 @@ pfr_status cuda_round_phases(pfr_sim *sim, const pfr_round_plan *plan, uint64_t 
     a.ov_rows = e->ov_rows;
     a.ov_vals = e->ov_vals;
     a.ov_count = e->ov_count;
+    a.ov_slot = e->ov_slot;
     a.took_part = e->took;
     pfr_cuda_fold_args f;
     f.N = N;
@@ -298,6 +300,8 @@ pfr_status cuda_init(pfr_sim *sim)
     e->nblocks = (int64_t)((N + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK);
     e->R = (int)(K < S ? K : S);
     const int overlay = sim->learn_phi && !sim->own_phi;
+    /* O(1) overlay lookups through a byte per state and agent, where that is affordable */
+    const int slots = overlay && e->R < 255 && S <= 4096;
 
     /* Memory plan. Fixed: the chains, Phi, theta, states and small buffers (and every agent's own
      * Phi for local_rep). Per chunk: the overlays of its agents and the partial sums of its blocks.
@@ -305,7 +309,7 @@ pfr_status cuda_init(pfr_sim *sim)
     const double fixed = 4.0 * (M * (S + 1) + 3.0 * nnz) + 4.0 * (S * d + N * d + N + 2.0 * K) + N +
                          (sim->own_phi ? 4.0 * N * S * d : 0.0) + 4.0 * e->nblocks +
                          8.0 * (S * d + d + d * d + M * (d * d + d) + M + 3.0 * e->nblocks);
-    const double per_agent = overlay ? 4.0 * e->R * (d + 1) + 4.0 : 0.0;
+    const double per_agent = (overlay ? 4.0 * e->R * (d + 1) + 4.0 : 0.0) + (slots ? (double)S : 0.0);
     const double per_block = 8.0 * (sim->avg_phi ? S * d : 0) + 8.0 * d + 8.0;
     size_t free_b = 0, total_b = 0;
     PFR_CUDA(sim, cudaMemGetInfo(&free_b, &total_b));
@@ -353,6 +357,10 @@ pfr_status cuda_init(pfr_sim *sim)
         ALLOC(e->ov_rows, (size_t)e->chunk * e->R);
         ALLOC(e->ov_vals, (size_t)e->chunk * e->R * d);
         ALLOC(e->ov_count, (size_t)e->chunk);
+    }
+    if (slots) {
+        ALLOC(e->ov_slot, (size_t)e->chunk * S);
+        PFR_CUDA(sim, cudaMemsetAsync(e->ov_slot, 0xFF, (size_t)e->chunk * S, e->stream)); /* agents keep it so */
     }
     if (sim->avg_phi)
         ALLOC(e->partial, (size_t)chunk_blocks * S * d);

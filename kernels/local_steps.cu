@@ -9,8 +9,8 @@
  *
  * Phi_i: the agent's overlay of visited rows (see pfr_agent_round.h).
  * Napkin math (cliff walk, d = 8, K = 10): per step one Philox (~40 integer ops), ~3 threshold
- * loads, 2 rows of 32 B, ~4d FLOPs, so the kernel is latency- and instruction-bound; the overlay
- * scan costs O(K) per step (fine for small K; a warp-per-agent variant is the next step).
+ * loads, two d-float rows (overlay slot lookups are one byte each), ~4d FLOPs: latency- and
+ * instruction-bound, no reuse across threads; a warp-per-agent variant for large S*d is the next step.
  * Compiled with --fmad=false so the float roundings are those of the CPU engine.
  */
 #include <curand_kernel.h>

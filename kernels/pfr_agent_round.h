@@ -7,7 +7,9 @@
  *
  * Phi_i for the shared-Phi algorithms: an agent only changes the rows it visits, so it keeps them
  * in its own overlay, rows [R] (row ids) and vals [R, d] (values), R = min(K, S); a row is copied
- * from the shared Phi on its first visit and looked up by a linear scan afterwards.
+ * from the shared Phi on its first visit. Lookups go through a per-agent slot map [S] (one byte a
+ * state, 0xFF = not in the overlay; reset by the agent at the end of its round) when the engine
+ * can afford S bytes per agent and R < 255, else by a linear scan of rows[].
  */
 #ifndef PFR_AGENT_ROUND_H
 #define PFR_AGENT_ROUND_H
@@ -37,6 +39,7 @@ typedef struct pfr_round_args {
     uint32_t *ov_rows;          /* [n, R] overlay row ids of the chunk's agents (shared-Phi learning only) */
     float *ov_vals;             /* [n, R, d] overlay rows */
     int *ov_count;              /* [n] overlay rows in use */
+    uint8_t *ov_slot;           /* [n, S] overlay slot of each state, 0xFF = none; NULL: scan rows[] */
     unsigned char *took_part;   /* [N] 1 if the agent took part this round */
 } pfr_round_args;
 
@@ -48,24 +51,32 @@ typedef struct pfr_agent_state {
     const uint32_t *rp;
     uint32_t *rows;
     float *vals;
+    uint8_t *slot;
     float *own;
     float th[PFR_ROUND_MAX_D];
 } pfr_agent_state;
 
 /* The agent's copy of row s: its overlay slot if it has one; with `insert`, a new slot copied from
  * the shared Phi. Without insert and without a slot: the shared row itself (read-only use). */
-PFR_HD static inline float *pfr_overlay_row(const float *phi, uint32_t *rows, float *vals, int *n, uint32_t s, int d,
-                                            int insert)
+PFR_HD static inline float *pfr_overlay_row(const float *phi, pfr_agent_state *st, uint32_t s, int d, int insert)
 {
-    for (int q = 0; q < *n; ++q)
-        if (rows[q] == s)
-            return vals + (size_t)q * d;
+    if (st->slot) {
+        const uint8_t q = st->slot[s];
+        if (q != 0xFFu)
+            return st->vals + (size_t)q * d;
+    } else {
+        for (int q = 0; q < st->n; ++q)
+            if (st->rows[q] == s)
+                return st->vals + (size_t)q * d;
+    }
     if (!insert)
         return (float *)(phi + (size_t)s * d);
-    float *slot = vals + (size_t)(*n) * d;
+    float *slot = st->vals + (size_t)st->n * d;
     for (int j = 0; j < d; ++j)
         slot[j] = phi[(size_t)s * d + j];
-    rows[(*n)++] = s;
+    if (st->slot)
+        st->slot[s] = (uint8_t)st->n;
+    st->rows[st->n++] = s;
     return slot;
 }
 
@@ -85,6 +96,7 @@ PFR_HD static inline int pfr_agent_begin(const pfr_round_args *a, int64_t i, uin
     st->rp = a->row_ptr + (size_t)(a->type_first + (int)(i % a->type_count)) * (a->S + 1);
     st->rows = a->ov_rows ? a->ov_rows + (size_t)(i - a->i0) * a->R : 0;
     st->vals = a->ov_vals ? a->ov_vals + (size_t)(i - a->i0) * a->R * d : 0;
+    st->slot = a->ov_slot ? a->ov_slot + (size_t)(i - a->i0) * a->S : 0;
     st->own = a->agent_phi ? a->agent_phi + (size_t)i * a->S * d : 0;
     for (int j = 0; j < d; ++j)
         st->th[j] = a->theta[(size_t)i * d + j];
@@ -104,8 +116,8 @@ PFR_HD static inline void pfr_agent_step(const pfr_round_args *a, pfr_agent_stat
         ps = st->own + (size_t)s * d;
         pn = st->own + (size_t)s2 * d;
     } else if (st->rows) { /* shared Phi seen through the agent's overlay */
-        ps = pfr_overlay_row(a->phi, st->rows, st->vals, &st->n, s, d, 1);
-        pn = pfr_overlay_row(a->phi, st->rows, st->vals, &st->n, s2, d, 0);
+        ps = pfr_overlay_row(a->phi, st, s, d, 1);
+        pn = pfr_overlay_row(a->phi, st, s2, d, 0);
     } else { /* fixed features */
         ps = (float *)(a->phi + (size_t)s * d);
         pn = a->phi + (size_t)s2 * d;
@@ -122,6 +134,9 @@ PFR_HD static inline void pfr_agent_end(const pfr_round_args *a, pfr_agent_state
         a->theta[(size_t)i * a->d + j] = st->th[j];
     if (st->rows)
         a->ov_count[i - a->i0] = st->n;
+    if (st->slot) /* leave the slot map empty for the next round's agent in this place */
+        for (int q = 0; q < st->n; ++q)
+            st->slot[st->rows[q]] = 0xFFu;
     a->took_part[i] = 1;
 }
 

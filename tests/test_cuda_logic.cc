@@ -37,7 +37,8 @@ pfr_sim *make(const std::string &alg, const std::string &part)
 // One round of cuda_round(), on the host arrays of `sim`, with agents in chunks of `chunk` (a
 // multiple of the agent block; overlays hold one chunk).
 void emulated_gpu_round(pfr_sim *sim, int64_t chunk, std::vector<uint32_t> &rp32, std::vector<uint32_t> &ov_rows,
-                        std::vector<float> &ov_vals, std::vector<int> &ov_count, std::vector<unsigned char> &took)
+                        std::vector<float> &ov_vals, std::vector<int> &ov_count, std::vector<uint8_t> &ov_slot,
+                        std::vector<unsigned char> &took)
 {
     const int S = sim->S, d = sim->d, K = sim->K;
     const int64_t N = sim->N;
@@ -71,6 +72,7 @@ void emulated_gpu_round(pfr_sim *sim, int64_t chunk, std::vector<uint32_t> &rp32
     a.ov_rows = overlay ? ov_rows.data() : nullptr;
     a.ov_vals = overlay ? ov_vals.data() : nullptr;
     a.ov_count = overlay ? ov_count.data() : nullptr;
+    a.ov_slot = overlay && !ov_slot.empty() ? ov_slot.data() : nullptr;
     a.took_part = took.data();
 
     std::vector<double> sum((size_t)S * d, 0.0), tsum(d, 0.0);
@@ -141,15 +143,17 @@ void emulated_gpu_round(pfr_sim *sim, int64_t chunk, std::vector<uint32_t> &rp32
     sim->round++;
 }
 
-void compare(int64_t chunk, bool bit_identical);
+void compare(int64_t chunk, bool bit_identical, bool slots);
 
-TEST(CudaLogic, DeviceRoundOnTheHostEqualsTheCpuEngine) { compare(1 << 30, true); }
+// Overlay lookups by slot map (what the engine uses for small S) and by scan (large S).
+TEST(CudaLogic, DeviceRoundOnTheHostEqualsTheCpuEngine) { compare(1 << 30, true, true); }
+TEST(CudaLogic, DeviceRoundWithScannedOverlaysEqualsTheCpuEngine) { compare(1 << 30, true, false); }
 
 // In chunks the per-chunk sums are added up, so Phi and theta differ from the CPU engine by
 // rounding only; the states, which no float decides, stay identical.
-TEST(CudaLogic, ChunkedDeviceRoundStaysWithinRounding) { compare(2 * PFR_AGENT_BLOCK, false); }
+TEST(CudaLogic, ChunkedDeviceRoundStaysWithinRounding) { compare(2 * PFR_AGENT_BLOCK, false, true); }
 
-void compare(int64_t chunk, bool bit_identical)
+void compare(int64_t chunk, bool bit_identical, bool slots)
 {
     for (const char *part : {"1", "0.7"})
         for (const char *alg : {"pfedtd_rep", "fedavg_rep", "fedtd", "local_rep", "local_td"}) {
@@ -164,12 +168,15 @@ void compare(int64_t chunk, bool bit_identical)
                 rp32[r] = (uint32_t)emu->env->row_ptr[r];
             std::vector<float> ov_vals((size_t)c * R * d);
             std::vector<int> ov_count(c);
+            std::vector<uint8_t> ov_slot(slots ? (size_t)c * S : 0, 0xFF);
             std::vector<unsigned char> took(N);
             for (int r = 0; r < 30; ++r) {
                 ASSERT_EQ(pfr_sim_run(cpu, 1), PFR_OK) << pfr_sim_last_error(cpu);
-                emulated_gpu_round(emu, c, rp32, ov_rows, ov_vals, ov_count, took);
+                emulated_gpu_round(emu, c, rp32, ov_rows, ov_vals, ov_count, ov_slot, took);
                 ASSERT_EQ(0, std::memcmp(cpu->state, emu->state, sizeof(uint32_t) * N)) << "states, round " << r;
             }
+            for (uint8_t v : ov_slot) // every agent left the slot map empty
+                ASSERT_EQ(v, 0xFF);
             if (bit_identical) {
                 EXPECT_EQ(0, std::memcmp(cpu->theta, emu->theta, sizeof(float) * N * d)) << "theta";
                 EXPECT_EQ(0, std::memcmp(cpu->phi, emu->phi, sizeof(float) * S * d)) << "phi";
