@@ -10,31 +10,18 @@ bit-equality, is measured here).
 usage: numpy_baseline.py ENV_DIR [--agents N] [--dim d] [--local-steps K] [--rounds R]
 prints one line: agent-steps/s and the settings.
 """
-import argparse
-import os
 import time
 
 import numpy as np
 
+from baseline_common import load_env, parse_args
+
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("env_dir", help="directory written by `pfedrl export` (P.npy, R.npy)")
-    ap.add_argument("--agents", type=int, default=4096)
-    ap.add_argument("--dim", type=int, default=8)
-    ap.add_argument("--local-steps", type=int, default=10)
-    ap.add_argument("--rounds", type=int, default=20)
-    ap.add_argument("--alpha", type=float, default=0.1)
-    ap.add_argument("--beta", type=float, default=0.05)
-    ap.add_argument("--gamma", type=float, default=0.9)
-    args = ap.parse_args()
-
-    P = np.load(os.path.join(args.env_dir, "P.npy"))  # [M, S, S]
-    R = np.load(os.path.join(args.env_dir, "R.npy")).astype(np.float32)  # [M, S, S]
+    args = parse_args(__doc__)
+    P, cum, R = load_env(args.env_dir)
     M, S, _ = P.shape
     N, d, K = args.agents, args.dim, args.local_steps
-    cum = np.cumsum(P, axis=2).astype(np.float32)  # [M, S, S] cumulative rows for sampling
-    cum[:, :, -1] = 2.0
 
     rng = np.random.default_rng(0)
     types = np.arange(N) % M

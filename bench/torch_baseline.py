@@ -11,34 +11,22 @@ usage: torch_baseline.py ENV_DIR [--agents N] [--dim d] [--local-steps K] [--rou
 prints one line: agent-steps/s and the settings. Status: written without a GPU or torch at hand;
 it runs for the first time in bench/gpu_check.sh.
 """
-import argparse
-import os
 import time
 
-import numpy as np
 import torch
+
+from baseline_common import load_env, parse_args
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("env_dir", help="directory written by `pfedrl export` (P.npy, R.npy)")
-    ap.add_argument("--agents", type=int, default=4096)
-    ap.add_argument("--dim", type=int, default=8)
-    ap.add_argument("--local-steps", type=int, default=10)
-    ap.add_argument("--rounds", type=int, default=20)
-    ap.add_argument("--alpha", type=float, default=0.1)
-    ap.add_argument("--beta", type=float, default=0.05)
-    ap.add_argument("--gamma", type=float, default=0.9)
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    args = ap.parse_args()
+    args = parse_args(__doc__, lambda ap: ap.add_argument(
+        "--device", default="cuda" if torch.cuda.is_available() else "cpu"))
     dev = torch.device(args.device)
-
-    P = np.load(os.path.join(args.env_dir, "P.npy"))  # [M, S, S]
-    R = torch.tensor(np.load(os.path.join(args.env_dir, "R.npy")), dtype=torch.float32, device=dev)
+    P, cum_np, R_np = load_env(args.env_dir)
     M, S, _ = P.shape
     N, d, K = args.agents, args.dim, args.local_steps
-    cum = torch.tensor(np.cumsum(P, axis=2), dtype=torch.float32, device=dev)  # [M, S, S]
-    cum[:, :, -1] = 2.0
+    cum = torch.tensor(cum_np, device=dev)  # [M, S, S]
+    R = torch.tensor(R_np, device=dev)  # [M, S, S]
 
     gen = torch.Generator(device=dev)
     gen.manual_seed(0)
