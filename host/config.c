@@ -30,6 +30,7 @@ typedef struct key_def {
 static const char *const ENV_KINDS[] = {"cliffwalk", "gridworld", "garnet", "randomwalk", "file", NULL};
 static const char *const ALGORITHMS[] = {"pfedtd_rep", "local_rep", "fedavg_rep", "fedtd", "local_td", NULL};
 static const char *const BACKENDS[] = {"auto", "cpu", "cuda", NULL};
+static const char *const CUDA_KERNELS[] = {"auto", "thread", "warp", NULL};
 
 #define OFF(field) offsetof(pfr_config, field)
 #define BIG 2147483647.0
@@ -73,6 +74,7 @@ static const key_def KEYS[] = {
     {"participation", T_DOUBLE, OFF(participation), 0, 1, 1, 0, NULL, "fraction of agents taking part in each round"},
     {"orthonormalize", T_BOOL, OFF(orthonormalize), 0, 1, 0, 0, NULL, "orthonormalize Phi after each aggregation (Phi^T Phi = (S/d) I)"},
     {"backend", T_ENUM, OFF(backend), 0, 0, 0, 0, BACKENDS, "engine: auto picks cuda when a device is present"},
+    {"cuda_kernel", T_ENUM, OFF(cuda_kernel), 0, 0, 0, 0, CUDA_KERNELS, "CUDA local-step kernel: thread (one per agent), warp (one per agent, for large dim), auto (warp when dim >= 16); same results"},
     {"threads", T_INT, OFF(threads), 0, 4096, 0, 0, NULL, "CPU engine threads; 0 = all cores"},
 };
 /* clang-format on */
@@ -111,6 +113,7 @@ void pfr_config_init(pfr_config *c)
     c->participation = 1.0;
     c->orthonormalize = 0;
     c->backend = PFR_BACKEND_AUTO;
+    c->cuda_kernel = PFR_CUDA_KERNEL_AUTO;
     c->threads = 0;
 }
 
@@ -138,6 +141,7 @@ static const char *enum_name(const char *const *names, int v)
 const char *pfr_algorithm_name(pfr_algorithm a) { return enum_name(ALGORITHMS, (int)a); }
 const char *pfr_env_kind_name(pfr_env_kind k) { return enum_name(ENV_KINDS, (int)k); }
 const char *pfr_backend_name(pfr_backend b) { return enum_name(BACKENDS, (int)b); }
+const char *pfr_cuda_kernel_name(pfr_cuda_kernel k) { return enum_name(CUDA_KERNELS, (int)k); }
 
 static void describe_allowed(const key_def *k, char *buf, size_t n)
 {

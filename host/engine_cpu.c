@@ -480,8 +480,6 @@ static void round_shared(pfr_sim *sim, cpu_engine *e, const pfr_round_plan *plan
     }
 }
 
-#define LOST_RANK_WHY "lost rank or diverged (non-finite entries); lower alpha or beta, or scale rewards down with env.reward_scale"
-
 static pfr_status cpu_round(pfr_sim *sim, const pfr_round_plan *plan, uint64_t *participants)
 {
     cpu_engine *e = sim->engine_state;
@@ -550,18 +548,18 @@ static pfr_status cpu_round(pfr_sim *sim, const pfr_round_plan *plan, uint64_t *
             }
             if (st != PFR_OK)
                 return pfr_sim_fail(sim, st, "orthonormalization failed in round %lld: an agent's Phi_i %s",
-                                    (long long)plan->round, LOST_RANK_WHY);
+                                    (long long)plan->round, PFR_LOST_RANK_WHY);
         } else if (part > 0) {
             pfr_status st = pfr_orthonormalize_host(sim->phi, S, d, sim->theta, N, T);
             if (st != PFR_OK)
                 return pfr_sim_fail(sim, st, "orthonormalization failed in round %lld: Phi %s", (long long)plan->round,
-                                    LOST_RANK_WHY);
+                                    PFR_LOST_RANK_WHY);
         }
     }
     return PFR_OK;
 }
 
-static const pfr_engine_vtbl CPU_ENGINE = {"cpu", cpu_round, cpu_sync_host, cpu_sync_host, NULL, cpu_destroy};
+static const pfr_engine_vtbl CPU_ENGINE = {"cpu", cpu_round, cpu_sync_host, cpu_sync_host, NULL, NULL, cpu_destroy};
 
 pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
 {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../kernels/pfr_agent_math.h"
+#include "../kernels/pfr_cholqr.h"
 #include "../kernels/pfr_metrics.h"
 #include "sim_internal.h"
 
@@ -52,12 +53,48 @@ pfr_status pfr_orthonormalize_factor(float *phi, int S, int d, double *R)
     return st;
 }
 
+pfr_status pfr_cholqr_factor(float *phi, int S, int d, double *R)
+{
+    double *G = malloc(sizeof(double) * ((size_t)d * d + (size_t)d));
+    if (!G)
+        return PFR_ERR_NO_MEMORY;
+    double *y = G + (size_t)d * d;
+    pfr_gram(phi, S, d, G);
+    double trace = 0.0;
+    for (int k = 0; k < d; ++k)
+        trace += G[(size_t)k * d + k];
+    pfr_status st = PFR_OK;
+    for (int k = 0; k < d && st == PFR_OK; ++k) {
+        const double p = pfr_chol_pivot(G, d, k);
+        if (!pfr_chol_pivot_ok(p, trace)) {
+            st = PFR_ERR_NUMERIC;
+            break;
+        }
+        const double ukk = sqrt(p);
+        for (int j = k + 1; j < d; ++j)
+            G[(size_t)k * d + j] = pfr_chol_offdiag(G, d, k, j, ukk);
+        G[(size_t)k * d + k] = ukk;
+    }
+    if (st == PFR_OK) {
+        const double c = sqrt((double)S / d);
+        for (int i = 0; i < d; ++i)
+            for (int j = 0; j < d; ++j)
+                G[(size_t)i * d + j] = j < i ? 0.0 : G[(size_t)i * d + j];
+        for (int s = 0; s < S; ++s)
+            pfr_chol_solve_row(G, d, c, phi + (size_t)s * d, y);
+        for (int e = 0; e < d * d; ++e)
+            R[e] = G[e] / c;
+    }
+    free(G);
+    return st;
+}
+
 pfr_status pfr_orthonormalize_host(float *phi, int S, int d, float *theta, int64_t n, int threads)
 {
     double *R = malloc(sizeof(double) * (size_t)d * d);
     if (!R)
         return PFR_ERR_NO_MEMORY;
-    pfr_status st = pfr_orthonormalize_factor(phi, S, d, R);
+    pfr_status st = pfr_cholqr_factor(phi, S, d, R);
     if (st == PFR_OK) {
 #pragma omp parallel for num_threads(threads) schedule(static) if (n > 4096)
         for (int64_t a = 0; a < n; ++a)
@@ -199,8 +236,12 @@ pfr_status pfr_sim_create(const pfr_config *cfg, pfr_sim **out, pfr_error *err)
         init_phi(sim);
     }
     if (!cfg->init_phi[0] && (sim->learn_phi ? cfg->orthonormalize : d < S)) {
-        if (pfr_orthonormalize_host(sim->phi, S, d, sim->theta, 0, 1) != PFR_OK) {
-            st = pfr_fail(err, PFR_ERR_NUMERIC, "the initial Phi is rank deficient");
+        /* CGS2 here (any random Phi); per round the engines use Cholesky-QR (pfr_cholqr.h) */
+        double *R0 = malloc(sizeof(double) * (size_t)d * d);
+        const pfr_status qs = R0 ? pfr_orthonormalize_factor(sim->phi, S, d, R0) : PFR_ERR_NO_MEMORY;
+        free(R0);
+        if (qs != PFR_OK) {
+            st = pfr_fail(err, qs, qs == PFR_ERR_NO_MEMORY ? "out of memory" : "the initial Phi is rank deficient");
             goto fail;
         }
     }
@@ -515,6 +556,13 @@ pfr_status pfr_sim_run(pfr_sim *sim, int64_t rounds)
         sim->round++;
         sim->agent_steps += participants * (uint64_t)K;
         if (sim->round % sim->cfg.eval_every == 0 || r + 1 == rounds) {
+            if (sim->engine->wait) { /* a device engine runs ahead of the host: its rounds end here */
+                const double tw = now_s();
+                st = sim->engine->wait(sim);
+                sim->step_s += now_s() - tw;
+                if (st != PFR_OK)
+                    goto out;
+            }
             if ((st = record(sim, t_start)) != PFR_OK)
                 goto out;
         } else if (sim->progress) {

@@ -36,6 +36,10 @@ typedef struct pfr_engine_vtbl {
      * algorithms, per block of agents in agent order, blk [nblocks, 3], from the per-type moments
      * `mom` (pfr_metrics.h); only those small results cross to the host. */
     pfr_status (*agent_metrics)(pfr_sim *sim, const double *mom, double *blk);
+    /* Optional (NULL: round() returns when the round is done): block until every round handed over
+     * is done, and report an error the device found since (e.g. a failed orthonormalization, named
+     * with its round). The host calls it before each evaluation and times it as round time. */
+    pfr_status (*wait)(pfr_sim *sim);
     void (*destroy)(pfr_sim *sim);
 } pfr_engine_vtbl;
 
@@ -92,12 +96,21 @@ pfr_status pfr_engine_cuda_init(pfr_sim *sim, pfr_error *err);
 int pfr_cuda_device_count(void);
 
 /* Orthonormalize phi [S, d] so that Phi^T Phi = (S/d) I (mean squared feature-row norm 1) and map
- * theta [n, d] by R so that every Phi theta is kept. Double precision on the host. */
+ * theta [n, d] by R so that every Phi theta is kept: Cholesky-QR (pfr_cholqr_factor), the engines'
+ * per-round method. Double precision on the host. */
 pfr_status pfr_orthonormalize_host(float *phi, int S, int d, float *theta, int64_t n, int threads);
 
 /* The factor step alone: Phi <- Q (scaled as above) and R [d, d] (row-major, upper triangular)
- * such that the old Phi = new Phi R; an engine then maps every theta_i to R theta_i. */
+ * such that the old Phi = new Phi R; an engine then maps every theta_i to R theta_i.
+ * pfr_orthonormalize_factor: classical Gram-Schmidt twice (CGS2), for the start-up Phi of any
+ * conditioning; pfr_cholqr_factor: Cholesky-QR (kernels/pfr_cholqr.h), what both engines run each
+ * round on the near-orthonormal Phi (the CUDA engine with the Gram matrix from cuBLAS). */
 pfr_status pfr_orthonormalize_factor(float *phi, int S, int d, double *R);
+pfr_status pfr_cholqr_factor(float *phi, int S, int d, double *R);
+
+/* Why an orthonormalization fails, for the engines' messages ("... in round r: Phi " WHY). */
+#define PFR_LOST_RANK_WHY                                                                                  \
+    "lost rank or diverged (non-finite entries); lower alpha or beta, or scale rewards down with env.reward_scale"
 
 /* Record an error message on the handle and return status. */
 pfr_status pfr_sim_fail(pfr_sim *sim, pfr_status status, const char *fmt, ...) PFR_PRINTF(3, 4);

@@ -12,6 +12,8 @@
 
 #include <nvtx3/nvToolsExt.h>
 
+#include "../kernels/pfr_cholqr.h"
+
 #include "cuda_check.h"
 #include "cuda_engine.h"
 
@@ -23,6 +25,7 @@ struct cuda_engine {
     int64_t nblocks = 0;  /* agent blocks in all */
     int64_t chunk = 0;    /* agents per chunk: a multiple of PFR_AGENT_BLOCK (all agents when they fit) */
     int R = 0;
+    pfr_cuda_kernel kernel = PFR_CUDA_KERNEL_THREAD; /* the local-step variant in use */
     int host_stale = 0; /* the device holds newer state than the host arrays */
     /* the chains */
     uint32_t *row_ptr = nullptr, *thr = nullptr, *next = nullptr;
@@ -30,7 +33,12 @@ struct cuda_engine {
     /* agent state; shapes as in pfr_round_args */
     float *phi = nullptr, *agent_phi = nullptr, *theta = nullptr;
     uint32_t *state = nullptr;
-    float *alpha = nullptr, *beta = nullptr;
+    float *alpha = nullptr;            /* [2K]: alpha_{t0+k}, then beta_{t0+k} */
+    float *sched_pinned = nullptr;     /* [2, 2K] pinned staging, used in turn */
+    cudaEvent_t sched_done[2] = {nullptr, nullptr}; /* the copy out of each staging half is done */
+    int sched_next = 0;
+    float *sched_last = nullptr;       /* [2K] host: what the device holds now */
+    int sched_valid = 0;
     uint32_t *ov_rows = nullptr;
     float *ov_vals = nullptr;
     int *ov_count = nullptr;
@@ -38,6 +46,9 @@ struct cuda_engine {
     unsigned char *took = nullptr;
     /* aggregation */
     double *partial = nullptr, *theta_partial = nullptr, *ones = nullptr, *mean = nullptr, *Rdev = nullptr;
+    /* orthonormalization: X [S, d] double, gram [d, d], fail = first failed round or PFR_CUDA_NO_FAIL */
+    double *X = nullptr, *gram = nullptr;
+    unsigned long long *fail = nullptr;
     int *block_count = nullptr;
     int *block_count_host = nullptr;
     /* metrics */
@@ -53,11 +64,20 @@ void cuda_destroy(pfr_sim *sim)
         return;
     /* best effort: a failing free during tear-down has nowhere to be reported */
     void *bufs[] = {e->row_ptr, e->thr, e->next, e->reward, e->phi, e->agent_phi, e->theta, e->state,
-                    e->alpha, e->beta, e->ov_rows, e->ov_vals, e->ov_count, e->ov_slot, e->took, e->partial,
-                    e->theta_partial, e->ones, e->mean, e->Rdev, e->block_count, e->mom, e->vnorm2, e->blk};
+                    e->alpha, e->ov_rows, e->ov_vals, e->ov_count, e->ov_slot, e->took, e->partial,
+                    e->theta_partial, e->ones, e->mean, e->Rdev, e->X, e->gram, e->fail, e->block_count,
+                    e->mom, e->vnorm2, e->blk};
+    if (e->stream)
+        (void)cudaStreamSynchronize(e->stream); /* nothing in flight reads what is freed next */
     for (void *p : bufs)
         if (p)
             (void)cudaFree(p);
+    for (cudaEvent_t ev : e->sched_done)
+        if (ev)
+            (void)cudaEventDestroy(ev);
+    if (e->sched_pinned)
+        (void)cudaFreeHost(e->sched_pinned);
+    free(e->sched_last);
     if (e->blas)
         (void)cublasDestroy(e->blas);
     if (e->stream)
@@ -73,6 +93,25 @@ pfr_status upload(pfr_sim *sim, void *dst, const void *src, size_t bytes)
     return PFR_OK;
 }
 
+/* After the stream is idle: a failed device orthonormalization becomes the handle's error. */
+pfr_status check_fail(pfr_sim *sim)
+{
+    cuda_engine *e = E(sim);
+    unsigned long long failed = PFR_CUDA_NO_FAIL;
+    PFR_CUDA(sim, cudaMemcpy(&failed, e->fail, sizeof failed, cudaMemcpyDeviceToHost));
+    if (failed != PFR_CUDA_NO_FAIL)
+        return pfr_sim_fail(sim, PFR_ERR_NUMERIC, "orthonormalization failed in round %llu: Phi " PFR_LOST_RANK_WHY,
+                            failed);
+    return PFR_OK;
+}
+
+/* Every round handed over is done (the host loop calls this before evaluating). */
+pfr_status cuda_wait(pfr_sim *sim)
+{
+    PFR_CUDA(sim, cudaStreamSynchronize(E(sim)->stream));
+    return check_fail(sim);
+}
+
 pfr_status cuda_sync_host(pfr_sim *sim)
 {
     cuda_engine *e = E(sim);
@@ -86,8 +125,10 @@ pfr_status cuda_sync_host(pfr_sim *sim)
         PFR_CUDA(sim, cudaMemcpyAsync(sim->agent_phi, e->agent_phi, sizeof(float) * N * S * d, cudaMemcpyDeviceToHost,
                                       e->stream));
     PFR_CUDA(sim, cudaStreamSynchronize(e->stream));
-    e->host_stale = 0;
-    return PFR_OK;
+    pfr_status st = check_fail(sim);
+    if (st == PFR_OK)
+        e->host_stale = 0;
+    return st;
 }
 
 pfr_status cuda_pull_phi(pfr_sim *sim)
@@ -97,7 +138,7 @@ pfr_status cuda_pull_phi(pfr_sim *sim)
         return PFR_OK;
     PFR_CUDA(sim, cudaMemcpyAsync(sim->phi, e->phi, sizeof(float) * sim->S * sim->d, cudaMemcpyDeviceToHost, e->stream));
     PFR_CUDA(sim, cudaStreamSynchronize(e->stream));
-    return PFR_OK; /* theta and states stay stale on the host */
+    return check_fail(sim); /* theta and states stay stale on the host */
 }
 
 /* The per-agent metric sums on the device; the moments go up, [nblocks, 3] doubles come back. */
@@ -115,31 +156,44 @@ pfr_status cuda_agent_metrics(pfr_sim *sim, const double *mom, double *blk)
     return PFR_OK;
 }
 
-/* Orthonormalize the shared Phi: factor on the host (small), map every theta_i on the device. */
+/* Orthonormalize the shared Phi on the device (Cholesky-QR, orthonormalize.cu); nothing crosses to
+ * the host. Row-major Phi [S, d] in double is column-major X^T [d, S] with ld = d, so
+ * G = Phi^T Phi = X^T (X^T)^T is Dgemm(N, T) with m = n = d, k = S (G is symmetric: no layout question;
+ * the factor reads its upper triangle only). */
 pfr_status orthonormalize_shared(pfr_sim *sim, int64_t round)
 {
     cuda_engine *e = E(sim);
     const int S = sim->S, d = sim->d;
-    PFR_CUDA(sim, cudaMemcpyAsync(sim->phi, e->phi, sizeof(float) * S * d, cudaMemcpyDeviceToHost, e->stream));
-    PFR_CUDA(sim, cudaStreamSynchronize(e->stream));
-    double *R = (double *)malloc(sizeof(double) * d * d);
-    if (!R)
-        return pfr_sim_fail(sim, PFR_ERR_NO_MEMORY, "out of memory");
-    pfr_status st = pfr_orthonormalize_factor(sim->phi, S, d, R);
-    if (st != PFR_OK) {
-        free(R);
-        return pfr_sim_fail(sim, st, "orthonormalization failed in round %lld: Phi lost rank or diverged",
-                            (long long)round);
-    }
-    st = upload(sim, e->Rdev, R, sizeof(double) * d * d);
-    if (st == PFR_OK)
-        st = upload(sim, e->phi, sim->phi, sizeof(float) * S * d);
-    if (st == PFR_OK)
-        PFR_CUDA(sim, cudaStreamSynchronize(e->stream)); /* R and sim->phi are host buffers in use */
-    free(R);
-    if (st != PFR_OK)
-        return st;
-    PFR_CUDA(sim, pfr_cuda_launch_map_theta(e->theta, e->Rdev, sim->N, d, e->stream));
+    const double c = sqrt((double)S / d), one = 1.0, zero = 0.0;
+    PFR_CUDA(sim, pfr_cuda_launch_to_double(e->phi, e->X, (size_t)S * d, e->stream));
+    PFR_CUBLAS(sim, cublasDgemm(e->blas, CUBLAS_OP_N, CUBLAS_OP_T, d, d, S, &one, e->X, d, e->X, d, &zero, e->gram, d));
+    PFR_CUDA(sim, pfr_cuda_launch_chol(e->gram, d, c, e->Rdev, e->fail, (unsigned long long)round, e->stream));
+    PFR_CUDA(sim, pfr_cuda_launch_solve_rows(e->phi, e->gram, S, d, c, e->fail, e->stream));
+    PFR_CUDA(sim, pfr_cuda_launch_map_theta(e->theta, e->Rdev, sim->N, d, e->fail, e->stream));
+    return PFR_OK;
+}
+
+/* alpha and beta of the round to the device, only when they changed (a constant schedule uploads
+ * once). Staged through two pinned halves used in turn, so the copy is truly asynchronous and the
+ * host never overwrites a half whose copy has not run yet. */
+pfr_status upload_schedule(pfr_sim *sim, const pfr_round_plan *plan)
+{
+    cuda_engine *e = E(sim);
+    const int K = plan->K;
+    if (e->sched_valid && memcmp(e->sched_last, plan->alpha, sizeof(float) * K) == 0 &&
+        memcmp(e->sched_last + K, plan->beta, sizeof(float) * K) == 0)
+        return PFR_OK;
+    e->sched_valid = 0;
+    const int half = e->sched_next;
+    e->sched_next ^= 1;
+    PFR_CUDA(sim, cudaEventSynchronize(e->sched_done[half])); /* returns at once if never recorded */
+    float *stage = e->sched_pinned + (size_t)half * 2 * K;
+    memcpy(stage, plan->alpha, sizeof(float) * K);
+    memcpy(stage + K, plan->beta, sizeof(float) * K);
+    PFR_CUDA(sim, cudaMemcpyAsync(e->alpha, stage, sizeof(float) * 2 * K, cudaMemcpyHostToDevice, e->stream));
+    PFR_CUDA(sim, cudaEventRecord(e->sched_done[half], e->stream));
+    memcpy(e->sched_last, stage, sizeof(float) * 2 * K);
+    e->sched_valid = 1;
     return PFR_OK;
 }
 
@@ -162,9 +216,7 @@ pfr_status cuda_round_phases(pfr_sim *sim, const pfr_round_plan *plan, uint64_t 
     cuda_engine *e = E(sim);
     const int S = sim->S, d = sim->d;
     const int64_t N = sim->N;
-    pfr_status st = upload(sim, e->alpha, plan->alpha, sizeof(float) * plan->K);
-    if (st == PFR_OK)
-        st = upload(sim, e->beta, plan->beta, sizeof(float) * plan->K);
+    pfr_status st = upload_schedule(sim, plan);
     if (st != PFR_OK)
         return st;
 
@@ -186,7 +238,7 @@ pfr_status cuda_round_phases(pfr_sim *sim, const pfr_round_plan *plan, uint64_t 
     a.next = e->next;
     a.reward = e->reward;
     a.alpha = e->alpha;
-    a.beta = e->beta;
+    a.beta = e->alpha + plan->K;
     a.phi = e->phi;
     a.agent_phi = sim->own_phi ? e->agent_phi : nullptr;
     a.theta = e->theta;
@@ -225,7 +277,7 @@ pfr_status cuda_round_phases(pfr_sim *sim, const pfr_round_plan *plan, uint64_t 
         a.n = f.n = n;
         {
             nvtx_range r("local steps");
-            PFR_CUDA(sim, pfr_cuda_launch_local_steps(&a, e->stream));
+            PFR_CUDA(sim, pfr_cuda_launch_local_steps(&a, e->kernel, e->stream));
         }
         nvtx_range agg("aggregation");
         if (sim->avg_phi)
@@ -241,12 +293,17 @@ pfr_status cuda_round_phases(pfr_sim *sim, const pfr_round_plan *plan, uint64_t 
             PFR_CUBLAS(sim, cublasDgemv(e->blas, CUBLAS_OP_N, d, cblocks, &one, e->theta_partial, d, e->ones, 1, &keep,
                                         theta_sum, 1));
     }
-    PFR_CUDA(sim, cudaMemcpyAsync(e->block_count_host, e->block_count, sizeof(int) * e->nblocks,
-                                  cudaMemcpyDeviceToHost, e->stream));
-    PFR_CUDA(sim, cudaStreamSynchronize(e->stream));
-    uint64_t part = 0;
-    for (int64_t b = 0; b < e->nblocks; ++b)
-        part += (uint64_t)e->block_count_host[b];
+    /* With everybody taking part the count is known and the host runs ahead of the device; with
+     * partial participation it is read back (a wait per round). */
+    uint64_t part = (uint64_t)N;
+    if (plan->part_threshold < (1ull << 32)) {
+        PFR_CUDA(sim, cudaMemcpyAsync(e->block_count_host, e->block_count, sizeof(int) * e->nblocks,
+                                      cudaMemcpyDeviceToHost, e->stream));
+        PFR_CUDA(sim, cudaStreamSynchronize(e->stream));
+        part = 0;
+        for (int64_t b = 0; b < e->nblocks; ++b)
+            part += (uint64_t)e->block_count_host[b];
+    }
     *participants = part;
     if (part > 0) {
         const double inv = 1.0 / (double)part;
@@ -257,7 +314,7 @@ pfr_status cuda_round_phases(pfr_sim *sim, const pfr_round_plan *plan, uint64_t 
     }
 
     if (sim->cfg.orthonormalize && sim->learn_phi) {
-        if (sim->own_phi) { /* per-agent factors: on the host for now (slow, exact) */
+        if (sim->own_phi) { /* per-agent factors: on the host (slow: every Phi_i crosses twice) */
             if ((st = cuda_sync_host(sim)) != PFR_OK)
                 return st;
             for (int64_t i = 0; i < N; ++i)
@@ -278,7 +335,8 @@ pfr_status cuda_round_phases(pfr_sim *sim, const pfr_round_plan *plan, uint64_t 
     return PFR_OK;
 }
 
-const pfr_engine_vtbl CUDA_ENGINE = {"cuda", cuda_round, cuda_sync_host, cuda_pull_phi, cuda_agent_metrics, cuda_destroy};
+const pfr_engine_vtbl CUDA_ENGINE = {"cuda",           cuda_round, cuda_sync_host, cuda_pull_phi, cuda_agent_metrics,
+                                     cuda_wait,        cuda_destroy};
 
 template <typename T> pfr_status dalloc(pfr_sim *sim, T **p, size_t count)
 {
@@ -308,7 +366,8 @@ pfr_status cuda_init(pfr_sim *sim)
      * The chunk is the largest multiple of PFR_AGENT_BLOCK agents that fits next to the fixed part. */
     const double fixed = 4.0 * (M * (S + 1) + 3.0 * nnz) + 4.0 * (S * d + N * d + N + 2.0 * K) + N +
                          (sim->own_phi ? 4.0 * N * S * d : 0.0) + 4.0 * e->nblocks +
-                         8.0 * (S * d + d + d * d + M * (d * d + d) + M + 3.0 * e->nblocks);
+                         8.0 * (S * d + d + d * d + M * (d * d + d) + M + 3.0 * e->nblocks) +
+                         8.0 * (S * d + d * d + 1.0);
     const double per_agent = (overlay ? 4.0 * e->R * (d + 1) + 4.0 : 0.0) + (slots ? (double)S : 0.0);
     const double per_block = 8.0 * (sim->avg_phi ? S * d : 0) + 8.0 * d + 8.0;
     size_t free_b = 0, total_b = 0;
@@ -325,6 +384,7 @@ pfr_status cuda_init(pfr_sim *sim)
                             (double)total_b / 1073741824.0);
     const int64_t chunk_blocks = fit_blocks < e->nblocks ? fit_blocks : e->nblocks;
     e->chunk = chunk_blocks * PFR_AGENT_BLOCK;
+    e->kernel = pfr_cuda_pick_kernel(sim->cfg.cuda_kernel, (int)d);
 
     PFR_CUDA(sim, cudaStreamCreateWithFlags(&e->stream, cudaStreamNonBlocking));
     PFR_CUBLAS(sim, cublasCreate(&e->blas));
@@ -340,8 +400,14 @@ pfr_status cuda_init(pfr_sim *sim)
     ALLOC(e->phi, S * d);
     ALLOC(e->theta, N * d);
     ALLOC(e->state, N);
-    ALLOC(e->alpha, K);
-    ALLOC(e->beta, K);
+    ALLOC(e->alpha, 2 * K);
+    ALLOC(e->X, S * d);
+    ALLOC(e->gram, d * d);
+    ALLOC(e->fail, 1);
+    PFR_CUDA(sim, cudaMemsetAsync(e->fail, 0xFF, sizeof(unsigned long long), e->stream)); /* PFR_CUDA_NO_FAIL */
+    PFR_CUDA(sim, cudaMallocHost((void **)&e->sched_pinned, sizeof(float) * 4 * K));
+    for (cudaEvent_t &ev : e->sched_done)
+        PFR_CUDA(sim, cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
     ALLOC(e->took, N);
     ALLOC(e->block_count, (size_t)e->nblocks);
     ALLOC(e->theta_partial, (size_t)chunk_blocks * d);
@@ -366,9 +432,10 @@ pfr_status cuda_init(pfr_sim *sim)
         ALLOC(e->partial, (size_t)chunk_blocks * S * d);
 #undef ALLOC
     e->block_count_host = (int *)malloc(sizeof(int) * (size_t)e->nblocks);
+    e->sched_last = (float *)malloc(sizeof(float) * 2 * K);
     uint32_t *rp32 = (uint32_t *)malloc(sizeof(uint32_t) * M * (S + 1));
     double *ones = (double *)malloc(sizeof(double) * (size_t)chunk_blocks);
-    if (!e->block_count_host || !rp32 || !ones) {
+    if (!e->block_count_host || !e->sched_last || !rp32 || !ones) {
         free(rp32);
         free(ones);
         return pfr_sim_fail(sim, PFR_ERR_NO_MEMORY, "out of host memory");

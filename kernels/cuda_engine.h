@@ -11,6 +11,9 @@
 #include "../kernels/pfr_agent_round.h"
 #include "sim_internal.h"
 
+/* *fail while no orthonormalization has failed */
+#define PFR_CUDA_NO_FAIL 0xFFFFFFFFFFFFFFFFull
+
 typedef struct pfr_cuda_fold_args {
     int64_t N;                      /* all agents */
     int64_t i0, n;                  /* this chunk: agents i0 .. i0+n-1, i0 a multiple of PFR_AGENT_BLOCK */
@@ -29,14 +32,27 @@ typedef struct pfr_cuda_fold_args {
 #ifdef __cplusplus
 extern "C" {
 #endif
-cudaError_t pfr_cuda_launch_local_steps(const pfr_round_args *a, cudaStream_t stream);
+/* The local-step kernel to use for this size (PFR_CUDA_KERNEL_AUTO resolved). */
+pfr_cuda_kernel pfr_cuda_pick_kernel(pfr_cuda_kernel requested, int d);
+cudaError_t pfr_cuda_launch_local_steps(const pfr_round_args *a, pfr_cuda_kernel kernel, cudaStream_t stream);
 cudaError_t pfr_cuda_launch_fold(const pfr_cuda_fold_args *a, cudaStream_t stream);
 /* phi += scale * sum_change (elementwise, in double); theta_i = scale * sum_theta for every agent. */
 cudaError_t pfr_cuda_launch_apply(float *phi, const double *sum_change, double scale, size_t n, cudaStream_t stream);
 cudaError_t pfr_cuda_launch_broadcast_theta(float *theta, const double *sum_theta, double scale, int64_t N, int d,
                                             cudaStream_t stream);
-/* theta_i <- R theta_i for every agent; R [d, d] upper triangular, row-major, double. */
-cudaError_t pfr_cuda_launch_map_theta(float *theta, const double *R, int64_t N, int d, cudaStream_t stream);
+/* Cholesky-QR of the shared Phi (kernels/pfr_cholqr.h), after G = Phi^T Phi [d, d] is in `gram`:
+ * to_double: X [S, d] = Phi in double (the Dgemm input);
+ * chol: G = U^T U in place (one block), R = U / c; on a bad pivot it records `round` in *fail
+ *   (atomicMin: the first failed round) and the next two kernels leave Phi and theta alone;
+ * solve_rows: Phi <- c Phi U^{-1}, a thread per row;
+ * map_theta: theta_i <- R theta_i for every agent; R [d, d] upper triangular, row-major. */
+cudaError_t pfr_cuda_launch_to_double(const float *phi, double *X, size_t n, cudaStream_t stream);
+cudaError_t pfr_cuda_launch_chol(double *gram, int d, double c, double *R, unsigned long long *fail,
+                                 unsigned long long round, cudaStream_t stream);
+cudaError_t pfr_cuda_launch_solve_rows(float *phi, const double *gram, int S, int d, double c,
+                                       const unsigned long long *fail, cudaStream_t stream);
+cudaError_t pfr_cuda_launch_map_theta(float *theta, const double *R, int64_t N, int d, const unsigned long long *fail,
+                                      cudaStream_t stream);
 /* Per-block metric sums blk [nblocks, 3] from the per-type moments mom [M, d*d + d], vnorm2 [M]. */
 cudaError_t pfr_cuda_launch_metrics(const float *theta, int64_t N, int d, const double *mom, const double *vnorm2,
                                     int type_first, int type_count, double *blk, cudaStream_t stream);

@@ -1,22 +1,110 @@
 /*
- * orthonormalize.cu — the device half of orthonormalizing Phi. The host factors the small [S, d]
- * Phi (Phi = Q R in double, pfr_orthonormalize_factor) and uploads Q and R; this kernel maps every
- * agent's theta_i to R theta_i (pfr_map_theta, the function the CPU engine uses), so each Phi theta_i
- * is unchanged and both engines give the same theta.
+ * orthonormalize.cu — Cholesky-QR of the shared Phi on the device (the math: kernels/pfr_cholqr.h,
+ * the functions the CPU engine runs). The round's sequence, launched by cuda_engine.cu:
+ *   to_double (Phi -> X, double [S, d]) -> cuBLAS Dgemm G = X^T X [d, d] -> chol (U, R = U/c)
+ *   -> solve_rows (Phi <- c Phi U^{-1}) -> map_theta (theta_i <- R theta_i, every agent)
+ * Nothing crosses to the host: a failed factor is recorded on the device and reported by the host at
+ * its next wait, so a round never stops for it.
+ * Napkin math (S = 48, d = 8, N = 1e6): the factor is ~d^2 serial steps of one block (a few us);
+ * map_theta reads and writes N*d floats (64 MB at N = 1e6, d = 8: ~25 us at 2.5 TB/s).
  */
-#include "../kernels/pfr_agent_math.h"
+#include "../kernels/pfr_cholqr.h"
 #include "cuda_engine.h"
 
-__global__ void pfr_map_theta_kernel(float *theta, const double *R, int64_t N, int d)
+__global__ void pfr_to_double_kernel(const float *phi, double *X, size_t n)
+{
+    const size_t e = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (e < n)
+        X[e] = (double)phi[e];
+}
+
+/* One block of PFR_ROUND_MAX_D threads: row k of U after row k-1, thread j computing entry (k, j).
+ * During the factor nobody reads U's diagonal (pivot and off-diagonal terms use rows above only),
+ * so thread 0 writes it as soon as it is known. */
+__global__ void pfr_chol_kernel(double *G, int d, double c, double *R, unsigned long long *fail,
+                                unsigned long long round)
+{
+    __shared__ double ukk, trace;
+    __shared__ int bad;
+    const int j = (int)threadIdx.x;
+    if (j == 0) {
+        double t = 0.0;
+        for (int k = 0; k < d; ++k)
+            t += G[(size_t)k * d + k];
+        trace = t;
+        bad = *fail != PFR_CUDA_NO_FAIL; /* an earlier round failed: leave everything alone */
+    }
+    __syncthreads();
+    for (int k = 0; k < d; ++k) {
+        if (j == 0 && !bad) {
+            const double p = pfr_chol_pivot(G, d, k);
+            if (pfr_chol_pivot_ok(p, trace)) {
+                ukk = sqrt(p);
+            } else {
+                bad = 1;
+                atomicMin(fail, round);
+            }
+        }
+        __syncthreads();
+        if (bad)
+            return; /* uniform: every thread read the same shared flag after the barrier */
+        if (j > k && j < d)
+            G[(size_t)k * d + j] = pfr_chol_offdiag(G, d, k, j, ukk);
+        if (j == 0)
+            G[(size_t)k * d + k] = ukk;
+        __syncthreads(); /* row k done before row k+1 reads it and before ukk changes */
+    }
+    for (int e = j; e < d * d; e += blockDim.x) {
+        const int r = e / d, q = e % d;
+        if (q < r)
+            G[e] = 0.0;
+        R[e] = q < r ? 0.0 : G[e] / c;
+    }
+}
+
+__global__ void pfr_solve_rows_kernel(float *phi, const double *U, int S, int d, double c,
+                                      const unsigned long long *fail)
+{
+    const int s = blockIdx.x * blockDim.x + threadIdx.x;
+    if (s >= S || *fail != PFR_CUDA_NO_FAIL)
+        return;
+    double y[PFR_ROUND_MAX_D];
+    pfr_chol_solve_row(U, d, c, phi + (size_t)s * d, y);
+}
+
+__global__ void pfr_map_theta_kernel(float *theta, const double *R, int64_t N, int d, const unsigned long long *fail)
 {
     const int64_t a = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (a >= N)
+    if (a >= N || *fail != PFR_CUDA_NO_FAIL)
         return;
     pfr_map_theta(R, theta + (size_t)a * d, d);
 }
 
-extern "C" cudaError_t pfr_cuda_launch_map_theta(float *theta, const double *R, int64_t N, int d, cudaStream_t stream)
+extern "C" cudaError_t pfr_cuda_launch_to_double(const float *phi, double *X, size_t n, cudaStream_t stream)
 {
-    pfr_map_theta_kernel<<<(unsigned)((N + 127) / 128), 128, 0, stream>>>(theta, R, N, d);
+    pfr_to_double_kernel<<<(unsigned)((n + 255) / 256), 256, 0, stream>>>(phi, X, n);
+    return cudaGetLastError();
+}
+
+extern "C" cudaError_t pfr_cuda_launch_chol(double *gram, int d, double c, double *R, unsigned long long *fail,
+                                           unsigned long long round, cudaStream_t stream)
+{
+    if (d < 1 || d > PFR_ROUND_MAX_D)
+        return cudaErrorInvalidValue;
+    pfr_chol_kernel<<<1, PFR_ROUND_MAX_D, 0, stream>>>(gram, d, c, R, fail, round);
+    return cudaGetLastError();
+}
+
+extern "C" cudaError_t pfr_cuda_launch_solve_rows(float *phi, const double *gram, int S, int d, double c,
+                                                 const unsigned long long *fail, cudaStream_t stream)
+{
+    pfr_solve_rows_kernel<<<(unsigned)((S + 127) / 128), 128, 0, stream>>>(phi, gram, S, d, c, fail);
+    return cudaGetLastError();
+}
+
+extern "C" cudaError_t pfr_cuda_launch_map_theta(float *theta, const double *R, int64_t N, int d,
+                                                const unsigned long long *fail, cudaStream_t stream)
+{
+    pfr_map_theta_kernel<<<(unsigned)((N + 127) / 128), 128, 0, stream>>>(theta, R, N, d, fail);
     return cudaGetLastError();
 }

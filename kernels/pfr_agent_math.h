@@ -126,31 +126,41 @@ PFR_HD static inline float pfr_dot(const float *a, const float *b, int d)
 }
 
 /*
- * One TD(0) step of PFedTD-Rep for one agent (DESIGN §1), in place:
- *   delta     = rho + gamma * phi_next . theta - phi_s . theta
- *   theta    += alpha * delta * phi_s            (fast timescale, with the old phi_s)
- *   phi_s    += beta  * delta * theta_old        (slow timescale, with the old theta)
- * phi_s, phi_next: rows of the agent's Phi_i, [d]; they may be the same row (a self-loop): the
- * delta is computed before anything is written, so aliasing is harmless. Pass update_phi = 0 for
- * the fixed-feature algorithms. Returns delta. Dot products use pfr_dot's fixed order.
+ * The two halves of a TD(0) step of PFedTD-Rep (DESIGN §1), as separate functions so that every
+ * kernel variant (a thread per agent, a warp per agent) and the CPU engine evaluate the very same
+ * expressions, whoever computes the dot products:
+ *   delta     = rho + gamma * phi_next . theta - phi_s . theta           (pfr_td_delta)
+ *   theta[j] += alpha * delta * phi_s[j]   (fast timescale, with the old phi_s)   (pfr_td_update)
+ *   phi_s[j] += beta  * delta * theta[j]   (slow timescale, with the old theta)
+ * with a = alpha * delta and b = beta * delta rounded once, before the element loop.
+ */
+PFR_HD static inline float pfr_td_delta(float rho, float gamma, float v_s, float v_next)
+{
+    return rho + gamma * v_next - v_s;
+}
+
+/* Element j of the update, in place; *phi_j is left alone unless update_phi. */
+PFR_HD static inline void pfr_td_update(float *phi_j, float *theta_j, float a, float b, int update_phi)
+{
+    const float p = *phi_j, th = *theta_j;
+    *theta_j = th + a * p;
+    if (update_phi)
+        *phi_j = p + b * th;
+}
+
+/*
+ * One TD(0) step for one agent, in place. phi_s, phi_next: rows of the agent's Phi_i, [d]; they may
+ * be the same row (a self-loop): the delta is computed before anything is written, so aliasing is
+ * harmless. Pass update_phi = 0 for the fixed-feature algorithms. Returns delta. Dot products use
+ * pfr_dot's fixed order.
  */
 PFR_HD static inline float pfr_td_step(float *phi_s, const float *phi_next, float *theta, int d, float rho,
                                        float gamma, float alpha, float beta, int update_phi)
 {
-    const float v_s = pfr_dot(phi_s, theta, d);
-    const float v_next = pfr_dot(phi_next, theta, d);
-    const float delta = rho + gamma * v_next - v_s;
+    const float delta = pfr_td_delta(rho, gamma, pfr_dot(phi_s, theta, d), pfr_dot(phi_next, theta, d));
     const float a = alpha * delta, b = beta * delta;
-    if (update_phi) {
-        for (int j = 0; j < d; ++j) {
-            const float p = phi_s[j], th = theta[j];
-            theta[j] = th + a * p;
-            phi_s[j] = p + b * th;
-        }
-    } else {
-        for (int j = 0; j < d; ++j)
-            theta[j] += a * phi_s[j];
-    }
+    for (int j = 0; j < d; ++j)
+        pfr_td_update(phi_s + j, theta + j, a, b, update_phi);
     return delta;
 }
 

@@ -81,15 +81,15 @@ PFR_HD static inline float *pfr_overlay_row(const float *phi, pfr_agent_state *s
 }
 
 /* Start agent i's round; `participation_word` is word 1 of its first step. Returns 0 (and marks
- * it) if the agent sits this round out. */
+ * it) if the agent sits this round out. d == a->d, passed separately so that a kernel can make it a
+ * compile-time constant (then the loops over d unroll and th[] lives in registers). */
 PFR_HD static inline int pfr_agent_begin(const pfr_round_args *a, int64_t i, uint32_t participation_word,
-                                         pfr_agent_state *st)
+                                         pfr_agent_state *st, const int d)
 {
     if ((uint64_t)participation_word >= a->part_threshold) {
         a->took_part[i] = 0;
         return 0;
     }
-    const int d = a->d;
     st->i = i;
     st->s = a->state[i];
     st->n = 0;
@@ -104,9 +104,8 @@ PFR_HD static inline int pfr_agent_begin(const pfr_round_args *a, int64_t i, uin
 }
 
 /* Local step k, with u = word 0 of the agent's words at step t0 + k. */
-PFR_HD static inline void pfr_agent_step(const pfr_round_args *a, pfr_agent_state *st, uint32_t u, int k)
+PFR_HD static inline void pfr_agent_step(const pfr_round_args *a, pfr_agent_state *st, uint32_t u, int k, const int d)
 {
-    const int d = a->d;
     const uint32_t s = st->s, lo = st->rp[s];
     const uint32_t j = lo + pfr_sample_entry(a->thr + lo, st->rp[s + 1] - lo, u);
     const uint32_t s2 = a->next[j];
@@ -126,12 +125,12 @@ PFR_HD static inline void pfr_agent_step(const pfr_round_args *a, pfr_agent_stat
     st->s = s2;
 }
 
-PFR_HD static inline void pfr_agent_end(const pfr_round_args *a, pfr_agent_state *st)
+PFR_HD static inline void pfr_agent_end(const pfr_round_args *a, pfr_agent_state *st, const int d)
 {
     const int64_t i = st->i;
     a->state[i] = st->s;
-    for (int j = 0; j < a->d; ++j)
-        a->theta[(size_t)i * a->d + j] = st->th[j];
+    for (int j = 0; j < d; ++j)
+        a->theta[(size_t)i * d + j] = st->th[j];
     if (st->rows)
         a->ov_count[i - a->i0] = st->n;
     if (st->slot) /* leave the slot map empty for the next round's agent in this place */

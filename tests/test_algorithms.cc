@@ -320,6 +320,60 @@ TEST(Orthonormalize, KeepsEveryValueAndOrthonormalizes)
         }
 }
 
+// The per-round Cholesky-QR (kernels/pfr_cholqr.h, both engines) and the start-up CGS2 compute the
+// same thin QR (R with a positive diagonal): Q and R agree to double rounding before the float cast.
+TEST(Orthonormalize, CholeskyQrEqualsGramSchmidt)
+{
+    for (int d : {1, 3, 8, 17, 64}) {
+        SCOPED_TRACE(d);
+        const int S = 2 * d + 37;
+        std::mt19937 rng(11 + d);
+        std::normal_distribution<float> nd(0.0f, 1.0f);
+        std::vector<float> a((size_t)S * d), b;
+        for (auto &x : a)
+            x = nd(rng);
+        b = a;
+        std::vector<double> Ra((size_t)d * d), Rb((size_t)d * d);
+        ASSERT_EQ(pfr_orthonormalize_factor(a.data(), S, d, Ra.data()), PFR_OK);
+        ASSERT_EQ(pfr_cholqr_factor(b.data(), S, d, Rb.data()), PFR_OK);
+        for (size_t e = 0; e < a.size(); ++e)
+            ASSERT_NEAR(a[e], b[e], 1e-5 * (1.0 + std::fabs(a[e]))) << e;
+        for (int i = 0; i < d; ++i)
+            for (int j = 0; j < d; ++j) {
+                if (j < i) {
+                    ASSERT_EQ(Rb[(size_t)i * d + j], 0.0);
+                }
+                ASSERT_NEAR(Ra[(size_t)i * d + j], Rb[(size_t)i * d + j], 1e-10 * (1.0 + std::fabs(Ra[(size_t)i * d + j])));
+            }
+    }
+}
+
+TEST(Orthonormalize, CholeskyQrReportsRankLoss)
+{
+    const int S = 20, d = 4;
+    std::vector<float> phi((size_t)S * d);
+    for (int s = 0; s < S; ++s)
+        for (int j = 0; j < d; ++j)
+            phi[(size_t)s * d + j] = j == 3 ? 2.0f * phi[(size_t)s * d + 1] : (float)((s * 7 + j * 3) % 11) - 5.0f;
+    std::vector<double> R((size_t)d * d);
+    EXPECT_EQ(pfr_cholqr_factor(phi.data(), S, d, R.data()), PFR_ERR_NUMERIC);
+    std::vector<float> nan_phi((size_t)S * d, NAN);
+    EXPECT_EQ(pfr_cholqr_factor(nan_phi.data(), S, d, R.data()), PFR_ERR_NUMERIC);
+}
+
+// A run whose Phi blows up stops with an error that names the round, not with NaN results.
+TEST(Orthonormalize, DivergingRunFailsWithTheRound)
+{
+    Overrides o = cliff("pfedtd_rep");
+    o["alpha"] = "1000";
+    o["beta"] = "1000";
+    Sim sim(o);
+    const pfr_status st = pfr_sim_run(sim.s, 50);
+    EXPECT_EQ(st, PFR_ERR_NUMERIC);
+    EXPECT_NE(std::string(pfr_sim_last_error(sim.s)).find("orthonormalization failed in round"), std::string::npos)
+        << pfr_sim_last_error(sim.s);
+}
+
 TEST(Orthonormalize, RunKeepsPhiOrthonormal)
 {
     Sim sim(cliff("pfedtd_rep"));

@@ -3,11 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
 
-#include "kernels/pfr_agent_math.h"
+#include "kernels/pfr_agent_round.h"
 #include "sim_internal.h"
 
 #ifdef PFR_HAVE_CUDA
@@ -133,6 +134,193 @@ TEST(Cuda, StatesIdenticalAndValuesCloseToCpu)
         pfr_sim_destroy(cpu);
         pfr_sim_destroy(gpu);
     }
+}
+
+double rel_l2(const std::vector<float> &ref, const std::vector<float> &x)
+{
+    double num = 0, den = 0;
+    for (size_t e = 0; e < ref.size(); ++e) {
+        num += ((double)ref[e] - x[e]) * ((double)ref[e] - x[e]);
+        den += (double)ref[e] * ref[e];
+    }
+    return std::sqrt(num / den);
+}
+
+struct Snapshot {
+    std::vector<uint32_t> states;
+    std::vector<float> phi, theta;
+};
+
+Snapshot snap(pfr_sim *s)
+{
+    Snapshot out;
+    out.states.resize(s->N);
+    out.phi.resize((size_t)s->S * s->d);
+    out.theta.resize((size_t)s->N * s->d);
+    EXPECT_EQ(pfr_sim_get_states(s, out.states.data(), out.states.size()), PFR_OK);
+    EXPECT_EQ(pfr_sim_get_phi(s, out.phi.data(), out.phi.size()), PFR_OK);
+    for (int64_t i = 0; i < s->N; ++i)
+        EXPECT_EQ(pfr_sim_get_theta(s, i, out.theta.data() + (size_t)i * s->d, s->d), PFR_OK);
+    return out;
+}
+
+// The two local-step kernels (a thread per agent, a warp per agent) compute the same bits: the warp
+// sums its dot products in pfr_dot's order and applies pfr_td_update element by element.
+TEST(Cuda, WarpKernelEqualsThreadKernelBitForBit)
+{
+    REQUIRE_GPU();
+    for (const char *alg : {"pfedtd_rep", "local_rep", "fedtd", "fedavg_rep"})
+        for (int d : {4, 8, 16, 32, 40, 64})
+            for (const char *part : {"1", "0.7"}) {
+                SCOPED_TRACE(std::string(alg) + " d=" + std::to_string(d) + " participation " + part);
+                auto kv = cliff(alg, "1037");
+                kv.push_back({"env.kind", "gridworld"}); // 10 x 10 = 100 states: room for d = 64
+                kv.push_back({"dim", std::to_string(d)});
+                kv.push_back({"participation", part});
+                kv.push_back({"local_steps", "40"}); // more than one warp's worth of words per round
+                auto kt = kv, kw = kv;
+                kt.push_back({"cuda_kernel", "thread"});
+                kw.push_back({"cuda_kernel", "warp"});
+                pfr_sim *t = make(kt, "cuda"), *w = make(kw, "cuda");
+                ASSERT_TRUE(t && w);
+                ASSERT_EQ(pfr_sim_run(t, 12), PFR_OK) << pfr_sim_last_error(t);
+                ASSERT_EQ(pfr_sim_run(w, 12), PFR_OK) << pfr_sim_last_error(w);
+                Snapshot a = snap(t), b = snap(w);
+                EXPECT_EQ(a.states, b.states);
+                EXPECT_EQ(0, std::memcmp(a.phi.data(), b.phi.data(), a.phi.size() * sizeof(float))) << "Phi";
+                EXPECT_EQ(0, std::memcmp(a.theta.data(), b.theta.data(), a.theta.size() * sizeof(float))) << "theta";
+                pfr_sim_destroy(t);
+                pfr_sim_destroy(w);
+            }
+}
+
+// More than 4096 states: the overlays are searched (no slot map), the fold sums in global memory,
+// and with K = 150, d = 16 an overlay (2400 entries) is staged in pieces. A grid world of 70 x 70.
+TEST(Cuda, LargeGridWorldScannedOverlaysMatchTheCpu)
+{
+    REQUIRE_GPU();
+    for (const char *kernel : {"thread", "warp"}) {
+        SCOPED_TRACE(kernel);
+        std::vector<std::pair<std::string, std::string>> kv = {
+            {"env.kind", "gridworld"}, {"env.width", "70"},   {"env.height", "70"},        {"env.types", "3"},
+            {"agents", "600"},         {"dim", "16"},         {"local_steps", "150"},       {"alpha", "0.1"},
+            {"beta", "0.05"},          {"eval_every", "10"}, {"orthonormalize", "true"}, {"cuda_kernel", kernel}};
+        pfr_sim *cpu = make(kv, "cpu"), *gpu = make(kv, "cuda");
+        ASSERT_TRUE(cpu && gpu);
+        ASSERT_EQ(pfr_sim_run(cpu, 20), PFR_OK) << pfr_sim_last_error(cpu);
+        ASSERT_EQ(pfr_sim_run(gpu, 20), PFR_OK) << pfr_sim_last_error(gpu);
+        Snapshot a = snap(cpu), b = snap(gpu);
+        EXPECT_EQ(a.states, b.states);
+        EXPECT_LT(rel_l2(a.phi, b.phi), 1e-4);
+        EXPECT_LT(rel_l2(a.theta, b.theta), 1e-4);
+        pfr_sim_destroy(cpu);
+        pfr_sim_destroy(gpu);
+    }
+}
+
+// The device aggregation (block partial sums + cuBLAS) against the mean of every participant's
+// Phi_i computed here in long double: one round of PFedTD-Rep without orthonormalization. Each
+// agent's Phi_i comes from the device round run on the host (pfr_agent_round.h, the same bits as the
+// kernels: tests/test_cuda_logic.cc).
+TEST(Cuda, AverageWithinOnePartInAMillionOfTheExactMean)
+{
+    REQUIRE_GPU();
+    for (const char *part : {"1", "0.6"}) {
+        SCOPED_TRACE(part);
+        auto kv = cliff("pfedtd_rep", "5037");
+        kv.push_back({"orthonormalize", "false"});
+        kv.push_back({"participation", part});
+        pfr_sim *ref = make(kv, "cpu"), *gpu = make(kv, "cuda");
+        ASSERT_TRUE(ref && gpu);
+        const int S = ref->S, d = ref->d, K = ref->K, R = K < S ? K : S;
+        const int64_t N = ref->N;
+        std::vector<uint32_t> rp32((size_t)ref->M * (S + 1)), rows(R);
+        for (size_t r = 0; r < rp32.size(); ++r)
+            rp32[r] = (uint32_t)ref->env->row_ptr[r];
+        std::vector<float> vals((size_t)R * d), alpha(K, (float)ref->cfg.alpha), beta(K, (float)ref->cfg.beta);
+        std::vector<int> count(1);
+        std::vector<unsigned char> took(N);
+        pfr_round_args a;
+        std::memset(&a, 0, sizeof a);
+        a.N = N;
+        a.S = S;
+        a.d = d;
+        a.K = K;
+        a.R = R;
+        a.type_first = ref->type_first;
+        a.type_count = ref->type_count;
+        a.seed = ref->cfg.seed;
+        a.t0 = 0;
+        a.part_threshold = ref->cfg.participation >= 1.0 ? (1ull << 32)
+                                                         : (uint64_t)std::floor(ref->cfg.participation * 4294967296.0);
+        a.gamma = (float)ref->cfg.gamma;
+        a.learn_phi = 1;
+        a.row_ptr = rp32.data();
+        a.thr = ref->env->thr;
+        a.next = ref->env->next;
+        a.reward = ref->env->reward;
+        a.alpha = alpha.data();
+        a.beta = beta.data();
+        a.phi = ref->phi;
+        a.theta = ref->theta;
+        a.state = ref->state;
+        a.ov_rows = rows.data();
+        a.ov_vals = vals.data();
+        a.ov_count = count.data();
+        a.took_part = took.data();
+        std::vector<long double> sum((size_t)S * d, 0.0L);
+        int64_t participants = 0;
+        for (int64_t i = 0; i < N; ++i) { // one agent at a time: its overlay is slot 0 of the chunk
+            a.i0 = i;
+            a.n = 1;
+            pfr_words w = pfr_stream_words(a.seed, (uint64_t)i, 0);
+            pfr_agent_state st;
+            if (!pfr_agent_begin(&a, i, w.w[PFR_WORD_PARTICIPATION], &st, d))
+                continue;
+            for (int k = 0; k < K; ++k) {
+                if (k > 0)
+                    w = pfr_stream_words(a.seed, (uint64_t)i, (uint64_t)k);
+                pfr_agent_step(&a, &st, w.w[PFR_WORD_TRANSITION], k, d);
+            }
+            pfr_agent_end(&a, &st, d);
+            ++participants;
+            for (int q = 0; q < count[0]; ++q)
+                for (int c = 0; c < d; ++c)
+                    sum[(size_t)rows[q] * d + c] +=
+                        (long double)vals[(size_t)q * d + c] - (long double)ref->phi[(size_t)rows[q] * d + c];
+        }
+        ASSERT_GT(participants, 0);
+        std::vector<float> exact((size_t)S * d), got((size_t)S * d);
+        for (size_t e = 0; e < exact.size(); ++e)
+            exact[e] = (float)((long double)ref->phi[e] + sum[e] / (long double)participants);
+        ASSERT_EQ(pfr_sim_run(gpu, 1), PFR_OK) << pfr_sim_last_error(gpu);
+        ASSERT_EQ(pfr_sim_get_phi(gpu, got.data(), got.size()), PFR_OK);
+        EXPECT_LT(rel_l2(exact, got), 1e-6);
+        pfr_sim_destroy(ref);
+        pfr_sim_destroy(gpu);
+    }
+}
+
+// A diverging run fails on the device as on the CPU: an error naming the round, found at the next
+// wait (the device does not stop for it), and the same round as the CPU engine's.
+TEST(Cuda, DivergingRunFailsWithTheSameRoundAsTheCpu)
+{
+    REQUIRE_GPU();
+    auto kv = cliff("pfedtd_rep", "1037");
+    kv.push_back({"alpha", "1000"});
+    kv.push_back({"beta", "1000"});
+    kv.push_back({"participation", "1"});
+    pfr_sim *cpu = make(kv, "cpu"), *gpu = make(kv, "cuda");
+    ASSERT_TRUE(cpu && gpu);
+    EXPECT_EQ(pfr_sim_run(cpu, 50), PFR_ERR_NUMERIC);
+    EXPECT_EQ(pfr_sim_run(gpu, 50), PFR_ERR_NUMERIC);
+    const std::string mc = pfr_sim_last_error(cpu), mg = pfr_sim_last_error(gpu);
+    const size_t pc = mc.find("failed in round "), pg = mg.find("failed in round ");
+    ASSERT_NE(pc, std::string::npos) << mc;
+    ASSERT_NE(pg, std::string::npos) << mg;
+    EXPECT_EQ(std::atoll(mc.c_str() + pc + 16), std::atoll(mg.c_str() + pg + 16)) << mc << " | " << mg;
+    pfr_sim_destroy(cpu);
+    pfr_sim_destroy(gpu);
 }
 
 TEST(Cuda, CudaBackendWithoutDeviceIsAClearError)

@@ -84,14 +84,14 @@ void emulated_gpu_round(pfr_sim *sim, int64_t chunk, std::vector<uint32_t> &rp32
         for (int64_t i = a.i0; i < a.i0 + a.n; ++i) {
             pfr_words w = pfr_stream_words(a.seed, (uint64_t)i, a.t0);
             pfr_agent_state st;
-            if (!pfr_agent_begin(&a, i, w.w[PFR_WORD_PARTICIPATION], &st))
+            if (!pfr_agent_begin(&a, i, w.w[PFR_WORD_PARTICIPATION], &st, d))
                 continue;
             for (int k = 0; k < K; ++k) {
                 if (k > 0)
                     w = pfr_stream_words(a.seed, (uint64_t)i, a.t0 + (uint64_t)k);
-                pfr_agent_step(&a, &st, w.w[PFR_WORD_TRANSITION], k);
+                pfr_agent_step(&a, &st, w.w[PFR_WORD_TRANSITION], k, d);
             }
-            pfr_agent_end(&a, &st);
+            pfr_agent_end(&a, &st, d);
         }
         // pfr_fold_kernel, block by block, then the chunk's sum over blocks (cuBLAS gemv, beta = 1)
         std::vector<double> csum((size_t)S * d, 0.0), ctsum(d, 0.0);
@@ -133,9 +133,9 @@ void emulated_gpu_round(pfr_sim *sim, int64_t chunk, std::vector<uint32_t> &rp32
             for (int64_t i = 0; i < N; ++i)
                 ASSERT_EQ(pfr_orthonormalize_host(sim->agent_phi + (size_t)i * S * d, S, d, sim->theta + (size_t)i * d, 1, 1),
                           PFR_OK);
-        } else if (part > 0) { // factor on the host, pfr_map_theta_kernel on the device
+        } else if (part > 0) { // Cholesky-QR (orthonormalize.cu; the Gram matrix from cuBLAS there)
             std::vector<double> Rm((size_t)d * d);
-            ASSERT_EQ(pfr_orthonormalize_factor(sim->phi, S, d, Rm.data()), PFR_OK);
+            ASSERT_EQ(pfr_cholqr_factor(sim->phi, S, d, Rm.data()), PFR_OK);
             for (int64_t i = 0; i < N; ++i)
                 pfr_map_theta(Rm.data(), sim->theta + (size_t)i * d, d);
         }

@@ -79,6 +79,10 @@ typedef enum pfr_algorithm {
 
 typedef enum pfr_backend { PFR_BACKEND_AUTO, PFR_BACKEND_CPU, PFR_BACKEND_CUDA } pfr_backend;
 
+/* The CUDA engine's local-step kernel: a thread per agent, a warp per agent (large d), or picked by
+ * size. Both give the same bits; the choice only changes speed. */
+typedef enum pfr_cuda_kernel { PFR_CUDA_KERNEL_AUTO, PFR_CUDA_KERNEL_THREAD, PFR_CUDA_KERNEL_WARP } pfr_cuda_kernel;
+
 #define PFR_PATH_MAX 1024
 
 typedef struct pfr_env_config {
@@ -120,6 +124,7 @@ typedef struct pfr_config {
     double participation; /* fraction of agents taking part in a round, (0, 1] */
     int orthonormalize;  /* orthonormalize Phi after each aggregation (keeps every Phi theta_i) */
     pfr_backend backend;
+    pfr_cuda_kernel cuda_kernel; /* CUDA engine: local-step kernel variant */
     int threads;         /* CPU engine threads; 0 = all cores */
     char init_phi[PFR_PATH_MAX]; /* optional .npy [S, d] to start Phi from */
 } pfr_config;
@@ -145,6 +150,7 @@ int pfr_config_key_is_text(size_t i);
 const char *pfr_algorithm_name(pfr_algorithm a);
 const char *pfr_env_kind_name(pfr_env_kind k);
 const char *pfr_backend_name(pfr_backend b);
+const char *pfr_cuda_kernel_name(pfr_cuda_kernel k);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Simulation                                                                                  */

@@ -1,0 +1,74 @@
+/*
+ * pfr_cholqr.h — Cholesky-QR of the shared Phi, the per-round orthonormalization of both engines,
+ * as __host__ __device__ pieces: the CPU engine calls them in loops, the CUDA engine one thread per
+ * entry (the factor) or per row (the solve), so both evaluate the same expressions.
+ *
+ *   G = Phi^T Phi [d, d] (double)          host: pfr_gram; device: cuBLAS Dgemm
+ *   G = U^T U, U upper triangular          pfr_chol_pivot / pfr_chol_offdiag, row k after row k-1
+ *   Phi <- c Phi U^{-1},  R = U / c        pfr_chol_solve_row; c = sqrt(S/d) so Phi^T Phi = (S/d) I
+ * and old Phi = new Phi R, so each theta_i becomes R theta_i (pfr_map_theta) and Phi theta_i is kept.
+ * U has a positive diagonal, so the result is the Q of the thin QR that the start-up CGS2 computes.
+ *
+ * Why one pass suffices: each round starts from the orthonormal Phi of the round before and moves it
+ * by an average of beta-sized steps, so Phi is well conditioned (kappa ~ 1) and Cholesky-QR in double
+ * is exact to rounding. A pivot below PFR_CHOL_TINY * trace(G) means Phi lost rank (or diverged).
+ */
+#ifndef PFR_CHOLQR_H
+#define PFR_CHOLQR_H
+
+#include <math.h>
+
+#include "pfr_agent_math.h"
+
+#define PFR_CHOL_TINY 1e-24
+
+/* G [d, d] = X^T X for X [S, d] row-major float, in double, rows in index order. */
+PFR_HD static inline void pfr_gram(const float *X, int S, int d, double *G)
+{
+    for (int e = 0; e < d * d; ++e)
+        G[e] = 0.0;
+    for (int s = 0; s < S; ++s) {
+        const float *x = X + (size_t)s * d;
+        for (int a = 0; a < d; ++a)
+            for (int b = 0; b < d; ++b)
+                G[(size_t)a * d + b] += (double)x[a] * (double)x[b];
+    }
+}
+
+/* The factor works in place in G's upper triangle: rows 0..k-1 of U already there, row k of G still
+ * the Gram row. The squared pivot of row k: */
+PFR_HD static inline double pfr_chol_pivot(const double *G, int d, int k)
+{
+    double p = G[(size_t)k * d + k];
+    for (int m = 0; m < k; ++m)
+        p -= G[(size_t)m * d + k] * G[(size_t)m * d + k];
+    return p;
+}
+
+/* Entry (k, j), j > k, of U, given its diagonal ukk = sqrt(pivot). */
+PFR_HD static inline double pfr_chol_offdiag(const double *G, int d, int k, int j, double ukk)
+{
+    double v = G[(size_t)k * d + j];
+    for (int m = 0; m < k; ++m)
+        v -= G[(size_t)m * d + k] * G[(size_t)m * d + j];
+    return v / ukk;
+}
+
+/* 1 if the pivot is usable (also rejects NaN). */
+PFR_HD static inline int pfr_chol_pivot_ok(double p, double trace) { return p > PFR_CHOL_TINY * trace; }
+
+/* row [d] <- c * row U^{-1} (U [d, d] upper triangular, row-major): forward substitution on the row
+ * vector, y U = row, in double; y [d] is scratch. */
+PFR_HD static inline void pfr_chol_solve_row(const double *U, int d, double c, float *row, double *y)
+{
+    for (int j = 0; j < d; ++j) {
+        double v = (double)row[j];
+        for (int m = 0; m < j; ++m)
+            v -= y[m] * U[(size_t)m * d + j];
+        y[j] = v / U[(size_t)j * d + j];
+    }
+    for (int j = 0; j < d; ++j)
+        row[j] = (float)(c * y[j]);
+}
+
+#endif
