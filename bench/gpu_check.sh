@@ -4,16 +4,30 @@
 # (memcheck and racecheck) on a small CUDA run, then the throughput sweep. Everything is written
 # under $OUT (default ./gpu-check-out); summary.txt is the digest to copy into bench/RESULTS.md.
 #
+# A bare GPU machine may lack libyaml and GoogleTest and have no package registry: run
+# `bash scripts/device_deps.sh` here first and carry .device-deps; they are unpacked below.
+# Usage (device tool): carry [".device-deps"], command `OUT=$OUT bash bench/gpu_check.sh [quick]`;
+# `quick` runs a reduced sweep (N <= 1e6) when device time is short.
+#
 # Status: the CUDA engine and bench/torch_baseline.py are written but have never run on a GPU; the
-# first run of this script is their first test. Not yet here: the large grid-world sweep and a
-# roofline fraction (bandwidth and instruction rate) per configuration.
+# first run of this script is their first test.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-$PWD/gpu-check-out}"
+QUICK="${1:-}"
 mkdir -p "$OUT"
 : > "$OUT/summary.txt"
 log() { echo "== $*" | tee -a "$OUT/summary.txt"; }
 status=0
+
+# the Debian packages carried in .device-deps, when the machine does not have them installed
+if [ -d .device-deps ] && ! { [ -f /usr/include/yaml.h ] && [ -f /usr/include/gtest/gtest.h ]; }; then
+  mkdir -p /tmp/pfr-deps
+  for f in .device-deps/*.deb; do dpkg -x "$f" /tmp/pfr-deps; done
+  export CMAKE_PREFIX_PATH="/tmp/pfr-deps/usr${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
+  export LD_LIBRARY_PATH="/tmp/pfr-deps/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  log "using the carried packages: $(ls .device-deps | tr '\n' ' ')"
+fi
 
 log "date $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1 && log "gpu: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null)"
@@ -37,55 +51,123 @@ log "cuda tests: $(grep -E 'Cuda\.' "$OUT/tests.txt" | sed 's/  */ /g' | tr '\n'
 
 SMALL="examples/cliffwalk.yaml --backend cuda --set agents=1000 --set rounds=5 --set eval_every=5 --quiet"
 if command -v compute-sanitizer >/dev/null 2>&1; then
-  for tool in memcheck racecheck; do
-    for alg in pfedtd_rep local_rep fedavg_rep; do
-      if compute-sanitizer --tool $tool --error-exitcode 9 $B run $SMALL --set algorithm=$alg --out "$OUT/san-$tool-$alg" \
-          > "$OUT/sanitizer-$tool-$alg.txt" 2>&1; then
-        log "compute-sanitizer $tool $alg: clean"
+  # memcheck: out-of-bounds and misaligned accesses; racecheck: shared-memory races (the fold);
+  # synccheck: barriers and warp-synchronous calls (the fold's barriers, the warp kernel's shuffles)
+  for tool in memcheck racecheck synccheck; do
+    for cfg in "pfedtd_rep thread" "pfedtd_rep warp" "local_rep thread" "fedavg_rep warp"; do
+      set -- $cfg
+      name="$tool-$1-$2"
+      if timeout 300 compute-sanitizer --tool $tool --error-exitcode 9 $B run $SMALL --set algorithm=$1 \
+          --set cuda_kernel=$2 --set orthonormalize=true --out "$OUT/san-$name" > "$OUT/sanitizer-$name.txt" 2>&1; then
+        log "compute-sanitizer $tool $1 $2: clean"
       else
-        log "COMPUTE-SANITIZER $tool $alg REPORTED ERRORS (sanitizer-$tool-$alg.txt)"; status=1
+        log "COMPUTE-SANITIZER $tool $1 $2 REPORTED ERRORS (sanitizer-$name.txt)"; status=1
+        grep -m5 -E "=========" "$OUT/sanitizer-$name.txt" | tee -a "$OUT/summary.txt"
       fi
+      rm -rf "$OUT/san-$name"
     done
   done
+  set --
 else
   log "compute-sanitizer not found"
 fi
 
-log "throughput sweep: cliff walk, pfedtd_rep, agent-steps/s (local steps + aggregation, evaluations excluded)"
+# ---- throughput --------------------------------------------------------------------------------
+# agent_steps_per_sec from summary.json: local TD steps per second of round time (local steps,
+# aggregation, the waits for the device; evaluations excluded). us/round = N*K / rate.
+# Roofline columns (napkin models, kernels/local_steps.cu and aggregate.cu): DRAM bytes a round must
+# move (theta read+write 8d, state 8, flag 2 per agent; overlay write + fold read 2*R*(4d+4); the
+# block partials 16*S*d per 256 agents) against 3.35e12 B/s (H100 SXM HBM3), and thread-
+# instructions (~100 per agent-step) against 132 SMs * 4 * 32 lanes * 1.755 GHz = 2.96e13/s.
+DEADLINE=$((SECONDS + ${BUDGET_S:-560}))
+run_point() { # label N K d extra-set-options...: one line of the sweep table
+  local label=$1 N=$2 K=$3 D=$4; shift 4
+  if [ $SECONDS -ge $DEADLINE ]; then
+    printf "%-10s %9d %4d %3d %14s\n" "$label" $N $K $D "skipped (time budget)" | tee -a "$OUT/summary.txt"; return
+  fi
+  local R=$(( 4000000000 / (N * K) )); [ $R -lt 4 ] && R=4; [ $R -gt 400 ] && R=400
+  local dir="$OUT/sweep/$label-N$N-K$K-d$D"
+  if timeout 240 $B run "$CFG" --backend "${BACKEND:-cuda}" --set agents=$N --set local_steps=$K --set dim=$D --set rounds=$R \
+      --set eval_every=1000000 --set orthonormalize=false "$@" --quiet --out "$dir" > "$dir.log" 2>&1; then
+    python3 - "$dir/summary.json" $label $N $K $D <<'PY' | tee -a "$OUT/summary.txt"
+import json, sys
+j = json.load(open(sys.argv[1])); label = sys.argv[2]; N, K, d = map(int, sys.argv[3:6])
+rate = j["agent_steps_per_sec"]; S = j["num_states"]
+R = min(K, S)
+bytes_round = N * (8 * d + 10 + 2 * R * (4 * d + 4)) + 16 * S * d * (N / 256)
+rounds_per_s = rate / (N * K)
+print(f"{label:<10} {N:9d} {K:4d} {d:3d} {rate:14.4g} {1e6 / rounds_per_s:12.1f} {100 * bytes_round * rounds_per_s / 3.35e12:8.1f}% {100 * rate * 100 / 2.96e13:8.1f}%")
+PY
+  else
+    printf "%-10s %9d %4d %3d %14s\n" "$label" $N $K $D "FAILED ($(tail -1 "$dir.log" | cut -c1-90))" | tee -a "$OUT/summary.txt"
+    status=1
+  fi
+  rm -rf "$dir"
+}
 mkdir -p "$OUT/sweep"
-printf "%10s %5s %4s %14s %12s\n" N K d agent_steps/s us/round | tee -a "$OUT/summary.txt"
-for N in 1000 10000 100000 1000000 10000000; do
-  for K in 1 10 100; do
-    for D in 4 8 16 32; do
-      R=$(( 2000000000 / (N * K) )); [ $R -lt 5 ] && R=5; [ $R -gt 200 ] && R=200
-      dir="$OUT/sweep/N$N-K$K-d$D"
-      if timeout 300 $B run examples/cliffwalk.yaml --backend cuda --set agents=$N --set local_steps=$K --set dim=$D \
-          --set rounds=$R --set eval_every=1000000 --set orthonormalize=false --quiet --out "$dir" > "$dir.log" 2>&1; then
-        rate=$(python3 -c "import json;print(json.load(open('$dir/summary.json'))['agent_steps_per_sec'])")
-        printf "%10d %5d %4d %14.4g %12.1f\n" $N $K $D "$rate" "$(python3 -c "print($N*$K/$rate*1e6)")" | tee -a "$OUT/summary.txt"
-      else
-        printf "%10d %5d %4d %14s\n" $N $K $D "FAILED ($(tail -1 "$dir.log" | cut -c1-80))" | tee -a "$OUT/summary.txt"
-        status=1
-      fi
-      rm -rf "$dir"
+header() { printf "%-10s %9s %4s %3s %14s %12s %9s %9s\n" what N K d agent-steps/s us/round DRAM% issue% | tee -a "$OUT/summary.txt"; }
+
+log "throughput: the targets (cliff walk 12x4, 4 types, pfedtd_rep, kernel auto)"
+header
+CFG=examples/cliffwalk.yaml
+run_point target 1000000 100 8
+run_point target 1000000 1 8
+run_point target 10000000 100 8
+
+log "kernel variants side by side (cliff walk, N = 1e6, K = 10)"
+header
+for D in 4 8 16 32; do
+  run_point thread 1000000 10 $D --set cuda_kernel=thread
+  run_point warp 1000000 10 $D --set cuda_kernel=warp
+done
+
+log "grid world 50x50 (2500 states, 8 types), pfedtd_rep"
+header
+CFG=examples/gridworld_large.yaml
+for N in 100000 1000000; do
+  for K in 10 100; do
+    for D in 8 32; do
+      run_point grid50 $N $K $D --set env.width=50 --set env.height=50
     done
   done
 done
+
+log "sweep: cliff walk, N x K x d (kernel auto)"
+header
+CFG=examples/cliffwalk.yaml
+Ns="1000 10000 100000 1000000 10000000"; [ "$QUICK" = quick ] && Ns="1000 100000 1000000"
+for N in $Ns; do
+  for K in 1 10 100; do
+    for D in 4 8 16 32; do
+      run_point sweep $N $K $D
+    done
+  done
+done
+
+if command -v ncu >/dev/null 2>&1 && [ $SECONDS -lt $DEADLINE ]; then
+  log "Nsight Compute: speed of light of the local steps and the fold (N = 1e6, K = 100, d = 8)"
+  timeout 180 ncu --kernel-name regex:"pfr_local_steps|pfr_fold" --launch-count 2 --section SpeedOfLight \
+    $B run examples/cliffwalk.yaml --backend cuda --set agents=1000000 --set local_steps=100 --set rounds=2 \
+    --set eval_every=1000000 --quiet --out "$OUT/ncu-run" > "$OUT/ncu.txt" 2>&1 || log "ncu failed (ncu.txt)"
+  grep -E "pfr_|Memory Throughput|DRAM Throughput|Compute \(SM\) Throughput|Duration" "$OUT/ncu.txt" | tee -a "$OUT/summary.txt"
+  rm -rf "$OUT/ncu-run"
+fi
 
 log "PyTorch baseline on this GPU (same chains, same algorithm), for the GPU/PyTorch ratio"
 if python3 -c "import torch, numpy; assert torch.cuda.is_available()" >/dev/null 2>&1; then
   $B export examples/cliffwalk.yaml --out "$OUT/env" --quiet
   for N in 1000000; do
-    python3 bench/torch_baseline.py "$OUT/env" --agents $N --dim 8 --local-steps 100 --rounds 5 2>&1 | tee -a "$OUT/summary.txt"
+    timeout 240 python3 bench/torch_baseline.py "$OUT/env" --agents $N --dim 8 --local-steps 100 --rounds 5 2>&1 | tee -a "$OUT/summary.txt"
     $B run examples/cliffwalk.yaml --backend cuda --set agents=$N --set local_steps=100 --set rounds=20 \
       --set eval_every=1000000 --set orthonormalize=false --quiet --out "$OUT/vs-torch" > /dev/null 2>&1 &&
       log "pfedrl cuda, same settings: $(python3 -c "import json;print('%.4g agent-steps/s' % json.load(open('$OUT/vs-torch/summary.json'))['agent_steps_per_sec'])")"
   done
+  rm -rf "$OUT/env" "$OUT/vs-torch"
 else
   log "PyTorch with CUDA not available on this machine: baseline not run"
 fi
 
 log "CPU engine on this machine, for the GPU/CPU ratio"
-BUILD_DIR=build-gpu bash bench/cpu_throughput.sh > "$OUT/cpu_throughput.txt" 2>&1 || true
+BUILD_DIR=build-gpu timeout 300 bash bench/cpu_throughput.sh > "$OUT/cpu_throughput.txt" 2>&1 || true
 tee -a "$OUT/summary.txt" < "$OUT/cpu_throughput.txt"
 exit $status

@@ -382,7 +382,11 @@ pfr_status cuda_init(pfr_sim *sim)
                             N, S, d, K, pfr_algorithm_name(sim->cfg.algorithm), fixed / 1073741824.0,
                             per_block_all / 1048576.0, PFR_AGENT_BLOCK, (double)free_b / 1073741824.0,
                             (double)total_b / 1073741824.0);
-    const int64_t chunk_blocks = fit_blocks < e->nblocks ? fit_blocks : e->nblocks;
+    int64_t chunk_blocks = fit_blocks < e->nblocks ? fit_blocks : e->nblocks;
+    if (sim->cfg.cuda_max_chunk > 0) { /* the user's cap, in whole agent blocks */
+        const int64_t cap = (sim->cfg.cuda_max_chunk + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
+        chunk_blocks = cap < chunk_blocks ? cap : chunk_blocks;
+    }
     e->chunk = chunk_blocks * PFR_AGENT_BLOCK;
     e->kernel = pfr_cuda_pick_kernel(sim->cfg.cuda_kernel, (int)d);
 

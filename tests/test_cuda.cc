@@ -164,6 +164,30 @@ Snapshot snap(pfr_sim *s)
     return out;
 }
 
+// Agents in chunks (cuda_max_chunk): overlays and partial sums per chunk, the chunk sums added up.
+TEST(Cuda, ChunkedRoundsMatchTheCpu)
+{
+    REQUIRE_GPU();
+    for (const char *alg : {"pfedtd_rep", "fedavg_rep", "fedtd"})
+        for (const char *kernel : {"thread", "warp"}) {
+            SCOPED_TRACE(std::string(alg) + " " + kernel);
+            auto kv = cliff(alg, "1037");
+            pfr_sim *cpu = make(kv, "cpu");
+            kv.push_back({"cuda_max_chunk", "300"}); // 512 agents a chunk: three chunks
+            kv.push_back({"cuda_kernel", kernel});
+            pfr_sim *gpu = make(kv, "cuda");
+            ASSERT_TRUE(cpu && gpu);
+            ASSERT_EQ(pfr_sim_run(cpu, 30), PFR_OK) << pfr_sim_last_error(cpu);
+            ASSERT_EQ(pfr_sim_run(gpu, 30), PFR_OK) << pfr_sim_last_error(gpu);
+            Snapshot a = snap(cpu), b = snap(gpu);
+            EXPECT_EQ(a.states, b.states);
+            EXPECT_LT(rel_l2(a.phi, b.phi), 1e-4);
+            EXPECT_LT(rel_l2(a.theta, b.theta), 1e-4);
+            pfr_sim_destroy(cpu);
+            pfr_sim_destroy(gpu);
+        }
+}
+
 // The two local-step kernels (a thread per agent, a warp per agent) compute the same bits: the warp
 // sums its dot products in pfr_dot's order and applies pfr_td_update element by element.
 TEST(Cuda, WarpKernelEqualsThreadKernelBitForBit)
