@@ -58,35 +58,11 @@ pfr_status pfr_cholqr_factor(float *phi, int S, int d, double *R)
     double *G = malloc(sizeof(double) * ((size_t)d * d + (size_t)d));
     if (!G)
         return PFR_ERR_NO_MEMORY;
-    double *y = G + (size_t)d * d;
-    pfr_gram(phi, S, d, G);
-    double trace = 0.0;
-    for (int k = 0; k < d; ++k)
-        trace += G[(size_t)k * d + k];
-    pfr_status st = PFR_OK;
-    for (int k = 0; k < d && st == PFR_OK; ++k) {
-        const double p = pfr_chol_pivot(G, d, k);
-        if (!pfr_chol_pivot_ok(p, trace)) {
-            st = PFR_ERR_NUMERIC;
-            break;
-        }
-        const double ukk = sqrt(p);
-        for (int j = k + 1; j < d; ++j)
-            G[(size_t)k * d + j] = pfr_chol_offdiag(G, d, k, j, ukk);
-        G[(size_t)k * d + k] = ukk;
-    }
-    if (st == PFR_OK) {
-        const double c = sqrt((double)S / d);
-        for (int i = 0; i < d; ++i)
-            for (int j = 0; j < d; ++j)
-                G[(size_t)i * d + j] = j < i ? 0.0 : G[(size_t)i * d + j];
-        for (int s = 0; s < S; ++s)
-            pfr_chol_solve_row(G, d, c, phi + (size_t)s * d, y);
-        for (int e = 0; e < d * d; ++e)
-            R[e] = G[e] / c;
-    }
+    const int ok = pfr_cholqr_one(phi, S, d, NULL, G, G + (size_t)d * d) == 0;
+    if (ok)
+        memcpy(R, G, sizeof(double) * (size_t)d * d);
     free(G);
-    return st;
+    return ok ? PFR_OK : PFR_ERR_NUMERIC;
 }
 
 pfr_status pfr_orthonormalize_host(float *phi, int S, int d, float *theta, int64_t n, int threads)

@@ -100,8 +100,8 @@ pfr_status check_fail(pfr_sim *sim)
     unsigned long long failed = PFR_CUDA_NO_FAIL;
     PFR_CUDA(sim, cudaMemcpy(&failed, e->fail, sizeof failed, cudaMemcpyDeviceToHost));
     if (failed != PFR_CUDA_NO_FAIL)
-        return pfr_sim_fail(sim, PFR_ERR_NUMERIC, "orthonormalization failed in round %llu: Phi " PFR_LOST_RANK_WHY,
-                            failed);
+        return pfr_sim_fail(sim, PFR_ERR_NUMERIC, "orthonormalization failed in round %llu: %s " PFR_LOST_RANK_WHY,
+                            failed, sim->own_phi ? "an agent's Phi_i" : "Phi");
     return PFR_OK;
 }
 
@@ -314,7 +314,12 @@ pfr_status cuda_round_phases(pfr_sim *sim, const pfr_round_plan *plan, uint64_t 
     }
 
     if (sim->cfg.orthonormalize && sim->learn_phi) {
-        if (sim->own_phi) { /* per-agent factors: on the host (slow: every Phi_i crosses twice) */
+        if (sim->own_phi && pfr_cuda_agent_cholqr_supported(d)) { /* a thread per agent */
+            PFR_CUDA(sim, pfr_cuda_launch_agent_cholqr(e->agent_phi, e->theta, N, S, d, e->fail,
+                                                       (unsigned long long)plan->round, e->stream));
+            return PFR_OK;
+        }
+        if (sim->own_phi) { /* other d: on the host (slow: every Phi_i crosses twice) */
             if ((st = cuda_sync_host(sim)) != PFR_OK)
                 return st;
             for (int64_t i = 0; i < N; ++i)
@@ -358,8 +363,10 @@ pfr_status cuda_init(pfr_sim *sim)
     e->nblocks = (int64_t)((N + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK);
     e->R = (int)(K < S ? K : S);
     const int overlay = sim->learn_phi && !sim->own_phi;
-    /* O(1) overlay lookups through a byte per state and agent, where that is affordable */
-    const int slots = overlay && e->R < 255 && S <= 4096;
+    /* O(1) overlay lookups through a byte per state and agent, where that is affordable and pays:
+     * with at most 8 overlay rows a scan of the agent's own (L1-resident) row ids is cheaper than
+     * touching, and afterwards resetting, bytes of an N*S map */
+    const int slots = overlay && e->R > 8 && e->R < 255 && S <= 4096;
 
     /* Memory plan. Fixed: the chains, Phi, theta, states and small buffers (and every agent's own
      * Phi for local_rep). Per chunk: the overlays of its agents and the partial sums of its blocks.

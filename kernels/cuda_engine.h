@@ -46,6 +46,11 @@ cudaError_t pfr_cuda_launch_broadcast_theta(float *theta, const double *sum_thet
  *   (atomicMin: the first failed round) and the next two kernels leave Phi and theta alone;
  * solve_rows: Phi <- c Phi U^{-1}, a thread per row;
  * map_theta: theta_i <- R theta_i for every agent; R [d, d] upper triangular, row-major. */
+/* local_rep: Cholesky-QR of every agent's Phi_i [S, d] and theta_i <- R_i theta_i on the device, for
+ * the d with a compiled kernel (pfr_cuda_agent_cholqr_supported); a failure records `round`. */
+int pfr_cuda_agent_cholqr_supported(int d);
+cudaError_t pfr_cuda_launch_agent_cholqr(float *agent_phi, float *theta, int64_t N, int S, int d,
+                                         unsigned long long *fail, unsigned long long round, cudaStream_t stream);
 cudaError_t pfr_cuda_launch_to_double(const float *phi, double *X, size_t n, cudaStream_t stream);
 cudaError_t pfr_cuda_launch_chol(double *gram, int d, double c, double *R, unsigned long long *fail,
                                  unsigned long long round, cudaStream_t stream);

@@ -80,6 +80,37 @@ __global__ void pfr_map_theta_kernel(float *theta, const double *R, int64_t N, i
     pfr_map_theta(R, theta + (size_t)a * d, d);
 }
 
+/* local_rep: every agent's own Phi_i [S, D] and theta_i, a thread per agent (pfr_cholqr_one, what the
+ * CPU engine runs for each agent). G and y live in the thread's local memory (D*D + D doubles). */
+template <int D>
+__global__ void pfr_agent_cholqr_kernel(float *agent_phi, float *theta, int64_t N, int S, unsigned long long *fail,
+                                        unsigned long long round)
+{
+    const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= N)
+        return;
+    double G[D * D], y[D];
+    if (pfr_cholqr_one(agent_phi + (size_t)i * S * D, S, D, theta + (size_t)i * D, G, y) != 0)
+        atomicMin(fail, round);
+}
+
+extern "C" int pfr_cuda_agent_cholqr_supported(int d) { return d == 4 || d == 8 || d == 16 || d == 32; }
+
+extern "C" cudaError_t pfr_cuda_launch_agent_cholqr(float *agent_phi, float *theta, int64_t N, int S, int d,
+                                                   unsigned long long *fail, unsigned long long round,
+                                                   cudaStream_t stream)
+{
+    const unsigned blocks = (unsigned)((N + 127) / 128);
+    switch (d) {
+    case 4: pfr_agent_cholqr_kernel<4><<<blocks, 128, 0, stream>>>(agent_phi, theta, N, S, fail, round); break;
+    case 8: pfr_agent_cholqr_kernel<8><<<blocks, 128, 0, stream>>>(agent_phi, theta, N, S, fail, round); break;
+    case 16: pfr_agent_cholqr_kernel<16><<<blocks, 128, 0, stream>>>(agent_phi, theta, N, S, fail, round); break;
+    case 32: pfr_agent_cholqr_kernel<32><<<blocks, 128, 0, stream>>>(agent_phi, theta, N, S, fail, round); break;
+    default: return cudaErrorInvalidValue;
+    }
+    return cudaGetLastError();
+}
+
 extern "C" cudaError_t pfr_cuda_launch_to_double(const float *phi, double *X, size_t n, cudaStream_t stream)
 {
     pfr_to_double_kernel<<<(unsigned)((n + 255) / 256), 256, 0, stream>>>(phi, X, n);

@@ -71,4 +71,39 @@ PFR_HD static inline void pfr_chol_solve_row(const double *U, int d, double c, f
         row[j] = (float)(c * y[j]);
 }
 
+/*
+ * The whole Cholesky-QR of one Phi [S, d] by one thread, in place: Phi <- c Phi U^{-1} and, unless
+ * theta is NULL, theta [d] <- R theta. Afterwards G [d, d] holds R = U / c (row-major, upper
+ * triangular). y [d] is scratch. Returns 0, or -1 (Phi untouched) when a pivot is too small.
+ * The CPU engine runs it for the shared Phi and for every agent's Phi_i (local_rep); the CUDA
+ * engine for every Phi_i, a thread per agent.
+ */
+PFR_HD static inline int pfr_cholqr_one(float *phi, int S, int d, float *theta, double *G, double *y)
+{
+    pfr_gram(phi, S, d, G);
+    double trace = 0.0;
+    for (int k = 0; k < d; ++k)
+        trace += G[(size_t)k * d + k];
+    for (int k = 0; k < d; ++k) {
+        const double p = pfr_chol_pivot(G, d, k);
+        if (!pfr_chol_pivot_ok(p, trace))
+            return -1;
+        const double ukk = sqrt(p);
+        for (int j = k + 1; j < d; ++j)
+            G[(size_t)k * d + j] = pfr_chol_offdiag(G, d, k, j, ukk);
+        G[(size_t)k * d + k] = ukk;
+    }
+    const double c = sqrt((double)S / d);
+    for (int i = 0; i < d; ++i)
+        for (int j = 0; j < i; ++j)
+            G[(size_t)i * d + j] = 0.0;
+    for (int s = 0; s < S; ++s)
+        pfr_chol_solve_row(G, d, c, phi + (size_t)s * d, y);
+    for (int e = 0; e < d * d; ++e)
+        G[e] = G[e] / c;
+    if (theta)
+        pfr_map_theta(G, theta, d);
+    return 0;
+}
+
 #endif

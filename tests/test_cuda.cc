@@ -165,6 +165,7 @@ Snapshot snap(pfr_sim *s)
 }
 
 // Agents in chunks (cuda_max_chunk): overlays and partial sums per chunk, the chunk sums added up.
+// K = 3: overlays searched by scan (the slot map is used from K = 9 on).
 TEST(Cuda, ChunkedRoundsMatchTheCpu)
 {
     REQUIRE_GPU();
@@ -172,6 +173,7 @@ TEST(Cuda, ChunkedRoundsMatchTheCpu)
         for (const char *kernel : {"thread", "warp"}) {
             SCOPED_TRACE(std::string(alg) + " " + kernel);
             auto kv = cliff(alg, "1037");
+            kv.push_back({"local_steps", "3"});
             pfr_sim *cpu = make(kv, "cpu");
             kv.push_back({"cuda_max_chunk", "300"}); // 512 agents a chunk: three chunks
             kv.push_back({"cuda_kernel", kernel});

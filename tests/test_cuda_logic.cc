@@ -145,7 +145,7 @@ void emulated_gpu_round(pfr_sim *sim, int64_t chunk, std::vector<uint32_t> &rp32
 
 void compare(int64_t chunk, bool bit_identical, bool slots);
 
-// Overlay lookups by slot map (what the engine uses for small S) and by scan (large S).
+// Overlay lookups by slot map (what the engine uses for small S and K > 8) and by scan (large S or K <= 8).
 TEST(CudaLogic, DeviceRoundOnTheHostEqualsTheCpuEngine) { compare(1 << 30, true, true); }
 TEST(CudaLogic, DeviceRoundWithScannedOverlaysEqualsTheCpuEngine) { compare(1 << 30, true, false); }
 
