@@ -143,6 +143,56 @@ void emulated_gpu_round(pfr_sim *sim, int64_t chunk, std::vector<uint32_t> &rp32
     sim->round++;
 }
 
+// warp_dot of kernels/local_steps.cu, lane by lane: lane l holds products p0[l] = x[l]y[l] and
+// p1[l] = x[l+32]y[l+32]; __shfl_sync(v, src) reads lane src's v, __shfl_xor_sync(v, m) lane l^m's.
+// The same steps as the kernel, so its claim (every lane ends with pfr_dot's bits) is checked here.
+float warp_dot_emulated(const float *x, const float *y, int d)
+{
+    float p0[32], p1[32], acc[32], s[32], t[32];
+    for (int l = 0; l < 32; ++l) {
+        p0[l] = l < d ? x[l] * y[l] : 0.0f;
+        p1[l] = l + 32 < d ? x[l + 32] * y[l + 32] : 0.0f;
+        acc[l] = 0.0f;
+    }
+    for (int q = 0; 8 * q < d; ++q)
+        for (int l = 0; l < 32; ++l) {
+            const int e = 8 * q + (l & 7);
+            const float v0 = p0[e & 31], v1 = d > 32 ? p1[e & 31] : 0.0f;
+            if (e < d)
+                acc[l] += e < 32 ? v0 : v1;
+        }
+    for (int l = 0; l < 32; ++l)
+        s[l] = acc[l] + acc[l ^ 4];
+    for (int l = 0; l < 32; ++l)
+        t[l] = s[l] + s[l ^ 2];
+    float out = t[0] + t[1];
+    for (int l = 1; l < 32; ++l) { // every lane holds the same bits
+        const float o = t[l] + t[l ^ 1];
+        EXPECT_EQ(0, std::memcmp(&o, &out, sizeof o)) << "lane " << l << " d=" << d;
+    }
+    return out;
+}
+
+TEST(CudaLogic, WarpDotSumsInPfrDotOrder)
+{
+    uint32_t h = 12345;
+    auto rnd = [&h]() { // a few decades of magnitude, both signs: rounding order shows
+        h = h * 1664525u + 1013904223u;
+        const float m = (float)(h >> 8) / 16777216.0f - 0.5f;
+        return m * (float)(1u << ((h >> 4) % 12));
+    };
+    for (int d = 1; d <= PFR_ROUND_MAX_D; ++d)
+        for (int trial = 0; trial < 50; ++trial) {
+            float x[PFR_ROUND_MAX_D], y[PFR_ROUND_MAX_D];
+            for (int j = 0; j < d; ++j) {
+                x[j] = rnd();
+                y[j] = rnd();
+            }
+            const float ref = pfr_dot(x, y, d), got = warp_dot_emulated(x, y, d);
+            ASSERT_EQ(0, std::memcmp(&ref, &got, sizeof ref)) << "d=" << d << " " << ref << " vs " << got;
+        }
+}
+
 void compare(int64_t chunk, bool bit_identical, bool slots);
 
 // Overlay lookups by slot map (what the engine uses for small S and K > 8) and by scan (large S or K <= 8).
