@@ -274,18 +274,9 @@ void pfr_sim_set_progress(pfr_sim *sim, pfr_progress_fn fn, void *user)
 /* ---- evaluation -------------------------------------------------------------------------------- */
 static double direct_error(const pfr_sim *sim, const float *phi, const float *th, int m)
 {
-    const int S = sim->S, d = sim->d;
-    const double *V = sim->truth.V + (size_t)m * S, *mu = sim->truth.mu + (size_t)m * S;
-    double e = 0.0;
-    for (int s = 0; s < S; ++s) {
-        if (mu[s] == 0.0)
-            continue;
-        double v = 0.0;
-        for (int j = 0; j < d; ++j)
-            v += (double)phi[(size_t)s * d + j] * th[j];
-        e += mu[s] * (v - V[s]) * (v - V[s]);
-    }
-    return e / sim->truth.vnorm2[m];
+    const int S = sim->S;
+    return pfr_direct_error(phi, th, S, sim->d, sim->truth.mu + (size_t)m * S, sim->truth.V + (size_t)m * S,
+                            sim->truth.vnorm2[m]);
 }
 
 /* Relative error of the TD fixed point theta*_m(Phi) = -A^{-1} b for type m (NaN if A is singular). */
@@ -376,10 +367,7 @@ static void agent_metrics_host(const pfr_sim *sim, const double *mom, double *bl
             if (sim->own_phi) {
                 const float *phi = sim->agent_phi + (size_t)i * S * d;
                 ve += direct_error(sim, phi, th, m);
-                double p2 = 0.0;
-                for (size_t e = 0; e < (size_t)S * d; ++e)
-                    p2 += (double)phi[e] * phi[e];
-                pn += sqrt(p2);
+                pn += pfr_phi_norm(phi, S, d);
             } else {
                 const double *G = mom + (size_t)m * (d * d + d);
                 ve += pfr_quad_error(G, G + (size_t)d * d, sim->truth.vnorm2[m], th, d);
@@ -393,9 +381,9 @@ static void agent_metrics_host(const pfr_sim *sim, const double *mom, double *bl
 
 static pfr_status evaluate(pfr_sim *sim, pfr_metrics *out)
 {
-    /* An engine with its own per-agent metrics only needs the shared Phi on the host (small);
-     * otherwise the whole state comes over. */
-    const int on_engine = sim->engine->agent_metrics && !sim->own_phi;
+    /* An engine with its own per-agent metrics only needs the shared Phi (and, for local_rep, the
+     * first agent of each type's Phi_i) on the host; otherwise the whole state comes over. */
+    const int on_engine = sim->engine->agent_metrics != NULL;
     pfr_status st = on_engine ? sim->engine->pull_phi(sim) : sim->engine->sync_host(sim);
     if (st != PFR_OK)
         return st;

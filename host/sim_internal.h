@@ -30,11 +30,13 @@ typedef struct pfr_engine_vtbl {
     pfr_status (*round)(pfr_sim *sim, const pfr_round_plan *plan, uint64_t *participants);
     /* Make the host arrays (phi, agent_phi, theta, state) current. */
     pfr_status (*sync_host)(pfr_sim *sim);
-    /* Make the host's shared Phi current (cheap: [S, d]). */
+    /* Make the host's shared Phi current (cheap: [S, d]); for local_rep also the Phi_i of agents
+     * 0 .. min(N, type_count)-1 (the host's TD fixed-point metric reads those). */
     pfr_status (*pull_phi)(pfr_sim *sim);
-    /* Optional (NULL: the host computes them): the per-agent metric sums for the shared-Phi
-     * algorithms, per block of agents in agent order, blk [nblocks, 3], from the per-type moments
-     * `mom` (pfr_metrics.h); only those small results cross to the host. */
+    /* Optional (NULL: the host computes them): the per-agent metric sums, per block of agents in
+     * agent order, blk [nblocks, 3] = value error, |theta_i|, |Phi_i| (local_rep; else 0), from the
+     * per-type moments `mom` (pfr_metrics.h; NULL for local_rep, which uses each Phi_i); only those
+     * small results cross to the host. */
     pfr_status (*agent_metrics)(pfr_sim *sim, const double *mom, double *blk);
     /* Optional (NULL: round() returns when the round is done): block until every round handed over
      * is done, and report an error the device found since (e.g. a failed orthonormalization, named

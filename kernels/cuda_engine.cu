@@ -53,6 +53,7 @@ struct cuda_engine {
     int *block_count_host = nullptr;
     /* metrics */
     double *mom = nullptr, *vnorm2 = nullptr, *blk = nullptr;
+    double *mu = nullptr, *V = nullptr; /* [M, S], local_rep only */
 };
 
 cuda_engine *E(pfr_sim *sim) { return static_cast<cuda_engine *>(sim->engine_state); }
@@ -66,7 +67,7 @@ void cuda_destroy(pfr_sim *sim)
     void *bufs[] = {e->row_ptr, e->thr, e->next, e->reward, e->phi, e->agent_phi, e->theta, e->state,
                     e->alpha, e->ov_rows, e->ov_vals, e->ov_count, e->ov_slot, e->took, e->partial,
                     e->theta_partial, e->ones, e->mean, e->Rdev, e->X, e->gram, e->fail, e->block_count,
-                    e->mom, e->vnorm2, e->blk};
+                    e->mom, e->vnorm2, e->blk, e->mu, e->V};
     if (e->stream)
         (void)cudaStreamSynchronize(e->stream); /* nothing in flight reads what is freed next */
     for (void *p : bufs)
@@ -137,8 +138,13 @@ pfr_status cuda_pull_phi(pfr_sim *sim)
     if (!e->host_stale)
         return PFR_OK;
     PFR_CUDA(sim, cudaMemcpyAsync(sim->phi, e->phi, sizeof(float) * sim->S * sim->d, cudaMemcpyDeviceToHost, e->stream));
+    if (sim->own_phi) { /* the first agent of each type, for the TD fixed-point metric */
+        const size_t n = (size_t)(sim->N < sim->type_count ? sim->N : sim->type_count);
+        PFR_CUDA(sim, cudaMemcpyAsync(sim->agent_phi, e->agent_phi, sizeof(float) * n * sim->S * sim->d,
+                                      cudaMemcpyDeviceToHost, e->stream));
+    }
     PFR_CUDA(sim, cudaStreamSynchronize(e->stream));
-    return check_fail(sim); /* theta and states stay stale on the host */
+    return check_fail(sim); /* the rest of the state stays stale on the host */
 }
 
 /* The per-agent metric sums on the device; the moments go up, [nblocks, 3] doubles come back. */
@@ -146,11 +152,16 @@ pfr_status cuda_agent_metrics(pfr_sim *sim, const double *mom, double *blk)
 {
     cuda_engine *e = E(sim);
     const int d = sim->d;
-    pfr_status st = upload(sim, e->mom, mom, sizeof(double) * sim->M * (d * d + d));
-    if (st != PFR_OK)
-        return st;
-    PFR_CUDA(sim, pfr_cuda_launch_metrics(e->theta, sim->N, d, e->mom, e->vnorm2, sim->type_first, sim->type_count,
-                                          e->blk, e->stream));
+    if (sim->own_phi) {
+        PFR_CUDA(sim, pfr_cuda_launch_metrics_own(e->agent_phi, e->theta, sim->N, sim->S, d, e->mu, e->V, e->vnorm2,
+                                                  sim->type_first, sim->type_count, e->blk, e->stream));
+    } else {
+        pfr_status st = upload(sim, e->mom, mom, sizeof(double) * sim->M * (d * d + d));
+        if (st != PFR_OK)
+            return st;
+        PFR_CUDA(sim, pfr_cuda_launch_metrics(e->theta, sim->N, d, e->mom, e->vnorm2, sim->type_first,
+                                              sim->type_count, e->blk, e->stream));
+    }
     PFR_CUDA(sim, cudaMemcpyAsync(blk, e->blk, sizeof(double) * 3 * e->nblocks, cudaMemcpyDeviceToHost, e->stream));
     PFR_CUDA(sim, cudaStreamSynchronize(e->stream));
     return PFR_OK;
@@ -372,7 +383,7 @@ pfr_status cuda_init(pfr_sim *sim)
      * Phi for local_rep). Per chunk: the overlays of its agents and the partial sums of its blocks.
      * The chunk is the largest multiple of PFR_AGENT_BLOCK agents that fits next to the fixed part. */
     const double fixed = 4.0 * (M * (S + 1) + 3.0 * nnz) + 4.0 * (S * d + N * d + N + 2.0 * K) + N +
-                         (sim->own_phi ? 4.0 * N * S * d : 0.0) + 4.0 * e->nblocks +
+                         (sim->own_phi ? 4.0 * N * S * d + 16.0 * M * S : 0.0) + 4.0 * e->nblocks +
                          8.0 * (S * d + d + d * d + M * (d * d + d) + M + 3.0 * e->nblocks) +
                          8.0 * (S * d + d * d + 1.0);
     const double per_agent = (overlay ? 4.0 * e->R * (d + 1) + 4.0 : 0.0) + (slots ? (double)S : 0.0);
@@ -428,8 +439,11 @@ pfr_status cuda_init(pfr_sim *sim)
     ALLOC(e->mom, M * (d * d + d));
     ALLOC(e->vnorm2, M);
     ALLOC(e->blk, 3 * (size_t)e->nblocks);
-    if (sim->own_phi)
+    if (sim->own_phi) {
         ALLOC(e->agent_phi, N * S * d);
+        ALLOC(e->mu, M * S);
+        ALLOC(e->V, M * S);
+    }
     if (overlay) {
         ALLOC(e->ov_rows, (size_t)e->chunk * e->R);
         ALLOC(e->ov_vals, (size_t)e->chunk * e->R * d);
@@ -472,6 +486,10 @@ pfr_status cuda_init(pfr_sim *sim)
         st = upload(sim, e->state, sim->state, sizeof(uint32_t) * N);
     if (st == PFR_OK && sim->own_phi)
         st = upload(sim, e->agent_phi, sim->agent_phi, sizeof(float) * N * S * d);
+    if (st == PFR_OK && sim->own_phi)
+        st = upload(sim, e->mu, sim->truth.mu, sizeof(double) * M * S);
+    if (st == PFR_OK && sim->own_phi)
+        st = upload(sim, e->V, sim->truth.V, sizeof(double) * M * S);
     if (st == PFR_OK)
         st = upload(sim, e->vnorm2, sim->truth.vnorm2, sizeof(double) * M);
     if (st == PFR_OK) {

@@ -61,6 +61,10 @@ cudaError_t pfr_cuda_launch_map_theta(float *theta, const double *R, int64_t N, 
 /* Per-block metric sums blk [nblocks, 3] from the per-type moments mom [M, d*d + d], vnorm2 [M]. */
 cudaError_t pfr_cuda_launch_metrics(const float *theta, int64_t N, int d, const double *mom, const double *vnorm2,
                                     int type_first, int type_count, double *blk, cudaStream_t stream);
+/* local_rep: the same sums from every agent's own Phi_i; mu, V [M, S] (blk[3b+2] = sum of |Phi_i|). */
+cudaError_t pfr_cuda_launch_metrics_own(const float *agent_phi, const float *theta, int64_t N, int S, int d,
+                                        const double *mu, const double *V, const double *vnorm2, int type_first,
+                                        int type_count, double *blk, cudaStream_t stream);
 cudaError_t pfr_cuda_launch_philox_words(uint64_t seed, const uint64_t *agent, const uint64_t *step, int n,
                                          uint4 *out, cudaStream_t stream);
 #ifdef __cplusplus
