@@ -3,6 +3,15 @@
  * on the device (local steps, deterministic aggregation, orthonormalization), the host arrays
  * refreshed on demand. One stream; cuBLAS bound to it. Every CUDA and cuBLAS call is checked.
  *
+ * A round (cuda_round_phases): the step sizes if they changed (pinned, asynchronous); per chunk of
+ * agents: local steps (local_steps.cu), fold into block partial sums (aggregate.cu), cuBLAS Dgemv
+ * over the blocks; the mean applied to Phi (and theta); Cholesky-QR (orthonormalize.cu). With every
+ * agent taking part nothing in a round waits for the device, so the host enqueues rounds ahead and
+ * the ~10 launches of a round (a few us each) overlap the device's work; the host waits only to
+ * evaluate (engine wait) or to read state. Not a CUDA graph (yet): t0 and the round number are
+ * kernel arguments, so a graph would need them moved to device memory; worth doing only if a
+ * measurement shows launches bounding small rounds.
+ *
  * Status: written and compiled without a GPU; it has not yet run on one. tests/test_cuda.cc holds
  * the parity tests (they skip without a device) and bench/gpu_check.sh runs them.
  */
