@@ -121,6 +121,13 @@ for D in 4 8 16 32; do
   run_point warp 1000000 10 $D --set cuda_kernel=warp
 done
 
+log "per-round cost: stream-launched rounds vs CUDA graph replay (cliff walk, K = 1, d = 8)"
+header
+for N in 1000 100000 1000000; do
+  run_point stream $N 1 8
+  run_point graph $N 1 8 --set cuda_graph=true
+done
+
 log "grid world 50x50 (2500 states, 8 types), pfedtd_rep"
 header
 CFG=examples/gridworld_large.yaml

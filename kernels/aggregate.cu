@@ -26,8 +26,6 @@
 #include "../kernels/pfr_agent_round.h"
 #include "cuda_engine.h"
 
-#define PFR_FOLD_STAGE 2048   /* staged overlay entries per tile (double + int each: 24 KB) */
-#define PFR_FOLD_SMEM_SD 2048 /* partial sums in shared memory when S*d is at most this (16 KB) */
 
 __global__ void pfr_fold_kernel(const __grid_constant__ pfr_cuda_fold_args a)
 {

@@ -8,9 +8,10 @@
  * over the blocks; the mean applied to Phi (and theta); Cholesky-QR (orthonormalize.cu). With every
  * agent taking part nothing in a round waits for the device, so the host enqueues rounds ahead and
  * the ~10 launches of a round (a few us each) overlap the device's work; the host waits only to
- * evaluate (engine wait) or to read state. Not a CUDA graph (yet): t0 and the round number are
- * kernel arguments, so a graph would need them moved to device memory; worth doing only if a
- * measurement shows launches bounding small rounds.
+ * evaluate (engine wait) or to read state. With cuda_graph the same work is captured once as a CUDA
+ * graph (t0 and the round number then live on the device, advanced by the graph's last node) and
+ * replayed each round: one launch instead of ~10. Off by default until a GPU measurement
+ * (bench/gpu_check.sh, "stream vs graph") shows it pays.
  *
  * Status: written and compiled without a GPU; it has not yet run on one. tests/test_cuda.cc holds
  * the parity tests (they skip without a device) and bench/gpu_check.sh runs them.
@@ -35,6 +36,13 @@ struct cuda_engine {
     int64_t chunk = 0;    /* agents per chunk: a multiple of PFR_AGENT_BLOCK (all agents when they fit) */
     int R = 0;
     pfr_cuda_kernel kernel = PFR_CUDA_KERNEL_THREAD; /* the local-step variant in use */
+    int orthonormalize = 0;                          /* Phi (or each Phi_i) is orthonormalized each round */
+    /* graph mode (cuda_graph): the captured round, and {t0, round} on the device with its host mirror */
+    cudaGraphExec_t graph = nullptr;
+    uint64_t *ctr = nullptr;
+    uint64_t ctr_host[2] = {0, 0};
+    int ctr_valid = 0;
+    void *blas_ws = nullptr; /* cuBLAS workspace, fixed (no allocation inside a capture) */
     int host_stale = 0; /* the device holds newer state than the host arrays */
     /* the chains */
     uint32_t *row_ptr = nullptr, *thr = nullptr, *next = nullptr;
@@ -76,7 +84,7 @@ void cuda_destroy(pfr_sim *sim)
     void *bufs[] = {e->row_ptr, e->thr, e->next, e->reward, e->phi, e->agent_phi, e->theta, e->state,
                     e->alpha, e->ov_rows, e->ov_vals, e->ov_count, e->ov_slot, e->took, e->partial,
                     e->theta_partial, e->ones, e->mean, e->Rdev, e->X, e->gram, e->fail, e->block_count,
-                    e->mom, e->vnorm2, e->blk, e->mu, e->V};
+                    e->mom, e->vnorm2, e->blk, e->mu, e->V, e->ctr, e->blas_ws};
     if (e->stream)
         (void)cudaStreamSynchronize(e->stream); /* nothing in flight reads what is freed next */
     for (void *p : bufs)
@@ -85,6 +93,8 @@ void cuda_destroy(pfr_sim *sim)
     for (cudaEvent_t ev : e->sched_done)
         if (ev)
             (void)cudaEventDestroy(ev);
+    if (e->graph)
+        (void)cudaGraphExecDestroy(e->graph);
     if (e->sched_pinned)
         (void)cudaFreeHost(e->sched_pinned);
     free(e->sched_last);
@@ -180,14 +190,14 @@ pfr_status cuda_agent_metrics(pfr_sim *sim, const double *mom, double *blk)
  * the host. Row-major Phi [S, d] in double is column-major X^T [d, S] with ld = d, so
  * G = Phi^T Phi = X^T (X^T)^T is Dgemm(N, T) with m = n = d, k = S (G is symmetric: no layout question;
  * the factor reads its upper triangle only). */
-pfr_status orthonormalize_shared(pfr_sim *sim, int64_t round)
+pfr_status orthonormalize_shared(pfr_sim *sim, int64_t round, const unsigned long long *round_dev)
 {
     cuda_engine *e = E(sim);
     const int S = sim->S, d = sim->d;
     const double c = sqrt((double)S / d), one = 1.0, zero = 0.0;
     PFR_CUDA(sim, pfr_cuda_launch_to_double(e->phi, e->X, (size_t)S * d, e->stream));
     PFR_CUBLAS(sim, cublasDgemm(e->blas, CUBLAS_OP_N, CUBLAS_OP_T, d, d, S, &one, e->X, d, e->X, d, &zero, e->gram, d));
-    PFR_CUDA(sim, pfr_cuda_launch_chol(e->gram, d, c, e->Rdev, e->fail, (unsigned long long)round, e->stream));
+    PFR_CUDA(sim, pfr_cuda_launch_chol(e->gram, d, c, e->Rdev, e->fail, (unsigned long long)round, round_dev, e->stream));
     PFR_CUDA(sim, pfr_cuda_launch_solve_rows(e->phi, e->gram, S, d, c, e->fail, e->stream));
     PFR_CUDA(sim, pfr_cuda_launch_map_theta(e->theta, e->Rdev, sim->N, d, e->fail, e->stream));
     return PFR_OK;
@@ -223,24 +233,16 @@ struct nvtx_range {
     ~nvtx_range() { nvtxRangePop(); }
 };
 
-pfr_status cuda_round_phases(pfr_sim *sim, const pfr_round_plan *plan, uint64_t *participants);
-
-pfr_status cuda_round(pfr_sim *sim, const pfr_round_plan *plan, uint64_t *participants)
-{
-    nvtx_range r("pfedrl round");
-    return cuda_round_phases(sim, plan, participants);
-}
-
-pfr_status cuda_round_phases(pfr_sim *sim, const pfr_round_plan *plan, uint64_t *participants)
+/* Part 1 of a round's device work: per chunk of agents the local steps, the fold into block partial
+ * sums and their cuBLAS sum into the running sums. `ctr` (graph mode) holds {t0, round} on the
+ * device; NULL: plan->t0 is passed by value. */
+pfr_status enqueue_steps_and_fold(pfr_sim *sim, const pfr_round_plan *plan, const uint64_t *ctr)
 {
     cuda_engine *e = E(sim);
     const int S = sim->S, d = sim->d;
     const int64_t N = sim->N;
-    pfr_status st = upload_schedule(sim, plan);
-    if (st != PFR_OK)
-        return st;
-
     pfr_round_args a;
+    memset(&a, 0, sizeof a);
     a.N = N;
     a.S = S;
     a.d = d;
@@ -250,6 +252,7 @@ pfr_status cuda_round_phases(pfr_sim *sim, const pfr_round_plan *plan, uint64_t 
     a.type_count = sim->type_count;
     a.seed = sim->cfg.seed;
     a.t0 = plan->t0;
+    a.t0_dev = ctr;
     a.part_threshold = plan->part_threshold;
     a.gamma = (float)sim->cfg.gamma;
     a.learn_phi = sim->learn_phi;
@@ -282,12 +285,9 @@ pfr_status cuda_round_phases(pfr_sim *sim, const pfr_round_plan *plan, uint64_t 
     f.partial = e->partial;
     f.theta_partial = sim->avg_theta ? e->theta_partial : nullptr;
     f.block_count = e->block_count;
-    e->host_stale = 1;
 
-    /* Chunk by chunk (one chunk when everything fits): the local steps, the fold into the chunk's
-     * block partial sums, and their sum over blocks (cuBLAS) added to the round's running sums:
-     * sums [S*d] for Phi, then [d] for theta. `partial` is [chunk blocks, S*d] row-major, i.e.
-     * column-major [S*d, blocks] with lda = S*d, so y += A * ones is CUBLAS_OP_N with beta = 1. */
+    /* `partial` is [chunk blocks, S*d] row-major, i.e. column-major [S*d, blocks] with lda = S*d, so
+     * the sum over blocks y (+)= A * ones is Dgemv(N) with beta = 0 for the first chunk, 1 after. */
     const size_t sd = (size_t)S * d;
     double *phi_sum = e->mean, *theta_sum = e->mean + sd;
     for (int64_t c0 = 0; c0 < N; c0 += e->chunk) {
@@ -300,10 +300,8 @@ pfr_status cuda_round_phases(pfr_sim *sim, const pfr_round_plan *plan, uint64_t 
             PFR_CUDA(sim, pfr_cuda_launch_local_steps(&a, e->kernel, e->stream));
         }
         nvtx_range agg("aggregation");
-        if (sim->avg_phi)
+        if (sim->avg_phi && sd > PFR_FOLD_SMEM_SD) /* the fold adds into global memory */
             PFR_CUDA(sim, cudaMemsetAsync(e->partial, 0, sizeof(double) * sd * cblocks, e->stream));
-        if (sim->avg_theta)
-            PFR_CUDA(sim, cudaMemsetAsync(e->theta_partial, 0, sizeof(double) * d * cblocks, e->stream));
         PFR_CUDA(sim, pfr_cuda_launch_fold(&f, e->stream));
         const double one = 1.0, keep = c0 == 0 ? 0.0 : 1.0;
         if (sim->avg_phi)
@@ -313,10 +311,130 @@ pfr_status cuda_round_phases(pfr_sim *sim, const pfr_round_plan *plan, uint64_t 
             PFR_CUBLAS(sim, cublasDgemv(e->blas, CUBLAS_OP_N, d, cblocks, &one, e->theta_partial, d, e->ones, 1, &keep,
                                         theta_sum, 1));
     }
+    return PFR_OK;
+}
+
+/* Part 2: the mean applied (part participants), then orthonormalization on the device. `ctr` as
+ * above (the round number of a failed factor). */
+pfr_status enqueue_apply_and_orthonormalize(pfr_sim *sim, const pfr_round_plan *plan, uint64_t part,
+                                            const uint64_t *ctr, int orthonormalize)
+{
+    cuda_engine *e = E(sim);
+    const int S = sim->S, d = sim->d;
+    const size_t sd = (size_t)S * d;
+    if (part > 0) {
+        nvtx_range agg("aggregation");
+        const double inv = 1.0 / (double)part;
+        if (sim->avg_phi)
+            PFR_CUDA(sim, pfr_cuda_launch_apply(e->phi, e->mean, inv, sd, e->stream));
+        if (sim->avg_theta)
+            PFR_CUDA(sim, pfr_cuda_launch_broadcast_theta(e->theta, e->mean + sd, inv, sim->N, d, e->stream));
+    }
+    if (!orthonormalize)
+        return PFR_OK;
+    nvtx_range orth("orthonormalize");
+    const unsigned long long round = (unsigned long long)plan->round;
+    const unsigned long long *round_dev = ctr ? (const unsigned long long *)(ctr + 1) : nullptr;
+    if (sim->own_phi) /* a thread per agent; the caller has checked the kernel exists for d */
+        PFR_CUDA(sim, pfr_cuda_launch_agent_cholqr(e->agent_phi, e->theta, sim->N, S, d, e->fail, round, round_dev,
+                                                   e->stream));
+    else if (part > 0)
+        return orthonormalize_shared(sim, round, round_dev);
+    return PFR_OK;
+}
+
+/* local_rep with orthonormalization at a d without a device kernel: every Phi_i through the host. */
+pfr_status orthonormalize_agents_on_host(pfr_sim *sim, int64_t round)
+{
+    cuda_engine *e = E(sim);
+    const size_t sd = (size_t)sim->S * sim->d;
+    pfr_status st = cuda_sync_host(sim);
+    if (st != PFR_OK)
+        return st;
+    for (int64_t i = 0; i < sim->N; ++i)
+        if (pfr_orthonormalize_host(sim->agent_phi + (size_t)i * sd, sim->S, sim->d, sim->theta + (size_t)i * sim->d, 1,
+                                    1) != PFR_OK)
+            return pfr_sim_fail(sim, PFR_ERR_NUMERIC, "orthonormalization failed in round %lld: an agent's Phi_i "
+                                PFR_LOST_RANK_WHY, (long long)round);
+    st = upload(sim, e->agent_phi, sim->agent_phi, sizeof(float) * sd * sim->N);
+    if (st == PFR_OK)
+        st = upload(sim, e->theta, sim->theta, sizeof(float) * sim->d * sim->N);
+    if (st == PFR_OK)
+        PFR_CUDA(sim, cudaStreamSynchronize(e->stream)); /* the host arrays stay in use */
+    return st;
+}
+
+/* Graph mode: the round's device work captured once, replayed every round. It reads t0 and the
+ * round number from e->ctr and advances them itself, so one graph serves every round; the step
+ * sizes are copied into their device buffer before each launch, outside the graph. */
+pfr_status launch_round_graph(pfr_sim *sim, const pfr_round_plan *plan)
+{
+    cuda_engine *e = E(sim);
+    if (!e->graph) {
+        PFR_CUDA(sim, cudaStreamBeginCapture(e->stream, cudaStreamCaptureModeThreadLocal));
+        pfr_status st = enqueue_steps_and_fold(sim, plan, e->ctr);
+        if (st == PFR_OK)
+            st = enqueue_apply_and_orthonormalize(sim, plan, (uint64_t)sim->N, e->ctr, e->orthonormalize);
+        if (st == PFR_OK) {
+            cudaError_t ce = pfr_cuda_launch_advance(e->ctr, (uint64_t)plan->K, e->stream);
+            if (ce != cudaSuccess)
+                st = pfr_sim_fail(sim, PFR_ERR_CUDA, "pfr_cuda_launch_advance failed at %s:%d: %s", __FILE__, __LINE__,
+                                  cudaGetErrorString(ce));
+        }
+        cudaGraph_t g = nullptr;
+        const cudaError_t ce = cudaStreamEndCapture(e->stream, &g); /* always: the stream leaves capture */
+        if (st == PFR_OK && ce != cudaSuccess)
+            st = pfr_sim_fail(sim, PFR_ERR_CUDA, "cudaStreamEndCapture failed at %s:%d: %s", __FILE__, __LINE__,
+                              cudaGetErrorString(ce));
+        if (st == PFR_OK) {
+            const cudaError_t ie = cudaGraphInstantiate(&e->graph, g, 0);
+            if (ie != cudaSuccess) {
+                e->graph = nullptr;
+                st = pfr_sim_fail(sim, PFR_ERR_CUDA, "cudaGraphInstantiate failed at %s:%d: %s", __FILE__, __LINE__,
+                                  cudaGetErrorString(ie));
+            }
+        }
+        if (g)
+            (void)cudaGraphDestroy(g);
+        if (st != PFR_OK)
+            return st;
+        e->ctr_valid = 0;
+    }
+    if (!e->ctr_valid || e->ctr_host[0] != plan->t0 || e->ctr_host[1] != (uint64_t)plan->round) {
+        e->ctr_host[0] = plan->t0;
+        e->ctr_host[1] = (uint64_t)plan->round;
+        /* once per run (or after the host's round count jumped): wait for the copy, since ctr_host
+         * changes right after the launch below */
+        PFR_CUDA(sim, cudaMemcpyAsync(e->ctr, e->ctr_host, sizeof e->ctr_host, cudaMemcpyHostToDevice, e->stream));
+        PFR_CUDA(sim, cudaStreamSynchronize(e->stream));
+        e->ctr_valid = 1;
+    }
+    PFR_CUDA(sim, cudaGraphLaunch(e->graph, e->stream));
+    e->ctr_host[0] += (uint64_t)plan->K; /* what the graph's last kernel leaves on the device */
+    e->ctr_host[1] += 1;
+    return PFR_OK;
+}
+
+pfr_status cuda_round(pfr_sim *sim, const pfr_round_plan *plan, uint64_t *participants)
+{
+    nvtx_range r("pfedrl round");
+    cuda_engine *e = E(sim);
+    e->host_stale = 1;
+    pfr_status st = upload_schedule(sim, plan);
+    if (st != PFR_OK)
+        return st;
+    const int everybody = plan->part_threshold >= (1ull << 32);
+    const int host_orth = e->orthonormalize && sim->own_phi && !pfr_cuda_agent_cholqr_supported(sim->d);
+    if (sim->cfg.cuda_graph && everybody && !host_orth) {
+        *participants = (uint64_t)sim->N;
+        return launch_round_graph(sim, plan);
+    }
+    if ((st = enqueue_steps_and_fold(sim, plan, nullptr)) != PFR_OK)
+        return st;
     /* With everybody taking part the count is known and the host runs ahead of the device; with
      * partial participation it is read back (a wait per round). */
-    uint64_t part = (uint64_t)N;
-    if (plan->part_threshold < (1ull << 32)) {
+    uint64_t part = (uint64_t)sim->N;
+    if (!everybody) {
         PFR_CUDA(sim, cudaMemcpyAsync(e->block_count_host, e->block_count, sizeof(int) * e->nblocks,
                                       cudaMemcpyDeviceToHost, e->stream));
         PFR_CUDA(sim, cudaStreamSynchronize(e->stream));
@@ -325,39 +443,11 @@ pfr_status cuda_round_phases(pfr_sim *sim, const pfr_round_plan *plan, uint64_t 
             part += (uint64_t)e->block_count_host[b];
     }
     *participants = part;
-    if (part > 0) {
-        const double inv = 1.0 / (double)part;
-        if (sim->avg_phi)
-            PFR_CUDA(sim, pfr_cuda_launch_apply(e->phi, phi_sum, inv, sd, e->stream));
-        if (sim->avg_theta)
-            PFR_CUDA(sim, pfr_cuda_launch_broadcast_theta(e->theta, theta_sum, inv, N, d, e->stream));
+    if (host_orth) { /* apply on the device, then every Phi_i through the host */
+        st = enqueue_apply_and_orthonormalize(sim, plan, part, nullptr, 0);
+        return st == PFR_OK ? orthonormalize_agents_on_host(sim, plan->round) : st;
     }
-
-    if (sim->cfg.orthonormalize && sim->learn_phi) {
-        if (sim->own_phi && pfr_cuda_agent_cholqr_supported(d)) { /* a thread per agent */
-            PFR_CUDA(sim, pfr_cuda_launch_agent_cholqr(e->agent_phi, e->theta, N, S, d, e->fail,
-                                                       (unsigned long long)plan->round, e->stream));
-            return PFR_OK;
-        }
-        if (sim->own_phi) { /* other d: on the host (slow: every Phi_i crosses twice) */
-            if ((st = cuda_sync_host(sim)) != PFR_OK)
-                return st;
-            for (int64_t i = 0; i < N; ++i)
-                if (pfr_orthonormalize_host(sim->agent_phi + (size_t)i * sd, S, d, sim->theta + (size_t)i * d, 1, 1) !=
-                    PFR_OK)
-                    return pfr_sim_fail(sim, PFR_ERR_NUMERIC, "orthonormalization failed in round %lld: agent %lld's Phi_i "
-                                        "lost rank or diverged", (long long)plan->round, (long long)i);
-            st = upload(sim, e->agent_phi, sim->agent_phi, sizeof(float) * sd * N);
-            if (st == PFR_OK)
-                st = upload(sim, e->theta, sim->theta, sizeof(float) * d * N);
-            if (st == PFR_OK)
-                PFR_CUDA(sim, cudaStreamSynchronize(e->stream));
-            return st;
-        }
-        if (part > 0)
-            return orthonormalize_shared(sim, plan->round);
-    }
-    return PFR_OK;
+    return enqueue_apply_and_orthonormalize(sim, plan, part, nullptr, e->orthonormalize);
 }
 
 const pfr_engine_vtbl CUDA_ENGINE = {"cuda",           cuda_round, cuda_sync_host, cuda_pull_phi, cuda_agent_metrics,
@@ -394,7 +484,7 @@ pfr_status cuda_init(pfr_sim *sim)
     const double fixed = 4.0 * (M * (S + 1) + 3.0 * nnz) + 4.0 * (S * d + N * d + N + 2.0 * K) + N +
                          (sim->own_phi ? 4.0 * N * S * d + 16.0 * M * S : 0.0) + 4.0 * e->nblocks +
                          8.0 * (S * d + d + d * d + M * (d * d + d) + M + 3.0 * e->nblocks) +
-                         8.0 * (S * d + d * d + 1.0);
+                         8.0 * (S * d + d * d + 3.0) + 4194304.0;
     const double per_agent = (overlay ? 4.0 * e->R * (d + 1) + 4.0 : 0.0) + (slots ? (double)S : 0.0);
     const double per_block = 8.0 * (sim->avg_phi ? S * d : 0) + 8.0 * d + 8.0;
     size_t free_b = 0, total_b = 0;
@@ -416,10 +506,11 @@ pfr_status cuda_init(pfr_sim *sim)
     }
     e->chunk = chunk_blocks * PFR_AGENT_BLOCK;
     e->kernel = pfr_cuda_pick_kernel(sim->cfg.cuda_kernel, (int)d);
+    e->orthonormalize = sim->cfg.orthonormalize && sim->learn_phi;
 
     PFR_CUDA(sim, cudaStreamCreateWithFlags(&e->stream, cudaStreamNonBlocking));
     PFR_CUBLAS(sim, cublasCreate(&e->blas));
-    PFR_CUBLAS(sim, cublasSetStream(e->blas, e->stream));
+    PFR_CUBLAS(sim, cublasSetStream(e->blas, e->stream)); /* resets the workspace: set it after */
     pfr_status st;
 #define ALLOC(ptr, count)                                                                             \
     if ((st = dalloc(sim, &(ptr), (count))) != PFR_OK)                                               \
@@ -435,6 +526,12 @@ pfr_status cuda_init(pfr_sim *sim)
     ALLOC(e->X, S * d);
     ALLOC(e->gram, d * d);
     ALLOC(e->fail, 1);
+    ALLOC(e->ctr, 2);
+    {
+        const size_t ws = (size_t)4 << 20; /* 4 MiB */
+        PFR_CUDA(sim, cudaMalloc(&e->blas_ws, ws));
+        PFR_CUBLAS(sim, cublasSetWorkspace(e->blas, e->blas_ws, ws));
+    }
     PFR_CUDA(sim, cudaMemsetAsync(e->fail, 0xFF, sizeof(unsigned long long), e->stream)); /* PFR_CUDA_NO_FAIL */
     PFR_CUDA(sim, cudaMallocHost((void **)&e->sched_pinned, sizeof(float) * 4 * K));
     for (cudaEvent_t &ev : e->sched_done)

@@ -11,6 +11,12 @@
 #include "../kernels/pfr_agent_round.h"
 #include "sim_internal.h"
 
+/* The fold (aggregate.cu): staged overlay entries per tile (a double and an int each: 24 KB), and the
+ * S*d up to which the block's partial sums live in shared memory (16 KB; above, in global memory,
+ * which must then be zeroed before the fold). */
+#define PFR_FOLD_STAGE 2048
+#define PFR_FOLD_SMEM_SD 2048
+
 /* *fail while no orthonormalization has failed */
 #define PFR_CUDA_NO_FAIL 0xFFFFFFFFFFFFFFFFull
 
@@ -50,10 +56,14 @@ cudaError_t pfr_cuda_launch_broadcast_theta(float *theta, const double *sum_thet
  * the d with a compiled kernel (pfr_cuda_agent_cholqr_supported); a failure records `round`. */
 int pfr_cuda_agent_cholqr_supported(int d);
 cudaError_t pfr_cuda_launch_agent_cholqr(float *agent_phi, float *theta, int64_t N, int S, int d,
-                                         unsigned long long *fail, unsigned long long round, cudaStream_t stream);
+                                         unsigned long long *fail, unsigned long long round,
+                                         const unsigned long long *round_dev, cudaStream_t stream);
+/* Graph mode: ctr = {t0, round} on the device; after a round t0 += K and round += 1.
+ * (round_dev above: when not NULL the round number is read there instead of `round`.) */
+cudaError_t pfr_cuda_launch_advance(uint64_t *ctr, uint64_t K, cudaStream_t stream);
 cudaError_t pfr_cuda_launch_to_double(const float *phi, double *X, size_t n, cudaStream_t stream);
 cudaError_t pfr_cuda_launch_chol(double *gram, int d, double c, double *R, unsigned long long *fail,
-                                 unsigned long long round, cudaStream_t stream);
+                                 unsigned long long round, const unsigned long long *round_dev, cudaStream_t stream);
 cudaError_t pfr_cuda_launch_solve_rows(float *phi, const double *gram, int S, int d, double c,
                                        const unsigned long long *fail, cudaStream_t stream);
 cudaError_t pfr_cuda_launch_map_theta(float *theta, const double *R, int64_t N, int d, const unsigned long long *fail,

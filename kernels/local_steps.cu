@@ -38,8 +38,9 @@ template <int D> __global__ void pfr_local_steps_thread(const __grid_constant__ 
     const int64_t i = a.i0 + (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= a.i0 + a.n)
         return;
+    const uint64_t t0 = a.t0_dev ? *a.t0_dev : a.t0;
     curandStatePhilox4_32_10_t rng;
-    curand_init(a.seed, (unsigned long long)i, 4ull * a.t0, &rng);
+    curand_init(a.seed, (unsigned long long)i, 4ull * t0, &rng);
     uint4 w = curand4(&rng);
     pfr_agent_state st;
     if (!pfr_agent_begin(&a, i, w.y, &st, d))
@@ -116,8 +117,9 @@ __global__ void pfr_local_steps_warp(const __grid_constant__ pfr_round_args a)
     const bool has0 = j0 < d, has1 = j1 < d;
 
     /* Lane l draws the words of step kb + l; step k's word is shuffled from lane k - kb. */
+    const uint64_t t0 = a.t0_dev ? *a.t0_dev : a.t0;
     curandStatePhilox4_32_10_t rng;
-    curand_init(a.seed, (unsigned long long)i, 4ull * (a.t0 + (uint64_t)lane), &rng);
+    curand_init(a.seed, (unsigned long long)i, 4ull * (t0 + (uint64_t)lane), &rng);
     uint4 w = curand4(&rng);
     if ((uint64_t)__shfl_sync(FULL_MASK, w.y, 0) >= a.part_threshold) {
         if (lane == 0)
@@ -138,7 +140,7 @@ __global__ void pfr_local_steps_warp(const __grid_constant__ pfr_round_args a)
 
     for (int k = 0; k < a.K; ++k) {
         if (k > 0 && (k & 31) == 0) {
-            curand_init(a.seed, (unsigned long long)i, 4ull * (a.t0 + (uint64_t)(k + lane)), &rng);
+            curand_init(a.seed, (unsigned long long)i, 4ull * (t0 + (uint64_t)(k + lane)), &rng);
             w = curand4(&rng);
         }
         const uint32_t u = __shfl_sync(FULL_MASK, w.x, k & 31);

@@ -22,8 +22,9 @@ __global__ void pfr_to_double_kernel(const float *phi, double *X, size_t n)
  * During the factor nobody reads U's diagonal (pivot and off-diagonal terms use rows above only),
  * so thread 0 writes it as soon as it is known. */
 __global__ void pfr_chol_kernel(double *G, int d, double c, double *R, unsigned long long *fail,
-                                unsigned long long round)
+                                unsigned long long round_arg, const unsigned long long *round_dev)
 {
+    const unsigned long long round = round_dev ? *round_dev : round_arg;
     __shared__ double ukk, trace;
     __shared__ int bad;
     const int j = (int)threadIdx.x;
@@ -84,30 +85,43 @@ __global__ void pfr_map_theta_kernel(float *theta, const double *R, int64_t N, i
  * CPU engine runs for each agent). G and y live in the thread's local memory (D*D + D doubles). */
 template <int D>
 __global__ void pfr_agent_cholqr_kernel(float *agent_phi, float *theta, int64_t N, int S, unsigned long long *fail,
-                                        unsigned long long round)
+                                        unsigned long long round, const unsigned long long *round_dev)
 {
     const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= N)
         return;
     double G[D * D], y[D];
     if (pfr_cholqr_one(agent_phi + (size_t)i * S * D, S, D, theta + (size_t)i * D, G, y) != 0)
-        atomicMin(fail, round);
+        atomicMin(fail, round_dev ? *round_dev : round);
 }
 
 extern "C" int pfr_cuda_agent_cholqr_supported(int d) { return d == 4 || d == 8 || d == 16 || d == 32; }
 
 extern "C" cudaError_t pfr_cuda_launch_agent_cholqr(float *agent_phi, float *theta, int64_t N, int S, int d,
                                                    unsigned long long *fail, unsigned long long round,
-                                                   cudaStream_t stream)
+                                                   const unsigned long long *round_dev, cudaStream_t stream)
 {
-    const unsigned blocks = (unsigned)((N + 127) / 128);
+    const unsigned b = (unsigned)((N + 127) / 128);
     switch (d) {
-    case 4: pfr_agent_cholqr_kernel<4><<<blocks, 128, 0, stream>>>(agent_phi, theta, N, S, fail, round); break;
-    case 8: pfr_agent_cholqr_kernel<8><<<blocks, 128, 0, stream>>>(agent_phi, theta, N, S, fail, round); break;
-    case 16: pfr_agent_cholqr_kernel<16><<<blocks, 128, 0, stream>>>(agent_phi, theta, N, S, fail, round); break;
-    case 32: pfr_agent_cholqr_kernel<32><<<blocks, 128, 0, stream>>>(agent_phi, theta, N, S, fail, round); break;
+    case 4: pfr_agent_cholqr_kernel<4><<<b, 128, 0, stream>>>(agent_phi, theta, N, S, fail, round, round_dev); break;
+    case 8: pfr_agent_cholqr_kernel<8><<<b, 128, 0, stream>>>(agent_phi, theta, N, S, fail, round, round_dev); break;
+    case 16: pfr_agent_cholqr_kernel<16><<<b, 128, 0, stream>>>(agent_phi, theta, N, S, fail, round, round_dev); break;
+    case 32: pfr_agent_cholqr_kernel<32><<<b, 128, 0, stream>>>(agent_phi, theta, N, S, fail, round, round_dev); break;
     default: return cudaErrorInvalidValue;
     }
+    return cudaGetLastError();
+}
+
+/* Graph mode's last node: the next round's t0 and number. One thread. */
+__global__ void pfr_advance_kernel(uint64_t *ctr, uint64_t K)
+{
+    ctr[0] += K;
+    ctr[1] += 1;
+}
+
+extern "C" cudaError_t pfr_cuda_launch_advance(uint64_t *ctr, uint64_t K, cudaStream_t stream)
+{
+    pfr_advance_kernel<<<1, 1, 0, stream>>>(ctr, K);
     return cudaGetLastError();
 }
 
@@ -118,11 +132,12 @@ extern "C" cudaError_t pfr_cuda_launch_to_double(const float *phi, double *X, si
 }
 
 extern "C" cudaError_t pfr_cuda_launch_chol(double *gram, int d, double c, double *R, unsigned long long *fail,
-                                           unsigned long long round, cudaStream_t stream)
+                                           unsigned long long round, const unsigned long long *round_dev,
+                                           cudaStream_t stream)
 {
     if (d < 1 || d > PFR_ROUND_MAX_D)
         return cudaErrorInvalidValue;
-    pfr_chol_kernel<<<1, PFR_ROUND_MAX_D, 0, stream>>>(gram, d, c, R, fail, round);
+    pfr_chol_kernel<<<1, PFR_ROUND_MAX_D, 0, stream>>>(gram, d, c, R, fail, round, round_dev);
     return cudaGetLastError();
 }
 

@@ -25,6 +25,7 @@ typedef struct pfr_round_args {
     int S, d, K, R;             /* R = overlay rows per agent = min(K, S) */
     int type_first, type_count; /* agent i has type type_first + i mod type_count */
     uint64_t seed, t0, part_threshold;
+    const uint64_t *t0_dev;     /* CUDA graph mode: t0 is read here on the device (NULL: use t0) */
     float gamma;
     int learn_phi;
     const uint32_t *row_ptr;    /* [M, S+1] */

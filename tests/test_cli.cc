@@ -213,6 +213,7 @@ TEST(Cli, BadInputsFailClearlyAndWriteNothing)
         {"threads negative", kSmall, "--threads -2", "threads: -2 is out of range", nullptr},
         {"bad cuda kernel", kSmall, "--set cuda_kernel=block", "cuda_kernel: 'block' is not allowed; allowed: one of auto, thread, warp", nullptr},
         {"cuda chunk negative", kSmall, "--set cuda_max_chunk=-1", "cuda_max_chunk: -1 is out of range", nullptr},
+        {"cuda graph not bool", kSmall, "--set cuda_graph=maybe", "cuda_graph: 'maybe'", nullptr},
         {"file kind without files", "env:\n  kind: file\n", "", "env.kind=file needs both env.p_file and env.r_file", nullptr},
         {"npy missing", file_env, "", "cannot open file", nullptr},
         {"npy wrong shape", file_env, "", "shape must be [M, S, S]",

@@ -126,6 +126,7 @@ typedef struct pfr_config {
     pfr_backend backend;
     pfr_cuda_kernel cuda_kernel; /* CUDA engine: local-step kernel variant */
     int64_t cuda_max_chunk;      /* CUDA engine: at most this many agents per chunk; 0 = as many as fit */
+    int cuda_graph;              /* CUDA engine: replay each round as a captured CUDA graph */
     int threads;         /* CPU engine threads; 0 = all cores */
     char init_phi[PFR_PATH_MAX]; /* optional .npy [S, d] to start Phi from */
 } pfr_config;
