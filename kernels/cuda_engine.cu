@@ -87,19 +87,19 @@ void cuda_destroy(pfr_sim *sim)
                     e->mom, e->vnorm2, e->blk, e->mu, e->V, e->ctr, e->blas_ws};
     if (e->stream)
         (void)cudaStreamSynchronize(e->stream); /* nothing in flight reads what is freed next */
+    if (e->graph)
+        (void)cudaGraphExecDestroy(e->graph);
+    if (e->blas) /* before its workspace goes */
+        (void)cublasDestroy(e->blas);
     for (void *p : bufs)
         if (p)
             (void)cudaFree(p);
     for (cudaEvent_t ev : e->sched_done)
         if (ev)
             (void)cudaEventDestroy(ev);
-    if (e->graph)
-        (void)cudaGraphExecDestroy(e->graph);
     if (e->sched_pinned)
         (void)cudaFreeHost(e->sched_pinned);
     free(e->sched_last);
-    if (e->blas)
-        (void)cublasDestroy(e->blas);
     if (e->stream)
         (void)cudaStreamDestroy(e->stream);
     free(e->block_count_host);
