@@ -9,31 +9,14 @@
 #include <stdint.h>
 
 #include "../kernels/pfr_agent_round.h"
+#include "../kernels/pfr_fold.h"
 #include "sim_internal.h"
-
-/* The fold (aggregate.cu): staged overlay entries per tile (a double and an int each: 24 KB), and the
- * S*d up to which the block's partial sums live in shared memory (16 KB; above, in global memory,
- * which must then be zeroed before the fold). */
-#define PFR_FOLD_STAGE 2048
-#define PFR_FOLD_SMEM_SD 2048
 
 /* *fail while no orthonormalization has failed */
 #define PFR_CUDA_NO_FAIL 0xFFFFFFFFFFFFFFFFull
 
-typedef struct pfr_cuda_fold_args {
-    int64_t N;                      /* all agents */
-    int64_t i0, n;                  /* this chunk: agents i0 .. i0+n-1, i0 a multiple of PFR_AGENT_BLOCK */
-    int S, d, R;
-    const unsigned char *took_part; /* [N] */
-    const int *ov_count;            /* [n], NULL: no Phi to fold */
-    const uint32_t *ov_rows;        /* [n, R] */
-    const float *ov_vals;           /* [n, R, d] */
-    const float *phi;               /* [S, d] the shared Phi the round started from */
-    const float *theta;             /* [N, d] */
-    double *partial;                /* [chunk blocks, S, d] zeroed before the fold */
-    double *theta_partial;          /* [chunk blocks, d] zeroed before, or NULL */
-    int *block_count;               /* [all blocks] participants per block */
-} pfr_cuda_fold_args;
+/* The fold's arguments: pfr_fold_args of kernels/pfr_fold.h (shapes there). */
+typedef pfr_fold_args pfr_cuda_fold_args;
 
 #ifdef __cplusplus
 extern "C" {

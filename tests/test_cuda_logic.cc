@@ -13,22 +13,26 @@
 #include <vector>
 
 #include "kernels/pfr_agent_round.h"
+#include "kernels/pfr_fold.h"
 #include "sim_internal.h"
 
 namespace {
 
-pfr_sim *make(const std::string &alg, const std::string &part)
+using Overrides = std::vector<std::pair<std::string, std::string>>;
+
+pfr_sim *make(const std::string &alg, const std::string &part, const Overrides &more = {})
 {
     pfr_config c;
     pfr_config_init(&c);
     pfr_error err;
-    const std::vector<std::pair<const char *, std::string>> kv = {
+    Overrides kv = {
         {"env.kind", "cliffwalk"}, {"env.types", "4"},  {"env.slip_max", "0.3"}, {"env.wind_max", "0.2"},
         {"agents", "1037"},        {"dim", "8"},        {"local_steps", "10"},   {"alpha", "0.2"},
         {"beta", "0.1"},           {"algorithm", alg},  {"participation", part}, {"orthonormalize", "true"},
         {"threads", "2"},          {"eval_every", "1000"}};
+    kv.insert(kv.end(), more.begin(), more.end());
     for (const auto &p : kv)
-        EXPECT_EQ(pfr_config_set(&c, p.first, p.second.c_str(), &err), PFR_OK) << err.msg;
+        EXPECT_EQ(pfr_config_set(&c, p.first.c_str(), p.second.c_str(), &err), PFR_OK) << err.msg;
     pfr_sim *s = nullptr;
     EXPECT_EQ(pfr_sim_create(&c, &s, &err), PFR_OK) << err.msg;
     return s;
@@ -93,25 +97,46 @@ void emulated_gpu_round(pfr_sim *sim, int64_t chunk, std::vector<uint32_t> &rp32
             }
             pfr_agent_end(&a, &st, d);
         }
-        // pfr_fold_kernel, block by block, then the chunk's sum over blocks (cuBLAS gemv, beta = 1)
-        std::vector<double> csum((size_t)S * d, 0.0), ctsum(d, 0.0);
-        for (int64_t b0 = a.i0; b0 < a.i0 + a.n; b0 += PFR_AGENT_BLOCK) {
-            std::vector<double> partial((size_t)S * d, 0.0), tpartial(d, 0.0);
-            for (int64_t i = b0; i < std::min<int64_t>(a.i0 + a.n, b0 + PFR_AGENT_BLOCK); ++i) {
-                if (!took[i])
-                    continue;
-                ++part;
-                if (sim->avg_phi)
-                    for (int e = 0; e < ov_count[i - a.i0] * d; ++e)
-                        pfr_fold_entry(sim->phi, ov_rows.data() + (size_t)(i - a.i0) * R,
-                                       ov_vals.data() + (size_t)(i - a.i0) * R * d, d, e, partial.data());
+        // pfr_fold_kernel: pfr_fold_block for every block of the chunk, its shared memory here; then
+        // the chunk's sum over blocks (cuBLAS gemv there; block order here), added to the round's sums
+        const int64_t cblocks = (a.n + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
+        const size_t sd = (size_t)S * d;
+        pfr_fold_args f;
+        std::memset(&f, 0, sizeof f);
+        f.N = N;
+        f.i0 = a.i0;
+        f.n = a.n;
+        f.S = S;
+        f.d = d;
+        f.R = R;
+        f.took_part = took.data();
+        f.ov_count = sim->avg_phi ? ov_count.data() : nullptr;
+        f.ov_rows = ov_rows.data();
+        f.ov_vals = ov_vals.data();
+        f.phi = sim->phi;
+        f.theta = sim->theta;
+        std::vector<double> partial(sim->avg_phi ? (size_t)cblocks * sd : 1, 0.0), tpartial((size_t)cblocks * d);
+        std::vector<int> block_count((size_t)((N + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK), -1);
+        f.partial = partial.data();
+        f.theta_partial = sim->avg_theta ? tpartial.data() : nullptr;
+        f.block_count = block_count.data();
+        std::vector<double> stage(PFR_FOLD_STAGE), part_smem(sd);
+        std::vector<int> stage_idx(PFR_FOLD_STAGE), entries(PFR_AGENT_BLOCK);
+        std::vector<unsigned char> took_s(PFR_AGENT_BLOCK);
+        pfr_fold_smem w = {stage.data(), stage_idx.data(), entries.data(), took_s.data(),
+                           sd <= PFR_FOLD_SMEM_SD ? part_smem.data() : nullptr};
+        for (int64_t lb = 0; lb < cblocks; ++lb) {
+            pfr_fold_block(&f, lb, 0, 1, &w);
+            part += (uint64_t)block_count[(size_t)(a.i0 / PFR_AGENT_BLOCK + lb)];
+        }
+        std::vector<double> csum(sd, 0.0), ctsum(d, 0.0);
+        for (int64_t lb = 0; lb < cblocks; ++lb) {
+            if (sim->avg_phi)
+                for (size_t e = 0; e < sd; ++e)
+                    csum[e] += partial[(size_t)lb * sd + e];
+            if (sim->avg_theta)
                 for (int c = 0; c < d; ++c)
-                    tpartial[c] += (double)sim->theta[(size_t)i * d + c];
-            }
-            for (size_t e = 0; e < csum.size(); ++e)
-                csum[e] += partial[e];
-            for (int c = 0; c < d; ++c)
-                ctsum[c] += tpartial[c];
+                    ctsum[c] += tpartial[(size_t)lb * d + c];
         }
         for (size_t e = 0; e < sum.size(); ++e)
             sum[e] = c0 == 0 ? csum[e] : csum[e] + sum[e];
@@ -193,22 +218,37 @@ TEST(CudaLogic, WarpDotSumsInPfrDotOrder)
         }
 }
 
-void compare(int64_t chunk, bool bit_identical, bool slots);
+const std::vector<const char *> kAllAlgorithms = {"pfedtd_rep", "fedavg_rep", "fedtd", "local_rep", "local_td"};
+
+void compare(int64_t chunk, bool bit_identical, bool slots, const Overrides &more = {},
+             const std::vector<const char *> &algorithms = kAllAlgorithms, int rounds = 30);
 
 // Overlay lookups by slot map (what the engine uses for small S and K > 8) and by scan (large S or K <= 8).
+// Cliff walk: S*d = 384, so the fold keeps its partial sums in shared memory.
 TEST(CudaLogic, DeviceRoundOnTheHostEqualsTheCpuEngine) { compare(1 << 30, true, true); }
 TEST(CudaLogic, DeviceRoundWithScannedOverlaysEqualsTheCpuEngine) { compare(1 << 30, true, false); }
+
+// A 50 x 50 grid world, d = 32, K = 200: S*d = 80000 puts the fold's partial sums in global memory,
+// and an overlay of more than 64 rows (over 2048 entries) is staged in pieces.
+TEST(CudaLogic, DeviceRoundWithGlobalPartialsAndStagedPiecesEqualsTheCpuEngine)
+{
+    compare(1 << 30, true, false,
+            {{"env.kind", "gridworld"}, {"env.width", "50"}, {"env.height", "50"}, {"dim", "32"},
+             {"local_steps", "200"}, {"alpha", "0.05"}, {"beta", "0.02"}},
+            {"pfedtd_rep", "fedavg_rep"}, 6);
+}
 
 // In chunks the per-chunk sums are added up, so Phi and theta differ from the CPU engine by
 // rounding only; the states, which no float decides, stay identical.
 TEST(CudaLogic, ChunkedDeviceRoundStaysWithinRounding) { compare(2 * PFR_AGENT_BLOCK, false, true); }
 
-void compare(int64_t chunk, bool bit_identical, bool slots)
+void compare(int64_t chunk, bool bit_identical, bool slots, const Overrides &more,
+             const std::vector<const char *> &algorithms, int rounds)
 {
     for (const char *part : {"1", "0.7"})
-        for (const char *alg : {"pfedtd_rep", "fedavg_rep", "fedtd", "local_rep", "local_td"}) {
+        for (const char *alg : algorithms) {
             SCOPED_TRACE(std::string(alg) + " participation " + part);
-            pfr_sim *cpu = make(alg, part), *emu = make(alg, part);
+            pfr_sim *cpu = make(alg, part, more), *emu = make(alg, part, more);
             ASSERT_TRUE(cpu && emu);
             const int S = emu->S, d = emu->d, R = emu->K < S ? emu->K : S;
             const int64_t N = emu->N;
@@ -220,7 +260,7 @@ void compare(int64_t chunk, bool bit_identical, bool slots)
             std::vector<int> ov_count(c);
             std::vector<uint8_t> ov_slot(slots ? (size_t)c * S : 0, 0xFF);
             std::vector<unsigned char> took(N);
-            for (int r = 0; r < 30; ++r) {
+            for (int r = 0; r < rounds; ++r) {
                 ASSERT_EQ(pfr_sim_run(cpu, 1), PFR_OK) << pfr_sim_last_error(cpu);
                 emulated_gpu_round(emu, c, rp32, ov_rows, ov_vals, ov_count, ov_slot, took);
                 ASSERT_EQ(0, std::memcmp(cpu->state, emu->state, sizeof(uint32_t) * N)) << "states, round " << r;

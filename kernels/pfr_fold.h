@@ -1,0 +1,137 @@
+/*
+ * pfr_fold.h — the fold of one agent block into its partial sums (aggregate.cu's kernel body), as
+ * a __host__ __device__ function so the CPU tests run the very code the GPU runs.
+ *
+ * Written for a block of threads: every loop over work items is `for (x = first + k; ...; x +=
+ * stride)`, and PFR_BARRIER() separates phases. On the device first = threadIdx.x, stride =
+ * blockDim.x and the barrier is __syncthreads(); on the host first = 0, stride = 1 and the barrier is
+ * nothing: one host call does every thread's share of a phase before the next phase, which is what
+ * the barriers guarantee on the device (no phase has dependencies between its threads).
+ *
+ * What it computes (the order of additions is the CPU engine's): for the block's agents in index
+ * order, each participant's overlay rows Phi_i[r] - Phi[r] (double) are added into the block's
+ * partial [S, d]; its theta_i into theta_partial [d]; the participants are counted.
+ *   a. flags and entry counts of the block's agents into `took`, `entries`;
+ *   b. for a tile of agents at once, every overlay entry's difference and target index staged in
+ *      `stage`, `stage_idx` (an agent whose overlay exceeds the stage goes in pieces);
+ *   c. agent after agent, the staged entries added into the partial sums: in `part_smem` when given
+ *      (S*d <= PFR_FOLD_SMEM_SD), else straight into global `partial` (zeroed by the caller).
+ */
+#ifndef PFR_FOLD_H
+#define PFR_FOLD_H
+
+#include "pfr_agent_math.h"
+
+#if defined(__CUDA_ARCH__)
+#define PFR_BARRIER() __syncthreads()
+#else
+#define PFR_BARRIER() ((void)0)
+#endif
+
+#define PFR_AGENT_BLOCK_FOLD 256 /* = PFR_AGENT_BLOCK (internal.h); the CUDA block size of the fold */
+#define PFR_FOLD_STAGE 2048      /* staged overlay entries per tile (a double and an int each: 24 KB) */
+#define PFR_FOLD_SMEM_SD 2048    /* partial sums in shared memory when S*d is at most this (16 KB) */
+
+typedef struct pfr_fold_args {
+    int64_t N;                      /* all agents */
+    int64_t i0, n;                  /* this chunk: agents i0 .. i0+n-1, i0 a multiple of the agent block */
+    int S, d, R;
+    const unsigned char *took_part; /* [N] */
+    const int *ov_count;            /* [n], NULL: no Phi to fold */
+    const uint32_t *ov_rows;        /* [n, R] */
+    const float *ov_vals;           /* [n, R, d] */
+    const float *phi;               /* [S, d] the shared Phi the round started from */
+    const float *theta;             /* [N, d] */
+    double *partial;                /* [chunk blocks, S, d]; zeroed before the fold unless S*d fits shared memory */
+    double *theta_partial;          /* [chunk blocks, d], or NULL */
+    int *block_count;               /* [all blocks] participants per block */
+} pfr_fold_args;
+
+/* Shared memory of one block: stage [PFR_FOLD_STAGE], stage_idx [PFR_FOLD_STAGE], entries and took
+ * [PFR_AGENT_BLOCK_FOLD], part_smem [S*d] or NULL. */
+typedef struct pfr_fold_smem {
+    double *stage;
+    int *stage_idx;
+    int *entries;
+    unsigned char *took;
+    double *part_smem;
+} pfr_fold_smem;
+
+/* Block lb of the chunk; `first`/`stride`: this thread's share (see above). */
+PFR_HD static inline void pfr_fold_block(const pfr_fold_args *a, int64_t lb, int first, int stride,
+                                         const pfr_fold_smem *w)
+{
+    const int64_t b = a->i0 / PFR_AGENT_BLOCK_FOLD + lb; /* the block overall */
+    const int d = a->d;
+    const size_t sd = (size_t)a->S * d;
+    const int64_t end = a->i0 + a->n;
+    const int64_t i0 = b * PFR_AGENT_BLOCK_FOLD;
+    const int nag = (int)((i0 + PFR_AGENT_BLOCK_FOLD < end ? i0 + PFR_AGENT_BLOCK_FOLD : end) - i0);
+
+    /* a. flags and entry counts */
+    for (int j = first; j < PFR_AGENT_BLOCK_FOLD; j += stride) {
+        const int t = j < nag ? (int)a->took_part[i0 + j] : 0;
+        w->took[j] = (unsigned char)t;
+        w->entries[j] = t && a->ov_count ? a->ov_count[i0 + j - a->i0] * d : 0;
+    }
+    PFR_BARRIER();
+
+    if (a->ov_count) {
+        double *part = w->part_smem ? w->part_smem : a->partial + (size_t)lb * sd;
+        if (w->part_smem)
+            for (size_t e = (size_t)first; e < sd; e += (size_t)stride)
+                part[e] = 0.0;
+        const int per = a->R * d; /* staging room per agent */
+        const int tile = per <= PFR_FOLD_STAGE ? PFR_FOLD_STAGE / per : 1;
+        for (int t0 = 0; t0 < nag; t0 += tile) {
+            const int tn = nag - t0 < tile ? nag - t0 : tile;
+            for (int p0 = 0; p0 < (per <= PFR_FOLD_STAGE ? 1 : per); p0 += PFR_FOLD_STAGE) {
+                PFR_BARRIER(); /* the stage is free (and part zeroed) */
+                /* b. stage */
+                for (int x = first; x < tn * per && x < PFR_FOLD_STAGE; x += stride) {
+                    const int j = x / per, e = p0 + x % per;
+                    if (e < w->entries[t0 + j]) {
+                        const int64_t i = i0 + t0 + j;
+                        const uint32_t r = a->ov_rows[(size_t)(i - a->i0) * a->R + e / d];
+                        const int c = e % d;
+                        w->stage[x] = (double)a->ov_vals[(size_t)(i - a->i0) * per + e] -
+                                      (double)a->phi[(size_t)r * d + c];
+                        w->stage_idx[x] = (int)(r * (uint32_t)d + (uint32_t)c);
+                    }
+                }
+                PFR_BARRIER();
+                /* c. agent after agent; one agent's entries are distinct, so its adds run in parallel */
+                for (int j = 0; j < tn; ++j) {
+                    const int lo = j * per, n = w->entries[t0 + j] - p0; /* its entries in this piece */
+                    if (n <= 0)
+                        continue; /* the same for every thread: entries[] is shared */
+                    const int m = n < PFR_FOLD_STAGE ? n : PFR_FOLD_STAGE;
+                    for (int x = first; x < m; x += stride)
+                        part[w->stage_idx[lo + x]] += w->stage[lo + x];
+                    PFR_BARRIER();
+                }
+            }
+        }
+        PFR_BARRIER();
+        if (w->part_smem)
+            for (size_t e = (size_t)first; e < sd; e += (size_t)stride)
+                a->partial[(size_t)lb * sd + e] = part[e];
+    }
+
+    if (a->theta_partial) /* thread c sums column c over the participants, in order */
+        for (int c = first; c < d; c += stride) {
+            double acc = 0.0;
+            for (int j = 0; j < nag; ++j)
+                if (w->took[j])
+                    acc += (double)a->theta[(size_t)(i0 + j) * d + c];
+            a->theta_partial[(size_t)lb * d + c] = acc;
+        }
+    if (first == 0) {
+        int count = 0;
+        for (int j = 0; j < nag; ++j)
+            count += w->took[j];
+        a->block_count[b] = count;
+    }
+}
+
+#endif
