@@ -12,11 +12,101 @@
 #include <string>
 #include <vector>
 
+#include <ucontext.h>
+
 #include "kernels/pfr_agent_round.h"
 #include "kernels/pfr_fold.h"
+#include "kernels/pfr_warp_round.h"
 #include "sim_internal.h"
 
 namespace {
+
+// The 32 lanes of a warp as coroutines on this one thread, for kernels/pfr_warp_round.h: a lane runs
+// until its next exchange (shuffle, ballot, syncwarp), then hands over to the next lane; when lane 31
+// hands over, every lane has posted its value, and lane 0 goes on. Warp-synchronous code makes the
+// same exchanges in every lane, so this is the device's lockstep, one lane at a time; and a lane
+// that read shared data after another lane wrote it within the same step shows up as a mismatch
+// (how the slot-map race in the warp round was found). Exchanges alternate between two post
+// boards, so one hand-over per exchange suffices: a board is reused only two exchanges later, when
+// every lane has read it.
+class HostWarp {
+  public:
+    struct Lane { // the warp operations W of pfr_warp_round.h for one lane
+        HostWarp *h;
+        int id;
+        int board = 0;
+        int lane() const { return id; }
+        uint32_t shfl(uint32_t v, int src)
+        {
+            uint32_t *post = h->post[board];
+            board ^= 1;
+            post[id] = v;
+            h->sync(id);
+            return post[src & 31];
+        }
+        float shfl(float v, int src)
+        {
+            uint32_t b;
+            std::memcpy(&b, &v, 4);
+            b = shfl(b, src);
+            float out;
+            std::memcpy(&out, &b, 4);
+            return out;
+        }
+        float shfl_xor(float v, int mask) { return shfl(v, id ^ mask); }
+        unsigned ballot(bool p)
+        {
+            uint32_t *post = h->post[board];
+            board ^= 1;
+            post[id] = p ? 1u : 0u;
+            h->sync(id);
+            unsigned m = 0;
+            for (int l = 0; l < 32; ++l)
+                m |= (post[l] ? 1u : 0u) << l;
+            return m;
+        }
+        void syncwarp() { h->sync(id); }
+        pfr_words words(uint64_t seed, uint64_t agent, uint64_t t) const { return pfr_stream_words(seed, agent, t); }
+    };
+
+    HostWarp() : stacks(32, std::vector<char>(1 << 16)) {}
+
+    // Every lane of agent i's warp round, to the end. getcontext only fills a template here that
+    // makecontext then retargets: it never returns twice, so nothing can be clobbered.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wclobbered"
+    void run(const pfr_round_args *a, int64_t i)
+    {
+        args = a;
+        agent = i;
+        for (int l = 0; l < 32; ++l) {
+            ASSERT_EQ(getcontext(&ctx[l]), 0);
+            ctx[l].uc_stack.ss_sp = stacks[(size_t)l].data();
+            ctx[l].uc_stack.ss_size = stacks[(size_t)l].size();
+            ctx[l].uc_link = l < 31 ? &ctx[l + 1] : &main_ctx; // a lane that returns resumes the next
+            makecontext(&ctx[l], (void (*)())entry, 1, l);
+        }
+        current = this;
+        ASSERT_EQ(swapcontext(&main_ctx, &ctx[0]), 0);
+    }
+#pragma GCC diagnostic pop
+
+  private:
+    static void entry(int l)
+    {
+        HostWarp *h = current;
+        Lane w{h, l};
+        pfr_warp_agent_round(h->args, h->agent, w);
+    }
+    void sync(int id) { swapcontext(&ctx[id], &ctx[(id + 1) % 32]); }
+
+    static inline HostWarp *current = nullptr;
+    std::vector<std::vector<char>> stacks;
+    ucontext_t ctx[32], main_ctx;
+    uint32_t post[2][32] = {};
+    const pfr_round_args *args = nullptr;
+    int64_t agent = 0;
+};
 
 using Overrides = std::vector<std::pair<std::string, std::string>>;
 
@@ -42,7 +132,7 @@ pfr_sim *make(const std::string &alg, const std::string &part, const Overrides &
 // multiple of the agent block; overlays hold one chunk).
 void emulated_gpu_round(pfr_sim *sim, int64_t chunk, std::vector<uint32_t> &rp32, std::vector<uint32_t> &ov_rows,
                         std::vector<float> &ov_vals, std::vector<int> &ov_count, std::vector<uint8_t> &ov_slot,
-                        std::vector<unsigned char> &took)
+                        std::vector<unsigned char> &took, HostWarp *warp)
 {
     const int S = sim->S, d = sim->d, K = sim->K;
     const int64_t N = sim->N;
@@ -84,8 +174,11 @@ void emulated_gpu_round(pfr_sim *sim, int64_t chunk, std::vector<uint32_t> &rp32
     for (int64_t c0 = 0; c0 < N; c0 += chunk) {
         a.i0 = c0;
         a.n = std::min<int64_t>(chunk, N - c0);
-        // pfr_local_steps_kernel, thread by thread
-        for (int64_t i = a.i0; i < a.i0 + a.n; ++i) {
+        // pfr_local_steps_warp, a warp per agent
+        for (int64_t i = a.i0; warp && i < a.i0 + a.n; ++i)
+            warp->run(&a, i);
+        // pfr_local_steps_thread, thread by thread
+        for (int64_t i = a.i0; !warp && i < a.i0 + a.n; ++i) {
             pfr_words w = pfr_stream_words(a.seed, (uint64_t)i, a.t0);
             pfr_agent_state st;
             if (!pfr_agent_begin(&a, i, w.w[PFR_WORD_PARTICIPATION], &st, d))
@@ -221,7 +314,7 @@ TEST(CudaLogic, WarpDotSumsInPfrDotOrder)
 const std::vector<const char *> kAllAlgorithms = {"pfedtd_rep", "fedavg_rep", "fedtd", "local_rep", "local_td"};
 
 void compare(int64_t chunk, bool bit_identical, bool slots, const Overrides &more = {},
-             const std::vector<const char *> &algorithms = kAllAlgorithms, int rounds = 30);
+             const std::vector<const char *> &algorithms = kAllAlgorithms, int rounds = 30, bool warp = false);
 
 // Overlay lookups by slot map (what the engine uses for small S and K > 8) and by scan (large S or K <= 8).
 // Cliff walk: S*d = 384, so the fold keeps its partial sums in shared memory.
@@ -238,13 +331,29 @@ TEST(CudaLogic, DeviceRoundWithGlobalPartialsAndStagedPiecesEqualsTheCpuEngine)
             {"pfedtd_rep", "fedavg_rep"}, 6);
 }
 
+// The warp kernel's round (kernels/pfr_warp_round.h) with its 32 lanes emulated: bit for bit the CPU
+// engine, for d beyond one lane's element (40, 64), both overlay lookups, a second batch of words
+// (K = 40 > 32), partial participation, all five algorithms. A 10 x 10 grid world, 20 agents.
+TEST(CudaLogic, WarpRoundOnTheHostEqualsTheCpuEngine)
+{
+    for (const char *dim : {"16", "40", "64"})
+        for (bool slots : {true, false}) {
+            SCOPED_TRACE(std::string("d=") + dim + (slots ? " slot map" : " scan"));
+            compare(1 << 30, true, slots,
+                    {{"env.kind", "gridworld"}, {"dim", dim}, {"agents", "20"}, {"local_steps", "40"},
+                     {"alpha", "0.05"}, {"beta", "0.02"}},
+                    kAllAlgorithms, 2, true);
+        }
+}
+
 // In chunks the per-chunk sums are added up, so Phi and theta differ from the CPU engine by
 // rounding only; the states, which no float decides, stay identical.
 TEST(CudaLogic, ChunkedDeviceRoundStaysWithinRounding) { compare(2 * PFR_AGENT_BLOCK, false, true); }
 
 void compare(int64_t chunk, bool bit_identical, bool slots, const Overrides &more,
-             const std::vector<const char *> &algorithms, int rounds)
+             const std::vector<const char *> &algorithms, int rounds, bool warp)
 {
+    HostWarp host_warp;
     for (const char *part : {"1", "0.7"})
         for (const char *alg : algorithms) {
             SCOPED_TRACE(std::string(alg) + " participation " + part);
@@ -262,7 +371,7 @@ void compare(int64_t chunk, bool bit_identical, bool slots, const Overrides &mor
             std::vector<unsigned char> took(N);
             for (int r = 0; r < rounds; ++r) {
                 ASSERT_EQ(pfr_sim_run(cpu, 1), PFR_OK) << pfr_sim_last_error(cpu);
-                emulated_gpu_round(emu, c, rp32, ov_rows, ov_vals, ov_count, ov_slot, took);
+                emulated_gpu_round(emu, c, rp32, ov_rows, ov_vals, ov_count, ov_slot, took, warp ? &host_warp : nullptr);
                 ASSERT_EQ(0, std::memcmp(cpu->state, emu->state, sizeof(uint32_t) * N)) << "states, round " << r;
             }
             for (uint8_t v : ov_slot) // every agent left the slot map empty
