@@ -18,49 +18,15 @@ __global__ void pfr_to_double_kernel(const float *phi, double *X, size_t n)
         X[e] = (double)phi[e];
 }
 
-/* One block of PFR_ROUND_MAX_D threads: row k of U after row k-1, thread j computing entry (k, j).
- * During the factor nobody reads U's diagonal (pivot and off-diagonal terms use rows above only),
- * so thread 0 writes it as soon as it is known. */
+/* One block of PFR_ROUND_MAX_D threads runs pfr_chol_block (pfr_cholqr.h, also run by the CPU tests). */
 __global__ void pfr_chol_kernel(double *G, int d, double c, double *R, unsigned long long *fail,
                                 unsigned long long round_arg, const unsigned long long *round_dev)
 {
-    const unsigned long long round = round_dev ? *round_dev : round_arg;
-    __shared__ double ukk, trace;
-    __shared__ int bad;
-    const int j = (int)threadIdx.x;
-    if (j == 0) {
-        double t = 0.0;
-        for (int k = 0; k < d; ++k)
-            t += G[(size_t)k * d + k];
-        trace = t;
-        bad = *fail != PFR_CUDA_NO_FAIL; /* an earlier round failed: leave everything alone */
-    }
-    __syncthreads();
-    for (int k = 0; k < d; ++k) {
-        if (j == 0 && !bad) {
-            const double p = pfr_chol_pivot(G, d, k);
-            if (pfr_chol_pivot_ok(p, trace)) {
-                ukk = sqrt(p);
-            } else {
-                bad = 1;
-                atomicMin(fail, round);
-            }
-        }
-        __syncthreads();
-        if (bad)
-            return; /* uniform: every thread read the same shared flag after the barrier */
-        if (j > k && j < d)
-            G[(size_t)k * d + j] = pfr_chol_offdiag(G, d, k, j, ukk);
-        if (j == 0)
-            G[(size_t)k * d + k] = ukk;
-        __syncthreads(); /* row k done before row k+1 reads it and before ukk changes */
-    }
-    for (int e = j; e < d * d; e += blockDim.x) {
-        const int r = e / d, q = e % d;
-        if (q < r)
-            G[e] = 0.0;
-        R[e] = q < r ? 0.0 : G[e] / c;
-    }
+    __shared__ pfr_chol_shared sh;
+    const int earlier = *fail != PFR_CUDA_NO_FAIL; /* an earlier round failed: leave everything alone */
+    if (pfr_chol_block(G, d, c, R, earlier, (int)threadIdx.x, (int)blockDim.x, &sh) != 0 && threadIdx.x == 0 &&
+        !earlier)
+        atomicMin(fail, round_dev ? *round_dev : round_arg);
 }
 
 __global__ void pfr_solve_rows_kernel(float *phi, const double *U, int S, int d, double c,

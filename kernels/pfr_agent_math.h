@@ -21,6 +21,15 @@
 #define PFR_HD
 #endif
 
+/* A block-wide barrier in code written for a block of threads as `for (x = first; ...; x += stride)`
+ * loops (kernels/pfr_fold.h, pfr_cholqr.h): __syncthreads() on the device; nothing on the host, where
+ * one call (first = 0, stride = 1) does every thread's share of a phase before the next phase. */
+#if defined(__CUDA_ARCH__)
+#define PFR_BARRIER() __syncthreads()
+#else
+#define PFR_BARRIER() ((void)0)
+#endif
+
 #define PFR_PHILOX_M0 0xD2511F53u
 #define PFR_PHILOX_M1 0xCD9E8D57u
 #define PFR_PHILOX_W0 0x9E3779B9u

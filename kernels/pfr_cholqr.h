@@ -57,6 +57,54 @@ PFR_HD static inline double pfr_chol_offdiag(const double *G, int d, int k, int 
 /* 1 if the pivot is usable (also rejects NaN). */
 PFR_HD static inline int pfr_chol_pivot_ok(double p, double trace) { return p > PFR_CHOL_TINY * trace; }
 
+/* The factor by a block of threads (first/stride and PFR_BARRIER as in pfr_fold.h): row k of U after
+ * row k-1, entry (k, j) by the thread that owns j; then R = U / c with the lower triangles zeroed.
+ * Nobody reads U's diagonal during the factor (pivots and off-diagonal terms use rows above only),
+ * so it is written as soon as known. `sh` is shared by the block. Returns 0, or -1 (every thread)
+ * when a pivot is too small or already_failed is set (then G is partly factored, R untouched). */
+typedef struct pfr_chol_shared {
+    double ukk, trace;
+    int bad;
+} pfr_chol_shared;
+
+PFR_HD static inline int pfr_chol_block(double *G, int d, double c, double *R, int already_failed, int first,
+                                        int stride, pfr_chol_shared *sh)
+{
+    if (first == 0) {
+        double t = 0.0;
+        for (int k = 0; k < d; ++k)
+            t += G[(size_t)k * d + k];
+        sh->trace = t;
+        sh->bad = already_failed;
+    }
+    PFR_BARRIER();
+    for (int k = 0; k < d; ++k) {
+        if (first == 0 && !sh->bad) {
+            const double p = pfr_chol_pivot(G, d, k);
+            if (pfr_chol_pivot_ok(p, sh->trace))
+                sh->ukk = sqrt(p);
+            else
+                sh->bad = 1;
+        }
+        PFR_BARRIER();
+        if (sh->bad)
+            return -1; /* every thread: the flag was read after the barrier */
+        for (int j = first; j < d; j += stride)
+            if (j > k)
+                G[(size_t)k * d + j] = pfr_chol_offdiag(G, d, k, j, sh->ukk);
+        if (first == 0)
+            G[(size_t)k * d + k] = sh->ukk;
+        PFR_BARRIER(); /* row k done before row k+1 reads it and before ukk changes */
+    }
+    for (int e = first; e < d * d; e += stride) {
+        const int r = e / d, q = e % d;
+        if (q < r)
+            G[e] = 0.0;
+        R[e] = q < r ? 0.0 : G[e] / c;
+    }
+    return 0;
+}
+
 /* row [d] <- c * row U^{-1} (U [d, d] upper triangular, row-major): forward substitution on the row
  * vector, y U = row, in double; y [d] is scratch. */
 PFR_HD static inline void pfr_chol_solve_row(const double *U, int d, double c, float *row, double *y)

@@ -22,12 +22,6 @@
 
 #include "pfr_agent_math.h"
 
-#if defined(__CUDA_ARCH__)
-#define PFR_BARRIER() __syncthreads()
-#else
-#define PFR_BARRIER() ((void)0)
-#endif
-
 #define PFR_AGENT_BLOCK_FOLD 256 /* = PFR_AGENT_BLOCK (internal.h); the CUDA block size of the fold */
 #define PFR_FOLD_STAGE 2048      /* staged overlay entries per tile (a double and an int each: 24 KB) */
 #define PFR_FOLD_SMEM_SD 2048    /* partial sums in shared memory when S*d is at most this (16 KB) */

@@ -15,6 +15,7 @@
 #include <ucontext.h>
 
 #include "kernels/pfr_agent_round.h"
+#include "kernels/pfr_cholqr.h"
 #include "kernels/pfr_fold.h"
 #include "kernels/pfr_warp_round.h"
 #include "sim_internal.h"
@@ -259,6 +260,47 @@ void emulated_gpu_round(pfr_sim *sim, int64_t chunk, std::vector<uint32_t> &rp32
         }
     }
     sim->round++;
+}
+
+// The device's Cholesky-QR: pfr_chol_block (the one-block factor kernel's body) and
+// pfr_chol_solve_row (a thread per row) on the Gram matrix give the CPU engine's pfr_cholqr_one bit
+// for bit (on the device the Gram matrix itself comes from cuBLAS: that part differs by rounding).
+TEST(CudaLogic, DeviceCholeskyQrEqualsTheCpuEngine)
+{
+    for (int d : {1, 5, 8, 32, 64}) {
+        SCOPED_TRACE(d);
+        const int S = d + 40;
+        uint32_t h = 99u + (uint32_t)d;
+        std::vector<float> phi((size_t)S * d), ref, theta(d, 0.5f), theta_ref;
+        for (auto &x : phi) {
+            h = h * 1664525u + 1013904223u;
+            x = (float)(h >> 8) / 16777216.0f - 0.5f;
+        }
+        ref = phi;
+        theta_ref = theta;
+        std::vector<double> Gref((size_t)d * d), y(d);
+        ASSERT_EQ(pfr_cholqr_one(ref.data(), S, d, theta_ref.data(), Gref.data(), y.data()), 0);
+
+        std::vector<double> G((size_t)d * d), R((size_t)d * d);
+        pfr_gram(phi.data(), S, d, G.data());
+        pfr_chol_shared sh;
+        const double c = std::sqrt((double)S / d);
+        ASSERT_EQ(pfr_chol_block(G.data(), d, c, R.data(), 0, 0, 1, &sh), 0);
+        for (int r = 0; r < S; ++r)
+            pfr_chol_solve_row(G.data(), d, c, phi.data() + (size_t)r * d, y.data());
+        pfr_map_theta(R.data(), theta.data(), d);
+        EXPECT_EQ(0, std::memcmp(R.data(), Gref.data(), sizeof(double) * d * d)) << "R";
+        EXPECT_EQ(0, std::memcmp(phi.data(), ref.data(), sizeof(float) * S * d)) << "Phi";
+        EXPECT_EQ(0, std::memcmp(theta.data(), theta_ref.data(), sizeof(float) * d)) << "theta";
+
+        pfr_gram(ref.data(), S, d, G.data()); // an earlier failure leaves everything alone
+        std::vector<double> untouched = R;
+        EXPECT_EQ(pfr_chol_block(G.data(), d, c, R.data(), 1, 0, 1, &sh), -1);
+        EXPECT_EQ(R, untouched);
+    }
+    std::vector<double> G = {1.0, 2.0, 2.0, 4.0}, R(4); // rank 1
+    pfr_chol_shared sh;
+    EXPECT_EQ(pfr_chol_block(G.data(), 2, 1.0, R.data(), 0, 0, 1, &sh), -1);
 }
 
 // warp_dot of kernels/local_steps.cu, lane by lane: lane l holds products p0[l] = x[l]y[l] and
