@@ -53,15 +53,19 @@ SMALL="examples/cliffwalk.yaml --backend cuda --set agents=1000 --set rounds=5 -
 if command -v compute-sanitizer >/dev/null 2>&1; then
   # memcheck: out-of-bounds and misaligned accesses; racecheck: shared-memory races (the fold);
   # synccheck: barriers and warp-synchronous calls (the fold's barriers, the warp kernel's shuffles)
+  # name: algorithm kernel graph participation
   for tool in memcheck racecheck synccheck; do
-    for cfg in "pfedtd_rep thread" "pfedtd_rep warp" "local_rep thread" "fedavg_rep warp"; do
+    for cfg in "pfedtd_rep thread false 1" "pfedtd_rep warp false 0.7" "local_rep thread false 1" \
+               "fedavg_rep warp false 1" "pfedtd_rep thread true 1"; do
       set -- $cfg
-      name="$tool-$1-$2"
+      name="$tool-$1-$2-graph$3-p$4"
       if timeout 300 compute-sanitizer --tool $tool --error-exitcode 9 $B run $SMALL --set algorithm=$1 \
-          --set cuda_kernel=$2 --set orthonormalize=true --out "$OUT/san-$name" > "$OUT/sanitizer-$name.txt" 2>&1; then
-        log "compute-sanitizer $tool $1 $2: clean"
+          --set cuda_kernel=$2 --set cuda_graph=$3 --set participation=$4 --set orthonormalize=true \
+          --out "$OUT/san-$name" > "$OUT/sanitizer-$name.txt" 2>&1; then
+        log "compute-sanitizer $tool $1 kernel=$2 graph=$3 participation=$4: clean"
       else
-        log "COMPUTE-SANITIZER $tool $1 $2 REPORTED ERRORS (sanitizer-$name.txt)"; status=1
+        log "COMPUTE-SANITIZER $tool $1 kernel=$2 graph=$3 participation=$4 REPORTED ERRORS (sanitizer-$name.txt)"
+        status=1
         grep -m5 -E "=========" "$OUT/sanitizer-$name.txt" | tee -a "$OUT/summary.txt"
       fi
       rm -rf "$OUT/san-$name"
