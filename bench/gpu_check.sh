@@ -15,8 +15,11 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-$PWD/gpu-check-out}"
 QUICK="${1:-}"
-mkdir -p "$OUT"
+# $OUT gets summary.txt and logs.tar.gz (every detail file), since a device call returns few files
+LOG="$OUT/logs"
+mkdir -p "$OUT" "$LOG"
 : > "$OUT/summary.txt"
+trap 'tar czf "$OUT/logs.tar.gz" -C "$OUT" logs 2>/dev/null && rm -rf "$LOG"' EXIT
 log() { echo "== $*" | tee -a "$OUT/summary.txt"; }
 status=0
 
@@ -30,24 +33,30 @@ if [ -d .device-deps ] && ! { [ -f /usr/include/yaml.h ] && [ -f /usr/include/gt
 fi
 
 log "date $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1 && log "gpu: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null)"
+nvidia-smi > "$LOG/nvidia-smi.txt" 2>&1 && log "gpu: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null)"
 log "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2), $(nproc) cores"
 
 log "build (sm_90)"
-if ! BUILD_DIR=build-gpu bash scripts/build.sh -DPFR_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 > "$OUT/build.txt" 2>&1; then
-  log "BUILD FAILED (see build.txt)"; tail -30 "$OUT/build.txt"; exit 1
+if ! BUILD_DIR=build-gpu bash scripts/build.sh -DPFR_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 > "$LOG/build.txt" 2>&1; then
+  log "BUILD FAILED (see build.txt)"; tail -30 "$LOG/build.txt"; exit 1
 fi
 B=./build-gpu/pfedrl
-$B info | tee "$OUT/info.txt"
+$B info | tee "$LOG/info.txt"
 
 log "tests"
-if ctest --test-dir build-gpu --output-on-failure -j 4 > "$OUT/tests.txt" 2>&1; then
-  log "tests: $(grep -E 'tests passed' "$OUT/tests.txt")"
+if ctest --test-dir build-gpu --output-on-failure -j 4 > "$LOG/tests.txt" 2>&1; then
+  log "tests: $(grep -E 'tests passed' "$LOG/tests.txt")"
 else
-  log "TESTS FAILED: $(grep -E 'tests passed|tests failed' "$OUT/tests.txt")"; status=1
-  grep -E "Failed|Failure" -A6 "$OUT/tests.txt" | head -60 | tee -a "$OUT/summary.txt"
+  log "TESTS FAILED: $(grep -E 'tests passed|tests failed' "$LOG/tests.txt")"; status=1
+  grep -E "Failed|Failure" -A6 "$LOG/tests.txt" | head -60 | tee -a "$OUT/summary.txt"
 fi
-log "cuda tests: $(grep -E 'Cuda\.' "$OUT/tests.txt" | sed 's/  */ /g' | tr '\n' ';')"
+log "GPU tests (name: result):"
+grep -E "Test +#[0-9]+: Cuda\." "$LOG/tests.txt" | sed -E 's/.*Test +#[0-9]+: (Cuda\.[A-Za-z0-9_]+) [. ]*(\*+)?([A-Za-z]+).*/  \1: \3/' |
+  sort | tee -a "$OUT/summary.txt"
+if nvidia-smi -L >/dev/null 2>&1 &&
+   grep -E "Test +#[0-9]+: Cuda\." "$LOG/tests.txt" | grep -v CudaBackendWithoutDevice | grep -q Skipped; then
+  log "GPU TESTS SKIPPED ON A MACHINE WITH A GPU (the build or the driver does not see it: see info above)"; status=1
+fi
 
 SMALL="examples/cliffwalk.yaml --backend cuda --set agents=1000 --set rounds=5 --set eval_every=5 --quiet"
 if command -v compute-sanitizer >/dev/null 2>&1; then
@@ -61,14 +70,14 @@ if command -v compute-sanitizer >/dev/null 2>&1; then
       name="$tool-$1-$2-graph$3-p$4"
       if timeout 300 compute-sanitizer --tool $tool --error-exitcode 9 $B run $SMALL --set algorithm=$1 \
           --set cuda_kernel=$2 --set cuda_graph=$3 --set participation=$4 --set orthonormalize=true \
-          --out "$OUT/san-$name" > "$OUT/sanitizer-$name.txt" 2>&1; then
+          --out "$LOG/san-$name" > "$LOG/sanitizer-$name.txt" 2>&1; then
         log "compute-sanitizer $tool $1 kernel=$2 graph=$3 participation=$4: clean"
       else
         log "COMPUTE-SANITIZER $tool $1 kernel=$2 graph=$3 participation=$4 REPORTED ERRORS (sanitizer-$name.txt)"
         status=1
-        grep -m5 -E "=========" "$OUT/sanitizer-$name.txt" | tee -a "$OUT/summary.txt"
+        grep -m5 -E "=========" "$LOG/sanitizer-$name.txt" | tee -a "$OUT/summary.txt"
       fi
-      rm -rf "$OUT/san-$name"
+      rm -rf "$LOG/san-$name"
     done
   done
   set --
@@ -90,7 +99,7 @@ run_point() { # label N K d extra-set-options...: one line of the sweep table
     printf "%-10s %9d %4d %3d %14s\n" "$label" $N $K $D "skipped (time budget)" | tee -a "$OUT/summary.txt"; return
   fi
   local R=$(( 4000000000 / (N * K) )); [ $R -lt 4 ] && R=4; [ $R -gt 400 ] && R=400
-  local dir="$OUT/sweep/$label-N$N-K$K-d$D"
+  local dir="$LOG/sweep/$label-N$N-K$K-d$D"
   if timeout 240 $B run "$CFG" --backend "${BACKEND:-cuda}" --set agents=$N --set local_steps=$K --set dim=$D --set rounds=$R \
       --set eval_every=1000000 --set orthonormalize=false "$@" --quiet --out "$dir" > "$dir.log" 2>&1; then
     python3 - "$dir/summary.json" $label $N $K $D <<'PY' | tee -a "$OUT/summary.txt"
@@ -108,7 +117,7 @@ PY
   fi
   rm -rf "$dir"
 }
-mkdir -p "$OUT/sweep"
+mkdir -p "$LOG/sweep"
 header() { printf "%-10s %9s %4s %3s %14s %12s %9s %9s\n" what N K d agent-steps/s us/round DRAM% issue% | tee -a "$OUT/summary.txt"; }
 
 log "throughput: the targets (cliff walk 12x4, 4 types, pfedtd_rep, kernel auto)"
@@ -159,26 +168,26 @@ if command -v ncu >/dev/null 2>&1 && [ $SECONDS -lt $DEADLINE ]; then
   log "Nsight Compute: speed of light of the local steps and the fold (N = 1e6, K = 100, d = 8)"
   timeout 180 ncu --kernel-name regex:"pfr_local_steps|pfr_fold" --launch-count 2 --section SpeedOfLight \
     $B run examples/cliffwalk.yaml --backend cuda --set agents=1000000 --set local_steps=100 --set rounds=2 \
-    --set eval_every=1000000 --quiet --out "$OUT/ncu-run" > "$OUT/ncu.txt" 2>&1 || log "ncu failed (ncu.txt)"
-  grep -E "pfr_|Memory Throughput|DRAM Throughput|Compute \(SM\) Throughput|Duration" "$OUT/ncu.txt" | tee -a "$OUT/summary.txt"
-  rm -rf "$OUT/ncu-run"
+    --set eval_every=1000000 --quiet --out "$LOG/ncu-run" > "$LOG/ncu.txt" 2>&1 || log "ncu failed (ncu.txt)"
+  grep -E "pfr_|Memory Throughput|DRAM Throughput|Compute \(SM\) Throughput|Duration" "$LOG/ncu.txt" | tee -a "$OUT/summary.txt"
+  rm -rf "$LOG/ncu-run"
 fi
 
 log "PyTorch baseline on this GPU (same chains, same algorithm), for the GPU/PyTorch ratio"
 if python3 -c "import torch, numpy; assert torch.cuda.is_available()" >/dev/null 2>&1; then
-  $B export examples/cliffwalk.yaml --out "$OUT/env" --quiet
+  $B export examples/cliffwalk.yaml --out "$LOG/env" --quiet
   for N in 1000000; do
-    timeout 240 python3 bench/torch_baseline.py "$OUT/env" --agents $N --dim 8 --local-steps 100 --rounds 5 2>&1 | tee -a "$OUT/summary.txt"
+    timeout 240 python3 bench/torch_baseline.py "$LOG/env" --agents $N --dim 8 --local-steps 100 --rounds 5 2>&1 | tee -a "$OUT/summary.txt"
     $B run examples/cliffwalk.yaml --backend cuda --set agents=$N --set local_steps=100 --set rounds=20 \
-      --set eval_every=1000000 --set orthonormalize=false --quiet --out "$OUT/vs-torch" > /dev/null 2>&1 &&
-      log "pfedrl cuda, same settings: $(python3 -c "import json;print('%.4g agent-steps/s' % json.load(open('$OUT/vs-torch/summary.json'))['agent_steps_per_sec'])")"
+      --set eval_every=1000000 --set orthonormalize=false --quiet --out "$LOG/vs-torch" > /dev/null 2>&1 &&
+      log "pfedrl cuda, same settings: $(python3 -c "import json;print('%.4g agent-steps/s' % json.load(open('$LOG/vs-torch/summary.json'))['agent_steps_per_sec'])")"
   done
-  rm -rf "$OUT/env" "$OUT/vs-torch"
+  rm -rf "$LOG/env" "$LOG/vs-torch"
 else
   log "PyTorch with CUDA not available on this machine: baseline not run"
 fi
 
 log "CPU engine on this machine, for the GPU/CPU ratio"
-BUILD_DIR=build-gpu timeout 300 bash bench/cpu_throughput.sh > "$OUT/cpu_throughput.txt" 2>&1 || true
-tee -a "$OUT/summary.txt" < "$OUT/cpu_throughput.txt"
+BUILD_DIR=build-gpu timeout 300 bash bench/cpu_throughput.sh > "$LOG/cpu_throughput.txt" 2>&1 || true
+tee -a "$OUT/summary.txt" < "$LOG/cpu_throughput.txt"
 exit $status
