@@ -73,7 +73,7 @@ static const key_def KEYS[] = {
     {"eval_every", T_INT64, OFF(eval_every), 1, 1e12, 0, 0, NULL, "rounds between evaluations"},
     {"participation", T_DOUBLE, OFF(participation), 0, 1, 1, 0, NULL, "fraction of agents taking part in each round"},
     {"orthonormalize", T_BOOL, OFF(orthonormalize), 0, 1, 0, 0, NULL, "orthonormalize Phi after each aggregation (Phi^T Phi = (S/d) I)"},
-    {"backend", T_ENUM, OFF(backend), 0, 0, 0, 0, BACKENDS, "engine: auto picks cuda when a device is present"},
+    {"backend", T_ENUM, OFF(backend), 0, 0, 0, 0, BACKENDS, "engine: cpu, cuda, or auto (the CPU engine until the CUDA engine has passed its GPU tests; see README)"},
     {"cuda_kernel", T_ENUM, OFF(cuda_kernel), 0, 0, 0, 0, CUDA_KERNELS, "CUDA local-step kernel: thread (one per agent), warp (one per agent, for large dim), auto (warp when dim >= 16); same results"},
     {"cuda_max_chunk", T_INT64, OFF(cuda_max_chunk), 0, 1e12, 0, 0, NULL, "CUDA engine: at most this many agents per chunk (rounded up to 256; caps device memory); 0 = as many as fit"},
     {"cuda_graph", T_BOOL, OFF(cuda_graph), 0, 1, 0, 0, NULL, "CUDA engine: capture a round once as a CUDA graph and replay it (rounds where every agent takes part); same results"},
