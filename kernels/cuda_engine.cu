@@ -371,7 +371,8 @@ pfr_status launch_round_graph(pfr_sim *sim, const pfr_round_plan *plan)
 {
     cuda_engine *e = E(sim);
     if (!e->graph) {
-        PFR_CUDA(sim, cudaStreamBeginCapture(e->stream, cudaStreamCaptureModeThreadLocal));
+        /* relaxed: should cuBLAS need a helper call during capture, it runs eagerly instead of failing it */
+        PFR_CUDA(sim, cudaStreamBeginCapture(e->stream, cudaStreamCaptureModeRelaxed));
         pfr_status st = enqueue_steps_and_fold(sim, plan, e->ctr);
         if (st == PFR_OK)
             st = enqueue_apply_and_orthonormalize(sim, plan, (uint64_t)sim->N, e->ctr, e->orthonormalize);
