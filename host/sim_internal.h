@@ -92,6 +92,21 @@ static inline int pfr_agent_type(const pfr_sim *sim, int64_t i)
 
 /* Engines. */
 pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err);
+/* The CUDA engine's memory plan (host/cuda_plan.c): what a configuration needs on the device and
+ * how many agents go in one chunk, given the device's free and total bytes. */
+typedef struct pfr_cuda_plan {
+    int64_t nblocks;          /* agent blocks in all */
+    int64_t chunk_blocks;     /* agent blocks per chunk */
+    int64_t chunk;            /* agents per chunk: chunk_blocks * PFR_AGENT_BLOCK (>= N: one chunk) */
+    int R;                    /* overlay rows per agent, min(K, S) */
+    int overlay;              /* agents keep overlays of the shared Phi (shared-Phi learning) */
+    int slots;                /* overlay lookups through a per-agent slot map [S] */
+    double fixed_bytes;       /* independent of the chunk */
+    double chunk_block_bytes; /* per agent block in a chunk */
+    double total_bytes;       /* the plan's allocation */
+} pfr_cuda_plan;
+pfr_status pfr_cuda_plan_memory(pfr_sim *sim, size_t free_bytes, size_t total_bytes, pfr_cuda_plan *plan);
+
 /* The CUDA engine (kernels/cuda_engine.cu; only in builds with CUDA). */
 pfr_status pfr_engine_cuda_init(pfr_sim *sim, pfr_error *err);
 /* CUDA devices present (0 when none or no driver). */

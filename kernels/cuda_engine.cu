@@ -466,46 +466,17 @@ pfr_status cuda_init(pfr_sim *sim)
     const pfr_env *env = sim->env;
     const size_t S = (size_t)sim->S, d = (size_t)sim->d, N = (size_t)sim->N, K = (size_t)sim->K;
     const size_t M = (size_t)sim->M, nnz = (size_t)env->nnz;
-    if (env->nnz >= UINT32_MAX)
-        return pfr_sim_fail(sim, PFR_ERR_CONFIG, "the cuda engine needs fewer than 2^32 transitions (this environment "
-                                                 "has %zu)", nnz);
-    if (d > PFR_ROUND_MAX_D)
-        return pfr_sim_fail(sim, PFR_ERR_CONFIG, "dim=%zu: the cuda engine supports dim <= %d", d, PFR_ROUND_MAX_D);
-    e->nblocks = (int64_t)((N + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK);
-    e->R = (int)(K < S ? K : S);
-    const int overlay = sim->learn_phi && !sim->own_phi;
-    /* O(1) overlay lookups through a byte per state and agent, where that is affordable and pays:
-     * with at most 8 overlay rows a scan of the agent's own (L1-resident) row ids is cheaper than
-     * touching, and afterwards resetting, bytes of an N*S map */
-    const int slots = overlay && e->R > 8 && e->R < 255 && S <= 4096;
-
-    /* Memory plan. Fixed: the chains, Phi, theta, states and small buffers (and every agent's own
-     * Phi for local_rep). Per chunk: the overlays of its agents and the partial sums of its blocks.
-     * The chunk is the largest multiple of PFR_AGENT_BLOCK agents that fits next to the fixed part. */
-    const double fixed = 4.0 * (M * (S + 1) + 3.0 * nnz) + 4.0 * (S * d + N * d + N + 2.0 * K) + N +
-                         (sim->own_phi ? 4.0 * N * S * d + 16.0 * M * S : 0.0) + 4.0 * e->nblocks +
-                         8.0 * (S * d + d + d * d + M * (d * d + d) + M + 3.0 * e->nblocks) +
-                         8.0 * (S * d + d * d + 3.0) + 4194304.0;
-    const double per_agent = (overlay ? 4.0 * e->R * (d + 1) + 4.0 : 0.0) + (slots ? (double)S : 0.0);
-    const double per_block = 8.0 * (sim->avg_phi ? S * d : 0) + 8.0 * d + 8.0;
     size_t free_b = 0, total_b = 0;
     PFR_CUDA(sim, cudaMemGetInfo(&free_b, &total_b));
-    const double budget = 0.9 * (double)free_b - fixed;
-    const double per_block_all = per_block + PFR_AGENT_BLOCK * per_agent;
-    const int64_t fit_blocks = budget > 0 ? (int64_t)(budget / per_block_all) : 0;
-    if (fit_blocks < 1)
-        return pfr_sim_fail(sim, PFR_ERR_DEVICE_MEMORY,
-                            "agents=%zu, S=%zu, dim=%zu, local_steps=%zu (%s) need %.2f GiB of device memory for the "
-                            "agents' state plus %.2f MiB per chunk of %d agents; %.2f GiB of %.2f GiB are free",
-                            N, S, d, K, pfr_algorithm_name(sim->cfg.algorithm), fixed / 1073741824.0,
-                            per_block_all / 1048576.0, PFR_AGENT_BLOCK, (double)free_b / 1073741824.0,
-                            (double)total_b / 1073741824.0);
-    int64_t chunk_blocks = fit_blocks < e->nblocks ? fit_blocks : e->nblocks;
-    if (sim->cfg.cuda_max_chunk > 0) { /* the user's cap, in whole agent blocks */
-        const int64_t cap = (sim->cfg.cuda_max_chunk + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
-        chunk_blocks = cap < chunk_blocks ? cap : chunk_blocks;
-    }
-    e->chunk = chunk_blocks * PFR_AGENT_BLOCK;
+    pfr_cuda_plan plan;
+    pfr_status pst = pfr_cuda_plan_memory(sim, free_b, total_b, &plan);
+    if (pst != PFR_OK)
+        return pst;
+    e->nblocks = plan.nblocks;
+    e->R = plan.R;
+    e->chunk = plan.chunk;
+    const int overlay = plan.overlay, slots = plan.slots;
+    const int64_t chunk_blocks = plan.chunk_blocks;
     e->kernel = pfr_cuda_pick_kernel(sim->cfg.cuda_kernel, (int)d);
     e->orthonormalize = sim->cfg.orthonormalize && sim->learn_phi;
 

@@ -262,6 +262,76 @@ void emulated_gpu_round(pfr_sim *sim, int64_t chunk, std::vector<uint32_t> &rp32
     sim->round++;
 }
 
+// The CUDA engine's memory plan (host/cuda_plan.c) for devices of any size.
+TEST(CudaPlan, EverythingFitsOnALargeDevice)
+{
+    pfr_sim *s = make("pfedtd_rep", "1", {{"agents", "1000000"}, {"local_steps", "100"}});
+    ASSERT_TRUE(s);
+    pfr_cuda_plan p;
+    const size_t GiB = (size_t)1 << 30;
+    ASSERT_EQ(pfr_cuda_plan_memory(s, 79 * GiB, 80 * GiB, &p), PFR_OK) << pfr_sim_last_error(s);
+    EXPECT_EQ(p.nblocks, (1000000 + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK);
+    EXPECT_EQ(p.chunk_blocks, p.nblocks); // one chunk
+    EXPECT_GE(p.chunk, 1000000);
+    EXPECT_EQ(p.R, 48); // min(K, S)
+    EXPECT_TRUE(p.overlay);
+    EXPECT_TRUE(p.slots);
+    // theta alone is 32 MB, the overlays 48 rows * 9 floats per agent (1.7 GB): the plan counts both
+    EXPECT_GT(p.fixed_bytes, 4.0 * 8 * 1e6);
+    EXPECT_GT(p.total_bytes, p.fixed_bytes + 1e6 * 4.0 * 48 * 9);
+    EXPECT_LT(p.total_bytes, 4.0 * GiB);
+    pfr_sim_destroy(s);
+}
+
+TEST(CudaPlan, ChunksWhenTheOverlaysDoNotFitAndFailsClearlyWhenNothingDoes)
+{
+    pfr_sim *s = make("pfedtd_rep", "1", {{"agents", "1000000"}, {"local_steps", "100"}});
+    ASSERT_TRUE(s);
+    pfr_cuda_plan p;
+    const size_t MiB = (size_t)1 << 20;
+    ASSERT_EQ(pfr_cuda_plan_memory(s, 512 * MiB, 1024 * MiB, &p), PFR_OK) << pfr_sim_last_error(s);
+    EXPECT_GE(p.chunk_blocks, 1);
+    EXPECT_LT(p.chunk_blocks, p.nblocks);
+    EXPECT_EQ(p.chunk, p.chunk_blocks * PFR_AGENT_BLOCK);
+    EXPECT_LE(p.total_bytes, 0.9 * 512 * MiB); // what it allocates fits in 90% of the free memory
+    EXPECT_GT(p.total_bytes + p.chunk_block_bytes, 0.9 * 512 * MiB); // and the chunk is as large as fits
+
+    EXPECT_EQ(pfr_cuda_plan_memory(s, 20 * MiB, 1024 * MiB, &p), PFR_ERR_DEVICE_MEMORY);
+    const std::string msg = pfr_sim_last_error(s);
+    for (const char *part : {"agents=1000000", "S=48", "dim=8", "local_steps=100", "GiB of device memory",
+                             "per chunk of 256 agents", "are free"})
+        EXPECT_NE(msg.find(part), std::string::npos) << part << " in: " << msg;
+    pfr_sim_destroy(s);
+}
+
+TEST(CudaPlan, UserChunkCapAndLimits)
+{
+    pfr_sim *s = make("fedtd", "1", {{"cuda_max_chunk", "300"}});
+    ASSERT_TRUE(s);
+    pfr_cuda_plan p;
+    ASSERT_EQ(pfr_cuda_plan_memory(s, (size_t)1 << 34, (size_t)1 << 34, &p), PFR_OK);
+    EXPECT_EQ(p.chunk, 512); // 300 rounded up to whole agent blocks
+    EXPECT_FALSE(p.overlay); // fixed features: no overlays
+    pfr_sim_destroy(s);
+
+    s = make("pfedtd_rep", "1", {{"env.kind", "gridworld"}, {"env.width", "10"}, {"env.height", "10"}, {"dim", "80"}});
+    ASSERT_TRUE(s);
+    EXPECT_EQ(pfr_cuda_plan_memory(s, (size_t)1 << 34, (size_t)1 << 34, &p), PFR_ERR_CONFIG);
+    EXPECT_NE(std::string(pfr_sim_last_error(s)).find("dim=80: the cuda engine supports dim <= 64"), std::string::npos)
+        << pfr_sim_last_error(s);
+    pfr_sim_destroy(s);
+
+    // local_rep keeps every agent's Phi_i on the device, not in chunks: 1000 agents x 625 states x 16
+    // floats = 40 MB, which 32 MB free cannot hold
+    s = make("local_rep", "1", {{"env.kind", "gridworld"}, {"env.width", "25"}, {"env.height", "25"},
+                                {"dim", "16"}, {"agents", "1000"}, {"orthonormalize", "false"}});
+    ASSERT_TRUE(s);
+    EXPECT_EQ(pfr_cuda_plan_memory(s, (size_t)32 << 20, (size_t)1 << 30, &p), PFR_ERR_DEVICE_MEMORY);
+    EXPECT_EQ(pfr_cuda_plan_memory(s, (size_t)64 << 20, (size_t)1 << 30, &p), PFR_OK) << pfr_sim_last_error(s);
+    EXPECT_GT(p.fixed_bytes, 1000.0 * 625 * 16 * 4);
+    pfr_sim_destroy(s);
+}
+
 // The device's Cholesky-QR: pfr_chol_block (the one-block factor kernel's body) and
 // pfr_chol_solve_row (a thread per row) on the Gram matrix give the CPU engine's pfr_cholqr_one bit
 // for bit (on the device the Gram matrix itself comes from cuBLAS: that part differs by rounding).

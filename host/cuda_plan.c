@@ -1,0 +1,66 @@
+/*
+ * cuda_plan.c — the CUDA engine's memory plan (kernels/cuda_engine.cu allocates by it), a pure
+ * function of the configuration and the device's free bytes, so the tests check it on any machine.
+ *
+ * Fixed part: the chains, Phi, theta, states and small buffers (and every agent's own Phi_i for
+ * local_rep, with the truth V, mu for its device metrics). Per chunk: the overlays of its agents
+ * (rows and values, plus the slot map where used) and the partial sums of its agent blocks. The
+ * chunk is the largest multiple of PFR_AGENT_BLOCK agents that fits next to the fixed part in 90%
+ * of the free memory (and at most cuda_max_chunk); a clear error names the sizes when not even one
+ * block fits.
+ */
+#include <stdint.h>
+
+#include "../kernels/pfr_agent_round.h"
+#include "sim_internal.h"
+
+pfr_status pfr_cuda_plan_memory(pfr_sim *sim, size_t free_bytes, size_t total_bytes, pfr_cuda_plan *plan)
+{
+    const pfr_env *env = sim->env;
+    const double S = sim->S, d = sim->d, N = (double)sim->N, K = sim->K, M = sim->M, nnz = (double)env->nnz;
+    if (env->nnz >= UINT32_MAX)
+        return pfr_sim_fail(sim, PFR_ERR_CONFIG,
+                            "the cuda engine needs fewer than 2^32 transitions (this environment has %llu)",
+                            (unsigned long long)env->nnz);
+    if (sim->d > PFR_ROUND_MAX_D)
+        return pfr_sim_fail(sim, PFR_ERR_CONFIG, "dim=%d: the cuda engine supports dim <= %d (the CPU engine any dim)",
+                            sim->d, PFR_ROUND_MAX_D);
+    plan->nblocks = (sim->N + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
+    plan->R = sim->K < sim->S ? sim->K : sim->S;
+    plan->overlay = sim->learn_phi && !sim->own_phi;
+    /* O(1) overlay lookups through a byte per state and agent, where that is affordable and pays:
+     * with at most 8 overlay rows a scan of the agent's own (L1-resident) row ids is cheaper than
+     * touching, and afterwards resetting, bytes of an N*S map */
+    plan->slots = plan->overlay && plan->R > 8 && plan->R < 255 && sim->S <= 4096;
+
+    const double nb = (double)plan->nblocks;
+    plan->fixed_bytes = 4.0 * (M * (S + 1) + 3.0 * nnz)           /* row_ptr, thr, next, reward */
+                        + 4.0 * (S * d + N * d + N + 2.0 * K) + N /* phi, theta, state, alpha/beta, took */
+                        + (sim->own_phi ? 4.0 * N * S * d + 16.0 * M * S : 0.0) /* Phi_i; mu, V */
+                        + 4.0 * nb                                                /* block counts */
+                        + 8.0 * (S * d + d + d * d + M * (d * d + d) + M + 3.0 * nb) /* sums, R, moments, metrics */
+                        + 8.0 * (S * d + d * d + 3.0)                             /* Cholesky-QR, fail, ctr */
+                        + 4194304.0;                                              /* cuBLAS workspace */
+    const double per_agent = (plan->overlay ? 4.0 * plan->R * (d + 1) + 4.0 : 0.0) + (plan->slots ? S : 0.0);
+    const double per_block = 8.0 * (sim->avg_phi ? S * d : 0.0) + 8.0 * d + 8.0;
+    plan->chunk_block_bytes = per_block + PFR_AGENT_BLOCK * per_agent;
+    const double budget = 0.9 * (double)free_bytes - plan->fixed_bytes;
+    const double fit = budget > 0 ? budget / plan->chunk_block_bytes : 0.0;
+    if (fit < 1.0)
+        return pfr_sim_fail(sim, PFR_ERR_DEVICE_MEMORY,
+                            "agents=%lld, S=%d, dim=%d, local_steps=%d (%s) need %.2f GiB of device memory for the "
+                            "agents' state plus %.2f MiB per chunk of %d agents; %.2f GiB of %.2f GiB are free "
+                            "(fewer agents, a smaller dim, or the CPU engine)",
+                            (long long)sim->N, sim->S, sim->d, sim->K, pfr_algorithm_name(sim->cfg.algorithm),
+                            plan->fixed_bytes / 1073741824.0, plan->chunk_block_bytes / 1048576.0, PFR_AGENT_BLOCK,
+                            (double)free_bytes / 1073741824.0, (double)total_bytes / 1073741824.0);
+    int64_t blocks = fit < (double)plan->nblocks ? (int64_t)fit : plan->nblocks;
+    if (sim->cfg.cuda_max_chunk > 0) { /* the user's cap, in whole agent blocks */
+        const int64_t cap = (sim->cfg.cuda_max_chunk + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
+        blocks = cap < blocks ? cap : blocks;
+    }
+    plan->chunk_blocks = blocks;
+    plan->chunk = blocks * PFR_AGENT_BLOCK;
+    plan->total_bytes = plan->fixed_bytes + (double)blocks * plan->chunk_block_bytes;
+    return PFR_OK;
+}
