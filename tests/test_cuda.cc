@@ -177,6 +177,24 @@ Snapshot snap(pfr_sim *s)
     return out;
 }
 
+// Both engines `rounds` rounds on: the states equal, Phi and theta within 1e-4 relative (L2); then
+// both handles are destroyed.
+void run_and_compare(pfr_sim *cpu, pfr_sim *gpu, int rounds)
+{
+    if (cpu && gpu) {
+        ASSERT_EQ(pfr_sim_run(cpu, rounds), PFR_OK) << pfr_sim_last_error(cpu);
+        ASSERT_EQ(pfr_sim_run(gpu, rounds), PFR_OK) << pfr_sim_last_error(gpu);
+        Snapshot a = snap(cpu), b = snap(gpu);
+        EXPECT_EQ(a.states, b.states);
+        EXPECT_LT(rel_l2(a.phi, b.phi), 1e-4);
+        EXPECT_LT(rel_l2(a.theta, b.theta), 1e-4);
+    } else {
+        ADD_FAILURE() << "a simulation could not be created";
+    }
+    pfr_sim_destroy(cpu);
+    pfr_sim_destroy(gpu);
+}
+
 // Agents in chunks (cuda_max_chunk): overlays and partial sums per chunk, the chunk sums added up.
 // K = 3: overlays searched by scan (the slot map is used from K = 9 on).
 TEST(Cuda, ChunkedRoundsMatchTheCpu)
@@ -191,15 +209,7 @@ TEST(Cuda, ChunkedRoundsMatchTheCpu)
             kv.push_back({"cuda_max_chunk", "300"}); // 512 agents a chunk: three chunks
             kv.push_back({"cuda_kernel", kernel});
             pfr_sim *gpu = make(kv, DEVICE);
-            ASSERT_TRUE(cpu && gpu);
-            ASSERT_EQ(pfr_sim_run(cpu, 30), PFR_OK) << pfr_sim_last_error(cpu);
-            ASSERT_EQ(pfr_sim_run(gpu, 30), PFR_OK) << pfr_sim_last_error(gpu);
-            Snapshot a = snap(cpu), b = snap(gpu);
-            EXPECT_EQ(a.states, b.states);
-            EXPECT_LT(rel_l2(a.phi, b.phi), 1e-4);
-            EXPECT_LT(rel_l2(a.theta, b.theta), 1e-4);
-            pfr_sim_destroy(cpu);
-            pfr_sim_destroy(gpu);
+            run_and_compare(cpu, gpu, 30);
         }
 }
 
@@ -311,15 +321,7 @@ TEST(Cuda, LargeGridWorldScannedOverlaysMatchTheCpu)
             {"agents", "600"},         {"dim", "16"},         {"local_steps", "150"},       {"alpha", "0.1"},
             {"beta", "0.05"},          {"eval_every", "10"}, {"orthonormalize", "true"}, {"cuda_kernel", kernel}};
         pfr_sim *cpu = make(kv, "cpu"), *gpu = make(kv, DEVICE);
-        ASSERT_TRUE(cpu && gpu);
-        ASSERT_EQ(pfr_sim_run(cpu, 20), PFR_OK) << pfr_sim_last_error(cpu);
-        ASSERT_EQ(pfr_sim_run(gpu, 20), PFR_OK) << pfr_sim_last_error(gpu);
-        Snapshot a = snap(cpu), b = snap(gpu);
-        EXPECT_EQ(a.states, b.states);
-        EXPECT_LT(rel_l2(a.phi, b.phi), 1e-4);
-        EXPECT_LT(rel_l2(a.theta, b.theta), 1e-4);
-        pfr_sim_destroy(cpu);
-        pfr_sim_destroy(gpu);
+        run_and_compare(cpu, gpu, 20);
     }
 }
 
