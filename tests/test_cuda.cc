@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/pfr_agent_round.h"
+#include "tests/host_round.h"
 #include "sim_internal.h"
 
 #ifdef PFR_HAVE_CUDA
@@ -347,30 +348,7 @@ TEST(Cuda, AverageWithinOnePartInAMillionOfTheExactMean)
         std::vector<float> vals((size_t)R * d), alpha(K, (float)ref->cfg.alpha), beta(K, (float)ref->cfg.beta);
         std::vector<int> count(1);
         std::vector<unsigned char> took(N);
-        pfr_round_args a;
-        std::memset(&a, 0, sizeof a);
-        a.N = N;
-        a.S = S;
-        a.d = d;
-        a.K = K;
-        a.R = R;
-        a.type_first = ref->type_first;
-        a.type_count = ref->type_count;
-        a.seed = ref->cfg.seed;
-        a.t0 = 0;
-        a.part_threshold = ref->cfg.participation >= 1.0 ? (1ull << 32)
-                                                         : (uint64_t)std::floor(ref->cfg.participation * 4294967296.0);
-        a.gamma = (float)ref->cfg.gamma;
-        a.learn_phi = 1;
-        a.row_ptr = rp32.data();
-        a.thr = ref->env->thr;
-        a.next = ref->env->next;
-        a.reward = ref->env->reward;
-        a.alpha = alpha.data();
-        a.beta = beta.data();
-        a.phi = ref->phi;
-        a.theta = ref->theta;
-        a.state = ref->state;
+        pfr_round_args a = host_round_args(ref, rp32.data(), alpha.data(), beta.data()); // round 0
         a.ov_rows = rows.data();
         a.ov_vals = vals.data();
         a.ov_count = count.data();

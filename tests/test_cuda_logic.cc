@@ -18,6 +18,7 @@
 #include "kernels/pfr_cholqr.h"
 #include "kernels/pfr_fold.h"
 #include "kernels/pfr_warp_round.h"
+#include "tests/host_round.h"
 #include "sim_internal.h"
 
 namespace {
@@ -139,30 +140,7 @@ void emulated_gpu_round(pfr_sim *sim, int64_t chunk, std::vector<uint32_t> &rp32
     const int64_t N = sim->N;
     const int R = K < S ? K : S;
     std::vector<float> alpha(K, (float)sim->cfg.alpha), beta(K, (float)sim->cfg.beta); // constant schedule
-    pfr_round_args a;
-    std::memset(&a, 0, sizeof a);
-    a.N = N;
-    a.S = S;
-    a.d = d;
-    a.K = K;
-    a.R = R;
-    a.type_first = sim->type_first;
-    a.type_count = sim->type_count;
-    a.seed = sim->cfg.seed;
-    a.t0 = (uint64_t)sim->round * K;
-    a.part_threshold = sim->cfg.participation >= 1.0 ? (1ull << 32) : (uint64_t)(sim->cfg.participation * 4294967296.0);
-    a.gamma = (float)sim->cfg.gamma;
-    a.learn_phi = sim->learn_phi;
-    a.row_ptr = rp32.data();
-    a.thr = sim->env->thr;
-    a.next = sim->env->next;
-    a.reward = sim->env->reward;
-    a.alpha = alpha.data();
-    a.beta = beta.data();
-    a.phi = sim->phi;
-    a.agent_phi = sim->own_phi ? sim->agent_phi : nullptr;
-    a.theta = sim->theta;
-    a.state = sim->state;
+    pfr_round_args a = host_round_args(sim, rp32.data(), alpha.data(), beta.data());
     const int overlay = sim->learn_phi && !sim->own_phi;
     a.ov_rows = overlay ? ov_rows.data() : nullptr;
     a.ov_vals = overlay ? ov_vals.data() : nullptr;
