@@ -271,20 +271,8 @@ pfr_status enqueue_steps_and_fold(pfr_sim *sim, const pfr_round_plan *plan, cons
     a.ov_count = e->ov_count;
     a.ov_slot = e->ov_slot;
     a.took_part = e->took;
-    pfr_cuda_fold_args f;
-    f.N = N;
-    f.S = S;
-    f.d = d;
-    f.R = e->R;
-    f.took_part = e->took;
-    f.ov_count = sim->avg_phi ? e->ov_count : nullptr;
-    f.ov_rows = e->ov_rows;
-    f.ov_vals = e->ov_vals;
-    f.phi = e->phi;
-    f.theta = e->theta;
-    f.partial = e->partial;
-    f.theta_partial = sim->avg_theta ? e->theta_partial : nullptr;
-    f.block_count = e->block_count;
+    pfr_cuda_fold_args f = pfr_fold_args_of_round(&a, sim->avg_phi, e->partial,
+                                                  sim->avg_theta ? e->theta_partial : nullptr, e->block_count);
 
     /* `partial` is [chunk blocks, S*d] row-major, i.e. column-major [S*d, blocks] with lda = S*d, so
      * the sum over blocks y (+)= A * ones is Dgemv(N) with beta = 0 for the first chunk, 1 after. */

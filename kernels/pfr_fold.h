@@ -20,7 +20,7 @@
 #ifndef PFR_FOLD_H
 #define PFR_FOLD_H
 
-#include "pfr_agent_math.h"
+#include "pfr_agent_round.h"
 
 #define PFR_AGENT_BLOCK_FOLD 256 /* = PFR_AGENT_BLOCK (internal.h); the CUDA block size of the fold */
 #define PFR_FOLD_STAGE 2048      /* staged overlay entries per tile (a double and an int each: 24 KB) */
@@ -50,6 +50,30 @@ typedef struct pfr_fold_smem {
     unsigned char *took;
     double *part_smem;
 } pfr_fold_smem;
+
+/* The fold of the agents a round `a` just stepped (same chunk, overlays, Phi, theta): Phi changes
+ * folded when avg_phi (else ov_count is NULL), theta summed when theta_partial is not NULL. */
+PFR_HD static inline pfr_fold_args pfr_fold_args_of_round(const pfr_round_args *a, int avg_phi, double *partial,
+                                                          double *theta_partial, int *block_count)
+{
+    pfr_fold_args f;
+    f.N = a->N;
+    f.i0 = a->i0;
+    f.n = a->n;
+    f.S = a->S;
+    f.d = a->d;
+    f.R = a->R;
+    f.took_part = a->took_part;
+    f.ov_count = avg_phi ? a->ov_count : 0;
+    f.ov_rows = a->ov_rows;
+    f.ov_vals = a->ov_vals;
+    f.phi = a->phi;
+    f.theta = a->theta;
+    f.partial = partial;
+    f.theta_partial = theta_partial;
+    f.block_count = block_count;
+    return f;
+}
 
 /* Block lb of the chunk; `first`/`stride`: this thread's share (see above). */
 PFR_HD static inline void pfr_fold_block(const pfr_fold_args *a, int64_t lb, int first, int stride,

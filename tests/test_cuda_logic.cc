@@ -138,7 +138,6 @@ void emulated_gpu_round(pfr_sim *sim, int64_t chunk, std::vector<uint32_t> &rp32
 {
     const int S = sim->S, d = sim->d, K = sim->K;
     const int64_t N = sim->N;
-    const int R = K < S ? K : S;
     std::vector<float> alpha(K, (float)sim->cfg.alpha), beta(K, (float)sim->cfg.beta); // constant schedule
     pfr_round_args a = host_round_args(sim, rp32.data(), alpha.data(), beta.data());
     const int overlay = sim->learn_phi && !sim->own_phi;
@@ -173,25 +172,10 @@ void emulated_gpu_round(pfr_sim *sim, int64_t chunk, std::vector<uint32_t> &rp32
         // the chunk's sum over blocks (cuBLAS gemv there; block order here), added to the round's sums
         const int64_t cblocks = (a.n + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
         const size_t sd = (size_t)S * d;
-        pfr_fold_args f;
-        std::memset(&f, 0, sizeof f);
-        f.N = N;
-        f.i0 = a.i0;
-        f.n = a.n;
-        f.S = S;
-        f.d = d;
-        f.R = R;
-        f.took_part = took.data();
-        f.ov_count = sim->avg_phi ? ov_count.data() : nullptr;
-        f.ov_rows = ov_rows.data();
-        f.ov_vals = ov_vals.data();
-        f.phi = sim->phi;
-        f.theta = sim->theta;
         std::vector<double> partial(sim->avg_phi ? (size_t)cblocks * sd : 1, 0.0), tpartial((size_t)cblocks * d);
         std::vector<int> block_count((size_t)((N + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK), -1);
-        f.partial = partial.data();
-        f.theta_partial = sim->avg_theta ? tpartial.data() : nullptr;
-        f.block_count = block_count.data();
+        pfr_fold_args f = pfr_fold_args_of_round(&a, sim->avg_phi, partial.data(),
+                                                 sim->avg_theta ? tpartial.data() : nullptr, block_count.data());
         std::vector<double> stage(PFR_FOLD_STAGE), part_smem(sd);
         std::vector<int> stage_idx(PFR_FOLD_STAGE), entries(PFR_AGENT_BLOCK);
         std::vector<unsigned char> took_s(PFR_AGENT_BLOCK);
