@@ -29,7 +29,7 @@
 #include <string.h>
 
 #include "../kernels/pfr_agent_math.h"
-#include "sim_internal.h"
+#include "engine.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -48,7 +48,6 @@ typedef struct block_slot {
     int n_rows;
 } block_slot;
 
-#define PFR_CPU_LANES 16
 #define PFR_SIMD_MAX_D 32
 
 /* One interleaved agent's view of Phi (shared-Phi algorithms). */

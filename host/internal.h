@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../kernels/pfr_constants.h"
 #include "pfedrl/pfedrl.h"
 
 #ifdef __cplusplus
@@ -25,11 +26,6 @@ extern "C" {
 pfr_status pfr_fail(pfr_error *err, pfr_status status, const char *fmt, ...) PFR_PRINTF(3, 4);
 /* Prefix an existing message: "context: <old message>". */
 void pfr_error_prefix(pfr_error *err, const char *fmt, ...) PFR_PRINTF(2, 3);
-
-/* Agents are processed in blocks of this many; per-block partial sums are reduced in block order,
- * which makes every result independent of the thread count (DESIGN §3b). Shared with the CUDA
- * engine so both engines sum in the same grouping. */
-#define PFR_AGENT_BLOCK 256
 
 /* ---- NumPy .npy ------------------------------------------------------------------------- */
 typedef struct pfr_npy {
@@ -98,9 +94,19 @@ void pfr_truth_free(pfr_truth *t);
  * the problem is too large for the dense eigen-solver. */
 double pfr_truth_best_rank_d(const pfr_truth *t, const double *w, int d);
 
-/* ---- CUDA (kernels/device_query.cu; only when built with CUDA) ---------------------------- */
-/* Describe the CUDA devices into buf; returns how many there are (0 when none is usable). */
-int pfr_cuda_describe(char *buf, size_t n);
+/* ---- Orthonormalization of Phi (orthonormalize.c) ------------------------------------------ */
+/* Orthonormalize phi [S, d] so that Phi^T Phi = (S/d) I (mean squared feature-row norm 1) and map
+ * theta [n, d] by R so that every Phi theta is kept: Cholesky-QR (pfr_cholqr_factor), the engines'
+ * per-round method. Double precision on the host; `threads` share the theta map. */
+pfr_status pfr_orthonormalize_host(float *phi, int S, int d, float *theta, int64_t n, int threads);
+
+/* The factor step alone: Phi <- Q (scaled as above) and R [d, d] (row-major, upper triangular)
+ * such that the old Phi = new Phi R; an engine then maps every theta_i to R theta_i.
+ * pfr_orthonormalize_factor: classical Gram-Schmidt twice (CGS2), for the start-up Phi of any
+ * conditioning; pfr_cholqr_factor: Cholesky-QR (kernels/pfr_cholqr.h), what both engines run each
+ * round on the near-orthonormal Phi (the CUDA engine with the Gram matrix from cuBLAS). */
+pfr_status pfr_orthonormalize_factor(float *phi, int S, int d, double *R);
+pfr_status pfr_cholqr_factor(float *phi, int S, int d, double *R);
 
 /* ---- Config internals --------------------------------------------------------------------- */
 /* Look up a key; returns its index or -1. */

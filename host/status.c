@@ -1,8 +1,10 @@
-/* status.c — status strings (from the one X-macro list) and error-message helpers. */
+/* status.c — status strings (from the one X-macro list) and error-message helpers, for calls with
+ * and without a simulation handle. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
+#include "engine.h"
 
 #define PFR_STR2(x) #x
 #define PFR_STR(x) PFR_STR2(x)
@@ -57,4 +59,13 @@ void pfr_error_prefix(pfr_error *err, const char *fmt, ...)
     memmove(err->msg + h, err->msg, old);
     memcpy(err->msg, head, h);
     err->msg[h + old] = '\0';
+}
+
+pfr_status pfr_sim_fail(pfr_sim *sim, pfr_status status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sim->errmsg, sizeof sim->errmsg, fmt, ap);
+    va_end(ap);
+    return status;
 }

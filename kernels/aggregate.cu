@@ -16,17 +16,15 @@
  * steps per block (~10 us a block, ~5 waves at ~6 resident blocks per SM: ~50 us); the gemv reads
  * nblocks*S*d doubles (12 MB, ~5 us).
  */
-#include "../kernels/pfr_fold.h"
-#include "cuda_engine.h"
-
-static_assert(PFR_AGENT_BLOCK_FOLD == PFR_AGENT_BLOCK, "the fold's block is the engines' agent block");
+#include "pfr_fold.h"
+#include "pfr_launch.h"
 
 __global__ void pfr_fold_kernel(const __grid_constant__ pfr_fold_args a)
 {
     extern __shared__ double fold_smem[]; /* [PFR_FOLD_STAGE] staged values, then [S*d] partial sums if they fit */
     __shared__ int stage_idx[PFR_FOLD_STAGE];
-    __shared__ int entries[PFR_AGENT_BLOCK_FOLD];
-    __shared__ unsigned char took[PFR_AGENT_BLOCK_FOLD];
+    __shared__ int entries[PFR_AGENT_BLOCK];
+    __shared__ unsigned char took[PFR_AGENT_BLOCK];
     pfr_fold_smem w;
     w.stage = fold_smem;
     w.stage_idx = stage_idx;
@@ -41,17 +39,17 @@ __global__ void pfr_apply_kernel(float *phi, const double *sum_change, double sc
 {
     const size_t e = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (e < n)
-        phi[e] = (float)((double)phi[e] + sum_change[e] * scale);
+        pfr_apply_entry(phi, sum_change, scale, e);
 }
 
 __global__ void pfr_broadcast_theta_kernel(float *theta, const double *sum_theta, double scale, int64_t N, int d)
 {
     const int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (e < N * d)
-        theta[e] = (float)(sum_theta[e % d] * scale);
+        pfr_broadcast_entry(theta, sum_theta, scale, d, e);
 }
 
-extern "C" cudaError_t pfr_cuda_launch_fold(const pfr_cuda_fold_args *a, cudaStream_t stream)
+extern "C" cudaError_t pfr_cuda_launch_fold(const pfr_fold_args *a, cudaStream_t stream)
 {
     const int64_t nblocks = (a->n + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
     const size_t sd = (size_t)a->S * a->d;

@@ -12,8 +12,12 @@
  *    exactly pfr_dot's order, and each lane applies pfr_td_update to its elements, so the result
  *    equals the thread variant's bit for bit.
  *
- * Random words: curand_init(seed, agent, 4*t) then curand4() gives exactly the Philox words of
- * DESIGN §3 for step t; word x drives the transition, word y of the round's first step decides
+ * Random words: pfr_stream_words (pfr_agent_math.h), Philox4x32-10 with the DESIGN §3 counter
+ * {t, agent} and key seed, called directly: one evaluation gives a step's four words. That function
+ * is what cuRAND's Philox4_32_10 generator computes: curand_init(seed, agent, 4t) + curand4()
+ * returns the same four words (pfr_philox_words_kernel below computes both on the device for
+ * tests/test_cuda.cc), but curand_init's skip-ahead and the state it keeps cost about three Philox
+ * evaluations a step. Word 0 drives the transition, word 1 of the round's first step decides
  * participation. States therefore follow the CPU engine bit for bit.
  *
  * Napkin math (H100: 132 SMs, ~1.75 GHz, 4 warp schedulers per SM; L1 ~128 B/cycle/SM).
@@ -21,7 +25,7 @@
  *    threshold loads (L1-resident table), two 32-byte rows, 32 FLOPs. A warp touches 32 different
  *    rows: ~16 L1 wavefronts per agent-step, so L1 bounds it near 132 * 1.75e9 / 16 ~ 1.4e10
  *    agent-steps/s; instruction issue (~100 thread-instructions per step) near 132*4*32*1.75e9/100
- *    ~ 3e10. Target: 1e10 at N >= 1e6, K = 100.
+ *    ~ 3e10 (Philox called directly: one evaluation a step). Target: 1e10 at N >= 1e6, K = 100.
  *  warp, d = 32: per agent-step 2 coalesced 128-byte row loads, ~22 shuffles, ~30 other warp
  *    instructions: ~55 warp-instructions, i.e. ~1.7e10 agent-steps/s at full issue; the thread
  *    variant at d = 32 needs ~64 L1 wavefronts per step (~3.6e9), hence the switch at large d.
@@ -29,29 +33,16 @@
  */
 #include <curand_kernel.h>
 
-#include "../kernels/pfr_warp_round.h"
-#include "cuda_engine.h"
+#include "pfr_warp_round.h"
+#include "pfr_launch.h"
 
 /* ---- variant 1: a thread per agent ------------------------------------------------------------- */
 template <int D> __global__ void pfr_local_steps_thread(const __grid_constant__ pfr_round_args a)
 {
     const int d = D > 0 ? D : a.d; /* the same value; a constant for the compiler when D > 0 */
     const int64_t i = a.i0 + (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= a.i0 + a.n)
-        return;
-    const uint64_t t0 = a.t0_dev ? *a.t0_dev : a.t0;
-    curandStatePhilox4_32_10_t rng;
-    curand_init(a.seed, (unsigned long long)i, 4ull * t0, &rng);
-    uint4 w = curand4(&rng);
-    pfr_agent_state st;
-    if (!pfr_agent_begin(&a, i, w.y, &st, d))
-        return;
-    for (int k = 0; k < a.K; ++k) {
-        if (k > 0)
-            w = curand4(&rng);
-        pfr_agent_step(&a, &st, w.x, k, d);
-    }
-    pfr_agent_end(&a, &st, d);
+    if (i < a.i0 + a.n)
+        pfr_agent_round(&a, i, d);
 }
 
 /* ---- variant 2: a warp per agent (the round: kernels/pfr_warp_round.h) -------------------------- */
@@ -67,15 +58,7 @@ struct device_warp {
     __device__ void syncwarp() const { __syncwarp(); }
     __device__ pfr_words words(uint64_t seed, uint64_t agent, uint64_t t) const
     {
-        curandStatePhilox4_32_10_t rng;
-        curand_init(seed, agent, 4ull * t, &rng);
-        const uint4 v = curand4(&rng);
-        pfr_words out;
-        out.w[0] = v.x;
-        out.w[1] = v.y;
-        out.w[2] = v.z;
-        out.w[3] = v.w;
-        return out;
+        return pfr_stream_words(seed, agent, t);
     }
 };
 
@@ -120,20 +103,25 @@ extern "C" cudaError_t pfr_cuda_launch_local_steps(const pfr_round_args *a, pfr_
     return cudaGetLastError();
 }
 
-/* For the tests: the four Philox words of (agent[q], step[q]) as cuRAND produces them. */
-__global__ void pfr_philox_words_kernel(uint64_t seed, const uint64_t *agent, const uint64_t *step, int n, uint4 *out)
+/* For the tests: the four words of (agent[q], step[q]) from cuRAND's generator, curand_init(seed,
+ * agent, 4 step) + curand4() (the reference the DESIGN contract names), and from pfr_stream_words as
+ * the kernels above call it on the device. */
+__global__ void pfr_philox_words_kernel(uint64_t seed, const uint64_t *agent, const uint64_t *step, int n,
+                                        uint4 *curand_out, uint4 *own_out)
 {
     const int q = blockIdx.x * blockDim.x + threadIdx.x;
     if (q >= n)
         return;
     curandStatePhilox4_32_10_t rng;
     curand_init(seed, agent[q], 4ull * step[q], &rng);
-    out[q] = curand4(&rng);
+    curand_out[q] = curand4(&rng);
+    const pfr_words w = pfr_stream_words(seed, agent[q], step[q]);
+    own_out[q] = make_uint4(w.w[0], w.w[1], w.w[2], w.w[3]);
 }
 
 extern "C" cudaError_t pfr_cuda_launch_philox_words(uint64_t seed, const uint64_t *agent, const uint64_t *step, int n,
-                                                   uint4 *out, cudaStream_t stream)
+                                                   uint4 *curand_out, uint4 *own_out, cudaStream_t stream)
 {
-    pfr_philox_words_kernel<<<(n + 127) / 128, 128, 0, stream>>>(seed, agent, step, n, out);
+    pfr_philox_words_kernel<<<(n + 127) / 128, 128, 0, stream>>>(seed, agent, step, n, curand_out, own_out);
     return cudaGetLastError();
 }

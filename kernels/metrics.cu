@@ -5,8 +5,8 @@
  * agents in index order, as the CPU engine does, and only [nblocks, 3] doubles go to the host.
  * Napkin math: reads N*d floats of theta once (32 B per agent at d = 8) and ~d^2 FLOPs per agent.
  */
-#include "../kernels/pfr_metrics.h"
-#include "cuda_engine.h"
+#include "pfr_metrics.h"
+#include "pfr_launch.h"
 
 __global__ void pfr_metrics_kernel(const float *theta, int64_t N, int d, const double *mom, const double *vnorm2,
                                    int type_first, int type_count, double *blk)

@@ -8,8 +8,8 @@
  * Napkin math (S = 48, d = 8, N = 1e6): the factor is ~d^2 serial steps of one block (a few us);
  * map_theta reads and writes N*d floats (64 MB at N = 1e6, d = 8: ~25 us at 2.5 TB/s).
  */
-#include "../kernels/pfr_cholqr.h"
-#include "cuda_engine.h"
+#include "pfr_cholqr.h"
+#include "pfr_launch.h"
 
 __global__ void pfr_to_double_kernel(const float *phi, double *X, size_t n)
 {
@@ -75,19 +75,6 @@ extern "C" cudaError_t pfr_cuda_launch_agent_cholqr(float *agent_phi, float *the
     case 32: pfr_agent_cholqr_kernel<32><<<b, 128, 0, stream>>>(agent_phi, theta, N, S, fail, round, round_dev); break;
     default: return cudaErrorInvalidValue;
     }
-    return cudaGetLastError();
-}
-
-/* Graph mode's last node: the next round's t0 and number. One thread. */
-__global__ void pfr_advance_kernel(uint64_t *ctr, uint64_t K)
-{
-    ctr[0] += K;
-    ctr[1] += 1;
-}
-
-extern "C" cudaError_t pfr_cuda_launch_advance(uint64_t *ctr, uint64_t K, cudaStream_t stream)
-{
-    pfr_advance_kernel<<<1, 1, 0, stream>>>(ctr, K);
     return cudaGetLastError();
 }
 

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pfr_constants.h"
+
 #if defined(__CUDACC__)
 #define PFR_HD __host__ __device__
 #else
@@ -35,15 +37,7 @@
 #define PFR_PHILOX_W0 0x9E3779B9u
 #define PFR_PHILOX_W1 0xBB67AE85u
 
-/* Which of the four words of a step is used for what. */
-#define PFR_WORD_TRANSITION 0
-#define PFR_WORD_PARTICIPATION 1
-
-/* Stream ids (the 64-bit "subsequence" half of the counter) at and above this value are reserved
- * for draws that are not per-step agent words (initial states, initial Phi). Agent ids stay below. */
-#define PFR_STREAM_RESERVED 0x4000000000000000ull
-#define PFR_STREAM_INIT_STATE (PFR_STREAM_RESERVED + 1ull)
-#define PFR_STREAM_INIT_PHI (PFR_STREAM_RESERVED + 2ull)
+/* Which word of a step drives what, and the reserved streams: pfr_constants.h. */
 
 typedef struct pfr_words {
     uint32_t w[4];

@@ -16,8 +16,6 @@
 
 #include "pfr_agent_math.h"
 
-#define PFR_ROUND_MAX_D 64
-
 /* Everything a round reads and writes; device pointers on the GPU. Shapes in brackets. */
 typedef struct pfr_round_args {
     int64_t N;                  /* all agents */
@@ -140,17 +138,22 @@ PFR_HD static inline void pfr_agent_end(const pfr_round_args *a, pfr_agent_state
     a->took_part[i] = 1;
 }
 
-/*
- * The fold of one agent into its block's partial sums: entry e (of n*d) of its overlay adds
- * Phi_i[r][c] - Phi[r][c] to partial [S, d]. One agent's rows are distinct, so the entries of one
- * agent can be added in parallel; agents are folded one after another in index order.
- */
-PFR_HD static inline void pfr_fold_entry(const float *phi, const uint32_t *rows, const float *vals, int d, int e,
-                                         double *partial)
+/* Agent i's whole round by one thread: local_steps.cu's thread kernel, and what the CPU tests run
+ * for every agent. The words come from pfr_stream_words (DESIGN §3: one Philox evaluation a step);
+ * t0 is read on the device in graph mode (t0_dev). d == a->d, a compile-time constant in the kernel. */
+PFR_HD static inline void pfr_agent_round(const pfr_round_args *a, int64_t i, const int d)
 {
-    const uint32_t r = rows[e / d];
-    const int c = e % d;
-    partial[(size_t)r * d + c] += (double)vals[e] - (double)phi[(size_t)r * d + c];
+    const uint64_t t0 = a->t0_dev ? *a->t0_dev : a->t0;
+    pfr_words w = pfr_stream_words(a->seed, (uint64_t)i, t0);
+    pfr_agent_state st;
+    if (!pfr_agent_begin(a, i, w.w[PFR_WORD_PARTICIPATION], &st, d))
+        return;
+    for (int k = 0; k < a->K; ++k) {
+        if (k > 0)
+            w = pfr_stream_words(a->seed, (uint64_t)i, t0 + (uint64_t)k);
+        pfr_agent_step(a, &st, w.w[PFR_WORD_TRANSITION], k, d);
+    }
+    pfr_agent_end(a, &st, d);
 }
 
 #endif

@@ -20,8 +20,6 @@
 
 #include "pfr_agent_math.h"
 
-#define PFR_CHOL_TINY 1e-24
-
 /* G [d, d] = X^T X for X [S, d] row-major float, in double, rows in index order. */
 PFR_HD static inline void pfr_gram(const float *X, int S, int d, double *G)
 {

@@ -22,9 +22,7 @@
 
 #include "pfr_agent_round.h"
 
-#define PFR_AGENT_BLOCK_FOLD 256 /* = PFR_AGENT_BLOCK (internal.h); the CUDA block size of the fold */
-#define PFR_FOLD_STAGE 2048      /* staged overlay entries per tile (a double and an int each: 24 KB) */
-#define PFR_FOLD_SMEM_SD 2048    /* partial sums in shared memory when S*d is at most this (16 KB) */
+/* PFR_AGENT_BLOCK (the CUDA block size of the fold), PFR_FOLD_STAGE, PFR_FOLD_SMEM_SD: pfr_constants.h */
 
 typedef struct pfr_fold_args {
     int64_t N;                      /* all agents */
@@ -42,7 +40,7 @@ typedef struct pfr_fold_args {
 } pfr_fold_args;
 
 /* Shared memory of one block: stage [PFR_FOLD_STAGE], stage_idx [PFR_FOLD_STAGE], entries and took
- * [PFR_AGENT_BLOCK_FOLD], part_smem [S*d] or NULL. */
+ * [PFR_AGENT_BLOCK], part_smem [S*d] or NULL. */
 typedef struct pfr_fold_smem {
     double *stage;
     int *stage_idx;
@@ -79,15 +77,15 @@ PFR_HD static inline pfr_fold_args pfr_fold_args_of_round(const pfr_round_args *
 PFR_HD static inline void pfr_fold_block(const pfr_fold_args *a, int64_t lb, int first, int stride,
                                          const pfr_fold_smem *w)
 {
-    const int64_t b = a->i0 / PFR_AGENT_BLOCK_FOLD + lb; /* the block overall */
+    const int64_t b = a->i0 / PFR_AGENT_BLOCK + lb; /* the block overall */
     const int d = a->d;
     const size_t sd = (size_t)a->S * d;
     const int64_t end = a->i0 + a->n;
-    const int64_t i0 = b * PFR_AGENT_BLOCK_FOLD;
-    const int nag = (int)((i0 + PFR_AGENT_BLOCK_FOLD < end ? i0 + PFR_AGENT_BLOCK_FOLD : end) - i0);
+    const int64_t i0 = b * PFR_AGENT_BLOCK;
+    const int nag = (int)((i0 + PFR_AGENT_BLOCK < end ? i0 + PFR_AGENT_BLOCK : end) - i0);
 
     /* a. flags and entry counts */
-    for (int j = first; j < PFR_AGENT_BLOCK_FOLD; j += stride) {
+    for (int j = first; j < PFR_AGENT_BLOCK; j += stride) {
         const int t = j < nag ? (int)a->took_part[i0 + j] : 0;
         w->took[j] = (unsigned char)t;
         w->entries[j] = t && a->ov_count ? a->ov_count[i0 + j - a->i0] * d : 0;
@@ -150,6 +148,19 @@ PFR_HD static inline void pfr_fold_block(const pfr_fold_args *a, int64_t lb, int
             count += w->took[j];
         a->block_count[b] = count;
     }
+}
+
+/* After the fold and the sum over blocks: the mean change applied to Phi entry e, and the mean theta
+ * handed to entry e of every agent's theta (aggregate.cu's apply and broadcast kernels; the CPU
+ * engine's expressions). sum [S*d] or [d], scale = 1 / participants. */
+PFR_HD static inline void pfr_apply_entry(float *phi, const double *sum, double scale, size_t e)
+{
+    phi[e] = (float)((double)phi[e] + sum[e] * scale);
+}
+
+PFR_HD static inline void pfr_broadcast_entry(float *theta, const double *sum_theta, double scale, int d, int64_t e)
+{
+    theta[e] = (float)(sum_theta[e % d] * scale);
 }
 
 #endif

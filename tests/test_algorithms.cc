@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "sim_internal.h"
+#include "engine.h"
 
 namespace {
 

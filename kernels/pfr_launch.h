@@ -1,22 +1,21 @@
 /*
- * cuda_engine.h — what the CUDA engine's kernel launchers take. Every device buffer is agent-major
- * (structure of arrays); shapes are given next to each field.
+ * pfr_launch.h — the CUDA kernels' launchers, what the host side of the CUDA engine calls
+ * (host/cuda/). Every device buffer is agent-major (structure of arrays); shapes are given next to
+ * each argument or in the argument structs (pfr_agent_round.h, pfr_fold.h). Each launcher returns
+ * the launch's cudaError_t (cudaGetLastError), which the caller checks.
  */
-#ifndef PFR_CUDA_ENGINE_H
-#define PFR_CUDA_ENGINE_H
+#ifndef PFR_LAUNCH_H
+#define PFR_LAUNCH_H
 
 #include <cuda_runtime.h>
 #include <stdint.h>
 
-#include "../kernels/pfr_agent_round.h"
-#include "../kernels/pfr_fold.h"
-#include "sim_internal.h"
+#include "pfedrl/pfedrl.h"
+#include "pfr_agent_round.h"
+#include "pfr_fold.h"
 
 /* *fail while no orthonormalization has failed */
 #define PFR_CUDA_NO_FAIL 0xFFFFFFFFFFFFFFFFull
-
-/* The fold's arguments: pfr_fold_args of kernels/pfr_fold.h (shapes there). */
-typedef pfr_fold_args pfr_cuda_fold_args;
 
 #ifdef __cplusplus
 extern "C" {
@@ -24,7 +23,7 @@ extern "C" {
 /* The local-step kernel to use for this size (PFR_CUDA_KERNEL_AUTO resolved). */
 pfr_cuda_kernel pfr_cuda_pick_kernel(pfr_cuda_kernel requested, int d);
 cudaError_t pfr_cuda_launch_local_steps(const pfr_round_args *a, pfr_cuda_kernel kernel, cudaStream_t stream);
-cudaError_t pfr_cuda_launch_fold(const pfr_cuda_fold_args *a, cudaStream_t stream);
+cudaError_t pfr_cuda_launch_fold(const pfr_fold_args *a, cudaStream_t stream);
 /* phi += scale * sum_change (elementwise, in double); theta_i = scale * sum_theta for every agent. */
 cudaError_t pfr_cuda_launch_apply(float *phi, const double *sum_change, double scale, size_t n, cudaStream_t stream);
 cudaError_t pfr_cuda_launch_broadcast_theta(float *theta, const double *sum_theta, double scale, int64_t N, int d,
@@ -58,8 +57,9 @@ cudaError_t pfr_cuda_launch_metrics(const float *theta, int64_t N, int d, const 
 cudaError_t pfr_cuda_launch_metrics_own(const float *agent_phi, const float *theta, int64_t N, int S, int d,
                                         const double *mu, const double *V, const double *vnorm2, int type_first,
                                         int type_count, double *blk, cudaStream_t stream);
+/* For the tests: the words of (agent[q], step[q]) from cuRAND and from pfr_stream_words on the device. */
 cudaError_t pfr_cuda_launch_philox_words(uint64_t seed, const uint64_t *agent, const uint64_t *step, int n,
-                                         uint4 *out, cudaStream_t stream);
+                                         uint4 *curand_out, uint4 *own_out, cudaStream_t stream);
 #ifdef __cplusplus
 }
 #endif

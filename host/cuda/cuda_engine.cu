@@ -1,11 +1,13 @@
 /*
- * cuda_engine.cu — the CUDA engine behind the engine interface of host/sim_internal.h: the round
- * on the device (local steps, deterministic aggregation, orthonormalization), the host arrays
+ * cuda_engine.cu — the CUDA engine behind the engine interface of host/engine.h: the round on
+ * the device (local steps, deterministic aggregation, orthonormalization), the host arrays
  * refreshed on demand. One stream; cuBLAS bound to it. Every CUDA and cuBLAS call is checked.
  *
- * A round (cuda_round_phases): the step sizes if they changed (pinned, asynchronous); per chunk of
- * agents: local steps (local_steps.cu), fold into block partial sums (aggregate.cu), cuBLAS Dgemv
- * over the blocks; the mean applied to Phi (and theta); Cholesky-QR (orthonormalize.cu). With every
+ * A round: the step sizes if they changed (pinned, asynchronous), then the sequence of
+ * round_sequence.h (the same code the CPU tests drive with host operations) with device_ops below:
+ * per chunk of agents the local steps (kernels/local_steps.cu), the fold into block partial sums
+ * (kernels/aggregate.cu) and a cuBLAS Dgemv over the blocks; the mean applied to Phi (and theta);
+ * Cholesky-QR (kernels/orthonormalize.cu). With every
  * agent taking part nothing in a round waits for the device, so the host enqueues rounds ahead and
  * the ~10 launches of a round (a few us each) overlap the device's work; the host waits only to
  * evaluate (engine wait) or to read state. With cuda_graph the same work is captured once as a CUDA
@@ -22,10 +24,10 @@
 
 #include <nvtx3/nvToolsExt.h>
 
-#include "../kernels/pfr_cholqr.h"
-
+#include "../../kernels/pfr_launch.h"
 #include "cuda_check.h"
 #include "cuda_engine.h"
+#include "round_sequence.h"
 
 namespace {
 
@@ -186,23 +188,6 @@ pfr_status cuda_agent_metrics(pfr_sim *sim, const double *mom, double *blk)
     return PFR_OK;
 }
 
-/* Orthonormalize the shared Phi on the device (Cholesky-QR, orthonormalize.cu); nothing crosses to
- * the host. Row-major Phi [S, d] in double is column-major X^T [d, S] with ld = d, so
- * G = Phi^T Phi = X^T (X^T)^T is Dgemm(N, T) with m = n = d, k = S (G is symmetric: no layout question;
- * the factor reads its upper triangle only). */
-pfr_status orthonormalize_shared(pfr_sim *sim, int64_t round, const unsigned long long *round_dev)
-{
-    cuda_engine *e = E(sim);
-    const int S = sim->S, d = sim->d;
-    const double c = sqrt((double)S / d), one = 1.0, zero = 0.0;
-    PFR_CUDA(sim, pfr_cuda_launch_to_double(e->phi, e->X, (size_t)S * d, e->stream));
-    PFR_CUBLAS(sim, cublasDgemm(e->blas, CUBLAS_OP_N, CUBLAS_OP_T, d, d, S, &one, e->X, d, e->X, d, &zero, e->gram, d));
-    PFR_CUDA(sim, pfr_cuda_launch_chol(e->gram, d, c, e->Rdev, e->fail, (unsigned long long)round, round_dev, e->stream));
-    PFR_CUDA(sim, pfr_cuda_launch_solve_rows(e->phi, e->gram, S, d, c, e->fail, e->stream));
-    PFR_CUDA(sim, pfr_cuda_launch_map_theta(e->theta, e->Rdev, sim->N, d, e->fail, e->stream));
-    return PFR_OK;
-}
-
 /* alpha and beta of the round to the device, only when they changed (a constant schedule uploads
  * once). Staged through two pinned halves used in turn, so the copy is truly asynchronous and the
  * host never overwrites a half whose copy has not run yet. */
@@ -233,102 +218,127 @@ struct nvtx_range {
     ~nvtx_range() { nvtxRangePop(); }
 };
 
-/* Part 1 of a round's device work: per chunk of agents the local steps, the fold into block partial
- * sums and their cuBLAS sum into the running sums. `ctr` (graph mode) holds {t0, round} on the
- * device; NULL: plan->t0 is passed by value. */
-pfr_status enqueue_steps_and_fold(pfr_sim *sim, const pfr_round_plan *plan, const uint64_t *ctr)
-{
-    cuda_engine *e = E(sim);
-    const int S = sim->S, d = sim->d;
-    const int64_t N = sim->N;
-    pfr_round_args a;
-    memset(&a, 0, sizeof a);
-    a.N = N;
-    a.S = S;
-    a.d = d;
-    a.K = plan->K;
-    a.R = e->R;
-    a.type_first = sim->type_first;
-    a.type_count = sim->type_count;
-    a.seed = sim->cfg.seed;
-    a.t0 = plan->t0;
-    a.t0_dev = ctr;
-    a.part_threshold = plan->part_threshold;
-    a.gamma = (float)sim->cfg.gamma;
-    a.learn_phi = sim->learn_phi;
-    a.row_ptr = e->row_ptr;
-    a.thr = e->thr;
-    a.next = e->next;
-    a.reward = e->reward;
-    a.alpha = e->alpha;
-    a.beta = e->alpha + plan->K;
-    a.phi = e->phi;
-    a.agent_phi = sim->own_phi ? e->agent_phi : nullptr;
-    a.theta = e->theta;
-    a.state = e->state;
-    a.ov_rows = e->ov_rows;
-    a.ov_vals = e->ov_vals;
-    a.ov_count = e->ov_count;
-    a.ov_slot = e->ov_slot;
-    a.took_part = e->took;
-    pfr_cuda_fold_args f = pfr_fold_args_of_round(&a, sim->avg_phi, e->partial,
-                                                  sim->avg_theta ? e->theta_partial : nullptr, e->block_count);
+/* The device operations of the round's sequence (round_sequence.h): kernel launches and cuBLAS
+ * calls on the engine's stream, each checked. */
+struct device_ops {
+    pfr_sim *sim;
+    cuda_engine *e;
 
-    /* `partial` is [chunk blocks, S*d] row-major, i.e. column-major [S*d, blocks] with lda = S*d, so
-     * the sum over blocks y (+)= A * ones is Dgemv(N) with beta = 0 for the first chunk, 1 after. */
-    const size_t sd = (size_t)S * d;
-    double *phi_sum = e->mean, *theta_sum = e->mean + sd;
-    for (int64_t c0 = 0; c0 < N; c0 += e->chunk) {
-        const int64_t n = N - c0 < e->chunk ? N - c0 : e->chunk;
-        const int cblocks = (int)((n + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK);
-        a.i0 = f.i0 = c0;
-        a.n = f.n = n;
-        {
-            nvtx_range r("local steps");
-            PFR_CUDA(sim, pfr_cuda_launch_local_steps(&a, e->kernel, e->stream));
-        }
-        nvtx_range agg("aggregation");
-        if (sim->avg_phi && sd > PFR_FOLD_SMEM_SD) /* the fold adds into global memory */
-            PFR_CUDA(sim, cudaMemsetAsync(e->partial, 0, sizeof(double) * sd * cblocks, e->stream));
-        PFR_CUDA(sim, pfr_cuda_launch_fold(&f, e->stream));
-        const double one = 1.0, keep = c0 == 0 ? 0.0 : 1.0;
-        if (sim->avg_phi)
-            PFR_CUBLAS(sim, cublasDgemv(e->blas, CUBLAS_OP_N, (int)sd, cblocks, &one, e->partial, (int)sd, e->ones, 1,
-                                        &keep, phi_sum, 1));
-        if (sim->avg_theta)
-            PFR_CUBLAS(sim, cublasDgemv(e->blas, CUBLAS_OP_N, d, cblocks, &one, e->theta_partial, d, e->ones, 1, &keep,
-                                        theta_sum, 1));
-    }
-    return PFR_OK;
-}
-
-/* Part 2: the mean applied (part participants), then orthonormalization on the device. `ctr` as
- * above (the round number of a failed factor). */
-pfr_status enqueue_apply_and_orthonormalize(pfr_sim *sim, const pfr_round_plan *plan, uint64_t part,
-                                            const uint64_t *ctr, int orthonormalize)
-{
-    cuda_engine *e = E(sim);
-    const int S = sim->S, d = sim->d;
-    const size_t sd = (size_t)S * d;
-    if (part > 0) {
-        nvtx_range agg("aggregation");
-        const double inv = 1.0 / (double)part;
-        if (sim->avg_phi)
-            PFR_CUDA(sim, pfr_cuda_launch_apply(e->phi, e->mean, inv, sd, e->stream));
-        if (sim->avg_theta)
-            PFR_CUDA(sim, pfr_cuda_launch_broadcast_theta(e->theta, e->mean + sd, inv, sim->N, d, e->stream));
-    }
-    if (!orthonormalize)
+    pfr_status local_steps(const pfr_round_args &a)
+    {
+        nvtx_range r("local steps");
+        PFR_CUDA(sim, pfr_cuda_launch_local_steps(&a, e->kernel, e->stream));
         return PFR_OK;
-    nvtx_range orth("orthonormalize");
-    const unsigned long long round = (unsigned long long)plan->round;
-    const unsigned long long *round_dev = ctr ? (const unsigned long long *)(ctr + 1) : nullptr;
-    if (sim->own_phi) /* a thread per agent; the caller has checked the kernel exists for d */
-        PFR_CUDA(sim, pfr_cuda_launch_agent_cholqr(e->agent_phi, e->theta, sim->N, S, d, e->fail, round, round_dev,
-                                                   e->stream));
-    else if (part > 0)
-        return orthonormalize_shared(sim, round, round_dev);
-    return PFR_OK;
+    }
+    pfr_status zero(double *p, size_t count)
+    {
+        PFR_CUDA(sim, cudaMemsetAsync(p, 0, sizeof(double) * count, e->stream));
+        return PFR_OK;
+    }
+    pfr_status fold(const pfr_fold_args &f)
+    {
+        nvtx_range r("fold");
+        PFR_CUDA(sim, pfr_cuda_launch_fold(&f, e->stream));
+        return PFR_OK;
+    }
+    /* `partial` [blocks, rows] row-major is column-major [rows, blocks] with lda = rows, so the sum
+     * over blocks y (+)= A * ones is Dgemv(N), beta = 0 for the first chunk and 1 after. */
+    pfr_status sum_blocks(const double *partial, int rows, int blocks, double *out, int accumulate)
+    {
+        const double one = 1.0, keep = accumulate ? 1.0 : 0.0;
+        PFR_CUBLAS(sim, cublasDgemv(e->blas, CUBLAS_OP_N, rows, blocks, &one, partial, rows, e->ones, 1, &keep, out, 1));
+        return PFR_OK;
+    }
+    pfr_status count_participants(uint64_t *part)
+    {
+        PFR_CUDA(sim, cudaMemcpyAsync(e->block_count_host, e->block_count, sizeof(int) * e->nblocks,
+                                      cudaMemcpyDeviceToHost, e->stream));
+        PFR_CUDA(sim, cudaStreamSynchronize(e->stream));
+        uint64_t n = 0;
+        for (int64_t b = 0; b < e->nblocks; ++b)
+            n += (uint64_t)e->block_count_host[b];
+        *part = n;
+        return PFR_OK;
+    }
+    pfr_status apply(float *phi, const double *sum, double scale, size_t n)
+    {
+        PFR_CUDA(sim, pfr_cuda_launch_apply(phi, sum, scale, n, e->stream));
+        return PFR_OK;
+    }
+    pfr_status broadcast_theta(float *theta, const double *sum, double scale, int64_t N, int d)
+    {
+        PFR_CUDA(sim, pfr_cuda_launch_broadcast_theta(theta, sum, scale, N, d, e->stream));
+        return PFR_OK;
+    }
+    /* G = Phi^T Phi: row-major Phi [S, d] in double is column-major X^T [d, S] with ld = d, so
+     * G = X^T (X^T)^T is Dgemm(N, T) with m = n = d, k = S (G is symmetric: no layout question; the
+     * factor reads its upper triangle only). */
+    pfr_status gram(const float *phi, double *X, int S, int d, double *G)
+    {
+        nvtx_range r("orthonormalize");
+        const double one = 1.0, zero = 0.0;
+        PFR_CUDA(sim, pfr_cuda_launch_to_double(phi, X, (size_t)S * d, e->stream));
+        PFR_CUBLAS(sim, cublasDgemm(e->blas, CUBLAS_OP_N, CUBLAS_OP_T, d, d, S, &one, X, d, X, d, &zero, G, d));
+        return PFR_OK;
+    }
+    pfr_status chol(double *G, int d, double c, double *R, uint64_t round, const uint64_t *round_dev)
+    {
+        PFR_CUDA(sim, pfr_cuda_launch_chol(G, d, c, R, e->fail, (unsigned long long)round,
+                                           (const unsigned long long *)round_dev, e->stream));
+        return PFR_OK;
+    }
+    pfr_status solve_rows(float *phi, const double *U, int S, int d, double c)
+    {
+        PFR_CUDA(sim, pfr_cuda_launch_solve_rows(phi, U, S, d, c, e->fail, e->stream));
+        return PFR_OK;
+    }
+    pfr_status map_theta(float *theta, const double *R, int64_t N, int d)
+    {
+        PFR_CUDA(sim, pfr_cuda_launch_map_theta(theta, R, N, d, e->fail, e->stream));
+        return PFR_OK;
+    }
+    /* the caller has checked that a kernel exists for d (pfr_cuda_agent_cholqr_supported) */
+    pfr_status agent_cholqr(float *agent_phi, float *theta, int64_t N, int S, int d, uint64_t round,
+                            const uint64_t *round_dev)
+    {
+        nvtx_range r("orthonormalize");
+        PFR_CUDA(sim, pfr_cuda_launch_agent_cholqr(agent_phi, theta, N, S, d, e->fail, (unsigned long long)round,
+                                                   (const unsigned long long *)round_dev, e->stream));
+        return PFR_OK;
+    }
+};
+
+/* The engine's buffers as the round's sequence sees them; `graph`: t0 and the round number are
+ * read on the device (e->ctr). */
+pfr_round_buffers round_buffers(pfr_sim *sim, int graph)
+{
+    cuda_engine *e = E(sim);
+    pfr_round_buffers b;
+    memset(&b, 0, sizeof b);
+    b.row_ptr = e->row_ptr;
+    b.thr = e->thr;
+    b.next = e->next;
+    b.reward = e->reward;
+    b.alpha = e->alpha;
+    b.beta = e->alpha + sim->K;
+    b.phi = e->phi;
+    b.agent_phi = e->agent_phi;
+    b.theta = e->theta;
+    b.state = e->state;
+    b.ov_rows = e->ov_rows;
+    b.ov_vals = e->ov_vals;
+    b.ov_count = e->ov_count;
+    b.ov_slot = e->ov_slot;
+    b.took = e->took;
+    b.partial = e->partial;
+    b.theta_partial = e->theta_partial;
+    b.block_count = e->block_count;
+    b.sums = e->mean;
+    b.X = e->X;
+    b.gram = e->gram;
+    b.R = e->Rdev;
+    b.ctr = graph ? e->ctr : nullptr;
+    return b;
 }
 
 /* local_rep with orthonormalization at a d without a device kernel: every Phi_i through the host. */
@@ -361,9 +371,11 @@ pfr_status launch_round_graph(pfr_sim *sim, const pfr_round_plan *plan)
     if (!e->graph) {
         /* relaxed: should cuBLAS need a helper call during capture, it runs eagerly instead of failing it */
         PFR_CUDA(sim, cudaStreamBeginCapture(e->stream, cudaStreamCaptureModeRelaxed));
-        pfr_status st = enqueue_steps_and_fold(sim, plan, e->ctr);
-        if (st == PFR_OK)
-            st = enqueue_apply_and_orthonormalize(sim, plan, (uint64_t)sim->N, e->ctr, e->orthonormalize);
+        device_ops ops{sim, e};
+        const pfr_round_buffers b = round_buffers(sim, 1);
+        pfr_status st = pfr_round_steps_and_fold(ops, sim, plan, e->R, e->chunk, b);
+        if (st == PFR_OK) /* graph mode runs only when everybody takes part */
+            st = pfr_round_apply_and_orthonormalize(ops, sim, plan, (uint64_t)sim->N, e->orthonormalize, b);
         if (st == PFR_OK) {
             cudaError_t ce = pfr_cuda_launch_advance(e->ctr, (uint64_t)plan->K, e->stream);
             if (ce != cudaSuccess)
@@ -418,25 +430,15 @@ pfr_status cuda_round(pfr_sim *sim, const pfr_round_plan *plan, uint64_t *partic
         *participants = (uint64_t)sim->N;
         return launch_round_graph(sim, plan);
     }
-    if ((st = enqueue_steps_and_fold(sim, plan, nullptr)) != PFR_OK)
-        return st;
     /* With everybody taking part the count is known and the host runs ahead of the device; with
-     * partial participation it is read back (a wait per round). */
-    uint64_t part = (uint64_t)sim->N;
-    if (!everybody) {
-        PFR_CUDA(sim, cudaMemcpyAsync(e->block_count_host, e->block_count, sizeof(int) * e->nblocks,
-                                      cudaMemcpyDeviceToHost, e->stream));
-        PFR_CUDA(sim, cudaStreamSynchronize(e->stream));
-        part = 0;
-        for (int64_t b = 0; b < e->nblocks; ++b)
-            part += (uint64_t)e->block_count_host[b];
-    }
-    *participants = part;
-    if (host_orth) { /* apply on the device, then every Phi_i through the host */
-        st = enqueue_apply_and_orthonormalize(sim, plan, part, nullptr, 0);
-        return st == PFR_OK ? orthonormalize_agents_on_host(sim, plan->round) : st;
-    }
-    return enqueue_apply_and_orthonormalize(sim, plan, part, nullptr, e->orthonormalize);
+     * partial participation it is read back (a wait per round). local_rep at a d without a device
+     * Cholesky-QR kernel: the mean applied on the device, then every Phi_i through the host. */
+    device_ops ops{sim, e};
+    st = pfr_round_run(ops, sim, plan, e->R, e->chunk, e->orthonormalize && !host_orth, round_buffers(sim, 0),
+                       participants);
+    if (st == PFR_OK && host_orth)
+        st = orthonormalize_agents_on_host(sim, plan->round);
+    return st;
 }
 
 const pfr_engine_vtbl CUDA_ENGINE = {"cuda",           cuda_round, cuda_sync_host, cuda_pull_phi, cuda_agent_metrics,

@@ -1,5 +1,5 @@
 /*
- * cuda_plan.c — the CUDA engine's memory plan (kernels/cuda_engine.cu allocates by it), a pure
+ * cuda_plan.c — the CUDA engine's memory plan (cuda_engine.cu allocates by it), a pure
  * function of the configuration and the device's free bytes, so the tests check it on any machine.
  *
  * Fixed part: the chains, Phi, theta, states and small buffers (and every agent's own Phi_i for
@@ -11,8 +11,7 @@
  */
 #include <stdint.h>
 
-#include "../kernels/pfr_agent_round.h"
-#include "sim_internal.h"
+#include "cuda_engine.h"
 
 pfr_status pfr_cuda_plan_memory(pfr_sim *sim, size_t free_bytes, size_t total_bytes, pfr_cuda_plan *plan)
 {

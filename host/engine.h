@@ -1,11 +1,13 @@
 /*
- * sim_internal.h — the simulation handle and the interface an engine implements. The host owns
+ * engine.h — the simulation handle and the interface an engine implements. The host owns
  * the round loop (schedules, evaluation cadence, history); an engine owns the agents' state during
  * a round: local steps, aggregation and orthonormalization. The CPU engine works on the host
  * arrays directly; a device engine keeps its own copies and refreshes the host arrays on sync.
  */
-#ifndef PFR_SIM_INTERNAL_H
-#define PFR_SIM_INTERNAL_H
+#ifndef PFR_ENGINE_H
+#define PFR_ENGINE_H
+
+#include <math.h>
 
 #include "internal.h"
 
@@ -84,52 +86,30 @@ struct pfr_sim {
     void *engine_state;
 };
 
+/* An agent takes part in a round iff word PFR_WORD_PARTICIPATION of its round's first step is below
+ * this threshold (2^32: every agent does). */
+static inline uint64_t pfr_participation_threshold(double participation)
+{
+    return participation >= 1.0 ? (1ull << 32) : (uint64_t)floor(participation * 4294967296.0);
+}
+
 /* The environment type of agent i. */
 static inline int pfr_agent_type(const pfr_sim *sim, int64_t i)
 {
     return sim->type_first + (int)(i % sim->type_count);
 }
 
-/* Engines. */
+/* The CPU engine (engine_cpu.c); the CUDA engine is declared in cuda/cuda_engine.h. */
 pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err);
-/* The CUDA engine's memory plan (host/cuda_plan.c): what a configuration needs on the device and
- * how many agents go in one chunk, given the device's free and total bytes. */
-typedef struct pfr_cuda_plan {
-    int64_t nblocks;          /* agent blocks in all */
-    int64_t chunk_blocks;     /* agent blocks per chunk */
-    int64_t chunk;            /* agents per chunk: chunk_blocks * PFR_AGENT_BLOCK (>= N: one chunk) */
-    int R;                    /* overlay rows per agent, min(K, S) */
-    int overlay;              /* agents keep overlays of the shared Phi (shared-Phi learning) */
-    int slots;                /* overlay lookups through a per-agent slot map [S] */
-    double fixed_bytes;       /* independent of the chunk */
-    double chunk_block_bytes; /* per agent block in a chunk */
-    double total_bytes;       /* the plan's allocation */
-} pfr_cuda_plan;
-pfr_status pfr_cuda_plan_memory(pfr_sim *sim, size_t free_bytes, size_t total_bytes, pfr_cuda_plan *plan);
-
-/* The CUDA engine (kernels/cuda_engine.cu; only in builds with CUDA). */
-pfr_status pfr_engine_cuda_init(pfr_sim *sim, pfr_error *err);
-/* CUDA devices present (0 when none or no driver). */
-int pfr_cuda_device_count(void);
-
-/* Orthonormalize phi [S, d] so that Phi^T Phi = (S/d) I (mean squared feature-row norm 1) and map
- * theta [n, d] by R so that every Phi theta is kept: Cholesky-QR (pfr_cholqr_factor), the engines'
- * per-round method. Double precision on the host. */
-pfr_status pfr_orthonormalize_host(float *phi, int S, int d, float *theta, int64_t n, int threads);
-
-/* The factor step alone: Phi <- Q (scaled as above) and R [d, d] (row-major, upper triangular)
- * such that the old Phi = new Phi R; an engine then maps every theta_i to R theta_i.
- * pfr_orthonormalize_factor: classical Gram-Schmidt twice (CGS2), for the start-up Phi of any
- * conditioning; pfr_cholqr_factor: Cholesky-QR (kernels/pfr_cholqr.h), what both engines run each
- * round on the near-orthonormal Phi (the CUDA engine with the Gram matrix from cuBLAS). */
-pfr_status pfr_orthonormalize_factor(float *phi, int S, int d, double *R);
-pfr_status pfr_cholqr_factor(float *phi, int S, int d, double *R);
 
 /* Why an orthonormalization fails, for the engines' messages ("... in round r: Phi " WHY). */
 #define PFR_LOST_RANK_WHY                                                                                  \
     "lost rank or diverged (non-finite entries); lower alpha or beta, or scale rewards down with env.reward_scale"
 
-/* Record an error message on the handle and return status. */
+/* One evaluation into *out (evaluate.c): the engine's state made current on the host as needed. */
+pfr_status pfr_evaluate(pfr_sim *sim, pfr_metrics *out);
+
+/* Record an error message on the handle and return status (status.c). */
 pfr_status pfr_sim_fail(pfr_sim *sim, pfr_status status, const char *fmt, ...) PFR_PRINTF(3, 4);
 
 #ifdef __cplusplus

@@ -9,7 +9,7 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
-#include "sim_internal.h"
+#include "../engine.h"
 
 #define PFR_CUDA(sim, call)                                                                           \
     do {                                                                                              \

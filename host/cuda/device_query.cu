@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <cuda_runtime.h>
 
-#include "internal.h"
+#include "cuda_engine.h"
 
 extern "C" int pfr_cuda_describe(char *buf, size_t n)
 {

@@ -1,0 +1,190 @@
+/*
+ * round_sequence.h — the CUDA engine's round as a sequence of device operations, written once and
+ * driven twice: by the engine (cuda_engine.cu, whose operations launch kernels and cuBLAS) and by
+ * the CPU tests (tests/test_cuda_logic.cc, whose operations run the same kernel bodies on the host:
+ * pfr_agent_round.h, pfr_warp_round.h, pfr_fold.h, pfr_cholqr.h). So the tests check the engine's
+ * own sequencing (chunks, which partial sums are zeroed, what is summed into what, when the mean is
+ * applied, the order of the Cholesky-QR steps), not a copy of it. C++ (a template over the
+ * operations); no CUDA types, so the tests compile it without nvcc.
+ *
+ * A round:
+ *   per chunk of agents (all agents when they fit the device):
+ *     local steps                 every participant's K steps; overlays of the chunk's agents
+ *     zero partials               when the fold adds into global memory (S*d too big for shared)
+ *     fold                        per agent block: Phi_i - Phi over the overlay rows, theta_i, count
+ *     sum blocks                  sums (+)= the chunk's block partials (cuBLAS Dgemv on the device)
+ *   participants                  N when everybody takes part, else the block counts' sum (a wait)
+ *   apply                         Phi += sums / participants; theta_i = theta sums / participants
+ *   orthonormalize                shared Phi: Gram (Dgemm) -> factor -> row solve -> theta map;
+ *                                 local_rep: every agent's Phi_i, a thread per agent
+ *
+ * The operations `Ops` must provide (each returns a pfr_status; buffers as in pfr_round_buffers):
+ *   local_steps(const pfr_round_args &)            fold(const pfr_fold_args &)
+ *   zero(double *p, size_t count)                   sum_blocks(const double *partial, int rows,
+ *   count_participants(uint64_t *part)                 int blocks, double *out, int accumulate)
+ *   apply(float *phi, const double *sum, double scale, size_t n)
+ *   broadcast_theta(float *theta, const double *sum, double scale, int64_t N, int d)
+ *   gram(const float *phi, double *X, int S, int d, double *G)
+ *   chol(double *G, int d, double c, double *R, uint64_t round, const uint64_t *round_dev)
+ *   solve_rows(float *phi, const double *U, int S, int d, double c)
+ *   map_theta(float *theta, const double *R, int64_t N, int d)
+ *   agent_cholqr(float *agent_phi, float *theta, int64_t N, int S, int d, uint64_t round,
+ *                const uint64_t *round_dev)
+ * sum_blocks: out[r] = sum over blocks b of partial[b * rows + r] (+ out[r] when accumulate).
+ * chol and agent_cholqr record a failed factor (the first failed round) where the operations keep
+ * it; solve_rows and map_theta then leave Phi and theta alone.
+ */
+#ifndef PFR_ROUND_SEQUENCE_H
+#define PFR_ROUND_SEQUENCE_H
+
+#include <math.h>
+#include <string.h>
+
+#include "../../kernels/pfr_agent_round.h"
+#include "../../kernels/pfr_fold.h"
+#include "../engine.h"
+
+/* Where a round's data lives: device buffers in the engine, host arrays in the tests. */
+struct pfr_round_buffers {
+    const uint32_t *row_ptr;      /* [M, S+1] 32-bit row pointers */
+    const uint32_t *thr, *next;   /* [nnz] */
+    const float *reward;          /* [nnz] */
+    const float *alpha, *beta;    /* [K] the round's step sizes */
+    float *phi;                   /* [S, d] shared Phi */
+    float *agent_phi;             /* [N, S, d] local_rep only, else NULL */
+    float *theta;                 /* [N, d] */
+    uint32_t *state;              /* [N] */
+    uint32_t *ov_rows;            /* [chunk, R] overlays (shared-Phi learning), else NULL */
+    float *ov_vals;               /* [chunk, R, d] */
+    int *ov_count;                /* [chunk] */
+    uint8_t *ov_slot;             /* [chunk, S] slot map, or NULL: overlays are scanned */
+    unsigned char *took;          /* [N] took part this round */
+    double *partial;              /* [chunk blocks, S*d] (avg_phi) */
+    double *theta_partial;        /* [chunk blocks, d] (avg_theta) */
+    int *block_count;             /* [N blocks] participants per block */
+    double *sums;                 /* [S*d + d] the round's sums of Phi changes, then of theta */
+    double *X, *gram, *R;         /* Cholesky-QR: [S, d], [d, d], [d, d] */
+    const uint64_t *ctr;          /* graph mode: {t0, round} on the device; NULL: from the plan */
+};
+
+/* The round's arguments for the local steps of every chunk (the caller sets i0, n per chunk). */
+static inline pfr_round_args pfr_round_args_make(const pfr_sim *sim, const pfr_round_plan *plan, int R,
+                                                 const pfr_round_buffers &b)
+{
+    pfr_round_args a;
+    memset(&a, 0, sizeof a);
+    a.N = sim->N;
+    a.S = sim->S;
+    a.d = sim->d;
+    a.K = plan->K;
+    a.R = R;
+    a.type_first = sim->type_first;
+    a.type_count = sim->type_count;
+    a.seed = sim->cfg.seed;
+    a.t0 = plan->t0;
+    a.t0_dev = b.ctr;
+    a.part_threshold = plan->part_threshold;
+    a.gamma = (float)sim->cfg.gamma;
+    a.learn_phi = sim->learn_phi;
+    a.row_ptr = b.row_ptr;
+    a.thr = b.thr;
+    a.next = b.next;
+    a.reward = b.reward;
+    a.alpha = b.alpha;
+    a.beta = b.beta;
+    a.phi = b.phi;
+    a.agent_phi = sim->own_phi ? b.agent_phi : 0;
+    a.theta = b.theta;
+    a.state = b.state;
+    const int overlay = sim->learn_phi && !sim->own_phi;
+    a.ov_rows = overlay ? b.ov_rows : 0;
+    a.ov_vals = overlay ? b.ov_vals : 0;
+    a.ov_count = overlay ? b.ov_count : 0;
+    a.ov_slot = overlay ? b.ov_slot : 0;
+    a.took_part = b.took;
+    return a;
+}
+
+/* Part 1: per chunk of `chunk` agents (a multiple of PFR_AGENT_BLOCK), the local steps, the fold
+ * and the chunk's block sums added into b.sums. */
+template <class Ops>
+pfr_status pfr_round_steps_and_fold(Ops &ops, const pfr_sim *sim, const pfr_round_plan *plan, int R, int64_t chunk,
+                                    const pfr_round_buffers &b)
+{
+    const int d = sim->d;
+    const int64_t N = sim->N;
+    const size_t sd = (size_t)sim->S * d;
+    pfr_round_args a = pfr_round_args_make(sim, plan, R, b);
+    pfr_fold_args f = pfr_fold_args_of_round(&a, sim->avg_phi, b.partial, sim->avg_theta ? b.theta_partial : 0,
+                                             b.block_count);
+    double *phi_sum = b.sums, *theta_sum = b.sums + sd;
+    pfr_status st = PFR_OK;
+    for (int64_t c0 = 0; c0 < N && st == PFR_OK; c0 += chunk) {
+        const int64_t n = N - c0 < chunk ? N - c0 : chunk;
+        const int cblocks = (int)((n + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK);
+        a.i0 = f.i0 = c0;
+        a.n = f.n = n;
+        st = ops.local_steps(a);
+        if (st == PFR_OK && sim->avg_phi && sd > PFR_FOLD_SMEM_SD) /* the fold adds into global memory */
+            st = ops.zero(b.partial, sd * (size_t)cblocks);
+        if (st == PFR_OK)
+            st = ops.fold(f);
+        if (st == PFR_OK && sim->avg_phi)
+            st = ops.sum_blocks(b.partial, (int)sd, cblocks, phi_sum, c0 > 0);
+        if (st == PFR_OK && sim->avg_theta)
+            st = ops.sum_blocks(b.theta_partial, d, cblocks, theta_sum, c0 > 0);
+    }
+    return st;
+}
+
+/* Part 2: the mean over `part` participants applied, then orthonormalization (when asked). */
+template <class Ops>
+pfr_status pfr_round_apply_and_orthonormalize(Ops &ops, const pfr_sim *sim, const pfr_round_plan *plan, uint64_t part,
+                                              int orthonormalize, const pfr_round_buffers &b)
+{
+    const int S = sim->S, d = sim->d;
+    const size_t sd = (size_t)S * d;
+    pfr_status st = PFR_OK;
+    if (part > 0) {
+        const double inv = 1.0 / (double)part;
+        if (sim->avg_phi)
+            st = ops.apply(b.phi, b.sums, inv, sd);
+        if (st == PFR_OK && sim->avg_theta)
+            st = ops.broadcast_theta(b.theta, b.sums + sd, inv, sim->N, d);
+    }
+    if (st != PFR_OK || !orthonormalize)
+        return st;
+    const uint64_t round = (uint64_t)plan->round;
+    const uint64_t *round_dev = b.ctr ? b.ctr + 1 : 0;
+    if (sim->own_phi) /* every agent's Phi_i, whether it took part or not (as the CPU engine does) */
+        return ops.agent_cholqr(b.agent_phi, b.theta, sim->N, S, d, round, round_dev);
+    if (part == 0) /* Phi did not change */
+        return PFR_OK;
+    const double c = sqrt((double)S / d);
+    st = ops.gram(b.phi, b.X, S, d, b.gram);
+    if (st == PFR_OK)
+        st = ops.chol(b.gram, d, c, b.R, round, round_dev);
+    if (st == PFR_OK)
+        st = ops.solve_rows(b.phi, b.gram, S, d, c);
+    if (st == PFR_OK)
+        st = ops.map_theta(b.theta, b.R, sim->N, d);
+    return st;
+}
+
+/* A whole round: both parts, with the participants counted in between (N when everybody takes
+ * part: then nothing in the round waits for the device). */
+template <class Ops>
+pfr_status pfr_round_run(Ops &ops, const pfr_sim *sim, const pfr_round_plan *plan, int R, int64_t chunk,
+                         int orthonormalize, const pfr_round_buffers &b, uint64_t *participants)
+{
+    pfr_status st = pfr_round_steps_and_fold(ops, sim, plan, R, chunk, b);
+    uint64_t part = (uint64_t)sim->N;
+    if (st == PFR_OK && plan->part_threshold < (1ull << 32))
+        st = ops.count_participants(&part);
+    if (st != PFR_OK)
+        return st;
+    *participants = part;
+    return pfr_round_apply_and_orthonormalize(ops, sim, plan, part, orthonormalize, b);
+}
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * pfr_constants.h — every constant that more than one part of pfedrl must agree on: the agent
+ * block that fixes the order of every sum, the random-stream contract (which stream and which word
+ * of a step drives what), and the sizes the kernels and the CPU engine are built around. Plain C,
+ * included by the host library, the CUDA kernels and the tests alike.
+ */
+#ifndef PFR_CONSTANTS_H
+#define PFR_CONSTANTS_H
+
+/* ---- summation order (DESIGN §3b) --------------------------------------------------------------- */
+/* Agents are processed in blocks of this many; per-block partial sums are reduced in block order,
+ * which makes every result independent of the thread count. It is also the CUDA block size of the
+ * fold and of the metrics kernel, so both engines sum in the same grouping. */
+#define PFR_AGENT_BLOCK 256
+
+/* ---- random streams (DESIGN §3) ----------------------------------------------------------------- */
+/* The four Philox words of agent i at global step t are Philox4x32-10(counter {t, i}, key seed).
+ * Which word of a step is used for what: */
+#define PFR_WORD_TRANSITION 0    /* every step: the next state (integer thresholds) */
+#define PFR_WORD_PARTICIPATION 1 /* the round's first step only: does the agent take part */
+/* words 2 and 3 of every step are free, for later per-step draws (exploration, tie-breaking) */
+
+/* Stream ids (the 64-bit "subsequence" half of the counter) at and above PFR_STREAM_RESERVED are
+ * reserved for draws that are not per-step agent words; agent ids stay below it. The run seed keys
+ * the first two; the environment seed (env.seed) keys the rest. */
+#define PFR_STREAM_RESERVED 0x4000000000000000ull
+#define PFR_STREAM_INIT_STATE (PFR_STREAM_RESERVED + 1ull) /* run seed: agent i's initial state, counter i */
+#define PFR_STREAM_INIT_PHI (PFR_STREAM_RESERVED + 2ull)   /* env seed: the initial Phi, counter e/2 */
+#define PFR_STREAM_GRID_GOALS (PFR_STREAM_RESERVED + 16ull) /* env seed: gridworld goals and layouts */
+#define PFR_STREAM_GARNET_BASE (PFR_STREAM_RESERVED + 32ull) /* env seed: garnet base MDP */
+#define PFR_STREAM_GARNET_TYPE0 (PFR_STREAM_RESERVED + 33ull) /* env seed: garnet type m uses TYPE0 + m */
+#define PFR_STREAM_MAX_TYPES 4096 /* env.types at most; TYPE0 + m stays below the next stream */
+#define PFR_STREAM_NEXT_FREE (PFR_STREAM_GARNET_TYPE0 + PFR_STREAM_MAX_TYPES)
+
+/* ---- sizes the engines are built around --------------------------------------------------------- */
+#define PFR_ROUND_MAX_D 64    /* CUDA engine: theta of one agent in registers (the CPU engine: any d) */
+#define PFR_FOLD_STAGE 2048   /* CUDA fold: staged overlay entries per tile (a double and an int: 24 KB) */
+#define PFR_FOLD_SMEM_SD 2048 /* CUDA fold: partial sums in shared memory when S*d is at most this */
+#define PFR_CPU_LANES 16      /* CPU engine: agents stepped together (one AVX-512 vector of lanes) */
+#define PFR_CHOL_TINY 1e-24   /* Cholesky-QR: a pivot below this * trace(G) means Phi lost rank */
+
+#endif
