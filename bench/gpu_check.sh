@@ -1,147 +1,392 @@
 #!/usr/bin/env bash
-# One-shot GPU check, for a machine with a GPU (the `device` tool runs it in one call):
-# build for sm_90, run every test (the CUDA parity tests run instead of skipping), compute-sanitizer
-# (memcheck and racecheck) on a small CUDA run, then the throughput sweep. Everything is written
-# under $OUT (default ./gpu-check-out); summary.txt is the digest to copy into bench/RESULTS.md.
+# bench/gpu_check.sh — the CUDA engine's check on a GPU machine, in two phases that each fit one
+# 10-minute device call:
+#   validate  build for sm_90; the GPU tests and the CUDA engine's CPU-side tests (memory plan,
+#             kernel bodies run on the host, the GPU tests' configurations) -- not the CPU suite,
+#             which CI runs; compute-sanitizer (memcheck, racecheck, synccheck) on small runs of
+#             both kernels, graph mode, partial participation and a 70x70 grid world (global
+#             partial sums, overlays staged in pieces, scanned overlays)
+#   bench     build; the device's memory bandwidth; the targets; the CPU engine, PyTorch and JAX on
+#             this machine at the target point (the ratios); thread vs warp; stream vs graph;
+#             Nsight Compute; a 50x50 grid world; the N x K x d sweep
+# A phase starts no step after its deadline (BUDGET_S, default 540 s, counted from the script's
+# start), says what it skipped, and rewrites $OUT/summary.txt after every step. Its first line is
+# the VERDICT: PASS or FAIL with the reasons and the headline numbers (INCOMPLETE while running, so
+# a call killed at its limit still returns what it found). Every detail is in $OUT/logs.tar.gz.
 #
-# A bare GPU machine may lack libyaml and GoogleTest and have no package registry: run
-# `bash scripts/device_deps.sh` here first and carry .device-deps; they are unpacked below.
-# Usage (device tool): carry [".device-deps"], command `OUT=$OUT bash bench/gpu_check.sh [quick]`;
-# `quick` runs a reduced sweep (N <= 1e6) when device time is short.
-#
-# Status: the CUDA engine and bench/torch_baseline.py are written but have never run on a GPU; the
-# first run of this script is their first test.
+# usage: bash bench/gpu_check.sh [--dry-run] validate|bench
+#   --dry-run  on a machine without a GPU: every step that needs no device (the carried
+#              packages, the build, the test harness, each step's command line on the CPU engine at
+#              a toy size, the summary), in under 3 minutes. CI runs both phases this way.
+# On a GPU machine (the device tool): `bash scripts/device_deps.sh` here first, then one call per
+# phase with carry [".device-deps"]:  OUT=$OUT bash bench/gpu_check.sh validate   (then bench)
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT="${OUT:-$PWD/gpu-check-out}"
-QUICK="${1:-}"
-# $OUT gets summary.txt and logs.tar.gz (every detail file), since a device call returns few files
+ROOT=$PWD
+DRY=0
+PHASE=""
+for a in "$@"; do
+  case "$a" in
+    --dry-run) DRY=1 ;;
+    validate|bench) PHASE=$a ;;
+    *) echo "usage: bash bench/gpu_check.sh [--dry-run] validate|bench (got '$a')" >&2; exit 2 ;;
+  esac
+done
+[ -n "$PHASE" ] || { echo "usage: bash bench/gpu_check.sh [--dry-run] validate|bench" >&2; exit 2; }
+DEADLINE=$((SECONDS + ${BUDGET_S:-540}))
+OUT="${OUT:-$ROOT/gpu-check-out}"
 LOG="$OUT/logs"
+B="${BUILD_DIR:-$ROOT/build-gpu}"
+CLI="$B/pfedrl"
 mkdir -p "$OUT" "$LOG"
-: > "$OUT/summary.txt"
-trap 'tar czf "$OUT/logs.tar.gz" -C "$OUT" logs 2>/dev/null && rm -rf "$LOG"' EXIT
-log() { echo "== $*" | tee -a "$OUT/summary.txt"; }
-status=0
+BODY="$LOG/summary-body.txt"
+: > "$BODY"
+FAILS=()
+HEAD=""
+DONE=0
+STEP="start"
 
-# the Debian packages carried in .device-deps, when the machine does not have them installed
-if [ -d .device-deps ] && ! { [ -f /usr/include/yaml.h ] && [ -f /usr/include/gtest/gtest.h ]; }; then
-  mkdir -p /tmp/pfr-deps
-  for f in .device-deps/*.deb; do dpkg -x "$f" /tmp/pfr-deps; done
-  export CMAKE_PREFIX_PATH="/tmp/pfr-deps/usr${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
-  export LD_LIBRARY_PATH="/tmp/pfr-deps/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-  log "using the carried packages: $(ls .device-deps | tr '\n' ' ')"
-fi
+# ---- the summary: VERDICT first, then one line per result -------------------------------------------
+refresh() {
+  local v reasons=""
+  if [ ${#FAILS[@]} -gt 0 ]; then reasons=$(printf '%s; ' "${FAILS[@]}"); reasons=" (${reasons%; })"; fi
+  if [ $DONE -eq 0 ]; then v="INCOMPLETE, stopped in: $STEP$reasons"
+  elif [ ${#FAILS[@]} -eq 0 ]; then v="PASS"
+  else v="FAIL$reasons"; fi
+  local mode=""; [ $DRY -eq 1 ] && mode=" --dry-run (no device: mechanics only, no figure is a measurement)"
+  { echo "VERDICT: $v -- $PHASE$mode${HEAD:+ -- $HEAD}"; cat "$BODY"; } > "$OUT/summary.txt.tmp"
+  mv "$OUT/summary.txt.tmp" "$OUT/summary.txt"
+}
+note() { echo "$*" | tee -a "$BODY"; refresh; }
+failed() { FAILS+=("$1"); note "FAILED: $1"; }
+step() { STEP="$1"; note "== $1"; }
+left() { echo $((DEADLINE - SECONDS)); }
+# fits SECONDS WHAT: enough time left for a step of about SECONDS, else say it is skipped
+fits() {
+  if [ "$(left)" -lt "$1" ]; then note "skipped (time budget: needs ~$1 s, $(left) s left): $2"; return 1; fi
+}
+finish() {
+  DONE=1
+  refresh
+  tar czf "$OUT/logs.tar.gz" -C "$OUT" logs 2>/dev/null && rm -rf "$LOG"
+  echo "---- $OUT/summary.txt"; cat "$OUT/summary.txt"
+  [ ${#FAILS[@]} -eq 0 ]
+  exit $?
+}
+refresh
 
-log "date $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-nvidia-smi > "$LOG/nvidia-smi.txt" 2>&1 && log "gpu: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null)"
-log "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2), $(nproc) cores"
-
-log "build (sm_90)"
-if ! BUILD_DIR=build-gpu bash scripts/build.sh -DPFR_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 > "$LOG/build.txt" 2>&1; then
-  log "BUILD FAILED (see build.txt)"; tail -30 "$LOG/build.txt"; exit 1
-fi
-B=./build-gpu/pfedrl
-$B info | tee "$LOG/info.txt"
-
-log "tests"
-if ctest --test-dir build-gpu --output-on-failure -j 4 > "$LOG/tests.txt" 2>&1; then
-  log "tests: $(grep -E 'tests passed' "$LOG/tests.txt")"
-else
-  log "TESTS FAILED: $(grep -E 'tests passed|tests failed' "$LOG/tests.txt")"; status=1
-  grep -E "Failed|Failure" -A6 "$LOG/tests.txt" | head -60 | tee -a "$OUT/summary.txt"
-fi
-log "GPU tests (name: result):"
-grep -E "Test +#[0-9]+: Cuda\." "$LOG/tests.txt" | sed -E 's/.*Test +#[0-9]+: (Cuda\.[A-Za-z0-9_]+) [. ]*(\*+)?([A-Za-z]+).*/  \1: \3/' |
-  sort | tee -a "$OUT/summary.txt"
-if nvidia-smi -L >/dev/null 2>&1 &&
-   grep -E "Test +#[0-9]+: Cuda\." "$LOG/tests.txt" | grep -v CudaBackendWithoutDevice | grep -q Skipped; then
-  log "GPU TESTS SKIPPED ON A MACHINE WITH A GPU (the build or the driver does not see it: see info above)"; status=1
-fi
-
-SMALL="examples/cliffwalk.yaml --backend cuda --set agents=1000 --set rounds=5 --set eval_every=5 --quiet"
-if command -v compute-sanitizer >/dev/null 2>&1; then
-  # memcheck: out-of-bounds and misaligned accesses; racecheck: shared-memory races (the fold);
-  # synccheck: barriers and warp-synchronous calls (the fold's barriers, the warp kernel's shuffles)
-  # name: algorithm kernel graph participation
-  for tool in memcheck racecheck synccheck; do
-    for cfg in "pfedtd_rep thread false 1" "pfedtd_rep warp false 0.7" "local_rep thread false 1" \
-               "fedavg_rep warp false 1" "pfedtd_rep thread true 1"; do
-      set -- $cfg
-      name="$tool-$1-$2-graph$3-p$4"
-      if timeout 300 compute-sanitizer --tool $tool --error-exitcode 9 $B run $SMALL --set algorithm=$1 \
-          --set cuda_kernel=$2 --set cuda_graph=$3 --set participation=$4 --set orthonormalize=true \
-          --out "$LOG/san-$name" > "$LOG/sanitizer-$name.txt" 2>&1; then
-        log "compute-sanitizer $tool $1 kernel=$2 graph=$3 participation=$4: clean"
-      else
-        log "COMPUTE-SANITIZER $tool $1 kernel=$2 graph=$3 participation=$4 REPORTED ERRORS (sanitizer-$name.txt)"
-        status=1
-        grep -m5 -E "=========" "$LOG/sanitizer-$name.txt" | tee -a "$OUT/summary.txt"
-      fi
-      rm -rf "$LOG/san-$name"
-    done
-  done
-  set --
-else
-  log "compute-sanitizer not found"
-fi
-
-# ---- throughput --------------------------------------------------------------------------------
-# agent_steps_per_sec from summary.json: local TD steps per second of round time (local steps,
-# aggregation, the waits for the device; evaluations excluded). us/round = N*K / rate.
-# Roofline columns (napkin models, kernels/local_steps.cu and aggregate.cu): DRAM bytes a round must
-# move (theta read+write 8d, state 8, flag 2 per agent; overlay write + fold read 2*R*(4d+4); the
-# block partials 16*S*d per 256 agents) against 3.35e12 B/s (H100 SXM HBM3), and thread-
-# instructions (~100 per agent-step) against 132 SMs * 4 * 32 lanes * 1.755 GHz = 2.96e13/s.
-DEADLINE=$((SECONDS + ${BUDGET_S:-560}))
-run_point() { # label N K d extra-set-options...: one line of the sweep table
-  local label=$1 N=$2 K=$3 D=$4; shift 4
-  if [ $SECONDS -ge $DEADLINE ]; then
-    printf "%-10s %9d %4d %3d %14s\n" "$label" $N $K $D "skipped (time budget)" | tee -a "$OUT/summary.txt"; return
+# ---- the machine --------------------------------------------------------------------------------------
+step "machine"
+export PATH="/usr/local/cuda/bin:$PATH"
+note "date $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+note "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
+if [ $DRY -eq 0 ]; then
+  if nvidia-smi > "$LOG/nvidia-smi.txt" 2>&1; then
+    note "gpu: $(nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader 2>/dev/null)"
+  else
+    failed "nvidia-smi found no GPU (run with --dry-run on a machine without one)"
+    finish
   fi
-  local R=$(( 4000000000 / (N * K) )); [ $R -lt 4 ] && R=4; [ $R -gt 400 ] && R=400
+fi
+
+# ---- dependencies: the Debian packages carried in .device-deps ----------------------------------------
+# A bare GPU machine has no registry. Unpacked under DEPS_ROOT, libyaml's .pc file still says
+# prefix=/usr: rewritten, or a CMake that finds pkg-config would build without the carried headers.
+step "dependencies"
+DEPS=.device-deps
+DEPS_ROOT=/tmp/pfr-deps
+use_carried=0
+if [ $DRY -eq 1 ]; then
+  # the dry run always exercises the carried-package path, with packages fetched here if need be
+  DEPS="$B/device-deps"
+  DEPS_ROOT="$B/pfr-deps"
+  if ! ls "$DEPS"/*.deb >/dev/null 2>&1; then
+    bash scripts/device_deps.sh "$DEPS" > "$LOG/device-deps.txt" 2>&1 || true
+  fi
+  if ls "$DEPS"/*.deb >/dev/null 2>&1; then use_carried=1
+  else note "no package registry reachable here: the carried-package path is not exercised (system packages used)"; fi
+elif [ -d "$DEPS" ] && ! { [ -f /usr/include/yaml.h ] && [ -f /usr/include/gtest/gtest.h ]; }; then
+  use_carried=1
+fi
+if [ $use_carried -eq 1 ]; then
+  rm -rf "$DEPS_ROOT" && mkdir -p "$DEPS_ROOT"
+  for f in "$DEPS"/*.deb; do dpkg -x "$f" "$DEPS_ROOT" || failed "cannot unpack $f"; done
+  for pc in "$DEPS_ROOT"/usr/lib/x86_64-linux-gnu/pkgconfig/*.pc; do
+    [ -f "$pc" ] && sed -i "s|^prefix=.*|prefix=$DEPS_ROOT/usr|" "$pc"
+  done
+  export PKG_CONFIG_PATH="$DEPS_ROOT/usr/lib/x86_64-linux-gnu/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+  export CMAKE_PREFIX_PATH="$DEPS_ROOT/usr${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
+  export LD_LIBRARY_PATH="$DEPS_ROOT/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  note "carried packages unpacked under $DEPS_ROOT: $(cd "$DEPS" && ls ./*.deb | tr '\n' ' ')"
+fi
+
+# ---- build ------------------------------------------------------------------------------------------
+# Warnings are not errors here: this machine's compilers are not CI's.
+step "build (sm_90)"
+if [ "$PHASE" = validate ]; then TARGETS="pfedrl_cli pfedrl_tests"; TESTS=ON; else TARGETS="pfedrl_cli pfr_membw"; TESTS=OFF; fi
+if cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DPFR_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DPFR_WERROR=OFF \
+     -DPFR_BUILD_TESTS=$TESTS > "$LOG/configure.txt" 2>&1 &&
+   cmake --build "$B" -j "$(nproc)" --target $TARGETS > "$LOG/build.txt" 2>&1; then
+  note "built $TARGETS in $B"
+else
+  failed "build"
+  tail -25 "$LOG/configure.txt" "$LOG/build.txt" | tee -a "$BODY"
+  finish
+fi
+if [ $use_carried -eq 1 ]; then
+  grep -q "^YAML_INCLUDEDIR:INTERNAL=$DEPS_ROOT" "$B/CMakeCache.txt" && note "the build uses the carried libyaml" ||
+    failed "the build did not pick up the carried libyaml under $DEPS_ROOT"
+  if [ $TESTS = ON ]; then
+    grep -q "^GTest_DIR:PATH=$DEPS_ROOT" "$B/CMakeCache.txt" && note "the build uses the carried GoogleTest" ||
+      failed "the build did not pick up the carried GoogleTest under $DEPS_ROOT"
+  fi
+fi
+"$CLI" info > "$LOG/info.txt" 2>&1
+tee -a "$BODY" < "$LOG/info.txt"
+
+BACKEND=cuda
+[ $DRY -eq 1 ] && BACKEND=cpu
+
+# =====================================================================================================
+if [ "$PHASE" = validate ]; then
+  step "GPU tests (Cuda.*) and the CUDA engine's CPU-side tests"
+  FILTER='Cuda.*:CudaPlan.*:CudaLogic.*:GpuTestConfigs.*'
+  if fits 60 "the tests"; then
+    budget=$(( $(left) - 150 )); [ $budget -lt 60 ] && budget=60
+    timeout $budget "$B/pfedrl_tests" --gtest_filter="$FILTER" > "$LOG/gpu-tests.txt" 2>&1
+    rc=$?
+    grep -E '^\[ +(OK|FAILED|SKIPPED) +\] [A-Za-z]+\.[A-Za-z0-9_]+ \(' "$LOG/gpu-tests.txt" |
+      sed -E 's/^\[ +([A-Z]+) +\] ([A-Za-z0-9_.]+) \((.*)\)/  \2: \1 (\3)/' > "$LOG/gpu-tests-list.txt"
+    tee -a "$BODY" < "$LOG/gpu-tests-list.txt"
+    refresh
+    [ $rc -eq 124 ] && failed "the tests ran past their $budget s"
+    if grep -q ': FAILED' "$LOG/gpu-tests-list.txt"; then
+      failed "tests: $(grep -c ': FAILED' "$LOG/gpu-tests-list.txt") failed"
+      grep -E -A8 "Failure$" "$LOG/gpu-tests.txt" | head -60 | tee -a "$BODY"
+    elif [ $rc -ne 0 ] && [ $rc -ne 124 ]; then
+      failed "the test program exited with $rc"; tail -20 "$LOG/gpu-tests.txt" | tee -a "$BODY"
+    fi
+    skipped=$(grep -E '^  Cuda\.' "$LOG/gpu-tests-list.txt" | grep -v CudaBackendWithoutDevice | grep -c ': SKIPPED')
+    ran=$(grep -E '^  Cuda\.' "$LOG/gpu-tests-list.txt" | grep -c ': OK')
+    if [ $DRY -eq 1 ]; then
+      note "GPU tests skipped without a device, as expected: $skipped"
+    else
+      [ "$skipped" -gt 0 ] && failed "$skipped GPU tests SKIPPED on a machine with a GPU (the build or driver does not see it)"
+      HEAD="GPU tests passed: $ran"
+    fi
+  fi
+
+  step "compute-sanitizer"
+  if [ $DRY -eq 0 ] && ! command -v compute-sanitizer > /dev/null; then
+    failed "compute-sanitizer not found"
+  else
+    CLIFF="examples/cliffwalk.yaml --set agents=1000 --set rounds=3 --set eval_every=3 --set orthonormalize=true"
+    GRID="examples/gridworld_large.yaml --set env.width=70 --set env.height=70 --set env.types=3 --set agents=600"
+    GRID="$GRID --set dim=16 --set local_steps=150 --set alpha=0.1 --set beta=0.05 --set rounds=2 --set eval_every=2"
+    # name | config | algorithm kernel graph participation
+    CASES=("cliff-pfedtd-thread|$CLIFF|pfedtd_rep thread false 1"
+           "cliff-pfedtd-warp-p0.7|$CLIFF|pfedtd_rep warp false 0.7"
+           "grid70-pfedtd-thread|$GRID|pfedtd_rep thread false 1"
+           "grid70-pfedtd-warp|$GRID|pfedtd_rep warp false 1"
+           "cliff-pfedtd-graph|$CLIFF|pfedtd_rep thread true 1"
+           "cliff-localrep-thread|$CLIFF|local_rep thread false 1"
+           "cliff-fedavg-warp|$CLIFF|fedavg_rep warp false 1")
+    san_ok=0
+    for tool in memcheck racecheck synccheck; do
+      for c in "${CASES[@]}"; do
+        IFS='|' read -r name cfg params <<< "$c"
+        read -r alg kernel graph part <<< "$params"
+        fits 45 "compute-sanitizer $tool $name" || continue
+        run=("$CLI" run $cfg --backend $BACKEND --set algorithm=$alg --set cuda_kernel=$kernel --set cuda_graph=$graph
+             --set participation=$part --quiet --out "$LOG/san-out")
+        if [ $DRY -eq 1 ]; then
+          if timeout 120 "${run[@]}" > "$LOG/san-$tool-$name.txt" 2>&1; then san_ok=$((san_ok + 1))
+          else failed "dry run: the command line of $tool $name fails on the CPU engine"; tail -3 "$LOG/san-$tool-$name.txt" | tee -a "$BODY"; fi
+        else
+          t=$(( $(left) < 240 ? $(left) : 240 ))
+          timeout $t compute-sanitizer --tool $tool --error-exitcode 9 "${run[@]}" > "$LOG/san-$tool-$name.txt" 2>&1
+          rc=$?
+          if [ $rc -eq 0 ] && grep -q "ERROR SUMMARY: 0 errors" "$LOG/san-$tool-$name.txt"; then
+            note "compute-sanitizer $tool $name: clean"; san_ok=$((san_ok + 1))
+          else
+            failed "compute-sanitizer $tool $name (exit $rc)"
+            grep -m6 -E "=========|error" "$LOG/san-$tool-$name.txt" | tee -a "$BODY"
+          fi
+        fi
+        rm -rf "$LOG/san-out"
+      done
+    done
+    [ $DRY -eq 1 ] && note "compute-sanitizer runs: $san_ok command lines checked on the CPU engine (no sanitizer without a device)"
+    [ $DRY -eq 0 ] && HEAD="${HEAD:+$HEAD; }compute-sanitizer clean: $san_ok runs"
+  fi
+  finish
+fi
+
+# =====================================================================================================
+# bench
+step "memory bandwidth and issue rate"
+BW=3.35e12
+ISSUE=2.96e13
+if [ $DRY -eq 1 ]; then
+  note "dry run: nominal H100 SXM figures used for the roofline columns (3.35e12 B/s, 2.96e13 thread-instructions/s)"
+else
+  if timeout 60 "$B/pfr_membw" > "$LOG/membw.txt" 2>&1; then
+    BW=$(awk '/^membw:/ {print $2}' "$LOG/membw.txt")
+    note "$(cat "$LOG/membw.txt") (device-to-device copy, read + written)"
+  else
+    failed "membw"; tail -3 "$LOG/membw.txt" | tee -a "$BODY"
+  fi
+  sms=$(sed -nE 's/.*, ([0-9]+) SMs.*/\1/p' "$LOG/info.txt" | head -1)
+  mhz=$(nvidia-smi --query-gpu=clocks.max.sm --format=csv,noheader,nounits 2>/dev/null | head -1 | tr -d ' ')
+  if [ -n "$sms" ] && [ -n "$mhz" ]; then
+    ISSUE=$(python3 -c "print('%.4g' % ($sms * 4 * 32 * $mhz * 1e6))")
+    note "issue rate: $sms SMs x 4 schedulers x 32 lanes x $mhz MHz = $ISSUE thread-instructions/s"
+  fi
+fi
+
+declare -A RATE
+# run_point LABEL N K d [--set ...]: one row of a table; agent_steps_per_sec from summary.json (round
+# time, the first round excluded); us/round = N*K / rate. Roofline columns (napkin models in
+# kernels/local_steps.cu and aggregate.cu): DRAM bytes a round must move (theta read+write 8d, state
+# 8, flag 2 per agent; overlay write + fold read 2R(4d+4); block partials 16 S d per 256 agents)
+# against BW, and ~100 thread-instructions per agent-step against ISSUE.
+run_point() {
+  local label=$1 N=$2 K=$3 D=$4; shift 4
+  fits 30 "$label N=$N K=$K d=$D" || return
+  local n=$N R
+  R=$(( 4000000000 / (N * K) )); [ $R -lt 4 ] && R=4; [ $R -gt 400 ] && R=400
+  if [ $DRY -eq 1 ]; then n=$(( N < 2048 ? N : 2048 )); R=2; fi
   local dir="$LOG/sweep/$label-N$N-K$K-d$D"
-  if timeout 240 $B run "$CFG" --backend "${BACKEND:-cuda}" --set agents=$N --set local_steps=$K --set dim=$D --set rounds=$R \
-      --set eval_every=1000000 --set orthonormalize=false "$@" --quiet --out "$dir" > "$dir.log" 2>&1; then
-    python3 - "$dir/summary.json" $label $N $K $D <<'PY' | tee -a "$OUT/summary.txt"
+  mkdir -p "$LOG/sweep"
+  local t=$(( $(left) < 240 ? $(left) : 240 ))
+  if timeout $t "$CLI" run "$CFG" --backend $BACKEND --set agents=$n --set local_steps=$K --set dim=$D \
+       --set rounds=$R --set eval_every=1000000 --set orthonormalize=false "$@" --quiet --out "$dir" > "$dir.log" 2>&1; then
+    local row
+    row=$(python3 - "$dir/summary.json" "$label" $n $K $D $BW $ISSUE <<'PY'
 import json, sys
 j = json.load(open(sys.argv[1])); label = sys.argv[2]; N, K, d = map(int, sys.argv[3:6])
+bw, issue = float(sys.argv[6]), float(sys.argv[7])
 rate = j["agent_steps_per_sec"]; S = j["num_states"]
 R = min(K, S)
 bytes_round = N * (8 * d + 10 + 2 * R * (4 * d + 4)) + 16 * S * d * (N / 256)
 rounds_per_s = rate / (N * K)
-print(f"{label:<10} {N:9d} {K:4d} {d:3d} {rate:14.4g} {1e6 / rounds_per_s:12.1f} {100 * bytes_round * rounds_per_s / 3.35e12:8.1f}% {100 * rate * 100 / 2.96e13:8.1f}%")
+print(f"{label:<10} {N:9d} {K:4d} {d:3d} {rate:14.4g} {1e6 / rounds_per_s:12.1f} "
+      f"{100 * bytes_round * rounds_per_s / bw:8.1f}% {100 * rate * 100 / issue:8.1f}%")
 PY
+)
+    note "$row"
+    RATE["$label $N $K $D"]=$(echo "$row" | awk '{print $5}')
   else
-    printf "%-10s %9d %4d %3d %14s\n" "$label" $N $K $D "FAILED ($(tail -1 "$dir.log" | cut -c1-90))" | tee -a "$OUT/summary.txt"
-    status=1
+    failed "$label N=$N K=$K d=$D: $(tail -1 "$dir.log" | cut -c1-120)"
   fi
   rm -rf "$dir"
 }
-mkdir -p "$LOG/sweep"
-header() { printf "%-10s %9s %4s %3s %14s %12s %9s %9s\n" what N K d agent-steps/s us/round DRAM% issue% | tee -a "$OUT/summary.txt"; }
-
-log "throughput: the targets (cliff walk 12x4, 4 types, pfedtd_rep, kernel auto)"
-header
+header() { note "$(printf "%-10s %9s %4s %3s %14s %12s %9s %9s" what N K d agent-steps/s us/round DRAM% issue%)"; }
 CFG=examples/cliffwalk.yaml
+
+step "the targets (cliff walk 12x4, 4 types, pfedtd_rep, kernel auto)"
+header
 run_point target 1000000 100 8
 run_point target 1000000 1 8
 run_point target 10000000 100 8
 
-log "kernel variants side by side (cliff walk, N = 1e6, K = 10)"
+# The same point (N = 1e6, K = 100, d = 8, pfedtd_rep, no orthonormalization) on the CPU engine and in
+# the PyTorch and JAX baselines, on this machine, for the ratios.
+step "ratios at the target point: the CPU engine, PyTorch, JAX (this machine)"
+RN=1000000; RR=3
+[ $DRY -eq 1 ] && RN=2048 && RR=2
+CPU_RATE=""; TORCH_RATE=""; JAX_RATE=""
+if fits 60 "the CPU engine at the target point"; then
+  if timeout 240 "$CLI" run $CFG --backend cpu --set agents=$RN --set local_steps=100 --set dim=8 --set rounds=$RR \
+       --set eval_every=1000000 --set orthonormalize=false --quiet --out "$LOG/cpu-point" > "$LOG/cpu-point.log" 2>&1; then
+    CPU_RATE=$(python3 -c "import json;print('%.4g' % json.load(open('$LOG/cpu-point/summary.json'))['agent_steps_per_sec'])")
+    note "pfedrl CPU engine ($(nproc) threads), N=$RN K=100 d=8: $CPU_RATE agent-steps/s"
+  else
+    failed "CPU engine at the target point: $(tail -1 "$LOG/cpu-point.log")"
+  fi
+  rm -rf "$LOG/cpu-point"
+fi
+"$CLI" export $CFG --out "$LOG/env" --quiet > /dev/null 2>&1 || failed "pfedrl export"
+for fw in torch jax; do
+  fits 90 "$fw baseline" || continue
+  dev=cuda; [ $fw = jax ] && dev=gpu
+  if [ $DRY -eq 1 ]; then probe="import $fw"; else
+    probe="import $fw; assert $( [ $fw = torch ] && echo 'torch.cuda.is_available()' || echo "jax.devices()[0].platform == 'gpu'" )"; fi
+  if ! python3 -c "$probe" > /dev/null 2>&1; then
+    if [ $DRY -eq 1 ]; then note "$fw not installed here: its baseline is not exercised"
+    else failed "$fw with the GPU is not available on this machine"; fi
+    continue
+  fi
+  line=$(timeout 240 python3 bench/${fw}_baseline.py "$LOG/env" --agents $RN --dim 8 --local-steps 100 --rounds $RR 2>"$LOG/$fw.err" | tail -1)
+  if [ -n "$line" ]; then
+    note "$line"
+    r=$(echo "$line" | awk '{print $2}')
+    [ $fw = torch ] && TORCH_RATE=$r || JAX_RATE=$r
+  else
+    failed "$fw baseline: $(tail -1 "$LOG/$fw.err")"
+  fi
+done
+rm -rf "$LOG/env"
+
+# The headline: the targets of the CUDA engine on one H100.
+T100=${RATE["target 1000000 100 8"]:-}
+T1=${RATE["target 1000000 1 8"]:-}
+HEAD=$(python3 - "$T100" "$T1" "$CPU_RATE" "$TORCH_RATE" "$JAX_RATE" <<'PY'
+import sys
+def num(s):
+    try: return float(s)
+    except ValueError: return None
+t100, t1, cpu, torch, jax = map(num, sys.argv[1:6])
+parts, met, total = [], 0, 0
+def target(text, ok):
+    global met, total
+    total += 1; met += bool(ok)
+    parts.append(text + (" (met)" if ok else " (missed)"))
+if t100 is not None: target(f"{t100:.3g} agent-steps/s at N=1e6 K=100 d=8 [>= 1e10]", t100 >= 1e10)
+if t1 is not None:
+    us = 1e6 / (t1 / 1e6); target(f"{us:.0f} us/round at N=1e6 K=1 [<= 300]", us <= 300)
+for name, base in (("CPU engine", cpu), ("PyTorch", torch), ("JAX", jax)):
+    if t100 is not None and base: target(f"{t100 / base:.1f}x {name} [>= {50 if name == 'CPU engine' else 20}x]",
+                                         t100 / base >= (50 if name == "CPU engine" else 20))
+print(f"targets met {met}/{total}: " + "; ".join(parts) if total else "no target measured")
+PY
+)
+note "headline: $HEAD"
+
+step "kernel variants side by side (cliff walk, N = 1e6, K = 10)"
 header
-for D in 4 8 16 32; do
+for D in 8 16 32; do
   run_point thread 1000000 10 $D --set cuda_kernel=thread
   run_point warp 1000000 10 $D --set cuda_kernel=warp
 done
 
-log "per-round cost: stream-launched rounds vs CUDA graph replay (cliff walk, K = 1, d = 8)"
+step "per-round cost: stream-launched rounds vs CUDA graph replay (cliff walk, K = 1, d = 8)"
 header
 for N in 1000 100000 1000000; do
   run_point stream $N 1 8
   run_point graph $N 1 8 --set cuda_graph=true
 done
 
-log "grid world 50x50 (2500 states, 8 types), pfedtd_rep"
+step "Nsight Compute: speed of light of the local steps and the fold (N = 1e6, K = 100, d = 8)"
+if [ $DRY -eq 1 ]; then
+  if command -v ncu > /dev/null; then note "dry run: ncu found ($(ncu --version | tail -1)); not run without a device"
+  else note "dry run: ncu not on this machine's PATH (it is on the GPU machine's)"; fi
+elif ! command -v ncu > /dev/null; then
+  failed "ncu not found"
+elif fits 120 "ncu"; then
+  timeout 180 ncu --kernel-name regex:"pfr_local_steps|pfr_fold" --launch-count 2 --section SpeedOfLight \
+    "$CLI" run $CFG --backend cuda --set agents=1000000 --set local_steps=100 --set rounds=2 \
+    --set eval_every=1000000 --quiet --out "$LOG/ncu-run" > "$LOG/ncu.txt" 2>&1
+  rc=$?
+  if [ $rc -eq 0 ] && grep -q "pfr_" "$LOG/ncu.txt"; then
+    grep -E "pfr_|Memory Throughput|DRAM Throughput|Compute \(SM\) Throughput|Duration" "$LOG/ncu.txt" | tee -a "$BODY"
+  else
+    failed "ncu refused the device or failed (exit $rc)"; grep -m5 -iE "error|==PROF==" "$LOG/ncu.txt" | tee -a "$BODY"
+  fi
+  rm -rf "$LOG/ncu-run"
+fi
+
+step "grid world 50x50 (2500 states, 8 types), pfedtd_rep"
 header
 CFG=examples/gridworld_large.yaml
 for N in 100000 1000000; do
@@ -152,42 +397,14 @@ for N in 100000 1000000; do
   done
 done
 
-log "sweep: cliff walk, N x K x d (kernel auto)"
+step "sweep: cliff walk, N x K x d (kernel auto)"
 header
 CFG=examples/cliffwalk.yaml
-Ns="1000 10000 100000 1000000 10000000"; [ "$QUICK" = quick ] && Ns="1000 100000 1000000"
-for N in $Ns; do
+for N in 1000 100000 1000000 10000000; do
   for K in 1 10 100; do
     for D in 4 8 16 32; do
       run_point sweep $N $K $D
     done
   done
 done
-
-if command -v ncu >/dev/null 2>&1 && [ $SECONDS -lt $DEADLINE ]; then
-  log "Nsight Compute: speed of light of the local steps and the fold (N = 1e6, K = 100, d = 8)"
-  timeout 180 ncu --kernel-name regex:"pfr_local_steps|pfr_fold" --launch-count 2 --section SpeedOfLight \
-    $B run examples/cliffwalk.yaml --backend cuda --set agents=1000000 --set local_steps=100 --set rounds=2 \
-    --set eval_every=1000000 --quiet --out "$LOG/ncu-run" > "$LOG/ncu.txt" 2>&1 || log "ncu failed (ncu.txt)"
-  grep -E "pfr_|Memory Throughput|DRAM Throughput|Compute \(SM\) Throughput|Duration" "$LOG/ncu.txt" | tee -a "$OUT/summary.txt"
-  rm -rf "$LOG/ncu-run"
-fi
-
-log "PyTorch baseline on this GPU (same chains, same algorithm), for the GPU/PyTorch ratio"
-if python3 -c "import torch, numpy; assert torch.cuda.is_available()" >/dev/null 2>&1; then
-  $B export examples/cliffwalk.yaml --out "$LOG/env" --quiet
-  for N in 1000000; do
-    timeout 240 python3 bench/torch_baseline.py "$LOG/env" --agents $N --dim 8 --local-steps 100 --rounds 5 2>&1 | tee -a "$OUT/summary.txt"
-    $B run examples/cliffwalk.yaml --backend cuda --set agents=$N --set local_steps=100 --set rounds=20 \
-      --set eval_every=1000000 --set orthonormalize=false --quiet --out "$LOG/vs-torch" > /dev/null 2>&1 &&
-      log "pfedrl cuda, same settings: $(python3 -c "import json;print('%.4g agent-steps/s' % json.load(open('$LOG/vs-torch/summary.json'))['agent_steps_per_sec'])")"
-  done
-  rm -rf "$LOG/env" "$LOG/vs-torch"
-else
-  log "PyTorch with CUDA not available on this machine: baseline not run"
-fi
-
-log "CPU engine on this machine, for the GPU/CPU ratio"
-BUILD_DIR=build-gpu timeout 300 bash bench/cpu_throughput.sh > "$LOG/cpu_throughput.txt" 2>&1 || true
-tee -a "$OUT/summary.txt" < "$LOG/cpu_throughput.txt"
-exit $status
+finish

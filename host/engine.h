@@ -71,6 +71,12 @@ struct pfr_sim {
     uint64_t agent_steps;
     double wall_s;   /* all time inside pfr_sim_run */
     double step_s;   /* time inside engine rounds only */
+    /* What agent_steps_per_sec counts: round time and steps after the handle's first round, which
+     * carries one-time costs (kernel modules loaded, a CUDA graph captured, work space first
+     * touched) and is excluded; runs of one round fall back to step_s. */
+    double rate_s;
+    uint64_t rate_steps;
+    int warmed;      /* the first round has run (and, on a device engine, finished) */
     double *type_weight; /* [M] fraction of agents of each type */
     double best_rank_d;
 

@@ -247,7 +247,7 @@ static pfr_status build_gridworld(const pfr_env_config *c, int M, pfr_env *env, 
         builder_free(&b);
         return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory building gridworld");
     }
-    env_rng rng = {c->seed, PFR_STREAM_RESERVED + 16u, 0};
+    env_rng rng = {c->seed, PFR_STREAM_GRID_GOALS, 0};
     for (int m = 0; m < M; ++m) {
         int goal = (int)pfr_word_below(rng_u32(&rng), (uint32_t)S);
         double f = type_frac(m, M);
@@ -324,7 +324,7 @@ static pfr_status build_garnet(const pfr_env_config *c, int M, pfr_env *env, pfr
         free(nx); free(p); free(bnx); free(bp); free(br);
         return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory building garnet");
     }
-    env_rng base = {c->seed, PFR_STREAM_RESERVED + 32u, 0};
+    env_rng base = {c->seed, PFR_STREAM_GARNET_BASE, 0};
     for (int sa = 0; sa < S * A; ++sa) {
         garnet_row(&base, S, nb, bnx + (size_t)sa * nb, bp + (size_t)sa * nb);
         br[sa] = rng_uniform(&base) - 0.5; /* centred rewards: values of order 1, varying across states */
@@ -332,7 +332,7 @@ static pfr_status build_garnet(const pfr_env_config *c, int M, pfr_env *env, pfr
     const double eps = c->perturbation;
     pfr_status st = PFR_OK;
     for (int m = 0; m < M && st == PFR_OK; ++m) {
-        env_rng pert = {c->seed, PFR_STREAM_RESERVED + 33u + (uint64_t)m, 0};
+        env_rng pert = {c->seed, PFR_STREAM_GARNET_TYPE0 + (uint64_t)m, 0};
         for (int s = 0; s < S && st == PFR_OK; ++s) {
             for (int a = 0; a < A; ++a) {
                 size_t sa = (size_t)s * A + a;

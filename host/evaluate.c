@@ -182,6 +182,8 @@ pfr_status pfr_evaluate(pfr_sim *sim, pfr_metrics *out)
     free(blk);
     free(mom);
     out->wall_s = sim->wall_s;
-    out->agent_steps_per_sec = sim->step_s > 0 ? (double)sim->agent_steps / sim->step_s : 0.0;
+    out->agent_steps_per_sec = sim->rate_steps > 0 && sim->rate_s > 0 ? (double)sim->rate_steps / sim->rate_s
+                               : sim->step_s > 0 ? (double)sim->agent_steps / sim->step_s
+                                                 : 0.0;
     return PFR_OK;
 }

@@ -282,10 +282,19 @@ pfr_status pfr_sim_run(pfr_sim *sim, int64_t rounds)
         plan.part_threshold = pfr_participation_threshold(part);
         uint64_t participants = 0;
         const double t0 = now_s();
+        const int warm_up = !sim->warmed; /* the handle's first round: timed apart (see engine.h) */
         st = sim->engine->round(sim, &plan, &participants);
-        sim->step_s += now_s() - t0;
+        if (st == PFR_OK && warm_up && sim->engine->wait)
+            st = sim->engine->wait(sim); /* its device work too */
+        const double dt = now_s() - t0;
+        sim->step_s += dt;
         if (st != PFR_OK)
             goto out;
+        sim->warmed = 1;
+        if (!warm_up) {
+            sim->rate_s += dt;
+            sim->rate_steps += participants * (uint64_t)K;
+        }
         sim->round++;
         sim->agent_steps += participants * (uint64_t)K;
         if (sim->round % sim->cfg.eval_every == 0 || r + 1 == rounds) {
@@ -293,6 +302,7 @@ pfr_status pfr_sim_run(pfr_sim *sim, int64_t rounds)
                 const double tw = now_s();
                 st = sim->engine->wait(sim);
                 sim->step_s += now_s() - tw;
+                sim->rate_s += now_s() - tw;
                 if (st != PFR_OK)
                     goto out;
             }

@@ -170,7 +170,9 @@ typedef struct pfr_metrics {
     double phi_norm;            /* Frobenius norm of Phi (local_rep: mean over agents) */
     double theta_norm;          /* mean over agents of ||theta_i|| */
     double wall_s;              /* seconds spent in pfr_sim_run so far (evaluations included) */
-    double agent_steps_per_sec; /* agent_steps / wall_s */
+    double agent_steps_per_sec; /* local steps per second of round time (evaluations excluded), not
+                                 * counting the handle's first round (one-time costs: kernels loaded,
+                                 * graph captured, work space touched) unless it is the only one */
 } pfr_metrics;
 
 /* Called after every evaluation and, with metrics == NULL, after every round (progress). */
