@@ -36,6 +36,11 @@ typedef struct pfr_npy {
 } pfr_npy;
 pfr_status pfr_npy_load(const char *path, pfr_npy *out, pfr_error *err);
 void pfr_npy_free(pfr_npy *a);
+/* The header only (ndim, shape, count; no data) and the bytes per value, checked as pfr_npy_load
+ * checks them, so a caller can plan memory before loading. */
+pfr_status pfr_npy_peek(const char *path, pfr_npy *out, int *itemsize, pfr_error *err);
+/* The array's shape as Python writes it, "(3, 4)" or "(5,)", into buf (for messages). */
+const char *pfr_npy_shape_text(const pfr_npy *a, char *buf, size_t n);
 /* Writes a float64 C-order array (used by tests and tools). */
 pfr_status pfr_npy_save_f64(const char *path, const double *data, int ndim, const int64_t *shape, pfr_error *err);
 
