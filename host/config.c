@@ -198,6 +198,21 @@ static int edit_distance(const char *a, const char *b)
 
 static pfr_status unknown_key(const char *key, pfr_error *err)
 {
+    /* a section given a value (`env: cliffwalk`, `--set env=...`): name its keys */
+    const size_t kl = strlen(key);
+    char keys[600] = "";
+    size_t used = 0;
+    const char *first = NULL;
+    for (size_t i = 0; i < NKEYS && used < sizeof keys; ++i)
+        if (strncmp(KEYS[i].name, key, kl) == 0 && KEYS[i].name[kl] == '.') {
+            used += (size_t)snprintf(keys + used, sizeof keys - used, "%s%s", first ? ", " : "", KEYS[i].name);
+            first = first ? first : KEYS[i].name;
+        }
+    if (first)
+        return pfr_fail(err, PFR_ERR_CONFIG,
+                        "'%s' is a section, not a key; set one of its keys (%s): e.g. --set %s=..., or in YAML "
+                        "%s: {%s: ...}",
+                        key, keys, first, key, first + kl + 1);
     int best = -1, bestd = 4;
     for (size_t i = 0; i < NKEYS; ++i) {
         int dd = edit_distance(key, KEYS[i].name);
@@ -212,22 +227,87 @@ static pfr_status unknown_key(const char *key, pfr_error *err)
     return pfr_fail(err, PFR_ERR_CONFIG, "unknown key '%s'; `pfedrl --help` lists every key", key);
 }
 
-/* Strict number parsing: the whole text must be a finite number. */
+/* Numbers, one rule for every key, in YAML and --set alike (README, "Config keys"): decimal only.
+ * Integers: digits with an optional sign ("010" is ten), or a whole number in decimal exponent form
+ * ("1e6"); values above 2^53 must be written in digits. Floats: decimal, with an optional exponent.
+ * No hexadecimal, no octal, no inf or nan, nothing after the number but spaces. */
+static const char *trim_start(const char *s)
+{
+    while (isspace((unsigned char)*s))
+        ++s;
+    return s;
+}
+
+static int only_decimal_chars(const char *s)
+{
+    for (; *s; ++s)
+        if (!isdigit((unsigned char)*s) && !strchr(".eE+- \t", *s))
+            return 0;
+    return 1;
+}
+
 static int parse_double(const char *s, double *out)
 {
     char *end;
-    while (isspace((unsigned char)*s))
-        ++s;
-    if (!*s)
+    s = trim_start(s);
+    if (!*s || !only_decimal_chars(s))
         return 0;
     errno = 0;
     double v = strtod(s, &end);
-    while (isspace((unsigned char)*end))
-        ++end;
-    if (*end || errno == ERANGE || !isfinite(v))
+    end = (char *)trim_start(end);
+    if (end == s || *end || errno == ERANGE || !isfinite(v))
         return 0;
     *out = v;
     return 1;
+}
+
+/* An integer by the rule above: *neg and the magnitude *mag. Returns 1, or why not: INT_NAN (not a
+ * number), INT_FRACTION (a number, not whole), INT_RANGE (beyond uint64, or exponent form >= 2^53). */
+enum { INT_NAN = 0, INT_FRACTION = -1, INT_RANGE = -2 };
+static int parse_integer(const char *s, int *neg, uint64_t *mag)
+{
+    s = trim_start(s);
+    const char *p = s;
+    *neg = 0;
+    if (*p == '+' || *p == '-')
+        *neg = *p++ == '-';
+    if (isdigit((unsigned char)*p)) { /* plain digits: exact in the whole uint64 range */
+        uint64_t v = 0;
+        int over = 0;
+        const char *q = p;
+        while (isdigit((unsigned char)*q)) {
+            over |= v > (UINT64_MAX - (uint64_t)(*q - '0')) / 10;
+            v = v * 10 + (uint64_t)(*q++ - '0');
+        }
+        if (!*trim_start(q)) {
+            *mag = v;
+            return over ? INT_RANGE : 1;
+        }
+    }
+    double d; /* exponent form, exact below 2^53 */
+    if (!parse_double(s, &d))
+        return INT_NAN;
+    if (d != floor(d))
+        return INT_FRACTION;
+    if (fabs(d) >= 9007199254740992.0)
+        return INT_RANGE;
+    *neg = d < 0;
+    *mag = (uint64_t)fabs(d);
+    return 1;
+}
+
+/* The value as a message shows it: printable, and cut to 60 characters (with its length) so the
+ * rest of the message (what is allowed) always fits. */
+static const char *shown(const char *value, char *buf, size_t n)
+{
+    const size_t len = strlen(value), keep = len > 60 ? 60 : len;
+    size_t o = 0;
+    for (size_t i = 0; i < keep && o + 1 < n; ++i)
+        buf[o++] = isprint((unsigned char)value[i]) ? value[i] : '?';
+    buf[o] = '\0';
+    if (len > keep)
+        snprintf(buf + o, n - o, "... (%zu characters)", len);
+    return buf;
 }
 
 pfr_status pfr_config_set(pfr_config *cfg, const char *key, const char *value, pfr_error *err)
@@ -239,8 +319,9 @@ pfr_status pfr_config_set(pfr_config *cfg, const char *key, const char *value, p
         return unknown_key(key, err);
     const key_def *k = &KEYS[idx];
     char *field = (char *)cfg + k->offset;
-    char allowed[256];
+    char allowed[256], v[128];
     describe_allowed(k, allowed, sizeof allowed);
+    shown(value, v, sizeof v);
 
     switch (k->type) {
     case T_ENUM: {
@@ -249,7 +330,7 @@ pfr_status pfr_config_set(pfr_config *cfg, const char *key, const char *value, p
                 *(int *)field = i;
                 return PFR_OK;
             }
-        return pfr_fail(err, PFR_ERR_CONFIG, "%s: '%s' is not allowed; allowed: %s", key, value, allowed);
+        return pfr_fail(err, PFR_ERR_CONFIG, "%s: '%s' is not allowed; allowed: %s", key, v, allowed);
     }
     case T_BOOL: {
         static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no", "off", "0"};
@@ -263,47 +344,52 @@ pfr_status pfr_config_set(pfr_config *cfg, const char *key, const char *value, p
                 return PFR_OK;
             }
         }
-        return pfr_fail(err, PFR_ERR_CONFIG, "%s: '%s' is not a boolean; allowed: %s", key, value, allowed);
+        return pfr_fail(err, PFR_ERR_CONFIG, "%s: '%s' is not a boolean; allowed: %s", key, v, allowed);
     }
     case T_PATH: {
         size_t len = strlen(value);
-        if (len == 0 || len >= PFR_PATH_MAX)
-            return pfr_fail(err, PFR_ERR_CONFIG, "%s: '%s' is not allowed; allowed: %s", key, value, allowed);
-        memcpy(field, value, len + 1);
+        if (len >= PFR_PATH_MAX)
+            return pfr_fail(err, PFR_ERR_CONFIG, "%s: '%s' is too long; allowed: %s", key, v, allowed);
+        memcpy(field, value, len + 1); /* "" clears the path */
         return PFR_OK;
     }
-    case T_UINT64: {
-        const char *s = value;
-        while (isspace((unsigned char)*s))
-            ++s;
-        char *end;
-        errno = 0;
-        unsigned long long v = strtoull(s, &end, 0);
-        while (isspace((unsigned char)*end))
-            ++end;
-        if (*s == '-' || end == s || *end || errno == ERANGE)
-            return pfr_fail(err, PFR_ERR_CONFIG, "%s: '%s' is not allowed; allowed: %s", key, value, allowed);
-        *(uint64_t *)field = (uint64_t)v;
-        return PFR_OK;
-    }
+    case T_UINT64:
     case T_INT:
-    case T_INT64:
-    case T_DOUBLE: {
-        double v;
-        if (!parse_double(value, &v))
-            return pfr_fail(err, PFR_ERR_CONFIG, "%s: '%s' is not a number; allowed: %s", key, value, allowed);
-        if (k->type != T_DOUBLE && v != floor(v))
-            return pfr_fail(err, PFR_ERR_CONFIG, "%s: '%s' is not an integer; allowed: %s", key, value, allowed);
-        int below = k->min_open ? !(v > k->min) : !(v >= k->min);
-        int above = k->max_open ? !(v < k->max) : !(v <= k->max);
-        if (below || above)
-            return pfr_fail(err, PFR_ERR_CONFIG, "%s: %s is out of range; allowed: %s", key, value, allowed);
+    case T_INT64: {
+        int neg;
+        uint64_t mag = 0;
+        const int got = parse_integer(value, &neg, &mag);
+        if (got == INT_RANGE)
+            return pfr_fail(err, PFR_ERR_CONFIG, "%s: %s is out of range%s; allowed: %s", key, v,
+                            strpbrk(value, "eE") ? " (exponent form only below 2^53: write the digits)" : "", allowed);
+        if (got != 1)
+            return pfr_fail(err, PFR_ERR_CONFIG, "%s: '%s' is not %s; allowed: %s", key, v,
+                            got == INT_FRACTION ? "an integer" : "a number", allowed);
+        if (k->type == T_UINT64) {
+            if (neg && mag > 0)
+                return pfr_fail(err, PFR_ERR_CONFIG, "%s: %s is out of range; allowed: %s", key, v, allowed);
+            *(uint64_t *)field = mag;
+            return PFR_OK;
+        }
+        const double dv = neg ? -(double)mag : (double)mag;
+        if (mag > (uint64_t)INT64_MAX || dv < k->min || dv > k->max)
+            return pfr_fail(err, PFR_ERR_CONFIG, "%s: %s is out of range; allowed: %s", key, v, allowed);
+        const int64_t iv = neg ? -(int64_t)mag : (int64_t)mag;
         if (k->type == T_INT)
-            *(int *)field = (int)v;
-        else if (k->type == T_INT64)
-            *(int64_t *)field = (int64_t)v;
+            *(int *)field = (int)iv;
         else
-            *(double *)field = v;
+            *(int64_t *)field = iv;
+        return PFR_OK;
+    }
+    case T_DOUBLE: {
+        double dv;
+        if (!parse_double(value, &dv))
+            return pfr_fail(err, PFR_ERR_CONFIG, "%s: '%s' is not a number; allowed: %s", key, v, allowed);
+        int below = k->min_open ? !(dv > k->min) : !(dv >= k->min);
+        int above = k->max_open ? !(dv < k->max) : !(dv <= k->max);
+        if (below || above)
+            return pfr_fail(err, PFR_ERR_CONFIG, "%s: %s is out of range; allowed: %s", key, v, allowed);
+        *(double *)field = dv;
         return PFR_OK;
     }
     }

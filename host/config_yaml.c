@@ -4,6 +4,7 @@
  * config.c is the only place that knows what a key allows. The config is changed only when the
  * whole file is valid.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,7 @@ pfr_status pfr_config_load_yaml(pfr_config *cfg, const char *path, pfr_error *er
         return pfr_fail(err, PFR_ERR_INVALID_ARGUMENT, "pfr_config_load_yaml: NULL argument");
     FILE *f = fopen(path, "rb");
     if (!f)
-        return pfr_fail(err, PFR_ERR_IO, "%s: cannot open config file", path);
+        return pfr_fail(err, PFR_ERR_IO, "%s: cannot open config file: %s", path, strerror(errno));
 
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser)) {
@@ -90,6 +91,13 @@ pfr_status pfr_config_load_yaml(pfr_config *cfg, const char *path, pfr_error *er
             } else if (depth >= MAX_DEPTH - 1) {
                 st = pfr_fail(err, PFR_ERR_CONFIG, "%s:%zu:%zu: mappings nested too deeply", path, line, col);
             } else {
+                /* a section (a key whose value is a mapping) given twice would silently merge */
+                int fresh = seen_add(&seen, pending_key);
+                if (fresh < 0)
+                    st = pfr_fail(err, PFR_ERR_NO_MEMORY, "%s: out of memory", path);
+                else if (fresh == 0)
+                    st = pfr_fail(err, PFR_ERR_CONFIG, "%s:%zu:%zu: %s: section given twice; give its keys in one mapping",
+                                  path, line, col, pending_key);
                 snprintf(prefix[depth], KEY_MAX, "%s", pending_key);
                 ++depth;
                 expect_key[depth] = 1;

@@ -85,6 +85,7 @@ struct pfr_sim {
     pfr_progress_fn progress;
     void *progress_user;
     char errmsg[1024];
+    char warnings[1024]; /* one line each: what the caller should know (pfr_sim_warnings) */
 
     int cpu_scalar_only; /* tests: keep the CPU engine off its vector path (set before the engine starts) */
 
@@ -107,10 +108,26 @@ static inline int pfr_agent_type(const pfr_sim *sim, int64_t i)
 
 /* The CPU engine (engine_cpu.c); the CUDA engine is declared in cuda/cuda_engine.h. */
 pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err);
+/* What pfr_engine_cpu_init allocates for T threads (`shared`: a shared-Phi algorithm that folds),
+ * for the memory plan. */
+double pfr_engine_cpu_bytes(int S, int d, int K, int M, int T, int shared);
 
 /* Why an orthonormalization fails, for the engines' messages ("... in round r: Phi " WHY). */
 #define PFR_LOST_RANK_WHY                                                                                  \
     "lost rank or diverged (non-finite entries); lower alpha or beta, or scale rewards down with env.reward_scale"
+
+/* The host memory plan (plan.c): what a configuration allocates, before it does, against what is
+ * available; PFR_ERR_TOO_LARGE names the sizes when it cannot fit. */
+typedef struct pfr_host_plan {
+    double env_bytes, truth_bytes, agent_bytes, engine_bytes, total_bytes, available_bytes;
+} pfr_host_plan;
+pfr_status pfr_plan_host_memory(const pfr_config *cfg, int threads, double available, pfr_host_plan *plan,
+                                pfr_error *err);
+/* Bytes this process can still allocate: MemAvailable, or the cgroup's limit less its usage if that
+ * is smaller (-1: unknown). */
+double pfr_host_available_bytes(void);
+/* The thread count for `threads` = want: want, or (0) OMP_NUM_THREADS when set, else every core. */
+int pfr_resolve_threads(int want);
 
 /* One evaluation into *out (evaluate.c): the engine's state made current on the host as needed. */
 pfr_status pfr_evaluate(pfr_sim *sim, pfr_metrics *out);

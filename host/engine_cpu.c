@@ -558,6 +558,25 @@ static pfr_status cpu_round(pfr_sim *sim, const pfr_round_plan *plan, uint64_t *
     return PFR_OK;
 }
 
+/* Blocks a thread runs between two barriers: as many partial-sum slots as the budget allows. */
+static int slots_per_thread(int S, int d, int T)
+{
+    const size_t slot_bytes = (size_t)S * d * sizeof(double) * (size_t)T;
+    const size_t c = PFR_CPU_SLOT_BUDGET / (slot_bytes ? slot_bytes : 1);
+    return c < 1 ? 1 : (c > PFR_CPU_MAX_SLOTS ? PFR_CPU_MAX_SLOTS : (int)c);
+}
+
+double pfr_engine_cpu_bytes(int S, int d, int K, int M, int T, int shared)
+{
+    const double s = S, dd = d, R = K < S ? K : S, C = slots_per_thread(S, d, T);
+    double bytes = 8.0 * s * dd + s + 8.0 * dd + 4.0 * M * (s + 1.0); /* accum, touched, theta sum, rp32 */
+    double per_thread = 4.0 * K * PFR_CPU_LANES;                      /* rows of a vector group */
+    if (shared)
+        per_thread += PFR_CPU_LANES * (4.0 * s * dd + 8.0 * s + 4.0 * R) /* overlays, marks, touched rows */
+                      + 8.0 * s + C * (8.0 * s * dd + 8.0 * dd + 4.0 * s); /* block marks, partial sums */
+    return bytes + T * per_thread;
+}
+
 static const pfr_engine_vtbl CPU_ENGINE = {"cpu", cpu_round, cpu_sync_host, cpu_sync_host, NULL, NULL, cpu_destroy};
 
 pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
@@ -569,9 +588,7 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
     sim->engine = &CPU_ENGINE;
     sim->engine_state = e;
     e->T = sim->threads;
-    const size_t slot_bytes = (size_t)S * d * sizeof(double) * (size_t)e->T;
-    e->C = (int)(PFR_CPU_SLOT_BUDGET / (slot_bytes ? slot_bytes : 1));
-    e->C = e->C < 1 ? 1 : (e->C > PFR_CPU_MAX_SLOTS ? PFR_CPU_MAX_SLOTS : e->C);
+    e->C = slots_per_thread(S, d, e->T);
     e->ws = aligned_alloc(64, sizeof *e->ws * (size_t)e->T); /* sizeof is a multiple of 64 */
     if (e->ws)
         memset(e->ws, 0, sizeof *e->ws * (size_t)e->T);

@@ -471,6 +471,80 @@ done:
 
 int pfr_env_default_types(pfr_env_kind k) { return k == PFR_ENV_RANDOMWALK ? 1 : 4; }
 
+/* Bytes per stored transition: next, thr, reward (4 each) and prob, rewardd (8 each); while a family
+ * is built the builder holds next, prob and reward (20) with up to twice the room it needs, and the
+ * final thresholds and float rewards (8) are allocated before it lets go. */
+#define ENTRY_BYTES 28.0
+#define BUILD_ENTRY_BYTES (2.0 * 20.0 + 8.0)
+
+pfr_status pfr_env_estimate(const pfr_env_config *c, pfr_env_size *z, pfr_error *err)
+{
+    memset(z, 0, sizeof *z);
+    const double M = c->types ? c->types : pfr_env_default_types(c->kind);
+    double S = 0, nnz = 0, extra = 0;
+    switch (c->kind) {
+    case PFR_ENV_CLIFFWALK:
+        S = (double)(c->width ? c->width : 12) * (c->height ? c->height : 4);
+        nnz = M * S * 5.0; /* four moves and the restart */
+        break;
+    case PFR_ENV_GRIDWORLD:
+        S = (double)(c->width ? c->width : 10) * (c->height ? c->height : 10);
+        nnz = M * S * 5.0 + M * S; /* four moves and staying; the goal row restarts anywhere */
+        break;
+    case PFR_ENV_GARNET: {
+        S = c->states ? c->states : 50;
+        const double per_row = 2.0 * c->actions * c->branching; /* base and perturbation per action */
+        nnz = M * S * (per_row < S ? per_row : S);
+        extra = 8.0 * S * c->actions * (c->branching + 1.0) + 4.0 * S * c->actions * c->branching; /* base MDP */
+        break;
+    }
+    case PFR_ENV_RANDOMWALK:
+        S = c->states ? c->states : 5;
+        nnz = 2.0 * M * S;
+        break;
+    case PFR_ENV_FILE: {
+        pfr_npy P, R;
+        int ip = 0, ir = 0;
+        pfr_status st = pfr_npy_peek(c->p_file, &P, &ip, err);
+        if (st != PFR_OK) {
+            pfr_error_prefix(err, "env.p_file");
+            return st;
+        }
+        if ((st = pfr_npy_peek(c->r_file, &R, &ir, err)) != PFR_OK) {
+            pfr_error_prefix(err, "env.r_file");
+            return st;
+        }
+        if (P.ndim != 3 || P.shape[1] != P.shape[2]) {
+            char shape[200];
+            return pfr_fail(err, PFR_ERR_FORMAT, "env.p_file %s: shape %s; allowed: [M, S, S]", c->p_file,
+                            pfr_npy_shape_text(&P, shape, sizeof shape));
+        }
+        z->M = P.shape[0] < 4096 ? (int)P.shape[0] : 4096;
+        S = (double)P.shape[1];
+        nnz = (double)P.count; /* at most dense */
+        extra = (double)P.count * (8.0 + ip) + (double)R.count * (8.0 + ir); /* both arrays loaded */
+        z->S = S < 2147483647.0 ? (int)S : 2147483647;
+        z->nnz = nnz;
+        snprintf(z->keys, sizeof z->keys, "env.p_file %.100s: %d types of %d states", c->p_file, z->M, z->S);
+        z->bytes = extra + nnz * BUILD_ENTRY_BYTES + 8.0 * P.shape[0] * (S + 1) + 24.0 * S;
+        return PFR_OK;
+    }
+    }
+    z->M = (int)M;
+    z->S = S < 2147483647.0 ? (int)S : 2147483647;
+    z->nnz = nnz;
+    if (c->kind == PFR_ENV_GARNET)
+        snprintf(z->keys, sizeof z->keys, "env.states=%d, env.actions=%d, env.branching=%d, env.types=%d", z->S,
+                 c->actions, c->branching, z->M);
+    else if (c->kind == PFR_ENV_RANDOMWALK)
+        snprintf(z->keys, sizeof z->keys, "env.states=%d, env.types=%d", z->S, z->M);
+    else
+        snprintf(z->keys, sizeof z->keys, "env.width=%d, env.height=%d, env.types=%d", c->width ? c->width : (c->kind == PFR_ENV_CLIFFWALK ? 12 : 10),
+                 c->height ? c->height : (c->kind == PFR_ENV_CLIFFWALK ? 4 : 10), z->M);
+    z->bytes = extra + nnz * BUILD_ENTRY_BYTES + 8.0 * M * (S + 1) + 24.0 * S;
+    return PFR_OK;
+}
+
 pfr_status pfr_env_create(const pfr_env_config *cfg, pfr_env **out, pfr_error *err)
 {
     *out = NULL;

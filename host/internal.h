@@ -27,6 +27,24 @@ pfr_status pfr_fail(pfr_error *err, pfr_status status, const char *fmt, ...) PFR
 /* Prefix an existing message: "context: <old message>". */
 void pfr_error_prefix(pfr_error *err, const char *fmt, ...) PFR_PRINTF(2, 3);
 
+/* What an algorithm does (DESIGN §1): Phi trained; each agent keeps its own Phi_i (local_rep);
+ * Phi_i averaged into the shared Phi; theta_i averaged and handed back. */
+typedef struct pfr_alg_traits {
+    int learn_phi, own_phi, avg_phi, avg_theta;
+} pfr_alg_traits;
+static inline pfr_alg_traits pfr_algorithm_traits(pfr_algorithm a)
+{
+    pfr_alg_traits t = {0, 0, 0, 0};
+    switch (a) {
+    case PFR_ALG_PFEDTD_REP: t.learn_phi = t.avg_phi = 1; break;
+    case PFR_ALG_LOCAL_REP: t.learn_phi = t.own_phi = 1; break;
+    case PFR_ALG_FEDAVG_REP: t.learn_phi = t.avg_phi = t.avg_theta = 1; break;
+    case PFR_ALG_FEDTD: t.avg_theta = 1; break;
+    case PFR_ALG_LOCAL_TD: break;
+    }
+    return t;
+}
+
 /* ---- NumPy .npy ------------------------------------------------------------------------- */
 typedef struct pfr_npy {
     int ndim;
@@ -73,6 +91,15 @@ void pfr_env_dense_p(const pfr_env *env, int m, double *P);
 void pfr_env_expected_reward(const pfr_env *env, int m, double *r);
 /* Default sizes a family uses when the config leaves them 0. */
 int pfr_env_default_types(pfr_env_kind k);
+/* What building the environment of a config takes, before it is built: S, M, an upper bound on the
+ * stored transitions, and the peak bytes while building (the builder's room included). For
+ * env.kind=file the headers of the files are read (pfr_npy_peek). */
+typedef struct pfr_env_size {
+    int S, M;
+    double nnz, bytes;
+    char keys[160]; /* the keys that set the size, for messages: "env.width=12, env.height=4, env.types=4" */
+} pfr_env_size;
+pfr_status pfr_env_estimate(const pfr_env_config *cfg, pfr_env_size *out, pfr_error *err);
 
 /* ---- Dense linear algebra in double (small problems, ground truth, metrics) ---------------- */
 /* Solve A x = b in place (A: [n, n] row-major, destroyed; b: [n] becomes x). Partial pivoting. */
@@ -95,6 +122,8 @@ pfr_status pfr_truth_compute(const pfr_env *env, double gamma, pfr_truth *out, p
 /* The same with the method forced: 0 = dense LU, 1 = sparse iterations (for tests). */
 pfr_status pfr_truth_compute_with(const pfr_env *env, double gamma, int iterative, pfr_truth *t, pfr_error *err);
 void pfr_truth_free(pfr_truth *t);
+/* The bytes pfr_truth_compute and pfr_truth_best_rank_d allocate at most, for the memory plan. */
+double pfr_truth_bytes(int S, int M);
 /* Best relative error a rank-d shared representation can reach, with type weights w [M]. NaN if
  * the problem is too large for the dense eigen-solver. */
 double pfr_truth_best_rank_d(const pfr_truth *t, const double *w, int d);

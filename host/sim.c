@@ -48,12 +48,18 @@ static void init_phi(pfr_sim *sim)
     }
 }
 
-static int resolve_threads(int want)
+/* A warning for the caller (pfr_sim_warnings), one line each. */
+static void warn(pfr_sim *sim, const char *fmt, ...) PFR_PRINTF(2, 3);
+static void warn(pfr_sim *sim, const char *fmt, ...)
 {
-    if (want > 0)
-        return want;
-    int n = omp_get_num_procs();
-    return n > 0 ? n : 1;
+    const size_t used = strlen(sim->warnings);
+    if (used + 2 >= sizeof sim->warnings)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sim->warnings + used, sizeof sim->warnings - used - 1, fmt, ap);
+    va_end(ap);
+    strcat(sim->warnings, "\n");
 }
 
 pfr_status pfr_sim_create(const pfr_config *cfg, pfr_sim **out, pfr_error *err)
@@ -70,10 +76,20 @@ pfr_status pfr_sim_create(const pfr_config *cfg, pfr_sim **out, pfr_error *err)
                         "backend=cuda: this build has no CUDA engine (built without nvcc); allowed here: cpu or auto");
 #endif
 
+    /* Memory plan: every large allocation below, counted before the first one (plan.c). */
+    const int threads = pfr_resolve_threads(cfg->threads);
+    pfr_host_plan plan;
+    if ((st = pfr_plan_host_memory(cfg, threads, pfr_host_available_bytes(), &plan, err)) != PFR_OK)
+        return st;
+
     pfr_sim *sim = calloc(1, sizeof *sim);
     if (!sim)
         return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory");
     sim->cfg = *cfg;
+    sim->threads = threads;
+    if (threads > omp_get_num_procs())
+        warn(sim, "threads=%d exceeds the %d cores this process can use: the threads take turns (same results, "
+                  "no faster)", threads, omp_get_num_procs());
     st = pfr_env_create(&cfg->env, &sim->env, err);
     if (st != PFR_OK)
         goto fail;
@@ -83,7 +99,6 @@ pfr_status pfr_sim_create(const pfr_config *cfg, pfr_sim **out, pfr_error *err)
     sim->d = cfg->dim;
     sim->K = cfg->local_steps;
     sim->N = cfg->agents;
-    sim->threads = resolve_threads(cfg->threads);
     if (sim->d > sim->S) {
         st = pfr_fail(err, PFR_ERR_CONFIG, "dim=%d exceeds the number of states S=%d of %s; allowed: 1 <= dim <= %d",
                       sim->d, sim->S, sim->env->description, sim->S);
@@ -97,26 +112,14 @@ pfr_status pfr_sim_create(const pfr_config *cfg, pfr_sim **out, pfr_error *err)
                       cfg->env.type_first, cfg->env.type_count, sim->M, sim->env->description);
         goto fail;
     }
-    switch (cfg->algorithm) {
-    case PFR_ALG_PFEDTD_REP: sim->learn_phi = 1; sim->avg_phi = 1; break;
-    case PFR_ALG_LOCAL_REP: sim->learn_phi = 1; sim->own_phi = 1; break;
-    case PFR_ALG_FEDAVG_REP: sim->learn_phi = 1; sim->avg_phi = 1; sim->avg_theta = 1; break;
-    case PFR_ALG_FEDTD: sim->avg_theta = 1; break;
-    case PFR_ALG_LOCAL_TD: break;
-    }
+    const pfr_alg_traits traits = pfr_algorithm_traits(cfg->algorithm);
+    sim->learn_phi = traits.learn_phi;
+    sim->own_phi = traits.own_phi;
+    sim->avg_phi = traits.avg_phi;
+    sim->avg_theta = traits.avg_theta;
 
-    /* Memory plan: refuse up front, with the sizes, rather than fail half-way. */
     const int S = sim->S, d = sim->d;
     const int64_t N = sim->N;
-    double bytes = (double)N * (d * 4.0 + 4.0) + (sim->own_phi ? (double)N * S * d * 4.0 : 0.0) +
-                   (double)sim->threads * S * d * 12.0;
-    double phys = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
-    if (phys > 0 && bytes > 0.9 * phys) {
-        st = pfr_fail(err, PFR_ERR_NO_MEMORY,
-                      "agents=%lld, dim=%d, S=%d (%s) needs %.2f GiB of host memory; this machine has %.2f GiB",
-                      (long long)N, d, S, pfr_algorithm_name(cfg->algorithm), bytes / 1073741824.0, phys / 1073741824.0);
-        goto fail;
-    }
     sim->phi = malloc(sizeof(float) * (size_t)S * d);
     sim->theta = calloc((size_t)N * d, sizeof(float));
     sim->state = malloc(sizeof(uint32_t) * (size_t)N);
@@ -129,6 +132,15 @@ pfr_status pfr_sim_create(const pfr_config *cfg, pfr_sim **out, pfr_error *err)
     }
 
     st = pfr_truth_compute(sim->env, cfg->gamma, &sim->truth, err);
+    if (st == PFR_ERR_NUMERIC) { /* the chain's fault: bad input, named where it came from */
+        if (cfg->env.kind == PFR_ENV_FILE) {
+            pfr_error_prefix(err, "env.p_file %s", cfg->env.p_file);
+            st = PFR_ERR_FORMAT;
+        } else {
+            pfr_error_prefix(err, "env.kind=%s (%s)", pfr_env_kind_name(cfg->env.kind), sim->env->description);
+            st = PFR_ERR_CONFIG;
+        }
+    }
     if (st != PFR_OK)
         goto fail;
     for (int q = 0; q < sim->type_count; ++q) /* agents per type / N; held-out types weigh 0 */
@@ -142,17 +154,30 @@ pfr_status pfr_sim_create(const pfr_config *cfg, pfr_sim **out, pfr_error *err)
             pfr_error_prefix(err, "init_phi");
             goto fail;
         }
-        int ok = a.ndim == 2 && a.shape[0] == S && a.shape[1] == d;
-        for (size_t e = 0; ok && e < a.count; ++e) {
+        char shape[200];
+        pfr_npy_shape_text(&a, shape, sizeof shape);
+        const int shape_ok = a.ndim == 2 && a.shape[0] == S && a.shape[1] == d;
+        size_t bad = a.count, nonzero = 0;
+        for (size_t e = 0; shape_ok && e < a.count; ++e) {
             sim->phi[e] = (float)a.data[e];
-            ok = isfinite(sim->phi[e]);
+            if (!isfinite(sim->phi[e]) && bad == a.count)
+                bad = e;
+            nonzero += sim->phi[e] != 0.0f;
         }
         pfr_npy_free(&a);
-        if (!ok) {
-            st = pfr_fail(err, PFR_ERR_FORMAT, "init_phi %s: must be a finite array of shape [S, d] = [%d, %d]",
-                          cfg->init_phi, S, d);
+        if (!shape_ok) {
+            st = pfr_fail(err, PFR_ERR_FORMAT, "init_phi %s: shape %s; allowed: [S, d] = (%d, %d)", cfg->init_phi,
+                          shape, S, d);
             goto fail;
         }
+        if (bad < (size_t)S * d) {
+            st = pfr_fail(err, PFR_ERR_FORMAT, "init_phi %s: element [%zu, %zu] is not finite (as float32); allowed: "
+                          "finite values", cfg->init_phi, bad / (size_t)d, bad % (size_t)d);
+            goto fail;
+        }
+        if (nonzero == 0)
+            warn(sim, "init_phi %s is all zeros: every update is proportional to Phi or theta (both 0), so "
+                      "nothing will be learned", cfg->init_phi);
     } else {
         init_phi(sim);
     }
@@ -323,6 +348,7 @@ out:
 
 /* ---- accessors ------------------------------------------------------------------------------- */
 const char *pfr_sim_last_error(const pfr_sim *sim) { return sim ? sim->errmsg : "NULL handle"; }
+const char *pfr_sim_warnings(const pfr_sim *sim) { return sim ? sim->warnings : ""; }
 const pfr_config *pfr_sim_config(const pfr_sim *sim) { return sim ? &sim->cfg : NULL; }
 int pfr_sim_num_states(const pfr_sim *sim) { return sim ? sim->S : 0; }
 int pfr_sim_num_types(const pfr_sim *sim) { return sim ? sim->M : 0; }

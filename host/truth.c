@@ -142,6 +142,16 @@ pfr_status pfr_truth_compute_with(const pfr_env *env, double gamma, int iterativ
     return PFR_OK;
 }
 
+double pfr_truth_bytes(int S, int M)
+{
+    const double s = S, m = M, n = M <= S ? M : S;
+    double bytes = 8.0 * (3.0 * m * s + m);                          /* V, mu, r; |V|^2 */
+    bytes += S <= PFR_TRUTH_DENSE_MAX ? 16.0 * s * s : 8.0 * s;     /* the dense solve, or the iteration */
+    if (n <= 1024)
+        bytes += 8.0 * (s * m + n * n + n);                          /* best rank-d: U, G, eigenvalues */
+    return bytes;
+}
+
 void pfr_truth_free(pfr_truth *t)
 {
     if (!t)

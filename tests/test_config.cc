@@ -163,4 +163,94 @@ TEST(Status, StringsComeFromTheList)
         EXPECT_STRNE(pfr_status_string((pfr_status)s), "unknown status");
 }
 
+// One rule for every integer key, in YAML and with --set: decimal only ("010" is ten), whole numbers
+// in exponent form below 2^53, no hexadecimal or octal. Floats: decimal, no hex floats, no inf/nan.
+TEST(Config, NumbersAreDecimalForEveryKey)
+{
+    for (const char *key : {"seed", "env.seed", "agents", "env.width", "rounds"}) {
+        SCOPED_TRACE(key);
+        pfr_config a, b;
+        pfr_config_init(&a);
+        pfr_config_init(&b);
+        pfr_error err;
+        ASSERT_EQ(pfr_config_set(&a, key, "010", &err), PFR_OK) << err.msg;
+        ASSERT_EQ(pfr_config_set(&b, key, "10", &err), PFR_OK) << err.msg;
+        char va[64], vb[64];
+        const size_t k = (size_t)pfr_config_find(key);
+        pfr_config_key_value(&a, k, va, sizeof va);
+        pfr_config_key_value(&b, k, vb, sizeof vb);
+        EXPECT_STREQ(va, "10");
+        EXPECT_STREQ(vb, "10");
+        std::string p = write_temp(std::string(key).find('.') == std::string::npos
+                                       ? std::string(key) + ": 010\n"
+                                       : "env:\n  " + std::string(key + 4) + ": 010\n");
+        pfr_config y;
+        pfr_config_init(&y);
+        ASSERT_EQ(pfr_config_load_yaml(&y, p.c_str(), &err), PFR_OK) << err.msg;
+        pfr_config_key_value(&y, k, va, sizeof va);
+        EXPECT_STREQ(va, "10") << "YAML";
+        remove(p.c_str());
+        for (const char *bad : {"0x10", "0X10", "0o17", "1_000", "10 apples", "0x1p4", "1e100"})
+            EXPECT_EQ(pfr_config_set(&a, key, bad, &err), PFR_ERR_CONFIG) << bad;
+        pfr_config_key_value(&a, k, va, sizeof va);
+        EXPECT_STREQ(va, "10") << "a refused value changed the config";
+    }
+    pfr_config c;
+    pfr_config_init(&c);
+    pfr_error err;
+    EXPECT_EQ(pfr_config_set(&c, "agents", "1e6", &err), PFR_OK);
+    EXPECT_EQ(c.agents, 1000000);
+    EXPECT_EQ(pfr_config_set(&c, "seed", "18446744073709551615", &err), PFR_OK);
+    EXPECT_EQ(c.seed, UINT64_MAX);
+    EXPECT_EQ(pfr_config_set(&c, "seed", "18446744073709551616", &err), PFR_ERR_CONFIG);
+    EXPECT_NE(std::string(err.msg).find("out of range"), std::string::npos) << err.msg;
+    EXPECT_EQ(pfr_config_set(&c, "seed", "9007199254740993e0", &err), PFR_ERR_CONFIG); // not exact as a double
+    for (const char *bad : {"0x1p-3", "inf", "nan", "1e400", "0.1.2"})
+        EXPECT_EQ(pfr_config_set(&c, "alpha", bad, &err), PFR_ERR_CONFIG) << bad;
+    EXPECT_EQ(pfr_config_set(&c, "alpha", ".5", &err), PFR_OK);
+    EXPECT_EQ(c.alpha, 0.5);
+}
+
+// A value of any length gets a message that still says what is allowed; a section given a value
+// names its keys.
+TEST(Config, MessagesKeepWhatIsAllowed)
+{
+    pfr_config c;
+    pfr_config_init(&c);
+    pfr_error err;
+    const std::string huge(100000, 'x');
+    EXPECT_EQ(pfr_config_set(&c, "algorithm", huge.c_str(), &err), PFR_ERR_CONFIG);
+    EXPECT_NE(std::string(err.msg).find("(100000 characters)"), std::string::npos) << err.msg;
+    EXPECT_NE(std::string(err.msg).find("allowed: one of pfedtd_rep"), std::string::npos) << err.msg;
+    EXPECT_EQ(pfr_config_set(&c, "env", "cliffwalk", &err), PFR_ERR_CONFIG);
+    EXPECT_NE(std::string(err.msg).find("'env' is a section, not a key"), std::string::npos) << err.msg;
+    EXPECT_NE(std::string(err.msg).find("env.kind"), std::string::npos) << err.msg;
+    EXPECT_EQ(pfr_config_set(&c, "schedule", "1", &err), PFR_ERR_CONFIG);
+    EXPECT_NE(std::string(err.msg).find("schedule.tau"), std::string::npos) << err.msg;
+}
+
+// A section given twice in one YAML file would merge silently; it is refused.
+TEST(Config, YamlSectionGivenTwiceIsRefused)
+{
+    std::string p = write_temp("env:\n  kind: gridworld\nagents: 5\nenv:\n  width: 7\n");
+    pfr_config c;
+    pfr_config_init(&c);
+    pfr_error err;
+    EXPECT_EQ(pfr_config_load_yaml(&c, p.c_str(), &err), PFR_ERR_CONFIG);
+    EXPECT_NE(std::string(err.msg).find("env: section given twice"), std::string::npos) << err.msg;
+    EXPECT_EQ(c.env.kind, PFR_ENV_CLIFFWALK); // untouched
+    remove(p.c_str());
+}
+
+// An empty path clears it (so a written config, with its empty paths, reads back).
+TEST(Config, EmptyPathClears)
+{
+    pfr_config c;
+    pfr_config_init(&c);
+    pfr_error err;
+    ASSERT_EQ(pfr_config_set(&c, "init_phi", "/tmp/phi.npy", &err), PFR_OK);
+    ASSERT_EQ(pfr_config_set(&c, "init_phi", "", &err), PFR_OK);
+    EXPECT_STREQ(c.init_phi, "");
+}
+
 } // namespace

@@ -168,8 +168,10 @@ static int parse_run_args(const char *cmd, int argc, char **argv, pfr_config *cf
 
 static int create_exit_code(pfr_status st)
 {
-    return st == PFR_ERR_CONFIG || st == PFR_ERR_FORMAT || st == PFR_ERR_IO || st == PFR_ERR_NO_DEVICE ? EXIT_BAD_INPUT
-                                                                                                      : EXIT_RUN_FAILED;
+    return st == PFR_ERR_CONFIG || st == PFR_ERR_FORMAT || st == PFR_ERR_IO || st == PFR_ERR_NO_DEVICE ||
+                   st == PFR_ERR_TOO_LARGE || st == PFR_ERR_DEVICE_MEMORY
+               ? EXIT_BAD_INPUT
+               : EXIT_RUN_FAILED;
 }
 
 /* Create the simulation and the output directory (checked before any time is spent running);
@@ -187,6 +189,12 @@ static int open_sim(const pfr_config *cfg, const char *out_dir, pfr_sim **sim)
         pfr_sim_destroy(*sim);
         *sim = NULL;
         return EXIT_BAD_INPUT;
+    }
+    for (const char *w = pfr_sim_warnings(*sim); *w;) { /* one line each */
+        const char *nl = strchr(w, '\n');
+        const int len = nl ? (int)(nl - w) : (int)strlen(w);
+        fprintf(stderr, "pfedrl: warning: %.*s\n", len, w);
+        w += len + (nl ? 1 : 0);
     }
     return 0;
 }

@@ -122,17 +122,51 @@ static void write_metrics_csv(FILE *f, const pfr_sim *sim)
     }
 }
 
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if the bytes there are not one. */
+static int utf8_len(const unsigned char *s)
+{
+    const unsigned char c = s[0];
+    int n;
+    unsigned min;
+    if (c < 0x80)
+        return 1;
+    if ((c & 0xE0) == 0xC0) n = 2, min = 0x80;
+    else if ((c & 0xF0) == 0xE0) n = 3, min = 0x800;
+    else if ((c & 0xF8) == 0xF0) n = 4, min = 0x10000;
+    else return 0;
+    unsigned cp = c & (0x7Fu >> n);
+    for (int i = 1; i < n; ++i) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3Fu);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped; bytes that are not UTF-8
+ * (a path from a non-UTF-8 locale) become U+FFFD, so the file stays valid JSON. */
 static void json_string(FILE *f, const char *s)
 {
     fputc('"', f);
-    for (; *s; ++s) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        const unsigned char c = *p;
+        const int n = utf8_len(p);
+        if (n == 0) {
+            fputs("\\ufffd", f);
+            ++p;
+        } else if (c == '"' || c == '\\') {
             fprintf(f, "\\%c", c);
-        else if (c < 0x20)
+            ++p;
+        } else if (c < 0x20) {
             fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
+            ++p;
+        } else {
+            fwrite(p, 1, (size_t)n, f);
+            p += n;
+        }
     }
     fputc('"', f);
 }

@@ -32,6 +32,7 @@ extern "C" {
     X(PFR_ERR_IO, "file could not be read or written")                                                \
     X(PFR_ERR_FORMAT, "malformed input file")                                                         \
     X(PFR_ERR_NO_MEMORY, "out of host memory")                                                        \
+    X(PFR_ERR_TOO_LARGE, "configuration too large for this machine's memory")                        \
     X(PFR_ERR_NUMERIC, "numerical failure")                                                           \
     X(PFR_ERR_NO_DEVICE, "no usable CUDA device or CUDA engine")                                      \
     X(PFR_ERR_DEVICE_MEMORY, "not enough device memory")                                              \
@@ -188,6 +189,9 @@ pfr_status pfr_sim_run(pfr_sim *sim, int64_t rounds);
 pfr_status pfr_sim_evaluate(pfr_sim *sim, pfr_metrics *out);
 /* The message of the last failing call on this handle ("" if none). */
 const char *pfr_sim_last_error(const pfr_sim *sim);
+/* What set-up noticed that the caller should know but that is not an error (threads beyond the
+ * cores, an all-zero init_phi, ...): one line each, "" if nothing. */
+const char *pfr_sim_warnings(const pfr_sim *sim);
 
 const pfr_config *pfr_sim_config(const pfr_sim *sim);
 int pfr_sim_num_states(const pfr_sim *sim);

@@ -1,0 +1,106 @@
+/*
+ * plan.c — the host memory a configuration needs, planned before its first large allocation and
+ * compared with the memory actually available (MemAvailable, and the cgroup's limit when the
+ * process runs in one), so a configuration that cannot fit is refused up front, naming its sizes
+ * (PFR_ERR_TOO_LARGE: bad input, exit 2), instead of failing minutes later.
+ *
+ * Counted: building the environment (the builder's room included), the ground truth, the agents'
+ * state (Phi, theta, states, every Phi_i for local_rep), the CPU engine's work space for its
+ * threads, and an evaluation's per-block sums. Not counted: a device engine's device memory (its
+ * own plan, cuda/cuda_plan.c) and allocations below a megabyte.
+ */
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine.h"
+
+int pfr_resolve_threads(int want)
+{
+    if (want > 0)
+        return want;
+    const int n = omp_get_max_threads(); /* OMP_NUM_THREADS when set, else the cores this process may use */
+    return n > 0 ? n : 1;
+}
+
+/* A number from the first line of a file ("max" or missing: -1). */
+static double read_number(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1.0;
+    char buf[64] = "";
+    const int ok = fgets(buf, sizeof buf, f) != NULL;
+    fclose(f);
+    if (!ok || strncmp(buf, "max", 3) == 0)
+        return -1.0;
+    char *end;
+    const double v = strtod(buf, &end);
+    return end == buf ? -1.0 : v;
+}
+
+double pfr_host_available_bytes(void)
+{
+    double avail = -1.0;
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f) {
+        char line[256];
+        while (fgets(line, sizeof line, f))
+            if (strncmp(line, "MemAvailable:", 13) == 0) {
+                avail = strtod(line + 13, NULL) * 1024.0; /* kB */
+                break;
+            }
+        fclose(f);
+    }
+    if (avail < 0) { /* no /proc: physical memory */
+        const double pages = (double)sysconf(_SC_PHYS_PAGES), size = (double)sysconf(_SC_PAGESIZE);
+        avail = pages > 0 && size > 0 ? pages * size : -1.0;
+    }
+    /* a cgroup limit (v2, then v1) */
+    double limit = read_number("/sys/fs/cgroup/memory.max"), used = read_number("/sys/fs/cgroup/memory.current");
+    if (limit < 0) {
+        limit = read_number("/sys/fs/cgroup/memory/memory.limit_in_bytes");
+        used = read_number("/sys/fs/cgroup/memory/memory.usage_in_bytes");
+    }
+    if (limit > 0 && limit < 1e18) {
+        const double room = limit - (used > 0 ? used : 0.0);
+        if (avail < 0 || room < avail)
+            avail = room > 0 ? room : 0.0;
+    }
+    return avail;
+}
+
+static double gib(double b) { return b / 1073741824.0; }
+
+pfr_status pfr_plan_host_memory(const pfr_config *cfg, int threads, double available, pfr_host_plan *plan,
+                                pfr_error *err)
+{
+    memset(plan, 0, sizeof *plan);
+    pfr_env_size z;
+    pfr_status st = pfr_env_estimate(&cfg->env, &z, err);
+    if (st != PFR_OK)
+        return st;
+    const pfr_alg_traits t = pfr_algorithm_traits(cfg->algorithm);
+    const double S = z.S, M = z.M, d = cfg->dim, N = (double)cfg->agents, K = cfg->local_steps;
+    plan->env_bytes = z.bytes;
+    plan->truth_bytes = pfr_truth_bytes(z.S, z.M);
+    plan->agent_bytes = 4.0 * S * d + N * (4.0 * d + 4.0) + (t.own_phi ? 4.0 * N * S * d : 0.0) +
+                        8.0 * 3.0 * (N / PFR_AGENT_BLOCK + 1.0) + 8.0 * M * (d * d + d);
+    const int shared = !t.own_phi && (t.avg_phi || t.avg_theta) && t.learn_phi;
+    plan->engine_bytes = cfg->backend == PFR_BACKEND_CUDA
+                             ? 0.0
+                             : pfr_engine_cpu_bytes(z.S, cfg->dim, (int)(K < 1e9 ? K : 1e9), z.M, threads, shared);
+    plan->total_bytes = plan->env_bytes + plan->truth_bytes + plan->agent_bytes + plan->engine_bytes;
+    plan->available_bytes = available;
+    if (available > 0 && plan->total_bytes > available)
+        return pfr_fail(err, PFR_ERR_TOO_LARGE,
+                        "agents=%lld, dim=%d, local_steps=%d, %s, %s (S=%d) needs %.2f GiB of host memory "
+                        "(environment %.2f, ground truth %.2f, agents %.2f, CPU engine work space for %d threads "
+                        "%.2f); %.2f GiB are available: fewer agents or states, a smaller dim, or fewer threads",
+                        (long long)cfg->agents, cfg->dim, cfg->local_steps, pfr_algorithm_name(cfg->algorithm), z.keys,
+                        z.S, gib(plan->total_bytes), gib(plan->env_bytes), gib(plan->truth_bytes),
+                        gib(plan->agent_bytes), threads, gib(plan->engine_bytes), gib(available));
+    return PFR_OK;
+}
