@@ -1,7 +1,29 @@
 #!/usr/bin/env bash
-# The test command (README): set up a fresh machine, build everything, run the whole suite.
+# The test command (README): set up a fresh machine, build everything, run the whole suite; then
+# the fast tests again in a build with AddressSanitizer and UndefinedBehaviorSanitizer, and a short
+# run of each fuzzer (tests/fuzz/, when clang is present).
+#   bash scripts/test.sh              all three (what CI runs)
+#   bash scripts/test.sh --sanitize   only the sanitizer build and its tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-BUILD_DIR="${BUILD_DIR:-build}" bash scripts/build.sh
-ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j "$(nproc)"
+mode="${1:-all}"
+case "$mode" in all|--sanitize) ;; *) echo "usage: bash scripts/test.sh [--sanitize]" >&2; exit 2 ;; esac
+
+if [ "$mode" = all ]; then
+  BUILD_DIR="${BUILD_DIR:-build}" bash scripts/build.sh
+  ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j "$(nproc)"
+fi
+
+# The CPU suite under ASan + UBSan (the CUDA parts are left out of this build). Left out here, run
+# above without sanitizers: the slow emulations (minutes under ASan) and the peak-memory test (ASan's
+# shadow memory is not the program's).
+asan="${ASAN_BUILD_DIR:-build-asan}"
+cmake -S . -B "$asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPFR_SANITIZE=ON -DPFR_CUDA=OFF > /dev/null
+cmake --build "$asan" -j "$(nproc)" > /dev/null
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir "$asan" --output-on-failure -j "$(nproc)" \
+  -E 'Plan\.PeakMemory|GpuTestConfigs|CudaLogic\.WarpRound|CudaLogic\.DeviceRoundWithGlobalPartials|experiments\.tiny'
+
+[ "$mode" = all ] && bash scripts/fuzz.sh 5
+exit 0
