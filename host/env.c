@@ -401,9 +401,9 @@ static pfr_status build_file(const pfr_env_config *c, pfr_env *env, pfr_error *e
     int M = 0, S = 0;
     if (P.ndim != 3 || P.shape[1] != P.shape[2] || P.shape[0] < 1 || P.shape[1] < 2 || P.shape[0] > 4096 ||
         P.shape[1] > 100000) {
-        st = pfr_fail(err, PFR_ERR_FORMAT, "env.p_file %s: shape must be [M, S, S] with 1 <= M <= 4096 and 2 <= S <= 100000 (got %d dims: %lld, %lld, %lld)",
-                      c->p_file, P.ndim, (long long)P.shape[0], (long long)(P.ndim > 1 ? P.shape[1] : -1),
-                      (long long)(P.ndim > 2 ? P.shape[2] : -1));
+        char shape[200];
+        st = pfr_fail(err, PFR_ERR_FORMAT, "env.p_file %s: shape %s; allowed: [M, S, S] with 1 <= M <= 4096 and 2 <= S <= 100000",
+                      c->p_file, pfr_npy_shape_text(&P, shape, sizeof shape));
         goto done;
     }
     M = (int)P.shape[0];
@@ -416,8 +416,9 @@ static pfr_status build_file(const pfr_env_config *c, pfr_env *env, pfr_error *e
     int r_full = R.ndim == 3 && R.shape[0] == M && R.shape[1] == S && R.shape[2] == S;
     int r_state = R.ndim == 2 && R.shape[0] == M && R.shape[1] == S;
     if (!r_full && !r_state) {
-        st = pfr_fail(err, PFR_ERR_FORMAT, "env.r_file %s: shape must be [M, S, S] or [M, S] = [%d, %d, %d] or [%d, %d]",
-                      c->r_file, M, S, S, M, S);
+        char shape[200];
+        st = pfr_fail(err, PFR_ERR_FORMAT, "env.r_file %s: shape %s; allowed: [M, S, S] = (%d, %d, %d) or [M, S] = (%d, %d)",
+                      c->r_file, pfr_npy_shape_text(&R, shape, sizeof shape), M, S, S, M, S);
         goto done;
     }
     for (size_t i = 0; i < R.count; ++i)

@@ -275,7 +275,7 @@ TEST(Cli, BadInputsFailClearlyAndWriteNothing)
              write_file(d + "/P.npy", bytes);
              save_npy(d + "/R.npy", {1, 0, 0}, {1, 3});
          }},
-        {"npy R shape", file_env, "", "env.r_file",
+        {"npy R shape", file_env, "", "env.r_file {dir}/R.npy: shape (1, 4); allowed: [M, S, S] = (1, 3, 3) or [M, S] = (1, 3)",
          [](const std::string &d) {
              save_npy(d + "/P.npy", good_p(), {1, 3, 3});
              save_npy(d + "/R.npy", {1, 0, 0, 0}, {1, 4});
