@@ -87,7 +87,7 @@ struct pfr_sim {
     char errmsg[1024];
     char warnings[1024]; /* one line each: what the caller should know (pfr_sim_warnings) */
 
-    int cpu_scalar_only; /* tests: keep the CPU engine off its vector path (set before the engine starts) */
+    int cpu_path; /* tests: the CPU engine's path (PFR_CPU_PATH_*; set before the engine starts) */
 
     const pfr_engine_vtbl *engine;
     void *engine_state;
@@ -106,11 +106,16 @@ static inline int pfr_agent_type(const pfr_sim *sim, int64_t i)
     return sim->type_first + (int)(i % sim->type_count);
 }
 
+/* The CPU engine's paths: all compute the same bits; tests force each. AUTO: the best this CPU has. */
+#define PFR_CPU_PATH_AUTO 0
+#define PFR_CPU_PATH_PER_AGENT 1 /* no 16-agent AVX-512 step: one agent at a time, vectorized along d */
+#define PFR_CPU_PATH_SCALAR 2    /* pfr_td_step and the scalar Philox only */
+
 /* The CPU engine (engine_cpu.c); the CUDA engine is declared in cuda/cuda_engine.h. */
 pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err);
-/* What pfr_engine_cpu_init allocates for T threads (`shared`: a shared-Phi algorithm that folds),
- * for the memory plan. */
-double pfr_engine_cpu_bytes(int S, int d, int K, int M, int T, int shared);
+/* What pfr_engine_cpu_init allocates for T threads and N agents (`shared`: an algorithm that
+ * aggregates), for the memory plan. */
+double pfr_engine_cpu_bytes(int S, int d, int K, int M, int T, int shared, int64_t N);
 
 /* Why an orthonormalization fails, for the engines' messages ("... in round r: Phi " WHY). */
 #define PFR_LOST_RANK_WHY                                                                                  \

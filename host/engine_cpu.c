@@ -1,199 +1,126 @@
 /*
- * engine_cpu.c — the CPU engine: every agent's K local steps with OpenMP across agents, using the
- * shared per-agent math (kernels/pfr_agent_math.h), then the aggregation of Phi (and theta).
+ * engine_cpu.c — the CPU engine: every agent's K local steps, then the aggregation of Phi (and
+ * theta), on the threads of a pool (pool.c), with the per-agent math of kernels/pfr_agent_math.h
+ * vectorized along d (cpu_step.h).
  *
  * Why it looks like this:
- *  - Only the rows an agent touched differ from the shared Phi, so a thread keeps one private
- *    copy of Phi (phi_local) and, after each agent, folds the touched rows' changes into its
- *    block's partial sum and restores them. No per-agent S x d copy is ever made.
- *  - Agents are grouped in blocks of PFR_AGENT_BLOCK. Threads take blocks in waves: in wave w,
- *    thread j runs the C consecutive blocks (w*T + j)*C .. +C-1, each into its own partial-sum slot.
- *    After the wave the slots are added into the accumulator in block order, each row by the one
- *    thread that owns it. The sums are therefore the same for any thread count T (and any C),
- *    which makes Phi and theta bit-identical whatever the number of threads. C > 1 only makes the
- *    barriers rarer; it is bounded by a memory budget for the slots.
- *  - A thread runs agents in groups of PFR_CPU_LANES = 16, each agent on its own copy of Phi.
- *    On CPUs with AVX-512 a group is one vector lane per agent (run_group_avx512_d: Philox,
- *    threshold search and TD step in 16 lanes, rows by gather/scatter); elsewhere, and for the
- *    last partial group, the scalar lanes of run_lanes_d. Both perform the same operations per
- *    agent in the same order, so they produce the same bits (a test checks it).
- *    Napkin math (cliff walk, d = 8): a step is one Philox (10 rounds of two 32x32->64 multiplies),
- *    about three threshold probes, 2d row loads, 4d multiply-adds and d stores; scalar that is
- *    about 150 instructions, with 16 lanes about 15 per agent-step. Measured: bench/RESULTS.md.
- *  - States, participation and the random words depend only on (seed, agent, step).
+ *  - Work proportional to what an agent touches. An agent's Phi_i is the shared Phi plus an overlay
+ *    of the rows it changed (cpu_step.h), so nothing of size S is copied per agent or per round.
+ *  - A thread steps 16 agents together: one Philox evaluation gives a step's words for all 16
+ *    (the compiler vectorizes it across the lanes), then each agent's step runs on its own
+ *    contiguous rows, vectorized along d. Independent agents interleave, so the processor overlaps
+ *    their dependency chains (threshold search, row loads, dot products).
+ *  - Agents are grouped in blocks of PFR_AGENT_BLOCK. Each block sums its participants' changes
+ *    Phi_i[r] - Phi[r] over the rows they touched (in double, agents in index order) into a sparse
+ *    partial sum (block_part), and its theta_i. Blocks run in waves: within a wave threads take
+ *    blocks as they come (dynamic), each into the wave slot of its block; after the wave, the slots
+ *    are added into one accumulator in block order, each row by the thread that owns its bucket.
+ *    So every sum is the same for any thread count and any schedule: Phi and theta are
+ *    bit-identical whatever the threads (tested).
+ *  - Orthonormalization's theta map (theta_i <- R theta_i) is fused into the next round: each agent
+ *    applies the pending R when its group is loaded (and sync_host applies it to all before the
+ *    host reads theta), so a round reads and writes theta once.
+ *  - The hot functions are compiled for AVX-512, AVX2 and the x86-64 baseline (target clones, the
+ *    best picked at load time); all compute the same bits.
+ * Napkin math (cliff walk, d = 8): a step is a share of one 16-wide Philox (~3 instructions), a
+ * three-probe threshold search, two hash lookups, two 32-byte rows, two 8-wide dot products and an
+ * 8-wide update: about 60 instructions, ~15-20 cycles of issue, 1.5-2e8 agent-steps/s per core.
+ * Measured: bench/RESULTS.md.
  */
 #include <math.h>
-#include <omp.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../kernels/pfr_agent_math.h"
+#include "cpu_step.h"
+#include "cpu_x16.h"
 #include "engine.h"
+#include "pool.h"
+
+#define PFR_CPU_BUCKETS 64                     /* a row's merge owner: bucket r mod 64, bucket b's thread b mod T */
+#define PFR_CPU_WAVE_BUDGET ((size_t)256 << 20) /* bytes for all block parts of a wave */
+#define PFR_CPU_MAX_WAVE 1024
+#define PFR_CPU_MAP_MAX_S 65536 /* slot maps up to here (16 S bytes a thread); hash tables above */
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define PFR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define PFR_CLONES
+#endif
+
+/* The step's Philox for 16 agents (below). */
+typedef void (*philox16_fn)(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w0, uint32_t *w1);
+
+/* One agent block's partial sums. */
+typedef struct block_part {
+    int32_t *rows;  /* [cap] rows its participants changed, in first-touch order */
+    double *vals;   /* [cap, d] sum over its participants, in agent order, of Phi_i[r] - Phi[r] */
+    int32_t *order; /* [cap] positions grouped by bucket; bucket q is order[bstart[q] .. bstart[q+1]) */
+    int32_t bstart[PFR_CPU_BUCKETS + 1];
+    int n;
+    double *theta;  /* [d] sum of theta_i over its participants, in agent order */
+    uint64_t count; /* participants */
+} block_part;
+
+/* One per thread, on cache lines of its own. */
+typedef struct cpu_thread {
+    _Alignas(64) pfr_overlay lane[PFR_CPU_LANES];
+    int32_t *pos;       /* [S] row -> its position in the block part being filled, -1 */
+    int32_t *touched;   /* [S] rows this thread first added to the accumulator this round */
+    int64_t ntouched;
+    uint64_t participants;
+    int failed;         /* local_rep: an agent's orthonormalization failed */
+    float scratch[32];  /* the 16-agent step: a zero row, and a row to write, for lanes sitting out */
+} cpu_thread;
+
+typedef struct cpu_engine {
+    pfr_pool *pool;
+    int T, W;       /* threads; block parts per wave */
+    int vector;     /* the vector step (cpu_step.h); off: pfr_td_step itself (tests) */
+    philox16_fn philox16;
+    int R, cap;     /* overlay rows per agent; rows per block part */
+    int map;        /* overlays through per-lane slot maps (else hash tables) */
+    int x16;        /* full groups through the AVX-512 16-agent step (cpu_x16.h) */
+#ifdef PFR_X16
+    pfr_x16_layout x16_layout;
+#endif
+    int iters;      /* halvings of the threshold search for the longest row of the chains */
+    cpu_thread *th;
+    block_part *part;      /* [W] */
+    double *accum;         /* [S, d] the round's sum of Phi_i - Phi over the rows in in_accum */
+    unsigned char *in_accum; /* [S] */
+    double *theta_accum;   /* [d] */
+    double *pending;       /* [d, d] R of the last orthonormalization, not yet applied to theta */
+    int has_pending;
+    /* the round in progress, for the jobs */
+    pfr_sim *sim;
+    const pfr_round_plan *plan;
+    atomic_llong next;     /* the next block (or group) to take */
+    uint64_t participants;
+    double inv;
+    int broadcast;         /* theta_job: hand out the mean theta (else apply the pending R) */
+} cpu_engine;
+
+/* ---- one group of up to 16 agents ------------------------------------------------------------------- */
+/* The first two words (transition, participation) of the step's Philox for agents i0 .. i0+15,
+ * lane g = agent i0+g: pfr_philox4x32_10 on 16 counters at once. Integers only, so every variant
+ * gives pfr_stream_words' words exactly. The variant is picked once, by the CPU's features (vector
+ * integer multiplies need explicit instructions: a compiler left to itself multiplies 64 x 64). */
+static void philox16_scalar(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w0, uint32_t *w1)
+{
+    for (int g = 0; g < PFR_CPU_LANES; ++g) {
+        const pfr_words w = pfr_stream_words(seed, (uint64_t)(i0 + g), t);
+        w0[g] = w.w[PFR_WORD_TRANSITION];
+        w1[g] = w.w[PFR_WORD_PARTICIPATION];
+    }
+}
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
-#define PFR_HAVE_AVX512_PATH 1
-typedef struct simd_ctx {
-    const uint32_t *rp32; /* row_ptr as uint32 */
-    int iters;            /* binary-search steps for the longest row */
-} simd_ctx;
-#endif
-
-/* The partial sums of one block: sum over its participants of Phi_i - Phi (rows they touched). */
-typedef struct block_slot {
-    double *partial;       /* [S, d], zero outside rows[] */
-    double *theta_partial; /* [d] sum of theta_i over the block's participants */
-    int *rows;             /* rows touched by the block */
-    int n_rows;
-} block_slot;
-
-#define PFR_SIMD_MAX_D 32
-
-/* One interleaved agent's view of Phi (shared-Phi algorithms). */
-typedef struct lane {
-    float *phi_local;    /* [S, d] private copy of the shared Phi */
-    int64_t *agent_mark; /* [S] last agent that touched the row */
-    int *agent_rows;     /* rows touched by the current agent (at most K distinct) */
-    int n_rows;
-} lane;
-
-/* One per thread, on cache lines of its own: its fields are written per agent. */
-typedef struct thread_ws {
-    _Alignas(64) lane lanes[PFR_CPU_LANES];
-    float *overlays;     /* [PFR_CPU_LANES, S, d]: lane g's phi_local is overlays + g*S*d */
-    int64_t *block_mark; /* [S] last block that touched the row */
-    uint32_t *rows;      /* [K, PFR_CPU_LANES] rows visited by a vector group */
-    block_slot *slot;    /* [C] */
-    uint64_t participants;
-} thread_ws;
-
-/* Memory budget for all partial-sum slots together: it sets how many blocks a thread runs
- * between two barriers. */
-#define PFR_CPU_SLOT_BUDGET ((size_t)256 << 20)
-#define PFR_CPU_MAX_SLOTS 16
-
-typedef struct cpu_engine {
-    int T, C;
-    int use_avx512;         /* the CPU has AVX-512F and the sizes fit its 32-bit gathers */
-#ifdef PFR_HAVE_AVX512_PATH
-    simd_ctx simd;
-#endif
-    thread_ws *ws;
-    double *accum;          /* [S, d] sum over the round's participants of Phi_i - Phi */
-    unsigned char *round_touched; /* [S] */
-    double *theta_accum;    /* [d] */
-} cpu_engine;
-
-static void cpu_destroy(pfr_sim *sim)
-{
-    cpu_engine *e = sim->engine_state;
-    if (!e)
-        return;
-    for (int t = 0; e->ws && t < e->T; ++t) {
-        thread_ws *w = &e->ws[t];
-        free(w->overlays);
-        for (int g = 0; g < PFR_CPU_LANES; ++g) {
-            free(w->lanes[g].agent_mark);
-            free(w->lanes[g].agent_rows);
-        }
-        free(w->block_mark);
-        free(w->rows);
-        for (int c = 0; w->slot && c < e->C; ++c) {
-            free(w->slot[c].partial);
-            free(w->slot[c].theta_partial);
-            free(w->slot[c].rows);
-        }
-        free(w->slot);
-    }
-    free(e->ws);
-    free(e->accum);
-    free(e->round_touched);
-    free(e->theta_accum);
-#ifdef PFR_HAVE_AVX512_PATH
-    free((void *)e->simd.rp32);
-#endif
-    free(e);
-    sim->engine_state = NULL;
-}
-
-static pfr_status cpu_sync_host(pfr_sim *sim)
-{
-    (void)sim;
-    return PFR_OK;
-}
-
-/* K local steps of agents i0 .. i0+G-1 (G <= PFR_CPU_LANES), interleaved; agent i0+g works on the
- * Phi rows at phi[g] ([S, d]) and, when ln is given, records the rows it touched in ln[g].
- * part[g] says whether the agent took part in this round. Inlined with a constant d for the common
- * sizes (see run_lanes), so the d-loops of the shared step unroll. */
-static inline __attribute__((always_inline)) void run_lanes_d(const pfr_sim *sim, const pfr_round_plan *plan, int64_t i0,
-                                                              int G, float *const *phi, lane *ln, int *part, const int d)
-{
-    const pfr_env *env = sim->env;
-    const int S = sim->S;
-    const uint32_t *restrict thr = env->thr, *restrict next = env->next;
-    const float *restrict reward = env->reward, *restrict alpha = plan->alpha, *restrict beta = plan->beta;
-    const float gamma = (float)sim->cfg.gamma;
-    const uint64_t seed = sim->cfg.seed, t0 = plan->t0;
-    const int K = plan->K, learn_phi = sim->learn_phi;
-    const uint64_t *rp[PFR_CPU_LANES] = {0};
-    float *theta[PFR_CPU_LANES] = {0};
-    uint32_t s[PFR_CPU_LANES] = {0}, u0[PFR_CPU_LANES] = {0};
-    for (int g = 0; g < G; ++g) {
-        const int64_t i = i0 + g;
-        const pfr_words wd = pfr_stream_words(seed, (uint64_t)i, t0);
-        part[g] = (uint64_t)wd.w[PFR_WORD_PARTICIPATION] < plan->part_threshold;
-        u0[g] = wd.w[PFR_WORD_TRANSITION];
-        rp[g] = env->row_ptr + (size_t)pfr_agent_type(sim, i) * (S + 1);
-        theta[g] = sim->theta + (size_t)i * d;
-        s[g] = sim->state[i];
-        if (ln)
-            ln[g].n_rows = 0;
-    }
-    for (int k = 0; k < K; ++k) {
-        /* the transition words of all lanes first: one Philox per lane, vectorized across lanes */
-        uint32_t u[PFR_CPU_LANES];
-        if (k == 0) {
-            for (int g = 0; g < PFR_CPU_LANES; ++g)
-                u[g] = u0[g];
-        } else {
-            for (int g = 0; g < PFR_CPU_LANES; ++g)
-                u[g] = pfr_stream_words(seed, (uint64_t)(i0 + g), t0 + (uint64_t)k).w[PFR_WORD_TRANSITION];
-        }
-        for (int g = 0; g < G; ++g) {
-            if (!part[g])
-                continue;
-            const int64_t i = i0 + g;
-            const uint32_t st = s[g];
-            const uint64_t a = rp[g][st];
-            const uint64_t j = a + pfr_sample_entry(thr + a, (uint32_t)(rp[g][st + 1] - a), u[g]);
-            const uint32_t s2 = next[j];
-            float *restrict ph = phi[g];
-            pfr_td_step(ph + (size_t)st * d, ph + (size_t)s2 * d, theta[g], d, reward[j], gamma, alpha[k], beta[k],
-                        learn_phi);
-            if (ln && ln[g].agent_mark[st] != i) {
-                ln[g].agent_mark[st] = i;
-                ln[g].agent_rows[ln[g].n_rows++] = (int)st;
-            }
-            s[g] = s2;
-        }
-    }
-    for (int g = 0; g < G; ++g)
-        if (part[g])
-            sim->state[i0 + g] = s[g];
-}
-
-#ifdef PFR_HAVE_AVX512_PATH
-/*
- * The same K steps for a full group of 16 agents with AVX-512: one agent per vector lane. Each
- * lane performs exactly the operations run_lanes_d performs for its agent (Philox4x32-10, the
- * branch-free threshold search, pfr_dot's summation order, separate multiplies and adds), so the
- * results are bit-identical to the scalar path; tests/test_algorithms.cc checks that. Lanes of
- * agents that sit the round out compute alongside and are masked out of every write.
- * phi[g] must all point into one allocation less than 2^31 floats long (checked by the caller).
- */
-__attribute__((target("avx512f"))) static inline __m512i mulhilo_avx512(__m512i c, __m512i m, __m512i *lo)
+#define PFR_HAVE_X86_PHILOX 1
+/* hi and lo halves of the 32 x 32 -> 64 products c * m, lane by lane */
+__attribute__((target("avx512f"))) static inline __m512i mulhilo512(__m512i c, __m512i m, __m512i *lo)
 {
     const __m512i pe = _mm512_mul_epu32(c, m);                        /* even lanes: full products */
     const __m512i po = _mm512_mul_epu32(_mm512_srli_epi64(c, 32), m); /* odd lanes */
@@ -201,12 +128,13 @@ __attribute__((target("avx512f"))) static inline __m512i mulhilo_avx512(__m512i 
     return _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 32), po);
 }
 
-/* Philox4x32-10 for 16 counters {t_lo, t_hi, agent_lo, agent_hi}; words 0 and 1. */
-__attribute__((target("avx512f"))) static inline __m512i philox_avx512(uint64_t t, __m512i agent_lo, uint32_t agent_hi,
-                                                                        uint64_t seed, __m512i *w1)
+__attribute__((target("avx512f"))) static void philox16_avx512(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w0,
+                                                               uint32_t *w1)
 {
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     __m512i c0 = _mm512_set1_epi32((int)(uint32_t)t), c1 = _mm512_set1_epi32((int)(uint32_t)(t >> 32));
-    __m512i c2 = agent_lo, c3 = _mm512_set1_epi32((int)agent_hi);
+    __m512i c2 = _mm512_add_epi32(_mm512_set1_epi32((int)(uint32_t)i0), lane); /* i0 % 16 == 0: no carry */
+    __m512i c3 = _mm512_set1_epi32((int)(uint32_t)((uint64_t)i0 >> 32));
     uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
     const __m512i m0 = _mm512_set1_epi32((int)PFR_PHILOX_M0), m1 = _mm512_set1_epi32((int)PFR_PHILOX_M1);
     for (int r = 0; r < 10; ++r) {
@@ -215,369 +143,594 @@ __attribute__((target("avx512f"))) static inline __m512i philox_avx512(uint64_t 
             k1 += PFR_PHILOX_W1;
         }
         __m512i lo0, lo1;
-        const __m512i hi0 = mulhilo_avx512(c0, m0, &lo0), hi1 = mulhilo_avx512(c2, m1, &lo1);
+        const __m512i hi0 = mulhilo512(c0, m0, &lo0), hi1 = mulhilo512(c2, m1, &lo1);
         c0 = _mm512_xor_si512(_mm512_xor_si512(hi1, c1), _mm512_set1_epi32((int)k0));
         c1 = lo1;
         c2 = _mm512_xor_si512(_mm512_xor_si512(hi0, c3), _mm512_set1_epi32((int)k1));
         c3 = lo0;
     }
-    *w1 = c1;
-    return c0;
+    _mm512_storeu_si512(w0, c0);
+    _mm512_storeu_si512(w1, c1);
 }
 
-__attribute__((target("avx512f"))) static inline void run_group_avx512_d(const pfr_sim *sim, const pfr_round_plan *plan,
-                                                                         const simd_ctx *cx, int64_t i0, float *const *phi,
-                                                                         lane *ln, int *part, uint32_t *rows, const int d)
+__attribute__((target("avx2"))) static inline __m256i mulhilo256(__m256i c, __m256i m, __m256i *lo)
 {
-    enum { L = 16 };
-    const pfr_env *env = sim->env;
-    const int S = sim->S, K = plan->K, learn_phi = sim->learn_phi;
-    const uint64_t seed = sim->cfg.seed, t0 = plan->t0;
-    float *const base = phi[0];
-    const __m512i lane_id = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const __m512i agent_lo = _mm512_add_epi32(_mm512_set1_epi32((int)(uint32_t)i0), lane_id);
-    const uint32_t agent_hi = (uint32_t)((uint64_t)i0 >> 32); /* groups never straddle 2^32 (i0 % 16 == 0) */
-    int32_t off_a[L], rowbase_a[L];
-    for (int g = 0; g < L; ++g) {
-        off_a[g] = (int32_t)(phi[g] - base);
-        rowbase_a[g] = (int32_t)((uint64_t)pfr_agent_type(sim, i0 + g) * (uint64_t)(S + 1));
-    }
-    const __m512i off = _mm512_loadu_si512(off_a), rowbase = _mm512_loadu_si512(rowbase_a);
-    const __m512i dvec = _mm512_set1_epi32(d), one = _mm512_set1_epi32(1), zero = _mm512_setzero_si512();
-    __m512i w1;
-    __m512i u = philox_avx512(t0, agent_lo, agent_hi, seed, &w1);
-    const __mmask16 act = plan->part_threshold >= (1ull << 32)
-                              ? (__mmask16)0xFFFF
-                              : _mm512_cmplt_epu32_mask(w1, _mm512_set1_epi32((int)(uint32_t)plan->part_threshold));
-    for (int g = 0; g < L; ++g)
-        part[g] = (act >> g) & 1;
-    __m512i st = _mm512_loadu_si512(sim->state + i0);
-    const __m512i tidx = _mm512_mullo_epi32(lane_id, dvec); /* theta of lane g starts at g*d */
-    float *theta0 = sim->theta + (size_t)i0 * d;
-    __m512 th[PFR_SIMD_MAX_D];
-    for (int j = 0; j < d; ++j)
-        th[j] = _mm512_i32gather_ps(_mm512_add_epi32(tidx, _mm512_set1_epi32(j)), theta0, 4);
-    const __m512 gamma = _mm512_set1_ps((float)sim->cfg.gamma);
+    const __m256i pe = _mm256_mul_epu32(c, m);
+    const __m256i po = _mm256_mul_epu32(_mm256_srli_epi64(c, 32), m);
+    *lo = _mm256_blend_epi32(pe, _mm256_slli_epi64(po, 32), 0xAA);
+    return _mm256_blend_epi32(_mm256_srli_epi64(pe, 32), po, 0xAA);
+}
 
-    for (int k = 0; k < K; ++k) {
-        if (k > 0) {
-            __m512i unused;
-            u = philox_avx512(t0 + (uint64_t)k, agent_lo, agent_hi, seed, &unused);
+__attribute__((target("avx2"))) static void philox16_avx2(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w0,
+                                                          uint32_t *w1)
+{
+    const __m256i m0 = _mm256_set1_epi32((int)PFR_PHILOX_M0), m1 = _mm256_set1_epi32((int)PFR_PHILOX_M1);
+    for (int half = 0; half < 2; ++half) {
+        __m256i c0 = _mm256_set1_epi32((int)(uint32_t)t), c1 = _mm256_set1_epi32((int)(uint32_t)(t >> 32));
+        __m256i c2 = _mm256_add_epi32(_mm256_set1_epi32((int)(uint32_t)i0 + 8 * half),
+                                      _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        __m256i c3 = _mm256_set1_epi32((int)(uint32_t)((uint64_t)i0 >> 32));
+        uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+        for (int r = 0; r < 10; ++r) {
+            if (r > 0) {
+                k0 += PFR_PHILOX_W0;
+                k1 += PFR_PHILOX_W1;
+            }
+            __m256i lo0, lo1;
+            const __m256i hi0 = mulhilo256(c0, m0, &lo0), hi1 = mulhilo256(c2, m1, &lo1);
+            c0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1), _mm256_set1_epi32((int)k0));
+            c1 = lo1;
+            c2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3), _mm256_set1_epi32((int)k1));
+            c3 = lo0;
         }
-        /* integer sampling, as pfr_sample_entry */
-        const __m512i ridx = _mm512_add_epi32(rowbase, st);
-        __m512i pos = _mm512_i32gather_epi32(ridx, (const int *)cx->rp32, 4);
-        __m512i n = _mm512_sub_epi32(_mm512_i32gather_epi32(_mm512_add_epi32(ridx, one), (const int *)cx->rp32, 4), pos);
-        for (int it = 0; it < cx->iters; ++it) {
-            const __m512i half = _mm512_srli_epi32(n, 1);
-            const __mmask16 nz = _mm512_cmpneq_epi32_mask(half, zero);
-            const __m512i probe = _mm512_mask_add_epi32(pos, nz, pos, _mm512_sub_epi32(half, one));
-            const __m512i tv = _mm512_i32gather_epi32(probe, (const int *)env->thr, 4);
-            const __mmask16 take = nz & _mm512_cmple_epu32_mask(tv, u);
-            pos = _mm512_mask_add_epi32(pos, take, pos, half);
-            n = _mm512_sub_epi32(n, half);
-        }
-        const __m512i s2 = _mm512_i32gather_epi32(pos, (const int *)env->next, 4);
-        const __m512 rho = _mm512_i32gather_ps(pos, env->reward, 4);
-        /* the TD step, pfr_td_step lane by lane */
-        const __m512i rs = _mm512_add_epi32(off, _mm512_mullo_epi32(st, dvec));
-        const __m512i rn = _mm512_add_epi32(off, _mm512_mullo_epi32(s2, dvec));
-        __m512 ps[PFR_SIMD_MAX_D];
-        __m512 as[8], an[8];
-        for (int l = 0; l < 8; ++l)
-            as[l] = an[l] = _mm512_setzero_ps();
-        for (int j = 0; j < d; ++j) {
-            const __m512i jv = _mm512_set1_epi32(j);
-            ps[j] = _mm512_i32gather_ps(_mm512_add_epi32(rs, jv), base, 4);
-            const __m512 pn = _mm512_i32gather_ps(_mm512_add_epi32(rn, jv), base, 4);
-            as[j & 7] = _mm512_add_ps(as[j & 7], _mm512_mul_ps(ps[j], th[j]));
-            an[j & 7] = _mm512_add_ps(an[j & 7], _mm512_mul_ps(pn, th[j]));
-        }
-        const __m512 vs = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(as[0], as[4]), _mm512_add_ps(as[2], as[6])),
-                                        _mm512_add_ps(_mm512_add_ps(as[1], as[5]), _mm512_add_ps(as[3], as[7])));
-        const __m512 vn = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(an[0], an[4]), _mm512_add_ps(an[2], an[6])),
-                                        _mm512_add_ps(_mm512_add_ps(an[1], an[5]), _mm512_add_ps(an[3], an[7])));
-        const __m512 delta = _mm512_sub_ps(_mm512_add_ps(rho, _mm512_mul_ps(gamma, vn)), vs);
-        const __m512 a = _mm512_mul_ps(_mm512_set1_ps(plan->alpha[k]), delta);
-        const __m512 b = _mm512_mul_ps(_mm512_set1_ps(plan->beta[k]), delta);
-        for (int j = 0; j < d; ++j) {
-            const __m512 t = th[j];
-            th[j] = _mm512_mask_add_ps(t, act, t, _mm512_mul_ps(a, ps[j]));
-            if (learn_phi)
-                _mm512_mask_i32scatter_ps(base, act, _mm512_add_epi32(rs, _mm512_set1_epi32(j)),
-                                          _mm512_add_ps(ps[j], _mm512_mul_ps(b, t)), 4);
-        }
-        if (rows)
-            _mm512_storeu_si512(rows + (size_t)k * L, st);
-        st = _mm512_mask_mov_epi32(st, act, s2);
+        _mm256_storeu_si256((__m256i *)(w0 + 8 * half), c0);
+        _mm256_storeu_si256((__m256i *)(w1 + 8 * half), c1);
     }
-    _mm512_mask_storeu_epi32(sim->state + i0, act, st);
-    for (int j = 0; j < d; ++j)
-        _mm512_mask_i32scatter_ps(theta0, act, _mm512_add_epi32(tidx, _mm512_set1_epi32(j)), th[j], 4);
-    if (ln && rows) /* the rows each agent touched, first touch first, as run_lanes_d records them */
-        for (int g = 0; g < L; ++g) {
-            const int64_t i = i0 + g;
-            ln[g].n_rows = 0;
+}
+#endif
+
+/* K steps of agents i0 .. i0+G-1 (G <= 16), interleaved; part[g]: the agent takes part. */
+static inline __attribute__((always_inline)) void run_group(cpu_engine *e, cpu_thread *w, int64_t i0, int G, int *part,
+                                                            const int d, const int vec, const int map)
+{
+    const int iters = e->iters;
+    pfr_sim *sim = e->sim;
+    const pfr_round_plan *plan = e->plan;
+    const pfr_env *env = sim->env;
+    const int S = sim->S, K = plan->K, learn = sim->learn_phi, overlay = sim->learn_phi && !sim->own_phi;
+    const uint64_t seed = sim->cfg.seed, t0 = plan->t0;
+    const uint32_t *restrict thr = env->thr, *restrict next = env->next;
+    const float *restrict reward = env->reward, *phi = sim->phi;
+    const float gamma = (float)sim->cfg.gamma;
+    uint32_t u[PFR_CPU_LANES], w1[PFR_CPU_LANES], s[PFR_CPU_LANES];
+    const uint64_t *rp[PFR_CPU_LANES];
+    float *th[PFR_CPU_LANES], *own[PFR_CPU_LANES];
+    e->philox16(seed, i0, t0, u, w1);
+    for (int g = 0; g < G; ++g) {
+        const int64_t i = i0 + g;
+        part[g] = (uint64_t)w1[g] < plan->part_threshold;
+        s[g] = sim->state[i];
+        rp[g] = env->row_ptr + (size_t)pfr_agent_type(sim, i) * (S + 1);
+        th[g] = sim->theta + (size_t)i * d;
+        own[g] = sim->own_phi ? sim->agent_phi + (size_t)i * S * d : NULL;
+        if (e->has_pending) /* last round's orthonormalization, for every agent */
+            pfr_map_theta(e->pending, th[g], d);
+    }
+    for (int k = 0; k < K; ++k) {
+        if (k > 0)
+            e->philox16(seed, i0, t0 + (uint64_t)k, u, w1);
+        const float alpha = plan->alpha[k], beta = plan->beta[k];
+        for (int g = 0; g < G; ++g) {
             if (!part[g])
                 continue;
-            for (int k = 0; k < K; ++k) {
-                const uint32_t r = rows[(size_t)k * L + g];
-                if (ln[g].agent_mark[r] != i) {
-                    ln[g].agent_mark[r] = i;
-                    ln[g].agent_rows[ln[g].n_rows++] = (int)r;
-                }
+            const uint32_t st = s[g];
+            const uint64_t a = rp[g][st];
+            const uint64_t j = a + pfr_sample_entry_fixed(thr + a, (uint32_t)(rp[g][st + 1] - a), u[g], iters);
+            const uint32_t s2 = next[j];
+            float *ps;
+            const float *pn;
+            if (overlay && map) { /* the shared Phi seen through the agent's overlay */
+                ps = pfr_overlay_get_map(&w->lane[g], phi, st, d);
+                pn = pfr_overlay_find_map(&w->lane[g], phi, s2, d);
+            } else if (overlay) {
+                ps = pfr_overlay_get(&w->lane[g], phi, st, d);
+                pn = pfr_overlay_find(&w->lane[g], s2, d);
+                if (!pn)
+                    pn = phi + (size_t)s2 * d;
+            } else if (own[g]) { /* local_rep: the agent's own Phi_i */
+                ps = own[g] + (size_t)st * d;
+                pn = own[g] + (size_t)s2 * d;
+            } else { /* fixed features: read only (learn = 0) */
+                ps = (float *)(phi + (size_t)st * d);
+                pn = phi + (size_t)s2 * d;
             }
+            s[g] = s2;
+            pfr_cpu_td_step(ps, pn, th[g], d, reward[j], gamma, alpha, beta, learn, vec);
         }
+    }
+    for (int g = 0; g < G; ++g)
+        if (part[g])
+            sim->state[i0 + g] = s[g];
 }
 
-__attribute__((target("avx512f"))) static void run_group_avx512(const pfr_sim *sim, const pfr_round_plan *plan,
-                                                                const simd_ctx *cx, int64_t i0, float *const *phi,
-                                                                lane *ln, int *part, uint32_t *rows)
+#ifdef PFR_X16
+/* The same K steps for a full group of 16 agents with AVX-512 (cpu_x16.h): each agent's rows found
+ * as in run_group (scalar: its search and overlay), then the TD math of all 16 at once on the
+ * transposed rows, theta kept transposed in registers across the K steps. Agents that sit the round
+ * out read a zero row, write a scratch row, and their theta lanes are masked. Same bits as
+ * run_group (tested). */
+__attribute__((target("avx512f"))) static inline __attribute__((always_inline)) void
+run_group_x16_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int D, const int map)
 {
-    switch (sim->d) { /* constant d: the j-loops unroll and th[] stays in registers */
-    case 4: run_group_avx512_d(sim, plan, cx, i0, phi, ln, part, rows, 4); break;
-    case 8: run_group_avx512_d(sim, plan, cx, i0, phi, ln, part, rows, 8); break;
-    case 16: run_group_avx512_d(sim, plan, cx, i0, phi, ln, part, rows, 16); break;
-    default: run_group_avx512_d(sim, plan, cx, i0, phi, ln, part, rows, sim->d); break;
+    const int iters = e->iters;
+    pfr_sim *sim = e->sim;
+    const pfr_round_plan *plan = e->plan;
+    const pfr_env *env = sim->env;
+    const int S = sim->S, K = plan->K, learn = sim->learn_phi, overlay = sim->learn_phi && !sim->own_phi;
+    const uint64_t seed = sim->cfg.seed, t0 = plan->t0;
+    const uint32_t *restrict thr = env->thr, *restrict next = env->next;
+    const float *restrict reward = env->reward, *phi = sim->phi;
+    uint32_t u[16], w1[16], s[16];
+    const uint64_t *rp[16];
+    float *own[16], *th[16];
+    e->philox16(seed, i0, t0, u, w1);
+    __mmask16 pm = 0;
+    for (int g = 0; g < 16; ++g) {
+        const int64_t i = i0 + g;
+        part[g] = (uint64_t)w1[g] < plan->part_threshold;
+        pm |= (__mmask16)(part[g] << g);
+        s[g] = sim->state[i];
+        rp[g] = env->row_ptr + (size_t)pfr_agent_type(sim, i) * (S + 1);
+        th[g] = sim->theta + (size_t)i * D;
+        own[g] = sim->own_phi ? sim->agent_phi + (size_t)i * S * D : NULL;
+        if (e->has_pending)
+            pfr_map_theta(e->pending, th[g], D);
+    }
+    __m512 T[16], X[16], Y[16];
+    pfr_x16_load(&e->x16_layout, (const float *const *)th, D, T);
+    const __m512 gamma = _mm512_set1_ps((float)sim->cfg.gamma);
+    float *scratch = w->scratch;          /* [16]: zeros, read by the lanes sitting out */
+    float *sink = w->scratch + 16;        /* [16]: where their rows are written */
+    for (int k = 0; k < K; ++k) {
+        if (k > 0)
+            e->philox16(seed, i0, t0 + (uint64_t)k, u, w1);
+        const float *rs[16], *rn[16];
+        float *rw[16];
+        float rho[16];
+        for (int g = 0; g < 16; ++g) {
+            if (!part[g]) {
+                rs[g] = rn[g] = scratch;
+                rw[g] = sink;
+                rho[g] = 0.0f;
+                continue;
+            }
+            const uint32_t st = s[g];
+            const uint64_t a = rp[g][st];
+            const uint64_t j = a + pfr_sample_entry_fixed(thr + a, (uint32_t)(rp[g][st + 1] - a), u[g], iters);
+            const uint32_t s2 = next[j];
+            float *ps;
+            const float *pn;
+            if (overlay && map) {
+                ps = pfr_overlay_get_map(&w->lane[g], phi, st, D);
+                pn = pfr_overlay_find_map(&w->lane[g], phi, s2, D);
+            } else if (overlay) {
+                ps = pfr_overlay_get(&w->lane[g], phi, st, D);
+                pn = pfr_overlay_find(&w->lane[g], s2, D);
+                if (!pn)
+                    pn = phi + (size_t)s2 * D;
+            } else if (own[g]) {
+                ps = own[g] + (size_t)st * D;
+                pn = own[g] + (size_t)s2 * D;
+            } else {
+                ps = (float *)(phi + (size_t)st * D);
+                pn = phi + (size_t)s2 * D;
+            }
+            rs[g] = ps;
+            rw[g] = ps;
+            rn[g] = pn;
+            rho[g] = reward[j];
+            s[g] = s2;
+        }
+        pfr_x16_load(&e->x16_layout, rs, D, X);
+        pfr_x16_load(&e->x16_layout, rn, D, Y);
+        const __m512 vs = pfr_x16_dot(X, T, D), vn = pfr_x16_dot(Y, T, D);
+        const __m512 delta = _mm512_sub_ps(_mm512_add_ps(_mm512_loadu_ps(rho), _mm512_mul_ps(gamma, vn)), vs);
+        const __m512 a = _mm512_mul_ps(_mm512_set1_ps(plan->alpha[k]), delta);
+        const __m512 b = _mm512_mul_ps(_mm512_set1_ps(plan->beta[k]), delta);
+        for (int l = 0; l < D; ++l) { /* pfr_td_update: theta with the old phi, phi with the old theta */
+            const __m512 t = T[l];
+            T[l] = _mm512_mask_add_ps(t, pm, t, _mm512_mul_ps(a, X[l]));
+            X[l] = _mm512_add_ps(X[l], _mm512_mul_ps(b, t));
+        }
+        if (learn)
+            pfr_x16_store(&e->x16_layout, rw, D, X);
+    }
+    pfr_x16_store(&e->x16_layout, th, D, T);
+    for (int g = 0; g < 16; ++g)
+        if (part[g])
+            sim->state[i0 + g] = s[g];
+}
+
+__attribute__((target("avx512f"), noinline)) static void run_group_x16(cpu_engine *e, cpu_thread *w, int64_t i0,
+                                                                      int *part)
+{
+    switch (e->sim->d * 2 + e->map) {
+    case 8: run_group_x16_d(e, w, i0, part, 4, 0); break;
+    case 9: run_group_x16_d(e, w, i0, part, 4, 1); break;
+    case 16: run_group_x16_d(e, w, i0, part, 8, 0); break;
+    case 17: run_group_x16_d(e, w, i0, part, 8, 1); break;
+    case 32: run_group_x16_d(e, w, i0, part, 16, 0); break;
+    default: run_group_x16_d(e, w, i0, part, 16, 1); break;
     }
 }
 #endif
 
-/* Runs a group of agents: the AVX-512 path for full groups on CPUs that have it, else the scalar
- * lanes. Both compute the same bits. */
-static void run_lanes(const pfr_sim *sim, const pfr_round_plan *plan, int64_t i0, int G, float *const *phi, lane *ln,
-                      int *part)
+/* Agent's overlay rows into the block part (Phi_i[r] - Phi[r], in double), and the overlay emptied. */
+static inline __attribute__((always_inline)) void fold_agent(block_part *bp, int32_t *pos, pfr_overlay *o,
+                                                             const float *phi, const int d)
 {
-#ifdef PFR_HAVE_AVX512_PATH
-    const cpu_engine *e = sim->engine_state;
-    if (G == PFR_CPU_LANES && e->use_avx512 && (phi[G - 1] - phi[0]) + (int64_t)sim->S * sim->d < INT32_MAX) {
-        run_group_avx512(sim, plan, &e->simd, i0, phi, ln, part, e->ws[omp_get_thread_num()].rows);
+    for (int q = 0; q < o->n; ++q) {
+        const int32_t r = o->rows[q];
+        int32_t p = pos[r];
+        if (p < 0) {
+            p = bp->n++;
+            pos[r] = p;
+            bp->rows[p] = r;
+            memset(bp->vals + (size_t)p * d, 0, sizeof(double) * (size_t)d);
+        }
+        double *restrict acc = bp->vals + (size_t)p * d;
+        const float *restrict loc = o->vals + (size_t)q * d, *restrict ref = phi + (size_t)r * d;
+        int j = 0;
+        for (; j + 4 <= d; j += 4) { /* element by element, as below, four at a time */
+            pfr_d4 a;
+            memcpy(&a, acc + j, sizeof a);
+            a += __builtin_convertvector(pfr_load4(loc + j), pfr_d4) - __builtin_convertvector(pfr_load4(ref + j), pfr_d4);
+            memcpy(acc + j, &a, sizeof a);
+        }
+        for (; j < d; ++j)
+            acc[j] += (double)loc[j] - (double)ref[j];
+    }
+    pfr_overlay_clear(o);
+}
+
+/* Block b into bp: its agents' steps, then each participant in index order folded into the sums. */
+static inline __attribute__((always_inline)) void block_d(cpu_engine *e, cpu_thread *w, int64_t b, block_part *bp,
+                                                          const int d, const int vec, const int map)
+{
+    pfr_sim *sim = e->sim;
+    const int64_t N = sim->N, i0 = b * PFR_AGENT_BLOCK, i1 = i0 + PFR_AGENT_BLOCK < N ? i0 + PFR_AGENT_BLOCK : N;
+    const int fold = sim->avg_phi && sim->learn_phi;
+    bp->n = 0;
+    bp->count = 0;
+    memset(bp->theta, 0, sizeof(double) * (size_t)d);
+    for (int64_t ig = i0; ig < i1; ig += PFR_CPU_LANES) {
+        const int G = i1 - ig < PFR_CPU_LANES ? (int)(i1 - ig) : PFR_CPU_LANES;
+        int part[PFR_CPU_LANES];
+#ifdef PFR_X16
+        if (e->x16 && G == PFR_CPU_LANES)
+            run_group_x16(e, w, ig, part);
+        else
+#endif
+            run_group(e, w, ig, G, part, d, vec, map);
+        for (int g = 0; g < G; ++g) { /* index order: the sums are the same on any thread */
+            if (!part[g])
+                continue;
+            bp->count++;
+            if (sim->avg_theta)
+                for (int j = 0; j < d; ++j)
+                    bp->theta[j] += (double)sim->theta[(size_t)(ig + g) * d + j];
+            if (fold)
+                fold_agent(bp, w->pos, &w->lane[g], sim->phi, d);
+        }
+    }
+    /* positions grouped by merge bucket; the row map emptied for the next block */
+    int32_t *bs = bp->bstart;
+    memset(bs, 0, sizeof bp->bstart);
+    for (int p = 0; p < bp->n; ++p)
+        bs[(bp->rows[p] & (PFR_CPU_BUCKETS - 1)) + 1]++;
+    for (int q = 0; q < PFR_CPU_BUCKETS; ++q)
+        bs[q + 1] += bs[q];
+    int32_t fill[PFR_CPU_BUCKETS];
+    memcpy(fill, bs, sizeof fill);
+    for (int p = 0; p < bp->n; ++p) {
+        bp->order[fill[bp->rows[p] & (PFR_CPU_BUCKETS - 1)]++] = p;
+        w->pos[bp->rows[p]] = -1;
+    }
+}
+
+PFR_CLONES static void run_block(cpu_engine *e, cpu_thread *w, int64_t b, block_part *bp)
+{
+    const int d = e->sim->d;
+    if (!e->vector) {
+        block_d(e, w, b, bp, d, 0, e->map);
         return;
     }
-#endif
-    switch (sim->d) {
-    case 4: run_lanes_d(sim, plan, i0, G, phi, ln, part, 4); break;
-    case 8: run_lanes_d(sim, plan, i0, G, phi, ln, part, 8); break;
-    case 16: run_lanes_d(sim, plan, i0, G, phi, ln, part, 16); break;
-    case 32: run_lanes_d(sim, plan, i0, G, phi, ln, part, 32); break;
-    default: run_lanes_d(sim, plan, i0, G, phi, ln, part, sim->d); break;
-    }
-}
-
-/* Add agent's Phi_i - Phi over the rows it touched into its block's partial sum and restore those
- * rows of the lane's copy. Inlined with a constant d for the common sizes so the loops vectorize. */
-static inline __attribute__((always_inline)) void fold_agent_d(lane *ln, const float *phi, block_slot *sl,
-                                                               int64_t *block_mark, int64_t b, const int d)
-{
-    for (int q = 0; q < ln->n_rows; ++q) {
-        const int r = ln->agent_rows[q];
-        float *restrict loc = ln->phi_local + (size_t)r * d;
-        const float *restrict ref = phi + (size_t)r * d;
-        double *restrict acc = sl->partial + (size_t)r * d;
-        for (int j = 0; j < d; ++j) {
-            acc[j] += (double)loc[j] - (double)ref[j];
-            loc[j] = ref[j];
-        }
-        ln->agent_mark[r] = -1; /* agent ids repeat every round */
-        if (block_mark[r] != b) {
-            block_mark[r] = b;
-            sl->rows[sl->n_rows++] = r;
-        }
-    }
-}
-
-static void fold_agent(lane *ln, const float *phi, block_slot *sl, int64_t *block_mark, int64_t b, int d)
-{
+    /* a constant d: the loops over d unroll and the vector step applies */
+#define PFR_BLOCK_D(D)                                                                                \
+    (e->map ? block_d(e, w, b, bp, D, 1, 1) : block_d(e, w, b, bp, D, 1, 0))
     switch (d) {
-    case 4: fold_agent_d(ln, phi, sl, block_mark, b, 4); break;
-    case 8: fold_agent_d(ln, phi, sl, block_mark, b, 8); break;
-    case 16: fold_agent_d(ln, phi, sl, block_mark, b, 16); break;
-    default: fold_agent_d(ln, phi, sl, block_mark, b, d); break;
+    case 4: PFR_BLOCK_D(4); break;
+    case 8: PFR_BLOCK_D(8); break;
+    case 16: PFR_BLOCK_D(16); break;
+    case 32: PFR_BLOCK_D(32); break;
+    default: PFR_BLOCK_D(d); break;
+    }
+#undef PFR_BLOCK_D
+}
+
+/* local_rep and local_td: agents are independent, so groups are taken in any order. local_rep's
+ * orthonormalization of each agent's Phi_i follows its steps. */
+static inline __attribute__((always_inline)) void independent_d(cpu_engine *e, cpu_thread *w, int64_t q, const int d,
+                                                                const int vec)
+{
+    pfr_sim *sim = e->sim;
+    const int64_t ig = q * PFR_CPU_LANES, N = sim->N;
+    const int G = N - ig < PFR_CPU_LANES ? (int)(N - ig) : PFR_CPU_LANES;
+    int part[PFR_CPU_LANES];
+#ifdef PFR_X16
+    if (e->x16 && G == PFR_CPU_LANES)
+        run_group_x16(e, w, ig, part);
+    else
+#endif
+        run_group(e, w, ig, G, part, d, vec, 0);
+    for (int g = 0; g < G; ++g) {
+        w->participants += (uint64_t)part[g];
+        if (sim->own_phi && sim->cfg.orthonormalize &&
+            pfr_orthonormalize_host(sim->agent_phi + (size_t)(ig + g) * sim->S * d, sim->S, d,
+                                    sim->theta + (size_t)(ig + g) * d, 1, 1) != PFR_OK)
+            w->failed = 1;
     }
 }
 
-/* Shared-Phi round with block-ordered reduction (pfedtd_rep, fedavg_rep, fedtd). */
-static void round_shared(pfr_sim *sim, cpu_engine *e, const pfr_round_plan *plan)
+PFR_CLONES static void run_independent(cpu_engine *e, cpu_thread *w, int64_t q)
 {
-    const int S = sim->S, d = sim->d, T = e->T;
-    const int64_t N = sim->N;
-    const int64_t nblocks = (N + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
-    /* as many blocks per thread and wave as the slots allow, but never so many that a thread idles */
-    const int64_t per_thread = nblocks / T > 0 ? nblocks / T : 1;
-    const int C = per_thread < e->C ? (int)per_thread : e->C;
-    const int64_t nwaves = (nblocks + (int64_t)T * C - 1) / ((int64_t)T * C);
-    const int track = sim->avg_phi;
-
-#pragma omp parallel num_threads(T)
-    {
-        const int tid = omp_get_thread_num();
-        thread_ws *w = &e->ws[tid];
-        uint64_t participants = 0;
-        float *phi[PFR_CPU_LANES];
-        for (int g = 0; g < PFR_CPU_LANES; ++g) {
-            phi[g] = sim->phi; /* fixed features: read-only */
-            if (sim->learn_phi) {
-                memcpy(w->lanes[g].phi_local, sim->phi, sizeof(float) * (size_t)S * d);
-                phi[g] = w->lanes[g].phi_local;
-            }
-        }
-        for (int64_t wave = 0; wave < nwaves; ++wave) {
-            for (int c = 0; c < C; ++c) {
-                const int64_t b = (wave * T + tid) * C + c;
-                if (b >= nblocks)
-                    break;
-                block_slot *sl = &w->slot[c];
-                const int64_t i0 = b * PFR_AGENT_BLOCK, i1 = i0 + PFR_AGENT_BLOCK < N ? i0 + PFR_AGENT_BLOCK : N;
-                for (int64_t ig = i0; ig < i1; ig += PFR_CPU_LANES) {
-                    const int G = i1 - ig < PFR_CPU_LANES ? (int)(i1 - ig) : PFR_CPU_LANES;
-                    int part[PFR_CPU_LANES] = {0};
-                    run_lanes(sim, plan, ig, G, phi, track ? w->lanes : NULL, part);
-                    for (int g = 0; g < G; ++g) { /* agents in index order: the block sums stay ordered */
-                        if (!part[g])
-                            continue;
-                        const int64_t i = ig + g;
-                        participants++;
-                        if (sim->avg_theta)
-                            for (int j = 0; j < d; ++j)
-                                sl->theta_partial[j] += sim->theta[(size_t)i * d + j];
-                        if (!track)
-                            continue;
-                        fold_agent(&w->lanes[g], sim->phi, sl, w->block_mark, b, d);
-                    }
-                }
-            }
-#pragma omp barrier
-            /* add this wave's block sums in block order (thread j, slot c is block (wave*T + j)*C + c);
-             * row r belongs to thread r % T */
-            for (int j = 0; j < T; ++j)
-                for (int c = 0; c < C; ++c) { /* slots c >= C are empty and stay so */
-                    const block_slot *src = &e->ws[j].slot[c];
-                    for (int q = 0; q < src->n_rows; ++q) {
-                        const int r = src->rows[q];
-                        if (r % T != tid)
-                            continue;
-                        e->round_touched[r] = 1;
-                        for (int k = 0; k < d; ++k)
-                            e->accum[(size_t)r * d + k] += src->partial[(size_t)r * d + k];
-                    }
-                    if (tid == 0 && sim->avg_theta)
-                        for (int k = 0; k < d; ++k)
-                            e->theta_accum[k] += src->theta_partial[k];
-                }
-#pragma omp barrier
-            for (int c = 0; c < C; ++c) {
-                block_slot *sl = &w->slot[c];
-                for (int q = 0; q < sl->n_rows; ++q) {
-                    memset(sl->partial + (size_t)sl->rows[q] * d, 0, sizeof(double) * (size_t)d);
-                    w->block_mark[sl->rows[q]] = -1; /* block ids repeat every round */
-                }
-                sl->n_rows = 0;
-                memset(sl->theta_partial, 0, sizeof(double) * (size_t)d);
-            }
-        }
-        w->participants = participants;
+    if (!e->vector) {
+        independent_d(e, w, q, e->sim->d, 0);
+        return;
     }
+    switch (e->sim->d) {
+    case 4: independent_d(e, w, q, 4, 1); break;
+    case 8: independent_d(e, w, q, 8, 1); break;
+    case 16: independent_d(e, w, q, 16, 1); break;
+    case 32: independent_d(e, w, q, 32, 1); break;
+    default: independent_d(e, w, q, e->sim->d, 1); break;
+    }
+}
+
+/* ---- the jobs of a round ------------------------------------------------------------------------ */
+/* Waves of W blocks: steps and folds (blocks taken dynamically), barrier, the wave's parts added
+ * into the accumulator in block order (bucket owners), barrier. */
+static void shared_round_job(void *arg, int tid)
+{
+    cpu_engine *e = arg;
+    pfr_sim *sim = e->sim;
+    cpu_thread *w = &e->th[tid];
+    const int d = sim->d, T = e->T;
+    const int64_t nblocks = (sim->N + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
+    w->ntouched = 0;
+    for (int64_t w0 = 0; w0 < nblocks; w0 += e->W) {
+        const int64_t wend = w0 + e->W < nblocks ? w0 + e->W : nblocks;
+        for (;;) {
+            const int64_t b = atomic_fetch_add(&e->next, 1);
+            if (b >= wend)
+                break;
+            run_block(e, w, b, &e->part[b - w0]);
+        }
+        pfr_pool_barrier(e->pool);
+        for (int q = tid; q < PFR_CPU_BUCKETS; q += T)
+            for (int64_t b = w0; b < wend; ++b) { /* block order */
+                const block_part *bp = &e->part[b - w0];
+                for (int32_t x = bp->bstart[q]; x < bp->bstart[q + 1]; ++x) {
+                    const int32_t p = bp->order[x], r = bp->rows[p];
+                    if (!e->in_accum[r]) {
+                        e->in_accum[r] = 1;
+                        w->touched[w->ntouched++] = r;
+                    }
+                    double *restrict acc = e->accum + (size_t)r * d;
+                    const double *restrict src = bp->vals + (size_t)p * d;
+                    for (int j = 0; j < d; ++j)
+                        acc[j] += src[j];
+                }
+            }
+        if (tid == 0) {
+            for (int64_t b = w0; b < wend; ++b) {
+                const block_part *bp = &e->part[b - w0];
+                e->participants += bp->count;
+                if (sim->avg_theta)
+                    for (int j = 0; j < d; ++j)
+                        e->theta_accum[j] += bp->theta[j];
+            }
+            atomic_store(&e->next, wend); /* the next wave's first block; nobody takes one before the barrier */
+        }
+        pfr_pool_barrier(e->pool);
+    }
+}
+
+/* The mean change applied to the rows this thread owns (Phi + sum / participants, the expression of
+ * the CUDA engine's apply kernel), the accumulator emptied. */
+static void apply_job(void *arg, int tid)
+{
+    cpu_engine *e = arg;
+    pfr_sim *sim = e->sim;
+    cpu_thread *w = &e->th[tid];
+    const int d = sim->d;
+    for (int64_t x = 0; x < w->ntouched; ++x) {
+        const int32_t r = w->touched[x];
+        double *acc = e->accum + (size_t)r * d;
+        float *row = sim->phi + (size_t)r * d;
+        if (e->participants > 0)
+            for (int j = 0; j < d; ++j)
+                row[j] = (float)((double)row[j] + acc[j] * e->inv);
+        memset(acc, 0, sizeof(double) * (size_t)d);
+        e->in_accum[r] = 0;
+    }
+    w->ntouched = 0;
+}
+
+/* theta_i = mean theta (avg_theta), or the pending orthonormalization applied: agents split evenly. */
+static void theta_job(void *arg, int tid)
+{
+    cpu_engine *e = arg;
+    pfr_sim *sim = e->sim;
+    const int d = sim->d;
+    const int64_t N = sim->N, lo = N * tid / e->T, hi = N * (tid + 1) / e->T;
+    float tbar[4096]; /* dim <= 4096 (config.c) */
+    const int broadcast = e->broadcast;
+    if (broadcast)
+        for (int j = 0; j < d; ++j)
+            tbar[j] = (float)(e->theta_accum[j] * e->inv);
+    for (int64_t i = lo; i < hi; ++i) {
+        float *th = sim->theta + (size_t)i * d;
+        if (broadcast)
+            memcpy(th, tbar, sizeof(float) * (size_t)d);
+        else
+            pfr_map_theta(e->pending, th, d);
+    }
+}
+
+static void independent_round_job(void *arg, int tid)
+{
+    cpu_engine *e = arg;
+    cpu_thread *w = &e->th[tid];
+    const int64_t ngroups = (e->sim->N + PFR_CPU_LANES - 1) / PFR_CPU_LANES;
+    w->participants = 0;
+    w->failed = 0;
+    for (;;) {
+        const int64_t q = atomic_fetch_add(&e->next, 4); /* four groups at a time */
+        if (q >= ngroups)
+            break;
+        for (int64_t x = q; x < q + 4 && x < ngroups; ++x)
+            run_independent(e, w, x);
+    }
+}
+
+/* ---- the engine interface -------------------------------------------------------------------------- */
+static pfr_status cpu_sync_host(pfr_sim *sim)
+{
+    cpu_engine *e = sim->engine_state;
+    if (e->has_pending) { /* the host reads theta: apply the last orthonormalization now */
+        e->broadcast = 0;
+        pfr_pool_run(e->pool, theta_job, e);
+        e->has_pending = 0;
+    }
+    return PFR_OK;
 }
 
 static pfr_status cpu_round(pfr_sim *sim, const pfr_round_plan *plan, uint64_t *participants)
 {
     cpu_engine *e = sim->engine_state;
-    const int S = sim->S, d = sim->d, T = e->T;
-    const int64_t N = sim->N;
-    uint64_t part = 0;
-
+    const int S = sim->S, d = sim->d;
+    e->sim = sim;
+    e->plan = plan;
+    e->participants = 0;
+    atomic_store(&e->next, 0);
     if (sim->own_phi || (!sim->avg_phi && !sim->avg_theta)) {
-        /* No communication: agents are independent; any schedule gives the same result. */
-        const int64_t ngroups = (N + PFR_CPU_LANES - 1) / PFR_CPU_LANES;
-#pragma omp parallel for num_threads(T) schedule(dynamic, 16) reduction(+ : part)
-        for (int64_t q = 0; q < ngroups; ++q) {
-            const int64_t ig = q * PFR_CPU_LANES;
-            const int G = N - ig < PFR_CPU_LANES ? (int)(N - ig) : PFR_CPU_LANES;
-            float *phi[PFR_CPU_LANES] = {0};
-            int took[PFR_CPU_LANES] = {0};
-            for (int g = 0; g < G; ++g)
-                phi[g] = sim->own_phi ? sim->agent_phi + (size_t)(ig + g) * S * d : sim->phi;
-            run_lanes(sim, plan, ig, G, phi, NULL, took);
-            for (int g = 0; g < G; ++g)
-                part += (uint64_t)took[g];
+        pfr_pool_run(e->pool, independent_round_job, e);
+        e->has_pending = 0;
+        int failed = 0;
+        for (int t = 0; t < e->T; ++t) {
+            e->participants += e->th[t].participants;
+            failed |= e->th[t].failed;
         }
-    } else {
-        round_shared(sim, e, plan);
-        for (int t = 0; t < T; ++t)
-            part += e->ws[t].participants;
-        if (part > 0) {
-            const double inv = 1.0 / (double)part;
-            if (sim->avg_phi) {
-#pragma omp parallel for num_threads(T) schedule(static)
-                for (int r = 0; r < S; ++r) {
-                    if (!e->round_touched[r])
-                        continue;
-                    for (int c = 0; c < d; ++c) {
-                        double *a = &e->accum[(size_t)r * d + c];
-                        sim->phi[(size_t)r * d + c] = (float)((double)sim->phi[(size_t)r * d + c] + *a * inv);
-                        *a = 0.0;
-                    }
-                    e->round_touched[r] = 0;
-                }
-            }
-            if (sim->avg_theta) {
-                float tbar[4096];
-                for (int c = 0; c < d; ++c) {
-                    tbar[c] = (float)(e->theta_accum[c] * inv);
-                    e->theta_accum[c] = 0.0;
-                }
-#pragma omp parallel for num_threads(T) schedule(static)
-                for (int64_t i = 0; i < N; ++i)
-                    memcpy(sim->theta + (size_t)i * d, tbar, sizeof(float) * (size_t)d);
-            }
-        }
+        *participants = e->participants;
+        if (failed)
+            return pfr_sim_fail(sim, PFR_ERR_NUMERIC, "orthonormalization failed in round %lld: an agent's Phi_i %s",
+                                (long long)plan->round, PFR_LOST_RANK_WHY);
+        return PFR_OK;
     }
-    *participants = part;
-
-    if (sim->cfg.orthonormalize && sim->learn_phi) {
-        if (sim->own_phi) {
-            pfr_status st = PFR_OK;
-#pragma omp parallel for num_threads(T) schedule(dynamic, 16)
-            for (int64_t i = 0; i < N; ++i) {
-                pfr_status s1 = pfr_orthonormalize_host(sim->agent_phi + (size_t)i * S * d, S, d, sim->theta + (size_t)i * d, 1, 1);
-                if (s1 != PFR_OK) {
-#pragma omp critical
-                    st = s1;
-                }
-            }
-            if (st != PFR_OK)
-                return pfr_sim_fail(sim, st, "orthonormalization failed in round %lld: an agent's Phi_i %s",
-                                    (long long)plan->round, PFR_LOST_RANK_WHY);
-        } else if (part > 0) {
-            pfr_status st = pfr_orthonormalize_host(sim->phi, S, d, sim->theta, N, T);
-            if (st != PFR_OK)
-                return pfr_sim_fail(sim, st, "orthonormalization failed in round %lld: Phi %s", (long long)plan->round,
-                                    PFR_LOST_RANK_WHY);
-        }
+    memset(e->theta_accum, 0, sizeof(double) * (size_t)d);
+    pfr_pool_run(e->pool, shared_round_job, e);
+    e->has_pending = 0; /* every agent applied it */
+    *participants = e->participants;
+    e->inv = e->participants > 0 ? 1.0 / (double)e->participants : 0.0;
+    if (sim->avg_phi)
+        pfr_pool_run(e->pool, apply_job, e);
+    if (sim->avg_theta && e->participants > 0) {
+        e->broadcast = 1;
+        pfr_pool_run(e->pool, theta_job, e);
+    }
+    if (sim->cfg.orthonormalize && sim->learn_phi && e->participants > 0) {
+        if (pfr_cholqr_factor(sim->phi, S, d, e->pending) != PFR_OK)
+            return pfr_sim_fail(sim, PFR_ERR_NUMERIC, "orthonormalization failed in round %lld: Phi %s",
+                                (long long)plan->round, PFR_LOST_RANK_WHY);
+        e->has_pending = 1; /* theta_i <- R theta_i when each agent is next loaded (or at sync) */
     }
     return PFR_OK;
 }
 
-/* Blocks a thread runs between two barriers: as many partial-sum slots as the budget allows. */
-static int slots_per_thread(int S, int d, int T)
+static void cpu_destroy(pfr_sim *sim)
 {
-    const size_t slot_bytes = (size_t)S * d * sizeof(double) * (size_t)T;
-    const size_t c = PFR_CPU_SLOT_BUDGET / (slot_bytes ? slot_bytes : 1);
-    return c < 1 ? 1 : (c > PFR_CPU_MAX_SLOTS ? PFR_CPU_MAX_SLOTS : (int)c);
-}
-
-double pfr_engine_cpu_bytes(int S, int d, int K, int M, int T, int shared)
-{
-    const double s = S, dd = d, R = K < S ? K : S, C = slots_per_thread(S, d, T);
-    double bytes = 8.0 * s * dd + s + 8.0 * dd + 4.0 * M * (s + 1.0); /* accum, touched, theta sum, rp32 */
-    double per_thread = 4.0 * K * PFR_CPU_LANES;                      /* rows of a vector group */
-    if (shared)
-        per_thread += PFR_CPU_LANES * (4.0 * s * dd + 8.0 * s + 4.0 * R) /* overlays, marks, touched rows */
-                      + 8.0 * s + C * (8.0 * s * dd + 8.0 * dd + 4.0 * s); /* block marks, partial sums */
-    return bytes + T * per_thread;
+    cpu_engine *e = sim->engine_state;
+    if (!e)
+        return;
+    pfr_pool_destroy(e->pool);
+    for (int t = 0; e->th && t < e->T; ++t) {
+        cpu_thread *w = &e->th[t];
+        for (int g = 0; g < PFR_CPU_LANES; ++g) {
+            free(w->lane[g].map);
+            free(w->lane[g].table);
+            free(w->lane[g].rows);
+            free(w->lane[g].hpos);
+            free(w->lane[g].vals);
+        }
+        free(w->pos);
+        free(w->touched);
+    }
+    for (int p = 0; e->part && p < e->W; ++p) {
+        free(e->part[p].rows);
+        free(e->part[p].vals);
+        free(e->part[p].order);
+        free(e->part[p].theta);
+    }
+    free(e->part);
+    free(e->th);
+    free(e->accum);
+    free(e->in_accum);
+    free(e->theta_accum);
+    free(e->pending);
+    free(e);
+    sim->engine_state = NULL;
 }
 
 static const pfr_engine_vtbl CPU_ENGINE = {"cpu", cpu_round, cpu_sync_host, cpu_sync_host, NULL, NULL, cpu_destroy};
+
+/* Overlay table size: a power of two at least twice the rows (a short probe), at least 16. */
+static uint32_t table_log2(int R)
+{
+    uint32_t lg = 4;
+    while ((1u << lg) < 2u * (uint32_t)R)
+        ++lg;
+    return lg;
+}
+
+/* Rows per block part, and block parts per wave within the budget (at least one per thread). */
+static void part_sizes(int S, int d, int K, int64_t N, int T, int *cap, int *W)
+{
+    const int64_t R = K < S ? K : S, rows = (int64_t)PFR_AGENT_BLOCK * R;
+    *cap = (int)(rows < S ? rows : S);
+    const double bytes = (double)*cap * (8.0 * d + 8.0) + 8.0 * d;
+    const int64_t nblocks = (N + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
+    int64_t w = (int64_t)((double)PFR_CPU_WAVE_BUDGET / bytes);
+    w = w < T ? T : w;
+    w = w > PFR_CPU_MAX_WAVE ? PFR_CPU_MAX_WAVE : w;
+    *W = (int)(w < nblocks ? w : nblocks);
+}
+
+double pfr_engine_cpu_bytes(int S, int d, int K, int M, int T, int shared, int64_t N)
+{
+    (void)M;
+    const double R = K < S ? K : S, dd = d;
+    double bytes = 8.0 * dd * dd + 8.0 * dd; /* pending R, theta sum */
+    double per_thread = 4.0 * S * 2.0;       /* row map, touched rows */
+    if (shared) {
+        int cap, W;
+        part_sizes(S, d, K, N, T, &cap, &W);
+        bytes += 8.0 * S * dd + S + W * ((double)cap * (8.0 * dd + 8.0) + 8.0 * dd); /* accumulator, parts */
+        per_thread += PFR_CPU_LANES * ((R < 255 && S <= PFR_CPU_MAP_MAX_S ? (double)S : 8.0 * (double)(1u << table_log2((int)R))) +
+                                       (R + 1.0) * (8.0 + 4.0 * dd));
+    }
+    return bytes + T * per_thread;
+}
 
 pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
 {
@@ -588,68 +741,82 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
     sim->engine = &CPU_ENGINE;
     sim->engine_state = e;
     e->T = sim->threads;
-    e->C = slots_per_thread(S, d, e->T);
-    e->ws = aligned_alloc(64, sizeof *e->ws * (size_t)e->T); /* sizeof is a multiple of 64 */
-    if (e->ws)
-        memset(e->ws, 0, sizeof *e->ws * (size_t)e->T);
-    e->accum = calloc((size_t)S * d, sizeof(double));
-    e->round_touched = calloc((size_t)S, 1);
+    /* the paths, best first: 16 agents at once (AVX-512), one agent vectorized along d, scalar;
+     * all give the same bits, and tests force each (cpu_path) */
+    e->vector = sim->cpu_path != PFR_CPU_PATH_SCALAR;
+    e->philox16 = philox16_scalar;
+#ifdef PFR_HAVE_X86_PHILOX
+    if (e->vector && __builtin_cpu_supports("avx512f"))
+        e->philox16 = philox16_avx512;
+    else if (e->vector && __builtin_cpu_supports("avx2"))
+        e->philox16 = philox16_avx2;
+#endif
+#ifdef PFR_X16
+    e->x16 = sim->cpu_path == PFR_CPU_PATH_AUTO && (d == 4 || d == 8 || d == 16) && __builtin_cpu_supports("avx512f");
+    if (e->x16)
+        pfr_x16_init(&e->x16_layout);
+#endif
+    e->R = K < S ? K : S;
+    const int shared = !sim->own_phi && (sim->avg_phi || sim->avg_theta);
+    part_sizes(S, d, K, sim->N, e->T, &e->cap, &e->W);
+    e->pool = pfr_pool_create(e->T);
+    e->th = calloc((size_t)e->T, sizeof *e->th);
+    e->pending = calloc((size_t)d * d, sizeof(double));
     e->theta_accum = calloc((size_t)d, sizeof(double));
-    int ok = e->ws && e->accum && e->round_touched && e->theta_accum;
-#ifdef PFR_HAVE_AVX512_PATH
-    uint64_t max_nnz = 1;
+    int ok = e->pool && e->th && e->pending && e->theta_accum;
+    if (ok && shared) {
+        e->accum = calloc((size_t)S * d, sizeof(double));
+        e->in_accum = calloc((size_t)S, 1);
+        e->part = calloc((size_t)e->W, sizeof *e->part);
+        ok = e->accum && e->in_accum && e->part;
+        for (int p = 0; ok && p < e->W; ++p) {
+            block_part *bp = &e->part[p];
+            bp->rows = malloc(sizeof(int32_t) * (size_t)e->cap);
+            bp->vals = malloc(sizeof(double) * (size_t)e->cap * d);
+            bp->order = malloc(sizeof(int32_t) * (size_t)e->cap);
+            bp->theta = calloc((size_t)d, sizeof(double));
+            ok = bp->rows && bp->vals && bp->order && bp->theta;
+        }
+    }
+    /* slot maps: a byte per state and lane, where that is small (and an overlay has < 255 rows) */
+    e->map = e->R < 255 && (size_t)S <= PFR_CPU_MAP_MAX_S;
+    uint64_t longest = 1; /* the longest row of the chains sets the search's halvings */
     for (uint64_t r = 0; r < (uint64_t)sim->M * (uint64_t)(S + 1); ++r)
         if (r % (uint64_t)(S + 1) != (uint64_t)S) {
             const uint64_t n = sim->env->row_ptr[r + 1] - sim->env->row_ptr[r];
-            max_nnz = n > max_nnz ? n : max_nnz;
+            longest = n > longest ? n : longest;
         }
-    int search_iters = 0; /* binary-search steps the longest chain row needs */
-    while ((1ull << search_iters) < max_nnz)
-        ++search_iters;
-    e->simd.iters = search_iters;
-    e->use_avx512 = PFR_CPU_LANES == 16 && d <= PFR_SIMD_MAX_D && !sim->cpu_scalar_only &&
-                    __builtin_cpu_supports("avx512f") && sim->env->nnz < INT32_MAX &&
-                    (uint64_t)sim->M * (S + 1) < INT32_MAX;
-    if (ok && e->use_avx512) {
-        const size_t nrp = (size_t)sim->M * (S + 1);
-        uint32_t *rp32 = malloc(sizeof(uint32_t) * nrp);
-        ok = rp32 != NULL;
-        for (size_t r = 0; ok && r < nrp; ++r)
-            rp32[r] = (uint32_t)sim->env->row_ptr[r];
-        e->simd.rp32 = rp32;
-    }
-#endif
+    e->iters = 0;
+    while ((1ull << e->iters) < longest)
+        ++e->iters;
+    const uint32_t lg = table_log2(e->R);
     for (int t = 0; ok && t < e->T; ++t) {
-        e->ws[t].rows = malloc(sizeof(uint32_t) * (size_t)K * PFR_CPU_LANES);
-        ok = e->ws[t].rows != NULL;
-    }
-    const int shared = !sim->own_phi && (sim->avg_phi || sim->avg_theta);
-    for (int t = 0; ok && shared && t < e->T; ++t) {
-        thread_ws *w = &e->ws[t];
-        /* one allocation, so the lanes' rows are offsets from one base (the vector gathers use that) */
-        w->overlays = malloc(sizeof(float) * (size_t)S * d * PFR_CPU_LANES);
-        ok = w->overlays != NULL;
-        for (int g = 0; ok && g < PFR_CPU_LANES; ++g) {
-            lane *ln = &w->lanes[g];
-            ln->phi_local = w->overlays + (size_t)g * S * d;
-            ln->agent_mark = malloc(sizeof(int64_t) * (size_t)S);
-            ln->agent_rows = malloc(sizeof(int) * (size_t)(K < S ? K : S));
-            ok = ln->phi_local && ln->agent_mark && ln->agent_rows;
-            for (int s = 0; ok && s < S; ++s)
-                ln->agent_mark[s] = -1;
-        }
-        w->block_mark = malloc(sizeof(int64_t) * (size_t)S);
-        w->slot = calloc((size_t)e->C, sizeof *w->slot);
-        ok = ok && w->block_mark && w->slot;
-        for (int c = 0; ok && c < e->C; ++c) {
-            block_slot *sl = &w->slot[c];
-            sl->partial = calloc((size_t)S * d, sizeof(double));
-            sl->theta_partial = calloc((size_t)d, sizeof(double));
-            sl->rows = malloc(sizeof(int) * (size_t)S);
-            ok = sl->partial && sl->theta_partial && sl->rows;
-        }
+        cpu_thread *w = &e->th[t];
+        w->pos = malloc(sizeof(int32_t) * (size_t)S);
+        w->touched = malloc(sizeof(int32_t) * (size_t)S);
+        ok = w->pos && w->touched;
         for (int s = 0; ok && s < S; ++s)
-            w->block_mark[s] = -1;
+            w->pos[s] = -1;
+        for (int g = 0; ok && shared && sim->learn_phi && g < PFR_CPU_LANES; ++g) {
+            pfr_overlay *o = &w->lane[g];
+            o->shift = 32 - lg;
+            o->mask = (1u << lg) - 1;
+            o->rows = malloc(sizeof(int32_t) * (size_t)(e->R + 1));
+            o->vals = malloc(sizeof(float) * (size_t)(e->R + 1) * d);
+            ok = o->rows && o->vals;
+            if (ok && e->map) {
+                o->map = malloc((size_t)S);
+                ok = o->map != NULL;
+                if (ok)
+                    memset(o->map, 0xFF, (size_t)S);
+            } else if (ok) {
+                o->table = malloc(sizeof(int32_t) * 2 * ((size_t)1 << lg));
+                o->hpos = malloc(sizeof(uint32_t) * (size_t)e->R);
+                ok = o->table && o->hpos;
+                for (size_t h = 0; ok && h < ((size_t)1 << lg); ++h)
+                    o->table[2 * h] = -1;
+            }
+        }
     }
     if (!ok) {
         cpu_destroy(sim);

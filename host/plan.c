@@ -88,10 +88,11 @@ pfr_status pfr_plan_host_memory(const pfr_config *cfg, int threads, double avail
     plan->truth_bytes = pfr_truth_bytes(z.S, z.M);
     plan->agent_bytes = 4.0 * S * d + N * (4.0 * d + 4.0) + (t.own_phi ? 4.0 * N * S * d : 0.0) +
                         8.0 * 3.0 * (N / PFR_AGENT_BLOCK + 1.0) + 8.0 * M * (d * d + d);
-    const int shared = !t.own_phi && (t.avg_phi || t.avg_theta) && t.learn_phi;
+    const int shared = !t.own_phi && (t.avg_phi || t.avg_theta);
     plan->engine_bytes = cfg->backend == PFR_BACKEND_CUDA
                              ? 0.0
-                             : pfr_engine_cpu_bytes(z.S, cfg->dim, (int)(K < 1e9 ? K : 1e9), z.M, threads, shared);
+                             : pfr_engine_cpu_bytes(z.S, cfg->dim, (int)(K < 1e9 ? K : 1e9), z.M, threads, shared,
+                                                    cfg->agents);
     plan->total_bytes = plan->env_bytes + plan->truth_bytes + plan->agent_bytes + plan->engine_bytes;
     plan->available_bytes = available;
     if (available > 0 && plan->total_bytes > available)

@@ -109,6 +109,22 @@ PFR_HD static inline uint32_t pfr_sample_entry(const uint32_t *thr, uint32_t nnz
     return (uint32_t)(base - thr);
 }
 
+/* The same search with a fixed number of halvings (`iters` >= ceil(log2(nnz)), e.g. for the longest
+ * row of a chain): a loop whose trip count never depends on the row, so a CPU predicts it; steps
+ * past the answer halve nothing. Returns what pfr_sample_entry returns. */
+PFR_HD static inline uint32_t pfr_sample_entry_fixed(const uint32_t *thr, uint32_t nnz, uint32_t u, int iters)
+{
+    const uint32_t *base = thr;
+    uint32_t n = nnz;
+    for (int it = 0; it < iters; ++it) { /* no branch: half = 0 probes base[0] and moves by 0 */
+        const uint32_t half = n >> 1;
+        const uint32_t take = 0u - (uint32_t)(base[half - (half != 0u)] <= u);
+        base += half & take;
+        n -= half;
+    }
+    return (uint32_t)(base - thr);
+}
+
 /*
  * Dot product in a fixed summation order that every engine reproduces: eight running partial sums
  * (element j goes to partial j mod 8, in index order), then a fixed pairwise tree over the eight.

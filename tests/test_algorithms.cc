@@ -192,46 +192,43 @@ TEST(Determinism, BitIdenticalForAnyThreadCount)
     }
 }
 
-// The CPU engine's AVX-512 path (16 agents per vector) must compute the same bits as its scalar
-// path: the same Philox words, search, summation order and roundings, lane by lane.
-TEST(Determinism, VectorPathEqualsScalarPath)
+// The CPU engine's paths (16 agents at once with AVX-512, one agent vectorized along d, scalar)
+// compute the same bits: the same Philox words, search, summation order and roundings, agent by
+// agent. d = 4, 8, 16 take the 16-agent path where the CPU has AVX-512; d = 5 and 32 do not.
+TEST(Determinism, EveryCpuPathGivesTheSameBits)
 {
-#if defined(__x86_64__)
-    if (!__builtin_cpu_supports("avx512f"))
-        GTEST_SKIP() << "this CPU has no AVX-512F: the engine runs its scalar path only";
-#else
-    GTEST_SKIP() << "no vector path on this architecture";
-#endif
-    for (const char *dim : {"8", "5", "16"})
+    for (const char *dim : {"8", "4", "16", "5", "32"})
         for (const char *alg : {"pfedtd_rep", "fedavg_rep", "fedtd", "local_rep", "local_td"}) {
             Overrides o = cliff(alg);
             o["agents"] = "1037";
             o["participation"] = "0.7";
             o["dim"] = dim;
             o["threads"] = "2";
-            Snapshot snap[2];
-            for (int scalar = 0; scalar < 2; ++scalar) {
+            Snapshot snap[3];
+            for (int path = 0; path < 3; ++path) {
                 Sim sim(o);
-                if (scalar) { // restart the engine with its vector path switched off
+                if (path > 0) { // restart the engine on another path
                     pfr_error err;
                     sim.s->engine->destroy(sim.s);
-                    sim.s->cpu_scalar_only = 1;
+                    sim.s->cpu_path = path;
                     ASSERT_EQ(pfr_engine_cpu_init(sim.s, &err), PFR_OK) << err.msg;
                 }
                 sim.run(20);
                 const int S = 48, d = std::atoi(dim);
-                snap[scalar].phi.resize((size_t)S * d);
-                snap[scalar].theta.resize((size_t)1037 * d);
-                snap[scalar].state.resize(1037);
-                ASSERT_EQ(pfr_sim_get_phi(sim.s, snap[scalar].phi.data(), snap[scalar].phi.size()), PFR_OK);
+                snap[path].phi.resize((size_t)S * d);
+                snap[path].theta.resize((size_t)1037 * d);
+                snap[path].state.resize(1037);
+                ASSERT_EQ(pfr_sim_get_phi(sim.s, snap[path].phi.data(), snap[path].phi.size()), PFR_OK);
                 for (int64_t i = 0; i < 1037; ++i)
-                    ASSERT_EQ(pfr_sim_get_theta(sim.s, i, snap[scalar].theta.data() + i * d, d), PFR_OK);
-                ASSERT_EQ(pfr_sim_get_states(sim.s, snap[scalar].state.data(), 1037), PFR_OK);
+                    ASSERT_EQ(pfr_sim_get_theta(sim.s, i, snap[path].theta.data() + i * d, d), PFR_OK);
+                ASSERT_EQ(pfr_sim_get_states(sim.s, snap[path].state.data(), 1037), PFR_OK);
             }
-            SCOPED_TRACE(std::string(alg) + " d=" + dim);
-            EXPECT_EQ(snap[0].state, snap[1].state);
-            EXPECT_EQ(0, std::memcmp(snap[0].phi.data(), snap[1].phi.data(), snap[0].phi.size() * sizeof(float)));
-            EXPECT_EQ(0, std::memcmp(snap[0].theta.data(), snap[1].theta.data(), snap[0].theta.size() * sizeof(float)));
+            for (int path = 1; path < 3; ++path) {
+                SCOPED_TRACE(std::string(alg) + " d=" + dim + " path " + std::to_string(path));
+                EXPECT_EQ(snap[0].state, snap[path].state);
+                EXPECT_EQ(0, std::memcmp(snap[0].phi.data(), snap[path].phi.data(), snap[0].phi.size() * sizeof(float)));
+                EXPECT_EQ(0, std::memcmp(snap[0].theta.data(), snap[path].theta.data(), snap[0].theta.size() * sizeof(float)));
+            }
         }
 }
 

@@ -89,6 +89,11 @@ TEST(Sampling, BinarySearchEqualsLinearScan)
             while (lin + 1 < (uint32_t)nnz && !(u < thr[lin]))
                 ++lin;
             ASSERT_EQ(pfr_sample_entry(thr, (uint32_t)nnz, u), lin);
+            int iters = 0; // enough halvings for this row, and more (as for the longest row of a chain)
+            while ((1 << iters) < nnz)
+                ++iters;
+            for (int extra = 0; extra < 3; ++extra)
+                ASSERT_EQ(pfr_sample_entry_fixed(thr, (uint32_t)nnz, u, iters + extra), lin) << nnz << " " << extra;
         }
     }
 }
