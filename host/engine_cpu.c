@@ -32,13 +32,15 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "cpu_step.h"
 #include "cpu_x16.h"
 #include "engine.h"
 #include "pool.h"
 
-#define PFR_CPU_BUCKETS 64                     /* a row's merge owner: bucket r mod 64, bucket b's thread b mod T */
+#define PFR_CPU_BUCKETS 64 /* merge owners: bucket q holds the q-th 64th of the rows (contiguous, so a
+                              * bucket's sums stay in cache); thread t owns buckets 64 t / T .. 64 (t+1) / T - 1 */
 #define PFR_CPU_WAVE_BUDGET ((size_t)256 << 20) /* bytes for all block parts of a wave */
 #define PFR_CPU_MAX_WAVE 1024
 #define PFR_CPU_MAP_MAX_S 65536 /* slot maps up to here (16 S bytes a thread); hash tables above */
@@ -72,6 +74,9 @@ typedef struct cpu_thread {
     uint64_t participants;
     int failed;         /* local_rep: an agent's orthonormalization failed */
     float scratch[32];  /* the 16-agent step: a zero row, and a row to write, for lanes sitting out */
+    int32_t *ov_rows;   /* [16, R+1] the lanes' overlay rows, vals [16, R+1, d] and maps [16, S+4] */
+    float *ov_vals;
+    uint8_t *ov_maps;
 } cpu_thread;
 
 typedef struct cpu_engine {
@@ -81,10 +86,15 @@ typedef struct cpu_engine {
     philox16_fn philox16;
     int R, cap;     /* overlay rows per agent; rows per block part */
     int map;        /* overlays through per-lane slot maps (else hash tables) */
+    uint64_t bmul;  /* bucket of row r: (r * bmul) >> 32, bmul = floor(2^32 * 64 / S) */
     int x16;        /* full groups through the AVX-512 16-agent step (cpu_x16.h) */
 #ifdef PFR_X16
     pfr_x16_layout x16_layout;
 #endif
+    uint32_t *rp32;      /* [M, S+1] row pointers in 32 bits, for gathers (NULL when the chains are too large) */
+    int prefetch;        /* the chains and Phi outgrow the caches: prefetch a step ahead */
+    uint32_t *ent;       /* [nnz, 4] each entry's threshold, next state and reward (bits) together: a row's
+                          * search and its result share cache lines (a miss fewer per step at large S) */
     int iters;      /* halvings of the threshold search for the longest row of the chains */
     cpu_thread *th;
     block_part *part;      /* [W] */
@@ -98,8 +108,6 @@ typedef struct cpu_engine {
     const pfr_round_plan *plan;
     atomic_llong next;     /* the next block (or group) to take */
     uint64_t participants;
-    double inv;
-    int broadcast;         /* theta_job: hand out the mean theta (else apply the pending R) */
 } cpu_engine;
 
 /* ---- one group of up to 16 agents ------------------------------------------------------------------- */
@@ -128,8 +136,8 @@ __attribute__((target("avx512f"))) static inline __m512i mulhilo512(__m512i c, _
     return _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 32), po);
 }
 
-__attribute__((target("avx512f"))) static void philox16_avx512(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w0,
-                                                               uint32_t *w1)
+/* words 0 and 1 for agents i0 .. i0+15 at step t, in registers */
+__attribute__((target("avx512f"))) static inline __m512i philox16_regs(uint64_t seed, int64_t i0, uint64_t t, __m512i *w1)
 {
     const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     __m512i c0 = _mm512_set1_epi32((int)(uint32_t)t), c1 = _mm512_set1_epi32((int)(uint32_t)(t >> 32));
@@ -149,8 +157,16 @@ __attribute__((target("avx512f"))) static void philox16_avx512(uint64_t seed, in
         c2 = _mm512_xor_si512(_mm512_xor_si512(hi0, c3), _mm512_set1_epi32((int)k1));
         c3 = lo0;
     }
-    _mm512_storeu_si512(w0, c0);
-    _mm512_storeu_si512(w1, c1);
+    *w1 = c1;
+    return c0;
+}
+
+__attribute__((target("avx512f"))) static void philox16_avx512(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w0,
+                                                               uint32_t *w1)
+{
+    __m512i v1;
+    _mm512_storeu_si512(w0, philox16_regs(seed, i0, t, &v1));
+    _mm512_storeu_si512(w1, v1);
 }
 
 __attribute__((target("avx2"))) static inline __m256i mulhilo256(__m256i c, __m256i m, __m256i *lo)
@@ -351,9 +367,206 @@ run_group_x16_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int D
             sim->state[i0 + g] = s[g];
 }
 
+/* The 16-agent step where every table lookup is a vector gather too: the threshold search and the
+ * chain's tables (L1-resident for moderate S), and the overlays' slot maps (one block per thread,
+ * lane g's map at g (S + 4)); only an overlay's new rows are inserted lane by lane. The rows
+ * themselves are still loaded and stored whole (cpu_x16.h). mode: 0 fixed features, 1 each
+ * agent's own Phi_i, 2 overlays through slot maps. Same bits as run_group (tested). */
+__attribute__((target("avx512f"))) static inline __m512i x16_gather(__m512i idx, const void *base)
+{
+    return _mm512_i32gather_epi32(idx, base, 4);
+}
+
+/* 64-bit addresses base[g] + 4 * off[g] for the 16 lanes, as two vectors of 8. */
+typedef struct x16_ptrs {
+    __m512i h[2];
+} x16_ptrs;
+
+__attribute__((target("avx512f"))) static inline x16_ptrs x16_addr(const x16_ptrs *base, __m512i off)
+{
+    x16_ptrs p;
+    for (int h = 0; h < 2; ++h) {
+        const __m512i o = _mm512_cvtepu32_epi64(h ? _mm512_extracti64x4_epi64(off, 1) : _mm512_castsi512_si256(off));
+        p.h[h] = _mm512_add_epi64(base->h[h], _mm512_slli_epi64(o, 2));
+    }
+    return p;
+}
+
+/* lane g: m has bit g ? b : a */
+__attribute__((target("avx512f"))) static inline x16_ptrs x16_blend(__mmask16 m, x16_ptrs a, x16_ptrs b)
+{
+    x16_ptrs p;
+    p.h[0] = _mm512_mask_blend_epi64((__mmask8)(m & 0xFF), a.h[0], b.h[0]);
+    p.h[1] = _mm512_mask_blend_epi64((__mmask8)(m >> 8), a.h[1], b.h[1]);
+    return p;
+}
+
+__attribute__((target("avx512f"))) static inline x16_ptrs x16_same(const float *p)
+{
+    x16_ptrs v;
+    v.h[0] = v.h[1] = _mm512_set1_epi64((long long)(uintptr_t)p);
+    return v;
+}
+
+__attribute__((target("avx512f"))) static inline void x16_put(x16_ptrs p, const float **out)
+{
+    _mm512_storeu_si512((void *)out, p.h[0]);
+    _mm512_storeu_si512((void *)(out + 8), p.h[1]);
+}
+
+__attribute__((target("avx512f"))) static inline __attribute__((always_inline)) void
+run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int D, const int mode)
+{
+    pfr_sim *sim = e->sim;
+    const pfr_round_plan *plan = e->plan;
+    const int S = sim->S, K = plan->K, learn = sim->learn_phi, iters = e->iters;
+    const uint64_t seed = sim->cfg.seed, t0 = plan->t0;
+    const float *phi = sim->phi;
+    uint32_t w1[16];
+    int32_t rowbase[16], voff[16], moff[16];
+    __m512i v1, uv = philox16_regs(seed, i0, t0, &v1);
+    _mm512_storeu_si512(w1, v1);
+    __mmask16 pm = 0;
+    float *th[16];
+    for (int g = 0; g < 16; ++g) {
+        const int64_t i = i0 + g;
+        part[g] = (uint64_t)w1[g] < plan->part_threshold;
+        pm |= (__mmask16)(part[g] << g);
+        rowbase[g] = (int32_t)((size_t)pfr_agent_type(sim, i) * (S + 1));
+        voff[g] = g * (e->R + 1);
+        moff[g] = g * (S + 4);
+        th[g] = sim->theta + (size_t)i * D;
+        if (e->has_pending)
+            pfr_map_theta(e->pending, th[g], D);
+    }
+    const __m512i vrow = _mm512_loadu_si512(rowbase), vvoff = _mm512_loadu_si512(voff), vmoff = _mm512_loadu_si512(moff);
+    const __m512i one = _mm512_set1_epi32(1), zero = _mm512_setzero_si512(), ff = _mm512_set1_epi32(0xFF);
+    const __m512i dD = _mm512_set1_epi32(D);
+    __m512i st = _mm512_loadu_si512(sim->state + i0), nvec = zero;
+    /* the bases of the kinds of address (64-bit, per lane) */
+    const x16_ptrs vals_b = x16_same(w->ov_vals), phi_b = x16_same(phi), zero_b = x16_same(w->scratch),
+                   sink_b = x16_same(w->scratch + 16);
+    x16_ptrs own_b = phi_b;
+    if (sim->own_phi) {
+        const float *ob[16];
+        for (int g = 0; g < 16; ++g)
+            ob[g] = sim->agent_phi + (size_t)(i0 + g) * S * D;
+        own_b.h[0] = _mm512_loadu_si512((const void *)ob);
+        own_b.h[1] = _mm512_loadu_si512((const void *)(ob + 8));
+    }
+    __m512 T[16], X[16], Y[16];
+    pfr_x16_load(&e->x16_layout, (const float *const *)th, D, T);
+    const __m512 gamma = _mm512_set1_ps((float)sim->cfg.gamma);
+    /* the row (first entry and length) of each lane's state, looked up one step ahead: the next
+     * step's rows are fetched, and their entries prefetched, while this step's math runs */
+    __m512i lo_next = x16_gather(_mm512_add_epi32(vrow, st), e->rp32);
+    __m512i n_next = _mm512_sub_epi32(x16_gather(_mm512_add_epi32(_mm512_add_epi32(vrow, st), one), e->rp32), lo_next);
+    for (int k = 0; k < K; ++k) {
+        if (k > 0)
+            uv = philox16_regs(seed, i0, t0 + (uint64_t)k, &v1);
+        /* the threshold search of pfr_sample_entry_fixed, 16 lanes at once */
+        __m512i base = lo_next, n = n_next;
+        /* as many halvings as the longest row among the 16 needs (extra ones are no-ops), so a lane
+         * on a long row (a goal that restarts anywhere) does not make every step pay for it */
+        for (int it = 0; it < iters && _mm512_cmpgt_epu32_mask(n, one); ++it) {
+            const __m512i half = _mm512_srli_epi32(n, 1);
+            const __m512i probe = _mm512_mask_sub_epi32(_mm512_add_epi32(base, half), _mm512_cmpneq_epi32_mask(half, zero),
+                                                        _mm512_add_epi32(base, half), one);
+            const __mmask16 take = _mm512_cmple_epu32_mask(_mm512_i32gather_epi32(_mm512_slli_epi32(probe, 2), e->ent, 4), uv);
+            base = _mm512_mask_add_epi32(base, take, base, half);
+            n = _mm512_sub_epi32(n, half);
+        }
+        const __m512i base4 = _mm512_slli_epi32(base, 2);
+        const __m512i s2 = _mm512_i32gather_epi32(base4, e->ent + 1, 4);
+        const __m512 rho = _mm512_i32gather_ps(base4, e->ent + 2, 4);
+        if (k + 1 < K) { /* next step's rows, and a prefetch of their entries and of Phi's rows */
+            const __m512i ridx = _mm512_add_epi32(vrow, s2);
+            lo_next = x16_gather(ridx, e->rp32);
+            n_next = _mm512_sub_epi32(x16_gather(_mm512_add_epi32(ridx, one), e->rp32), lo_next);
+            if (e->prefetch) {
+                uint32_t lo_a[16], s_a[16];
+                _mm512_storeu_si512(lo_a, lo_next);
+                _mm512_storeu_si512(s_a, s2);
+                for (int g = 0; g < 16; ++g) {
+                    _mm_prefetch((const char *)(e->ent + 4 * (size_t)lo_a[g]), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(phi + (size_t)s_a[g] * D), _MM_HINT_T0);
+                }
+            }
+        }
+        x16_ptrs ps, pn;
+        if (mode == 2) {
+            const __m512i q0 = _mm512_and_si512(_mm512_i32gather_epi32(_mm512_add_epi32(vmoff, st), w->ov_maps, 1), ff);
+            const __mmask16 miss = _mm512_cmpeq_epi32_mask(q0, ff) & pm;
+            const __m512i q = _mm512_mask_mov_epi32(q0, miss, nvec);
+            if (miss) { /* new rows: copied from the shared Phi, lane by lane */
+                uint32_t qa[16], sa[16];
+                _mm512_storeu_si512(qa, q);
+                _mm512_storeu_si512(sa, st);
+                for (unsigned m = miss; m; m &= m - 1) {
+                    const int g = __builtin_ctz(m);
+                    w->ov_maps[(size_t)moff[g] + sa[g]] = (uint8_t)qa[g];
+                    w->ov_rows[voff[g] + (int)qa[g]] = (int32_t)sa[g];
+                    memcpy(w->ov_vals + (size_t)(voff[g] + (int)qa[g]) * D, phi + (size_t)sa[g] * D, sizeof(float) * D);
+                }
+                nvec = _mm512_mask_add_epi32(nvec, miss, nvec, one);
+            }
+            const __m512i q2 = _mm512_and_si512(_mm512_i32gather_epi32(_mm512_add_epi32(vmoff, s2), w->ov_maps, 1), ff);
+            const __mmask16 hit2 = _mm512_cmpneq_epi32_mask(q2, ff);
+            ps = x16_addr(&vals_b, _mm512_mullo_epi32(_mm512_add_epi32(vvoff, q), dD));
+            pn = x16_blend(hit2, x16_addr(&phi_b, _mm512_mullo_epi32(s2, dD)),
+                           x16_addr(&vals_b, _mm512_mullo_epi32(_mm512_add_epi32(vvoff, q2), dD)));
+        } else {
+            const x16_ptrs *b = mode == 1 ? &own_b : &phi_b;
+            ps = x16_addr(b, _mm512_mullo_epi32(st, dD));
+            pn = x16_addr(b, _mm512_mullo_epi32(s2, dD));
+        }
+        const float *rs[16], *rn[16], *rw[16]; /* lanes sitting out read zeros and write the sink */
+        x16_put(x16_blend(pm, zero_b, ps), rs);
+        x16_put(x16_blend(pm, zero_b, pn), rn);
+        x16_put(x16_blend(pm, sink_b, ps), rw);
+        pfr_x16_load(&e->x16_layout, rs, D, X);
+        pfr_x16_load(&e->x16_layout, rn, D, Y);
+        const __m512 vs = pfr_x16_dot(X, T, D), vn = pfr_x16_dot(Y, T, D);
+        const __m512 delta = _mm512_sub_ps(_mm512_add_ps(rho, _mm512_mul_ps(gamma, vn)), vs);
+        const __m512 a = _mm512_mul_ps(_mm512_set1_ps(plan->alpha[k]), delta);
+        const __m512 b = _mm512_mul_ps(_mm512_set1_ps(plan->beta[k]), delta);
+        for (int l = 0; l < D; ++l) {
+            const __m512 t = T[l];
+            T[l] = _mm512_mask_add_ps(t, pm, t, _mm512_mul_ps(a, X[l]));
+            X[l] = _mm512_add_ps(X[l], _mm512_mul_ps(b, t));
+        }
+        if (learn)
+            pfr_x16_store(&e->x16_layout, (float *const *)rw, D, X);
+        st = _mm512_mask_mov_epi32(st, pm, s2);
+    }
+    pfr_x16_store(&e->x16_layout, th, D, T);
+    _mm512_mask_storeu_epi32(sim->state + i0, pm, st);
+    if (mode == 2) {
+        uint32_t na[16];
+        _mm512_storeu_si512(na, nvec);
+        for (int g = 0; g < 16; ++g)
+            w->lane[g].n = (int)na[g];
+    }
+}
+
 __attribute__((target("avx512f"), noinline)) static void run_group_x16(cpu_engine *e, cpu_thread *w, int64_t i0,
                                                                       int *part)
 {
+    const pfr_sim *sim = e->sim;
+    if (e->rp32 && (!sim->learn_phi || sim->own_phi || e->map)) { /* every lookup a gather */
+        const int mode = sim->own_phi ? 1 : sim->learn_phi ? 2 : 0;
+        switch (sim->d * 4 + mode) {
+        case 16: run_group_x16g_d(e, w, i0, part, 4, 0); return;
+        case 17: run_group_x16g_d(e, w, i0, part, 4, 1); return;
+        case 18: run_group_x16g_d(e, w, i0, part, 4, 2); return;
+        case 32: run_group_x16g_d(e, w, i0, part, 8, 0); return;
+        case 33: run_group_x16g_d(e, w, i0, part, 8, 1); return;
+        case 34: run_group_x16g_d(e, w, i0, part, 8, 2); return;
+        case 64: run_group_x16g_d(e, w, i0, part, 16, 0); return;
+        case 65: run_group_x16g_d(e, w, i0, part, 16, 1); return;
+        default: run_group_x16g_d(e, w, i0, part, 16, 2); return;
+        }
+    }
     switch (e->sim->d * 2 + e->map) {
     case 8: run_group_x16_d(e, w, i0, part, 4, 0); break;
     case 9: run_group_x16_d(e, w, i0, part, 4, 1); break;
@@ -381,7 +594,19 @@ static inline __attribute__((always_inline)) void fold_agent(block_part *bp, int
         double *restrict acc = bp->vals + (size_t)p * d;
         const float *restrict loc = o->vals + (size_t)q * d, *restrict ref = phi + (size_t)r * d;
         int j = 0;
-        for (; j + 4 <= d; j += 4) { /* element by element, as below, four at a time */
+        for (; j + 8 <= d; j += 8) { /* element by element, as below, eight at a time (whole-row loads) */
+            const pfr_v8 l8 = pfr_load8(loc + j), r8 = pfr_load8(ref + j);
+            pfr_d4 a0, a1;
+            memcpy(&a0, acc + j, sizeof a0);
+            memcpy(&a1, acc + j + 4, sizeof a1);
+            a0 += __builtin_convertvector(__builtin_shufflevector(l8, l8, 0, 1, 2, 3), pfr_d4) -
+                  __builtin_convertvector(__builtin_shufflevector(r8, r8, 0, 1, 2, 3), pfr_d4);
+            a1 += __builtin_convertvector(__builtin_shufflevector(l8, l8, 4, 5, 6, 7), pfr_d4) -
+                  __builtin_convertvector(__builtin_shufflevector(r8, r8, 4, 5, 6, 7), pfr_d4);
+            memcpy(acc + j, &a0, sizeof a0);
+            memcpy(acc + j + 4, &a1, sizeof a1);
+        }
+        for (; j + 4 <= d; j += 4) {
             pfr_d4 a;
             memcpy(&a, acc + j, sizeof a);
             a += __builtin_convertvector(pfr_load4(loc + j), pfr_d4) - __builtin_convertvector(pfr_load4(ref + j), pfr_d4);
@@ -391,6 +616,38 @@ static inline __attribute__((always_inline)) void fold_agent(block_part *bp, int
             acc[j] += (double)loc[j] - (double)ref[j];
     }
     pfr_overlay_clear(o);
+}
+
+#ifdef PFR_X16
+/* fold_agent for d a multiple of 8 with AVX-512: a row's eight floats, converted to eight doubles
+ * in one step, differences and sums element by element as above (whole-row loads also let the
+ * just-stored overlay rows forward from the store buffer). */
+__attribute__((target("avx512f"), noinline)) static void fold_agent_x16(block_part *bp, int32_t *pos, pfr_overlay *o,
+                                                                       const float *phi, const int d)
+{
+    for (int q = 0; q < o->n; ++q) {
+        const int32_t r = o->rows[q];
+        int32_t p = pos[r];
+        if (p < 0) {
+            p = bp->n++;
+            pos[r] = p;
+            bp->rows[p] = r;
+            memset(bp->vals + (size_t)p * d, 0, sizeof(double) * (size_t)d);
+        }
+        double *acc = bp->vals + (size_t)p * d;
+        const float *loc = o->vals + (size_t)q * d, *ref = phi + (size_t)r * d;
+        for (int j = 0; j < d; j += 8) {
+            const __m512d diff = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(loc + j)), _mm512_cvtps_pd(_mm256_loadu_ps(ref + j)));
+            _mm512_storeu_pd(acc + j, _mm512_add_pd(_mm512_loadu_pd(acc + j), diff));
+        }
+    }
+    pfr_overlay_clear(o);
+}
+#endif
+
+static inline __attribute__((always_inline)) int pfr_bucket(const cpu_engine *e, int32_t r)
+{
+    return (int)(((uint64_t)(uint32_t)r * e->bmul) >> 32);
 }
 
 /* Block b into bp: its agents' steps, then each participant in index order folded into the sums. */
@@ -419,21 +676,27 @@ static inline __attribute__((always_inline)) void block_d(cpu_engine *e, cpu_thr
             if (sim->avg_theta)
                 for (int j = 0; j < d; ++j)
                     bp->theta[j] += (double)sim->theta[(size_t)(ig + g) * d + j];
-            if (fold)
-                fold_agent(bp, w->pos, &w->lane[g], sim->phi, d);
+            if (fold) {
+#ifdef PFR_X16
+                if (e->x16 && d % 8 == 0)
+                    fold_agent_x16(bp, w->pos, &w->lane[g], sim->phi, d);
+                else
+#endif
+                    fold_agent(bp, w->pos, &w->lane[g], sim->phi, d);
+            }
         }
     }
     /* positions grouped by merge bucket; the row map emptied for the next block */
     int32_t *bs = bp->bstart;
     memset(bs, 0, sizeof bp->bstart);
     for (int p = 0; p < bp->n; ++p)
-        bs[(bp->rows[p] & (PFR_CPU_BUCKETS - 1)) + 1]++;
+        bs[pfr_bucket(e, bp->rows[p]) + 1]++;
     for (int q = 0; q < PFR_CPU_BUCKETS; ++q)
         bs[q + 1] += bs[q];
     int32_t fill[PFR_CPU_BUCKETS];
     memcpy(fill, bs, sizeof fill);
     for (int p = 0; p < bp->n; ++p) {
-        bp->order[fill[bp->rows[p] & (PFR_CPU_BUCKETS - 1)]++] = p;
+        bp->order[fill[pfr_bucket(e, bp->rows[p])]++] = p;
         w->pos[bp->rows[p]] = -1;
     }
 }
@@ -498,6 +761,8 @@ PFR_CLONES static void run_independent(cpu_engine *e, cpu_thread *w, int64_t q)
 }
 
 /* ---- the jobs of a round ------------------------------------------------------------------------ */
+static void apply_rows(cpu_engine *e, cpu_thread *w);
+static void broadcast_theta(cpu_engine *e, int tid);
 /* Waves of W blocks: steps and folds (blocks taken dynamically), barrier, the wave's parts added
  * into the accumulator in block order (bucket owners), barrier. */
 static void shared_round_job(void *arg, int tid)
@@ -517,7 +782,7 @@ static void shared_round_job(void *arg, int tid)
             run_block(e, w, b, &e->part[b - w0]);
         }
         pfr_pool_barrier(e->pool);
-        for (int q = tid; q < PFR_CPU_BUCKETS; q += T)
+        for (int q = PFR_CPU_BUCKETS * tid / T; q < PFR_CPU_BUCKETS * (tid + 1) / T; ++q) /* contiguous rows */
             for (int64_t b = w0; b < wend; ++b) { /* block order */
                 const block_part *bp = &e->part[b - w0];
                 for (int32_t x = bp->bstart[q]; x < bp->bstart[q + 1]; ++x) {
@@ -544,48 +809,57 @@ static void shared_round_job(void *arg, int tid)
         }
         pfr_pool_barrier(e->pool);
     }
+    /* every wave merged, the participants counted (thread 0, before the last barrier): the mean
+     * applied to the rows this thread owns, the mean theta handed to its share of the agents */
+    if (sim->avg_phi)
+        apply_rows(e, w);
+    if (sim->avg_theta && e->participants > 0)
+        broadcast_theta(e, tid);
 }
 
 /* The mean change applied to the rows this thread owns (Phi + sum / participants, the expression of
  * the CUDA engine's apply kernel), the accumulator emptied. */
-static void apply_job(void *arg, int tid)
+static void apply_rows(cpu_engine *e, cpu_thread *w)
 {
-    cpu_engine *e = arg;
     pfr_sim *sim = e->sim;
-    cpu_thread *w = &e->th[tid];
     const int d = sim->d;
+    const double inv = e->participants > 0 ? 1.0 / (double)e->participants : 0.0;
     for (int64_t x = 0; x < w->ntouched; ++x) {
         const int32_t r = w->touched[x];
         double *acc = e->accum + (size_t)r * d;
         float *row = sim->phi + (size_t)r * d;
         if (e->participants > 0)
             for (int j = 0; j < d; ++j)
-                row[j] = (float)((double)row[j] + acc[j] * e->inv);
+                row[j] = (float)((double)row[j] + acc[j] * inv);
         memset(acc, 0, sizeof(double) * (size_t)d);
         e->in_accum[r] = 0;
     }
     w->ntouched = 0;
 }
 
-/* theta_i = mean theta (avg_theta), or the pending orthonormalization applied: agents split evenly. */
-static void theta_job(void *arg, int tid)
+/* theta_i = the mean theta, for this thread's share of the agents. */
+static void broadcast_theta(cpu_engine *e, int tid)
+{
+    pfr_sim *sim = e->sim;
+    const int d = sim->d;
+    const int64_t N = sim->N, lo = N * tid / e->T, hi = N * (tid + 1) / e->T;
+    const double inv = 1.0 / (double)e->participants;
+    float tbar[4096]; /* dim <= 4096 (config.c) */
+    for (int j = 0; j < d; ++j)
+        tbar[j] = (float)(e->theta_accum[j] * inv);
+    for (int64_t i = lo; i < hi; ++i)
+        memcpy(sim->theta + (size_t)i * d, tbar, sizeof(float) * (size_t)d);
+}
+
+/* The pending orthonormalization applied to this thread's share of the agents (the host reads theta). */
+static void pending_job(void *arg, int tid)
 {
     cpu_engine *e = arg;
     pfr_sim *sim = e->sim;
     const int d = sim->d;
     const int64_t N = sim->N, lo = N * tid / e->T, hi = N * (tid + 1) / e->T;
-    float tbar[4096]; /* dim <= 4096 (config.c) */
-    const int broadcast = e->broadcast;
-    if (broadcast)
-        for (int j = 0; j < d; ++j)
-            tbar[j] = (float)(e->theta_accum[j] * e->inv);
-    for (int64_t i = lo; i < hi; ++i) {
-        float *th = sim->theta + (size_t)i * d;
-        if (broadcast)
-            memcpy(th, tbar, sizeof(float) * (size_t)d);
-        else
-            pfr_map_theta(e->pending, th, d);
-    }
+    for (int64_t i = lo; i < hi; ++i)
+        pfr_map_theta(e->pending, sim->theta + (size_t)i * d, d);
 }
 
 static void independent_round_job(void *arg, int tid)
@@ -609,8 +883,7 @@ static pfr_status cpu_sync_host(pfr_sim *sim)
 {
     cpu_engine *e = sim->engine_state;
     if (e->has_pending) { /* the host reads theta: apply the last orthonormalization now */
-        e->broadcast = 0;
-        pfr_pool_run(e->pool, theta_job, e);
+        pfr_pool_run(e->pool, pending_job, e);
         e->has_pending = 0;
     }
     return PFR_OK;
@@ -642,13 +915,7 @@ static pfr_status cpu_round(pfr_sim *sim, const pfr_round_plan *plan, uint64_t *
     pfr_pool_run(e->pool, shared_round_job, e);
     e->has_pending = 0; /* every agent applied it */
     *participants = e->participants;
-    e->inv = e->participants > 0 ? 1.0 / (double)e->participants : 0.0;
-    if (sim->avg_phi)
-        pfr_pool_run(e->pool, apply_job, e);
-    if (sim->avg_theta && e->participants > 0) {
-        e->broadcast = 1;
-        pfr_pool_run(e->pool, theta_job, e);
-    }
+
     if (sim->cfg.orthonormalize && sim->learn_phi && e->participants > 0) {
         if (pfr_cholqr_factor(sim->phi, S, d, e->pending) != PFR_OK)
             return pfr_sim_fail(sim, PFR_ERR_NUMERIC, "orthonormalization failed in round %lld: Phi %s",
@@ -667,12 +934,12 @@ static void cpu_destroy(pfr_sim *sim)
     for (int t = 0; e->th && t < e->T; ++t) {
         cpu_thread *w = &e->th[t];
         for (int g = 0; g < PFR_CPU_LANES; ++g) {
-            free(w->lane[g].map);
             free(w->lane[g].table);
-            free(w->lane[g].rows);
             free(w->lane[g].hpos);
-            free(w->lane[g].vals);
         }
+        free(w->ov_rows);
+        free(w->ov_vals);
+        free(w->ov_maps);
         free(w->pos);
         free(w->touched);
     }
@@ -688,11 +955,27 @@ static void cpu_destroy(pfr_sim *sim)
     free(e->in_accum);
     free(e->theta_accum);
     free(e->pending);
+    free(e->rp32);
+    free(e->ent);
     free(e);
     sim->engine_state = NULL;
 }
 
 static const pfr_engine_vtbl CPU_ENGINE = {"cpu", cpu_round, cpu_sync_host, cpu_sync_host, NULL, NULL, cpu_destroy};
+
+/* A table the steps read at random: on 2 MiB pages where the system offers them (transparent huge
+ * pages on request), so that at large S a lookup misses the TLB less often. */
+static void *big_alloc(size_t bytes)
+{
+    const size_t align = (size_t)2 << 20;
+    const size_t rounded = (bytes + align - 1) / align * align;
+    void *p = aligned_alloc(bytes >= align ? align : 64, bytes >= align ? rounded : (bytes + 63) / 64 * 64);
+#ifdef MADV_HUGEPAGE
+    if (p && bytes >= align)
+        (void)madvise(p, rounded, MADV_HUGEPAGE); /* a hint: nothing depends on it */
+#endif
+    return p;
+}
 
 /* Overlay table size: a power of two at least twice the rows (a short probe), at least 16. */
 static uint32_t table_log2(int R)
@@ -764,6 +1047,24 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
     e->pending = calloc((size_t)d * d, sizeof(double));
     e->theta_accum = calloc((size_t)d, sizeof(double));
     int ok = e->pool && e->th && e->pending && e->theta_accum;
+    /* the 16-agent step's gathers need every index below 2^31: entries, row pointers, Phi rows, maps */
+    if (ok && e->x16 && sim->env->nnz < INT32_MAX / 4 && (uint64_t)sim->M * (S + 1) < INT32_MAX &&
+        (uint64_t)S * d < INT32_MAX && (uint64_t)(e->R + 1) * d * PFR_CPU_LANES < INT32_MAX &&
+        (uint64_t)(S + 4) * PFR_CPU_LANES < INT32_MAX) {
+        const size_t nrp = (size_t)sim->M * (S + 1), nnz = (size_t)sim->env->nnz;
+        e->rp32 = big_alloc(sizeof(uint32_t) * nrp);
+        e->ent = big_alloc(sizeof(uint32_t) * 4 * nnz);
+        ok = e->rp32 && e->ent;
+        for (size_t r = 0; ok && r < nrp; ++r)
+            e->rp32[r] = (uint32_t)sim->env->row_ptr[r];
+        e->prefetch = 16.0 * (double)nnz + 4.0 * S * d > (double)((size_t)1 << 20); /* beyond ~L2 */
+        for (size_t j = 0; ok && j < nnz; ++j) {
+            e->ent[4 * j] = sim->env->thr[j];
+            e->ent[4 * j + 1] = sim->env->next[j];
+            memcpy(&e->ent[4 * j + 2], &sim->env->reward[j], sizeof(float));
+            e->ent[4 * j + 3] = 0;
+        }
+    }
     if (ok && shared) {
         e->accum = calloc((size_t)S * d, sizeof(double));
         e->in_accum = calloc((size_t)S, 1);
@@ -778,6 +1079,7 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
             ok = bp->rows && bp->vals && bp->order && bp->theta;
         }
     }
+    e->bmul = ((uint64_t)PFR_CPU_BUCKETS << 32) / (uint64_t)S;
     /* slot maps: a byte per state and lane, where that is small (and an overlay has < 255 rows) */
     e->map = e->R < 255 && (size_t)S <= PFR_CPU_MAP_MAX_S;
     uint64_t longest = 1; /* the longest row of the chains sets the search's halvings */
@@ -797,19 +1099,25 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
         ok = w->pos && w->touched;
         for (int s = 0; ok && s < S; ++s)
             w->pos[s] = -1;
-        for (int g = 0; ok && shared && sim->learn_phi && g < PFR_CPU_LANES; ++g) {
+        if (!ok || !shared || !sim->learn_phi)
+            continue;
+        /* the 16 lanes' overlays in one block each (the 16-agent step addresses them by offset) */
+        const size_t rows1 = (size_t)e->R + 1, mstride = (size_t)S + 4; /* +4: a dword gather reads past a byte */
+        w->ov_rows = malloc(sizeof(int32_t) * rows1 * PFR_CPU_LANES);
+        w->ov_vals = malloc(sizeof(float) * rows1 * d * PFR_CPU_LANES);
+        w->ov_maps = e->map ? malloc(mstride * PFR_CPU_LANES) : NULL;
+        ok = w->ov_rows && w->ov_vals && (!e->map || w->ov_maps);
+        if (ok && e->map)
+            memset(w->ov_maps, 0xFF, mstride * PFR_CPU_LANES);
+        for (int g = 0; ok && g < PFR_CPU_LANES; ++g) {
             pfr_overlay *o = &w->lane[g];
             o->shift = 32 - lg;
             o->mask = (1u << lg) - 1;
-            o->rows = malloc(sizeof(int32_t) * (size_t)(e->R + 1));
-            o->vals = malloc(sizeof(float) * (size_t)(e->R + 1) * d);
-            ok = o->rows && o->vals;
-            if (ok && e->map) {
-                o->map = malloc((size_t)S);
-                ok = o->map != NULL;
-                if (ok)
-                    memset(o->map, 0xFF, (size_t)S);
-            } else if (ok) {
+            o->rows = w->ov_rows + rows1 * g;
+            o->vals = w->ov_vals + rows1 * d * g;
+            if (e->map) {
+                o->map = w->ov_maps + mstride * g;
+            } else {
                 o->table = malloc(sizeof(int32_t) * 2 * ((size_t)1 << lg));
                 o->hpos = malloc(sizeof(uint32_t) * (size_t)e->R);
                 ok = o->table && o->hpos;
