@@ -31,6 +31,7 @@ static const char *const ENV_KINDS[] = {"cliffwalk", "gridworld", "garnet", "ran
 static const char *const ALGORITHMS[] = {"pfedtd_rep", "local_rep", "fedavg_rep", "fedtd", "local_td", NULL};
 static const char *const BACKENDS[] = {"auto", "cpu", "cuda", NULL};
 static const char *const CUDA_KERNELS[] = {"auto", "thread", "warp", NULL};
+static const char *const WIND_DIRECTIONS[] = {"north", "per_type", NULL};
 
 #define OFF(field) offsetof(pfr_config, field)
 #define BIG 2147483647.0
@@ -54,6 +55,10 @@ static const key_def KEYS[] = {
     {"env.wind_min", T_DOUBLE, OFF(env.wind_min), 0, 1, 0, 0, NULL, "wind probability of type 0 (cliffwalk: toward the cliff; gridworld: north)"},
     {"env.wind_max", T_DOUBLE, OFF(env.wind_max), 0, 1, 0, 0, NULL, "wind probability of type M-1"},
     {"env.reward_spread", T_DOUBLE, OFF(env.reward_spread), 0, 1, 0, 1, NULL, "per-type reward scale in [1-spread, 1+spread]"},
+    {"env.goals", T_INT, OFF(env.goals), 1, 256, 0, 0, NULL, "gridworld: goals per type (the first rewards 1, the others 0.25..1, from env.seed); the policy heads for the nearest"},
+    {"env.walls", T_DOUBLE, OFF(env.walls), 0, 0.35, 0, 0, NULL, "gridworld: fraction of cells drawn as walls, a layout per type; the largest connected free region is kept (near 0.4 the free cells fall apart into pieces)"},
+    {"env.starts", T_INT, OFF(env.starts), 0, 1000000, 0, 0, NULL, "gridworld: cells an episode restarts at after a goal, per type; 0 = any free cell (a dense row: keep large grids above 0)"},
+    {"env.wind_direction", T_ENUM, OFF(env.wind_direction), 0, 0, 0, 0, WIND_DIRECTIONS, "gridworld: wind toward the north, or per_type (type m: north, east, south, west for m mod 4)"},
     {"env.reward_scale", T_DOUBLE, OFF(env.reward_scale), 0, 1e6, 1, 0, NULL, "multiplies every reward of a generated family (cliffwalk: -0.01 a step, -1 for the cliff)"},
     {"env.p_file", T_PATH, OFF(env.p_file), 0, 0, 0, 0, NULL, "file: transition matrices P, .npy [M, S, S]"},
     {"env.r_file", T_PATH, OFF(env.r_file), 0, 0, 0, 0, NULL, "file: rewards R, .npy [M, S, S] or [M, S]"},
@@ -99,6 +104,10 @@ void pfr_config_init(pfr_config *c)
     c->env.wind_max = 0.0;
     c->env.reward_spread = 0.0;
     c->env.reward_scale = 1.0;
+    c->env.goals = 1;
+    c->env.walls = 0.0;
+    c->env.starts = 0;
+    c->env.wind_direction = PFR_WIND_NORTH;
     c->agents = 1024;
     c->dim = 8;
     c->rounds = 200;
@@ -421,9 +430,15 @@ void pfr_config_key_value(const pfr_config *cfg, size_t i, char *buf, size_t n)
     case T_INT64:
         snprintf(buf, n, "%lld", (long long)*(const int64_t *)field);
         break;
-    case T_DOUBLE:
-        snprintf(buf, n, "%.17g", *(const double *)field);
+    case T_DOUBLE: { /* the shortest text that reads back as the same double */
+        const double v = *(const double *)field;
+        for (int digits = 15; digits <= 17; ++digits) {
+            snprintf(buf, n, "%.*g", digits, v);
+            if (strtod(buf, NULL) == v)
+                break;
+        }
         break;
+    }
     }
 }
 

@@ -23,6 +23,8 @@
 #include <immintrin.h>
 #include <stdint.h>
 
+#include "../kernels/pfr_agent_math.h"
+
 #define PFR_X16 1
 
 /* Where each lane's row goes in, per D (index D >> 3: 4 -> 0, 8 -> 1, 16 -> 2). */
@@ -135,6 +137,42 @@ __attribute__((target("avx512f"))) static inline __m512 pfr_x16_dot(const __m512
         acc[j & 7] = _mm512_add_ps(acc[j & 7], _mm512_mul_ps(x[j], t[j]));
     return _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[4]), _mm512_add_ps(acc[2], acc[6])),
                          _mm512_add_ps(_mm512_add_ps(acc[1], acc[5]), _mm512_add_ps(acc[3], acc[7])));
+}
+
+/* Philox4x32-10 (pfr_agent_math.h) for agents i0 .. i0+15 (i0 a multiple of 16) at step t: word 0
+ * returned, word 1 in *w1, lane g = agent i0+g. */
+/* hi and lo halves of the 32 x 32 -> 64 products c * m, lane by lane */
+__attribute__((target("avx512f"))) static inline __m512i mulhilo512(__m512i c, __m512i m, __m512i *lo)
+{
+    const __m512i pe = _mm512_mul_epu32(c, m);                        /* even lanes: full products */
+    const __m512i po = _mm512_mul_epu32(_mm512_srli_epi64(c, 32), m); /* odd lanes */
+    *lo = _mm512_mask_blend_epi32(0xAAAA, pe, _mm512_slli_epi64(po, 32));
+    return _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 32), po);
+}
+
+/* words 0 and 1 for agents i0 .. i0+15 at step t, in registers */
+__attribute__((target("avx512f"))) static inline __m512i philox16_regs(uint64_t seed, int64_t i0, uint64_t t, __m512i *w1)
+{
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __m512i c0 = _mm512_set1_epi32((int)(uint32_t)t), c1 = _mm512_set1_epi32((int)(uint32_t)(t >> 32));
+    __m512i c2 = _mm512_add_epi32(_mm512_set1_epi32((int)(uint32_t)i0), lane); /* i0 % 16 == 0: no carry */
+    __m512i c3 = _mm512_set1_epi32((int)(uint32_t)((uint64_t)i0 >> 32));
+    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+    const __m512i m0 = _mm512_set1_epi32((int)PFR_PHILOX_M0), m1 = _mm512_set1_epi32((int)PFR_PHILOX_M1);
+    for (int r = 0; r < 10; ++r) {
+        if (r > 0) {
+            k0 += PFR_PHILOX_W0;
+            k1 += PFR_PHILOX_W1;
+        }
+        __m512i lo0, lo1;
+        const __m512i hi0 = mulhilo512(c0, m0, &lo0), hi1 = mulhilo512(c2, m1, &lo1);
+        c0 = _mm512_xor_si512(_mm512_xor_si512(hi1, c1), _mm512_set1_epi32((int)k0));
+        c1 = lo1;
+        c2 = _mm512_xor_si512(_mm512_xor_si512(hi0, c3), _mm512_set1_epi32((int)k1));
+        c3 = lo0;
+    }
+    *w1 = c1;
+    return c0;
 }
 
 #endif

@@ -1,209 +1,37 @@
 /*
  * engine_cpu.c — the CPU engine: every agent's K local steps, then the aggregation of Phi (and
- * theta), on the threads of a pool (pool.c), with the per-agent math of kernels/pfr_agent_math.h
- * vectorized along d (cpu_step.h).
+ * theta), on the threads of a pool (pool.c), with the per-agent math of kernels/pfr_agent_math.h.
  *
  * Why it looks like this:
  *  - Work proportional to what an agent touches. An agent's Phi_i is the shared Phi plus an overlay
- *    of the rows it changed (cpu_step.h), so nothing of size S is copied per agent or per round.
- *  - A thread steps 16 agents together: one Philox evaluation gives a step's words for all 16
- *    (the compiler vectorizes it across the lanes), then each agent's step runs on its own
- *    contiguous rows, vectorized along d. Independent agents interleave, so the processor overlaps
- *    their dependency chains (threshold search, row loads, dot products).
+ *    of the rows it changed (cpu_step.h: a byte slot map per lane up to 65536 states, a small hash
+ *    table above), so nothing of size S is copied per agent or per round.
+ *  - A thread steps 16 agents together, one Philox evaluation giving a step's words for all 16
+ *    (cpu_philox.c). Three paths, the same bits: with AVX-512, the TD math of all 16 at once on
+ *    their rows loaded whole and transposed in registers, every table lookup a gather (cpu_x16.c);
+ *    else each agent's step vectorized along d (cpu_step.h); else scalar. Tests force each path.
  *  - Agents are grouped in blocks of PFR_AGENT_BLOCK. Each block sums its participants' changes
  *    Phi_i[r] - Phi[r] over the rows they touched (in double, agents in index order) into a sparse
  *    partial sum (block_part), and its theta_i. Blocks run in waves: within a wave threads take
- *    blocks as they come (dynamic), each into the wave slot of its block; after the wave, the slots
- *    are added into one accumulator in block order, each row by the thread that owns its bucket.
+ *    blocks as they come, each into the wave slot of its block; after the wave the slots are added
+ *    into one accumulator in block order, each contiguous range of rows by the thread that owns it.
  *    So every sum is the same for any thread count and any schedule: Phi and theta are
  *    bit-identical whatever the threads (tested).
  *  - Orthonormalization's theta map (theta_i <- R theta_i) is fused into the next round: each agent
- *    applies the pending R when its group is loaded (and sync_host applies it to all before the
- *    host reads theta), so a round reads and writes theta once.
- *  - The hot functions are compiled for AVX-512, AVX2 and the x86-64 baseline (target clones, the
- *    best picked at load time); all compute the same bits.
- * Napkin math (cliff walk, d = 8): a step is a share of one 16-wide Philox (~3 instructions), a
- * three-probe threshold search, two hash lookups, two 32-byte rows, two 8-wide dot products and an
- * 8-wide update: about 60 instructions, ~15-20 cycles of issue, 1.5-2e8 agent-steps/s per core.
- * Measured: bench/RESULTS.md.
+ *    applies the pending R when its group is loaded (sync_host applies it to all before the host
+ *    reads theta), so a round reads and writes theta once.
+ * Napkin math (cliff walk, d = 8, AVX-512): per 16 agent-steps one Philox (~120 instructions), ~9
+ * gathers (row pointers, threshold probes, next state, reward, two slot maps), two 16 x 8 transposes
+ * in and one out (~70 permutes), ~100 for the dot products and updates: ~25 instructions an
+ * agent-step, plus the fold of its new rows; ~10 cycles at full issue. Measured: bench/RESULTS.md.
  */
 #include <math.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
-#include "cpu_step.h"
-#include "cpu_x16.h"
-#include "engine.h"
-#include "pool.h"
-
-#define PFR_CPU_BUCKETS 64 /* merge owners: bucket q holds the q-th 64th of the rows (contiguous, so a
-                              * bucket's sums stay in cache); thread t owns buckets 64 t / T .. 64 (t+1) / T - 1 */
-#define PFR_CPU_WAVE_BUDGET ((size_t)256 << 20) /* bytes for all block parts of a wave */
-#define PFR_CPU_MAX_WAVE 1024
-#define PFR_CPU_MAP_MAX_S 65536 /* slot maps up to here (16 S bytes a thread); hash tables above */
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define PFR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define PFR_CLONES
-#endif
-
-/* The step's Philox for 16 agents (below). */
-typedef void (*philox16_fn)(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w0, uint32_t *w1);
-
-/* One agent block's partial sums. */
-typedef struct block_part {
-    int32_t *rows;  /* [cap] rows its participants changed, in first-touch order */
-    double *vals;   /* [cap, d] sum over its participants, in agent order, of Phi_i[r] - Phi[r] */
-    int32_t *order; /* [cap] positions grouped by bucket; bucket q is order[bstart[q] .. bstart[q+1]) */
-    int32_t bstart[PFR_CPU_BUCKETS + 1];
-    int n;
-    double *theta;  /* [d] sum of theta_i over its participants, in agent order */
-    uint64_t count; /* participants */
-} block_part;
-
-/* One per thread, on cache lines of its own. */
-typedef struct cpu_thread {
-    _Alignas(64) pfr_overlay lane[PFR_CPU_LANES];
-    int32_t *pos;       /* [S] row -> its position in the block part being filled, -1 */
-    int32_t *touched;   /* [S] rows this thread first added to the accumulator this round */
-    int64_t ntouched;
-    uint64_t participants;
-    int failed;         /* local_rep: an agent's orthonormalization failed */
-    float scratch[32];  /* the 16-agent step: a zero row, and a row to write, for lanes sitting out */
-    int32_t *ov_rows;   /* [16, R+1] the lanes' overlay rows, vals [16, R+1, d] and maps [16, S+4] */
-    float *ov_vals;
-    uint8_t *ov_maps;
-} cpu_thread;
-
-typedef struct cpu_engine {
-    pfr_pool *pool;
-    int T, W;       /* threads; block parts per wave */
-    int vector;     /* the vector step (cpu_step.h); off: pfr_td_step itself (tests) */
-    philox16_fn philox16;
-    int R, cap;     /* overlay rows per agent; rows per block part */
-    int map;        /* overlays through per-lane slot maps (else hash tables) */
-    uint64_t bmul;  /* bucket of row r: (r * bmul) >> 32, bmul = floor(2^32 * 64 / S) */
-    int x16;        /* full groups through the AVX-512 16-agent step (cpu_x16.h) */
-#ifdef PFR_X16
-    pfr_x16_layout x16_layout;
-#endif
-    uint32_t *rp32;      /* [M, S+1] row pointers in 32 bits, for gathers (NULL when the chains are too large) */
-    int prefetch;        /* the chains and Phi outgrow the caches: prefetch a step ahead */
-    uint32_t *ent;       /* [nnz, 4] each entry's threshold, next state and reward (bits) together: a row's
-                          * search and its result share cache lines (a miss fewer per step at large S) */
-    int iters;      /* halvings of the threshold search for the longest row of the chains */
-    cpu_thread *th;
-    block_part *part;      /* [W] */
-    double *accum;         /* [S, d] the round's sum of Phi_i - Phi over the rows in in_accum */
-    unsigned char *in_accum; /* [S] */
-    double *theta_accum;   /* [d] */
-    double *pending;       /* [d, d] R of the last orthonormalization, not yet applied to theta */
-    int has_pending;
-    /* the round in progress, for the jobs */
-    pfr_sim *sim;
-    const pfr_round_plan *plan;
-    atomic_llong next;     /* the next block (or group) to take */
-    uint64_t participants;
-} cpu_engine;
-
-/* ---- one group of up to 16 agents ------------------------------------------------------------------- */
-/* The first two words (transition, participation) of the step's Philox for agents i0 .. i0+15,
- * lane g = agent i0+g: pfr_philox4x32_10 on 16 counters at once. Integers only, so every variant
- * gives pfr_stream_words' words exactly. The variant is picked once, by the CPU's features (vector
- * integer multiplies need explicit instructions: a compiler left to itself multiplies 64 x 64). */
-static void philox16_scalar(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w0, uint32_t *w1)
-{
-    for (int g = 0; g < PFR_CPU_LANES; ++g) {
-        const pfr_words w = pfr_stream_words(seed, (uint64_t)(i0 + g), t);
-        w0[g] = w.w[PFR_WORD_TRANSITION];
-        w1[g] = w.w[PFR_WORD_PARTICIPATION];
-    }
-}
-
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define PFR_HAVE_X86_PHILOX 1
-/* hi and lo halves of the 32 x 32 -> 64 products c * m, lane by lane */
-__attribute__((target("avx512f"))) static inline __m512i mulhilo512(__m512i c, __m512i m, __m512i *lo)
-{
-    const __m512i pe = _mm512_mul_epu32(c, m);                        /* even lanes: full products */
-    const __m512i po = _mm512_mul_epu32(_mm512_srli_epi64(c, 32), m); /* odd lanes */
-    *lo = _mm512_mask_blend_epi32(0xAAAA, pe, _mm512_slli_epi64(po, 32));
-    return _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 32), po);
-}
-
-/* words 0 and 1 for agents i0 .. i0+15 at step t, in registers */
-__attribute__((target("avx512f"))) static inline __m512i philox16_regs(uint64_t seed, int64_t i0, uint64_t t, __m512i *w1)
-{
-    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    __m512i c0 = _mm512_set1_epi32((int)(uint32_t)t), c1 = _mm512_set1_epi32((int)(uint32_t)(t >> 32));
-    __m512i c2 = _mm512_add_epi32(_mm512_set1_epi32((int)(uint32_t)i0), lane); /* i0 % 16 == 0: no carry */
-    __m512i c3 = _mm512_set1_epi32((int)(uint32_t)((uint64_t)i0 >> 32));
-    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
-    const __m512i m0 = _mm512_set1_epi32((int)PFR_PHILOX_M0), m1 = _mm512_set1_epi32((int)PFR_PHILOX_M1);
-    for (int r = 0; r < 10; ++r) {
-        if (r > 0) {
-            k0 += PFR_PHILOX_W0;
-            k1 += PFR_PHILOX_W1;
-        }
-        __m512i lo0, lo1;
-        const __m512i hi0 = mulhilo512(c0, m0, &lo0), hi1 = mulhilo512(c2, m1, &lo1);
-        c0 = _mm512_xor_si512(_mm512_xor_si512(hi1, c1), _mm512_set1_epi32((int)k0));
-        c1 = lo1;
-        c2 = _mm512_xor_si512(_mm512_xor_si512(hi0, c3), _mm512_set1_epi32((int)k1));
-        c3 = lo0;
-    }
-    *w1 = c1;
-    return c0;
-}
-
-__attribute__((target("avx512f"))) static void philox16_avx512(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w0,
-                                                               uint32_t *w1)
-{
-    __m512i v1;
-    _mm512_storeu_si512(w0, philox16_regs(seed, i0, t, &v1));
-    _mm512_storeu_si512(w1, v1);
-}
-
-__attribute__((target("avx2"))) static inline __m256i mulhilo256(__m256i c, __m256i m, __m256i *lo)
-{
-    const __m256i pe = _mm256_mul_epu32(c, m);
-    const __m256i po = _mm256_mul_epu32(_mm256_srli_epi64(c, 32), m);
-    *lo = _mm256_blend_epi32(pe, _mm256_slli_epi64(po, 32), 0xAA);
-    return _mm256_blend_epi32(_mm256_srli_epi64(pe, 32), po, 0xAA);
-}
-
-__attribute__((target("avx2"))) static void philox16_avx2(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w0,
-                                                          uint32_t *w1)
-{
-    const __m256i m0 = _mm256_set1_epi32((int)PFR_PHILOX_M0), m1 = _mm256_set1_epi32((int)PFR_PHILOX_M1);
-    for (int half = 0; half < 2; ++half) {
-        __m256i c0 = _mm256_set1_epi32((int)(uint32_t)t), c1 = _mm256_set1_epi32((int)(uint32_t)(t >> 32));
-        __m256i c2 = _mm256_add_epi32(_mm256_set1_epi32((int)(uint32_t)i0 + 8 * half),
-                                      _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-        __m256i c3 = _mm256_set1_epi32((int)(uint32_t)((uint64_t)i0 >> 32));
-        uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
-        for (int r = 0; r < 10; ++r) {
-            if (r > 0) {
-                k0 += PFR_PHILOX_W0;
-                k1 += PFR_PHILOX_W1;
-            }
-            __m256i lo0, lo1;
-            const __m256i hi0 = mulhilo256(c0, m0, &lo0), hi1 = mulhilo256(c2, m1, &lo1);
-            c0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1), _mm256_set1_epi32((int)k0));
-            c1 = lo1;
-            c2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3), _mm256_set1_epi32((int)k1));
-            c3 = lo0;
-        }
-        _mm256_storeu_si256((__m256i *)(w0 + 8 * half), c0);
-        _mm256_storeu_si256((__m256i *)(w1 + 8 * half), c1);
-    }
-}
-#endif
+#include "cpu_engine.h"
 
 /* K steps of agents i0 .. i0+G-1 (G <= 16), interleaved; part[g]: the agent takes part. */
 static inline __attribute__((always_inline)) void run_group(cpu_engine *e, cpu_thread *w, int64_t i0, int G, int *part,
@@ -269,315 +97,6 @@ static inline __attribute__((always_inline)) void run_group(cpu_engine *e, cpu_t
             sim->state[i0 + g] = s[g];
 }
 
-#ifdef PFR_X16
-/* The same K steps for a full group of 16 agents with AVX-512 (cpu_x16.h): each agent's rows found
- * as in run_group (scalar: its search and overlay), then the TD math of all 16 at once on the
- * transposed rows, theta kept transposed in registers across the K steps. Agents that sit the round
- * out read a zero row, write a scratch row, and their theta lanes are masked. Same bits as
- * run_group (tested). */
-__attribute__((target("avx512f"))) static inline __attribute__((always_inline)) void
-run_group_x16_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int D, const int map)
-{
-    const int iters = e->iters;
-    pfr_sim *sim = e->sim;
-    const pfr_round_plan *plan = e->plan;
-    const pfr_env *env = sim->env;
-    const int S = sim->S, K = plan->K, learn = sim->learn_phi, overlay = sim->learn_phi && !sim->own_phi;
-    const uint64_t seed = sim->cfg.seed, t0 = plan->t0;
-    const uint32_t *restrict thr = env->thr, *restrict next = env->next;
-    const float *restrict reward = env->reward, *phi = sim->phi;
-    uint32_t u[16], w1[16], s[16];
-    const uint64_t *rp[16];
-    float *own[16], *th[16];
-    e->philox16(seed, i0, t0, u, w1);
-    __mmask16 pm = 0;
-    for (int g = 0; g < 16; ++g) {
-        const int64_t i = i0 + g;
-        part[g] = (uint64_t)w1[g] < plan->part_threshold;
-        pm |= (__mmask16)(part[g] << g);
-        s[g] = sim->state[i];
-        rp[g] = env->row_ptr + (size_t)pfr_agent_type(sim, i) * (S + 1);
-        th[g] = sim->theta + (size_t)i * D;
-        own[g] = sim->own_phi ? sim->agent_phi + (size_t)i * S * D : NULL;
-        if (e->has_pending)
-            pfr_map_theta(e->pending, th[g], D);
-    }
-    __m512 T[16], X[16], Y[16];
-    pfr_x16_load(&e->x16_layout, (const float *const *)th, D, T);
-    const __m512 gamma = _mm512_set1_ps((float)sim->cfg.gamma);
-    float *scratch = w->scratch;          /* [16]: zeros, read by the lanes sitting out */
-    float *sink = w->scratch + 16;        /* [16]: where their rows are written */
-    for (int k = 0; k < K; ++k) {
-        if (k > 0)
-            e->philox16(seed, i0, t0 + (uint64_t)k, u, w1);
-        const float *rs[16], *rn[16];
-        float *rw[16];
-        float rho[16];
-        for (int g = 0; g < 16; ++g) {
-            if (!part[g]) {
-                rs[g] = rn[g] = scratch;
-                rw[g] = sink;
-                rho[g] = 0.0f;
-                continue;
-            }
-            const uint32_t st = s[g];
-            const uint64_t a = rp[g][st];
-            const uint64_t j = a + pfr_sample_entry_fixed(thr + a, (uint32_t)(rp[g][st + 1] - a), u[g], iters);
-            const uint32_t s2 = next[j];
-            float *ps;
-            const float *pn;
-            if (overlay && map) {
-                ps = pfr_overlay_get_map(&w->lane[g], phi, st, D);
-                pn = pfr_overlay_find_map(&w->lane[g], phi, s2, D);
-            } else if (overlay) {
-                ps = pfr_overlay_get(&w->lane[g], phi, st, D);
-                pn = pfr_overlay_find(&w->lane[g], s2, D);
-                if (!pn)
-                    pn = phi + (size_t)s2 * D;
-            } else if (own[g]) {
-                ps = own[g] + (size_t)st * D;
-                pn = own[g] + (size_t)s2 * D;
-            } else {
-                ps = (float *)(phi + (size_t)st * D);
-                pn = phi + (size_t)s2 * D;
-            }
-            rs[g] = ps;
-            rw[g] = ps;
-            rn[g] = pn;
-            rho[g] = reward[j];
-            s[g] = s2;
-        }
-        pfr_x16_load(&e->x16_layout, rs, D, X);
-        pfr_x16_load(&e->x16_layout, rn, D, Y);
-        const __m512 vs = pfr_x16_dot(X, T, D), vn = pfr_x16_dot(Y, T, D);
-        const __m512 delta = _mm512_sub_ps(_mm512_add_ps(_mm512_loadu_ps(rho), _mm512_mul_ps(gamma, vn)), vs);
-        const __m512 a = _mm512_mul_ps(_mm512_set1_ps(plan->alpha[k]), delta);
-        const __m512 b = _mm512_mul_ps(_mm512_set1_ps(plan->beta[k]), delta);
-        for (int l = 0; l < D; ++l) { /* pfr_td_update: theta with the old phi, phi with the old theta */
-            const __m512 t = T[l];
-            T[l] = _mm512_mask_add_ps(t, pm, t, _mm512_mul_ps(a, X[l]));
-            X[l] = _mm512_add_ps(X[l], _mm512_mul_ps(b, t));
-        }
-        if (learn)
-            pfr_x16_store(&e->x16_layout, rw, D, X);
-    }
-    pfr_x16_store(&e->x16_layout, th, D, T);
-    for (int g = 0; g < 16; ++g)
-        if (part[g])
-            sim->state[i0 + g] = s[g];
-}
-
-/* The 16-agent step where every table lookup is a vector gather too: the threshold search and the
- * chain's tables (L1-resident for moderate S), and the overlays' slot maps (one block per thread,
- * lane g's map at g (S + 4)); only an overlay's new rows are inserted lane by lane. The rows
- * themselves are still loaded and stored whole (cpu_x16.h). mode: 0 fixed features, 1 each
- * agent's own Phi_i, 2 overlays through slot maps. Same bits as run_group (tested). */
-__attribute__((target("avx512f"))) static inline __m512i x16_gather(__m512i idx, const void *base)
-{
-    return _mm512_i32gather_epi32(idx, base, 4);
-}
-
-/* 64-bit addresses base[g] + 4 * off[g] for the 16 lanes, as two vectors of 8. */
-typedef struct x16_ptrs {
-    __m512i h[2];
-} x16_ptrs;
-
-__attribute__((target("avx512f"))) static inline x16_ptrs x16_addr(const x16_ptrs *base, __m512i off)
-{
-    x16_ptrs p;
-    for (int h = 0; h < 2; ++h) {
-        const __m512i o = _mm512_cvtepu32_epi64(h ? _mm512_extracti64x4_epi64(off, 1) : _mm512_castsi512_si256(off));
-        p.h[h] = _mm512_add_epi64(base->h[h], _mm512_slli_epi64(o, 2));
-    }
-    return p;
-}
-
-/* lane g: m has bit g ? b : a */
-__attribute__((target("avx512f"))) static inline x16_ptrs x16_blend(__mmask16 m, x16_ptrs a, x16_ptrs b)
-{
-    x16_ptrs p;
-    p.h[0] = _mm512_mask_blend_epi64((__mmask8)(m & 0xFF), a.h[0], b.h[0]);
-    p.h[1] = _mm512_mask_blend_epi64((__mmask8)(m >> 8), a.h[1], b.h[1]);
-    return p;
-}
-
-__attribute__((target("avx512f"))) static inline x16_ptrs x16_same(const float *p)
-{
-    x16_ptrs v;
-    v.h[0] = v.h[1] = _mm512_set1_epi64((long long)(uintptr_t)p);
-    return v;
-}
-
-__attribute__((target("avx512f"))) static inline void x16_put(x16_ptrs p, const float **out)
-{
-    _mm512_storeu_si512((void *)out, p.h[0]);
-    _mm512_storeu_si512((void *)(out + 8), p.h[1]);
-}
-
-__attribute__((target("avx512f"))) static inline __attribute__((always_inline)) void
-run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int D, const int mode)
-{
-    pfr_sim *sim = e->sim;
-    const pfr_round_plan *plan = e->plan;
-    const int S = sim->S, K = plan->K, learn = sim->learn_phi, iters = e->iters;
-    const uint64_t seed = sim->cfg.seed, t0 = plan->t0;
-    const float *phi = sim->phi;
-    uint32_t w1[16];
-    int32_t rowbase[16], voff[16], moff[16];
-    __m512i v1, uv = philox16_regs(seed, i0, t0, &v1);
-    _mm512_storeu_si512(w1, v1);
-    __mmask16 pm = 0;
-    float *th[16];
-    for (int g = 0; g < 16; ++g) {
-        const int64_t i = i0 + g;
-        part[g] = (uint64_t)w1[g] < plan->part_threshold;
-        pm |= (__mmask16)(part[g] << g);
-        rowbase[g] = (int32_t)((size_t)pfr_agent_type(sim, i) * (S + 1));
-        voff[g] = g * (e->R + 1);
-        moff[g] = g * (S + 4);
-        th[g] = sim->theta + (size_t)i * D;
-        if (e->has_pending)
-            pfr_map_theta(e->pending, th[g], D);
-    }
-    const __m512i vrow = _mm512_loadu_si512(rowbase), vvoff = _mm512_loadu_si512(voff), vmoff = _mm512_loadu_si512(moff);
-    const __m512i one = _mm512_set1_epi32(1), zero = _mm512_setzero_si512(), ff = _mm512_set1_epi32(0xFF);
-    const __m512i dD = _mm512_set1_epi32(D);
-    __m512i st = _mm512_loadu_si512(sim->state + i0), nvec = zero;
-    /* the bases of the kinds of address (64-bit, per lane) */
-    const x16_ptrs vals_b = x16_same(w->ov_vals), phi_b = x16_same(phi), zero_b = x16_same(w->scratch),
-                   sink_b = x16_same(w->scratch + 16);
-    x16_ptrs own_b = phi_b;
-    if (sim->own_phi) {
-        const float *ob[16];
-        for (int g = 0; g < 16; ++g)
-            ob[g] = sim->agent_phi + (size_t)(i0 + g) * S * D;
-        own_b.h[0] = _mm512_loadu_si512((const void *)ob);
-        own_b.h[1] = _mm512_loadu_si512((const void *)(ob + 8));
-    }
-    __m512 T[16], X[16], Y[16];
-    pfr_x16_load(&e->x16_layout, (const float *const *)th, D, T);
-    const __m512 gamma = _mm512_set1_ps((float)sim->cfg.gamma);
-    /* the row (first entry and length) of each lane's state, looked up one step ahead: the next
-     * step's rows are fetched, and their entries prefetched, while this step's math runs */
-    __m512i lo_next = x16_gather(_mm512_add_epi32(vrow, st), e->rp32);
-    __m512i n_next = _mm512_sub_epi32(x16_gather(_mm512_add_epi32(_mm512_add_epi32(vrow, st), one), e->rp32), lo_next);
-    for (int k = 0; k < K; ++k) {
-        if (k > 0)
-            uv = philox16_regs(seed, i0, t0 + (uint64_t)k, &v1);
-        /* the threshold search of pfr_sample_entry_fixed, 16 lanes at once */
-        __m512i base = lo_next, n = n_next;
-        /* as many halvings as the longest row among the 16 needs (extra ones are no-ops), so a lane
-         * on a long row (a goal that restarts anywhere) does not make every step pay for it */
-        for (int it = 0; it < iters && _mm512_cmpgt_epu32_mask(n, one); ++it) {
-            const __m512i half = _mm512_srli_epi32(n, 1);
-            const __m512i probe = _mm512_mask_sub_epi32(_mm512_add_epi32(base, half), _mm512_cmpneq_epi32_mask(half, zero),
-                                                        _mm512_add_epi32(base, half), one);
-            const __mmask16 take = _mm512_cmple_epu32_mask(_mm512_i32gather_epi32(_mm512_slli_epi32(probe, 2), e->ent, 4), uv);
-            base = _mm512_mask_add_epi32(base, take, base, half);
-            n = _mm512_sub_epi32(n, half);
-        }
-        const __m512i base4 = _mm512_slli_epi32(base, 2);
-        const __m512i s2 = _mm512_i32gather_epi32(base4, e->ent + 1, 4);
-        const __m512 rho = _mm512_i32gather_ps(base4, e->ent + 2, 4);
-        if (k + 1 < K) { /* next step's rows, and a prefetch of their entries and of Phi's rows */
-            const __m512i ridx = _mm512_add_epi32(vrow, s2);
-            lo_next = x16_gather(ridx, e->rp32);
-            n_next = _mm512_sub_epi32(x16_gather(_mm512_add_epi32(ridx, one), e->rp32), lo_next);
-            if (e->prefetch) {
-                uint32_t lo_a[16], s_a[16];
-                _mm512_storeu_si512(lo_a, lo_next);
-                _mm512_storeu_si512(s_a, s2);
-                for (int g = 0; g < 16; ++g) {
-                    _mm_prefetch((const char *)(e->ent + 4 * (size_t)lo_a[g]), _MM_HINT_T0);
-                    _mm_prefetch((const char *)(phi + (size_t)s_a[g] * D), _MM_HINT_T0);
-                }
-            }
-        }
-        x16_ptrs ps, pn;
-        if (mode == 2) {
-            const __m512i q0 = _mm512_and_si512(_mm512_i32gather_epi32(_mm512_add_epi32(vmoff, st), w->ov_maps, 1), ff);
-            const __mmask16 miss = _mm512_cmpeq_epi32_mask(q0, ff) & pm;
-            const __m512i q = _mm512_mask_mov_epi32(q0, miss, nvec);
-            if (miss) { /* new rows: copied from the shared Phi, lane by lane */
-                uint32_t qa[16], sa[16];
-                _mm512_storeu_si512(qa, q);
-                _mm512_storeu_si512(sa, st);
-                for (unsigned m = miss; m; m &= m - 1) {
-                    const int g = __builtin_ctz(m);
-                    w->ov_maps[(size_t)moff[g] + sa[g]] = (uint8_t)qa[g];
-                    w->ov_rows[voff[g] + (int)qa[g]] = (int32_t)sa[g];
-                    memcpy(w->ov_vals + (size_t)(voff[g] + (int)qa[g]) * D, phi + (size_t)sa[g] * D, sizeof(float) * D);
-                }
-                nvec = _mm512_mask_add_epi32(nvec, miss, nvec, one);
-            }
-            const __m512i q2 = _mm512_and_si512(_mm512_i32gather_epi32(_mm512_add_epi32(vmoff, s2), w->ov_maps, 1), ff);
-            const __mmask16 hit2 = _mm512_cmpneq_epi32_mask(q2, ff);
-            ps = x16_addr(&vals_b, _mm512_mullo_epi32(_mm512_add_epi32(vvoff, q), dD));
-            pn = x16_blend(hit2, x16_addr(&phi_b, _mm512_mullo_epi32(s2, dD)),
-                           x16_addr(&vals_b, _mm512_mullo_epi32(_mm512_add_epi32(vvoff, q2), dD)));
-        } else {
-            const x16_ptrs *b = mode == 1 ? &own_b : &phi_b;
-            ps = x16_addr(b, _mm512_mullo_epi32(st, dD));
-            pn = x16_addr(b, _mm512_mullo_epi32(s2, dD));
-        }
-        const float *rs[16], *rn[16], *rw[16]; /* lanes sitting out read zeros and write the sink */
-        x16_put(x16_blend(pm, zero_b, ps), rs);
-        x16_put(x16_blend(pm, zero_b, pn), rn);
-        x16_put(x16_blend(pm, sink_b, ps), rw);
-        pfr_x16_load(&e->x16_layout, rs, D, X);
-        pfr_x16_load(&e->x16_layout, rn, D, Y);
-        const __m512 vs = pfr_x16_dot(X, T, D), vn = pfr_x16_dot(Y, T, D);
-        const __m512 delta = _mm512_sub_ps(_mm512_add_ps(rho, _mm512_mul_ps(gamma, vn)), vs);
-        const __m512 a = _mm512_mul_ps(_mm512_set1_ps(plan->alpha[k]), delta);
-        const __m512 b = _mm512_mul_ps(_mm512_set1_ps(plan->beta[k]), delta);
-        for (int l = 0; l < D; ++l) {
-            const __m512 t = T[l];
-            T[l] = _mm512_mask_add_ps(t, pm, t, _mm512_mul_ps(a, X[l]));
-            X[l] = _mm512_add_ps(X[l], _mm512_mul_ps(b, t));
-        }
-        if (learn)
-            pfr_x16_store(&e->x16_layout, (float *const *)rw, D, X);
-        st = _mm512_mask_mov_epi32(st, pm, s2);
-    }
-    pfr_x16_store(&e->x16_layout, th, D, T);
-    _mm512_mask_storeu_epi32(sim->state + i0, pm, st);
-    if (mode == 2) {
-        uint32_t na[16];
-        _mm512_storeu_si512(na, nvec);
-        for (int g = 0; g < 16; ++g)
-            w->lane[g].n = (int)na[g];
-    }
-}
-
-__attribute__((target("avx512f"), noinline)) static void run_group_x16(cpu_engine *e, cpu_thread *w, int64_t i0,
-                                                                      int *part)
-{
-    const pfr_sim *sim = e->sim;
-    if (e->rp32 && (!sim->learn_phi || sim->own_phi || e->map)) { /* every lookup a gather */
-        const int mode = sim->own_phi ? 1 : sim->learn_phi ? 2 : 0;
-        switch (sim->d * 4 + mode) {
-        case 16: run_group_x16g_d(e, w, i0, part, 4, 0); return;
-        case 17: run_group_x16g_d(e, w, i0, part, 4, 1); return;
-        case 18: run_group_x16g_d(e, w, i0, part, 4, 2); return;
-        case 32: run_group_x16g_d(e, w, i0, part, 8, 0); return;
-        case 33: run_group_x16g_d(e, w, i0, part, 8, 1); return;
-        case 34: run_group_x16g_d(e, w, i0, part, 8, 2); return;
-        case 64: run_group_x16g_d(e, w, i0, part, 16, 0); return;
-        case 65: run_group_x16g_d(e, w, i0, part, 16, 1); return;
-        default: run_group_x16g_d(e, w, i0, part, 16, 2); return;
-        }
-    }
-    switch (e->sim->d * 2 + e->map) {
-    case 8: run_group_x16_d(e, w, i0, part, 4, 0); break;
-    case 9: run_group_x16_d(e, w, i0, part, 4, 1); break;
-    case 16: run_group_x16_d(e, w, i0, part, 8, 0); break;
-    case 17: run_group_x16_d(e, w, i0, part, 8, 1); break;
-    case 32: run_group_x16_d(e, w, i0, part, 16, 0); break;
-    default: run_group_x16_d(e, w, i0, part, 16, 1); break;
-    }
-}
-#endif
-
 /* Agent's overlay rows into the block part (Phi_i[r] - Phi[r], in double), and the overlay emptied. */
 static inline __attribute__((always_inline)) void fold_agent(block_part *bp, int32_t *pos, pfr_overlay *o,
                                                              const float *phi, const int d)
@@ -618,33 +137,6 @@ static inline __attribute__((always_inline)) void fold_agent(block_part *bp, int
     pfr_overlay_clear(o);
 }
 
-#ifdef PFR_X16
-/* fold_agent for d a multiple of 8 with AVX-512: a row's eight floats, converted to eight doubles
- * in one step, differences and sums element by element as above (whole-row loads also let the
- * just-stored overlay rows forward from the store buffer). */
-__attribute__((target("avx512f"), noinline)) static void fold_agent_x16(block_part *bp, int32_t *pos, pfr_overlay *o,
-                                                                       const float *phi, const int d)
-{
-    for (int q = 0; q < o->n; ++q) {
-        const int32_t r = o->rows[q];
-        int32_t p = pos[r];
-        if (p < 0) {
-            p = bp->n++;
-            pos[r] = p;
-            bp->rows[p] = r;
-            memset(bp->vals + (size_t)p * d, 0, sizeof(double) * (size_t)d);
-        }
-        double *acc = bp->vals + (size_t)p * d;
-        const float *loc = o->vals + (size_t)q * d, *ref = phi + (size_t)r * d;
-        for (int j = 0; j < d; j += 8) {
-            const __m512d diff = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(loc + j)), _mm512_cvtps_pd(_mm256_loadu_ps(ref + j)));
-            _mm512_storeu_pd(acc + j, _mm512_add_pd(_mm512_loadu_pd(acc + j), diff));
-        }
-    }
-    pfr_overlay_clear(o);
-}
-#endif
-
 static inline __attribute__((always_inline)) int pfr_bucket(const cpu_engine *e, int32_t r)
 {
     return (int)(((uint64_t)(uint32_t)r * e->bmul) >> 32);
@@ -665,7 +157,7 @@ static inline __attribute__((always_inline)) void block_d(cpu_engine *e, cpu_thr
         int part[PFR_CPU_LANES];
 #ifdef PFR_X16
         if (e->x16 && G == PFR_CPU_LANES)
-            run_group_x16(e, w, ig, part);
+            pfr_cpu_group_x16(e, w, ig, part);
         else
 #endif
             run_group(e, w, ig, G, part, d, vec, map);
@@ -679,7 +171,7 @@ static inline __attribute__((always_inline)) void block_d(cpu_engine *e, cpu_thr
             if (fold) {
 #ifdef PFR_X16
                 if (e->x16 && d % 8 == 0)
-                    fold_agent_x16(bp, w->pos, &w->lane[g], sim->phi, d);
+                    pfr_cpu_fold_x16(bp, w->pos, &w->lane[g], sim->phi, d);
                 else
 #endif
                     fold_agent(bp, w->pos, &w->lane[g], sim->phi, d);
@@ -732,7 +224,7 @@ static inline __attribute__((always_inline)) void independent_d(cpu_engine *e, c
     int part[PFR_CPU_LANES];
 #ifdef PFR_X16
     if (e->x16 && G == PFR_CPU_LANES)
-        run_group_x16(e, w, ig, part);
+        pfr_cpu_group_x16(e, w, ig, part);
     else
 #endif
         run_group(e, w, ig, G, part, d, vec, 0);
@@ -1027,12 +519,12 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
     /* the paths, best first: 16 agents at once (AVX-512), one agent vectorized along d, scalar;
      * all give the same bits, and tests force each (cpu_path) */
     e->vector = sim->cpu_path != PFR_CPU_PATH_SCALAR;
-    e->philox16 = philox16_scalar;
+    e->philox16 = pfr_cpu_philox16_scalar;
 #ifdef PFR_HAVE_X86_PHILOX
     if (e->vector && __builtin_cpu_supports("avx512f"))
-        e->philox16 = philox16_avx512;
+        e->philox16 = pfr_cpu_philox16_avx512;
     else if (e->vector && __builtin_cpu_supports("avx2"))
-        e->philox16 = philox16_avx2;
+        e->philox16 = pfr_cpu_philox16_avx2;
 #endif
 #ifdef PFR_X16
     e->x16 = sim->cpu_path == PFR_CPU_PATH_AUTO && (d == 4 || d == 8 || d == 16) && __builtin_cpu_supports("avx512f");

@@ -104,8 +104,8 @@ pfr_status pfr_env_estimate(const pfr_env_config *cfg, pfr_env_size *out, pfr_er
 /* ---- Dense linear algebra in double (small problems, ground truth, metrics) ---------------- */
 /* Solve A x = b in place (A: [n, n] row-major, destroyed; b: [n] becomes x). Partial pivoting. */
 pfr_status pfr_lu_solve(double *A, double *b, int n);
-/* Eigenvalues of a symmetric [n, n] matrix (destroyed) into w, by cyclic Jacobi. */
-void pfr_sym_eigenvalues(double *A, int n, double *w);
+/* Eigenvalues of a symmetric [n, n] matrix (destroyed) into w, ascending (LAPACK dsyev; truth.c). */
+pfr_status pfr_sym_eigenvalues(double *A, int n, double *w);
 /* Thin QR of X [S, d] row-major in place: X <- Q (Q^T Q = I), R [d, d] upper triangular, by
  * classical Gram-Schmidt applied twice. Returns PFR_ERR_NUMERIC if X is rank deficient. */
 pfr_status pfr_qr_cgs2(double *X, int S, int d, double *R);
@@ -117,15 +117,23 @@ typedef struct pfr_truth {
     double *mu; /* [M, S] */
     double *r;  /* [M, S] expected one-step reward */
     double *vnorm2; /* [M] ||V_m||^2_mu */
+    double resid_v;  /* max over types of max |(I - gamma P) V - r| / max |r| */
+    double resid_mu; /* max over types of |mu^T P - mu^T|_1 */
 } pfr_truth;
+/* Called as types are done: `done` of M (first with 0). */
+typedef void (*pfr_truth_progress_fn)(void *user, int done, int M);
 pfr_status pfr_truth_compute(const pfr_env *env, double gamma, pfr_truth *out, pfr_error *err);
-/* The same with the method forced: 0 = dense LU, 1 = sparse iterations (for tests). */
-pfr_status pfr_truth_compute_with(const pfr_env *env, double gamma, int iterative, pfr_truth *t, pfr_error *err);
+/* The same with the method forced: 0 = dense LU, 1 = sparse direct (UMFPACK); progress optional;
+ * up to `threads` types solved side by side (the results do not depend on it). */
+pfr_status pfr_truth_compute_with(const pfr_env *env, double gamma, int sparse, pfr_truth *t, pfr_error *err,
+                                  pfr_truth_progress_fn progress, void *user, int threads);
 void pfr_truth_free(pfr_truth *t);
-/* The bytes pfr_truth_compute and pfr_truth_best_rank_d allocate at most, for the memory plan. */
+/* The bytes pfr_truth_compute and pfr_truth_best_rank_d allocate at most, for the memory plan; and
+ * the sparse solver's for one type of nnz transitions. */
 double pfr_truth_bytes(int S, int M);
-/* Best relative error a rank-d shared representation can reach, with type weights w [M]. NaN if
- * the problem is too large for the dense eigen-solver. */
+double pfr_truth_solver_bytes(int S, double nnz);
+/* Best relative error a rank-d shared representation can reach, with type weights w [M] (any S, M;
+ * NaN only when out of memory). */
 double pfr_truth_best_rank_d(const pfr_truth *t, const double *w, int d);
 
 /* ---- Orthonormalization of Phi (orthonormalize.c) ------------------------------------------ */

@@ -62,8 +62,32 @@ static void warn(pfr_sim *sim, const char *fmt, ...)
     strcat(sim->warnings, "\n");
 }
 
+/* Set-up progress, if the caller asked for it. */
+typedef struct setup_report {
+    pfr_setup_progress_fn fn;
+    void *user;
+} setup_report;
+
+static void report(const setup_report *r, const char *stage, double fraction)
+{
+    if (r->fn)
+        r->fn(r->user, stage, fraction);
+}
+
+static void truth_progress(void *user, int done, int M)
+{
+    report(user, "ground truth", (double)done / (double)M);
+}
+
 pfr_status pfr_sim_create(const pfr_config *cfg, pfr_sim **out, pfr_error *err)
 {
+    return pfr_sim_create_ex(cfg, NULL, NULL, out, err);
+}
+
+pfr_status pfr_sim_create_ex(const pfr_config *cfg, pfr_setup_progress_fn progress, void *user, pfr_sim **out,
+                             pfr_error *err)
+{
+    const setup_report rep = {progress, user};
     if (!cfg || !out)
         return pfr_fail(err, PFR_ERR_INVALID_ARGUMENT, "pfr_sim_create: NULL argument");
     *out = NULL;
@@ -90,6 +114,7 @@ pfr_status pfr_sim_create(const pfr_config *cfg, pfr_sim **out, pfr_error *err)
     if (threads > omp_get_num_procs())
         warn(sim, "threads=%d exceeds the %d cores this process can use: the threads take turns (same results, "
                   "no faster)", threads, omp_get_num_procs());
+    report(&rep, "environment", 0.0);
     st = pfr_env_create(&cfg->env, &sim->env, err);
     if (st != PFR_OK)
         goto fail;
@@ -131,7 +156,8 @@ pfr_status pfr_sim_create(const pfr_config *cfg, pfr_sim **out, pfr_error *err)
         goto fail;
     }
 
-    st = pfr_truth_compute(sim->env, cfg->gamma, &sim->truth, err);
+    st = pfr_truth_compute_with(sim->env, cfg->gamma, sim->S > 1024, &sim->truth, err, truth_progress, (void *)&rep,
+                                sim->threads);
     if (st == PFR_ERR_NUMERIC) { /* the chain's fault: bad input, named where it came from */
         if (cfg->env.kind == PFR_ENV_FILE) {
             pfr_error_prefix(err, "env.p_file %s", cfg->env.p_file);
@@ -146,7 +172,9 @@ pfr_status pfr_sim_create(const pfr_config *cfg, pfr_sim **out, pfr_error *err)
     for (int q = 0; q < sim->type_count; ++q) /* agents per type / N; held-out types weigh 0 */
         sim->type_weight[sim->type_first + q] =
             (double)(N / sim->type_count + (q < N % sim->type_count ? 1 : 0)) / (double)N;
+    report(&rep, "best rank-d error", 0.0);
     sim->best_rank_d = pfr_truth_best_rank_d(&sim->truth, sim->type_weight, d);
+    report(&rep, "initial representation", 0.0);
 
     if (cfg->init_phi[0]) {
         pfr_npy a;
@@ -199,6 +227,7 @@ pfr_status pfr_sim_create(const pfr_config *cfg, pfr_sim **out, pfr_error *err)
         for (int64_t i = 0; i < N; ++i)
             memcpy(sim->agent_phi + (size_t)i * S * d, sim->phi, sizeof(float) * (size_t)S * d);
 
+    report(&rep, "engine", 0.0);
     /* `auto` stays on the CPU engine until the CUDA engine has passed its parity tests on a GPU
      * (bench/gpu_check.sh); `cuda` asks for it explicitly. */
 #ifdef PFR_HAVE_CUDA
@@ -209,6 +238,7 @@ pfr_status pfr_sim_create(const pfr_config *cfg, pfr_sim **out, pfr_error *err)
         st = pfr_engine_cpu_init(sim, err);
     if (st != PFR_OK)
         goto fail;
+    report(&rep, "ready", 1.0);
     *out = sim;
     return PFR_OK;
 fail:

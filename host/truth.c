@@ -1,16 +1,31 @@
 /*
  * truth.c — exact ground truth per environment type, in double precision (DESIGN §1):
- *   V_m = (I - gamma P_m)^{-1} r_m  and the stationary distribution mu_m (mu_m^T P_m = mu_m^T).
- * Dense LU up to PFR_TRUTH_DENSE_MAX states; above that, Gauss-Seidel for V and power iteration
- * on the lazy chain for mu, both run to double-precision convergence on the sparse rows.
+ *   V_m = (I - gamma P_m)^{-1} r_m  and the stationary distribution mu_m (mu_m^T P_m = mu_m^T),
+ * with their residuals, and the best rank-d error of the types' values.
+ *
+ * Up to PFR_TRUTH_DENSE_MAX states: dense LU (linalg.c). Above: a sparse direct solver, SuiteSparse's
+ * UMFPACK (Debian's libsuitesparse), whose cost does not grow with the chain's mixing time as
+ * iterations do (a 1000 x 1000 grid world mixes over ~10^6 steps). mu_m: the chain's closed classes
+ * are found first (Tarjan's strongly connected components, O(nnz)); exactly one is required, and a
+ * state k of it pins the solution: (I - P^T) mu = 0 with equation k replaced by mu_k = 1, solved,
+ * then normalized. Every solution is checked by its residual, which the caller reports.
+ * best rank-d: the top eigenvalues of the M x M Gram matrix of the mu-weighted values (LAPACK dsyev).
  */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <dlfcn.h>
+#include <suitesparse/umfpack.h>
 
 #include "internal.h"
 
 #define PFR_TRUTH_DENSE_MAX 1024
+
+/* LAPACK (Fortran interface): eigenvalues of a symmetric matrix. */
+extern void dsyev_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w,
+                   double *work, const int *lwork, int *info);
 
 static pfr_status truth_dense(const pfr_env *env, int m, double gamma, double *V, double *mu, const double *r)
 {
@@ -35,75 +50,263 @@ static pfr_status truth_dense(const pfr_env *env, int m, double gamma, double *V
         memset(mu, 0, sizeof(double) * (size_t)S);
         mu[S - 1] = 1.0;
         st = pfr_lu_solve(A, mu, S);
-        for (int i = 0; st == PFR_OK && i < S; ++i) {
-            if (mu[i] < 0.0 && mu[i] > -1e-12)
-                mu[i] = 0.0; /* rounding on transient states */
-            if (!(mu[i] >= 0.0))
-                st = PFR_ERR_NUMERIC; /* several recurrent classes: no unique mu */
-        }
     }
     free(A);
     free(P);
     return st;
 }
 
-static pfr_status truth_iterative(const pfr_env *env, int m, double gamma, double *V, double *mu, const double *r)
+/* ---- closed classes (Tarjan, iterative) -------------------------------------------------------- */
+/* The strongly connected components of type m's transition graph; *closed = how many have no edge
+ * leaving them, *k = a state of the first closed one. PFR_ERR_NO_MEMORY or PFR_OK. */
+static pfr_status closed_classes(const pfr_env *env, int m, int *closed, int *k)
 {
     const int S = env->S;
     const uint64_t *rp = env->row_ptr + (size_t)m * (S + 1);
-    memset(V, 0, sizeof(double) * (size_t)S);
-    int converged = 0;
-    for (int it = 0; it < 1000000 && !converged; ++it) {
-        double change = 0.0, size = 0.0;
-        for (int s = 0; s < S; ++s) {
-            double acc = r[s], diag = 0.0;
-            for (uint64_t k = rp[s]; k < rp[s + 1]; ++k) {
-                if ((int)env->next[k] == s)
-                    diag += env->prob[k];
-                else
-                    acc += gamma * env->prob[k] * V[env->next[k]];
-            }
-            double v = acc / (1.0 - gamma * diag);
-            change = fmax(change, fabs(v - V[s]));
-            size = fmax(size, fabs(v));
-            V[s] = v;
-        }
-        converged = change <= 1e-14 * (size > 0 ? size : 1.0);
+    int *index = malloc(sizeof(int) * (size_t)S), *low = malloc(sizeof(int) * (size_t)S);
+    int *comp = malloc(sizeof(int) * (size_t)S), *stack = malloc(sizeof(int) * (size_t)S);
+    int *call = malloc(sizeof(int) * (size_t)S);
+    uint64_t *edge = malloc(sizeof(uint64_t) * (size_t)S);
+    unsigned char *on = calloc((size_t)S, 1);
+    pfr_status st = PFR_OK;
+    if (!index || !low || !comp || !stack || !call || !edge || !on) {
+        st = PFR_ERR_NO_MEMORY;
+        goto out;
     }
-    if (!converged)
-        return PFR_ERR_NUMERIC;
-    double *nu = malloc(sizeof(double) * (size_t)S);
-    if (!nu)
-        return PFR_ERR_NO_MEMORY;
     for (int s = 0; s < S; ++s)
-        mu[s] = 1.0 / S;
-    converged = 0;
-    for (int it = 0; it < 2000000 && !converged; ++it) {
-        for (int s = 0; s < S; ++s)
-            nu[s] = 0.5 * mu[s];
-        for (int s = 0; s < S; ++s)
-            for (uint64_t k = rp[s]; k < rp[s + 1]; ++k)
-                nu[env->next[k]] += 0.5 * mu[s] * env->prob[k];
-        double change = 0.0, total = 0.0;
-        for (int s = 0; s < S; ++s)
-            total += nu[s];
-        for (int s = 0; s < S; ++s) {
-            nu[s] /= total;
-            change += fabs(nu[s] - mu[s]);
-            mu[s] = nu[s];
+        index[s] = -1;
+    int counter = 0, sp = 0, ncomp = 0;
+    for (int root = 0; root < S; ++root) {
+        if (index[root] >= 0)
+            continue;
+        int depth = 0;
+        call[0] = root;
+        index[root] = low[root] = counter++;
+        edge[root] = rp[root];
+        stack[sp++] = root;
+        on[root] = 1;
+        while (depth >= 0) {
+            const int v = call[depth];
+            if (edge[v] < rp[v + 1]) {
+                const uint64_t kk = edge[v]++;
+                if (env->prob[kk] <= 0.0)
+                    continue;
+                const int w = (int)env->next[kk];
+                if (index[w] < 0) {
+                    index[w] = low[w] = counter++;
+                    edge[w] = rp[w];
+                    stack[sp++] = w;
+                    on[w] = 1;
+                    call[++depth] = w;
+                } else if (on[w] && index[w] < low[v]) {
+                    low[v] = index[w];
+                }
+                continue;
+            }
+            if (low[v] == index[v]) { /* v roots a component */
+                int w;
+                do {
+                    w = stack[--sp];
+                    on[w] = 0;
+                    comp[w] = ncomp;
+                } while (w != v);
+                ++ncomp;
+            }
+            --depth;
+            if (depth >= 0 && low[v] < low[call[depth]])
+                low[call[depth]] = low[v];
         }
-        converged = change <= 1e-15;
     }
-    free(nu);
-    return converged ? PFR_OK : PFR_ERR_NUMERIC;
+    /* a component is closed if no edge leaves it */
+    unsigned char *leaves = calloc((size_t)ncomp, 1);
+    if (!leaves) {
+        st = PFR_ERR_NO_MEMORY;
+        goto out;
+    }
+    for (int s = 0; s < S; ++s)
+        for (uint64_t kk = rp[s]; kk < rp[s + 1]; ++kk)
+            if (env->prob[kk] > 0.0 && comp[env->next[kk]] != comp[s])
+                leaves[comp[s]] = 1;
+    *closed = 0;
+    for (int c = 0; c < ncomp; ++c)
+        *closed += !leaves[c];
+    *k = -1;
+    for (int s = 0; s < S && *k < 0; ++s)
+        if (!leaves[comp[s]])
+            *k = s;
+    free(leaves);
+out:
+    free(index);
+    free(low);
+    free(comp);
+    free(stack);
+    free(call);
+    free(edge);
+    free(on);
+    return st;
+}
+
+/* ---- sparse direct solves (UMFPACK) -------------------------------------------------------------- */
+/* Both of a type's systems on one pattern, the pattern of I - P, so that one symbolic analysis (the
+ * ordering: about 40% of a factorization at S = 10^6) serves both:
+ *   V:  (I - gamma P) V = r
+ *   mu: B^T mu = e_k with B = I - P whose column k is e_k (explicit zeros keep the pattern): that is
+ *       (I - P^T) mu = 0 with equation k replaced by mu_k = 1, k a state of the one closed class. */
+static pfr_status truth_sparse(const pfr_env *env, int m, double gamma, double *V, double *mu, const double *r,
+                               pfr_error *err)
+{
+    const int S = env->S;
+    const uint64_t *rp = env->row_ptr + (size_t)m * (S + 1);
+    const int64_t nz = (int64_t)(rp[S] - rp[0]) + S;
+    int64_t *Ti = malloc(sizeof(int64_t) * (size_t)nz), *Tj = malloc(sizeof(int64_t) * (size_t)nz);
+    int64_t *Map = malloc(sizeof(int64_t) * (size_t)nz), *Ap = malloc(sizeof(int64_t) * (size_t)(S + 1));
+    int64_t *Ai = malloc(sizeof(int64_t) * (size_t)nz);
+    double *Tx = malloc(sizeof(double) * (size_t)nz), *Ax = malloc(sizeof(double) * (size_t)nz);
+    double *Bx = malloc(sizeof(double) * (size_t)nz), *b = calloc((size_t)S, sizeof(double));
+    void *sym = NULL, *num = NULL;
+    pfr_status st = PFR_OK;
+    long rc = UMFPACK_OK;
+    if (!Ti || !Tj || !Map || !Ap || !Ai || !Tx || !Ax || !Bx || !b) {
+        st = PFR_ERR_NO_MEMORY;
+        goto out;
+    }
+    int closed = 0, k = -1; /* mu needs one closed class; k, a state of it, pins the solution */
+    if ((st = closed_classes(env, m, &closed, &k)) != PFR_OK)
+        goto out;
+    if (closed != 1) {
+        st = pfr_fail(err, PFR_ERR_NUMERIC,
+                      "environment type %d: the chain has %d closed classes of states, so no unique stationary "
+                      "distribution; allowed: chains with one closed class (every state reaches it)",
+                      m, closed);
+        goto out;
+    }
+    int64_t q = 0;
+    for (int s = 0; s < S; ++s) {
+        Ti[q] = Tj[q] = s;
+        Tx[q++] = 1.0;
+        for (uint64_t kk = rp[s]; kk < rp[s + 1]; ++kk) {
+            Ti[q] = s;
+            Tj[q] = env->next[kk];
+            Tx[q++] = -gamma * env->prob[kk];
+        }
+    }
+    if (umfpack_dl_triplet_to_col(S, S, q, Ti, Tj, Tx, Ap, Ai, Ax, Map) != UMFPACK_OK) {
+        st = PFR_ERR_NO_MEMORY;
+        goto out;
+    }
+    /* B's values on the same pattern: Map takes each triplet to its entry (duplicates summed) */
+    memset(Bx, 0, sizeof(double) * (size_t)Ap[S]);
+    q = 0;
+    for (int s = 0; s < S; ++s) {
+        Bx[Map[q++]] += 1.0;
+        for (uint64_t kk = rp[s]; kk < rp[s + 1]; ++kk, ++q)
+            if ((int)env->next[kk] != k)
+                Bx[Map[q]] -= env->prob[kk];
+    }
+    double ctrl[UMFPACK_CONTROL], info[UMFPACK_INFO];
+    umfpack_dl_defaults(ctrl);
+    rc = umfpack_dl_symbolic(S, S, Ap, Ai, Ax, &sym, ctrl, info);
+    if (rc == UMFPACK_OK)
+        rc = umfpack_dl_numeric(Ap, Ai, Ax, sym, &num, ctrl, info);
+    if (rc == UMFPACK_OK)
+        rc = umfpack_dl_solve(UMFPACK_A, Ap, Ai, Ax, V, r, num, ctrl, info);
+    if (num)
+        umfpack_dl_free_numeric(&num);
+    if (rc == UMFPACK_OK)
+        rc = umfpack_dl_numeric(Ap, Ai, Bx, sym, &num, ctrl, info);
+    b[k] = 1.0;
+    if (rc == UMFPACK_OK)
+        rc = umfpack_dl_solve(UMFPACK_At, Ap, Ai, Bx, mu, b, num, ctrl, info);
+    if (rc == UMFPACK_ERROR_out_of_memory)
+        st = PFR_ERR_NO_MEMORY;
+    else if (rc != UMFPACK_OK) /* UMFPACK_WARNING_singular_matrix included */
+        st = PFR_ERR_NUMERIC;
+    if (st == PFR_OK) {
+        double total = 0.0;
+        for (int s = 0; s < S; ++s)
+            total += mu[s];
+        for (int s = 0; s < S; ++s)
+            mu[s] /= total;
+    }
+out:
+    if (sym)
+        umfpack_dl_free_symbolic(&sym);
+    if (num)
+        umfpack_dl_free_numeric(&num);
+    free(Ti);
+    free(Tj);
+    free(Map);
+    free(Ap);
+    free(Ai);
+    free(Tx);
+    free(Ax);
+    free(Bx);
+    free(b);
+    return st;
+}
+
+/* Residuals of type m's solution: max |(I - gamma P) V - r| / max |r|, and |mu^T P - mu^T|_1. */
+static void residuals(const pfr_env *env, int m, double gamma, const double *V, const double *mu, const double *r,
+                      double *rv, double *rmu, double *scratch)
+{
+    const int S = env->S;
+    const uint64_t *rp = env->row_ptr + (size_t)m * (S + 1);
+    double worst = 0.0, rmax = 0.0;
+    memset(scratch, 0, sizeof(double) * (size_t)S);
+    for (int s = 0; s < S; ++s) {
+        double acc = V[s];
+        for (uint64_t kk = rp[s]; kk < rp[s + 1]; ++kk) {
+            acc -= gamma * env->prob[kk] * V[env->next[kk]];
+            scratch[env->next[kk]] += mu[s] * env->prob[kk];
+        }
+        worst = fmax(worst, fabs(acc - r[s]));
+        rmax = fmax(rmax, fabs(r[s]));
+    }
+    *rv = worst / (rmax > 0 ? rmax : 1.0);
+    double l1 = 0.0;
+    for (int s = 0; s < S; ++s)
+        l1 += fabs(scratch[s] - mu[s]);
+    *rmu = l1;
 }
 
 pfr_status pfr_truth_compute(const pfr_env *env, double gamma, pfr_truth *t, pfr_error *err)
 {
-    return pfr_truth_compute_with(env, gamma, env->S <= PFR_TRUTH_DENSE_MAX ? 0 : 1, t, err);
+    return pfr_truth_compute_with(env, gamma, env->S <= PFR_TRUTH_DENSE_MAX ? 0 : 1, t, err, NULL, NULL, 1);
 }
 
-pfr_status pfr_truth_compute_with(const pfr_env *env, double gamma, int iterative, pfr_truth *t, pfr_error *err)
+/* Type m's V, mu and residuals; the message of a failure in *msg. */
+static pfr_status truth_type(const pfr_env *env, double gamma, int sparse, pfr_truth *t, int m, double *scratch,
+                             double *rv, double *rmu, pfr_error *msg)
+{
+    const int S = env->S;
+    double *V = t->V + (size_t)m * S, *mu = t->mu + (size_t)m * S, *r = t->r + (size_t)m * S;
+    pfr_env_expected_reward(env, m, r);
+    pfr_status st = sparse ? truth_sparse(env, m, gamma, V, mu, r, msg) : truth_dense(env, m, gamma, V, mu, r);
+    for (int s = 0; st == PFR_OK && s < S; ++s) {
+        if (mu[s] < 0.0 && mu[s] > -1e-12)
+            mu[s] = 0.0; /* rounding on transient states */
+        if (!(mu[s] >= 0.0))
+            st = PFR_ERR_NUMERIC; /* several closed classes (dense path): no unique mu */
+    }
+    if (st == PFR_ERR_NUMERIC && !msg->msg[0])
+        pfr_fail(msg, st, "environment type %d: no unique stationary distribution or value (is there exactly one "
+                          "closed class of states?)", m);
+    if (st != PFR_OK)
+        return st;
+    residuals(env, m, gamma, V, mu, r, rv, rmu, scratch);
+    double n2 = 0.0;
+    for (int s = 0; s < S; ++s)
+        n2 += mu[s] * V[s] * V[s];
+    if (!(n2 > 0.0))
+        return pfr_fail(msg, PFR_ERR_CONFIG,
+                        "environment type %d: the true value is zero wherever mu > 0, so relative errors are undefined; "
+                        "give the chain non-zero rewards", m);
+    t->vnorm2[m] = n2;
+    return PFR_OK;
+}
+
+pfr_status pfr_truth_compute_with(const pfr_env *env, double gamma, int sparse, pfr_truth *t, pfr_error *err,
+                                  pfr_truth_progress_fn progress, void *user, int threads)
 {
     memset(t, 0, sizeof *t);
     const int S = env->S, M = env->M;
@@ -113,43 +316,89 @@ pfr_status pfr_truth_compute_with(const pfr_env *env, double gamma, int iterativ
     t->mu = malloc(sizeof(double) * (size_t)S * M);
     t->r = malloc(sizeof(double) * (size_t)S * M);
     t->vnorm2 = malloc(sizeof(double) * (size_t)M);
-    if (!t->V || !t->mu || !t->r || !t->vnorm2) {
+    const int T = threads < 1 ? 1 : threads > M ? M : threads; /* types solved side by side */
+    double *scratch = malloc(sizeof(double) * (size_t)S * T), *rv = calloc((size_t)M, sizeof(double)),
+           *rmu = calloc((size_t)M, sizeof(double));
+    pfr_status *st = calloc((size_t)M, sizeof *st);
+    pfr_error *msg = calloc((size_t)M, sizeof *msg);
+    if (!t->V || !t->mu || !t->r || !t->vnorm2 || !scratch || !rv || !rmu || !st || !msg) {
+        free(scratch);
+        free(rv);
+        free(rmu);
+        free(st);
+        free(msg);
         pfr_truth_free(t);
         return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory for the ground truth (S=%d, M=%d)", S, M);
     }
-    for (int m = 0; m < M; ++m) {
-        double *V = t->V + (size_t)m * S, *mu = t->mu + (size_t)m * S, *r = t->r + (size_t)m * S;
-        pfr_env_expected_reward(env, m, r);
-        pfr_status st = iterative ? truth_iterative(env, m, gamma, V, mu, r) : truth_dense(env, m, gamma, V, mu, r);
-        if (st != PFR_OK) {
-            pfr_truth_free(t);
-            if (st == PFR_ERR_NO_MEMORY)
-                return pfr_fail(err, st, "out of memory for the ground truth (S=%d)", S);
-            return pfr_fail(err, st,
-                            "environment type %d: no unique stationary distribution or value (is the chain irreducible?)", m);
-        }
-        double n2 = 0.0;
-        for (int s = 0; s < S; ++s)
-            n2 += mu[s] * V[s] * V[s];
-        if (!(n2 > 0.0)) {
-            pfr_truth_free(t);
-            return pfr_fail(err, PFR_ERR_CONFIG,
-                            "environment type %d: the true value is zero wherever mu > 0, so relative errors are undefined; "
-                            "give the chain non-zero rewards", m);
-        }
-        t->vnorm2[m] = n2;
+    int done = 0;
+    if (progress)
+        progress(user, 0, M);
+    /* The factorizations' dense blocks are small: a multithreaded BLAS (OpenBLAS, where the system
+     * has it) is held to one thread meanwhile, else its idle threads spin and yield (measured: 15%
+     * of the time) and, with types solved side by side, fight over the cores. Found at run time:
+     * the reference BLAS has no such call. */
+    void (*blas_set)(int) = NULL;
+    int (*blas_get)(void) = NULL;
+    int blas_threads = 0;
+    *(void **)&blas_set = dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
+    *(void **)&blas_get = dlsym(RTLD_DEFAULT, "openblas_get_num_threads");
+    if (blas_set && blas_get) {
+        blas_threads = blas_get();
+        blas_set(1);
     }
-    return PFR_OK;
+#pragma omp parallel for num_threads(T) schedule(dynamic, 1)
+    for (int m = 0; m < M; ++m) {
+        st[m] = truth_type(env, gamma, sparse, t, m, scratch + (size_t)S * omp_get_thread_num(), &rv[m], &rmu[m], &msg[m]);
+#pragma omp critical(pfr_truth_progress)
+        {
+            ++done;
+            if (progress)
+                progress(user, done, M);
+        }
+    }
+    if (blas_set && blas_threads > 0)
+        blas_set(blas_threads);
+    pfr_status result = PFR_OK;
+    for (int m = 0; m < M && result == PFR_OK; ++m) { /* the first failing type, in order */
+        if (st[m] == PFR_ERR_NO_MEMORY)
+            result = pfr_fail(err, st[m], "out of memory for the ground truth (S=%d)", S);
+        else if (st[m] != PFR_OK)
+            result = pfr_fail(err, st[m], "%s", msg[m].msg);
+        t->resid_v = fmax(t->resid_v, rv[m]);
+        t->resid_mu = fmax(t->resid_mu, rmu[m]);
+    }
+    free(scratch);
+    free(rv);
+    free(rmu);
+    free(st);
+    free(msg);
+    /* a solution this far off is a solver failure, not rounding */
+    if (result == PFR_OK && (!(t->resid_v < 1e-8) || !(t->resid_mu < 1e-8)))
+        result = pfr_fail(err, PFR_ERR_NUMERIC,
+                          "the ground truth did not solve accurately (residuals: V %.3g, mu %.3g); the chain is too "
+                          "ill-conditioned (gamma close to 1?)", t->resid_v, t->resid_mu);
+    if (result != PFR_OK)
+        pfr_truth_free(t);
+    return result;
 }
 
 double pfr_truth_bytes(int S, int M)
 {
     const double s = S, m = M, n = M <= S ? M : S;
-    double bytes = 8.0 * (3.0 * m * s + m);                          /* V, mu, r; |V|^2 */
-    bytes += S <= PFR_TRUTH_DENSE_MAX ? 16.0 * s * s : 8.0 * s;     /* the dense solve, or the iteration */
-    if (n <= 1024)
-        bytes += 8.0 * (s * m + n * n + n);                          /* best rank-d: U, G, eigenvalues */
+    double bytes = 8.0 * (3.0 * m * s + 3.0 * m + s);               /* V, mu, r; |V|^2, residuals; scratch */
+    bytes += S <= PFR_TRUTH_DENSE_MAX ? 16.0 * s * s : 0.0;         /* the dense solve */
+    bytes += 8.0 * (s * m + n * n + 40.0 * n);                       /* best rank-d: U, G, dsyev's work */
     return bytes;
+}
+
+/* The sparse solver's work for one type of nnz transitions (the caller adds the largest type's): the
+ * triplets and the compressed matrix, and the LU factors; measured fill on grid worlds and garnets is
+ * below 40 entries a row (bench/RESULTS.md), planned as 64. */
+double pfr_truth_solver_bytes(int S, double nnz)
+{
+    if (S <= PFR_TRUTH_DENSE_MAX)
+        return 0.0;
+    return (nnz + S) * (6.0 * 8.0) + (double)S * 64.0 * 16.0 + 16.0 * S;
 }
 
 void pfr_truth_free(pfr_truth *t)
@@ -171,26 +420,26 @@ double pfr_truth_best_rank_d(const pfr_truth *t, const double *w, int d)
     const int n = M <= S ? M : S;
     if (d >= n)
         return 0.0;
-    if (n > 1024)
-        return NAN;
     double *U = malloc(sizeof(double) * (size_t)S * M), *G = calloc((size_t)n * n, sizeof(double));
     double *ev = malloc(sizeof(double) * (size_t)n);
-    if (!U || !G || !ev) {
-        free(U);
-        free(G);
-        free(ev);
-        return NAN;
-    }
+    double result = NAN;
+    if (!U || !G || !ev)
+        goto out;
     for (int m = 0; m < M; ++m) {
         double c = sqrt(w[m] / t->vnorm2[m]);
         for (int s = 0; s < S; ++s)
             U[(size_t)s * M + m] = c * sqrt(t->mu[(size_t)m * S + s]) * t->V[(size_t)m * S + s];
     }
     if (M <= S) { /* G = U^T U, [M, M] */
-        for (int s = 0; s < S; ++s)
-            for (int i = 0; i < M; ++i)
+        for (int s = 0; s < S; ++s) {
+            const double *u = U + (size_t)s * M;
+            for (int i = 0; i < M; ++i) {
+                if (u[i] == 0.0)
+                    continue;
                 for (int j = 0; j < M; ++j)
-                    G[(size_t)i * M + j] += U[(size_t)s * M + i] * U[(size_t)s * M + j];
+                    G[(size_t)i * M + j] += u[i] * u[j];
+            }
+        }
     } else { /* G = U U^T, [S, S] */
         for (int i = 0; i < S; ++i)
             for (int j = 0; j < S; ++j) {
@@ -203,21 +452,31 @@ double pfr_truth_best_rank_d(const pfr_truth *t, const double *w, int d)
     double trace = 0.0;
     for (int i = 0; i < n; ++i)
         trace += G[(size_t)i * n + i];
-    pfr_sym_eigenvalues(G, n, ev);
-    /* sort descending (n is small) */
-    for (int i = 0; i < n; ++i)
-        for (int j = i + 1; j < n; ++j)
-            if (ev[j] > ev[i]) {
-                double x = ev[i];
-                ev[i] = ev[j];
-                ev[j] = x;
-            }
-    double top = 0.0;
-    for (int i = 0; i < d; ++i)
+    if (pfr_sym_eigenvalues(G, n, ev) != PFR_OK)
+        goto out;
+    double top = 0.0; /* ascending order: the top d are the last */
+    for (int i = n - d; i < n; ++i)
         top += ev[i];
+    result = trace - top > 0.0 ? trace - top : 0.0;
+out:
     free(U);
     free(G);
     free(ev);
-    double best = trace - top;
-    return best > 0.0 ? best : 0.0;
+    return result;
+}
+
+pfr_status pfr_sym_eigenvalues(double *A, int n, double *w)
+{
+    int lwork = -1, info = 0;
+    double query;
+    dsyev_("N", "U", &n, A, &n, w, &query, &lwork, &info);
+    if (info != 0)
+        return PFR_ERR_NUMERIC;
+    lwork = (int)query;
+    double *work = malloc(sizeof(double) * (size_t)(lwork > 1 ? lwork : 1));
+    if (!work)
+        return PFR_ERR_NO_MEMORY;
+    dsyev_("N", "U", &n, A, &n, w, work, &lwork, &info);
+    free(work);
+    return info == 0 ? PFR_OK : PFR_ERR_NUMERIC;
 }

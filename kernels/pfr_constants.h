@@ -30,7 +30,9 @@
 #define PFR_STREAM_GARNET_BASE (PFR_STREAM_RESERVED + 32ull) /* env seed: garnet base MDP */
 #define PFR_STREAM_GARNET_TYPE0 (PFR_STREAM_RESERVED + 33ull) /* env seed: garnet type m uses TYPE0 + m */
 #define PFR_STREAM_MAX_TYPES 4096 /* env.types at most; TYPE0 + m stays below the next stream */
-#define PFR_STREAM_NEXT_FREE (PFR_STREAM_GARNET_TYPE0 + PFR_STREAM_MAX_TYPES)
+#define PFR_STREAM_GRID_TYPE0 (PFR_STREAM_GARNET_TYPE0 + PFR_STREAM_MAX_TYPES) /* env seed: grid world type m's
+                                                                                   walls, goals, starts: + m */
+#define PFR_STREAM_NEXT_FREE (PFR_STREAM_GRID_TYPE0 + PFR_STREAM_MAX_TYPES)
 
 /* ---- sizes the engines are built around --------------------------------------------------------- */
 #define PFR_ROUND_MAX_D 64    /* CUDA engine: theta of one agent in registers (the CPU engine: any d) */

@@ -1,6 +1,7 @@
 // Algorithms on the CPU engine: convergence, personalization, determinism, orthonormalization.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -430,6 +431,53 @@ TEST(Api, ErrorsAreReportedNotFatal)
     EXPECT_EQ(pfr_sim_get_phi(sim.s, small, 3), PFR_ERR_INVALID_ARGUMENT);
     EXPECT_NE(std::string(pfr_sim_last_error(sim.s)).find("3 elements"), std::string::npos);
     EXPECT_EQ(pfr_sim_get_theta(sim.s, 9999, small, 3), PFR_ERR_INVALID_ARGUMENT);
+}
+
+TEST(Api, SetUpReportsItsStagesInOrder)
+{
+    struct Seen {
+        std::vector<std::string> stages;
+        std::vector<double> fractions;
+    } seen;
+    auto fn = [](void *user, const char *stage, double fraction) {
+        auto *s = static_cast<Seen *>(user);
+        s->stages.push_back(stage);
+        s->fractions.push_back(fraction);
+    };
+    pfr_config c = make_config(cliff("pfedtd_rep"));
+    pfr_sim *s = nullptr;
+    pfr_error err;
+    ASSERT_EQ(pfr_sim_create_ex(&c, fn, &seen, &s, &err), PFR_OK) << err.msg;
+    pfr_sim_destroy(s);
+    const std::vector<std::string> order = {"environment", "ground truth", "best rank-d error",
+                                            "initial representation", "engine", "ready"};
+    size_t at = 0; // stages appear in this order, each at least once, fractions in [0, 1]
+    std::string prev;
+    double prev_f = 0;
+    for (size_t i = 0; i < seen.stages.size(); ++i) {
+        EXPECT_GE(seen.fractions[i], 0.0);
+        EXPECT_LE(seen.fractions[i], 1.0);
+        if (seen.stages[i] != prev) {
+            while (at < order.size() && order[at] != seen.stages[i])
+                ++at;
+            ASSERT_LT(at, order.size()) << "stage out of order: " << seen.stages[i];
+            prev = seen.stages[i];
+        } else {
+            EXPECT_GE(seen.fractions[i], prev_f) << "fraction went back in " << prev;
+        }
+        prev_f = seen.fractions[i];
+    }
+    for (const auto &st : order)
+        EXPECT_NE(std::find(seen.stages.begin(), seen.stages.end(), st), seen.stages.end()) << st;
+    ASSERT_FALSE(seen.stages.empty());
+    EXPECT_EQ(seen.stages.back(), "ready");
+    EXPECT_EQ(seen.fractions.back(), 1.0);
+    // the ground truth reports every type done
+    double truth_last = -1;
+    for (size_t i = 0; i < seen.stages.size(); ++i)
+        if (seen.stages[i] == "ground truth")
+            truth_last = seen.fractions[i];
+    EXPECT_EQ(truth_last, 1.0);
 }
 
 } // namespace

@@ -77,6 +77,205 @@ TEST(Env, CliffwalkSizesAndHeterogeneity)
     EXPECT_DOUBLE_EQ(P0[11 * 48 + 0], 1.0);
 }
 
+// ---- grid worlds: what env.goals, env.walls, env.starts and env.wind_direction build --------------
+// Read back from the chain alone: goals are the cells entered with a reward, walls the cells no row
+// enters, restart cells the targets of a goal's row.
+struct GridRead {
+    std::vector<int> goal, wall;     // [S] flags
+    std::vector<std::vector<uint32_t>> goal_row; // targets of each goal's row
+};
+
+GridRead read_grid(const pfr_env *e, int m)
+{
+    const int S = e->S;
+    GridRead g;
+    g.goal.assign(S, 0);
+    g.wall.assign(S, 1);
+    const uint64_t *rp = e->row_ptr + (size_t)m * (S + 1);
+    for (int s = 0; s < S; ++s)
+        for (uint64_t k = rp[s]; k < rp[s + 1]; ++k) {
+            if (e->rewardd[k] > 0)
+                g.goal[e->next[k]] = 1;
+        }
+    // a wall's own row leaves it at once: entries into cell t from rows other than walls mark t free
+    // (walls' rows are single entries to a restart cell, so first find rows that are not walls: any
+    // row with more than one entry, or a goal's row)
+    for (int s = 0; s < S; ++s) {
+        const bool wall_like = rp[s + 1] - rp[s] == 1 && !g.goal[s];
+        if (wall_like)
+            continue;
+        for (uint64_t k = rp[s]; k < rp[s + 1]; ++k)
+            if (e->prob[k] > 0)
+                g.wall[e->next[k]] = 0;
+    }
+    for (int s = 0; s < S; ++s)
+        if (g.goal[s]) {
+            std::vector<uint32_t> t;
+            for (uint64_t k = rp[s]; k < rp[s + 1]; ++k)
+                t.push_back(e->next[k]);
+            g.goal_row.push_back(t);
+        }
+    return g;
+}
+
+TEST(Gridworld, GoalsWallsAndStartsAreWhatTheKeysSay)
+{
+    pfr_env_config c = base_env(PFR_ENV_GRIDWORLD);
+    c.width = 40;
+    c.height = 30;
+    c.types = 3;
+    c.goals = 5;
+    c.walls = 0.3;
+    c.starts = 7;
+    c.epsilon = 0.1;
+    EnvPtr env;
+    pfr_error err;
+    ASSERT_EQ(pfr_env_create(&c, &env.e, &err), PFR_OK) << err.msg;
+    check_structure(env.e);
+    const int S = env.e->S;
+    std::vector<int> first_wall;
+    for (int m = 0; m < env.e->M; ++m) {
+        GridRead g = read_grid(env.e, m);
+        int goals = 0, walls = 0;
+        for (int s = 0; s < S; ++s) {
+            goals += g.goal[s];
+            walls += g.wall[s];
+            EXPECT_FALSE(g.goal[s] && g.wall[s]);
+        }
+        EXPECT_EQ(goals, 5) << "type " << m;
+        // 30% drawn, plus the cells outside the largest free region
+        EXPECT_GT(walls, 0.25 * S) << "type " << m;
+        EXPECT_LT(walls, 0.45 * S) << "type " << m;
+        for (const auto &row : g.goal_row) {
+            ASSERT_EQ(row.size(), 7u);
+            for (uint32_t t : row) {
+                EXPECT_FALSE(g.wall[t]);
+                EXPECT_FALSE(g.goal[t]);
+            }
+            EXPECT_EQ(row, g.goal_row[0]) << "every goal restarts at the same cells";
+        }
+        if (m == 0)
+            first_wall = g.wall;
+        else
+            EXPECT_NE(g.wall, first_wall) << "each type has its own layout";
+    }
+    pfr_truth t;
+    ASSERT_EQ(pfr_truth_compute(env.e, 0.95, &t, &err), PFR_OK) << err.msg; // one closed class
+    pfr_truth_free(&t);
+
+    // starts = 0: a goal's row spreads over every free cell
+    c.starts = 0;
+    EnvPtr any;
+    ASSERT_EQ(pfr_env_create(&c, &any.e, &err), PFR_OK) << err.msg;
+    GridRead g = read_grid(any.e, 1);
+    int free_cells = 0;
+    for (int s = 0; s < S; ++s)
+        free_cells += !g.wall[s];
+    for (const auto &row : g.goal_row)
+        EXPECT_EQ((int)row.size(), free_cells);
+
+    // more restart cells than free cells: refused, naming the key
+    c.starts = S;
+    EnvPtr bad;
+    EXPECT_EQ(pfr_env_create(&c, &bad.e, &err), PFR_ERR_CONFIG);
+    EXPECT_NE(std::string(err.msg).find("env.starts"), std::string::npos) << err.msg;
+}
+
+TEST(Gridworld, GreedyPolicyTakesAShortestPathAroundWalls)
+{
+    // No exploration, slip or wind: the chain from every free cell follows the policy; the number
+    // of steps to a goal must equal the breadth-first distance the test computes itself.
+    pfr_env_config c = base_env(PFR_ENV_GRIDWORLD);
+    c.width = 25;
+    c.height = 17;
+    c.types = 2;
+    c.goals = 3;
+    c.walls = 0.3;
+    c.epsilon = 0.0;
+    c.slip_min = c.slip_max = 0.0;
+    c.wind_min = c.wind_max = 0.0;
+    EnvPtr env;
+    pfr_error err;
+    ASSERT_EQ(pfr_env_create(&c, &env.e, &err), PFR_OK) << err.msg;
+    const int W = 25, H = 17, S = W * H;
+    for (int m = 0; m < env.e->M; ++m) {
+        GridRead g = read_grid(env.e, m);
+        std::vector<int> dist(S, -1), queue;
+        for (int s = 0; s < S; ++s)
+            if (g.goal[s]) {
+                dist[s] = 0;
+                queue.push_back(s);
+            }
+        for (size_t h = 0; h < queue.size(); ++h) {
+            const int s = queue[h], x = s % W, y = s / W;
+            const int nb[4][2] = {{x, y + 1}, {x + 1, y}, {x, y - 1}, {x - 1, y}};
+            for (const auto &n : nb)
+                if (n[0] >= 0 && n[0] < W && n[1] >= 0 && n[1] < H) {
+                    const int t = n[1] * W + n[0];
+                    if (!g.wall[t] && dist[t] < 0) {
+                        dist[t] = dist[s] + 1;
+                        queue.push_back(t);
+                    }
+                }
+        }
+        const uint64_t *rp = env.e->row_ptr + (size_t)m * (S + 1);
+        int checked = 0;
+        for (int s0 = 0; s0 < S; ++s0) {
+            if (g.wall[s0] || g.goal[s0])
+                continue;
+            ASSERT_GE(dist[s0], 0) << "free cell " << s0 << " cannot reach a goal";
+            int s = s0, steps = 0;
+            while (!g.goal[s] && steps <= S) {
+                ASSERT_EQ(rp[s + 1] - rp[s], 1u) << "deterministic row expected at " << s;
+                s = (int)env.e->next[rp[s]];
+                ++steps;
+            }
+            EXPECT_EQ(steps, dist[s0]) << "type " << m << " cell " << s0;
+            ++checked;
+        }
+        EXPECT_GT(checked, S / 2);
+    }
+}
+
+TEST(Gridworld, WindBlowsTheWayOfTheType)
+{
+    pfr_env_config c = base_env(PFR_ENV_GRIDWORLD);
+    c.width = 12;
+    c.height = 12;
+    c.types = 4;
+    c.epsilon = 0.0;
+    c.slip_min = c.slip_max = 0.0;
+    c.wind_min = c.wind_max = 0.5;
+    const int W = 12, S = W * 12;
+    const int step[4][2] = {{0, 1}, {1, 0}, {0, -1}, {-1, 0}}; // north, east, south, west
+    for (pfr_wind_direction wd : {PFR_WIND_NORTH, PFR_WIND_PER_TYPE}) {
+        c.wind_direction = wd;
+        EnvPtr env;
+        pfr_error err;
+        ASSERT_EQ(pfr_env_create(&c, &env.e, &err), PFR_OK) << err.msg;
+        for (int m = 0; m < 4; ++m) {
+            std::vector<double> P((size_t)S * S);
+            pfr_env_dense_p(env.e, m, P.data());
+            GridRead g = read_grid(env.e, m);
+            const int dir = wd == PFR_WIND_PER_TYPE ? m : 0;
+            for (int y = 1; y < 11; ++y)
+                for (int x = 1; x < 11; ++x) {
+                    const int s = y * W + x;
+                    if (g.goal[s])
+                        continue;
+                    const int t = (y + step[dir][1]) * W + x + step[dir][0];
+                    EXPECT_GE(P[(size_t)s * S + t], 0.5 - 1e-12) << "type " << m << " cell " << s;
+                    // and no other neighbour gets more than the policy's half
+                    for (int k = 0; k < 4; ++k)
+                        if (k != dir) {
+                            const int u = (y + step[k][1]) * W + x + step[k][0];
+                            EXPECT_LE(P[(size_t)s * S + u], 0.5 + 1e-12);
+                        }
+                }
+        }
+    }
+}
+
 // Empirical transition frequencies from the integer sampler match P (chi-square, fixed seed).
 TEST(Env, SampledTransitionsMatchP)
 {
@@ -171,7 +370,7 @@ TEST(Truth, StationaryDistributionIsStationary)
     pfr_truth_free(&t);
 }
 
-TEST(Truth, DenseAndIterativeAgree)
+TEST(Truth, DenseAndSparseDirectAgree)
 {
     pfr_env_config c = base_env(PFR_ENV_GRIDWORLD);
     c.width = 9;
@@ -181,12 +380,14 @@ TEST(Truth, DenseAndIterativeAgree)
     pfr_error err;
     ASSERT_EQ(pfr_env_create(&c, &env.e, &err), PFR_OK);
     pfr_truth a, b;
-    ASSERT_EQ(pfr_truth_compute_with(env.e, 0.95, 0, &a, &err), PFR_OK) << err.msg;
-    ASSERT_EQ(pfr_truth_compute_with(env.e, 0.95, 1, &b, &err), PFR_OK) << err.msg;
+    ASSERT_EQ(pfr_truth_compute_with(env.e, 0.95, 0, &a, &err, nullptr, nullptr, 1), PFR_OK) << err.msg;
+    ASSERT_EQ(pfr_truth_compute_with(env.e, 0.95, 1, &b, &err, nullptr, nullptr, 2), PFR_OK) << err.msg;
     for (int i = 0; i < env.e->S * env.e->M; ++i) {
         EXPECT_NEAR(a.V[i], b.V[i], 1e-10);
-        EXPECT_NEAR(a.mu[i], b.mu[i], 1e-10);
+        EXPECT_NEAR(a.mu[i], b.mu[i], 1e-12);
     }
+    EXPECT_LT(b.resid_v, 1e-12);
+    EXPECT_LT(b.resid_mu, 1e-12);
     pfr_truth_free(&a);
     pfr_truth_free(&b);
 }
@@ -230,6 +431,47 @@ std::string temp_dir()
     char tmpl[] = "/tmp/pfedrl_test_XXXXXX";
     char *d = mkdtemp(tmpl);
     return d ? d : "/tmp";
+}
+
+TEST(Truth, BestRankDForMoreTypesThanStates)
+{
+    // 1100 random-walk types that differ by a reward scale only: rank 1 is exact for any M
+    pfr_env_config c = base_env(PFR_ENV_RANDOMWALK);
+    c.types = 1100;
+    c.reward_spread = 0.9;
+    EnvPtr env;
+    pfr_error err;
+    ASSERT_EQ(pfr_env_create(&c, &env.e, &err), PFR_OK) << err.msg;
+    pfr_truth t;
+    ASSERT_EQ(pfr_truth_compute(env.e, 0.9, &t, &err), PFR_OK) << err.msg;
+    std::vector<double> w(1100, 1.0 / 1100);
+    const double e1 = pfr_truth_best_rank_d(&t, w.data(), 1);
+    EXPECT_FALSE(std::isnan(e1));
+    EXPECT_NEAR(e1, 0.0, 1e-10);
+    pfr_truth_free(&t);
+}
+
+TEST(Truth, SparseSolverRefusesChainsWithoutOneClosedClass)
+{
+    // states 0 and 3 absorbing: two closed classes
+    std::string dir = temp_dir(), pp = dir + "/Pred.npy", rp = dir + "/Rred.npy";
+    const double P[16] = {1, 0, 0, 0, 0.5, 0, 0.5, 0, 0, 0.5, 0, 0.5, 0, 0, 0, 1};
+    const double R[4] = {0, 1, 0, 1};
+    int64_t ps[3] = {1, 4, 4}, rs[2] = {1, 4};
+    pfr_error err;
+    ASSERT_EQ(pfr_npy_save_f64(pp.c_str(), P, 3, ps, &err), PFR_OK);
+    ASSERT_EQ(pfr_npy_save_f64(rp.c_str(), R, 2, rs, &err), PFR_OK);
+    pfr_env_config f = base_env(PFR_ENV_FILE);
+    snprintf(f.p_file, sizeof f.p_file, "%s", pp.c_str());
+    snprintf(f.r_file, sizeof f.r_file, "%s", rp.c_str());
+    EnvPtr env;
+    ASSERT_EQ(pfr_env_create(&f, &env.e, &err), PFR_OK) << err.msg;
+    for (int sparse : {0, 1}) {
+        pfr_truth t;
+        EXPECT_NE(pfr_truth_compute_with(env.e, 0.9, sparse, &t, &err, nullptr, nullptr, 1), PFR_OK);
+        EXPECT_NE(std::string(err.msg).find("no unique stationary distribution"), std::string::npos)
+            << "sparse=" << sparse << ": " << err.msg;
+    }
 }
 
 TEST(FileEnv, LoadsWhatGeneratedFamiliesProduce)

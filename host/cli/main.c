@@ -174,12 +174,36 @@ static int create_exit_code(pfr_status st)
                : EXIT_RUN_FAILED;
 }
 
+/* Set-up progress on a terminal: one line, redrawn. */
+typedef struct setup_state {
+    int tty;
+    double t0, last;
+    int drawn;
+} setup_state;
+
+static void on_setup(void *user, const char *stage, double fraction)
+{
+    setup_state *s = user;
+    const double now = wall_now();
+    if (!s->tty || (now - s->last < 0.2 && fraction < 1.0))
+        return;
+    s->last = now;
+    fprintf(stderr, "\rsetting up: %-22s %3.0f%%  %5.1f s", stage, 100.0 * fraction, now - s->t0);
+    s->drawn = 1;
+    if (strcmp(stage, "ready") == 0)
+        fputs("\r\033[K", stderr); /* clear the line for what follows */
+    fflush(stderr);
+}
+
 /* Create the simulation and the output directory (checked before any time is spent running);
  * returns 0 or the exit code, with the message printed. */
-static int open_sim(const pfr_config *cfg, const char *out_dir, pfr_sim **sim)
+static int open_sim(const pfr_config *cfg, const char *out_dir, pfr_sim **sim, int quiet)
 {
     pfr_error err = {{0}};
-    pfr_status st = pfr_sim_create(cfg, sim, &err);
+    setup_state ss = {isatty(STDERR_FILENO) && !quiet, wall_now(), 0.0, 0};
+    pfr_status st = pfr_sim_create_ex(cfg, on_setup, &ss, sim, &err);
+    if (st != PFR_OK && ss.drawn)
+        fputs("\r\033[K", stderr);
     if (st != PFR_OK) {
         fprintf(stderr, "pfedrl: %s\n", err.msg);
         return create_exit_code(st);
@@ -211,7 +235,7 @@ static int cmd_export(int argc, char **argv)
         return rc;
     cfg.agents = 1; /* only the environment is needed */
     pfr_sim *sim = NULL;
-    if ((rc = open_sim(&cfg, out_dir, &sim)) != 0)
+    if ((rc = open_sim(&cfg, out_dir, &sim, quiet)) != 0)
         return rc;
     rc = pfr_cli_write_env_npy(out_dir, sim, &err) == 0 ? 0 : EXIT_RUN_FAILED;
     if (rc)
@@ -233,7 +257,7 @@ static int cmd_run(int argc, char **argv)
         return rc;
 
     pfr_sim *sim = NULL;
-    if ((rc = open_sim(&cfg, out_dir, &sim)) != 0)
+    if ((rc = open_sim(&cfg, out_dir, &sim, quiet)) != 0)
         return rc;
     if (!quiet)
         fprintf(stderr, "pfedrl %s: %s, %s, N=%lld agents, d=%d, K=%d, %lld rounds, backend %s (%d threads)\n",

@@ -80,6 +80,10 @@ typedef enum pfr_algorithm {
 
 typedef enum pfr_backend { PFR_BACKEND_AUTO, PFR_BACKEND_CPU, PFR_BACKEND_CUDA } pfr_backend;
 
+/* Grid world wind: toward the north for every type, or type m's wind toward north, east, south,
+ * west for m mod 4. */
+typedef enum pfr_wind_direction { PFR_WIND_NORTH, PFR_WIND_PER_TYPE } pfr_wind_direction;
+
 /* The CUDA engine's local-step kernel: a thread per agent, a warp per agent (large d), or picked by
  * size. Both give the same bits; the choice only changes speed. */
 typedef enum pfr_cuda_kernel { PFR_CUDA_KERNEL_AUTO, PFR_CUDA_KERNEL_THREAD, PFR_CUDA_KERNEL_WARP } pfr_cuda_kernel;
@@ -101,6 +105,10 @@ typedef struct pfr_env_config {
     double slip_min, slip_max; /* per-type slip probability (random move), spread over types */
     double wind_min, wind_max; /* per-type wind probability (cliffwalk: toward the cliff) */
     double reward_spread; /* per-type reward scale in [1 - spread, 1 + spread] */
+    int goals;            /* gridworld: goals per type (the first rewards 1, the others 0.25..1) */
+    double walls;         /* gridworld: fraction of cells that are walls, per type */
+    int starts;           /* gridworld: restart cells per type after a goal; 0 = any free cell */
+    pfr_wind_direction wind_direction; /* gridworld */
     double reward_scale;  /* multiplies every reward of a generated family */
     char p_file[PFR_PATH_MAX]; /* file: P, [M, S, S] .npy */
     char r_file[PFR_PATH_MAX]; /* file: R, [M, S, S] or [M, S] .npy */
@@ -180,6 +188,12 @@ typedef struct pfr_metrics {
 typedef void (*pfr_progress_fn)(void *user, const pfr_sim *sim, int64_t round, const pfr_metrics *metrics);
 
 pfr_status pfr_sim_create(const pfr_config *cfg, pfr_sim **out, pfr_error *err);
+/* The same, reporting set-up progress (large environments take a while): fn(user, stage, fraction)
+ * with stages "environment", "ground truth" (fraction: types done), "best rank-d error",
+ * "initial representation", "engine", "ready". */
+typedef void (*pfr_setup_progress_fn)(void *user, const char *stage, double fraction);
+pfr_status pfr_sim_create_ex(const pfr_config *cfg, pfr_setup_progress_fn fn, void *user, pfr_sim **out,
+                             pfr_error *err);
 void pfr_sim_destroy(pfr_sim *sim);
 void pfr_sim_set_progress(pfr_sim *sim, pfr_progress_fn fn, void *user);
 

@@ -1,0 +1,104 @@
+/*
+ * cpu_engine.h — the CPU engine's state, shared by its parts: engine_cpu.c (rounds, blocks, the
+ * generic step), cpu_x16.c (the 16-agent AVX-512 step and fold), cpu_philox.c (Philox for 16 agents).
+ * Not part of the library's interface.
+ */
+#ifndef PFR_CPU_ENGINE_H
+#define PFR_CPU_ENGINE_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "cpu_step.h"
+#include "cpu_x16.h"
+#include "engine.h"
+#include "pool.h"
+
+#define PFR_CPU_BUCKETS 64 /* merge owners: bucket q holds the q-th 64th of the rows (contiguous, so a
+                              * bucket's sums stay in cache); thread t owns buckets 64 t / T .. 64 (t+1) / T - 1 */
+#define PFR_CPU_WAVE_BUDGET ((size_t)256 << 20) /* bytes for all block parts of a wave */
+#define PFR_CPU_MAX_WAVE 1024
+#define PFR_CPU_MAP_MAX_S 65536 /* slot maps up to here (16 S bytes a thread); hash tables above */
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define PFR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define PFR_CLONES
+#endif
+
+/* The step's Philox for 16 agents (below). */
+typedef void (*philox16_fn)(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w0, uint32_t *w1);
+
+/* One agent block's partial sums. */
+typedef struct block_part {
+    int32_t *rows;  /* [cap] rows its participants changed, in first-touch order */
+    double *vals;   /* [cap, d] sum over its participants, in agent order, of Phi_i[r] - Phi[r] */
+    int32_t *order; /* [cap] positions grouped by bucket; bucket q is order[bstart[q] .. bstart[q+1]) */
+    int32_t bstart[PFR_CPU_BUCKETS + 1];
+    int n;
+    double *theta;  /* [d] sum of theta_i over its participants, in agent order */
+    uint64_t count; /* participants */
+} block_part;
+
+/* One per thread, on cache lines of its own. */
+typedef struct cpu_thread {
+    _Alignas(64) pfr_overlay lane[PFR_CPU_LANES];
+    int32_t *pos;       /* [S] row -> its position in the block part being filled, -1 */
+    int32_t *touched;   /* [S] rows this thread first added to the accumulator this round */
+    int64_t ntouched;
+    uint64_t participants;
+    int failed;         /* local_rep: an agent's orthonormalization failed */
+    float scratch[32];  /* the 16-agent step: a zero row, and a row to write, for lanes sitting out */
+    int32_t *ov_rows;   /* [16, R+1] the lanes' overlay rows, vals [16, R+1, d] and maps [16, S+4] */
+    float *ov_vals;
+    uint8_t *ov_maps;
+} cpu_thread;
+
+typedef struct cpu_engine {
+    pfr_pool *pool;
+    int T, W;       /* threads; block parts per wave */
+    int vector;     /* the vector step (cpu_step.h); off: pfr_td_step itself (tests) */
+    philox16_fn philox16;
+    int R, cap;     /* overlay rows per agent; rows per block part */
+    int map;        /* overlays through per-lane slot maps (else hash tables) */
+    uint64_t bmul;  /* bucket of row r: (r * bmul) >> 32, bmul = floor(2^32 * 64 / S) */
+    int x16;        /* full groups through the AVX-512 16-agent step (cpu_x16.h) */
+#ifdef PFR_X16
+    pfr_x16_layout x16_layout;
+#endif
+    uint32_t *rp32;      /* [M, S+1] row pointers in 32 bits, for gathers (NULL when the chains are too large) */
+    int prefetch;        /* the chains and Phi outgrow the caches: prefetch a step ahead */
+    uint32_t *ent;       /* [nnz, 4] each entry's threshold, next state and reward (bits) together: a row's
+                          * search and its result share cache lines (a miss fewer per step at large S) */
+    int iters;      /* halvings of the threshold search for the longest row of the chains */
+    cpu_thread *th;
+    block_part *part;      /* [W] */
+    double *accum;         /* [S, d] the round's sum of Phi_i - Phi over the rows in in_accum */
+    unsigned char *in_accum; /* [S] */
+    double *theta_accum;   /* [d] */
+    double *pending;       /* [d, d] R of the last orthonormalization, not yet applied to theta */
+    int has_pending;
+    /* the round in progress, for the jobs */
+    pfr_sim *sim;
+    const pfr_round_plan *plan;
+    atomic_llong next;     /* the next block (or group) to take */
+    uint64_t participants;
+} cpu_engine;
+
+
+/* Philox for 16 agents (cpu_philox.c): words 0 and 1 of agents i0 .. i0+15 at step t. */
+void pfr_cpu_philox16_scalar(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w0, uint32_t *w1);
+#if defined(__x86_64__) && defined(__GNUC__)
+#define PFR_HAVE_X86_PHILOX 1
+void pfr_cpu_philox16_avx2(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w0, uint32_t *w1);
+void pfr_cpu_philox16_avx512(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w0, uint32_t *w1);
+#endif
+
+#ifdef PFR_X16
+/* The 16-agent AVX-512 step of a full group (cpu_x16.c), and the fold of an agent's overlay for d a
+ * multiple of 8; the same bits as run_group and fold_agent (engine_cpu.c). */
+void pfr_cpu_group_x16(cpu_engine *e, cpu_thread *w, int64_t i0, int *part);
+void pfr_cpu_fold_x16(block_part *bp, int32_t *pos, pfr_overlay *o, const float *phi, const int d);
+#endif
+
+#endif

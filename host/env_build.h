@@ -1,0 +1,45 @@
+/*
+ * env_build.h — the tools of the environment families (env.c, env_grid.c): a counter-based generator
+ * keyed by env.seed (so the types never depend on the run seed or N), and the chain builder.
+ */
+#ifndef PFR_ENV_BUILD_H
+#define PFR_ENV_BUILD_H
+
+#include "../kernels/pfr_agent_math.h"
+#include "internal.h"
+
+/* Words of stream `stream` under key `seed`, one after another. */
+typedef struct pfr_env_rng {
+    uint64_t seed, stream, n;
+} pfr_env_rng;
+uint32_t pfr_env_rng_u32(pfr_env_rng *r);
+double pfr_env_rng_uniform(pfr_env_rng *r); /* [0, 1) with 53 bits */
+
+/* Rows are emitted in order (type 0 row 0, row 1, ...): pfr_row_add for each possible next state
+ * (repeated next states merge: P adds up, R becomes E[reward | s -> s']), pfr_row_end to close the
+ * row; pfr_builder_finish moves the arrays into the environment and computes the thresholds. */
+typedef struct pfr_builder {
+    int S, M;
+    uint64_t cap, nnz;
+    uint64_t *row_ptr;
+    uint32_t *next;
+    double *prob, *rew;
+    double *acc_p, *acc_pr; /* [S] scratch for the current row */
+    int *touched;
+    int ntouched;
+    uint64_t rows_done;
+} pfr_builder;
+pfr_status pfr_builder_init(pfr_builder *b, int S, int M);
+void pfr_builder_free(pfr_builder *b);
+void pfr_row_add(pfr_builder *b, int next, double p, double r);
+pfr_status pfr_row_end(pfr_builder *b);
+pfr_status pfr_builder_finish(pfr_builder *b, pfr_env *env);
+
+/* Type m's position among M, in [0, 1] (0 when M = 1): what per-type parameters interpolate by. */
+static inline double pfr_type_frac(int m, int M) { return M > 1 ? (double)m / (M - 1) : 0.0; }
+
+/* The grid families (env_grid.c). */
+pfr_status pfr_build_cliffwalk(const pfr_env_config *c, int M, pfr_env *env, pfr_error *err);
+pfr_status pfr_build_gridworld(const pfr_env_config *c, int M, pfr_env *env, pfr_error *err);
+
+#endif
