@@ -15,7 +15,7 @@
 #include "../kernels/pfr_agent_math.h"
 #include "engine.h"
 #ifdef PFR_HAVE_CUDA
-#include "cuda/cuda_engine.h"
+#include "cuda/cuda_plugin.h"
 #endif
 
 static double now_s(void)
@@ -231,9 +231,10 @@ pfr_status pfr_sim_create_ex(const pfr_config *cfg, pfr_setup_progress_fn progre
     /* `auto` stays on the CPU engine until the CUDA engine has passed its parity tests on a GPU
      * (bench/gpu_check.sh); `cuda` asks for it explicitly. */
 #ifdef PFR_HAVE_CUDA
-    if (cfg->backend == PFR_BACKEND_CUDA)
-        st = pfr_engine_cuda_init(sim, err);
-    else
+    if (cfg->backend == PFR_BACKEND_CUDA) {
+        const pfr_cuda_plugin *cuda = pfr_cuda_load(err); /* loaded only now: a CPU run never pays for CUDA */
+        st = cuda ? cuda->engine_init(sim, err) : PFR_ERR_NO_DEVICE;
+    } else
 #endif
         st = pfr_engine_cpu_init(sim, err);
     if (st != PFR_OK)
@@ -506,11 +507,17 @@ void pfr_describe_engines(char *buf, size_t n)
     if (used < 0 || (size_t)used >= n)
         return;
 #ifdef PFR_HAVE_CUDA
+    pfr_error err;
+    const pfr_cuda_plugin *cuda = pfr_cuda_load(&err);
+    if (!cuda) {
+        snprintf(buf + used, n - (size_t)used, "  cuda  built, but %s\n", err.msg);
+        return;
+    }
     used += snprintf(buf + used, n - (size_t)used,
                      "  cuda  built, experimental: not yet validated on a GPU; `auto` uses cpu, ask with --backend cuda\n"
                      "        devices:\n");
     if ((size_t)used < n)
-        pfr_cuda_describe(buf + used, n - (size_t)used);
+        cuda->describe(buf + used, n - (size_t)used);
 #else
     snprintf(buf + used, n - (size_t)used, "  cuda  not compiled in (this build has no CUDA parts)\n");
 #endif

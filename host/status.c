@@ -6,9 +6,6 @@
 
 #include "engine.h"
 
-#define PFR_STR2(x) #x
-#define PFR_STR(x) PFR_STR2(x)
-
 const char *pfr_status_string(pfr_status s)
 {
     switch (s) {
@@ -24,7 +21,7 @@ const char *pfr_status_string(pfr_status s)
 
 const char *pfr_version(void)
 {
-    return PFR_STR(PFR_VERSION_MAJOR) "." PFR_STR(PFR_VERSION_MINOR) "." PFR_STR(PFR_VERSION_PATCH);
+    return PFR_VERSION_STRING;
 }
 
 pfr_status pfr_fail(pfr_error *err, pfr_status status, const char *fmt, ...)

@@ -47,10 +47,11 @@ struct Result {
     std::string output;
 };
 
-Result run_cli(const std::string &args)
+// env: assignments put before the command ("NAME=value ")
+Result run_cli(const std::string &args, const std::string &env = "")
 {
     std::string log = make_temp_dir() + "/log.txt";
-    std::string cmd = std::string(PFR_CLI_PATH) + " " + args + " >" + log + " 2>&1";
+    std::string cmd = env + std::string(PFR_CLI_PATH) + " " + args + " >" + log + " 2>&1";
     int rc = std::system(cmd.c_str());
     Result r;
     r.code = WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
@@ -165,6 +166,39 @@ TEST(Cli, InfoAndHelp)
     EXPECT_EQ(r.code, 2);
     EXPECT_NE(r.output.find("unknown command"), std::string::npos);
 }
+
+#ifdef PFR_HAVE_CUDA
+// The command does not link the CUDA runtime or cuBLAS (a CPU run would pay ~220 MB for them); it
+// loads the CUDA engine module when asked, and says clearly when that fails.
+TEST(Cli, CudaEngineIsLoadedOnlyWhenAskedFor)
+{
+    FILE *p = popen((std::string("ldd ") + PFR_CLI_PATH).c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    std::string deps;
+    char buf[512];
+    while (fgets(buf, sizeof buf, p))
+        deps += buf;
+    pclose(p);
+    ASSERT_NE(deps.find("libc.so"), std::string::npos) << deps;
+    EXPECT_EQ(deps.find("libcublas"), std::string::npos) << deps;
+    EXPECT_EQ(deps.find("libcudart"), std::string::npos) << deps;
+
+    Result r = run_cli("info"); // the module is found next to the command and lists the devices
+    EXPECT_EQ(r.code, 0);
+    EXPECT_NE(r.output.find("devices:"), std::string::npos) << r.output;
+
+    std::string dir = make_temp_dir(), cfg = dir + "/c.yaml";
+    write_file(cfg, kSmall);
+    // a module named that is not one: refused with the path and the loader's reason, nothing written
+    r = run_cli("run " + cfg + " --backend cuda --out " + dir + "/out", "PFEDRL_CUDA_PLUGIN=" + cfg + " ");
+    EXPECT_EQ(r.code, 2);
+    EXPECT_NE(r.output.find("PFEDRL_CUDA_PLUGIN=" + cfg + " could not be loaded"), std::string::npos) << r.output;
+    EXPECT_TRUE(list_dir(dir + "/out").empty());
+    // the CPU engine does not need it
+    r = run_cli("run " + cfg + " --backend cpu --quiet --out " + dir + "/out", "PFEDRL_CUDA_PLUGIN=" + cfg + " ");
+    EXPECT_EQ(r.code, 0) << r.output;
+}
+#endif
 
 struct BadCase {
     const char *name;

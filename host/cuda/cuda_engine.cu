@@ -27,6 +27,7 @@
 #include "../../kernels/pfr_launch.h"
 #include "cuda_check.h"
 #include "cuda_engine.h"
+#include "cuda_plugin.h"
 #include "round_sequence.h"
 
 namespace {
@@ -595,4 +596,14 @@ extern "C" pfr_status pfr_engine_cuda_init(pfr_sim *sim, pfr_error *err)
         sim->engine = nullptr;
     }
     return st;
+}
+
+/* The plugin's entry point (cuda_plugin.h): the only symbol libpfedrl_cuda.so exports. */
+extern "C" __attribute__((visibility("default"))) const pfr_cuda_plugin *pfr_cuda_plugin_get(void)
+{
+    static const pfr_cuda_plugin plugin = {
+        PFR_VERSION_STRING,
+        sizeof(pfr_sim), sizeof(pfr_config), sizeof(pfr_env), pfr_engine_cuda_init, pfr_cuda_device_count,
+        pfr_cuda_describe};
+    return &plugin;
 }

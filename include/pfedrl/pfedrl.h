@@ -23,6 +23,10 @@ extern "C" {
 #define PFR_VERSION_MAJOR 0
 #define PFR_VERSION_MINOR 1
 #define PFR_VERSION_PATCH 0
+#define PFR_STRINGIFY_(x) #x
+#define PFR_STRINGIFY(x) PFR_STRINGIFY_(x)
+#define PFR_VERSION_STRING                                                                            \
+    PFR_STRINGIFY(PFR_VERSION_MAJOR) "." PFR_STRINGIFY(PFR_VERSION_MINOR) "." PFR_STRINGIFY(PFR_VERSION_PATCH)
 
 /* One list, expanded into the enum and into pfr_status_string(). */
 #define PFR_STATUS_LIST(X)                                                                            \
