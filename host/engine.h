@@ -79,6 +79,7 @@ struct pfr_sim {
     int warmed;      /* the first round has run (and, on a device engine, finished) */
     double *type_weight; /* [M] fraction of agents of each type */
     double best_rank_d;
+    double setup_s, truth_s; /* set-up time, of which the ground truth */
 
     pfr_metrics *hist;
     size_t nhist, caphist;

@@ -122,6 +122,8 @@ typedef struct pfr_truth {
 } pfr_truth;
 /* Called as types are done: `done` of M (first with 0). */
 typedef void (*pfr_truth_progress_fn)(void *user, int done, int M);
+/* Up to this many states the ground truth is solved by dense LU, above by a sparse direct solver. */
+#define PFR_TRUTH_DENSE_MAX 1024
 pfr_status pfr_truth_compute(const pfr_env *env, double gamma, pfr_truth *out, pfr_error *err);
 /* The same with the method forced: 0 = dense LU, 1 = sparse direct (UMFPACK); progress optional;
  * up to `threads` types solved side by side (the results do not depend on it). */
@@ -135,6 +137,9 @@ double pfr_truth_solver_bytes(int S, double nnz);
 /* Best relative error a rank-d shared representation can reach, with type weights w [M] (any S, M;
  * NaN only when out of memory). */
 double pfr_truth_best_rank_d(const pfr_truth *t, const double *w, int d);
+/* The singular values of the same mu-weighted, normalized type values, descending and divided by
+ * the largest: min(S, M) of them into sv; returns that count, or -1 when out of memory. */
+int pfr_truth_singular_values(const pfr_truth *t, const double *w, double *sv);
 
 /* ---- Orthonormalization of Phi (orthonormalize.c) ------------------------------------------ */
 /* Orthonormalize phi [S, d] so that Phi^T Phi = (S/d) I (mean squared feature-row norm 1) and map

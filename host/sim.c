@@ -88,6 +88,7 @@ pfr_status pfr_sim_create_ex(const pfr_config *cfg, pfr_setup_progress_fn progre
                              pfr_error *err)
 {
     const setup_report rep = {progress, user};
+    const double setup_t0 = now_s();
     if (!cfg || !out)
         return pfr_fail(err, PFR_ERR_INVALID_ARGUMENT, "pfr_sim_create: NULL argument");
     *out = NULL;
@@ -156,8 +157,10 @@ pfr_status pfr_sim_create_ex(const pfr_config *cfg, pfr_setup_progress_fn progre
         goto fail;
     }
 
-    st = pfr_truth_compute_with(sim->env, cfg->gamma, sim->S > 1024, &sim->truth, err, truth_progress, (void *)&rep,
-                                sim->threads);
+    const double truth_t0 = now_s();
+    st = pfr_truth_compute_with(sim->env, cfg->gamma, sim->S > PFR_TRUTH_DENSE_MAX, &sim->truth, err, truth_progress,
+                                (void *)&rep, sim->threads);
+    sim->truth_s = now_s() - truth_t0;
     if (st == PFR_ERR_NUMERIC) { /* the chain's fault: bad input, named where it came from */
         if (cfg->env.kind == PFR_ENV_FILE) {
             pfr_error_prefix(err, "env.p_file %s", cfg->env.p_file);
@@ -239,6 +242,7 @@ pfr_status pfr_sim_create_ex(const pfr_config *cfg, pfr_setup_progress_fn progre
         st = pfr_engine_cpu_init(sim, err);
     if (st != PFR_OK)
         goto fail;
+    sim->setup_s = now_s() - setup_t0;
     report(&rep, "ready", 1.0);
     *out = sim;
     return PFR_OK;
@@ -500,6 +504,37 @@ pfr_status pfr_sim_metrics_get(const pfr_sim *sim, size_t i, pfr_metrics *out)
 }
 
 const char *pfr_sim_env_description(const pfr_sim *sim) { return sim ? sim->env->description : ""; }
+
+pfr_status pfr_sim_setup_info(const pfr_sim *sim, pfr_setup_info *out)
+{
+    if (!sim || !out)
+        return PFR_ERR_INVALID_ARGUMENT;
+    out->setup_s = sim->setup_s;
+    out->truth_s = sim->truth_s;
+    out->truth_method = sim->S > PFR_TRUTH_DENSE_MAX ? "sparse LU (UMFPACK)" : "dense LU";
+    out->truth_resid_v = sim->truth.resid_v;
+    out->truth_resid_mu = sim->truth.resid_mu;
+    return PFR_OK;
+}
+
+int pfr_sim_type_singular_values(const pfr_sim *sim, double *out, size_t count)
+{
+    if (!sim || (!out && count))
+        return -1;
+    const int M = sim->M, n = sim->M <= sim->S ? sim->M : sim->S;
+    double *w = malloc(sizeof(double) * (size_t)M), *sv = malloc(sizeof(double) * (size_t)n);
+    int got = -1;
+    if (w && sv) {
+        for (int m = 0; m < M; ++m)
+            w[m] = 1.0 / M;
+        got = pfr_truth_singular_values(&sim->truth, w, sv);
+        for (int i = 0; got > 0 && i < got && (size_t)i < count; ++i)
+            out[i] = sv[i];
+    }
+    free(w);
+    free(sv);
+    return got;
+}
 
 void pfr_describe_engines(char *buf, size_t n)
 {

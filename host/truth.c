@@ -21,7 +21,6 @@
 
 #include "internal.h"
 
-#define PFR_TRUTH_DENSE_MAX 1024
 
 /* LAPACK (Fortran interface): eigenvalues of a symmetric matrix. */
 extern void dsyev_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w,
@@ -412,25 +411,23 @@ void pfr_truth_free(pfr_truth *t)
     memset(t, 0, sizeof *t);
 }
 
-double pfr_truth_best_rank_d(const pfr_truth *t, const double *w, int d)
+/* The eigenvalues (ascending) of the Gram matrix of the columns u_m = sqrt(w_m) sqrt(mu_m) V_m /
+ * ||V_m||_mu, i.e. the squared singular values of [u_1 .. u_M]; n = min(S, M) of them; and its
+ * trace. G = U^T U [M, M] when M <= S, else U U^T [S, S] (same nonzero eigenvalues). */
+static pfr_status gram_eigenvalues(const pfr_truth *t, const double *w, double *ev, double *trace_out)
 {
     const int S = t->S, M = t->M;
-    /* Columns u_m = sqrt(w_m) sqrt(mu_m) V_m / ||V_m||_mu; the error of the best rank-d fit is the
-     * energy beyond the top d singular values: trace(G) - sum of the top d eigenvalues of G. */
     const int n = M <= S ? M : S;
-    if (d >= n)
-        return 0.0;
     double *U = malloc(sizeof(double) * (size_t)S * M), *G = calloc((size_t)n * n, sizeof(double));
-    double *ev = malloc(sizeof(double) * (size_t)n);
-    double result = NAN;
-    if (!U || !G || !ev)
+    pfr_status st = PFR_ERR_NO_MEMORY;
+    if (!U || !G)
         goto out;
     for (int m = 0; m < M; ++m) {
-        double c = sqrt(w[m] / t->vnorm2[m]);
+        double c = t->vnorm2[m] > 0.0 ? sqrt(w[m] / t->vnorm2[m]) : 0.0;
         for (int s = 0; s < S; ++s)
             U[(size_t)s * M + m] = c * sqrt(t->mu[(size_t)m * S + s]) * t->V[(size_t)m * S + s];
     }
-    if (M <= S) { /* G = U^T U, [M, M] */
+    if (M <= S) {
         for (int s = 0; s < S; ++s) {
             const double *u = U + (size_t)s * M;
             for (int i = 0; i < M; ++i) {
@@ -440,7 +437,7 @@ double pfr_truth_best_rank_d(const pfr_truth *t, const double *w, int d)
                     G[(size_t)i * M + j] += u[i] * u[j];
             }
         }
-    } else { /* G = U U^T, [S, S] */
+    } else {
         for (int i = 0; i < S; ++i)
             for (int j = 0; j < S; ++j) {
                 double acc = 0.0;
@@ -452,17 +449,44 @@ double pfr_truth_best_rank_d(const pfr_truth *t, const double *w, int d)
     double trace = 0.0;
     for (int i = 0; i < n; ++i)
         trace += G[(size_t)i * n + i];
-    if (pfr_sym_eigenvalues(G, n, ev) != PFR_OK)
-        goto out;
-    double top = 0.0; /* ascending order: the top d are the last */
-    for (int i = n - d; i < n; ++i)
-        top += ev[i];
-    result = trace - top > 0.0 ? trace - top : 0.0;
+    *trace_out = trace;
+    st = pfr_sym_eigenvalues(G, n, ev);
 out:
     free(U);
     free(G);
+    return st;
+}
+
+double pfr_truth_best_rank_d(const pfr_truth *t, const double *w, int d)
+{
+    /* the error of the best rank-d fit is the energy beyond the top d singular values:
+     * trace(G) - the sum of the top d eigenvalues of G */
+    const int n = t->M <= t->S ? t->M : t->S;
+    if (d >= n)
+        return 0.0;
+    double *ev = malloc(sizeof(double) * (size_t)n), trace = 0.0, result = NAN;
+    if (ev && gram_eigenvalues(t, w, ev, &trace) == PFR_OK) {
+        double top = 0.0; /* ascending order: the top d are the last */
+        for (int i = n - d; i < n; ++i)
+            top += ev[i];
+        result = trace - top > 0.0 ? trace - top : 0.0;
+    }
     free(ev);
     return result;
+}
+
+int pfr_truth_singular_values(const pfr_truth *t, const double *w, double *sv)
+{
+    const int n = t->M <= t->S ? t->M : t->S;
+    double *ev = malloc(sizeof(double) * (size_t)n), trace = 0.0;
+    int ok = ev && gram_eigenvalues(t, w, ev, &trace) == PFR_OK;
+    if (ok) {
+        const double top = ev[n - 1] > 0.0 ? sqrt(ev[n - 1]) : 1.0;
+        for (int i = 0; i < n; ++i) /* descending, normalized by the largest */
+            sv[i] = ev[n - 1 - i] > 0.0 ? sqrt(ev[n - 1 - i]) / top : 0.0;
+    }
+    free(ev);
+    return ok ? n : -1;
 }
 
 pfr_status pfr_sym_eigenvalues(double *A, int n, double *w)

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -118,8 +119,65 @@ TEST(Cli, ExportAndWarmStartOnHeldOutTypes)
                     "agents: 64\nrounds: 20\ndim: 6\neval_every: 10\n");
     Result r = run_cli("export " + cfg + " --out " + dir + "/env");
     ASSERT_EQ(r.code, 0) << r.output;
-    for (const char *f : {"P.npy", "R.npy", "V.npy", "mu.npy"})
+    for (const char *f : {"P.npy", "R.npy", "V.npy", "mu.npy", "singular_values.npy"})
         EXPECT_FALSE(read_file(dir + "/env/" + f).empty()) << f;
+    {
+        // singular values of the mu-weighted, normalized type values: checked against the Gram
+        // matrix G = U^T U built here from V and mu, through its invariants trace(G) = sum s^2 and
+        // trace(G^2) = sum s^4 (relative to the largest, found by power iteration)
+        pfr_npy V, mu, sv;
+        pfr_error err;
+        ASSERT_EQ(pfr_npy_load((dir + "/env/V.npy").c_str(), &V, &err), PFR_OK);
+        ASSERT_EQ(pfr_npy_load((dir + "/env/mu.npy").c_str(), &mu, &err), PFR_OK);
+        ASSERT_EQ(pfr_npy_load((dir + "/env/singular_values.npy").c_str(), &sv, &err), PFR_OK);
+        const int M = 6, S = 36;
+        ASSERT_EQ(sv.ndim, 1);
+        ASSERT_EQ(sv.shape[0], M);
+        std::vector<double> U((size_t)S * M), G((size_t)M * M, 0.0);
+        for (int m = 0; m < M; ++m) {
+            double n2 = 0;
+            for (int s = 0; s < S; ++s)
+                n2 += mu.data[m * S + s] * V.data[m * S + s] * V.data[m * S + s];
+            for (int s = 0; s < S; ++s)
+                U[(size_t)s * M + m] = std::sqrt(mu.data[m * S + s] / n2) * V.data[m * S + s];
+        }
+        for (int i = 0; i < M; ++i)
+            for (int j = 0; j < M; ++j)
+                for (int s = 0; s < S; ++s)
+                    G[i * M + j] += U[(size_t)s * M + i] * U[(size_t)s * M + j];
+        std::vector<double> x(M, 1.0), y(M);
+        double lambda = 0;
+        for (int it = 0; it < 2000; ++it) {
+            double norm = 0;
+            for (int i = 0; i < M; ++i) {
+                y[i] = 0;
+                for (int j = 0; j < M; ++j)
+                    y[i] += G[i * M + j] * x[j];
+                norm += y[i] * y[i];
+            }
+            lambda = std::sqrt(norm);
+            for (int i = 0; i < M; ++i)
+                x[i] = y[i] / lambda;
+        }
+        double tr = 0, tr2 = 0, s2 = 0, s4 = 0;
+        for (int i = 0; i < M; ++i) {
+            tr += G[i * M + i];
+            for (int j = 0; j < M; ++j)
+                tr2 += G[i * M + j] * G[j * M + i];
+            s2 += sv.data[i] * sv.data[i];
+            s4 += std::pow(sv.data[i], 4);
+            if (i) {
+                EXPECT_LE(sv.data[i], sv.data[i - 1]);
+            }
+        }
+        EXPECT_DOUBLE_EQ(sv.data[0], 1.0);
+        EXPECT_NEAR(s2, tr / lambda, 1e-9);
+        EXPECT_NEAR(s4, tr2 / (lambda * lambda), 1e-9);
+        EXPECT_GT(sv.data[1], 0.05); // the grid world's types differ by more than a scale
+        pfr_npy_free(&V);
+        pfr_npy_free(&mu);
+        pfr_npy_free(&sv);
+    }
     r = run_cli("run " + cfg + " --out " + dir + "/train");
     ASSERT_EQ(r.code, 0) << r.output;
     r = run_cli("run " + cfg + " --set env.type_first=4 --set env.type_count=2 --set algorithm=local_td --set init_phi=" +
@@ -128,6 +186,28 @@ TEST(Cli, ExportAndWarmStartOnHeldOutTypes)
     std::string js = read_file(dir + "/held_out/summary.json");
     EXPECT_NE(js.find("\"type_first\": 4"), std::string::npos) << js;
     EXPECT_NE(js.find("train/phi.npy"), std::string::npos) << js;
+}
+
+// Above 1 GiB of dense P and R, export writes the rest and says what it left out; summary.json
+// reports how set-up went and the types' leading singular values.
+TEST(Cli, LargeExportSkipsDenseChainsAndSummaryReportsSetUp)
+{
+    std::string dir = make_temp_dir(), cfg = dir + "/c.yaml";
+    write_file(cfg, "env:\n  kind: gridworld\n  width: 100\n  height: 100\n  types: 2\n  starts: 4\n"
+                    "agents: 64\nrounds: 2\ndim: 4\n");
+    Result r = run_cli("export " + cfg + " --out " + dir + "/env");
+    ASSERT_EQ(r.code, 0) << r.output;
+    EXPECT_NE(r.output.find("P.npy and R.npy not written: dense [2, 10000, 10000] arrays would take 3.2 GB"),
+              std::string::npos) << r.output;
+    std::vector<std::string> files = list_dir(dir + "/env");
+    std::sort(files.begin(), files.end());
+    EXPECT_EQ(files, (std::vector<std::string>{"V.npy", "mu.npy", "singular_values.npy"}));
+    r = run_cli("run " + cfg + " --quiet --out " + dir + "/run");
+    ASSERT_EQ(r.code, 0) << r.output;
+    std::string js = read_file(dir + "/run/summary.json");
+    for (const char *key : {"\"setup\": {\"setup_s\": ", "\"truth_method\": \"sparse LU (UMFPACK)\"",
+                            "\"truth_residual_v\": ", "\"type_singular_values\": [1, "})
+        EXPECT_NE(js.find(key), std::string::npos) << key << " missing in\n" << js;
 }
 
 // An exported environment, run back in as env.kind=file, is the same problem: same ground truth,

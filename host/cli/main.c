@@ -22,7 +22,8 @@ static void usage(FILE *f)
             "  pfedrl run CONFIG.yaml [--set key=value]... [--backend auto|cpu|cuda] [--threads N]\n"
             "                         [--out DIR] [--quiet]\n"
             "  pfedrl export CONFIG.yaml [--set key=value]... [--out DIR]\n"
-            "                          write the environment as .npy: P, R [M, S, S], V, mu [M, S]\n"
+            "                          write the environment as .npy: P, R [M, S, S] (up to 1 GiB),\n"
+            "                          V, mu [M, S], the singular values of the types' values\n"
             "  pfedrl info             engines and devices found\n"
             "  pfedrl --help | --version\n\n"
             "run writes DIR/metrics.csv (one row per evaluation) and DIR/summary.json (final metrics\n"
@@ -237,11 +238,28 @@ static int cmd_export(int argc, char **argv)
     pfr_sim *sim = NULL;
     if ((rc = open_sim(&cfg, out_dir, &sim, quiet)) != 0)
         return rc;
-    rc = pfr_cli_write_env_npy(out_dir, sim, &err) == 0 ? 0 : EXIT_RUN_FAILED;
+    int dense = 0;
+    rc = pfr_cli_write_env_npy(out_dir, sim, &dense, &err) == 0 ? 0 : EXIT_RUN_FAILED;
+    const int S = pfr_sim_num_states(sim), M = pfr_sim_num_types(sim);
     if (rc)
         fprintf(stderr, "pfedrl: %s\n", err.msg);
-    else if (!quiet)
-        printf("wrote %s/P.npy, R.npy, V.npy, mu.npy (%s)\n", out_dir, pfr_sim_env_description(sim));
+    else {
+        if (!dense)
+            fprintf(stderr,
+                    "pfedrl: warning: P.npy and R.npy not written: dense [%d, %d, %d] arrays would take %.3g GB "
+                    "(at most %.3g GB are written)\n",
+                    M, S, S, 16.0 * M * (double)S * S / 1e9, PFR_CLI_DENSE_EXPORT_BYTES / 1e9);
+        if (!quiet) {
+            printf("wrote %s/%sV.npy, mu.npy, singular_values.npy (%s)\n", out_dir, dense ? "P.npy, R.npy, " : "",
+                   pfr_sim_env_description(sim));
+            double sv[8];
+            const int n = pfr_sim_type_singular_values(sim, sv, 8);
+            printf("singular values of the types' values (mu-weighted, normalized):");
+            for (int i = 0; i < n && i < 8; ++i)
+                printf(" %.3g", sv[i]);
+            printf("%s\n", n > 8 ? " ..." : "");
+        }
+    }
     pfr_sim_destroy(sim);
     return rc;
 }

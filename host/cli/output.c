@@ -235,6 +235,30 @@ static void write_summary_json(FILE *f, const pfr_sim *sim)
     num(f, last.agent_steps_per_sec, 1);
     fputs(",\n  \"wall_s\": ", f);
     num(f, last.wall_s, 1);
+    pfr_setup_info si;
+    if (pfr_sim_setup_info(sim, &si) == PFR_OK) {
+        fputs(",\n  \"setup\": {\"setup_s\": ", f);
+        num(f, si.setup_s, 1);
+        fputs(", \"truth_s\": ", f);
+        num(f, si.truth_s, 1);
+        fputs(", \"truth_method\": ", f);
+        json_string(f, si.truth_method);
+        fputs(", \"truth_residual_v\": ", f);
+        num(f, si.truth_resid_v, 1);
+        fputs(", \"truth_residual_mu\": ", f);
+        num(f, si.truth_resid_mu, 1);
+        fputs("}", f);
+    }
+    double sv[PFR_CLI_SINGULAR_VALUES];
+    const int nsv = pfr_sim_type_singular_values(sim, sv, PFR_CLI_SINGULAR_VALUES);
+    if (nsv > 0) { /* the leading ones; pfedrl export writes them all */
+        fputs(",\n  \"type_singular_values\": [", f);
+        for (int i = 0; i < nsv && i < PFR_CLI_SINGULAR_VALUES; ++i) {
+            fputs(i ? ", " : "", f);
+            num(f, sv[i], 1);
+        }
+        fputs("]", f);
+    }
     fputs(",\n  \"config\": ", f);
     json_config(f, pfr_sim_config(sim));
     fputs("\n}\n", f);
@@ -270,34 +294,42 @@ int pfr_cli_write_results(const char *dir, const pfr_sim *sim, pfr_error *err)
     return stage_finish(&sg, ok, err);
 }
 
-int pfr_cli_write_env_npy(const char *dir, const pfr_sim *sim, pfr_error *err)
+int pfr_cli_write_env_npy(const char *dir, const pfr_sim *sim, int *dense, pfr_error *err)
 {
-    const int S = pfr_sim_num_states(sim), M = pfr_sim_num_types(sim);
+    const int S = pfr_sim_num_states(sim), M = pfr_sim_num_types(sim), n = M <= S ? M : S;
     const size_t ss = (size_t)S * S;
-    double *P = malloc(sizeof(double) * ss * M), *R = malloc(sizeof(double) * ss * M);
+    *dense = 2.0 * 8.0 * (double)M * (double)ss <= PFR_CLI_DENSE_EXPORT_BYTES;
+    double *P = *dense ? malloc(sizeof(double) * ss * M) : NULL, *R = *dense ? malloc(sizeof(double) * ss * M) : NULL;
     double *V = malloc(sizeof(double) * (size_t)S * M), *mu = malloc(sizeof(double) * (size_t)S * M);
+    double *sv = malloc(sizeof(double) * (size_t)n);
     int rc = -1;
-    if (!P || !R || !V || !mu) {
-        fail(err, "out of memory for %d dense %dx%d matrices", M, S, S);
+    if ((*dense && (!P || !R)) || !V || !mu || !sv) {
+        fail(err, "out of memory for the environment's arrays (%d types, %d states)", M, S);
         goto out;
     }
     for (int m = 0; m < M; ++m)
-        if (pfr_sim_get_chain(sim, m, P + ss * m, R + ss * m, ss) != PFR_OK ||
+        if ((*dense && pfr_sim_get_chain(sim, m, P + ss * m, R + ss * m, ss) != PFR_OK) ||
             pfr_sim_get_ground_truth(sim, m, V + (size_t)S * m, mu + (size_t)S * m, (size_t)S) != PFR_OK) {
             fail(err, "%s", pfr_sim_last_error(sim));
             goto out;
         }
-    const int64_t shape3[3] = {M, S, S}, shape2[2] = {M, S};
+    if (pfr_sim_type_singular_values(sim, sv, (size_t)n) != n) {
+        fail(err, "out of memory for the singular values of the types' values");
+        goto out;
+    }
+    const int64_t shape3[3] = {M, S, S}, shape2[2] = {M, S}, shape1[1] = {n};
     stage sg = {.n = 0};
-    int ok = pfr_npy_save_f64(stage_path(&sg, dir, "P.npy"), P, 3, shape3, err) == PFR_OK &&
-             pfr_npy_save_f64(stage_path(&sg, dir, "R.npy"), R, 3, shape3, err) == PFR_OK &&
+    int ok = (!*dense || (pfr_npy_save_f64(stage_path(&sg, dir, "P.npy"), P, 3, shape3, err) == PFR_OK &&
+                          pfr_npy_save_f64(stage_path(&sg, dir, "R.npy"), R, 3, shape3, err) == PFR_OK)) &&
              pfr_npy_save_f64(stage_path(&sg, dir, "V.npy"), V, 2, shape2, err) == PFR_OK &&
-             pfr_npy_save_f64(stage_path(&sg, dir, "mu.npy"), mu, 2, shape2, err) == PFR_OK;
+             pfr_npy_save_f64(stage_path(&sg, dir, "mu.npy"), mu, 2, shape2, err) == PFR_OK &&
+             pfr_npy_save_f64(stage_path(&sg, dir, "singular_values.npy"), sv, 1, shape1, err) == PFR_OK;
     rc = stage_finish(&sg, ok, err);
 out:
     free(P);
     free(R);
     free(V);
     free(mu);
+    free(sv);
     return rc;
 }

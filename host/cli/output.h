@@ -8,7 +8,12 @@
 int pfr_cli_make_dir(const char *dir, pfr_error *err);
 /* metrics.csv, summary.json and phi.npy ([S, d] float64), all or none. */
 int pfr_cli_write_results(const char *dir, const pfr_sim *sim, pfr_error *err);
-/* P.npy, R.npy [M, S, S], V.npy, mu.npy [M, S] (float64). */
-int pfr_cli_write_env_npy(const char *dir, const pfr_sim *sim, pfr_error *err);
+/* How many of the types' singular values summary.json lists. */
+#define PFR_CLI_SINGULAR_VALUES 16
+/* P and R are exported dense only up to this many bytes together (1 GiB). */
+#define PFR_CLI_DENSE_EXPORT_BYTES (1024.0 * 1024.0 * 1024.0)
+/* V.npy, mu.npy [M, S], singular_values.npy [min(S, M)] and, when they fit in
+ * PFR_CLI_DENSE_EXPORT_BYTES (*dense = 1), P.npy, R.npy [M, S, S]; all float64, all or none. */
+int pfr_cli_write_env_npy(const char *dir, const pfr_sim *sim, int *dense, pfr_error *err);
 
 #endif

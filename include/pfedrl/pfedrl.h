@@ -219,6 +219,20 @@ const char *pfr_sim_backend(const pfr_sim *sim);
 int pfr_sim_threads(const pfr_sim *sim);
 /* One line describing the environment family and its types. */
 const char *pfr_sim_env_description(const pfr_sim *sim);
+/* How set-up went: its time, and how the ground truth was solved and how well. */
+typedef struct pfr_setup_info {
+    double setup_s;            /* wall seconds in pfr_sim_create */
+    double truth_s;            /* of which computing the ground truth */
+    const char *truth_method;  /* "dense LU" or "sparse LU (UMFPACK)" */
+    double truth_resid_v;      /* max over types of max |(I - gamma P) V - r| / max |r| */
+    double truth_resid_mu;     /* max over types of |mu^T P - mu^T|_1 */
+} pfr_setup_info;
+pfr_status pfr_sim_setup_info(const pfr_sim *sim, pfr_setup_info *out);
+/* How different the types are: the singular values of the M types' values (each weighted by its
+ * stationary distribution and normalized, all types equally weighted), descending and divided by
+ * the largest. Writes min(count, min(S, M)) of them; returns min(S, M), or -1 (out of memory). A
+ * fast decay means a few features serve every type. */
+int pfr_sim_type_singular_values(const pfr_sim *sim, double *out, size_t count);
 
 /* Shared Phi, [S, d] row-major (local_rep: agent 0's; use pfr_sim_agent_phi). */
 pfr_status pfr_sim_get_phi(const pfr_sim *sim, float *out, size_t count);
