@@ -64,7 +64,7 @@ static const key_def KEYS[] = {
     {"env.r_file", T_PATH, OFF(env.r_file), 0, 0, 0, 0, NULL, "file: rewards R, .npy [M, S, S] or [M, S]"},
     {"init_phi", T_PATH, OFF(init_phi), 0, 0, 0, 0, NULL, "start from this Phi (.npy, [S, d]) instead of a random one, e.g. a previous run's phi.npy"},
     {"agents", T_INT64, OFF(agents), 1, 1e12, 0, 0, NULL, "number of agents N"},
-    {"dim", T_INT, OFF(dim), 1, 4096, 0, 0, NULL, "representation dimension d (at most S)"},
+    {"dim", T_INT, OFF(dim), 1, PFR_MAX_DIM, 0, 0, NULL, "representation dimension d (at most S)"},
     {"rounds", T_INT64, OFF(rounds), 0, 1e12, 0, 0, NULL, "communication rounds"},
     {"local_steps", T_INT, OFF(local_steps), 1, 1000000, 0, 0, NULL, "local TD steps per round K"},
     {"alpha", T_DOUBLE, OFF(alpha), 0, 1e6, 1, 0, NULL, "fast step size (theta)"},

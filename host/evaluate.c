@@ -18,21 +18,77 @@ static double direct_error(const pfr_sim *sim, const float *phi, const float *th
                             sim->truth.vnorm2[m]);
 }
 
-/* Relative error of the TD fixed point theta*_m(Phi) = -A^{-1} b for type m (NaN if A is singular). */
-static double td_fixed_point_error(const pfr_sim *sim, const float *phi, int m)
+/* ---- sums over states, in chunks ------------------------------------------------------------------
+ * Per-type sums over the S states (moments of Phi, the TD fixed point's system, its error) run in
+ * chunks of PFR_EVAL_ROWS states on the threads; each chunk's partial is kept and the partials are
+ * added in chunk order, so the numbers do not depend on the thread count. Napkin math: S = 10^6,
+ * d = 32, 16 types: the moments are 16 x 10^6 x 32 x 33 / 2 ~ 8.4e9 multiply-adds, ~10 s on one
+ * thread; split over the threads. */
+#define PFR_EVAL_ROWS 4096
+
+/* One evaluation job's view: job t uses type[t] and the representation phi[t] (and theta th[t]). */
+typedef struct eval_ctx {
+    const int *type;
+    const float *const *phi;
+    const float *const *th;
+} eval_ctx;
+typedef void (*chunk_fn)(const pfr_sim *sim, const eval_ctx *x, int t, int s0, int s1, double *out);
+
+/* sums [ntypes, width] = over chunks in order of fn's partials; 0, or -1 when out of memory. */
+static int chunked_sums(const pfr_sim *sim, int ntypes, size_t width, chunk_fn fn, const eval_ctx *x, double *sums)
 {
-    const int S = sim->S, d = sim->d;
+    const int S = sim->S, nc = (S + PFR_EVAL_ROWS - 1) / PFR_EVAL_ROWS;
+    const int64_t jobs = (int64_t)ntypes * nc;
+    double *part = calloc((size_t)jobs * width, sizeof(double));
+    if (!part)
+        return -1;
+#pragma omp parallel for num_threads(sim->threads) schedule(dynamic, 1)
+    for (int64_t j = 0; j < jobs; ++j) {
+        const int t = (int)(j / nc), c = (int)(j % nc);
+        const int s1 = (c + 1) * PFR_EVAL_ROWS < S ? (c + 1) * PFR_EVAL_ROWS : S;
+        fn(sim, x, t, c * PFR_EVAL_ROWS, s1, part + (size_t)j * width);
+    }
+    memset(sums, 0, sizeof(double) * (size_t)ntypes * width);
+    for (int t = 0; t < ntypes; ++t)
+        for (int c = 0; c < nc; ++c) {
+            const double *q = part + ((size_t)t * nc + c) * width;
+            for (size_t k = 0; k < width; ++k)
+                sums[(size_t)t * width + k] += q[k];
+        }
+    free(part);
+    return 0;
+}
+
+/* G = Phi^T D_m Phi (upper triangle; mirrored by the caller), h = Phi^T D_m V_m: out [d*d + d] */
+static void moments_chunk(const pfr_sim *sim, const eval_ctx *x, int t, int s0, int s1, double *out)
+{
+    const int S = sim->S, d = sim->d, m = x->type[t];
+    const double *mu = sim->truth.mu + (size_t)m * S, *V = sim->truth.V + (size_t)m * S;
+    double *G = out, *h = out + (size_t)d * d;
+    for (int s = s0; s < s1; ++s) {
+        if (mu[s] == 0.0)
+            continue;
+        const float *row = x->phi[t] + (size_t)s * d;
+        for (int i = 0; i < d; ++i) {
+            const double wi = mu[s] * row[i];
+            h[i] += wi * V[s];
+            for (int j = i; j < d; ++j)
+                G[(size_t)i * d + j] += wi * row[j];
+        }
+    }
+}
+
+/* The TD fixed point's system: A = Phi^T D (gamma P Phi - Phi), b = -Phi^T D r: out [d*d + d] */
+static void fixed_point_chunk(const pfr_sim *sim, const eval_ctx *x, int t, int s0, int s1, double *out)
+{
+    const int S = sim->S, d = sim->d, m = x->type[t];
     const double gamma = sim->cfg.gamma;
     const double *mu = sim->truth.mu + (size_t)m * S, *r = sim->truth.r + (size_t)m * S;
     const pfr_env *env = sim->env;
     const uint64_t *rp = env->row_ptr + (size_t)m * (S + 1);
-    double *A = calloc((size_t)d * d, sizeof(double)), *b = calloc((size_t)d, sizeof(double));
-    double *pphi = malloc(sizeof(double) * (size_t)d);
-    float *th = malloc(sizeof(float) * (size_t)d);
-    double result = NAN;
-    if (!A || !b || !pphi || !th)
-        goto out;
-    for (int s = 0; s < S; ++s) {
+    const float *phi = x->phi[t];
+    double *A = out, *b = out + (size_t)d * d, pphi[PFR_MAX_DIM];
+    for (int s = s0; s < s1; ++s) {
         if (mu[s] == 0.0)
             continue;
         for (int j = 0; j < d; ++j)
@@ -47,46 +103,85 @@ static double td_fixed_point_error(const pfr_sim *sim, const float *phi, int m)
             b[i] -= fi * r[s]; /* solve A theta = -b */
         }
     }
-    /* States with mu = 0 (unreachable ones, e.g. cliff cells) leave A singular in directions that
-     * no mu-weighted error can see; a ridge far below A's scale picks the minimum-norm answer. */
-    double tr = 0.0;
-    for (int i = 0; i < d; ++i)
-        tr += fabs(A[(size_t)i * d + i]);
-    for (int i = 0; i < d; ++i)
-        A[(size_t)i * d + i] -= 1e-12 * tr / d;
-    if (pfr_lu_solve(A, b, d) != PFR_OK)
+}
+
+/* sum_s mu (Phi theta - V)^2 over the chunk: out [1] */
+static void error_chunk(const pfr_sim *sim, const eval_ctx *x, int t, int s0, int s1, double *out)
+{
+    const int S = sim->S, d = sim->d, m = x->type[t];
+    const double *mu = sim->truth.mu + (size_t)m * S + s0, *V = sim->truth.V + (size_t)m * S + s0;
+    out[0] = pfr_direct_error(x->phi[t] + (size_t)s0 * d, x->th[t], s1 - s0, d, mu, V, 1.0);
+}
+
+/* Relative error of the TD fixed point theta*(Phi) = -A^{-1} b of each job t (type[t] with
+ * representation phi[t]) into err[t] (NaN if A is singular). -1 when out of memory. */
+static int td_fixed_point_errors(const pfr_sim *sim, int n, const int *type, const float *const *phi, double *err)
+{
+    const int d = sim->d;
+    const size_t w = (size_t)d * d + d;
+    double *sys = malloc(sizeof(double) * n * w), *e = malloc(sizeof(double) * n);
+    float *th = malloc(sizeof(float) * (size_t)n * d);
+    const float **thp = malloc(sizeof(float *) * (size_t)n);
+    int rc = -1;
+    if (!sys || !e || !th || !thp)
         goto out;
-    for (int j = 0; j < d; ++j)
-        th[j] = (float)b[j];
-    result = direct_error(sim, phi, th, m);
+    eval_ctx x = {type, phi, NULL};
+    if (chunked_sums(sim, n, w, fixed_point_chunk, &x, sys) != 0)
+        goto out;
+    for (int t = 0; t < n; ++t) {
+        double *A = sys + (size_t)t * w, *b = A + (size_t)d * d;
+        /* States with mu = 0 (unreachable ones, e.g. cliff cells) leave A singular in directions
+         * that no mu-weighted error can see; a ridge far below A's scale picks the minimum-norm
+         * answer. */
+        double tr = 0.0;
+        for (int i = 0; i < d; ++i)
+            tr += fabs(A[(size_t)i * d + i]);
+        for (int i = 0; i < d; ++i)
+            A[(size_t)i * d + i] -= 1e-12 * tr / d;
+        const int ok = pfr_lu_solve(A, b, d) == PFR_OK;
+        for (int j = 0; j < d; ++j)
+            th[(size_t)t * d + j] = ok ? (float)b[j] : NAN;
+        thp[t] = th + (size_t)t * d;
+    }
+    x.th = thp;
+    if (chunked_sums(sim, n, 1, error_chunk, &x, e) != 0)
+        goto out;
+    for (int t = 0; t < n; ++t)
+        err[t] = e[t] / sim->truth.vnorm2[type[t]];
+    rc = 0;
 out:
-    free(A);
-    free(b);
-    free(pphi);
+    free(sys);
+    free(e);
     free(th);
-    return result;
+    free(thp);
+    return rc;
 }
 
 /* Per-type moments of the shared Phi: mom + m*(d*d + d) holds G_m = Phi^T D_m Phi [d, d], then
  * h_m = Phi^T D_m V_m [d] (see pfr_metrics.h). Held-out types (weight 0) are computed too. */
-static void type_moments(const pfr_sim *sim, double *mom)
+static int type_moments(const pfr_sim *sim, double *mom)
 {
-    const int S = sim->S, d = sim->d;
-    memset(mom, 0, sizeof(double) * (size_t)sim->M * (d * d + d));
-    for (int m = 0; m < sim->M; ++m) {
-        double *G = mom + (size_t)m * (d * d + d), *h = G + (size_t)d * d;
-        const double *mu = sim->truth.mu + (size_t)m * S, *V = sim->truth.V + (size_t)m * S;
-        for (int s = 0; s < S; ++s) {
-            if (mu[s] == 0.0)
-                continue;
-            const float *row = sim->phi + (size_t)s * d;
-            for (int i = 0; i < d; ++i) {
-                h[i] += mu[s] * row[i] * V[s];
-                for (int j = 0; j < d; ++j)
-                    G[(size_t)i * d + j] += mu[s] * row[i] * row[j];
-            }
+    const int d = sim->d, M = sim->M;
+    int *type = malloc(sizeof(int) * (size_t)M);
+    const float **phi = malloc(sizeof(float *) * (size_t)M);
+    int rc = -1;
+    if (type && phi) {
+        for (int m = 0; m < M; ++m) {
+            type[m] = m;
+            phi[m] = sim->phi;
+        }
+        eval_ctx x = {type, phi, NULL};
+        rc = chunked_sums(sim, M, (size_t)d * d + d, moments_chunk, &x, mom);
+        for (int m = 0; rc == 0 && m < M; ++m) { /* the lower triangle from the upper */
+            double *G = mom + (size_t)m * (d * d + d);
+            for (int i = 0; i < d; ++i)
+                for (int j = 0; j < i; ++j)
+                    G[(size_t)i * d + j] = G[(size_t)j * d + i];
         }
     }
+    free(type);
+    free(phi);
+    return rc;
 }
 
 /* The per-agent sums on the host, per block of agents in agent order: blk [nblocks, 3] = value
@@ -141,8 +236,11 @@ pfr_status pfr_evaluate(pfr_sim *sim, pfr_metrics *out)
         free(mom);
         return pfr_sim_fail(sim, PFR_ERR_NO_MEMORY, "out of memory while evaluating");
     }
-    if (mom)
-        type_moments(sim, mom);
+    if (mom && type_moments(sim, mom) != 0) {
+        free(blk);
+        free(mom);
+        return pfr_sim_fail(sim, PFR_ERR_NO_MEMORY, "out of memory while evaluating");
+    }
     if (on_engine)
         st = sim->engine->agent_metrics(sim, mom, blk);
     else
@@ -160,25 +258,38 @@ pfr_status pfr_evaluate(pfr_sim *sim, pfr_metrics *out)
     }
     out->value_error = ve / (double)N;
     out->theta_norm = tn / (double)N;
+    /* the TD fixed point of the shared Phi for each type the agents use (local_rep: of each type's
+     * first agent, with its own Phi_i), weighted by the agents of the type */
+    const int nfp = sim->own_phi ? (N < sim->type_count ? (int)N : sim->type_count) : sim->type_count;
+    int *fp_type = malloc(sizeof(int) * (size_t)nfp);
+    const float **fp_phi = malloc(sizeof(float *) * (size_t)nfp);
+    double *fp_err = malloc(sizeof(double) * (size_t)nfp);
+    int fp_rc = -1;
+    if (fp_type && fp_phi && fp_err) {
+        for (int t = 0; t < nfp; ++t) {
+            fp_type[t] = sim->own_phi ? pfr_agent_type(sim, t) : sim->type_first + t;
+            fp_phi[t] = sim->own_phi ? sim->agent_phi + (size_t)t * S * d : sim->phi;
+        }
+        fp_rc = td_fixed_point_errors(sim, nfp, fp_type, fp_phi, fp_err);
+    }
+    double fp = 0.0;
     if (sim->own_phi) {
         out->phi_norm = pn / (double)N;
-        /* the fixed point of each type's first agent, with its own Phi_i */
-        const int n = N < sim->type_count ? (int)N : sim->type_count;
-        double fp = 0.0;
-        for (int i = 0; i < n; ++i)
-            fp += td_fixed_point_error(sim, sim->agent_phi + (size_t)i * S * d, pfr_agent_type(sim, i));
-        out->td_fixed_point_error = fp / n;
+        for (int t = 0; fp_rc == 0 && t < nfp; ++t)
+            fp += fp_err[t];
+        fp /= nfp;
     } else {
         double p2 = 0.0;
         for (size_t e = 0; e < (size_t)S * d; ++e)
             p2 += (double)sim->phi[e] * sim->phi[e];
         out->phi_norm = sqrt(p2);
-        double fp = 0.0;
-        for (int m = 0; m < M; ++m)
-            if (sim->type_weight[m] > 0.0)
-                fp += sim->type_weight[m] * td_fixed_point_error(sim, sim->phi, m);
-        out->td_fixed_point_error = fp;
+        for (int t = 0; fp_rc == 0 && t < nfp; ++t)
+            fp += sim->type_weight[fp_type[t]] * fp_err[t];
     }
+    out->td_fixed_point_error = fp_rc == 0 ? fp : NAN;
+    free(fp_type);
+    free(fp_phi);
+    free(fp_err);
     free(blk);
     free(mom);
     out->wall_s = sim->wall_s;

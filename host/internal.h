@@ -61,6 +61,9 @@ pfr_status pfr_npy_peek(const char *path, pfr_npy *out, int *itemsize, pfr_error
 const char *pfr_npy_shape_text(const pfr_npy *a, char *buf, size_t n);
 /* Writes a float64 C-order array (used by tests and tools). */
 pfr_status pfr_npy_save_f64(const char *path, const double *data, int ndim, const int64_t *shape, pfr_error *err);
+/* Any little-endian dtype: descr as numpy writes it ("<i8", "<i4", "<f8"), elem bytes per value. */
+pfr_status pfr_npy_save(const char *path, const void *data, const char *descr, size_t elem, int ndim,
+                        const int64_t *shape, pfr_error *err);
 
 /* ---- Environments ------------------------------------------------------------------------ */
 /*

@@ -340,9 +340,15 @@ void pfr_npy_free(pfr_npy *a)
 
 pfr_status pfr_npy_save_f64(const char *path, const double *data, int ndim, const int64_t *shape, pfr_error *err)
 {
+    return pfr_npy_save(path, data, "<f8", sizeof(double), ndim, shape, err);
+}
+
+pfr_status pfr_npy_save(const char *path, const void *data, const char *descr, size_t elem, int ndim,
+                        const int64_t *shape, pfr_error *err)
+{
     char dict[256];
     size_t count = 1;
-    int len = snprintf(dict, sizeof dict, "{'descr': '<f8', 'fortran_order': False, 'shape': (");
+    int len = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (", descr);
     for (int i = 0; i < ndim; ++i) {
         len += snprintf(dict + len, sizeof dict - (size_t)len, "%lld,%s", (long long)shape[i], i + 1 < ndim ? " " : "");
         count *= (size_t)shape[i];
@@ -358,7 +364,7 @@ pfr_status pfr_npy_save_f64(const char *path, const double *data, int ndim, cons
     int ok = fwrite(pre, 1, 10, f) == 10 && fwrite(dict, 1, (size_t)len, f) == (size_t)len;
     for (size_t i = 0; ok && i < pad; ++i)
         ok = fputc(' ', f) != EOF;
-    ok = ok && fputc('\n', f) != EOF && fwrite(data, sizeof(double), count, f) == count;
+    ok = ok && fputc('\n', f) != EOF && fwrite(data, elem, count, f) == count;
     if (fclose(f) != 0 || !ok) {
         remove(path);
         return pfr_fail(err, PFR_ERR_IO, "%s: write failed", path);

@@ -472,6 +472,34 @@ pfr_status pfr_sim_get_ground_truth(const pfr_sim *csim, int type, double *v, do
     return PFR_OK;
 }
 
+pfr_status pfr_sim_get_chain_csr(const pfr_sim *csim, int type, int64_t *indptr, int32_t *indices, double *p, double *r,
+                                 size_t capacity, int64_t *nnz)
+{
+    pfr_sim *sim = (pfr_sim *)csim;
+    if (!sim || !nnz)
+        return PFR_ERR_INVALID_ARGUMENT;
+    pfr_status st = check_type(sim, type, 0, 0, "pfr_sim_get_chain_csr");
+    if (st != PFR_OK)
+        return st;
+    const int S = sim->S;
+    const pfr_env *e = sim->env;
+    const uint64_t *rp = e->row_ptr + (size_t)type * (S + 1), a = rp[0], n = rp[S] - a;
+    *nnz = (int64_t)n;
+    if ((indices || p || r) && (st = sized(sim, capacity, (size_t)n, "pfr_sim_get_chain_csr")) != PFR_OK)
+        return st;
+    for (int s = 0; indptr && s <= S; ++s)
+        indptr[s] = (int64_t)(rp[s] - a);
+    for (uint64_t k = 0; k < n; ++k) {
+        if (indices)
+            indices[k] = (int32_t)e->next[a + k];
+        if (p)
+            p[k] = e->prob[a + k];
+        if (r)
+            r[k] = e->rewardd[a + k];
+    }
+    return PFR_OK;
+}
+
 pfr_status pfr_sim_get_chain(const pfr_sim *csim, int type, double *P, double *R, size_t count)
 {
     pfr_sim *sim = (pfr_sim *)csim;

@@ -35,6 +35,7 @@
 #define PFR_STREAM_NEXT_FREE (PFR_STREAM_GRID_TYPE0 + PFR_STREAM_MAX_TYPES)
 
 /* ---- sizes the engines are built around --------------------------------------------------------- */
+#define PFR_MAX_DIM 4096      /* the config's largest representation dimension d */
 #define PFR_ROUND_MAX_D 64    /* CUDA engine: theta of one agent in registers (the CPU engine: any d) */
 #define PFR_FOLD_STAGE 2048   /* CUDA fold: staged overlay entries per tile (a double and an int: 24 KB) */
 #define PFR_FOLD_SMEM_SD 2048 /* CUDA fold: partial sums in shared memory when S*d is at most this */

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -119,8 +120,46 @@ TEST(Cli, ExportAndWarmStartOnHeldOutTypes)
                     "agents: 64\nrounds: 20\ndim: 6\neval_every: 10\n");
     Result r = run_cli("export " + cfg + " --out " + dir + "/env");
     ASSERT_EQ(r.code, 0) << r.output;
-    for (const char *f : {"P.npy", "R.npy", "V.npy", "mu.npy", "singular_values.npy"})
+    for (const char *f : {"P.npy", "R.npy", "V.npy", "mu.npy", "singular_values.npy", "P_indptr.npy", "P_indices.npy",
+                          "P_data.npy", "R_data.npy"})
         EXPECT_FALSE(read_file(dir + "/env/" + f).empty()) << f;
+    {
+        // the sparse rows are the dense chains: rebuild P and R from them
+        auto raw = [&](const std::string &name, size_t elem) { // an .npy file's data bytes
+            std::string b = read_file(dir + "/env/" + name);
+            const size_t hl = (unsigned char)b[8] | (size_t)(unsigned char)b[9] << 8;
+            EXPECT_EQ(b.size() % elem, (10 + hl) % elem);
+            return b.substr(10 + hl);
+        };
+        const std::string ip = raw("P_indptr.npy", 8), ix = raw("P_indices.npy", 4);
+        pfr_npy P, R, pd, rd;
+        pfr_error err;
+        ASSERT_EQ(pfr_npy_load((dir + "/env/P.npy").c_str(), &P, &err), PFR_OK);
+        ASSERT_EQ(pfr_npy_load((dir + "/env/R.npy").c_str(), &R, &err), PFR_OK);
+        ASSERT_EQ(pfr_npy_load((dir + "/env/P_data.npy").c_str(), &pd, &err), PFR_OK);
+        ASSERT_EQ(pfr_npy_load((dir + "/env/R_data.npy").c_str(), &rd, &err), PFR_OK);
+        const int M = 6, S = 36;
+        ASSERT_EQ(ip.size(), sizeof(int64_t) * M * (S + 1));
+        ASSERT_EQ(ix.size(), sizeof(int32_t) * pd.count);
+        std::vector<int64_t> indptr(M * (S + 1));
+        std::vector<int32_t> indices(pd.count);
+        memcpy(indptr.data(), ip.data(), ip.size());
+        memcpy(indices.data(), ix.data(), ix.size());
+        std::vector<double> Pd(P.count, 0.0), Rd(R.count, 0.0);
+        for (int m = 0; m < M; ++m)
+            for (int s = 0; s < S; ++s)
+                for (int64_t k = indptr[m * (S + 1) + s]; k < indptr[m * (S + 1) + s + 1]; ++k) {
+                    Pd[((size_t)m * S + s) * S + indices[k]] = pd.data[k];
+                    Rd[((size_t)m * S + s) * S + indices[k]] = rd.data[k];
+                }
+        EXPECT_EQ(indptr.back(), (int64_t)pd.count);
+        for (size_t e = 0; e < P.count; ++e) {
+            ASSERT_EQ(Pd[e], P.data[e]) << e;
+            ASSERT_EQ(Rd[e], R.data[e]) << e;
+        }
+        for (pfr_npy *a : {&P, &R, &pd, &rd})
+            pfr_npy_free(a);
+    }
     {
         // singular values of the mu-weighted, normalized type values: checked against the Gram
         // matrix G = U^T U built here from V and mu, through its invariants trace(G) = sum s^2 and
@@ -201,7 +240,8 @@ TEST(Cli, LargeExportSkipsDenseChainsAndSummaryReportsSetUp)
               std::string::npos) << r.output;
     std::vector<std::string> files = list_dir(dir + "/env");
     std::sort(files.begin(), files.end());
-    EXPECT_EQ(files, (std::vector<std::string>{"V.npy", "mu.npy", "singular_values.npy"}));
+    EXPECT_EQ(files, (std::vector<std::string>{"P_data.npy", "P_indices.npy", "P_indptr.npy", "R_data.npy", "V.npy",
+                                               "mu.npy", "singular_values.npy"}));
     r = run_cli("run " + cfg + " --quiet --out " + dir + "/run");
     ASSERT_EQ(r.code, 0) << r.output;
     std::string js = read_file(dir + "/run/summary.json");

@@ -250,8 +250,8 @@ static int cmd_export(int argc, char **argv)
                     "(at most %.3g GB are written)\n",
                     M, S, S, 16.0 * M * (double)S * S / 1e9, PFR_CLI_DENSE_EXPORT_BYTES / 1e9);
         if (!quiet) {
-            printf("wrote %s/%sV.npy, mu.npy, singular_values.npy (%s)\n", out_dir, dense ? "P.npy, R.npy, " : "",
-                   pfr_sim_env_description(sim));
+            printf("wrote in %s: %sP_indptr, P_indices, P_data, R_data (sparse rows), V, mu, singular_values .npy\n"
+                   "  (%s)\n", out_dir, dense ? "P, R (dense), " : "", pfr_sim_env_description(sim));
             double sv[8];
             const int n = pfr_sim_type_singular_values(sim, sv, 8);
             printf("singular values of the types' values (mu-weighted, normalized):");

@@ -51,7 +51,7 @@ int pfr_cli_make_dir(const char *dir, pfr_error *err)
 
 /* A set of result files written under temporary names and renamed into place together at the
  * end, so that a directory holds all of a run's files or none of the new ones. */
-#define STAGE_MAX 8
+#define STAGE_MAX 12 /* files written together, at most (the environment export: 9) */
 typedef struct stage {
     char tmp[STAGE_MAX][4200], final[STAGE_MAX][4200];
     int n;
@@ -294,6 +294,43 @@ int pfr_cli_write_results(const char *dir, const pfr_sim *sim, pfr_error *err)
     return stage_finish(&sg, ok, err);
 }
 
+/* Every type's chain in compressed sparse rows, types one after another: indptr [M, S+1] with
+ * offsets into the whole of indices, p, r [nnz]. */
+typedef struct csr_all {
+    int64_t *indptr, nnz;
+    int32_t *indices;
+    double *p, *r;
+} csr_all;
+
+static int read_csr(const pfr_sim *sim, csr_all *c, pfr_error *err)
+{
+    const int S = pfr_sim_num_states(sim), M = pfr_sim_num_types(sim);
+    memset(c, 0, sizeof *c);
+    for (int m = 0; m < M; ++m) {
+        int64_t n = 0;
+        if (pfr_sim_get_chain_csr(sim, m, NULL, NULL, NULL, NULL, 0, &n) != PFR_OK)
+            return fail(err, "%s", pfr_sim_last_error(sim));
+        c->nnz += n;
+    }
+    c->indptr = malloc(sizeof(int64_t) * (size_t)M * (S + 1));
+    c->indices = malloc(sizeof(int32_t) * (size_t)c->nnz);
+    c->p = malloc(sizeof(double) * (size_t)c->nnz);
+    c->r = malloc(sizeof(double) * (size_t)c->nnz);
+    if (!c->indptr || !c->indices || !c->p || !c->r)
+        return fail(err, "out of memory for the environment's %lld transitions", (long long)c->nnz);
+    int64_t at = 0;
+    for (int m = 0; m < M; ++m) {
+        int64_t *ip = c->indptr + (size_t)m * (S + 1), n = 0;
+        if (pfr_sim_get_chain_csr(sim, m, ip, c->indices + at, c->p + at, c->r + at, (size_t)(c->nnz - at), &n) !=
+            PFR_OK)
+            return fail(err, "%s", pfr_sim_last_error(sim));
+        for (int s = 0; s <= S; ++s)
+            ip[s] += at;
+        at += n;
+    }
+    return 0;
+}
+
 int pfr_cli_write_env_npy(const char *dir, const pfr_sim *sim, int *dense, pfr_error *err)
 {
     const int S = pfr_sim_num_states(sim), M = pfr_sim_num_types(sim), n = M <= S ? M : S;
@@ -302,7 +339,10 @@ int pfr_cli_write_env_npy(const char *dir, const pfr_sim *sim, int *dense, pfr_e
     double *P = *dense ? malloc(sizeof(double) * ss * M) : NULL, *R = *dense ? malloc(sizeof(double) * ss * M) : NULL;
     double *V = malloc(sizeof(double) * (size_t)S * M), *mu = malloc(sizeof(double) * (size_t)S * M);
     double *sv = malloc(sizeof(double) * (size_t)n);
+    csr_all c;
     int rc = -1;
+    if (read_csr(sim, &c, err) != 0)
+        goto out;
     if ((*dense && (!P || !R)) || !V || !mu || !sv) {
         fail(err, "out of memory for the environment's arrays (%d types, %d states)", M, S);
         goto out;
@@ -317,10 +357,15 @@ int pfr_cli_write_env_npy(const char *dir, const pfr_sim *sim, int *dense, pfr_e
         fail(err, "out of memory for the singular values of the types' values");
         goto out;
     }
-    const int64_t shape3[3] = {M, S, S}, shape2[2] = {M, S}, shape1[1] = {n};
+    const int64_t shape3[3] = {M, S, S}, shape2[2] = {M, S}, shape1[1] = {n}, shape_ip[2] = {M, S + 1},
+                  shape_nz[1] = {c.nnz};
     stage sg = {.n = 0};
     int ok = (!*dense || (pfr_npy_save_f64(stage_path(&sg, dir, "P.npy"), P, 3, shape3, err) == PFR_OK &&
                           pfr_npy_save_f64(stage_path(&sg, dir, "R.npy"), R, 3, shape3, err) == PFR_OK)) &&
+             pfr_npy_save(stage_path(&sg, dir, "P_indptr.npy"), c.indptr, "<i8", 8, 2, shape_ip, err) == PFR_OK &&
+             pfr_npy_save(stage_path(&sg, dir, "P_indices.npy"), c.indices, "<i4", 4, 1, shape_nz, err) == PFR_OK &&
+             pfr_npy_save_f64(stage_path(&sg, dir, "P_data.npy"), c.p, 1, shape_nz, err) == PFR_OK &&
+             pfr_npy_save_f64(stage_path(&sg, dir, "R_data.npy"), c.r, 1, shape_nz, err) == PFR_OK &&
              pfr_npy_save_f64(stage_path(&sg, dir, "V.npy"), V, 2, shape2, err) == PFR_OK &&
              pfr_npy_save_f64(stage_path(&sg, dir, "mu.npy"), mu, 2, shape2, err) == PFR_OK &&
              pfr_npy_save_f64(stage_path(&sg, dir, "singular_values.npy"), sv, 1, shape1, err) == PFR_OK;
@@ -331,5 +376,9 @@ out:
     free(V);
     free(mu);
     free(sv);
+    free(c.indptr);
+    free(c.indices);
+    free(c.p);
+    free(c.r);
     return rc;
 }

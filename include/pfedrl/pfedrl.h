@@ -247,6 +247,12 @@ pfr_status pfr_sim_get_ground_truth(const pfr_sim *sim, int type, double *v, dou
 
 /* The chain of type m as dense [S, S] matrices: P_m(s, s') and R_m(s, s') (either may be NULL). */
 pfr_status pfr_sim_get_chain(const pfr_sim *sim, int type, double *P, double *R, size_t count);
+/* The chain of type m in compressed sparse rows (scipy.sparse.csr_matrix's layout): row s holds
+ * entries indptr[s] .. indptr[s+1]-1, with next states indices[], probabilities p[] and rewards
+ * r[]. *nnz is set to the entries of type m; indptr [S+1] and the arrays of `capacity` entries
+ * are filled when given (any may be NULL; call with capacity 0 to learn nnz). */
+pfr_status pfr_sim_get_chain_csr(const pfr_sim *sim, int type, int64_t *indptr, int32_t *indices, double *p, double *r,
+                                 size_t capacity, int64_t *nnz);
 
 /* The evaluation history of this handle. */
 size_t pfr_sim_metrics_count(const pfr_sim *sim);
