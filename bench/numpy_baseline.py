@@ -14,7 +14,7 @@ is measured here). Two ways of holding the agents' Phi_i, and the faster is the 
           at any S (what pfedrl itself does, in NumPy).
 
 usage: numpy_baseline.py ENV_DIR [--agents N] [--dim d] [--local-steps K] [--rounds R]
-                                 [--mode dense|sparse|auto]
+                                 [--seconds T] [--mode dense|sparse|auto]
 prints one line: agent-steps/s and the settings (auto: the faster of the two where dense fits).
 """
 import os
@@ -111,16 +111,21 @@ def measure(make, args, mode):
     one_round, S, M = make(args.env_dir, args.agents, args.dim, args.local_steps, a, b, g, rng)
     one_round()  # warm-up
     t0 = time.perf_counter()
-    for _ in range(args.rounds):
+    rounds = 0
+    while rounds < args.rounds and (rounds < 2 or not args.seconds or time.perf_counter() - t0 < args.seconds):
         one_round()
+        rounds += 1
     dt = time.perf_counter() - t0
-    steps = args.agents * args.local_steps * args.rounds
-    return steps / dt, dt, S, M
+    steps = args.agents * args.local_steps * rounds
+    return steps / dt, dt, S, M, rounds
 
 
 def main():
-    args = parse_args(__doc__, lambda ap: ap.add_argument("--mode", choices=["dense", "sparse", "auto"],
-                                                          default="auto"))
+    def extra(ap):
+        ap.add_argument("--mode", choices=["dense", "sparse", "auto"], default="auto")
+        ap.add_argument("--seconds", type=float, default=0.0,
+                        help="stop after this many seconds of rounds (at least 2 rounds; 0: all --rounds)")
+    args = parse_args(__doc__, extra)
     N, d, K = args.agents, args.dim, args.local_steps
     have_dense = os.path.exists(os.path.join(args.env_dir, "P.npy"))
     modes = [args.mode] if args.mode != "auto" else ["sparse"]
@@ -134,10 +139,10 @@ def main():
         make = dense_round_fn if mode == "dense" else sparse_round_fn
         results[mode] = measure(make, args, mode)
     best = max(results, key=lambda m: results[m][0])
-    rate, dt, S, M = results[best]
+    rate, dt, S, M, rounds = results[best]
     others = ", ".join(f"{m} {results[m][0]:.4g}" for m in results if m != best)
     print(f"numpy_baseline: {rate:.4g} agent-steps/s  (mode {best}{'; ' + others if others else ''}; "
-          f"N={N} d={d} K={K} S={S} M={M} rounds={args.rounds}, {dt:.3f} s, numpy {np.__version__})")
+          f"N={N} d={d} K={K} S={S} M={M} rounds={rounds}, {dt:.3f} s, numpy {np.__version__})")
 
 
 if __name__ == "__main__":

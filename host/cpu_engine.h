@@ -29,9 +29,10 @@
 /* The step's Philox for 16 agents (below). */
 typedef void (*philox16_fn)(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w0, uint32_t *w1);
 
-/* One agent block's partial sums. */
+/* One agent block's partial sums, on cache lines of its own (threads fill neighbouring parts at
+ * once: a shared line would bounce between the cores on every fold). */
 typedef struct block_part {
-    int32_t *rows;  /* [cap] rows its participants changed, in first-touch order */
+    _Alignas(64) int32_t *rows;  /* [cap] rows its participants changed, in first-touch order */
     double *vals;   /* [cap, d] sum over its participants, in agent order, of Phi_i[r] - Phi[r] */
     int32_t *order; /* [cap] positions grouped by bucket; bucket q is order[bstart[q] .. bstart[q+1]) */
     int32_t bstart[PFR_CPU_BUCKETS + 1];
@@ -81,8 +82,11 @@ typedef struct cpu_engine {
     /* the round in progress, for the jobs */
     pfr_sim *sim;
     const pfr_round_plan *plan;
-    atomic_llong next;     /* the next block (or group) to take */
     uint64_t participants;
+    /* the next block (or group) to take: written by every thread, so on a line of its own, away
+     * from the fields above that every step reads */
+    _Alignas(64) atomic_llong next;
+    char next_pad[64 - sizeof(atomic_llong)];
 } cpu_engine;
 
 

@@ -469,6 +469,21 @@ static void *big_alloc(size_t bytes)
     return p;
 }
 
+/* Work space that one thread writes: on cache lines of its own (whole lines, line-aligned), so no
+ * two threads ever write the same line (a shared one would bounce between cores at every fold). */
+static void *line_alloc(size_t bytes)
+{
+    return aligned_alloc(64, (bytes + 63) / 64 * 64 + (bytes == 0) * 64);
+}
+
+static void *line_calloc(size_t bytes)
+{
+    void *p = line_alloc(bytes);
+    if (p)
+        memset(p, 0, bytes);
+    return p;
+}
+
 /* Overlay table size: a power of two at least twice the rows (a short probe), at least 16. */
 static uint32_t table_log2(int R)
 {
@@ -510,7 +525,7 @@ double pfr_engine_cpu_bytes(int S, int d, int K, int M, int T, int shared, int64
 pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
 {
     const int S = sim->S, d = sim->d, K = sim->K;
-    cpu_engine *e = calloc(1, sizeof *e);
+    cpu_engine *e = line_calloc(sizeof *e);
     if (!e)
         return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory");
     sim->engine = &CPU_ENGINE;
@@ -535,7 +550,7 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
     const int shared = !sim->own_phi && (sim->avg_phi || sim->avg_theta);
     part_sizes(S, d, K, sim->N, e->T, &e->cap, &e->W);
     e->pool = pfr_pool_create(e->T);
-    e->th = calloc((size_t)e->T, sizeof *e->th);
+    e->th = line_calloc(sizeof *e->th * (size_t)e->T);
     e->pending = calloc((size_t)d * d, sizeof(double));
     e->theta_accum = calloc((size_t)d, sizeof(double));
     int ok = e->pool && e->th && e->pending && e->theta_accum;
@@ -560,14 +575,14 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
     if (ok && shared) {
         e->accum = calloc((size_t)S * d, sizeof(double));
         e->in_accum = calloc((size_t)S, 1);
-        e->part = calloc((size_t)e->W, sizeof *e->part);
+        e->part = line_calloc(sizeof *e->part * (size_t)e->W);
         ok = e->accum && e->in_accum && e->part;
         for (int p = 0; ok && p < e->W; ++p) {
             block_part *bp = &e->part[p];
-            bp->rows = malloc(sizeof(int32_t) * (size_t)e->cap);
-            bp->vals = malloc(sizeof(double) * (size_t)e->cap * d);
-            bp->order = malloc(sizeof(int32_t) * (size_t)e->cap);
-            bp->theta = calloc((size_t)d, sizeof(double));
+            bp->rows = line_alloc(sizeof(int32_t) * (size_t)e->cap);
+            bp->vals = line_alloc(sizeof(double) * (size_t)e->cap * d);
+            bp->order = line_alloc(sizeof(int32_t) * (size_t)e->cap);
+            bp->theta = line_calloc(sizeof(double) * (size_t)d);
             ok = bp->rows && bp->vals && bp->order && bp->theta;
         }
     }
@@ -586,8 +601,8 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
     const uint32_t lg = table_log2(e->R);
     for (int t = 0; ok && t < e->T; ++t) {
         cpu_thread *w = &e->th[t];
-        w->pos = malloc(sizeof(int32_t) * (size_t)S);
-        w->touched = malloc(sizeof(int32_t) * (size_t)S);
+        w->pos = line_alloc(sizeof(int32_t) * (size_t)S);
+        w->touched = line_alloc(sizeof(int32_t) * (size_t)S);
         ok = w->pos && w->touched;
         for (int s = 0; ok && s < S; ++s)
             w->pos[s] = -1;
@@ -595,9 +610,9 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
             continue;
         /* the 16 lanes' overlays in one block each (the 16-agent step addresses them by offset) */
         const size_t rows1 = (size_t)e->R + 1, mstride = (size_t)S + 4; /* +4: a dword gather reads past a byte */
-        w->ov_rows = malloc(sizeof(int32_t) * rows1 * PFR_CPU_LANES);
-        w->ov_vals = malloc(sizeof(float) * rows1 * d * PFR_CPU_LANES);
-        w->ov_maps = e->map ? malloc(mstride * PFR_CPU_LANES) : NULL;
+        w->ov_rows = line_alloc(sizeof(int32_t) * rows1 * PFR_CPU_LANES);
+        w->ov_vals = line_alloc(sizeof(float) * rows1 * d * PFR_CPU_LANES);
+        w->ov_maps = e->map ? line_alloc(mstride * PFR_CPU_LANES) : NULL;
         ok = w->ov_rows && w->ov_vals && (!e->map || w->ov_maps);
         if (ok && e->map)
             memset(w->ov_maps, 0xFF, mstride * PFR_CPU_LANES);
@@ -610,8 +625,8 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
             if (e->map) {
                 o->map = w->ov_maps + mstride * g;
             } else {
-                o->table = malloc(sizeof(int32_t) * 2 * ((size_t)1 << lg));
-                o->hpos = malloc(sizeof(uint32_t) * (size_t)e->R);
+                o->table = line_alloc(sizeof(int32_t) * 2 * ((size_t)1 << lg));
+                o->hpos = line_alloc(sizeof(uint32_t) * (size_t)e->R);
                 ok = o->table && o->hpos;
                 for (size_t h = 0; ok && h < ((size_t)1 << lg); ++h)
                     o->table[2 * h] = -1;
