@@ -100,12 +100,13 @@ if [ $DRY -eq 1 ]; then
   # the dry run always exercises the carried-package path, with packages fetched here if need be
   DEPS="$B/device-deps"
   DEPS_ROOT="$B/pfr-deps"
-  if ! ls "$DEPS"/*.deb >/dev/null 2>&1; then
+  if ! ls "$DEPS"/libsuitesparse-dev_*.deb "$DEPS"/libyaml-dev_*.deb >/dev/null 2>&1; then # (again, if incomplete)
     bash scripts/device_deps.sh "$DEPS" > "$LOG/device-deps.txt" 2>&1 || true
   fi
   if ls "$DEPS"/*.deb >/dev/null 2>&1; then use_carried=1
   else note "no package registry reachable here: the carried-package path is not exercised (system packages used)"; fi
-elif [ -d "$DEPS" ] && ! { [ -f /usr/include/yaml.h ] && [ -f /usr/include/gtest/gtest.h ]; }; then
+elif [ -d "$DEPS" ] && ! { [ -f /usr/include/yaml.h ] && [ -f /usr/include/gtest/gtest.h ] &&
+                           [ -f /usr/include/suitesparse/umfpack.h ] && [ -f /usr/include/zlib.h ]; }; then
   use_carried=1
 fi
 if [ $use_carried -eq 1 ]; then
@@ -113,6 +114,12 @@ if [ $use_carried -eq 1 ]; then
   for f in "$DEPS"/*.deb; do dpkg -x "$f" "$DEPS_ROOT" || failed "cannot unpack $f"; done
   for pc in "$DEPS_ROOT"/usr/lib/x86_64-linux-gnu/pkgconfig/*.pc; do
     [ -f "$pc" ] && sed -i "s|^prefix=.*|prefix=$DEPS_ROOT/usr|" "$pc"
+  done
+  # LAPACK and BLAS sit behind Debian's alternatives (/etc/alternatives), which dpkg -x does not
+  # set up: the names the linker and the loader look for, made here
+  lib="$DEPS_ROOT/usr/lib/x86_64-linux-gnu"
+  for n in lapack blas; do
+    for f in "$lib/$n"/lib$n.so*; do [ -e "$f" ] && ln -sf "$n/$(basename "$f")" "$lib/$(basename "$f")"; done
   done
   export PKG_CONFIG_PATH="$DEPS_ROOT/usr/lib/x86_64-linux-gnu/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
   export CMAKE_PREFIX_PATH="$DEPS_ROOT/usr${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
@@ -124,8 +131,11 @@ fi
 # Warnings are not errors here: this machine's compilers are not CI's.
 step "build (sm_90)"
 if [ "$PHASE" = validate ]; then TARGETS="pfedrl_cli pfedrl_tests"; TESTS=ON; else TARGETS="pfedrl_cli pfr_membw"; TESTS=OFF; fi
-if cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DPFR_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DPFR_WERROR=OFF \
-     -DPFR_BUILD_TESTS=$TESTS > "$LOG/configure.txt" 2>&1 &&
+# a build folder used before keeps what find_path found then: look again where packages are carried
+UNCACHE=()
+[ $use_carried -eq 1 ] && UNCACHE=(-UPFR_UMFPACK_INCLUDE -UPFR_UMFPACK_LIBRARY -ULAPACK_* -UBLAS_*)
+if cmake -S . -B "$B" "${UNCACHE[@]}" -DCMAKE_BUILD_TYPE=Release -DPFR_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+     -DPFR_WERROR=OFF -DPFR_BUILD_TESTS=$TESTS > "$LOG/configure.txt" 2>&1 &&
    cmake --build "$B" -j "$(nproc)" --target $TARGETS > "$LOG/build.txt" 2>&1; then
   note "built $TARGETS in $B"
 else
@@ -136,6 +146,9 @@ fi
 if [ $use_carried -eq 1 ]; then
   grep -q "^YAML_INCLUDEDIR:INTERNAL=$DEPS_ROOT" "$B/CMakeCache.txt" && note "the build uses the carried libyaml" ||
     failed "the build did not pick up the carried libyaml under $DEPS_ROOT"
+  grep -q "^PFR_UMFPACK_INCLUDE:PATH=$DEPS_ROOT" "$B/CMakeCache.txt" &&
+    grep -q "^PFR_UMFPACK_LIBRARY:FILEPATH=$DEPS_ROOT" "$B/CMakeCache.txt" && note "the build uses the carried UMFPACK" ||
+    failed "the build did not pick up the carried UMFPACK under $DEPS_ROOT"
   if [ $TESTS = ON ]; then
     grep -q "^GTest_DIR:PATH=$DEPS_ROOT" "$B/CMakeCache.txt" && note "the build uses the carried GoogleTest" ||
       failed "the build did not pick up the carried GoogleTest under $DEPS_ROOT"

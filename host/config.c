@@ -76,6 +76,7 @@ static const key_def KEYS[] = {
     {"algorithm", T_ENUM, OFF(algorithm), 0, 0, 0, 0, ALGORITHMS, "algorithm"},
     {"seed", T_UINT64, OFF(seed), 0, 0, 0, 0, NULL, "run seed (Philox key)"},
     {"eval_every", T_INT64, OFF(eval_every), 1, 1e12, 0, 0, NULL, "rounds between evaluations"},
+    {"checkpoint_every", T_INT64, OFF(checkpoint_every), 0, 1e12, 0, 0, NULL, "rounds between checkpoints (pfedrl run: DIR/checkpoint.pfr); 0 = only when interrupted"},
     {"participation", T_DOUBLE, OFF(participation), 0, 1, 1, 0, NULL, "fraction of agents taking part in each round"},
     {"orthonormalize", T_BOOL, OFF(orthonormalize), 0, 1, 0, 0, NULL, "orthonormalize Phi after each aggregation (Phi^T Phi = (S/d) I)"},
     {"backend", T_ENUM, OFF(backend), 0, 0, 0, 0, BACKENDS, "engine: cpu, cuda, or auto (the CPU engine until the CUDA engine has passed its GPU tests; see README)"},
@@ -121,6 +122,7 @@ void pfr_config_init(pfr_config *c)
     c->algorithm = PFR_ALG_PFEDTD_REP;
     c->seed = 0;
     c->eval_every = 10;
+    c->checkpoint_every = 0;
     c->participation = 1.0;
     c->orthonormalize = 0;
     c->backend = PFR_BACKEND_AUTO;
@@ -153,6 +155,66 @@ const char *pfr_algorithm_name(pfr_algorithm a) { return enum_name(ALGORITHMS, (
 const char *pfr_env_kind_name(pfr_env_kind k) { return enum_name(ENV_KINDS, (int)k); }
 const char *pfr_backend_name(pfr_backend b) { return enum_name(BACKENDS, (int)b); }
 const char *pfr_cuda_kernel_name(pfr_cuda_kernel k) { return enum_name(CUDA_KERNELS, (int)k); }
+
+static void describe_allowed(const key_def *k, char *buf, size_t n);
+void pfr_config_key_allowed(size_t i, char *buf, size_t n)
+{
+    if (i < NKEYS)
+        describe_allowed(&KEYS[i], buf, n);
+    else if (n)
+        buf[0] = '\0';
+}
+
+/* The environment keys that only some families read: giving one another family ignores is an
+ * error (a value other than its default), so a config never says what a run does not do. */
+#define FAM(k) (1u << (k))
+#define GRIDS (FAM(PFR_ENV_CLIFFWALK) | FAM(PFR_ENV_GRIDWORLD))
+#define GENERATED (GRIDS | FAM(PFR_ENV_GARNET) | FAM(PFR_ENV_RANDOMWALK))
+static const struct {
+    const char *key;
+    unsigned families;
+} FAMILY_KEYS[] = {
+    {"env.width", GRIDS},
+    {"env.height", GRIDS},
+    {"env.states", FAM(PFR_ENV_GARNET) | FAM(PFR_ENV_RANDOMWALK)},
+    {"env.actions", FAM(PFR_ENV_GARNET)},
+    {"env.branching", FAM(PFR_ENV_GARNET)},
+    {"env.perturbation", FAM(PFR_ENV_GARNET)},
+    {"env.epsilon", GRIDS},
+    {"env.slip_min", GRIDS},
+    {"env.slip_max", GRIDS},
+    {"env.wind_min", GRIDS},
+    {"env.wind_max", GRIDS},
+    {"env.goals", FAM(PFR_ENV_GRIDWORLD)},
+    {"env.walls", FAM(PFR_ENV_GRIDWORLD)},
+    {"env.starts", FAM(PFR_ENV_GRIDWORLD)},
+    {"env.wind_direction", FAM(PFR_ENV_GRIDWORLD)},
+    {"env.reward_spread", GENERATED},
+    {"env.reward_scale", GENERATED},
+};
+
+static pfr_status check_family_keys(const pfr_config *c, pfr_error *err)
+{
+    pfr_config def;
+    pfr_config_init(&def);
+    for (size_t f = 0; f < sizeof FAMILY_KEYS / sizeof FAMILY_KEYS[0]; ++f) {
+        if (FAMILY_KEYS[f].families & FAM(c->env.kind))
+            continue;
+        const int i = pfr_config_find(FAMILY_KEYS[f].key);
+        char v[64], dv[64], fams[96] = "";
+        pfr_config_key_value(c, (size_t)i, v, sizeof v);
+        pfr_config_key_value(&def, (size_t)i, dv, sizeof dv);
+        if (strcmp(v, dv) == 0)
+            continue;
+        for (int k = 0; ENV_KINDS[k]; ++k)
+            if (FAMILY_KEYS[f].families & FAM(k))
+                snprintf(fams + strlen(fams), sizeof fams - strlen(fams), "%s%s", fams[0] ? ", " : "", ENV_KINDS[k]);
+        return pfr_fail(err, PFR_ERR_CONFIG,
+                        "%s=%s does nothing with env.kind=%s; allowed: it applies to env.kind %s only (leave it out)",
+                        FAMILY_KEYS[f].key, v, ENV_KINDS[c->env.kind], fams);
+    }
+    return PFR_OK;
+}
 
 static void describe_allowed(const key_def *k, char *buf, size_t n)
 {
@@ -466,6 +528,9 @@ pfr_status pfr_config_validate(const pfr_config *c, pfr_error *err)
     if (c->env.slip_max + c->env.wind_max > 1.0)
         return pfr_fail(err, PFR_ERR_CONFIG, "env.slip_max + env.wind_max = %g exceeds 1; allowed: a sum of at most 1",
                         c->env.slip_max + c->env.wind_max);
+    pfr_status fst = check_family_keys(c, err);
+    if (fst != PFR_OK)
+        return fst;
     if (c->env.kind == PFR_ENV_FILE && (!c->env.p_file[0] || !c->env.r_file[0]))
         return pfr_fail(err, PFR_ERR_CONFIG, "env.kind=file needs both env.p_file and env.r_file");
     if (c->env.kind != PFR_ENV_FILE && (c->env.p_file[0] || c->env.r_file[0]))

@@ -40,6 +40,9 @@ typedef struct pfr_engine_vtbl {
      * per-type moments `mom` (pfr_metrics.h; NULL for local_rep, which uses each Phi_i); only those
      * small results cross to the host. */
     pfr_status (*agent_metrics)(pfr_sim *sim, const double *mom, double *blk);
+    /* Optional (NULL: the engine works on the host arrays): the host arrays (phi, agent_phi, theta,
+     * state) were changed by the caller; copy them to the engine. */
+    pfr_status (*push_host)(pfr_sim *sim);
     /* Optional (NULL: round() returns when the round is done): block until every round handed over
      * is done, and report an error the device found since (e.g. a failed orthonormalization, named
      * with its round). The host calls it before each evaluation and times it as round time. */
@@ -82,7 +85,10 @@ struct pfr_sim {
     double setup_s, truth_s; /* set-up time, of which the ground truth */
 
     pfr_metrics *hist;
+    double *hist_type; /* [caphist, M] the mean value error of each type at each evaluation */
     size_t nhist, caphist;
+    int stop;          /* pfr_sim_request_stop: end the run after this round (__atomic builtins) */
+    char checkpoint_path[PFR_PATH_MAX]; /* pfr_sim_set_checkpoint: written every checkpoint_every rounds */
     pfr_progress_fn progress;
     void *progress_user;
     char errmsg[1024];
@@ -135,8 +141,18 @@ double pfr_host_available_bytes(void);
 /* The thread count for `threads` = want: want, or (0) OMP_NUM_THREADS when set, else every core. */
 int pfr_resolve_threads(int want);
 
-/* One evaluation into *out (evaluate.c): the engine's state made current on the host as needed. */
-pfr_status pfr_evaluate(pfr_sim *sim, pfr_metrics *out);
+/* One evaluation into out (evaluate.c), the engine's state made current on the host as needed; with by_type (may be NULL), the mean value error of each type [M]
+ * (NaN for types no agent has). */
+pfr_status pfr_evaluate(pfr_sim *sim, pfr_metrics *out, double *by_type);
+
+/* Set-up (sim.c): pfr_sim_create_ex, with restore (may be NULL) called on the built handle before
+ * its engine starts, to overwrite the initial state (checkpoint.c); a non-OK status it returns
+ * fails the set-up, with its message in err. */
+typedef pfr_status (*pfr_restore_fn)(pfr_sim *sim, void *ctx, pfr_error *err);
+pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, void *user, pfr_restore_fn restore,
+                         void *ctx, pfr_sim **out, pfr_error *err);
+/* Room for n evaluations in the history (sim.c). */
+pfr_status pfr_sim_reserve_history(pfr_sim *sim, size_t n);
 
 /* Record an error message on the handle and return status (status.c). */
 pfr_status pfr_sim_fail(pfr_sim *sim, pfr_status status, const char *fmt, ...) PFR_PRINTF(3, 4);

@@ -453,7 +453,8 @@ static void cpu_destroy(pfr_sim *sim)
     sim->engine_state = NULL;
 }
 
-static const pfr_engine_vtbl CPU_ENGINE = {"cpu", cpu_round, cpu_sync_host, cpu_sync_host, NULL, NULL, cpu_destroy};
+/* no push_host: the engine works on the host arrays (the setters apply a pending theta map first) */
+static const pfr_engine_vtbl CPU_ENGINE = {"cpu", cpu_round, cpu_sync_host, cpu_sync_host, NULL, NULL, NULL, cpu_destroy};
 
 /* A table the steps read at random: on 2 MiB pages where the system offers them (transparent huge
  * pages on request), so that at large S a lookup misses the TLB less often. */

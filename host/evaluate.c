@@ -213,7 +213,51 @@ static void agent_metrics_host(const pfr_sim *sim, const double *mom, double *bl
     }
 }
 
-pfr_status pfr_evaluate(pfr_sim *sim, pfr_metrics *out)
+/* The mean value error of each type the agents use, into by_type [M] (NaN for a type no agent
+ * has). Agents of type type_first + q are q, q + tc, q + 2 tc, ... (tc = type_count), summed in
+ * that order in chunks of PFR_EVAL_AGENTS on the threads, the partials added in chunk order: the
+ * same numbers for any thread count. Reads the host's theta (and Phi_i for local_rep). */
+#define PFR_EVAL_AGENTS 4096
+static int errors_by_type(const pfr_sim *sim, const double *mom, double *by_type)
+{
+    const int tc = sim->type_count, d = sim->d, S = sim->S;
+    const int64_t N = sim->N, per = (N + tc - 1) / tc, nc = (per + PFR_EVAL_AGENTS - 1) / PFR_EVAL_AGENTS;
+    const int64_t jobs = (int64_t)tc * nc;
+    double *part = calloc((size_t)(jobs > 0 ? jobs : 1), sizeof(double));
+    if (!part)
+        return -1;
+#pragma omp parallel for num_threads(sim->threads) schedule(dynamic, 1)
+    for (int64_t j = 0; j < jobs; ++j) {
+        const int q = (int)(j / nc), m = sim->type_first + q;
+        const int64_t c = j % nc;
+        double e = 0.0;
+        for (int64_t k = c * PFR_EVAL_AGENTS; k < (c + 1) * PFR_EVAL_AGENTS; ++k) {
+            const int64_t i = q + k * tc;
+            if (i >= N)
+                break;
+            const float *th = sim->theta + (size_t)i * d;
+            if (sim->own_phi) {
+                e += direct_error(sim, sim->agent_phi + (size_t)i * S * d, th, m);
+            } else {
+                const double *G = mom + (size_t)m * (d * d + d);
+                e += pfr_quad_error(G, G + (size_t)d * d, sim->truth.vnorm2[m], th, d);
+            }
+        }
+        part[j] = e;
+    }
+    for (int m = 0; m < sim->M; ++m)
+        by_type[m] = NAN;
+    for (int q = 0; q < tc && q < N; ++q) {
+        double e = 0.0;
+        for (int64_t c = 0; c < nc; ++c)
+            e += part[(size_t)q * nc + c];
+        by_type[sim->type_first + q] = e / (double)((N - q + tc - 1) / tc);
+    }
+    free(part);
+    return 0;
+}
+
+pfr_status pfr_evaluate(pfr_sim *sim, pfr_metrics *out, double *by_type)
 {
     /* An engine with its own per-agent metrics only needs the shared Phi (and, for local_rep, the
      * first agent of each type's Phi_i) on the host; otherwise the whole state comes over. */
@@ -245,6 +289,16 @@ pfr_status pfr_evaluate(pfr_sim *sim, pfr_metrics *out)
         st = sim->engine->agent_metrics(sim, mom, blk);
     else
         agent_metrics_host(sim, mom, blk);
+    if (st != PFR_OK) {
+        free(blk);
+        free(mom);
+        return st;
+    }
+    /* per type: on the host, which for a device engine needs the agents' state here too */
+    if (by_type && st == PFR_OK && on_engine)
+        st = sim->engine->sync_host(sim);
+    if (by_type && st == PFR_OK && errors_by_type(sim, mom, by_type) != 0)
+        st = pfr_sim_fail(sim, PFR_ERR_NO_MEMORY, "out of memory while evaluating");
     if (st != PFR_OK) {
         free(blk);
         free(mom);

@@ -1,7 +1,8 @@
 /*
  * sim.c — the simulation handle: set-up (environment, ground truth, initial Phi/theta/states),
- * the two-timescale round loop on the host (schedules, evaluation cadence, history) and accessors.
- * Evaluation is evaluate.c; the engines own a round (engine_cpu.c, cuda/).
+ * the two-timescale round loop on the host (schedules, evaluation cadence, history, checkpoints,
+ * stop requests). Accessors and setters: sim_access.c; evaluation: evaluate.c; checkpoints:
+ * checkpoint.c; the engines own a round (engine_cpu.c, cuda/).
  */
 #include <math.h>
 #include <omp.h>
@@ -81,11 +82,17 @@ static void truth_progress(void *user, int done, int M)
 
 pfr_status pfr_sim_create(const pfr_config *cfg, pfr_sim **out, pfr_error *err)
 {
-    return pfr_sim_create_ex(cfg, NULL, NULL, out, err);
+    return pfr_sim_build(cfg, NULL, NULL, NULL, NULL, out, err);
 }
 
 pfr_status pfr_sim_create_ex(const pfr_config *cfg, pfr_setup_progress_fn progress, void *user, pfr_sim **out,
                              pfr_error *err)
+{
+    return pfr_sim_build(cfg, progress, user, NULL, NULL, out, err);
+}
+
+pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, void *user, pfr_restore_fn restore,
+                         void *ctx, pfr_sim **out, pfr_error *err)
 {
     const setup_report rep = {progress, user};
     const double setup_t0 = now_s();
@@ -229,6 +236,8 @@ pfr_status pfr_sim_create_ex(const pfr_config *cfg, pfr_setup_progress_fn progre
     if (sim->own_phi)
         for (int64_t i = 0; i < N; ++i)
             memcpy(sim->agent_phi + (size_t)i * S * d, sim->phi, sizeof(float) * (size_t)S * d);
+    if (restore && (st = restore(sim, ctx, err)) != PFR_OK)
+        goto fail;
 
     report(&rep, "engine", 0.0);
     /* `auto` stays on the CPU engine until the CUDA engine has passed its parity tests on a GPU
@@ -265,6 +274,7 @@ void pfr_sim_destroy(pfr_sim *sim)
     free(sim->state);
     free(sim->type_weight);
     free(sim->hist);
+    free(sim->hist_type);
     free(sim);
 }
 
@@ -280,22 +290,34 @@ pfr_status pfr_sim_evaluate(pfr_sim *sim, pfr_metrics *out)
 {
     if (!sim || !out)
         return PFR_ERR_INVALID_ARGUMENT;
-    return pfr_evaluate(sim, out);
+    return pfr_evaluate(sim, out, NULL);
+}
+
+pfr_status pfr_sim_reserve_history(pfr_sim *sim, size_t n)
+{
+    if (n <= sim->caphist)
+        return PFR_OK;
+    size_t cap = sim->caphist ? sim->caphist : 64;
+    while (cap < n)
+        cap *= 2;
+    pfr_metrics *h = realloc(sim->hist, cap * sizeof *h);
+    if (h)
+        sim->hist = h;
+    double *ht = h ? realloc(sim->hist_type, cap * (size_t)sim->M * sizeof *ht) : NULL;
+    if (!h || !ht)
+        return pfr_sim_fail(sim, PFR_ERR_NO_MEMORY, "out of memory for the metrics history");
+    sim->hist_type = ht;
+    sim->caphist = cap;
+    return PFR_OK;
 }
 
 static pfr_status record(pfr_sim *sim, double t_start)
 {
-    if (sim->nhist == sim->caphist) {
-        size_t cap = sim->caphist ? 2 * sim->caphist : 64;
-        pfr_metrics *h = realloc(sim->hist, cap * sizeof *h);
-        if (!h)
-            return pfr_sim_fail(sim, PFR_ERR_NO_MEMORY, "out of memory for the metrics history");
-        sim->hist = h;
-        sim->caphist = cap;
-    }
-    pfr_metrics m;
-    pfr_status st = pfr_evaluate(sim, &m);
+    pfr_status st = pfr_sim_reserve_history(sim, sim->nhist + 1);
     if (st != PFR_OK)
+        return st;
+    pfr_metrics m;
+    if ((st = pfr_evaluate(sim, &m, sim->hist_type + sim->nhist * (size_t)sim->M)) != PFR_OK)
         return st;
     m.wall_s = sim->wall_s + (now_s() - t_start);
     sim->hist[sim->nhist++] = m;
@@ -371,6 +393,18 @@ pfr_status pfr_sim_run(pfr_sim *sim, int64_t rounds)
         } else if (sim->progress) {
             sim->progress(sim->progress_user, sim, sim->round, NULL);
         }
+        if (sim->cfg.checkpoint_every > 0 && sim->checkpoint_path[0] && sim->round % sim->cfg.checkpoint_every == 0) {
+            pfr_error cerr;
+            if ((st = pfr_sim_save(sim, sim->checkpoint_path, &cerr)) != PFR_OK) {
+                pfr_sim_fail(sim, st, "%s", cerr.msg);
+                goto out;
+            }
+        }
+        if (__atomic_exchange_n(&sim->stop, 0, __ATOMIC_RELAXED) && r + 1 < rounds) { /* the request used up */
+            st = pfr_sim_fail(sim, PFR_ERR_INTERRUPTED, "stopped at the end of round %lld, as asked",
+                              (long long)sim->round);
+            goto out;
+        }
     }
 out:
     sim->wall_s += now_s() - t_start;
@@ -379,189 +413,6 @@ out:
     free(alpha);
     free(beta);
     return st;
-}
-
-/* ---- accessors ------------------------------------------------------------------------------- */
-const char *pfr_sim_last_error(const pfr_sim *sim) { return sim ? sim->errmsg : "NULL handle"; }
-const char *pfr_sim_warnings(const pfr_sim *sim) { return sim ? sim->warnings : ""; }
-const pfr_config *pfr_sim_config(const pfr_sim *sim) { return sim ? &sim->cfg : NULL; }
-int pfr_sim_num_states(const pfr_sim *sim) { return sim ? sim->S : 0; }
-int pfr_sim_num_types(const pfr_sim *sim) { return sim ? sim->M : 0; }
-int64_t pfr_sim_round(const pfr_sim *sim) { return sim ? sim->round : 0; }
-const char *pfr_sim_backend(const pfr_sim *sim) { return sim && sim->engine ? sim->engine->name : "none"; }
-int pfr_sim_threads(const pfr_sim *sim) { return sim ? sim->threads : 0; }
-
-static pfr_status sized(pfr_sim *sim, size_t have, size_t need, const char *what)
-{
-    if (have < need)
-        return pfr_sim_fail(sim, PFR_ERR_INVALID_ARGUMENT, "%s: buffer holds %zu elements, %zu needed", what, have, need);
-    return PFR_OK;
-}
-
-pfr_status pfr_sim_get_phi(const pfr_sim *csim, float *out, size_t count)
-{
-    return pfr_sim_get_agent_phi(csim, 0, out, count);
-}
-
-pfr_status pfr_sim_get_agent_phi(const pfr_sim *csim, int64_t agent, float *out, size_t count)
-{
-    pfr_sim *sim = (pfr_sim *)csim; /* the handle's error message and host mirror are mutable state */
-    if (!sim || !out)
-        return PFR_ERR_INVALID_ARGUMENT;
-    if (agent < 0 || agent >= sim->N)
-        return pfr_sim_fail(sim, PFR_ERR_INVALID_ARGUMENT, "agent %lld out of range [0, %lld)", (long long)agent,
-                            (long long)sim->N);
-    const size_t n = (size_t)sim->S * sim->d;
-    pfr_status st = sized(sim, count, n, "pfr_sim_get_agent_phi");
-    if (st == PFR_OK)
-        st = sim->engine->sync_host(sim);
-    if (st == PFR_OK)
-        memcpy(out, sim->own_phi ? sim->agent_phi + (size_t)agent * n : sim->phi, sizeof(float) * n);
-    return st;
-}
-
-pfr_status pfr_sim_get_theta(const pfr_sim *csim, int64_t agent, float *out, size_t count)
-{
-    pfr_sim *sim = (pfr_sim *)csim;
-    if (!sim || !out)
-        return PFR_ERR_INVALID_ARGUMENT;
-    if (agent < 0 || agent >= sim->N)
-        return pfr_sim_fail(sim, PFR_ERR_INVALID_ARGUMENT, "agent %lld out of range [0, %lld)", (long long)agent,
-                            (long long)sim->N);
-    pfr_status st = sized(sim, count, (size_t)sim->d, "pfr_sim_get_theta");
-    if (st == PFR_OK)
-        st = sim->engine->sync_host(sim);
-    if (st == PFR_OK)
-        memcpy(out, sim->theta + (size_t)agent * sim->d, sizeof(float) * (size_t)sim->d);
-    return st;
-}
-
-pfr_status pfr_sim_get_states(const pfr_sim *csim, uint32_t *out, size_t count)
-{
-    pfr_sim *sim = (pfr_sim *)csim;
-    if (!sim || !out)
-        return PFR_ERR_INVALID_ARGUMENT;
-    pfr_status st = sized(sim, count, (size_t)sim->N, "pfr_sim_get_states");
-    if (st == PFR_OK)
-        st = sim->engine->sync_host(sim);
-    if (st == PFR_OK)
-        memcpy(out, sim->state, sizeof(uint32_t) * (size_t)sim->N);
-    return st;
-}
-
-/* A type index in range and an output buffer of at least `need` elements. */
-static pfr_status check_type(pfr_sim *sim, int type, size_t count, size_t need, const char *what)
-{
-    if (type < 0 || type >= sim->M)
-        return pfr_sim_fail(sim, PFR_ERR_INVALID_ARGUMENT, "%s: type %d out of range [0, %d)", what, type, sim->M);
-    return sized(sim, count, need, what);
-}
-
-pfr_status pfr_sim_get_ground_truth(const pfr_sim *csim, int type, double *v, double *mu, size_t count)
-{
-    pfr_sim *sim = (pfr_sim *)csim;
-    if (!sim)
-        return PFR_ERR_INVALID_ARGUMENT;
-    pfr_status st = check_type(sim, type, count, (size_t)sim->S, "pfr_sim_get_ground_truth");
-    if (st != PFR_OK)
-        return st;
-    if (v)
-        memcpy(v, sim->truth.V + (size_t)type * sim->S, sizeof(double) * (size_t)sim->S);
-    if (mu)
-        memcpy(mu, sim->truth.mu + (size_t)type * sim->S, sizeof(double) * (size_t)sim->S);
-    return PFR_OK;
-}
-
-pfr_status pfr_sim_get_chain_csr(const pfr_sim *csim, int type, int64_t *indptr, int32_t *indices, double *p, double *r,
-                                 size_t capacity, int64_t *nnz)
-{
-    pfr_sim *sim = (pfr_sim *)csim;
-    if (!sim || !nnz)
-        return PFR_ERR_INVALID_ARGUMENT;
-    pfr_status st = check_type(sim, type, 0, 0, "pfr_sim_get_chain_csr");
-    if (st != PFR_OK)
-        return st;
-    const int S = sim->S;
-    const pfr_env *e = sim->env;
-    const uint64_t *rp = e->row_ptr + (size_t)type * (S + 1), a = rp[0], n = rp[S] - a;
-    *nnz = (int64_t)n;
-    if ((indices || p || r) && (st = sized(sim, capacity, (size_t)n, "pfr_sim_get_chain_csr")) != PFR_OK)
-        return st;
-    for (int s = 0; indptr && s <= S; ++s)
-        indptr[s] = (int64_t)(rp[s] - a);
-    for (uint64_t k = 0; k < n; ++k) {
-        if (indices)
-            indices[k] = (int32_t)e->next[a + k];
-        if (p)
-            p[k] = e->prob[a + k];
-        if (r)
-            r[k] = e->rewardd[a + k];
-    }
-    return PFR_OK;
-}
-
-pfr_status pfr_sim_get_chain(const pfr_sim *csim, int type, double *P, double *R, size_t count)
-{
-    pfr_sim *sim = (pfr_sim *)csim;
-    if (!sim)
-        return PFR_ERR_INVALID_ARGUMENT;
-    const int S = sim->S;
-    pfr_status st = check_type(sim, type, count, (size_t)S * S, "pfr_sim_get_chain");
-    if (st != PFR_OK)
-        return st;
-    if (P)
-        pfr_env_dense_p(sim->env, type, P);
-    if (R) {
-        memset(R, 0, sizeof(double) * (size_t)S * S);
-        const pfr_env *e = sim->env;
-        for (int s = 0; s < S; ++s)
-            for (uint64_t k = e->row_ptr[(size_t)type * (S + 1) + s]; k < e->row_ptr[(size_t)type * (S + 1) + s + 1]; ++k)
-                R[(size_t)s * S + e->next[k]] = e->rewardd[k];
-    }
-    return PFR_OK;
-}
-
-size_t pfr_sim_metrics_count(const pfr_sim *sim) { return sim ? sim->nhist : 0; }
-
-pfr_status pfr_sim_metrics_get(const pfr_sim *sim, size_t i, pfr_metrics *out)
-{
-    if (!sim || !out || i >= sim->nhist)
-        return PFR_ERR_INVALID_ARGUMENT;
-    *out = sim->hist[i];
-    return PFR_OK;
-}
-
-const char *pfr_sim_env_description(const pfr_sim *sim) { return sim ? sim->env->description : ""; }
-
-pfr_status pfr_sim_setup_info(const pfr_sim *sim, pfr_setup_info *out)
-{
-    if (!sim || !out)
-        return PFR_ERR_INVALID_ARGUMENT;
-    out->setup_s = sim->setup_s;
-    out->truth_s = sim->truth_s;
-    out->truth_method = sim->S > PFR_TRUTH_DENSE_MAX ? "sparse LU (UMFPACK)" : "dense LU";
-    out->truth_resid_v = sim->truth.resid_v;
-    out->truth_resid_mu = sim->truth.resid_mu;
-    return PFR_OK;
-}
-
-int pfr_sim_type_singular_values(const pfr_sim *sim, double *out, size_t count)
-{
-    if (!sim || (!out && count))
-        return -1;
-    const int M = sim->M, n = sim->M <= sim->S ? sim->M : sim->S;
-    double *w = malloc(sizeof(double) * (size_t)M), *sv = malloc(sizeof(double) * (size_t)n);
-    int got = -1;
-    if (w && sv) {
-        for (int m = 0; m < M; ++m)
-            w[m] = 1.0 / M;
-        got = pfr_truth_singular_values(&sim->truth, w, sv);
-        for (int i = 0; got > 0 && i < got && (size_t)i < count; ++i)
-            out[i] = sv[i];
-    }
-    free(w);
-    free(sv);
-    return got;
 }
 
 void pfr_describe_engines(char *buf, size_t n)

@@ -3,7 +3,7 @@
 # when everything is already there). The CUDA Toolkit is not installed here: when nvcc is present
 # the build compiles the CUDA parts, otherwise it builds the CPU engine alone.
 set -euo pipefail
-pkgs=(cmake make g++ pkg-config libyaml-dev libgtest-dev libsuitesparse-dev)
+pkgs=(cmake make g++ pkg-config libyaml-dev libgtest-dev libsuitesparse-dev zlib1g-dev)
 # OpenBLAS as the system BLAS (Debian's alternatives): the sparse solver of the ground truth runs its
 # dense blocks through BLAS, several times faster than the reference BLAS at 10^6 states
 pkgs+=(libopenblas0-pthread)

@@ -3,17 +3,22 @@
 #include <gtest/gtest.h>
 
 #include <dirent.h>
+#include <pty.h>
+#include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -102,7 +107,20 @@ TEST(Cli, GoodRunWritesBothFiles)
     for (const char *key : {"\"final_value_error\"", "\"agent_steps_per_sec\"", "\"backend\": \"cpu\"", "\"config\"",
                             "\"seed\": 3", "\"kind\": \"cliffwalk\"", "\"agents\": 64"})
         EXPECT_NE(js.find(key), std::string::npos) << key << " missing in\n" << js;
-    EXPECT_EQ(list_dir(out).size(), 3u); // metrics.csv, summary.json, phi.npy; no temporary files
+    std::vector<std::string> files = list_dir(out); // and no temporary files
+    std::sort(files.begin(), files.end());
+    EXPECT_EQ(files, (std::vector<std::string>{"checkpoint.pfr", "config.yaml", "metrics.csv", "metrics_by_type.csv",
+                                               "phi.npy", "summary.json", "theta.npy"}));
+    EXPECT_NE(js.find("\"status\": \"completed\""), std::string::npos) << js;
+    // the seed and backend as columns; one row per type and evaluation in metrics_by_type.csv
+    EXPECT_NE(csv.find(",3,cpu\n"), std::string::npos) << csv;
+    std::string by_type = read_file(out + "/metrics_by_type.csv");
+    EXPECT_EQ(by_type.rfind("round,agent_steps,type,value_error\n", 0), 0u) << by_type;
+    int type_rows = 0;
+    for (char c : by_type)
+        type_rows += c == '\n';
+    EXPECT_EQ(type_rows, 1 + 4 * 4); // header + 4 evaluations x 4 cliff-walk types
+    EXPECT_NE(by_type.find("\n5,3200,3,"), std::string::npos) << by_type;
     pfr_npy phi;
     pfr_error err;
     ASSERT_EQ(pfr_npy_load((out + "/phi.npy").c_str(), &phi, &err), PFR_OK) << err.msg;
@@ -110,6 +128,12 @@ TEST(Cli, GoodRunWritesBothFiles)
     EXPECT_EQ(phi.shape[0], 48);
     EXPECT_EQ(phi.shape[1], 4);
     pfr_npy_free(&phi);
+    pfr_npy theta;
+    ASSERT_EQ(pfr_npy_load((out + "/theta.npy").c_str(), &theta, &err), PFR_OK) << err.msg;
+    EXPECT_EQ(theta.ndim, 2);
+    EXPECT_EQ(theta.shape[0], 64);
+    EXPECT_EQ(theta.shape[1], 4);
+    pfr_npy_free(&theta);
 }
 
 // Export an environment and a run's Phi, then start a run from that Phi on held-out types.
@@ -477,6 +501,11 @@ TEST(Cli, BadInputsFailClearlyAndWriteNothing)
         {"garnet too large to build", kSmall,
          "--set env.kind=garnet --set env.states=1000000 --set env.actions=64 --set env.branching=1000",
          "env.states=1000000, env.actions=64, env.branching=1000", nullptr},
+        {"key of another family", kSmall, "--set env.goals=3", "env.goals=3 does nothing with env.kind=cliffwalk; "
+         "allowed: it applies to env.kind gridworld only", nullptr},
+        {"option of another command", kSmall, "--rounds 5", "option '--rounds' does not apply to run", nullptr},
+        {"option without its value", kSmall, "--out", "--out needs a value", nullptr},
+        {"resume without a checkpoint", "", "resume {dir}/out", "checkpoint.pfr: cannot open", nullptr},
         {"reducible chain", file_env, "", "no unique stationary distribution",
          [](const std::string &d) { // two absorbing states
              save_npy(d + "/P.npy", {1, 0, 0, 0, 1, 0, 0.5, 0.5, 0}, {1, 3, 3});
@@ -540,3 +569,229 @@ TEST(Cli, SummaryIsValidJsonForPathsThatAreNotUtf8)
 }
 
 } // namespace
+
+// ---- a run's life: resume, signals, all-or-nothing outputs, config.yaml, the progress line ---------
+namespace {
+
+// metrics.csv without its clock columns (wall_s, agent_steps_per_sec: fields 8 and 9)
+std::string without_clocks(const std::string &csv)
+{
+    std::string out, line;
+    std::istringstream in(csv);
+    while (std::getline(in, line)) {
+        std::vector<std::string> f;
+        std::string field;
+        std::istringstream ls(line);
+        while (std::getline(ls, field, ','))
+            f.push_back(field);
+        for (size_t i = 0; i < f.size(); ++i)
+            if (i != 8 && i != 9)
+                out += f[i] + (i + 1 < f.size() ? "," : "");
+        out += "\n";
+    }
+    return out;
+}
+
+const char *kLong = "env:\n  kind: cliffwalk\n  types: 4\n  slip_max: 0.3\nagents: 300\ndim: 8\nlocal_steps: 5\n"
+                    "alpha: 0.1\nbeta: 0.05\neval_every: 5\northonormalize: true\nparticipation: 0.8\n";
+
+void expect_same_results(const std::string &a, const std::string &b)
+{
+    for (const char *f : {"phi.npy", "theta.npy", "metrics_by_type.csv"})
+        EXPECT_EQ(read_file(a + "/" + f), read_file(b + "/" + f)) << f << " differs";
+    EXPECT_EQ(without_clocks(read_file(a + "/metrics.csv")), without_clocks(read_file(b + "/metrics.csv")));
+}
+
+} // namespace
+
+TEST(Cli, ResumeGoesOnAsIfTheRunNeverStopped)
+{
+    std::string dir = make_temp_dir(), cfg = dir + "/c.yaml";
+    write_file(cfg, kLong);
+    ASSERT_EQ(run_cli("run " + cfg + " -q --set rounds=40 --out " + dir + "/straight").code, 0);
+    Result r = run_cli("run " + cfg + " -q --set rounds=20 -o " + dir + "/split");
+    ASSERT_EQ(r.code, 0) << r.output;
+    r = run_cli("resume " + dir + "/split --rounds 40 --threads 1 -q");
+    ASSERT_EQ(r.code, 0) << r.output;
+    expect_same_results(dir + "/straight", dir + "/split");
+    EXPECT_NE(read_file(dir + "/split/summary.json").find("\"rounds_done\": 40"), std::string::npos);
+    // nothing left to do, and keys that would change the results, are refused
+    r = run_cli("resume " + dir + "/split --rounds 40");
+    EXPECT_EQ(r.code, 2);
+    EXPECT_NE(r.output.find("is at round 40 and was asked for 40"), std::string::npos) << r.output;
+    r = run_cli("resume " + dir + "/split --rounds 60 --set alpha=0.2");
+    EXPECT_EQ(r.code, 2);
+    EXPECT_NE(r.output.find("alpha cannot change"), std::string::npos) << r.output;
+}
+
+// A real SIGINT in the middle of a run: exit 130, the outputs so far marked interrupted, a
+// checkpoint; resumed, the run ends where a straight run ends, bit for bit.
+TEST(Cli, InterruptedBySignalThenResumedEqualsAStraightRun)
+{
+    std::string dir = make_temp_dir(), cfg = dir + "/c.yaml", out = dir + "/stopped";
+    std::string text = kLong;
+    text.replace(text.find("agents: 300"), 11, "agents: 2000");
+    write_file(cfg, text + "rounds: 3000\n");
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        freopen("/dev/null", "w", stdout);
+        freopen("/dev/null", "w", stderr);
+        execl(PFR_CLI_PATH, PFR_CLI_PATH, "run", cfg.c_str(), "--out", out.c_str(), (char *)nullptr);
+        _exit(127);
+    }
+    int rows = 0; // wait for a few evaluations (rows appear as the run goes), then interrupt
+    for (int i = 0; i < 6000 && rows < 4; ++i) {
+        usleep(5000);
+        rows = 0;
+        for (char c : read_file(out + "/metrics.csv"))
+            rows += c == '\n';
+    }
+    ASSERT_GE(rows, 4) << "the run wrote no live metrics";
+    kill(pid, SIGINT);
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    ASSERT_EQ(WEXITSTATUS(status), 130) << "finished before the signal? rows seen: " << rows;
+    std::string js = read_file(out + "/summary.json");
+    EXPECT_NE(js.find("\"status\": \"interrupted\""), std::string::npos) << js;
+    EXPECT_FALSE(read_file(out + "/checkpoint.pfr").empty());
+    Result r = run_cli("resume " + out + " -q");
+    ASSERT_EQ(r.code, 0) << r.output;
+    ASSERT_EQ(run_cli("run " + cfg + " -q --out " + dir + "/straight").code, 0);
+    expect_same_results(dir + "/straight", out);
+}
+
+// The final files land together or not at all: a rename that fails takes back the new files and
+// restores the earlier run's, byte for byte.
+TEST(Cli, FailingRenameLeavesTheEarlierResultsAsTheyWere)
+{
+    std::string dir = make_temp_dir(), cfg = dir + "/c.yaml", out = dir + "/out";
+    write_file(cfg, kSmall);
+    ASSERT_EQ(run_cli("run " + cfg + " -q --out " + out).code, 0);
+    std::vector<std::string> before = list_dir(out);
+    std::sort(before.begin(), before.end());
+    std::map<std::string, std::string> bytes;
+    for (const std::string &f : before)
+        bytes[f] = read_file(out + "/" + f);
+    for (const char *victim : {"summary.json", "phi.npy", "checkpoint.pfr"}) {
+        Result r = run_cli("run " + cfg + " -q --set seed=9 --out " + out, std::string("PFEDRL_FAULT_RENAME=") + victim + " ");
+        EXPECT_EQ(r.code, 1) << r.output;
+        EXPECT_NE(r.output.find("cannot rename"), std::string::npos) << r.output;
+        std::vector<std::string> after = list_dir(out);
+        std::sort(after.begin(), after.end());
+        EXPECT_EQ(after, before) << "failing " << victim;
+        for (const std::string &f : before)
+            EXPECT_EQ(read_file(out + "/" + f), bytes[f]) << f << " changed (failing " << victim << ")";
+    }
+}
+
+// A run that fails leaves no directory it made; an --out that cannot be written is refused before
+// set-up.
+TEST(Cli, FailedRunLeavesNoDirectoryItMade)
+{
+    std::string dir = make_temp_dir(), cfg = dir + "/c.yaml";
+    write_file(cfg, "alpha: 50\nbeta: 50\nrounds: 50\nagents: 64\nenv:\n  reward_scale: 100\n");
+    Result r = run_cli("run " + cfg + " -q --out " + dir + "/new/nested/out");
+    EXPECT_EQ(r.code, 1) << r.output;
+    EXPECT_NE(r.output.find("diverged"), std::string::npos) << r.output;
+    EXPECT_EQ(list_dir(dir).size(), 1u) << "left behind in " << dir; // only c.yaml
+    write_file(dir + "/file", "x");
+    r = run_cli("run " + cfg + " -q --out " + dir + "/file/sub");
+    EXPECT_EQ(r.code, 2);
+    EXPECT_NE(r.output.find("cannot create"), std::string::npos) << r.output;
+}
+
+// config.yaml, run again, is the same config (byte for byte) and the same run.
+TEST(Cli, ConfigYamlRepeatsTheRun)
+{
+    std::string dir = make_temp_dir(), cfg = dir + "/c.yaml";
+    write_file(cfg, "env:\n  kind: gridworld\n  width: 7\n  height: 5\n  types: 3\n  goals: 2\n  walls: 0.1\n"
+                    "  wind_direction: per_type\n  wind_max: 0.1\nagents: 90\ndim: 5\nrounds: 12\nalpha: 0.1\n"
+                    "beta: 0.03\nschedule:\n  a: 0.3\n  tau: 77.5\nparticipation: 0.9\n");
+    ASSERT_EQ(run_cli("run " + cfg + " -q --out " + dir + "/a").code, 0);
+    const std::string yaml = read_file(dir + "/a/config.yaml");
+    EXPECT_NE(yaml.find("  p_file: ''"), std::string::npos) << yaml;
+    EXPECT_NE(yaml.find("alpha: 0.1\n"), std::string::npos) << yaml; // shortest form
+    Result r = run_cli("run " + dir + "/a/config.yaml -q --out " + dir + "/b");
+    ASSERT_EQ(r.code, 0) << r.output;
+    EXPECT_EQ(read_file(dir + "/b/config.yaml"), yaml);
+    expect_same_results(dir + "/a", dir + "/b");
+}
+
+TEST(Cli, OptionFormsAndHelpPerCommand)
+{
+    std::string dir = make_temp_dir(), cfg = dir + "/c.yaml";
+    write_file(cfg, kSmall);
+    EXPECT_EQ(run_cli("run --out=" + dir + "/a -q " + cfg).code, 0);
+    EXPECT_FALSE(read_file(dir + "/a/summary.json").empty());
+    EXPECT_EQ(run_cli("run -q -o " + dir + "/b -s seed=4 -t 1 " + cfg).code, 0);
+    EXPECT_NE(read_file(dir + "/b/summary.json").find("\"seed\": 4"), std::string::npos);
+    for (const char *cmd : {"run", "resume", "export"}) {
+        Result r = run_cli(std::string(cmd) + " --help");
+        EXPECT_EQ(r.code, 0);
+        EXPECT_NE(r.output.find(std::string("usage: pfedrl ") + cmd), std::string::npos) << r.output;
+    }
+    Result r = run_cli("help run");
+    EXPECT_NE(r.output.find("one of cliffwalk, gridworld, garnet, randomwalk, file"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("default: 0.3;"), std::string::npos) << r.output; // shortest form
+}
+
+// On an 80-column terminal no progress line is wider than 79 columns (a wider one would wrap and
+// every redraw scroll the screen).
+TEST(Cli, ProgressLineFitsTheTerminal)
+{
+    std::string dir = make_temp_dir(), cfg = dir + "/c.yaml";
+    write_file(cfg, std::string(kLong) + "rounds: 400\n");
+    struct winsize ws = {};
+    ws.ws_col = 80;
+    ws.ws_row = 24;
+    int master = -1;
+    pid_t pid = forkpty(&master, nullptr, nullptr, &ws);
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        execl(PFR_CLI_PATH, PFR_CLI_PATH, "run", cfg.c_str(), "--out", (dir + "/out").c_str(), (char *)nullptr);
+        _exit(127);
+    }
+    std::string seen;
+    char buf[4096];
+    for (;;) {
+        const ssize_t n = read(master, buf, sizeof buf);
+        if (n <= 0)
+            break;
+        seen.append(buf, (size_t)n);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    close(master);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << seen;
+    ASSERT_NE(seen.find("rounds"), std::string::npos) << "no progress line drawn: " << seen;
+    // every line drawn in place (what follows a \r up to the next \r or \n), escape sequences
+    // removed; the final summary is an ordinary line and may wrap
+    std::string cur;
+    size_t widest = 0;
+    bool redrawn = false;
+    int drawn = 0;
+    for (size_t i = 0; i <= seen.size(); ++i) {
+        const char c = i < seen.size() ? seen[i] : '\n';
+        if (c == '\033') { // CSI ... final byte
+            while (i + 1 < seen.size() && !std::isalpha((unsigned char)seen[i + 1]))
+                ++i;
+            ++i;
+            continue;
+        }
+        if (c == '\r' || c == '\n') {
+            if (redrawn && !cur.empty()) {
+                widest = std::max(widest, cur.size());
+                ++drawn;
+                EXPECT_LE(cur.size(), 79u) << "too wide: '" << cur << "'";
+            }
+            redrawn = c == '\r';
+            cur.clear();
+        } else {
+            cur += c;
+        }
+    }
+    EXPECT_GT(drawn, 0);
+    EXPECT_GT(widest, 40u);
+}

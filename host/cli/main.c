@@ -1,94 +1,323 @@
 /*
- * main.c — the `pfedrl` command line: run a config, print engines and devices, help.
- * Exit codes: 0 success, 1 the run failed, 2 bad usage, config or input file.
+ * main.c — the `pfedrl` command line: its commands (run, resume, export, info, help), options
+ * parsed with getopt_long, help texts. Exit codes: 0 success, 1 the run failed, 2 bad usage,
+ * config or input file, 128 + signal when a run was stopped by a signal (its outputs so far and a
+ * checkpoint written).
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "output.h"
 #include "pfedrl/pfedrl.h"
+#include "progress.h"
+#include "run.h"
 
-#define EXIT_RUN_FAILED 1
-#define EXIT_BAD_INPUT 2
+/* ---- help ---------------------------------------------------------------------------------------- */
+static const char *const SUMMARY =
+    "usage:\n"
+    "  pfedrl run CONFIG.yaml [-s key=value]... [-o DIR] [options]   run a config\n"
+    "  pfedrl resume DIR [-r ROUNDS] [options]                       go on from DIR/checkpoint.pfr\n"
+    "  pfedrl export CONFIG.yaml [-s key=value]... [-o DIR]          write the environment as .npy\n"
+    "  pfedrl info                                                   engines and devices found\n"
+    "  pfedrl help [COMMAND] | COMMAND --help | --version\n";
 
-static void usage(FILE *f)
+static void help_keys(FILE *f)
 {
-    fprintf(f,
-            "pfedrl %s — personalized federated TD learning with shared representations, at scale\n\n"
-            "usage:\n"
-            "  pfedrl run CONFIG.yaml [--set key=value]... [--backend auto|cpu|cuda] [--threads N]\n"
-            "                         [--out DIR] [--quiet]\n"
-            "  pfedrl export CONFIG.yaml [--set key=value]... [--out DIR]\n"
-            "                          write the environment as .npy: P, R [M, S, S] (up to 1 GiB),\n"
-            "                          V, mu [M, S], the singular values of the types' values\n"
-            "  pfedrl info             engines and devices found\n"
-            "  pfedrl --help | --version\n\n"
-            "run writes DIR/metrics.csv (one row per evaluation) and DIR/summary.json (final metrics\n"
-            "and the fully resolved config); DIR defaults to ./pfedrl-out.\n\n"
-            "config keys (YAML; nested mappings give the dotted names; each also settable with --set):\n",
-            pfr_version());
+    fputs("\nconfig keys (YAML; nested mappings give the dotted names; each also settable with --set):\n", f);
     pfr_config defaults;
     pfr_config_init(&defaults);
     for (size_t i = 0; i < pfr_config_key_count(); ++i) {
-        char v[64];
+        char v[64], allowed[256];
         pfr_config_key_value(&defaults, i, v, sizeof v);
-        fprintf(f, "  %-20s %s (default: %s)\n", pfr_config_key_name(i), pfr_config_key_help(i), v[0] ? v : "none");
+        pfr_config_key_allowed(i, allowed, sizeof allowed);
+        fprintf(f, "  %-20s %s\n  %-20s   default: %s; allowed: %s\n", pfr_config_key_name(i), pfr_config_key_help(i), "",
+                v[0] ? v : "none", allowed);
     }
 }
 
-typedef struct progress_state {
-    int tty, quiet;
-    int64_t total;
-    double last_draw, t0;
-    double last_error;
-} progress_state;
-
-static double wall_now(void)
+static void help(FILE *f, const char *cmd)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    fprintf(f, "pfedrl %s — personalized federated TD learning with shared representations, at scale\n\n",
+            pfr_version());
+    if (cmd && strcmp(cmd, "run") == 0) {
+        fputs("usage: pfedrl run CONFIG.yaml [options]\n\n"
+              "Runs CONFIG (with the --set changes, applied in order after it) and writes into DIR:\n"
+              "  metrics.csv          one row per evaluation, appended as the run goes (round 0, every\n"
+              "                       eval_every rounds, the last)\n"
+              "  metrics_by_type.csv  the value error of each environment type at each evaluation\n"
+              "  summary.json         final metrics, status, set-up facts, the resolved config\n"
+              "  config.yaml          the resolved config: `pfedrl run DIR/config.yaml` repeats the run\n"
+              "  phi.npy, theta.npy   the shared Phi [S, d] and every theta_i [N, d]\n"
+              "  checkpoint.pfr       the run's state: `pfedrl resume DIR --rounds R` goes on\n"
+              "The final files appear together when the run ends; a failed run leaves nothing new.\n"
+              "Ctrl-C (SIGINT) or SIGTERM stops at the end of the round and writes the outputs so far\n"
+              "and a checkpoint (exit 130 or 143); a second one stops at once.\n\n"
+              "options:\n"
+              "  -s, --set KEY=VALUE   change a config key (repeatable)\n"
+              "  -o, --out DIR         output directory (default ./pfedrl-out; made if missing)\n"
+              "  -b, --backend B       auto, cpu or cuda (the key `backend`)\n"
+              "  -t, --threads N       CPU engine threads, 0 = all cores (the key `threads`)\n"
+              "  -q, --quiet           no progress display\n"
+              "      --theta           write theta.npy whatever its size\n"
+              "      --no-theta        never write theta.npy (default: up to 1 GiB)\n"
+              "      --no-checkpoint   no checkpoint.pfr at the end (one is still written when stopped)\n"
+              "  -h, --help            this text\n",
+              f);
+        help_keys(f);
+    } else if (cmd && strcmp(cmd, "resume") == 0) {
+        fputs("usage: pfedrl resume DIR [options]\n\n"
+              "Goes on with the run in DIR from DIR/checkpoint.pfr, to the config's `rounds` in total\n"
+              "(or --rounds), as if it had never stopped: the same Phi, theta, states and metrics, bit\n"
+              "for bit. Only what does not change the results may change: rounds, threads, backend,\n"
+              "eval_every, checkpoint_every, cuda_kernel, cuda_graph, cuda_max_chunk.\n\n"
+              "options:\n"
+              "  -r, --rounds R        rounds in total (more than the checkpoint's)\n"
+              "  -s, --set KEY=VALUE   change one of the keys above (repeatable)\n"
+              "  -b, --backend B       auto, cpu or cuda\n"
+              "  -t, --threads N       CPU engine threads, 0 = all cores\n"
+              "  -q, --quiet           no progress display\n"
+              "      --theta, --no-theta, --no-checkpoint   as for run\n"
+              "  -h, --help            this text\n",
+              f);
+    } else if (cmd && strcmp(cmd, "export") == 0) {
+        fputs("usage: pfedrl export CONFIG.yaml [options]\n\n"
+              "Writes the environment of CONFIG into DIR (default ./pfedrl-env): V.npy and mu.npy [M, S]\n"
+              "(values and stationary distributions), singular_values.npy (of the types' values), the\n"
+              "chains as sparse rows (P_indptr, P_indices, P_data, R_data .npy) and, up to 1 GiB, dense\n"
+              "P.npy and R.npy [M, S, S] (which env.kind: file reads back).\n\n"
+              "options:\n"
+              "  -s, --set KEY=VALUE   change a config key (repeatable)\n"
+              "  -o, --out DIR         output directory\n"
+              "  -q, --quiet           print nothing but errors\n"
+              "  -h, --help            this text\n",
+              f);
+    } else {
+        fputs(SUMMARY, f);
+        fputs("\n`pfedrl help run` (or `pfedrl run --help`) explains a run's options and files.\n", f);
+        help_keys(f);
+    }
 }
 
-static void on_progress(void *user, const pfr_sim *sim, int64_t round, const pfr_metrics *m)
+/* ---- options ------------------------------------------------------------------------------------- */
+enum { OPT_THETA = 1000, OPT_NO_THETA, OPT_NO_CHECKPOINT };
+
+typedef struct opts {
+    const char *arg;      /* CONFIG.yaml or DIR */
+    const char *out;
+    const char *sets[256]; /* key=value, in the order given (--backend and --threads too) */
+    char owned[256][64];   /* text of the ones built here */
+    int nsets, quiet, theta, checkpoint;
+} opts;
+
+static int add_set(opts *o, const char *cmd, const char *key, const char *value)
 {
-    progress_state *p = user;
-    (void)sim;
-    if (p->quiet)
-        return;
-    const double now = wall_now();
-    if (m)
-        p->last_error = m->value_error;
-    if (p->tty) {
-        if (now - p->last_draw < 0.1 && round < p->total && !m)
-            return;
-        p->last_draw = now;
-        const double elapsed = now - p->t0;
-        const double frac = p->total > 0 ? (double)round / (double)p->total : 1.0;
-        const double eta = frac > 0 ? elapsed * (1.0 - frac) / frac : 0.0;
-        pfr_metrics cur;
-        size_t n = pfr_sim_metrics_count(sim);
-        double rate = 0.0;
-        if (n && pfr_sim_metrics_get(sim, n - 1, &cur) == PFR_OK)
-            rate = cur.agent_steps_per_sec;
-        char bar[31];
-        int filled = (int)(frac * 30.0);
-        for (int i = 0; i < 30; ++i)
-            bar[i] = i < filled ? '#' : '.';
-        bar[30] = '\0';
-        fprintf(stderr, "\r[%s] %lld/%lld rounds  %.3g agent-steps/s  value_error %.4g  ETA %.0fs   ", bar,
-                (long long)round, (long long)p->total, rate, p->last_error, eta);
-        if (round >= p->total && m)
-            fputc('\n', stderr);
-        fflush(stderr);
-    } else if (m) {
-        fprintf(stderr, "round %lld/%lld  agent_steps %llu  value_error %.6g  td_fixed_point_error %.6g  %.3g agent-steps/s\n",
-                (long long)round, (long long)p->total, (unsigned long long)m->agent_steps, m->value_error,
-                m->td_fixed_point_error, m->agent_steps_per_sec);
+    if (o->nsets >= 256) {
+        fprintf(stderr, "pfedrl %s: more than 256 settings\n", cmd);
+        return 0;
     }
+    if (key) {
+        snprintf(o->owned[o->nsets], sizeof o->owned[0], "%s=%s", key, value);
+        o->sets[o->nsets] = o->owned[o->nsets];
+    } else {
+        o->sets[o->nsets] = value;
+    }
+    o->nsets++;
+    return 1;
+}
+
+/* Parse a command's options; 0, or the exit code to leave with (the message printed). -1: help
+ * was asked for and printed. */
+static int parse(const char *cmd, int argc, char **argv, opts *o)
+{
+    static const struct option longs[] = {
+        {"set", required_argument, NULL, 's'},      {"out", required_argument, NULL, 'o'},
+        {"backend", required_argument, NULL, 'b'},  {"threads", required_argument, NULL, 't'},
+        {"rounds", required_argument, NULL, 'r'},   {"quiet", no_argument, NULL, 'q'},
+        {"theta", no_argument, NULL, OPT_THETA},    {"no-theta", no_argument, NULL, OPT_NO_THETA},
+        {"no-checkpoint", no_argument, NULL, OPT_NO_CHECKPOINT}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const int is_run = strcmp(cmd, "run") == 0, is_resume = strcmp(cmd, "resume") == 0;
+    memset(o, 0, sizeof *o);
+    o->theta = -1;
+    o->checkpoint = 1;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":s:o:b:t:r:qh", longs, NULL)) != -1) {
+        const int run_like = is_run || is_resume;
+        switch (c) {
+        case 's':
+            if (!add_set(o, cmd, NULL, optarg))
+                return PFR_EXIT_BAD_INPUT;
+            break;
+        case 'o':
+            if (is_resume)
+                goto not_here;
+            o->out = optarg;
+            break;
+        case 'b':
+        case 't':
+            if (!run_like)
+                goto not_here;
+            if (!add_set(o, cmd, c == 'b' ? "backend" : "threads", optarg))
+                return PFR_EXIT_BAD_INPUT;
+            break;
+        case 'r':
+            if (!is_resume)
+                goto not_here;
+            if (!add_set(o, cmd, "rounds", optarg))
+                return PFR_EXIT_BAD_INPUT;
+            break;
+        case 'q':
+            o->quiet = 1;
+            break;
+        case OPT_THETA:
+        case OPT_NO_THETA:
+        case OPT_NO_CHECKPOINT:
+            if (!run_like)
+                goto not_here;
+            if (c == OPT_NO_CHECKPOINT)
+                o->checkpoint = 0;
+            else
+                o->theta = c == OPT_THETA;
+            break;
+        case 'h':
+            help(stdout, cmd);
+            return -1;
+        case ':':
+            fprintf(stderr, "pfedrl %s: %s needs a value; see pfedrl %s --help\n", cmd, argv[optind - 1], cmd);
+            return PFR_EXIT_BAD_INPUT;
+        default:
+            fprintf(stderr, "pfedrl %s: unknown option '%s'; see pfedrl %s --help\n", cmd, argv[optind - 1], cmd);
+            return PFR_EXIT_BAD_INPUT;
+        }
+        continue;
+    not_here:
+        for (int i = 0; longs[i].name; ++i)
+            if (longs[i].val == c)
+                fprintf(stderr, "pfedrl %s: option '--%s' does not apply to %s; see pfedrl %s --help\n", cmd,
+                        longs[i].name, cmd, cmd);
+        return PFR_EXIT_BAD_INPUT;
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "pfedrl %s: no %s given; usage: pfedrl %s %s [options]\n", cmd,
+                is_resume ? "directory" : "config file", cmd, is_resume ? "DIR" : "CONFIG.yaml");
+        return PFR_EXIT_BAD_INPUT;
+    }
+    if (optind + 1 < argc) {
+        fprintf(stderr, "pfedrl %s: more than one %s given ('%s' and '%s')\n", cmd, is_resume ? "directory" : "config file",
+                argv[optind], argv[optind + 1]);
+        return PFR_EXIT_BAD_INPUT;
+    }
+    o->arg = argv[optind];
+    return 0;
+}
+
+/* The config: the file, then every --set in order. 0 or the exit code (message printed). */
+static int load_config(const opts *o, pfr_config *cfg)
+{
+    pfr_error err = {{0}};
+    pfr_config_init(cfg);
+    if (pfr_config_load_yaml(cfg, o->arg, &err) != PFR_OK) {
+        fprintf(stderr, "pfedrl: %s\n", err.msg);
+        return PFR_EXIT_BAD_INPUT;
+    }
+    for (int i = 0; i < o->nsets; ++i) {
+        const char *kv = o->sets[i], *eq = strchr(kv, '=');
+        if (!eq || eq == kv) {
+            fprintf(stderr, "pfedrl: --set '%s': expected key=value\n", kv);
+            return PFR_EXIT_BAD_INPUT;
+        }
+        char key[256];
+        snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
+        if (pfr_config_set(cfg, key, eq + 1, &err) != PFR_OK) {
+            fprintf(stderr, "pfedrl: %s\n", err.msg);
+            return PFR_EXIT_BAD_INPUT;
+        }
+    }
+    return 0;
+}
+
+/* ---- commands ------------------------------------------------------------------------------------ */
+static int cmd_run(int argc, char **argv, int resume)
+{
+    opts o;
+    int rc = parse(resume ? "resume" : "run", argc, argv, &o);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    pfr_config cfg;
+    if (!resume && (rc = load_config(&o, &cfg)) != 0)
+        return rc;
+    pfr_run_request q = {resume ? o.arg : (o.out ? o.out : "pfedrl-out"),
+                         resume ? NULL : &cfg,
+                         resume,
+                         resume ? o.sets : NULL,
+                         resume ? (size_t)o.nsets : 0,
+                         o.quiet,
+                         o.theta,
+                         o.checkpoint};
+    return pfr_cli_run(&q);
+}
+
+static int cmd_export(int argc, char **argv)
+{
+    opts o;
+    int rc = parse("export", argc, argv, &o);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    pfr_config cfg;
+    if ((rc = load_config(&o, &cfg)) != 0)
+        return rc;
+    const char *out_dir = o.out ? o.out : "pfedrl-env";
+    cfg.agents = 1; /* only the environment is needed */
+    pfr_error err = {{0}};
+    pfr_progress bar;
+    pfr_progress_init(&bar, o.quiet, 0, 0);
+    pfr_rundir *dir = pfr_rundir_prepare(out_dir, &err);
+    if (!dir) {
+        fprintf(stderr, "pfedrl: %s\n", err.msg);
+        return PFR_EXIT_BAD_INPUT;
+    }
+    pfr_sim *sim = NULL;
+    pfr_status st = pfr_sim_create_ex(&cfg, pfr_progress_setup, &bar, &sim, &err);
+    pfr_progress_clear(&bar);
+    int dense = 0;
+    if (st != PFR_OK) {
+        fprintf(stderr, "pfedrl: %s\n", err.msg);
+        rc = st == PFR_ERR_NO_MEMORY || st == PFR_ERR_NUMERIC || st == PFR_ERR_INTERNAL ? PFR_EXIT_RUN_FAILED
+                                                                                        : PFR_EXIT_BAD_INPUT;
+    } else if (pfr_cli_write_env_npy(out_dir, sim, &dense, &err) != 0) {
+        fprintf(stderr, "pfedrl: %s\n", err.msg);
+        rc = PFR_EXIT_RUN_FAILED;
+    }
+    if (rc) {
+        pfr_rundir_abandon(dir);
+        pfr_rundir_free(dir);
+        pfr_sim_destroy(sim);
+        return rc;
+    }
+    pfr_rundir_free(dir);
+    const int S = pfr_sim_num_states(sim), M = pfr_sim_num_types(sim);
+    if (!dense)
+        fprintf(stderr,
+                "pfedrl: warning: P.npy and R.npy not written: dense [%d, %d, %d] arrays would take %.3g GB "
+                "(at most %.3g GB are written)\n",
+                M, S, S, 16.0 * M * (double)S * S / 1e9, PFR_CLI_DENSE_EXPORT_BYTES / 1e9);
+    if (!o.quiet) {
+        printf("wrote in %s: %sP_indptr, P_indices, P_data, R_data (sparse rows), V, mu, singular_values .npy\n"
+               "  (%s)\n",
+               out_dir, dense ? "P, R (dense), " : "", pfr_sim_env_description(sim));
+        double sv[8];
+        const int n = pfr_sim_type_singular_values(sim, sv, 8);
+        printf("singular values of the types' values (mu-weighted, normalized):");
+        for (int i = 0; i < n && i < 8; ++i)
+            printf(" %.3g", sv[i]);
+        printf("%s\n", n > 8 ? " ..." : "");
+    }
+    pfr_sim_destroy(sim);
+    return 0;
 }
 
 static int cmd_info(void)
@@ -100,220 +329,15 @@ static int cmd_info(void)
     return 0;
 }
 
-/* The arguments `run` and `export` share: CONFIG, then --set/--backend/--threads applied in order,
- * --out, --quiet. Returns 0, or the exit code to leave with (the message is printed). */
-static int parse_run_args(const char *cmd, int argc, char **argv, pfr_config *cfg, const char **out_dir, int *quiet)
-{
-    const char *config_path = NULL;
-    pfr_error err = {{0}};
-    pfr_config_init(cfg);
-
-    /* First pass: find the config file, so --set and flags apply on top of it in order. */
-    for (int i = 0; i < argc; ++i) {
-        const char *a = argv[i];
-        if (strcmp(a, "--set") == 0 || strcmp(a, "--backend") == 0 || strcmp(a, "--out") == 0 ||
-            strcmp(a, "--threads") == 0) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "pfedrl %s: %s needs a value\n", cmd, a);
-                return EXIT_BAD_INPUT;
-            }
-            ++i;
-        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
-            *quiet = 1;
-        } else if (a[0] == '-') {
-            fprintf(stderr, "pfedrl %s: unknown option '%s'; allowed: --set key=value, --backend auto|cpu|cuda, "
-                            "--threads N, --out DIR, --quiet\n", cmd, a);
-            return EXIT_BAD_INPUT;
-        } else if (config_path) {
-            fprintf(stderr, "pfedrl %s: more than one config file given ('%s' and '%s')\n", cmd, config_path, a);
-            return EXIT_BAD_INPUT;
-        } else {
-            config_path = a;
-        }
-    }
-    if (!config_path) {
-        fprintf(stderr, "pfedrl %s: no config file given; usage: pfedrl %s CONFIG.yaml [--set key=value]...\n", cmd, cmd);
-        return EXIT_BAD_INPUT;
-    }
-    if (pfr_config_load_yaml(cfg, config_path, &err) != PFR_OK) {
-        fprintf(stderr, "pfedrl: %s\n", err.msg);
-        return EXIT_BAD_INPUT;
-    }
-    for (int i = 0; i < argc; ++i) {
-        const char *a = argv[i];
-        pfr_status st = PFR_OK;
-        if (strcmp(a, "--set") == 0) {
-            const char *kv = argv[++i];
-            const char *eq = strchr(kv, '=');
-            if (!eq || eq == kv) {
-                fprintf(stderr, "pfedrl %s: --set '%s': expected key=value\n", cmd, kv);
-                return EXIT_BAD_INPUT;
-            }
-            char key[256];
-            snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
-            st = pfr_config_set(cfg, key, eq + 1, &err);
-        } else if (strcmp(a, "--backend") == 0) {
-            st = pfr_config_set(cfg, "backend", argv[++i], &err);
-        } else if (strcmp(a, "--threads") == 0) {
-            st = pfr_config_set(cfg, "threads", argv[++i], &err);
-        } else if (strcmp(a, "--out") == 0) {
-            *out_dir = argv[++i];
-        }
-        if (st != PFR_OK) {
-            fprintf(stderr, "pfedrl: %s\n", err.msg);
-            return EXIT_BAD_INPUT;
-        }
-    }
-    return 0;
-}
-
-static int create_exit_code(pfr_status st)
-{
-    return st == PFR_ERR_CONFIG || st == PFR_ERR_FORMAT || st == PFR_ERR_IO || st == PFR_ERR_NO_DEVICE ||
-                   st == PFR_ERR_TOO_LARGE || st == PFR_ERR_DEVICE_MEMORY
-               ? EXIT_BAD_INPUT
-               : EXIT_RUN_FAILED;
-}
-
-/* Set-up progress on a terminal: one line, redrawn. */
-typedef struct setup_state {
-    int tty;
-    double t0, last;
-    int drawn;
-} setup_state;
-
-static void on_setup(void *user, const char *stage, double fraction)
-{
-    setup_state *s = user;
-    const double now = wall_now();
-    if (!s->tty || (now - s->last < 0.2 && fraction < 1.0))
-        return;
-    s->last = now;
-    fprintf(stderr, "\rsetting up: %-22s %3.0f%%  %5.1f s", stage, 100.0 * fraction, now - s->t0);
-    s->drawn = 1;
-    if (strcmp(stage, "ready") == 0)
-        fputs("\r\033[K", stderr); /* clear the line for what follows */
-    fflush(stderr);
-}
-
-/* Create the simulation and the output directory (checked before any time is spent running);
- * returns 0 or the exit code, with the message printed. */
-static int open_sim(const pfr_config *cfg, const char *out_dir, pfr_sim **sim, int quiet)
-{
-    pfr_error err = {{0}};
-    setup_state ss = {isatty(STDERR_FILENO) && !quiet, wall_now(), 0.0, 0};
-    pfr_status st = pfr_sim_create_ex(cfg, on_setup, &ss, sim, &err);
-    if (st != PFR_OK && ss.drawn)
-        fputs("\r\033[K", stderr);
-    if (st != PFR_OK) {
-        fprintf(stderr, "pfedrl: %s\n", err.msg);
-        return create_exit_code(st);
-    }
-    if (pfr_cli_make_dir(out_dir, &err) != 0) {
-        fprintf(stderr, "pfedrl: %s\n", err.msg);
-        pfr_sim_destroy(*sim);
-        *sim = NULL;
-        return EXIT_BAD_INPUT;
-    }
-    for (const char *w = pfr_sim_warnings(*sim); *w;) { /* one line each */
-        const char *nl = strchr(w, '\n');
-        const int len = nl ? (int)(nl - w) : (int)strlen(w);
-        fprintf(stderr, "pfedrl: warning: %.*s\n", len, w);
-        w += len + (nl ? 1 : 0);
-    }
-    return 0;
-}
-
-/* Write the environment's chains and ground truth as .npy: P, R [M, S, S], V, mu [M, S]. */
-static int cmd_export(int argc, char **argv)
-{
-    const char *out_dir = "pfedrl-env";
-    int quiet = 0;
-    pfr_config cfg;
-    pfr_error err = {{0}};
-    int rc = parse_run_args("export", argc, argv, &cfg, &out_dir, &quiet);
-    if (rc)
-        return rc;
-    cfg.agents = 1; /* only the environment is needed */
-    pfr_sim *sim = NULL;
-    if ((rc = open_sim(&cfg, out_dir, &sim, quiet)) != 0)
-        return rc;
-    int dense = 0;
-    rc = pfr_cli_write_env_npy(out_dir, sim, &dense, &err) == 0 ? 0 : EXIT_RUN_FAILED;
-    const int S = pfr_sim_num_states(sim), M = pfr_sim_num_types(sim);
-    if (rc)
-        fprintf(stderr, "pfedrl: %s\n", err.msg);
-    else {
-        if (!dense)
-            fprintf(stderr,
-                    "pfedrl: warning: P.npy and R.npy not written: dense [%d, %d, %d] arrays would take %.3g GB "
-                    "(at most %.3g GB are written)\n",
-                    M, S, S, 16.0 * M * (double)S * S / 1e9, PFR_CLI_DENSE_EXPORT_BYTES / 1e9);
-        if (!quiet) {
-            printf("wrote in %s: %sP_indptr, P_indices, P_data, R_data (sparse rows), V, mu, singular_values .npy\n"
-                   "  (%s)\n", out_dir, dense ? "P, R (dense), " : "", pfr_sim_env_description(sim));
-            double sv[8];
-            const int n = pfr_sim_type_singular_values(sim, sv, 8);
-            printf("singular values of the types' values (mu-weighted, normalized):");
-            for (int i = 0; i < n && i < 8; ++i)
-                printf(" %.3g", sv[i]);
-            printf("%s\n", n > 8 ? " ..." : "");
-        }
-    }
-    pfr_sim_destroy(sim);
-    return rc;
-}
-
-static int cmd_run(int argc, char **argv)
-{
-    const char *out_dir = "pfedrl-out";
-    int quiet = 0;
-    pfr_config cfg;
-    pfr_error err = {{0}};
-    int rc = parse_run_args("run", argc, argv, &cfg, &out_dir, &quiet);
-    if (rc)
-        return rc;
-
-    pfr_sim *sim = NULL;
-    if ((rc = open_sim(&cfg, out_dir, &sim, quiet)) != 0)
-        return rc;
-    if (!quiet)
-        fprintf(stderr, "pfedrl %s: %s, %s, N=%lld agents, d=%d, K=%d, %lld rounds, backend %s (%d threads)\n",
-                pfr_version(), pfr_algorithm_name(cfg.algorithm), pfr_sim_env_description(sim), (long long)cfg.agents,
-                cfg.dim, cfg.local_steps, (long long)cfg.rounds, pfr_sim_backend(sim), pfr_sim_threads(sim));
-    progress_state ps = {isatty(STDERR_FILENO), quiet, cfg.rounds, 0.0, wall_now(), 0.0};
-    pfr_sim_set_progress(sim, on_progress, &ps);
-    pfr_status st = pfr_sim_run(sim, cfg.rounds);
-    if (st != PFR_OK) {
-        if (ps.tty && !quiet)
-            fputc('\n', stderr);
-        fprintf(stderr, "pfedrl: run failed: %s (%s); no output written\n", pfr_sim_last_error(sim), pfr_status_string(st));
-        pfr_sim_destroy(sim);
-        return EXIT_RUN_FAILED;
-    }
-    if (pfr_cli_write_results(out_dir, sim, &err) != 0) {
-        fprintf(stderr, "pfedrl: %s; no output written\n", err.msg);
-        pfr_sim_destroy(sim);
-        return EXIT_RUN_FAILED;
-    }
-    pfr_metrics last;
-    pfr_sim_metrics_get(sim, pfr_sim_metrics_count(sim) - 1, &last);
-    printf("final value_error %.6g (best rank-%d: %.3g) after %llu agent-steps, %.3g agent-steps/s, %.2f s; wrote metrics.csv, summary.json, phi.npy in %s\n",
-           last.value_error, cfg.dim, last.best_rank_d_error, (unsigned long long)last.agent_steps,
-           last.agent_steps_per_sec, last.wall_s, out_dir);
-    pfr_sim_destroy(sim);
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        usage(stderr);
-        return EXIT_BAD_INPUT;
+        help(stderr, NULL);
+        return PFR_EXIT_BAD_INPUT;
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
-        usage(stdout);
+        help(stdout, argc > 2 ? argv[2] : NULL);
         return 0;
     }
     if (strcmp(cmd, "--version") == 0) {
@@ -322,10 +346,10 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "info") == 0)
         return cmd_info();
-    if (strcmp(cmd, "run") == 0)
-        return cmd_run(argc - 2, argv + 2);
+    if (strcmp(cmd, "run") == 0 || strcmp(cmd, "resume") == 0)
+        return cmd_run(argc - 1, argv + 1, strcmp(cmd, "resume") == 0);
     if (strcmp(cmd, "export") == 0)
-        return cmd_export(argc - 2, argv + 2);
-    fprintf(stderr, "pfedrl: unknown command '%s'; allowed: run, export, info, --help, --version\n", cmd);
-    return EXIT_BAD_INPUT;
+        return cmd_export(argc - 1, argv + 1);
+    fprintf(stderr, "pfedrl: unknown command '%s'; allowed: run, resume, export, info, help, --version\n", cmd);
+    return PFR_EXIT_BAD_INPUT;
 }

@@ -1,98 +1,16 @@
 /*
- * output.c — metrics.csv and summary.json (DESIGN §5). Each file is written to a temporary name in
- * the same directory and renamed into place only when complete, so a failed or interrupted run
- * never leaves a half-written result behind.
+ * output.c — what the command writes: metrics rows (metrics.csv, metrics_by_type.csv), summary.json,
+ * config.yaml, phi.npy, theta.npy, the checkpoint, and the environment export. The run directory's
+ * life (live files, staging, roll-back) is rundir.c.
  */
 #include "output.h"
 
 #include "internal.h"
 
-#include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-__attribute__((format(printf, 2, 3))) static int fail(pfr_error *err, const char *fmt, ...)
-{
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
-int pfr_cli_make_dir(const char *dir, pfr_error *err)
-{
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
-        return fail(err, "--out %s: path too long", dir);
-    for (char *p = path + 1;; ++p) {
-        char c = *p;
-        if (c == '/' || c == '\0') {
-            *p = '\0';
-            if (mkdir(path, 0777) != 0 && errno != EEXIST)
-                return fail(err, "--out: cannot create directory %s: %s", path, strerror(errno));
-            *p = c;
-        }
-        if (c == '\0')
-            break;
-    }
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return fail(err, "--out %s: not a directory", dir);
-    return 0;
-}
-
-/* A set of result files written under temporary names and renamed into place together at the
- * end, so that a directory holds all of a run's files or none of the new ones. */
-#define STAGE_MAX 12 /* files written together, at most (the environment export: 9) */
-typedef struct stage {
-    char tmp[STAGE_MAX][4200], final[STAGE_MAX][4200];
-    int n;
-} stage;
-
-/* Reserve the temporary path for `name` in dir. */
-static const char *stage_path(stage *sg, const char *dir, const char *name)
-{
-    snprintf(sg->final[sg->n], sizeof sg->final[0], "%s/%s", dir, name);
-    snprintf(sg->tmp[sg->n], sizeof sg->tmp[0], "%s/.%s.tmp.%ld", dir, name, (long)getpid());
-    return sg->tmp[sg->n++];
-}
-
-static FILE *stage_open(stage *sg, const char *dir, const char *name, pfr_error *err)
-{
-    const char *path = stage_path(sg, dir, name);
-    FILE *f = fopen(path, "w");
-    if (!f)
-        fail(err, "cannot create %s: %s", path, strerror(errno));
-    return f;
-}
-
-static int stage_close(stage *sg, FILE *f, pfr_error *err)
-{
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad)
-        return fail(err, "write to %s failed", sg->tmp[sg->n - 1]);
-    return 0;
-}
-
-/* Rename everything into place when ok, else (or if a rename fails) remove the temporaries. */
-static int stage_finish(stage *sg, int ok, pfr_error *err)
-{
-    int rc = ok ? 0 : -1;
-    for (int i = 0; rc == 0 && i < sg->n; ++i)
-        if (rename(sg->tmp[i], sg->final[i]) != 0)
-            rc = fail(err, "cannot rename into %s: %s", sg->final[i], strerror(errno));
-    for (int i = 0; i < sg->n; ++i)
-        remove(sg->tmp[i]); /* gone already where renamed */
-    return rc;
-}
 
 /* %.9g, or an empty CSV field / JSON null for NaN and infinities */
 static void num(FILE *f, double v, int json)
@@ -103,23 +21,44 @@ static void num(FILE *f, double v, int json)
         fputs("null", f);
 }
 
-static void write_metrics_csv(FILE *f, const pfr_sim *sim)
+void pfr_cli_metrics_header(FILE *f)
 {
-    const char *alg = pfr_algorithm_name(pfr_sim_config(sim)->algorithm);
     fputs("round,agent_steps,algorithm,value_error,td_fixed_point_error,best_rank_d_error,phi_norm,theta_norm,wall_s,"
-          "agent_steps_per_sec\n",
+          "agent_steps_per_sec,seed,backend\n",
           f);
-    for (size_t i = 0; i < pfr_sim_metrics_count(sim); ++i) {
-        pfr_metrics m;
-        pfr_sim_metrics_get(sim, i, &m);
-        fprintf(f, "%lld,%llu,%s,", (long long)m.round, (unsigned long long)m.agent_steps, alg);
-        const double v[] = {m.value_error, m.td_fixed_point_error, m.best_rank_d_error, m.phi_norm,
-                            m.theta_norm,  m.wall_s,               m.agent_steps_per_sec};
-        for (size_t k = 0; k < sizeof v / sizeof v[0]; ++k) {
-            num(f, v[k], 0);
-            fputc(k + 1 < sizeof v / sizeof v[0] ? ',' : '\n', f);
-        }
+}
+
+void pfr_cli_metrics_row(FILE *f, const pfr_sim *sim, size_t i)
+{
+    const pfr_config *cfg = pfr_sim_config(sim);
+    pfr_metrics m;
+    if (pfr_sim_metrics_get(sim, i, &m) != PFR_OK)
+        return;
+    fprintf(f, "%lld,%llu,%s,", (long long)m.round, (unsigned long long)m.agent_steps, pfr_algorithm_name(cfg->algorithm));
+    const double v[] = {m.value_error, m.td_fixed_point_error, m.best_rank_d_error, m.phi_norm,
+                        m.theta_norm,  m.wall_s,               m.agent_steps_per_sec};
+    for (size_t k = 0; k < sizeof v / sizeof v[0]; ++k) {
+        num(f, v[k], 0);
+        fputc(',', f);
     }
+    fprintf(f, "%llu,%s\n", (unsigned long long)cfg->seed, pfr_sim_backend(sim));
+}
+
+void pfr_cli_by_type_header(FILE *f) { fputs("round,agent_steps,type,value_error\n", f); }
+
+void pfr_cli_by_type_rows(FILE *f, const pfr_sim *sim, size_t i)
+{
+    const int M = pfr_sim_num_types(sim);
+    pfr_metrics m;
+    double *e = malloc(sizeof(double) * (size_t)M);
+    if (e && pfr_sim_metrics_get(sim, i, &m) == PFR_OK && pfr_sim_metrics_by_type(sim, i, e, (size_t)M) == PFR_OK)
+        for (int t = 0; t < M; ++t)
+            if (!isnan(e[t])) { /* the types the agents use */
+                fprintf(f, "%lld,%llu,%d,", (long long)m.round, (unsigned long long)m.agent_steps, t);
+                num(f, e[t], 0);
+                fputc('\n', f);
+            }
+    free(e);
 }
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 if the bytes there are not one. */
@@ -212,14 +151,17 @@ static void json_config(FILE *f, const pfr_config *cfg)
     fputs("\n  }", f);
 }
 
-static void write_summary_json(FILE *f, const pfr_sim *sim)
+static void write_summary_json(FILE *f, const pfr_sim *sim, const pfr_final *what)
 {
     pfr_metrics last;
     memset(&last, 0, sizeof last);
     size_t n = pfr_sim_metrics_count(sim);
     if (n)
         pfr_sim_metrics_get(sim, n - 1, &last);
-    fprintf(f, "{\n  \"pfedrl_version\": \"%s\",\n  \"backend\": ", pfr_version());
+    fprintf(f, "{\n  \"pfedrl_version\": \"%s\",\n  \"status\": ", pfr_version());
+    json_string(f, what->status);
+    fprintf(f, ",\n  \"rounds_done\": %lld,\n  \"rounds_target\": %lld,\n  \"backend\": ",
+            (long long)pfr_sim_round(sim), (long long)what->rounds_target);
     json_string(f, pfr_sim_backend(sim));
     fprintf(f, ",\n  \"threads\": %d,\n  \"environment\": ", pfr_sim_threads(sim));
     json_string(f, pfr_sim_env_description(sim));
@@ -264,34 +206,84 @@ static void write_summary_json(FILE *f, const pfr_sim *sim)
     fputs("\n}\n", f);
 }
 
-int pfr_cli_write_results(const char *dir, const pfr_sim *sim, pfr_error *err)
+/* The resolved config as YAML that `pfedrl run` reads back to the same config: sections for the
+ * dotted keys, strings in single quotes (a quote doubled), numbers in their shortest exact form. */
+void pfr_cli_config_yaml(FILE *f, const pfr_config *cfg)
 {
-    stage sg = {.n = 0};
+    char group[64] = "";
+    fprintf(f, "# pfedrl %s: the resolved config of this run (pfedrl run config.yaml repeats it)\n", pfr_version());
+    for (size_t i = 0; i < pfr_config_key_count(); ++i) {
+        const char *name = pfr_config_key_name(i), *dot = strchr(name, '.');
+        char g[64] = "";
+        if (dot)
+            snprintf(g, sizeof g, "%.*s", (int)(dot - name), name);
+        if (strcmp(g, group) != 0 && g[0])
+            fprintf(f, "%s:\n", g);
+        snprintf(group, sizeof group, "%s", g);
+        char v[PFR_PATH_MAX + 64];
+        pfr_config_key_value(cfg, i, v, sizeof v);
+        fprintf(f, "%s%s: ", g[0] ? "  " : "", g[0] ? dot + 1 : name);
+        if (pfr_config_key_is_text(i)) {
+            fputc('\'', f);
+            for (const char *c = v; *c; ++c) {
+                if (*c == '\'')
+                    fputc('\'', f);
+                fputc(*c, f);
+            }
+            fputs("'\n", f);
+        } else {
+            fprintf(f, "%s\n", v);
+        }
+    }
+}
+
+/* An array of floats as .npy: float32 as it is ('<f4'), or widened to float64. */
+static int save_f32(const char *path, const float *a, int ndim, const int64_t *shape, pfr_error *err)
+{
+    return pfr_npy_save(path, a, "<f4", sizeof(float), ndim, shape, err) == PFR_OK ? 0 : -1;
+}
+
+int pfr_cli_stage_results(pfr_stage *sg, const char *dir, pfr_sim *sim, const pfr_final *what, pfr_error *err)
+{
     int ok = 1;
-    FILE *f = stage_open(&sg, dir, "metrics.csv", err);
-    if ((ok = f != NULL)) {
-        write_metrics_csv(f, sim);
-        ok = stage_close(&sg, f, err) == 0;
+    FILE *f;
+    if ((ok = (f = pfr_stage_open(sg, dir, "summary.json", err)) != NULL)) {
+        write_summary_json(f, sim, what);
+        ok = pfr_stage_close(sg, f, err) == 0;
     }
-    if (ok && (ok = (f = stage_open(&sg, dir, "summary.json", err)) != NULL)) {
-        write_summary_json(f, sim);
-        ok = stage_close(&sg, f, err) == 0;
+    if (ok && (ok = (f = pfr_stage_open(sg, dir, "config.yaml", err)) != NULL)) {
+        pfr_cli_config_yaml(f, pfr_sim_config(sim));
+        ok = pfr_stage_close(sg, f, err) == 0;
     }
+    const int S = pfr_sim_num_states(sim), d = pfr_sim_config(sim)->dim;
+    const int64_t N = pfr_sim_config(sim)->agents;
     if (ok) { /* the final shared Phi (local_rep: agent 0's), [S, d] */
-        const int S = pfr_sim_num_states(sim), d = pfr_sim_config(sim)->dim;
         float *phi = malloc(sizeof(float) * (size_t)S * d);
         double *phid = malloc(sizeof(double) * (size_t)S * d);
         ok = phi && phid && pfr_sim_get_phi(sim, phi, (size_t)S * d) == PFR_OK;
         if (!ok)
-            fail(err, "cannot read Phi: %s", phi && phid ? pfr_sim_last_error(sim) : "out of memory");
+            pfr_cli_fail(err, "cannot read Phi: %s", phi && phid ? pfr_sim_last_error(sim) : "out of memory");
         for (size_t e = 0; ok && e < (size_t)S * d; ++e)
             phid[e] = phi[e];
         const int64_t shape[2] = {S, d};
-        ok = ok && pfr_npy_save_f64(stage_path(&sg, dir, "phi.npy"), phid, 2, shape, err) == PFR_OK;
+        ok = ok && pfr_npy_save_f64(pfr_stage_path(sg, dir, "phi.npy"), phid, 2, shape, err) == PFR_OK;
         free(phi);
         free(phid);
     }
-    return stage_finish(&sg, ok, err);
+    if (ok && what->theta) { /* every theta_i, [N, d], float32 as the engines keep them */
+        float *th = malloc(sizeof(float) * (size_t)N * d);
+        ok = th != NULL;
+        for (int64_t i = 0; ok && i < N; ++i)
+            ok = pfr_sim_get_theta(sim, i, th + (size_t)i * d, (size_t)d) == PFR_OK;
+        if (!ok)
+            pfr_cli_fail(err, "cannot read theta: %s", th ? pfr_sim_last_error(sim) : "out of memory");
+        const int64_t shape[2] = {N, d};
+        ok = ok && save_f32(pfr_stage_path(sg, dir, "theta.npy"), th, 2, shape, err) == 0;
+        free(th);
+    }
+    if (ok && what->checkpoint)
+        ok = pfr_sim_save(sim, pfr_stage_path(sg, dir, "checkpoint.pfr"), err) == PFR_OK;
+    return ok ? 0 : -1;
 }
 
 /* Every type's chain in compressed sparse rows, types one after another: indptr [M, S+1] with
@@ -309,7 +301,7 @@ static int read_csr(const pfr_sim *sim, csr_all *c, pfr_error *err)
     for (int m = 0; m < M; ++m) {
         int64_t n = 0;
         if (pfr_sim_get_chain_csr(sim, m, NULL, NULL, NULL, NULL, 0, &n) != PFR_OK)
-            return fail(err, "%s", pfr_sim_last_error(sim));
+            return pfr_cli_fail(err, "%s", pfr_sim_last_error(sim));
         c->nnz += n;
     }
     c->indptr = malloc(sizeof(int64_t) * (size_t)M * (S + 1));
@@ -317,13 +309,13 @@ static int read_csr(const pfr_sim *sim, csr_all *c, pfr_error *err)
     c->p = malloc(sizeof(double) * (size_t)c->nnz);
     c->r = malloc(sizeof(double) * (size_t)c->nnz);
     if (!c->indptr || !c->indices || !c->p || !c->r)
-        return fail(err, "out of memory for the environment's %lld transitions", (long long)c->nnz);
+        return pfr_cli_fail(err, "out of memory for the environment's %lld transitions", (long long)c->nnz);
     int64_t at = 0;
     for (int m = 0; m < M; ++m) {
         int64_t *ip = c->indptr + (size_t)m * (S + 1), n = 0;
         if (pfr_sim_get_chain_csr(sim, m, ip, c->indices + at, c->p + at, c->r + at, (size_t)(c->nnz - at), &n) !=
             PFR_OK)
-            return fail(err, "%s", pfr_sim_last_error(sim));
+            return pfr_cli_fail(err, "%s", pfr_sim_last_error(sim));
         for (int s = 0; s <= S; ++s)
             ip[s] += at;
         at += n;
@@ -344,32 +336,32 @@ int pfr_cli_write_env_npy(const char *dir, const pfr_sim *sim, int *dense, pfr_e
     if (read_csr(sim, &c, err) != 0)
         goto out;
     if ((*dense && (!P || !R)) || !V || !mu || !sv) {
-        fail(err, "out of memory for the environment's arrays (%d types, %d states)", M, S);
+        pfr_cli_fail(err, "out of memory for the environment's arrays (%d types, %d states)", M, S);
         goto out;
     }
     for (int m = 0; m < M; ++m)
         if ((*dense && pfr_sim_get_chain(sim, m, P + ss * m, R + ss * m, ss) != PFR_OK) ||
             pfr_sim_get_ground_truth(sim, m, V + (size_t)S * m, mu + (size_t)S * m, (size_t)S) != PFR_OK) {
-            fail(err, "%s", pfr_sim_last_error(sim));
+            pfr_cli_fail(err, "%s", pfr_sim_last_error(sim));
             goto out;
         }
     if (pfr_sim_type_singular_values(sim, sv, (size_t)n) != n) {
-        fail(err, "out of memory for the singular values of the types' values");
+        pfr_cli_fail(err, "out of memory for the singular values of the types' values");
         goto out;
     }
     const int64_t shape3[3] = {M, S, S}, shape2[2] = {M, S}, shape1[1] = {n}, shape_ip[2] = {M, S + 1},
                   shape_nz[1] = {c.nnz};
-    stage sg = {.n = 0};
-    int ok = (!*dense || (pfr_npy_save_f64(stage_path(&sg, dir, "P.npy"), P, 3, shape3, err) == PFR_OK &&
-                          pfr_npy_save_f64(stage_path(&sg, dir, "R.npy"), R, 3, shape3, err) == PFR_OK)) &&
-             pfr_npy_save(stage_path(&sg, dir, "P_indptr.npy"), c.indptr, "<i8", 8, 2, shape_ip, err) == PFR_OK &&
-             pfr_npy_save(stage_path(&sg, dir, "P_indices.npy"), c.indices, "<i4", 4, 1, shape_nz, err) == PFR_OK &&
-             pfr_npy_save_f64(stage_path(&sg, dir, "P_data.npy"), c.p, 1, shape_nz, err) == PFR_OK &&
-             pfr_npy_save_f64(stage_path(&sg, dir, "R_data.npy"), c.r, 1, shape_nz, err) == PFR_OK &&
-             pfr_npy_save_f64(stage_path(&sg, dir, "V.npy"), V, 2, shape2, err) == PFR_OK &&
-             pfr_npy_save_f64(stage_path(&sg, dir, "mu.npy"), mu, 2, shape2, err) == PFR_OK &&
-             pfr_npy_save_f64(stage_path(&sg, dir, "singular_values.npy"), sv, 1, shape1, err) == PFR_OK;
-    rc = stage_finish(&sg, ok, err);
+    pfr_stage sg = {.n = 0};
+    int ok = (!*dense || (pfr_npy_save_f64(pfr_stage_path(&sg, dir, "P.npy"), P, 3, shape3, err) == PFR_OK &&
+                          pfr_npy_save_f64(pfr_stage_path(&sg, dir, "R.npy"), R, 3, shape3, err) == PFR_OK)) &&
+             pfr_npy_save(pfr_stage_path(&sg, dir, "P_indptr.npy"), c.indptr, "<i8", 8, 2, shape_ip, err) == PFR_OK &&
+             pfr_npy_save(pfr_stage_path(&sg, dir, "P_indices.npy"), c.indices, "<i4", 4, 1, shape_nz, err) == PFR_OK &&
+             pfr_npy_save_f64(pfr_stage_path(&sg, dir, "P_data.npy"), c.p, 1, shape_nz, err) == PFR_OK &&
+             pfr_npy_save_f64(pfr_stage_path(&sg, dir, "R_data.npy"), c.r, 1, shape_nz, err) == PFR_OK &&
+             pfr_npy_save_f64(pfr_stage_path(&sg, dir, "V.npy"), V, 2, shape2, err) == PFR_OK &&
+             pfr_npy_save_f64(pfr_stage_path(&sg, dir, "mu.npy"), mu, 2, shape2, err) == PFR_OK &&
+             pfr_npy_save_f64(pfr_stage_path(&sg, dir, "singular_values.npy"), sv, 1, shape1, err) == PFR_OK;
+    rc = pfr_stage_finish(&sg, ok, err);
 out:
     free(P);
     free(R);

@@ -154,6 +154,26 @@ pfr_status cuda_sync_host(pfr_sim *sim)
     return st;
 }
 
+/* The caller changed the host arrays (pfr_sim_set_*; they were made current first): copy them over,
+ * and wait, since the host may change them again as soon as this returns. */
+pfr_status cuda_push_host(pfr_sim *sim)
+{
+    cuda_engine *e = E(sim);
+    const size_t S = (size_t)sim->S, d = (size_t)sim->d, N = (size_t)sim->N;
+    pfr_status st = upload(sim, e->phi, sim->phi, sizeof(float) * S * d);
+    if (st == PFR_OK)
+        st = upload(sim, e->theta, sim->theta, sizeof(float) * N * d);
+    if (st == PFR_OK)
+        st = upload(sim, e->state, sim->state, sizeof(uint32_t) * N);
+    if (st == PFR_OK && sim->own_phi)
+        st = upload(sim, e->agent_phi, sim->agent_phi, sizeof(float) * N * S * d);
+    if (st != PFR_OK)
+        return st;
+    PFR_CUDA(sim, cudaStreamSynchronize(e->stream));
+    e->host_stale = 0;
+    return PFR_OK;
+}
+
 pfr_status cuda_pull_phi(pfr_sim *sim)
 {
     cuda_engine *e = E(sim);
@@ -442,8 +462,8 @@ pfr_status cuda_round(pfr_sim *sim, const pfr_round_plan *plan, uint64_t *partic
     return st;
 }
 
-const pfr_engine_vtbl CUDA_ENGINE = {"cuda",           cuda_round, cuda_sync_host, cuda_pull_phi, cuda_agent_metrics,
-                                     cuda_wait,        cuda_destroy};
+const pfr_engine_vtbl CUDA_ENGINE = {"cuda",         cuda_round, cuda_sync_host, cuda_pull_phi, cuda_agent_metrics,
+                                     cuda_push_host, cuda_wait,  cuda_destroy};
 
 template <typename T> pfr_status dalloc(pfr_sim *sim, T **p, size_t count)
 {

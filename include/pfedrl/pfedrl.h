@@ -43,7 +43,8 @@ extern "C" {
     X(PFR_ERR_CUDA, "CUDA runtime error")                                                             \
     X(PFR_ERR_CUBLAS, "cuBLAS error")                                                                 \
     X(PFR_ERR_CURAND, "cuRAND error")                                                                 \
-    X(PFR_ERR_INTERNAL, "internal error")
+    X(PFR_ERR_INTERNAL, "internal error")                                                             \
+    X(PFR_ERR_INTERRUPTED, "stopped at the end of a round, as asked (pfr_sim_request_stop)")
 
 typedef enum pfr_status {
 #define PFR_X_ENUM(name, text) name,
@@ -134,6 +135,7 @@ typedef struct pfr_config {
     pfr_algorithm algorithm;
     uint64_t seed;
     int64_t eval_every;  /* rounds between evaluations (the last round is always evaluated) */
+    int64_t checkpoint_every; /* rounds between checkpoints (pfr_sim_set_checkpoint); 0: none */
     double participation; /* fraction of agents taking part in a round, (0, 1] */
     int orthonormalize;  /* orthonormalize Phi after each aggregation (keeps every Phi theta_i) */
     pfr_backend backend;
@@ -159,6 +161,8 @@ const char *pfr_config_key_name(size_t i);
 const char *pfr_config_key_help(size_t i);
 /* The current value of key i in text form (as pfr_config_set accepts it). */
 void pfr_config_key_value(const pfr_config *cfg, size_t i, char *buf, size_t n);
+/* What key i allows, in words ("one of cliffwalk, gridworld, ...", "an integer in [1, 4096]"). */
+void pfr_config_key_allowed(size_t i, char *buf, size_t n);
 /* 1 if key i holds a string or enum (to be quoted in JSON), 0 if it is a number or boolean. */
 int pfr_config_key_is_text(size_t i);
 
@@ -201,8 +205,29 @@ pfr_status pfr_sim_create_ex(const pfr_config *cfg, pfr_setup_progress_fn fn, vo
 void pfr_sim_destroy(pfr_sim *sim);
 void pfr_sim_set_progress(pfr_sim *sim, pfr_progress_fn fn, void *user);
 
-/* Run `rounds` more rounds (evaluating every eval_every rounds and after round 0). */
+/* Run `rounds` more rounds (evaluating after round 0, every eval_every rounds and after the last).
+ * PFR_ERR_INTERRUPTED when pfr_sim_request_stop asked it to stop: the handle is then consistent at
+ * the end of a round and may be saved, or run on. */
 pfr_status pfr_sim_run(pfr_sim *sim, int64_t rounds);
+/* Ask a running pfr_sim_run to stop at the end of the current round. Safe to call from a signal
+ * handler or another thread; the request is used up by the run it stops. */
+void pfr_sim_request_stop(pfr_sim *sim);
+
+/* Checkpoints: everything a run needs to go on exactly as if it had not stopped (the config, the
+ * round, Phi, every theta_i and state, each agent's Phi_i for local_rep, the evaluation history),
+ * with a format version and a CRC-32. pfr_sim_save writes a temporary file and renames it into
+ * place. pfr_sim_load builds the handle from the checkpoint's config (the environment and its
+ * ground truth computed again, checked against the checkpoint's fingerprint of the chains) and
+ * restores the state: running it on gives the same bits as a run that never stopped. `overrides`
+ * ("key=value" strings, `count` of them, may be NULL) may change only what does not change the
+ * results: rounds, threads, backend, eval_every, checkpoint_every, cuda_kernel, cuda_graph,
+ * cuda_max_chunk. A corrupt, truncated, foreign or other-version file is refused with
+ * PFR_ERR_FORMAT naming the file and what is wrong. */
+pfr_status pfr_sim_save(pfr_sim *sim, const char *path, pfr_error *err);
+pfr_status pfr_sim_load(const char *path, const char *const *overrides, size_t count, pfr_setup_progress_fn fn,
+                        void *user, pfr_sim **out, pfr_error *err);
+/* Write a checkpoint to `path` every checkpoint_every rounds while running ("" or NULL: never). */
+pfr_status pfr_sim_set_checkpoint(pfr_sim *sim, const char *path);
 /* Evaluate now, without recording into the history. */
 pfr_status pfr_sim_evaluate(pfr_sim *sim, pfr_metrics *out);
 /* The message of the last failing call on this handle ("" if none). */
@@ -242,6 +267,11 @@ pfr_status pfr_sim_get_agent_phi(const pfr_sim *sim, int64_t agent, float *out, 
 pfr_status pfr_sim_get_theta(const pfr_sim *sim, int64_t agent, float *out, size_t count);
 /* Current Markov-chain state of every agent, [N]. */
 pfr_status pfr_sim_get_states(const pfr_sim *sim, uint32_t *out, size_t count);
+/* Setters, between runs: the shared Phi [S, d] (local_rep: every agent's Phi_i), every theta_i
+ * [N, d], every agent's state [N] (each below S). Values must be finite. */
+pfr_status pfr_sim_set_phi(pfr_sim *sim, const float *phi, size_t count);
+pfr_status pfr_sim_set_theta(pfr_sim *sim, const float *theta, size_t count);
+pfr_status pfr_sim_set_states(pfr_sim *sim, const uint32_t *states, size_t count);
 /* Ground truth of type m, in double: V_m [S] and stationary distribution mu_m [S]. */
 pfr_status pfr_sim_get_ground_truth(const pfr_sim *sim, int type, double *v, double *mu, size_t count);
 
@@ -257,6 +287,10 @@ pfr_status pfr_sim_get_chain_csr(const pfr_sim *sim, int type, int64_t *indptr, 
 /* The evaluation history of this handle. */
 size_t pfr_sim_metrics_count(const pfr_sim *sim);
 pfr_status pfr_sim_metrics_get(const pfr_sim *sim, size_t i, pfr_metrics *out);
+/* Evaluation i's mean value error of each type, [M] (NaN for a type no agent has). */
+pfr_status pfr_sim_metrics_by_type(const pfr_sim *sim, size_t i, double *out, size_t count);
+/* Agent-steps per second of round time so far (the first round left out), live between evaluations. */
+double pfr_sim_steps_per_sec(const pfr_sim *sim);
 
 /* Engines and devices (for `pfedrl info`): writes a human-readable description. */
 void pfr_describe_engines(char *buf, size_t n);

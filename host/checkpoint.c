@@ -1,0 +1,450 @@
+/*
+ * checkpoint.c — a run's whole state in one file, and a handle rebuilt from it (pfr_sim_save,
+ * pfr_sim_load; the contract is in pfedrl.h).
+ *
+ * Layout (little-endian, every section 8-byte aligned):
+ *   "PFRCKPT\n"  u32 version  u32 byte-order mark 0x01020304
+ *   sections: u32 tag, u32 0, u64 length, payload, zero padding to 8
+ *     CONF  the resolved config: u32 count, then per key u32 length, key, u32 length, value
+ *     META  u64 round, agent_steps, N; u32 S, d, M, algorithm; u32 CRC-32 of the chains; u32 0;
+ *           u64 evaluations; f64 wall_s, step_s, rate_s; u64 rate_steps
+ *     PHI_  f32 [S, d]      THET f32 [N, d]      STAT u32 [N]      APHI f32 [N, S, d] (local_rep)
+ *     HIST  per evaluation: i64 round, u64 agent_steps, f64 x 7 (the pfr_metrics fields in order)
+ *     HTYP  f64 [evaluations, M] the value error of each type
+ *     END_  u32 CRC-32 of every byte before this section (the file's last bytes: no padding)
+ * Loading reads the file twice: first only to check the framing and the CRC (fast, before the
+ * minutes a large set-up may take), then to rebuild. The CRC is zlib's crc32.
+ *
+ * Why the state is enough: every random word is a function of (seed, agent, global step), the step
+ * sizes of the round, and the CPU engine's pending orthonormalization is applied before saving (the
+ * same function on the same numbers as the next round would apply); so a loaded handle continues
+ * bit for bit (tests/test_checkpoint.cc).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#include "engine.h"
+
+#define CK_MAGIC "PFRCKPT\n"
+#define CK_VERSION 1u
+#define CK_BOM 0x01020304u
+#define TAG(a, b, c, d) ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
+enum {
+    T_CONF = TAG('C', 'O', 'N', 'F'),
+    T_META = TAG('M', 'E', 'T', 'A'),
+    T_PHI = TAG('P', 'H', 'I', '_'),
+    T_THETA = TAG('T', 'H', 'E', 'T'),
+    T_STATE = TAG('S', 'T', 'A', 'T'),
+    T_APHI = TAG('A', 'P', 'H', 'I'),
+    T_HIST = TAG('H', 'I', 'S', 'T'),
+    T_HTYPE = TAG('H', 'T', 'Y', 'P'),
+    T_END = TAG('E', 'N', 'D', '_'),
+};
+#define HIST_ROW_BYTES (8 * 9)
+
+/* Keys a resume may change: none of them changes the numbers a run computes. */
+static const char *const RUNTIME_KEYS[] = {"rounds",      "threads",    "backend",        "eval_every",
+                                           "checkpoint_every", "cuda_kernel", "cuda_graph", "cuda_max_chunk", NULL};
+
+/* A fingerprint of the chains, so a file environment changed since the checkpoint is noticed. */
+static uint32_t chains_crc(const pfr_env *env)
+{
+    uLong c = crc32(0L, Z_NULL, 0);
+    c = crc32_z(c, (const Bytef *)env->row_ptr, sizeof(uint64_t) * (size_t)env->M * (env->S + 1));
+    c = crc32_z(c, (const Bytef *)env->next, sizeof(uint32_t) * env->nnz);
+    c = crc32_z(c, (const Bytef *)env->prob, sizeof(double) * env->nnz);
+    c = crc32_z(c, (const Bytef *)env->rewardd, sizeof(double) * env->nnz);
+    return (uint32_t)c;
+}
+
+/* ---- writing ---------------------------------------------------------------------------------- */
+typedef struct writer {
+    FILE *f;
+    uLong crc;
+    int ok;
+} writer;
+
+static void put(writer *w, const void *p, size_t n)
+{
+    if (!w->ok || n == 0)
+        return;
+    w->ok = fwrite(p, 1, n, w->f) == n;
+    w->crc = crc32_z(w->crc, (const Bytef *)p, n);
+}
+
+static void put_u32(writer *w, uint32_t v) { put(w, &v, 4); }
+static void put_u64(writer *w, uint64_t v) { put(w, &v, 8); }
+static void put_f64(writer *w, double v) { put(w, &v, 8); }
+
+static void section(writer *w, uint32_t tag, uint64_t len)
+{
+    put_u32(w, tag);
+    put_u32(w, 0);
+    put_u64(w, len);
+}
+
+static void pad(writer *w, uint64_t len)
+{
+    static const char zeros[8] = {0};
+    put(w, zeros, (size_t)((8 - len % 8) % 8));
+}
+
+static void put_section(writer *w, uint32_t tag, const void *p, uint64_t len)
+{
+    section(w, tag, len);
+    put(w, p, (size_t)len);
+    pad(w, len);
+}
+
+pfr_status pfr_sim_save(pfr_sim *sim, const char *path, pfr_error *err)
+{
+    if (!sim || !path)
+        return pfr_fail(err, PFR_ERR_INVALID_ARGUMENT, "pfr_sim_save: NULL argument");
+    pfr_status st = sim->engine->sync_host(sim); /* the CPU engine applies its pending theta map here */
+    if (st != PFR_OK)
+        return pfr_fail(err, st, "%s", sim->errmsg);
+    char tmp[PFR_PATH_MAX + 32];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    writer w = {fopen(tmp, "wb"), crc32(0L, Z_NULL, 0), 1};
+    if (!w.f)
+        return pfr_fail(err, PFR_ERR_IO, "checkpoint %s: cannot create %s: %s", path, tmp, strerror(errno));
+    const size_t S = (size_t)sim->S, d = (size_t)sim->d, N = (size_t)sim->N, M = (size_t)sim->M;
+    put(&w, CK_MAGIC, 8);
+    put_u32(&w, CK_VERSION);
+    put_u32(&w, CK_BOM);
+
+    /* CONF */
+    uint64_t conf_len = 4;
+    char v[PFR_PATH_MAX + 64];
+    const size_t nk = pfr_config_key_count();
+    for (size_t i = 0; i < nk; ++i) {
+        pfr_config_key_value(&sim->cfg, i, v, sizeof v);
+        conf_len += 8 + strlen(pfr_config_key_name(i)) + strlen(v);
+    }
+    section(&w, T_CONF, conf_len);
+    put_u32(&w, (uint32_t)nk);
+    for (size_t i = 0; i < nk; ++i) {
+        const char *k = pfr_config_key_name(i);
+        pfr_config_key_value(&sim->cfg, i, v, sizeof v);
+        put_u32(&w, (uint32_t)strlen(k));
+        put(&w, k, strlen(k));
+        put_u32(&w, (uint32_t)strlen(v));
+        put(&w, v, strlen(v));
+    }
+    pad(&w, conf_len);
+
+    /* META */
+    section(&w, T_META, 88);
+    put_u64(&w, (uint64_t)sim->round);
+    put_u64(&w, sim->agent_steps);
+    put_u64(&w, (uint64_t)N);
+    put_u32(&w, (uint32_t)S);
+    put_u32(&w, (uint32_t)d);
+    put_u32(&w, (uint32_t)M);
+    put_u32(&w, (uint32_t)sim->cfg.algorithm);
+    put_u32(&w, chains_crc(sim->env));
+    put_u32(&w, 0);
+    put_u64(&w, (uint64_t)sim->nhist);
+    put_f64(&w, sim->wall_s);
+    put_f64(&w, sim->step_s);
+    put_f64(&w, sim->rate_s);
+    put_u64(&w, sim->rate_steps);
+
+    put_section(&w, T_PHI, sim->phi, sizeof(float) * S * d);
+    put_section(&w, T_THETA, sim->theta, sizeof(float) * N * d);
+    put_section(&w, T_STATE, sim->state, sizeof(uint32_t) * N);
+    if (sim->own_phi)
+        put_section(&w, T_APHI, sim->agent_phi, sizeof(float) * N * S * d);
+    section(&w, T_HIST, (uint64_t)sim->nhist * HIST_ROW_BYTES);
+    for (size_t i = 0; i < sim->nhist; ++i) {
+        const pfr_metrics *m = &sim->hist[i];
+        put_u64(&w, (uint64_t)m->round);
+        put_u64(&w, m->agent_steps);
+        put_f64(&w, m->value_error);
+        put_f64(&w, m->td_fixed_point_error);
+        put_f64(&w, m->best_rank_d_error);
+        put_f64(&w, m->phi_norm);
+        put_f64(&w, m->theta_norm);
+        put_f64(&w, m->wall_s);
+        put_f64(&w, m->agent_steps_per_sec);
+    }
+    put_section(&w, T_HTYPE, sim->hist_type, sizeof(double) * sim->nhist * M);
+    const uint32_t crc = (uint32_t)w.crc;
+    section(&w, T_END, 4);
+    put_u32(&w, crc); /* the last bytes of the file */
+    int ok = w.ok && fflush(w.f) == 0 && fsync(fileno(w.f)) == 0;
+    ok = fclose(w.f) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        const int e = errno;
+        remove(tmp);
+        return pfr_fail(err, PFR_ERR_IO, "checkpoint %s: write failed: %s", path, strerror(e));
+    }
+    return PFR_OK;
+}
+
+/* ---- reading ---------------------------------------------------------------------------------- */
+typedef struct reader {
+    FILE *f;
+    const char *path;
+    uLong crc;
+    pfr_error *err;
+} reader;
+
+static pfr_status bad(reader *r, const char *what)
+{
+    return pfr_fail(r->err, PFR_ERR_FORMAT, "checkpoint %s: %s; allowed: a checkpoint.pfr written by pfedrl %s",
+                    r->path, what, PFR_VERSION_STRING);
+}
+
+static int get(reader *r, void *p, size_t n)
+{
+    if (n && fread(p, 1, n, r->f) != n)
+        return 0;
+    r->crc = crc32_z(r->crc, (const Bytef *)p, n);
+    return 1;
+}
+
+static int skip(reader *r, uint64_t n) /* read and checksum n bytes */
+{
+    char buf[65536];
+    while (n > 0) {
+        const size_t k = n < sizeof buf ? (size_t)n : sizeof buf;
+        if (!get(r, buf, k))
+            return 0;
+        n -= k;
+    }
+    return 1;
+}
+
+/* The header: magic, version, byte order. */
+static pfr_status header(reader *r)
+{
+    char magic[8];
+    uint32_t version, bom;
+    if (!get(r, magic, 8) || memcmp(magic, CK_MAGIC, 8) != 0)
+        return bad(r, "not a pfedrl checkpoint (its first bytes are not \"PFRCKPT\")");
+    if (!get(r, &version, 4) || !get(r, &bom, 4))
+        return bad(r, "truncated in its header");
+    if (bom != CK_BOM)
+        return bad(r, "written on a machine of the other byte order");
+    if (version != CK_VERSION) {
+        char m[96];
+        snprintf(m, sizeof m, "format version %u, this build reads version %u", version, CK_VERSION);
+        return bad(r, m);
+    }
+    return PFR_OK;
+}
+
+static int section_head(reader *r, uint32_t *tag, uint64_t *len)
+{
+    uint32_t zero;
+    return get(r, tag, 4) && get(r, &zero, 4) && get(r, len, 8);
+}
+
+/* Pass 1: the framing and the CRC of the whole file, nothing kept. */
+static pfr_status verify(reader *r)
+{
+    pfr_status st = header(r);
+    if (st != PFR_OK)
+        return st;
+    for (;;) {
+        uint32_t tag;
+        uint64_t len;
+        const uLong before = r->crc;
+        if (!section_head(r, &tag, &len))
+            return bad(r, "truncated (no end marker)");
+        if (tag == T_END) {
+            uint32_t want;
+            char extra;
+            if (len != 4 || !get(r, &want, 4))
+                return bad(r, "truncated in its end marker");
+            if (fread(&extra, 1, 1, r->f) == 1)
+                return bad(r, "it has bytes after its end marker");
+            return want == (uint32_t)before ? PFR_OK : bad(r, "its CRC-32 does not match its contents (corrupted)");
+        }
+        if (!skip(r, len + (8 - len % 8) % 8))
+            return bad(r, "truncated");
+    }
+}
+
+typedef struct restore_ctx {
+    reader *r;
+    uint64_t round, agent_steps, nhist, rate_steps;
+    uint32_t chains;
+    double wall_s, step_s, rate_s;
+} restore_ctx;
+
+/* Read the section that must come next: its payload into dst (len bytes expected). */
+static pfr_status expect(reader *r, uint32_t tag, const char *name, void *dst, uint64_t want)
+{
+    uint32_t t;
+    uint64_t len;
+    if (!section_head(r, &t, &len) || t != tag) {
+        char m[96];
+        snprintf(m, sizeof m, "section %s missing", name);
+        return bad(r, m);
+    }
+    if (len != want) {
+        char m[160];
+        snprintf(m, sizeof m, "section %s holds %llu bytes, its config needs %llu", name, (unsigned long long)len,
+                 (unsigned long long)want);
+        return bad(r, m);
+    }
+    if (!get(r, dst, (size_t)len) || !skip(r, (8 - len % 8) % 8))
+        return bad(r, "truncated");
+    return PFR_OK;
+}
+
+/* Called by pfr_sim_build on the new handle, before its engine starts. */
+static pfr_status restore(pfr_sim *sim, void *p, pfr_error *err)
+{
+    restore_ctx *c = p;
+    reader *r = c->r;
+    r->err = err;
+    const size_t S = (size_t)sim->S, d = (size_t)sim->d, N = (size_t)sim->N, M = (size_t)sim->M;
+    if (chains_crc(sim->env) != c->chains)
+        return pfr_fail(err, PFR_ERR_FORMAT,
+                        "checkpoint %s: the environment built from its config (%s) is not the one it was saved with "
+                        "(an env.p_file or env.r_file changed since?); allowed: the same chains", r->path,
+                        sim->env->description);
+    pfr_status st = expect(r, T_PHI, "PHI_", sim->phi, sizeof(float) * S * d);
+    if (st == PFR_OK)
+        st = expect(r, T_THETA, "THET", sim->theta, sizeof(float) * N * d);
+    if (st == PFR_OK)
+        st = expect(r, T_STATE, "STAT", sim->state, sizeof(uint32_t) * N);
+    if (st == PFR_OK && sim->own_phi)
+        st = expect(r, T_APHI, "APHI", sim->agent_phi, sizeof(float) * N * S * d);
+    if (st == PFR_OK && (st = pfr_sim_reserve_history(sim, c->nhist)) != PFR_OK)
+        return pfr_fail(err, st, "%s", sim->errmsg);
+    if (st != PFR_OK)
+        return st;
+    uint32_t t;
+    uint64_t len;
+    if (!section_head(r, &t, &len) || t != T_HIST || len != c->nhist * HIST_ROW_BYTES)
+        return bad(r, "section HIST missing or of the wrong size");
+    for (size_t i = 0; i < c->nhist; ++i) {
+        pfr_metrics *m = &sim->hist[i];
+        uint64_t u[2];
+        double f[7];
+        if (!get(r, u, 16) || !get(r, f, 56))
+            return bad(r, "truncated");
+        m->round = (int64_t)u[0];
+        m->agent_steps = u[1];
+        m->value_error = f[0];
+        m->td_fixed_point_error = f[1];
+        m->best_rank_d_error = f[2];
+        m->phi_norm = f[3];
+        m->theta_norm = f[4];
+        m->wall_s = f[5];
+        m->agent_steps_per_sec = f[6];
+    }
+    if ((st = expect(r, T_HTYPE, "HTYP", sim->hist_type, sizeof(double) * c->nhist * M)) != PFR_OK)
+        return st;
+    for (size_t s = 0; s < N; ++s)
+        if (sim->state[s] >= (uint32_t)S)
+            return bad(r, "an agent's state is not below S");
+    sim->nhist = (size_t)c->nhist;
+    sim->round = (int64_t)c->round;
+    sim->agent_steps = c->agent_steps;
+    sim->wall_s = c->wall_s;
+    sim->step_s = c->step_s;
+    sim->rate_s = c->rate_s;
+    sim->rate_steps = c->rate_steps;
+    return PFR_OK;
+}
+
+static int runtime_key(const char *key)
+{
+    for (int i = 0; RUNTIME_KEYS[i]; ++i)
+        if (strcmp(key, RUNTIME_KEYS[i]) == 0)
+            return 1;
+    return 0;
+}
+
+pfr_status pfr_sim_load(const char *path, const char *const *overrides, size_t count, pfr_setup_progress_fn fn,
+                        void *user, pfr_sim **out, pfr_error *err)
+{
+    if (!path || !out || (count && !overrides))
+        return pfr_fail(err, PFR_ERR_INVALID_ARGUMENT, "pfr_sim_load: NULL argument");
+    *out = NULL;
+    reader r = {fopen(path, "rb"), path, crc32(0L, Z_NULL, 0), err};
+    if (!r.f)
+        return pfr_fail(err, PFR_ERR_IO, "checkpoint %s: cannot open: %s", path, strerror(errno));
+    pfr_status st = verify(&r);
+    if (st == PFR_OK && fseek(r.f, 0, SEEK_SET) != 0)
+        st = pfr_fail(err, PFR_ERR_IO, "checkpoint %s: cannot read it again: %s", path, strerror(errno));
+    r.crc = crc32(0L, Z_NULL, 0);
+    if (st == PFR_OK)
+        st = header(&r);
+    /* CONF: the saved config, then the overrides */
+    pfr_config cfg;
+    pfr_config_init(&cfg);
+    uint32_t tag, nk = 0;
+    uint64_t len;
+    if (st == PFR_OK && (!section_head(&r, &tag, &len) || tag != T_CONF || !get(&r, &nk, 4)))
+        st = bad(&r, "section CONF missing");
+    char key[256], val[PFR_PATH_MAX + 64];
+    for (uint32_t i = 0; st == PFR_OK && i < nk; ++i) {
+        uint32_t kl, vl;
+        if (!get(&r, &kl, 4) || kl >= sizeof key || !get(&r, key, kl) || !get(&r, &vl, 4) || vl >= sizeof val ||
+            !get(&r, val, vl)) {
+            st = bad(&r, "section CONF is malformed");
+            break;
+        }
+        key[kl] = val[vl] = '\0';
+        pfr_error e2;
+        if (pfr_config_set(&cfg, key, val, &e2) != PFR_OK) {
+            char m[sizeof e2.msg + 32];
+            snprintf(m, sizeof m, "its config does not load here (%s)", e2.msg);
+            st = bad(&r, m);
+        }
+    }
+    if (st == PFR_OK && !skip(&r, (8 - len % 8) % 8))
+        st = bad(&r, "truncated");
+    for (size_t i = 0; st == PFR_OK && i < count; ++i) {
+        const char *eq = strchr(overrides[i], '=');
+        if (!eq || eq == overrides[i] || (size_t)(eq - overrides[i]) >= sizeof key) {
+            st = pfr_fail(err, PFR_ERR_CONFIG, "resume: '%s': expected key=value", overrides[i]);
+            break;
+        }
+        snprintf(key, sizeof key, "%.*s", (int)(eq - overrides[i]), overrides[i]);
+        if (!runtime_key(key))
+            st = pfr_fail(err, PFR_ERR_CONFIG,
+                          "resume: %s cannot change when a run goes on (its results would no longer follow from the "
+                          "checkpoint); allowed: rounds, threads, backend, eval_every, checkpoint_every, cuda_kernel, "
+                          "cuda_graph, cuda_max_chunk",
+                          key);
+        else
+            st = pfr_config_set(&cfg, key, eq + 1, err);
+    }
+    /* META */
+    restore_ctx c = {&r, 0, 0, 0, 0, 0, 0.0, 0.0, 0.0};
+    uint64_t n64 = 0;
+    uint32_t S = 0, d = 0, M = 0, alg = 0, zero;
+    if (st == PFR_OK && (!section_head(&r, &tag, &len) || tag != T_META || len != 88 || !get(&r, &c.round, 8) ||
+                         !get(&r, &c.agent_steps, 8) || !get(&r, &n64, 8) || !get(&r, &S, 4) || !get(&r, &d, 4) ||
+                         !get(&r, &M, 4) || !get(&r, &alg, 4) || !get(&r, &c.chains, 4) || !get(&r, &zero, 4) ||
+                         !get(&r, &c.nhist, 8) || !get(&r, &c.wall_s, 8) || !get(&r, &c.step_s, 8) ||
+                         !get(&r, &c.rate_s, 8) || !get(&r, &c.rate_steps, 8)))
+        st = bad(&r, "section META missing or malformed");
+    if (st == PFR_OK && (n64 != (uint64_t)cfg.agents || d != (uint32_t)cfg.dim || alg != (uint32_t)cfg.algorithm))
+        st = bad(&r, "its sizes do not match its own config");
+    if (st == PFR_OK && c.nhist > c.round + 1)
+        st = bad(&r, "more evaluations than rounds");
+    if (st == PFR_OK) {
+        st = pfr_sim_build(&cfg, fn, user, restore, &c, out, err);
+        if (st == PFR_OK && ((uint32_t)(*out)->S != S || (uint32_t)(*out)->M != M)) {
+            pfr_sim_destroy(*out);
+            *out = NULL;
+            st = bad(&r, "its environment's size differs from the one its config builds");
+        }
+    }
+    fclose(r.f);
+    return st;
+}

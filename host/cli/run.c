@@ -1,0 +1,176 @@
+/*
+ * run.c — a run from start to end, for `pfedrl run` and `pfedrl resume` (run.h): the output
+ * directory proved writable before set-up, set-up, the rounds with live metrics and checkpoints,
+ * SIGINT/SIGTERM, and the final files all together or not at all.
+ *
+ * Signals: during set-up the first one removes the directories this run made and ends the process
+ * as the signal would; during the rounds the first one asks the run to stop at the end of the
+ * round, after which a checkpoint and the outputs so far are written ("status": "interrupted") and
+ * the command exits 128 + the signal (130 for SIGINT, 143 for SIGTERM); a second one ends the
+ * process at once.
+ */
+#include "run.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "output.h"
+#include "progress.h"
+
+static pfr_sim *volatile g_sim;
+static volatile sig_atomic_t g_signal, g_in_setup;
+
+static void on_signal(int sig)
+{
+    if (g_signal || g_in_setup) {
+        if (g_in_setup)
+            pfr_rundir_signal_cleanup();
+        signal(sig, SIG_DFL); /* end as the signal would (exit status 128 + sig) */
+        raise(sig);
+        _exit(128 + sig);
+    }
+    g_signal = sig;
+    if (g_sim)
+        pfr_sim_request_stop(g_sim);
+}
+
+static void catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* The exit code of a failed set-up: bad input (2) or a failure of the run (1). */
+static int setup_exit_code(pfr_status st)
+{
+    return st == PFR_ERR_CONFIG || st == PFR_ERR_FORMAT || st == PFR_ERR_IO || st == PFR_ERR_NO_DEVICE ||
+                   st == PFR_ERR_TOO_LARGE || st == PFR_ERR_DEVICE_MEMORY || st == PFR_ERR_INVALID_ARGUMENT
+               ? PFR_EXIT_BAD_INPUT
+               : PFR_EXIT_RUN_FAILED;
+}
+
+typedef struct watch {
+    pfr_progress bar;
+    pfr_rundir *dir;
+    pfr_error err;
+    int write_failed;
+} watch;
+
+static void on_round(void *user, const pfr_sim *sim, int64_t round, const pfr_metrics *m)
+{
+    watch *w = user;
+    if (m && !w->write_failed && pfr_rundir_row(w->dir, sim, &w->err) != 0) {
+        w->write_failed = 1; /* stop: the outputs cannot be written */
+        pfr_sim_request_stop((pfr_sim *)sim);
+    }
+    pfr_progress_round(&w->bar, sim, round, m);
+}
+
+static void print_warnings(const pfr_sim *sim)
+{
+    for (const char *wn = pfr_sim_warnings(sim); *wn;) { /* one line each */
+        const char *nl = strchr(wn, '\n');
+        const int len = nl ? (int)(nl - wn) : (int)strlen(wn);
+        fprintf(stderr, "pfedrl: warning: %.*s\n", len, wn);
+        wn += len + (nl ? 1 : 0);
+    }
+}
+
+int pfr_cli_run(const pfr_run_request *q)
+{
+    pfr_error err = {{0}};
+    watch w;
+    memset(&w, 0, sizeof w);
+    pfr_progress_init(&w.bar, q->quiet, 0, 0);
+    w.dir = pfr_rundir_prepare(q->out_dir, &err);
+    if (!w.dir) {
+        fprintf(stderr, "pfedrl: %s\n", err.msg);
+        return PFR_EXIT_BAD_INPUT;
+    }
+    g_in_setup = 1;
+    catch_signals();
+    pfr_sim *sim = NULL;
+    char ckpt[4300];
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.pfr", q->out_dir);
+    pfr_status st = q->resume ? pfr_sim_load(ckpt, q->overrides, q->noverrides, pfr_progress_setup, &w.bar, &sim, &err)
+                              : pfr_sim_create_ex(q->cfg, pfr_progress_setup, &w.bar, &sim, &err);
+    pfr_progress_clear(&w.bar);
+    if (st != PFR_OK) {
+        fprintf(stderr, "pfedrl: %s\n", err.msg);
+        pfr_rundir_abandon(w.dir);
+        pfr_rundir_free(w.dir);
+        return setup_exit_code(st);
+    }
+    const pfr_config *cfg = pfr_sim_config(sim);
+    const int64_t from = pfr_sim_round(sim), target = cfg->rounds;
+    if (q->resume && from >= target) {
+        fprintf(stderr, "pfedrl resume: the run in %s is at round %lld and was asked for %lld; allowed: --rounds "
+                        "above %lld to go on\n", q->out_dir, (long long)from, (long long)target, (long long)from);
+        pfr_sim_destroy(sim);
+        pfr_rundir_free(w.dir);
+        return PFR_EXIT_BAD_INPUT;
+    }
+    print_warnings(sim);
+    if (pfr_rundir_start(w.dir, sim, q->resume, &err) != 0) {
+        fprintf(stderr, "pfedrl: %s\n", err.msg);
+        pfr_rundir_abandon(w.dir);
+        pfr_rundir_free(w.dir);
+        pfr_sim_destroy(sim);
+        return PFR_EXIT_BAD_INPUT;
+    }
+    g_sim = sim;
+    g_in_setup = 0;
+    if (cfg->checkpoint_every > 0)
+        pfr_sim_set_checkpoint(sim, ckpt);
+    pfr_progress_init(&w.bar, q->quiet, from, target);
+    pfr_sim_set_progress(sim, on_round, &w);
+
+    st = pfr_sim_run(sim, target - from);
+    g_sim = NULL;
+    pfr_progress_clear(&w.bar);
+    const int interrupted = st == PFR_ERR_INTERRUPTED && !w.write_failed;
+    if (st != PFR_OK && !interrupted) {
+        fprintf(stderr, "pfedrl: run failed: %s; no output written\n",
+                w.write_failed ? w.err.msg : pfr_sim_last_error(sim));
+        pfr_rundir_abandon(w.dir);
+        pfr_rundir_free(w.dir);
+        pfr_sim_destroy(sim);
+        return PFR_EXIT_RUN_FAILED;
+    }
+    const double theta_bytes = 4.0 * (double)cfg->agents * cfg->dim;
+    pfr_final fin = {interrupted ? "interrupted" : "completed", target,
+                     q->theta > 0 || (q->theta < 0 && theta_bytes <= PFR_CLI_THETA_AUTO_BYTES),
+                     interrupted || q->checkpoint};
+    if (q->theta < 0 && !fin.theta)
+        fprintf(stderr, "pfedrl: note: theta.npy not written: %.3g GB (above %.3g GB; ask with --theta)\n",
+                theta_bytes / 1e9, PFR_CLI_THETA_AUTO_BYTES / 1e9);
+    if (pfr_rundir_finish(w.dir, sim, &fin, &err) != 0) {
+        fprintf(stderr, "pfedrl: %s; no output written\n", err.msg);
+        pfr_rundir_abandon(w.dir);
+        pfr_rundir_free(w.dir);
+        pfr_sim_destroy(sim);
+        return PFR_EXIT_RUN_FAILED;
+    }
+    pfr_rundir_free(w.dir);
+    pfr_metrics last;
+    pfr_sim_metrics_get(sim, pfr_sim_metrics_count(sim) - 1, &last);
+    if (interrupted) {
+        fprintf(stderr, "pfedrl: stopped at round %lld of %lld (signal %d); wrote the outputs so far and a "
+                        "checkpoint in %s: `pfedrl resume %s` goes on\n",
+                (long long)pfr_sim_round(sim), (long long)target, (int)g_signal, q->out_dir, q->out_dir);
+    } else {
+        printf("final value_error %.6g (best rank-%d: %.3g) after %llu agent-steps, %.3g agent-steps/s, %.2f s; "
+               "results in %s\n",
+               last.value_error, cfg->dim, last.best_rank_d_error, (unsigned long long)last.agent_steps,
+               last.agent_steps_per_sec, last.wall_s, q->out_dir);
+    }
+    pfr_sim_destroy(sim);
+    return interrupted ? 128 + (g_signal ? (int)g_signal : SIGINT) : 0;
+}

@@ -1,0 +1,308 @@
+/*
+ * rundir.c — the life of a run's output directory (output.h):
+ *   prepare   before set-up: the directory made (and every missing parent, remembered) and proved
+ *             writable, so a bad --out costs nothing;
+ *   start     after set-up: the results of an earlier run there set aside (a fresh run), the live
+ *             metrics files opened (a resumed run: rewritten from the checkpoint's history);
+ *   row       after every evaluation: its rows appended and flushed (a reader sees whole rows);
+ *   finish    the final files written under temporary names, then renamed into place together; if
+ *             a rename fails, the ones done are taken back and the earlier results restored;
+ *   abandon   a failed run: everything it created removed, the earlier results restored, the
+ *             directories it made removed.
+ */
+#include "output.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PATH_CAP 4200
+/* What a run leaves in its directory: set aside when a new run starts there. */
+static const char *const RESULT_FILES[] = {"metrics.csv", "metrics_by_type.csv", "summary.json", "phi.npy",
+                                           "theta.npy",   "config.yaml",         "checkpoint.pfr", NULL};
+
+__attribute__((format(printf, 2, 3))) int pfr_cli_fail(pfr_error *err, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* ---- staging: files under temporary names, renamed into place together --------------------------- */
+const char *pfr_stage_path(pfr_stage *sg, const char *dir, const char *name)
+{
+    snprintf(sg->final[sg->n], sizeof sg->final[0], "%s/%s", dir, name);
+    snprintf(sg->tmp[sg->n], sizeof sg->tmp[0], "%s/.%s.tmp.%ld", dir, name, (long)getpid());
+    return sg->tmp[sg->n++];
+}
+
+FILE *pfr_stage_open(pfr_stage *sg, const char *dir, const char *name, pfr_error *err)
+{
+    const char *path = pfr_stage_path(sg, dir, name);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        pfr_cli_fail(err, "cannot create %s: %s", path, strerror(errno));
+    return f;
+}
+
+int pfr_stage_close(pfr_stage *sg, FILE *f, pfr_error *err)
+{
+    const int bad = ferror(f);
+    if (fclose(f) != 0 || bad)
+        return pfr_cli_fail(err, "write to %s failed", sg->tmp[sg->n - 1]);
+    return 0;
+}
+
+/* rename(), or a failure on purpose where the tests ask for one (PFEDRL_FAULT_RENAME=NAME: the
+ * rename into a file called NAME fails), so the roll-back is tested. */
+static int do_rename(const char *from, const char *to)
+{
+    const char *fault = getenv("PFEDRL_FAULT_RENAME"), *base = strrchr(to, '/');
+    if (fault && *fault && strcmp(base ? base + 1 : to, fault) == 0) {
+        errno = EIO;
+        return -1;
+    }
+    return rename(from, to);
+}
+
+int pfr_stage_finish(pfr_stage *sg, int ok, pfr_error *err)
+{
+    int done = 0, rc = ok ? 0 : -1;
+    for (; rc == 0 && done < sg->n; ++done)
+        if (do_rename(sg->tmp[done], sg->final[done]) != 0) {
+            rc = pfr_cli_fail(err, "cannot rename into %s: %s", sg->final[done], strerror(errno));
+            break;
+        }
+    if (rc != 0) /* all or nothing: take back the ones renamed (0 .. done-1) */
+        for (int i = 0; i < done; ++i)
+            remove(sg->final[i]);
+    for (int i = 0; i < sg->n; ++i)
+        remove(sg->tmp[i]); /* gone already where renamed */
+    return rc;
+}
+
+/* ---- the directory ------------------------------------------------------------------------------ */
+struct pfr_rundir {
+    char dir[PATH_CAP];
+    char aside[PATH_CAP]; /* where an earlier run's results wait ("" if none were there) */
+    int aside_made;
+    FILE *live, *live_type;
+    int fresh;
+    size_t rows;          /* evaluations written to the live files */
+};
+
+/* Directories created by prepare, deepest last, for a clean-up from a signal handler. */
+#define MADE_MAX 16
+static char made[MADE_MAX][PATH_CAP];
+static volatile int nmade;
+
+/* out = dir/name, cut to PATH_CAP (prepare keeps dir 64 bytes short of it, so nothing is cut) */
+static void join(char *out, const char *dir, const char *name)
+{
+    size_t a = strlen(dir), b = strlen(name);
+    a = a < PATH_CAP - 2 ? a : PATH_CAP - 2;
+    b = a + 1 + b < PATH_CAP ? b : PATH_CAP - 2 - a;
+    memcpy(out, dir, a);
+    out[a] = '/';
+    memcpy(out + a + 1, name, b);
+    out[a + 1 + b] = '\0';
+}
+
+pfr_rundir *pfr_rundir_prepare(const char *dir, pfr_error *err)
+{
+    pfr_rundir *r = calloc(1, sizeof *r);
+    if (!r) {
+        pfr_cli_fail(err, "out of memory");
+        return NULL;
+    }
+    if (snprintf(r->dir, sizeof r->dir, "%s", dir) >= (int)sizeof r->dir - 64) {
+        pfr_cli_fail(err, "--out %s: path too long", dir);
+        free(r);
+        return NULL;
+    }
+    char path[PATH_CAP];
+    snprintf(path, sizeof path, "%s", dir);
+    nmade = 0;
+    for (char *p = path + 1;; ++p) { /* every missing parent, then dir */
+        const char c = *p;
+        if (c == '/' || c == '\0') {
+            *p = '\0';
+            if (mkdir(path, 0777) == 0) {
+                if (nmade < MADE_MAX)
+                    snprintf(made[nmade++], PATH_CAP, "%s", path);
+            } else if (errno != EEXIST) {
+                pfr_cli_fail(err, "--out %s: cannot create %s: %s", dir, path, strerror(errno));
+                pfr_rundir_abandon(r);
+                return NULL;
+            }
+            *p = c;
+        }
+        if (c == '\0')
+            break;
+    }
+    struct stat st;
+    char probe[PATH_CAP];
+    snprintf(probe, sizeof probe, "%s/.pfedrl-probe.%ld", dir, (long)getpid());
+    FILE *f = NULL;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        pfr_cli_fail(err, "--out %s: not a directory", dir);
+    } else if (!(f = fopen(probe, "w"))) {
+        pfr_cli_fail(err, "--out %s: cannot write there: %s", dir, strerror(errno));
+    } else {
+        fclose(f);
+        remove(probe);
+        return r;
+    }
+    pfr_rundir_abandon(r);
+    return NULL;
+}
+
+void pfr_rundir_signal_cleanup(void)
+{
+    for (int i = nmade - 1; i >= 0; --i)
+        rmdir(made[i]); /* async-signal-safe; only empty ones go */
+}
+
+/* Move the result files of an earlier run into dir/.pfedrl-previous.PID (to = 1), or back (0). */
+static void set_aside(pfr_rundir *r, int to)
+{
+    char a[PATH_CAP], b[PATH_CAP];
+    for (int i = 0; RESULT_FILES[i]; ++i) {
+        join(a, r->dir, RESULT_FILES[i]);
+        join(b, r->aside, RESULT_FILES[i]);
+        if (to) {
+            if (access(a, F_OK) != 0)
+                continue;
+            if (!r->aside_made)
+                r->aside_made = mkdir(r->aside, 0777) == 0;
+            if (r->aside_made)
+                rename(a, b);
+        } else if (r->aside_made && access(b, F_OK) == 0) {
+            rename(b, a);
+        }
+    }
+    if (!to && r->aside_made && rmdir(r->aside) == 0)
+        r->aside_made = 0;
+}
+
+static void drop_aside(pfr_rundir *r)
+{
+    if (!r->aside_made)
+        return;
+    char b[PATH_CAP];
+    for (int i = 0; RESULT_FILES[i]; ++i) {
+        join(b, r->aside, RESULT_FILES[i]);
+        remove(b);
+    }
+    rmdir(r->aside);
+    r->aside_made = 0;
+}
+
+static int open_live(pfr_rundir *r, const pfr_sim *sim, pfr_error *err)
+{
+    char a[PATH_CAP], b[PATH_CAP];
+    join(a, r->dir, "metrics.csv");
+    join(b, r->dir, "metrics_by_type.csv");
+    r->live = fopen(a, "w");
+    r->live_type = r->live ? fopen(b, "w") : NULL;
+    if (!r->live || !r->live_type)
+        return pfr_cli_fail(err, "cannot create %s: %s", r->live ? b : a, strerror(errno));
+    pfr_cli_metrics_header(r->live);
+    pfr_cli_by_type_header(r->live_type);
+    r->rows = 0;
+    return pfr_rundir_row(r, sim, err); /* a resumed run's history so far */
+}
+
+int pfr_rundir_start(pfr_rundir *r, const pfr_sim *sim, int resume, pfr_error *err)
+{
+    r->fresh = !resume;
+    char name[48];
+    snprintf(name, sizeof name, ".pfedrl-previous.%ld", (long)getpid());
+    join(r->aside, r->dir, name);
+    if (r->fresh)
+        set_aside(r, 1);
+    return open_live(r, sim, err);
+}
+
+int pfr_rundir_row(pfr_rundir *r, const pfr_sim *sim, pfr_error *err)
+{
+    const size_t n = pfr_sim_metrics_count(sim);
+    for (; r->rows < n; ++r->rows) {
+        pfr_cli_metrics_row(r->live, sim, r->rows);
+        pfr_cli_by_type_rows(r->live_type, sim, r->rows);
+    }
+    if (fflush(r->live) != 0 || fflush(r->live_type) != 0 || ferror(r->live) || ferror(r->live_type))
+        return pfr_cli_fail(err, "write to %s/metrics.csv failed: %s", r->dir, strerror(errno));
+    return 0;
+}
+
+int pfr_rundir_finish(pfr_rundir *r, pfr_sim *sim, const pfr_final *what, pfr_error *err)
+{
+    int ok = pfr_rundir_row(r, sim, err) == 0;
+    const int closed = fclose(r->live) == 0 && fclose(r->live_type) == 0;
+    r->live = r->live_type = NULL;
+    if (ok && !closed)
+        ok = pfr_cli_fail(err, "write to %s/metrics.csv failed", r->dir) == 0;
+    pfr_stage sg = {.n = 0};
+    if (ok)
+        ok = pfr_cli_stage_results(&sg, r->dir, sim, what, err) == 0;
+    /* a resumed run replaces its own earlier files: set them aside too, so a failed rename can
+     * put them back */
+    if (ok && !r->fresh) {
+        char a[PATH_CAP], b[PATH_CAP];
+        for (int i = 0; i < sg.n; ++i) {
+            const char *base = strrchr(sg.final[i], '/') + 1;
+            join(a, r->dir, base);
+            join(b, r->aside, base);
+            if (access(a, F_OK) == 0 && (r->aside_made || (r->aside_made = mkdir(r->aside, 0777) == 0)))
+                rename(a, b);
+        }
+    }
+    if (pfr_stage_finish(&sg, ok, err) != 0)
+        return -1; /* the caller abandons: earlier results come back */
+    drop_aside(r);
+    return 0;
+}
+
+void pfr_rundir_abandon(pfr_rundir *r)
+{
+    if (!r)
+        return;
+    if (r->live)
+        fclose(r->live);
+    if (r->live_type)
+        fclose(r->live_type);
+    r->live = r->live_type = NULL;
+    if (r->fresh) { /* the live files are this run's */
+        char a[PATH_CAP];
+        join(a, r->dir, "metrics.csv");
+        remove(a);
+        join(a, r->dir, "metrics_by_type.csv");
+        remove(a);
+    }
+    if (r->aside[0])
+        set_aside(r, 0);
+    pfr_rundir_signal_cleanup();
+    nmade = 0;
+}
+
+void pfr_rundir_free(pfr_rundir *r)
+{
+    if (!r)
+        return;
+    if (r->live)
+        fclose(r->live);
+    if (r->live_type)
+        fclose(r->live_type);
+    free(r);
+}
+
+const char *pfr_rundir_path(const pfr_rundir *r) { return r->dir; }
