@@ -469,7 +469,7 @@ pfr_status pfr_config_set(pfr_config *cfg, const char *key, const char *value, p
 
 void pfr_config_key_value(const pfr_config *cfg, size_t i, char *buf, size_t n)
 {
-    if (i >= NKEYS || n == 0)
+    if (i >= NKEYS || !buf || n == 0)
         return;
     const key_def *k = &KEYS[i];
     const char *field = (const char *)cfg + k->offset;

@@ -90,6 +90,10 @@ typedef struct cpu_engine {
 } cpu_engine;
 
 
+/* The engine's interface (engine_cpu.c) and its end (cpu_setup.c). */
+extern const pfr_engine_vtbl pfr_cpu_engine_vtbl;
+void pfr_cpu_engine_destroy(pfr_sim *sim);
+
 /* Philox for 16 agents (cpu_philox.c): words 0 and 1 of agents i0 .. i0+15 at step t. */
 void pfr_cpu_philox16_scalar(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w0, uint32_t *w1);
 #if defined(__x86_64__) && defined(__GNUC__)

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -115,13 +116,19 @@ std::vector<GpuCase> cases(const std::string &group)
                                                                         {"cuda_kernel", kernel},
                                                                         {"orthonormalize", orth}},
                                        1});
+    if (group == "resume") // saved at round 10, loaded, run on to 20; graphs too
+        for (const char *alg : {"pfedtd_rep", "local_rep", "fedavg_rep"})
+            for (const char *graph : {"false", "true"})
+                out.push_back({std::string(alg) + " graph " + graph,
+                               cliff(alg) + KV{{"participation", "1"}, {"cuda_graph", graph}, {"schedule.a", "0.6"}},
+                               20});
     if (group == "diverging")
         out.push_back({"alpha=beta=1000",
                        cliff("pfedtd_rep") + KV{{"alpha", "1000"}, {"beta", "1000"}, {"participation", "1"}}, 50, true});
     return out;
 }
-const std::vector<std::string> kGroups = {"parity", "chunked",    "warp_vs_thread", "every_step",
-                                          "graph",  "large_grid", "average",        "diverging"};
+const std::vector<std::string> kGroups = {"parity",     "chunked", "warp_vs_thread", "every_step", "graph",
+                                          "large_grid", "average", "resume",         "diverging"};
 
 pfr_sim *make(const KV &kv, const char *backend)
 {
@@ -368,6 +375,34 @@ TEST(Cuda, GraphRoundsEqualStreamRoundsBitForBit)
         EXPECT_EQ(ma.agent_steps, mb.agent_steps);
         pfr_sim_destroy(plain);
         pfr_sim_destroy(graph);
+    }
+}
+
+// A run saved at round 10 and loaded again (the state uploaded by the engine's start) goes on bit
+// for bit as the straight run on the device.
+TEST(Cuda, ResumedRunEqualsStraightRunBitForBit)
+{
+    REQUIRE_GPU();
+    for (const GpuCase &c : cases("resume")) {
+        SCOPED_TRACE(c.name);
+        pfr_sim *straight = make(c.kv, "cuda"), *first = make(c.kv, "cuda");
+        ASSERT_TRUE(straight && first);
+        ASSERT_EQ(pfr_sim_run(straight, c.rounds), PFR_OK) << pfr_sim_last_error(straight);
+        ASSERT_EQ(pfr_sim_run(first, c.rounds / 2), PFR_OK) << pfr_sim_last_error(first);
+        const std::string path = "/tmp/pfedrl_cuda_resume.pfr";
+        pfr_error err;
+        ASSERT_EQ(pfr_sim_save(first, path.c_str(), &err), PFR_OK) << err.msg;
+        pfr_sim_destroy(first);
+        pfr_sim *second = nullptr;
+        ASSERT_EQ(pfr_sim_load(path.c_str(), nullptr, 0, nullptr, nullptr, &second, &err), PFR_OK) << err.msg;
+        ASSERT_EQ(pfr_sim_run(second, c.rounds - c.rounds / 2), PFR_OK) << pfr_sim_last_error(second);
+        Snapshot a = snap(straight), b = snap(second);
+        EXPECT_EQ(a.states, b.states);
+        EXPECT_EQ(0, std::memcmp(a.phi.data(), b.phi.data(), a.phi.size() * sizeof(float))) << "Phi";
+        EXPECT_EQ(0, std::memcmp(a.theta.data(), b.theta.data(), a.theta.size() * sizeof(float))) << "theta";
+        pfr_sim_destroy(straight);
+        pfr_sim_destroy(second);
+        std::remove(path.c_str());
     }
 }
 

@@ -141,6 +141,7 @@ pfr_rundir *pfr_rundir_prepare(const char *dir, pfr_error *err)
             } else if (errno != EEXIST) {
                 pfr_cli_fail(err, "--out %s: cannot create %s: %s", dir, path, strerror(errno));
                 pfr_rundir_abandon(r);
+                free(r);
                 return NULL;
             }
             *p = c;
@@ -162,6 +163,7 @@ pfr_rundir *pfr_rundir_prepare(const char *dir, pfr_error *err)
         return r;
     }
     pfr_rundir_abandon(r);
+    free(r);
     return NULL;
 }
 

@@ -1,0 +1,233 @@
+/*
+ * cpu_setup.c — the CPU engine's start and end: its work space sized (pfr_engine_cpu_bytes, for
+ * the memory plan), allocated (line-aligned where a thread writes, huge pages for the tables the
+ * steps read at random), the path chosen, and everything freed. The rounds are engine_cpu.c.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "cpu_engine.h"
+
+void pfr_cpu_engine_destroy(pfr_sim *sim)
+{
+    cpu_engine *e = sim->engine_state;
+    if (!e)
+        return;
+    pfr_pool_destroy(e->pool);
+    for (int t = 0; e->th && t < e->T; ++t) {
+        cpu_thread *w = &e->th[t];
+        for (int g = 0; g < PFR_CPU_LANES; ++g) {
+            free(w->lane[g].table);
+            free(w->lane[g].hpos);
+        }
+        free(w->ov_rows);
+        free(w->ov_vals);
+        free(w->ov_maps);
+        free(w->pos);
+        free(w->touched);
+    }
+    for (int p = 0; e->part && p < e->W; ++p) {
+        free(e->part[p].rows);
+        free(e->part[p].vals);
+        free(e->part[p].order);
+        free(e->part[p].theta);
+    }
+    free(e->part);
+    free(e->th);
+    free(e->accum);
+    free(e->in_accum);
+    free(e->theta_accum);
+    free(e->pending);
+    free(e->rp32);
+    free(e->ent);
+    free(e);
+    sim->engine_state = NULL;
+}
+
+/* A table the steps read at random: on 2 MiB pages where the system offers them (transparent huge
+ * pages on request), so that at large S a lookup misses the TLB less often. */
+static void *big_alloc(size_t bytes)
+{
+    const size_t align = (size_t)2 << 20;
+    const size_t rounded = (bytes + align - 1) / align * align;
+    void *p = aligned_alloc(bytes >= align ? align : 64, bytes >= align ? rounded : (bytes + 63) / 64 * 64);
+#ifdef MADV_HUGEPAGE
+    if (p && bytes >= align)
+        (void)madvise(p, rounded, MADV_HUGEPAGE); /* a hint: nothing depends on it */
+#endif
+    return p;
+}
+
+/* Work space that one thread writes: on cache lines of its own (whole lines, line-aligned), so no
+ * two threads ever write the same line (a shared one would bounce between cores at every fold). */
+static void *line_alloc(size_t bytes)
+{
+    return aligned_alloc(64, (bytes + 63) / 64 * 64 + (bytes == 0) * 64);
+}
+
+static void *line_calloc(size_t bytes)
+{
+    void *p = line_alloc(bytes);
+    if (p)
+        memset(p, 0, bytes);
+    return p;
+}
+
+/* Overlay table size: a power of two at least twice the rows (a short probe), at least 16. */
+static uint32_t table_log2(int R)
+{
+    uint32_t lg = 4;
+    while ((1u << lg) < 2u * (uint32_t)R)
+        ++lg;
+    return lg;
+}
+
+/* Rows per block part, and block parts per wave within the budget (at least one per thread). */
+static void part_sizes(int S, int d, int K, int64_t N, int T, int *cap, int *W)
+{
+    const int64_t R = K < S ? K : S, rows = (int64_t)PFR_AGENT_BLOCK * R;
+    *cap = (int)(rows < S ? rows : S);
+    const double bytes = (double)*cap * (8.0 * d + 8.0) + 8.0 * d;
+    const int64_t nblocks = (N + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
+    int64_t w = (int64_t)((double)PFR_CPU_WAVE_BUDGET / bytes);
+    w = w < T ? T : w;
+    w = w > PFR_CPU_MAX_WAVE ? PFR_CPU_MAX_WAVE : w;
+    *W = (int)(w < nblocks ? w : nblocks);
+}
+
+double pfr_engine_cpu_bytes(int S, int d, int K, int M, int T, int shared, int64_t N)
+{
+    (void)M;
+    const double R = K < S ? K : S, dd = d;
+    double bytes = 8.0 * dd * dd + 8.0 * dd; /* pending R, theta sum */
+    double per_thread = 4.0 * S * 2.0;       /* row map, touched rows */
+    if (shared) {
+        int cap, W;
+        part_sizes(S, d, K, N, T, &cap, &W);
+        bytes += 8.0 * S * dd + S + W * ((double)cap * (8.0 * dd + 8.0) + 8.0 * dd); /* accumulator, parts */
+        per_thread += PFR_CPU_LANES * ((R < 255 && S <= PFR_CPU_MAP_MAX_S ? (double)S : 8.0 * (double)(1u << table_log2((int)R))) +
+                                       (R + 1.0) * (8.0 + 4.0 * dd));
+    }
+    return bytes + T * per_thread;
+}
+
+pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
+{
+    const int S = sim->S, d = sim->d, K = sim->K;
+    cpu_engine *e = line_calloc(sizeof *e);
+    if (!e)
+        return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory");
+    sim->engine = &pfr_cpu_engine_vtbl;
+    sim->engine_state = e;
+    e->T = sim->threads;
+    /* the paths, best first: 16 agents at once (AVX-512), one agent vectorized along d, scalar;
+     * all give the same bits, and tests force each (cpu_path) */
+    e->vector = sim->cpu_path != PFR_CPU_PATH_SCALAR;
+    e->philox16 = pfr_cpu_philox16_scalar;
+#ifdef PFR_HAVE_X86_PHILOX
+    if (e->vector && __builtin_cpu_supports("avx512f"))
+        e->philox16 = pfr_cpu_philox16_avx512;
+    else if (e->vector && __builtin_cpu_supports("avx2"))
+        e->philox16 = pfr_cpu_philox16_avx2;
+#endif
+#ifdef PFR_X16
+    e->x16 = sim->cpu_path == PFR_CPU_PATH_AUTO && (d == 4 || d == 8 || d == 16) && __builtin_cpu_supports("avx512f");
+    if (e->x16)
+        pfr_x16_init(&e->x16_layout);
+#endif
+    e->R = K < S ? K : S;
+    const int shared = !sim->own_phi && (sim->avg_phi || sim->avg_theta);
+    part_sizes(S, d, K, sim->N, e->T, &e->cap, &e->W);
+    e->pool = pfr_pool_create(e->T);
+    e->th = line_calloc(sizeof *e->th * (size_t)e->T);
+    e->pending = calloc((size_t)d * d, sizeof(double));
+    e->theta_accum = calloc((size_t)d, sizeof(double));
+    int ok = e->pool && e->th && e->pending && e->theta_accum;
+    /* the 16-agent step's gathers need every index below 2^31: entries, row pointers, Phi rows, maps */
+    if (ok && e->x16 && sim->env->nnz < INT32_MAX / 4 && (uint64_t)sim->M * (S + 1) < INT32_MAX &&
+        (uint64_t)S * d < INT32_MAX && (uint64_t)(e->R + 1) * d * PFR_CPU_LANES < INT32_MAX &&
+        (uint64_t)(S + 4) * PFR_CPU_LANES < INT32_MAX) {
+        const size_t nrp = (size_t)sim->M * (S + 1), nnz = (size_t)sim->env->nnz;
+        e->rp32 = big_alloc(sizeof(uint32_t) * nrp);
+        e->ent = big_alloc(sizeof(uint32_t) * 4 * nnz);
+        ok = e->rp32 && e->ent;
+        for (size_t r = 0; ok && r < nrp; ++r)
+            e->rp32[r] = (uint32_t)sim->env->row_ptr[r];
+        e->prefetch = 16.0 * (double)nnz + 4.0 * S * d > (double)((size_t)1 << 20); /* beyond ~L2 */
+        for (size_t j = 0; ok && j < nnz; ++j) {
+            e->ent[4 * j] = sim->env->thr[j];
+            e->ent[4 * j + 1] = sim->env->next[j];
+            memcpy(&e->ent[4 * j + 2], &sim->env->reward[j], sizeof(float));
+            e->ent[4 * j + 3] = 0;
+        }
+    }
+    if (ok && shared) {
+        e->accum = calloc((size_t)S * d, sizeof(double));
+        e->in_accum = calloc((size_t)S, 1);
+        e->part = line_calloc(sizeof *e->part * (size_t)e->W);
+        ok = e->accum && e->in_accum && e->part;
+        for (int p = 0; ok && p < e->W; ++p) {
+            block_part *bp = &e->part[p];
+            bp->rows = line_alloc(sizeof(int32_t) * (size_t)e->cap);
+            bp->vals = line_alloc(sizeof(double) * (size_t)e->cap * d);
+            bp->order = line_alloc(sizeof(int32_t) * (size_t)e->cap);
+            bp->theta = line_calloc(sizeof(double) * (size_t)d);
+            ok = bp->rows && bp->vals && bp->order && bp->theta;
+        }
+    }
+    e->bmul = ((uint64_t)PFR_CPU_BUCKETS << 32) / (uint64_t)S;
+    /* slot maps: a byte per state and lane, where that is small (and an overlay has < 255 rows) */
+    e->map = e->R < 255 && (size_t)S <= PFR_CPU_MAP_MAX_S;
+    uint64_t longest = 1; /* the longest row of the chains sets the search's halvings */
+    for (uint64_t r = 0; r < (uint64_t)sim->M * (uint64_t)(S + 1); ++r)
+        if (r % (uint64_t)(S + 1) != (uint64_t)S) {
+            const uint64_t n = sim->env->row_ptr[r + 1] - sim->env->row_ptr[r];
+            longest = n > longest ? n : longest;
+        }
+    e->iters = 0;
+    while ((1ull << e->iters) < longest)
+        ++e->iters;
+    const uint32_t lg = table_log2(e->R);
+    for (int t = 0; ok && t < e->T; ++t) {
+        cpu_thread *w = &e->th[t];
+        w->pos = line_alloc(sizeof(int32_t) * (size_t)S);
+        w->touched = line_alloc(sizeof(int32_t) * (size_t)S);
+        ok = w->pos && w->touched;
+        for (int s = 0; ok && s < S; ++s)
+            w->pos[s] = -1;
+        if (!ok || !shared || !sim->learn_phi)
+            continue;
+        /* the 16 lanes' overlays in one block each (the 16-agent step addresses them by offset) */
+        const size_t rows1 = (size_t)e->R + 1, mstride = (size_t)S + 4; /* +4: a dword gather reads past a byte */
+        w->ov_rows = line_alloc(sizeof(int32_t) * rows1 * PFR_CPU_LANES);
+        w->ov_vals = line_alloc(sizeof(float) * rows1 * d * PFR_CPU_LANES);
+        w->ov_maps = e->map ? line_alloc(mstride * PFR_CPU_LANES) : NULL;
+        ok = w->ov_rows && w->ov_vals && (!e->map || w->ov_maps);
+        if (ok && e->map)
+            memset(w->ov_maps, 0xFF, mstride * PFR_CPU_LANES);
+        for (int g = 0; ok && g < PFR_CPU_LANES; ++g) {
+            pfr_overlay *o = &w->lane[g];
+            o->shift = 32 - lg;
+            o->mask = (1u << lg) - 1;
+            o->rows = w->ov_rows + rows1 * g;
+            o->vals = w->ov_vals + rows1 * d * g;
+            if (e->map) {
+                o->map = w->ov_maps + mstride * g;
+            } else {
+                o->table = line_alloc(sizeof(int32_t) * 2 * ((size_t)1 << lg));
+                o->hpos = line_alloc(sizeof(uint32_t) * (size_t)e->R);
+                ok = o->table && o->hpos;
+                for (size_t h = 0; ok && h < ((size_t)1 << lg); ++h)
+                    o->table[2 * h] = -1;
+            }
+        }
+    }
+    if (!ok) {
+        pfr_cpu_engine_destroy(sim);
+        sim->engine = NULL;
+        return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory for the CPU engine's work space (%d threads, S=%d, d=%d)",
+                        sim->threads, S, d);
+    }
+    return PFR_OK;
+}
