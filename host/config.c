@@ -28,10 +28,12 @@ typedef struct key_def {
 } key_def;
 
 static const char *const ENV_KINDS[] = {"cliffwalk", "gridworld", "garnet", "randomwalk", "file", NULL};
-static const char *const ALGORITHMS[] = {"pfedtd_rep", "local_rep", "fedavg_rep", "fedtd", "local_td", NULL};
+static const char *const ALGORITHMS[] = {"pfedtd_rep", "local_rep", "fedavg_rep", "fedtd", "local_td",
+                                         "local_td_tabular", "fedtd_tabular", NULL};
 static const char *const BACKENDS[] = {"auto", "cpu", "cuda", NULL};
 static const char *const CUDA_KERNELS[] = {"auto", "thread", "warp", NULL};
 static const char *const WIND_DIRECTIONS[] = {"north", "per_type", NULL};
+static const char *const LAYOUTS[] = {"per_type", "shared", NULL};
 
 #define OFF(field) offsetof(pfr_config, field)
 #define BIG 2147483647.0
@@ -59,6 +61,7 @@ static const key_def KEYS[] = {
     {"env.walls", T_DOUBLE, OFF(env.walls), 0, 0.35, 0, 0, NULL, "gridworld: fraction of cells drawn as walls, a layout per type; the largest connected free region is kept (near 0.4 the free cells fall apart into pieces)"},
     {"env.starts", T_INT, OFF(env.starts), 0, 1000000, 0, 0, NULL, "gridworld: cells an episode restarts at after a goal, per type; 0 = any free cell (a dense row: keep large grids above 0)"},
     {"env.wind_direction", T_ENUM, OFF(env.wind_direction), 0, 0, 0, 0, WIND_DIRECTIONS, "gridworld: wind toward the north, or per_type (type m: north, east, south, west for m mod 4)"},
+    {"env.layout", T_ENUM, OFF(env.layout), 0, 0, 0, 0, LAYOUTS, "gridworld: walls, goals and restart cells drawn per type, or shared by all types, each type with its own reward in [-1, 1] for each goal (values of rank at most env.goals when slip and wind agree)"},
     {"env.reward_scale", T_DOUBLE, OFF(env.reward_scale), 0, 1e6, 1, 0, NULL, "multiplies every reward of a generated family (cliffwalk: -0.01 a step, -1 for the cliff)"},
     {"env.p_file", T_PATH, OFF(env.p_file), 0, 0, 0, 0, NULL, "file: transition matrices P, .npy [M, S, S]"},
     {"env.r_file", T_PATH, OFF(env.r_file), 0, 0, 0, 0, NULL, "file: rewards R, .npy [M, S, S] or [M, S]"},
@@ -109,6 +112,7 @@ void pfr_config_init(pfr_config *c)
     c->env.walls = 0.0;
     c->env.starts = 0;
     c->env.wind_direction = PFR_WIND_NORTH;
+    c->env.layout = PFR_LAYOUT_PER_TYPE;
     c->agents = 1024;
     c->dim = 8;
     c->rounds = 200;
@@ -189,6 +193,7 @@ static const struct {
     {"env.walls", FAM(PFR_ENV_GRIDWORLD)},
     {"env.starts", FAM(PFR_ENV_GRIDWORLD)},
     {"env.wind_direction", FAM(PFR_ENV_GRIDWORLD)},
+    {"env.layout", FAM(PFR_ENV_GRIDWORLD)},
     {"env.reward_spread", GENERATED},
     {"env.reward_scale", GENERATED},
 };
@@ -501,6 +506,14 @@ void pfr_config_key_value(const pfr_config *cfg, size_t i, char *buf, size_t n)
         }
         break;
     }
+    }
+}
+
+void pfr_config_resolve(pfr_config *c)
+{
+    if (pfr_algorithm_traits(c->algorithm).tabular) { /* the table is the representation */
+        c->dim = 1;
+        c->orthonormalize = 0;
     }
 }
 

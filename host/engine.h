@@ -63,6 +63,7 @@ struct pfr_sim {
     int own_phi;   /* every agent keeps its own Phi_i across rounds (local_rep) */
     int avg_phi;   /* Phi_i averaged into the shared Phi each round */
     int avg_theta; /* theta_i averaged and broadcast each round */
+    int tabular;   /* the table is Phi [S, 1], theta fixed at 1 (pfr_algorithm_traits) */
 
     /* Host state. Shapes: phi [S, d]; agent_phi [N, S, d] (own_phi only); theta [N, d]; state [N]. */
     float *phi;

@@ -263,9 +263,15 @@ pfr_status pfr_build_gridworld(const pfr_env_config *c, int M, pfr_env *env, pfr
     }
     pfr_env_rng goals_rng = {c->seed, PFR_STREAM_GRID_GOALS, 0};
     int free_min = S, free_max = 0;
+    const int shared = c->layout == PFR_LAYOUT_SHARED;
     for (int m = 0; m < M && st == PFR_OK; ++m) {
-        if ((st = grid_layout(c, W, H, m, pfr_env_rng_u32(&goals_rng), &g, err)) != PFR_OK)
+        if ((m == 0 || !shared) && (st = grid_layout(c, W, H, m, pfr_env_rng_u32(&goals_rng), &g, err)) != PFR_OK)
             break;
+        if (shared) { /* type 0's layout for every type; each type its own reward for each goal */
+            pfr_env_rng rr = {c->seed, PFR_STREAM_GRID_REWARD0 + (uint64_t)m, 0};
+            for (int q = 0; q < c->goals; ++q)
+                g.goal_reward[q] = 2.0 * pfr_env_rng_uniform(&rr) - 1.0;
+        }
         free_min = g.n_free < free_min ? g.n_free : free_min;
         free_max = g.n_free > free_max ? g.n_free : free_max;
         const double f = pfr_type_frac(m, M);
@@ -310,9 +316,12 @@ pfr_status pfr_build_gridworld(const pfr_env_config *c, int M, pfr_env *env, pfr
         if (c->walls > 0.0)
             snprintf(walls, sizeof walls, "walls %g (free cells %.0f..%.0f%%)", c->walls, 100.0 * free_min / S,
                      100.0 * free_max / S);
+        char goals[64];
+        snprintf(goals, sizeof goals, shared ? "one layout with %d goal%s (rewards per type)" : "%d goal%s each",
+                 c->goals, c->goals > 1 ? "s" : "");
         snprintf(env->description, sizeof env->description,
-                 "gridworld %dx%d, %d types, %d goal%s each, %s, %s restart, slip %g..%g, wind %s %g..%g", W, H, M,
-                 c->goals, c->goals > 1 ? "s" : "", walls, c->starts > 0 ? "start-cell" : "anywhere", c->slip_min,
+                 "gridworld %dx%d, %d types, %s, %s, %s restart, slip %g..%g, wind %s %g..%g", W, H, M, goals, walls,
+                 c->starts > 0 ? "start-cell" : "anywhere", c->slip_min,
                  c->slip_max, c->wind_direction == PFR_WIND_PER_TYPE ? "per type" : DIR_NAME[UP], c->wind_min,
                  c->wind_max);
         if (pfr_builder_finish(&b, env) != PFR_OK)

@@ -28,22 +28,30 @@ pfr_status pfr_fail(pfr_error *err, pfr_status status, const char *fmt, ...) PFR
 void pfr_error_prefix(pfr_error *err, const char *fmt, ...) PFR_PRINTF(2, 3);
 
 /* What an algorithm does (DESIGN §1): Phi trained; each agent keeps its own Phi_i (local_rep);
- * Phi_i averaged into the shared Phi; theta_i averaged and handed back. */
+ * Phi_i averaged into the shared Phi; theta_i averaged and handed back; tabular: the value table is
+ * a Phi of one column (d = 1) learned with theta fixed at 1 (the step sizes: 0 for theta, alpha
+ * for the table), so tabular TD runs as the representation learners do, in O(1) a step. */
 typedef struct pfr_alg_traits {
-    int learn_phi, own_phi, avg_phi, avg_theta;
+    int learn_phi, own_phi, avg_phi, avg_theta, tabular;
 } pfr_alg_traits;
 static inline pfr_alg_traits pfr_algorithm_traits(pfr_algorithm a)
 {
-    pfr_alg_traits t = {0, 0, 0, 0};
+    pfr_alg_traits t = {0, 0, 0, 0, 0};
     switch (a) {
     case PFR_ALG_PFEDTD_REP: t.learn_phi = t.avg_phi = 1; break;
     case PFR_ALG_LOCAL_REP: t.learn_phi = t.own_phi = 1; break;
     case PFR_ALG_FEDAVG_REP: t.learn_phi = t.avg_phi = t.avg_theta = 1; break;
     case PFR_ALG_FEDTD: t.avg_theta = 1; break;
     case PFR_ALG_LOCAL_TD: break;
+    case PFR_ALG_LOCAL_TD_TABULAR: t.learn_phi = t.own_phi = t.tabular = 1; break;
+    case PFR_ALG_FEDTD_TABULAR: t.learn_phi = t.avg_phi = t.tabular = 1; break;
     }
     return t;
 }
+
+/* What the algorithm makes of a config (config.c): the tabular learners use d = 1 (the table is a
+ * Phi of one column) and no orthonormalization, whatever dim and orthonormalize say. */
+void pfr_config_resolve(pfr_config *c);
 
 /* ---- NumPy .npy ------------------------------------------------------------------------- */
 typedef struct pfr_npy {

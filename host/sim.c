@@ -32,6 +32,10 @@ static double now_s(void)
 static void init_phi(pfr_sim *sim)
 {
     const int S = sim->S, d = sim->d;
+    if (sim->tabular) { /* the value table starts at 0, as theta does for the other learners */
+        memset(sim->phi, 0, sizeof(float) * (size_t)S * d);
+        return;
+    }
     if (!sim->learn_phi && d == S) { /* tabular features */
         memset(sim->phi, 0, sizeof(float) * (size_t)S * d);
         for (int s = 0; s < S; ++s)
@@ -102,6 +106,10 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
     pfr_status st = pfr_config_validate(cfg, err);
     if (st != PFR_OK)
         return st;
+    /* what the algorithm makes of the config (tabular: d = 1, no orthonormalization) */
+    pfr_config resolved = *cfg;
+    pfr_config_resolve(&resolved);
+    cfg = &resolved;
 #ifndef PFR_HAVE_CUDA
     if (cfg->backend == PFR_BACKEND_CUDA)
         return pfr_fail(err, PFR_ERR_NO_DEVICE,
@@ -150,6 +158,7 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
     sim->own_phi = traits.own_phi;
     sim->avg_phi = traits.avg_phi;
     sim->avg_theta = traits.avg_theta;
+    sim->tabular = traits.tabular;
 
     const int S = sim->S, d = sim->d;
     const int64_t N = sim->N;
@@ -183,7 +192,7 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
         sim->type_weight[sim->type_first + q] =
             (double)(N / sim->type_count + (q < N % sim->type_count ? 1 : 0)) / (double)N;
     report(&rep, "best rank-d error", 0.0);
-    sim->best_rank_d = pfr_truth_best_rank_d(&sim->truth, sim->type_weight, d);
+    sim->best_rank_d = sim->tabular ? 0.0 : pfr_truth_best_rank_d(&sim->truth, sim->type_weight, d);
     report(&rep, "initial representation", 0.0);
 
     if (cfg->init_phi[0]) {
@@ -213,7 +222,7 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
                           "finite values", cfg->init_phi, bad / (size_t)d, bad % (size_t)d);
             goto fail;
         }
-        if (nonzero == 0)
+        if (nonzero == 0 && !sim->tabular)
             warn(sim, "init_phi %s is all zeros: every update is proportional to Phi or theta (both 0), so "
                       "nothing will be learned", cfg->init_phi);
     } else {
@@ -233,6 +242,9 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
         pfr_words w = pfr_stream_words(cfg->seed, PFR_STREAM_INIT_STATE, (uint64_t)i);
         sim->state[i] = pfr_word_below(w.w[0], (uint32_t)S);
     }
+    if (sim->tabular) /* theta fixed at 1: the value of s is the table's entry, Phi[s] theta */
+        for (size_t e = 0; e < (size_t)N * d; ++e)
+            sim->theta[e] = 1.0f;
     if (sim->own_phi)
         for (int64_t i = 0; i < N; ++i)
             memcpy(sim->agent_phi + (size_t)i * S * d, sim->phi, sizeof(float) * (size_t)S * d);
@@ -358,6 +370,10 @@ pfr_status pfr_sim_run(pfr_sim *sim, int64_t rounds)
             const double t = (double)(plan.t0 + (uint64_t)k);
             alpha[k] = (float)(sc->a == 0.0 ? sim->cfg.alpha : sim->cfg.alpha / pow(1.0 + t / sc->tau, sc->a));
             beta[k] = (float)(sc->b == 0.0 ? sim->cfg.beta : sim->cfg.beta / pow(1.0 + t / sc->tau, sc->b));
+            if (sim->tabular) { /* the table learns at alpha_t, theta (fixed at 1) not at all */
+                beta[k] = alpha[k];
+                alpha[k] = 0.0f;
+            }
         }
         plan.alpha = alpha;
         plan.beta = beta;

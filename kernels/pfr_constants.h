@@ -32,7 +32,9 @@
 #define PFR_STREAM_MAX_TYPES 4096 /* env.types at most; TYPE0 + m stays below the next stream */
 #define PFR_STREAM_GRID_TYPE0 (PFR_STREAM_GARNET_TYPE0 + PFR_STREAM_MAX_TYPES) /* env seed: grid world type m's
                                                                                    walls, goals, starts: + m */
-#define PFR_STREAM_NEXT_FREE (PFR_STREAM_GRID_TYPE0 + PFR_STREAM_MAX_TYPES)
+#define PFR_STREAM_GRID_REWARD0 (PFR_STREAM_GRID_TYPE0 + PFR_STREAM_MAX_TYPES) /* env seed: type m's goal rewards
+                                                                                 with a shared layout: + m */
+#define PFR_STREAM_NEXT_FREE (PFR_STREAM_GRID_REWARD0 + PFR_STREAM_MAX_TYPES)
 
 /* ---- sizes the engines are built around --------------------------------------------------------- */
 #define PFR_MAX_DIM 4096      /* the config's largest representation dimension d */

@@ -5,6 +5,17 @@
       mean of y over seeds against x, one line per hue value, with a 95% confidence band
       (Student t over seeds); log y axis. Several sweep directories are overlaid (e.g. the
       methods of the generalization experiment, each its own sweep with a --tag).
+      --x steps_per_agent puts agent_steps / agents on the x axis (equal work per agent).
+  plot.py final SWEEP_DIR [SWEEP_DIR...] --out FIG [--by agents] [--hue algorithm] [--y value_error]
+      the final y of each run against --by, mean over seeds with a 95% band, log-log.
+  plot.py reach SWEEP_DIR [SWEEP_DIR...] --out FIG --threshold T [--hue method] [--y value_error]
+      agent-steps per agent each method needs to bring y to <= T (mean over seeds, 95% interval);
+      bars, and the numbers in FIG.json (runs that never get there are counted, not averaged in).
+  plot.py rate SWEEP_DIR --out FIG [--y value_error]
+      decaying step sizes: the final y against N * T (agents x rounds), log-log with the fitted
+      slope and its 95% interval (the paper's O(1/(NT)) predicts -1 for the noise term); and the
+      across-seed spread of span(Phi), rotation-invariant: E ||P - mean P||_F^2 of the projectors
+      onto span(Phi) (principal angles, not coordinates), against N.
   plot.py speedup SWEEP_DIR --out FIG [--threshold 0.2] [--by agents] [--metric td_fixed_point_error]
       against N on log-log axes: (a) the across-seed variance of the final Phi,
       E||Phi - mean Phi||_F^2 over seeds; (b) the rounds each seed needs to bring --metric
@@ -78,7 +89,8 @@ def cmd_curves(args):
             y = r.get(args.y, "")
             if y == "":
                 continue
-            groups[r.get(args.hue, os.path.basename(sweep))][float(r[args.x])].append(float(y))
+            x = float(r["agent_steps"]) / float(r["agents"]) if args.x == "steps_per_agent" else float(r[args.x])
+            groups[r.get(args.hue, os.path.basename(sweep))][x].append(float(y))
         for hue, byx in sorted(groups.items()):
             xs = sorted(byx)
             mean = np.array([np.mean(byx[x]) for x in xs])
@@ -88,6 +100,8 @@ def cmd_curves(args):
             line, = ax.plot(xs, mean, label=f"{hue} (n={n})")
             ax.fill_between(xs, np.maximum(mean - half, 1e-12), mean + half, color=line.get_color(), alpha=0.2)
     ax.set_yscale("log")
+    if args.logx:
+        ax.set_xscale("log")
     ax.set_xlabel(args.x.replace("_", " "))
     ax.set_ylabel(args.y.replace("_", " "))
     if args.title:
@@ -165,6 +179,161 @@ def cmd_speedup(args):
         print("plot: rounds-to-threshold slope %.3f ± %.3f" % tuple(result["rounds_slope"]))
 
 
+def final_rows(sweeps, hue, y):
+    """(hue, run, summary row, its last metrics row) for every run of the sweeps."""
+    out = []
+    for sweep in sweeps:
+        last = {}
+        for r in read_csv(os.path.join(sweep, "sweep.csv")):
+            if r["run"] not in last or int(r["round"]) >= int(last[r["run"]]["round"]):
+                last[r["run"]] = r
+        for r in last.values():
+            if r.get(y, "") != "":
+                out.append((r.get(hue, os.path.basename(sweep)), r))
+    return out
+
+
+def mean_ci(v):
+    v = np.asarray(v, float)
+    half = t95(len(v) - 1) * np.std(v, ddof=1) / math.sqrt(len(v)) if len(v) > 1 else 0.0
+    return float(np.mean(v)), float(half)
+
+
+def cmd_final(args):
+    groups = defaultdict(lambda: defaultdict(list))
+    for hue, r in final_rows(args.sweep, args.hue, args.y):
+        groups[hue][float(r[args.by])].append(float(r[args.y]))
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    result = {}
+    for hue, byx in sorted(groups.items()):
+        xs = sorted(byx)
+        stats = [mean_ci(byx[x]) for x in xs]
+        m = np.array([s[0] for s in stats])
+        h = np.array([s[1] for s in stats])
+        line, = ax.plot(xs, m, "o-", label=f"{hue} (n={max(len(v) for v in byx.values())})")
+        ax.fill_between(xs, np.maximum(m - h, 1e-12), m + h, color=line.get_color(), alpha=0.2)
+        result[hue] = {"x": xs, "mean": m.tolist(), "ci95": h.tolist(), "n": [len(byx[x]) for x in xs]}
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(args.by.replace("_", " "))
+    ax.set_ylabel("final " + args.y.replace("_", " "))
+    if args.title:
+        ax.set_title(args.title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    save(fig, args.out)
+    with open(args.out + ".json", "w") as f:
+        json.dump(result, f, indent=1)
+
+
+def cmd_reach(args):
+    per = defaultdict(list)  # hue -> [steps per agent to reach, or None]
+    for sweep in args.sweep:
+        runs = defaultdict(list)
+        for r in read_csv(os.path.join(sweep, "sweep.csv")):
+            runs[r["run"]].append(r)
+        for rows in runs.values():
+            hue = rows[0].get(args.hue, os.path.basename(sweep))
+            hit = None
+            for r in sorted(rows, key=lambda r: int(r["round"])):
+                if r[args.y] != "" and float(r[args.y]) <= args.threshold:
+                    hit = float(r["agent_steps"]) / float(r["agents"])
+                    break
+            per[hue].append(hit)
+    result = {}
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    names = sorted(per)
+    for k, hue in enumerate(names):
+        got = [v for v in per[hue] if v is not None]
+        m, h = mean_ci(got) if got else (float("nan"), 0.0)
+        result[hue] = {"mean": m, "ci95": h, "reached": len(got), "runs": len(per[hue]), "values": per[hue]}
+        if got:
+            ax.bar(k, m, yerr=h, capsize=4, label=f"{hue}: {len(got)}/{len(per[hue])} runs")
+        else:
+            ax.bar(k, 0, label=f"{hue}: never (0/{len(per[hue])})")
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names, rotation=20, ha="right", fontsize=8)
+    ax.set_yscale("log")
+    ax.set_ylabel(f"agent-steps per agent to {args.y.replace('_', ' ')} <= {args.threshold}")
+    if args.title:
+        ax.set_title(args.title)
+    ax.legend(fontsize=7)
+    save(fig, args.out)
+    with open(args.out + ".json", "w") as f:
+        json.dump(result, f, indent=1)
+    for hue in names:
+        r = result[hue]
+        print(f"plot: {hue}: {r['mean']:.4g} ± {r['ci95']:.3g} steps per agent ({r['reached']}/{r['runs']} runs)")
+
+
+def projector_spread(phis):
+    """E ||P_i - mean P||_F^2 for the orthogonal projectors P_i onto span(Phi_i): d - mean over
+    pairs (i, j) of ||Q_i^T Q_j||_F^2, Q_i an orthonormal basis of span(Phi_i); O(n^2 S d^2)."""
+    qs = [np.linalg.qr(np.asarray(p, float))[0] for p in phis]
+    n, d = len(qs), qs[0].shape[1]
+    tot = sum(float(np.sum((qi.T @ qj) ** 2)) for qi in qs for qj in qs)
+    return (d - tot / (n * n)) * n / max(1, n - 1)
+
+
+def cmd_rate(args):
+    summary = read_csv(os.path.join(args.sweep, "summary.csv"))
+    fin = defaultdict(list)
+    phis = defaultdict(list)
+    for s in summary:
+        js = json.load(open(os.path.join(s["dir"], "summary.json")))
+        n, t = int(js["config"]["agents"]), int(js["rounds"])
+        v = js["final_" + args.y] if ("final_" + args.y) in js else js[args.y]
+        if v is not None:
+            fin[(n, t)].append(float(v))
+        phis[(n, t)].append(np.load(os.path.join(s["dir"], "phi.npy")))
+    last_t = {}
+    for n, t in phis:  # the spread of Phi at each N after the longest run
+        last_t[n] = max(t, last_t.get(n, 0))
+    phis = {n: phis[(n, t)] for n, t in last_t.items()}
+    keys = sorted(fin)
+    nt = [n * t for n, t in keys]
+    m = [float(np.mean(fin[k])) for k in keys]
+    result = {"N": [k[0] for k in keys], "T": [k[1] for k in keys], "NT": nt, "mean": m,
+              "ci95": [mean_ci(fin[k])[1] for k in keys], "seeds": [len(fin[k]) for k in keys]}
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    ax = axes[0]
+    ax.errorbar(nt, m, yerr=result["ci95"], fmt="o", capsize=3, label="measured (mean over seeds, 95%)")
+    if len(nt) >= 3:
+        slope, icpt, half = fit_loglog(nt, m)
+        result["slope"] = [slope, half]
+        xx = np.array([min(nt), max(nt)], float)
+        ax.plot(xx, np.exp(icpt) * xx ** slope, "-", label=f"fit: slope {slope:.2f} ± {half:.2f}")
+        ax.plot(xx, m[0] * (xx / nt[0]) ** -1.0, ":", color="gray", label="slope -1 (O(1/(NT)))")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("N x T (agents x rounds)")
+    ax.set_ylabel("final " + args.y.replace("_", " "))
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    ns = sorted(n for n in phis if len(phis[n]) > 1)
+    raw = [float(np.mean(np.sum((np.stack(phis[n]) - np.mean(phis[n], axis=0)) ** 2, axis=(1, 2))))
+           * len(phis[n]) / (len(phis[n]) - 1) for n in ns]
+    rot = [projector_spread(phis[n]) for n in ns]
+    result["phi_N"], result["phi_variance_raw"], result["span_spread"] = ns, raw, rot
+    for vals, name in ((raw, "raw: E||Phi - mean Phi||^2"), (rot, "span: E||P - mean P||^2")):
+        if len(ns) >= 3 and min(vals) > 0:
+            slope, icpt, half = fit_loglog(ns, vals)
+            result[name.split(":")[0] + "_slope"] = [slope, half]
+            name += f" (slope {slope:.2f} ± {half:.2f})"
+        ax.loglog(ns, vals, "o-", label=name)
+    ax.set_xlabel("N (agents)")
+    ax.set_ylabel("across-seed spread of the final Phi")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    save(fig, args.out)
+    with open(args.out + ".json", "w") as f:
+        json.dump(result, f, indent=1)
+    for k in ("slope", "raw_slope", "span_slope"):
+        if k in result:
+            print(f"plot: {k} %.3f ± %.3f" % tuple(result[k]))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -175,6 +344,25 @@ def main():
     c.add_argument("--x", default="agent_steps")
     c.add_argument("--y", default="value_error")
     c.add_argument("--title", default="")
+    c.add_argument("--logx", action="store_true")
+    fn = sub.add_parser("final")
+    fn.add_argument("sweep", nargs="+")
+    fn.add_argument("--out", required=True)
+    fn.add_argument("--by", default="agents")
+    fn.add_argument("--hue", default="algorithm")
+    fn.add_argument("--y", default="value_error")
+    fn.add_argument("--title", default="")
+    rc = sub.add_parser("reach")
+    rc.add_argument("sweep", nargs="+")
+    rc.add_argument("--out", required=True)
+    rc.add_argument("--threshold", type=float, required=True)
+    rc.add_argument("--hue", default="method")
+    rc.add_argument("--y", default="value_error")
+    rc.add_argument("--title", default="")
+    rt = sub.add_parser("rate")
+    rt.add_argument("sweep")
+    rt.add_argument("--out", required=True)
+    rt.add_argument("--y", default="value_error")
     s = sub.add_parser("speedup")
     s.add_argument("sweep")
     s.add_argument("--out", required=True)
@@ -184,7 +372,8 @@ def main():
                    help="error whose time-to-threshold is measured; the default depends on Phi alone")
     args = ap.parse_args()
     try:
-        {"curves": cmd_curves, "speedup": cmd_speedup}[args.cmd](args)
+        {"curves": cmd_curves, "final": cmd_final, "reach": cmd_reach, "rate": cmd_rate,
+         "speedup": cmd_speedup}[args.cmd](args)
     except (OSError, KeyError, ValueError) as e:
         sys.exit(f"plot: {e}")
 

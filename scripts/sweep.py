@@ -113,7 +113,11 @@ def main():
             open(os.path.join(args.out, "summary.csv"), "w", newline="") as f_sum:
         rows_w = sum_w = None
         for combo, rdir in results:
-            extra = dict(zip(keys, combo))
+            with open(os.path.join(rdir, "summary.json")) as f:
+                cfg = json.load(f)["config"]
+            # the run's size, so figures can put agent-steps per agent and N on their axes
+            extra = {"agents": str(cfg["agents"]), "local_steps": str(cfg["local_steps"])}
+            extra.update(dict(zip(keys, combo)))
             extra.update(dict(tags))
             with open(os.path.join(rdir, "metrics.csv")) as f:
                 for row in csv.DictReader(f):

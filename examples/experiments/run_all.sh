@@ -23,7 +23,7 @@ case "$SIZE" in
 esac
 
 echo "== 1. heterogeneous cliff walk: five algorithms"
-sweep $X/heterogeneous_cliffwalk.yaml --vary algorithm=pfedtd_rep,local_rep,fedavg_rep,fedtd,local_td \
+sweep $X/heterogeneous_cliffwalk.yaml --vary algorithm=pfedtd_rep,local_rep,fedavg_rep,fedtd,local_td,local_td_tabular,fedtd_tabular \
   --vary seed=$SEEDS --set agents=$N --set rounds=$R --out "$OUT/cliffwalk"
 plot curves "$OUT/cliffwalk" --out "$FIG/cliffwalk" --title "heterogeneous cliff walk, N=$N, d=8, K=10"
 
@@ -72,8 +72,75 @@ plot curves "$OUT/ab_ortho" --hue orthonormalize --out "$FIG/ablation_ortho" --t
 sweep $X/heterogeneous_cliffwalk.yaml $AB --vary participation=0.1,0.3,1 --out "$OUT/ab_part"
 plot curves "$OUT/ab_part" --hue participation --out "$FIG/ablation_participation" --title "participation fraction"
 
+# ---- at scale: the 100 x 100 grid world (examples/experiments/gridworld_scale.yaml) ----------------
+G=$X/gridworld_scale.yaml
+case "$SIZE" in # tiny: a 12 x 12 grid, a few rounds; full: what docs/EXPERIMENTS.md reports
+  tiny) GS="--set env.width=12 --set env.height=12 --set env.goals=3 --set eval_every=5"; GRD=20; GNA=32; GSEEDS=0..1
+        GNS=16,64; GNR=10; TR=20; TN=16; TRR=20 ;;
+  full) GS=""; GRD=2000; GNA=1024; GSEEDS=0..4; GNS=64,256,1024,4096; GNR=1000; TR=2000; TN=256; TRR=1000 ;;
+esac
+echo "== 5. at scale: every method, step sizes tuned on seed 1000, then seeds $GSEEDS"
+# method: algorithm, then the grid its step sizes are tuned over (beta only where Phi is learned)
+METHODS=(
+  "pfedtd_rep pfedtd_rep alpha=0.05,0.1,0.2 beta=0.5,1,2"
+  "fedavg_rep fedavg_rep alpha=0.05,0.1,0.2 beta=0.5,1,2"
+  "local_rep local_rep alpha=0.05,0.1,0.2 beta=0.5,1,2 --set orthonormalize=false"
+  "fedtd fedtd alpha=0.05,0.1,0.2,0.5"
+  "local_td local_td alpha=0.05,0.1,0.2,0.5"
+  "local_td_tabular local_td_tabular alpha=0.1,0.2,0.5,1"
+  "fedtd_tabular fedtd_tabular alpha=0.1,0.2,0.5,1"
+)
+SCALE_DIRS=()
+NSWEEP_DIRS=()
+for m in "${METHODS[@]}"; do
+  read -r name alg rest <<< "$m"
+  grids=(); extra=()
+  for w in $rest; do case "$w" in alpha=*|beta=*) grids+=(--grid "$w") ;; *) extra+=("$w") ;; esac; done
+  best=$(python3 scripts/tune.py $G $GS --set algorithm=$alg --set agents=$GNA --set rounds=$GRD "${extra[@]}" \
+           "${grids[@]}" --pfedrl "$PFEDRL" --out "$OUT/scale_tune_$name" | tail -1)
+  echo "   $name: $best"
+  sweep $G $GS --set algorithm=$alg --set agents=$GNA --set rounds=$GRD "${extra[@]}" $best \
+    --vary seed=$GSEEDS --tag method=$name --out "$OUT/scale_$name"
+  SCALE_DIRS+=("$OUT/scale_$name")
+  sweep $G $GS --set algorithm=$alg --set rounds=$GNR "${extra[@]}" $best --vary agents=$GNS \
+    --vary seed=0..$([ "$SIZE" = full ] && echo 2 || echo 1) --tag method=$name --out "$OUT/scale_N_$name"
+  NSWEEP_DIRS+=("$OUT/scale_N_$name")
+done
+plot curves "${SCALE_DIRS[@]}" --hue method --x steps_per_agent --logx --out "$FIG/scale" \
+  --title "100x100 grid world, 16 types, N=$GNA, K=100: error vs agent-steps per agent"
+plot final "${NSWEEP_DIRS[@]}" --hue method --by agents --out "$FIG/scale_N" \
+  --title "final value error vs N ($GNR rounds of K=100)"
+
+echo "== 6. at scale: a representation learned on 12 types, for new agents of the 4 others"
+best_of() { python3 -c "import json,sys;print(' '.join('--set %s=%s' % kv for kv in json.load(open(sys.argv[1]))['best'].items()))" "$OUT/scale_tune_$1/best.json"; }
+sweep $G $GS --set env.type_count=12 --set agents=$GNA --set rounds=$TR $(best_of pfedtd_rep) --out "$OUT/transfer_train"
+TPHI="$OUT/transfer_train/runs/run/phi.npy"
+HELD2="--set env.type_first=12 --set env.type_count=4 --set agents=$TN --set local_steps=10 --set rounds=$TRR \
+       --set eval_every=$([ "$SIZE" = full ] && echo 10 || echo 2)"
+tsweep() { local tag=$1; shift; sweep $G $GS $HELD2 --vary seed=$GSEEDS "$@" --tag method=$tag --out "$OUT/transfer_$tag"; }
+FROZEN=$(python3 scripts/tune.py $G $GS $HELD2 --set algorithm=local_td --set init_phi="$TPHI" \
+           --grid alpha=0.05,0.1,0.2,0.5 --pfedrl "$PFEDRL" --out "$OUT/transfer_tune_frozen" 2>/dev/null | tail -1) ||
+  FROZEN="--set alpha=0.1"
+tsweep frozen_phi --set algorithm=local_td --set init_phi="$TPHI" $FROZEN
+tsweep warm_pfedtd_rep --set algorithm=pfedtd_rep --set init_phi="$TPHI" $(best_of pfedtd_rep)
+tsweep scratch_pfedtd_rep --set algorithm=pfedtd_rep $(best_of pfedtd_rep)
+tsweep tabular_local --set algorithm=local_td_tabular $(best_of local_td_tabular)
+plot curves "$OUT"/transfer_frozen_phi "$OUT"/transfer_warm_pfedtd_rep "$OUT"/transfer_scratch_pfedtd_rep \
+  "$OUT"/transfer_tabular_local --hue method --x steps_per_agent --logx --out "$FIG/transfer" \
+  --title "held-out types 12..15, $TN new agents"
+plot reach "$OUT"/transfer_frozen_phi "$OUT"/transfer_warm_pfedtd_rep "$OUT"/transfer_scratch_pfedtd_rep \
+  "$OUT"/transfer_tabular_local --threshold $([ "$SIZE" = full ] && echo 0.5 || echo 0.99) --out "$FIG/transfer_reach" \
+  --title "agent-steps per agent to reach the threshold"
+
+echo "== 7. the rate with decaying step sizes (cliff walk): final error vs N x T"
+RATE="--set schedule.a=1 --set schedule.b=1 --set schedule.tau=100 --set alpha=0.5 --set beta=0.25"
+if [ "$SIZE" = full ]; then RN=pow2:0..10; RT=100,1000; RSD=0..9; else RN=pow2:0..3; RT=10,30; RSD=0..2; fi
+sweep $X/speedup.yaml $RATE --vary agents=$RN --vary rounds=$RT --vary seed=$RSD --out "$OUT/rate"
+plot rate "$OUT/rate" --out "$FIG/rate" --y value_error
+plot rate "$OUT/rate" --out "$FIG/rate_fixed_point" --y td_fixed_point_error
+
 for f in cliffwalk speedup speedup_one_type generalization ablation_dim ablation_K ablation_beta ablation_ortho \
-         ablation_participation; do
+         ablation_participation scale scale_N transfer transfer_reach rate rate_fixed_point; do
   [ -s "$FIG/$f.png" ] && [ -s "$FIG/$f.pdf" ] || { echo "run_all.sh: figure $f missing" >&2; exit 1; }
 done
 echo "== done in $(( $(date +%s) - start )) s; figures in $FIG"

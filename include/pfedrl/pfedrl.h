@@ -80,7 +80,9 @@ typedef enum pfr_algorithm {
     PFR_ALG_LOCAL_REP,  /* same updates, no communication: each agent keeps its own Phi_i */
     PFR_ALG_FEDAVG_REP, /* Phi and theta both averaged: no personalization */
     PFR_ALG_FEDTD,      /* FedTD(0): fixed features, one shared theta averaged each round */
-    PFR_ALG_LOCAL_TD    /* TD(0) per agent on fixed features, no communication */
+    PFR_ALG_LOCAL_TD,   /* TD(0) per agent on fixed features, no communication */
+    PFR_ALG_LOCAL_TD_TABULAR, /* tabular TD(0) per agent: a value per state, no communication */
+    PFR_ALG_FEDTD_TABULAR     /* tabular FedTD(0): one table, averaged each round */
 } pfr_algorithm;
 
 typedef enum pfr_backend { PFR_BACKEND_AUTO, PFR_BACKEND_CPU, PFR_BACKEND_CUDA } pfr_backend;
@@ -88,6 +90,7 @@ typedef enum pfr_backend { PFR_BACKEND_AUTO, PFR_BACKEND_CPU, PFR_BACKEND_CUDA }
 /* Grid world wind: toward the north for every type, or type m's wind toward north, east, south,
  * west for m mod 4. */
 typedef enum pfr_wind_direction { PFR_WIND_NORTH, PFR_WIND_PER_TYPE } pfr_wind_direction;
+typedef enum pfr_grid_layout { PFR_LAYOUT_PER_TYPE, PFR_LAYOUT_SHARED } pfr_grid_layout;
 
 /* The CUDA engine's local-step kernel: a thread per agent, a warp per agent (large d), or picked by
  * size. Both give the same bits; the choice only changes speed. */
@@ -114,6 +117,7 @@ typedef struct pfr_env_config {
     double walls;         /* gridworld: fraction of cells that are walls, per type */
     int starts;           /* gridworld: restart cells per type after a goal; 0 = any free cell */
     pfr_wind_direction wind_direction; /* gridworld */
+    pfr_grid_layout layout; /* gridworld: walls, goals, starts per type, or one for all (rewards per type) */
     double reward_scale;  /* multiplies every reward of a generated family */
     char p_file[PFR_PATH_MAX]; /* file: P, [M, S, S] .npy */
     char r_file[PFR_PATH_MAX]; /* file: R, [M, S, S] or [M, S] .npy */
