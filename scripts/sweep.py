@@ -123,7 +123,7 @@ def main():
                 for row in csv.DictReader(f):
                     out = {**row, **extra, "run": os.path.basename(rdir)}
                     if rows_w is None:
-                        rows_w = csv.DictWriter(f_rows, fieldnames=list(out.keys()))
+                        rows_w = csv.DictWriter(f_rows, fieldnames=list(out.keys()), restval="", extrasaction="ignore")
                         rows_w.writeheader()
                     rows_w.writerow(out)
             with open(os.path.join(rdir, "summary.json")) as f:
