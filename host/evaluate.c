@@ -274,6 +274,7 @@ pfr_status pfr_evaluate(pfr_sim *sim, pfr_metrics *out, double *by_type)
     const int S = sim->S, d = sim->d, M = sim->M;
     const int64_t N = sim->N;
     memset(out, 0, sizeof *out);
+    out->size = sizeof *out;
     out->round = sim->round;
     out->agent_steps = sim->agent_steps;
     out->best_rank_d_error = sim->best_rank_d;

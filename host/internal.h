@@ -8,8 +8,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "../kernels/pfr_constants.h"
+#include "config_types.h"
 #include "pfedrl/pfedrl.h"
 
 #ifdef __cplusplus
@@ -21,6 +23,15 @@ extern "C" {
 #else
 #define PFR_PRINTF(a, b)
 #endif
+
+/* A size-versioned struct (pfr_metrics, pfr_setup_info: a size_t `size` first) into a caller's of
+ * dst_size bytes: min(dst_size, src_size) bytes, with `size` saying how many. */
+static inline void pfr_copy_versioned(void *dst, size_t dst_size, const void *src, size_t src_size)
+{
+    const size_t n = dst_size < src_size ? dst_size : src_size;
+    memcpy(dst, src, n);
+    memcpy(dst, &n, sizeof n);
+}
 
 /* Write a message into err (if not NULL) and return status. */
 pfr_status pfr_fail(pfr_error *err, pfr_status status, const char *fmt, ...) PFR_PRINTF(3, 4);

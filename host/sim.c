@@ -298,11 +298,17 @@ void pfr_sim_set_progress(pfr_sim *sim, pfr_progress_fn fn, void *user)
     sim->progress_user = user;
 }
 
-pfr_status pfr_sim_evaluate(pfr_sim *sim, pfr_metrics *out)
+pfr_status pfr_sim_evaluate(pfr_sim *sim, pfr_metrics *out, size_t size)
 {
-    if (!sim || !out)
-        return PFR_ERR_INVALID_ARGUMENT;
-    return pfr_evaluate(sim, out, NULL);
+    if (!sim || !out || size < sizeof out->size)
+        return sim ? pfr_sim_fail(sim, PFR_ERR_INVALID_ARGUMENT, "pfr_sim_evaluate: NULL out or size %zu below %zu", size,
+                                  sizeof out->size)
+                   : PFR_ERR_INVALID_ARGUMENT;
+    pfr_metrics m;
+    const pfr_status st = pfr_evaluate(sim, &m, NULL);
+    if (st == PFR_OK)
+        pfr_copy_versioned(out, size, &m, sizeof m);
+    return st;
 }
 
 pfr_status pfr_sim_reserve_history(pfr_sim *sim, size_t n)

@@ -63,6 +63,19 @@ pfr_status pfr_sim_get_theta(const pfr_sim *csim, int64_t agent, float *out, siz
     return st;
 }
 
+pfr_status pfr_sim_get_thetas(const pfr_sim *csim, float *out, size_t count)
+{
+    pfr_sim *sim = (pfr_sim *)csim;
+    if (!sim || !out)
+        return PFR_ERR_INVALID_ARGUMENT;
+    pfr_status st = sized(sim, count, (size_t)sim->N * (size_t)sim->d, "pfr_sim_get_thetas");
+    if (st == PFR_OK)
+        st = sim->engine->sync_host(sim);
+    if (st == PFR_OK)
+        memcpy(out, sim->theta, sizeof(float) * (size_t)sim->N * (size_t)sim->d);
+    return st;
+}
+
 pfr_status pfr_sim_get_states(const pfr_sim *csim, uint32_t *out, size_t count)
 {
     pfr_sim *sim = (pfr_sim *)csim;
@@ -150,25 +163,28 @@ pfr_status pfr_sim_get_chain(const pfr_sim *csim, int type, double *P, double *R
 
 size_t pfr_sim_metrics_count(const pfr_sim *sim) { return sim ? sim->nhist : 0; }
 
-pfr_status pfr_sim_metrics_get(const pfr_sim *sim, size_t i, pfr_metrics *out)
+pfr_status pfr_sim_metrics_get(const pfr_sim *sim, size_t i, pfr_metrics *out, size_t size)
 {
-    if (!sim || !out || i >= sim->nhist)
+    if (!sim || !out || i >= sim->nhist || size < sizeof out->size)
         return PFR_ERR_INVALID_ARGUMENT;
-    *out = sim->hist[i];
+    pfr_copy_versioned(out, size, &sim->hist[i], sizeof sim->hist[i]);
     return PFR_OK;
 }
 
 const char *pfr_sim_env_description(const pfr_sim *sim) { return sim ? sim->env->description : ""; }
 
-pfr_status pfr_sim_setup_info(const pfr_sim *sim, pfr_setup_info *out)
+pfr_status pfr_sim_setup_info(const pfr_sim *sim, pfr_setup_info *out, size_t size)
 {
-    if (!sim || !out)
+    if (!sim || !out || size < sizeof out->size)
         return PFR_ERR_INVALID_ARGUMENT;
-    out->setup_s = sim->setup_s;
-    out->truth_s = sim->truth_s;
-    out->truth_method = sim->S > PFR_TRUTH_DENSE_MAX ? "sparse LU (UMFPACK)" : "dense LU";
-    out->truth_resid_v = sim->truth.resid_v;
-    out->truth_resid_mu = sim->truth.resid_mu;
+    pfr_setup_info si;
+    si.size = sizeof si;
+    si.setup_s = sim->setup_s;
+    si.truth_s = sim->truth_s;
+    si.truth_method = sim->S > PFR_TRUTH_DENSE_MAX ? "sparse LU (UMFPACK)" : "dense LU";
+    si.truth_resid_v = sim->truth.resid_v;
+    si.truth_resid_mu = sim->truth.resid_mu;
+    pfr_copy_versioned(out, size, &si, sizeof si);
     return PFR_OK;
 }
 

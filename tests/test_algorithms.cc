@@ -40,13 +40,13 @@ struct Sim {
     pfr_metrics first() const
     {
         pfr_metrics m;
-        pfr_sim_metrics_get(s, 0, &m);
+        pfr_sim_metrics_get(s, 0, &m, sizeof m);
         return m;
     }
     pfr_metrics last() const
     {
         pfr_metrics m;
-        pfr_sim_metrics_get(s, pfr_sim_metrics_count(s) - 1, &m);
+        pfr_sim_metrics_get(s, pfr_sim_metrics_count(s) - 1, &m, sizeof m);
         return m;
     }
 };
@@ -164,7 +164,7 @@ Snapshot snapshot(Overrides o, int threads, int rounds)
     EXPECT_EQ(pfr_sim_get_states(sim.s, s.state.data(), s.state.size()), PFR_OK);
     for (size_t i = 0; i < pfr_sim_metrics_count(sim.s); ++i) {
         pfr_metrics m;
-        pfr_sim_metrics_get(sim.s, i, &m);
+        pfr_sim_metrics_get(sim.s, i, &m, sizeof m);
         s.hist.push_back(m);
     }
     return s;
@@ -407,13 +407,13 @@ TEST(Run, EvaluatesOnScheduleAndCountsSteps)
     sim.run(20);
     ASSERT_EQ(pfr_sim_metrics_count(sim.s), 4u); // rounds 0, 7, 14, and the last (20)
     pfr_metrics m;
-    pfr_sim_metrics_get(sim.s, 3, &m);
+    pfr_sim_metrics_get(sim.s, 3, &m, sizeof m);
     EXPECT_EQ(m.round, 20);
     EXPECT_EQ(m.agent_steps, 256u * 10u * 20u);
     EXPECT_GT(m.agent_steps_per_sec, 0);
     sim.run(1); // continuing a run appends
     EXPECT_EQ(pfr_sim_round(sim.s), 21);
-    pfr_sim_metrics_get(sim.s, pfr_sim_metrics_count(sim.s) - 1, &m);
+    pfr_sim_metrics_get(sim.s, pfr_sim_metrics_count(sim.s) - 1, &m, sizeof m);
     EXPECT_EQ(m.round, 21);
 }
 

@@ -67,7 +67,7 @@ State capture(pfr_sim *s)
     EXPECT_EQ(pfr_sim_get_states(s, x.state.data(), x.state.size()), PFR_OK);
     for (size_t i = 0; i < pfr_sim_metrics_count(s); ++i) {
         pfr_metrics m;
-        EXPECT_EQ(pfr_sim_metrics_get(s, i, &m), PFR_OK);
+        EXPECT_EQ(pfr_sim_metrics_get(s, i, &m, sizeof m), PFR_OK);
         m.wall_s = m.agent_steps_per_sec = 0; // clocks
         x.hist.push_back(m);
         std::vector<double> t((size_t)M);

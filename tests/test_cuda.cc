@@ -213,7 +213,7 @@ TEST(GpuTestConfigs, ValidOnTheCpuEngine)
             } else {
                 ASSERT_EQ(st, PFR_OK) << pfr_sim_last_error(s);
                 pfr_metrics m;
-                ASSERT_EQ(pfr_sim_metrics_get(s, pfr_sim_metrics_count(s) - 1, &m), PFR_OK);
+                ASSERT_EQ(pfr_sim_metrics_get(s, pfr_sim_metrics_count(s) - 1, &m, sizeof m), PFR_OK);
                 EXPECT_TRUE(std::isfinite(m.value_error) && m.value_error < 10.0) << m.value_error;
             }
             pfr_sim_destroy(s);
@@ -282,8 +282,8 @@ TEST(Cuda, StatesIdenticalAndChangesCloseToCpu)
         EXPECT_LT(rel_change(start.phi, a.phi, b.phi), kChangeTol) << "Phi - Phi0";
         EXPECT_LT(rel_change(start.theta, a.theta, b.theta), kChangeTol) << "theta - theta0";
         pfr_metrics mc, mg;
-        pfr_sim_metrics_get(cpu, pfr_sim_metrics_count(cpu) - 1, &mc);
-        pfr_sim_metrics_get(gpu, pfr_sim_metrics_count(gpu) - 1, &mg);
+        pfr_sim_metrics_get(cpu, pfr_sim_metrics_count(cpu) - 1, &mc, sizeof mc);
+        pfr_sim_metrics_get(gpu, pfr_sim_metrics_count(gpu) - 1, &mg, sizeof mg);
         EXPECT_NEAR(mg.value_error, mc.value_error, 1e-3 * mc.value_error);
         EXPECT_EQ(mg.agent_steps, mc.agent_steps);
         pfr_sim_destroy(cpu);
@@ -369,8 +369,8 @@ TEST(Cuda, GraphRoundsEqualStreamRoundsBitForBit)
         EXPECT_EQ(0, std::memcmp(a.phi.data(), b.phi.data(), a.phi.size() * sizeof(float))) << "Phi";
         EXPECT_EQ(0, std::memcmp(a.theta.data(), b.theta.data(), a.theta.size() * sizeof(float))) << "theta";
         pfr_metrics ma, mb;
-        pfr_sim_metrics_get(plain, pfr_sim_metrics_count(plain) - 1, &ma);
-        pfr_sim_metrics_get(graph, pfr_sim_metrics_count(graph) - 1, &mb);
+        pfr_sim_metrics_get(plain, pfr_sim_metrics_count(plain) - 1, &ma, sizeof ma);
+        pfr_sim_metrics_get(graph, pfr_sim_metrics_count(graph) - 1, &mb, sizeof mb);
         EXPECT_EQ(ma.value_error, mb.value_error);
         EXPECT_EQ(ma.agent_steps, mb.agent_steps);
         pfr_sim_destroy(plain);

@@ -26,11 +26,9 @@ static const char *const SUMMARY =
 static void help_keys(FILE *f)
 {
     fputs("\nconfig keys (YAML; nested mappings give the dotted names; each also settable with --set):\n", f);
-    pfr_config defaults;
-    pfr_config_init(&defaults);
     for (size_t i = 0; i < pfr_config_key_count(); ++i) {
         char v[64], allowed[256];
-        pfr_config_key_value(&defaults, i, v, sizeof v);
+        pfr_config_key_default(i, v, sizeof v);
         pfr_config_key_allowed(i, allowed, sizeof allowed);
         fprintf(f, "  %-20s %s\n  %-20s   default: %s; allowed: %s\n", pfr_config_key_name(i), pfr_config_key_help(i), "",
                 v[0] ? v : "none", allowed);
@@ -215,11 +213,16 @@ static int parse(const char *cmd, int argc, char **argv, opts *o)
     return 0;
 }
 
-/* The config: the file, then every --set in order. 0 or the exit code (message printed). */
-static int load_config(const opts *o, pfr_config *cfg)
+/* The config: the file, then every --set in order, into *cfg (created here; the caller destroys it,
+ * also on failure). 0 or the exit code (message printed). */
+static int load_config(const opts *o, pfr_config **out)
 {
     pfr_error err = {{0}};
-    pfr_config_init(cfg);
+    if (pfr_config_create(out, &err) != PFR_OK) {
+        fprintf(stderr, "pfedrl: %s\n", err.msg);
+        return PFR_EXIT_RUN_FAILED;
+    }
+    pfr_config *cfg = *out;
     if (pfr_config_load_yaml(cfg, o->arg, &err) != PFR_OK) {
         fprintf(stderr, "pfedrl: %s\n", err.msg);
         return PFR_EXIT_BAD_INPUT;
@@ -247,18 +250,22 @@ static int cmd_run(int argc, char **argv, int resume)
     int rc = parse(resume ? "resume" : "run", argc, argv, &o);
     if (rc)
         return rc < 0 ? 0 : rc;
-    pfr_config cfg;
-    if (!resume && (rc = load_config(&o, &cfg)) != 0)
+    pfr_config *cfg = NULL;
+    if (!resume && (rc = load_config(&o, &cfg)) != 0) {
+        pfr_config_destroy(cfg);
         return rc;
+    }
     pfr_run_request q = {resume ? o.arg : (o.out ? o.out : "pfedrl-out"),
-                         resume ? NULL : &cfg,
+                         cfg,
                          resume,
                          resume ? o.sets : NULL,
                          resume ? (size_t)o.nsets : 0,
                          o.quiet,
                          o.theta,
                          o.checkpoint};
-    return pfr_cli_run(&q);
+    rc = pfr_cli_run(&q);
+    pfr_config_destroy(cfg);
+    return rc;
 }
 
 static int cmd_export(int argc, char **argv)
@@ -267,21 +274,25 @@ static int cmd_export(int argc, char **argv)
     int rc = parse("export", argc, argv, &o);
     if (rc)
         return rc < 0 ? 0 : rc;
-    pfr_config cfg;
-    if ((rc = load_config(&o, &cfg)) != 0)
-        return rc;
-    const char *out_dir = o.out ? o.out : "pfedrl-env";
-    cfg.agents = 1; /* only the environment is needed */
+    pfr_config *cfg = NULL;
     pfr_error err = {{0}};
+    /* only the environment is needed: one agent */
+    if ((rc = load_config(&o, &cfg)) != 0 || pfr_config_set(cfg, "agents", "1", &err) != PFR_OK) {
+        pfr_config_destroy(cfg);
+        return rc ? rc : PFR_EXIT_RUN_FAILED;
+    }
+    const char *out_dir = o.out ? o.out : "pfedrl-env";
     pfr_progress bar;
     pfr_progress_init(&bar, o.quiet, 0, 0);
     pfr_rundir *dir = pfr_rundir_prepare(out_dir, &err);
     if (!dir) {
         fprintf(stderr, "pfedrl: %s\n", err.msg);
+        pfr_config_destroy(cfg);
         return PFR_EXIT_BAD_INPUT;
     }
     pfr_sim *sim = NULL;
-    pfr_status st = pfr_sim_create_ex(&cfg, pfr_progress_setup, &bar, &sim, &err);
+    pfr_status st = pfr_sim_create_ex(cfg, pfr_progress_setup, &bar, &sim, &err);
+    pfr_config_destroy(cfg);
     pfr_progress_clear(&bar);
     int dense = 0;
     if (st != PFR_OK) {

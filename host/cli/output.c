@@ -32,16 +32,18 @@ void pfr_cli_metrics_row(FILE *f, const pfr_sim *sim, size_t i)
 {
     const pfr_config *cfg = pfr_sim_config(sim);
     pfr_metrics m;
-    if (pfr_sim_metrics_get(sim, i, &m) != PFR_OK)
+    char alg[64], seed[32];
+    if (pfr_sim_metrics_get(sim, i, &m, sizeof m) != PFR_OK || pfr_config_get(cfg, "algorithm", alg, sizeof alg, NULL) != PFR_OK ||
+        pfr_config_get(cfg, "seed", seed, sizeof seed, NULL) != PFR_OK)
         return;
-    fprintf(f, "%lld,%llu,%s,", (long long)m.round, (unsigned long long)m.agent_steps, pfr_algorithm_name(cfg->algorithm));
+    fprintf(f, "%lld,%llu,%s,", (long long)m.round, (unsigned long long)m.agent_steps, alg);
     const double v[] = {m.value_error, m.td_fixed_point_error, m.best_rank_d_error, m.phi_norm,
                         m.theta_norm,  m.wall_s,               m.agent_steps_per_sec};
     for (size_t k = 0; k < sizeof v / sizeof v[0]; ++k) {
         num(f, v[k], 0);
         fputc(',', f);
     }
-    fprintf(f, "%llu,%s\n", (unsigned long long)cfg->seed, pfr_sim_backend(sim));
+    fprintf(f, "%s,%s\n", seed, pfr_sim_backend(sim));
 }
 
 void pfr_cli_by_type_header(FILE *f) { fputs("round,agent_steps,type,value_error\n", f); }
@@ -51,7 +53,7 @@ void pfr_cli_by_type_rows(FILE *f, const pfr_sim *sim, size_t i)
     const int M = pfr_sim_num_types(sim);
     pfr_metrics m;
     double *e = malloc(sizeof(double) * (size_t)M);
-    if (e && pfr_sim_metrics_get(sim, i, &m) == PFR_OK && pfr_sim_metrics_by_type(sim, i, e, (size_t)M) == PFR_OK)
+    if (e && pfr_sim_metrics_get(sim, i, &m, sizeof m) == PFR_OK && pfr_sim_metrics_by_type(sim, i, e, (size_t)M) == PFR_OK)
         for (int t = 0; t < M; ++t)
             if (!isnan(e[t])) { /* the types the agents use */
                 fprintf(f, "%lld,%llu,%d,", (long long)m.round, (unsigned long long)m.agent_steps, t);
@@ -157,7 +159,7 @@ static void write_summary_json(FILE *f, const pfr_sim *sim, const pfr_final *wha
     memset(&last, 0, sizeof last);
     size_t n = pfr_sim_metrics_count(sim);
     if (n)
-        pfr_sim_metrics_get(sim, n - 1, &last);
+        pfr_sim_metrics_get(sim, n - 1, &last, sizeof last);
     fprintf(f, "{\n  \"pfedrl_version\": \"%s\",\n  \"status\": ", pfr_version());
     json_string(f, what->status);
     fprintf(f, ",\n  \"rounds_done\": %lld,\n  \"rounds_target\": %lld,\n  \"backend\": ",
@@ -178,7 +180,7 @@ static void write_summary_json(FILE *f, const pfr_sim *sim, const pfr_final *wha
     fputs(",\n  \"wall_s\": ", f);
     num(f, last.wall_s, 1);
     pfr_setup_info si;
-    if (pfr_sim_setup_info(sim, &si) == PFR_OK) {
+    if (pfr_sim_setup_info(sim, &si, sizeof si) == PFR_OK) {
         fputs(",\n  \"setup\": {\"setup_s\": ", f);
         num(f, si.setup_s, 1);
         fputs(", \"truth_s\": ", f);
@@ -373,4 +375,10 @@ out:
     free(c.p);
     free(c.r);
     return rc;
+}
+
+int64_t pfr_cli_config_int(const pfr_config *cfg, const char *key)
+{
+    char v[64];
+    return pfr_config_get(cfg, key, v, sizeof v, NULL) == PFR_OK ? strtoll(v, NULL, 10) : 0;
 }

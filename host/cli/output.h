@@ -22,6 +22,8 @@ void pfr_cli_metrics_header(FILE *f);
 void pfr_cli_metrics_row(FILE *f, const pfr_sim *sim, size_t i);
 void pfr_cli_by_type_header(FILE *f);
 void pfr_cli_by_type_rows(FILE *f, const pfr_sim *sim, size_t i);
+/* An integer key's value (the config is opaque to the command; 0 for a key that is not an integer). */
+int64_t pfr_cli_config_int(const pfr_config *cfg, const char *key);
 /* config.yaml: the resolved config, which `pfedrl run` reads back to the same config. */
 void pfr_cli_config_yaml(FILE *f, const pfr_config *cfg);
 

@@ -109,7 +109,7 @@ int pfr_cli_run(const pfr_run_request *q)
         return setup_exit_code(st);
     }
     const pfr_config *cfg = pfr_sim_config(sim);
-    const int64_t from = pfr_sim_round(sim), target = cfg->rounds;
+    const int64_t from = pfr_sim_round(sim), target = pfr_cli_config_int(cfg, "rounds");
     if (q->resume && from >= target) {
         fprintf(stderr, "pfedrl resume: the run in %s is at round %lld and was asked for %lld; allowed: --rounds "
                         "above %lld to go on\n", q->out_dir, (long long)from, (long long)target, (long long)from);
@@ -127,7 +127,7 @@ int pfr_cli_run(const pfr_run_request *q)
     }
     g_sim = sim;
     g_in_setup = 0;
-    if (cfg->checkpoint_every > 0)
+    if (pfr_cli_config_int(cfg, "checkpoint_every") > 0)
         pfr_sim_set_checkpoint(sim, ckpt);
     pfr_progress_init(&w.bar, q->quiet, from, target);
     pfr_sim_set_progress(sim, on_round, &w);
@@ -144,7 +144,8 @@ int pfr_cli_run(const pfr_run_request *q)
         pfr_sim_destroy(sim);
         return PFR_EXIT_RUN_FAILED;
     }
-    const double theta_bytes = 4.0 * (double)cfg->agents * cfg->dim;
+    const int64_t dim = pfr_cli_config_int(cfg, "dim");
+    const double theta_bytes = 4.0 * (double)pfr_cli_config_int(cfg, "agents") * (double)dim;
     pfr_final fin = {interrupted ? "interrupted" : "completed", target,
                      q->theta > 0 || (q->theta < 0 && theta_bytes <= PFR_CLI_THETA_AUTO_BYTES),
                      interrupted || q->checkpoint};
@@ -160,7 +161,7 @@ int pfr_cli_run(const pfr_run_request *q)
     }
     pfr_rundir_free(w.dir);
     pfr_metrics last;
-    pfr_sim_metrics_get(sim, pfr_sim_metrics_count(sim) - 1, &last);
+    pfr_sim_metrics_get(sim, pfr_sim_metrics_count(sim) - 1, &last, sizeof last);
     if (interrupted) {
         fprintf(stderr, "pfedrl: stopped at round %lld of %lld (signal %d); wrote the outputs so far and a "
                         "checkpoint in %s: `pfedrl resume %s` goes on\n",
@@ -168,7 +169,7 @@ int pfr_cli_run(const pfr_run_request *q)
     } else {
         printf("final value_error %.6g (best rank-%d: %.3g) after %llu agent-steps, %.3g agent-steps/s, %.2f s; "
                "results in %s\n",
-               last.value_error, cfg->dim, last.best_rank_d_error, (unsigned long long)last.agent_steps,
+               last.value_error, (int)dim, last.best_rank_d_error, (unsigned long long)last.agent_steps,
                last.agent_steps_per_sec, last.wall_s, q->out_dir);
     }
     pfr_sim_destroy(sim);

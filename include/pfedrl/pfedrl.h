@@ -20,8 +20,14 @@
 extern "C" {
 #endif
 
+/* What the shared library exports: these declarations, and nothing else (it is built with hidden
+ * visibility). */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 #define PFR_VERSION_MAJOR 0
-#define PFR_VERSION_MINOR 1
+#define PFR_VERSION_MINOR 2
 #define PFR_VERSION_PATCH 0
 #define PFR_STRINGIFY_(x) #x
 #define PFR_STRINGIFY(x) PFR_STRINGIFY_(x)
@@ -96,62 +102,19 @@ typedef enum pfr_grid_layout { PFR_LAYOUT_PER_TYPE, PFR_LAYOUT_SHARED } pfr_grid
  * size. Both give the same bits; the choice only changes speed. */
 typedef enum pfr_cuda_kernel { PFR_CUDA_KERNEL_AUTO, PFR_CUDA_KERNEL_THREAD, PFR_CUDA_KERNEL_WARP } pfr_cuda_kernel;
 
-#define PFR_PATH_MAX 1024
+/* The configuration is opaque: created and freed by the library, read and set by key (the keys,
+ * their help and what each allows: pfr_config_key_*; `pfedrl help run` lists them). New keys never
+ * change the ABI. */
+typedef struct pfr_config pfr_config;
 
-typedef struct pfr_env_config {
-    pfr_env_kind kind;
-    int types;            /* M environment types; 0 = the family's default (file: taken from P) */
-    int type_first;       /* agent i has type type_first + i mod type_count (hold types out) */
-    int type_count;       /* 0 = every type from type_first on */
-    uint64_t seed;        /* generates the M types; independent of the run seed */
-    int width, height;    /* cliffwalk / gridworld grid size; 0 = family default */
-    int states;           /* garnet S, randomwalk n; 0 = family default */
-    int actions;          /* garnet A */
-    int branching;        /* garnet b */
-    double perturbation;  /* garnet per-type perturbation strength epsilon in [0, 1] */
-    double epsilon;       /* cliffwalk / gridworld: epsilon of the epsilon-soft policy */
-    double slip_min, slip_max; /* per-type slip probability (random move), spread over types */
-    double wind_min, wind_max; /* per-type wind probability (cliffwalk: toward the cliff) */
-    double reward_spread; /* per-type reward scale in [1 - spread, 1 + spread] */
-    int goals;            /* gridworld: goals per type (the first rewards 1, the others 0.25..1) */
-    double walls;         /* gridworld: fraction of cells that are walls, per type */
-    int starts;           /* gridworld: restart cells per type after a goal; 0 = any free cell */
-    pfr_wind_direction wind_direction; /* gridworld */
-    pfr_grid_layout layout; /* gridworld: walls, goals, starts per type, or one for all (rewards per type) */
-    double reward_scale;  /* multiplies every reward of a generated family */
-    char p_file[PFR_PATH_MAX]; /* file: P, [M, S, S] .npy */
-    char r_file[PFR_PATH_MAX]; /* file: R, [M, S, S] or [M, S] .npy */
-} pfr_env_config;
-
-typedef struct pfr_schedule_config {
-    double tau;  /* alpha_t = alpha / (1 + t/tau)^a, beta_t = beta / (1 + t/tau)^b */
-    double a, b; /* 0, 0 = constant step sizes */
-} pfr_schedule_config;
-
-typedef struct pfr_config {
-    pfr_env_config env;
-    int64_t agents;      /* N */
-    int dim;             /* d */
-    int64_t rounds;
-    int local_steps;     /* K */
-    double alpha, beta, gamma;
-    pfr_schedule_config schedule;
-    pfr_algorithm algorithm;
-    uint64_t seed;
-    int64_t eval_every;  /* rounds between evaluations (the last round is always evaluated) */
-    int64_t checkpoint_every; /* rounds between checkpoints (pfr_sim_set_checkpoint); 0: none */
-    double participation; /* fraction of agents taking part in a round, (0, 1] */
-    int orthonormalize;  /* orthonormalize Phi after each aggregation (keeps every Phi theta_i) */
-    pfr_backend backend;
-    pfr_cuda_kernel cuda_kernel; /* CUDA engine: local-step kernel variant */
-    int64_t cuda_max_chunk;      /* CUDA engine: at most this many agents per chunk; 0 = as many as fit */
-    int cuda_graph;              /* CUDA engine: replay each round as a captured CUDA graph */
-    int threads;         /* CPU engine threads; 0 = all cores */
-    char init_phi[PFR_PATH_MAX]; /* optional .npy [S, d] to start Phi from */
-} pfr_config;
-
-/* Fill with the documented defaults. */
-void pfr_config_init(pfr_config *cfg);
+/* A configuration with the documented defaults (*out = NULL and PFR_ERR_NO_MEMORY on failure). */
+pfr_status pfr_config_create(pfr_config **out, pfr_error *err);
+/* An independent copy of `src`. */
+pfr_status pfr_config_copy(const pfr_config *src, pfr_config **out, pfr_error *err);
+/* Free a configuration; NULL is a no-op. */
+void pfr_config_destroy(pfr_config *cfg);
+/* Restore every key to its default. */
+void pfr_config_reset(pfr_config *cfg);
 /* Set one key from its text form ("env.kind", "cliffwalk"); checks type and range of the value. */
 pfr_status pfr_config_set(pfr_config *cfg, const char *key, const char *value, pfr_error *err);
 /* Apply a YAML file (nested mappings give dotted keys). Unknown keys and bad values are errors. */
@@ -165,6 +128,13 @@ const char *pfr_config_key_name(size_t i);
 const char *pfr_config_key_help(size_t i);
 /* The current value of key i in text form (as pfr_config_set accepts it). */
 void pfr_config_key_value(const pfr_config *cfg, size_t i, char *buf, size_t n);
+/* The current value of `key` in text form; PFR_ERR_CONFIG (naming the key) if there is no such key.
+ * The text is cut to n - 1 bytes; a path longer than that is reported as PFR_ERR_INVALID_ARGUMENT. */
+pfr_status pfr_config_get(const pfr_config *cfg, const char *key, char *buf, size_t n, pfr_error *err);
+/* The index of `key`, or -1 if there is no such key. */
+long pfr_config_key_index(const char *key);
+/* The default value of key i in text form. */
+void pfr_config_key_default(size_t i, char *buf, size_t n);
 /* What key i allows, in words ("one of cliffwalk, gridworld, ...", "an integer in [1, 4096]"). */
 void pfr_config_key_allowed(size_t i, char *buf, size_t n);
 /* 1 if key i holds a string or enum (to be quoted in JSON), 0 if it is a number or boolean. */
@@ -181,8 +151,12 @@ const char *pfr_cuda_kernel_name(pfr_cuda_kernel k);
 
 typedef struct pfr_sim pfr_sim;
 
-/* One evaluation (DESIGN §1). Errors are relative, mu-weighted, averaged over agents. */
+/* One evaluation (DESIGN §1). Errors are relative, mu-weighted, averaged over agents.
+ * Versioned by size: new fields are only ever appended. The calls that fill one take the caller's
+ * sizeof and fill that much (at most the library's own size); `size` says how many bytes hold
+ * values, so a field at an offset at or past it was not written by this library. */
 typedef struct pfr_metrics {
+    size_t size;                /* bytes filled by the library */
     int64_t round;              /* rounds completed */
     uint64_t agent_steps;       /* local TD steps taken by all agents so far */
     double value_error;         /* mean_i ||Phi theta_i - V_m(i)||^2_mu / ||V_m(i)||^2_mu */
@@ -233,7 +207,7 @@ pfr_status pfr_sim_load(const char *path, const char *const *overrides, size_t c
 /* Write a checkpoint to `path` every checkpoint_every rounds while running ("" or NULL: never). */
 pfr_status pfr_sim_set_checkpoint(pfr_sim *sim, const char *path);
 /* Evaluate now, without recording into the history. */
-pfr_status pfr_sim_evaluate(pfr_sim *sim, pfr_metrics *out);
+pfr_status pfr_sim_evaluate(pfr_sim *sim, pfr_metrics *out, size_t size);
 /* The message of the last failing call on this handle ("" if none). */
 const char *pfr_sim_last_error(const pfr_sim *sim);
 /* What set-up noticed that the caller should know but that is not an error (threads beyond the
@@ -248,15 +222,17 @@ const char *pfr_sim_backend(const pfr_sim *sim);
 int pfr_sim_threads(const pfr_sim *sim);
 /* One line describing the environment family and its types. */
 const char *pfr_sim_env_description(const pfr_sim *sim);
-/* How set-up went: its time, and how the ground truth was solved and how well. */
+/* How set-up went: its time, and how the ground truth was solved and how well. Versioned by size
+ * as pfr_metrics is. */
 typedef struct pfr_setup_info {
+    size_t size;               /* bytes filled by the library */
     double setup_s;            /* wall seconds in pfr_sim_create */
     double truth_s;            /* of which computing the ground truth */
     const char *truth_method;  /* "dense LU" or "sparse LU (UMFPACK)" */
     double truth_resid_v;      /* max over types of max |(I - gamma P) V - r| / max |r| */
     double truth_resid_mu;     /* max over types of |mu^T P - mu^T|_1 */
 } pfr_setup_info;
-pfr_status pfr_sim_setup_info(const pfr_sim *sim, pfr_setup_info *out);
+pfr_status pfr_sim_setup_info(const pfr_sim *sim, pfr_setup_info *out, size_t size);
 /* How different the types are: the singular values of the M types' values (each weighted by its
  * stationary distribution and normalized, all types equally weighted), descending and divided by
  * the largest. Writes min(count, min(S, M)) of them; returns min(S, M), or -1 (out of memory). A
@@ -269,6 +245,8 @@ pfr_status pfr_sim_get_phi(const pfr_sim *sim, float *out, size_t count);
 pfr_status pfr_sim_get_agent_phi(const pfr_sim *sim, int64_t agent, float *out, size_t count);
 /* theta_i, [d]. */
 pfr_status pfr_sim_get_theta(const pfr_sim *sim, int64_t agent, float *out, size_t count);
+/* Every theta_i, [N, d] row-major. */
+pfr_status pfr_sim_get_thetas(const pfr_sim *sim, float *out, size_t count);
 /* Current Markov-chain state of every agent, [N]. */
 pfr_status pfr_sim_get_states(const pfr_sim *sim, uint32_t *out, size_t count);
 /* Setters, between runs: the shared Phi [S, d] (local_rep: every agent's Phi_i), every theta_i
@@ -290,7 +268,8 @@ pfr_status pfr_sim_get_chain_csr(const pfr_sim *sim, int type, int64_t *indptr, 
 
 /* The evaluation history of this handle. */
 size_t pfr_sim_metrics_count(const pfr_sim *sim);
-pfr_status pfr_sim_metrics_get(const pfr_sim *sim, size_t i, pfr_metrics *out);
+/* Evaluation i into *out, `size` = sizeof *out (the caller's pfr_metrics). */
+pfr_status pfr_sim_metrics_get(const pfr_sim *sim, size_t i, pfr_metrics *out, size_t size);
 /* Evaluation i's mean value error of each type, [M] (NaN for a type no agent has). */
 pfr_status pfr_sim_metrics_by_type(const pfr_sim *sim, size_t i, double *out, size_t count);
 /* Agent-steps per second of round time so far (the first round left out), live between evaluations. */
@@ -298,6 +277,10 @@ double pfr_sim_steps_per_sec(const pfr_sim *sim);
 
 /* Engines and devices (for `pfedrl info`): writes a human-readable description. */
 void pfr_describe_engines(char *buf, size_t n);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

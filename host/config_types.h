@@ -1,0 +1,76 @@
+/*
+ * config_types.h — the configuration's layout: internal, not part of the ABI. Callers outside the
+ * library hold an opaque pfr_config* and read and set it by key (include/pfedrl/pfedrl.h); the
+ * library and its white-box tests read the fields directly.
+ */
+#ifndef PFR_CONFIG_TYPES_H
+#define PFR_CONFIG_TYPES_H
+
+#include "pfedrl/pfedrl.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PFR_PATH_MAX 1024
+
+typedef struct pfr_env_config {
+    pfr_env_kind kind;
+    int types;            /* M environment types; 0 = the family's default (file: taken from P) */
+    int type_first;       /* agent i has type type_first + i mod type_count (hold types out) */
+    int type_count;       /* 0 = every type from type_first on */
+    uint64_t seed;        /* generates the M types; independent of the run seed */
+    int width, height;    /* cliffwalk / gridworld grid size; 0 = family default */
+    int states;           /* garnet S, randomwalk n; 0 = family default */
+    int actions;          /* garnet A */
+    int branching;        /* garnet b */
+    double perturbation;  /* garnet per-type perturbation strength epsilon in [0, 1] */
+    double epsilon;       /* cliffwalk / gridworld: epsilon of the epsilon-soft policy */
+    double slip_min, slip_max; /* per-type slip probability (random move), spread over types */
+    double wind_min, wind_max; /* per-type wind probability (cliffwalk: toward the cliff) */
+    double reward_spread; /* per-type reward scale in [1 - spread, 1 + spread] */
+    int goals;            /* gridworld: goals per type (the first rewards 1, the others 0.25..1) */
+    double walls;         /* gridworld: fraction of cells that are walls, per type */
+    int starts;           /* gridworld: restart cells per type after a goal; 0 = any free cell */
+    pfr_wind_direction wind_direction; /* gridworld */
+    pfr_grid_layout layout; /* gridworld: walls, goals, starts per type, or one for all (rewards per type) */
+    double reward_scale;  /* multiplies every reward of a generated family */
+    char p_file[PFR_PATH_MAX]; /* file: P, [M, S, S] .npy */
+    char r_file[PFR_PATH_MAX]; /* file: R, [M, S, S] or [M, S] .npy */
+} pfr_env_config;
+
+typedef struct pfr_schedule_config {
+    double tau;  /* alpha_t = alpha / (1 + t/tau)^a, beta_t = beta / (1 + t/tau)^b */
+    double a, b; /* 0, 0 = constant step sizes */
+} pfr_schedule_config;
+
+struct pfr_config {
+    pfr_env_config env;
+    int64_t agents;      /* N */
+    int dim;             /* d */
+    int64_t rounds;
+    int local_steps;     /* K */
+    double alpha, beta, gamma;
+    pfr_schedule_config schedule;
+    pfr_algorithm algorithm;
+    uint64_t seed;
+    int64_t eval_every;  /* rounds between evaluations (the last round is always evaluated) */
+    int64_t checkpoint_every; /* rounds between checkpoints (pfr_sim_set_checkpoint); 0: none */
+    double participation; /* fraction of agents taking part in a round, (0, 1] */
+    int orthonormalize;  /* orthonormalize Phi after each aggregation (keeps every Phi theta_i) */
+    pfr_backend backend;
+    pfr_cuda_kernel cuda_kernel; /* CUDA engine: local-step kernel variant */
+    int64_t cuda_max_chunk;      /* CUDA engine: at most this many agents per chunk; 0 = as many as fit */
+    int cuda_graph;              /* CUDA engine: replay each round as a captured CUDA graph */
+    int threads;         /* CPU engine threads; 0 = all cores */
+    char init_phi[PFR_PATH_MAX]; /* optional .npy [S, d] to start Phi from */
+};
+
+/* Fill with the documented defaults (what pfr_config_create returns). */
+void pfr_config_init(pfr_config *cfg);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PFR_CONFIG_TYPES_H */
