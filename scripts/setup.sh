@@ -9,6 +9,8 @@ pkgs=(cmake make g++ pkg-config libyaml-dev libgtest-dev libsuitesparse-dev zlib
 pkgs+=(libopenblas0-pthread)
 # Python with pip, for the experiment scripts (a Python already on PATH with pip is used as it is).
 python3 -m pip --version >/dev/null 2>&1 || pkgs+=(python3 python3-pip python3-venv)
+# a virtual environment for the Python package's tests (Debian's python3 has venv in its own package)
+python3 -c "import venv, ensurepip" >/dev/null 2>&1 || pkgs+=(python3-venv)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

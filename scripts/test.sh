@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command (README): set up a fresh machine, build everything, run the whole suite; then
+# The test command (README): set up a fresh machine, build everything, run the whole suite and the
+# Python package's tests (pytest); then
 # the fast tests again in a build with AddressSanitizer and UndefinedBehaviorSanitizer, and a short
 # run of each fuzzer (tests/fuzz/, when clang is present).
 #   bash scripts/test.sh              all three (what CI runs)
@@ -13,6 +14,7 @@ case "$mode" in all|--sanitize) ;; *) echo "usage: bash scripts/test.sh [--sanit
 if [ "$mode" = all ]; then
   BUILD_DIR="${BUILD_DIR:-build}" bash scripts/build.sh
   ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j "$(nproc)"
+  bash scripts/test_python.sh # the Python package, installed with pip into a venv, against that build
 fi
 
 # The CPU suite under ASan + UBSan (the CUDA parts are left out of this build). Left out here, run

@@ -1,0 +1,446 @@
+"""The Simulation class and the configuration schema (see the package docstring)."""
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+import threading
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
+
+import numpy as np
+
+from . import _lib
+from ._lib import Error, Metrics, SetupInfo, lib
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+_METRIC_FIELDS = [name for name, _ in Metrics._fields_ if name != "size"]
+
+
+class PfedrlError(RuntimeError):
+    """An error reported by the library: ``status`` (the C pfr_status code), ``status_text`` and the
+    library's message naming what was wrong and what is allowed."""
+
+    def __init__(self, status: int, message: str):
+        self.status = int(status)
+        self.status_text = lib.pfr_status_string(self.status).decode()
+        self.message = message
+        super().__init__(message if message else self.status_text)
+
+
+class ConfigError(PfedrlError, ValueError):
+    """A configuration key, value or file the library refused."""
+
+
+def _raise(status: int, message: str) -> None:
+    if status == _lib.ERR_CONFIG:
+        raise ConfigError(status, message)
+    raise PfedrlError(status, message)
+
+
+def _check(status: int, err: Optional[Error] = None, what: str = "") -> None:
+    if status != _lib.OK:
+        msg = err.msg.decode(errors="replace") if err is not None else ""
+        _raise(status, f"{what}: {msg}" if what and msg else (msg or what))
+
+
+def _text(value: Any) -> str:
+    """A Python value as the config's text form (booleans as true/false)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (os.PathLike,)):
+        return os.fspath(value)
+    return str(value)
+
+
+def _flatten(overrides: Mapping[str, Any], prefix: str = "") -> Dict[str, str]:
+    """{"env": {"kind": "gridworld"}, "env__width": 20, "alpha": 0.1} -> dotted keys, text values."""
+    out: Dict[str, str] = {}
+    for key, value in overrides.items():
+        name = prefix + key.replace("__", ".")
+        if isinstance(value, Mapping):
+            out.update(_flatten(value, name + "."))
+        else:
+            out[name] = _text(value)
+    return out
+
+
+def config_keys() -> Dict[str, Dict[str, str]]:
+    """Every configuration key: ``{name: {"help": ..., "default": ..., "allowed": ...}}`` (values in
+    the text form that YAML files and keyword overrides use)."""
+    out: Dict[str, Dict[str, str]] = {}
+    buf = ctypes.create_string_buffer(2048)
+    for i in range(lib.pfr_config_key_count()):
+        name = lib.pfr_config_key_name(i).decode()
+        lib.pfr_config_key_default(i, buf, len(buf))
+        default = buf.value.decode()
+        lib.pfr_config_key_allowed(i, buf, len(buf))
+        out[name] = {"help": lib.pfr_config_key_help(i).decode(), "default": default, "allowed": buf.value.decode()}
+    return out
+
+
+def engines() -> str:
+    """Which engines loaded and which devices were found (what ``pfedrl info`` prints)."""
+    buf = ctypes.create_string_buffer(4096)
+    lib.pfr_describe_engines(buf, len(buf))
+    return buf.value.decode()
+
+
+class _Config:
+    """An owned pfr_config handle."""
+
+    def __init__(self) -> None:
+        self.ptr = ctypes.c_void_p()
+        err = Error()
+        _check(lib.pfr_config_create(ctypes.byref(self.ptr), ctypes.byref(err)), err)
+
+    def load(self, path: PathLike) -> None:
+        p = os.fspath(path)
+        if not os.path.exists(p):
+            raise ConfigError(_lib.ERR_IO, f"config file {p!r} does not exist")
+        err = Error()
+        _check(lib.pfr_config_load_yaml(self.ptr, p.encode(), ctypes.byref(err)), err)
+
+    def set(self, key: str, value: str) -> None:
+        err = Error()
+        _check(lib.pfr_config_set(self.ptr, key.encode(), value.encode(), ctypes.byref(err)), err)
+
+    def close(self) -> None:
+        if self.ptr:
+            lib.pfr_config_destroy(self.ptr)
+            self.ptr = ctypes.c_void_p()
+
+
+def _config_dict(cfg_ptr: int) -> Dict[str, str]:
+    buf = ctypes.create_string_buffer(2048)
+    out = {}
+    for i in range(lib.pfr_config_key_count()):
+        lib.pfr_config_key_value(cfg_ptr, i, buf, len(buf))
+        out[lib.pfr_config_key_name(i).decode()] = buf.value.decode()
+    return out
+
+
+class _Progress:
+    """A one-line progress report on stderr (set-up stages, then rounds)."""
+
+    def __init__(self, enabled: bool, target: int = 0):
+        self.enabled, self.target, self.last = enabled, target, ""
+
+    def setup(self, stage: str, fraction: float) -> None:
+        if self.enabled:
+            self._show(f"set-up: {stage} {100 * fraction:5.1f}%")
+
+    def round(self, done: int, metrics: Optional[Dict[str, float]]) -> None:
+        if self.enabled:
+            tail = f"  value_error {metrics['value_error']:.4g}" if metrics else ""
+            self.last = self.last if not tail else tail
+            self._show(f"round {done}/{self.target}{self.last}")
+
+    def _show(self, line: str) -> None:
+        sys.stderr.write("\r" + line[:100].ljust(60))
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+class Simulation:
+    """N agents running PFedTD-Rep (or a baseline) on M environment types.
+
+    ``Simulation(config="examples/cliffwalk.yaml", agents=4096, alpha=0.2, env={"types": 8})``: the
+    YAML file (optional), then every keyword as a config key. Nested keys are given as dicts or with
+    ``__`` for the dot (``env__kind="gridworld"``); ``overrides`` takes dotted names as they are
+    (``overrides={"env.kind": "gridworld"}``). Set-up (the environment and its ground truth) happens
+    here; ``progress=True`` reports it on stderr.
+    """
+
+    def __init__(
+        self,
+        config: Optional[PathLike] = None,
+        *,
+        overrides: Optional[Mapping[str, Any]] = None,
+        progress: bool = False,
+        **keys: Any,
+    ) -> None:
+        self._ptr = ctypes.c_void_p()
+        cfg = _Config()
+        try:
+            if config is not None:
+                cfg.load(config)
+            for k, v in {**_flatten(keys), **_flatten(overrides or {})}.items():
+                cfg.set(k, v)
+            self._create(lambda fn, err: lib.pfr_sim_create_ex(cfg.ptr, fn, None, ctypes.byref(self._ptr), err),
+                         progress)
+        finally:
+            cfg.close()
+
+    def _create(self, call: Callable[[Any, Any], int], progress: bool) -> None:
+        bar = _Progress(progress)
+        fn = _lib.SETUP_PROGRESS_FN(lambda _u, stage, frac: bar.setup(stage.decode(), frac))
+        err = Error()
+        try:
+            _check(call(fn, ctypes.byref(err)), err)
+        finally:
+            bar.close()
+        self._on_round = _lib.PROGRESS_FN(self._round_callback)
+        self._bar: Optional[_Progress] = None
+        lib.pfr_sim_set_progress(self._ptr, self._on_round, None)
+
+    @classmethod
+    def load(cls, path: PathLike, *, progress: bool = False, **overrides: Any) -> "Simulation":
+        """A simulation from a checkpoint written by :meth:`save` (or ``pfedrl run``): running it on
+        gives the same bits as a run that never stopped. ``overrides`` may change only what does not
+        change results (rounds, threads, backend, eval_every, checkpoint_every, cuda_*)."""
+        p = os.fspath(path)
+        if not os.path.exists(p):
+            raise PfedrlError(_lib.ERR_IO, f"checkpoint {p!r} does not exist")
+        pairs = [f"{k}={v}".encode() for k, v in _flatten(overrides).items()]
+        arr = (ctypes.c_char_p * max(1, len(pairs)))(*pairs)
+        self = cls.__new__(cls)
+        self._ptr = ctypes.c_void_p()
+        self._create(lambda fn, err: lib.pfr_sim_load(p.encode(), arr, len(pairs), fn, None, ctypes.byref(self._ptr), err),
+                     progress)
+        return self
+
+    # ---- life ----------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Free the simulation (also done when it is garbage collected, or on leaving a ``with``)."""
+        if getattr(self, "_ptr", None):
+            lib.pfr_sim_destroy(self._ptr)
+            self._ptr = ctypes.c_void_p()
+
+    def __enter__(self) -> "Simulation":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+    def _handle(self) -> ctypes.c_void_p:
+        if not getattr(self, "_ptr", None):
+            raise PfedrlError(_lib.ERR_INVALID_ARGUMENT, "this Simulation was closed")
+        return self._ptr
+
+    def _fail(self, status: int, what: str) -> None:
+        msg = lib.pfr_sim_last_error(self._ptr).decode(errors="replace")
+        _raise(status, f"{what}: {msg}" if msg else what)
+
+    # ---- running -------------------------------------------------------------------------------
+    def _round_callback(self, _user: Any, _sim: Any, rnd: int, m: Any) -> None:
+        if self._bar is not None:
+            self._bar.round(int(rnd), _metrics_dict(m.contents) if m else None)
+
+    def run(self, rounds: int, progress: bool = False) -> "Simulation":
+        """Run ``rounds`` more rounds (evaluating every ``eval_every`` rounds and after the last).
+        Ctrl-C stops at the end of the current round (the simulation stays usable: save it or run
+        on) and raises KeyboardInterrupt. Returns self."""
+        h = self._handle()
+        if int(rounds) < 0:
+            raise ValueError(f"rounds must be >= 0, not {rounds}")
+        self._bar = _Progress(progress, self.round + int(rounds))
+        interrupted = []
+        old = None
+        if threading.current_thread() is threading.main_thread():
+            def on_sigint(_sig: int, _frame: Any) -> None:
+                interrupted.append(True)
+                lib.pfr_sim_request_stop(h)
+            old = signal.signal(signal.SIGINT, on_sigint)
+        try:
+            status = lib.pfr_sim_run(h, int(rounds))
+        finally:
+            if old is not None:
+                signal.signal(signal.SIGINT, old)
+            self._bar.close()
+            self._bar = None
+        if status == _lib.ERR_INTERRUPTED and interrupted:
+            raise KeyboardInterrupt(f"stopped at the end of round {self.round}")
+        if status != _lib.OK:
+            self._fail(status, "run")
+        return self
+
+    def evaluate(self) -> Dict[str, float]:
+        """The metrics now, without adding them to the history."""
+        m = Metrics()
+        status = lib.pfr_sim_evaluate(self._handle(), ctypes.byref(m), ctypes.sizeof(m))
+        if status != _lib.OK:
+            self._fail(status, "evaluate")
+        return _metrics_dict(m)
+
+    def save(self, path: PathLike) -> None:
+        """Write a checkpoint (versioned, with a CRC-32; written to a temporary file, then renamed)."""
+        err = Error()
+        _check(lib.pfr_sim_save(self._handle(), os.fspath(path).encode(), ctypes.byref(err)), err)
+
+    # ---- what it is ----------------------------------------------------------------------------
+    @property
+    def config(self) -> Dict[str, str]:
+        """Every config key of this simulation, in text form."""
+        return _config_dict(lib.pfr_sim_config(self._handle()))
+
+    @property
+    def num_states(self) -> int:
+        return int(lib.pfr_sim_num_states(self._handle()))
+
+    @property
+    def num_types(self) -> int:
+        return int(lib.pfr_sim_num_types(self._handle()))
+
+    @property
+    def num_agents(self) -> int:
+        return int(self.config["agents"])
+
+    @property
+    def dim(self) -> int:
+        """Columns of Phi (1 for the tabular learners, whatever ``dim`` says)."""
+        c = self.config
+        return 1 if c["algorithm"].endswith("_tabular") else int(c["dim"])
+
+    @property
+    def round(self) -> int:
+        """Rounds completed."""
+        return int(lib.pfr_sim_round(self._handle()))
+
+    @property
+    def backend(self) -> str:
+        return lib.pfr_sim_backend(self._handle()).decode()
+
+    @property
+    def threads(self) -> int:
+        return int(lib.pfr_sim_threads(self._handle()))
+
+    @property
+    def description(self) -> str:
+        """One line on the environment family and its types."""
+        return lib.pfr_sim_env_description(self._handle()).decode()
+
+    @property
+    def warnings(self) -> List[str]:
+        text = lib.pfr_sim_warnings(self._handle()).decode()
+        return [w for w in text.splitlines() if w]
+
+    @property
+    def setup_info(self) -> Dict[str, Any]:
+        """Set-up time and how well the ground truth was solved (residuals)."""
+        si = SetupInfo()
+        _check(lib.pfr_sim_setup_info(self._handle(), ctypes.byref(si), ctypes.sizeof(si)), None, "setup_info")
+        return {"setup_s": si.setup_s, "truth_s": si.truth_s, "truth_method": si.truth_method.decode(),
+                "truth_residual_v": si.truth_resid_v, "truth_residual_mu": si.truth_resid_mu}
+
+    def type_singular_values(self) -> np.ndarray:
+        """The normalized singular values of the M types' values (how different the types are)."""
+        h = self._handle()
+        n = min(self.num_states, self.num_types)
+        out = np.empty(n, dtype=np.float64)
+        got = lib.pfr_sim_type_singular_values(h, out.ctypes.data_as(ctypes.POINTER(ctypes.c_double)), n)
+        if got < 0:
+            raise PfedrlError(5, "type_singular_values: out of memory")
+        return out
+
+    # ---- arrays (copies) -----------------------------------------------------------------------
+    def _get(self, fn: Callable[..., int], shape: Tuple[int, ...], dtype: Any, *args: Any) -> np.ndarray:
+        out = np.empty(shape, dtype=dtype)
+        status = fn(self._handle(), *args, out.ctypes.data_as(ctypes.c_void_p), out.size)
+        if status != _lib.OK:
+            self._fail(status, fn.__name__)
+        return out
+
+    @property
+    def phi(self) -> np.ndarray:
+        """The shared representation Phi, float32 [S, d] (local learners: agent 0's)."""
+        return self._get(lib.pfr_sim_get_phi, (self.num_states, self.dim), np.float32)
+
+    @phi.setter
+    def phi(self, value: np.ndarray) -> None:
+        self._set(lib.pfr_sim_set_phi, value, (self.num_states, self.dim), np.float32)
+
+    def agent_phi(self, agent: int) -> np.ndarray:
+        """Phi as agent ``agent`` sees it: the shared one, or its own (local learners)."""
+        return self._get(lib.pfr_sim_get_agent_phi, (self.num_states, self.dim), np.float32, int(agent))
+
+    @property
+    def theta(self) -> np.ndarray:
+        """Every agent's weights theta_i, float32 [N, d]."""
+        return self._get(lib.pfr_sim_get_thetas, (self.num_agents, self.dim), np.float32)
+
+    @theta.setter
+    def theta(self, value: np.ndarray) -> None:
+        self._set(lib.pfr_sim_set_theta, value, (self.num_agents, self.dim), np.float32)
+
+    @property
+    def states(self) -> np.ndarray:
+        """Every agent's current Markov-chain state, uint32 [N]."""
+        return self._get(lib.pfr_sim_get_states, (self.num_agents,), np.uint32)
+
+    @states.setter
+    def states(self, value: np.ndarray) -> None:
+        self._set(lib.pfr_sim_set_states, value, (self.num_agents,), np.uint32)
+
+    def _set(self, fn: Callable[..., int], value: Any, shape: Tuple[int, ...], dtype: Any) -> None:
+        arr = np.ascontiguousarray(value, dtype=dtype)
+        if arr.shape != shape:
+            raise ValueError(f"expected an array of shape {shape}, got {arr.shape}")
+        status = fn(self._handle(), arr.ctypes.data_as(ctypes.c_void_p), arr.size)
+        if status != _lib.OK:
+            self._fail(status, fn.__name__)
+
+    def ground_truth(self, type: int) -> Tuple[np.ndarray, np.ndarray]:
+        """Type ``type``'s true values V_m and stationary distribution mu_m, float64 [S] each."""
+        S = self.num_states
+        v, mu = np.empty(S), np.empty(S)
+        status = lib.pfr_sim_get_ground_truth(self._handle(), int(type), v.ctypes.data_as(ctypes.c_void_p),
+                                              mu.ctypes.data_as(ctypes.c_void_p), S)
+        if status != _lib.OK:
+            self._fail(status, "ground_truth")
+        return v, mu
+
+    # ---- metrics -------------------------------------------------------------------------------
+    @property
+    def metrics(self) -> List[Dict[str, float]]:
+        """The evaluation history: one dict per evaluation (round, agent_steps, value_error, ...)."""
+        h = self._handle()
+        out = []
+        m = Metrics()
+        for i in range(lib.pfr_sim_metrics_count(h)):
+            _check(lib.pfr_sim_metrics_get(h, i, ctypes.byref(m), ctypes.sizeof(m)), None, "metrics")
+            out.append(_metrics_dict(m))
+        return out
+
+    def metrics_by_type(self) -> np.ndarray:
+        """Each evaluation's mean value error per type, float64 [evaluations, M] (NaN: no agent)."""
+        h = self._handle()
+        n, M = lib.pfr_sim_metrics_count(h), self.num_types
+        out = np.empty((n, M))
+        for i in range(n):
+            row = out[i]
+            _check(lib.pfr_sim_metrics_by_type(h, i, row.ctypes.data_as(ctypes.c_void_p), M), None, "metrics_by_type")
+        return out
+
+    def metrics_frame(self) -> "Any":
+        """The history as a pandas DataFrame (needs pandas)."""
+        try:
+            import pandas as pd
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ImportError("metrics_frame needs pandas: pip install pandas") from e
+        return pd.DataFrame(self.metrics, columns=_METRIC_FIELDS)
+
+    def __repr__(self) -> str:
+        if not getattr(self, "_ptr", None):
+            return "<pfedrl.Simulation (closed)>"
+        c = self.config
+        return (f"<pfedrl.Simulation {c['algorithm']} N={c['agents']} S={self.num_states} d={self.dim} "
+                f"M={self.num_types} round={self.round} backend={self.backend}>")
+
+
+def _metrics_dict(m: Metrics) -> Dict[str, float]:
+    d: Dict[str, float] = {}
+    for name in _METRIC_FIELDS:
+        if Metrics.__dict__[name].offset >= m.size:  # an older library did not fill it
+            continue
+        v = getattr(m, name)
+        d[name] = int(v) if name in ("round", "agent_steps") else float(v)
+    return d

@@ -1,0 +1,224 @@
+"""The Python package against the command line and the C library's contract."""
+from __future__ import annotations
+
+import csv
+import gc
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import pfedrl
+
+SMALL = dict(agents=96, rounds=12, eval_every=4, threads=2)
+
+
+def test_same_bits_as_the_command_line(cli: str, cliffwalk: str, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    subprocess.run([cli, "run", cliffwalk, "-q", "-o", str(out), "--theta"]
+                   + [a for k, v in SMALL.items() for a in ("-s", f"{k}={v}")], check=True)
+    sim = pfedrl.Simulation(config=cliffwalk, **SMALL)
+    sim.run(SMALL["rounds"])
+    assert np.array_equal(sim.phi, np.load(out / "phi.npy"))
+    assert np.array_equal(sim.theta, np.load(out / "theta.npy"))
+    with open(out / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    py = sim.metrics
+    assert [int(r["round"]) for r in rows] == [m["round"] for m in py] == [0, 4, 8, 12]
+    for r, m in zip(rows, py):
+        assert int(r["agent_steps"]) == m["agent_steps"]
+        for k in ("value_error", "td_fixed_point_error", "best_rank_d_error", "phi_norm", "theta_norm"):
+            assert float(r[k]) == float(f"{m[k]:.9g}"), k  # the CSV holds 9 significant digits
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["final_value_error"] == float(f"{py[-1]['value_error']:.9g}")
+
+
+def test_overrides_nested_and_dotted(cliffwalk: str) -> None:
+    a = pfedrl.Simulation(config=cliffwalk, agents=8, env={"types": 2, "slip_max": 0.2})
+    b = pfedrl.Simulation(config=cliffwalk, agents=8, env__types=2, overrides={"env.slip_max": 0.2})
+    assert a.config == b.config
+    assert a.config["env.types"] == "2" and a.num_types == 2
+    c = pfedrl.Simulation(env={"kind": "randomwalk", "states": 7}, agents=4, dim=2, orthonormalize=False)
+    assert c.num_states == 7 and c.config["orthonormalize"] == "false"
+
+
+def test_arrays_are_copies_with_the_documented_shapes(cliffwalk: str) -> None:
+    sim = pfedrl.Simulation(config=cliffwalk, agents=20)
+    phi, theta, states = sim.phi, sim.theta, sim.states
+    assert phi.shape == (48, 8) and phi.dtype == np.float32
+    assert theta.shape == (20, 8) and theta.dtype == np.float32
+    assert states.shape == (20,) and states.dtype == np.uint32 and states.max() < 48
+    before = phi.copy()
+    phi[:] = 7.0  # writing into the copy changes nothing inside
+    assert np.array_equal(sim.phi, before)
+    sim.run(3)
+    assert not np.array_equal(sim.phi, before)  # and a later read sees the run
+    assert np.array_equal(before, np.asarray(before))
+    v, mu = sim.ground_truth(1)
+    assert v.shape == mu.shape == (48,) and abs(mu.sum() - 1) < 1e-12
+    sv = sim.type_singular_values()
+    assert sv[0] == 1.0 and np.all(np.diff(sv) <= 0)
+    assert np.array_equal(sim.agent_phi(3), sim.phi)  # shared Phi: every agent sees the same
+    by_type = sim.metrics_by_type()
+    assert by_type.shape == (len(sim.metrics), 4)
+
+
+def test_setters_round_trip(cliffwalk: str) -> None:
+    sim = pfedrl.Simulation(config=cliffwalk, agents=10)
+    rng = np.random.default_rng(0)
+    phi = rng.standard_normal((48, 8)).astype(np.float32)
+    theta = rng.standard_normal((10, 8)).astype(np.float32)
+    states = rng.integers(0, 48, 10).astype(np.uint32)
+    sim.phi, sim.theta, sim.states = phi, theta, states
+    assert np.array_equal(sim.phi, phi) and np.array_equal(sim.theta, theta) and np.array_equal(sim.states, states)
+    with pytest.raises(ValueError, match="shape"):
+        sim.phi = phi[:10]
+    with pytest.raises(pfedrl.PfedrlError):
+        sim.states = np.full(10, 48, dtype=np.uint32)  # a state outside the chain
+
+
+def test_save_then_load_goes_on_bit_for_bit(cliffwalk: str, tmp_path: Path) -> None:
+    straight = pfedrl.Simulation(config=cliffwalk, **SMALL)
+    straight.run(12)
+    first = pfedrl.Simulation(config=cliffwalk, **SMALL)
+    first.run(5)
+    ck = tmp_path / "ck.pfr"
+    first.save(ck)
+    first.close()
+    resumed = pfedrl.Simulation.load(ck, threads=1)
+    assert resumed.round == 5
+    resumed.run(7)
+    assert np.array_equal(resumed.phi, straight.phi)
+    assert np.array_equal(resumed.theta, straight.theta)
+    assert np.array_equal(resumed.states, straight.states)
+    assert resumed.metrics[-1]["value_error"] == straight.metrics[-1]["value_error"]
+
+
+def test_metrics_frame(cliffwalk: str) -> None:
+    pd = pytest.importorskip("pandas")
+    sim = pfedrl.Simulation(config=cliffwalk, agents=16).run(10)
+    df = sim.metrics_frame()
+    assert isinstance(df, pd.DataFrame)
+    assert list(df["round"]) == [0, 10] and "value_error" in df.columns and "size" not in df.columns
+
+
+def test_config_keys_carry_help_defaults_and_what_is_allowed() -> None:
+    keys = pfedrl.config_keys()
+    assert keys["algorithm"]["default"] == "pfedtd_rep"
+    assert "local_td_tabular" in keys["algorithm"]["allowed"]
+    assert keys["agents"]["default"] == "1024" and keys["agents"]["help"]
+    assert all(set(v) == {"help", "default", "allowed"} for v in keys.values())
+    sim = pfedrl.Simulation(agents=4)
+    # the handle's config is resolved: env.types 0 ("the family's default") became the cliff walk's 4
+    expected = {k: v["default"] for k, v in keys.items()} | {"agents": "4", "env.types": "4"}
+    assert sim.config == expected
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(no_such_key=1), "no_such_key"),
+        (dict(alpha="fast"), "alpha"),
+        (dict(agents=0), "agents"),
+        (dict(algorithm="sarsa"), "allowed"),
+        (dict(env={"kind": "file"}), "env.p_file"),
+    ],
+)
+def test_bad_configs_raise_with_the_librarys_message(kwargs: dict, match: str) -> None:
+    with pytest.raises(pfedrl.PfedrlError, match=match) as e:
+        pfedrl.Simulation(**kwargs)
+    assert e.value.message and e.value.status != 0
+
+
+def test_every_other_error_path_raises(cliffwalk: str, tmp_path: Path) -> None:
+    with pytest.raises(pfedrl.ConfigError, match="does not exist"):
+        pfedrl.Simulation(config=tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("agents: [1, 2\n")
+    with pytest.raises(pfedrl.ConfigError):
+        pfedrl.Simulation(config=bad)
+    with pytest.raises(pfedrl.PfedrlError, match="does not exist"):
+        pfedrl.Simulation.load(tmp_path / "none.pfr")
+    junk = tmp_path / "junk.pfr"
+    junk.write_bytes(b"not a checkpoint at all" * 10)
+    with pytest.raises(pfedrl.PfedrlError) as e:
+        pfedrl.Simulation.load(junk)
+    assert "junk.pfr" in str(e.value)
+    sim = pfedrl.Simulation(config=cliffwalk, agents=8)
+    with pytest.raises(pfedrl.PfedrlError, match="out of range"):
+        sim.ground_truth(99)
+    with pytest.raises(pfedrl.PfedrlError, match="out of range"):
+        sim.agent_phi(8)
+    sim.run(2)
+    ck = tmp_path / "ck.pfr"
+    sim.save(ck)
+    with pytest.raises(pfedrl.PfedrlError, match="alpha"):
+        pfedrl.Simulation.load(ck, alpha=0.5)  # would change the results: refused
+    with pytest.raises(pfedrl.PfedrlError):
+        sim.save(tmp_path / "no" / "such" / "dir" / "ck.pfr")
+    diverge = pfedrl.Simulation(config=cliffwalk, agents=8, alpha=1, beta=1, env={"reward_scale": 1e6})
+    with pytest.raises(pfedrl.PfedrlError, match="diverged|lost rank"):
+        diverge.run(200)
+    sim.close()
+    with pytest.raises(pfedrl.PfedrlError, match="closed"):
+        sim.run(1)
+    sim.close()  # twice is fine
+
+
+def test_memory_does_not_grow_over_create_destroy_cycles(cliffwalk: str) -> None:
+    def rss_kib() -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+
+    def cycle() -> None:
+        with pfedrl.Simulation(config=cliffwalk, agents=64) as s:
+            s.run(1)
+            _ = s.metrics, s.phi
+
+    for _ in range(50):  # warm up: allocator pools, OpenMP threads
+        cycle()
+    gc.collect()
+    start = rss_kib()
+    for _ in range(1000):
+        cycle()
+    gc.collect()
+    grown = rss_kib() - start
+    # a leak of one handle's smallest part (Phi, 1.5 KiB) per cycle would be > 1.5 MiB
+    assert grown < 1024, f"resident memory grew {grown} KiB over 1000 cycles"
+
+
+def test_version_and_engines() -> None:
+    assert pfedrl.__version__.count(".") == 2
+    assert "cpu" in pfedrl.engines().lower()
+
+
+def test_quickstart_example_runs(root: Path, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "q.png"
+    subprocess.run([os.sys.executable, str(root / "examples" / "quickstart.py"), "--agents", "8", "32", "--rounds", "6",
+                    "--out", str(out)], check=True, capture_output=True)
+    assert out.stat().st_size > 0
+
+
+def test_ctrl_c_stops_at_the_end_of_a_round_and_the_simulation_goes_on(cliffwalk: str) -> None:
+    code = f"""
+import os, signal, threading, pfedrl
+sim = pfedrl.Simulation(config={cliffwalk!r}, agents=2048)
+threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+try:
+    sim.run(10**7)
+    print("not stopped")
+except KeyboardInterrupt:
+    r = sim.round
+    sim.run(2)
+    print("stopped", r, sim.round)
+"""
+    out = subprocess.run([os.sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    words = out.stdout.split()
+    assert words[0] == "stopped", out.stdout
+    r, after = int(words[1]), int(words[2])
+    assert 0 < r < 10**7 and after == r + 2
