@@ -89,6 +89,29 @@ typedef struct cpu_engine {
     char next_pad[64 - sizeof(atomic_llong)];
 } cpu_engine;
 
+/* A group's start of round, both step paths (engine_cpu.c's run_group, cpu_x16.c): the words of
+ * step 0, and for agents i0 .. i0+G-1 whether each takes part, its state, its type's rows, its
+ * theta (last round's orthonormalization applied to it, for every agent) and its own Phi_i. */
+static inline __attribute__((always_inline)) void pfr_cpu_group_begin(cpu_engine *e, int64_t i0, int G, int D,
+                                                                      uint32_t *u, uint32_t *w1, int *part,
+                                                                      uint32_t *s, const uint64_t **rp, float **th,
+                                                                      float **own)
+{
+    pfr_sim *sim = e->sim;
+    const pfr_env *env = sim->env;
+    const int S = sim->S;
+    e->philox16(sim->cfg.seed, i0, e->plan->t0, u, w1);
+    for (int g = 0; g < G; ++g) {
+        const int64_t i = i0 + g;
+        part[g] = (uint64_t)w1[g] < e->plan->part_threshold;
+        s[g] = sim->state[i];
+        rp[g] = env->row_ptr + (size_t)pfr_agent_type(sim, i) * (S + 1);
+        th[g] = sim->theta + (size_t)i * D;
+        own[g] = sim->own_phi ? sim->agent_phi + (size_t)i * S * D : NULL;
+        if (e->has_pending)
+            pfr_map_theta(e->pending, th[g], D);
+    }
+}
 
 /* The engine's interface (engine_cpu.c) and its end (cpu_setup.c). */
 extern const pfr_engine_vtbl pfr_cpu_engine_vtbl;

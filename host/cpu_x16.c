@@ -21,26 +21,17 @@ run_group_x16_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int D
     pfr_sim *sim = e->sim;
     const pfr_round_plan *plan = e->plan;
     const pfr_env *env = sim->env;
-    const int S = sim->S, K = plan->K, learn = sim->learn_phi, overlay = sim->learn_phi && !sim->own_phi;
+    const int K = plan->K, learn = sim->learn_phi, overlay = sim->learn_phi && !sim->own_phi;
     const uint64_t seed = sim->cfg.seed, t0 = plan->t0;
     const uint32_t *restrict thr = env->thr, *restrict next = env->next;
     const float *restrict reward = env->reward, *phi = sim->phi;
     uint32_t u[16], w1[16], s[16];
     const uint64_t *rp[16];
     float *own[16], *th[16];
-    e->philox16(seed, i0, t0, u, w1);
+    pfr_cpu_group_begin(e, i0, 16, D, u, w1, part, s, rp, th, own);
     __mmask16 pm = 0;
-    for (int g = 0; g < 16; ++g) {
-        const int64_t i = i0 + g;
-        part[g] = (uint64_t)w1[g] < plan->part_threshold;
+    for (int g = 0; g < 16; ++g)
         pm |= (__mmask16)(part[g] << g);
-        s[g] = sim->state[i];
-        rp[g] = env->row_ptr + (size_t)pfr_agent_type(sim, i) * (S + 1);
-        th[g] = sim->theta + (size_t)i * D;
-        own[g] = sim->own_phi ? sim->agent_phi + (size_t)i * S * D : NULL;
-        if (e->has_pending)
-            pfr_map_theta(e->pending, th[g], D);
-    }
     __m512 T[16], X[16], Y[16];
     pfr_x16_load(&e->x16_layout, (const float *const *)th, D, T);
     const __m512 gamma = _mm512_set1_ps((float)sim->cfg.gamma);

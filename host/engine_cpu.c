@@ -40,7 +40,7 @@ static inline __attribute__((always_inline)) void run_group(cpu_engine *e, cpu_t
     pfr_sim *sim = e->sim;
     const pfr_round_plan *plan = e->plan;
     const pfr_env *env = sim->env;
-    const int S = sim->S, K = plan->K, learn = sim->learn_phi, overlay = sim->learn_phi && !sim->own_phi;
+    const int K = plan->K, learn = sim->learn_phi, overlay = sim->learn_phi && !sim->own_phi;
     const uint64_t seed = sim->cfg.seed, t0 = plan->t0;
     const uint32_t *restrict thr = env->thr, *restrict next = env->next;
     const float *restrict reward = env->reward, *phi = sim->phi;
@@ -48,17 +48,7 @@ static inline __attribute__((always_inline)) void run_group(cpu_engine *e, cpu_t
     uint32_t u[PFR_CPU_LANES], w1[PFR_CPU_LANES], s[PFR_CPU_LANES];
     const uint64_t *rp[PFR_CPU_LANES];
     float *th[PFR_CPU_LANES], *own[PFR_CPU_LANES];
-    e->philox16(seed, i0, t0, u, w1);
-    for (int g = 0; g < G; ++g) {
-        const int64_t i = i0 + g;
-        part[g] = (uint64_t)w1[g] < plan->part_threshold;
-        s[g] = sim->state[i];
-        rp[g] = env->row_ptr + (size_t)pfr_agent_type(sim, i) * (S + 1);
-        th[g] = sim->theta + (size_t)i * d;
-        own[g] = sim->own_phi ? sim->agent_phi + (size_t)i * S * d : NULL;
-        if (e->has_pending) /* last round's orthonormalization, for every agent */
-            pfr_map_theta(e->pending, th[g], d);
-    }
+    pfr_cpu_group_begin(e, i0, G, d, u, w1, part, s, rp, th, own);
     for (int k = 0; k < K; ++k) {
         if (k > 0)
             e->philox16(seed, i0, t0 + (uint64_t)k, u, w1);
@@ -141,6 +131,19 @@ static inline __attribute__((always_inline)) int pfr_bucket(const cpu_engine *e,
     return (int)(((uint64_t)(uint32_t)r * e->bmul) >> 32);
 }
 
+/* A group's K steps: the AVX-512 path for a full group where it is on, else run_group (same bits). */
+static inline __attribute__((always_inline)) void step_group(cpu_engine *e, cpu_thread *w, int64_t ig, int G, int *part,
+                                                             const int d, const int vec, const int map)
+{
+#ifdef PFR_X16
+    if (e->x16 && G == PFR_CPU_LANES) {
+        pfr_cpu_group_x16(e, w, ig, part);
+        return;
+    }
+#endif
+    run_group(e, w, ig, G, part, d, vec, map);
+}
+
 /* Block b into bp: its agents' steps, then each participant in index order folded into the sums. */
 static inline __attribute__((always_inline)) void block_d(cpu_engine *e, cpu_thread *w, int64_t b, block_part *bp,
                                                           const int d, const int vec, const int map)
@@ -154,12 +157,7 @@ static inline __attribute__((always_inline)) void block_d(cpu_engine *e, cpu_thr
     for (int64_t ig = i0; ig < i1; ig += PFR_CPU_LANES) {
         const int G = i1 - ig < PFR_CPU_LANES ? (int)(i1 - ig) : PFR_CPU_LANES;
         int part[PFR_CPU_LANES];
-#ifdef PFR_X16
-        if (e->x16 && G == PFR_CPU_LANES)
-            pfr_cpu_group_x16(e, w, ig, part);
-        else
-#endif
-            run_group(e, w, ig, G, part, d, vec, map);
+        step_group(e, w, ig, G, part, d, vec, map);
         for (int g = 0; g < G; ++g) { /* index order: the sums are the same on any thread */
             if (!part[g])
                 continue;
@@ -221,12 +219,7 @@ static inline __attribute__((always_inline)) void independent_d(cpu_engine *e, c
     const int64_t ig = q * PFR_CPU_LANES, N = sim->N;
     const int G = N - ig < PFR_CPU_LANES ? (int)(N - ig) : PFR_CPU_LANES;
     int part[PFR_CPU_LANES];
-#ifdef PFR_X16
-    if (e->x16 && G == PFR_CPU_LANES)
-        pfr_cpu_group_x16(e, w, ig, part);
-    else
-#endif
-        run_group(e, w, ig, G, part, d, vec, 0);
+    step_group(e, w, ig, G, part, d, vec, 0);
     for (int g = 0; g < G; ++g) {
         w->participants += (uint64_t)part[g];
         if (sim->own_phi && sim->cfg.orthonormalize &&

@@ -228,14 +228,19 @@ static pfr_status check_finite(pfr_sim *sim, const float *v, size_t n, const cha
     return PFR_OK;
 }
 
+/* The checks every float setter makes: finite values, `count` = n, the engine's arrays on the host. */
+static pfr_status begin_set_floats(pfr_sim *sim, const float *v, size_t count, size_t n, const char *what)
+{
+    pfr_status st = check_finite(sim, v, count < n ? count : n, what);
+    return st == PFR_OK ? begin_set(sim, count, n, what) : st;
+}
+
 pfr_status pfr_sim_set_phi(pfr_sim *sim, const float *phi, size_t count)
 {
     if (!sim || !phi)
         return PFR_ERR_INVALID_ARGUMENT;
     const size_t n = (size_t)sim->S * sim->d;
-    pfr_status st = check_finite(sim, phi, count < n ? count : n, "pfr_sim_set_phi");
-    if (st == PFR_OK)
-        st = begin_set(sim, count, n, "pfr_sim_set_phi");
+    pfr_status st = begin_set_floats(sim, phi, count, n, "pfr_sim_set_phi");
     if (st != PFR_OK)
         return st;
     memcpy(sim->phi, phi, sizeof(float) * n);
@@ -250,9 +255,7 @@ pfr_status pfr_sim_set_theta(pfr_sim *sim, const float *theta, size_t count)
     if (!sim || !theta)
         return PFR_ERR_INVALID_ARGUMENT;
     const size_t n = (size_t)sim->N * sim->d;
-    pfr_status st = check_finite(sim, theta, count < n ? count : n, "pfr_sim_set_theta");
-    if (st == PFR_OK)
-        st = begin_set(sim, count, n, "pfr_sim_set_theta");
+    pfr_status st = begin_set_floats(sim, theta, count, n, "pfr_sim_set_theta");
     if (st != PFR_OK)
         return st;
     memcpy(sim->theta, theta, sizeof(float) * n);

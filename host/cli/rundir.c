@@ -274,15 +274,20 @@ int pfr_rundir_finish(pfr_rundir *r, pfr_sim *sim, const pfr_final *what, pfr_er
     return 0;
 }
 
-void pfr_rundir_abandon(pfr_rundir *r)
+static void close_live(pfr_rundir *r)
 {
-    if (!r)
-        return;
     if (r->live)
         fclose(r->live);
     if (r->live_type)
         fclose(r->live_type);
     r->live = r->live_type = NULL;
+}
+
+void pfr_rundir_abandon(pfr_rundir *r)
+{
+    if (!r)
+        return;
+    close_live(r);
     if (r->fresh) { /* the live files are this run's */
         char a[PATH_CAP];
         join(a, r->dir, "metrics.csv");
@@ -300,10 +305,7 @@ void pfr_rundir_free(pfr_rundir *r)
 {
     if (!r)
         return;
-    if (r->live)
-        fclose(r->live);
-    if (r->live_type)
-        fclose(r->live_type);
+    close_live(r);
     free(r);
 }
 
