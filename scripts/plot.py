@@ -276,9 +276,20 @@ def projector_spread(phis):
 
 
 def cmd_rate(args):
+    """The rate with decaying steps: the final error against N x T (one series per T), the error at
+    each T against N and its part above the large-N limit (the noise part, which the theory says
+    falls as 1/N), rounds to a threshold against N, and the across-seed spread of Phi against N.
+    Fits use N >= --min-agents (below it the agents do not cover every environment type: another
+    problem); the points left out are drawn hollow."""
     summary = read_csv(os.path.join(args.sweep, "summary.csv"))
+    rows = read_csv(os.path.join(args.sweep, "sweep.csv"))
+    by_run = defaultdict(list)
+    for r in rows:
+        by_run[r["run"]].append(r)
     fin = defaultdict(list)
     phis = defaultdict(list)
+    reach, never = defaultdict(list), defaultdict(int)
+    t_max = max(int(s["rounds"]) for s in summary)
     for s in summary:
         js = json.load(open(os.path.join(s["dir"], "summary.json")))
         n, t = int(js["config"]["agents"]), int(js["rounds"])
@@ -286,52 +297,107 @@ def cmd_rate(args):
         if v is not None:
             fin[(n, t)].append(float(v))
         phis[(n, t)].append(np.load(os.path.join(s["dir"], "phi.npy")))
+        if args.threshold is not None and t == t_max:
+            got = rounds_to_reach(by_run[os.path.basename(s["dir"])], args.threshold, args.y)
+            if got is None:
+                never[n] += 1
+            else:
+                reach[n].append(got)
+    keys = sorted(fin)
+    use = [k[0] >= args.min_agents for k in keys]
+    nt = [n * t for n, t in keys]
+    m = [float(np.mean(fin[k])) for k in keys]
+    ci = [mean_ci(fin[k])[1] for k in keys]
+    result = {"N": [k[0] for k in keys], "T": [k[1] for k in keys], "NT": nt, "mean": m, "ci95": ci,
+              "seeds": [len(fin[k]) for k in keys], "min_agents": args.min_agents}
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.4))
+    ax = axes[0]
+    ts = sorted({t for _, t in keys})
+    for t in ts:
+        idx = [i for i, k in enumerate(keys) if k[1] == t]
+        for used, mk in ((True, "o"), (False, "o")):
+            sel = [i for i in idx if use[i] == used]
+            if sel:
+                ax.errorbar([nt[i] for i in sel], [m[i] for i in sel], yerr=[ci[i] for i in sel], fmt=mk, capsize=3,
+                            mfc=None if used else "none", color=f"C{ts.index(t)}",
+                            label=f"T = {t}" if used else None)
+    fit_i = [i for i in range(len(keys)) if use[i]]
+    if len(fit_i) >= 3:
+        slope, icpt, half = fit_loglog([nt[i] for i in fit_i], [m[i] for i in fit_i])
+        result["slope"] = [slope, half]
+        xx = np.array([min(nt), max(nt)], float)
+        ax.plot(xx, np.exp(icpt) * xx ** slope, "-", color="k", label=f"fit: slope {slope:.2f} ± {half:.2f}")
+        ax.plot(xx, m[fit_i[0]] * (xx / nt[fit_i[0]]) ** -1.0, ":", color="gray", label="slope -1 (O(1/(NT)))")
+    ax.set(xscale="log", yscale="log", xlabel="N x T (agents x rounds)", ylabel="final " + args.y.replace("_", " "))
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    # at each T: the error against N, and its excess over the large-N limit (the mean of the 3 largest N)
+    ax = axes[1]
+    result["by_T"] = {}
+    for t in ts:
+        idx = [i for i, k in enumerate(keys) if k[1] == t and use[i]]
+        if len(idx) < 4:
+            continue
+        ns_t, m_t = [keys[i][0] for i in idx], [m[i] for i in idx]
+        limit = float(np.mean(m_t[-3:]))
+        ex = [(n, v - limit) for n, v, i in zip(ns_t, m_t, idx) if v - limit > ci[i]]  # above the noise of the mean
+        entry = {"limit": limit, "error_slope_vs_N": list(fit_loglog(ns_t, m_t)[0::2]),
+                 "excess_N": [n for n, _ in ex], "excess": [e for _, e in ex]}
+        ax.loglog(ns_t, m_t, "o-", color=f"C{ts.index(t)}", label=f"T = {t}: error")
+        if len(ex) >= 3:
+            sl, ic, hf = fit_loglog(*zip(*ex))
+            entry["excess_slope"] = [sl, hf]
+            ax.loglog(*zip(*ex), "s--", mfc="none", color=f"C{ts.index(t)}",
+                      label=f"T = {t}: excess over N -> inf (slope {sl:.2f} ± {hf:.2f})")
+        result["by_T"][str(t)] = entry
+    ax.set(xlabel="N (agents)", ylabel=args.y.replace("_", " "))
+    ax.grid(True, which="both", alpha=0.3)
+    if result["by_T"]:
+        ax.legend(fontsize=7)
+    else:
+        ax.set_title(f"fewer than 4 values of N >= {args.min_agents} at every T", fontsize=9)
+    ax = axes[2]
     last_t = {}
     for n, t in phis:  # the spread of Phi at each N after the longest run
         last_t[n] = max(t, last_t.get(n, 0))
     phis = {n: phis[(n, t)] for n, t in last_t.items()}
-    keys = sorted(fin)
-    nt = [n * t for n, t in keys]
-    m = [float(np.mean(fin[k])) for k in keys]
-    result = {"N": [k[0] for k in keys], "T": [k[1] for k in keys], "NT": nt, "mean": m,
-              "ci95": [mean_ci(fin[k])[1] for k in keys], "seeds": [len(fin[k]) for k in keys]}
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    ax = axes[0]
-    ax.errorbar(nt, m, yerr=result["ci95"], fmt="o", capsize=3, label="measured (mean over seeds, 95%)")
-    if len(nt) >= 3:
-        slope, icpt, half = fit_loglog(nt, m)
-        result["slope"] = [slope, half]
-        xx = np.array([min(nt), max(nt)], float)
-        ax.plot(xx, np.exp(icpt) * xx ** slope, "-", label=f"fit: slope {slope:.2f} ± {half:.2f}")
-        ax.plot(xx, m[0] * (xx / nt[0]) ** -1.0, ":", color="gray", label="slope -1 (O(1/(NT)))")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("N x T (agents x rounds)")
-    ax.set_ylabel("final " + args.y.replace("_", " "))
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    ax = axes[1]
     ns = sorted(n for n in phis if len(phis[n]) > 1)
     raw = [float(np.mean(np.sum((np.stack(phis[n]) - np.mean(phis[n], axis=0)) ** 2, axis=(1, 2))))
            * len(phis[n]) / (len(phis[n]) - 1) for n in ns]
     rot = [projector_spread(phis[n]) for n in ns]
     result["phi_N"], result["phi_variance_raw"], result["span_spread"] = ns, raw, rot
+    fit_n = [i for i, n in enumerate(ns) if n >= args.min_agents]
     for vals, name in ((raw, "raw: E||Phi - mean Phi||^2"), (rot, "span: E||P - mean P||^2")):
-        if len(ns) >= 3 and min(vals) > 0:
-            slope, icpt, half = fit_loglog(ns, vals)
+        if len(fit_n) >= 3 and min(vals[i] for i in fit_n) > 0:
+            slope, icpt, half = fit_loglog([ns[i] for i in fit_n], [vals[i] for i in fit_n])
             result[name.split(":")[0] + "_slope"] = [slope, half]
             name += f" (slope {slope:.2f} ± {half:.2f})"
         ax.loglog(ns, vals, "o-", label=name)
+    if reach:
+        rn = sorted(n for n in reach if n >= args.min_agents)
+        rm = [float(np.mean(reach[n])) for n in rn]
+        result["rounds_to_threshold"] = {str(n): reach[n] for n in sorted(reach)}
+        result["never_reached"] = {str(n): never[n] for n in sorted(set(reach) | set(never))}
+        if len(rn) >= 3:
+            sl, _, hf = fit_loglog(rn, rm)
+            result["rounds_slope"] = [sl, hf]
+        ax2 = ax.twinx()
+        ax2.loglog(rn, rm, "k^:", label=f"rounds to {args.y} <= {args.threshold} (T = {t_max})")
+        ax2.set_ylabel("rounds to threshold")
+        ax2.legend(fontsize=7, loc="lower left")
     ax.set_xlabel("N (agents)")
     ax.set_ylabel("across-seed spread of the final Phi")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
     save(fig, args.out)
     with open(args.out + ".json", "w") as f:
         json.dump(result, f, indent=1)
-    for k in ("slope", "raw_slope", "span_slope"):
+    for k in ("slope", "raw_slope", "span_slope", "rounds_slope"):
         if k in result:
             print(f"plot: {k} %.3f ± %.3f" % tuple(result[k]))
+    for t, e in result["by_T"].items():
+        if "excess_slope" in e:
+            print(f"plot: T = {t}: excess over the large-N limit, slope %.3f ± %.3f" % tuple(e["excess_slope"]))
 
 
 def main():
@@ -363,6 +429,8 @@ def main():
     rt.add_argument("sweep")
     rt.add_argument("--out", required=True)
     rt.add_argument("--y", default="value_error")
+    rt.add_argument("--min-agents", type=int, default=1, help="fits use N >= this (every type present)")
+    rt.add_argument("--threshold", type=float, default=None, help="also rounds to reach this error vs N")
     s = sub.add_parser("speedup")
     s.add_argument("sweep")
     s.add_argument("--out", required=True)
