@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The main job (README): set up, build, and run the heterogeneous cliff-walking experiment at
-# scale with PFedTD-Rep (backend auto: the CPU engine until the CUDA engine's GPU tests have passed
-# on a GPU, see README; `--backend cuda` asks for the GPU). Results go to ${OUT:-runs/cliffwalk}.
-# Extra arguments go to `pfedrl run`.
+# The main job (README): set up, build, and run PFedTD-Rep on a grid world at scale: 100 x 100 cells
+# (10^4 states), 16 environment types, 16,384 agents, 2000 rounds of 100 local steps
+# (examples/experiments/gridworld_scale.yaml). Backend auto: the CPU engine until the CUDA engine's
+# GPU tests have passed on a GPU (see README); `--backend cuda` asks for the GPU. Results go to
+# ${OUT:-runs/gridworld}. Extra arguments go to `pfedrl run` (e.g. -s agents=1024 for a quick look).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh >/dev/null
-./build/pfedrl run examples/cliffwalk.yaml --out "${OUT:-runs/cliffwalk}" "$@"
+./build/pfedrl run examples/experiments/gridworld_scale.yaml -s agents=16384 --out "${OUT:-runs/gridworld}" "$@"

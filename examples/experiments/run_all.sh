@@ -50,7 +50,13 @@ sweep $X/generalization.yaml $HELD --set algorithm=local_rep --vary seed=$SEEDS 
   --tag method=scratch_local_rep --out "$OUT/gen_scratch_local"
 sweep $X/generalization.yaml $HELD --set algorithm=pfedtd_rep --vary seed=$SEEDS \
   --tag method=scratch_pfedtd_rep --out "$OUT/gen_scratch_fed"
+# the strongest per-agent baseline: tabular TD from scratch, its step size tuned on seed 1000
+TAB=$(python3 scripts/tune.py $X/generalization.yaml $HELD --set algorithm=local_td_tabular --grid alpha=0.1,0.2,0.5,1 \
+        --pfedrl "$PFEDRL" --out "$OUT/gen_tune_tabular" | tail -1)
+sweep $X/generalization.yaml $HELD --set algorithm=local_td_tabular $TAB --vary seed=$SEEDS \
+  --tag method=scratch_tabular_local --out "$OUT/gen_scratch_tabular"
 plot curves "$OUT"/gen_transfer "$OUT"/gen_warm "$OUT"/gen_nonpers "$OUT"/gen_scratch_local "$OUT"/gen_scratch_fed \
+  "$OUT"/gen_scratch_tabular \
   --hue method --out "$FIG/generalization" --title "held-out grid-world types (8..11), 256 new agents"
 
 echo "== 4. ablations (pfedtd_rep on the cliff walk)"
@@ -82,9 +88,9 @@ esac
 echo "== 5. at scale: every method, step sizes tuned on seed 1000, then seeds $GSEEDS"
 # method: algorithm, then the grid its step sizes are tuned over (beta only where Phi is learned)
 METHODS=(
-  "pfedtd_rep pfedtd_rep alpha=0.05,0.1,0.2 beta=0.5,1,2,4,8"
-  "fedavg_rep fedavg_rep alpha=0.05,0.1,0.2 beta=0.5,1,2,4,8"
-  "local_rep local_rep alpha=0.05,0.1,0.2 beta=0.5,1,2,4,8 --set orthonormalize=false"
+  "pfedtd_rep pfedtd_rep alpha=0.025,0.05,0.1,0.2 beta=0.5,1,2,4,8,16"
+  "fedavg_rep fedavg_rep alpha=0.025,0.05,0.1,0.2 beta=0.5,1,2,4,8,16"
+  "local_rep local_rep alpha=0.025,0.05,0.1,0.2 beta=0.5,1,2,4,8,16 --set orthonormalize=false"
   "fedtd fedtd alpha=0.05,0.1,0.2,0.5"
   "local_td local_td alpha=0.05,0.1,0.2,0.5"
   "local_td_tabular local_td_tabular alpha=0.1,0.2,0.5,1"

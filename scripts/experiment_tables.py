@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+"""Every table of docs/EXPERIMENTS.md, computed from the runs of examples/experiments/run_all.sh:
+
+    python3 scripts/experiment_tables.py runs/experiments-full > runs/experiments-full/tables.md
+
+Means over seeds with 95% Student-t half-widths (scripts/plot.py's mean_ci), agent-steps per agent
+to reach a threshold from each run's metrics, the tuned step sizes from each tune's best.json and
+the fitted slopes from the figures' JSON files. Nothing here is typed in by hand.
+"""
+import argparse
+import csv
+import json
+import os
+import sys
+from collections import defaultdict
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from plot import mean_ci  # noqa: E402  (one definition of the interval)
+
+
+def rows(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def fmt(m, h, digits=3):
+    return f"{m:.{digits}g} ± {h:.1g}" if h == h and h > 0 else f"{m:.{digits}g}"
+
+
+def group_final(sweep, key, metric="final_value_error"):
+    g = defaultdict(list)
+    for r in rows(os.path.join(sweep, "summary.csv")):
+        if r.get(metric, "") not in ("", "nan"):
+            g[r[key]].append(float(r[metric]))
+    return g
+
+
+def steps_to(sweep, threshold, metric="value_error"):
+    """Per run: agent-steps per agent at the first evaluation with metric <= threshold (None: never)."""
+    by_run = defaultdict(list)
+    for r in rows(os.path.join(sweep, "sweep.csv")):
+        by_run[r["run"]].append(r)
+    out = []
+    for run in by_run.values():
+        got = None
+        for r in sorted(run, key=lambda r: int(r["round"])):
+            if r[metric] != "" and float(r[metric]) <= threshold:
+                got = int(r["agent_steps"]) / int(r["agents"])
+                break
+        out.append(got)
+    return out
+
+
+def reach_cell(vals):
+    hit = [v for v in vals if v is not None]
+    if not hit:
+        return f"never (0/{len(vals)})"
+    m, h = mean_ci(hit)
+    return fmt(m, h) + ("" if len(hit) == len(vals) else f" ({len(hit)}/{len(vals)} runs)")
+
+
+def table(head, body):
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for b in body:
+        print("| " + " | ".join(str(c) for c in b) + " |")
+    print()
+
+
+def section1(d):
+    print("### Table 1: heterogeneous cliff walk (final errors, mean ± 95% CI over seeds)\n")
+    v = group_final(os.path.join(d, "cliffwalk"), "algorithm")
+    f = group_final(os.path.join(d, "cliffwalk"), "algorithm", "final_td_fixed_point_error")
+    body = []
+    for alg in sorted(v, key=lambda a: mean_ci(v[a])[0]):
+        body.append([alg, fmt(*mean_ci(v[alg])), fmt(*mean_ci(f[alg])), len(v[alg])])
+    table(["algorithm", "value_error", "td_fixed_point_error", "seeds"], body)
+
+
+def section2(d):
+    print("### Table 2: speedup in N, constant steps (fitted log-log slopes, 95% CI)\n")
+    body = []
+    for name, label in (("speedup", "4 types, N = 4..16384"), ("speedup_one_type", "1 type, N = 1..1024")):
+        js = json.load(open(os.path.join(d, "figures", name + ".json")))
+        rt = {int(k): v for k, v in js["rounds_to_threshold"].items() if v}
+        big = [n for n in sorted(rt) if n >= 512]
+        limit = sum(sum(rt[n]) / len(rt[n]) for n in big) / len(big) if big else float("nan")
+        excess = [(n, sum(rt[n]) / len(rt[n]) - limit) for n in sorted(rt) if n <= 64]
+        excess = [(n, e) for n, e in excess if e > 0 and len(rt[n]) == js["seeds"][js["N"].index(n)]]
+        body.append([label, fmt(*js["phi_variance_slope"]), fmt(*js["rounds_slope"]),
+                     f"{limit:.0f}", ", ".join(f"N={n}: {e:.1f}" for n, e in excess)])
+    table(["setting", "variance of Phi vs N", "rounds to threshold vs N", "large-N limit (rounds, N >= 512)",
+           "excess rounds over the limit"], body)
+
+
+def section3(d):
+    print("### Table 3: generalization to held-out grid-world types (10x10, types 8..11, 256 new agents)\n")
+    body = []
+    for sub in ("gen_transfer", "gen_warm", "gen_nonpers", "gen_scratch_local", "gen_scratch_fed", "gen_scratch_tabular"):
+        p = os.path.join(d, sub)
+        method = rows(os.path.join(p, "summary.csv"))[0]["method"]
+        fin = [float(r["final_value_error"]) for r in rows(os.path.join(p, "summary.csv"))]
+        body.append([method, reach_cell(steps_to(p, 0.3)), reach_cell(steps_to(p, 0.2)), fmt(*mean_ci(fin))])
+    table(["method", "steps per agent to 0.3", "to 0.2", "final value_error"], body)
+
+
+def section4(d):
+    print("### Table 4: ablations (pfedtd_rep, cliff walk, N = 1024; mean ± 95% CI over seeds)\n")
+    body = []
+    g = group_final(os.path.join(d, "ab_dim"), "dim")
+    b = group_final(os.path.join(d, "ab_dim"), "dim", "best_rank_d_error")
+    body.append(["dim d", "; ".join(f"{k}: {fmt(*mean_ci(g[k]))} (best rank-{k}: {b[k][0]:.2g})"
+                                    for k in sorted(g, key=int))])
+    ks = []
+    for K in (1, 5, 10, 50):
+        v = [float(r["final_value_error"]) for r in rows(os.path.join(d, f"ab_K{K}", "summary.csv"))]
+        ks.append(f"{K}: {fmt(*mean_ci(v))}")
+    body.append(["K (rounds x K = 3000)", "; ".join(ks)])
+    g = group_final(os.path.join(d, "ab_beta"), "beta")
+    fails = rows(os.path.join(d, "ab_beta", "failures.csv")) if os.path.exists(os.path.join(d, "ab_beta", "failures.csv")) else []
+    body.append(["beta (alpha 0.2)", "; ".join(f"{k}: {fmt(*mean_ci(g[k]))} (n={len(g[k])})" for k in sorted(g, key=float))
+                 + f"; {len(fails)} runs diverged"])
+    for name, key in (("ab_ortho", "orthonormalize"), ("ab_part", "participation")):
+        g = group_final(os.path.join(d, name), key)
+        body.append([key, "; ".join(f"{k}: {fmt(*mean_ci(g[k]))}" for k in sorted(g))])
+    table(["knob", "value: final value_error"], body)
+
+
+SCALE = ["pfedtd_rep", "fedavg_rep", "local_rep", "fedtd", "local_td", "local_td_tabular", "fedtd_tabular"]
+
+
+def section5(d):
+    print("### Table 5: 100x100 grid world, 16 types, N = 1024, K = 100, 2000 rounds (2e5 steps per agent)\n")
+    body = []
+    for m in SCALE:
+        p = os.path.join(d, f"scale_{m}")
+        if not os.path.exists(os.path.join(p, "summary.csv")):
+            continue
+        best = json.load(open(os.path.join(d, f"scale_tune_{m}", "best.json")))
+        cand = best["candidates"]
+        s = rows(os.path.join(p, "summary.csv"))
+        fin = [float(r["final_value_error"]) for r in s]
+        fp = [float(r["final_td_fixed_point_error"]) for r in s]
+        tuned = ", ".join(f"{k} {v}" for k, v in best["best"].items())
+        body.append([m, tuned, f"{len(cand)}", fmt(*mean_ci(fin)), fmt(*mean_ci(fp)),
+                     reach_cell(steps_to(p, 0.5)), reach_cell(steps_to(p, 0.2))])
+    table(["method", "tuned (seed 1000)", "grid points that ran", "final value_error (5 seeds)",
+           "td_fixed_point_error", "steps per agent to 0.5", "to 0.2"], body)
+    s = rows(os.path.join(d, "scale_pfedtd_rep", "summary.csv"))
+    print(f"Best rank-8 error of the 16 types: {float(s[0]['best_rank_d_error']):.3g}.\n")
+    js = json.load(open(os.path.join(d, "figures", "scale_N.json")))
+    print("### Table 6: final value_error against N (1000 rounds of K = 100, 3 seeds)\n")
+    ns = sorted({x for v in js.values() for x in v["x"]})
+    body = []
+    for m in SCALE:
+        if m in js:
+            body.append([m] + [fmt(mu, h) for mu, h in zip(js[m]["mean"], js[m]["ci95"])])
+    table(["method"] + [f"N = {int(n)}" for n in ns], body)
+
+
+def section6(d):
+    print("### Table 7: held-out types 12..15 of the 100x100 grid, 256 new agents, K = 10, 1000 rounds\n")
+    tr = rows(os.path.join(d, "transfer_train", "summary.csv"))[0]
+    print(f"Phi trained by pfedtd_rep on types 0..11 (N = 1024, 2000 rounds): final value_error "
+          f"{float(tr['final_value_error']):.3g} on its own types.\n")
+    body = []
+    for tag in ("frozen_phi", "warm_pfedtd_rep", "scratch_pfedtd_rep", "tabular_local"):
+        p = os.path.join(d, f"transfer_{tag}")
+        fin = [float(r["final_value_error"]) for r in rows(os.path.join(p, "summary.csv"))]
+        body.append([tag, reach_cell(steps_to(p, 0.8)), reach_cell(steps_to(p, 0.5)), fmt(*mean_ci(fin))])
+    table(["method", "steps per agent to 0.8", "to 0.5", "final value_error (5 seeds)"], body)
+
+
+def section7(d):
+    print("### Table 8: decaying steps on the cliff walk (fits from N = 4; 10 seeds per point)\n")
+    for name in ("rate", "rate_fixed_point"):
+        js = json.load(open(os.path.join(d, "figures", name + ".json")))
+        y = "value_error" if name == "rate" else "td_fixed_point_error"
+        body = [["error vs N x T", fmt(*js["slope"])]]
+        for t, e in js.get("by_T", {}).items():
+            body.append([f"T = {t}: error vs N", fmt(*e["error_slope_vs_N"])])
+            body.append([f"T = {t}: large-N limit", f"{e['limit']:.3g}"])
+            if "excess_slope" in e:
+                body.append([f"T = {t}: excess over the limit vs N (N = {e['excess_N'][0]}..{e['excess_N'][-1]})",
+                             fmt(*e["excess_slope"])])
+        for k, label in (("raw_slope", "spread of Phi, E||Phi - mean||^2, vs N"),
+                         ("span_slope", "spread of span(Phi), E||P - mean P||^2, vs N"),
+                         ("rounds_slope", "rounds to error 0.1 vs N")):
+            if k in js:
+                body.append([label, fmt(*js[k])])
+        print(f"{y}:\n")
+        table(["measure", "slope (95% CI) or value"], body)
+        if name == "rate":
+            body = []
+            for t in sorted(set(js["T"])):
+                cells = [fmt(m, h) for n, tt, m, h in zip(js["N"], js["T"], js["mean"], js["ci95"]) if tt == t]
+                body.append([f"T = {t}"] + cells)
+            table(["rounds"] + [f"N = {n}" for n in sorted(set(js["N"]))], body)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("runs", help="the OUT_DIR of run_all.sh full")
+    a = ap.parse_args()
+    for sec in (section1, section2, section3, section4, section5, section6, section7):
+        try:
+            sec(a.runs)
+        except (OSError, KeyError, IndexError, ValueError) as e:
+            print(f"({sec.__name__}: not available: {e})\n")
+
+
+if __name__ == "__main__":
+    main()
