@@ -88,9 +88,9 @@ esac
 echo "== 5. at scale: every method, step sizes tuned on seed 1000, then seeds $GSEEDS"
 # method: algorithm, then the grid its step sizes are tuned over (beta only where Phi is learned)
 METHODS=(
-  "pfedtd_rep pfedtd_rep alpha=0.025,0.05,0.1,0.2 beta=0.5,1,2,4,8,16"
+  "pfedtd_rep pfedtd_rep alpha=0.0125,0.025,0.05,0.1,0.2 beta=0.5,1,2,4,8,16,32"
   "fedavg_rep fedavg_rep alpha=0.025,0.05,0.1,0.2 beta=0.5,1,2,4,8,16"
-  "local_rep local_rep alpha=0.025,0.05,0.1,0.2 beta=0.5,1,2,4,8,16 --set orthonormalize=false"
+  "local_rep local_rep alpha=0.0125,0.025,0.05,0.1,0.2 beta=0.5,1,2,4,8,16,32 --set orthonormalize=false"
   "fedtd fedtd alpha=0.05,0.1,0.2,0.5"
   "local_td local_td alpha=0.05,0.1,0.2,0.5"
   "local_td_tabular local_td_tabular alpha=0.1,0.2,0.5,1"
