@@ -2,13 +2,20 @@
 """Every table of docs/EXPERIMENTS.md, computed from the runs of examples/experiments/run_all.sh:
 
     python3 scripts/experiment_tables.py runs/experiments-full > runs/experiments-full/tables.md
+    python3 scripts/experiment_tables.py runs/experiments-full --doc docs/EXPERIMENTS.md
+
+With --doc, the tables are written into the document in place, between its markers
+<!-- tables:sectionN --> and <!-- /tables -->, and the rest of the document is left as it is.
 
 Means over seeds with 95% Student-t half-widths (scripts/plot.py's mean_ci), agent-steps per agent
 to reach a threshold from each run's metrics, the tuned step sizes from each tune's best.json and
 the fitted slopes from the figures' JSON files. Nothing here is typed in by hand.
 """
 import argparse
+import contextlib
 import csv
+import io
+import re
 import json
 import os
 import sys
@@ -67,7 +74,16 @@ def table(head, body):
     print()
 
 
+def env_line(summary_json):
+    """The environment's description and its types' normalized singular values (summary.json)."""
+    js = json.load(open(summary_json))
+    sv = ", ".join(f"{v:.2g}" for v in js.get("type_singular_values", [])[:8])
+    print(f"Environment: {js['environment']}. Normalized singular values of the types' values: {sv}"
+          f"{', ...' if len(js.get('type_singular_values', [])) > 8 else ''}.\n")
+
+
 def section1(d):
+    env_line(os.path.join(d, "cliffwalk", "runs", "algorithm=pfedtd_rep,seed=0", "summary.json"))
     print("### Table 1: heterogeneous cliff walk (final errors, mean ± 95% CI over seeds)\n")
     v = group_final(os.path.join(d, "cliffwalk"), "algorithm")
     f = group_final(os.path.join(d, "cliffwalk"), "algorithm", "final_td_fixed_point_error")
@@ -102,6 +118,10 @@ def section3(d):
         fin = [float(r["final_value_error"]) for r in rows(os.path.join(p, "summary.csv"))]
         body.append([method, reach_cell(steps_to(p, 0.3)), reach_cell(steps_to(p, 0.2)), fmt(*mean_ci(fin))])
     table(["method", "steps per agent to 0.3", "to 0.2", "final value_error"], body)
+    p = os.path.join(d, "gen_all_types", "summary.csv")
+    if os.path.exists(p):
+        print(f"Best rank-8 error over all 12 types: {float(rows(p)[0]['best_rank_d_error']):.3g}; over the 4 held-out "
+              f"types alone: {float(rows(os.path.join(d, 'gen_transfer', 'summary.csv'))[0]['best_rank_d_error']):.3g}.\n")
 
 
 def section4(d):
@@ -130,6 +150,7 @@ SCALE = ["pfedtd_rep", "fedavg_rep", "local_rep", "fedtd", "local_td", "local_td
 
 
 def section5(d):
+    env_line(os.path.join(d, "scale_pfedtd_rep", "runs", "seed=0", "summary.json"))
     print("### Table 5: 100x100 grid world, 16 types, N = 1024, K = 100, 2000 rounds (2e5 steps per agent)\n")
     body = []
     for m in SCALE:
@@ -198,15 +219,40 @@ def section7(d):
             table(["rounds"] + [f"N = {n}" for n in sorted(set(js["N"]))], body)
 
 
+SECTIONS = (section1, section2, section3, section4, section5, section6, section7)
+
+
+def render(sec, runs):
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        try:
+            sec(runs)
+        except (OSError, KeyError, IndexError, ValueError) as e:
+            print(f"({sec.__name__}: not available: {e})\n")
+    return buf.getvalue()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("runs", help="the OUT_DIR of run_all.sh full")
+    ap.add_argument("--doc", help="write the tables into this markdown file, between its markers")
     a = ap.parse_args()
-    for sec in (section1, section2, section3, section4, section5, section6, section7):
-        try:
-            sec(a.runs)
-        except (OSError, KeyError, IndexError, ValueError) as e:
-            print(f"({sec.__name__}: not available: {e})\n")
+    if not a.doc:
+        for sec in SECTIONS:
+            print(render(sec, a.runs), end="")
+        return
+    text = open(a.doc).read()
+    for sec in SECTIONS:
+        pat = re.compile(r"(<!-- tables:%s -->\n).*?(<!-- /tables -->)" % sec.__name__, re.S)
+        if not pat.search(text):
+            sys.exit(f"experiment_tables: {a.doc} has no <!-- tables:{sec.__name__} --> ... <!-- /tables --> block")
+        body = render(sec, a.runs)
+        text = pat.sub(lambda m: m.group(1) + body + m.group(2), text)
+    tmp = a.doc + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, a.doc)
+    print(f"experiment_tables: wrote the tables of {a.doc}")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,8 @@ plot speedup "$OUT/speedup_one_type" --out "$FIG/speedup_one_type" --threshold 0
 echo "== 3. generalization to held-out types"
 sweep $X/generalization.yaml --set agents=$GN --set rounds=$GR --out "$OUT/gen_train"
 PHI="$OUT/gen_train/runs/run/phi.npy"
+# one round over all 12 types, for their best rank-8 error (what a Phi learned on every type could reach)
+sweep $X/generalization.yaml --set env.type_count=12 --set agents=12 --set rounds=1 --out "$OUT/gen_all_types"
 HELD="--set env.type_first=8 --set env.type_count=4 --set agents=256 --set rounds=$((GR / 2)) --set eval_every=10"
 sweep $X/generalization.yaml $HELD --set algorithm=local_td --set init_phi="$PHI" --vary seed=$SEEDS \
   --tag method=transfer_theta_only --out "$OUT/gen_transfer"
