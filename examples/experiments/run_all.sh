@@ -85,7 +85,7 @@ G=$X/gridworld_scale.yaml
 case "$SIZE" in # tiny: a 12 x 12 grid, a few rounds; full: what docs/EXPERIMENTS.md reports
   tiny) GS="--set env.width=12 --set env.height=12 --set env.goals=3 --set eval_every=5"; GRD=20; GNA=32; GSEEDS=0..1
         GNS=16,64; GNR=10; TR=20; TN=16; TRR=20 ;;
-  full) GS=""; GRD=2000; GNA=1024; GSEEDS=0..4; GNS=64,256,1024,4096; GNR=1000; TR=2000; TN=256; TRR=1000 ;;
+  full) GS=""; GRD=2000; GNA=1024; GSEEDS=0..4; GNS=64,256,1024,4096; GNR=1000; TR=2000; TN=256; TRR=3000 ;;
 esac
 echo "== 5. at scale: every method, step sizes tuned on seed 1000, then seeds $GSEEDS"
 # method: algorithm, then the grid its step sizes are tuned over (beta only where Phi is learned)
@@ -114,6 +114,14 @@ for m in "${METHODS[@]}"; do
     --vary seed=0..$([ "$SIZE" = full ] && echo 2 || echo 1) --tag method=$name --out "$OUT/scale_N_$name"
   NSWEEP_DIRS+=("$OUT/scale_N_$name")
 done
+# N beyond 10^4 on the CPU: the two methods that matter most, one seed each (local_rep's own Phi_i
+# would take S x d x N x 4 bytes = 42 GB at N = 131072; the memory plan refuses it up front)
+if [ "$SIZE" = full ]; then GNL=16384,131072; else GNL=128; fi
+for name in pfedtd_rep local_td_tabular; do
+  sweep $G $GS --set algorithm=$name --set rounds=$GNR $(python3 -c "import json,sys;print(' '.join('--set %s=%s' % kv for kv in json.load(open(sys.argv[1]))['best'].items()))" "$OUT/scale_tune_$name/best.json") \
+    --vary agents=$GNL --set seed=0 --jobs 1 --tag method=$name --out "$OUT/scale_NL_$name"
+  NSWEEP_DIRS+=("$OUT/scale_NL_$name")
+done
 plot curves "${SCALE_DIRS[@]}" --hue method --x steps_per_agent --logx --out "$FIG/scale" \
   --title "100x100 grid world, 16 types, N=$GNA, K=100: error vs agent-steps per agent"
 plot final "${NSWEEP_DIRS[@]}" --hue method --by agents --out "$FIG/scale_N" \
@@ -124,7 +132,7 @@ best_of() { python3 -c "import json,sys;print(' '.join('--set %s=%s' % kv for kv
 sweep $G $GS --set env.type_count=12 --set agents=$GNA --set rounds=$TR $(best_of pfedtd_rep) --out "$OUT/transfer_train"
 TPHI="$OUT/transfer_train/runs/run/phi.npy"
 HELD2="--set env.type_first=12 --set env.type_count=4 --set agents=$TN --set local_steps=10 --set rounds=$TRR \
-       --set eval_every=$([ "$SIZE" = full ] && echo 10 || echo 2)"
+       --set eval_every=$([ "$SIZE" = full ] && echo 30 || echo 2)"
 tsweep() { local tag=$1; shift; sweep $G $GS $HELD2 --vary seed=$GSEEDS "$@" --tag method=$tag --out "$OUT/transfer_$tag"; }
 FROZEN=$(python3 scripts/tune.py $G $GS $HELD2 --set algorithm=local_td --set init_phi="$TPHI" \
            --grid alpha=0.05,0.1,0.2,0.5 --pfedrl "$PFEDRL" --out "$OUT/transfer_tune_frozen" 2>/dev/null | tail -1) ||
@@ -132,7 +140,10 @@ FROZEN=$(python3 scripts/tune.py $G $GS $HELD2 --set algorithm=local_td --set in
 tsweep frozen_phi --set algorithm=local_td --set init_phi="$TPHI" $FROZEN
 tsweep warm_pfedtd_rep --set algorithm=pfedtd_rep --set init_phi="$TPHI" $(best_of pfedtd_rep)
 tsweep scratch_pfedtd_rep --set algorithm=pfedtd_rep $(best_of pfedtd_rep)
-tsweep tabular_local --set algorithm=local_td_tabular $(best_of local_td_tabular)
+# the tabular learner's step size tuned at this budget too (the held-out agents take fewer steps)
+TAB2=$(python3 scripts/tune.py $G $GS $HELD2 --set algorithm=local_td_tabular --grid alpha=0.1,0.2,0.5,1 \
+         --pfedrl "$PFEDRL" --out "$OUT/transfer_tune_tabular" | tail -1)
+tsweep tabular_local --set algorithm=local_td_tabular $TAB2
 plot curves "$OUT"/transfer_frozen_phi "$OUT"/transfer_warm_pfedtd_rep "$OUT"/transfer_scratch_pfedtd_rep \
   "$OUT"/transfer_tabular_local --hue method --x steps_per_agent --logx --out "$FIG/transfer" \
   --title "held-out types 12..15, $TN new agents"
