@@ -173,11 +173,17 @@ def section5(d):
     print("### Table 6: final value_error against N (1000 rounds of K = 100; 3 seeds, N > 4096: 1 seed)\n")
     ns = sorted({x for v in js.values() for x in v["x"]})
     body = []
-    for m in SCALE:
+    for m in SCALE + ["pfedtd_rep_half_beta"]:
         if m in js:
             at = {x: (mu, h, k) for x, mu, h, k in zip(js[m]["x"], js[m]["mean"], js[m]["ci95"], js[m]["n"])}
             body.append([m] + [(fmt(*at[n][:2]) + ("" if at[n][2] > 1 else " (1 seed)")) if n in at else "" for n in ns])
     table(["method"] + [f"N = {int(n)}" for n in ns], body)
+    for name in ("scale_NL_pfedtd_rep", "scale_NL_pfedtd_rep_half_beta", "scale_NL_local_td_tabular"):
+        p = os.path.join(d, name, "failures.csv")
+        if os.path.exists(p):
+            for r in rows(p):
+                print(f"- {name[len('scale_NL_'):]} at N = {r.get('agents', '?')}: {r.get('error', '').strip()}")
+    print()
 
 
 def section6(d):
