@@ -1,4 +1,5 @@
-/* output.h — the command's files (output.c) and the life of a run's output directory (rundir.c). */
+/* output.h — the command's files (output.c), staging them (stage.c) and the life of a run's output
+ * directory (rundir.c). */
 #ifndef PFR_CLI_OUTPUT_H
 #define PFR_CLI_OUTPUT_H
 

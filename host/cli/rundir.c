@@ -13,7 +13,6 @@
 #include "output.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,70 +23,6 @@
 /* What a run leaves in its directory: set aside when a new run starts there. */
 static const char *const RESULT_FILES[] = {"metrics.csv", "metrics_by_type.csv", "summary.json", "phi.npy",
                                            "theta.npy",   "config.yaml",         "checkpoint.pfr", NULL};
-
-__attribute__((format(printf, 2, 3))) int pfr_cli_fail(pfr_error *err, const char *fmt, ...)
-{
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
-/* ---- staging: files under temporary names, renamed into place together --------------------------- */
-const char *pfr_stage_path(pfr_stage *sg, const char *dir, const char *name)
-{
-    snprintf(sg->final[sg->n], sizeof sg->final[0], "%s/%s", dir, name);
-    snprintf(sg->tmp[sg->n], sizeof sg->tmp[0], "%s/.%s.tmp.%ld", dir, name, (long)getpid());
-    return sg->tmp[sg->n++];
-}
-
-FILE *pfr_stage_open(pfr_stage *sg, const char *dir, const char *name, pfr_error *err)
-{
-    const char *path = pfr_stage_path(sg, dir, name);
-    FILE *f = fopen(path, "w");
-    if (!f)
-        pfr_cli_fail(err, "cannot create %s: %s", path, strerror(errno));
-    return f;
-}
-
-int pfr_stage_close(pfr_stage *sg, FILE *f, pfr_error *err)
-{
-    const int bad = ferror(f);
-    if (fclose(f) != 0 || bad)
-        return pfr_cli_fail(err, "write to %s failed", sg->tmp[sg->n - 1]);
-    return 0;
-}
-
-/* rename(), or a failure on purpose where the tests ask for one (PFEDRL_FAULT_RENAME=NAME: the
- * rename into a file called NAME fails), so the roll-back is tested. */
-static int do_rename(const char *from, const char *to)
-{
-    const char *fault = getenv("PFEDRL_FAULT_RENAME"), *base = strrchr(to, '/');
-    if (fault && *fault && strcmp(base ? base + 1 : to, fault) == 0) {
-        errno = EIO;
-        return -1;
-    }
-    return rename(from, to);
-}
-
-int pfr_stage_finish(pfr_stage *sg, int ok, pfr_error *err)
-{
-    int done = 0, rc = ok ? 0 : -1;
-    for (; rc == 0 && done < sg->n; ++done)
-        if (do_rename(sg->tmp[done], sg->final[done]) != 0) {
-            rc = pfr_cli_fail(err, "cannot rename into %s: %s", sg->final[done], strerror(errno));
-            break;
-        }
-    if (rc != 0) /* all or nothing: take back the ones renamed (0 .. done-1) */
-        for (int i = 0; i < done; ++i)
-            remove(sg->final[i]);
-    for (int i = 0; i < sg->n; ++i)
-        remove(sg->tmp[i]); /* gone already where renamed */
-    return rc;
-}
 
 /* ---- the directory ------------------------------------------------------------------------------ */
 struct pfr_rundir {
