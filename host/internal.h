@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "../kernels/pfr_constants.h"
 #include "config_types.h"
@@ -31,6 +32,14 @@ static inline void pfr_copy_versioned(void *dst, size_t dst_size, const void *sr
     const size_t n = dst_size < src_size ? dst_size : src_size;
     memcpy(dst, src, n);
     memcpy(dst, &n, sizeof n);
+}
+
+/* Seconds on the monotonic clock. */
+static inline double pfr_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* Write a message into err (if not NULL) and return status. */

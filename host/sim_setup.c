@@ -1,0 +1,301 @@
+/*
+ * sim_setup.c — a simulation handle's life: set-up (environment, ground truth, initial
+ * Phi/theta/states, the engine), its end, and the room of its metrics history. The round loop is in
+ * sim.c; checkpoints (checkpoint.c) build a handle through pfr_sim_build too.
+ */
+#include <math.h>
+#include <omp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../kernels/pfr_agent_math.h"
+#include "engine.h"
+#ifdef PFR_HAVE_CUDA
+#include "cuda/cuda_plugin.h"
+#endif
+
+/* ---- set-up ------------------------------------------------------------------------------------ */
+/* The initial Phi depends on env.seed only: runs that differ in `seed` start from the same Phi and
+ * differ only in their sampled trajectories (what across-seed variances measure). */
+static void init_phi(pfr_sim *sim)
+{
+    const int S = sim->S, d = sim->d;
+    if (sim->tabular) { /* the value table starts at 0, as theta does for the other learners */
+        memset(sim->phi, 0, sizeof(float) * (size_t)S * d);
+        return;
+    }
+    if (!sim->learn_phi && d == S) { /* tabular features */
+        memset(sim->phi, 0, sizeof(float) * (size_t)S * d);
+        for (int s = 0; s < S; ++s)
+            sim->phi[(size_t)s * d + s] = 1.0f;
+        return;
+    }
+    const double scale = 1.0 / sqrt((double)d); /* rows of expected squared norm 1 */
+    for (size_t e = 0; e < (size_t)S * d; e += 2) {
+        pfr_words w = pfr_stream_words(sim->cfg.env.seed, PFR_STREAM_INIT_PHI, e / 2);
+        double r = sqrt(-2.0 * log(((double)w.w[0] + 1.0) / 4294967297.0));
+        double ang = 6.283185307179586 * ((double)w.w[1] / 4294967296.0);
+        sim->phi[e] = (float)(scale * r * cos(ang));
+        if (e + 1 < (size_t)S * d)
+            sim->phi[e + 1] = (float)(scale * r * sin(ang));
+    }
+}
+
+/* A warning for the caller (pfr_sim_warnings), one line each. */
+static void warn(pfr_sim *sim, const char *fmt, ...) PFR_PRINTF(2, 3);
+static void warn(pfr_sim *sim, const char *fmt, ...)
+{
+    const size_t used = strlen(sim->warnings);
+    if (used + 2 >= sizeof sim->warnings)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sim->warnings + used, sizeof sim->warnings - used - 1, fmt, ap);
+    va_end(ap);
+    strcat(sim->warnings, "\n");
+}
+
+/* Set-up progress, if the caller asked for it. */
+typedef struct setup_report {
+    pfr_setup_progress_fn fn;
+    void *user;
+} setup_report;
+
+static void report(const setup_report *r, const char *stage, double fraction)
+{
+    if (r->fn)
+        r->fn(r->user, stage, fraction);
+}
+
+static void truth_progress(void *user, int done, int M)
+{
+    report(user, "ground truth", (double)done / (double)M);
+}
+
+pfr_status pfr_sim_create(const pfr_config *cfg, pfr_sim **out, pfr_error *err)
+{
+    return pfr_sim_build(cfg, NULL, NULL, NULL, NULL, out, err);
+}
+
+pfr_status pfr_sim_create_ex(const pfr_config *cfg, pfr_setup_progress_fn progress, void *user, pfr_sim **out,
+                             pfr_error *err)
+{
+    return pfr_sim_build(cfg, progress, user, NULL, NULL, out, err);
+}
+
+pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, void *user, pfr_restore_fn restore,
+                         void *ctx, pfr_sim **out, pfr_error *err)
+{
+    const setup_report rep = {progress, user};
+    const double setup_t0 = pfr_now_s();
+    if (!cfg || !out)
+        return pfr_fail(err, PFR_ERR_INVALID_ARGUMENT, "pfr_sim_create: NULL argument");
+    *out = NULL;
+    pfr_status st = pfr_config_validate(cfg, err);
+    if (st != PFR_OK)
+        return st;
+    /* what the algorithm makes of the config (tabular: d = 1, no orthonormalization) */
+    pfr_config resolved = *cfg;
+    pfr_config_resolve(&resolved);
+    cfg = &resolved;
+#ifndef PFR_HAVE_CUDA
+    if (cfg->backend == PFR_BACKEND_CUDA)
+        return pfr_fail(err, PFR_ERR_NO_DEVICE,
+                        "backend=cuda: this build has no CUDA engine (built without nvcc); allowed here: cpu or auto");
+#endif
+
+    /* Memory plan: every large allocation below, counted before the first one (plan.c). */
+    const int threads = pfr_resolve_threads(cfg->threads);
+    pfr_host_plan plan;
+    if ((st = pfr_plan_host_memory(cfg, threads, pfr_host_available_bytes(), &plan, err)) != PFR_OK)
+        return st;
+
+    pfr_sim *sim = calloc(1, sizeof *sim);
+    if (!sim)
+        return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory");
+    sim->cfg = *cfg;
+    sim->threads = threads;
+    if (threads > omp_get_num_procs())
+        warn(sim, "threads=%d exceeds the %d cores this process can use: the threads take turns (same results, "
+                  "no faster)", threads, omp_get_num_procs());
+    report(&rep, "environment", 0.0);
+    st = pfr_env_create(&cfg->env, &sim->env, err);
+    if (st != PFR_OK)
+        goto fail;
+    sim->S = sim->env->S;
+    sim->M = sim->env->M;
+    sim->cfg.env.types = sim->M; /* resolved */
+    sim->d = cfg->dim;
+    sim->K = cfg->local_steps;
+    sim->N = cfg->agents;
+    if (sim->d > sim->S) {
+        st = pfr_fail(err, PFR_ERR_CONFIG, "dim=%d exceeds the number of states S=%d of %s; allowed: 1 <= dim <= %d",
+                      sim->d, sim->S, sim->env->description, sim->S);
+        goto fail;
+    }
+    sim->type_first = cfg->env.type_first;
+    sim->type_count = cfg->env.type_count ? cfg->env.type_count : sim->M - cfg->env.type_first;
+    if (sim->type_count < 1 || sim->type_first + sim->type_count > sim->M) {
+        st = pfr_fail(err, PFR_ERR_CONFIG,
+                      "env.type_first=%d, env.type_count=%d: the agents' types must lie within the %d types of %s",
+                      cfg->env.type_first, cfg->env.type_count, sim->M, sim->env->description);
+        goto fail;
+    }
+    const pfr_alg_traits traits = pfr_algorithm_traits(cfg->algorithm);
+    sim->learn_phi = traits.learn_phi;
+    sim->own_phi = traits.own_phi;
+    sim->avg_phi = traits.avg_phi;
+    sim->avg_theta = traits.avg_theta;
+    sim->tabular = traits.tabular;
+
+    const int S = sim->S, d = sim->d;
+    const int64_t N = sim->N;
+    sim->phi = malloc(sizeof(float) * (size_t)S * d);
+    sim->theta = calloc((size_t)N * d, sizeof(float));
+    sim->state = malloc(sizeof(uint32_t) * (size_t)N);
+    sim->type_weight = calloc((size_t)sim->M, sizeof(double));
+    if (sim->own_phi)
+        sim->agent_phi = malloc(sizeof(float) * (size_t)N * S * d);
+    if (!sim->phi || !sim->theta || !sim->state || !sim->type_weight || (sim->own_phi && !sim->agent_phi)) {
+        st = pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory for %lld agents (S=%d, d=%d)", (long long)N, S, d);
+        goto fail;
+    }
+
+    const double truth_t0 = pfr_now_s();
+    st = pfr_truth_compute_with(sim->env, cfg->gamma, sim->S > PFR_TRUTH_DENSE_MAX, &sim->truth, err, truth_progress,
+                                (void *)&rep, sim->threads);
+    sim->truth_s = pfr_now_s() - truth_t0;
+    if (st == PFR_ERR_NUMERIC) { /* the chain's fault: bad input, named where it came from */
+        if (cfg->env.kind == PFR_ENV_FILE) {
+            pfr_error_prefix(err, "env.p_file %s", cfg->env.p_file);
+            st = PFR_ERR_FORMAT;
+        } else {
+            pfr_error_prefix(err, "env.kind=%s (%s)", pfr_env_kind_name(cfg->env.kind), sim->env->description);
+            st = PFR_ERR_CONFIG;
+        }
+    }
+    if (st != PFR_OK)
+        goto fail;
+    for (int q = 0; q < sim->type_count; ++q) /* agents per type / N; held-out types weigh 0 */
+        sim->type_weight[sim->type_first + q] =
+            (double)(N / sim->type_count + (q < N % sim->type_count ? 1 : 0)) / (double)N;
+    report(&rep, "best rank-d error", 0.0);
+    sim->best_rank_d = sim->tabular ? 0.0 : pfr_truth_best_rank_d(&sim->truth, sim->type_weight, d);
+    report(&rep, "initial representation", 0.0);
+
+    if (cfg->init_phi[0]) {
+        pfr_npy a;
+        if ((st = pfr_npy_load(cfg->init_phi, &a, err)) != PFR_OK) {
+            pfr_error_prefix(err, "init_phi");
+            goto fail;
+        }
+        char shape[200];
+        pfr_npy_shape_text(&a, shape, sizeof shape);
+        const int shape_ok = a.ndim == 2 && a.shape[0] == S && a.shape[1] == d;
+        size_t bad = a.count, nonzero = 0;
+        for (size_t e = 0; shape_ok && e < a.count; ++e) {
+            sim->phi[e] = (float)a.data[e];
+            if (!isfinite(sim->phi[e]) && bad == a.count)
+                bad = e;
+            nonzero += sim->phi[e] != 0.0f;
+        }
+        pfr_npy_free(&a);
+        if (!shape_ok) {
+            st = pfr_fail(err, PFR_ERR_FORMAT, "init_phi %s: shape %s; allowed: [S, d] = (%d, %d)", cfg->init_phi,
+                          shape, S, d);
+            goto fail;
+        }
+        if (bad < (size_t)S * d) {
+            st = pfr_fail(err, PFR_ERR_FORMAT, "init_phi %s: element [%zu, %zu] is not finite (as float32); allowed: "
+                          "finite values", cfg->init_phi, bad / (size_t)d, bad % (size_t)d);
+            goto fail;
+        }
+        if (nonzero == 0 && !sim->tabular)
+            warn(sim, "init_phi %s is all zeros: every update is proportional to Phi or theta (both 0), so "
+                      "nothing will be learned", cfg->init_phi);
+    } else {
+        init_phi(sim);
+    }
+    if (!cfg->init_phi[0] && (sim->learn_phi ? cfg->orthonormalize : d < S)) {
+        /* CGS2 here (any random Phi); per round the engines use Cholesky-QR (pfr_cholqr.h) */
+        double *R0 = malloc(sizeof(double) * (size_t)d * d);
+        const pfr_status qs = R0 ? pfr_orthonormalize_factor(sim->phi, S, d, R0) : PFR_ERR_NO_MEMORY;
+        free(R0);
+        if (qs != PFR_OK) {
+            st = pfr_fail(err, qs, qs == PFR_ERR_NO_MEMORY ? "out of memory" : "the initial Phi is rank deficient");
+            goto fail;
+        }
+    }
+    for (int64_t i = 0; i < N; ++i) {
+        pfr_words w = pfr_stream_words(cfg->seed, PFR_STREAM_INIT_STATE, (uint64_t)i);
+        sim->state[i] = pfr_word_below(w.w[0], (uint32_t)S);
+    }
+    if (sim->tabular) /* theta fixed at 1: the value of s is the table's entry, Phi[s] theta */
+        for (size_t e = 0; e < (size_t)N * d; ++e)
+            sim->theta[e] = 1.0f;
+    if (sim->own_phi)
+        for (int64_t i = 0; i < N; ++i)
+            memcpy(sim->agent_phi + (size_t)i * S * d, sim->phi, sizeof(float) * (size_t)S * d);
+    if (restore && (st = restore(sim, ctx, err)) != PFR_OK)
+        goto fail;
+
+    report(&rep, "engine", 0.0);
+    /* `auto` stays on the CPU engine until the CUDA engine has passed its parity tests on a GPU
+     * (bench/gpu_check.sh); `cuda` asks for it explicitly. */
+#ifdef PFR_HAVE_CUDA
+    if (cfg->backend == PFR_BACKEND_CUDA) {
+        const pfr_cuda_plugin *cuda = pfr_cuda_load(err); /* loaded only now: a CPU run never pays for CUDA */
+        st = cuda ? cuda->engine_init(sim, err) : PFR_ERR_NO_DEVICE;
+    } else
+#endif
+        st = pfr_engine_cpu_init(sim, err);
+    if (st != PFR_OK)
+        goto fail;
+    sim->setup_s = pfr_now_s() - setup_t0;
+    report(&rep, "ready", 1.0);
+    *out = sim;
+    return PFR_OK;
+fail:
+    pfr_sim_destroy(sim);
+    return st;
+}
+
+void pfr_sim_destroy(pfr_sim *sim)
+{
+    if (!sim)
+        return;
+    if (sim->engine && sim->engine->destroy)
+        sim->engine->destroy(sim);
+    pfr_env_destroy(sim->env);
+    pfr_truth_free(&sim->truth);
+    free(sim->phi);
+    free(sim->agent_phi);
+    free(sim->theta);
+    free(sim->state);
+    free(sim->type_weight);
+    free(sim->hist);
+    free(sim->hist_type);
+    free(sim);
+}
+
+pfr_status pfr_sim_reserve_history(pfr_sim *sim, size_t n)
+{
+    if (n <= sim->caphist)
+        return PFR_OK;
+    size_t cap = sim->caphist ? sim->caphist : 64;
+    while (cap < n)
+        cap *= 2;
+    pfr_metrics *h = realloc(sim->hist, cap * sizeof *h);
+    if (h)
+        sim->hist = h;
+    double *ht = h ? realloc(sim->hist_type, cap * (size_t)sim->M * sizeof *ht) : NULL;
+    if (!h || !ht)
+        return pfr_sim_fail(sim, PFR_ERR_NO_MEMORY, "out of memory for the metrics history");
+    sim->hist_type = ht;
+    sim->caphist = cap;
+    return PFR_OK;
+}
