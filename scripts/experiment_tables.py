@@ -169,6 +169,19 @@ def section5(d):
            "td_fixed_point_error", "steps per agent to 0.5", "to 0.2"], body)
     s = rows(os.path.join(d, "scale_pfedtd_rep", "summary.csv"))
     print(f"Best rank-8 error of the 16 types: {float(s[0]['best_rank_d_error']):.3g}.\n")
+    for m in ("pfedtd_rep", "local_rep"):  # how the tuning moved: the best over alpha at each beta
+        cand = json.load(open(os.path.join(d, f"scale_tune_{m}", "best.json")))["candidates"]
+        by_beta = {}
+        for c in cand:
+            b = float(c["beta"])
+            if b not in by_beta or c["final_value_error"] < by_beta[b]["final_value_error"]:
+                by_beta[b] = c
+        fp = os.path.join(d, f"scale_tune_{m}", "failures.csv")
+        failed = {float(r["beta"]) for r in rows(fp)} if os.path.exists(fp) else set()
+        never = sorted(b for b in failed if b not in by_beta)
+        print(f"{m} on the tuning seed, the best alpha at each beta (beta: error at alpha): " +
+              "; ".join(f"{b:g}: {c['final_value_error']:.3g} at {c['alpha']}" for b, c in sorted(by_beta.items())) +
+              (f"; beta {', '.join(f'{b:g}' for b in never)} diverged at every alpha tried" if never else "") + ".\n")
     js = json.load(open(os.path.join(d, "figures", "scale_N.json")))
     print("### Table 6: final value_error against N (1000 rounds of K = 100; 3 seeds, N > 4096: 1 seed)\n")
     ns = sorted({x for v in js.values() for x in v["x"]})
@@ -187,16 +200,28 @@ def section5(d):
 
 
 def section6(d):
-    print("### Table 7: held-out types 12..15 of the 100x100 grid, 256 new agents, K = 10, 1000 rounds\n")
+    r0 = rows(os.path.join(d, "transfer_tabular_local", "summary.csv"))[0]
+    steps = int(r0["agent_steps"]) // int(r0["agents"])
+    print(f"### Table 7: held-out types 12..15 of the 100x100 grid, {r0['agents']} new agents, K = {r0['local_steps']}, "
+          f"{steps} steps per agent\n")
     tr = rows(os.path.join(d, "transfer_train", "summary.csv"))[0]
     print(f"Phi trained by pfedtd_rep on types 0..11 (N = 1024, 2000 rounds): final value_error "
           f"{float(tr['final_value_error']):.3g} on its own types.\n")
     body = []
+    tuned = {}
+    for tag, tune in (("frozen_phi", "transfer_tune_frozen"), ("tabular_local", "transfer_tune_tabular")):
+        p = os.path.join(d, tune, "best.json")
+        if os.path.exists(p):
+            tuned[tag] = ", ".join(f"{k} {v}" for k, v in json.load(open(p))["best"].items()) + " (tuned here)"
+    pb = json.load(open(os.path.join(d, "scale_tune_pfedtd_rep", "best.json")))["best"]
+    for tag in ("warm_pfedtd_rep", "scratch_pfedtd_rep"):
+        tuned[tag] = ", ".join(f"{k} {v}" for k, v in pb.items()) + " (section 5)"
     for tag in ("frozen_phi", "warm_pfedtd_rep", "scratch_pfedtd_rep", "tabular_local"):
         p = os.path.join(d, f"transfer_{tag}")
         fin = [float(r["final_value_error"]) for r in rows(os.path.join(p, "summary.csv"))]
-        body.append([tag, reach_cell(steps_to(p, 0.8)), reach_cell(steps_to(p, 0.5)), fmt(*mean_ci(fin))])
-    table(["method", "steps per agent to 0.8", "to 0.5", "final value_error (5 seeds)"], body)
+        body.append([tag, tuned.get(tag, ""), reach_cell(steps_to(p, 0.8)), reach_cell(steps_to(p, 0.5)),
+                     reach_cell(steps_to(p, 0.2)), fmt(*mean_ci(fin))])
+    table(["method", "step sizes", "steps per agent to 0.8", "to 0.5", "to 0.2", "final value_error (5 seeds)"], body)
 
 
 def section7(d):
@@ -226,7 +251,22 @@ def section7(d):
             table(["rounds"] + [f"N = {n}" for n in sorted(set(js["N"]))], body)
 
 
-SECTIONS = (section1, section2, section3, section4, section5, section6, section7)
+def section0(d):
+    """The machine time the runs took: the sum of every finished run's wall time (summary.json;
+    set-up and failed runs not counted), and the largest."""
+    total, biggest, n = 0.0, (0.0, ""), 0
+    for root, _, files in os.walk(d):
+        if "summary.json" in files:
+            js = json.load(open(os.path.join(root, "summary.json")))
+            w = float(js.get("wall_s") or 0) + float((js.get("setup") or {}).get("setup_s") or 0)
+            total += w
+            n += 1
+            biggest = max(biggest, (w, os.path.relpath(root, d)))
+    print(f"{n} finished runs, {total / 60:.0f} minutes of wall time in all (set-up included; failed runs not "
+          f"counted); the longest {biggest[0] / 60:.1f} minutes ({biggest[1]}).\n")
+
+
+SECTIONS = (section0, section1, section2, section3, section4, section5, section6, section7)
 
 
 def render(sec, runs):
