@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine.h"
+#include "tests/test_temp.h"
 
 namespace {
 
@@ -21,9 +22,7 @@ using Overrides = std::map<std::string, std::string>;
 
 std::string temp_dir()
 {
-    char tmpl[] = "/tmp/pfedrl_ckpt_XXXXXX";
-    char *d = mkdtemp(tmpl);
-    return d ? d : "/tmp";
+    return pfr_test::temp_dir("pfedrl_ckpt_");
 }
 
 pfr_sim *make(const Overrides &o)

@@ -24,15 +24,15 @@
 #include <vector>
 
 #include "internal.h"
+#include "tests/test_temp.h"
 
 namespace {
 
 std::string make_temp_dir()
 {
-    char tmpl[] = "/tmp/pfedrl_cli_XXXXXX";
-    char *d = mkdtemp(tmpl);
-    EXPECT_NE(d, nullptr);
-    return d ? d : "/tmp";
+    const std::string d = pfr_test::temp_dir("pfedrl_cli_");
+    EXPECT_NE(d, "/tmp");
+    return d;
 }
 
 void write_file(const std::string &path, const std::string &text)

@@ -6,18 +6,18 @@
 #include <string>
 
 #include "internal.h"
+#include "tests/test_temp.h"
 
 namespace {
 
 std::string write_temp(const std::string &text)
 {
-    char tmpl[] = "/tmp/pfedrl_cfg_XXXXXX";
-    int fd = mkstemp(tmpl);
-    EXPECT_GE(fd, 0);
-    FILE *f = fdopen(fd, "w");
+    const std::string path = pfr_test::temp_file("pfedrl_cfg_");
+    EXPECT_FALSE(path.empty());
+    FILE *f = fopen(path.c_str(), "w");
     fputs(text.c_str(), f);
     fclose(f);
-    return tmpl;
+    return path;
 }
 
 TEST(Config, DefaultsAreValid)

@@ -19,6 +19,7 @@
 
 #include "host/cuda/cuda_engine.h"
 #include "tests/host_round.h"
+#include "tests/test_temp.h"
 
 #ifdef PFR_HAVE_CUDA
 #include "kernels/pfr_launch.h"
@@ -389,7 +390,7 @@ TEST(Cuda, ResumedRunEqualsStraightRunBitForBit)
         ASSERT_TRUE(straight && first);
         ASSERT_EQ(pfr_sim_run(straight, c.rounds), PFR_OK) << pfr_sim_last_error(straight);
         ASSERT_EQ(pfr_sim_run(first, c.rounds / 2), PFR_OK) << pfr_sim_last_error(first);
-        const std::string path = "/tmp/pfedrl_cuda_resume.pfr";
+        const std::string path = pfr_test::temp_dir("pfedrl_cuda_") + "/resume.pfr";
         pfr_error err;
         ASSERT_EQ(pfr_sim_save(first, path.c_str(), &err), PFR_OK) << err.msg;
         pfr_sim_destroy(first);

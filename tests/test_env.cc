@@ -9,6 +9,7 @@
 
 #include "internal.h"
 #include "kernels/pfr_agent_math.h"
+#include "tests/test_temp.h"
 
 namespace {
 
@@ -428,9 +429,7 @@ TEST(Truth, BestRankDError)
 // ---- file environments ------------------------------------------------------------------------------
 std::string temp_dir()
 {
-    char tmpl[] = "/tmp/pfedrl_test_XXXXXX";
-    char *d = mkdtemp(tmpl);
-    return d ? d : "/tmp";
+    return pfr_test::temp_dir("pfedrl_test_");
 }
 
 TEST(Truth, BestRankDForMoreTypesThanStates)

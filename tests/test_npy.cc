@@ -12,13 +12,15 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "tests/test_temp.h"
 
 namespace {
 
 std::string temp_path(const char *name)
 {
     static int n = 0;
-    return std::string("/tmp/pfedrl_npy_") + std::to_string(::getpid()) + "_" + std::to_string(n++) + "_" + name;
+    return pfr_test::track(std::string("/tmp/pfedrl_npy_") + std::to_string(::getpid()) + "_" + std::to_string(n++) +
+                           "_" + name);
 }
 
 // A .npy file with this header text (padded as NumPy pads) and these data bytes.

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine.h"
+#include "tests/test_temp.h"
 
 namespace {
 
@@ -109,7 +110,7 @@ TEST(Plan, PeakMemoryOfARunStaysWithinThePlan)
     pfr_error err;
     ASSERT_EQ(pfr_plan_host_memory(&c, 2, -1, &p, &err), PFR_OK) << err.msg;
     std::vector<std::string> args = {"run", PFR_SOURCE_DIR "/examples/gridworld_large.yaml", "--quiet", "--out",
-                                     "/tmp/pfedrl_plan_rss_" + std::to_string(getpid())};
+                                     pfr_test::temp_dir("pfedrl_plan_rss_") + "/out"};
     for (const auto &e : kv) {
         args.push_back("--set");
         args.push_back(e.first + "=" + e.second);

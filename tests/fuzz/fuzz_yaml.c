@@ -10,11 +10,15 @@
 
 #include "internal.h"
 
+static char path[64];
+static void remove_input(void) { remove(path); } /* the input file goes with the fuzzing process */
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static char path[64];
-    if (!path[0])
+    if (!path[0]) {
         snprintf(path, sizeof path, "/tmp/pfedrl_fuzz_yaml_%d.yaml", (int)getpid());
+        atexit(remove_input);
+    }
     FILE *f = fopen(path, "wb");
     if (!f)
         return 0;
