@@ -38,12 +38,19 @@ class TempPaths {
     std::vector<std::string> paths_;
 };
 
+// "/tmp/<prefix>XXXXXX" as the writable template mkdtemp and mkstemp fill in.
+inline std::vector<char> temp_template(const std::string &prefix)
+{
+    const std::string t = "/tmp/" + prefix + "XXXXXX";
+    std::vector<char> buf(t.begin(), t.end());
+    buf.push_back('\0');
+    return buf;
+}
+
 // A new folder /tmp/<prefix>XXXXXX, removed at exit ("/tmp" itself, never removed, if none could be made).
 inline std::string temp_dir(const std::string &prefix)
 {
-    std::string t = "/tmp/" + prefix + "XXXXXX";
-    std::vector<char> buf(t.begin(), t.end());
-    buf.push_back('\0');
+    std::vector<char> buf = temp_template(prefix);
     const char *d = mkdtemp(buf.data());
     if (!d)
         return "/tmp";
@@ -54,9 +61,7 @@ inline std::string temp_dir(const std::string &prefix)
 // A new empty file /tmp/<prefix>XXXXXX (its descriptor closed), removed at exit; "" if none could be made.
 inline std::string temp_file(const std::string &prefix)
 {
-    std::string t = "/tmp/" + prefix + "XXXXXX";
-    std::vector<char> buf(t.begin(), t.end());
-    buf.push_back('\0');
+    std::vector<char> buf = temp_template(prefix);
     const int fd = mkstemp(buf.data());
     if (fd < 0)
         return "";

@@ -11,6 +11,8 @@ PFEDRL="${PFEDRL:-build/pfedrl}"
 [ -x "$PFEDRL" ] || bash scripts/build.sh >/dev/null
 python3 -c "import numpy, matplotlib" 2>/dev/null || python3 -m pip install -q numpy matplotlib
 sweep() { python3 scripts/sweep.py --pfedrl "$PFEDRL" "$@"; }
+# a tuned method's step sizes (scripts/tune.py's best.json) as --set options
+best_of() { python3 -c "import json,sys;print(' '.join('--set %s=%s' % kv for kv in json.load(open(sys.argv[1]))['best'].items()))" "$OUT/scale_tune_$1/best.json"; }
 plot() { python3 scripts/plot.py "$@"; }
 FIG="$OUT/figures"
 mkdir -p "$FIG"
@@ -118,7 +120,7 @@ done
 # would take S x d x N x 4 bytes = 42 GB at N = 131072; the memory plan refuses it up front)
 if [ "$SIZE" = full ]; then GNL=16384,131072; else GNL=128; fi
 for name in pfedtd_rep local_td_tabular; do
-  sweep $G $GS --set algorithm=$name --set rounds=$GNR $(python3 -c "import json,sys;print(' '.join('--set %s=%s' % kv for kv in json.load(open(sys.argv[1]))['best'].items()))" "$OUT/scale_tune_$name/best.json") \
+  sweep $G $GS --set algorithm=$name --set rounds=$GNR $(best_of $name) \
     --vary agents=$GNL --set seed=0 --jobs 1 --allow-failures --tag method=$name --out "$OUT/scale_NL_$name"
   NSWEEP_DIRS+=("$OUT/scale_NL_$name")
 done
@@ -135,7 +137,6 @@ plot final "${NSWEEP_DIRS[@]}" --hue method --by agents --out "$FIG/scale_N" \
   --title "final value error vs N ($GNR rounds of K=100)"
 
 echo "== 6. at scale: a representation learned on 12 types, for new agents of the 4 others"
-best_of() { python3 -c "import json,sys;print(' '.join('--set %s=%s' % kv for kv in json.load(open(sys.argv[1]))['best'].items()))" "$OUT/scale_tune_$1/best.json"; }
 sweep $G $GS --set env.type_count=12 --set agents=$GNA --set rounds=$TR $(best_of pfedtd_rep) --out "$OUT/transfer_train"
 TPHI="$OUT/transfer_train/runs/run/phi.npy"
 HELD2="--set env.type_first=12 --set env.type_count=4 --set agents=$TN --set local_steps=10 --set rounds=$TRR \

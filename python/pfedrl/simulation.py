@@ -188,6 +188,11 @@ class Simulation:
         self._on_round = _lib.PROGRESS_FN(self._round_callback)
         self._bar: Optional[_Progress] = None
         lib.pfr_sim_set_progress(self._ptr, self._on_round, None)
+        # the shapes are fixed for the handle's life: read once, not on every array access
+        c = self.config
+        self._S, self._M = int(lib.pfr_sim_num_states(self._ptr)), int(lib.pfr_sim_num_types(self._ptr))
+        self._N = int(c["agents"])
+        self._d = 1 if c["algorithm"].endswith("_tabular") else int(c["dim"])  # the table: one column
 
     @classmethod
     def load(cls, path: PathLike, *, progress: bool = False, **overrides: Any) -> "Simulation":
@@ -284,21 +289,24 @@ class Simulation:
 
     @property
     def num_states(self) -> int:
-        return int(lib.pfr_sim_num_states(self._handle()))
+        self._handle()
+        return self._S
 
     @property
     def num_types(self) -> int:
-        return int(lib.pfr_sim_num_types(self._handle()))
+        self._handle()
+        return self._M
 
     @property
     def num_agents(self) -> int:
-        return int(self.config["agents"])
+        self._handle()
+        return self._N
 
     @property
     def dim(self) -> int:
         """Columns of Phi (1 for the tabular learners, whatever ``dim`` says)."""
-        c = self.config
-        return 1 if c["algorithm"].endswith("_tabular") else int(c["dim"])
+        self._handle()
+        return self._d
 
     @property
     def round(self) -> int:
@@ -338,7 +346,7 @@ class Simulation:
         out = np.empty(n, dtype=np.float64)
         got = lib.pfr_sim_type_singular_values(h, out.ctypes.data_as(ctypes.POINTER(ctypes.c_double)), n)
         if got < 0:
-            raise PfedrlError(5, "type_singular_values: out of memory")
+            raise PfedrlError(_lib.ERR_NO_MEMORY, "type_singular_values: out of memory")
         return out
 
     # ---- arrays (copies) -----------------------------------------------------------------------
