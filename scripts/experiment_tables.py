@@ -22,7 +22,7 @@ import sys
 from collections import defaultdict
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plot import mean_ci  # noqa: E402  (one definition of the interval)
+from plot import mean_ci, rounds_to_reach  # noqa: E402  (one definition of the interval and of reaching)
 
 
 def rows(path):
@@ -49,12 +49,9 @@ def steps_to(sweep, threshold, metric="value_error"):
         by_run[r["run"]].append(r)
     out = []
     for run in by_run.values():
-        got = None
-        for r in sorted(run, key=lambda r: int(r["round"])):
-            if r[metric] != "" and float(r[metric]) <= threshold:
-                got = int(r["agent_steps"]) / int(r["agents"])
-                break
-        out.append(got)
+        got = rounds_to_reach(run, threshold, metric)
+        out.append(None if got is None else
+                   next(int(r["agent_steps"]) / int(r["agents"]) for r in run if int(r["round"]) == got))
     return out
 
 
