@@ -11,6 +11,11 @@
  *     PHI_  f32 [S, d]      THET f32 [N, d]      STAT u32 [N]      APHI f32 [N, S, d] (local_rep)
  *     HIST  per evaluation: i64 round, u64 agent_steps, f64 x 7 (the pfr_metrics fields in order)
  *     HTYP  f64 [evaluations, M] the value error of each type
+ *     FEDM  f64 [evaluations, 4] the federation metrics (participants, mean_steps, mean_staleness,
+ *           epsilon); u64 since-evaluation participants, steps, age sum; i64 rounds since; u64 total
+ *           participants, steps, age sum; i64 private rounds (absent in older files: NaN, zeros)
+ *     FEDA  u8 [N] the availability chains' states (federation.p_drop/p_return only)
+ *     FEDH  f32 [H + 1, S, d] the history of Phi (federation.delay/max_delay only)
  *     END_  u32 CRC-32 of every byte before this section (the file's last bytes: no padding)
  * Loading reads the file twice: first only to check the framing and the CRC (fast, before the
  * minutes a large set-up may take), then to rebuild. The CRC is zlib's crc32.
@@ -30,6 +35,7 @@
 #include <zlib.h>
 
 #include "engine.h"
+#include "federation.h"
 
 #define CK_MAGIC "PFRCKPT\n"
 #define CK_VERSION 1u
@@ -44,6 +50,9 @@ enum {
     T_APHI = TAG('A', 'P', 'H', 'I'),
     T_HIST = TAG('H', 'I', 'S', 'T'),
     T_HTYPE = TAG('H', 'T', 'Y', 'P'),
+    T_FEDM = TAG('F', 'E', 'D', 'M'),
+    T_FEDA = TAG('F', 'E', 'D', 'A'),
+    T_FEDH = TAG('F', 'E', 'D', 'H'),
     T_END = TAG('E', 'N', 'D', '_'),
 };
 #define HIST_ROW_BYTES (8 * 9)
@@ -175,6 +184,28 @@ pfr_status pfr_sim_save(pfr_sim *sim, const char *path, pfr_error *err)
         put_f64(&w, m->agent_steps_per_sec);
     }
     put_section(&w, T_HTYPE, sim->hist_type, sizeof(double) * sim->nhist * M);
+    section(&w, T_FEDM, (uint64_t)sim->nhist * 32 + 64);
+    for (size_t i = 0; i < sim->nhist; ++i) {
+        const pfr_metrics *m = &sim->hist[i];
+        put_f64(&w, m->participants);
+        put_f64(&w, m->mean_steps);
+        put_f64(&w, m->mean_staleness);
+        put_f64(&w, m->epsilon);
+    }
+    put_u64(&w, sim->since_eval.participants);
+    put_u64(&w, sim->since_eval.steps);
+    put_u64(&w, sim->since_eval.age_sum);
+    put_u64(&w, (uint64_t)sim->rounds_since_eval);
+    put_u64(&w, sim->total.participants);
+    put_u64(&w, sim->total.steps);
+    put_u64(&w, sim->total.age_sum);
+    put_u64(&w, (uint64_t)sim->private_rounds);
+    if (pfr_fed_availability(sim->fed))
+        put_section(&w, T_FEDA, pfr_fed_availability(sim->fed), N);
+    int slots = 0;
+    float *fh = pfr_fed_history(sim->fed, &slots);
+    if (fh)
+        put_section(&w, T_FEDH, fh, sizeof(float) * (size_t)slots * S * d);
     const uint32_t crc = (uint32_t)w.crc;
     section(&w, T_END, 4);
     put_u32(&w, crc); /* the last bytes of the file */
@@ -301,6 +332,63 @@ static pfr_status expect(reader *r, uint32_t tag, const char *name, void *dst, u
     return PFR_OK;
 }
 
+/* The federation sections after HTYP (older files have none: the metrics NaN, the counts zero). */
+static pfr_status restore_federation(pfr_sim *sim, const restore_ctx *c, reader *r)
+{
+    const size_t S = (size_t)sim->S, d = (size_t)sim->d, N = (size_t)sim->N;
+    for (size_t i = 0; i < c->nhist; ++i)
+        sim->hist[i].participants = sim->hist[i].mean_steps = sim->hist[i].mean_staleness = sim->hist[i].epsilon = NAN;
+    uint8_t *avail = pfr_fed_availability(sim->fed);
+    int slots = 0;
+    float *fh = pfr_fed_history(sim->fed, &slots);
+    int have_a = 0, have_h = 0;
+    for (;;) {
+        uint32_t t;
+        uint64_t len;
+        if (!section_head(r, &t, &len))
+            return bad(r, "truncated");
+        if (t == T_END)
+            break;
+        if (t == T_FEDM) {
+            if (len != c->nhist * 32 + 64)
+                return bad(r, "section FEDM of the wrong size");
+            for (size_t i = 0; i < c->nhist; ++i) {
+                double f[4];
+                if (!get(r, f, 32))
+                    return bad(r, "truncated");
+                sim->hist[i].participants = f[0];
+                sim->hist[i].mean_steps = f[1];
+                sim->hist[i].mean_staleness = f[2];
+                sim->hist[i].epsilon = f[3];
+            }
+            uint64_t u[8];
+            if (!get(r, u, 64))
+                return bad(r, "truncated");
+            sim->since_eval = (pfr_round_stats){u[0], u[1], u[2]};
+            sim->rounds_since_eval = (int64_t)u[3];
+            sim->total = (pfr_round_stats){u[4], u[5], u[6]};
+            sim->private_rounds = (int64_t)u[7];
+        } else if (t == T_FEDA && avail && len == N) {
+            if (!get(r, avail, N))
+                return bad(r, "truncated");
+            have_a = 1;
+        } else if (t == T_FEDH && fh && len == sizeof(float) * (size_t)slots * S * d) {
+            if (!get(r, fh, len))
+                return bad(r, "truncated");
+            have_h = 1;
+        } else {
+            return bad(r, "an unexpected section after HTYP, or one of the wrong size for its config");
+        }
+        if (!skip(r, (8 - len % 8) % 8))
+            return bad(r, "truncated");
+    }
+    if (avail && !have_a)
+        return bad(r, "section FEDA (the availability chains) missing");
+    if (fh && !have_h)
+        return bad(r, "section FEDH (the history of Phi) missing");
+    return PFR_OK;
+}
+
 /* Called by pfr_sim_build on the new handle, before its engine starts. */
 static pfr_status restore(pfr_sim *sim, void *p, pfr_error *err)
 {
@@ -345,6 +433,8 @@ static pfr_status restore(pfr_sim *sim, void *p, pfr_error *err)
         m->agent_steps_per_sec = f[6];
     }
     if ((st = expect(r, T_HTYPE, "HTYP", sim->hist_type, sizeof(double) * c->nhist * M)) != PFR_OK)
+        return st;
+    if ((st = restore_federation(sim, c, r)) != PFR_OK)
         return st;
     for (size_t s = 0; s < N; ++s)
         if (sim->state[s] >= (uint32_t)S)

@@ -81,6 +81,16 @@ static const key_def KEYS[] = {
     {"eval_every", T_INT64, OFF(eval_every), 1, 1e12, 0, 0, NULL, "rounds between evaluations"},
     {"checkpoint_every", T_INT64, OFF(checkpoint_every), 0, 1e12, 0, 0, NULL, "rounds between checkpoints (pfedrl run: DIR/checkpoint.pfr); 0 = only when interrupted"},
     {"participation", T_DOUBLE, OFF(participation), 0, 1, 1, 0, NULL, "fraction of agents taking part in each round"},
+    {"federation.p_drop", T_DOUBLE, OFF(federation.p_drop), 0, 1, 0, 0, NULL, "availability: chance a present agent drops out before a round (a two-state Markov chain per agent; 0 = always present)"},
+    {"federation.p_return", T_DOUBLE, OFF(federation.p_return), 0, 1, 0, 0, NULL, "availability: chance an absent agent is back before a round (0: who leaves never returns)"},
+    {"federation.availability_trace", T_PATH, OFF(federation.availability_trace), 0, 0, 0, 0, NULL, "availability from a file instead: .npy [rounds, N] booleans (bool or integer 0/1), row r = who is available in round r (mod rows)"},
+    {"federation.stragglers", T_DOUBLE, OFF(federation.stragglers), 0, 1, 0, 0, NULL, "chance an agent straggles in a round: it completes k steps, k uniform on 1 .. local_steps-1, and sends what it has"},
+    {"federation.delay", T_INT, OFF(federation.delay), 0, 255, 0, 0, NULL, "stale representation: every agent starts its round from the Phi of this many rounds ago"},
+    {"federation.max_delay", T_INT, OFF(federation.max_delay), 0, 255, 0, 0, NULL, "stale representation: each agent's delay drawn each round, uniform on 0 .. max_delay (instead of federation.delay)"},
+    {"federation.stale_decay", T_DOUBLE, OFF(federation.stale_decay), 0, 1, 1, 0, NULL, "a Phi change computed from a Phi a rounds old is weighted stale_decay^a before it is added to the current Phi"},
+    {"federation.clip", T_DOUBLE, OFF(federation.clip), 0, 1e300, 0, 0, NULL, "private aggregation: each agent's Phi change clipped to this L2 norm; 0 = not clipped"},
+    {"federation.noise_multiplier", T_DOUBLE, OFF(federation.noise_multiplier), 0, 1e6, 0, 0, NULL, "private aggregation: Gaussian noise of std noise_multiplier * clip added to the sum of the clipped changes (needs federation.clip)"},
+    {"federation.delta", T_DOUBLE, OFF(federation.delta), 0, 1, 1, 1, NULL, "private aggregation: the delta at which the privacy spent (epsilon) is reported"},
     {"orthonormalize", T_BOOL, OFF(orthonormalize), 0, 1, 0, 0, NULL, "orthonormalize Phi after each aggregation (Phi^T Phi = (S/d) I)"},
     {"backend", T_ENUM, OFF(backend), 0, 0, 0, 0, BACKENDS, "engine: cpu, cuda, or auto (the CPU engine until the CUDA engine has passed its GPU tests; see README)"},
     {"cuda_kernel", T_ENUM, OFF(cuda_kernel), 0, 0, 0, 0, CUDA_KERNELS, "CUDA local-step kernel: thread (one per agent), warp (one per agent, for large dim), auto (warp when dim >= 16); same results"},
@@ -128,6 +138,9 @@ void pfr_config_init(pfr_config *c)
     c->eval_every = 10;
     c->checkpoint_every = 0;
     c->participation = 1.0;
+    c->federation.p_return = 1.0;
+    c->federation.stale_decay = 1.0;
+    c->federation.delta = 1e-5;
     c->orthonormalize = 0;
     c->backend = PFR_BACKEND_AUTO;
     c->cuda_kernel = PFR_CUDA_KERNEL_AUTO;
@@ -517,6 +530,52 @@ void pfr_config_resolve(pfr_config *c)
     }
 }
 
+/* The federation keys together (federation.c reads them): what combines and what the algorithm allows. */
+static pfr_status check_federation(const pfr_config *c, pfr_error *err)
+{
+    const pfr_federation_config *f = &c->federation;
+    const pfr_alg_traits tr = pfr_algorithm_traits(c->algorithm);
+    const char *alg = pfr_algorithm_name(c->algorithm);
+    if (f->availability_trace[0] && (f->p_drop > 0.0 || f->p_return < 1.0))
+        return pfr_fail(err, PFR_ERR_CONFIG,
+                        "federation.availability_trace and federation.p_drop/p_return both set; allowed: one of them");
+    if (f->stragglers > 0.0 && c->local_steps < 2)
+        return pfr_fail(err, PFR_ERR_CONFIG,
+                        "federation.stragglers = %g needs local_steps >= 2 (a straggler completes 1 .. local_steps-1 "
+                        "steps); local_steps is %d",
+                        f->stragglers, c->local_steps);
+    if (f->delay > 0 && f->max_delay > 0)
+        return pfr_fail(err, PFR_ERR_CONFIG,
+                        "federation.delay (%d) and federation.max_delay (%d) both set; allowed: a fixed delay or a "
+                        "drawn one, not both",
+                        f->delay, f->max_delay);
+    const int shared_phi = tr.avg_phi && tr.learn_phi;
+    if ((f->delay > 0 || f->max_delay > 0 || f->stale_decay < 1.0) && !shared_phi)
+        return pfr_fail(err, PFR_ERR_CONFIG,
+                        "federation.delay/max_delay/stale_decay: algorithm %s averages no learned representation; "
+                        "allowed with pfedtd_rep, fedavg_rep, fedtd_tabular",
+                        alg);
+    if (f->stale_decay < 1.0 && f->delay == 0 && f->max_delay == 0)
+        return pfr_fail(err, PFR_ERR_CONFIG, "federation.stale_decay = %g without a delay (federation.delay or "
+                        "federation.max_delay) changes nothing; set a delay or leave it at 1", f->stale_decay);
+    if ((f->clip > 0.0 || f->noise_multiplier > 0.0) && !shared_phi)
+        return pfr_fail(err, PFR_ERR_CONFIG,
+                        "federation.clip/noise_multiplier: algorithm %s averages no learned representation; "
+                        "allowed with pfedtd_rep, fedavg_rep, fedtd_tabular",
+                        alg);
+    if (f->noise_multiplier > 0.0 && f->clip <= 0.0)
+        return pfr_fail(err, PFR_ERR_CONFIG,
+                        "federation.noise_multiplier = %g needs federation.clip > 0 (the noise is scaled by the clip "
+                        "norm)",
+                        f->noise_multiplier);
+    if (f->noise_multiplier > 0.0 && tr.avg_theta)
+        return pfr_fail(err, PFR_ERR_CONFIG,
+                        "federation.noise_multiplier: algorithm %s also averages theta, which the private aggregation "
+                        "does not cover; allowed with pfedtd_rep, fedtd_tabular",
+                        alg);
+    return PFR_OK;
+}
+
 pfr_status pfr_config_validate(const pfr_config *c, pfr_error *err)
 {
     if (!c)
@@ -551,6 +610,9 @@ pfr_status pfr_config_validate(const pfr_config *c, pfr_error *err)
                         pfr_env_kind_name(c->env.kind));
     if (c->env.kind == PFR_ENV_GARNET && c->env.states > 0 && c->env.branching > c->env.states)
         return pfr_fail(err, PFR_ERR_CONFIG, "env.branching (%d) exceeds env.states (%d)", c->env.branching, c->env.states);
+    pfr_status fed = check_federation(c, err);
+    if (fed != PFR_OK)
+        return fed;
     if (c->agents > INT32_MAX && c->algorithm == PFR_ALG_LOCAL_REP)
         return pfr_fail(err, PFR_ERR_CONFIG, "agents: %lld is too many for local_rep", (long long)c->agents);
     return PFR_OK;

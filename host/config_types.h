@@ -44,6 +44,20 @@ typedef struct pfr_schedule_config {
     double a, b; /* 0, 0 = constant step sizes */
 } pfr_schedule_config;
 
+/* Federation as it happens (federation.c): availability, stragglers, stale Phi, private aggregation.
+ * Every field's neutral value (the default) leaves the round as it is without them. */
+typedef struct pfr_federation_config {
+    double p_drop, p_return; /* availability: a present agent leaves w.p. p_drop, an absent one returns w.p. p_return */
+    char availability_trace[PFR_PATH_MAX]; /* .npy [rounds, N] booleans: who is available in each round */
+    double stragglers;       /* chance an agent straggles in a round: k uniform on {1, .., K-1} steps */
+    int delay;               /* every agent starts from the Phi of `delay` rounds ago */
+    int max_delay;           /* or: each agent's delay drawn uniformly on {0, .., max_delay} each round */
+    double stale_decay;      /* a change from age a is weighted stale_decay^a */
+    double clip;             /* each agent's Phi change clipped to this L2 norm; 0 = no clipping */
+    double noise_multiplier; /* Gaussian noise of std noise_multiplier * clip added to the sum */
+    double delta;            /* the delta at which the privacy spent (epsilon) is reported */
+} pfr_federation_config;
+
 struct pfr_config {
     pfr_env_config env;
     int64_t agents;      /* N */
@@ -57,6 +71,7 @@ struct pfr_config {
     int64_t eval_every;  /* rounds between evaluations (the last round is always evaluated) */
     int64_t checkpoint_every; /* rounds between checkpoints (pfr_sim_set_checkpoint); 0: none */
     double participation; /* fraction of agents taking part in a round, (0, 1] */
+    pfr_federation_config federation;
     int orthonormalize;  /* orthonormalize Phi after each aggregation (keeps every Phi theta_i) */
     pfr_backend backend;
     pfr_cuda_kernel cuda_kernel; /* CUDA engine: local-step kernel variant */

@@ -82,6 +82,7 @@ typedef struct cpu_engine {
     /* the round in progress, for the jobs */
     pfr_sim *sim;
     const pfr_round_plan *plan;
+    const float *base0;    /* the Phi every agent starts from when all start from the same one (no drawn delays) */
     uint64_t participants;
     /* the next block (or group) to take: written by every thread, so on a line of its own, away
      * from the fields above that every step reads */
@@ -103,13 +104,25 @@ static inline __attribute__((always_inline)) void pfr_cpu_group_begin(cpu_engine
     e->philox16(sim->cfg.seed, i0, e->plan->t0, u, w1);
     for (int g = 0; g < G; ++g) {
         const int64_t i = i0 + g;
-        part[g] = (uint64_t)w1[g] < e->plan->part_threshold;
+        part[g] = (uint64_t)w1[g] < e->plan->part_threshold && (!e->plan->steps || e->plan->steps[i] > 0);
         s[g] = sim->state[i];
         rp[g] = env->row_ptr + (size_t)pfr_agent_type(sim, i) * (S + 1);
         th[g] = sim->theta + (size_t)i * D;
         own[g] = sim->own_phi ? sim->agent_phi + (size_t)i * S * D : NULL;
         if (e->has_pending)
             pfr_map_theta(e->pending, th[g], D);
+    }
+}
+
+/* A group's federation draws (run_group): each agent's steps this round and the Phi it starts from
+ * (its age's; the current Phi without delays). */
+static inline __attribute__((always_inline)) void pfr_cpu_group_fed(const cpu_engine *e, int64_t i0, int G,
+                                                                    uint32_t *nk, const float **base)
+{
+    const pfr_round_plan *plan = e->plan;
+    for (int g = 0; g < G; ++g) {
+        nk[g] = plan->steps ? plan->steps[i0 + g] : (uint32_t)plan->K;
+        base[g] = plan->base ? plan->base[plan->age ? plan->age[i0 + g] : plan->age0] : e->sim->phi;
     }
 }
 

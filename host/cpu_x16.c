@@ -24,7 +24,7 @@ run_group_x16_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int D
     const int K = plan->K, learn = sim->learn_phi, overlay = sim->learn_phi && !sim->own_phi;
     const uint64_t seed = sim->cfg.seed, t0 = plan->t0;
     const uint32_t *restrict thr = env->thr, *restrict next = env->next;
-    const float *restrict reward = env->reward, *phi = sim->phi;
+    const float *restrict reward = env->reward, *phi = e->base0; /* the Phi agents start from */
     uint32_t u[16], w1[16], s[16];
     const uint64_t *rp[16];
     float *own[16], *th[16];
@@ -151,7 +151,7 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
     const pfr_round_plan *plan = e->plan;
     const int S = sim->S, K = plan->K, learn = sim->learn_phi, iters = e->iters;
     const uint64_t seed = sim->cfg.seed, t0 = plan->t0;
-    const float *phi = sim->phi;
+    const float *phi = e->base0;
     uint32_t w1[16];
     int32_t rowbase[16], voff[16], moff[16];
     __m512i v1, uv = philox16_regs(seed, i0, t0, &v1);

@@ -23,7 +23,22 @@ typedef struct pfr_round_plan {
     const float *alpha;    /* [K] alpha_{t0+k} */
     const float *beta;     /* [K] beta_{t0+k} */
     uint64_t part_threshold; /* agent takes part iff its participation word < this (2^32: all do) */
+    /* Federation as it happens (federation.c fills these; NULL and 0: a round without them): */
+    const uint32_t *steps;     /* [N] local steps each agent does, 0: it sits out; NULL: K for each participant */
+    const uint8_t *age;        /* [N] the age of the Phi each agent starts from; NULL: age0 for every agent */
+    int age0;
+    const float *const *base;  /* [max age + 1] the Phi of each age, base[0] = sim->phi; NULL: sim->phi */
+    const double *age_weight;  /* [max age + 1] the weight of a change from a Phi of that age; NULL: 1 */
+    double clip;               /* each agent's Phi change clipped to this L2 norm; 0: not clipped */
+    double noise_std;          /* std of the Gaussian noise added to each entry of the sum of changes; 0: none */
 } pfr_round_plan;
+
+/* What a round did, for the metrics (the host counts it). */
+typedef struct pfr_round_stats {
+    uint64_t participants, steps, age_sum;
+} pfr_round_stats;
+
+typedef struct pfr_fed pfr_fed; /* federation.c */
 
 typedef struct pfr_engine_vtbl {
     const char *name;
@@ -84,6 +99,12 @@ struct pfr_sim {
     double *type_weight; /* [M] fraction of agents of each type */
     double best_rank_d;
     double setup_s, truth_s; /* set-up time, of which the ground truth */
+
+    pfr_fed *fed;       /* availability, stragglers, stale Phi, private aggregation (NULL: none) */
+    pfr_round_stats since_eval; /* summed over the rounds since the last evaluation */
+    int64_t rounds_since_eval;
+    pfr_round_stats total;      /* over every round of the handle */
+    int64_t private_rounds;     /* rounds whose aggregation added noise (the privacy accountant's count) */
 
     pfr_metrics *hist;
     double *hist_type; /* [caphist, M] the mean value error of each type at each evaluation */

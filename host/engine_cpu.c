@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../kernels/pfr_federation.h"
 #include "cpu_engine.h"
 
 /* K steps of agents i0 .. i0+G-1 (G <= 16), interleaved; part[g]: the agent takes part. */
@@ -43,19 +44,22 @@ static inline __attribute__((always_inline)) void run_group(cpu_engine *e, cpu_t
     const int K = plan->K, learn = sim->learn_phi, overlay = sim->learn_phi && !sim->own_phi;
     const uint64_t seed = sim->cfg.seed, t0 = plan->t0;
     const uint32_t *restrict thr = env->thr, *restrict next = env->next;
-    const float *restrict reward = env->reward, *phi = sim->phi;
+    const float *restrict reward = env->reward;
     const float gamma = (float)sim->cfg.gamma;
-    uint32_t u[PFR_CPU_LANES], w1[PFR_CPU_LANES], s[PFR_CPU_LANES];
+    uint32_t u[PFR_CPU_LANES], w1[PFR_CPU_LANES], s[PFR_CPU_LANES], nk[PFR_CPU_LANES];
     const uint64_t *rp[PFR_CPU_LANES];
     float *th[PFR_CPU_LANES], *own[PFR_CPU_LANES];
+    const float *base[PFR_CPU_LANES]; /* the Phi each agent starts from (a stale one with delays) */
     pfr_cpu_group_begin(e, i0, G, d, u, w1, part, s, rp, th, own);
+    pfr_cpu_group_fed(e, i0, G, nk, base);
     for (int k = 0; k < K; ++k) {
         if (k > 0)
             e->philox16(seed, i0, t0 + (uint64_t)k, u, w1);
         const float alpha = plan->alpha[k], beta = plan->beta[k];
         for (int g = 0; g < G; ++g) {
-            if (!part[g])
+            if (!part[g] || (uint32_t)k >= nk[g]) /* sitting out, or a straggler done */
                 continue;
+            const float *phi = base[g];
             const uint32_t st = s[g];
             const uint64_t a = rp[g][st];
             const uint64_t j = a + pfr_sample_entry_fixed(thr + a, (uint32_t)(rp[g][st + 1] - a), u[g], iters);
@@ -126,6 +130,43 @@ static inline __attribute__((always_inline)) void fold_agent(block_part *bp, int
     pfr_overlay_clear(o);
 }
 
+/* fold_agent with the federation's weight: the agent's change (from the Phi it started from, ref)
+ * scaled by weight (stale_decay^age) and, with clip > 0, by min(1, clip / ||change||_2). A factor of
+ * exactly 1 gives fold_agent's bits. */
+static void fold_agent_weighted(block_part *bp, int32_t *pos, pfr_overlay *o, const float *ref_phi, const int d,
+                                double weight, double clip)
+{
+    double c = weight;
+    if (clip > 0.0) {
+        double n2 = 0.0;
+        for (int q = 0; q < o->n; ++q) {
+            const float *loc = o->vals + (size_t)q * d, *ref = ref_phi + (size_t)o->rows[q] * d;
+            for (int j = 0; j < d; ++j) {
+                const double x = (double)loc[j] - (double)ref[j];
+                n2 += x * x;
+            }
+        }
+        const double n = sqrt(n2);
+        if (n > clip)
+            c *= clip / n;
+    }
+    for (int q = 0; q < o->n; ++q) {
+        const int32_t r = o->rows[q];
+        int32_t p = pos[r];
+        if (p < 0) {
+            p = bp->n++;
+            pos[r] = p;
+            bp->rows[p] = r;
+            memset(bp->vals + (size_t)p * d, 0, sizeof(double) * (size_t)d);
+        }
+        double *restrict acc = bp->vals + (size_t)p * d;
+        const float *restrict loc = o->vals + (size_t)q * d, *restrict ref = ref_phi + (size_t)r * d;
+        for (int j = 0; j < d; ++j)
+            acc[j] += c * ((double)loc[j] - (double)ref[j]);
+    }
+    pfr_overlay_clear(o);
+}
+
 static inline __attribute__((always_inline)) int pfr_bucket(const cpu_engine *e, int32_t r)
 {
     return (int)(((uint64_t)(uint32_t)r * e->bmul) >> 32);
@@ -136,7 +177,7 @@ static inline __attribute__((always_inline)) void step_group(cpu_engine *e, cpu_
                                                              const int d, const int vec, const int map)
 {
 #ifdef PFR_X16
-    if (e->x16 && G == PFR_CPU_LANES) {
+    if (e->x16 && G == PFR_CPU_LANES && !e->plan->steps) { /* every agent K steps from one Phi (e->base0) */
         pfr_cpu_group_x16(e, w, ig, part);
         return;
     }
@@ -151,6 +192,7 @@ static inline __attribute__((always_inline)) void block_d(cpu_engine *e, cpu_thr
     pfr_sim *sim = e->sim;
     const int64_t N = sim->N, i0 = b * PFR_AGENT_BLOCK, i1 = i0 + PFR_AGENT_BLOCK < N ? i0 + PFR_AGENT_BLOCK : N;
     const int fold = sim->avg_phi && sim->learn_phi;
+    const int weighted = e->plan->base || e->plan->clip > 0.0; /* stale Phi or clipping (federation.c) */
     bp->n = 0;
     bp->count = 0;
     memset(bp->theta, 0, sizeof(double) * (size_t)d);
@@ -165,7 +207,12 @@ static inline __attribute__((always_inline)) void block_d(cpu_engine *e, cpu_thr
             if (sim->avg_theta)
                 for (int j = 0; j < d; ++j)
                     bp->theta[j] += (double)sim->theta[(size_t)(ig + g) * d + j];
-            if (fold) {
+            if (fold && weighted) {
+                const pfr_round_plan *plan = e->plan;
+                const int age = plan->age ? plan->age[ig + g] : plan->age0;
+                fold_agent_weighted(bp, w->pos, &w->lane[g], plan->base ? plan->base[age] : sim->phi, d,
+                                    plan->age_weight ? plan->age_weight[age] : 1.0, plan->clip);
+            } else if (fold) {
 #ifdef PFR_X16
                 if (e->x16 && d % 8 == 0)
                     pfr_cpu_fold_x16(bp, w->pos, &w->lane[g], sim->phi, d);
@@ -246,6 +293,7 @@ PFR_CLONES static void run_independent(cpu_engine *e, cpu_thread *w, int64_t q)
 
 /* ---- the jobs of a round ------------------------------------------------------------------------ */
 static void apply_rows(cpu_engine *e, cpu_thread *w);
+static void apply_rows_noisy(cpu_engine *e, cpu_thread *w, int tid);
 static void broadcast_theta(cpu_engine *e, int tid);
 /* The parts of blocks w0 .. wend-1 added into the accumulator, for the buckets q0 .. q1-1 (this
  * thread's contiguous rows), block by block in block order; element-wise adds, so vectorized (an
@@ -304,7 +352,9 @@ static void shared_round_job(void *arg, int tid)
     }
     /* every wave merged, the participants counted (thread 0, before the last barrier): the mean
      * applied to the rows this thread owns, the mean theta handed to its share of the agents */
-    if (sim->avg_phi)
+    if (sim->avg_phi && e->plan->noise_std > 0.0)
+        apply_rows_noisy(e, w, tid);
+    else if (sim->avg_phi)
         apply_rows(e, w);
     if (sim->avg_theta && e->participants > 0)
         broadcast_theta(e, tid);
@@ -325,6 +375,37 @@ static void apply_rows(cpu_engine *e, cpu_thread *w)
             for (int j = 0; j < d; ++j)
                 row[j] = (float)((double)row[j] + acc[j] * inv);
         memset(acc, 0, sizeof(double) * (size_t)d);
+        e->in_accum[r] = 0;
+    }
+    w->ntouched = 0;
+}
+
+/* The private aggregation (federation.noise_multiplier): noise N(0, noise_std^2) on every entry of
+ * the sum, so every row changes, Phi + (sum + noise) / participants; this thread takes the rows of
+ * its buckets (a contiguous range), touched or not. The noise of entry e is a function of seed,
+ * round and e (pfr_dp_gauss): the same on any thread count. */
+static void apply_rows_noisy(cpu_engine *e, cpu_thread *w, int tid)
+{
+    pfr_sim *sim = e->sim;
+    const int d = sim->d, S = sim->S;
+    const int q0 = PFR_CPU_BUCKETS * tid / e->T, q1 = PFR_CPU_BUCKETS * (tid + 1) / e->T;
+    const uint64_t seed = sim->cfg.seed;
+    const int64_t round = e->plan->round;
+    const double inv = e->participants > 0 ? 1.0 / (double)e->participants : 0.0, sd = e->plan->noise_std;
+    for (int32_t r = 0; r < S && e->participants > 0; ++r) {
+        const int q = pfr_bucket(e, r);
+        if (q < q0 || q >= q1)
+            continue;
+        const double *acc = e->accum + (size_t)r * d;
+        float *row = sim->phi + (size_t)r * d;
+        for (int j = 0; j < d; ++j) {
+            const double z = pfr_dp_gauss(seed, round, (uint64_t)r * (uint64_t)d + (uint64_t)j);
+            row[j] = (float)((double)row[j] + (acc[j] + sd * z) * inv);
+        }
+    }
+    for (int64_t x = 0; x < w->ntouched; ++x) {
+        const int32_t r = w->touched[x];
+        memset(e->accum + (size_t)r * d, 0, sizeof(double) * (size_t)d);
         e->in_accum[r] = 0;
     }
     w->ntouched = 0;
@@ -388,6 +469,7 @@ static pfr_status cpu_round(pfr_sim *sim, const pfr_round_plan *plan, uint64_t *
     const int S = sim->S, d = sim->d;
     e->sim = sim;
     e->plan = plan;
+    e->base0 = plan->base ? plan->base[plan->age0] : sim->phi;
     e->participants = 0;
     atomic_store(&e->next, 0);
     if (sim->own_phi || (!sim->avg_phi && !sim->avg_theta)) {

@@ -10,6 +10,7 @@
 
 #include "../kernels/pfr_metrics.h"
 #include "engine.h"
+#include "federation.h"
 
 static double direct_error(const pfr_sim *sim, const float *phi, const float *th, int m)
 {
@@ -354,6 +355,15 @@ pfr_status pfr_evaluate(pfr_sim *sim, pfr_metrics *out, double *by_type)
     free(blk);
     free(mom);
     out->wall_s = sim->wall_s;
+    const pfr_round_stats *since = &sim->since_eval;
+    const double P = (double)since->participants;
+    out->participants = sim->rounds_since_eval > 0 ? P / (double)sim->rounds_since_eval : NAN;
+    out->mean_steps = P > 0 ? (double)since->steps / P : NAN;
+    out->mean_staleness = P > 0 ? (double)since->age_sum / P : NAN;
+    const pfr_federation_config *fc = &sim->cfg.federation;
+    out->epsilon = fc->noise_multiplier > 0.0
+                       ? pfr_dp_epsilon(sim->cfg.participation, fc->noise_multiplier, sim->private_rounds, fc->delta, NULL)
+                       : NAN;
     out->agent_steps_per_sec = sim->rate_steps > 0 && sim->rate_s > 0 ? (double)sim->rate_steps / sim->rate_s
                                : sim->step_s > 0 ? (double)sim->agent_steps / sim->step_s
                                                  : 0.0;

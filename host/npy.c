@@ -109,7 +109,8 @@ static int parse_shape(hdr_parse *h, pfr_npy *out)
 }
 
 /* The header text [p, end): into *out (ndim, shape) and *itemsize; 0 with a message in err. */
-static int parse_header(const char *path, const char *p, const char *end, pfr_npy *out, int *itemsize, pfr_error *err)
+static int parse_header(const char *path, const char *p, const char *end, pfr_npy *out, int *itemsize, char *kind,
+                        pfr_error *err)
 {
     hdr_parse h = {p, end};
     int have_descr = 0, have_fo = 0, have_shape = 0;
@@ -162,16 +163,24 @@ static int parse_header(const char *path, const char *p, const char *end, pfr_np
         return pfr_fail(err, PFR_ERR_FORMAT, "%s: .npy header lacks '%s'", path,
                         !have_descr ? "descr" : !have_fo ? "fortran_order" : "shape"),
                0;
-    if (strcmp(descr, "<f8") == 0)
-        *itemsize = 8;
-    else if (strcmp(descr, "<f4") == 0)
-        *itemsize = 4;
-    else
-        return pfr_fail(err, PFR_ERR_FORMAT,
-                        "%s: dtype '%s' is not supported; allowed: little-endian float32 ('<f4') or float64 ('<f8')",
-                        path, descr),
-               0;
-    return 1;
+    /* floats for values; booleans and small integers for masks such as availability traces */
+    static const struct {
+        const char *descr;
+        int size;
+        char kind;
+    } DTYPES[] = {{"<f8", 8, 'f'}, {"<f4", 4, 'f'}, {"|b1", 1, 'b'}, {"|u1", 1, 'u'},
+                  {"|i1", 1, 'i'}, {"<i4", 4, 'i'}, {"<i8", 8, 'i'}};
+    for (size_t t = 0; t < sizeof DTYPES / sizeof DTYPES[0]; ++t)
+        if (strcmp(descr, DTYPES[t].descr) == 0) {
+            *itemsize = DTYPES[t].size;
+            *kind = DTYPES[t].kind;
+            return 1;
+        }
+    return pfr_fail(err, PFR_ERR_FORMAT,
+                    "%s: dtype '%s' is not supported; allowed: little-endian float32 ('<f4') or float64 ('<f8'), "
+                    "bool ('|b1'), int8/uint8 ('|i1', '|u1'), int32/int64 ('<i4', '<i8')",
+                    path, descr),
+           0;
 }
 
 /* "(a, b, c)" into buf, for messages. */
@@ -187,7 +196,7 @@ static const char *shape_text(const pfr_npy *a, char *buf, size_t n)
 
 /* Open path and parse its header: out->ndim, out->shape, *itemsize, the data's checked size in
  * out->count; *fp is left at the first data byte. On failure nothing is left open or allocated. */
-static pfr_status open_npy(const char *path, pfr_npy *out, int *itemsize, FILE **fp, pfr_error *err)
+static pfr_status open_npy(const char *path, pfr_npy *out, int *itemsize, char *kind, FILE **fp, pfr_error *err)
 {
     memset(out, 0, sizeof *out);
     *fp = NULL;
@@ -241,7 +250,7 @@ static pfr_status open_npy(const char *path, pfr_npy *out, int *itemsize, FILE *
         st = pfr_fail(err, PFR_ERR_FORMAT, "%s: .npy header holds a NUL byte", path);
         goto done;
     }
-    if (!parse_header(path, hdr, hdr + hlen, out, itemsize, err)) {
+    if (!parse_header(path, hdr, hdr + hlen, out, itemsize, kind, err)) {
         st = PFR_ERR_FORMAT;
         goto done;
     }
@@ -286,7 +295,8 @@ pfr_status pfr_npy_peek(const char *path, pfr_npy *out, int *itemsize, pfr_error
 {
     FILE *f = NULL;
     int size = 0;
-    pfr_status st = open_npy(path, out, &size, &f, err);
+    char kind = 0;
+    pfr_status st = open_npy(path, out, &size, &kind, &f, err);
     if (f)
         fclose(f);
     if (itemsize)
@@ -298,7 +308,8 @@ pfr_status pfr_npy_load(const char *path, pfr_npy *out, pfr_error *err)
 {
     FILE *f = NULL;
     int itemsize = 0;
-    pfr_status st = open_npy(path, out, &itemsize, &f, err);
+    char kind = 0;
+    pfr_status st = open_npy(path, out, &itemsize, &kind, &f, err);
     if (st != PFR_OK)
         return st;
     const size_t count = out->count;
@@ -310,14 +321,25 @@ pfr_status pfr_npy_load(const char *path, pfr_npy *out, pfr_error *err)
         st = pfr_fail(err, PFR_ERR_IO, "%s: read failed: %s", path, ferror(f) ? strerror(errno) : "the file shrank");
     } else {
         for (size_t i = 0; i < count; ++i) {
-            if (itemsize == 8) {
+            const char *at = (const char *)raw + (size_t)itemsize * i;
+            if (kind == 'f' && itemsize == 8) {
                 double v;
-                memcpy(&v, (char *)raw + 8 * i, 8);
+                memcpy(&v, at, 8);
+                out->data[i] = v;
+            } else if (kind == 'f') {
+                float v;
+                memcpy(&v, at, 4);
+                out->data[i] = v;
+            } else if (itemsize == 1) {
+                out->data[i] = kind == 'i' ? (double)*(const int8_t *)at : (double)*(const uint8_t *)at;
+            } else if (itemsize == 4) {
+                int32_t v;
+                memcpy(&v, at, 4);
                 out->data[i] = v;
             } else {
-                float v;
-                memcpy(&v, (char *)raw + 4 * i, 4);
-                out->data[i] = v;
+                int64_t v;
+                memcpy(&v, at, 8);
+                out->data[i] = (double)v;
             }
         }
     }

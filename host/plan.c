@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "federation.h"
 
 int pfr_resolve_threads(int want)
 {
@@ -88,7 +89,7 @@ pfr_status pfr_plan_host_memory(const pfr_config *cfg, int threads, double avail
     const int solving = threads < z.M ? threads : z.M; /* types solved side by side */
     plan->truth_bytes = pfr_truth_bytes(z.S, z.M) + solving * pfr_truth_solver_bytes(z.S, z.nnz / z.M);
     plan->agent_bytes = 4.0 * S * d + N * (4.0 * d + 4.0) + (t.own_phi ? 4.0 * N * S * d : 0.0) +
-                        8.0 * 3.0 * (N / PFR_AGENT_BLOCK + 1.0) + 8.0 * M * (d * d + d);
+                        8.0 * 3.0 * (N / PFR_AGENT_BLOCK + 1.0) + 8.0 * M * (d * d + d) + pfr_fed_bytes(cfg, z.S);
     const int shared = !t.own_phi && (t.avg_phi || t.avg_theta);
     plan->engine_bytes = cfg->backend == PFR_BACKEND_CUDA
                              ? 0.0

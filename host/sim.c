@@ -15,6 +15,7 @@
 
 #include "../kernels/pfr_agent_math.h"
 #include "engine.h"
+#include "federation.h"
 #ifdef PFR_HAVE_CUDA
 #include "cuda/cuda_plugin.h"
 #endif
@@ -50,6 +51,8 @@ static pfr_status record(pfr_sim *sim, double t_start)
         return st;
     m.wall_s = sim->wall_s + (pfr_now_s() - t_start);
     sim->hist[sim->nhist++] = m;
+    memset(&sim->since_eval, 0, sizeof sim->since_eval); /* the next evaluation's means start here */
+    sim->rounds_since_eval = 0;
     if (!isfinite(m.value_error))
         return pfr_sim_fail(sim, PFR_ERR_NUMERIC,
                             "the run diverged by round %lld (value_error = %g); lower alpha (%g) or beta (%g)",
@@ -80,6 +83,7 @@ pfr_status pfr_sim_run(pfr_sim *sim, int64_t rounds)
     const double part = sim->cfg.participation;
     for (int64_t r = 0; r < rounds; ++r) {
         pfr_round_plan plan;
+        memset(&plan, 0, sizeof plan);
         plan.round = sim->round;
         plan.t0 = (uint64_t)sim->round * (uint64_t)K;
         plan.K = K;
@@ -95,6 +99,9 @@ pfr_status pfr_sim_run(pfr_sim *sim, int64_t rounds)
         plan.alpha = alpha;
         plan.beta = beta;
         plan.part_threshold = pfr_participation_threshold(part);
+        pfr_round_stats rs = {0, 0, 0};
+        if (sim->fed) /* availability, stragglers, stale Phi, clipping and noise: the plan's federation fields */
+            pfr_fed_begin_round(sim, &plan, &rs);
         uint64_t participants = 0;
         const double t0 = pfr_now_s();
         const int warm_up = !sim->warmed; /* the handle's first round: timed apart (see engine.h) */
@@ -105,13 +112,32 @@ pfr_status pfr_sim_run(pfr_sim *sim, int64_t rounds)
         sim->step_s += dt;
         if (st != PFR_OK)
             goto out;
+        if (!plan.steps) { /* every participant did K steps from the Phi of age age0 */
+            rs.participants = participants;
+            rs.steps = participants * (uint64_t)K;
+            rs.age_sum = participants * (uint64_t)plan.age0;
+        } else if (rs.participants != participants) { /* the host's draws and the engine's disagree */
+            st = pfr_sim_fail(sim, PFR_ERR_INTERNAL, "round %lld: the engine counted %llu participants, the host drew %llu",
+                              (long long)plan.round, (unsigned long long)participants,
+                              (unsigned long long)rs.participants);
+            goto out;
+        }
         sim->warmed = 1;
         if (!warm_up) {
             sim->rate_s += dt;
-            sim->rate_steps += participants * (uint64_t)K;
+            sim->rate_steps += rs.steps;
         }
         sim->round++;
-        sim->agent_steps += participants * (uint64_t)K;
+        sim->agent_steps += rs.steps;
+        sim->since_eval.participants += rs.participants;
+        sim->since_eval.steps += rs.steps;
+        sim->since_eval.age_sum += rs.age_sum;
+        sim->rounds_since_eval++;
+        sim->total.participants += rs.participants;
+        sim->total.steps += rs.steps;
+        sim->total.age_sum += rs.age_sum;
+        if (plan.noise_std > 0.0 && rs.participants > 0)
+            sim->private_rounds++;
         if (sim->round % sim->cfg.eval_every == 0 || r + 1 == rounds) {
             if (sim->engine->wait) { /* a device engine runs ahead of the host: its rounds end here */
                 const double tw = pfr_now_s();

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "federation.h"
 
 /* ---- accessors ------------------------------------------------------------------------------- */
 const char *pfr_sim_last_error(const pfr_sim *sim) { return sim ? sim->errmsg : "NULL handle"; }
@@ -185,6 +186,29 @@ pfr_status pfr_sim_setup_info(const pfr_sim *sim, pfr_setup_info *out, size_t si
     si.truth_resid_v = sim->truth.resid_v;
     si.truth_resid_mu = sim->truth.resid_mu;
     pfr_copy_versioned(out, size, &si, sizeof si);
+    return PFR_OK;
+}
+
+pfr_status pfr_sim_federation_totals(const pfr_sim *sim, pfr_federation_totals *out, size_t size)
+{
+    if (!sim || !out || size < sizeof out->size)
+        return PFR_ERR_INVALID_ARGUMENT;
+    pfr_federation_totals t;
+    memset(&t, 0, sizeof t);
+    t.size = sizeof t;
+    const double P = (double)sim->total.participants;
+    t.rounds = sim->round;
+    t.participations = sim->total.participants;
+    t.mean_participants = sim->round > 0 ? P / (double)sim->round : NAN;
+    t.mean_steps = P > 0 ? (double)sim->total.steps / P : NAN;
+    t.mean_staleness = P > 0 ? (double)sim->total.age_sum / P : NAN;
+    t.private_rounds = sim->private_rounds;
+    const pfr_federation_config *fc = &sim->cfg.federation;
+    t.delta = fc->delta;
+    t.epsilon = fc->noise_multiplier > 0.0 ? pfr_dp_epsilon(sim->cfg.participation, fc->noise_multiplier,
+                                                           sim->private_rounds, fc->delta, &t.rdp_order)
+                                           : NAN;
+    pfr_copy_versioned(out, size, &t, sizeof t);
     return PFR_OK;
 }
 

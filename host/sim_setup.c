@@ -14,6 +14,7 @@
 
 #include "../kernels/pfr_agent_math.h"
 #include "engine.h"
+#include "federation.h"
 #ifdef PFR_HAVE_CUDA
 #include "cuda/cuda_plugin.h"
 #endif
@@ -107,6 +108,10 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
         return pfr_fail(err, PFR_ERR_NO_DEVICE,
                         "backend=cuda: this build has no CUDA engine (built without nvcc); allowed here: cpu or auto");
 #endif
+    if (cfg->backend == PFR_BACKEND_CUDA && pfr_fed_active(cfg))
+        return pfr_fail(err, PFR_ERR_CONFIG,
+                        "federation.* (availability, stragglers, delays, clipping, noise): the CUDA engine does not run "
+                        "them yet; allowed with them: backend cpu or auto");
 
     /* Memory plan: every large allocation below, counted before the first one (plan.c). */
     const int threads = pfr_resolve_threads(cfg->threads);
@@ -240,6 +245,8 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
     if (sim->own_phi)
         for (int64_t i = 0; i < N; ++i)
             memcpy(sim->agent_phi + (size_t)i * S * d, sim->phi, sizeof(float) * (size_t)S * d);
+    if ((st = pfr_fed_create(sim, err)) != PFR_OK)
+        goto fail;
     if (restore && (st = restore(sim, ctx, err)) != PFR_OK)
         goto fail;
 
@@ -279,6 +286,7 @@ void pfr_sim_destroy(pfr_sim *sim)
     free(sim->type_weight);
     free(sim->hist);
     free(sim->hist_type);
+    pfr_fed_destroy(sim->fed);
     free(sim);
 }
 

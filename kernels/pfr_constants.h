@@ -34,7 +34,17 @@
                                                                                    walls, goals, starts: + m */
 #define PFR_STREAM_GRID_REWARD0 (PFR_STREAM_GRID_TYPE0 + PFR_STREAM_MAX_TYPES) /* env seed: type m's goal rewards
                                                                                  with a shared layout: + m */
-#define PFR_STREAM_NEXT_FREE (PFR_STREAM_GRID_REWARD0 + PFR_STREAM_MAX_TYPES)
+#define PFR_STREAM_DP_NOISE (PFR_STREAM_GRID_REWARD0 + PFR_STREAM_MAX_TYPES) /* run seed: the private aggregation's
+                                       noise, counter round * 2^32 + e / 2 for entry e of Phi (pfr_federation.h) */
+#define PFR_STREAM_NEXT_FREE (PFR_STREAM_DP_NOISE + 1ull)
+
+/* Agent i's per-round federation draws (pfr_federation.h) are stream PFR_STREAM_FEDERATION + i at
+ * counter = the round, keyed by the run seed (agent ids stay below 2^61). Its four words: */
+#define PFR_STREAM_FEDERATION 0x2000000000000000ull
+#define PFR_FED_WORD_AVAILABILITY 0 /* the availability chain's move before the round */
+#define PFR_FED_WORD_STRAGGLE 1     /* does the agent straggle this round */
+#define PFR_FED_WORD_STEPS 2        /* a straggler's steps, 1 .. K-1 */
+#define PFR_FED_WORD_DELAY 3        /* the age of the Phi it starts from, 0 .. max_delay */
 
 /* ---- sizes the engines are built around --------------------------------------------------------- */
 #define PFR_MAX_DIM 4096      /* the config's largest representation dimension d */

@@ -112,8 +112,10 @@ TEST(Cli, GoodRunWritesBothFiles)
     EXPECT_EQ(files, (std::vector<std::string>{"checkpoint.pfr", "config.yaml", "metrics.csv", "metrics_by_type.csv",
                                                "phi.npy", "summary.json", "theta.npy"}));
     EXPECT_NE(js.find("\"status\": \"completed\""), std::string::npos) << js;
-    // the seed and backend as columns; one row per type and evaluation in metrics_by_type.csv
-    EXPECT_NE(csv.find(",3,cpu\n"), std::string::npos) << csv;
+    // the seed and backend as columns, then participants, mean steps, staleness and (no noise: empty)
+    // epsilon; one row per type and evaluation in metrics_by_type.csv
+    EXPECT_NE(csv.find(",3,cpu,64,10,0,\n"), std::string::npos) << csv;
+    EXPECT_NE(js.find("\"federation\": {\"participations\": 320,"), std::string::npos) << js;
     std::string by_type = read_file(out + "/metrics_by_type.csv");
     EXPECT_EQ(by_type.rfind("round,agent_steps,type,value_error\n", 0), 0u) << by_type;
     int type_rows = 0;
@@ -445,11 +447,11 @@ TEST(Cli, BadInputsFailClearlyAndWriteNothing)
              write_file(d + "/P.npy", "P = [[1]]\n");
              save_npy(d + "/R.npy", {1, 0, 0}, {1, 3});
          }},
-        {"npy integer dtype", file_env, "", "dtype '<i8' is not supported",
+        {"npy unsupported dtype", file_env, "", "dtype '<u8' is not supported",
          [](const std::string &d) {
              save_npy(d + "/P.npy", good_p(), {1, 3, 3});
              std::string bytes = read_file(d + "/P.npy");
-             bytes.replace(bytes.find("<f8"), 3, "<i8");
+             bytes.replace(bytes.find("<f8"), 3, "<u8");
              write_file(d + "/P.npy", bytes);
              save_npy(d + "/R.npy", {1, 0, 0}, {1, 3});
          }},

@@ -75,6 +75,28 @@ TEST(Npy, LoadsWhatNumPyWrites)
     EXPECT_EQ(a.ndim, 0);
     EXPECT_EQ(a.count, 1u);
     pfr_npy_free(&a);
+    // booleans and integers (availability traces): NumPy's bool, int8, int32 and int64
+    p = write_npy("{'descr': '|b1', 'fortran_order': False, 'shape': (2, 2), }", std::string("\x01\x00\x00\x01", 4));
+    ASSERT_EQ(pfr_npy_load(p.c_str(), &a, &err), PFR_OK) << err.msg;
+    EXPECT_EQ(a.data[0], 1.0);
+    EXPECT_EQ(a.data[1], 0.0);
+    EXPECT_EQ(a.data[3], 1.0);
+    pfr_npy_free(&a);
+    p = write_npy("{'descr': '|i1', 'fortran_order': False, 'shape': (2,), }", std::string("\xff\x02", 2));
+    ASSERT_EQ(pfr_npy_load(p.c_str(), &a, &err), PFR_OK) << err.msg;
+    EXPECT_EQ(a.data[0], -1.0);
+    EXPECT_EQ(a.data[1], 2.0);
+    pfr_npy_free(&a);
+    const std::vector<int32_t> i4 = {-3, 5};
+    p = write_npy("{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }", std::string((const char *)i4.data(), 8));
+    ASSERT_EQ(pfr_npy_load(p.c_str(), &a, &err), PFR_OK) << err.msg;
+    EXPECT_EQ(a.data[0], -3.0);
+    pfr_npy_free(&a);
+    const std::vector<int64_t> i8 = {7, -9};
+    p = write_npy("{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }", std::string((const char *)i8.data(), 16));
+    ASSERT_EQ(pfr_npy_load(p.c_str(), &a, &err), PFR_OK) << err.msg;
+    EXPECT_EQ(a.data[1], -9.0);
+    pfr_npy_free(&a);
     // what pfr_npy_save_f64 writes reads back
     const std::vector<double> v = {1, 2, 3, 4};
     const int64_t shape[2] = {2, 2};
@@ -120,7 +142,7 @@ TEST(Npy, HostileHeadersAreRefusedWithTheReason)
         {"shape not a tuple", "{'descr': '<f8', 'fortran_order': False, 'shape': (6), }", six, "shape must be a tuple"},
         {"negative extent", "{'descr': '<f8', 'fortran_order': False, 'shape': (-6,), }", six, "shape must be a tuple"},
         {"big-endian", "{'descr': '>f8', 'fortran_order': False, 'shape': (6,), }", six, "dtype '>f8' is not supported"},
-        {"integers", "{'descr': '<i8', 'fortran_order': False, 'shape': (6,), }", six, "dtype '<i8' is not supported"},
+        {"complex", "{'descr': '<c16', 'fortran_order': False, 'shape': (3,), }", six, "dtype '<c16' is not supported"},
         {"not a dict", "['descr', '<f8']", six, "not a dict literal"},
         {"text after the dict", "{'descr': '<f8', 'fortran_order': False, 'shape': (6,)} x", six, "text after its dict"},
         {"fortran_order not a bool", "{'descr': '<f8', 'fortran_order': 0, 'shape': (6,)}", six,

@@ -24,7 +24,7 @@ static void num(FILE *f, double v, int json)
 void pfr_cli_metrics_header(FILE *f)
 {
     fputs("round,agent_steps,algorithm,value_error,td_fixed_point_error,best_rank_d_error,phi_norm,theta_norm,wall_s,"
-          "agent_steps_per_sec,seed,backend\n",
+          "agent_steps_per_sec,seed,backend,participants,mean_steps,mean_staleness,epsilon\n",
           f);
 }
 
@@ -43,7 +43,13 @@ void pfr_cli_metrics_row(FILE *f, const pfr_sim *sim, size_t i)
         num(f, v[k], 0);
         fputc(',', f);
     }
-    fprintf(f, "%s,%s\n", seed, pfr_sim_backend(sim));
+    fprintf(f, "%s,%s", seed, pfr_sim_backend(sim));
+    const double fed[] = {m.participants, m.mean_steps, m.mean_staleness, m.epsilon};
+    for (size_t k = 0; k < sizeof fed / sizeof fed[0]; ++k) {
+        fputc(',', f);
+        num(f, fed[k], 0);
+    }
+    fputc('\n', f);
 }
 
 void pfr_cli_by_type_header(FILE *f) { fputs("round,agent_steps,type,value_error\n", f); }
@@ -179,6 +185,21 @@ static void write_summary_json(FILE *f, const pfr_sim *sim, const pfr_final *wha
     num(f, last.agent_steps_per_sec, 1);
     fputs(",\n  \"wall_s\": ", f);
     num(f, last.wall_s, 1);
+    pfr_federation_totals ft;
+    if (pfr_sim_federation_totals(sim, &ft, sizeof ft) == PFR_OK) {
+        fprintf(f, ",\n  \"federation\": {\"participations\": %llu, \"mean_participants\": ",
+                (unsigned long long)ft.participations);
+        num(f, ft.mean_participants, 1);
+        fputs(", \"mean_steps\": ", f);
+        num(f, ft.mean_steps, 1);
+        fputs(", \"mean_staleness\": ", f);
+        num(f, ft.mean_staleness, 1);
+        fprintf(f, ", \"private_rounds\": %lld, \"epsilon\": ", (long long)ft.private_rounds);
+        num(f, ft.epsilon, 1);
+        fputs(", \"delta\": ", f);
+        num(f, ft.delta, 1);
+        fprintf(f, ", \"rdp_order\": %d}", ft.rdp_order);
+    }
     pfr_setup_info si;
     if (pfr_sim_setup_info(sim, &si, sizeof si) == PFR_OK) {
         fputs(",\n  \"setup\": {\"setup_s\": ", f);

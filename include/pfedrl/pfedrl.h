@@ -168,6 +168,12 @@ typedef struct pfr_metrics {
     double agent_steps_per_sec; /* local steps per second of round time (evaluations excluded), not
                                  * counting the handle's first round (one-time costs: kernels loaded,
                                  * graph captured, work space touched) unless it is the only one */
+    /* Federation (appended: a caller built with the shorter struct gets the fields above): means over
+     * the rounds since the previous evaluation (NaN at round 0) */
+    double participants;        /* agents that took part in a round */
+    double mean_steps;          /* local steps a participant completed (K unless it straggled) */
+    double mean_staleness;      /* age in rounds of the Phi a participant started from (0: fresh) */
+    double epsilon;             /* privacy spent so far at federation.delta (NaN: no private aggregation) */
 } pfr_metrics;
 
 /* Called after every evaluation and, with metrics == NULL, after every round (progress). */
@@ -233,6 +239,21 @@ typedef struct pfr_setup_info {
     double truth_resid_mu;     /* max over types of |mu^T P - mu^T|_1 */
 } pfr_setup_info;
 pfr_status pfr_sim_setup_info(const pfr_sim *sim, pfr_setup_info *out, size_t size);
+/* Federation over every round of the handle (availability, stragglers, stale Phi; the privacy the
+ * noisy aggregation spent). Versioned by size as pfr_metrics is. */
+typedef struct pfr_federation_totals {
+    size_t size;               /* bytes filled by the library */
+    int64_t rounds;            /* rounds run */
+    uint64_t participations;   /* agent-rounds taken part */
+    double mean_participants;  /* agents taking part per round */
+    double mean_steps;         /* local steps per participation */
+    double mean_staleness;     /* age in rounds of the Phi a participation started from */
+    int64_t private_rounds;    /* rounds whose aggregation added noise */
+    double epsilon;            /* privacy spent at delta (RDP accountant); NaN without noise */
+    double delta;
+    int rdp_order;             /* the Renyi order that gave epsilon (0: none) */
+} pfr_federation_totals;
+pfr_status pfr_sim_federation_totals(const pfr_sim *sim, pfr_federation_totals *out, size_t size);
 /* How different the types are: the singular values of the M types' values (each weighted by its
  * stationary distribution and normalized, all types equally weighted), descending and divided by
  * the largest. Writes min(count, min(S, M)) of them; returns min(S, M), or -1 (out of memory). A

@@ -30,6 +30,10 @@ class Metrics(ctypes.Structure):
         ("theta_norm", ctypes.c_double),
         ("wall_s", ctypes.c_double),
         ("agent_steps_per_sec", ctypes.c_double),
+        ("participants", ctypes.c_double),
+        ("mean_steps", ctypes.c_double),
+        ("mean_staleness", ctypes.c_double),
+        ("epsilon", ctypes.c_double),
     ]
 
 
@@ -43,6 +47,23 @@ class SetupInfo(ctypes.Structure):
         ("truth_method", ctypes.c_char_p),
         ("truth_resid_v", ctypes.c_double),
         ("truth_resid_mu", ctypes.c_double),
+    ]
+
+
+class FederationTotals(ctypes.Structure):
+    """struct pfr_federation_totals (versioned by size)."""
+
+    _fields_ = [
+        ("size", ctypes.c_size_t),
+        ("rounds", ctypes.c_int64),
+        ("participations", ctypes.c_uint64),
+        ("mean_participants", ctypes.c_double),
+        ("mean_steps", ctypes.c_double),
+        ("mean_staleness", ctypes.c_double),
+        ("private_rounds", ctypes.c_int64),
+        ("epsilon", ctypes.c_double),
+        ("delta", ctypes.c_double),
+        ("rdp_order", ctypes.c_int),
     ]
 
 
@@ -94,6 +115,7 @@ _SIGNATURES = {
     "pfr_sim_threads": (_c.c_int, [_P]),
     "pfr_sim_env_description": (_c.c_char_p, [_P]),
     "pfr_sim_setup_info": (_S, [_P, _c.POINTER(SetupInfo), _c.c_size_t]),
+    "pfr_sim_federation_totals": (_S, [_P, _c.POINTER(FederationTotals), _c.c_size_t]),
     "pfr_sim_type_singular_values": (_c.c_int, [_P, _c.POINTER(_c.c_double), _c.c_size_t]),
     "pfr_sim_get_phi": (_S, [_P, _c.c_void_p, _c.c_size_t]),
     "pfr_sim_get_agent_phi": (_S, [_P, _c.c_int64, _c.c_void_p, _c.c_size_t]),

@@ -11,7 +11,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 import numpy as np
 
 from . import _lib
-from ._lib import Error, Metrics, SetupInfo, lib
+from ._lib import Error, FederationTotals, Metrics, SetupInfo, lib
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -338,6 +338,17 @@ class Simulation:
         _check(lib.pfr_sim_setup_info(self._handle(), ctypes.byref(si), ctypes.sizeof(si)), None, "setup_info")
         return {"setup_s": si.setup_s, "truth_s": si.truth_s, "truth_method": si.truth_method.decode(),
                 "truth_residual_v": si.truth_resid_v, "truth_residual_mu": si.truth_resid_mu}
+
+    @property
+    def federation(self) -> Dict[str, Any]:
+        """Federation over every round so far: participations, mean participants per round, mean
+        steps and staleness per participation, and the privacy spent (epsilon at delta; NaN without
+        noise)."""
+        t = FederationTotals()
+        _check(lib.pfr_sim_federation_totals(self._handle(), ctypes.byref(t), ctypes.sizeof(t)), None, "federation")
+        return {"rounds": t.rounds, "participations": t.participations, "mean_participants": t.mean_participants,
+                "mean_steps": t.mean_steps, "mean_staleness": t.mean_staleness, "private_rounds": t.private_rounds,
+                "epsilon": t.epsilon, "delta": t.delta, "rdp_order": t.rdp_order}
 
     def type_singular_values(self) -> np.ndarray:
         """The normalized singular values of the M types' values (how different the types are)."""

@@ -32,8 +32,25 @@ def test_same_bits_as_the_command_line(cli: str, cliffwalk: str, tmp_path: Path)
         assert int(r["agent_steps"]) == m["agent_steps"]
         for k in ("value_error", "td_fixed_point_error", "best_rank_d_error", "phi_norm", "theta_norm"):
             assert float(r[k]) == float(f"{m[k]:.9g}"), k  # the CSV holds 9 significant digits
+        for k in ("participants", "mean_steps", "mean_staleness"):
+            assert (r[k] == "" and np.isnan(m[k])) or float(r[k]) == float(f"{m[k]:.9g}"), k
     summary = json.loads((out / "summary.json").read_text())
     assert summary["final_value_error"] == float(f"{py[-1]['value_error']:.9g}")
+    fed = sim.federation
+    assert summary["federation"]["participations"] == fed["participations"] == SMALL["agents"] * SMALL["rounds"]
+    assert summary["federation"]["epsilon"] is None and np.isnan(fed["epsilon"])
+
+
+def test_federation_mechanisms_and_privacy(cliffwalk: str) -> None:
+    sim = pfedrl.Simulation(config=cliffwalk, agents=200, federation={"p_drop": 0.2, "p_return": 0.3, "clip": 0.1,
+                                                                      "noise_multiplier": 1.0})
+    sim.run(20)
+    fed = sim.federation
+    assert fed["private_rounds"] == 20 and fed["epsilon"] > 0
+    assert 0.4 * 200 < fed["mean_participants"] < 0.9 * 200
+    assert sim.metrics[-1]["epsilon"] == fed["epsilon"]
+    with pytest.raises(pfedrl.ConfigError, match="needs federation.clip"):
+        pfedrl.Simulation(config=cliffwalk, federation={"noise_multiplier": 1.0})
 
 
 def test_overrides_nested_and_dotted(cliffwalk: str) -> None:

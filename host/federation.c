@@ -1,0 +1,219 @@
+/*
+ * federation.c — federation as it happens, the host's part of a round (contract: federation.h).
+ *
+ * Before each round the host draws, for every agent, whether it is available (its two-state chain
+ * moved one step, or the trace's row), whether it takes part (the i.i.d. participation word, as
+ * without these mechanisms), how many of the K steps it completes, and how old the Phi it starts
+ * from is (kernels/pfr_federation.h: functions of seed, round and agent only, so any thread count
+ * draws the same). The engine gets steps [N] and ages [N] in the round plan; an agent with 0 steps
+ * neither steps nor sends, and its state and theta wait for it.
+ *
+ * Stale Phi: the history keeps the last H + 1 Phi's (H = delay or max_delay), slot r mod (H + 1)
+ * holding the Phi that round r started from; an agent of age a in round r starts from slot
+ * (r - a) mod (H + 1), and its change Phi_i - Phi^{r-a} (weighted stale_decay^a) is added to the
+ * current Phi like any other. Memory: (H + 1) S d floats, planned (plan.c), copied once a round.
+ *
+ * Napkin math: a round's draws cost one Philox evaluation per agent (two with participation < 1),
+ * ~20 ns each on one core: 20 ms a round at N = 10^6 on one core, spread over the threads.
+ */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../kernels/pfr_federation.h"
+#include "federation.h"
+
+struct pfr_fed {
+    int64_t N;
+    int per_agent;      /* steps [N] and ages [N] drawn each round (availability, stragglers, drawn delays) */
+    uint32_t *steps;    /* [N] */
+    uint8_t *age;       /* [N] */
+    uint8_t *avail;     /* [N] the chains' states, 1 = present (NULL: no chain) */
+    uint8_t *trace;     /* [trace_rows, N] 1 = available (NULL: no trace) */
+    int64_t trace_rows;
+    int H;              /* history depth: the largest age */
+    float *hist;        /* [H + 1, S, d] */
+    const float *base[257];
+    double weight[257];
+};
+
+int pfr_fed_active(const pfr_config *cfg)
+{
+    const pfr_federation_config *f = &cfg->federation;
+    return f->p_drop > 0.0 || f->p_return < 1.0 || f->availability_trace[0] || f->stragglers > 0.0 || f->delay > 0 ||
+           f->max_delay > 0 || f->clip > 0.0 || f->noise_multiplier > 0.0;
+}
+
+static int per_agent(const pfr_federation_config *f)
+{
+    return f->p_drop > 0.0 || f->p_return < 1.0 || f->availability_trace[0] || f->stragglers > 0.0 || f->max_delay > 0;
+}
+
+static int depth(const pfr_federation_config *f) { return f->max_delay > 0 ? f->max_delay : f->delay; }
+
+double pfr_fed_bytes(const pfr_config *cfg, int S)
+{
+    if (!pfr_fed_active(cfg))
+        return 0.0;
+    const pfr_federation_config *f = &cfg->federation;
+    const double N = (double)cfg->agents, H = depth(f);
+    double b = per_agent(f) ? 6.0 * N : 0.0;
+    if (H > 0)
+        b += (H + 1.0) * S * cfg->dim * 4.0;
+    return b; /* a trace's rows * N bytes are checked when it is loaded (its size is in its header) */
+}
+
+static pfr_status load_trace(pfr_fed *f, const char *path, int64_t N, pfr_error *err)
+{
+    pfr_npy a;
+    pfr_status st = pfr_npy_load(path, &a, err);
+    if (st != PFR_OK) {
+        pfr_error_prefix(err, "federation.availability_trace");
+        return st == PFR_ERR_NO_MEMORY ? st : PFR_ERR_CONFIG;
+    }
+    char shape[200];
+    if (a.ndim != 2 || a.shape[1] != N || a.shape[0] < 1) {
+        st = pfr_fail(err, PFR_ERR_CONFIG, "federation.availability_trace %s: shape %s; allowed: [rounds, N] = (R, %lld), R >= 1",
+                      path, pfr_npy_shape_text(&a, shape, sizeof shape), (long long)N);
+        pfr_npy_free(&a);
+        return st;
+    }
+    f->trace_rows = a.shape[0];
+    f->trace = malloc(a.count);
+    if (!f->trace) {
+        pfr_npy_free(&a);
+        return pfr_fail(err, PFR_ERR_NO_MEMORY, "federation.availability_trace %s: out of memory for %zu entries", path,
+                        a.count);
+    }
+    for (size_t e = 0; e < a.count; ++e) {
+        if (a.data[e] != 0.0 && a.data[e] != 1.0) {
+            st = pfr_fail(err, PFR_ERR_CONFIG,
+                          "federation.availability_trace %s: entry [%lld, %lld] is %g; allowed: 0 (absent) or 1 (available)",
+                          path, (long long)(e / (size_t)N), (long long)(e % (size_t)N), a.data[e]);
+            pfr_npy_free(&a);
+            return st;
+        }
+        f->trace[e] = (uint8_t)(a.data[e] != 0.0);
+    }
+    pfr_npy_free(&a);
+    return PFR_OK;
+}
+
+pfr_status pfr_fed_create(pfr_sim *sim, pfr_error *err)
+{
+    sim->fed = NULL;
+    const pfr_config *cfg = &sim->cfg;
+    if (!pfr_fed_active(cfg))
+        return PFR_OK;
+    const pfr_federation_config *c = &cfg->federation;
+    pfr_fed *f = calloc(1, sizeof *f);
+    if (!f)
+        return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory");
+    sim->fed = f;
+    f->N = sim->N;
+    f->per_agent = per_agent(c);
+    f->H = depth(c);
+    const size_t N = (size_t)sim->N, sd = (size_t)sim->S * sim->d;
+    if (f->per_agent) {
+        f->steps = malloc(sizeof(uint32_t) * N);
+        f->age = calloc(N, 1);
+        if (!f->steps || !f->age)
+            return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory for the federation's per-agent draws (%zu agents)", N);
+    }
+    if (c->p_drop > 0.0 || c->p_return < 1.0) {
+        f->avail = malloc(N);
+        if (!f->avail)
+            return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory for %zu availability states", N);
+        memset(f->avail, 1, N); /* every agent starts present; the chain moves before each round */
+    }
+    if (c->availability_trace[0]) {
+        pfr_status st = load_trace(f, c->availability_trace, sim->N, err);
+        if (st != PFR_OK)
+            return st;
+    }
+    if (f->H > 0) {
+        f->hist = malloc(sizeof(float) * sd * (size_t)(f->H + 1));
+        if (!f->hist)
+            return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory for %d Phi's of history (%.1f MiB)", f->H + 1,
+                            4.0 * (double)sd * (f->H + 1) / 1048576.0);
+    }
+    for (int a = 0; a <= f->H; ++a)
+        f->weight[a] = pow(c->stale_decay, a);
+    return PFR_OK;
+}
+
+void pfr_fed_destroy(pfr_fed *f)
+{
+    if (!f)
+        return;
+    free(f->steps);
+    free(f->age);
+    free(f->avail);
+    free(f->trace);
+    free(f->hist);
+    free(f);
+}
+
+uint8_t *pfr_fed_availability(pfr_fed *f) { return f ? f->avail : NULL; }
+
+float *pfr_fed_history(pfr_fed *f, int *slots)
+{
+    if (slots)
+        *slots = f && f->hist ? f->H + 1 : 0;
+    return f ? f->hist : NULL;
+}
+
+void pfr_fed_begin_round(pfr_sim *sim, pfr_round_plan *plan, pfr_round_stats *stats)
+{
+    pfr_fed *f = sim->fed;
+    const pfr_federation_config *c = &sim->cfg.federation;
+    const int64_t r = sim->round, N = sim->N;
+    memset(stats, 0, sizeof *stats);
+    plan->clip = c->clip;
+    plan->noise_std = c->noise_multiplier * c->clip;
+    plan->age0 = f->per_agent ? 0 : (int)(f->H < r ? f->H : r);
+    if (f->hist) { /* slot r mod (H + 1) takes the Phi this round starts from; age a reads slot r - a */
+        const size_t sd = (size_t)sim->S * sim->d;
+        const int slots = f->H + 1;
+        memcpy(f->hist + (size_t)(r % slots) * sd, sim->phi, sizeof(float) * sd);
+        f->base[0] = sim->phi;
+        for (int a = 1; a <= f->H; ++a)
+            f->base[a] = f->hist + (size_t)((r - (a <= r ? a : r)) % slots) * sd;
+        plan->base = f->base;
+        plan->age_weight = f->weight;
+    }
+    if (!f->per_agent)
+        return;
+    pfr_fed_draw a;
+    a.seed = sim->cfg.seed;
+    a.round = r;
+    a.K = sim->K;
+    a.chain = f->avail != NULL;
+    a.drop_thr = pfr_fed_threshold(c->p_drop);
+    a.return_thr = pfr_fed_threshold(c->p_return);
+    a.straggle_thr = pfr_fed_threshold(c->stragglers);
+    a.part_threshold = plan->part_threshold;
+    a.delay = c->delay;
+    a.max_delay = c->max_delay;
+    const uint8_t *row = f->trace ? f->trace + (size_t)(r % f->trace_rows) * (size_t)N : NULL;
+    uint64_t P = 0, steps = 0, ages = 0;
+#pragma omp parallel for schedule(static) reduction(+ : P, steps, ages) num_threads(sim->threads)
+    for (int64_t i = 0; i < N; ++i) {
+        uint8_t chain_state = f->avail ? f->avail[i] : 1;
+        const uint32_t k = pfr_fed_agent(&a, i, &chain_state, row ? row[i] : 1, &f->age[i]);
+        if (f->avail)
+            f->avail[i] = chain_state;
+        f->steps[i] = k;
+        if (k > 0) {
+            P++;
+            steps += k;
+            ages += f->age[i];
+        }
+    }
+    plan->steps = f->steps;
+    plan->age = f->age;
+    stats->participants = P;
+    stats->steps = steps;
+    stats->age_sum = ages;
+}

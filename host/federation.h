@@ -1,0 +1,46 @@
+/*
+ * federation.h — federation as it happens, on the host side of a round (federation.c): who is
+ * available (a two-state chain per agent, or a trace file), who straggles, how stale each agent's
+ * Phi is, and the privacy the noisy aggregation spends (privacy.c). The host draws these before each
+ * round (kernels/pfr_federation.h) and hands them to the engine in the round plan; the engine does
+ * the steps, the clipping and the noise. Not part of the library's interface.
+ */
+#ifndef PFR_FEDERATION_HOST_H
+#define PFR_FEDERATION_HOST_H
+
+#include "engine.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Is any mechanism on (a config whose federation keys are all neutral runs exactly as before)? */
+int pfr_fed_active(const pfr_config *cfg);
+/* Bytes pfr_fed_create allocates for cfg with S states (the memory plan). */
+double pfr_fed_bytes(const pfr_config *cfg, int S);
+
+/* Build sim->fed (left NULL when no mechanism is on); loads and checks the availability trace. */
+pfr_status pfr_fed_create(pfr_sim *sim, pfr_error *err);
+void pfr_fed_destroy(pfr_fed *f);
+
+/* Before round sim->round: the draws of every agent, the history of Phi updated, and plan's
+ * federation fields filled (pointers into sim->fed, valid until the next call). */
+void pfr_fed_begin_round(pfr_sim *sim, pfr_round_plan *plan, pfr_round_stats *stats);
+
+/* The checkpoint's view: the chain's states [N] (NULL: no chain) and the Phi history
+ * [slots, S, d] (NULL: none). */
+uint8_t *pfr_fed_availability(pfr_fed *f);
+float *pfr_fed_history(pfr_fed *f, int *slots);
+
+/* The privacy spent (epsilon at delta) by `rounds` rounds of the subsampled Gaussian mechanism with
+ * sampling rate q and noise multiplier sigma, by the RDP accountant (privacy.c); *order gets the
+ * Renyi order that gave it (may be NULL). +inf when sigma is 0. */
+double pfr_dp_epsilon(double q, double sigma, int64_t rounds, double delta, int *order);
+/* The RDP of one round at integer order alpha >= 2 (Mironov, Talwar, Zhang 2019), for the tests. */
+double pfr_dp_rdp(double q, double sigma, int alpha);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
