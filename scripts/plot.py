@@ -213,7 +213,8 @@ def cmd_final(args):
         line, = ax.plot(xs, m, "o-", label=f"{hue} (n={max(len(v) for v in byx.values())})")
         ax.fill_between(xs, np.maximum(m - h, 1e-12), m + h, color=line.get_color(), alpha=0.2)
         result[hue] = {"x": xs, "mean": m.tolist(), "ci95": h.tolist(), "n": [len(byx[x]) for x in xs]}
-    ax.set_xscale("log")
+    if not args.linx:
+        ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(args.by.replace("_", " "))
     ax.set_ylabel("final " + args.y.replace("_", " "))
@@ -418,6 +419,7 @@ def main():
     fn.add_argument("--hue", default="algorithm")
     fn.add_argument("--y", default="value_error")
     fn.add_argument("--title", default="")
+    fn.add_argument("--linx", action="store_true", help="a linear x axis (values that include 0)")
     rc = sub.add_parser("reach")
     rc.add_argument("sweep", nargs="+")
     rc.add_argument("--out", required=True)

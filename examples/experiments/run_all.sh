@@ -167,8 +167,47 @@ sweep $X/speedup.yaml $RATE --vary agents=$RN --vary rounds=$RT --vary seed=$RSD
 plot rate "$OUT/rate" --out "$FIG/rate" --y value_error --min-agents 4 --threshold 0.1
 plot rate "$OUT/rate" --out "$FIG/rate_fixed_point" --y td_fixed_point_error --min-agents 4 --threshold 0.1
 
+echo "== 8. federation as it happens: dropout, stragglers, stale Phi, private aggregation (cliff walk)"
+# Section 1's cliff walk and step sizes; each mechanism alone, the others off.
+if [ "$SIZE" = full ]; then FN=1024; FR=300; FSD=0..4; FNS=16,64,256,1024,4096; FPN=64,256,1024,4096
+else FN=64; FR=30; FSD=0..1; FNS=16,64; FPN=64,256; fi
+FED="--set agents=$FN --set rounds=$FR --vary seed=$FSD"
+FALG=pfedtd_rep,local_rep,fedavg_rep,local_td_tabular
+# availability: a present agent leaves with p_drop before a round, an absent one returns with 0.3
+# (present in the long run: 0.3 / (p_drop + 0.3))
+sweep $X/heterogeneous_cliffwalk.yaml $FED --vary algorithm=$FALG --vary federation.p_drop=0,0.1,0.3,0.6 \
+  --set federation.p_return=0.3 --out "$OUT/fed_dropout"
+sweep $X/heterogeneous_cliffwalk.yaml $FED --vary algorithm=$FALG --vary federation.stragglers=0,0.3,0.6,0.9 \
+  --out "$OUT/fed_stragglers"
+sweep $X/heterogeneous_cliffwalk.yaml $FED --vary algorithm=pfedtd_rep,fedavg_rep --vary federation.delay=0,1,2,4,8 \
+  --out "$OUT/fed_delay"
+sweep $X/heterogeneous_cliffwalk.yaml $FED --set algorithm=pfedtd_rep --set federation.max_delay=8 \
+  --vary federation.stale_decay=1,0.7 --out "$OUT/fed_drawn_delay"
+# the clip norm first (no noise), then noise at the chosen clip with participation 0.25, against N
+sweep $X/heterogeneous_cliffwalk.yaml $FED --set algorithm=pfedtd_rep --vary federation.clip=0,0.01,0.03,0.1,0.3,1 \
+  --out "$OUT/fed_clip"
+sweep $X/heterogeneous_cliffwalk.yaml --set rounds=$FR --vary seed=$FSD --set algorithm=pfedtd_rep \
+  --set federation.clip=0.3 --set participation=0.25 --vary federation.noise_multiplier=0,1,3,10,30 \
+  --vary agents=$FPN --allow-failures --out "$OUT/fed_noise"
+# does more agents still help under each mechanism?
+for m in none:federation.p_drop=0 dropout:federation.p_drop=0.3 stragglers:federation.stragglers=0.6 \
+         delay:federation.delay=4; do
+  sweep $X/heterogeneous_cliffwalk.yaml --set rounds=$FR --vary seed=$FSD --set algorithm=pfedtd_rep \
+    --set ${m#*:} --set federation.p_return=0.3 --vary agents=$FNS --tag mechanism=${m%%:*} --out "$OUT/fed_N_${m%%:*}"
+done
+plot final "$OUT/fed_dropout" --by federation.p_drop --linx --out "$FIG/fed_dropout" \
+  --title "dropout (return 0.3), N=$FN, $FR rounds"
+plot final "$OUT/fed_stragglers" --by federation.stragglers --linx --out "$FIG/fed_stragglers" \
+  --title "stragglers (k uniform on 1..K-1), N=$FN"
+plot final "$OUT/fed_delay" --by federation.delay --linx --out "$FIG/fed_delay" --title "stale Phi: fixed delay, N=$FN"
+plot final "$OUT/fed_noise" --by agents --hue federation.noise_multiplier --out "$FIG/fed_noise" \
+  --title "private aggregation: clip 0.3, participation 0.25"
+plot final "$OUT"/fed_N_none "$OUT"/fed_N_dropout "$OUT"/fed_N_stragglers "$OUT"/fed_N_delay --by agents \
+  --hue mechanism --out "$FIG/fed_N" --title "pfedtd_rep, final error vs N under each mechanism"
+
 for f in cliffwalk speedup speedup_one_type generalization ablation_dim ablation_K ablation_beta ablation_ortho \
-         ablation_participation scale scale_N transfer transfer_reach rate rate_fixed_point; do
+         ablation_participation scale scale_N transfer transfer_reach rate rate_fixed_point fed_dropout fed_stragglers \
+         fed_delay fed_noise fed_N; do
   [ -s "$FIG/$f.png" ] && [ -s "$FIG/$f.pdf" ] || { echo "run_all.sh: figure $f missing" >&2; exit 1; }
 done
 echo "== done in $(( $(date +%s) - start )) s; figures in $FIG"
