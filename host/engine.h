@@ -31,6 +31,7 @@ typedef struct pfr_round_plan {
     const double *age_weight;  /* [max age + 1] the weight of a change from a Phi of that age; NULL: 1 */
     double clip;               /* each agent's Phi change clipped to this L2 norm; 0: not clipped */
     double noise_std;          /* std of the Gaussian noise added to each entry of the sum of changes; 0: none */
+    int history;               /* H, the largest age (base has H + 1 entries); 0 without base */
 } pfr_round_plan;
 
 /* What a round did, for the metrics (the host counts it). */
@@ -101,6 +102,12 @@ struct pfr_sim {
     double setup_s, truth_s; /* set-up time, of which the ground truth */
 
     pfr_fed *fed;       /* availability, stragglers, stale Phi, private aggregation (NULL: none) */
+    /* what a device engine needs of it (federation.c sets them): */
+    int fed_per_agent;  /* the plans carry steps [N] and ages [N] */
+    int fed_slots;      /* H + 1: the history of Phi, fed_hist [H + 1, S, d] (host), slot r mod (H + 1) =
+                         * the Phi round r started from; 0: none */
+    float *fed_hist;
+    const double *fed_weight; /* [H + 1] stale_decay^age */
     pfr_round_stats since_eval; /* summed over the rounds since the last evaluation */
     int64_t rounds_since_eval;
     pfr_round_stats total;      /* over every round of the handle */

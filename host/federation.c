@@ -140,6 +140,10 @@ pfr_status pfr_fed_create(pfr_sim *sim, pfr_error *err)
     }
     for (int a = 0; a <= f->H; ++a)
         f->weight[a] = pow(c->stale_decay, a);
+    sim->fed_per_agent = f->per_agent;
+    sim->fed_slots = f->hist ? f->H + 1 : 0;
+    sim->fed_hist = f->hist;
+    sim->fed_weight = f->weight;
     return PFR_OK;
 }
 
@@ -164,7 +168,7 @@ float *pfr_fed_history(pfr_fed *f, int *slots)
     return f ? f->hist : NULL;
 }
 
-void pfr_fed_begin_round(pfr_sim *sim, pfr_round_plan *plan, pfr_round_stats *stats)
+pfr_status pfr_fed_begin_round(pfr_sim *sim, pfr_round_plan *plan, pfr_round_stats *stats)
 {
     pfr_fed *f = sim->fed;
     const pfr_federation_config *c = &sim->cfg.federation;
@@ -175,6 +179,13 @@ void pfr_fed_begin_round(pfr_sim *sim, pfr_round_plan *plan, pfr_round_stats *st
     plan->age0 = f->per_agent ? 0 : (int)(f->H < r ? f->H : r);
     if (f->hist) { /* slot r mod (H + 1) takes the Phi this round starts from; age a reads slot r - a */
         const size_t sd = (size_t)sim->S * sim->d;
+        /* a device engine keeps its own copy of the history; the host's (for checkpoints) needs the
+         * current Phi: made current here (the CPU engine works on sim->phi itself) */
+        if (sim->engine->push_host) {
+            const pfr_status st = sim->engine->pull_phi(sim);
+            if (st != PFR_OK)
+                return st;
+        }
         const int slots = f->H + 1;
         memcpy(f->hist + (size_t)(r % slots) * sd, sim->phi, sizeof(float) * sd);
         f->base[0] = sim->phi;
@@ -182,9 +193,10 @@ void pfr_fed_begin_round(pfr_sim *sim, pfr_round_plan *plan, pfr_round_stats *st
             f->base[a] = f->hist + (size_t)((r - (a <= r ? a : r)) % slots) * sd;
         plan->base = f->base;
         plan->age_weight = f->weight;
+        plan->history = f->H;
     }
     if (!f->per_agent)
-        return;
+        return PFR_OK;
     pfr_fed_draw a;
     a.seed = sim->cfg.seed;
     a.round = r;
@@ -216,4 +228,5 @@ void pfr_fed_begin_round(pfr_sim *sim, pfr_round_plan *plan, pfr_round_stats *st
     stats->participants = P;
     stats->steps = steps;
     stats->age_sum = ages;
+    return PFR_OK;
 }

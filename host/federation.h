@@ -24,8 +24,9 @@ pfr_status pfr_fed_create(pfr_sim *sim, pfr_error *err);
 void pfr_fed_destroy(pfr_fed *f);
 
 /* Before round sim->round: the draws of every agent, the history of Phi updated, and plan's
- * federation fields filled (pointers into sim->fed, valid until the next call). */
-void pfr_fed_begin_round(pfr_sim *sim, pfr_round_plan *plan, pfr_round_stats *stats);
+ * federation fields filled (pointers into sim->fed, valid until the next call). Fails only when a
+ * device engine cannot hand over its Phi (the handle's message says why). */
+pfr_status pfr_fed_begin_round(pfr_sim *sim, pfr_round_plan *plan, pfr_round_stats *stats);
 
 /* The checkpoint's view: the chain's states [N] (NULL: no chain) and the Phi history
  * [slots, S, d] (NULL: none). */

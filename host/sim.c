@@ -100,8 +100,9 @@ pfr_status pfr_sim_run(pfr_sim *sim, int64_t rounds)
         plan.beta = beta;
         plan.part_threshold = pfr_participation_threshold(part);
         pfr_round_stats rs = {0, 0, 0};
-        if (sim->fed) /* availability, stragglers, stale Phi, clipping and noise: the plan's federation fields */
-            pfr_fed_begin_round(sim, &plan, &rs);
+        /* availability, stragglers, stale Phi, clipping and noise: the plan's federation fields */
+        if (sim->fed && (st = pfr_fed_begin_round(sim, &plan, &rs)) != PFR_OK)
+            goto out;
         uint64_t participants = 0;
         const double t0 = pfr_now_s();
         const int warm_up = !sim->warmed; /* the handle's first round: timed apart (see engine.h) */

@@ -108,10 +108,6 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
         return pfr_fail(err, PFR_ERR_NO_DEVICE,
                         "backend=cuda: this build has no CUDA engine (built without nvcc); allowed here: cpu or auto");
 #endif
-    if (cfg->backend == PFR_BACKEND_CUDA && pfr_fed_active(cfg))
-        return pfr_fail(err, PFR_ERR_CONFIG,
-                        "federation.* (availability, stragglers, delays, clipping, noise): the CUDA engine does not run "
-                        "them yet; allowed with them: backend cpu or auto");
 
     /* Memory plan: every large allocation below, counted before the first one (plan.c). */
     const int threads = pfr_resolve_threads(cfg->threads);

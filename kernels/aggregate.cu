@@ -25,11 +25,13 @@ __global__ void pfr_fold_kernel(const __grid_constant__ pfr_fold_args a)
     __shared__ int stage_idx[PFR_FOLD_STAGE];
     __shared__ int entries[PFR_AGENT_BLOCK];
     __shared__ unsigned char took[PFR_AGENT_BLOCK];
+    __shared__ double scale[PFR_AGENT_BLOCK]; /* each agent's weight and clip factor (federation) */
     pfr_fold_smem w;
     w.stage = fold_smem;
     w.stage_idx = stage_idx;
     w.entries = entries;
     w.took = took;
+    w.scale = scale;
     w.part_smem = (size_t)a.S * a.d <= PFR_FOLD_SMEM_SD ? fold_smem + PFR_FOLD_STAGE : nullptr;
     pfr_fold_block(&a, blockIdx.x, (int)threadIdx.x, (int)blockDim.x, &w);
 }
@@ -40,6 +42,15 @@ __global__ void pfr_apply_kernel(float *phi, const double *sum_change, double sc
     const size_t e = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (e < n)
         pfr_apply_entry(phi, sum_change, scale, e);
+}
+
+/* The same with the private aggregation's noise on every entry (pfr_apply_entry_noisy). */
+__global__ void pfr_apply_noisy_kernel(float *phi, const double *sum_change, double scale, size_t n, double noise_std,
+                                       uint64_t seed, int64_t round)
+{
+    const size_t e = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (e < n)
+        pfr_apply_entry_noisy(phi, sum_change, scale, e, noise_std, seed, round);
 }
 
 __global__ void pfr_broadcast_theta_kernel(float *theta, const double *sum_theta, double scale, int64_t N, int d)
@@ -62,6 +73,14 @@ extern "C" cudaError_t pfr_cuda_launch_apply(float *phi, const double *sum_chang
                                             cudaStream_t stream)
 {
     pfr_apply_kernel<<<(unsigned)((n + 255) / 256), 256, 0, stream>>>(phi, sum_change, scale, n);
+    return cudaGetLastError();
+}
+
+extern "C" cudaError_t pfr_cuda_launch_apply_noisy(float *phi, const double *sum_change, double scale, size_t n,
+                                                  double noise_std, uint64_t seed, int64_t round, cudaStream_t stream)
+{
+    pfr_apply_noisy_kernel<<<(unsigned)((n + 255) / 256), 256, 0, stream>>>(phi, sum_change, scale, n, noise_std, seed,
+                                                                             round);
     return cudaGetLastError();
 }
 

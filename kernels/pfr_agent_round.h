@@ -40,7 +40,31 @@ typedef struct pfr_round_args {
     int *ov_count;              /* [n] overlay rows in use */
     uint8_t *ov_slot;           /* [n, S] overlay slot of each state, 0xFF = none; NULL: scan rows[] */
     unsigned char *took_part;   /* [N] 1 if the agent took part this round */
+    /* Federation as it happens (host/federation.c draws them; NULL/0: without): */
+    const uint32_t *steps;      /* [N] local steps of each agent this round, 0 = it sits out; NULL: K */
+    const uint8_t *age;         /* [N] the age of the Phi each agent starts from; NULL: age0 for all */
+    int age0, H;                /* H: the history's depth (0: no stale Phi) */
+    int64_t round;
+    const float *hist;          /* [H + 1, S, d] slot r mod (H + 1) = the Phi round r started from */
 } pfr_round_args;
+
+/* The Phi agent i starts its round from (pfr_round_args): the current one, or with delays the one of
+ * its age, slot (round - age) mod (H + 1) of the history (the CPU engine's plan->base[age]). */
+PFR_HD static inline const float *pfr_agent_base(const pfr_round_args *a, int64_t i)
+{
+    if (!a->hist)
+        return a->phi;
+    const int age = a->age ? (int)a->age[i] : a->age0;
+    if (age == 0)
+        return a->phi;
+    return a->hist + (size_t)((a->round - age) % (a->H + 1)) * a->S * a->d;
+}
+
+/* The local steps agent i does this round (K unless it straggles). */
+PFR_HD static inline int pfr_agent_steps(const pfr_round_args *a, int64_t i)
+{
+    return a->steps ? (int)a->steps[i] : a->K;
+}
 
 /* An agent in the middle of its round (registers on the GPU). */
 typedef struct pfr_agent_state {
@@ -52,6 +76,7 @@ typedef struct pfr_agent_state {
     float *vals;
     uint8_t *slot;
     float *own;
+    const float *base; /* the Phi it started from (pfr_agent_base) */
     float th[PFR_ROUND_MAX_D];
 } pfr_agent_state;
 
@@ -85,7 +110,7 @@ PFR_HD static inline float *pfr_overlay_row(const float *phi, pfr_agent_state *s
 PFR_HD static inline int pfr_agent_begin(const pfr_round_args *a, int64_t i, uint32_t participation_word,
                                          pfr_agent_state *st, const int d)
 {
-    if ((uint64_t)participation_word >= a->part_threshold) {
+    if ((uint64_t)participation_word >= a->part_threshold || (a->steps && a->steps[i] == 0)) {
         a->took_part[i] = 0;
         return 0;
     }
@@ -97,6 +122,7 @@ PFR_HD static inline int pfr_agent_begin(const pfr_round_args *a, int64_t i, uin
     st->vals = a->ov_vals ? a->ov_vals + (size_t)(i - a->i0) * a->R * d : 0;
     st->slot = a->ov_slot ? a->ov_slot + (size_t)(i - a->i0) * a->S : 0;
     st->own = a->agent_phi ? a->agent_phi + (size_t)i * a->S * d : 0;
+    st->base = pfr_agent_base(a, i);
     for (int j = 0; j < d; ++j)
         st->th[j] = a->theta[(size_t)i * d + j];
     return 1;
@@ -113,12 +139,12 @@ PFR_HD static inline void pfr_agent_step(const pfr_round_args *a, pfr_agent_stat
     if (st->own) { /* local_rep: the agent's own Phi_i */
         ps = st->own + (size_t)s * d;
         pn = st->own + (size_t)s2 * d;
-    } else if (st->rows) { /* shared Phi seen through the agent's overlay */
-        ps = pfr_overlay_row(a->phi, st, s, d, 1);
-        pn = pfr_overlay_row(a->phi, st, s2, d, 0);
+    } else if (st->rows) { /* shared Phi (the one it started from) seen through the agent's overlay */
+        ps = pfr_overlay_row(st->base, st, s, d, 1);
+        pn = pfr_overlay_row(st->base, st, s2, d, 0);
     } else { /* fixed features */
-        ps = (float *)(a->phi + (size_t)s * d);
-        pn = a->phi + (size_t)s2 * d;
+        ps = (float *)(st->base + (size_t)s * d);
+        pn = st->base + (size_t)s2 * d;
     }
     pfr_td_step(ps, pn, st->th, d, a->reward[j], a->gamma, a->alpha[k], a->beta[k], a->learn_phi);
     st->s = s2;
@@ -148,7 +174,8 @@ PFR_HD static inline void pfr_agent_round(const pfr_round_args *a, int64_t i, co
     pfr_agent_state st;
     if (!pfr_agent_begin(a, i, w.w[PFR_WORD_PARTICIPATION], &st, d))
         return;
-    for (int k = 0; k < a->K; ++k) {
+    const int K = pfr_agent_steps(a, i);
+    for (int k = 0; k < K; ++k) {
         if (k > 0)
             w = pfr_stream_words(a->seed, (uint64_t)i, t0 + (uint64_t)k);
         pfr_agent_step(a, &st, w.w[PFR_WORD_TRANSITION], k, d);

@@ -21,6 +21,7 @@
 #define PFR_FOLD_H
 
 #include "pfr_agent_round.h"
+#include "pfr_federation.h"
 
 /* PFR_AGENT_BLOCK (the CUDA block size of the fold), PFR_FOLD_STAGE, PFR_FOLD_SMEM_SD: pfr_constants.h */
 
@@ -37,7 +38,51 @@ typedef struct pfr_fold_args {
     double *partial;                /* [chunk blocks, S, d]; zeroed before the fold unless S*d fits shared memory */
     double *theta_partial;          /* [chunk blocks, d], or NULL */
     int *block_count;               /* [all blocks] participants per block */
+    /* Federation (NULL/0: without): each agent's change is from the Phi it started from (its age's,
+     * as pfr_agent_base finds it) and scaled by age_weight[age] and min(1, clip / its L2 norm). */
+    const uint8_t *age;             /* [N] or NULL: age0 */
+    int age0, H;
+    int64_t round;
+    const float *hist;              /* [H + 1, S, d] */
+    const double *age_weight;       /* [H + 1], or NULL: 1 */
+    double clip;                    /* 0: not clipped */
 } pfr_fold_args;
+
+/* The Phi agent i's change is measured from (pfr_agent_base's rule on the fold's arguments). */
+PFR_HD static inline const float *pfr_fold_base(const pfr_fold_args *a, int64_t i)
+{
+    if (!a->hist)
+        return a->phi;
+    const int age = a->age ? (int)a->age[i] : a->age0;
+    if (age == 0)
+        return a->phi;
+    return a->hist + (size_t)((a->round - age) % (a->H + 1)) * a->S * a->d;
+}
+
+/* The factor agent i's change is folded with: its age's weight, times min(1, clip / ||change||_2)
+ * (the norm summed over its overlay rows in order, then along d: the CPU engine's order). */
+PFR_HD static inline double pfr_fold_scale(const pfr_fold_args *a, int64_t i, int rows)
+{
+    const int age = a->age ? (int)a->age[i] : a->age0;
+    double c = a->age_weight ? a->age_weight[age] : 1.0;
+    if (a->clip > 0.0) {
+        const float *ref = pfr_fold_base(a, i);
+        const int d = a->d;
+        double n2 = 0.0;
+        for (int q = 0; q < rows; ++q) {
+            const uint32_t r = a->ov_rows[(size_t)(i - a->i0) * a->R + q];
+            const float *loc = a->ov_vals + ((size_t)(i - a->i0) * a->R + q) * d;
+            for (int j = 0; j < d; ++j) {
+                const double x = (double)loc[j] - (double)ref[(size_t)r * d + j];
+                n2 += x * x;
+            }
+        }
+        const double n = sqrt(n2);
+        if (n > a->clip)
+            c *= a->clip / n;
+    }
+    return c;
+}
 
 /* Shared memory of one block: stage [PFR_FOLD_STAGE], stage_idx [PFR_FOLD_STAGE], entries and took
  * [PFR_AGENT_BLOCK], part_smem [S*d] or NULL. */
@@ -47,6 +92,7 @@ typedef struct pfr_fold_smem {
     int *entries;
     unsigned char *took;
     double *part_smem;
+    double *scale; /* [PFR_AGENT_BLOCK] each agent's factor (pfr_fold_scale) */
 } pfr_fold_smem;
 
 /* The fold of the agents a round `a` just stepped (same chunk, overlays, Phi, theta): Phi changes
@@ -70,6 +116,13 @@ PFR_HD static inline pfr_fold_args pfr_fold_args_of_round(const pfr_round_args *
     f.partial = partial;
     f.theta_partial = theta_partial;
     f.block_count = block_count;
+    f.age = a->age;
+    f.age0 = a->age0;
+    f.H = a->H;
+    f.round = a->round;
+    f.hist = a->hist;
+    f.age_weight = 0; /* set by the caller (the round's plan) */
+    f.clip = 0.0;
     return f;
 }
 
@@ -91,6 +144,11 @@ PFR_HD static inline void pfr_fold_block(const pfr_fold_args *a, int64_t lb, int
         w->entries[j] = t && a->ov_count ? a->ov_count[i0 + j - a->i0] * d : 0;
     }
     PFR_BARRIER();
+    const int weighted = a->ov_count && (a->hist || a->clip > 0.0); /* stale Phi or clipping */
+    if (weighted) /* a2. each participant's factor, a thread an agent */
+        for (int j = first; j < nag; j += stride)
+            w->scale[j] = w->took[j] ? pfr_fold_scale(a, i0 + j, w->entries[j] / d) : 0.0;
+    PFR_BARRIER();
 
     if (a->ov_count) {
         double *part = w->part_smem ? w->part_smem : a->partial + (size_t)lb * sd;
@@ -110,8 +168,9 @@ PFR_HD static inline void pfr_fold_block(const pfr_fold_args *a, int64_t lb, int
                         const int64_t i = i0 + t0 + j;
                         const uint32_t r = a->ov_rows[(size_t)(i - a->i0) * a->R + e / d];
                         const int c = e % d;
-                        w->stage[x] = (double)a->ov_vals[(size_t)(i - a->i0) * per + e] -
-                                      (double)a->phi[(size_t)r * d + c];
+                        const double diff = (double)a->ov_vals[(size_t)(i - a->i0) * per + e] -
+                                            (double)pfr_fold_base(a, i)[(size_t)r * d + c];
+                        w->stage[x] = weighted ? w->scale[t0 + j] * diff : diff;
                         w->stage_idx[x] = (int)(r * (uint32_t)d + (uint32_t)c);
                     }
                 }
@@ -156,6 +215,16 @@ PFR_HD static inline void pfr_fold_block(const pfr_fold_args *a, int64_t lb, int
 PFR_HD static inline void pfr_apply_entry(float *phi, const double *sum, double scale, size_t e)
 {
     phi[e] = (float)((double)phi[e] + sum[e] * scale);
+}
+
+/* With the private aggregation's noise (federation.noise_multiplier): entry e of the sum gets
+ * noise_std times a standard normal that depends on seed, round and e only (pfr_dp_gauss), the CPU
+ * engine's expression. The device's log, sin and cos may differ from the host's in the last bit:
+ * CPU/GPU parity is then within rounding, not bit for bit. */
+PFR_HD static inline void pfr_apply_entry_noisy(float *phi, const double *sum, double scale, size_t e,
+                                                double noise_std, uint64_t seed, int64_t round)
+{
+    phi[e] = (float)((double)phi[e] + (sum[e] + noise_std * pfr_dp_gauss(seed, round, (uint64_t)e)) * scale);
 }
 
 PFR_HD static inline void pfr_broadcast_entry(float *theta, const double *sum_theta, double scale, int d, int64_t e)

@@ -26,6 +26,8 @@ cudaError_t pfr_cuda_launch_local_steps(const pfr_round_args *a, pfr_cuda_kernel
 cudaError_t pfr_cuda_launch_fold(const pfr_fold_args *a, cudaStream_t stream);
 /* phi += scale * sum_change (elementwise, in double); theta_i = scale * sum_theta for every agent. */
 cudaError_t pfr_cuda_launch_apply(float *phi, const double *sum_change, double scale, size_t n, cudaStream_t stream);
+cudaError_t pfr_cuda_launch_apply_noisy(float *phi, const double *sum_change, double scale, size_t n, double noise_std,
+                                        uint64_t seed, int64_t round, cudaStream_t stream);
 cudaError_t pfr_cuda_launch_broadcast_theta(float *theta, const double *sum_theta, double scale, int64_t N, int d,
                                             cudaStream_t stream);
 /* Cholesky-QR of the shared Phi (kernels/pfr_cholqr.h), after G = Phi^T Phi [d, d] is in `gram`:

@@ -85,7 +85,7 @@ template <class W> PFR_HD inline void pfr_warp_agent_round(const pfr_round_args 
     /* Lane l draws the words of step kb + l; step k's word is shuffled from lane k - kb. */
     const uint64_t t0 = a.t0_dev ? *a.t0_dev : a.t0;
     pfr_words wd = w.words(a.seed, (uint64_t)i, t0 + (uint64_t)lane);
-    if ((uint64_t)w.shfl(wd.w[PFR_WORD_PARTICIPATION], 0) >= a.part_threshold) {
+    if ((uint64_t)w.shfl(wd.w[PFR_WORD_PARTICIPATION], 0) >= a.part_threshold || (a.steps && a.steps[i] == 0)) {
         if (lane == 0)
             a.took_part[i] = 0;
         return;
@@ -101,8 +101,10 @@ template <class W> PFR_HD inline void pfr_warp_agent_round(const pfr_round_args 
     float *own = a.agent_phi ? a.agent_phi + (size_t)i * a.S * d : nullptr;
     float *theta = a.theta + (size_t)i * d;
     float th0 = has0 ? theta[j0] : 0.0f, th1 = has1 ? theta[j1] : 0.0f;
+    const float *phi = pfr_agent_base(ap, i); /* the Phi it starts from (stale with delays) */
+    const int K = pfr_agent_steps(ap, i);
 
-    for (int k = 0; k < a.K; ++k) {
+    for (int k = 0; k < K; ++k) {
         if (k > 0 && (k & 31) == 0)
             wd = w.words(a.seed, (uint64_t)i, t0 + (uint64_t)(k + lane));
         const uint32_t u = w.shfl(wd.w[PFR_WORD_TRANSITION], k & 31);
@@ -121,9 +123,9 @@ template <class W> PFR_HD inline void pfr_warp_agent_round(const pfr_round_args 
                 q = o.n++;
                 float *dst = o.vals + (size_t)q * d;
                 if (has0)
-                    dst[j0] = a.phi[(size_t)s * d + j0];
+                    dst[j0] = phi[(size_t)s * d + j0];
                 if (has1)
-                    dst[j1] = a.phi[(size_t)s * d + j1];
+                    dst[j1] = phi[(size_t)s * d + j1];
                 if (lane == 0) {
                     o.rows[q] = s;
                     if (o.slot)
@@ -133,10 +135,10 @@ template <class W> PFR_HD inline void pfr_warp_agent_round(const pfr_round_args 
             }
             ps = o.vals + (size_t)q * d;
             const int q2 = pfr_warp_find(w, o, s2);
-            pn = q2 < 0 ? a.phi + (size_t)s2 * d : o.vals + (size_t)q2 * d;
+            pn = q2 < 0 ? phi + (size_t)s2 * d : o.vals + (size_t)q2 * d;
         } else { /* fixed features */
-            ps = (float *)(a.phi + (size_t)s * d);
-            pn = a.phi + (size_t)s2 * d;
+            ps = (float *)(phi + (size_t)s * d);
+            pn = phi + (size_t)s2 * d;
         }
         float x0 = has0 ? ps[j0] : 0.0f, x1 = has1 ? ps[j1] : 0.0f;
         const float y0 = has0 ? pn[j0] : 0.0f, y1 = has1 ? pn[j1] : 0.0f;

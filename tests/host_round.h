@@ -6,10 +6,13 @@
 #ifndef PFR_TESTS_HOST_ROUND_H
 #define PFR_TESTS_HOST_ROUND_H
 
+#include <gtest/gtest.h>
+
 #include <cstring>
 #include <vector>
 
 #include "host/cuda/round_sequence.h"
+#include "host/federation.h"
 #include "kernels/pfr_cholqr.h"
 #include "kernels/pfr_warp_round.h"
 #include "tests/host_warp.h"
@@ -117,8 +120,9 @@ struct HostOps {
         std::vector<double> stage(PFR_FOLD_STAGE), part_smem(sd);
         std::vector<int> stage_idx(PFR_FOLD_STAGE), entries(PFR_AGENT_BLOCK);
         std::vector<unsigned char> took(PFR_AGENT_BLOCK);
+        std::vector<double> scale(PFR_AGENT_BLOCK);
         pfr_fold_smem w = {stage.data(), stage_idx.data(), entries.data(), took.data(),
-                           sd <= PFR_FOLD_SMEM_SD ? part_smem.data() : nullptr};
+                           sd <= PFR_FOLD_SMEM_SD ? part_smem.data() : nullptr, scale.data()};
         const int64_t blocks = (f.n + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
         for (int64_t lb = 0; lb < blocks; ++lb)
             pfr_fold_block(&f, lb, 0, 1, &w);
@@ -149,6 +153,13 @@ struct HostOps {
     {
         for (size_t e = 0; e < n; ++e)
             pfr_apply_entry(phi, sum, scale, e);
+        return PFR_OK;
+    }
+    pfr_status apply_noisy(float *phi, const double *sum, double scale, size_t n, double noise_std, uint64_t seed,
+                           int64_t round)
+    {
+        for (size_t e = 0; e < n; ++e)
+            pfr_apply_entry_noisy(phi, sum, scale, e, noise_std, seed, round);
         return PFR_OK;
     }
     pfr_status broadcast_theta(float *theta, const double *sum, double scale, int64_t N, int d)
@@ -198,19 +209,29 @@ struct HostOps {
 inline uint64_t host_device_round(pfr_sim *sim, HostBuffers &buf, HostWarp *warp, unsigned long long *fail)
 {
     pfr_round_plan plan;
+    std::memset(&plan, 0, sizeof plan);
     plan.round = sim->round;
     plan.t0 = (uint64_t)sim->round * (uint64_t)sim->K;
     plan.K = sim->K;
     plan.alpha = buf.alpha.data();
     plan.beta = buf.beta.data();
     plan.part_threshold = pfr_participation_threshold(sim->cfg.participation);
+    pfr_round_stats rs = {0, 0, 0};
+    if (sim->fed) { // the federation's draws and history, as sim.c makes them (the host's ring is the device's)
+        EXPECT_EQ(pfr_fed_begin_round(sim, &plan, &rs), PFR_OK);
+    }
     HostOps ops{sim, warp, buf.block_count.data()};
     uint64_t part = 0;
+    pfr_round_buffers b = buf.view(sim);
+    b.steps = plan.steps;
+    b.age = plan.age;
+    b.hist = sim->fed_hist;
+    b.age_weight = sim->fed_weight;
     const pfr_status st = pfr_round_run(ops, sim, &plan, buf.R_rows, buf.chunk,
-                                        sim->cfg.orthonormalize && sim->learn_phi, buf.view(sim), &part);
+                                        sim->cfg.orthonormalize && sim->learn_phi, b, &part);
     *fail = st == PFR_OK ? ops.fail : 0;
     sim->round++;
-    sim->agent_steps += part * (uint64_t)sim->K;
+    sim->agent_steps += plan.steps ? rs.steps : part * (uint64_t)sim->K;
     return part;
 }
 
@@ -219,6 +240,7 @@ inline uint64_t host_device_round(pfr_sim *sim, HostBuffers &buf, HostWarp *warp
 inline pfr_round_args host_round_args(const pfr_sim *sim, const uint32_t *rp32, const float *alpha, const float *beta)
 {
     pfr_round_plan plan;
+    std::memset(&plan, 0, sizeof plan);
     plan.round = sim->round;
     plan.t0 = (uint64_t)sim->round * (uint64_t)sim->K;
     plan.K = sim->K;

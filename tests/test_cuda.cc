@@ -123,13 +123,34 @@ std::vector<GpuCase> cases(const std::string &group)
                 out.push_back({std::string(alg) + " graph " + graph,
                                cliff(alg) + KV{{"participation", "1"}, {"cuda_graph", graph}, {"schedule.a", "0.6"}},
                                20});
+    if (group == "federation") { // host/federation.c's draws: the device's steps, history, weights, clip, noise
+        const KV fed = {{"federation.p_drop", "0.2"},    {"federation.p_return", "0.4"},
+                        {"federation.stragglers", "0.5"}, {"federation.max_delay", "3"},
+                        {"federation.stale_decay", "0.8"}, {"federation.clip", "0.05"},
+                        {"federation.noise_multiplier", "0.5"}};
+        for (const char *kernel : {"thread", "warp"})
+            out.push_back({std::string("pfedtd_rep, every mechanism, ") + kernel,
+                           cliff("pfedtd_rep") + fed + KV{{"cuda_kernel", kernel}}, 30});
+        out.push_back({"local_td, availability and stragglers",
+                       cliff("local_td") + KV{{"federation.p_drop", "0.2"}, {"federation.p_return", "0.4"},
+                                              {"federation.stragglers", "0.5"}},
+                       30});
+        out.push_back({"fedavg_rep, fixed delay and clipping",
+                       cliff("fedavg_rep") + KV{{"federation.delay", "2"}, {"federation.clip", "0.05"}}, 30});
+    }
+    if (group == "resume_federation") // the history of Phi and the chains through a checkpoint
+        out.push_back({"pfedtd_rep", cliff("pfedtd_rep") + KV{{"federation.p_drop", "0.2"}, {"federation.p_return", "0.4"},
+                                                              {"federation.max_delay", "3"}, {"federation.clip", "0.05"},
+                                                              {"federation.noise_multiplier", "0.5"}},
+                       20});
     if (group == "diverging")
         out.push_back({"alpha=beta=1000",
                        cliff("pfedtd_rep") + KV{{"alpha", "1000"}, {"beta", "1000"}, {"participation", "1"}}, 50, true});
     return out;
 }
 const std::vector<std::string> kGroups = {"parity",     "chunked", "warp_vs_thread", "every_step", "graph",
-                                          "large_grid", "average", "resume",         "diverging"};
+                                          "large_grid", "average", "resume",         "diverging",
+                                          "federation", "resume_federation"};
 
 pfr_sim *make(const KV &kv, const char *backend)
 {
@@ -379,12 +400,33 @@ TEST(Cuda, GraphRoundsEqualStreamRoundsBitForBit)
     }
 }
 
+// Federation as it happens: the same draws (the host's), the same states; Phi and theta within the
+// parity tolerance (the noise's log, sin and cos on the device may differ in the last bit).
+TEST(Cuda, FederationMatchesTheCpu)
+{
+    REQUIRE_GPU();
+    for (const GpuCase &c : cases("federation")) {
+        SCOPED_TRACE(c.name);
+        pfr_sim *cpu = make(c.kv, "cpu"), *gpu = make(c.kv, "cuda");
+        run_and_compare(cpu, gpu, c.rounds);
+        pfr_metrics mc, mg;
+        pfr_sim_metrics_get(cpu, pfr_sim_metrics_count(cpu) - 1, &mc, sizeof mc);
+        pfr_sim_metrics_get(gpu, pfr_sim_metrics_count(gpu) - 1, &mg, sizeof mg);
+        EXPECT_EQ(mg.agent_steps, mc.agent_steps);
+        EXPECT_EQ(mg.participants, mc.participants);
+        pfr_sim_destroy(cpu);
+        pfr_sim_destroy(gpu);
+    }
+}
+
 // A run saved at round 10 and loaded again (the state uploaded by the engine's start) goes on bit
 // for bit as the straight run on the device.
 TEST(Cuda, ResumedRunEqualsStraightRunBitForBit)
 {
     REQUIRE_GPU();
-    for (const GpuCase &c : cases("resume")) {
+    std::vector<GpuCase> all = cases("resume"), fed = cases("resume_federation");
+    all.insert(all.end(), fed.begin(), fed.end());
+    for (const GpuCase &c : all) {
         SCOPED_TRACE(c.name);
         pfr_sim *straight = make(c.kv, "cuda"), *first = make(c.kv, "cuda");
         ASSERT_TRUE(straight && first);

@@ -246,6 +246,29 @@ TEST(CudaLogic, WarpRoundOnTheHostEqualsTheCpuEngine)
         }
 }
 
+// Federation as it happens (host/federation.c's draws in the plan): stragglers' shorter rounds and
+// availability for every algorithm; stale Phi from the device's history, weighted and clipped folds,
+// the noisy apply for the shared-Phi ones. Bit for bit the CPU engine, by the thread and warp rounds.
+TEST(CudaLogic, DeviceRoundWithFederationEqualsTheCpuEngine)
+{
+    const Overrides avail = {{"federation.p_drop", "0.2"}, {"federation.p_return", "0.4"},
+                             {"federation.stragglers", "0.5"}};
+    compare(1 << 30, true, true, avail, kAllAlgorithms, 12);
+    compare(1 << 30, true, false, avail, {"pfedtd_rep", "local_td"}, 12);
+    const Overrides stale = {{"federation.max_delay", "3"}, {"federation.stale_decay", "0.8"},
+                             {"federation.clip", "0.05"},   {"federation.noise_multiplier", "0.5"},
+                             {"federation.stragglers", "0.3"}};
+    compare(1 << 30, true, true, stale, {"pfedtd_rep"}, 12);
+    compare(1 << 30, true, false, stale, {"pfedtd_rep"}, 12);
+    compare(1 << 30, true, true, {{"federation.delay", "2"}, {"federation.clip", "0.05"}}, {"fedavg_rep", "pfedtd_rep"},
+            12);
+    compare(1 << 30, true, true,
+            {{"env.kind", "gridworld"}, {"dim", "40"}, {"agents", "20"}, {"local_steps", "40"}, {"alpha", "0.05"},
+             {"beta", "0.02"}, {"federation.max_delay", "2"}, {"federation.clip", "0.01"},
+             {"federation.stragglers", "0.5"}},
+            {"pfedtd_rep"}, 4, true);
+}
+
 // In chunks the per-chunk sums are added up, so Phi and theta differ from the CPU engine by
 // rounding only; the states, which no float decides, stay identical.
 TEST(CudaLogic, ChunkedDeviceRoundStaysWithinRounding) { compare(2 * PFR_AGENT_BLOCK, false, true); }

@@ -441,16 +441,6 @@ TEST(Federation, BadSettingsAreRefusedByName)
     pfr_config cfg;
     pfr_config_init(&cfg);
     pfr_error err;
-#ifdef PFR_HAVE_CUDA
-    { // the CUDA engine does not run these yet: refused up front, before any device is looked for
-        pfr_config c2 = cfg;
-        pfr_sim *s = nullptr;
-        ASSERT_EQ(pfr_config_set(&c2, "backend", "cuda", &err), PFR_OK);
-        ASSERT_EQ(pfr_config_set(&c2, "federation.stragglers", "0.5", &err), PFR_OK);
-        EXPECT_EQ(pfr_sim_create(&c2, &s, &err), PFR_ERR_CONFIG);
-        EXPECT_NE(std::string(err.msg).find("the CUDA engine does not run them yet"), std::string::npos) << err.msg;
-    }
-#endif
     EXPECT_EQ(pfr_config_set(&cfg, "federation.p_drop", "1.5", &err), PFR_ERR_CONFIG);
     EXPECT_EQ(pfr_config_set(&cfg, "federation.max_delay", "256", &err), PFR_ERR_CONFIG);
     EXPECT_EQ(pfr_config_set(&cfg, "federation.stragglers", "-0.1", &err), PFR_ERR_CONFIG);

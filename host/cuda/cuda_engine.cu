@@ -74,6 +74,13 @@ struct cuda_engine {
     /* metrics */
     double *mom = nullptr, *vnorm2 = nullptr, *blk = nullptr;
     double *mu = nullptr, *V = nullptr; /* [M, S], local_rep only */
+    /* federation (host/federation.c draws; the plan carries them): steps and ages [N] uploaded each
+     * round, the history of Phi [H + 1, S, d] kept here (slot r mod (H + 1) copied from Phi at the
+     * start of round r, as the host keeps its own for checkpoints), the age weights [H + 1] */
+    uint32_t *fsteps = nullptr;
+    uint8_t *fage = nullptr;
+    float *fhist = nullptr;
+    double *fweight = nullptr;
 };
 
 cuda_engine *E(pfr_sim *sim) { return static_cast<cuda_engine *>(sim->engine_state); }
@@ -87,7 +94,8 @@ void cuda_destroy(pfr_sim *sim)
     void *bufs[] = {e->row_ptr, e->thr, e->next, e->reward, e->phi, e->agent_phi, e->theta, e->state,
                     e->alpha, e->ov_rows, e->ov_vals, e->ov_count, e->ov_slot, e->took, e->partial,
                     e->theta_partial, e->ones, e->mean, e->Rdev, e->X, e->gram, e->fail, e->block_count,
-                    e->mom, e->vnorm2, e->blk, e->mu, e->V, e->ctr, e->blas_ws};
+                    e->mom, e->vnorm2, e->blk, e->mu, e->V, e->ctr, e->blas_ws, e->fsteps, e->fage, e->fhist,
+                    e->fweight};
     if (e->stream)
         (void)cudaStreamSynchronize(e->stream); /* nothing in flight reads what is freed next */
     if (e->graph)
@@ -167,6 +175,8 @@ pfr_status cuda_push_host(pfr_sim *sim)
         st = upload(sim, e->state, sim->state, sizeof(uint32_t) * N);
     if (st == PFR_OK && sim->own_phi)
         st = upload(sim, e->agent_phi, sim->agent_phi, sizeof(float) * N * S * d);
+    if (st == PFR_OK && e->fhist) /* the history too (a loaded checkpoint's) */
+        st = upload(sim, e->fhist, sim->fed_hist, sizeof(float) * S * d * (size_t)sim->fed_slots);
     if (st != PFR_OK)
         return st;
     PFR_CUDA(sim, cudaStreamSynchronize(e->stream));
@@ -286,6 +296,12 @@ struct device_ops {
         PFR_CUDA(sim, pfr_cuda_launch_apply(phi, sum, scale, n, e->stream));
         return PFR_OK;
     }
+    pfr_status apply_noisy(float *phi, const double *sum, double scale, size_t n, double noise_std, uint64_t seed,
+                           int64_t round)
+    {
+        PFR_CUDA(sim, pfr_cuda_launch_apply_noisy(phi, sum, scale, n, noise_std, seed, round, e->stream));
+        return PFR_OK;
+    }
     pfr_status broadcast_theta(float *theta, const double *sum, double scale, int64_t N, int d)
     {
         PFR_CUDA(sim, pfr_cuda_launch_broadcast_theta(theta, sum, scale, N, d, e->stream));
@@ -359,6 +375,10 @@ pfr_round_buffers round_buffers(pfr_sim *sim, int graph)
     b.gram = e->gram;
     b.R = e->Rdev;
     b.ctr = graph ? e->ctr : nullptr;
+    b.steps = e->fsteps;
+    b.age = e->fage;
+    b.hist = e->fhist;
+    b.age_weight = e->fweight;
     return b;
 }
 
@@ -447,7 +467,19 @@ pfr_status cuda_round(pfr_sim *sim, const pfr_round_plan *plan, uint64_t *partic
         return st;
     const int everybody = plan->part_threshold >= (1ull << 32);
     const int host_orth = e->orthonormalize && sim->own_phi && !pfr_cuda_agent_cholqr_supported(sim->d);
-    if (sim->cfg.cuda_graph && everybody && !host_orth) {
+    /* federation: this round's steps and ages up (the host rewrites its arrays next round: a pageable
+     * copy is staged before cudaMemcpyAsync returns), and the Phi it starts from into the history */
+    if (plan->steps && (st = upload(sim, e->fsteps, plan->steps, sizeof(uint32_t) * (size_t)sim->N)) != PFR_OK)
+        return st;
+    if (plan->age && (st = upload(sim, e->fage, plan->age, (size_t)sim->N)) != PFR_OK)
+        return st;
+    if (plan->base) {
+        const size_t sd = (size_t)sim->S * sim->d;
+        PFR_CUDA(sim, cudaMemcpyAsync(e->fhist + (size_t)(plan->round % sim->fed_slots) * sd, e->phi,
+                                      sizeof(float) * sd, cudaMemcpyDeviceToDevice, e->stream));
+    }
+    const int federated = sim->fed != nullptr; /* per-round uploads: no graph */
+    if (sim->cfg.cuda_graph && everybody && !host_orth && !federated) {
         *participants = (uint64_t)sim->N;
         return launch_round_graph(sim, plan);
     }
@@ -544,6 +576,14 @@ pfr_status cuda_init(pfr_sim *sim)
     }
     if (sim->avg_phi)
         ALLOC(e->partial, (size_t)chunk_blocks * S * d);
+    if (sim->fed_per_agent) {
+        ALLOC(e->fsteps, N);
+        ALLOC(e->fage, N);
+    }
+    if (sim->fed_slots > 0) {
+        ALLOC(e->fhist, (size_t)sim->fed_slots * S * d);
+        ALLOC(e->fweight, (size_t)sim->fed_slots);
+    }
 #undef ALLOC
     e->block_count_host = (int *)malloc(sizeof(int) * (size_t)e->nblocks);
     e->sched_last = (float *)malloc(sizeof(float) * 2 * K);
@@ -581,6 +621,10 @@ pfr_status cuda_init(pfr_sim *sim)
         st = upload(sim, e->V, sim->truth.V, sizeof(double) * M * S);
     if (st == PFR_OK)
         st = upload(sim, e->vnorm2, sim->truth.vnorm2, sizeof(double) * M);
+    if (st == PFR_OK && e->fhist)
+        st = upload(sim, e->fhist, sim->fed_hist, sizeof(float) * S * d * (size_t)sim->fed_slots);
+    if (st == PFR_OK && e->fweight)
+        st = upload(sim, e->fweight, sim->fed_weight, sizeof(double) * (size_t)sim->fed_slots);
     if (st == PFR_OK) {
         cudaError_t ce = cudaStreamSynchronize(e->stream); /* the host buffers above are freed next */
         if (ce != cudaSuccess)

@@ -11,10 +11,12 @@
  *   per chunk of agents (all agents when they fit the device):
  *     local steps                 every participant's K steps; overlays of the chunk's agents
  *     zero partials               when the fold adds into global memory (S*d too big for shared)
- *     fold                        per agent block: Phi_i - Phi over the overlay rows, theta_i, count
+ *     fold                        per agent block: Phi_i - Phi over the overlay rows (from the Phi
+ *                                 the agent started from, weighted and clipped), theta_i, count
  *     sum blocks                  sums (+)= the chunk's block partials (cuBLAS Dgemv on the device)
  *   participants                  N when everybody takes part, else the block counts' sum (a wait)
- *   apply                         Phi += sums / participants; theta_i = theta sums / participants
+ *   apply                         Phi += sums / participants (+ noise: the private aggregation);
+ *                                 theta_i = theta sums / participants
  *   orthonormalize                shared Phi: Gram (Dgemm) -> factor -> row solve -> theta map;
  *                                 local_rep: every agent's Phi_i, a thread per agent
  *
@@ -23,6 +25,8 @@
  *   zero(double *p, size_t count)                   sum_blocks(const double *partial, int rows,
  *   count_participants(uint64_t *part)                 int blocks, double *out, int accumulate)
  *   apply(float *phi, const double *sum, double scale, size_t n)
+ *   apply_noisy(float *phi, const double *sum, double scale, size_t n, double noise_std, uint64_t seed,
+ *               int64_t round)
  *   broadcast_theta(float *theta, const double *sum, double scale, int64_t N, int d)
  *   gram(const float *phi, double *X, int S, int d, double *G)
  *   chol(double *G, int d, double c, double *R, uint64_t round, const uint64_t *round_dev)
@@ -65,6 +69,11 @@ struct pfr_round_buffers {
     double *sums;                 /* [S*d + d] the round's sums of Phi changes, then of theta */
     double *X, *gram, *R;         /* Cholesky-QR: [S, d], [d, d], [d, d] */
     const uint64_t *ctr;          /* graph mode: {t0, round} on the device; NULL: from the plan */
+    /* federation (used where the plan has them): */
+    const uint32_t *steps;        /* [N] the plan's steps */
+    const uint8_t *age;           /* [N] the plan's ages */
+    const float *hist;            /* [H + 1, S, d] the history of Phi, this round's slot filled */
+    const double *age_weight;     /* [H + 1] */
 };
 
 /* The round's arguments for the local steps of every chunk (the caller sets i0, n per chunk). */
@@ -102,6 +111,12 @@ static inline pfr_round_args pfr_round_args_make(const pfr_sim *sim, const pfr_r
     a.ov_count = overlay ? b.ov_count : 0;
     a.ov_slot = overlay ? b.ov_slot : 0;
     a.took_part = b.took;
+    a.steps = plan->steps ? b.steps : 0;
+    a.age = plan->age ? b.age : 0;
+    a.age0 = plan->age0;
+    a.H = plan->base ? plan->history : 0;
+    a.round = plan->round;
+    a.hist = plan->base ? b.hist : 0;
     return a;
 }
 
@@ -117,6 +132,8 @@ pfr_status pfr_round_steps_and_fold(Ops &ops, const pfr_sim *sim, const pfr_roun
     pfr_round_args a = pfr_round_args_make(sim, plan, R, b);
     pfr_fold_args f = pfr_fold_args_of_round(&a, sim->avg_phi, b.partial, sim->avg_theta ? b.theta_partial : 0,
                                              b.block_count);
+    f.age_weight = plan->age_weight ? b.age_weight : 0;
+    f.clip = plan->clip;
     double *phi_sum = b.sums, *theta_sum = b.sums + sd;
     pfr_status st = PFR_OK;
     for (int64_t c0 = 0; c0 < N && st == PFR_OK; c0 += chunk) {
@@ -147,7 +164,9 @@ pfr_status pfr_round_apply_and_orthonormalize(Ops &ops, const pfr_sim *sim, cons
     pfr_status st = PFR_OK;
     if (part > 0) {
         const double inv = 1.0 / (double)part;
-        if (sim->avg_phi)
+        if (sim->avg_phi && plan->noise_std > 0.0) /* the private aggregation: noise on every entry */
+            st = ops.apply_noisy(b.phi, b.sums, inv, sd, plan->noise_std, sim->cfg.seed, plan->round);
+        else if (sim->avg_phi)
             st = ops.apply(b.phi, b.sums, inv, sd);
         if (st == PFR_OK && sim->avg_theta)
             st = ops.broadcast_theta(b.theta, b.sums + sd, inv, sim->N, d);
@@ -179,7 +198,7 @@ pfr_status pfr_round_run(Ops &ops, const pfr_sim *sim, const pfr_round_plan *pla
 {
     pfr_status st = pfr_round_steps_and_fold(ops, sim, plan, R, chunk, b);
     uint64_t part = (uint64_t)sim->N;
-    if (st == PFR_OK && plan->part_threshold < (1ull << 32))
+    if (st == PFR_OK && (plan->part_threshold < (1ull << 32) || plan->steps))
         st = ops.count_participants(&part);
     if (st != PFR_OK)
         return st;
