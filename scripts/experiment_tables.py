@@ -248,6 +248,92 @@ def section7(d):
             table(["rounds"] + [f"N = {n}" for n in sorted(set(js["N"]))], body)
 
 
+def fed_cells(sweep, key, hue="algorithm", threshold=0.1):
+    """Per (hue, key value): final value errors, rounds to reach threshold (None: never), and the
+    federation totals of the first run (mean participants, steps, staleness, epsilon)."""
+    final, reach, fed, key_of = defaultdict(list), defaultdict(list), {}, {}
+    for r in rows(os.path.join(sweep, "summary.csv")):
+        k = (r.get(hue, ""), r[key])
+        final[k].append(float(r["final_value_error"]))
+        fed.setdefault(k, r)
+        key_of[os.path.basename(r["dir"])] = k
+    by_run = defaultdict(list)
+    for r in rows(os.path.join(sweep, "sweep.csv")):
+        by_run[r["run"]].append(r)
+    for name, run in by_run.items():
+        reach[key_of[name]].append(rounds_to_reach(run, threshold, "value_error"))
+    failed = defaultdict(int)
+    fpath = os.path.join(sweep, "failures.csv")
+    if os.path.exists(fpath):
+        for r in rows(fpath):
+            failed[(r.get(hue, ""), r[key])] += 1
+    return final, reach, fed, failed
+
+
+def final_cell(final, failed, k):
+    v = final.get(k, [])
+    cell = fmt(*mean_ci(v)) if v else "-"
+    return cell + (f" ({failed[k]} of {len(v) + failed[k]} diverged)" if failed.get(k) else "")
+
+
+def rounds_cell(vals):
+    hit = [v for v in vals if v is not None]
+    if not hit:
+        return f"never (0/{len(vals)})"
+    return fmt(*mean_ci(hit)) + ("" if len(hit) == len(vals) else f" ({len(hit)}/{len(vals)})")
+
+
+def section8(d):
+    num = lambda x: float(x)  # noqa: E731
+    algs = ["pfedtd_rep", "local_rep", "fedavg_rep", "local_td_tabular"]
+    for name, key, title, extra in (
+            ("fed_dropout", "federation.p_drop", "Table 9: dropout (an absent agent returns with 0.3 before a round)",
+             ("present per round", lambda r: f"{float(r['mean_participants']):.0f}")),
+            ("fed_stragglers", "federation.stragglers", "Table 10: stragglers (k uniform on 1..K-1 steps)",
+             ("steps per participation", lambda r: f"{float(r['mean_steps']):.2f}"))):
+        final, reach, fed, failed = fed_cells(os.path.join(d, name), key)
+        print(f"### {title}; final value_error, mean ± 95% CI over seeds\n")
+        body = []
+        for v in sorted({k[1] for k in final}, key=num):
+            body.append([v, extra[1](fed[("pfedtd_rep", v)])] + [final_cell(final, failed, (a, v)) for a in algs]
+                        + [rounds_cell(reach[("pfedtd_rep", v)])])
+        table([key, extra[0]] + algs + ["pfedtd_rep: rounds to 0.1"], body)
+    final, reach, fed, failed = fed_cells(os.path.join(d, "fed_delay"), "federation.delay")
+    print("### Table 11: stale Phi (every agent starts from the Phi of `delay` rounds ago)\n")
+    body = []
+    for v in sorted({k[1] for k in final}, key=num):
+        body.append([v] + [final_cell(final, failed, (a, v)) for a in ("pfedtd_rep", "fedavg_rep")]
+                    + [rounds_cell(reach[("pfedtd_rep", v)])])
+    table(["federation.delay", "pfedtd_rep", "fedavg_rep", "pfedtd_rep: rounds to 0.1"], body)
+    final, reach, fed, failed = fed_cells(os.path.join(d, "fed_drawn_delay"), "federation.stale_decay")
+    print("Delays drawn per agent and round, uniform on 0..8 (pfedtd_rep): " + "; ".join(
+        f"stale_decay {v}: final {final_cell(final, failed, k)}, mean staleness "
+        f"{float(fed[k]['mean_staleness']):.2f}, rounds to 0.1 {rounds_cell(reach[k])}"
+        for k in sorted(final) for v in [k[1]]) + ".\n")
+    final, reach, fed, failed = fed_cells(os.path.join(d, "fed_clip"), "federation.clip")
+    print("### Table 12: clipping each agent's Phi change (pfedtd_rep, no noise; 0 = not clipped)\n")
+    table(["federation.clip", "final value_error", "rounds to 0.1"],
+          [[k[1], final_cell(final, failed, k), rounds_cell(reach[k])] for k in sorted(final, key=lambda k: num(k[1]))])
+    final, reach, fed, failed = fed_cells(os.path.join(d, "fed_noise"), "agents", "federation.noise_multiplier")
+    sigmas = sorted({k[0] for k in list(final) + list(failed)}, key=num)
+    ns = sorted({k[1] for k in list(final) + list(failed)}, key=int)
+    print("### Table 13: private aggregation (pfedtd_rep, clip 0.3, participation 0.25, 300 rounds): final "
+          "value_error by noise multiplier and N; epsilon at delta = 1e-5 (RDP accountant)\n")
+    body = []
+    for sg in sigmas:
+        eps = next((fed[k]["epsilon"] for k in fed if k[0] == sg and fed[k]["epsilon"] != ""), "")
+        body.append([sg, f"{float(eps):.3g}" if eps else "none"] + [final_cell(final, failed, (sg, n)) for n in ns])
+    table(["noise multiplier", "epsilon"] + [f"N = {n}" for n in ns], body)
+    print("### Table 14: does N still help? pfedtd_rep's final value_error against N under each mechanism "
+          "(dropout p_drop 0.3; stragglers 0.6; delay 4)\n")
+    body = []
+    for m in ("none", "dropout", "stragglers", "delay"):
+        final, reach, fed, failed = fed_cells(os.path.join(d, "fed_N_" + m), "agents", "mechanism")
+        cols = sorted({k[1] for k in final}, key=int)
+        body.append([m] + [final_cell(final, failed, (m, n)) for n in cols])
+    table(["mechanism"] + [f"N = {n}" for n in cols], body)
+
+
 def section0(d):
     """The machine time the runs took: the sum of every finished run's wall time (summary.json;
     set-up and failed runs not counted), and the largest."""
@@ -263,7 +349,7 @@ def section0(d):
           f"counted); the longest {biggest[0] / 60:.1f} minutes ({biggest[1]}).\n")
 
 
-SECTIONS = (section0, section1, section2, section3, section4, section5, section6, section7)
+SECTIONS = (section0, section1, section2, section3, section4, section5, section6, section7, section8)
 
 
 def render(sec, runs):

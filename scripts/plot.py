@@ -205,12 +205,18 @@ def cmd_final(args):
         groups[hue][float(r[args.by])].append(float(r[args.y]))
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     result = {}
-    for hue, byx in sorted(groups.items()):
+    def order(item):  # numbers in numeric order (0, 1, 3, 10), names alphabetically
+        try:
+            return (0, float(item[0]), "")
+        except ValueError:
+            return (1, 0.0, item[0])
+    for hue, byx in sorted(groups.items(), key=order):
         xs = sorted(byx)
         stats = [mean_ci(byx[x]) for x in xs]
         m = np.array([s[0] for s in stats])
         h = np.array([s[1] for s in stats])
-        line, = ax.plot(xs, m, "o-", label=f"{hue} (n={max(len(v) for v in byx.values())})")
+        label = f"{args.hue} {hue}" if args.hue.startswith("federation.") else hue
+        line, = ax.plot(xs, m, "o-", label=f"{label} (n={max(len(v) for v in byx.values())})")
         ax.fill_between(xs, np.maximum(m - h, 1e-12), m + h, color=line.get_color(), alpha=0.2)
         result[hue] = {"x": xs, "mean": m.tolist(), "ci95": h.tolist(), "n": [len(byx[x]) for x in xs]}
     if not args.linx:
