@@ -508,6 +508,13 @@ TEST(Cli, BadInputsFailClearlyAndWriteNothing)
         {"option of another command", kSmall, "--rounds 5", "option '--rounds' does not apply to run", nullptr},
         {"option without its value", kSmall, "--out", "--out needs a value", nullptr},
         {"resume without a checkpoint", "", "resume {dir}/out", "checkpoint.pfr: cannot open", nullptr},
+        {"availability trace not 0/1", kSmall, "--set federation.availability_trace={dir}/tr.npy --set agents=3",
+         "entry [0, 1] is 0.5; allowed: 0 (absent) or 1 (available)",
+         [](const std::string &d) { save_npy(d + "/tr.npy", {1, 0.5, 0}, {1, 3}); }},
+        {"availability trace shape", kSmall, "--set federation.availability_trace={dir}/tr.npy --set agents=4",
+         "shape (1, 3); allowed: [rounds, N] = (R, 4)",
+         [](const std::string &d) { save_npy(d + "/tr.npy", {1, 1, 0}, {1, 3}); }},
+        {"noise without clip", kSmall, "--set federation.noise_multiplier=1", "needs federation.clip > 0", nullptr},
         {"reducible chain", file_env, "", "no unique stationary distribution",
          [](const std::string &d) { // two absorbing states
              save_npy(d + "/P.npy", {1, 0, 0, 0, 1, 0, 0.5, 0.5, 0}, {1, 3, 3});
