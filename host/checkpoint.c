@@ -11,11 +11,13 @@
  *     PHI_  f32 [S, d]      THET f32 [N, d]      STAT u32 [N]      APHI f32 [N, S, d] (local_rep)
  *     HIST  per evaluation: i64 round, u64 agent_steps, f64 x 7 (the pfr_metrics fields in order)
  *     HTYP  f64 [evaluations, M] the value error of each type
- *     FEDM  f64 [evaluations, 4] the federation metrics (participants, mean_steps, mean_staleness,
- *           epsilon); u64 since-evaluation participants, steps, age sum; i64 rounds since; u64 total
- *           participants, steps, age sum; i64 private rounds (absent in older files: NaN, zeros)
+ *     FEDM  f64 [evaluations, 6] the metrics after HIST's (participants, mean_steps, mean_staleness,
+ *           epsilon, policy_gap, policy_agents); u64 since-evaluation participants, steps, age sum;
+ *           i64 rounds since; u64 total participants, steps, age sum; i64 private rounds (absent in
+ *           older files: NaN, zeros)
  *     FEDA  u8 [N] the availability chains' states (federation.p_drop/p_return only)
  *     FEDH  f32 [H + 1, S, d] the history of Phi (federation.delay/max_delay only)
+ *     ACTN  u8 [N] the action each agent takes next (control=sarsa only)
  *     END_  u32 CRC-32 of every byte before this section (the file's last bytes: no padding)
  * Loading reads the file twice: first only to check the framing and the CRC (fast, before the
  * minutes a large set-up may take), then to rebuild. The CRC is zlib's crc32.
@@ -53,9 +55,11 @@ enum {
     T_FEDM = TAG('F', 'E', 'D', 'M'),
     T_FEDA = TAG('F', 'E', 'D', 'A'),
     T_FEDH = TAG('F', 'E', 'D', 'H'),
+    T_ACTN = TAG('A', 'C', 'T', 'N'),
     T_END = TAG('E', 'N', 'D', '_'),
 };
 #define HIST_ROW_BYTES (8 * 9)
+#define FEDM_FIELDS 6 /* the pfr_metrics fields after agent_steps_per_sec, in order */
 
 /* Keys a resume may change: none of them changes the numbers a run computes. */
 static const char *const RUNTIME_KEYS[] = {"rounds",      "threads",    "backend",        "eval_every",
@@ -65,7 +69,7 @@ static const char *const RUNTIME_KEYS[] = {"rounds",      "threads",    "backend
 static uint32_t chains_crc(const pfr_env *env)
 {
     uLong c = crc32(0L, Z_NULL, 0);
-    c = crc32_z(c, (const Bytef *)env->row_ptr, sizeof(uint64_t) * (size_t)env->M * (env->S + 1));
+    c = crc32_z(c, (const Bytef *)env->row_ptr, sizeof(uint64_t) * (size_t)env->M * ((size_t)env->S * env->A + 1));
     c = crc32_z(c, (const Bytef *)env->next, sizeof(uint32_t) * env->nnz);
     c = crc32_z(c, (const Bytef *)env->prob, sizeof(double) * env->nnz);
     c = crc32_z(c, (const Bytef *)env->rewardd, sizeof(double) * env->nnz);
@@ -184,13 +188,15 @@ pfr_status pfr_sim_save(pfr_sim *sim, const char *path, pfr_error *err)
         put_f64(&w, m->agent_steps_per_sec);
     }
     put_section(&w, T_HTYPE, sim->hist_type, sizeof(double) * sim->nhist * M);
-    section(&w, T_FEDM, (uint64_t)sim->nhist * 32 + 64);
+    section(&w, T_FEDM, (uint64_t)sim->nhist * 8 * FEDM_FIELDS + 64);
     for (size_t i = 0; i < sim->nhist; ++i) {
         const pfr_metrics *m = &sim->hist[i];
         put_f64(&w, m->participants);
         put_f64(&w, m->mean_steps);
         put_f64(&w, m->mean_staleness);
         put_f64(&w, m->epsilon);
+        put_f64(&w, m->policy_gap);
+        put_f64(&w, m->policy_agents);
     }
     put_u64(&w, sim->since_eval.participants);
     put_u64(&w, sim->since_eval.steps);
@@ -206,6 +212,8 @@ pfr_status pfr_sim_save(pfr_sim *sim, const char *path, pfr_error *err)
     float *fh = pfr_fed_history(sim->fed, &slots);
     if (fh)
         put_section(&w, T_FEDH, fh, sizeof(float) * (size_t)slots * S * d);
+    if (sim->action)
+        put_section(&w, T_ACTN, sim->action, N);
     const uint32_t crc = (uint32_t)w.crc;
     section(&w, T_END, 4);
     put_u32(&w, crc); /* the last bytes of the file */
@@ -336,12 +344,15 @@ static pfr_status expect(reader *r, uint32_t tag, const char *name, void *dst, u
 static pfr_status restore_federation(pfr_sim *sim, const restore_ctx *c, reader *r)
 {
     const size_t S = (size_t)sim->S, d = (size_t)sim->d, N = (size_t)sim->N;
-    for (size_t i = 0; i < c->nhist; ++i)
-        sim->hist[i].participants = sim->hist[i].mean_steps = sim->hist[i].mean_staleness = sim->hist[i].epsilon = NAN;
+    for (size_t i = 0; i < c->nhist; ++i) {
+        pfr_metrics *m = &sim->hist[i];
+        m->participants = m->mean_steps = m->mean_staleness = m->epsilon = m->policy_gap = NAN;
+        m->policy_agents = 0.0;
+    }
     uint8_t *avail = pfr_fed_availability(sim->fed);
     int slots = 0;
     float *fh = pfr_fed_history(sim->fed, &slots);
-    int have_a = 0, have_h = 0;
+    int have_a = 0, have_h = 0, have_act = 0;
     for (;;) {
         uint32_t t;
         uint64_t len;
@@ -350,16 +361,19 @@ static pfr_status restore_federation(pfr_sim *sim, const restore_ctx *c, reader 
         if (t == T_END)
             break;
         if (t == T_FEDM) {
-            if (len != c->nhist * 32 + 64)
+            if (len != c->nhist * 8 * FEDM_FIELDS + 64)
                 return bad(r, "section FEDM of the wrong size");
             for (size_t i = 0; i < c->nhist; ++i) {
-                double f[4];
-                if (!get(r, f, 32))
+                double f[FEDM_FIELDS];
+                if (!get(r, f, sizeof f))
                     return bad(r, "truncated");
-                sim->hist[i].participants = f[0];
-                sim->hist[i].mean_steps = f[1];
-                sim->hist[i].mean_staleness = f[2];
-                sim->hist[i].epsilon = f[3];
+                pfr_metrics *m = &sim->hist[i];
+                m->participants = f[0];
+                m->mean_steps = f[1];
+                m->mean_staleness = f[2];
+                m->epsilon = f[3];
+                m->policy_gap = f[4];
+                m->policy_agents = f[5];
             }
             uint64_t u[8];
             if (!get(r, u, 64))
@@ -372,6 +386,13 @@ static pfr_status restore_federation(pfr_sim *sim, const restore_ctx *c, reader 
             if (!get(r, avail, N))
                 return bad(r, "truncated");
             have_a = 1;
+        } else if (t == T_ACTN && sim->action && len == N) {
+            if (!get(r, sim->action, N))
+                return bad(r, "truncated");
+            for (size_t i = 0; i < N; ++i)
+                if (sim->action[i] >= (uint8_t)sim->A)
+                    return bad(r, "an agent's action is not below A");
+            have_act = 1;
         } else if (t == T_FEDH && fh && len == sizeof(float) * (size_t)slots * S * d) {
             if (!get(r, fh, len))
                 return bad(r, "truncated");
@@ -386,6 +407,8 @@ static pfr_status restore_federation(pfr_sim *sim, const restore_ctx *c, reader 
         return bad(r, "section FEDA (the availability chains) missing");
     if (fh && !have_h)
         return bad(r, "section FEDH (the history of Phi) missing");
+    if (sim->action && !have_act)
+        return bad(r, "section ACTN (the agents' next actions) missing");
     return PFR_OK;
 }
 
@@ -437,7 +460,7 @@ static pfr_status restore(pfr_sim *sim, void *p, pfr_error *err)
     if ((st = restore_federation(sim, c, r)) != PFR_OK)
         return st;
     for (size_t s = 0; s < N; ++s)
-        if (sim->state[s] >= (uint32_t)S)
+        if (sim->state[s] >= (uint32_t)sim->states)
             return bad(r, "an agent's state is not below S");
     sim->nhist = (size_t)c->nhist;
     sim->round = (int64_t)c->round;

@@ -31,6 +31,7 @@ static const char *const ENV_KINDS[] = {"cliffwalk", "gridworld", "garnet", "ran
 static const char *const ALGORITHMS[] = {"pfedtd_rep", "local_rep", "fedavg_rep", "fedtd", "local_td",
                                          "local_td_tabular", "fedtd_tabular", NULL};
 static const char *const BACKENDS[] = {"auto", "cpu", "cuda", NULL};
+static const char *const CONTROLS[] = {"none", "sarsa", "qlearning", NULL};
 static const char *const CUDA_KERNELS[] = {"auto", "thread", "warp", NULL};
 static const char *const WIND_DIRECTIONS[] = {"north", "per_type", NULL};
 static const char *const LAYOUTS[] = {"per_type", "shared", NULL};
@@ -81,6 +82,11 @@ static const key_def KEYS[] = {
     {"eval_every", T_INT64, OFF(eval_every), 1, 1e12, 0, 0, NULL, "rounds between evaluations"},
     {"checkpoint_every", T_INT64, OFF(checkpoint_every), 0, 1e12, 0, 0, NULL, "rounds between checkpoints (pfedrl run: DIR/checkpoint.pfr); 0 = only when interrupted"},
     {"participation", T_DOUBLE, OFF(participation), 0, 1, 1, 0, NULL, "fraction of agents taking part in each round"},
+    {"control.kind", T_ENUM, OFF(control.kind), 0, 0, 0, 0, CONTROLS, "learn Q(s, a) = Phi[(s, a)] . theta_i by sarsa (on-policy) or qlearning on the family's MDPs; none: evaluate the family's fixed policy"},
+    {"control.epsilon", T_DOUBLE, OFF(control.epsilon), 0, 1, 0, 0, NULL, "control: epsilon-greedy exploration at the first step"},
+    {"control.epsilon_end", T_DOUBLE, OFF(control.epsilon_end), 0, 1, 0, 0, NULL, "control: exploration after control.epsilon_steps steps (linear in between)"},
+    {"control.epsilon_steps", T_INT64, OFF(control.epsilon_steps), 0, 1e15, 0, 0, NULL, "control: global steps over which exploration falls from control.epsilon to control.epsilon_end; 0 = constant"},
+    {"control.policy_agents", T_INT, OFF(control.policy_agents), 1, 1000000, 0, 0, NULL, "control: agents per type whose greedy policy is evaluated exactly for policy_gap (the first ones of each type)"},
     {"federation.p_drop", T_DOUBLE, OFF(federation.p_drop), 0, 1, 0, 0, NULL, "availability: chance a present agent drops out before a round (a two-state Markov chain per agent; 0 = always present)"},
     {"federation.p_return", T_DOUBLE, OFF(federation.p_return), 0, 1, 0, 0, NULL, "availability: chance an absent agent is back before a round (0: who leaves never returns)"},
     {"federation.availability_trace", T_PATH, OFF(federation.availability_trace), 0, 0, 0, 0, NULL, "availability from a file instead: .npy [rounds, N] booleans (bool or integer 0/1), row r = who is available in round r (mod rows)"},
@@ -138,6 +144,10 @@ void pfr_config_init(pfr_config *c)
     c->eval_every = 10;
     c->checkpoint_every = 0;
     c->participation = 1.0;
+    c->control.kind = PFR_CONTROL_NONE;
+    c->control.epsilon = 0.1;
+    c->control.epsilon_end = 0.1;
+    c->control.policy_agents = 8;
     c->federation.p_return = 1.0;
     c->federation.stale_decay = 1.0;
     c->federation.delta = 1e-5;
@@ -171,6 +181,7 @@ static const char *enum_name(const char *const *names, int v)
 const char *pfr_algorithm_name(pfr_algorithm a) { return enum_name(ALGORITHMS, (int)a); }
 const char *pfr_env_kind_name(pfr_env_kind k) { return enum_name(ENV_KINDS, (int)k); }
 const char *pfr_backend_name(pfr_backend b) { return enum_name(BACKENDS, (int)b); }
+const char *pfr_control_name(pfr_control c) { return enum_name(CONTROLS, (int)c); }
 const char *pfr_cuda_kernel_name(pfr_cuda_kernel k) { return enum_name(CUDA_KERNELS, (int)k); }
 
 static void describe_allowed(const key_def *k, char *buf, size_t n);
@@ -610,6 +621,13 @@ pfr_status pfr_config_validate(const pfr_config *c, pfr_error *err)
                         pfr_env_kind_name(c->env.kind));
     if (c->env.kind == PFR_ENV_GARNET && c->env.states > 0 && c->env.branching > c->env.states)
         return pfr_fail(err, PFR_ERR_CONFIG, "env.branching (%d) exceeds env.states (%d)", c->env.branching, c->env.states);
+    if (c->control.kind != PFR_CONTROL_NONE && c->backend == PFR_BACKEND_CUDA)
+        return pfr_fail(err, PFR_ERR_CONFIG, "control.kind=%s: the CUDA engine does not run control yet; allowed with it: "
+                        "backend cpu or auto", pfr_control_name(c->control.kind));
+    if (c->control.kind == PFR_CONTROL_NONE &&
+        (c->control.epsilon != 0.1 || c->control.epsilon_end != 0.1 || c->control.epsilon_steps != 0))
+        return pfr_fail(err, PFR_ERR_CONFIG, "control.epsilon/epsilon_end/epsilon_steps set with control.kind=none (policy "
+                        "evaluation explores by env.epsilon); set control.kind to sarsa or qlearning");
     pfr_status fed = check_federation(c, err);
     if (fed != PFR_OK)
         return fed;

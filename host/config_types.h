@@ -58,6 +58,15 @@ typedef struct pfr_federation_config {
     double delta;            /* the delta at which the privacy spent (epsilon) is reported */
 } pfr_federation_config;
 
+/* Control (control.c): Q_i(s, a) = Phi[s A + a] . theta_i learned by SARSA or Q-learning. */
+typedef struct pfr_control_config {
+    pfr_control kind;      /* none: policy evaluation (the family's chains) */
+    double epsilon;        /* exploration at global step 0 */
+    double epsilon_end;    /* ... falling linearly to this at epsilon_steps, then constant */
+    int64_t epsilon_steps; /* 0: epsilon throughout */
+    int policy_agents;     /* agents per type whose greedy policy is evaluated exactly (policy_gap) */
+} pfr_control_config;
+
 struct pfr_config {
     pfr_env_config env;
     int64_t agents;      /* N */
@@ -72,6 +81,7 @@ struct pfr_config {
     int64_t checkpoint_every; /* rounds between checkpoints (pfr_sim_set_checkpoint); 0: none */
     double participation; /* fraction of agents taking part in a round, (0, 1] */
     pfr_federation_config federation;
+    pfr_control_config control;
     int orthonormalize;  /* orthonormalize Phi after each aggregation (keeps every Phi theta_i) */
     pfr_backend backend;
     pfr_cuda_kernel cuda_kernel; /* CUDA engine: local-step kernel variant */

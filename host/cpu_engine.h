@@ -126,6 +126,10 @@ static inline __attribute__((always_inline)) void pfr_cpu_group_fed(const cpu_en
     }
 }
 
+/* Control's local steps for agents i0 .. i0+G-1 (cpu_control.c): SARSA or Q-learning on the rows
+ * (s, a) of Phi; part[g] set as pfr_cpu_group_begin sets it. */
+void pfr_cpu_group_control(cpu_engine *e, cpu_thread *w, int64_t i0, int G, int *part, int vec);
+
 /* The engine's interface (engine_cpu.c) and its end (cpu_setup.c). */
 extern const pfr_engine_vtbl pfr_cpu_engine_vtbl;
 void pfr_cpu_engine_destroy(pfr_sim *sim);

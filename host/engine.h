@@ -31,6 +31,7 @@ typedef struct pfr_round_plan {
     const double *age_weight;  /* [max age + 1] the weight of a change from a Phi of that age; NULL: 1 */
     double clip;               /* each agent's Phi change clipped to this L2 norm; 0: not clipped */
     double noise_std;          /* std of the Gaussian noise added to each entry of the sum of changes; 0: none */
+    uint64_t explore_thr;      /* control: explore iff word 2 of a step < this (epsilon of the round as a 2^32 fraction) */
     int history;               /* H, the largest age (base has H + 1 entries); 0 without base */
 } pfr_round_plan;
 
@@ -70,7 +71,10 @@ struct pfr_sim {
     pfr_config cfg;
     pfr_env *env;
     pfr_truth truth;
-    int S, d, M, K, threads;
+    int S, d, M, K, threads; /* S: rows of Phi (states, or state-action pairs with control) */
+    pfr_control control;     /* none: policy evaluation */
+    int A, states;           /* actions (1 without control) and states: S = states * A */
+    uint8_t *action;         /* [N] SARSA: the action each agent takes next (else NULL) */
     int type_first, type_count; /* agent i has type type_first + i mod type_count */
     int64_t N;
 
@@ -182,6 +186,10 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
                          void *ctx, pfr_sim **out, pfr_error *err);
 /* Room for n evaluations in the history (sim.c). */
 pfr_status pfr_sim_reserve_history(pfr_sim *sim, size_t n);
+
+/* Control (evaluate_control.c): the mean relative sub-optimality of the greedy policies of the first
+ * control.policy_agents agents of each type (their count into *sampled), host arrays current. */
+double pfr_policy_gap(const pfr_sim *sim, int64_t *sampled);
 
 /* Record an error message on the handle and return status (status.c). */
 pfr_status pfr_sim_fail(pfr_sim *sim, pfr_status status, const char *fmt, ...) PFR_PRINTF(3, 4);

@@ -176,6 +176,10 @@ static inline __attribute__((always_inline)) int pfr_bucket(const cpu_engine *e,
 static inline __attribute__((always_inline)) void step_group(cpu_engine *e, cpu_thread *w, int64_t ig, int G, int *part,
                                                              const int d, const int vec, const int map)
 {
+    if (e->sim->control) { /* SARSA or Q-learning (cpu_control.c) */
+        pfr_cpu_group_control(e, w, ig, G, part, vec);
+        return;
+    }
 #ifdef PFR_X16
     if (e->x16 && G == PFR_CPU_LANES && !e->plan->steps) { /* every agent K steps from one Phi (e->base0) */
         pfr_cpu_group_x16(e, w, ig, part);

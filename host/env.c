@@ -32,9 +32,10 @@ static void garnet_row(pfr_env_rng *rng, int S, int nb, int *nx, double *p)
         p[k] /= sum;
 }
 
-static pfr_status build_garnet(const pfr_env_config *c, int M, pfr_env *env, pfr_error *err)
+static pfr_status build_garnet(const pfr_env_config *c, int M, int mdp, pfr_env *env, pfr_error *err)
 {
     const int S = c->states ? c->states : 50, A = c->actions, nb = c->branching;
+    const double pa = mdp ? 1.0 : 1.0 / A; /* the chain follows the uniform policy; an MDP has a row per action */
     if (S < 2)
         return pfr_fail(err, PFR_ERR_CONFIG, "env.states=%d: garnet needs at least 2 states", S);
     if (nb > S)
@@ -45,7 +46,7 @@ static pfr_status build_garnet(const pfr_env_config *c, int M, pfr_env *env, pfr
     /* base MDP, shared by all types: next states, probabilities and reward per (s, a) */
     int *bnx = malloc(sizeof(int) * (size_t)S * A * nb);
     double *bp = malloc(sizeof(double) * (size_t)S * A * nb), *br = malloc(sizeof(double) * (size_t)S * A);
-    if (pfr_builder_init(&b, S, M) != PFR_OK || !nx || !p || !bnx || !bp || !br) {
+    if (pfr_builder_init_mdp(&b, S, mdp ? A : 1, M) != PFR_OK || !nx || !p || !bnx || !bp || !br) {
         pfr_builder_free(&b);
         free(nx); free(p); free(bnx); free(bp); free(br);
         return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory building garnet");
@@ -65,11 +66,14 @@ static pfr_status build_garnet(const pfr_env_config *c, int M, pfr_env *env, pfr
                 garnet_row(&pert, S, nb, nx, p); /* the type's own perturbation direction */
                 double r = c->reward_scale * (br[sa] + eps * (pfr_env_rng_uniform(&pert) - 0.5));
                 for (int k = 0; k < nb; ++k) {
-                    pfr_row_add(&b, bnx[sa * nb + k], (1.0 - eps) * bp[sa * nb + k] / A, r);
-                    pfr_row_add(&b, nx[k], eps * p[k] / A, r);
+                    pfr_row_add(&b, bnx[sa * nb + k], (1.0 - eps) * bp[sa * nb + k] * pa, r);
+                    pfr_row_add(&b, nx[k], eps * p[k] * pa, r);
                 }
+                if (mdp)
+                    st = st == PFR_OK ? pfr_row_end(&b) : st;
             }
-            st = pfr_row_end(&b);
+            if (!mdp)
+                st = pfr_row_end(&b);
         }
     }
     free(nx); free(p); free(bnx); free(bp); free(br);
@@ -83,33 +87,35 @@ static pfr_status build_garnet(const pfr_env_config *c, int M, pfr_env *env, pfr
 
 /* The textbook random walk, made continuing: leaving either end restarts at the centre
  * (reward 1 on the right exit, 0 elsewhere). */
-static pfr_status build_randomwalk(const pfr_env_config *c, int M, pfr_env *env, pfr_error *err)
+static pfr_status build_randomwalk(const pfr_env_config *c, int M, int mdp, pfr_env *env, pfr_error *err)
 {
-    const int n = c->states ? c->states : 5;
+    const int n = c->states ? c->states : 5, A = mdp ? 2 : 1;
     if (n < 2)
         return pfr_fail(err, PFR_ERR_CONFIG, "env.states=%d: randomwalk needs at least 2 states", n);
     const int centre = n / 2;
     pfr_builder b;
-    if (pfr_builder_init(&b, n, M) != PFR_OK) {
+    if (pfr_builder_init_mdp(&b, n, A, M) != PFR_OK) {
         pfr_builder_free(&b);
         return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory building randomwalk");
     }
     for (int m = 0; m < M; ++m) {
         double scale = c->reward_scale * (1.0 + c->reward_spread * (2.0 * pfr_type_frac(m, M) - 1.0));
-        for (int s = 0; s < n; ++s) {
-            pfr_row_add(&b, s == 0 ? centre : s - 1, 0.5, 0.0);
-            pfr_row_add(&b, s == n - 1 ? centre : s + 1, 0.5, s == n - 1 ? scale : 0.0);
-            if (pfr_row_end(&b) != PFR_OK) {
-                pfr_builder_free(&b);
-                return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory building randomwalk");
+        for (int s = 0; s < n; ++s)
+            for (int a = 0; a < A; ++a) { /* the chain: left or right at random; the MDP: action 0 left, 1 right */
+                const double left = mdp ? (a == 0 ? 1.0 : 0.0) : 0.5;
+                pfr_row_add(&b, s == 0 ? centre : s - 1, left, 0.0);
+                pfr_row_add(&b, s == n - 1 ? centre : s + 1, 1.0 - left, s == n - 1 ? scale : 0.0);
+                if (pfr_row_end(&b) != PFR_OK) {
+                    pfr_builder_free(&b);
+                    return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory building randomwalk");
+                }
             }
-        }
     }
     snprintf(env->description, sizeof env->description, "randomwalk n=%d, %d types", n, M);
     return pfr_builder_finish(&b, env) == PFR_OK ? PFR_OK : pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory");
 }
 
-static pfr_status build_file(const pfr_env_config *c, pfr_env *env, pfr_error *err)
+static pfr_status build_file(const pfr_env_config *c, int mdp, pfr_env *env, pfr_error *err)
 {
     pfr_npy P, R;
     pfr_status st = pfr_npy_load(c->p_file, &P, err);
@@ -124,27 +130,42 @@ static pfr_status build_file(const pfr_env_config *c, pfr_env *env, pfr_error *e
         return st;
     }
     pfr_builder b = {0};
-    int M = 0, S = 0;
-    if (P.ndim != 3 || P.shape[1] != P.shape[2] || P.shape[0] < 1 || P.shape[1] < 2 || P.shape[0] > 4096 ||
-        P.shape[1] > 100000) {
+    int M = 0, S = 0, A = 1;
+    const int pd = mdp ? 4 : 3; /* [M, S, S], or an MDP's [M, S, A, S] */
+    if (P.ndim != pd || P.shape[1] != P.shape[pd - 1] || P.shape[0] < 1 || P.shape[1] < 2 || P.shape[0] > 4096 ||
+        P.shape[1] > 100000 || (mdp && (P.shape[2] < 1 || P.shape[2] > 64))) {
         char shape[200];
-        st = pfr_fail(err, PFR_ERR_FORMAT, "env.p_file %s: shape %s; allowed: [M, S, S] with 1 <= M <= 4096 and 2 <= S <= 100000",
+        st = pfr_fail(err, PFR_ERR_FORMAT,
+                      mdp ? "env.p_file %s: shape %s; allowed with control: [M, S, A, S] with 1 <= M <= 4096, "
+                            "2 <= S <= 100000, 1 <= A <= 64"
+                          : "env.p_file %s: shape %s; allowed: [M, S, S] with 1 <= M <= 4096 and 2 <= S <= 100000",
                       c->p_file, pfr_npy_shape_text(&P, shape, sizeof shape));
         goto done;
     }
     M = (int)P.shape[0];
     S = (int)P.shape[1];
+    A = mdp ? (int)P.shape[2] : 1;
+    const int SA = S * A; /* rows per type */
     if (c->types && c->types != M) {
         st = pfr_fail(err, PFR_ERR_CONFIG, "env.types=%d but env.p_file holds %d types; leave env.types at 0 or set it to %d",
                       c->types, M, M);
         goto done;
     }
-    int r_full = R.ndim == 3 && R.shape[0] == M && R.shape[1] == S && R.shape[2] == S;
-    int r_state = R.ndim == 2 && R.shape[0] == M && R.shape[1] == S;
+    int r_full = !mdp ? R.ndim == 3 && R.shape[0] == M && R.shape[1] == S && R.shape[2] == S
+                      : R.ndim == 4 && R.shape[0] == M && R.shape[1] == S && R.shape[2] == A && R.shape[3] == S;
+    int r_state = !mdp ? R.ndim == 2 && R.shape[0] == M && R.shape[1] == S
+                       : R.ndim == 3 && R.shape[0] == M && R.shape[1] == S && R.shape[2] == A;
     if (!r_full && !r_state) {
         char shape[200];
-        st = pfr_fail(err, PFR_ERR_FORMAT, "env.r_file %s: shape %s; allowed: [M, S, S] = (%d, %d, %d) or [M, S] = (%d, %d)",
-                      c->r_file, pfr_npy_shape_text(&R, shape, sizeof shape), M, S, S, M, S);
+        if (mdp)
+            st = pfr_fail(err, PFR_ERR_FORMAT,
+                          "env.r_file %s: shape %s; allowed with control: [M, S, A, S] = (%d, %d, %d, %d) or [M, S, A] = "
+                          "(%d, %d, %d)",
+                          c->r_file, pfr_npy_shape_text(&R, shape, sizeof shape), M, S, A, S, M, S, A);
+        else
+            st = pfr_fail(err, PFR_ERR_FORMAT,
+                          "env.r_file %s: shape %s; allowed: [M, S, S] = (%d, %d, %d) or [M, S] = (%d, %d)", c->r_file,
+                          pfr_npy_shape_text(&R, shape, sizeof shape), M, S, S, M, S);
         goto done;
     }
     for (size_t i = 0; i < R.count; ++i)
@@ -153,39 +174,47 @@ static pfr_status build_file(const pfr_env_config *c, pfr_env *env, pfr_error *e
             goto done;
         }
     for (int m = 0; m < M; ++m)
-        for (int s = 0; s < S; ++s) {
-            const double *row = P.data + ((size_t)m * S + s) * S;
+        for (int s = 0; s < SA; ++s) { /* s: a row, state s / A and action s % A in an MDP */
+            const double *row = P.data + ((size_t)m * SA + s) * S;
             double sum = 0.0;
+            char at[48];
+            if (mdp)
+                snprintf(at, sizeof at, "%d, %d, %d", m, s / A, s % A);
+            else
+                snprintf(at, sizeof at, "%d, %d", m, s);
             for (int t = 0; t < S; ++t) {
                 if (!isfinite(row[t]) || row[t] < 0.0) {
-                    st = pfr_fail(err, PFR_ERR_FORMAT, "env.p_file %s: P[%d, %d, %d] = %g; allowed: finite and >= 0",
-                                  c->p_file, m, s, t, row[t]);
+                    st = pfr_fail(err, PFR_ERR_FORMAT, "env.p_file %s: P[%s, %d] = %g; allowed: finite and >= 0",
+                                  c->p_file, at, t, row[t]);
                     goto done;
                 }
                 sum += row[t];
             }
             if (fabs(sum - 1.0) > 1e-6) {
-                st = pfr_fail(err, PFR_ERR_FORMAT, "env.p_file %s: row P[%d, %d, :] sums to %.9g; allowed: 1 within 1e-6",
-                              c->p_file, m, s, sum);
+                st = pfr_fail(err, PFR_ERR_FORMAT, "env.p_file %s: row P[%s, :] sums to %.9g; allowed: 1 within 1e-6",
+                              c->p_file, at, sum);
                 goto done;
             }
         }
-    if (pfr_builder_init(&b, S, M) != PFR_OK) {
+    if (pfr_builder_init_mdp(&b, S, A, M) != PFR_OK) {
         st = pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory loading %s", c->p_file);
         goto done;
     }
     for (int m = 0; m < M && st == PFR_OK; ++m)
-        for (int s = 0; s < S && st == PFR_OK; ++s) {
-            const double *row = P.data + ((size_t)m * S + s) * S;
+        for (int s = 0; s < SA && st == PFR_OK; ++s) {
+            const double *row = P.data + ((size_t)m * SA + s) * S;
             for (int t = 0; t < S; ++t) {
-                double r = r_full ? R.data[((size_t)m * S + s) * S + t] : R.data[(size_t)m * S + s];
+                double r = r_full ? R.data[((size_t)m * SA + s) * S + t] : R.data[(size_t)m * SA + s];
                 pfr_row_add(&b, t, row[t], r);
             }
             if (pfr_row_end(&b) != PFR_OK)
                 st = pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory loading %s", c->p_file);
         }
     if (st == PFR_OK) {
-        snprintf(env->description, sizeof env->description, "file %.200s (S=%d, %d types)", c->p_file, S, M);
+        if (mdp)
+            snprintf(env->description, sizeof env->description, "file %.200s (S=%d, A=%d, %d types)", c->p_file, S, A, M);
+        else
+            snprintf(env->description, sizeof env->description, "file %.200s (S=%d, %d types)", c->p_file, S, M);
         if (pfr_builder_finish(&b, env) != PFR_OK)
             st = pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory");
     }
@@ -204,7 +233,24 @@ int pfr_env_default_types(pfr_env_kind k) { return k == PFR_ENV_RANDOMWALK ? 1 :
 #define ENTRY_BYTES 28.0
 #define BUILD_ENTRY_BYTES (2.0 * 20.0 + 8.0)
 
-pfr_status pfr_env_estimate(const pfr_env_config *c, pfr_env_size *z, pfr_error *err)
+static pfr_status estimate(const pfr_env_config *c, int mdp, pfr_env_size *z, pfr_error *err);
+
+pfr_status pfr_env_estimate(const pfr_env_config *c, pfr_env_size *z, pfr_error *err) { return estimate(c, 0, z, err); }
+
+/* An MDP's rows: A per state, each about as many transitions as a chain's row (the chain mixes them). */
+pfr_status pfr_env_estimate_mdp(const pfr_env_config *c, pfr_env_size *z, pfr_error *err)
+{
+    pfr_status st = estimate(c, 1, z, err);
+    if (st != PFR_OK || c->kind == PFR_ENV_FILE)
+        return st;
+    const double A = c->kind == PFR_ENV_GARNET ? c->actions : c->kind == PFR_ENV_RANDOMWALK ? 2.0 : 4.0;
+    z->S = (int)(z->S * A < 2147483647.0 ? z->S * A : 2147483647.0);
+    z->bytes += (A - 1.0) * z->nnz * BUILD_ENTRY_BYTES;
+    z->nnz *= A;
+    return PFR_OK;
+}
+
+static pfr_status estimate(const pfr_env_config *c, int mdp, pfr_env_size *z, pfr_error *err)
 {
     memset(z, 0, sizeof *z);
     const double M = c->types ? c->types : pfr_env_default_types(c->kind);
@@ -244,13 +290,13 @@ pfr_status pfr_env_estimate(const pfr_env_config *c, pfr_env_size *z, pfr_error 
             pfr_error_prefix(err, "env.r_file");
             return st;
         }
-        if (P.ndim != 3 || P.shape[1] != P.shape[2]) {
+        if (P.ndim != (mdp ? 4 : 3) || P.shape[1] != P.shape[P.ndim - 1]) {
             char shape[200];
-            return pfr_fail(err, PFR_ERR_FORMAT, "env.p_file %s: shape %s; allowed: [M, S, S]", c->p_file,
-                            pfr_npy_shape_text(&P, shape, sizeof shape));
+            return pfr_fail(err, PFR_ERR_FORMAT, "env.p_file %s: shape %s; allowed: %s", c->p_file,
+                            pfr_npy_shape_text(&P, shape, sizeof shape), mdp ? "[M, S, A, S] (control)" : "[M, S, S]");
         }
         z->M = P.shape[0] < 4096 ? (int)P.shape[0] : 4096;
-        S = (double)P.shape[1];
+        S = (double)P.shape[1] * (mdp ? (double)P.shape[2] : 1.0); /* rows per type */
         nnz = (double)P.count; /* at most dense */
         extra = (double)P.count * (8.0 + ip) + (double)R.count * (8.0 + ir); /* both arrays loaded */
         z->S = S < 2147483647.0 ? (int)S : 2147483647;
@@ -275,7 +321,7 @@ pfr_status pfr_env_estimate(const pfr_env_config *c, pfr_env_size *z, pfr_error 
     return PFR_OK;
 }
 
-pfr_status pfr_env_create(const pfr_env_config *cfg, pfr_env **out, pfr_error *err)
+static pfr_status env_create(const pfr_env_config *cfg, int mdp, pfr_env **out, pfr_error *err)
 {
     *out = NULL;
     pfr_env *env = calloc(1, sizeof *env);
@@ -284,11 +330,11 @@ pfr_status pfr_env_create(const pfr_env_config *cfg, pfr_env **out, pfr_error *e
     int M = cfg->types ? cfg->types : pfr_env_default_types(cfg->kind);
     pfr_status st;
     switch (cfg->kind) {
-    case PFR_ENV_CLIFFWALK: st = pfr_build_cliffwalk(cfg, M, env, err); break;
-    case PFR_ENV_GRIDWORLD: st = pfr_build_gridworld(cfg, M, env, err); break;
-    case PFR_ENV_GARNET: st = build_garnet(cfg, M, env, err); break;
-    case PFR_ENV_RANDOMWALK: st = build_randomwalk(cfg, M, env, err); break;
-    case PFR_ENV_FILE: st = build_file(cfg, env, err); break;
+    case PFR_ENV_CLIFFWALK: st = pfr_build_cliffwalk(cfg, M, mdp, env, err); break;
+    case PFR_ENV_GRIDWORLD: st = pfr_build_gridworld(cfg, M, mdp, env, err); break;
+    case PFR_ENV_GARNET: st = build_garnet(cfg, M, mdp, env, err); break;
+    case PFR_ENV_RANDOMWALK: st = build_randomwalk(cfg, M, mdp, env, err); break;
+    case PFR_ENV_FILE: st = build_file(cfg, mdp, env, err); break;
     default: st = pfr_fail(err, PFR_ERR_CONFIG, "env.kind: unknown family"); break;
     }
     if (st != PFR_OK) {
@@ -297,6 +343,16 @@ pfr_status pfr_env_create(const pfr_env_config *cfg, pfr_env **out, pfr_error *e
     }
     *out = env;
     return PFR_OK;
+}
+
+pfr_status pfr_env_create(const pfr_env_config *cfg, pfr_env **out, pfr_error *err)
+{
+    return env_create(cfg, 0, out, err);
+}
+
+pfr_status pfr_env_create_mdp(const pfr_env_config *cfg, pfr_env **out, pfr_error *err)
+{
+    return env_create(cfg, 1, out, err);
 }
 
 void pfr_env_destroy(pfr_env *env)

@@ -26,13 +26,17 @@ double pfr_env_rng_uniform(pfr_env_rng *r) /* [0, 1) with 53 bits */
 
 /* ---- chain builder: rows are emitted in order; repeated next states merge ------------------ */
 
-pfr_status pfr_builder_init(pfr_builder *b, int S, int M)
+pfr_status pfr_builder_init(pfr_builder *b, int S, int M) { return pfr_builder_init_mdp(b, S, 1, M); }
+
+pfr_status pfr_builder_init_mdp(pfr_builder *b, int S, int A, int M)
 {
     memset(b, 0, sizeof *b);
     b->S = S;
+    b->A = A;
+    b->R = S * A;
     b->M = M;
-    b->cap = (uint64_t)S * M * 4 + 16;
-    b->row_ptr = malloc(sizeof(uint64_t) * ((size_t)M * (S + 1)));
+    b->cap = (uint64_t)b->R * M * 4 + 16;
+    b->row_ptr = malloc(sizeof(uint64_t) * ((size_t)M * (b->R + 1)));
     b->next = malloc(sizeof(uint32_t) * b->cap);
     b->prob = malloc(sizeof(double) * b->cap);
     b->rew = malloc(sizeof(double) * b->cap);
@@ -75,9 +79,9 @@ static int cmp_int(const void *a, const void *b)
 pfr_status pfr_row_end(pfr_builder *b)
 {
     uint64_t row = b->rows_done++;
-    int m = (int)(row / (uint64_t)b->S), s = (int)(row % (uint64_t)b->S);
+    int m = (int)(row / (uint64_t)b->R), s = (int)(row % (uint64_t)b->R); /* s: the row, s*A + a in an MDP */
     if (s == 0)
-        b->row_ptr[(size_t)m * (b->S + 1)] = b->nnz;
+        b->row_ptr[(size_t)m * (b->R + 1)] = b->nnz;
     qsort(b->touched, (size_t)b->ntouched, sizeof(int), cmp_int);
     if (b->nnz + (uint64_t)b->ntouched > b->cap) {
         uint64_t cap = 2 * b->cap + (uint64_t)b->ntouched;
@@ -103,7 +107,7 @@ pfr_status pfr_row_end(pfr_builder *b)
         b->acc_p[j] = b->acc_pr[j] = 0.0;
     }
     b->ntouched = 0;
-    b->row_ptr[(size_t)m * (b->S + 1) + s + 1] = b->nnz;
+    b->row_ptr[(size_t)m * (b->R + 1) + s + 1] = b->nnz;
     return PFR_OK;
 }
 
@@ -111,6 +115,7 @@ pfr_status pfr_row_end(pfr_builder *b)
 pfr_status pfr_builder_finish(pfr_builder *b, pfr_env *env)
 {
     env->S = b->S;
+    env->A = b->A;
     env->M = b->M;
     env->nnz = b->nnz;
     env->row_ptr = b->row_ptr;
@@ -125,9 +130,10 @@ pfr_status pfr_builder_finish(pfr_builder *b, pfr_env *env)
     env->reward = malloc(sizeof(float) * (env->nnz ? env->nnz : 1));
     if (!env->thr || !env->reward)
         return PFR_ERR_NO_MEMORY;
+    const int R = env->S * env->A; /* rows per type */
     for (int m = 0; m < env->M; ++m)
-        for (int s = 0; s < env->S; ++s) {
-            uint64_t a = env->row_ptr[(size_t)m * (env->S + 1) + s], e = env->row_ptr[(size_t)m * (env->S + 1) + s + 1];
+        for (int s = 0; s < R; ++s) {
+            uint64_t a = env->row_ptr[(size_t)m * (R + 1) + s], e = env->row_ptr[(size_t)m * (R + 1) + s + 1];
             double total = 0.0, cum = 0.0;
             for (uint64_t k = a; k < e; ++k)
                 total += env->prob[k];

@@ -20,6 +20,7 @@ double pfr_env_rng_uniform(pfr_env_rng *r); /* [0, 1) with 53 bits */
  * row; pfr_builder_finish moves the arrays into the environment and computes the thresholds. */
 typedef struct pfr_builder {
     int S, M;
+    int A, R;    /* actions (1: a chain) and rows per type R = S A: row s A + a is (state s, action a) */
     uint64_t cap, nnz;
     uint64_t *row_ptr;
     uint32_t *next;
@@ -30,6 +31,8 @@ typedef struct pfr_builder {
     uint64_t rows_done;
 } pfr_builder;
 pfr_status pfr_builder_init(pfr_builder *b, int S, int M);
+/* An MDP's rows: for each type, state and action in that order, P(. | s, a) and R(s, a, .). */
+pfr_status pfr_builder_init_mdp(pfr_builder *b, int S, int A, int M);
 void pfr_builder_free(pfr_builder *b);
 void pfr_row_add(pfr_builder *b, int next, double p, double r);
 pfr_status pfr_row_end(pfr_builder *b);
@@ -38,8 +41,8 @@ pfr_status pfr_builder_finish(pfr_builder *b, pfr_env *env);
 /* Type m's position among M, in [0, 1] (0 when M = 1): what per-type parameters interpolate by. */
 static inline double pfr_type_frac(int m, int M) { return M > 1 ? (double)m / (M - 1) : 0.0; }
 
-/* The grid families (env_grid.c). */
-pfr_status pfr_build_cliffwalk(const pfr_env_config *c, int M, pfr_env *env, pfr_error *err);
-pfr_status pfr_build_gridworld(const pfr_env_config *c, int M, pfr_env *env, pfr_error *err);
+/* The grid families (env_grid.c); mdp: every action's row (4 moves) instead of the policy's chain. */
+pfr_status pfr_build_cliffwalk(const pfr_env_config *c, int M, int mdp, pfr_env *env, pfr_error *err);
+pfr_status pfr_build_gridworld(const pfr_env_config *c, int M, int mdp, pfr_env *env, pfr_error *err);
 
 #endif

@@ -36,14 +36,22 @@ static void moved_dirs(int intended, double slip, double wind, int wind_dir, dou
 
 /* Rewards are the textbook -1 a step and -100 for the cliff, divided by 100: values of order 1 keep
  * the bilinear Phi-theta updates stable at ordinary step sizes (env.reward_scale multiplies them). */
-pfr_status pfr_build_cliffwalk(const pfr_env_config *c, int M, pfr_env *env, pfr_error *err)
+/* The chance of each action at a state: the epsilon-soft policy around `greedy` (a chain), or only
+ * action `act` (an MDP's row for that action). */
+static void action_probs(int mdp, int act, int greedy, double epsilon, double pa[4])
+{
+    for (int a = 0; a < 4; ++a)
+        pa[a] = mdp ? (a == act ? 1.0 : 0.0) : epsilon / 4.0 + (a == greedy ? 1.0 - epsilon : 0.0);
+}
+
+pfr_status pfr_build_cliffwalk(const pfr_env_config *c, int M, int mdp, pfr_env *env, pfr_error *err)
 {
     const int W = c->width ? c->width : 12, H = c->height ? c->height : 4;
     if (W < 3 || H < 2)
         return pfr_fail(err, PFR_ERR_CONFIG, "env.width=%d, env.height=%d: cliffwalk needs width >= 3 and height >= 2", W, H);
-    const int S = W * H, start = 0, goal = W - 1;
+    const int S = W * H, start = 0, goal = W - 1, A = mdp ? 4 : 1;
     pfr_builder b;
-    if (pfr_builder_init(&b, S, M) != PFR_OK) {
+    if (pfr_builder_init_mdp(&b, S, A, M) != PFR_OK) {
         pfr_builder_free(&b);
         return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory building cliffwalk");
     }
@@ -52,32 +60,36 @@ pfr_status pfr_build_cliffwalk(const pfr_env_config *c, int M, pfr_env *env, pfr
         double slip = c->slip_min + f * (c->slip_max - c->slip_min);
         double wind = c->wind_min + f * (c->wind_max - c->wind_min);
         double scale = c->reward_scale * (1.0 + c->reward_spread * (2.0 * f - 1.0));
-        for (int s = 0; s < S; ++s) {
-            int x = s % W, y = s / W;
-            int is_cliff = y == 0 && x > 0 && x < W - 1;
-            if (s == goal || is_cliff) { /* the episode restarts: continuing chain */
-                pfr_row_add(&b, start, 1.0, 0.0);
-            } else {
-                int greedy = (y == 0) ? UP : (x < W - 1 ? RIGHT : DOWN);
-                for (int a = 0; a < 4; ++a) {
-                    double pa = c->epsilon / 4.0 + (a == greedy ? 1.0 - c->epsilon : 0.0);
-                    double md[4];
-                    moved_dirs(a, slip, wind, DOWN, md);
-                    for (int k = 0; k < 4; ++k) {
-                        int t = grid_move(W, H, s, k);
-                        int tx = t % W, ty = t / W;
-                        if (ty == 0 && tx > 0 && tx < W - 1)
-                            pfr_row_add(&b, start, pa * md[k], -1.0 * scale);
-                        else
-                            pfr_row_add(&b, t, pa * md[k], -0.01 * scale);
+        for (int s = 0; s < S; ++s)
+            for (int act = 0; act < A; ++act) {
+                int x = s % W, y = s / W;
+                int is_cliff = y == 0 && x > 0 && x < W - 1;
+                if (s == goal || is_cliff) { /* the episode restarts, whatever the action: continuing */
+                    pfr_row_add(&b, start, 1.0, 0.0);
+                } else {
+                    int greedy = (y == 0) ? UP : (x < W - 1 ? RIGHT : DOWN);
+                    double pa[4];
+                    action_probs(mdp, act, greedy, c->epsilon, pa);
+                    for (int a = 0; a < 4; ++a) {
+                        if (pa[a] == 0.0)
+                            continue;
+                        double md[4];
+                        moved_dirs(a, slip, wind, DOWN, md);
+                        for (int k = 0; k < 4; ++k) {
+                            int t = grid_move(W, H, s, k);
+                            int tx = t % W, ty = t / W;
+                            if (ty == 0 && tx > 0 && tx < W - 1)
+                                pfr_row_add(&b, start, pa[a] * md[k], -1.0 * scale);
+                            else
+                                pfr_row_add(&b, t, pa[a] * md[k], -0.01 * scale);
+                        }
                     }
                 }
+                if (pfr_row_end(&b) != PFR_OK) {
+                    pfr_builder_free(&b);
+                    return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory building cliffwalk");
+                }
             }
-            if (pfr_row_end(&b) != PFR_OK) {
-                pfr_builder_free(&b);
-                return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory building cliffwalk");
-            }
-        }
     }
     env->width = W;
     env->height = H;
@@ -239,7 +251,7 @@ static pfr_status grid_layout(const pfr_env_config *c, int W, int H, int m, uint
 
 static const char *const DIR_NAME[4] = {"north", "east", "south", "west"};
 
-pfr_status pfr_build_gridworld(const pfr_env_config *c, int M, pfr_env *env, pfr_error *err)
+pfr_status pfr_build_gridworld(const pfr_env_config *c, int M, int mdp, pfr_env *env, pfr_error *err)
 {
     const int W = c->width ? c->width : 10, H = c->height ? c->height : 10;
     if ((long)W * H < 2 || (long)W * H > 1000000)
@@ -256,7 +268,8 @@ pfr_status pfr_build_gridworld(const pfr_env_config *c, int M, pfr_env *env, pfr
     g.near = malloc(sizeof(int) * (size_t)S);
     g.queue = malloc(sizeof(int) * (size_t)S);
     g.starts = malloc(sizeof(int) * (size_t)(c->starts > 0 ? c->starts : 1));
-    pfr_status st = pfr_builder_init(&b, S, M);
+    const int A = mdp ? 4 : 1;
+    pfr_status st = pfr_builder_init_mdp(&b, S, A, M);
     if (st != PFR_OK || !g.wall || !g.goal_of || !g.dist || !g.near || !g.queue || !g.starts) {
         st = pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory building gridworld");
         goto done;
@@ -279,7 +292,8 @@ pfr_status pfr_build_gridworld(const pfr_env_config *c, int M, pfr_env *env, pfr
         const double wind = c->wind_min + f * (c->wind_max - c->wind_min);
         const double scale = c->reward_scale * (1.0 + c->reward_spread * (2.0 * f - 1.0));
         const int wind_dir = c->wind_direction == PFR_WIND_PER_TYPE ? m % 4 : UP;
-        for (int s = 0; s < S && st == PFR_OK; ++s) {
+        for (int sa = 0; sa < S * A && st == PFR_OK; ++sa) {
+            const int s = sa / A, act = sa % A;
             if (g.goal_of[s] >= 0) { /* the episode restarts: at a start cell, or anywhere free */
                 if (g.n_starts > 0)
                     for (int q = 0; q < g.n_starts; ++q)
@@ -292,15 +306,18 @@ pfr_status pfr_build_gridworld(const pfr_env_config *c, int M, pfr_env *env, pfr
                 pfr_row_add(&b, g.n_starts > 0 ? g.starts[0] : g.goals[0], 1.0, 0.0);
             } else {
                 const int greedy = grid_greedy(&g, W, H, s);
+                double pa[4];
+                action_probs(mdp, act, greedy, c->epsilon, pa);
                 for (int a = 0; a < 4; ++a) {
-                    const double pa = c->epsilon / 4.0 + (a == greedy ? 1.0 - c->epsilon : 0.0);
+                    if (pa[a] == 0.0)
+                        continue;
                     double md[4];
                     moved_dirs(a, slip, wind, wind_dir, md);
                     for (int k = 0; k < 4; ++k) {
                         int t = grid_move(W, H, s, k);
                         if (g.wall[t])
                             t = s; /* a wall stops the move */
-                        pfr_row_add(&b, t, pa * md[k], g.goal_of[t] >= 0 ? scale * g.goal_reward[g.goal_of[t]] : 0.0);
+                        pfr_row_add(&b, t, pa[a] * md[k], g.goal_of[t] >= 0 ? scale * g.goal_reward[g.goal_of[t]] : 0.0);
                     }
                 }
             }

@@ -322,12 +322,13 @@ pfr_status pfr_evaluate(pfr_sim *sim, pfr_metrics *out, double *by_type)
     out->theta_norm = tn / (double)N;
     /* the TD fixed point of the shared Phi for each type the agents use (local_rep: of each type's
      * first agent, with its own Phi_i), weighted by the agents of the type */
-    const int nfp = sim->own_phi ? (N < sim->type_count ? (int)N : sim->type_count) : sim->type_count;
+    const int nfp = sim->control ? 0 /* no TD fixed point of a fixed chain */
+                    : sim->own_phi ? (N < sim->type_count ? (int)N : sim->type_count) : sim->type_count;
     int *fp_type = malloc(sizeof(int) * (size_t)nfp);
     const float **fp_phi = malloc(sizeof(float *) * (size_t)nfp);
     double *fp_err = malloc(sizeof(double) * (size_t)nfp);
     int fp_rc = -1;
-    if (fp_type && fp_phi && fp_err) {
+    if (nfp > 0 && fp_type && fp_phi && fp_err) {
         for (int t = 0; t < nfp; ++t) {
             fp_type[t] = sim->own_phi ? pfr_agent_type(sim, t) : sim->type_first + t;
             fp_phi[t] = sim->own_phi ? sim->agent_phi + (size_t)t * S * d : sim->phi;
@@ -355,6 +356,14 @@ pfr_status pfr_evaluate(pfr_sim *sim, pfr_metrics *out, double *by_type)
     free(blk);
     free(mom);
     out->wall_s = sim->wall_s;
+    out->policy_gap = NAN;
+    if (sim->control) {
+        if (on_engine && (st = sim->engine->sync_host(sim)) != PFR_OK)
+            return st;
+        int64_t sampled = 0;
+        out->policy_gap = pfr_policy_gap(sim, &sampled);
+        out->policy_agents = (double)sampled;
+    }
     const pfr_round_stats *since = &sim->since_eval;
     const double P = (double)since->participants;
     out->participants = sim->rounds_since_eval > 0 ? P / (double)sim->rounds_since_eval : NAN;

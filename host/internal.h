@@ -104,6 +104,7 @@ pfr_status pfr_npy_save(const char *path, const void *data, const char *descr, s
  */
 typedef struct pfr_env {
     int S, M;
+    int A;             /* 1: Markov chains (a fixed policy); > 1: MDPs, row s A + a of a type is P(. | s, a) */
     int width, height; /* grid families, else 0 */
     uint64_t nnz;
     uint64_t *row_ptr;
@@ -116,6 +117,9 @@ typedef struct pfr_env {
 } pfr_env;
 
 pfr_status pfr_env_create(const pfr_env_config *cfg, pfr_env **out, pfr_error *err);
+/* The family's MDPs instead (control): A actions a state (grids 4, garnet env.actions, randomwalk 2,
+ * file: P [M, S, A, S]), rows s A + a. */
+pfr_status pfr_env_create_mdp(const pfr_env_config *cfg, pfr_env **out, pfr_error *err);
 void pfr_env_destroy(pfr_env *env);
 /* Dense P_m (S*S doubles) and expected reward r_m(s) = sum_s' P R, for checks and ground truth. */
 void pfr_env_dense_p(const pfr_env *env, int m, double *P);
@@ -131,6 +135,8 @@ typedef struct pfr_env_size {
     char keys[160]; /* the keys that set the size, for messages: "env.width=12, env.height=4, env.types=4" */
 } pfr_env_size;
 pfr_status pfr_env_estimate(const pfr_env_config *cfg, pfr_env_size *out, pfr_error *err);
+/* The same for the family's MDPs (control): S is then the rows, states x actions. */
+pfr_status pfr_env_estimate_mdp(const pfr_env_config *cfg, pfr_env_size *out, pfr_error *err);
 
 /* ---- Dense linear algebra in double (small problems, ground truth, metrics) ---------------- */
 /* Solve A x = b in place (A: [n, n] row-major, destroyed; b: [n] becomes x). Partial pivoting. */
@@ -150,6 +156,11 @@ typedef struct pfr_truth {
     double *vnorm2; /* [M] ||V_m||^2_mu */
     double resid_v;  /* max over types of max |(I - gamma P) V - r| / max |r| */
     double resid_mu; /* max over types of |mu^T P - mu^T|_1 */
+    /* control (truth_control.c): V holds Q*_m [M, S A] (rows s A + a), mu is uniform over the rows,
+     * S is S A; vstar [M, states] = max_a Q*; r is NULL (no TD fixed point) */
+    int A, states;
+    double *vstar;
+    int vi_iters;    /* value-iteration sweeps of the slowest type */
 } pfr_truth;
 /* Called as types are done: `done` of M (first with 0). */
 typedef void (*pfr_truth_progress_fn)(void *user, int done, int M);
@@ -161,6 +172,13 @@ pfr_status pfr_truth_compute(const pfr_env *env, double gamma, pfr_truth *out, p
 pfr_status pfr_truth_compute_with(const pfr_env *env, double gamma, int sparse, pfr_truth *t, pfr_error *err,
                                   pfr_truth_progress_fn progress, void *user, int threads);
 void pfr_truth_free(pfr_truth *t);
+/* Control's ground truth (truth_control.c): Q*_m by value iteration of the MDPs of env (A > 1) to a
+ * relative change of 1e-12 (resid_v: the Bellman residual max |T Q - Q| / max |Q|), types side by
+ * side on `threads`. */
+pfr_status pfr_truth_control(const pfr_env *env, double gamma, pfr_truth *t, int threads, pfr_error *err);
+/* The exact value [states] of the deterministic policy pi [states] in type m's MDP (iterative policy
+ * evaluation to a relative change of 1e-12; scratch [states]). */
+void pfr_policy_value(const pfr_env *env, int m, double gamma, const int *pi, double *V, double *scratch);
 /* The bytes pfr_truth_compute and pfr_truth_best_rank_d allocate at most, for the memory plan; and
  * the sparse solver's for one type of nnz transitions. */
 double pfr_truth_bytes(int S, int M);

@@ -80,7 +80,7 @@ pfr_status pfr_plan_host_memory(const pfr_config *cfg, int threads, double avail
 {
     memset(plan, 0, sizeof *plan);
     pfr_env_size z;
-    pfr_status st = pfr_env_estimate(&cfg->env, &z, err);
+    pfr_status st = cfg->control.kind ? pfr_env_estimate_mdp(&cfg->env, &z, err) : pfr_env_estimate(&cfg->env, &z, err);
     if (st != PFR_OK)
         return st;
     const pfr_alg_traits t = pfr_algorithm_traits(cfg->algorithm);

@@ -146,6 +146,10 @@ pfr_status pfr_sim_get_chain(const pfr_sim *csim, int type, double *P, double *R
     pfr_sim *sim = (pfr_sim *)csim;
     if (!sim)
         return PFR_ERR_INVALID_ARGUMENT;
+    if (sim->control)
+        return pfr_sim_fail(sim, PFR_ERR_INVALID_ARGUMENT,
+                            "pfr_sim_get_chain: with control the environment is an MDP (rows s A + a); use "
+                            "pfr_sim_get_chain_csr");
     const int S = sim->S;
     pfr_status st = check_type(sim, type, count, (size_t)S * S, "pfr_sim_get_chain");
     if (st != PFR_OK)
@@ -182,7 +186,7 @@ pfr_status pfr_sim_setup_info(const pfr_sim *sim, pfr_setup_info *out, size_t si
     si.size = sizeof si;
     si.setup_s = sim->setup_s;
     si.truth_s = sim->truth_s;
-    si.truth_method = sim->S > PFR_TRUTH_DENSE_MAX ? "sparse LU (UMFPACK)" : "dense LU";
+    si.truth_method = sim->control ? "value iteration" : sim->S > PFR_TRUTH_DENSE_MAX ? "sparse LU (UMFPACK)" : "dense LU";
     si.truth_resid_v = sim->truth.resid_v;
     si.truth_resid_mu = sim->truth.resid_mu;
     pfr_copy_versioned(out, size, &si, sizeof si);
@@ -292,9 +296,9 @@ pfr_status pfr_sim_set_states(pfr_sim *sim, const uint32_t *states, size_t count
         return PFR_ERR_INVALID_ARGUMENT;
     const size_t n = (size_t)sim->N;
     for (size_t i = 0; i < (count < n ? count : n); ++i)
-        if (states[i] >= (uint32_t)sim->S)
+        if (states[i] >= (uint32_t)sim->states)
             return pfr_sim_fail(sim, PFR_ERR_INVALID_ARGUMENT, "pfr_sim_set_states: agent %zu's state %u is not below S = %d",
-                                i, states[i], sim->S);
+                                i, states[i], sim->states);
     pfr_status st = begin_set(sim, count, n, "pfr_sim_set_states");
     if (st != PFR_OK)
         return st;

@@ -124,18 +124,21 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
         warn(sim, "threads=%d exceeds the %d cores this process can use: the threads take turns (same results, "
                   "no faster)", threads, omp_get_num_procs());
     report(&rep, "environment", 0.0);
-    st = pfr_env_create(&cfg->env, &sim->env, err);
+    sim->control = cfg->control.kind;
+    st = sim->control ? pfr_env_create_mdp(&cfg->env, &sim->env, err) : pfr_env_create(&cfg->env, &sim->env, err);
     if (st != PFR_OK)
         goto fail;
-    sim->S = sim->env->S;
+    sim->A = sim->env->A;
+    sim->states = sim->env->S;
+    sim->S = sim->env->S * sim->env->A; /* rows of Phi: states, or (state, action) pairs with control */
     sim->M = sim->env->M;
     sim->cfg.env.types = sim->M; /* resolved */
     sim->d = cfg->dim;
     sim->K = cfg->local_steps;
     sim->N = cfg->agents;
     if (sim->d > sim->S) {
-        st = pfr_fail(err, PFR_ERR_CONFIG, "dim=%d exceeds the number of states S=%d of %s; allowed: 1 <= dim <= %d",
-                      sim->d, sim->S, sim->env->description, sim->S);
+        st = pfr_fail(err, PFR_ERR_CONFIG, "dim=%d exceeds the number of %s S=%d of %s; allowed: 1 <= dim <= %d",
+                      sim->d, sim->control ? "state-action pairs" : "states", sim->S, sim->env->description, sim->S);
         goto fail;
     }
     sim->type_first = cfg->env.type_first;
@@ -167,8 +170,11 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
     }
 
     const double truth_t0 = pfr_now_s();
-    st = pfr_truth_compute_with(sim->env, cfg->gamma, sim->S > PFR_TRUTH_DENSE_MAX, &sim->truth, err, truth_progress,
-                                (void *)&rep, sim->threads);
+    if (sim->control)
+        st = pfr_truth_control(sim->env, cfg->gamma, &sim->truth, sim->threads, err);
+    else
+        st = pfr_truth_compute_with(sim->env, cfg->gamma, sim->S > PFR_TRUTH_DENSE_MAX, &sim->truth, err,
+                                    truth_progress, (void *)&rep, sim->threads);
     sim->truth_s = pfr_now_s() - truth_t0;
     if (st == PFR_ERR_NUMERIC) { /* the chain's fault: bad input, named where it came from */
         if (cfg->env.kind == PFR_ENV_FILE) {
@@ -233,7 +239,17 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
     }
     for (int64_t i = 0; i < N; ++i) {
         pfr_words w = pfr_stream_words(cfg->seed, PFR_STREAM_INIT_STATE, (uint64_t)i);
-        sim->state[i] = pfr_word_below(w.w[0], (uint32_t)S);
+        sim->state[i] = pfr_word_below(w.w[0], (uint32_t)sim->states);
+    }
+    if (sim->control == PFR_CONTROL_SARSA) { /* SARSA's first action, uniform (word 1 of the same draw) */
+        sim->action = malloc((size_t)N);
+        if (!sim->action) {
+            st = pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory for %lld agents' actions", (long long)N);
+            goto fail;
+        }
+        for (int64_t i = 0; i < N; ++i)
+            sim->action[i] = (uint8_t)pfr_word_below(
+                pfr_stream_words(cfg->seed, PFR_STREAM_INIT_STATE, (uint64_t)i).w[1], (uint32_t)sim->A);
     }
     if (sim->tabular) /* theta fixed at 1: the value of s is the table's entry, Phi[s] theta */
         for (size_t e = 0; e < (size_t)N * d; ++e)
@@ -279,6 +295,7 @@ void pfr_sim_destroy(pfr_sim *sim)
     free(sim->agent_phi);
     free(sim->theta);
     free(sim->state);
+    free(sim->action);
     free(sim->type_weight);
     free(sim->hist);
     free(sim->hist_type);

@@ -408,6 +408,7 @@ void pfr_truth_free(pfr_truth *t)
     free(t->mu);
     free(t->r);
     free(t->vnorm2);
+    free(t->vstar);
     memset(t, 0, sizeof *t);
 }
 

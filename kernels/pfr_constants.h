@@ -18,7 +18,8 @@
  * Which word of a step is used for what: */
 #define PFR_WORD_TRANSITION 0    /* every step: the next state (integer thresholds) */
 #define PFR_WORD_PARTICIPATION 1 /* the round's first step only: does the agent take part */
-/* words 2 and 3 of every step are free, for later per-step draws (exploration, tie-breaking) */
+#define PFR_WORD_EXPLORE 2        /* control, every step: explore (epsilon-greedy) iff below the round's threshold */
+#define PFR_WORD_ACTION 3         /* control, every step: the action explored, or the pick among tied maxima */
 
 /* Stream ids (the 64-bit "subsequence" half of the counter) at and above PFR_STREAM_RESERVED are
  * reserved for draws that are not per-step agent words; agent ids stay below it. The run seed keys

@@ -24,7 +24,7 @@ static void num(FILE *f, double v, int json)
 void pfr_cli_metrics_header(FILE *f)
 {
     fputs("round,agent_steps,algorithm,value_error,td_fixed_point_error,best_rank_d_error,phi_norm,theta_norm,wall_s,"
-          "agent_steps_per_sec,seed,backend,participants,mean_steps,mean_staleness,epsilon\n",
+          "agent_steps_per_sec,seed,backend,participants,mean_steps,mean_staleness,epsilon,policy_gap\n",
           f);
 }
 
@@ -44,7 +44,7 @@ void pfr_cli_metrics_row(FILE *f, const pfr_sim *sim, size_t i)
         fputc(',', f);
     }
     fprintf(f, "%s,%s", seed, pfr_sim_backend(sim));
-    const double fed[] = {m.participants, m.mean_steps, m.mean_staleness, m.epsilon};
+    const double fed[] = {m.participants, m.mean_steps, m.mean_staleness, m.epsilon, m.policy_gap};
     for (size_t k = 0; k < sizeof fed / sizeof fed[0]; ++k) {
         fputc(',', f);
         num(f, fed[k], 0);
@@ -181,6 +181,13 @@ static void write_summary_json(FILE *f, const pfr_sim *sim, const pfr_final *wha
     num(f, last.td_fixed_point_error, 1);
     fputs(",\n  \"best_rank_d_error\": ", f);
     num(f, last.best_rank_d_error, 1);
+    if (!isnan(last.policy_gap)) { /* control: value_error is the error of Q */
+        fputs(",\n  \"final_q_error\": ", f);
+        num(f, last.value_error, 1);
+        fputs(",\n  \"final_policy_gap\": ", f);
+        num(f, last.policy_gap, 1);
+        fprintf(f, ",\n  \"policy_gap_agents\": %.0f", last.policy_agents);
+    }
     fputs(",\n  \"agent_steps_per_sec\": ", f);
     num(f, last.agent_steps_per_sec, 1);
     fputs(",\n  \"wall_s\": ", f);

@@ -11,6 +11,7 @@
  */
 #include "run.h"
 
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,6 +167,11 @@ int pfr_cli_run(const pfr_run_request *q)
         fprintf(stderr, "pfedrl: stopped at round %lld of %lld (signal %d); wrote the outputs so far and a "
                         "checkpoint in %s: `pfedrl resume %s` goes on\n",
                 (long long)pfr_sim_round(sim), (long long)target, (int)g_signal, q->out_dir, q->out_dir);
+    } else if (!isnan(last.policy_gap)) { /* control: the error of Q, and how good the greedy policies are */
+        printf("final q_error %.6g, policy_gap %.4g (best rank-%d: %.3g) after %llu agent-steps, %.3g agent-steps/s, "
+               "%.2f s; results in %s\n",
+               last.value_error, last.policy_gap, (int)dim, last.best_rank_d_error,
+               (unsigned long long)last.agent_steps, last.agent_steps_per_sec, last.wall_s, q->out_dir);
     } else {
         printf("final value_error %.6g (best rank-%d: %.3g) after %llu agent-steps, %.3g agent-steps/s, %.2f s; "
                "results in %s\n",

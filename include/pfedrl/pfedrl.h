@@ -91,6 +91,9 @@ typedef enum pfr_algorithm {
     PFR_ALG_FEDTD_TABULAR     /* tabular FedTD(0): one table, averaged each round */
 } pfr_algorithm;
 
+/* Control (PFedRL-Rep with actions): none = policy evaluation of the family's fixed policy. */
+typedef enum pfr_control { PFR_CONTROL_NONE, PFR_CONTROL_SARSA, PFR_CONTROL_QLEARNING } pfr_control;
+
 typedef enum pfr_backend { PFR_BACKEND_AUTO, PFR_BACKEND_CPU, PFR_BACKEND_CUDA } pfr_backend;
 
 /* Grid world wind: toward the north for every type, or type m's wind toward north, east, south,
@@ -143,6 +146,7 @@ int pfr_config_key_is_text(size_t i);
 const char *pfr_algorithm_name(pfr_algorithm a);
 const char *pfr_env_kind_name(pfr_env_kind k);
 const char *pfr_backend_name(pfr_backend b);
+const char *pfr_control_name(pfr_control c);
 const char *pfr_cuda_kernel_name(pfr_cuda_kernel k);
 
 /* ------------------------------------------------------------------------------------------ */
@@ -174,6 +178,9 @@ typedef struct pfr_metrics {
     double mean_steps;          /* local steps a participant completed (K unless it straggled) */
     double mean_staleness;      /* age in rounds of the Phi a participant started from (0: fresh) */
     double epsilon;             /* privacy spent so far at federation.delta (NaN: no private aggregation) */
+    /* Control (appended): value_error is then the relative error of Q_i against Q* */
+    double policy_gap;          /* mean over the sampled agents of (V* - V^greedy_i) / |V*|, uniform start (NaN: no control) */
+    double policy_agents;       /* how many agents policy_gap samples (0: no control) */
 } pfr_metrics;
 
 /* Called after every evaluation and, with metrics == NULL, after every round (progress). */
@@ -221,7 +228,7 @@ const char *pfr_sim_last_error(const pfr_sim *sim);
 const char *pfr_sim_warnings(const pfr_sim *sim);
 
 const pfr_config *pfr_sim_config(const pfr_sim *sim);
-int pfr_sim_num_states(const pfr_sim *sim);
+int pfr_sim_num_states(const pfr_sim *sim); /* rows of Phi: states, or state-action pairs (s A + a) with control */
 int pfr_sim_num_types(const pfr_sim *sim);
 int64_t pfr_sim_round(const pfr_sim *sim);
 const char *pfr_sim_backend(const pfr_sim *sim);
@@ -275,10 +282,12 @@ pfr_status pfr_sim_get_states(const pfr_sim *sim, uint32_t *out, size_t count);
 pfr_status pfr_sim_set_phi(pfr_sim *sim, const float *phi, size_t count);
 pfr_status pfr_sim_set_theta(pfr_sim *sim, const float *theta, size_t count);
 pfr_status pfr_sim_set_states(pfr_sim *sim, const uint32_t *states, size_t count);
-/* Ground truth of type m, in double: V_m [S] and stationary distribution mu_m [S]. */
+/* Ground truth of type m, in double: V_m [S] and stationary distribution mu_m [S]. With control,
+ * Q*_m [S A] (row s A + a) and the uniform weights over the state-action pairs. */
 pfr_status pfr_sim_get_ground_truth(const pfr_sim *sim, int type, double *v, double *mu, size_t count);
 
-/* The chain of type m as dense [S, S] matrices: P_m(s, s') and R_m(s, s') (either may be NULL). */
+/* The chain of type m as dense [S, S] matrices: P_m(s, s') and R_m(s, s') (either may be NULL).
+ * Not with control (an MDP: use the CSR form, whose rows are then s A + a). */
 pfr_status pfr_sim_get_chain(const pfr_sim *sim, int type, double *P, double *R, size_t count);
 /* The chain of type m in compressed sparse rows (scipy.sparse.csr_matrix's layout): row s holds
  * entries indptr[s] .. indptr[s+1]-1, with next states indices[], probabilities p[] and rewards

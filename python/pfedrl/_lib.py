@@ -34,6 +34,8 @@ class Metrics(ctypes.Structure):
         ("mean_steps", ctypes.c_double),
         ("mean_staleness", ctypes.c_double),
         ("epsilon", ctypes.c_double),
+        ("policy_gap", ctypes.c_double),
+        ("policy_agents", ctypes.c_double),
     ]
 
 

@@ -1,0 +1,126 @@
+/*
+ * cpu_control.c — the CPU engine's local steps for control (control = sarsa or qlearning): Q_i(s, a)
+ * = Phi_i[s A + a] . theta_i, with Phi_i the shared Phi seen through the agent's overlay (as for
+ * policy evaluation), or its own Phi_i (local_rep), or fixed features. The rows of Phi are the
+ * state-action pairs, so aggregation, orthonormalization and the overlays are the engine's usual
+ * ones (engine_cpu.c); only the step differs.
+ *
+ * A step at state s with the words w of agent i at global step t (DESIGN §2):
+ *   Q-learning: a = epsilon-greedy(Q(s, .)) by w2 (explore iff w2 < the round's threshold) and w3
+ *     (exploring: a uniform action; else a uniform choice among the tied maxima); s' from row s A + a
+ *     by w0; target row (s', argmax_b Q(s', b)) (the first maximum: its value is what counts).
+ *   SARSA: a = the action drawn at the previous step (action[i]); s' by w0; a' = epsilon-greedy at
+ *     s' by w2, w3; target row (s', a'); action[i] = a'.
+ * then the TD update of pfr_td_step on (row, target row): theta with the old Phi row, the row with
+ * the old theta. Q(s', .) is read before the update. One agent at a time, scalar Philox: this path is
+ * written to be right, not fast (napkin: A + 1 dot products of d a step plus one Philox, ~2x the
+ * scalar policy-evaluation step at A = 4).
+ */
+#include <string.h>
+
+#include "cpu_engine.h"
+
+/* Agent g's copy of row r for reading: its overlay's, else the base Phi's. */
+static inline const float *read_row(const cpu_engine *e, cpu_thread *w, int g, const float *base, float *own,
+                                    uint32_t r, int d, int overlay)
+{
+    if (own)
+        return own + (size_t)r * d;
+    if (overlay && e->map)
+        return pfr_overlay_find_map(&w->lane[g], base, r, d);
+    if (overlay) {
+        const float *p = pfr_overlay_find(&w->lane[g], r, d);
+        return p ? p : base + (size_t)r * d;
+    }
+    return base + (size_t)r * d;
+}
+
+/* epsilon-greedy at state s from the words (explore, pick): see above. */
+static int choose(const cpu_engine *e, cpu_thread *w, int g, const float *base, float *own, uint32_t s,
+                  const float *th, int d, int overlay, uint32_t explore, uint32_t pick)
+{
+    const int A = e->sim->A;
+    if ((uint64_t)explore < e->plan->explore_thr)
+        return (int)pfr_word_below(pick, (uint32_t)A);
+    float q[64], best = -3.4e38f;
+    int ties = 0;
+    for (int b = 0; b < A; ++b) {
+        q[b] = pfr_dot(read_row(e, w, g, base, own, s * (uint32_t)A + (uint32_t)b, d, overlay), th, d);
+        best = q[b] > best ? q[b] : best;
+    }
+    for (int b = 0; b < A; ++b)
+        ties += q[b] == best;
+    int k = (int)pfr_word_below(pick, (uint32_t)ties);
+    for (int b = 0; b < A; ++b)
+        if (q[b] == best && k-- == 0)
+            return b;
+    return 0; /* not reached */
+}
+
+static int greedy_first(const cpu_engine *e, cpu_thread *w, int g, const float *base, float *own, uint32_t s,
+                        const float *th, int d, int overlay)
+{
+    const int A = e->sim->A;
+    int arg = 0;
+    float best = -3.4e38f;
+    for (int b = 0; b < A; ++b) {
+        const float q = pfr_dot(read_row(e, w, g, base, own, s * (uint32_t)A + (uint32_t)b, d, overlay), th, d);
+        if (q > best) {
+            best = q;
+            arg = b;
+        }
+    }
+    return arg;
+}
+
+void pfr_cpu_group_control(cpu_engine *e, cpu_thread *w, int64_t i0, int G, int *part, int vec)
+{
+    pfr_sim *sim = e->sim;
+    const pfr_round_plan *plan = e->plan;
+    const pfr_env *env = sim->env;
+    const int d = sim->d, A = sim->A, iters = e->iters;
+    const int learn = sim->learn_phi, overlay = sim->learn_phi && !sim->own_phi;
+    const int sarsa = sim->control == PFR_CONTROL_SARSA;
+    const uint64_t seed = sim->cfg.seed, t0 = plan->t0;
+    const float gamma = (float)sim->cfg.gamma;
+    uint32_t u[PFR_CPU_LANES], w1[PFR_CPU_LANES], s[PFR_CPU_LANES], nk[PFR_CPU_LANES];
+    const uint64_t *rp[PFR_CPU_LANES];
+    float *th[PFR_CPU_LANES], *own[PFR_CPU_LANES];
+    const float *base[PFR_CPU_LANES];
+    pfr_cpu_group_begin(e, i0, G, d, u, w1, part, s, rp, th, own);
+    pfr_cpu_group_fed(e, i0, G, nk, base);
+    for (int g = 0; g < G; ++g) {
+        if (!part[g])
+            continue;
+        const int64_t i = i0 + g;
+        uint32_t st = s[g];
+        for (uint32_t k = 0; k < nk[g]; ++k) {
+            const pfr_words wd = pfr_stream_words(seed, (uint64_t)i, t0 + k);
+            const uint32_t explore = wd.w[PFR_WORD_EXPLORE], pick = wd.w[PFR_WORD_ACTION];
+            const int a = sarsa ? (int)sim->action[i]
+                                : choose(e, w, g, base[g], own[g], st, th[g], d, overlay, explore, pick);
+            const uint32_t row = st * (uint32_t)A + (uint32_t)a;
+            const uint64_t lo = rp[g][row];
+            const uint64_t j = lo + pfr_sample_entry_fixed(env->thr + lo, (uint32_t)(rp[g][row + 1] - lo),
+                                                           wd.w[PFR_WORD_TRANSITION], iters);
+            const uint32_t s2 = env->next[j];
+            float *ps;
+            if (own[g])
+                ps = own[g] + (size_t)row * d;
+            else if (overlay && e->map)
+                ps = pfr_overlay_get_map(&w->lane[g], base[g], row, d);
+            else if (overlay)
+                ps = pfr_overlay_get(&w->lane[g], base[g], row, d);
+            else
+                ps = (float *)(base[g] + (size_t)row * d);
+            const int a2 = sarsa ? choose(e, w, g, base[g], own[g], s2, th[g], d, overlay, explore, pick)
+                                 : greedy_first(e, w, g, base[g], own[g], s2, th[g], d, overlay);
+            const float *pn = read_row(e, w, g, base[g], own[g], s2 * (uint32_t)A + (uint32_t)a2, d, overlay);
+            pfr_cpu_td_step(ps, pn, th[g], d, env->reward[j], gamma, plan->alpha[k], plan->beta[k], learn, vec);
+            if (sarsa)
+                sim->action[i] = (uint8_t)a2;
+            st = s2;
+        }
+        sim->state[i] = st;
+    }
+}
