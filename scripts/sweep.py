@@ -133,6 +133,7 @@ def main():
                    "best_rank_d_error": js["best_rank_d_error"], "agent_steps": js["agent_steps"],
                    "agent_steps_per_sec": js["agent_steps_per_sec"], "wall_s": js["wall_s"],
                    "backend": js["backend"], "dir": rdir}
+            out["final_policy_gap"] = js.get("final_policy_gap", "")  # control only
             fed = js.get("federation") or {}  # who took part, how much, how stale; the privacy spent
             for k in ("mean_participants", "mean_steps", "mean_staleness", "epsilon"):
                 out[k] = "" if fed.get(k) is None else fed[k]

@@ -205,9 +205,42 @@ plot final "$OUT/fed_noise" --by agents --hue federation.noise_multiplier --out 
 plot final "$OUT"/fed_N_none "$OUT"/fed_N_dropout "$OUT"/fed_N_stragglers "$OUT"/fed_N_delay --by agents \
   --hue mechanism --out "$FIG/fed_N" --title "pfedtd_rep, final error vs N under each mechanism"
 
+echo "== 9. control: Q-learning and SARSA on a shared representation (6 x 6 grid world, 4 types)"
+C=examples/control/gridworld_q.yaml
+if [ "$SIZE" = full ]; then CR=2000; CN=256; CSD=0..4; CNS=16,64,256,1024; else CR=40; CN=16; CSD=0..1; CNS=4,16; fi
+CT="--set rounds=$CR --set agents=$CN"
+# each method's step sizes tuned on seed 1000 for the final policy gap (a diverging setting just loses)
+ctune() { # name, algorithm, learner, grids...
+  local name=$1 alg=$2 kind=$3; shift 3
+  python3 scripts/tune.py $C $CT --set algorithm=$alg --set control.kind=$kind "$@" --metric final_policy_gap \
+    --pfedrl "$PFEDRL" --out "$OUT/ctl_tune_$name" | tail -1
+}
+REP="--grid alpha=0.005,0.01,0.02,0.05 --grid beta=0.02,0.05,0.1,0.2"
+FIX="--grid alpha=0.01,0.02,0.05,0.1,0.2"
+TAB="--grid alpha=0.05,0.1,0.2,0.5,1"
+for spec in pfedtd_rep:pfedtd_rep:qlearning:REP local_rep:local_rep:qlearning:REP fedavg_rep:fedavg_rep:qlearning:REP \
+            fedq:fedtd:qlearning:FIX local_q:local_td:qlearning:FIX tabular_q:local_td_tabular:qlearning:TAB \
+            fedq_tabular:fedtd_tabular:qlearning:TAB pfedsarsa_rep:pfedtd_rep:sarsa:REP fedsarsa:fedtd:sarsa:FIX \
+            tabular_sarsa:local_td_tabular:sarsa:TAB; do
+  IFS=: read -r name alg kind grid <<< "$spec"
+  best=$(ctune "$name" "$alg" "$kind" ${!grid})
+  sweep $C $CT --set algorithm=$alg --set control.kind=$kind $best --vary seed=$CSD --tag method=$name \
+    --allow-failures --out "$OUT/ctl_$name"
+done
+plot curves "$OUT"/ctl_pfedtd_rep "$OUT"/ctl_local_rep "$OUT"/ctl_fedavg_rep "$OUT"/ctl_fedq "$OUT"/ctl_local_q \
+  "$OUT"/ctl_tabular_q "$OUT"/ctl_fedq_tabular --hue method --x steps_per_agent --y policy_gap \
+  --out "$FIG/control_q" --title "Q-learning, 6x6 grid world, 4 types, N=$CN"
+plot curves "$OUT"/ctl_pfedsarsa_rep "$OUT"/ctl_fedsarsa "$OUT"/ctl_tabular_sarsa --hue method --x steps_per_agent \
+  --y policy_gap --out "$FIG/control_sarsa" --title "SARSA, 6x6 grid world, 4 types, N=$CN"
+# and with N (pfedtd_rep's tuned step sizes)
+sweep $C --set rounds=$CR $(python3 -c "import json,sys;print(' '.join('--set %s=%s' % kv for kv in json.load(open(sys.argv[1]))['best'].items()))" "$OUT/ctl_tune_pfedtd_rep/best.json") \
+  --vary agents=$CNS --vary seed=$CSD --allow-failures --out "$OUT/ctl_N"
+plot final "$OUT/ctl_N" --by agents --hue algorithm --y policy_gap --out "$FIG/control_N" \
+  --title "PFedRL-Rep (Q-learning): final policy gap against N"
+
 for f in cliffwalk speedup speedup_one_type generalization ablation_dim ablation_K ablation_beta ablation_ortho \
          ablation_participation scale scale_N transfer transfer_reach rate rate_fixed_point fed_dropout fed_stragglers \
-         fed_delay fed_noise fed_N; do
+         fed_delay fed_noise fed_N control_q control_sarsa control_N; do
   [ -s "$FIG/$f.png" ] && [ -s "$FIG/$f.pdf" ] || { echo "run_all.sh: figure $f missing" >&2; exit 1; }
 done
 echo "== done in $(( $(date +%s) - start )) s; figures in $FIG"
