@@ -334,6 +334,42 @@ def section8(d):
     table(["mechanism"] + [f"N = {n}" for n in cols], body)
 
 
+def section9(d):
+    methods = [("pfedtd_rep", "PFedRL-Rep (Q-learning)"), ("local_rep", "local representation (Q)"),
+               ("fedavg_rep", "FedAvg of Phi and theta (Q)"), ("fedq", "FedQ: shared theta, fixed features"),
+               ("local_q", "local Q, fixed features"), ("tabular_q", "tabular Q-learning, local"),
+               ("fedq_tabular", "tabular FedQ (one shared table)"), ("pfedsarsa_rep", "PFedRL-Rep (SARSA)"),
+               ("fedsarsa", "FedSARSA: shared theta, fixed features"), ("tabular_sarsa", "tabular SARSA, local")]
+    print("### Table 15: control on the 6x6 grid world (4 types, N = 256, 2000 rounds of K = 10; step sizes tuned on "
+          "seed 1000 for the final policy gap; mean ± 95% CI over 5 seeds)\n")
+    body = []
+    for name, label in methods:
+        p = os.path.join(d, "ctl_" + name)
+        summ = rows(os.path.join(p, "summary.csv"))
+        fails = len(rows(os.path.join(p, "failures.csv"))) if os.path.exists(os.path.join(p, "failures.csv")) else 0
+        gap = [float(r["final_policy_gap"]) for r in summ]
+        qe = [float(r["final_value_error"]) for r in summ]
+        best = json.load(open(os.path.join(d, "ctl_tune_" + name, "best.json")))["best"]
+        by_run = defaultdict(list)
+        for r in rows(os.path.join(p, "sweep.csv")):
+            by_run[r["run"]].append(r)
+        reach = []
+        for run in by_run.values():
+            got = rounds_to_reach(run, 0.1, "policy_gap")
+            reach.append(None if got is None else
+                         next(int(r["agent_steps"]) / int(r["agents"]) for r in run if int(r["round"]) == got))
+        body.append([label, ", ".join(f"{k} {v}" for k, v in best.items()),
+                     fmt(*mean_ci(gap)) if gap else "-", fmt(*mean_ci(qe)) if qe else "-", reach_cell(reach),
+                     f"{fails} of {len(summ) + fails}" if fails else "0"])
+    table(["method", "tuned", "final policy_gap", "final q_error", "steps per agent to policy_gap 0.1",
+           "diverged"], body)
+    g = group_final(os.path.join(d, "ctl_N"), "agents", "final_policy_gap")
+    q = group_final(os.path.join(d, "ctl_N"), "agents")
+    print("### Table 16: PFedRL-Rep (Q-learning) against N, its tuned step sizes (5 seeds)\n")
+    table(["N", "final policy_gap", "final q_error", "runs"],
+          [[n, fmt(*mean_ci(g[n])), fmt(*mean_ci(q[n])), len(g[n])] for n in sorted(g, key=int)])
+
+
 def section0(d):
     """The machine time the runs took: the sum of every finished run's wall time (summary.json;
     set-up and failed runs not counted), and the largest."""
@@ -349,7 +385,7 @@ def section0(d):
           f"counted); the longest {biggest[0] / 60:.1f} minutes ({biggest[1]}).\n")
 
 
-SECTIONS = (section0, section1, section2, section3, section4, section5, section6, section7, section8)
+SECTIONS = (section0, section1, section2, section3, section4, section5, section6, section7, section8, section9)
 
 
 def render(sec, runs):

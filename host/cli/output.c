@@ -357,7 +357,10 @@ int pfr_cli_write_env_npy(const char *dir, const pfr_sim *sim, int *dense, pfr_e
 {
     const int S = pfr_sim_num_states(sim), M = pfr_sim_num_types(sim), n = M <= S ? M : S;
     const size_t ss = (size_t)S * S;
-    *dense = 2.0 * 8.0 * (double)M * (double)ss <= PFR_CLI_DENSE_EXPORT_BYTES;
+    char control[32] = "none";
+    pfr_config_get(pfr_sim_config(sim), "control.kind", control, sizeof control, NULL);
+    /* an MDP (control) goes out in CSR only: rows s A + a; V.npy then holds Q* */
+    *dense = strcmp(control, "none") == 0 && 2.0 * 8.0 * (double)M * (double)ss <= PFR_CLI_DENSE_EXPORT_BYTES;
     double *P = *dense ? malloc(sizeof(double) * ss * M) : NULL, *R = *dense ? malloc(sizeof(double) * ss * M) : NULL;
     double *V = malloc(sizeof(double) * (size_t)S * M), *mu = malloc(sizeof(double) * (size_t)S * M);
     double *sv = malloc(sizeof(double) * (size_t)n);
