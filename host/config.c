@@ -621,9 +621,6 @@ pfr_status pfr_config_validate(const pfr_config *c, pfr_error *err)
                         pfr_env_kind_name(c->env.kind));
     if (c->env.kind == PFR_ENV_GARNET && c->env.states > 0 && c->env.branching > c->env.states)
         return pfr_fail(err, PFR_ERR_CONFIG, "env.branching (%d) exceeds env.states (%d)", c->env.branching, c->env.states);
-    if (c->control.kind != PFR_CONTROL_NONE && c->backend == PFR_BACKEND_CUDA)
-        return pfr_fail(err, PFR_ERR_CONFIG, "control.kind=%s: the CUDA engine does not run control yet; allowed with it: "
-                        "backend cpu or auto", pfr_control_name(c->control.kind));
     if (c->control.kind == PFR_CONTROL_NONE &&
         (c->control.epsilon != 0.1 || c->control.epsilon_end != 0.1 || c->control.epsilon_steps != 0))
         return pfr_fail(err, PFR_ERR_CONFIG, "control.epsilon/epsilon_end/epsilon_steps set with control.kind=none (policy "

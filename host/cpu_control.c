@@ -8,7 +8,8 @@
  * A step at state s with the words w of agent i at global step t (DESIGN §2):
  *   Q-learning: a = epsilon-greedy(Q(s, .)) by w2 (explore iff w2 < the round's threshold) and w3
  *     (exploring: a uniform action; else a uniform choice among the tied maxima); s' from row s A + a
- *     by w0; target row (s', argmax_b Q(s', b)) (the first maximum: its value is what counts).
+ *     by w0; target row (s', argmax_b Q(s', b)) (the first maximum: its value is what counts). The
+ *     rules are kernels/pfr_control.h's, which the CUDA engine's step calls too.
  *   SARSA: a = the action drawn at the previous step (action[i]); s' by w0; a' = epsilon-greedy at
  *     s' by w2, w3; target row (s', a'); action[i] = a'.
  * then the TD update of pfr_td_step on (row, target row): theta with the old Phi row, the row with
@@ -18,7 +19,11 @@
  */
 #include <string.h>
 
+#include "../kernels/pfr_control.h"
 #include "cpu_engine.h"
+
+_Static_assert(PFR_CONTROL_KIND_SARSA == (int)PFR_CONTROL_SARSA && PFR_CONTROL_KIND_QLEARNING == (int)PFR_CONTROL_QLEARNING,
+               "the kernels' control values are pfr_control's");
 
 /* Agent g's copy of row r for reading: its overlay's, else the base Phi's. */
 static inline const float *read_row(const cpu_engine *e, cpu_thread *w, int g, const float *base, float *own,
@@ -35,42 +40,13 @@ static inline const float *read_row(const cpu_engine *e, cpu_thread *w, int g, c
     return base + (size_t)r * d;
 }
 
-/* epsilon-greedy at state s from the words (explore, pick): see above. */
-static int choose(const cpu_engine *e, cpu_thread *w, int g, const float *base, float *own, uint32_t s,
-                  const float *th, int d, int overlay, uint32_t explore, uint32_t pick)
+/* Q(s, .) of agent g into q[0 .. A-1]. */
+static void q_values(const cpu_engine *e, cpu_thread *w, int g, const float *base, float *own, uint32_t s,
+                     const float *th, int d, int overlay, float *q)
 {
     const int A = e->sim->A;
-    if ((uint64_t)explore < e->plan->explore_thr)
-        return (int)pfr_word_below(pick, (uint32_t)A);
-    float q[64], best = -3.4e38f;
-    int ties = 0;
-    for (int b = 0; b < A; ++b) {
+    for (int b = 0; b < A; ++b)
         q[b] = pfr_dot(read_row(e, w, g, base, own, s * (uint32_t)A + (uint32_t)b, d, overlay), th, d);
-        best = q[b] > best ? q[b] : best;
-    }
-    for (int b = 0; b < A; ++b)
-        ties += q[b] == best;
-    int k = (int)pfr_word_below(pick, (uint32_t)ties);
-    for (int b = 0; b < A; ++b)
-        if (q[b] == best && k-- == 0)
-            return b;
-    return 0; /* not reached */
-}
-
-static int greedy_first(const cpu_engine *e, cpu_thread *w, int g, const float *base, float *own, uint32_t s,
-                        const float *th, int d, int overlay)
-{
-    const int A = e->sim->A;
-    int arg = 0;
-    float best = -3.4e38f;
-    for (int b = 0; b < A; ++b) {
-        const float q = pfr_dot(read_row(e, w, g, base, own, s * (uint32_t)A + (uint32_t)b, d, overlay), th, d);
-        if (q > best) {
-            best = q;
-            arg = b;
-        }
-    }
-    return arg;
 }
 
 void pfr_cpu_group_control(cpu_engine *e, cpu_thread *w, int64_t i0, int G, int *part, int vec)
@@ -97,8 +73,10 @@ void pfr_cpu_group_control(cpu_engine *e, cpu_thread *w, int64_t i0, int G, int 
         for (uint32_t k = 0; k < nk[g]; ++k) {
             const pfr_words wd = pfr_stream_words(seed, (uint64_t)i, t0 + k);
             const uint32_t explore = wd.w[PFR_WORD_EXPLORE], pick = wd.w[PFR_WORD_ACTION];
-            const int a = sarsa ? (int)sim->action[i]
-                                : choose(e, w, g, base[g], own[g], st, th[g], d, overlay, explore, pick);
+            float q[PFR_CONTROL_MAX_A];
+            if (!sarsa)
+                q_values(e, w, g, base[g], own[g], st, th[g], d, overlay, q);
+            const int a = sarsa ? (int)sim->action[i] : pfr_egreedy(q, A, explore, pick, plan->explore_thr);
             const uint32_t row = st * (uint32_t)A + (uint32_t)a;
             const uint64_t lo = rp[g][row];
             const uint64_t j = lo + pfr_sample_entry_fixed(env->thr + lo, (uint32_t)(rp[g][row + 1] - lo),
@@ -113,8 +91,8 @@ void pfr_cpu_group_control(cpu_engine *e, cpu_thread *w, int64_t i0, int G, int 
                 ps = pfr_overlay_get(&w->lane[g], base[g], row, d);
             else
                 ps = (float *)(base[g] + (size_t)row * d);
-            const int a2 = sarsa ? choose(e, w, g, base[g], own[g], s2, th[g], d, overlay, explore, pick)
-                                 : greedy_first(e, w, g, base[g], own[g], s2, th[g], d, overlay);
+            q_values(e, w, g, base[g], own[g], s2, th[g], d, overlay, q); /* Q(s', .) before the update */
+            const int a2 = sarsa ? pfr_egreedy(q, A, explore, pick, plan->explore_thr) : pfr_argmax_first(q, A);
             const float *pn = read_row(e, w, g, base[g], own[g], s2 * (uint32_t)A + (uint32_t)a2, d, overlay);
             pfr_cpu_td_step(ps, pn, th[g], d, env->reward[j], gamma, plan->alpha[k], plan->beta[k], learn, vec);
             if (sarsa)

@@ -41,8 +41,12 @@ template <int D> __global__ void pfr_local_steps_thread(const __grid_constant__ 
 {
     const int d = D > 0 ? D : a.d; /* the same value; a constant for the compiler when D > 0 */
     const int64_t i = a.i0 + (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < a.i0 + a.n)
-        pfr_agent_round(&a, i, d);
+    if (i < a.i0 + a.n) {
+        if (a.control) /* SARSA or Q-learning (the same for every thread of the launch) */
+            pfr_agent_round_control(&a, i, d);
+        else
+            pfr_agent_round(&a, i, d);
+    }
 }
 
 /* ---- variant 2: a warp per agent (the round: kernels/pfr_warp_round.h) -------------------------- */
@@ -87,7 +91,7 @@ extern "C" cudaError_t pfr_cuda_launch_local_steps(const pfr_round_args *a, pfr_
     if (a->d < 1 || a->d > PFR_ROUND_MAX_D || a->n < 1)
         return cudaErrorInvalidValue;
     const int threads = 128;
-    if (kernel == PFR_CUDA_KERNEL_WARP) {
+    if (kernel == PFR_CUDA_KERNEL_WARP && !a->control) { /* control: the thread kernel only, for now */
         const int64_t blocks = (a->n + threads / 32 - 1) / (threads / 32);
         pfr_local_steps_warp<<<(unsigned)blocks, threads, 0, stream>>>(*a);
         return cudaGetLastError();

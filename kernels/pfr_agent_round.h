@@ -15,6 +15,7 @@
 #define PFR_AGENT_ROUND_H
 
 #include "pfr_agent_math.h"
+#include "pfr_control.h"
 
 /* Everything a round reads and writes; device pointers on the GPU. Shapes in brackets. */
 typedef struct pfr_round_args {
@@ -46,6 +47,11 @@ typedef struct pfr_round_args {
     int age0, H;                /* H: the history's depth (0: no stale Phi) */
     int64_t round;
     const float *hist;          /* [H + 1, S, d] slot r mod (H + 1) = the Phi round r started from */
+    /* Control (DESIGN §12; 0: policy evaluation): S is then the state-action rows, states * A */
+    int control;                /* PFR_CONTROL_KIND_SARSA or _QLEARNING, else 0 */
+    int A;
+    uint64_t explore_thr;       /* explore iff word 2 < this */
+    uint8_t *action;            /* [N] SARSA: each agent's next action */
 } pfr_round_args;
 
 /* The Phi agent i starts its round from (pfr_round_args): the current one, or with delays the one of
@@ -179,6 +185,56 @@ PFR_HD static inline void pfr_agent_round(const pfr_round_args *a, int64_t i, co
         if (k > 0)
             w = pfr_stream_words(a->seed, (uint64_t)i, t0 + (uint64_t)k);
         pfr_agent_step(a, &st, w.w[PFR_WORD_TRANSITION], k, d);
+    }
+    pfr_agent_end(a, &st, d);
+}
+
+/* Row r of the agent's Phi_i for reading (insert 0) or for its update (insert 1: into its overlay). */
+PFR_HD static inline float *pfr_agent_row(pfr_agent_state *st, uint32_t r, const int d, int insert)
+{
+    if (st->own)
+        return st->own + (size_t)r * d;
+    if (st->rows)
+        return pfr_overlay_row(st->base, st, r, d, insert);
+    return (float *)(st->base + (size_t)r * d);
+}
+
+/* Q(s, .) of the agent into q[0 .. A-1]. */
+PFR_HD static inline void pfr_agent_q(const pfr_round_args *a, pfr_agent_state *st, uint32_t s, const int d, float *q)
+{
+    for (int b = 0; b < a->A; ++b)
+        q[b] = pfr_dot(pfr_agent_row(st, s * (uint32_t)a->A + (uint32_t)b, d, 0), st->th, d);
+}
+
+/* Agent i's round with control, by one thread: the CPU engine's step (host/cpu_control.c) with this
+ * engine's overlay; the action rules are pfr_control.h's (DESIGN §12). */
+PFR_HD static inline void pfr_agent_round_control(const pfr_round_args *a, int64_t i, const int d)
+{
+    const uint64_t t0 = a->t0_dev ? *a->t0_dev : a->t0;
+    pfr_words w = pfr_stream_words(a->seed, (uint64_t)i, t0);
+    pfr_agent_state st;
+    if (!pfr_agent_begin(a, i, w.w[PFR_WORD_PARTICIPATION], &st, d))
+        return;
+    const int A = a->A, K = pfr_agent_steps(a, i), sarsa = a->control == PFR_CONTROL_KIND_SARSA;
+    float q[PFR_CONTROL_MAX_A];
+    for (int k = 0; k < K; ++k) {
+        if (k > 0)
+            w = pfr_stream_words(a->seed, (uint64_t)i, t0 + (uint64_t)k);
+        const uint32_t explore = w.w[PFR_WORD_EXPLORE], pick = w.w[PFR_WORD_ACTION];
+        if (!sarsa)
+            pfr_agent_q(a, &st, st.s, d, q);
+        const int act = sarsa ? (int)a->action[i] : pfr_egreedy(q, A, explore, pick, a->explore_thr);
+        const uint32_t row = st.s * (uint32_t)A + (uint32_t)act, lo = st.rp[row];
+        const uint32_t j = lo + pfr_sample_entry(a->thr + lo, st.rp[row + 1] - lo, w.w[PFR_WORD_TRANSITION]);
+        const uint32_t s2 = a->next[j];
+        float *ps = pfr_agent_row(&st, row, d, 1);
+        pfr_agent_q(a, &st, s2, d, q); /* Q(s', .) before the update */
+        const int a2 = sarsa ? pfr_egreedy(q, A, explore, pick, a->explore_thr) : pfr_argmax_first(q, A);
+        const float *pn = pfr_agent_row(&st, s2 * (uint32_t)A + (uint32_t)a2, d, 0);
+        pfr_td_step(ps, pn, st.th, d, a->reward[j], a->gamma, a->alpha[k], a->beta[k], a->learn_phi);
+        if (sarsa)
+            a->action[i] = (uint8_t)a2;
+        st.s = s2;
     }
     pfr_agent_end(a, &st, d);
 }

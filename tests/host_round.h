@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -45,6 +46,10 @@ struct HostBuffers {
             rp32[r] = (uint32_t)sim->env->row_ptr[r];
         alpha.assign(K, (float)sim->cfg.alpha); // a constant schedule
         beta.assign(K, (float)sim->cfg.beta);
+        if (sim->tabular) { // as sim.c does: the table learns at alpha, theta (fixed at 1) not at all
+            beta.assign(K, (float)sim->cfg.alpha);
+            alpha.assign(K, 0.0f);
+        }
         ov_rows.resize((size_t)chunk * R_rows);
         ov_vals.resize((size_t)chunk * R_rows * d);
         ov_count.resize(chunk);
@@ -102,7 +107,9 @@ struct HostOps {
     pfr_status local_steps(const pfr_round_args &a)
     {
         for (int64_t i = a.i0; i < a.i0 + a.n; ++i) {
-            if (warp)
+            if (a.control) // the thread kernel's choice (local_steps.cu)
+                pfr_agent_round_control(&a, i, a.d);
+            else if (warp)
                 warp->run(&a, i);
             else
                 pfr_agent_round(&a, i, a.d);
@@ -227,6 +234,12 @@ inline uint64_t host_device_round(pfr_sim *sim, HostBuffers &buf, HostWarp *warp
     b.age = plan.age;
     b.hist = sim->fed_hist;
     b.age_weight = sim->fed_weight;
+    b.action = sim->action;
+    if (sim->control) { // the round's exploration, as sim.c sets it
+        const pfr_control_config *cc = &sim->cfg.control;
+        const double f = cc->epsilon_steps > 0 ? std::fmin(1.0, (double)plan.t0 / (double)cc->epsilon_steps) : 0.0;
+        plan.explore_thr = pfr_participation_threshold(cc->epsilon + f * (cc->epsilon_end - cc->epsilon));
+    }
     const pfr_status st = pfr_round_run(ops, sim, &plan, buf.R_rows, buf.chunk,
                                         sim->cfg.orthonormalize && sim->learn_phi, b, &part);
     *fail = st == PFR_OK ? ops.fail : 0;

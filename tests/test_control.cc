@@ -275,13 +275,9 @@ TEST(Control, BadMdpFilesAndSettingsAreRefused)
     ASSERT_TRUE(s);
     EXPECT_EQ(s->A, 2);
     pfr_sim_destroy(s);
-    // exploration keys without control; control on the CUDA engine
+    // exploration keys without control
     make({{"control.epsilon", "0.3"}}, PFR_ERR_CONFIG, &msg);
     EXPECT_NE(msg.find("set with control.kind=none"), std::string::npos) << msg;
-#ifdef PFR_HAVE_CUDA
-    make({{"control.kind", "sarsa"}, {"backend", "cuda"}}, PFR_ERR_CONFIG, &msg);
-    EXPECT_NE(msg.find("the CUDA engine does not run control yet"), std::string::npos) << msg;
-#endif
 }
 
 // Policy evaluation is untouched by the MDP builders: the chain a family builds is the policy's

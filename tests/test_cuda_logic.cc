@@ -269,6 +269,23 @@ TEST(CudaLogic, DeviceRoundWithFederationEqualsTheCpuEngine)
             {"pfedtd_rep"}, 4, true);
 }
 
+// Control (SARSA and Q-learning, kernels/pfr_agent_round.h's control round, the thread kernel): bit for
+// bit the CPU engine's step (host/cpu_control.c) for every federation structure, slot maps and scans,
+// with decaying exploration, participation and stragglers.
+TEST(CudaLogic, ControlRoundOnTheHostEqualsTheCpuEngine)
+{
+    for (const char *kind : {"qlearning", "sarsa"})
+        for (bool slots : {true, false}) {
+            SCOPED_TRACE(std::string(kind) + (slots ? " slot map" : " scan"));
+            compare(1 << 30, true, slots,
+                    {{"control.kind", kind}, {"control.epsilon", "0.5"}, {"control.epsilon_end", "0.05"},
+                     {"control.epsilon_steps", "100"}, {"federation.stragglers", "0.3"}},
+                    {"pfedtd_rep", "fedavg_rep", "fedtd", "local_rep", "local_td", "fedtd_tabular",
+                     "local_td_tabular"},
+                    6);
+        }
+}
+
 // In chunks the per-chunk sums are added up, so Phi and theta differ from the CPU engine by
 // rounding only; the states, which no float decides, stay identical.
 TEST(CudaLogic, ChunkedDeviceRoundStaysWithinRounding) { compare(2 * PFR_AGENT_BLOCK, false, true); }

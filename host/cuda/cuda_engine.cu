@@ -81,6 +81,7 @@ struct cuda_engine {
     uint8_t *fage = nullptr;
     float *fhist = nullptr;
     double *fweight = nullptr;
+    uint8_t *action = nullptr; /* [N] control=sarsa: each agent's next action */
 };
 
 cuda_engine *E(pfr_sim *sim) { return static_cast<cuda_engine *>(sim->engine_state); }
@@ -95,7 +96,7 @@ void cuda_destroy(pfr_sim *sim)
                     e->alpha, e->ov_rows, e->ov_vals, e->ov_count, e->ov_slot, e->took, e->partial,
                     e->theta_partial, e->ones, e->mean, e->Rdev, e->X, e->gram, e->fail, e->block_count,
                     e->mom, e->vnorm2, e->blk, e->mu, e->V, e->ctr, e->blas_ws, e->fsteps, e->fage, e->fhist,
-                    e->fweight};
+                    e->fweight, e->action};
     if (e->stream)
         (void)cudaStreamSynchronize(e->stream); /* nothing in flight reads what is freed next */
     if (e->graph)
@@ -155,6 +156,8 @@ pfr_status cuda_sync_host(pfr_sim *sim)
     if (sim->own_phi)
         PFR_CUDA(sim, cudaMemcpyAsync(sim->agent_phi, e->agent_phi, sizeof(float) * N * S * d, cudaMemcpyDeviceToHost,
                                       e->stream));
+    if (e->action)
+        PFR_CUDA(sim, cudaMemcpyAsync(sim->action, e->action, N, cudaMemcpyDeviceToHost, e->stream));
     PFR_CUDA(sim, cudaStreamSynchronize(e->stream));
     pfr_status st = check_fail(sim);
     if (st == PFR_OK)
@@ -175,6 +178,8 @@ pfr_status cuda_push_host(pfr_sim *sim)
         st = upload(sim, e->state, sim->state, sizeof(uint32_t) * N);
     if (st == PFR_OK && sim->own_phi)
         st = upload(sim, e->agent_phi, sim->agent_phi, sizeof(float) * N * S * d);
+    if (st == PFR_OK && e->action)
+        st = upload(sim, e->action, sim->action, N);
     if (st == PFR_OK && e->fhist) /* the history too (a loaded checkpoint's) */
         st = upload(sim, e->fhist, sim->fed_hist, sizeof(float) * S * d * (size_t)sim->fed_slots);
     if (st != PFR_OK)
@@ -379,6 +384,7 @@ pfr_round_buffers round_buffers(pfr_sim *sim, int graph)
     b.age = e->fage;
     b.hist = e->fhist;
     b.age_weight = e->fweight;
+    b.action = e->action;
     return b;
 }
 
@@ -478,7 +484,7 @@ pfr_status cuda_round(pfr_sim *sim, const pfr_round_plan *plan, uint64_t *partic
         PFR_CUDA(sim, cudaMemcpyAsync(e->fhist + (size_t)(plan->round % sim->fed_slots) * sd, e->phi,
                                       sizeof(float) * sd, cudaMemcpyDeviceToDevice, e->stream));
     }
-    const int federated = sim->fed != nullptr; /* per-round uploads: no graph */
+    const int federated = sim->fed != nullptr || sim->control; /* per-round uploads or exploration: no graph */
     if (sim->cfg.cuda_graph && everybody && !host_orth && !federated) {
         *participants = (uint64_t)sim->N;
         return launch_round_graph(sim, plan);
@@ -580,6 +586,8 @@ pfr_status cuda_init(pfr_sim *sim)
         ALLOC(e->fsteps, N);
         ALLOC(e->fage, N);
     }
+    if (sim->action)
+        ALLOC(e->action, N);
     if (sim->fed_slots > 0) {
         ALLOC(e->fhist, (size_t)sim->fed_slots * S * d);
         ALLOC(e->fweight, (size_t)sim->fed_slots);
@@ -623,6 +631,8 @@ pfr_status cuda_init(pfr_sim *sim)
         st = upload(sim, e->vnorm2, sim->truth.vnorm2, sizeof(double) * M);
     if (st == PFR_OK && e->fhist)
         st = upload(sim, e->fhist, sim->fed_hist, sizeof(float) * S * d * (size_t)sim->fed_slots);
+    if (st == PFR_OK && e->action)
+        st = upload(sim, e->action, sim->action, N);
     if (st == PFR_OK && e->fweight)
         st = upload(sim, e->fweight, sim->fed_weight, sizeof(double) * (size_t)sim->fed_slots);
     if (st == PFR_OK) {

@@ -41,7 +41,8 @@ pfr_status pfr_cuda_plan_memory(pfr_sim *sim, size_t free_bytes, size_t total_by
                         + 8.0 * (S * d + d * d + 3.0)                             /* Cholesky-QR, fail, ctr */
                         + 4194304.0                                               /* cuBLAS workspace */
                         + (sim->fed_per_agent ? 5.0 * N : 0.0)                    /* federation: steps, ages */
-                        + sim->fed_slots * (4.0 * S * d + 8.0);                   /* history of Phi, weights */
+                        + sim->fed_slots * (4.0 * S * d + 8.0)                    /* history of Phi, weights */
+                        + (sim->action ? N : 0.0);                                /* SARSA's next actions */
     const double per_agent = (plan->overlay ? 4.0 * plan->R * (d + 1) + 4.0 : 0.0) + (plan->slots ? S : 0.0);
     const double per_block = 8.0 * (sim->avg_phi ? S * d : 0.0) + 8.0 * d + 8.0;
     plan->chunk_block_bytes = per_block + PFR_AGENT_BLOCK * per_agent;

@@ -74,6 +74,7 @@ struct pfr_round_buffers {
     const uint8_t *age;           /* [N] the plan's ages */
     const float *hist;            /* [H + 1, S, d] the history of Phi, this round's slot filled */
     const double *age_weight;     /* [H + 1] */
+    uint8_t *action;              /* [N] control=sarsa: each agent's next action */
 };
 
 /* The round's arguments for the local steps of every chunk (the caller sets i0, n per chunk). */
@@ -117,6 +118,10 @@ static inline pfr_round_args pfr_round_args_make(const pfr_sim *sim, const pfr_r
     a.H = plan->base ? plan->history : 0;
     a.round = plan->round;
     a.hist = plan->base ? b.hist : 0;
+    a.control = (int)sim->control; /* pfr_control's values: PFR_CONTROL_KIND_* */
+    a.A = sim->A;
+    a.explore_thr = plan->explore_thr;
+    a.action = b.action;
     return a;
 }
 
