@@ -239,3 +239,14 @@ except KeyboardInterrupt:
     assert words[0] == "stopped", out.stdout
     r, after = int(words[1]), int(words[2])
     assert 0 < r < 10**7 and after == r + 2
+
+
+def test_control_metrics(cliffwalk: str) -> None:
+    sim = pfedrl.Simulation(config=cliffwalk, agents=32, control={"kind": "qlearning", "epsilon": 0.3},
+                            algorithm="local_td_tabular")
+    assert sim.num_states == 48 * 4  # a row per state-action pair
+    sim.run(50)
+    m = sim.metrics[-1]
+    assert 0 <= m["policy_gap"] < sim.metrics[0]["policy_gap"] and m["policy_agents"] == 32
+    assert sim.phi.shape == (48 * 4, 1)
+
