@@ -27,64 +27,24 @@
 #include "../../kernels/pfr_launch.h"
 #include "cuda_check.h"
 #include "cuda_engine.h"
+#include "cuda_engine_state.h"
 #include "cuda_plugin.h"
 #include "round_sequence.h"
 
+namespace pfr_cuda {
+
+pfr_status upload(pfr_sim *sim, void *dst, const void *src, size_t bytes)
+{
+    PFR_CUDA(sim, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, E(sim)->stream));
+    return PFR_OK;
+}
+
+} // namespace pfr_cuda
+
 namespace {
 
-struct cuda_engine {
-    cudaStream_t stream = nullptr;
-    cublasHandle_t blas = nullptr;
-    int64_t nblocks = 0;  /* agent blocks in all */
-    int64_t chunk = 0;    /* agents per chunk: a multiple of PFR_AGENT_BLOCK (all agents when they fit) */
-    int R = 0;
-    pfr_cuda_kernel kernel = PFR_CUDA_KERNEL_THREAD; /* the local-step variant in use */
-    int orthonormalize = 0;                          /* Phi (or each Phi_i) is orthonormalized each round */
-    /* graph mode (cuda_graph): the captured round, and {t0, round} on the device with its host mirror */
-    cudaGraphExec_t graph = nullptr;
-    uint64_t *ctr = nullptr;
-    uint64_t ctr_host[2] = {0, 0};
-    int ctr_valid = 0;
-    void *blas_ws = nullptr; /* cuBLAS workspace, fixed (no allocation inside a capture) */
-    int host_stale = 0; /* the device holds newer state than the host arrays */
-    /* the chains */
-    uint32_t *row_ptr = nullptr, *thr = nullptr, *next = nullptr;
-    float *reward = nullptr;
-    /* agent state; shapes as in pfr_round_args */
-    float *phi = nullptr, *agent_phi = nullptr, *theta = nullptr;
-    uint32_t *state = nullptr;
-    float *alpha = nullptr;            /* [2K]: alpha_{t0+k}, then beta_{t0+k} */
-    float *sched_pinned = nullptr;     /* [2, 2K] pinned staging, used in turn */
-    cudaEvent_t sched_done[2] = {nullptr, nullptr}; /* the copy out of each staging half is done */
-    int sched_next = 0;
-    float *sched_last = nullptr;       /* [2K] host: what the device holds now */
-    int sched_valid = 0;
-    uint32_t *ov_rows = nullptr;
-    float *ov_vals = nullptr;
-    int *ov_count = nullptr;
-    uint8_t *ov_slot = nullptr;
-    unsigned char *took = nullptr;
-    /* aggregation */
-    double *partial = nullptr, *theta_partial = nullptr, *ones = nullptr, *mean = nullptr, *Rdev = nullptr;
-    /* orthonormalization: X [S, d] double, gram [d, d], fail = first failed round or PFR_CUDA_NO_FAIL */
-    double *X = nullptr, *gram = nullptr;
-    unsigned long long *fail = nullptr;
-    int *block_count = nullptr;
-    int *block_count_host = nullptr;
-    /* metrics */
-    double *mom = nullptr, *vnorm2 = nullptr, *blk = nullptr;
-    double *mu = nullptr, *V = nullptr; /* [M, S], local_rep only */
-    /* federation (host/federation.c draws; the plan carries them): steps and ages [N] uploaded each
-     * round, the history of Phi [H + 1, S, d] kept here (slot r mod (H + 1) copied from Phi at the
-     * start of round r, as the host keeps its own for checkpoints), the age weights [H + 1] */
-    uint32_t *fsteps = nullptr;
-    uint8_t *fage = nullptr;
-    float *fhist = nullptr;
-    double *fweight = nullptr;
-    uint8_t *action = nullptr; /* [N] control=sarsa: each agent's next action */
-};
+using namespace pfr_cuda;
 
-cuda_engine *E(pfr_sim *sim) { return static_cast<cuda_engine *>(sim->engine_state); }
 
 void cuda_destroy(pfr_sim *sim)
 {
@@ -119,11 +79,6 @@ void cuda_destroy(pfr_sim *sim)
     sim->engine_state = nullptr;
 }
 
-pfr_status upload(pfr_sim *sim, void *dst, const void *src, size_t bytes)
-{
-    PFR_CUDA(sim, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, E(sim)->stream));
-    return PFR_OK;
-}
 
 /* After the stream is idle: a failed device orthonormalization becomes the handle's error. */
 pfr_status check_fail(pfr_sim *sim)
@@ -502,149 +457,6 @@ pfr_status cuda_round(pfr_sim *sim, const pfr_round_plan *plan, uint64_t *partic
 
 const pfr_engine_vtbl CUDA_ENGINE = {"cuda",         cuda_round, cuda_sync_host, cuda_pull_phi, cuda_agent_metrics,
                                      cuda_push_host, cuda_wait,  cuda_destroy};
-
-template <typename T> pfr_status dalloc(pfr_sim *sim, T **p, size_t count)
-{
-    PFR_CUDA(sim, cudaMalloc((void **)p, sizeof(T) * (count ? count : 1)));
-    return PFR_OK;
-}
-
-pfr_status cuda_init(pfr_sim *sim)
-{
-    cuda_engine *e = E(sim);
-    const pfr_env *env = sim->env;
-    const size_t S = (size_t)sim->S, d = (size_t)sim->d, N = (size_t)sim->N, K = (size_t)sim->K;
-    const size_t M = (size_t)sim->M, nnz = (size_t)env->nnz;
-    size_t free_b = 0, total_b = 0;
-    PFR_CUDA(sim, cudaMemGetInfo(&free_b, &total_b));
-    pfr_cuda_plan plan;
-    pfr_status pst = pfr_cuda_plan_memory(sim, free_b, total_b, &plan);
-    if (pst != PFR_OK)
-        return pst;
-    e->nblocks = plan.nblocks;
-    e->R = plan.R;
-    e->chunk = plan.chunk;
-    const int overlay = plan.overlay, slots = plan.slots;
-    const int64_t chunk_blocks = plan.chunk_blocks;
-    e->kernel = pfr_cuda_pick_kernel(sim->cfg.cuda_kernel, (int)d);
-    e->orthonormalize = sim->cfg.orthonormalize && sim->learn_phi;
-
-    PFR_CUDA(sim, cudaStreamCreateWithFlags(&e->stream, cudaStreamNonBlocking));
-    PFR_CUBLAS(sim, cublasCreate(&e->blas));
-    PFR_CUBLAS(sim, cublasSetStream(e->blas, e->stream)); /* resets the workspace: set it after */
-    pfr_status st;
-#define ALLOC(ptr, count)                                                                             \
-    if ((st = dalloc(sim, &(ptr), (count))) != PFR_OK)                                               \
-    return st
-    ALLOC(e->row_ptr, M * (S + 1));
-    ALLOC(e->thr, nnz);
-    ALLOC(e->next, nnz);
-    ALLOC(e->reward, nnz);
-    ALLOC(e->phi, S * d);
-    ALLOC(e->theta, N * d);
-    ALLOC(e->state, N);
-    ALLOC(e->alpha, 2 * K);
-    ALLOC(e->X, S * d);
-    ALLOC(e->gram, d * d);
-    ALLOC(e->fail, 1);
-    ALLOC(e->ctr, 2);
-    {
-        const size_t ws = (size_t)4 << 20; /* 4 MiB */
-        PFR_CUDA(sim, cudaMalloc(&e->blas_ws, ws));
-        PFR_CUBLAS(sim, cublasSetWorkspace(e->blas, e->blas_ws, ws));
-    }
-    PFR_CUDA(sim, cudaMemsetAsync(e->fail, 0xFF, sizeof(unsigned long long), e->stream)); /* PFR_CUDA_NO_FAIL */
-    PFR_CUDA(sim, cudaMallocHost((void **)&e->sched_pinned, sizeof(float) * 4 * K));
-    for (cudaEvent_t &ev : e->sched_done)
-        PFR_CUDA(sim, cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
-    ALLOC(e->took, N);
-    ALLOC(e->block_count, (size_t)e->nblocks);
-    ALLOC(e->theta_partial, (size_t)chunk_blocks * d);
-    ALLOC(e->ones, (size_t)chunk_blocks);
-    ALLOC(e->mean, S * d + d);
-    ALLOC(e->Rdev, d * d);
-    ALLOC(e->mom, M * (d * d + d));
-    ALLOC(e->vnorm2, M);
-    ALLOC(e->blk, 3 * (size_t)e->nblocks);
-    if (sim->own_phi) {
-        ALLOC(e->agent_phi, N * S * d);
-        ALLOC(e->mu, M * S);
-        ALLOC(e->V, M * S);
-    }
-    if (overlay) {
-        ALLOC(e->ov_rows, (size_t)e->chunk * e->R);
-        ALLOC(e->ov_vals, (size_t)e->chunk * e->R * d);
-        ALLOC(e->ov_count, (size_t)e->chunk);
-    }
-    if (slots) {
-        ALLOC(e->ov_slot, (size_t)e->chunk * S);
-        PFR_CUDA(sim, cudaMemsetAsync(e->ov_slot, 0xFF, (size_t)e->chunk * S, e->stream)); /* agents keep it so */
-    }
-    if (sim->avg_phi)
-        ALLOC(e->partial, (size_t)chunk_blocks * S * d);
-    if (sim->fed_per_agent) {
-        ALLOC(e->fsteps, N);
-        ALLOC(e->fage, N);
-    }
-    if (sim->action)
-        ALLOC(e->action, N);
-    if (sim->fed_slots > 0) {
-        ALLOC(e->fhist, (size_t)sim->fed_slots * S * d);
-        ALLOC(e->fweight, (size_t)sim->fed_slots);
-    }
-#undef ALLOC
-    e->block_count_host = (int *)malloc(sizeof(int) * (size_t)e->nblocks);
-    e->sched_last = (float *)malloc(sizeof(float) * 2 * K);
-    uint32_t *rp32 = (uint32_t *)malloc(sizeof(uint32_t) * M * (S + 1));
-    double *ones = (double *)malloc(sizeof(double) * (size_t)chunk_blocks);
-    if (!e->block_count_host || !e->sched_last || !rp32 || !ones) {
-        free(rp32);
-        free(ones);
-        return pfr_sim_fail(sim, PFR_ERR_NO_MEMORY, "out of host memory");
-    }
-    for (size_t r = 0; r < M * (S + 1); ++r)
-        rp32[r] = (uint32_t)env->row_ptr[r];
-    for (int64_t b = 0; b < chunk_blocks; ++b)
-        ones[b] = 1.0;
-    st = upload(sim, e->row_ptr, rp32, sizeof(uint32_t) * M * (S + 1));
-    if (st == PFR_OK)
-        st = upload(sim, e->ones, ones, sizeof(double) * (size_t)chunk_blocks);
-    if (st == PFR_OK)
-        st = upload(sim, e->thr, env->thr, sizeof(uint32_t) * nnz);
-    if (st == PFR_OK)
-        st = upload(sim, e->next, env->next, sizeof(uint32_t) * nnz);
-    if (st == PFR_OK)
-        st = upload(sim, e->reward, env->reward, sizeof(float) * nnz);
-    if (st == PFR_OK)
-        st = upload(sim, e->phi, sim->phi, sizeof(float) * S * d);
-    if (st == PFR_OK)
-        st = upload(sim, e->theta, sim->theta, sizeof(float) * N * d);
-    if (st == PFR_OK)
-        st = upload(sim, e->state, sim->state, sizeof(uint32_t) * N);
-    if (st == PFR_OK && sim->own_phi)
-        st = upload(sim, e->agent_phi, sim->agent_phi, sizeof(float) * N * S * d);
-    if (st == PFR_OK && sim->own_phi)
-        st = upload(sim, e->mu, sim->truth.mu, sizeof(double) * M * S);
-    if (st == PFR_OK && sim->own_phi)
-        st = upload(sim, e->V, sim->truth.V, sizeof(double) * M * S);
-    if (st == PFR_OK)
-        st = upload(sim, e->vnorm2, sim->truth.vnorm2, sizeof(double) * M);
-    if (st == PFR_OK && e->fhist)
-        st = upload(sim, e->fhist, sim->fed_hist, sizeof(float) * S * d * (size_t)sim->fed_slots);
-    if (st == PFR_OK && e->action)
-        st = upload(sim, e->action, sim->action, N);
-    if (st == PFR_OK && e->fweight)
-        st = upload(sim, e->fweight, sim->fed_weight, sizeof(double) * (size_t)sim->fed_slots);
-    if (st == PFR_OK) {
-        cudaError_t ce = cudaStreamSynchronize(e->stream); /* the host buffers above are freed next */
-        if (ce != cudaSuccess)
-            st = pfr_sim_fail(sim, PFR_ERR_CUDA, "cudaStreamSynchronize failed at %s:%d: %s", __FILE__, __LINE__,
-                              cudaGetErrorString(ce));
-    }
-    free(rp32);
-    free(ones);
-    return st;
-}
 
 } // namespace
 
