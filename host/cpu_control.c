@@ -13,9 +13,9 @@
  *   SARSA: a = the action drawn at the previous step (action[i]); s' by w0; a' = epsilon-greedy at
  *     s' by w2, w3; target row (s', a'); action[i] = a'.
  * then the TD update of pfr_td_step on (row, target row): theta with the old Phi row, the row with
- * the old theta. Q(s', .) is read before the update. One agent at a time, scalar Philox: this path is
- * written to be right, not fast (napkin: A + 1 dot products of d a step plus one Philox, ~2x the
- * scalar policy-evaluation step at A = 4).
+ * the old theta. Q(s', .) is read before the update. The words of a chunk of steps come from one
+ * 16-lane Philox a step (all four words), then each agent walks the chunk. Napkin: A + 1 dot products
+ * of d a step (Q-learning), no vector step across agents yet (bench/RESULTS.md).
  */
 #include <string.h>
 
@@ -65,40 +65,51 @@ void pfr_cpu_group_control(cpu_engine *e, cpu_thread *w, int64_t i0, int G, int 
     const float *base[PFR_CPU_LANES];
     pfr_cpu_group_begin(e, i0, G, d, u, w1, part, s, rp, th, own);
     pfr_cpu_group_fed(e, i0, G, nk, base);
-    for (int g = 0; g < G; ++g) {
-        if (!part[g])
-            continue;
-        const int64_t i = i0 + g;
-        uint32_t st = s[g];
-        for (uint32_t k = 0; k < nk[g]; ++k) {
-            const pfr_words wd = pfr_stream_words(seed, (uint64_t)i, t0 + k);
-            const uint32_t explore = wd.w[PFR_WORD_EXPLORE], pick = wd.w[PFR_WORD_ACTION];
-            float q[PFR_CONTROL_MAX_A];
-            if (!sarsa)
-                q_values(e, w, g, base[g], own[g], st, th[g], d, overlay, q);
-            const int a = sarsa ? (int)sim->action[i] : pfr_egreedy(q, A, explore, pick, plan->explore_thr);
-            const uint32_t row = st * (uint32_t)A + (uint32_t)a;
-            const uint64_t lo = rp[g][row];
-            const uint64_t j = lo + pfr_sample_entry_fixed(env->thr + lo, (uint32_t)(rp[g][row + 1] - lo),
-                                                           wd.w[PFR_WORD_TRANSITION], iters);
-            const uint32_t s2 = env->next[j];
-            float *ps;
-            if (own[g])
-                ps = own[g] + (size_t)row * d;
-            else if (overlay && e->map)
-                ps = pfr_overlay_get_map(&w->lane[g], base[g], row, d);
-            else if (overlay)
-                ps = pfr_overlay_get(&w->lane[g], base[g], row, d);
-            else
-                ps = (float *)(base[g] + (size_t)row * d);
-            q_values(e, w, g, base[g], own[g], s2, th[g], d, overlay, q); /* Q(s', .) before the update */
-            const int a2 = sarsa ? pfr_egreedy(q, A, explore, pick, plan->explore_thr) : pfr_argmax_first(q, A);
-            const float *pn = read_row(e, w, g, base[g], own[g], s2 * (uint32_t)A + (uint32_t)a2, d, overlay);
-            pfr_cpu_td_step(ps, pn, th[g], d, env->reward[j], gamma, plan->alpha[k], plan->beta[k], learn, vec);
-            if (sarsa)
-                sim->action[i] = (uint8_t)a2;
-            st = s2;
+    /* the words of PFR_CONTROL_STEP_CHUNK steps for the 16 agents at once (one 16-lane Philox a step),
+     * then agent after agent through them: each agent sees its own words in step order */
+    uint32_t words[PFR_CONTROL_STEP_CHUNK][4 * PFR_CPU_LANES];
+    for (int k0 = 0; k0 < plan->K; k0 += PFR_CONTROL_STEP_CHUNK) {
+        const int n = plan->K - k0 < PFR_CONTROL_STEP_CHUNK ? plan->K - k0 : PFR_CONTROL_STEP_CHUNK;
+        for (int c = 0; c < n; ++c)
+            e->philox16x4(seed, i0, t0 + (uint64_t)(k0 + c), words[c]);
+        for (int g = 0; g < G; ++g) {
+            if (!part[g])
+                continue;
+            const int64_t i = i0 + g;
+            for (int c = 0; c < n && (uint32_t)(k0 + c) < nk[g]; ++c) {
+                const int k = k0 + c;
+                const uint32_t *wd = words[c];
+                const uint32_t explore = wd[PFR_WORD_EXPLORE * PFR_CPU_LANES + g],
+                               pick = wd[PFR_WORD_ACTION * PFR_CPU_LANES + g];
+                float q[PFR_CONTROL_MAX_A];
+                if (!sarsa)
+                    q_values(e, w, g, base[g], own[g], s[g], th[g], d, overlay, q);
+                const int a = sarsa ? (int)sim->action[i] : pfr_egreedy(q, A, explore, pick, plan->explore_thr);
+                const uint32_t row = s[g] * (uint32_t)A + (uint32_t)a;
+                const uint64_t lo = rp[g][row];
+                const uint64_t j = lo + pfr_sample_entry_fixed(env->thr + lo, (uint32_t)(rp[g][row + 1] - lo),
+                                                               wd[PFR_WORD_TRANSITION * PFR_CPU_LANES + g], iters);
+                const uint32_t s2 = env->next[j];
+                float *ps;
+                if (own[g])
+                    ps = own[g] + (size_t)row * d;
+                else if (overlay && e->map)
+                    ps = pfr_overlay_get_map(&w->lane[g], base[g], row, d);
+                else if (overlay)
+                    ps = pfr_overlay_get(&w->lane[g], base[g], row, d);
+                else
+                    ps = (float *)(base[g] + (size_t)row * d);
+                q_values(e, w, g, base[g], own[g], s2, th[g], d, overlay, q); /* Q(s', .) before the update */
+                const int a2 = sarsa ? pfr_egreedy(q, A, explore, pick, plan->explore_thr) : pfr_argmax_first(q, A);
+                const float *pn = read_row(e, w, g, base[g], own[g], s2 * (uint32_t)A + (uint32_t)a2, d, overlay);
+                pfr_cpu_td_step(ps, pn, th[g], d, env->reward[j], gamma, plan->alpha[k], plan->beta[k], learn, vec);
+                if (sarsa)
+                    sim->action[i] = (uint8_t)a2;
+                s[g] = s2;
+            }
         }
-        sim->state[i] = st;
     }
+    for (int g = 0; g < G; ++g)
+        if (part[g])
+            sim->state[i0 + g] = s[g];
 }

@@ -18,6 +18,7 @@
                               * bucket's sums stay in cache); thread t owns buckets 64 t / T .. 64 (t+1) / T - 1 */
 #define PFR_CPU_WAVE_BUDGET ((size_t)256 << 20) /* bytes for all block parts of a wave */
 #define PFR_CPU_MAX_WAVE 1024
+#define PFR_CONTROL_STEP_CHUNK 16 /* control: steps whose words are drawn together (cpu_control.c) */
 #define PFR_CPU_MAP_MAX_S 65536 /* slot maps up to here (16 S bytes a thread); hash tables above */
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -26,8 +27,9 @@
 #define PFR_CLONES
 #endif
 
-/* The step's Philox for 16 agents (below). */
+/* The step's Philox for 16 agents (below): words 0 and 1, or all four (control). */
 typedef void (*philox16_fn)(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w0, uint32_t *w1);
+typedef void (*philox16x4_fn)(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w);
 
 /* One agent block's partial sums, on cache lines of its own (threads fill neighbouring parts at
  * once: a shared line would bounce between the cores on every fold). */
@@ -60,6 +62,7 @@ typedef struct cpu_engine {
     int T, W;       /* threads; block parts per wave */
     int vector;     /* the vector step (cpu_step.h); off: pfr_td_step itself (tests) */
     philox16_fn philox16;
+    philox16x4_fn philox16x4;
     int R, cap;     /* overlay rows per agent; rows per block part */
     int map;        /* overlays through per-lane slot maps (else hash tables) */
     uint64_t bmul;  /* bucket of row r: (r * bmul) >> 32, bmul = floor(2^32 * 64 / S) */
@@ -136,10 +139,12 @@ void pfr_cpu_engine_destroy(pfr_sim *sim);
 
 /* Philox for 16 agents (cpu_philox.c): words 0 and 1 of agents i0 .. i0+15 at step t. */
 void pfr_cpu_philox16_scalar(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w0, uint32_t *w1);
+void pfr_cpu_philox16x4_scalar(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w);
 #if defined(__x86_64__) && defined(__GNUC__)
 #define PFR_HAVE_X86_PHILOX 1
 void pfr_cpu_philox16_avx2(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w0, uint32_t *w1);
 void pfr_cpu_philox16_avx512(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w0, uint32_t *w1);
+void pfr_cpu_philox16x4_avx512(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w);
 #endif
 
 #ifdef PFR_X16

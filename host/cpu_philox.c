@@ -20,7 +20,25 @@ void pfr_cpu_philox16_scalar(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w0
     }
 }
 
+/* All four words of the step for agents i0 .. i0+15: w[q * 16 + g] = word q of agent i0+g. */
+void pfr_cpu_philox16x4_scalar(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w)
+{
+    for (int g = 0; g < PFR_CPU_LANES; ++g) {
+        const pfr_words x = pfr_stream_words(seed, (uint64_t)(i0 + g), t);
+        for (int q = 0; q < 4; ++q)
+            w[q * PFR_CPU_LANES + g] = x.w[q];
+    }
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx512f"))) void pfr_cpu_philox16x4_avx512(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w)
+{
+    __m512i v[4];
+    philox16_regs4(seed, i0, t, v);
+    for (int q = 0; q < 4; ++q)
+        _mm512_storeu_si512(w + q * PFR_CPU_LANES, v[q]);
+}
+
 __attribute__((target("avx512f"))) void pfr_cpu_philox16_avx512(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w0,
                                                                uint32_t *w1)
 {

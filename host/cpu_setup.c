@@ -125,7 +125,10 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
      * all give the same bits, and tests force each (cpu_path) */
     e->vector = sim->cpu_path != PFR_CPU_PATH_SCALAR;
     e->philox16 = pfr_cpu_philox16_scalar;
+    e->philox16x4 = pfr_cpu_philox16x4_scalar;
 #ifdef PFR_HAVE_X86_PHILOX
+    if (e->vector && __builtin_cpu_supports("avx512f"))
+        e->philox16x4 = pfr_cpu_philox16x4_avx512;
     if (e->vector && __builtin_cpu_supports("avx512f"))
         e->philox16 = pfr_cpu_philox16_avx512;
     else if (e->vector && __builtin_cpu_supports("avx2"))
