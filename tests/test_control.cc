@@ -193,6 +193,34 @@ TEST(Control, BitIdenticalForAnyThreadCount)
         }
 }
 
+// The CPU engine's paths (the 16-lane AVX-512 Philox for all four words where the CPU has it, the
+// per-agent vector step; the scalar Philox and pfr_td_step) give control the same bits.
+TEST(Control, EveryCpuPathGivesTheSameBits)
+{
+    for (const char *kind : {"qlearning", "sarsa"}) {
+        const Overrides o = {{"env.kind", "cliffwalk"}, {"control.kind", kind}, {"agents", "1037"},
+                             {"participation", "0.7"},   {"dim", "8"},        {"threads", "2"}};
+        std::vector<float> phi[3], th[3];
+        for (int path = 0; path < 3; ++path) {
+            Sim sim(o);
+            if (path > 0) { // restart the engine on another path
+                pfr_error err;
+                sim.s->engine->destroy(sim.s);
+                sim.s->cpu_path = path;
+                ASSERT_EQ(pfr_engine_cpu_init(sim.s, &err), PFR_OK) << err.msg;
+            }
+            sim.run(15);
+            phi[path] = sim.phi();
+            th[path] = sim.theta();
+        }
+        SCOPED_TRACE(kind);
+        for (int path = 1; path < 3; ++path) {
+            EXPECT_TRUE(same(phi[0], phi[path])) << "path " << path;
+            EXPECT_TRUE(same(th[0], th[path])) << "path " << path;
+        }
+    }
+}
+
 // With one type and one agent the federation structures reduce to each other: averaging one agent
 // is that agent (pfedtd_rep = local_rep = fedavg_rep; fedtd = local_td), bit for bit.
 TEST(Control, StructuresReduceToEachOtherWithOneAgent)
