@@ -363,9 +363,21 @@ def section9(d):
                      f"{fails} of {len(summ) + fails}" if fails else "0"])
     table(["method", "tuned", "final policy_gap", "final q_error", "steps per agent to policy_gap 0.1",
            "diverged"], body)
+    print("### Table 16: the same tuned steps, three times the budget (6000 rounds, 6 x 10^4 steps per agent)\n")
+    body = []
+    for name, label in methods:
+        p = os.path.join(d, "ctl_long_" + name)
+        if not os.path.exists(os.path.join(p, "summary.csv")):
+            continue
+        summ = rows(os.path.join(p, "summary.csv"))
+        fails = len(rows(os.path.join(p, "failures.csv"))) if os.path.exists(os.path.join(p, "failures.csv")) else 0
+        gap = [float(r["final_policy_gap"]) for r in summ]
+        qe = [float(r["final_value_error"]) for r in summ]
+        body.append([label, fmt(*mean_ci(gap)), fmt(*mean_ci(qe)), f"{fails} of {len(summ) + fails}" if fails else "0"])
+    table(["method", "final policy_gap", "final q_error", "diverged"], body)
     g = group_final(os.path.join(d, "ctl_N"), "agents", "final_policy_gap")
     q = group_final(os.path.join(d, "ctl_N"), "agents")
-    print("### Table 16: PFedRL-Rep (Q-learning) against N, its tuned step sizes (5 seeds)\n")
+    print("### Table 17: PFedRL-Rep (Q-learning) against N, its tuned step sizes (5 seeds)\n")
     table(["N", "final policy_gap", "final q_error", "runs"],
           [[n, fmt(*mean_ci(g[n])), fmt(*mean_ci(q[n])), len(g[n])] for n in sorted(g, key=int)])
 

@@ -234,6 +234,15 @@ plot curves "$OUT"/ctl_pfedtd_rep "$OUT"/ctl_local_rep "$OUT"/ctl_fedavg_rep "$O
   --out "$FIG/control_q" --title "Q-learning, 6x6 grid world, 4 types, N=$CN"
 plot curves "$OUT"/ctl_pfedsarsa_rep "$OUT"/ctl_fedsarsa "$OUT"/ctl_tabular_sarsa --hue method --x steps_per_agent \
   --y policy_gap --out "$FIG/control_sarsa" --title "SARSA, 6x6 grid world, 4 types, N=$CN"
+# a three times longer budget at the same tuned steps: does PFedRL-Rep keep improving?
+for name in pfedtd_rep fedavg_rep tabular_q; do
+  alg=$(python3 -c "import csv,sys;print(next(csv.DictReader(open(sys.argv[1])))['algorithm'])" "$OUT/ctl_$name/sweep.csv")
+  sweep $C --set agents=$CN --set rounds=$((3 * CR)) --set algorithm=$alg \
+    $(python3 -c "import json,sys;print(' '.join('--set %s=%s' % kv for kv in json.load(open(sys.argv[1]))['best'].items()))" "$OUT/ctl_tune_$name/best.json") \
+    --vary seed=$CSD --tag method=$name --allow-failures --out "$OUT/ctl_long_$name"
+done
+plot curves "$OUT"/ctl_long_pfedtd_rep "$OUT"/ctl_long_fedavg_rep "$OUT"/ctl_long_tabular_q --hue method \
+  --x steps_per_agent --y policy_gap --out "$FIG/control_long" --title "Q-learning, 3x the budget, N=$CN"
 # and with N (pfedtd_rep's tuned step sizes)
 sweep $C --set rounds=$CR $(python3 -c "import json,sys;print(' '.join('--set %s=%s' % kv for kv in json.load(open(sys.argv[1]))['best'].items()))" "$OUT/ctl_tune_pfedtd_rep/best.json") \
   --vary agents=$CNS --vary seed=$CSD --allow-failures --out "$OUT/ctl_N"
@@ -242,7 +251,7 @@ plot final "$OUT/ctl_N" --by agents --hue algorithm --y policy_gap --out "$FIG/c
 
 for f in cliffwalk speedup speedup_one_type generalization ablation_dim ablation_K ablation_beta ablation_ortho \
          ablation_participation scale scale_N transfer transfer_reach rate rate_fixed_point fed_dropout fed_stragglers \
-         fed_delay fed_noise fed_N control_q control_sarsa control_N; do
+         fed_delay fed_noise fed_N control_q control_sarsa control_long control_N; do
   [ -s "$FIG/$f.png" ] && [ -s "$FIG/$f.pdf" ] || { echo "run_all.sh: figure $f missing" >&2; exit 1; }
 done
 echo "== done in $(( $(date +%s) - start )) s; figures in $FIG"
