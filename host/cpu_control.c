@@ -82,7 +82,7 @@ void pfr_cpu_group_control(cpu_engine *e, cpu_thread *w, int64_t i0, int G, int 
                 const uint32_t explore = wd[PFR_WORD_EXPLORE * PFR_CPU_LANES + g],
                                pick = wd[PFR_WORD_ACTION * PFR_CPU_LANES + g];
                 float q[PFR_CONTROL_MAX_A];
-                if (!sarsa)
+                if (!sarsa && (uint64_t)explore >= plan->explore_thr) /* exploring reads no Q */
                     q_values(e, w, g, base[g], own[g], s[g], th[g], d, overlay, q);
                 const int a = sarsa ? (int)sim->action[i] : pfr_egreedy(q, A, explore, pick, plan->explore_thr);
                 const uint32_t row = s[g] * (uint32_t)A + (uint32_t)a;

@@ -43,6 +43,20 @@ typedef struct block_part {
     uint64_t count; /* participants */
 } block_part;
 
+/* Row r's sums in block part bp: its place, made (zeroed) on the first agent that touched it; pos [S]
+ * maps rows to places (-1: none yet). Every fold (engine_cpu.c, cpu_x16.c) goes through here. */
+static inline __attribute__((always_inline)) double *pfr_part_row(block_part *bp, int32_t *pos, int32_t r, const int d)
+{
+    int32_t p = pos[r];
+    if (p < 0) {
+        p = bp->n++;
+        pos[r] = p;
+        bp->rows[p] = r;
+        memset(bp->vals + (size_t)p * d, 0, sizeof(double) * (size_t)d);
+    }
+    return bp->vals + (size_t)p * d;
+}
+
 /* One per thread, on cache lines of its own. */
 typedef struct cpu_thread {
     _Alignas(64) pfr_overlay lane[PFR_CPU_LANES];

@@ -314,14 +314,7 @@ __attribute__((target("avx512f"))) void pfr_cpu_fold_x16(block_part *bp, int32_t
 {
     for (int q = 0; q < o->n; ++q) {
         const int32_t r = o->rows[q];
-        int32_t p = pos[r];
-        if (p < 0) {
-            p = bp->n++;
-            pos[r] = p;
-            bp->rows[p] = r;
-            memset(bp->vals + (size_t)p * d, 0, sizeof(double) * (size_t)d);
-        }
-        double *acc = bp->vals + (size_t)p * d;
+        double *acc = pfr_part_row(bp, pos, r, d);
         const float *loc = o->vals + (size_t)q * d, *ref = phi + (size_t)r * d;
         for (int j = 0; j < d; j += 8) {
             const __m512d diff = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(loc + j)), _mm512_cvtps_pd(_mm256_loadu_ps(ref + j)));

@@ -150,31 +150,6 @@ __attribute__((target("avx512f"))) static inline __m512i mulhilo512(__m512i c, _
     return _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 32), po);
 }
 
-/* words 0 and 1 for agents i0 .. i0+15 at step t, in registers */
-__attribute__((target("avx512f"))) static inline __m512i philox16_regs(uint64_t seed, int64_t i0, uint64_t t, __m512i *w1)
-{
-    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    __m512i c0 = _mm512_set1_epi32((int)(uint32_t)t), c1 = _mm512_set1_epi32((int)(uint32_t)(t >> 32));
-    __m512i c2 = _mm512_add_epi32(_mm512_set1_epi32((int)(uint32_t)i0), lane); /* i0 % 16 == 0: no carry */
-    __m512i c3 = _mm512_set1_epi32((int)(uint32_t)((uint64_t)i0 >> 32));
-    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
-    const __m512i m0 = _mm512_set1_epi32((int)PFR_PHILOX_M0), m1 = _mm512_set1_epi32((int)PFR_PHILOX_M1);
-    for (int r = 0; r < 10; ++r) {
-        if (r > 0) {
-            k0 += PFR_PHILOX_W0;
-            k1 += PFR_PHILOX_W1;
-        }
-        __m512i lo0, lo1;
-        const __m512i hi0 = mulhilo512(c0, m0, &lo0), hi1 = mulhilo512(c2, m1, &lo1);
-        c0 = _mm512_xor_si512(_mm512_xor_si512(hi1, c1), _mm512_set1_epi32((int)k0));
-        c1 = lo1;
-        c2 = _mm512_xor_si512(_mm512_xor_si512(hi0, c3), _mm512_set1_epi32((int)k1));
-        c3 = lo0;
-    }
-    *w1 = c1;
-    return c0;
-}
-
 /* All four words for agents i0 .. i0+15 at step t into w[0..3] (control needs words 2 and 3). */
 __attribute__((target("avx512f"))) static inline void philox16_regs4(uint64_t seed, int64_t i0, uint64_t t, __m512i *w)
 {
@@ -200,6 +175,15 @@ __attribute__((target("avx512f"))) static inline void philox16_regs4(uint64_t se
     w[1] = c1;
     w[2] = c2;
     w[3] = c3;
+}
+
+/* words 0 and 1 for agents i0 .. i0+15 at step t, in registers (words 2 and 3 come free and go) */
+__attribute__((target("avx512f"))) static inline __m512i philox16_regs(uint64_t seed, int64_t i0, uint64_t t, __m512i *w1)
+{
+    __m512i w[4];
+    philox16_regs4(seed, i0, t, w);
+    *w1 = w[1];
+    return w[0];
 }
 
 #endif

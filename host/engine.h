@@ -133,11 +133,21 @@ struct pfr_sim {
     void *engine_state;
 };
 
-/* An agent takes part in a round iff word PFR_WORD_PARTICIPATION of its round's first step is below
- * this threshold (2^32: every agent does). */
-static inline uint64_t pfr_participation_threshold(double participation)
+/* A probability as a threshold on a 32-bit word: an event of chance p happens iff its word is below
+ * it (2^32: always). Participation (word PFR_WORD_PARTICIPATION of a round's first step), control's
+ * exploration and the federation's draws all use it. */
+static inline uint64_t pfr_participation_threshold(double p)
 {
-    return participation >= 1.0 ? (1ull << 32) : (uint64_t)floor(participation * 4294967296.0);
+    return p >= 1.0 ? (1ull << 32) : (uint64_t)floor(p * 4294967296.0);
+}
+
+/* Control: the exploration threshold of the round starting at global step t0 (epsilon falling
+ * linearly from control.epsilon to control.epsilon_end over control.epsilon_steps, then constant). */
+static inline uint64_t pfr_explore_threshold(const pfr_config *cfg, uint64_t t0)
+{
+    const pfr_control_config *cc = &cfg->control;
+    const double f = cc->epsilon_steps > 0 ? fmin(1.0, (double)t0 / (double)cc->epsilon_steps) : 0.0;
+    return pfr_participation_threshold(cc->epsilon + f * (cc->epsilon_end - cc->epsilon));
 }
 
 /* The environment type of agent i. */

@@ -96,14 +96,7 @@ static inline __attribute__((always_inline)) void fold_agent(block_part *bp, int
 {
     for (int q = 0; q < o->n; ++q) {
         const int32_t r = o->rows[q];
-        int32_t p = pos[r];
-        if (p < 0) {
-            p = bp->n++;
-            pos[r] = p;
-            bp->rows[p] = r;
-            memset(bp->vals + (size_t)p * d, 0, sizeof(double) * (size_t)d);
-        }
-        double *restrict acc = bp->vals + (size_t)p * d;
+        double *restrict acc = pfr_part_row(bp, pos, r, d);
         const float *restrict loc = o->vals + (size_t)q * d, *restrict ref = phi + (size_t)r * d;
         int j = 0;
         for (; j + 8 <= d; j += 8) { /* element by element, as below, eight at a time (whole-row loads) */
@@ -152,14 +145,7 @@ static void fold_agent_weighted(block_part *bp, int32_t *pos, pfr_overlay *o, co
     }
     for (int q = 0; q < o->n; ++q) {
         const int32_t r = o->rows[q];
-        int32_t p = pos[r];
-        if (p < 0) {
-            p = bp->n++;
-            pos[r] = p;
-            bp->rows[p] = r;
-            memset(bp->vals + (size_t)p * d, 0, sizeof(double) * (size_t)d);
-        }
-        double *restrict acc = bp->vals + (size_t)p * d;
+        double *restrict acc = pfr_part_row(bp, pos, r, d);
         const float *restrict loc = o->vals + (size_t)q * d, *restrict ref = ref_phi + (size_t)r * d;
         for (int j = 0; j < d; ++j)
             acc[j] += c * ((double)loc[j] - (double)ref[j]);

@@ -14,7 +14,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "../kernels/pfr_agent_math.h"
+#include "../kernels/pfr_control.h"
 #include "engine.h"
 
 double pfr_policy_gap(const pfr_sim *sim, int64_t *sampled)
@@ -51,16 +51,10 @@ double pfr_policy_gap(const pfr_sim *sim, int64_t *sampled)
             failed = 1;
         } else {
             for (int s = 0; s < states; ++s) {
-                int arg = 0;
-                float best = -3.4e38f;
-                for (int a = 0; a < A; ++a) {
-                    const float qv = pfr_dot(phi + ((size_t)s * A + a) * d, th, d);
-                    if (qv > best) {
-                        best = qv;
-                        arg = a;
-                    }
-                }
-                pi[s] = arg;
+                float q[PFR_CONTROL_MAX_A];
+                for (int a = 0; a < A; ++a)
+                    q[a] = pfr_dot(phi + ((size_t)s * A + a) * d, th, d);
+                pi[s] = pfr_argmax_first(q, A); /* the engines' target rule */
             }
             pfr_policy_value(sim->env, m, sim->cfg.gamma, pi, V, scratch);
             const double *vs = sim->truth.vstar + (size_t)m * states;

@@ -202,9 +202,9 @@ pfr_status pfr_fed_begin_round(pfr_sim *sim, pfr_round_plan *plan, pfr_round_sta
     a.round = r;
     a.K = sim->K;
     a.chain = f->avail != NULL;
-    a.drop_thr = pfr_fed_threshold(c->p_drop);
-    a.return_thr = pfr_fed_threshold(c->p_return);
-    a.straggle_thr = pfr_fed_threshold(c->stragglers);
+    a.drop_thr = pfr_participation_threshold(c->p_drop);
+    a.return_thr = pfr_participation_threshold(c->p_return);
+    a.straggle_thr = pfr_participation_threshold(c->stragglers);
     a.part_threshold = plan->part_threshold;
     a.delay = c->delay;
     a.max_delay = c->max_delay;

@@ -99,11 +99,8 @@ pfr_status pfr_sim_run(pfr_sim *sim, int64_t rounds)
         plan.alpha = alpha;
         plan.beta = beta;
         plan.part_threshold = pfr_participation_threshold(part);
-        if (sim->control) { /* epsilon of the round: linear from epsilon to epsilon_end over epsilon_steps */
-            const pfr_control_config *cc = &sim->cfg.control;
-            const double f = cc->epsilon_steps > 0 ? fmin(1.0, (double)plan.t0 / (double)cc->epsilon_steps) : 0.0;
-            plan.explore_thr = pfr_participation_threshold(cc->epsilon + f * (cc->epsilon_end - cc->epsilon));
-        }
+        if (sim->control)
+            plan.explore_thr = pfr_explore_threshold(&sim->cfg, plan.t0);
         pfr_round_stats rs = {0, 0, 0};
         /* availability, stragglers, stale Phi, clipping and noise: the plan's federation fields */
         if (sim->fed && (st = pfr_fed_begin_round(sim, &plan, &rs)) != PFR_OK)

@@ -17,7 +17,16 @@
 
 #define PFR_VI_TOL 1e-12
 
-/* One sweep: Q[s A + a] = sum_k p (r + gamma V[next]) and Vn[s] = max_a Q; returns max |Vn - V|. */
+/* sum_k p (r + gamma V[next]) over row `row` of type m's MDP (rp: its row pointers). */
+static inline double row_value(const pfr_env *env, const uint64_t *rp, int row, double gamma, const double *V)
+{
+    double q = 0.0;
+    for (uint64_t k = rp[row]; k < rp[row + 1]; ++k)
+        q += env->prob[k] * (env->rewardd[k] + gamma * V[env->next[k]]);
+    return q;
+}
+
+/* One sweep: Q[s A + a] = row_value and Vn[s] = max_a Q; returns max |Vn - V|. */
 static double vi_sweep(const pfr_env *env, int m, double gamma, const double *V, double *Q, double *Vn)
 {
     const int S = env->S, A = env->A, R = S * A;
@@ -26,11 +35,8 @@ static double vi_sweep(const pfr_env *env, int m, double gamma, const double *V,
     for (int s = 0; s < S; ++s) {
         double best = -INFINITY;
         for (int a = 0; a < A; ++a) {
-            const int row = s * A + a;
-            double q = 0.0;
-            for (uint64_t k = rp[row]; k < rp[row + 1]; ++k)
-                q += env->prob[k] * (env->rewardd[k] + gamma * V[env->next[k]]);
-            Q[row] = q;
+            const double q = row_value(env, rp, s * A + a, gamma, V);
+            Q[s * A + a] = q;
             best = q > best ? q : best;
         }
         Vn[s] = best;
@@ -135,10 +141,7 @@ void pfr_policy_value(const pfr_env *env, int m, double gamma, const int *pi, do
     for (int it = 0; it < cap; ++it) {
         double change = 0.0;
         for (int s = 0; s < S; ++s) {
-            const int row = s * A + pi[s];
-            double v = 0.0;
-            for (uint64_t k = rp[row]; k < rp[row + 1]; ++k)
-                v += env->prob[k] * (env->rewardd[k] + gamma * V[env->next[k]]);
+            const double v = row_value(env, rp, s * A + pi[s], gamma, V);
             scratch[s] = v;
             change = fabs(v - V[s]) > change ? fabs(v - V[s]) : change;
         }

@@ -54,16 +54,21 @@ typedef struct pfr_round_args {
     uint8_t *action;            /* [N] SARSA: each agent's next action */
 } pfr_round_args;
 
-/* The Phi agent i starts its round from (pfr_round_args): the current one, or with delays the one of
- * its age, slot (round - age) mod (H + 1) of the history (the CPU engine's plan->base[age]). */
+/* The Phi an agent of the given age starts round `round` from: the current phi, or slot
+ * (round - age) mod (H + 1) of the history hist [H + 1, S, d] (the CPU engine's plan->base[age]).
+ * The local steps (pfr_agent_base) and the fold (pfr_fold.h) both use it. */
+PFR_HD static inline const float *pfr_base_phi(const float *phi, const float *hist, int age, int H, int64_t round,
+                                               int S, int d)
+{
+    if (!hist || age == 0)
+        return phi;
+    return hist + (size_t)((round - age) % (H + 1)) * S * d;
+}
+
+/* The Phi agent i starts its round from. */
 PFR_HD static inline const float *pfr_agent_base(const pfr_round_args *a, int64_t i)
 {
-    if (!a->hist)
-        return a->phi;
-    const int age = a->age ? (int)a->age[i] : a->age0;
-    if (age == 0)
-        return a->phi;
-    return a->hist + (size_t)((a->round - age) % (a->H + 1)) * a->S * a->d;
+    return pfr_base_phi(a->phi, a->hist, a->age ? (int)a->age[i] : a->age0, a->H, a->round, a->S, a->d);
 }
 
 /* The local steps agent i does this round (K unless it straggles). */
@@ -221,7 +226,7 @@ PFR_HD static inline void pfr_agent_round_control(const pfr_round_args *a, int64
         if (k > 0)
             w = pfr_stream_words(a->seed, (uint64_t)i, t0 + (uint64_t)k);
         const uint32_t explore = w.w[PFR_WORD_EXPLORE], pick = w.w[PFR_WORD_ACTION];
-        if (!sarsa)
+        if (!sarsa && (uint64_t)explore >= a->explore_thr) /* exploring reads no Q */
             pfr_agent_q(a, &st, st.s, d, q);
         const int act = sarsa ? (int)a->action[i] : pfr_egreedy(q, A, explore, pick, a->explore_thr);
         const uint32_t row = st.s * (uint32_t)A + (uint32_t)act, lo = st.rp[row];

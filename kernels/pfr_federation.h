@@ -6,8 +6,8 @@
  *
  * Agent i's draws for round r: the four words of stream PFR_STREAM_FEDERATION + i at counter r
  * (pfr_constants.h names which word does what). Thresholds are 2^32 fractions, as the
- * participation threshold: an event of probability p happens iff its word < floor(p 2^32)
- * (2^32: always).
+ * participation threshold (pfr_participation_threshold, host/engine.h): an event of probability p
+ * happens iff its word < floor(p 2^32) (2^32: always).
  */
 #ifndef PFR_FEDERATION_H
 #define PFR_FEDERATION_H
@@ -28,12 +28,6 @@ typedef struct pfr_fed_draw {
     uint64_t part_threshold;   /* i.i.d. participation, word PFR_WORD_PARTICIPATION of step round*K */
     int delay, max_delay;      /* a fixed delay, or one drawn on 0 .. max_delay (max_delay > 0) */
 } pfr_fed_draw;
-
-/* A probability as a 2^32 threshold: p = 1 is 2^32 (every word is below it). */
-PFR_HD static inline uint64_t pfr_fed_threshold(double p)
-{
-    return p >= 1.0 ? (1ull << 32) : (uint64_t)floor(p * 4294967296.0);
-}
 
 /* Agent i's round: its availability (*avail, the chain's state, moved first; `available` from a
  * trace when there is no chain), then whether it takes part, how many steps it does (0: it sits the

@@ -48,15 +48,10 @@ typedef struct pfr_fold_args {
     double clip;                    /* 0: not clipped */
 } pfr_fold_args;
 
-/* The Phi agent i's change is measured from (pfr_agent_base's rule on the fold's arguments). */
+/* The Phi agent i's change is measured from: the one it started from. */
 PFR_HD static inline const float *pfr_fold_base(const pfr_fold_args *a, int64_t i)
 {
-    if (!a->hist)
-        return a->phi;
-    const int age = a->age ? (int)a->age[i] : a->age0;
-    if (age == 0)
-        return a->phi;
-    return a->hist + (size_t)((a->round - age) % (a->H + 1)) * a->S * a->d;
+    return pfr_base_phi(a->phi, a->hist, a->age ? (int)a->age[i] : a->age0, a->H, a->round, a->S, a->d);
 }
 
 /* The factor agent i's change is folded with: its age's weight, times min(1, clip / ||change||_2)

@@ -235,11 +235,8 @@ inline uint64_t host_device_round(pfr_sim *sim, HostBuffers &buf, HostWarp *warp
     b.hist = sim->fed_hist;
     b.age_weight = sim->fed_weight;
     b.action = sim->action;
-    if (sim->control) { // the round's exploration, as sim.c sets it
-        const pfr_control_config *cc = &sim->cfg.control;
-        const double f = cc->epsilon_steps > 0 ? std::fmin(1.0, (double)plan.t0 / (double)cc->epsilon_steps) : 0.0;
-        plan.explore_thr = pfr_participation_threshold(cc->epsilon + f * (cc->epsilon_end - cc->epsilon));
-    }
+    if (sim->control) // the round's exploration, as sim.c sets it
+        plan.explore_thr = pfr_explore_threshold(&sim->cfg, plan.t0);
     const pfr_status st = pfr_round_run(ops, sim, &plan, buf.R_rows, buf.chunk,
                                         sim->cfg.orthonormalize && sim->learn_phi, b, &part);
     *fail = st == PFR_OK ? ops.fail : 0;
