@@ -6,15 +6,18 @@
 #             which CI runs; compute-sanitizer (memcheck, racecheck, synccheck) on small runs of
 #             both kernels, graph mode, partial participation and a 70x70 grid world (global
 #             partial sums, overlays staged in pieces, scanned overlays)
-#   bench     build; the device's memory bandwidth; the targets; the CPU engine, PyTorch and JAX on
-#             this machine at the target point (the ratios); thread vs warp; stream vs graph;
-#             Nsight Compute; a 50x50 grid world; the N x K x d sweep
+#   bench     build; the device's memory bandwidth; the targets; the README main job (backend auto);
+#             the CPU engine, PyTorch and JAX on this machine at the target point (the ratios); thread
+#             vs warp; stream vs graph; Nsight Compute; a 50x50 grid world; the N x K x d sweep
+#   ab        build, and build BASE_REV (a commit; default HEAD~1) beside it; time both on the same
+#             device, interleaved, three times at each of a few points (cliff walk and 50x50 grid
+#             world, both kernels' paths), medians and their ratio; then the README main job
 # A phase starts no step after its deadline (BUDGET_S, default 540 s, counted from the script's
 # start), says what it skipped, and rewrites $OUT/summary.txt after every step. Its first line is
 # the VERDICT: PASS or FAIL with the reasons and the headline numbers (INCOMPLETE while running, so
 # a call killed at its limit still returns what it found). Every detail is in $OUT/logs.tar.gz.
 #
-# usage: bash bench/gpu_check.sh [--dry-run] validate|bench
+# usage: bash bench/gpu_check.sh [--dry-run] validate|bench|ab
 #   --dry-run  on a machine without a GPU: every step that needs no device (the carried
 #              packages, the build, the test harness, each step's command line on the CPU engine at
 #              a toy size, the summary), in under 3 minutes. CI runs both phases this way.
@@ -28,11 +31,11 @@ PHASE=""
 for a in "$@"; do
   case "$a" in
     --dry-run) DRY=1 ;;
-    validate|bench) PHASE=$a ;;
-    *) echo "usage: bash bench/gpu_check.sh [--dry-run] validate|bench (got '$a')" >&2; exit 2 ;;
+    validate|bench|ab) PHASE=$a ;;
+    *) echo "usage: bash bench/gpu_check.sh [--dry-run] validate|bench|ab (got '$a')" >&2; exit 2 ;;
   esac
 done
-[ -n "$PHASE" ] || { echo "usage: bash bench/gpu_check.sh [--dry-run] validate|bench" >&2; exit 2; }
+[ -n "$PHASE" ] || { echo "usage: bash bench/gpu_check.sh [--dry-run] validate|bench|ab" >&2; exit 2; }
 DEADLINE=$((SECONDS + ${BUDGET_S:-540}))
 OUT="${OUT:-$ROOT/gpu-check-out}"
 LOG="$OUT/logs"
@@ -219,7 +222,10 @@ if [ "$PHASE" = validate ]; then
           t=$(( $(left) < 240 ? $(left) : 240 ))
           timeout $t compute-sanitizer --tool $tool --error-exitcode 9 "${run[@]}" > "$LOG/san-$tool-$name.txt" 2>&1
           rc=$?
-          if [ $rc -eq 0 ] && grep -q "ERROR SUMMARY: 0 errors" "$LOG/san-$tool-$name.txt"; then
+          # memcheck and synccheck end in "ERROR SUMMARY: 0 errors", racecheck in "RACECHECK SUMMARY:
+          # 0 hazards displayed (0 errors, 0 warnings)" (seen on the first GPU run, 2026-11-26)
+          if [ $rc -eq 0 ] && grep -qE "(ERROR SUMMARY: 0 errors|RACECHECK SUMMARY: 0 hazards displayed \(0 errors, 0 warnings\))$" \
+                                "$LOG/san-$tool-$name.txt"; then
             note "compute-sanitizer $tool $name: clean"; san_ok=$((san_ok + 1))
           else
             failed "compute-sanitizer $tool $name (exit $rc)"
@@ -297,6 +303,85 @@ PY
 header() { note "$(printf "%-10s %9s %4s %3s %14s %12s %9s %9s" what N K d agent-steps/s us/round DRAM% issue%)"; }
 CFG=examples/cliffwalk.yaml
 
+# The README main job (scripts/main_job.sh's run; its set-up and build are this script's), backend
+# auto: which engine auto chose, the wall time, the final value error.
+main_job() {
+  step "the README main job (100x100 grid world, 16 types, 16,384 agents, 2000 rounds of 100 steps; backend auto)"
+  fits 90 "the main job" || return
+  local extra=(); [ $DRY -eq 1 ] && extra=(-s agents=64 -s rounds=20)
+  local t0=$SECONDS
+  if timeout $(( $(left) < 300 ? $(left) : 300 )) "$CLI" run examples/experiments/gridworld_scale.yaml -s agents=16384 \
+       "${extra[@]}" --quiet --out "$LOG/main-job" > "$LOG/main-job.log" 2>&1; then
+    note "main job: $(python3 -c "import json; j = json.load(open('$LOG/main-job/summary.json')); \
+print('backend %s, %d s wall (set-up %.1f s), %.3g agent-steps/s, final value_error %.4f' % (j['backend'], $SECONDS - $t0, \
+j['setup']['setup_s'], \
+j['agent_steps_per_sec'], j['final_value_error']))")"
+    [ $DRY -eq 0 ] && ! grep -q '"backend": "cuda"' "$LOG/main-job/summary.json" && failed "backend auto did not choose the GPU"
+  else
+    failed "the main job: $(tail -1 "$LOG/main-job.log" | cut -c1-160)"
+  fi
+  rm -rf "$LOG/main-job"
+}
+
+# ---- ab: this build against BASE_REV's, on this device ------------------------------------------------
+if [ "$PHASE" = ab ]; then
+  step "build BASE_REV beside this one"
+  BASE_REV="${BASE_REV:-HEAD~1}"
+  BASE_DIR=/tmp/pfr-base-src
+  BASE_B="$B-base"
+  rm -rf "$BASE_DIR"; git worktree prune 2>/dev/null
+  CUDA_BASE=ON; [ $DRY -eq 1 ] && CUDA_BASE=OFF # the dry run times the CPU engine: no nvcc build needed
+  if git worktree add --detach "$BASE_DIR" "$BASE_REV" > "$LOG/base-worktree.txt" 2>&1 &&
+     cmake -S "$BASE_DIR" -B "$BASE_B" -DCMAKE_BUILD_TYPE=Release -DPFR_CUDA=$CUDA_BASE -DCMAKE_CUDA_ARCHITECTURES=90 \
+       -DPFR_WERROR=OFF -DPFR_BUILD_TESTS=OFF > "$LOG/base-configure.txt" 2>&1 &&
+     cmake --build "$BASE_B" -j "$(nproc)" --target pfedrl_cli > "$LOG/base-build.txt" 2>&1; then
+    note "built $BASE_REV ($(git rev-parse --short "$BASE_REV")) in $BASE_B"
+  else
+    failed "the build of $BASE_REV"; tail -5 "$LOG/base-worktree.txt" "$LOG/base-build.txt" | tee -a "$BODY"; finish
+  fi
+  HEAD_CLI=$CLI
+  step "A/B: base = $BASE_REV, head = this tree; medians of 3, interleaved (kernel auto unless named)"
+  header
+  # label|config|N K d|--set ...
+  POINTS=("cliff|examples/cliffwalk.yaml|1000000 100 8|"
+          "cliff|examples/cliffwalk.yaml|1000000 10 8|"
+          "cliff|examples/cliffwalk.yaml|1000000 1 8|"
+          "cliff-thr|examples/cliffwalk.yaml|1000000 10 32|--set cuda_kernel=thread"
+          "cliff-warp|examples/cliffwalk.yaml|1000000 10 32|--set cuda_kernel=warp"
+          "grid50|examples/gridworld_large.yaml|100000 100 8|--set env.width=50 --set env.height=50"
+          "grid50-thr|examples/gridworld_large.yaml|100000 10 32|--set env.width=50 --set env.height=50 --set cuda_kernel=thread")
+  AB_ROWS=()
+  for p in "${POINTS[@]}"; do
+    IFS='|' read -r label CFG nkd sets <<< "$p"
+    read -r N K D <<< "$nkd"
+    base=(); head=()
+    for rep in 1 2 3; do
+      for who in base head; do
+        if [ $who = base ]; then CLI="$BASE_B/pfedrl"; else CLI=$HEAD_CLI; fi
+        RATE["$who $N $K $D"]=""
+        # shellcheck disable=SC2086
+        run_point $who $N $K $D $sets
+        r=${RATE["$who $N $K $D"]}
+        [ -n "$r" ] && { [ $who = base ] && base+=("$r") || head+=("$r"); }
+      done
+    done
+    CLI=$HEAD_CLI
+    if [ ${#base[@]} -gt 0 ] && [ ${#head[@]} -gt 0 ]; then
+      AB_ROWS+=("$(python3 -c "import statistics, sys; b = statistics.median(map(float, sys.argv[1].split())); \
+h = statistics.median(map(float, sys.argv[2].split())); \
+print('%-10s N=%-8s K=%-3s d=%-2s base %.4g  head %.4g  head/base %.3f' % ('$label', $N, $K, $D, b, h, h / b))" \
+        "${base[*]}" "${head[*]}")")
+      note "${AB_ROWS[-1]}"
+    fi
+  done
+  step "A/B medians (agent-steps/s)"
+  for r in "${AB_ROWS[@]}"; do note "$r"; done
+  HEAD="A/B against $BASE_REV: ${#AB_ROWS[@]} points"
+  git worktree remove --force "$BASE_DIR" > /dev/null 2>&1
+  main_job
+  finish
+fi
+
 step "the targets (cliff walk 12x4, 4 types, pfedtd_rep, kernel auto)"
 header
 run_point target 1000000 100 8
@@ -365,6 +450,8 @@ print(f"targets met {met}/{total}: " + "; ".join(parts) if total else "no target
 PY
 )
 note "headline: $HEAD"
+
+main_job
 
 step "kernel variants side by side (cliff walk, N = 1e6, K = 10)"
 header

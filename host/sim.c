@@ -190,7 +190,7 @@ void pfr_describe_engines(char *buf, size_t n)
         return;
     }
     used += snprintf(buf + used, n - (size_t)used,
-                     "  cuda  built, experimental: not yet validated on a GPU; `auto` uses cpu, ask with --backend cuda\n"
+                     "  cuda  built; `auto` uses it when a device is found\n"
                      "        devices:\n");
     if ((size_t)used < n)
         cuda->describe(buf + used, n - (size_t)used);

@@ -108,6 +108,17 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
         return pfr_fail(err, PFR_ERR_NO_DEVICE,
                         "backend=cuda: this build has no CUDA engine (built without nvcc); allowed here: cpu or auto");
 #endif
+    /* backend=auto: the CUDA engine when this build has it and a GPU is present (its GPU tests
+     * passed on an H200, bench/RESULTS.md 2026-11-26), else the CPU engine. The config keeps
+     * `auto` (config.yaml, checkpoints): a resumed run chooses again on its own machine. */
+    const pfr_backend asked = cfg->backend;
+    if (resolved.backend == PFR_BACKEND_AUTO) {
+        resolved.backend = PFR_BACKEND_CPU;
+#ifdef PFR_HAVE_CUDA
+        if (pfr_cuda_available())
+            resolved.backend = PFR_BACKEND_CUDA;
+#endif
+    }
 
     /* Memory plan: every large allocation below, counted before the first one (plan.c). */
     const int threads = pfr_resolve_threads(cfg->threads);
@@ -119,6 +130,7 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
     if (!sim)
         return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory");
     sim->cfg = *cfg;
+    sim->cfg.backend = asked;
     sim->threads = threads;
     if (threads > omp_get_num_procs())
         warn(sim, "threads=%d exceeds the %d cores this process can use: the threads take turns (same results, "
@@ -263,8 +275,6 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
         goto fail;
 
     report(&rep, "engine", 0.0);
-    /* `auto` stays on the CPU engine until the CUDA engine has passed its parity tests on a GPU
-     * (bench/gpu_check.sh); `cuda` asks for it explicitly. */
 #ifdef PFR_HAVE_CUDA
     if (cfg->backend == PFR_BACKEND_CUDA) {
         const pfr_cuda_plugin *cuda = pfr_cuda_load(err); /* loaded only now: a CPU run never pays for CUDA */

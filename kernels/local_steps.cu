@@ -37,15 +37,26 @@
 #include "pfr_launch.h"
 
 /* ---- variant 1: a thread per agent ------------------------------------------------------------- */
-template <int D> __global__ void pfr_local_steps_thread(const __grid_constant__ pfr_round_args a)
+/* slot_words = pfr_slot_words(&a): each thread's slot map [S] in shared memory (slot_words 32-bit
+ * words of it, filled with 0xFF here: a thread's own words, so no barrier), where the lookups of
+ * every step then cost no L2 traffic; 0: the global map a.ov_slot. */
+template <int D> __global__ void pfr_local_steps_thread(const __grid_constant__ pfr_round_args a, int slot_words)
 {
+    extern __shared__ uint32_t pfr_slot_smem[];
     const int d = D > 0 ? D : a.d; /* the same value; a constant for the compiler when D > 0 */
     const int64_t i = a.i0 + (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i < a.i0 + a.n) {
+        uint8_t *slot_map = nullptr;
+        if (slot_words) {
+            uint32_t *own = pfr_slot_smem + (size_t)threadIdx.x * slot_words;
+            for (int q = 0; q < slot_words; ++q)
+                own[q] = 0xFFFFFFFFu;
+            slot_map = (uint8_t *)own;
+        }
         if (a.control) /* SARSA or Q-learning (the same for every thread of the launch) */
-            pfr_agent_round_control(&a, i, d);
+            pfr_agent_round_control(&a, i, d, slot_map);
         else
-            pfr_agent_round(&a, i, d);
+            pfr_agent_round(&a, i, d, slot_map);
     }
 }
 
@@ -90,19 +101,21 @@ extern "C" cudaError_t pfr_cuda_launch_local_steps(const pfr_round_args *a, pfr_
 {
     if (a->d < 1 || a->d > PFR_ROUND_MAX_D || a->n < 1)
         return cudaErrorInvalidValue;
-    const int threads = 128;
+    const int threads = PFR_THREAD_BLOCK;
     if (kernel == PFR_CUDA_KERNEL_WARP && !a->control) { /* control: the thread kernel only, for now */
         const int64_t blocks = (a->n + threads / 32 - 1) / (threads / 32);
         pfr_local_steps_warp<<<(unsigned)blocks, threads, 0, stream>>>(*a);
         return cudaGetLastError();
     }
     const unsigned blocks = (unsigned)((a->n + threads - 1) / threads);
+    const int sw = pfr_slot_words(a);
+    const size_t smem = (size_t)sw * 4 * threads; /* at most PFR_SLOT_SMEM_MAX: no opt-in needed */
     switch (a->d) {
-    case 4: pfr_local_steps_thread<4><<<blocks, threads, 0, stream>>>(*a); break;
-    case 8: pfr_local_steps_thread<8><<<blocks, threads, 0, stream>>>(*a); break;
-    case 16: pfr_local_steps_thread<16><<<blocks, threads, 0, stream>>>(*a); break;
-    case 32: pfr_local_steps_thread<32><<<blocks, threads, 0, stream>>>(*a); break;
-    default: pfr_local_steps_thread<0><<<blocks, threads, 0, stream>>>(*a); break;
+    case 4: pfr_local_steps_thread<4><<<blocks, threads, smem, stream>>>(*a, sw); break;
+    case 8: pfr_local_steps_thread<8><<<blocks, threads, smem, stream>>>(*a, sw); break;
+    case 16: pfr_local_steps_thread<16><<<blocks, threads, smem, stream>>>(*a, sw); break;
+    case 32: pfr_local_steps_thread<32><<<blocks, threads, smem, stream>>>(*a, sw); break;
+    default: pfr_local_steps_thread<0><<<blocks, threads, smem, stream>>>(*a, sw); break;
     }
     return cudaGetLastError();
 }

@@ -89,37 +89,68 @@ typedef struct pfr_agent_state {
     float *own;
     const float *base; /* the Phi it started from (pfr_agent_base) */
     float th[PFR_ROUND_MAX_D];
+    /* Overlay path (rows != NULL): row s of Phi_i as it stands, valid once have_row is set. The next
+     * step's row is this step's next row, so it is carried in registers instead of being read back
+     * from the overlay (global memory, L2 on the GPU). */
+    float row[PFR_ROUND_MAX_D];
+    int have_row;
 } pfr_agent_state;
+
+/* Slot of row s in the agent's overlay, or -1. */
+PFR_HD static inline int pfr_overlay_find(const pfr_agent_state *st, uint32_t s)
+{
+    if (st->slot) {
+        const uint8_t q = st->slot[s];
+        return q != 0xFFu ? (int)q : -1;
+    }
+    for (int q = 0; q < st->n; ++q)
+        if (st->rows[q] == s)
+            return q;
+    return -1;
+}
+
+/* A new overlay slot for row s (not filled: the caller writes it). */
+PFR_HD static inline float *pfr_overlay_add(pfr_agent_state *st, uint32_t s, int d)
+{
+    if (st->slot)
+        st->slot[s] = (uint8_t)st->n;
+    st->rows[st->n] = s;
+    return st->vals + (size_t)st->n++ * d;
+}
 
 /* The agent's copy of row s: its overlay slot if it has one; with `insert`, a new slot copied from
  * the shared Phi. Without insert and without a slot: the shared row itself (read-only use). */
 PFR_HD static inline float *pfr_overlay_row(const float *phi, pfr_agent_state *st, uint32_t s, int d, int insert)
 {
-    if (st->slot) {
-        const uint8_t q = st->slot[s];
-        if (q != 0xFFu)
-            return st->vals + (size_t)q * d;
-    } else {
-        for (int q = 0; q < st->n; ++q)
-            if (st->rows[q] == s)
-                return st->vals + (size_t)q * d;
-    }
+    const int q = pfr_overlay_find(st, s);
+    if (q >= 0)
+        return st->vals + (size_t)q * d;
     if (!insert)
         return (float *)(phi + (size_t)s * d);
-    float *slot = st->vals + (size_t)st->n * d;
+    float *slot = pfr_overlay_add(st, s, d);
     for (int j = 0; j < d; ++j)
         slot[j] = phi[(size_t)s * d + j];
-    if (st->slot)
-        st->slot[s] = (uint8_t)st->n;
-    st->rows[st->n++] = s;
     return slot;
+}
+
+/* The 32-bit words of one agent's slot map [S] when the thread kernel keeps it in shared memory
+ * (0: it does not; the map is then a->ov_slot's row). An odd number of words, so that the 32 agents
+ * of a warp start in 32 different banks. */
+PFR_HD static inline int pfr_slot_words(const pfr_round_args *a)
+{
+    if (!a->ov_slot)
+        return 0;
+    const int w = (a->S + 3) / 4 | 1;
+    return (size_t)w * 4 * PFR_THREAD_BLOCK <= PFR_SLOT_SMEM_MAX ? w : 0;
 }
 
 /* Start agent i's round; `participation_word` is word 1 of its first step. Returns 0 (and marks
  * it) if the agent sits this round out. d == a->d, passed separately so that a kernel can make it a
- * compile-time constant (then the loops over d unroll and th[] lives in registers). */
+ * compile-time constant (then the loops over d unroll and th[] lives in registers). slot_map: the
+ * agent's slot map [S] (all 0xFF, and left so) when the caller keeps it elsewhere (the thread
+ * kernel: shared memory), NULL: a->ov_slot's row. */
 PFR_HD static inline int pfr_agent_begin(const pfr_round_args *a, int64_t i, uint32_t participation_word,
-                                         pfr_agent_state *st, const int d)
+                                         pfr_agent_state *st, const int d, uint8_t *slot_map)
 {
     if ((uint64_t)participation_word >= a->part_threshold || (a->steps && a->steps[i] == 0)) {
         a->took_part[i] = 0;
@@ -131,9 +162,10 @@ PFR_HD static inline int pfr_agent_begin(const pfr_round_args *a, int64_t i, uin
     st->rp = a->row_ptr + (size_t)(a->type_first + (int)(i % a->type_count)) * (a->S + 1);
     st->rows = a->ov_rows ? a->ov_rows + (size_t)(i - a->i0) * a->R : 0;
     st->vals = a->ov_vals ? a->ov_vals + (size_t)(i - a->i0) * a->R * d : 0;
-    st->slot = a->ov_slot ? a->ov_slot + (size_t)(i - a->i0) * a->S : 0;
+    st->slot = slot_map ? slot_map : a->ov_slot ? a->ov_slot + (size_t)(i - a->i0) * a->S : 0;
     st->own = a->agent_phi ? a->agent_phi + (size_t)i * a->S * d : 0;
     st->base = pfr_agent_base(a, i);
+    st->have_row = 0;
     for (int j = 0; j < d; ++j)
         st->th[j] = a->theta[(size_t)i * d + j];
     return 1;
@@ -151,8 +183,35 @@ PFR_HD static inline void pfr_agent_step(const pfr_round_args *a, pfr_agent_stat
         ps = st->own + (size_t)s * d;
         pn = st->own + (size_t)s2 * d;
     } else if (st->rows) { /* shared Phi (the one it started from) seen through the agent's overlay */
-        ps = pfr_overlay_row(st->base, st, s, d, 1);
-        pn = pfr_overlay_row(st->base, st, s2, d, 0);
+        /* Row s is in st->row (registers) after the first step; its overlay slot is only written.
+         * Per step: one row load (s2) and one row store (s), where reading s back would add a load
+         * and a first visit a copy. The same bits as pfr_td_step on the overlay rows in place: a
+         * self-loop (s2 == s) takes its next row from the row before the update. */
+        const int q = pfr_overlay_find(st, s);
+        float *slot = q >= 0 ? st->vals + (size_t)q * d : pfr_overlay_add(st, s, d);
+        if (!st->have_row) {
+            const float *src = q >= 0 ? slot : st->base + (size_t)s * d;
+            for (int e = 0; e < d; ++e)
+                st->row[e] = src[e];
+            st->have_row = 1;
+        }
+        float nx[PFR_ROUND_MAX_D];
+        if (s2 == s) {
+            for (int e = 0; e < d; ++e)
+                nx[e] = st->row[e];
+        } else {
+            pn = pfr_overlay_row(st->base, st, s2, d, 0);
+            for (int e = 0; e < d; ++e)
+                nx[e] = pn[e];
+        }
+        pfr_td_step(st->row, nx, st->th, d, a->reward[j], a->gamma, a->alpha[k], a->beta[k], a->learn_phi);
+        for (int e = 0; e < d; ++e)
+            slot[e] = st->row[e];
+        if (s2 != s)
+            for (int e = 0; e < d; ++e)
+                st->row[e] = nx[e];
+        st->s = s2;
+        return;
     } else { /* fixed features */
         ps = (float *)(st->base + (size_t)s * d);
         pn = st->base + (size_t)s2 * d;
@@ -178,12 +237,12 @@ PFR_HD static inline void pfr_agent_end(const pfr_round_args *a, pfr_agent_state
 /* Agent i's whole round by one thread: local_steps.cu's thread kernel, and what the CPU tests run
  * for every agent. The words come from pfr_stream_words (DESIGN §3: one Philox evaluation a step);
  * t0 is read on the device in graph mode (t0_dev). d == a->d, a compile-time constant in the kernel. */
-PFR_HD static inline void pfr_agent_round(const pfr_round_args *a, int64_t i, const int d)
+PFR_HD static inline void pfr_agent_round(const pfr_round_args *a, int64_t i, const int d, uint8_t *slot_map)
 {
     const uint64_t t0 = a->t0_dev ? *a->t0_dev : a->t0;
     pfr_words w = pfr_stream_words(a->seed, (uint64_t)i, t0);
     pfr_agent_state st;
-    if (!pfr_agent_begin(a, i, w.w[PFR_WORD_PARTICIPATION], &st, d))
+    if (!pfr_agent_begin(a, i, w.w[PFR_WORD_PARTICIPATION], &st, d, slot_map))
         return;
     const int K = pfr_agent_steps(a, i);
     for (int k = 0; k < K; ++k) {
@@ -213,12 +272,12 @@ PFR_HD static inline void pfr_agent_q(const pfr_round_args *a, pfr_agent_state *
 
 /* Agent i's round with control, by one thread: the CPU engine's step (host/cpu_control.c) with this
  * engine's overlay; the action rules are pfr_control.h's (DESIGN §12). */
-PFR_HD static inline void pfr_agent_round_control(const pfr_round_args *a, int64_t i, const int d)
+PFR_HD static inline void pfr_agent_round_control(const pfr_round_args *a, int64_t i, const int d, uint8_t *slot_map)
 {
     const uint64_t t0 = a->t0_dev ? *a->t0_dev : a->t0;
     pfr_words w = pfr_stream_words(a->seed, (uint64_t)i, t0);
     pfr_agent_state st;
-    if (!pfr_agent_begin(a, i, w.w[PFR_WORD_PARTICIPATION], &st, d))
+    if (!pfr_agent_begin(a, i, w.w[PFR_WORD_PARTICIPATION], &st, d, slot_map))
         return;
     const int A = a->A, K = pfr_agent_steps(a, i), sarsa = a->control == PFR_CONTROL_KIND_SARSA;
     float q[PFR_CONTROL_MAX_A];

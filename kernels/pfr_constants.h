@@ -52,6 +52,9 @@
 #define PFR_ROUND_MAX_D 64    /* CUDA engine: theta of one agent in registers (the CPU engine: any d) */
 #define PFR_FOLD_STAGE 2048   /* CUDA fold: staged overlay entries per tile (a double and an int: 24 KB) */
 #define PFR_FOLD_SMEM_SD 2048 /* CUDA fold: partial sums in shared memory when S*d is at most this */
+#define PFR_THREAD_BLOCK 128  /* CUDA thread kernel: agents (threads) per block */
+#define PFR_SLOT_SMEM_MAX 14336 /* CUDA thread kernel: the block's slot maps in shared memory when they fit
+                                  in this (S <= 108; 16 blocks of 128 agents still fit an SM's 228 KB) */
 #define PFR_CPU_LANES 16      /* CPU engine: agents stepped together (one AVX-512 vector of lanes) */
 #define PFR_CHOL_TINY 1e-24   /* Cholesky-QR: a pivot below this * trace(G) means Phi lost rank */
 

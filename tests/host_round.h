@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -106,13 +107,21 @@ struct HostOps {
 
     pfr_status local_steps(const pfr_round_args &a)
     {
+        // the thread kernel's slot map in shared memory (local_steps.cu): a fresh map per agent
+        const int sw = pfr_slot_words(&a);
+        std::vector<uint32_t> smem_map((size_t)sw);
         for (int64_t i = a.i0; i < a.i0 + a.n; ++i) {
+            uint8_t *slot_map = nullptr;
+            if (sw && (a.control || !warp)) {
+                std::fill(smem_map.begin(), smem_map.end(), 0xFFFFFFFFu);
+                slot_map = (uint8_t *)smem_map.data();
+            }
             if (a.control) // the thread kernel's choice (local_steps.cu)
-                pfr_agent_round_control(&a, i, a.d);
+                pfr_agent_round_control(&a, i, a.d, slot_map);
             else if (warp)
                 warp->run(&a, i);
             else
-                pfr_agent_round(&a, i, a.d);
+                pfr_agent_round(&a, i, a.d, slot_map);
         }
         return PFR_OK;
     }

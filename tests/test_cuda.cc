@@ -529,7 +529,7 @@ TEST(Cuda, AverageWithinOnePartInAMillionOfTheExactMean)
         for (int64_t i = 0; i < N; ++i) { // one agent at a time: its overlay is slot 0 of the chunk
             a.i0 = i;
             a.n = 1;
-            pfr_agent_round(&a, i, d);
+            pfr_agent_round(&a, i, d, nullptr);
             if (!took[i])
                 continue;
             ++participants;

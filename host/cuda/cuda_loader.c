@@ -122,3 +122,13 @@ const pfr_cuda_plugin *pfr_cuda_load(pfr_error *err)
         pfr_fail(err, PFR_ERR_NO_DEVICE, "%s", load_error);
     return loaded;
 }
+
+int pfr_cuda_available(void)
+{
+    /* The NVIDIA driver's files first: a machine without them has no usable GPU, and then the
+     * module (the CUDA runtime and cuBLAS, about 220 MB) is never loaded. */
+    if (access("/dev/nvidiactl", F_OK) != 0 && access("/proc/driver/nvidia/version", F_OK) != 0)
+        return 0;
+    const pfr_cuda_plugin *p = pfr_cuda_load(NULL);
+    return p && p->device_count() > 0;
+}

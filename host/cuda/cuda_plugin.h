@@ -44,6 +44,10 @@ const pfr_cuda_plugin *pfr_cuda_plugin_get(void);
  * NULL and err says what was tried and why it failed. */
 const pfr_cuda_plugin *pfr_cuda_load(pfr_error *err);
 
+/* backend=auto's choice: 1 if the CUDA engine can be loaded and sees at least one device. Costs
+ * nothing on a machine without the NVIDIA driver (the module is not loaded there). */
+int pfr_cuda_available(void);
+
 #ifdef __cplusplus
 }
 #endif
