@@ -29,7 +29,8 @@ pfr_sim *make(const std::string &alg, const std::string &part, const Overrides &
         {"env.kind", "cliffwalk"}, {"env.types", "4"},  {"env.slip_max", "0.3"}, {"env.wind_max", "0.2"},
         {"agents", "1037"},        {"dim", "8"},        {"local_steps", "10"},   {"alpha", "0.2"},
         {"beta", "0.1"},           {"algorithm", alg},  {"participation", part}, {"orthonormalize", "true"},
-        {"threads", "2"},          {"eval_every", "1000"}};
+        {"threads", "2"},          {"eval_every", "1000"},  {"backend", "cpu"}}; // the CPU engine: `auto` would
+                                                                            // take a GPU where there is one
     kv.insert(kv.end(), more.begin(), more.end());
     for (const auto &p : kv)
         EXPECT_EQ(pfr_config_set(&c, p.first.c_str(), p.second.c_str(), &err), PFR_OK) << err.msg;
