@@ -325,17 +325,25 @@ j['agent_steps_per_sec'], j['final_value_error']))")"
 
 # ---- ab: this build against BASE_REV's, on this device ------------------------------------------------
 if [ "$PHASE" = ab ]; then
+  # The base sources: BASE_SRC, a folder (on the device tool: `git archive REV | tar -x -C .ab-base`
+  # here, .ab-base in .git/info/exclude and in carry; the device's copy of .git has been seen to lag
+  # behind the working tree), else a worktree of BASE_REV.
   step "build BASE_REV beside this one"
   BASE_REV="${BASE_REV:-HEAD~1}"
   BASE_DIR=/tmp/pfr-base-src
   BASE_B="$B-base"
   rm -rf "$BASE_DIR"; git worktree prune 2>/dev/null
   CUDA_BASE=ON; [ $DRY -eq 1 ] && CUDA_BASE=OFF # the dry run times the CPU engine: no nvcc build needed
-  if git worktree add --detach "$BASE_DIR" "$BASE_REV" > "$LOG/base-worktree.txt" 2>&1 &&
+  if [ -n "${BASE_SRC:-}" ]; then
+    BASE_REV="$BASE_SRC"; mkdir -p "$BASE_DIR" && cp -r "$BASE_SRC"/. "$BASE_DIR" && : > "$LOG/base-worktree.txt"
+  else
+    git worktree add --detach "$BASE_DIR" "$BASE_REV" > "$LOG/base-worktree.txt" 2>&1
+  fi
+  if [ -f "$BASE_DIR/CMakeLists.txt" ] &&
      cmake -S "$BASE_DIR" -B "$BASE_B" -DCMAKE_BUILD_TYPE=Release -DPFR_CUDA=$CUDA_BASE -DCMAKE_CUDA_ARCHITECTURES=90 \
        -DPFR_WERROR=OFF -DPFR_BUILD_TESTS=OFF > "$LOG/base-configure.txt" 2>&1 &&
      cmake --build "$BASE_B" -j "$(nproc)" --target pfedrl_cli > "$LOG/base-build.txt" 2>&1; then
-    note "built $BASE_REV ($(git rev-parse --short "$BASE_REV")) in $BASE_B"
+    note "built $BASE_REV ($(git rev-parse --short "$BASE_REV" 2>/dev/null || echo folder)) in $BASE_B"
   else
     failed "the build of $BASE_REV"; tail -5 "$LOG/base-worktree.txt" "$LOG/base-build.txt" | tee -a "$BODY"; finish
   fi
@@ -377,7 +385,7 @@ print('%-10s N=%-8s K=%-3s d=%-2s base %.4g  head %.4g  head/base %.3f' % ('$lab
   step "A/B medians (agent-steps/s)"
   for r in "${AB_ROWS[@]}"; do note "$r"; done
   HEAD="A/B against $BASE_REV: ${#AB_ROWS[@]} points"
-  git worktree remove --force "$BASE_DIR" > /dev/null 2>&1
+  git worktree remove --force "$BASE_DIR" > /dev/null 2>&1; rm -rf "$BASE_DIR"
   main_job
   finish
 fi

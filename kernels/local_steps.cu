@@ -29,6 +29,13 @@
  *  warp, d = 32: per agent-step 2 coalesced 128-byte row loads, ~22 shuffles, ~30 other warp
  *    instructions: ~55 warp-instructions, i.e. ~1.7e10 agent-steps/s at full issue; the thread
  *    variant at d = 32 needs ~64 L1 wavefronts per step (~3.6e9), hence the switch at large d.
+ * Measured (H200, bench/RESULTS.md 2026-11-26): the L1 model above was wrong about the limit. The
+ *  thread kernel at d = 8 ran 5.9e9 agent-steps/s (K = 100) with L2 at 91% of its throughput but
+ *  only 423 GB/s: a warp's 32 rows make every access 32 separate L2 requests, and the overlay writes
+ *  dominated (8.7 write requests per agent-step, 0.9 reads). Hence the current row kept in
+ *  registers, shared-memory slot maps and 16-byte row accesses (pfr_agent_round.h): 6.7e9 at
+ *  K = 100, 4.7e9 at K = 10 (from 3.4e9) before the 16-byte accesses. Occupancy: 72 registers a
+ *  thread, 44%.
  * Compiled with --fmad=false so the float roundings are those of the CPU engine.
  */
 #include <curand_kernel.h>
