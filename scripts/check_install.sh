@@ -50,9 +50,13 @@ cmake --build "$tmp/consumer" > "$tmp/consumer_build.log" || { cat "$tmp/consume
 # the same program, the same library: the same output, and it ran the rounds it asked for
 cmp -s "$tmp/ex_pc.out" "$tmp/ex_cmake.out" || fail "the two builds of api_example printed different results"
 grep -q '^round   50 ' "$tmp/ex_pc.out" || fail "api_example did not reach round 50: $(cat "$tmp/ex_pc.out")"
-ldd "$tmp/consumer/api_example" | grep -q "libpfedrl.so.$major => $libdir" || fail "api_example did not load $libdir's library"
+# (outputs captured first: with pipefail, `ldd | grep -q` fails whenever grep exits before ldd has
+# written everything and ldd dies of SIGPIPE -- seen once in the suite)
+libs=$(ldd "$tmp/consumer/api_example")
+grep -q "libpfedrl.so.$major => $libdir" <<< "$libs" || fail "api_example did not load $libdir's library: $libs"
 # 3. the installed command
-"$prefix/bin/pfedrl" --version | grep -q "$version" || fail "installed pfedrl --version does not say $version"
+ver_out=$("$prefix/bin/pfedrl" --version)
+grep -q "$version" <<< "$ver_out" || fail "installed pfedrl --version does not say $version: $ver_out"
 "$prefix/bin/pfedrl" run examples/cliffwalk.yaml -q -s agents=64 -s rounds=5 -o "$tmp/run" > /dev/null ||
   fail "installed pfedrl run failed"
 [ -s "$tmp/run/summary.json" ] || fail "installed pfedrl run wrote no summary.json"
