@@ -135,7 +135,7 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
         e->philox16 = pfr_cpu_philox16_avx2;
 #endif
 #ifdef PFR_X16
-    e->x16 = sim->cpu_path == PFR_CPU_PATH_AUTO && (d == 4 || d == 8 || d == 16) && __builtin_cpu_supports("avx512f");
+    e->x16 = sim->cpu_path == PFR_CPU_PATH_AUTO && (d == 4 || d == 8 || d == 16 || d == 32) && __builtin_cpu_supports("avx512f");
     if (e->x16)
         pfr_x16_init(&e->x16_layout);
 #endif
@@ -182,6 +182,15 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
     e->bmul = ((uint64_t)PFR_CPU_BUCKETS << 32) / (uint64_t)S;
     /* slot maps: a byte per state and lane, where that is small (and an overlay has < 255 rows) */
     e->map = e->R < 255 && (size_t)S <= PFR_CPU_MAP_MAX_S;
+#ifdef PFR_X16
+    /* d = 32 takes the 16-agent step only where its lookups are gathers (each agent's math then runs
+     * along d: cpu_x16.c) and the tables lie beyond L2 (e->prefetch), where looking up 16 agents at
+     * once and ahead hides the misses: 1.37x the per-agent path at S = 2,500; at S = 48, all in L1,
+     * the gathers cost more than they hide (0.82x), and transposing rows of 32 spills (0.76x).
+     * bench/RESULTS.md 2026-11-26. */
+    if (d == 32 && !(e->rp32 && e->prefetch && (!sim->learn_phi || sim->own_phi || e->map)))
+        e->x16 = 0;
+#endif
     uint64_t longest = 1; /* the longest row of the chains sets the search's halvings */
     for (uint64_t r = 0; r < (uint64_t)sim->M * (uint64_t)(S + 1); ++r)
         if (r % (uint64_t)(S + 1) != (uint64_t)S) {

@@ -184,8 +184,13 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
         own_b.h[0] = _mm512_loadu_si512((const void *)ob);
         own_b.h[1] = _mm512_loadu_si512((const void *)(ob + 8));
     }
+    /* lanes: d = 32, where each agent's math runs along d (rows are two vectors: pfr_td_step on the
+     * rows and on theta in place) and only the lookups run 16 agents at a time; else the rows are
+     * transposed so that a vector holds one feature of the 16 agents (cpu_x16.h) */
+    const int lanes = D == 32;
     __m512 T[16], X[16], Y[16];
-    pfr_x16_load(&e->x16_layout, (const float *const *)th, D, T);
+    if (!lanes)
+        pfr_x16_load(&e->x16_layout, (const float *const *)th, D, T);
     const __m512 gamma = _mm512_set1_ps((float)sim->cfg.gamma);
     /* the row (first entry and length) of each lane's state, looked up one step ahead: the next
      * step's rows are fetched, and their entries prefetched, while this step's math runs */
@@ -251,6 +256,19 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
             pn = x16_addr(b, _mm512_mullo_epi32(s2, dD));
         }
         const float *rs[16], *rn[16], *rw[16]; /* lanes sitting out read zeros and write the sink */
+        if (lanes) {
+            float rho_a[16];
+            x16_put(ps, rw);
+            x16_put(pn, rn);
+            _mm512_storeu_ps(rho_a, rho);
+            for (unsigned m = pm; m; m &= m - 1) {
+                const int g = __builtin_ctz(m);
+                pfr_td_step((float *)rw[g], rn[g], th[g], D, rho_a[g], (float)sim->cfg.gamma, plan->alpha[k],
+                            plan->beta[k], learn);
+            }
+            st = _mm512_mask_mov_epi32(st, pm, s2);
+            continue;
+        }
         x16_put(x16_blend(pm, zero_b, ps), rs);
         x16_put(x16_blend(pm, zero_b, pn), rn);
         x16_put(x16_blend(pm, sink_b, ps), rw);
@@ -269,7 +287,8 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
             pfr_x16_store(&e->x16_layout, (float *const *)rw, D, X);
         st = _mm512_mask_mov_epi32(st, pm, s2);
     }
-    pfr_x16_store(&e->x16_layout, th, D, T);
+    if (!lanes)
+        pfr_x16_store(&e->x16_layout, th, D, T);
     _mm512_mask_storeu_epi32(sim->state + i0, pm, st);
     if (mode == 2) {
         uint32_t na[16];
@@ -293,7 +312,10 @@ __attribute__((target("avx512f"))) void pfr_cpu_group_x16(cpu_engine *e, cpu_thr
         case 34: run_group_x16g_d(e, w, i0, part, 8, 2); return;
         case 64: run_group_x16g_d(e, w, i0, part, 16, 0); return;
         case 65: run_group_x16g_d(e, w, i0, part, 16, 1); return;
-        default: run_group_x16g_d(e, w, i0, part, 16, 2); return;
+        case 66: run_group_x16g_d(e, w, i0, part, 16, 2); return;
+        case 128: run_group_x16g_d(e, w, i0, part, 32, 0); return;
+        case 129: run_group_x16g_d(e, w, i0, part, 32, 1); return;
+        default: run_group_x16g_d(e, w, i0, part, 32, 2); return;
         }
     }
     switch (e->sim->d * 2 + e->map) {
@@ -302,7 +324,7 @@ __attribute__((target("avx512f"))) void pfr_cpu_group_x16(cpu_engine *e, cpu_thr
     case 16: run_group_x16_d(e, w, i0, part, 8, 0); break;
     case 17: run_group_x16_d(e, w, i0, part, 8, 1); break;
     case 32: run_group_x16_d(e, w, i0, part, 16, 0); break;
-    default: run_group_x16_d(e, w, i0, part, 16, 1); break;
+    default: run_group_x16_d(e, w, i0, part, 16, 1); break; /* (d = 32 never comes here: cpu_setup.c) */
     }
 }
 
