@@ -111,11 +111,12 @@ def main():
     ap.add_argument("--quick", action="store_true", help="S = 48 and 40,000 only, d = 8, one repetition")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--sizes", default="48,2500,40000,1000000")
+    ap.add_argument("--dims", default="8,32", help="representation dimensions d")
     ap.add_argument("--steps", type=float, default=1e8, help="agent-steps per pfedrl / scalar-loop run")
     ap.add_argument("--numpy-seconds", type=float, default=3.0)
     a = ap.parse_args()
     sizes = [int(s) for s in a.sizes.split(",")]
-    dims, Ks, reps = [8, 32], [1, 10], a.reps
+    dims, Ks, reps = [int(x) for x in a.dims.split(",")], [1, 10], a.reps
     if a.quick:
         sizes, dims, reps = [s for s in sizes if s in (48, 40000)], [8], 1
     ncpu = os.cpu_count()

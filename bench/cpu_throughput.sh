@@ -4,7 +4,7 @@
 # and 32; K = 1 and 10; 1 thread and all; set-up time, peak RSS, memory per agent, and 1 vs all
 # threads next to a busy process. Writes the markdown tables to $OUT (default
 # bench/results/cpu_throughput.md) for bench/RESULTS.md.
-#   bash bench/cpu_throughput.sh [--quick] [--reps R] [--sizes 48,2500,...]
+#   bash bench/cpu_throughput.sh [--quick] [--reps R] [--sizes 48,2500,...] [--dims 8,32] [--steps N]
 # --sizes 48,2500,40000 takes about 35 minutes on 2 cores, S = 10^6 far longer (the scalar loop
 # sums into a dense [S, d] table every round); --quick (S = 48 and 40,000, d = 8, once) about 3.
 set -euo pipefail
