@@ -8,8 +8,9 @@
  *    table above), so nothing of size S is copied per agent or per round.
  *  - A thread steps 16 agents together, one Philox evaluation giving a step's words for all 16
  *    (cpu_philox.c). Three paths, the same bits: with AVX-512, the TD math of all 16 at once on
- *    their rows loaded whole and transposed in registers, every table lookup a gather (cpu_x16.c);
- *    else each agent's step vectorized along d (cpu_step.h); else scalar. Tests force each path.
+ *    their rows loaded whole and transposed in registers, every table lookup a gather (cpu_x16.c;
+ *    d <= 16, and d = 32 with each agent's math along d where the tables lie beyond L2); else each
+ *    agent's step vectorized along d (cpu_step.h); else scalar. Tests force each path.
  *  - Agents are grouped in blocks of PFR_AGENT_BLOCK. Each block sums its participants' changes
  *    Phi_i[r] - Phi[r] over the rows they touched (in double, agents in index order) into a sparse
  *    partial sum (block_part), and its theta_i. Blocks run in waves: within a wave threads take
