@@ -283,9 +283,9 @@ PFR_CLONES static void run_independent(cpu_engine *e, cpu_thread *w, int64_t q)
 }
 
 /* ---- the jobs of a round ------------------------------------------------------------------------ */
-static void apply_rows(cpu_engine *e, cpu_thread *w);
-static void apply_rows_noisy(cpu_engine *e, cpu_thread *w, int tid);
-static void broadcast_theta(cpu_engine *e, int tid);
+static void apply_rows(cpu_engine *e, cpu_thread *w, int64_t participants);
+static void apply_rows_noisy(cpu_engine *e, cpu_thread *w, int tid, int64_t participants);
+static void broadcast_theta(cpu_engine *e, int tid, int64_t participants);
 /* The parts of blocks w0 .. wend-1 added into the accumulator, for the buckets q0 .. q1-1 (this
  * thread's contiguous rows), block by block in block order; element-wise adds, so vectorized (an
  * AVX-512 clone where the CPU has it) they are the same bits. */
@@ -310,7 +310,10 @@ PFR_CLONES static void merge_wave(cpu_engine *e, cpu_thread *w, int64_t w0, int6
 }
 
 /* Waves of W blocks: steps and folds (blocks taken dynamically), barrier, the wave's parts added
- * into the accumulator in block order (bucket owners), barrier. */
+ * into the accumulator in block order (bucket owners), barrier. Every thread counts the
+ * participants itself (the parts are complete after the first barrier), so the last wave needs its
+ * second barrier only for the mean theta: a thread applies the mean to the rows it merged, which no
+ * other thread touches. */
 static void shared_round_job(void *arg, int tid)
 {
     cpu_engine *e = arg;
@@ -318,6 +321,7 @@ static void shared_round_job(void *arg, int tid)
     cpu_thread *w = &e->th[tid];
     const int d = sim->d, T = e->T;
     const int64_t nblocks = (sim->N + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
+    int64_t participants = 0;
     w->ntouched = 0;
     for (int64_t w0 = 0; w0 < nblocks; w0 += e->W) {
         const int64_t wend = w0 + e->W < nblocks ? w0 + e->W : nblocks;
@@ -329,40 +333,42 @@ static void shared_round_job(void *arg, int tid)
         }
         pfr_pool_barrier(e->pool);
         merge_wave(e, w, w0, wend, PFR_CPU_BUCKETS * tid / T, PFR_CPU_BUCKETS * (tid + 1) / T);
+        for (int64_t b = w0; b < wend; ++b)
+            participants += e->part[b - w0].count;
         if (tid == 0) {
-            for (int64_t b = w0; b < wend; ++b) {
-                const block_part *bp = &e->part[b - w0];
-                e->participants += bp->count;
-                if (sim->avg_theta)
+            if (sim->avg_theta)
+                for (int64_t b = w0; b < wend; ++b)
                     for (int j = 0; j < d; ++j)
-                        e->theta_accum[j] += bp->theta[j];
-            }
+                        e->theta_accum[j] += e->part[b - w0].theta[j];
             atomic_store(&e->next, wend); /* the next wave's first block; nobody takes one before the barrier */
         }
-        pfr_pool_barrier(e->pool);
+        if (wend < nblocks || sim->avg_theta) /* the parts are reused by the next wave; theta_accum */
+            pfr_pool_barrier(e->pool);
     }
-    /* every wave merged, the participants counted (thread 0, before the last barrier): the mean
-     * applied to the rows this thread owns, the mean theta handed to its share of the agents */
+    if (tid == 0)
+        e->participants = participants; /* for the host, after the pool's join */
+    /* every wave merged: the mean applied to the rows this thread owns, the mean theta handed to
+     * its share of the agents */
     if (sim->avg_phi && e->plan->noise_std > 0.0)
-        apply_rows_noisy(e, w, tid);
+        apply_rows_noisy(e, w, tid, participants);
     else if (sim->avg_phi)
-        apply_rows(e, w);
-    if (sim->avg_theta && e->participants > 0)
-        broadcast_theta(e, tid);
+        apply_rows(e, w, participants);
+    if (sim->avg_theta && participants > 0)
+        broadcast_theta(e, tid, participants);
 }
 
 /* The mean change applied to the rows this thread owns (Phi + sum / participants, the expression of
  * the CUDA engine's apply kernel), the accumulator emptied. */
-static void apply_rows(cpu_engine *e, cpu_thread *w)
+static void apply_rows(cpu_engine *e, cpu_thread *w, int64_t participants)
 {
     pfr_sim *sim = e->sim;
     const int d = sim->d;
-    const double inv = e->participants > 0 ? 1.0 / (double)e->participants : 0.0;
+    const double inv = participants > 0 ? 1.0 / (double)participants : 0.0;
     for (int64_t x = 0; x < w->ntouched; ++x) {
         const int32_t r = w->touched[x];
         double *acc = e->accum + (size_t)r * d;
         float *row = sim->phi + (size_t)r * d;
-        if (e->participants > 0)
+        if (participants > 0)
             for (int j = 0; j < d; ++j)
                 row[j] = (float)((double)row[j] + acc[j] * inv);
         memset(acc, 0, sizeof(double) * (size_t)d);
@@ -375,15 +381,15 @@ static void apply_rows(cpu_engine *e, cpu_thread *w)
  * the sum, so every row changes, Phi + (sum + noise) / participants; this thread takes the rows of
  * its buckets (a contiguous range), touched or not. The noise of entry e is a function of seed,
  * round and e (pfr_dp_gauss): the same on any thread count. */
-static void apply_rows_noisy(cpu_engine *e, cpu_thread *w, int tid)
+static void apply_rows_noisy(cpu_engine *e, cpu_thread *w, int tid, int64_t participants)
 {
     pfr_sim *sim = e->sim;
     const int d = sim->d, S = sim->S;
     const int q0 = PFR_CPU_BUCKETS * tid / e->T, q1 = PFR_CPU_BUCKETS * (tid + 1) / e->T;
     const uint64_t seed = sim->cfg.seed;
     const int64_t round = e->plan->round;
-    const double inv = e->participants > 0 ? 1.0 / (double)e->participants : 0.0, sd = e->plan->noise_std;
-    for (int32_t r = 0; r < S && e->participants > 0; ++r) {
+    const double inv = participants > 0 ? 1.0 / (double)participants : 0.0, sd = e->plan->noise_std;
+    for (int32_t r = 0; r < S && participants > 0; ++r) {
         const int q = pfr_bucket(e, r);
         if (q < q0 || q >= q1)
             continue;
@@ -403,12 +409,12 @@ static void apply_rows_noisy(cpu_engine *e, cpu_thread *w, int tid)
 }
 
 /* theta_i = the mean theta, for this thread's share of the agents. */
-static void broadcast_theta(cpu_engine *e, int tid)
+static void broadcast_theta(cpu_engine *e, int tid, int64_t participants)
 {
     pfr_sim *sim = e->sim;
     const int d = sim->d;
     const int64_t N = sim->N, lo = N * tid / e->T, hi = N * (tid + 1) / e->T;
-    const double inv = 1.0 / (double)e->participants;
+    const double inv = 1.0 / (double)participants;
     float tbar[4096]; /* dim <= 4096 (config.c) */
     for (int j = 0; j < d; ++j)
         tbar[j] = (float)(e->theta_accum[j] * inv);
