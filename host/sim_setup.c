@@ -112,10 +112,11 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
      * passed on an H200, bench/RESULTS.md 2026-11-26), else the CPU engine. The config keeps
      * `auto` (config.yaml, checkpoints): a resumed run chooses again on its own machine. */
     const pfr_backend asked = cfg->backend;
+    char no_gpu_why[sizeof err->msg] = ""; /* auto on a machine with a driver whose GPU could not be used */
     if (resolved.backend == PFR_BACKEND_AUTO) {
         resolved.backend = PFR_BACKEND_CPU;
 #ifdef PFR_HAVE_CUDA
-        if (pfr_cuda_available())
+        if (pfr_cuda_available(no_gpu_why, sizeof no_gpu_why))
             resolved.backend = PFR_BACKEND_CUDA;
 #endif
     }
@@ -132,6 +133,9 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
     sim->cfg = *cfg;
     sim->cfg.backend = asked;
     sim->threads = threads;
+    if (no_gpu_why[0])
+        warn(sim, "backend auto: this machine has an NVIDIA driver, but the CUDA engine cannot be used (%s); the CPU "
+                  "engine runs", no_gpu_why);
     if (threads > omp_get_num_procs())
         warn(sim, "threads=%d exceeds the %d cores this process can use: the threads take turns (same results, "
                   "no faster)", threads, omp_get_num_procs());

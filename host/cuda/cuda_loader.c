@@ -123,12 +123,26 @@ const pfr_cuda_plugin *pfr_cuda_load(pfr_error *err)
     return loaded;
 }
 
-int pfr_cuda_available(void)
+int pfr_cuda_available(char *why, size_t n)
 {
+    if (why && n)
+        why[0] = '\0';
     /* The NVIDIA driver's files first: a machine without them has no usable GPU, and then the
      * module (the CUDA runtime and cuBLAS, about 220 MB) is never loaded. */
     if (access("/dev/nvidiactl", F_OK) != 0 && access("/proc/driver/nvidia/version", F_OK) != 0)
         return 0;
-    const pfr_cuda_plugin *p = pfr_cuda_load(NULL);
-    return p && p->device_count() > 0;
+    pfr_error err;
+    const pfr_cuda_plugin *p = pfr_cuda_load(&err);
+    if (!p) {
+        if (why)
+            snprintf(why, n, "%s", err.msg);
+        return 0;
+    }
+    if (p->device_count() <= 0) {
+        /* CUDA_VISIBLE_DEVICES set: the devices were hidden on purpose (scripts/test.sh does), no word */
+        if (why && !getenv("CUDA_VISIBLE_DEVICES"))
+            snprintf(why, n, "CUDA sees no device: check that the driver is at least as new as the CUDA runtime");
+        return 0;
+    }
+    return 1;
 }

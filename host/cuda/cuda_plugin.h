@@ -45,8 +45,9 @@ const pfr_cuda_plugin *pfr_cuda_plugin_get(void);
 const pfr_cuda_plugin *pfr_cuda_load(pfr_error *err);
 
 /* backend=auto's choice: 1 if the CUDA engine can be loaded and sees at least one device. Costs
- * nothing on a machine without the NVIDIA driver (the module is not loaded there). */
-int pfr_cuda_available(void);
+ * nothing on a machine without the NVIDIA driver (the module is not loaded there). Where the driver
+ * is there but the engine cannot be used, why [n] says what failed (else it is left empty). */
+int pfr_cuda_available(char *why, size_t n);
 
 #ifdef __cplusplus
 }
