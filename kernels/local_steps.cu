@@ -99,7 +99,9 @@ extern "C" pfr_cuda_kernel pfr_cuda_pick_kernel(pfr_cuda_kernel requested, int d
     if (requested != PFR_CUDA_KERNEL_AUTO)
         return requested;
     /* napkin math above: a thread's row loads scatter over 32 rows per warp instruction, which
-     * costs more than the warp's shuffles once rows are 64 bytes or longer */
+     * costs more than the warp's shuffles once rows are 64 bytes or longer. Measured on an H200
+     * (bench/RESULTS.md 2026-11-26, N = 1e6, K = 10): d = 8 thread 3.35e9 / warp 2.48e9, d = 16
+     * 1.80e9 / 2.08e9, d = 32 0.90e9 / 1.54e9 (thread 1.28e9 after its row and slot changes) */
     return d >= 16 ? PFR_CUDA_KERNEL_WARP : PFR_CUDA_KERNEL_THREAD;
 }
 
