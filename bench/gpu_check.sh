@@ -329,8 +329,9 @@ if [ "$PHASE" = ab ]; then
   # here, .ab-base in .git/info/exclude and in carry; the device's copy of .git has been seen to lag
   # behind the working tree), else a worktree of BASE_REV.
   step "build BASE_REV beside this one"
+  [ $DRY -eq 1 ] && BASE_REV="${BASE_REV:-HEAD}" # the dry run: its own commit (a shallow clone has no HEAD~1)
   BASE_REV="${BASE_REV:-HEAD~1}"
-  BASE_DIR=/tmp/pfr-base-src
+  BASE_DIR="$B-base-src"
   BASE_B="$B-base"
   rm -rf "$BASE_DIR"; git worktree prune 2>/dev/null
   CUDA_BASE=ON; [ $DRY -eq 1 ] && CUDA_BASE=OFF # the dry run times the CPU engine: no nvcc build needed
