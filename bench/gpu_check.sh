@@ -493,6 +493,20 @@ elif fits 120 "ncu"; then
     failed "ncu refused the device or failed (exit $rc)"; grep -m5 -iE "error|==PROF==" "$LOG/ncu.txt" | tee -a "$BODY"
   fi
   rm -rf "$LOG/ncu-run"
+  # Where the local steps' memory traffic goes, per agent-step (one launch = 1e6 agents x 100 steps):
+  # L2 requests and sectors by reads and writes, registers, occupancy. The thread kernel is bound by
+  # L2 requests, not bytes (first seen on an H200, bench/RESULTS.md 2026-11-26: 8.7 write requests a
+  # step from scalar row stores). Informational: a counter ncu cannot read is a note, not a failure.
+  if fits 60 "ncu L2 requests"; then
+    M=lts__t_requests_srcunit_tex_op_read.sum,lts__t_requests_srcunit_tex_op_write.sum
+    M=$M,lts__t_sectors_srcunit_tex_op_read.sum,lts__t_sectors_srcunit_tex_op_write.sum
+    M=$M,launch__registers_per_thread,sm__warps_active.avg.pct_of_peak_sustained_active
+    timeout 120 ncu --kernel-name regex:"pfr_local_steps" --launch-count 1 --csv --metrics $M \
+      "$CLI" run $CFG --backend cuda --set agents=1000000 --set local_steps=100 --set rounds=2 \
+      --set eval_every=1000000 --quiet --out "$LOG/ncu-run" > "$LOG/ncu-l2.csv" 2> "$LOG/ncu-l2.err"
+    note "$(python3 bench/ncu_per_step.py "$LOG/ncu-l2.csv" 100000000 2>&1 | tail -1)"
+    rm -rf "$LOG/ncu-run"
+  fi
 fi
 
 step "grid world 50x50 (2500 states, 8 types), pfedtd_rep"
