@@ -191,7 +191,8 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
     __m512 T[16], X[16], Y[16];
     if (!lanes)
         pfr_x16_load(&e->x16_layout, (const float *const *)th, D, T);
-    const __m512 gamma = _mm512_set1_ps((float)sim->cfg.gamma);
+    const float gamma1 = (float)sim->cfg.gamma;
+    const __m512 gamma = _mm512_set1_ps(gamma1);
     /* the row (first entry and length) of each lane's state, looked up one step ahead: the next
      * step's rows are fetched, and their entries prefetched, while this step's math runs */
     __m512i lo_next = x16_gather(_mm512_add_epi32(vrow, st), e->rp32);
@@ -263,7 +264,7 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
             _mm512_storeu_ps(rho_a, rho);
             for (unsigned m = pm; m; m &= m - 1) {
                 const int g = __builtin_ctz(m);
-                pfr_td_step((float *)rw[g], rn[g], th[g], D, rho_a[g], (float)sim->cfg.gamma, plan->alpha[k],
+                pfr_td_step((float *)rw[g], rn[g], th[g], D, rho_a[g], gamma1, plan->alpha[k],
                             plan->beta[k], learn);
             }
             st = _mm512_mask_mov_epi32(st, pm, s2);

@@ -281,7 +281,8 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
     report(&rep, "engine", 0.0);
 #ifdef PFR_HAVE_CUDA
     if (cfg->backend == PFR_BACKEND_CUDA) {
-        const pfr_cuda_plugin *cuda = pfr_cuda_load(err); /* loaded only now: a CPU run never pays for CUDA */
+        /* loaded only now (or by auto's check above, where a driver is found): a CPU run never pays for CUDA */
+        const pfr_cuda_plugin *cuda = pfr_cuda_load(err);
         st = cuda ? cuda->engine_init(sim, err) : PFR_ERR_NO_DEVICE;
     } else
 #endif

@@ -89,11 +89,10 @@ typedef struct pfr_agent_state {
     float *own;
     const float *base; /* the Phi it started from (pfr_agent_base) */
     float th[PFR_ROUND_MAX_D];
-    /* Overlay path (rows != NULL): row s of Phi_i as it stands, valid once have_row is set. The next
-     * step's row is this step's next row, so it is carried in registers instead of being read back
-     * from the overlay (global memory, L2 on the GPU). */
+    /* Overlay path (rows != NULL): row s of Phi_i as it stands, after the round's first step. The
+     * next step's row is this step's next row, so it is carried in registers instead of being read
+     * back from the overlay (global memory, L2 on the GPU). */
     float row[PFR_ROUND_MAX_D];
-    int have_row;
 } pfr_agent_state;
 
 /* dst[0 .. d-1] = src[0 .. d-1], a row or theta moved between global memory and registers, in
@@ -207,12 +206,12 @@ PFR_HD static inline int pfr_agent_begin(const pfr_round_args *a, int64_t i, uin
     st->slot = slot_map ? slot_map : a->ov_slot ? a->ov_slot + (size_t)(i - a->i0) * a->S : 0;
     st->own = a->agent_phi ? a->agent_phi + (size_t)i * a->S * d : 0;
     st->base = pfr_agent_base(a, i);
-    st->have_row = 0;
     pfr_row_load(st->th, a->theta + (size_t)i * d, d);
     return 1;
 }
 
-/* Local step k, with u = word 0 of the agent's words at step t0 + k. */
+/* Local step k of the round (k counts from 0: the overlay path loads the row of the first step), with
+ * u = word 0 of the agent's words at step t0 + k. */
 PFR_HD static inline void pfr_agent_step(const pfr_round_args *a, pfr_agent_state *st, uint32_t u, int k, const int d)
 {
     const uint32_t s = st->s, lo = st->rp[s];
@@ -230,10 +229,8 @@ PFR_HD static inline void pfr_agent_step(const pfr_round_args *a, pfr_agent_stat
          * self-loop (s2 == s) takes its next row from the row before the update. */
         const int q = pfr_overlay_find(st, s);
         float *slot = q >= 0 ? st->vals + (size_t)q * d : pfr_overlay_add(st, s, d);
-        if (!st->have_row) {
+        if (k == 0) /* the round's first step: row s from where it lives */
             pfr_row_load(st->row, q >= 0 ? slot : st->base + (size_t)s * d, d);
-            st->have_row = 1;
-        }
         float nx[PFR_ROUND_MAX_D];
         if (s2 == s) {
             for (int e = 0; e < d; ++e)

@@ -125,18 +125,7 @@ pfr_status cuda_sync_host(pfr_sim *sim)
 pfr_status cuda_push_host(pfr_sim *sim)
 {
     cuda_engine *e = E(sim);
-    const size_t S = (size_t)sim->S, d = (size_t)sim->d, N = (size_t)sim->N;
-    pfr_status st = upload(sim, e->phi, sim->phi, sizeof(float) * S * d);
-    if (st == PFR_OK)
-        st = upload(sim, e->theta, sim->theta, sizeof(float) * N * d);
-    if (st == PFR_OK)
-        st = upload(sim, e->state, sim->state, sizeof(uint32_t) * N);
-    if (st == PFR_OK && sim->own_phi)
-        st = upload(sim, e->agent_phi, sim->agent_phi, sizeof(float) * N * S * d);
-    if (st == PFR_OK && e->action)
-        st = upload(sim, e->action, sim->action, N);
-    if (st == PFR_OK && e->fhist) /* the history too (a loaded checkpoint's) */
-        st = upload(sim, e->fhist, sim->fed_hist, sizeof(float) * S * d * (size_t)sim->fed_slots);
+    const pfr_status st = upload_state(sim);
     if (st != PFR_OK)
         return st;
     PFR_CUDA(sim, cudaStreamSynchronize(e->stream));

@@ -74,6 +74,11 @@ pfr_status upload(pfr_sim *sim, void *dst, const void *src, size_t bytes);
  * (cuda_setup.cu); the handle's message says what failed. */
 pfr_status cuda_init(pfr_sim *sim);
 
+/* The agents' state from the host (asynchronous, on the engine's stream): Phi, theta, the states,
+ * each Phi_i (local_rep), SARSA's actions, the federation's Phi history. At set-up and when the
+ * host's copy changed (a loaded checkpoint). */
+pfr_status upload_state(pfr_sim *sim);
+
 } // namespace pfr_cuda
 
 #endif

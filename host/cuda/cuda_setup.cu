@@ -20,6 +20,24 @@ template <typename T> pfr_status dalloc(pfr_sim *sim, T **p, size_t count)
     return PFR_OK;
 }
 
+pfr_status upload_state(pfr_sim *sim)
+{
+    cuda_engine *e = E(sim);
+    const size_t S = (size_t)sim->S, d = (size_t)sim->d, N = (size_t)sim->N;
+    pfr_status st = upload(sim, e->phi, sim->phi, sizeof(float) * S * d);
+    if (st == PFR_OK)
+        st = upload(sim, e->theta, sim->theta, sizeof(float) * N * d);
+    if (st == PFR_OK)
+        st = upload(sim, e->state, sim->state, sizeof(uint32_t) * N);
+    if (st == PFR_OK && sim->own_phi)
+        st = upload(sim, e->agent_phi, sim->agent_phi, sizeof(float) * N * S * d);
+    if (st == PFR_OK && e->action)
+        st = upload(sim, e->action, sim->action, N);
+    if (st == PFR_OK && e->fhist) /* the federation's history of Phi (a loaded checkpoint's too) */
+        st = upload(sim, e->fhist, sim->fed_hist, sizeof(float) * S * d * (size_t)sim->fed_slots);
+    return st;
+}
+
 pfr_status cuda_init(pfr_sim *sim)
 {
     cuda_engine *e = E(sim);
@@ -127,23 +145,13 @@ pfr_status cuda_init(pfr_sim *sim)
     if (st == PFR_OK)
         st = upload(sim, e->reward, env->reward, sizeof(float) * nnz);
     if (st == PFR_OK)
-        st = upload(sim, e->phi, sim->phi, sizeof(float) * S * d);
-    if (st == PFR_OK)
-        st = upload(sim, e->theta, sim->theta, sizeof(float) * N * d);
-    if (st == PFR_OK)
-        st = upload(sim, e->state, sim->state, sizeof(uint32_t) * N);
-    if (st == PFR_OK && sim->own_phi)
-        st = upload(sim, e->agent_phi, sim->agent_phi, sizeof(float) * N * S * d);
+        st = upload_state(sim);
     if (st == PFR_OK && sim->own_phi)
         st = upload(sim, e->mu, sim->truth.mu, sizeof(double) * M * S);
     if (st == PFR_OK && sim->own_phi)
         st = upload(sim, e->V, sim->truth.V, sizeof(double) * M * S);
     if (st == PFR_OK)
         st = upload(sim, e->vnorm2, sim->truth.vnorm2, sizeof(double) * M);
-    if (st == PFR_OK && e->fhist)
-        st = upload(sim, e->fhist, sim->fed_hist, sizeof(float) * S * d * (size_t)sim->fed_slots);
-    if (st == PFR_OK && e->action)
-        st = upload(sim, e->action, sim->action, N);
     if (st == PFR_OK && e->fweight)
         st = upload(sim, e->fweight, sim->fed_weight, sizeof(double) * (size_t)sim->fed_slots);
     if (st == PFR_OK) {
