@@ -12,12 +12,14 @@
 #   ab        build, and build BASE_REV (a commit; default HEAD~1) beside it; time both on the same
 #             device, interleaved, three times at each of a few points (cliff walk and 50x50 grid
 #             world, both kernels' paths), medians and their ratio; then the README main job
+#   kernels   build; the thread and the warp kernel against each other, and what `auto` picks, over
+#             N, K and d (cliff walk and a 50x50 grid world): the data behind pfr_cuda_pick_kernel
 # A phase starts no step after its deadline (BUDGET_S, default 540 s, counted from the script's
 # start), says what it skipped, and rewrites $OUT/summary.txt after every step. Its first line is
 # the VERDICT: PASS or FAIL with the reasons and the headline numbers (INCOMPLETE while running, so
 # a call killed at its limit still returns what it found). Every detail is in $OUT/logs.tar.gz.
 #
-# usage: bash bench/gpu_check.sh [--dry-run] validate|bench|ab
+# usage: bash bench/gpu_check.sh [--dry-run] validate|bench|ab|kernels
 #   --dry-run  on a machine without a GPU: every step that needs no device (the carried
 #              packages, the build, the test harness, each step's command line on the CPU engine at
 #              a toy size, the summary), in under 3 minutes. CI runs both phases this way.
@@ -31,11 +33,11 @@ PHASE=""
 for a in "$@"; do
   case "$a" in
     --dry-run) DRY=1 ;;
-    validate|bench|ab) PHASE=$a ;;
-    *) echo "usage: bash bench/gpu_check.sh [--dry-run] validate|bench|ab (got '$a')" >&2; exit 2 ;;
+    validate|bench|ab|kernels) PHASE=$a ;;
+    *) echo "usage: bash bench/gpu_check.sh [--dry-run] validate|bench|ab|kernels (got '$a')" >&2; exit 2 ;;
   esac
 done
-[ -n "$PHASE" ] || { echo "usage: bash bench/gpu_check.sh [--dry-run] validate|bench|ab" >&2; exit 2; }
+[ -n "$PHASE" ] || { echo "usage: bash bench/gpu_check.sh [--dry-run] validate|bench|ab|kernels" >&2; exit 2; }
 DEADLINE=$((SECONDS + ${BUDGET_S:-540}))
 OUT="${OUT:-$ROOT/gpu-check-out}"
 LOG="$OUT/logs"
@@ -388,6 +390,43 @@ print('%-10s N=%-8s K=%-3s d=%-2s base %.4g  head %.4g  head/base %.3f' % ('$lab
   HEAD="A/B against $BASE_REV: ${#AB_ROWS[@]} points"
   git worktree remove --force "$BASE_DIR" > /dev/null 2>&1; rm -rf "$BASE_DIR"
   main_job
+  finish
+fi
+
+# ---- kernels: thread against warp, and auto's pick, over N, K, d ------------------------------------------
+if [ "$PHASE" = kernels ]; then
+  # One run each (the device's runs repeat to within 0.1%: bench/RESULTS.md 2026-11-26, ab medians of
+  # 3). The fastest of thread and warp is the one auto should have picked; the summary says where not.
+  step "thread vs warp vs auto (agent-steps/s; the fastest marked, and auto's pick)"
+  PICKS=(); MISSES=0
+  POINTS=("cliff 1000" "cliff 10000" "cliff 100000" "cliff 1000000" "grid50 10000" "grid50 100000")
+  KS="1 10 100"
+  [ $DRY -eq 1 ] && { POINTS=("cliff 1000" "grid50 1000"); KS="10"; } # the mechanics only
+  for point in "${POINTS[@]}"; do
+    read -r env N <<< "$point"
+    sets=(); CFG=examples/cliffwalk.yaml
+    [ $env = grid50 ] && { CFG=examples/gridworld_large.yaml; sets=(--set env.width=50 --set env.height=50); }
+    for K in $KS; do
+      [ $env = grid50 ] && [ $K = 1 ] && continue
+      for D in 8 16 32; do
+        row=""
+        for kern in thread warp auto; do
+          RATE["$env-$kern $N $K $D"]=""
+          run_point "$env-$kern" $N $K $D "${sets[@]}" --set cuda_kernel=$kern
+          row="$row ${RATE["$env-$kern $N $K $D"]:-nan}"
+        done
+        read -r t w a <<< "$row"
+        v=$(python3 -c "import math, sys; t, w, a = map(float, sys.argv[1:4]); best = 'thread' if t >= w else 'warp'; \
+pick = 'thread' if abs(a - t) <= abs(a - w) else 'warp'; ok = best == pick or min(t, w) >= 0.97 * max(t, w); \
+print('%-6s N=%-8s K=%-3s d=%-2s thread %.4g  warp %.4g  thread/warp %.2f  auto ~ %s%s' % \
+('$env', $N, $K, $D, t, w, t / w, pick, '' if ok else '  (MISS: %s is faster)' % best))" $t $w $a 2>/dev/null)
+        [ -n "$v" ] || continue
+        note "$v"; PICKS+=("$v")
+        case "$v" in *MISS*) MISSES=$((MISSES + 1)) ;; esac
+      done
+    done
+  done
+  HEAD="kernel choice: ${#PICKS[@]} points, auto missed the faster kernel (by more than 3%) at $MISSES"
   finish
 fi
 

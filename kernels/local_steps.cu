@@ -98,11 +98,15 @@ extern "C" pfr_cuda_kernel pfr_cuda_pick_kernel(pfr_cuda_kernel requested, int d
 {
     if (requested != PFR_CUDA_KERNEL_AUTO)
         return requested;
-    /* napkin math above: a thread's row loads scatter over 32 rows per warp instruction, which
-     * costs more than the warp's shuffles once rows are 64 bytes or longer. Measured on an H200
-     * (bench/RESULTS.md 2026-11-26, N = 1e6, K = 10): d = 8 thread 3.35e9 / warp 2.48e9, d = 16
-     * 1.80e9 / 2.08e9, d = 32 0.90e9 / 1.54e9 (thread 1.28e9 after its row and slot changes) */
-    return d >= 16 ? PFR_CUDA_KERNEL_WARP : PFR_CUDA_KERNEL_THREAD;
+    /* The thread kernel at every d: since rows move in 16-byte pieces (pfr_row_load/store), its
+     * row accesses cost a quarter of the requests they did, and it beats the warp kernel at d = 16
+     * and 32 as well. Measured on an H100 (bench/RESULTS.md 2026-11-26, N = 1e6, K = 10, cliff
+     * walk): d = 8 thread 7.47e9 / warp 2.50e9, d = 16 4.47e9 / 2.08e9, d = 32 2.34e9 / 1.54e9;
+     * 50x50 grid world N = 1e5, K = 10, d = 32: 1.02e9 / 0.84e9. Before the 16-byte pieces the
+     * warp kernel won from d = 16 on (H200: d = 16 1.80e9 / 2.08e9, d = 32 0.90e9 / 1.54e9).
+     * `bash bench/gpu_check.sh kernels` measures both over N, K and d. */
+    (void)d;
+    return PFR_CUDA_KERNEL_THREAD;
 }
 
 extern "C" cudaError_t pfr_cuda_launch_local_steps(const pfr_round_args *a, pfr_cuda_kernel kernel,
