@@ -20,6 +20,8 @@
 #define PFR_CPU_MAX_WAVE 1024
 #define PFR_CONTROL_STEP_CHUNK 16 /* control: steps whose words are drawn together (cpu_control.c) */
 #define PFR_CPU_MAP_MAX_S 65536 /* slot maps up to here (16 S bytes a thread); hash tables above */
+#define PFR_ENT_STATE_BITS 24    /* an entry's next state in the low bits of word 1 ... */
+#define PFR_ENT_LEN_ESCAPE 255   /* ... its row's length in the high 8 (this: 255 or more, see rp32) */
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define PFR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -86,8 +88,10 @@ typedef struct cpu_engine {
 #endif
     uint32_t *rp32;      /* [M, S+1] row pointers in 32 bits, for gathers (NULL when the chains are too large) */
     int prefetch;        /* the chains and Phi outgrow the caches: prefetch a step ahead */
-    uint32_t *ent;       /* [nnz, 4] each entry's threshold, next state and reward (bits) together: a row's
-                          * search and its result share cache lines (a miss fewer per step at large S) */
+    uint32_t *ent;       /* [nnz, 4] each entry's threshold, next state, reward (bits) and the next state's
+                          * first entry together: a row's search, its result and the next row share cache
+                          * lines (two misses fewer per step at large S) */
+    int ent_next_row;    /* word 1 also holds the next row's length (S < 2^PFR_ENT_STATE_BITS) */
     int iters;      /* halvings of the threshold search for the longest row of the chains */
     cpu_thread *th;
     block_part *part;      /* [W] */

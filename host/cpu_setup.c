@@ -158,11 +158,25 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
         for (size_t r = 0; ok && r < nrp; ++r)
             e->rp32[r] = (uint32_t)sim->env->row_ptr[r];
         e->prefetch = 16.0 * (double)nnz + 4.0 * S * d > (double)((size_t)1 << 20); /* beyond ~L2 */
-        for (size_t j = 0; ok && j < nnz; ++j) {
-            e->ent[4 * j] = sim->env->thr[j];
-            e->ent[4 * j + 1] = sim->env->next[j];
-            memcpy(&e->ent[4 * j + 2], &sim->env->reward[j], sizeof(float));
-            e->ent[4 * j + 3] = 0;
+        /* an entry carries its next state's row as well (words 1 and 3), so that a step finds the
+         * next row in the line it already has: without it, the row pointer was a second miss in a
+         * chain of two at large S (the next state, then its row, then the row's entries) */
+        e->ent_next_row = (uint64_t)S < ((uint64_t)1 << PFR_ENT_STATE_BITS);
+        for (size_t r = 0; ok && r < nrp; ++r) {
+            if (r % (size_t)(S + 1) == (size_t)S)
+                continue;
+            const size_t m0 = r - r % (size_t)(S + 1); /* this type's first row */
+            for (size_t j = sim->env->row_ptr[r]; j < sim->env->row_ptr[r + 1]; ++j) {
+                const uint32_t nx = sim->env->next[j];
+                const uint64_t len = sim->env->row_ptr[m0 + nx + 1] - sim->env->row_ptr[m0 + nx];
+                e->ent[4 * j] = sim->env->thr[j];
+                e->ent[4 * j + 1] = nx;
+                if (e->ent_next_row)
+                    e->ent[4 * j + 1] |= (uint32_t)(len < PFR_ENT_LEN_ESCAPE ? len : PFR_ENT_LEN_ESCAPE)
+                                         << PFR_ENT_STATE_BITS;
+                memcpy(&e->ent[4 * j + 2], &sim->env->reward[j], sizeof(float));
+                e->ent[4 * j + 3] = e->rp32[m0 + nx];
+            }
         }
     }
     if (ok && shared) {

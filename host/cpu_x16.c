@@ -213,12 +213,27 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
             n = _mm512_sub_epi32(n, half);
         }
         const __m512i base4 = _mm512_slli_epi32(base, 2);
-        const __m512i s2 = _mm512_i32gather_epi32(base4, e->ent + 1, 4);
+        __m512i s2 = _mm512_i32gather_epi32(base4, e->ent + 1, 4);
         const __m512 rho = _mm512_i32gather_ps(base4, e->ent + 2, 4);
+        __m512i len2 = zero;
+        if (e->ent_next_row) { /* the next row's length in word 1's high bits, its start in word 3 */
+            len2 = _mm512_srli_epi32(s2, PFR_ENT_STATE_BITS);
+            s2 = _mm512_and_si512(s2, _mm512_set1_epi32((1 << PFR_ENT_STATE_BITS) - 1));
+        }
         if (k + 1 < K) { /* next step's rows, and a prefetch of their entries and of Phi's rows */
             const __m512i ridx = _mm512_add_epi32(vrow, s2);
-            lo_next = x16_gather(ridx, e->rp32);
-            n_next = _mm512_sub_epi32(x16_gather(_mm512_add_epi32(ridx, one), e->rp32), lo_next);
+            if (e->ent_next_row) {
+                lo_next = _mm512_i32gather_epi32(base4, e->ent + 3, 4); /* the line s2 came from */
+                n_next = len2;
+                const __mmask16 esc = _mm512_cmpeq_epi32_mask(len2, _mm512_set1_epi32(PFR_ENT_LEN_ESCAPE));
+                if (esc) /* rows of 255 entries or more: their lengths from the row pointers */
+                    n_next = _mm512_mask_sub_epi32(n_next, esc,
+                                                   _mm512_mask_i32gather_epi32(zero, esc, _mm512_add_epi32(ridx, one), e->rp32, 4),
+                                                   lo_next);
+            } else {
+                lo_next = x16_gather(ridx, e->rp32);
+                n_next = _mm512_sub_epi32(x16_gather(_mm512_add_epi32(ridx, one), e->rp32), lo_next);
+            }
             if (e->prefetch) {
                 uint32_t lo_a[16], s_a[16];
                 _mm512_storeu_si512(lo_a, lo_next);
