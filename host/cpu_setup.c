@@ -142,6 +142,8 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
     e->R = K < S ? K : S;
     const int shared = !sim->own_phi && (sim->avg_phi || sim->avg_theta);
     part_sizes(S, d, K, sim->N, e->T, &e->cap, &e->W);
+    if (sim->cpu_wave > 0 && sim->cpu_wave < e->W)
+        e->W = sim->cpu_wave;
     e->pool = pfr_pool_create(e->T);
     e->th = line_calloc(sizeof *e->th * (size_t)e->T);
     e->pending = calloc((size_t)d * d, sizeof(double));

@@ -128,6 +128,7 @@ struct pfr_sim {
     char warnings[1024]; /* one line each: what the caller should know (pfr_sim_warnings) */
 
     int cpu_path; /* tests: the CPU engine's path (PFR_CPU_PATH_*; set before the engine starts) */
+    int cpu_wave;  /* tests: agent blocks per wave of the CPU engine's merge (0: as memory allows) */
 
     const pfr_engine_vtbl *engine;
     void *engine_state;

@@ -257,6 +257,46 @@ TEST(Determinism, EveryCpuPathGivesTheSameBitsOnALargeGridWorld)
         }
 }
 
+// Rounds merged in waves of a few blocks (what a large N does, where the block parts of all blocks
+// would not fit the wave budget) give the bits of one wave, on any thread count.
+TEST(Determinism, WavesGiveTheBitsOfOneWave)
+{
+    for (const char *alg : {"pfedtd_rep", "fedavg_rep"})
+        for (const char *env : {"cliffwalk", "gridworld"}) {
+            Overrides o = cliff(alg);
+            o["env.kind"] = env;
+            o["agents"] = "1337";
+            o["participation"] = "0.8";
+            Snapshot ref;
+            for (int wave : {0, 1, 2}) // 0: one wave of all 6 blocks
+                for (const char *threads : {"1", "2"}) {
+                    o["threads"] = threads;
+                    Sim sim(o);
+                    pfr_error err;
+                    sim.s->engine->destroy(sim.s);
+                    sim.s->cpu_wave = wave;
+                    ASSERT_EQ(pfr_engine_cpu_init(sim.s, &err), PFR_OK) << err.msg;
+                    sim.run(7);
+                    Snapshot snap;
+                    snap.phi.resize((size_t)sim.s->S * 8);
+                    snap.theta.resize((size_t)1337 * 8);
+                    snap.state.resize(1337);
+                    ASSERT_EQ(pfr_sim_get_phi(sim.s, snap.phi.data(), snap.phi.size()), PFR_OK);
+                    for (int64_t i = 0; i < 1337; ++i)
+                        ASSERT_EQ(pfr_sim_get_theta(sim.s, i, snap.theta.data() + i * 8, 8), PFR_OK);
+                    ASSERT_EQ(pfr_sim_get_states(sim.s, snap.state.data(), 1337), PFR_OK);
+                    if (wave == 0 && threads[0] == '1') {
+                        ref = snap;
+                        continue;
+                    }
+                    SCOPED_TRACE(std::string(alg) + " " + env + " wave " + std::to_string(wave) + " threads " + threads);
+                    EXPECT_EQ(ref.state, snap.state);
+                    EXPECT_EQ(0, std::memcmp(ref.phi.data(), snap.phi.data(), ref.phi.size() * sizeof(float)));
+                    EXPECT_EQ(0, std::memcmp(ref.theta.data(), snap.theta.data(), ref.theta.size() * sizeof(float)));
+                }
+        }
+}
+
 TEST(Determinism, SeedMatters)
 {
     Overrides o = cliff("pfedtd_rep");
