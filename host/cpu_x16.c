@@ -172,7 +172,7 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
     const __m512i vrow = _mm512_loadu_si512(rowbase), vvoff = _mm512_loadu_si512(voff), vmoff = _mm512_loadu_si512(moff);
     const __m512i one = _mm512_set1_epi32(1), zero = _mm512_setzero_si512(), ff = _mm512_set1_epi32(0xFF);
     const __m512i dD = _mm512_set1_epi32(D);
-    __m512i st = _mm512_loadu_si512(sim->state + i0), nvec = zero;
+    __m512i st = _mm512_loadu_si512(sim->state + i0), nvec = zero, qnext = ff;
     /* the bases of the kinds of address (64-bit, per lane) */
     const x16_ptrs vals_b = x16_same(w->ov_vals), phi_b = x16_same(phi), zero_b = x16_same(w->scratch),
                    sink_b = x16_same(w->scratch + 16);
@@ -195,6 +195,17 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
     const __m512 gamma = _mm512_set1_ps(gamma1);
     /* the row (first entry and length) of each lane's state, looked up one step ahead: the next
      * step's rows are fetched, and their entries prefetched, while this step's math runs */
+    /* the next group's first rows, fetched while this group steps (at large S a round's first step
+     * otherwise waits on a miss for the row pointer and another for the row): their row pointers
+     * now, their entries and Phi's rows halfway through */
+    const int ahead = e->prefetch && i0 + 2 * PFR_CPU_LANES <= sim->N;
+    int32_t next_rp[16];
+    if (ahead)
+        for (int g = 0; g < 16; ++g) {
+            const int64_t i = i0 + 16 + g;
+            next_rp[g] = (int32_t)((size_t)pfr_agent_type(sim, i) * (S + 1) + sim->state[i]);
+            _mm_prefetch((const char *)(e->rp32 + next_rp[g]), _MM_HINT_T0);
+        }
     __m512i lo_next = x16_gather(_mm512_add_epi32(vrow, st), e->rp32);
     __m512i n_next = _mm512_sub_epi32(x16_gather(_mm512_add_epi32(_mm512_add_epi32(vrow, st), one), e->rp32), lo_next);
     for (int k = 0; k < K; ++k) {
@@ -220,6 +231,13 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
             len2 = _mm512_srli_epi32(s2, PFR_ENT_STATE_BITS);
             s2 = _mm512_and_si512(s2, _mm512_set1_epi32((1 << PFR_ENT_STATE_BITS) - 1));
         }
+        if (ahead && k == K / 2)
+            for (int g = 0; g < 16; ++g) {
+                const int32_t r = next_rp[g];
+                _mm_prefetch((const char *)(e->ent + 4 * (size_t)e->rp32[r]), _MM_HINT_T0);
+                _mm_prefetch((const char *)(e->ent + 4 * (size_t)e->rp32[r + 1] - 4), _MM_HINT_T0);
+                _mm_prefetch((const char *)(phi + (size_t)(r % (S + 1)) * D), _MM_HINT_T0);
+            }
         if (k + 1 < K) { /* next step's rows, and a prefetch of their entries and of Phi's rows */
             const __m512i ridx = _mm512_add_epi32(vrow, s2);
             if (e->ent_next_row) {
@@ -235,18 +253,23 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
                 n_next = _mm512_sub_epi32(x16_gather(_mm512_add_epi32(ridx, one), e->rp32), lo_next);
             }
             if (e->prefetch) {
-                uint32_t lo_a[16], s_a[16];
+                uint32_t lo_a[16], hi_a[16], s_a[16];
                 _mm512_storeu_si512(lo_a, lo_next);
+                _mm512_storeu_si512(hi_a, _mm512_add_epi32(lo_next, n_next));
                 _mm512_storeu_si512(s_a, s2);
                 for (int g = 0; g < 16; ++g) {
+                    /* the row's first and last entries: a row of more than four spans two lines */
                     _mm_prefetch((const char *)(e->ent + 4 * (size_t)lo_a[g]), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(e->ent + 4 * (size_t)hi_a[g] - 4), _MM_HINT_T0);
                     _mm_prefetch((const char *)(phi + (size_t)s_a[g] * D), _MM_HINT_T0);
                 }
             }
         }
         x16_ptrs ps, pn;
         if (mode == 2) {
-            const __m512i q0 = _mm512_and_si512(_mm512_i32gather_epi32(_mm512_add_epi32(vmoff, st), w->ov_maps, 1), ff);
+            /* the slot of this step's row: the next row's slot of the step before (nothing was added
+             * since), none at the first step (the overlays start empty); lanes sitting out ignore it */
+            const __m512i q0 = qnext;
             const __mmask16 miss = _mm512_cmpeq_epi32_mask(q0, ff) & pm;
             const __m512i q = _mm512_mask_mov_epi32(q0, miss, nvec);
             if (miss) { /* new rows: copied from the shared Phi, lane by lane */
@@ -263,6 +286,7 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
             }
             const __m512i q2 = _mm512_and_si512(_mm512_i32gather_epi32(_mm512_add_epi32(vmoff, s2), w->ov_maps, 1), ff);
             const __mmask16 hit2 = _mm512_cmpneq_epi32_mask(q2, ff);
+            qnext = q2;
             ps = x16_addr(&vals_b, _mm512_mullo_epi32(_mm512_add_epi32(vvoff, q), dD));
             pn = x16_blend(hit2, x16_addr(&phi_b, _mm512_mullo_epi32(s2, dD)),
                            x16_addr(&vals_b, _mm512_mullo_epi32(_mm512_add_epi32(vvoff, q2), dD)));
