@@ -19,7 +19,9 @@
 #define PFR_CPU_WAVE_BUDGET ((size_t)256 << 20) /* bytes for all block parts of a wave */
 #define PFR_CPU_MAX_WAVE 1024
 #define PFR_CONTROL_STEP_CHUNK 16 /* control: steps whose words are drawn together (cpu_control.c) */
-#define PFR_CPU_MAP_MAX_S 65536 /* slot maps up to here (16 S bytes a thread); hash tables above */
+#define PFR_CPU_MAP_MAX_S 16384 /* slot maps up to here (16 S bytes a thread); hash tables above, which
+                                 * the 16-agent step probes in L1: S = 40,000 1.07x / 1.02x (1 / 2
+                                 * threads), S = 2,500 0.93x, S = 10,000 1.00x (bench/RESULTS.md) */
 #define PFR_ENT_STATE_BITS 24    /* an entry's next state in the low bits of word 1 ... */
 #define PFR_ENT_LEN_ESCAPE 255   /* ... its row's length in the high 8 (this: 255 or more, see rp32) */
 
@@ -71,6 +73,8 @@ typedef struct cpu_thread {
     int32_t *ov_rows;   /* [16, R+1] the lanes' overlay rows, vals [16, R+1, d] and maps [16, S+4] */
     float *ov_vals;
     uint8_t *ov_maps;
+    int32_t *ov_tabs;   /* without maps: the lanes' overlay tables [16, 2 cap] and their places [16, R+1] */
+    uint32_t *ov_hpos;
 } cpu_thread;
 
 typedef struct cpu_engine {

@@ -17,10 +17,8 @@ void pfr_cpu_engine_destroy(pfr_sim *sim)
     pfr_pool_destroy(e->pool);
     for (int t = 0; e->th && t < e->T; ++t) {
         cpu_thread *w = &e->th[t];
-        for (int g = 0; g < PFR_CPU_LANES; ++g) {
-            free(w->lane[g].table);
-            free(w->lane[g].hpos);
-        }
+        free(w->ov_tabs);
+        free(w->ov_hpos);
         free(w->ov_rows);
         free(w->ov_vals);
         free(w->ov_maps);
@@ -204,7 +202,7 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
      * once and ahead hides the misses: 1.37x the per-agent path at S = 2,500; at S = 48, all in L1,
      * the gathers cost more than they hide (0.82x), and transposing rows of 32 spills (0.76x).
      * bench/RESULTS.md 2026-11-26. */
-    if (d == 32 && !(e->rp32 && e->prefetch && (!sim->learn_phi || sim->own_phi || e->map)))
+    if (d == 32 && !(e->rp32 && e->prefetch))
         e->x16 = 0;
 #endif
     uint64_t longest = 1; /* the longest row of the chains sets the search's halvings */
@@ -230,10 +228,15 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
         const size_t rows1 = (size_t)e->R + 1, mstride = (size_t)S + 4; /* +4: a dword gather reads past a byte */
         w->ov_rows = line_alloc(sizeof(int32_t) * rows1 * PFR_CPU_LANES);
         w->ov_vals = line_alloc(sizeof(float) * rows1 * d * PFR_CPU_LANES);
+        const size_t tab = (size_t)2 << lg; /* ints per lane's table */
         w->ov_maps = e->map ? line_alloc(mstride * PFR_CPU_LANES) : NULL;
-        ok = w->ov_rows && w->ov_vals && (!e->map || w->ov_maps);
+        w->ov_tabs = e->map ? NULL : line_alloc(sizeof(int32_t) * tab * PFR_CPU_LANES);
+        w->ov_hpos = e->map ? NULL : line_alloc(sizeof(uint32_t) * rows1 * PFR_CPU_LANES);
+        ok = w->ov_rows && w->ov_vals && (e->map ? w->ov_maps != NULL : w->ov_tabs && w->ov_hpos);
         if (ok && e->map)
             memset(w->ov_maps, 0xFF, mstride * PFR_CPU_LANES);
+        for (size_t h = 0; ok && !e->map && h < tab * PFR_CPU_LANES; h += 2)
+            w->ov_tabs[h] = -1;
         for (int g = 0; ok && g < PFR_CPU_LANES; ++g) {
             pfr_overlay *o = &w->lane[g];
             o->shift = 32 - lg;
@@ -242,12 +245,9 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
             o->vals = w->ov_vals + rows1 * d * g;
             if (e->map) {
                 o->map = w->ov_maps + mstride * g;
-            } else {
-                o->table = line_alloc(sizeof(int32_t) * 2 * ((size_t)1 << lg));
-                o->hpos = line_alloc(sizeof(uint32_t) * (size_t)e->R);
-                ok = o->table && o->hpos;
-                for (size_t h = 0; ok && h < ((size_t)1 << lg); ++h)
-                    o->table[2 * h] = -1;
+            } else { /* the 16-agent step addresses the tables by offset too (cpu_x16.c, mode 3) */
+                o->table = w->ov_tabs + tab * g;
+                o->hpos = w->ov_hpos + rows1 * g;
             }
         }
     }

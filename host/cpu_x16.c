@@ -173,6 +173,17 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
     const __m512i one = _mm512_set1_epi32(1), zero = _mm512_setzero_si512(), ff = _mm512_set1_epi32(0xFF);
     const __m512i dD = _mm512_set1_epi32(D);
     __m512i st = _mm512_loadu_si512(sim->state + i0), nvec = zero, qnext = ff;
+    /* mode 3: each lane's overlay table (pfr_overlay: key, slot pairs, open addressing) at a fixed
+     * stride in w->ov_tabs; hnext: where the next row sits in it, or the empty place it would take
+     * (at the first step the overlays are empty, so the row's hash) */
+    const int32_t *tab = w->ov_tabs;
+    const __m512i vmul = _mm512_set1_epi32((int32_t)2654435761u), vshift = _mm512_set1_epi32((int32_t)w->lane[0].shift),
+                  vmask = _mm512_set1_epi32((int32_t)w->lane[0].mask);
+    int32_t toff[16]; /* lane g's table: [2 * (mask + 1)] ints from toff[g] */
+    for (int g = 0; g < 16; ++g)
+        toff[g] = g * 2 * (int32_t)(w->lane[0].mask + 1);
+    const __m512i vtab = _mm512_loadu_si512(toff);
+    __m512i hnext = mode == 3 ? _mm512_srlv_epi32(_mm512_mullo_epi32(st, vmul), vshift) : zero;
     /* the bases of the kinds of address (64-bit, per lane) */
     const x16_ptrs vals_b = x16_same(w->ov_vals), phi_b = x16_same(phi), zero_b = x16_same(w->scratch),
                    sink_b = x16_same(w->scratch + 16);
@@ -193,8 +204,6 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
         pfr_x16_load(&e->x16_layout, (const float *const *)th, D, T);
     const float gamma1 = (float)sim->cfg.gamma;
     const __m512 gamma = _mm512_set1_ps(gamma1);
-    /* the row (first entry and length) of each lane's state, looked up one step ahead: the next
-     * step's rows are fetched, and their entries prefetched, while this step's math runs */
     /* the next group's first rows, fetched while this group steps (at large S a round's first step
      * otherwise waits on a miss for the row pointer and another for the row): their row pointers
      * now, their entries and Phi's rows halfway through */
@@ -206,6 +215,8 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
             next_rp[g] = (int32_t)((size_t)pfr_agent_type(sim, i) * (S + 1) + sim->state[i]);
             _mm_prefetch((const char *)(e->rp32 + next_rp[g]), _MM_HINT_T0);
         }
+    /* the row (first entry and length) of each lane's state, looked up one step ahead: the next
+     * step's rows are fetched, and their entries prefetched, while this step's math runs */
     __m512i lo_next = x16_gather(_mm512_add_epi32(vrow, st), e->rp32);
     __m512i n_next = _mm512_sub_epi32(x16_gather(_mm512_add_epi32(_mm512_add_epi32(vrow, st), one), e->rp32), lo_next);
     for (int k = 0; k < K; ++k) {
@@ -266,25 +277,51 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
             }
         }
         x16_ptrs ps, pn;
-        if (mode == 2) {
+        if (mode == 2 || mode == 3) {
             /* the slot of this step's row: the next row's slot of the step before (nothing was added
              * since), none at the first step (the overlays start empty); lanes sitting out ignore it */
             const __m512i q0 = qnext;
             const __mmask16 miss = _mm512_cmpeq_epi32_mask(q0, ff) & pm;
             const __m512i q = _mm512_mask_mov_epi32(q0, miss, nvec);
             if (miss) { /* new rows: copied from the shared Phi, lane by lane */
-                uint32_t qa[16], sa[16];
+                uint32_t qa[16], sa[16], ha[16];
                 _mm512_storeu_si512(qa, q);
                 _mm512_storeu_si512(sa, st);
+                _mm512_storeu_si512(ha, hnext);
                 for (unsigned m = miss; m; m &= m - 1) {
                     const int g = __builtin_ctz(m);
-                    w->ov_maps[(size_t)moff[g] + sa[g]] = (uint8_t)qa[g];
+                    if (mode == 3) {
+                        w->ov_tabs[toff[g] + 2 * (int32_t)ha[g]] = (int32_t)sa[g];
+                        w->ov_tabs[toff[g] + 2 * (int32_t)ha[g] + 1] = (int32_t)qa[g];
+                        w->lane[g].hpos[qa[g]] = ha[g];
+                    } else {
+                        w->ov_maps[(size_t)moff[g] + sa[g]] = (uint8_t)qa[g];
+                    }
                     w->ov_rows[voff[g] + (int)qa[g]] = (int32_t)sa[g];
                     memcpy(w->ov_vals + (size_t)(voff[g] + (int)qa[g]) * D, phi + (size_t)sa[g] * D, sizeof(float) * D);
                 }
                 nvec = _mm512_mask_add_epi32(nvec, miss, nvec, one);
             }
-            const __m512i q2 = _mm512_and_si512(_mm512_i32gather_epi32(_mm512_add_epi32(vmoff, s2), w->ov_maps, 1), ff);
+            __m512i q2;
+            if (mode == 3) { /* probe each lane's table for s2 until a hit or an empty place */
+                __m512i h = _mm512_srlv_epi32(_mm512_mullo_epi32(s2, vmul), vshift), key = zero;
+                __mmask16 todo = 0xFFFF, hit = 0;
+                for (;;) {
+                    const __m512i at = _mm512_add_epi32(vtab, _mm512_slli_epi32(h, 1));
+                    key = _mm512_mask_i32gather_epi32(key, todo, at, tab, 4);
+                    const __mmask16 found = _mm512_mask_cmpeq_epi32_mask(todo, key, s2);
+                    hit |= found;
+                    todo &= (__mmask16)~found & _mm512_mask_cmpge_epi32_mask(todo, key, zero);
+                    if (!todo)
+                        break;
+                    h = _mm512_mask_and_epi32(h, todo, _mm512_add_epi32(h, one), vmask);
+                }
+                q2 = _mm512_mask_i32gather_epi32(ff, hit, _mm512_add_epi32(_mm512_add_epi32(vtab, _mm512_slli_epi32(h, 1)), one),
+                                                 tab, 4);
+                hnext = h;
+            } else {
+                q2 = _mm512_and_si512(_mm512_i32gather_epi32(_mm512_add_epi32(vmoff, s2), w->ov_maps, 1), ff);
+            }
             const __mmask16 hit2 = _mm512_cmpneq_epi32_mask(q2, ff);
             qnext = q2;
             ps = x16_addr(&vals_b, _mm512_mullo_epi32(_mm512_add_epi32(vvoff, q), dD));
@@ -330,7 +367,7 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
     if (!lanes)
         pfr_x16_store(&e->x16_layout, th, D, T);
     _mm512_mask_storeu_epi32(sim->state + i0, pm, st);
-    if (mode == 2) {
+    if (mode == 2 || mode == 3) {
         uint32_t na[16];
         _mm512_storeu_si512(na, nvec);
         for (int g = 0; g < 16; ++g)
@@ -341,8 +378,8 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
 __attribute__((target("avx512f"))) void pfr_cpu_group_x16(cpu_engine *e, cpu_thread *w, int64_t i0, int *part)
 {
     const pfr_sim *sim = e->sim;
-    if (e->rp32 && (!sim->learn_phi || sim->own_phi || e->map)) { /* every lookup a gather */
-        const int mode = sim->own_phi ? 1 : sim->learn_phi ? 2 : 0;
+    if (e->rp32) { /* every lookup a gather */
+        const int mode = sim->own_phi ? 1 : !sim->learn_phi ? 0 : e->map ? 2 : 3;
         switch (sim->d * 4 + mode) {
         case 16: run_group_x16g_d(e, w, i0, part, 4, 0); return;
         case 17: run_group_x16g_d(e, w, i0, part, 4, 1); return;
@@ -350,12 +387,16 @@ __attribute__((target("avx512f"))) void pfr_cpu_group_x16(cpu_engine *e, cpu_thr
         case 32: run_group_x16g_d(e, w, i0, part, 8, 0); return;
         case 33: run_group_x16g_d(e, w, i0, part, 8, 1); return;
         case 34: run_group_x16g_d(e, w, i0, part, 8, 2); return;
+        case 19: run_group_x16g_d(e, w, i0, part, 4, 3); return;
+        case 35: run_group_x16g_d(e, w, i0, part, 8, 3); return;
         case 64: run_group_x16g_d(e, w, i0, part, 16, 0); return;
         case 65: run_group_x16g_d(e, w, i0, part, 16, 1); return;
         case 66: run_group_x16g_d(e, w, i0, part, 16, 2); return;
+        case 67: run_group_x16g_d(e, w, i0, part, 16, 3); return;
         case 128: run_group_x16g_d(e, w, i0, part, 32, 0); return;
         case 129: run_group_x16g_d(e, w, i0, part, 32, 1); return;
-        default: run_group_x16g_d(e, w, i0, part, 32, 2); return;
+        case 130: run_group_x16g_d(e, w, i0, part, 32, 2); return;
+        default: run_group_x16g_d(e, w, i0, part, 32, 3); return;
         }
     }
     switch (e->sim->d * 2 + e->map) {

@@ -4,8 +4,8 @@
  *
  * Why it looks like this:
  *  - Work proportional to what an agent touches. An agent's Phi_i is the shared Phi plus an overlay
- *    of the rows it changed (cpu_step.h: a byte slot map per lane up to 65536 states, a small hash
- *    table above), so nothing of size S is copied per agent or per round.
+ *    of the rows it changed (cpu_step.h: a byte slot map per lane up to 16384 states, a small hash
+ *    table above, probed 16 lanes at once by cpu_x16.c), so nothing of size S is copied per agent or per round.
  *  - A thread steps 16 agents together, one Philox evaluation giving a step's words for all 16
  *    (cpu_philox.c). Three paths, the same bits: with AVX-512, the TD math of all 16 at once on
  *    their rows loaded whole and transposed in registers, every table lookup a gather (cpu_x16.c;

@@ -243,14 +243,16 @@ TEST(Determinism, EveryCpuPathGivesTheSameBits)
 
 // A grid world whose chains lie beyond L2 (the 16-agent step prefetches a step ahead; d = 32 takes it
 // too) and whose goals restart anywhere (rows of S = 1,600 entries: the entries' next-row lengths
-// escape to the row pointers).
+// escape to the row pointers). 260 local steps: overlays of 255 rows or more find their rows through
+// hash tables instead of slot maps.
 TEST(Determinism, EveryCpuPathGivesTheSameBitsOnALargeGridWorld)
 {
+    for (const char *steps : {"12", "260"})
     for (const char *dim : {"8", "32"})
         for (const char *alg : {"pfedtd_rep", "fedavg_rep"}) {
             Overrides o = {{"env.kind", "gridworld"}, {"env.width", "40"}, {"env.height", "40"},
                            {"env.types", "16"},       {"agents", "523"},   {"dim", dim},
-                           {"local_steps", "12"},     {"alpha", "0.1"},    {"beta", "0.05"},
+                           {"local_steps", steps},    {"alpha", "0.1"},    {"beta", "0.05"},
                            {"gamma", "0.95"},         {"algorithm", alg},  {"participation", "0.8"},
                            {"eval_every", "1000"},    {"orthonormalize", "true"}, {"threads", "2"}};
             expect_every_cpu_path_the_same(o, 1600, 6);
