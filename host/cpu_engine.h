@@ -73,6 +73,10 @@ typedef struct cpu_thread {
     int32_t *ov_rows;   /* [16, R+1] the lanes' overlay rows, vals [16, R+1, d] and maps [16, S+4] */
     float *ov_vals;
     uint8_t *ov_maps;
+    double *bsum;       /* [bcap, d] one bucket's sums (a one-wave round merges and applies bucket by
+                         * bucket here, in L1/L2, instead of in the [S, d] accumulator), bin [bcap] */
+    unsigned char *bin;
+    int32_t *btouched;  /* [bcap] its rows in first-touch order */
     int32_t *ov_tabs;   /* without maps: the lanes' overlay tables [16, 2 cap] and their places [16, R+1] */
     uint32_t *ov_hpos;
 } cpu_thread;
@@ -86,6 +90,8 @@ typedef struct cpu_engine {
     int R, cap;     /* overlay rows per agent; rows per block part */
     int map;        /* overlays through per-lane slot maps (else hash tables) */
     uint64_t bmul;  /* bucket of row r: (r * bmul) >> 32, bmul = floor(2^32 * 64 / S) */
+    int32_t bfirst[PFR_CPU_BUCKETS + 1]; /* bucket q: rows bfirst[q] .. bfirst[q + 1] - 1 */
+    int bcap;       /* rows of the largest bucket */
     int x16;        /* full groups through the AVX-512 16-agent step (cpu_x16.h) */
 #ifdef PFR_X16
     pfr_x16_layout x16_layout;

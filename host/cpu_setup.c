@@ -17,6 +17,9 @@ void pfr_cpu_engine_destroy(pfr_sim *sim)
     pfr_pool_destroy(e->pool);
     for (int t = 0; e->th && t < e->T; ++t) {
         cpu_thread *w = &e->th[t];
+        free(w->bsum);
+        free(w->bin);
+        free(w->btouched);
         free(w->ov_tabs);
         free(w->ov_hpos);
         free(w->ov_rows);
@@ -82,6 +85,22 @@ static uint32_t table_log2(int R)
 }
 
 /* Rows per block part, and block parts per wave within the budget (at least one per thread). */
+/* The first row of each merge bucket (rows are in bucket (r * bmul) >> 32, contiguous and rising),
+ * and the largest bucket's rows. */
+static void bucket_bounds(int S, uint64_t bmul, int32_t *first, int *cap)
+{
+    int q = 0;
+    first[0] = 0;
+    for (int r = 0; r < S; ++r)
+        for (const int b = (int)(((uint64_t)(uint32_t)r * bmul) >> 32); q < b;)
+            first[++q] = r;
+    while (q < PFR_CPU_BUCKETS)
+        first[++q] = S;
+    *cap = 1;
+    for (q = 0; q < PFR_CPU_BUCKETS; ++q)
+        *cap = first[q + 1] - first[q] > *cap ? first[q + 1] - first[q] : *cap;
+}
+
 static void part_sizes(int S, int d, int K, int64_t N, int T, int *cap, int *W)
 {
     const int64_t R = K < S ? K : S, rows = (int64_t)PFR_AGENT_BLOCK * R;
@@ -104,6 +123,7 @@ double pfr_engine_cpu_bytes(int S, int d, int K, int M, int T, int shared, int64
         int cap, W;
         part_sizes(S, d, K, N, T, &cap, &W);
         bytes += 8.0 * S * dd + S + W * ((double)cap * (8.0 * dd + 8.0) + 8.0 * dd); /* accumulator, parts */
+        per_thread += ((double)S / PFR_CPU_BUCKETS + 2.0) * (8.0 * dd + 5.0); /* one bucket's sums */
         per_thread += PFR_CPU_LANES * ((R < 255 && S <= PFR_CPU_MAP_MAX_S ? (double)S : 8.0 * (double)(1u << table_log2((int)R))) +
                                        (R + 1.0) * (8.0 + 4.0 * dd));
     }
@@ -194,6 +214,7 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
         }
     }
     e->bmul = ((uint64_t)PFR_CPU_BUCKETS << 32) / (uint64_t)S;
+    bucket_bounds(S, e->bmul, e->bfirst, &e->bcap);
     /* slot maps: a byte per state and lane, where that is small (and an overlay has < 255 rows) */
     e->map = e->R < 255 && (size_t)S <= PFR_CPU_MAP_MAX_S;
 #ifdef PFR_X16
@@ -222,6 +243,12 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
         ok = w->pos && w->touched;
         for (int s = 0; ok && s < S; ++s)
             w->pos[s] = -1;
+        if (ok && shared && sim->avg_phi) {
+            w->bsum = line_calloc(sizeof(double) * (size_t)e->bcap * d);
+            w->bin = line_calloc((size_t)e->bcap);
+            w->btouched = line_alloc(sizeof(int32_t) * (size_t)e->bcap);
+            ok = w->bsum && w->bin && w->btouched;
+        }
         if (!ok || !shared || !sim->learn_phi)
             continue;
         /* the 16 lanes' overlays in one block each (the 16-agent step addresses them by offset) */

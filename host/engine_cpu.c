@@ -309,6 +309,66 @@ PFR_CLONES static void merge_wave(cpu_engine *e, cpu_thread *w, int64_t w0, int6
         }
 }
 
+/* A round of one wave, without noise: buckets q0 .. q1-1 merged and applied one at a time, each
+ * bucket's sums in this thread's bucket buffer (its rows are contiguous: bcap rows at most, which stay
+ * in L1/L2, where at large S the [S, d] accumulator missed the cache at every row). The same
+ * operations as merge_wave then apply_rows (each row's sum from +0 in block order; the same apply
+ * expression), so the same bits. */
+static inline __attribute__((always_inline)) void merge_apply_d(cpu_engine *e, cpu_thread *w, int64_t nblocks, int q0,
+                                                               int q1, int64_t participants, const int d)
+{
+    /* (the arrays in locals: a byte store could otherwise alias every pointer, and the adds would
+     * reload them and stay scalar) */
+    float *restrict phi = e->sim->phi;
+    double *restrict bsum = w->bsum;
+    unsigned char *restrict bin = w->bin;
+    int32_t *restrict bt = w->btouched;
+    const double inv = participants > 0 ? 1.0 / (double)participants : 0.0;
+    for (int q = q0; q < q1; ++q) {
+        const int32_t first = e->bfirst[q];
+        int32_t nt = 0;
+        for (int64_t b = 0; b < nblocks; ++b) {
+            const block_part *bp = &e->part[b];
+            const int32_t *restrict order = bp->order, *restrict rows = bp->rows;
+            const double *restrict vals = bp->vals;
+            const int32_t x1 = bp->bstart[q + 1];
+            for (int32_t x = bp->bstart[q]; x < x1; ++x) {
+                const int32_t p = order[x], l = rows[p] - first;
+                if (!bin[l]) {
+                    bin[l] = 1;
+                    bt[nt++] = l;
+                }
+                double *restrict acc = bsum + (size_t)l * d;
+                const double *restrict src = vals + (size_t)p * d;
+                for (int j = 0; j < d; ++j)
+                    acc[j] += src[j];
+            }
+        }
+        for (int32_t t = 0; t < nt; ++t) {
+            const int32_t l = bt[t];
+            double *restrict acc = bsum + (size_t)l * d;
+            float *restrict row = phi + (size_t)(first + l) * d;
+            if (participants > 0)
+                for (int j = 0; j < d; ++j)
+                    row[j] = (float)((double)row[j] + acc[j] * inv);
+            for (int j = 0; j < d; ++j)
+                acc[j] = 0.0;
+            bin[l] = 0;
+        }
+    }
+}
+
+PFR_CLONES static void merge_apply(cpu_engine *e, cpu_thread *w, int64_t nblocks, int q0, int q1, int64_t participants)
+{
+    switch (e->sim->d) {
+    case 4: merge_apply_d(e, w, nblocks, q0, q1, participants, 4); break;
+    case 8: merge_apply_d(e, w, nblocks, q0, q1, participants, 8); break;
+    case 16: merge_apply_d(e, w, nblocks, q0, q1, participants, 16); break;
+    case 32: merge_apply_d(e, w, nblocks, q0, q1, participants, 32); break;
+    default: merge_apply_d(e, w, nblocks, q0, q1, participants, e->sim->d); break;
+    }
+}
+
 /* Waves of W blocks: steps and folds (blocks taken dynamically), barrier, the wave's parts added
  * into the accumulator in block order (bucket owners), barrier. Every thread counts the
  * participants itself (the parts are complete after the first barrier), so the last wave needs its
@@ -323,6 +383,7 @@ static void shared_round_job(void *arg, int tid)
     const int64_t nblocks = (sim->N + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
     int64_t participants = 0;
     w->ntouched = 0;
+    const int one_wave = nblocks <= e->W && sim->avg_phi && !(e->plan->noise_std > 0.0);
     for (int64_t w0 = 0; w0 < nblocks; w0 += e->W) {
         const int64_t wend = w0 + e->W < nblocks ? w0 + e->W : nblocks;
         for (;;) {
@@ -332,9 +393,12 @@ static void shared_round_job(void *arg, int tid)
             run_block(e, w, b, &e->part[b - w0]);
         }
         pfr_pool_barrier(e->pool);
-        merge_wave(e, w, w0, wend, PFR_CPU_BUCKETS * tid / T, PFR_CPU_BUCKETS * (tid + 1) / T);
         for (int64_t b = w0; b < wend; ++b)
             participants += e->part[b - w0].count;
+        if (one_wave)
+            merge_apply(e, w, nblocks, PFR_CPU_BUCKETS * tid / T, PFR_CPU_BUCKETS * (tid + 1) / T, participants);
+        else
+            merge_wave(e, w, w0, wend, PFR_CPU_BUCKETS * tid / T, PFR_CPU_BUCKETS * (tid + 1) / T);
         if (tid == 0) {
             if (sim->avg_theta)
                 for (int64_t b = w0; b < wend; ++b)
@@ -351,7 +415,7 @@ static void shared_round_job(void *arg, int tid)
      * its share of the agents */
     if (sim->avg_phi && e->plan->noise_std > 0.0)
         apply_rows_noisy(e, w, tid, participants);
-    else if (sim->avg_phi)
+    else if (sim->avg_phi && !one_wave)
         apply_rows(e, w, participants);
     if (sim->avg_theta && participants > 0)
         broadcast_theta(e, tid, participants);
