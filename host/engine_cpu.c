@@ -340,19 +340,40 @@ static inline __attribute__((always_inline)) void merge_apply_d(cpu_engine *e, c
                 }
                 double *restrict acc = bsum + (size_t)l * d;
                 const double *restrict src = vals + (size_t)p * d;
-                for (int j = 0; j < d; ++j)
-                    acc[j] += src[j];
+                if (d % 4 == 0) /* (as vectors: written as loops the adds stayed scalar) */
+                    for (int j = 0; j < d; j += 4) {
+                        pfr_d4 a, v;
+                        memcpy(&a, acc + j, sizeof a);
+                        memcpy(&v, src + j, sizeof v);
+                        a += v;
+                        memcpy(acc + j, &a, sizeof a);
+                    }
+                else
+                    for (int j = 0; j < d; ++j)
+                        acc[j] += src[j];
             }
         }
+        const pfr_d4 inv4 = {inv, inv, inv, inv}, zero4 = {0.0, 0.0, 0.0, 0.0};
         for (int32_t t = 0; t < nt; ++t) {
             const int32_t l = bt[t];
             double *restrict acc = bsum + (size_t)l * d;
             float *restrict row = phi + (size_t)(first + l) * d;
-            if (participants > 0)
+            if (d % 4 == 0) { /* element by element the same expression: a product, a sum, a rounding */
+                for (int j = 0; j < d; j += 4) {
+                    pfr_d4 a;
+                    memcpy(&a, acc + j, sizeof a);
+                    if (participants > 0)
+                        pfr_store4(row + j, __builtin_convertvector(
+                                                __builtin_convertvector(pfr_load4(row + j), pfr_d4) + a * inv4, pfr_v4));
+                    memcpy(acc + j, &zero4, sizeof zero4);
+                }
+            } else {
+                if (participants > 0)
+                    for (int j = 0; j < d; ++j)
+                        row[j] = (float)((double)row[j] + acc[j] * inv);
                 for (int j = 0; j < d; ++j)
-                    row[j] = (float)((double)row[j] + acc[j] * inv);
-            for (int j = 0; j < d; ++j)
-                acc[j] = 0.0;
+                    acc[j] = 0.0;
+            }
             bin[l] = 0;
         }
     }
