@@ -411,19 +411,31 @@ __attribute__((target("avx512f"))) void pfr_cpu_group_x16(cpu_engine *e, cpu_thr
 
 /* engine_cpu.c's fold_agent for d a multiple of 8 with AVX-512: a row's eight floats, converted to eight doubles
  * in one step, differences and sums element by element as above (whole-row loads also let the
- * just-stored overlay rows forward from the store buffer). */
-__attribute__((target("avx512f"))) void pfr_cpu_fold_x16(block_part *bp, int32_t *pos, pfr_overlay *o, const float *phi,
-                                                         const int d)
+ * just-stored overlay rows forward from the store buffer). A constant D: a new part row is zeroed by
+ * a store or two, not a call to memset (at large S nearly every overlay row makes a part row). */
+__attribute__((target("avx512f"))) static inline __attribute__((always_inline)) void
+fold_x16_d(block_part *bp, int32_t *pos, pfr_overlay *o, const float *phi, const int D)
 {
     for (int q = 0; q < o->n; ++q) {
         const int32_t r = o->rows[q];
-        double *acc = pfr_part_row(bp, pos, r, d);
-        const float *loc = o->vals + (size_t)q * d, *ref = phi + (size_t)r * d;
-        for (int j = 0; j < d; j += 8) {
+        double *acc = pfr_part_row(bp, pos, r, D);
+        const float *loc = o->vals + (size_t)q * D, *ref = phi + (size_t)r * D;
+        for (int j = 0; j < D; j += 8) {
             const __m512d diff = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(loc + j)), _mm512_cvtps_pd(_mm256_loadu_ps(ref + j)));
             _mm512_storeu_pd(acc + j, _mm512_add_pd(_mm512_loadu_pd(acc + j), diff));
         }
     }
     pfr_overlay_clear(o);
+}
+
+__attribute__((target("avx512f"))) void pfr_cpu_fold_x16(block_part *bp, int32_t *pos, pfr_overlay *o, const float *phi,
+                                                         const int d)
+{
+    switch (d) {
+    case 8: fold_x16_d(bp, pos, o, phi, 8); break;
+    case 16: fold_x16_d(bp, pos, o, phi, 16); break;
+    case 32: fold_x16_d(bp, pos, o, phi, 32); break;
+    default: fold_x16_d(bp, pos, o, phi, d); break;
+    }
 }
 #endif
