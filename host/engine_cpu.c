@@ -286,6 +286,48 @@ PFR_CLONES static void run_independent(cpu_engine *e, cpu_thread *w, int64_t q)
 static void apply_rows(cpu_engine *e, cpu_thread *w, int64_t participants);
 static void apply_rows_noisy(cpu_engine *e, cpu_thread *w, int tid, int64_t participants);
 static void broadcast_theta(cpu_engine *e, int tid, int64_t participants);
+/* A part row's sums added into a row of sums, element by element (as 4-double vectors where d allows:
+ * written as loops over a constant d the adds stayed scalar). */
+static inline __attribute__((always_inline)) void add_row(double *restrict acc, const double *restrict src, const int d)
+{
+    if (d % 4 == 0)
+        for (int j = 0; j < d; j += 4) {
+            pfr_d4 a, v;
+            memcpy(&a, acc + j, sizeof a);
+            memcpy(&v, src + j, sizeof v);
+            a += v;
+            memcpy(acc + j, &a, sizeof a);
+        }
+    else
+        for (int j = 0; j < d; ++j)
+            acc[j] += src[j];
+}
+
+/* A row's mean change applied, Phi + sum / participants (the expression of the CUDA engine's apply
+ * kernel: a product, a sum, a rounding, element by element; inv = 1 / participants), and its sums
+ * emptied; with nobody taking part the row stays as it is. */
+static inline __attribute__((always_inline)) void apply_row(float *restrict row, double *restrict acc,
+                                                            int64_t participants, double inv, const int d)
+{
+    if (d % 4 == 0) {
+        const pfr_d4 inv4 = {inv, inv, inv, inv}, zero4 = {0.0, 0.0, 0.0, 0.0};
+        for (int j = 0; j < d; j += 4) {
+            pfr_d4 a;
+            memcpy(&a, acc + j, sizeof a);
+            if (participants > 0)
+                pfr_store4(row + j,
+                           __builtin_convertvector(__builtin_convertvector(pfr_load4(row + j), pfr_d4) + a * inv4, pfr_v4));
+            memcpy(acc + j, &zero4, sizeof zero4);
+        }
+    } else {
+        if (participants > 0)
+            for (int j = 0; j < d; ++j)
+                row[j] = (float)((double)row[j] + acc[j] * inv);
+        for (int j = 0; j < d; ++j)
+            acc[j] = 0.0;
+    }
+}
+
 /* The parts of blocks w0 .. wend-1 added into the accumulator, for the buckets q0 .. q1-1 (this
  * thread's contiguous rows), block by block in block order; element-wise adds, so vectorized (an
  * AVX-512 clone where the CPU has it) they are the same bits. */
@@ -301,10 +343,7 @@ PFR_CLONES static void merge_wave(cpu_engine *e, cpu_thread *w, int64_t w0, int6
                     e->in_accum[r] = 1;
                     w->touched[w->ntouched++] = r;
                 }
-                double *restrict acc = e->accum + (size_t)r * d;
-                const double *restrict src = bp->vals + (size_t)p * d;
-                for (int j = 0; j < d; ++j)
-                    acc[j] += src[j];
+                add_row(e->accum + (size_t)r * d, bp->vals + (size_t)p * d, d);
             }
         }
 }
@@ -338,42 +377,12 @@ static inline __attribute__((always_inline)) void merge_apply_d(cpu_engine *e, c
                     bin[l] = 1;
                     bt[nt++] = l;
                 }
-                double *restrict acc = bsum + (size_t)l * d;
-                const double *restrict src = vals + (size_t)p * d;
-                if (d % 4 == 0) /* (as vectors: written as loops the adds stayed scalar) */
-                    for (int j = 0; j < d; j += 4) {
-                        pfr_d4 a, v;
-                        memcpy(&a, acc + j, sizeof a);
-                        memcpy(&v, src + j, sizeof v);
-                        a += v;
-                        memcpy(acc + j, &a, sizeof a);
-                    }
-                else
-                    for (int j = 0; j < d; ++j)
-                        acc[j] += src[j];
+                add_row(bsum + (size_t)l * d, vals + (size_t)p * d, d);
             }
         }
-        const pfr_d4 inv4 = {inv, inv, inv, inv}, zero4 = {0.0, 0.0, 0.0, 0.0};
         for (int32_t t = 0; t < nt; ++t) {
             const int32_t l = bt[t];
-            double *restrict acc = bsum + (size_t)l * d;
-            float *restrict row = phi + (size_t)(first + l) * d;
-            if (d % 4 == 0) { /* element by element the same expression: a product, a sum, a rounding */
-                for (int j = 0; j < d; j += 4) {
-                    pfr_d4 a;
-                    memcpy(&a, acc + j, sizeof a);
-                    if (participants > 0)
-                        pfr_store4(row + j, __builtin_convertvector(
-                                                __builtin_convertvector(pfr_load4(row + j), pfr_d4) + a * inv4, pfr_v4));
-                    memcpy(acc + j, &zero4, sizeof zero4);
-                }
-            } else {
-                if (participants > 0)
-                    for (int j = 0; j < d; ++j)
-                        row[j] = (float)((double)row[j] + acc[j] * inv);
-                for (int j = 0; j < d; ++j)
-                    acc[j] = 0.0;
-            }
+            apply_row(phi + (size_t)(first + l) * d, bsum + (size_t)l * d, participants, inv, d);
             bin[l] = 0;
         }
     }
@@ -451,12 +460,7 @@ static void apply_rows(cpu_engine *e, cpu_thread *w, int64_t participants)
     const double inv = participants > 0 ? 1.0 / (double)participants : 0.0;
     for (int64_t x = 0; x < w->ntouched; ++x) {
         const int32_t r = w->touched[x];
-        double *acc = e->accum + (size_t)r * d;
-        float *row = sim->phi + (size_t)r * d;
-        if (participants > 0)
-            for (int j = 0; j < d; ++j)
-                row[j] = (float)((double)row[j] + acc[j] * inv);
-        memset(acc, 0, sizeof(double) * (size_t)d);
+        apply_row(sim->phi + (size_t)r * d, e->accum + (size_t)r * d, participants, inv, d);
         e->in_accum[r] = 0;
     }
     w->ntouched = 0;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine.h"
+#include "tests/cpu_restart.h"
 
 namespace {
 
@@ -147,11 +148,9 @@ struct Snapshot {
     std::vector<pfr_metrics> hist;
 };
 
-Snapshot snapshot(Overrides o, int threads, int rounds)
+// Phi, every theta_i and every state of a simulation.
+Snapshot capture(const Sim &sim)
 {
-    o["threads"] = std::to_string(threads);
-    Sim sim(o);
-    sim.run(rounds);
     Snapshot s;
     const int S = pfr_sim_num_states(sim.s), d = pfr_sim_config(sim.s)->dim;
     const int64_t N = pfr_sim_config(sim.s)->agents;
@@ -162,6 +161,23 @@ Snapshot snapshot(Overrides o, int threads, int rounds)
     for (int64_t i = 0; i < N; ++i)
         EXPECT_EQ(pfr_sim_get_theta(sim.s, i, s.theta.data() + i * d, d), PFR_OK);
     EXPECT_EQ(pfr_sim_get_states(sim.s, s.state.data(), s.state.size()), PFR_OK);
+    return s;
+}
+
+// The same bits: states, Phi and theta.
+void expect_same_bits(const Snapshot &a, const Snapshot &b)
+{
+    EXPECT_EQ(a.state, b.state);
+    EXPECT_EQ(0, std::memcmp(a.phi.data(), b.phi.data(), a.phi.size() * sizeof(float)));
+    EXPECT_EQ(0, std::memcmp(a.theta.data(), b.theta.data(), a.theta.size() * sizeof(float)));
+}
+
+Snapshot snapshot(Overrides o, int threads, int rounds)
+{
+    o["threads"] = std::to_string(threads);
+    Sim sim(o);
+    sim.run(rounds);
+    Snapshot s = capture(sim);
     for (size_t i = 0; i < pfr_sim_metrics_count(sim.s); ++i) {
         pfr_metrics m;
         pfr_sim_metrics_get(sim.s, i, &m, sizeof m);
@@ -193,41 +209,26 @@ TEST(Determinism, BitIdenticalForAnyThreadCount)
     }
 }
 
-// The CPU engine's paths (16 agents at once with AVX-512, one agent vectorized along d, scalar)
-// compute the same bits: the same Philox words, search, summation order and roundings, agent by
-// agent. d = 4, 8, 16 take the 16-agent path where the CPU has AVX-512; d = 5 and 32 do not.
-// The CPU engine's paths (16 agents at once with AVX-512 where the CPU has it, one agent vectorized,
-// scalar) on one configuration: the same states, Phi and theta, bit for bit.
-static void expect_every_cpu_path_the_same(Overrides o, int S, int rounds)
+// The CPU engine's paths (16 agents at once with AVX-512 where the CPU has it, one agent vectorized
+// along d, scalar) compute the same bits on one configuration: the same Philox words, search,
+// summation order and roundings, agent by agent.
+static void expect_every_cpu_path_the_same(const Overrides &o, int rounds)
 {
-    const int64_t N = std::atoll(o["agents"].c_str());
-    const int d = std::atoi(o["dim"].c_str());
     Snapshot snap[3];
     for (int path = 0; path < 3; ++path) {
         Sim sim(o);
-        if (path > 0) { // restart the engine on another path
-            pfr_error err;
-            sim.s->engine->destroy(sim.s);
-            sim.s->cpu_path = path;
-            ASSERT_EQ(pfr_engine_cpu_init(sim.s, &err), PFR_OK) << err.msg;
-        }
+        if (path > 0) // restart the engine on another path
+            pfr_test::restart_cpu_engine(sim.s, path);
         sim.run(rounds);
-        snap[path].phi.resize((size_t)S * d);
-        snap[path].theta.resize((size_t)N * d);
-        snap[path].state.resize(N);
-        ASSERT_EQ(pfr_sim_get_phi(sim.s, snap[path].phi.data(), snap[path].phi.size()), PFR_OK);
-        for (int64_t i = 0; i < N; ++i)
-            ASSERT_EQ(pfr_sim_get_theta(sim.s, i, snap[path].theta.data() + i * d, d), PFR_OK);
-        ASSERT_EQ(pfr_sim_get_states(sim.s, snap[path].state.data(), N), PFR_OK);
+        snap[path] = capture(sim);
     }
     for (int path = 1; path < 3; ++path) {
-        SCOPED_TRACE(o["algorithm"] + " d=" + o["dim"] + " path " + std::to_string(path));
-        EXPECT_EQ(snap[0].state, snap[path].state);
-        EXPECT_EQ(0, std::memcmp(snap[0].phi.data(), snap[path].phi.data(), snap[0].phi.size() * sizeof(float)));
-        EXPECT_EQ(0, std::memcmp(snap[0].theta.data(), snap[path].theta.data(), snap[0].theta.size() * sizeof(float)));
+        SCOPED_TRACE(o.at("algorithm") + " d=" + o.at("dim") + " path " + std::to_string(path));
+        expect_same_bits(snap[0], snap[path]);
     }
 }
 
+// d = 4, 8, 16 take the 16-agent path where the CPU has AVX-512; d = 5 and 32 do not (at S = 48).
 TEST(Determinism, EveryCpuPathGivesTheSameBits)
 {
     for (const char *dim : {"8", "4", "16", "5", "32"})
@@ -237,7 +238,7 @@ TEST(Determinism, EveryCpuPathGivesTheSameBits)
             o["participation"] = "0.7";
             o["dim"] = dim;
             o["threads"] = "2";
-            expect_every_cpu_path_the_same(o, 48, 20);
+            expect_every_cpu_path_the_same(o, 20);
         }
 }
 
@@ -255,7 +256,7 @@ TEST(Determinism, EveryCpuPathGivesTheSameBitsOnALargeGridWorld)
                            {"local_steps", steps},    {"alpha", "0.1"},    {"beta", "0.05"},
                            {"gamma", "0.95"},         {"algorithm", alg},  {"participation", "0.8"},
                            {"eval_every", "1000"},    {"orthonormalize", "true"}, {"threads", "2"}};
-            expect_every_cpu_path_the_same(o, 1600, 6);
+            expect_every_cpu_path_the_same(o, 6);
         }
 }
 
@@ -274,27 +275,15 @@ TEST(Determinism, WavesGiveTheBitsOfOneWave)
                 for (const char *threads : {"1", "2"}) {
                     o["threads"] = threads;
                     Sim sim(o);
-                    pfr_error err;
-                    sim.s->engine->destroy(sim.s);
-                    sim.s->cpu_wave = wave;
-                    ASSERT_EQ(pfr_engine_cpu_init(sim.s, &err), PFR_OK) << err.msg;
+                    pfr_test::restart_cpu_engine(sim.s, PFR_CPU_PATH_AUTO, wave);
                     sim.run(7);
-                    Snapshot snap;
-                    snap.phi.resize((size_t)sim.s->S * 8);
-                    snap.theta.resize((size_t)1337 * 8);
-                    snap.state.resize(1337);
-                    ASSERT_EQ(pfr_sim_get_phi(sim.s, snap.phi.data(), snap.phi.size()), PFR_OK);
-                    for (int64_t i = 0; i < 1337; ++i)
-                        ASSERT_EQ(pfr_sim_get_theta(sim.s, i, snap.theta.data() + i * 8, 8), PFR_OK);
-                    ASSERT_EQ(pfr_sim_get_states(sim.s, snap.state.data(), 1337), PFR_OK);
+                    const Snapshot snap = capture(sim);
                     if (wave == 0 && threads[0] == '1') {
                         ref = snap;
                         continue;
                     }
                     SCOPED_TRACE(std::string(alg) + " " + env + " wave " + std::to_string(wave) + " threads " + threads);
-                    EXPECT_EQ(ref.state, snap.state);
-                    EXPECT_EQ(0, std::memcmp(ref.phi.data(), snap.phi.data(), ref.phi.size() * sizeof(float)));
-                    EXPECT_EQ(0, std::memcmp(ref.theta.data(), snap.theta.data(), ref.theta.size() * sizeof(float)));
+                    expect_same_bits(ref, snap);
                 }
         }
 }

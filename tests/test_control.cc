@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine.h"
+#include "tests/cpu_restart.h"
 #include "tests/test_temp.h"
 
 namespace {
@@ -203,12 +204,8 @@ TEST(Control, EveryCpuPathGivesTheSameBits)
         std::vector<float> phi[3], th[3];
         for (int path = 0; path < 3; ++path) {
             Sim sim(o);
-            if (path > 0) { // restart the engine on another path
-                pfr_error err;
-                sim.s->engine->destroy(sim.s);
-                sim.s->cpu_path = path;
-                ASSERT_EQ(pfr_engine_cpu_init(sim.s, &err), PFR_OK) << err.msg;
-            }
+            if (path > 0) // restart the engine on another path
+                pfr_test::restart_cpu_engine(sim.s, path);
             sim.run(15);
             phi[path] = sim.phi();
             th[path] = sim.theta();

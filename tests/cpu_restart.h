@@ -1,0 +1,24 @@
+// cpu_restart.h — a simulation's CPU engine started again with a test setting (the tests that check
+// that every path, and every wave size, gives the same bits).
+#ifndef PFR_TEST_CPU_RESTART_H
+#define PFR_TEST_CPU_RESTART_H
+
+#include <gtest/gtest.h>
+
+#include "engine.h"
+
+namespace pfr_test {
+
+// path: PFR_CPU_PATH_*; wave: agent blocks per wave of the merge (0: as memory allows).
+inline void restart_cpu_engine(pfr_sim *s, int path, int wave = 0)
+{
+    pfr_error err;
+    s->engine->destroy(s);
+    s->cpu_path = path;
+    s->cpu_wave = wave;
+    ASSERT_EQ(pfr_engine_cpu_init(s, &err), PFR_OK) << err.msg;
+}
+
+} // namespace pfr_test
+
+#endif
