@@ -84,7 +84,6 @@ static uint32_t table_log2(int R)
     return lg;
 }
 
-/* Rows per block part, and block parts per wave within the budget (at least one per thread). */
 /* The first row of each merge bucket (rows are in bucket (r * bmul) >> 32, contiguous and rising),
  * and the largest bucket's rows. */
 static void bucket_bounds(int S, uint64_t bmul, int32_t *first, int *cap)
@@ -101,6 +100,7 @@ static void bucket_bounds(int S, uint64_t bmul, int32_t *first, int *cap)
         *cap = first[q + 1] - first[q] > *cap ? first[q + 1] - first[q] : *cap;
 }
 
+/* Rows per block part, and block parts per wave within the budget (at least one per thread). */
 static void part_sizes(int S, int d, int K, int64_t N, int T, int *cap, int *W)
 {
     const int64_t R = K < S ? K : S, rows = (int64_t)PFR_AGENT_BLOCK * R;
