@@ -176,10 +176,12 @@ void pfr_cpu_philox16x4_avx512(uint64_t seed, int64_t i0, uint64_t t, uint32_t *
 #endif
 
 #ifdef PFR_X16
-/* The 16-agent AVX-512 step of a full group (cpu_x16.c), and the fold of an agent's overlay for d a
- * multiple of 8; the same bits as run_group and fold_agent (engine_cpu.c). */
+/* The 16-agent AVX-512 step of a full group (cpu_x16.c), and the fold of a group's overlays (the lanes
+ * with part[g], in index order) for d a multiple of 8; the same bits as run_group and fold_agent
+ * (engine_cpu.c). */
 void pfr_cpu_group_x16(cpu_engine *e, cpu_thread *w, int64_t i0, int *part);
-void pfr_cpu_fold_x16(block_part *bp, int32_t *pos, pfr_overlay *o, const float *phi, const int d);
+void pfr_cpu_fold_x16(block_part *bp, int32_t *pos, pfr_overlay *lane, const int *part, int G, const float *phi,
+                      const int d);
 #endif
 
 #endif

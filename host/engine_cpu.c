@@ -191,7 +191,15 @@ static inline __attribute__((always_inline)) void block_d(cpu_engine *e, cpu_thr
         const int G = i1 - ig < PFR_CPU_LANES ? (int)(i1 - ig) : PFR_CPU_LANES;
         int part[PFR_CPU_LANES];
         step_group(e, w, ig, G, part, d, vec, map);
-        for (int g = 0; g < G; ++g) { /* index order: the sums are the same on any thread */
+        int folded = 0; /* the group's folds in one call (same order: lanes in index order) */
+#ifdef PFR_X16
+        if (fold && !weighted && e->x16 && d % 8 == 0) {
+            pfr_cpu_fold_x16(bp, w->pos, w->lane, part, G, sim->phi, d);
+            folded = 1;
+        }
+#endif
+        for (int g = 0; g < G; ++g) { /* index order: the sums are the same on any thread (each sum,
+                                        * theta's and each row's, is its own sequence of adds) */
             if (!part[g])
                 continue;
             bp->count++;
@@ -203,13 +211,8 @@ static inline __attribute__((always_inline)) void block_d(cpu_engine *e, cpu_thr
                 const int age = plan->age ? plan->age[ig + g] : plan->age0;
                 fold_agent_weighted(bp, w->pos, &w->lane[g], plan->base ? plan->base[age] : sim->phi, d,
                                     plan->age_weight ? plan->age_weight[age] : 1.0, plan->clip);
-            } else if (fold) {
-#ifdef PFR_X16
-                if (e->x16 && d % 8 == 0)
-                    pfr_cpu_fold_x16(bp, w->pos, &w->lane[g], sim->phi, d);
-                else
-#endif
-                    fold_agent(bp, w->pos, &w->lane[g], sim->phi, d);
+            } else if (fold && !folded) {
+                fold_agent(bp, w->pos, &w->lane[g], sim->phi, d);
             }
         }
     }
