@@ -14,8 +14,11 @@
 #include "engine.h"
 #include "pool.h"
 
-#define PFR_CPU_BUCKETS 64 /* merge owners: bucket q holds the q-th 64th of the rows (contiguous, so a
-                              * bucket's sums stay in cache); thread t owns buckets 64 t / T .. 64 (t+1) / T - 1 */
+#define PFR_CPU_BUCKETS 64 /* merge owners, at most: bucket q of nb holds the q-th nb-th of the rows
+                              * (contiguous, so a bucket's sums stay in cache); thread t owns buckets
+                              * nb t / T .. nb (t+1) / T - 1 */
+#define PFR_CPU_BUCKET_MIN_ROWS 32 /* fewer buckets below 64 x this many states (at least one a thread): at
+                                    * S = 48 the merge's loops over 64 buckets x blocks cost more than its adds */
 #define PFR_CPU_WAVE_BUDGET ((size_t)256 << 20) /* bytes for all block parts of a wave */
 #define PFR_CPU_MAX_WAVE 1024
 #define PFR_CONTROL_STEP_CHUNK 16 /* control: steps whose words are drawn together (cpu_control.c) */
@@ -89,7 +92,8 @@ typedef struct cpu_engine {
     philox16x4_fn philox16x4;
     int R, cap;     /* overlay rows per agent; rows per block part */
     int map;        /* overlays through per-lane slot maps (else hash tables) */
-    uint64_t bmul;  /* bucket of row r: (r * bmul) >> 32, bmul = floor(2^32 * 64 / S) */
+    int nb;         /* merge buckets (cpu_setup.c's merge_buckets) */
+    uint64_t bmul;  /* bucket of row r: (r * bmul) >> 32, bmul = floor(2^32 nb / S) */
     int32_t bfirst[PFR_CPU_BUCKETS + 1]; /* bucket q: rows bfirst[q] .. bfirst[q + 1] - 1 */
     int bcap;       /* rows of the largest bucket */
     int x16;        /* full groups through the AVX-512 16-agent step (cpu_x16.h) */

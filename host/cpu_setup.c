@@ -84,19 +84,28 @@ static uint32_t table_log2(int R)
     return lg;
 }
 
-/* The first row of each merge bucket (rows are in bucket (r * bmul) >> 32, contiguous and rising),
- * and the largest bucket's rows. */
-static void bucket_bounds(int S, uint64_t bmul, int32_t *first, int *cap)
+/* Merge buckets: 64, or one per PFR_CPU_BUCKET_MIN_ROWS states where S is small, and at least one a
+ * thread. The buckets only say which thread adds which rows: each row's sum is the same whatever
+ * they are. */
+static int merge_buckets(int S, int T)
+{
+    const int nb = S / PFR_CPU_BUCKET_MIN_ROWS;
+    return nb >= PFR_CPU_BUCKETS ? PFR_CPU_BUCKETS : nb > T ? nb : T < PFR_CPU_BUCKETS ? T : PFR_CPU_BUCKETS;
+}
+
+/* The first row of each of nb merge buckets (rows are in bucket (r * bmul) >> 32, contiguous and
+ * rising), and the largest bucket's rows. */
+static void bucket_bounds(int S, int nb, uint64_t bmul, int32_t *first, int *cap)
 {
     int q = 0;
     first[0] = 0;
     for (int r = 0; r < S; ++r)
         for (const int b = (int)(((uint64_t)(uint32_t)r * bmul) >> 32); q < b;)
             first[++q] = r;
-    while (q < PFR_CPU_BUCKETS)
+    while (q < nb)
         first[++q] = S;
     *cap = 1;
-    for (q = 0; q < PFR_CPU_BUCKETS; ++q)
+    for (q = 0; q < nb; ++q)
         *cap = first[q + 1] - first[q] > *cap ? first[q + 1] - first[q] : *cap;
 }
 
@@ -123,7 +132,7 @@ double pfr_engine_cpu_bytes(int S, int d, int K, int M, int T, int shared, int64
         int cap, W;
         part_sizes(S, d, K, N, T, &cap, &W);
         bytes += 8.0 * S * dd + S + W * ((double)cap * (8.0 * dd + 8.0) + 8.0 * dd); /* accumulator, parts */
-        per_thread += ((double)S / PFR_CPU_BUCKETS + 2.0) * (8.0 * dd + 5.0); /* one bucket's sums */
+        per_thread += ((double)S / merge_buckets(S, T) + 2.0) * (8.0 * dd + 5.0); /* one bucket's sums */
         per_thread += PFR_CPU_LANES * ((R < 255 && S <= PFR_CPU_MAP_MAX_S ? (double)S : 8.0 * (double)(1u << table_log2((int)R))) +
                                        (R + 1.0) * (8.0 + 4.0 * dd));
     }
@@ -213,8 +222,9 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
             ok = bp->rows && bp->vals && bp->order && bp->theta;
         }
     }
-    e->bmul = ((uint64_t)PFR_CPU_BUCKETS << 32) / (uint64_t)S;
-    bucket_bounds(S, e->bmul, e->bfirst, &e->bcap);
+    e->nb = merge_buckets(S, e->T);
+    e->bmul = ((uint64_t)e->nb << 32) / (uint64_t)S;
+    bucket_bounds(S, e->nb, e->bmul, e->bfirst, &e->bcap);
     /* slot maps: a byte per state and lane, where that is small (and an overlay has < 255 rows) */
     e->map = e->R < 255 && (size_t)S <= PFR_CPU_MAP_MAX_S;
 #ifdef PFR_X16

@@ -221,10 +221,11 @@ static inline __attribute__((always_inline)) void block_d(cpu_engine *e, cpu_thr
     memset(bs, 0, sizeof bp->bstart);
     for (int p = 0; p < bp->n; ++p)
         bs[pfr_bucket(e, bp->rows[p]) + 1]++;
-    for (int q = 0; q < PFR_CPU_BUCKETS; ++q)
+    const int nb = e->nb;
+    for (int q = 0; q < nb; ++q)
         bs[q + 1] += bs[q];
     int32_t fill[PFR_CPU_BUCKETS];
-    memcpy(fill, bs, sizeof fill);
+    memcpy(fill, bs, sizeof(int32_t) * (size_t)nb);
     for (int p = 0; p < bp->n; ++p) {
         bp->order[fill[pfr_bucket(e, bp->rows[p])]++] = p;
         w->pos[bp->rows[p]] = -1;
@@ -429,9 +430,9 @@ static void shared_round_job(void *arg, int tid)
         for (int64_t b = w0; b < wend; ++b)
             participants += e->part[b - w0].count;
         if (one_wave)
-            merge_apply(e, w, nblocks, PFR_CPU_BUCKETS * tid / T, PFR_CPU_BUCKETS * (tid + 1) / T, participants);
+            merge_apply(e, w, nblocks, e->nb * tid / T, e->nb * (tid + 1) / T, participants);
         else
-            merge_wave(e, w, w0, wend, PFR_CPU_BUCKETS * tid / T, PFR_CPU_BUCKETS * (tid + 1) / T);
+            merge_wave(e, w, w0, wend, e->nb * tid / T, e->nb * (tid + 1) / T);
         if (tid == 0) {
             if (sim->avg_theta)
                 for (int64_t b = w0; b < wend; ++b)
@@ -477,7 +478,7 @@ static void apply_rows_noisy(cpu_engine *e, cpu_thread *w, int tid, int64_t part
 {
     pfr_sim *sim = e->sim;
     const int d = sim->d, S = sim->S;
-    const int q0 = PFR_CPU_BUCKETS * tid / e->T, q1 = PFR_CPU_BUCKETS * (tid + 1) / e->T;
+    const int q0 = e->nb * tid / e->T, q1 = e->nb * (tid + 1) / e->T;
     const uint64_t seed = sim->cfg.seed;
     const int64_t round = e->plan->round;
     const double inv = participants > 0 ? 1.0 / (double)participants : 0.0, sd = e->plan->noise_std;
