@@ -97,6 +97,8 @@ typedef struct cpu_engine {
     int32_t bfirst[PFR_CPU_BUCKETS + 1]; /* bucket q: rows bfirst[q] .. bfirst[q + 1] - 1 */
     int bcap;       /* rows of the largest bucket */
     int x16;        /* full groups through the AVX-512 16-agent step (cpu_x16.h) */
+    int fold16;     /* the groups' folds through pfr_cpu_fold_x16 (AVX-512, d a multiple of 8; also
+                     * where the step is the per-agent one, as at d = 32 in L1) */
 #ifdef PFR_X16
     pfr_x16_layout x16_layout;
 #endif

@@ -163,6 +163,7 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
 #endif
 #ifdef PFR_X16
     e->x16 = sim->cpu_path == PFR_CPU_PATH_AUTO && (d == 4 || d == 8 || d == 16 || d == 32) && __builtin_cpu_supports("avx512f");
+    e->fold16 = e->x16 && d % 8 == 0;
     if (e->x16)
         pfr_x16_init(&e->x16_layout);
 #endif

@@ -193,7 +193,7 @@ static inline __attribute__((always_inline)) void block_d(cpu_engine *e, cpu_thr
         step_group(e, w, ig, G, part, d, vec, map);
         int folded = 0; /* the group's folds in one call (same order: lanes in index order) */
 #ifdef PFR_X16
-        if (fold && !weighted && e->x16 && d % 8 == 0) {
+        if (fold && !weighted && e->fold16) {
             pfr_cpu_fold_x16(bp, w->pos, w->lane, part, G, sim->phi, d);
             folded = 1;
         }
