@@ -108,6 +108,11 @@ typedef struct cpu_engine {
                           * first entry together: a row's search, its result and the next row share cache
                           * lines (two misses fewer per step at large S) */
     int ent_next_row;    /* word 1 also holds the next row's length (S < 2^PFR_ENT_STATE_BITS) */
+    int32_t *row_idx;    /* [N] with prefetch and next rows in the entries: each agent's row, as an index into
+                          * rp32 (type (S + 1) + state; -1 none), and its first entry and length, left by its
+                          * last step, so that a group starts without two gathers from the row pointers (a
+                          * miss each at large S); used only where it matches the agent's state */
+    uint32_t *row_lo, *row_n;
     int iters;      /* halvings of the threshold search for the longest row of the chains */
     cpu_thread *th;
     block_part *part;      /* [W] */

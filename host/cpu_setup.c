@@ -42,6 +42,9 @@ void pfr_cpu_engine_destroy(pfr_sim *sim)
     free(e->pending);
     free(e->rp32);
     free(e->ent);
+    free(e->row_idx);
+    free(e->row_lo);
+    free(e->row_n);
     free(e);
     sim->engine_state = NULL;
 }
@@ -126,7 +129,7 @@ double pfr_engine_cpu_bytes(int S, int d, int K, int M, int T, int shared, int64
 {
     (void)M;
     const double R = K < S ? K : S, dd = d;
-    double bytes = 8.0 * dd * dd + 8.0 * dd; /* pending R, theta sum */
+    double bytes = 8.0 * dd * dd + 8.0 * dd + 12.0 * (double)N; /* pending R, theta sum, the row cache */
     double per_thread = 4.0 * S * 2.0;       /* row map, touched rows */
     if (shared) {
         int cap, W;
@@ -207,6 +210,14 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
                 memcpy(&e->ent[4 * j + 2], &sim->env->reward[j], sizeof(float));
                 e->ent[4 * j + 3] = e->rp32[m0 + nx];
             }
+        }
+        if (ok && e->prefetch && e->ent_next_row) { /* the agents' row cache (cpu_engine.h), empty */
+            e->row_idx = line_alloc(sizeof(int32_t) * (size_t)sim->N);
+            e->row_lo = line_calloc(sizeof(uint32_t) * (size_t)sim->N);
+            e->row_n = line_calloc(sizeof(uint32_t) * (size_t)sim->N);
+            ok = e->row_idx && e->row_lo && e->row_n;
+            for (int64_t i = 0; ok && i < sim->N; ++i)
+                e->row_idx[i] = -1;
         }
     }
     if (ok && shared) {

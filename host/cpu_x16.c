@@ -209,16 +209,29 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
      * now, their entries and Phi's rows halfway through */
     const int ahead = e->prefetch && i0 + 2 * PFR_CPU_LANES <= sim->N;
     int32_t next_rp[16];
-    if (ahead)
+    if (ahead && !e->row_idx)
         for (int g = 0; g < 16; ++g) {
             const int64_t i = i0 + 16 + g;
             next_rp[g] = (int32_t)((size_t)pfr_agent_type(sim, i) * (S + 1) + sim->state[i]);
             _mm_prefetch((const char *)(e->rp32 + next_rp[g]), _MM_HINT_T0);
         }
     /* the row (first entry and length) of each lane's state, looked up one step ahead: the next
-     * step's rows are fetched, and their entries prefetched, while this step's math runs */
-    __m512i lo_next = x16_gather(_mm512_add_epi32(vrow, st), e->rp32);
-    __m512i n_next = _mm512_sub_epi32(x16_gather(_mm512_add_epi32(_mm512_add_epi32(vrow, st), one), e->rp32), lo_next);
+     * step's rows are fetched, and their entries prefetched, while this step's math runs. At a
+     * group's start from the agents' row cache where it holds this state's row (e->row_idx), else
+     * from the row pointers */
+    const __m512i ridx0 = _mm512_add_epi32(vrow, st);
+    __m512i lo_next, n_next;
+    if (e->row_idx) {
+        const __mmask16 fresh = _mm512_cmpneq_epi32_mask(_mm512_loadu_si512(e->row_idx + i0), ridx0);
+        const __m512i clo = _mm512_loadu_si512(e->row_lo + i0);
+        lo_next = _mm512_mask_i32gather_epi32(clo, fresh, ridx0, e->rp32, 4);
+        const __m512i hi = _mm512_mask_i32gather_epi32(_mm512_add_epi32(clo, _mm512_loadu_si512(e->row_n + i0)), fresh,
+                                                       _mm512_add_epi32(ridx0, one), e->rp32, 4);
+        n_next = _mm512_sub_epi32(hi, lo_next);
+    } else {
+        lo_next = x16_gather(ridx0, e->rp32);
+        n_next = _mm512_sub_epi32(x16_gather(_mm512_add_epi32(ridx0, one), e->rp32), lo_next);
+    }
     for (int k = 0; k < K; ++k) {
         if (k > 0)
             uv = philox16_regs(seed, i0, t0 + (uint64_t)k, &v1);
@@ -244,12 +257,19 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
         }
         if (ahead && k == K / 2)
             for (int g = 0; g < 16; ++g) {
-                const int32_t r = next_rp[g];
-                _mm_prefetch((const char *)(e->ent + 4 * (size_t)e->rp32[r]), _MM_HINT_T0);
-                _mm_prefetch((const char *)(e->ent + 4 * (size_t)e->rp32[r + 1] - 4), _MM_HINT_T0);
-                _mm_prefetch((const char *)(phi + (size_t)(r % (S + 1)) * D), _MM_HINT_T0);
+                const int64_t i = i0 + 16 + g;
+                if (e->row_idx) { /* the cached row: a stale one only wastes a prefetch */
+                    _mm_prefetch((const char *)(e->ent + 4 * (size_t)e->row_lo[i]), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(e->ent + 4 * ((size_t)e->row_lo[i] + e->row_n[i]) - 4), _MM_HINT_T0);
+                } else {
+                    const int32_t r = next_rp[g];
+                    _mm_prefetch((const char *)(e->ent + 4 * (size_t)e->rp32[r]), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(e->ent + 4 * (size_t)e->rp32[r + 1] - 4), _MM_HINT_T0);
+                }
+                _mm_prefetch((const char *)(phi + (size_t)sim->state[i] * D), _MM_HINT_T0);
             }
-        if (k + 1 < K) { /* next step's rows, and a prefetch of their entries and of Phi's rows */
+        if (k + 1 < K || e->row_idx) { /* next step's rows (at the last step, for the row cache), and
+                                        * a prefetch of their entries and of Phi's rows */
             const __m512i ridx = _mm512_add_epi32(vrow, s2);
             if (e->ent_next_row) {
                 lo_next = _mm512_i32gather_epi32(base4, e->ent + 3, 4); /* the line s2 came from */
@@ -263,7 +283,7 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
                 lo_next = x16_gather(ridx, e->rp32);
                 n_next = _mm512_sub_epi32(x16_gather(_mm512_add_epi32(ridx, one), e->rp32), lo_next);
             }
-            if (e->prefetch) {
+            if (e->prefetch && k + 1 < K) {
                 uint32_t lo_a[16], hi_a[16], s_a[16];
                 _mm512_storeu_si512(lo_a, lo_next);
                 _mm512_storeu_si512(hi_a, _mm512_add_epi32(lo_next, n_next));
@@ -367,6 +387,11 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
     if (!lanes)
         pfr_x16_store(&e->x16_layout, th, D, T);
     _mm512_mask_storeu_epi32(sim->state + i0, pm, st);
+    if (e->row_idx) { /* each agent's row for the next round (lanes sitting out keep theirs) */
+        _mm512_mask_storeu_epi32(e->row_idx + i0, pm, _mm512_add_epi32(vrow, st));
+        _mm512_mask_storeu_epi32(e->row_lo + i0, pm, lo_next);
+        _mm512_mask_storeu_epi32(e->row_n + i0, pm, n_next);
+    }
     if (mode == 2 || mode == 3) {
         uint32_t na[16];
         _mm512_storeu_si512(na, nvec);
