@@ -380,6 +380,9 @@ static inline __attribute__((always_inline)) void merge_apply_d(cpu_engine *e, c
                 if (!bin[l]) {
                     bin[l] = 1;
                     bt[nt++] = l;
+                    /* Phi's row, to be written once the bucket is merged: fetched for writing now
+                     * (the steps on the other cores left it shared or modified there) */
+                    __builtin_prefetch(phi + (size_t)(first + l) * d, 1);
                 }
                 add_row(bsum + (size_t)l * d, vals + (size_t)p * d, d);
             }
