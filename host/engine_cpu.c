@@ -367,6 +367,7 @@ static inline __attribute__((always_inline)) void merge_apply_d(cpu_engine *e, c
     unsigned char *restrict bin = w->bin;
     int32_t *restrict bt = w->btouched;
     const double inv = participants > 0 ? 1.0 / (double)participants : 0.0;
+    const int pfw = e->prefetch && e->T > 1;
     for (int q = q0; q < q1; ++q) {
         const int32_t first = e->bfirst[q];
         int32_t nt = 0;
@@ -381,8 +382,10 @@ static inline __attribute__((always_inline)) void merge_apply_d(cpu_engine *e, c
                     bin[l] = 1;
                     bt[nt++] = l;
                     /* Phi's row, to be written once the bucket is merged: fetched for writing now
-                     * (the steps on the other cores left it shared or modified there) */
-                    __builtin_prefetch(phi + (size_t)(first + l) * d, 1);
+                     * (the steps on the other cores left it shared or modified there; where Phi
+                     * and the tables outgrow L2) */
+                    if (pfw)
+                        __builtin_prefetch(phi + (size_t)(first + l) * d, 1);
                 }
                 add_row(bsum + (size_t)l * d, vals + (size_t)p * d, d);
             }
