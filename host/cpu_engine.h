@@ -64,6 +64,13 @@ static inline __attribute__((always_inline)) double *pfr_part_row(block_part *bp
     return bp->vals + (size_t)p * d;
 }
 
+/* A thread's share of a wave's blocks, taken from the front by it and, once the others have run out
+ * of their own, by them: on a line of its own (every thread writes it). */
+typedef struct block_cursor {
+    _Alignas(64) atomic_llong next;
+    int64_t end;
+} block_cursor;
+
 /* One per thread, on cache lines of its own. */
 typedef struct cpu_thread {
     _Alignas(64) pfr_overlay lane[PFR_CPU_LANES];
@@ -115,6 +122,10 @@ typedef struct cpu_engine {
     uint32_t *row_lo, *row_n;
     int iters;      /* halvings of the threshold search for the longest row of the chains */
     cpu_thread *th;
+    block_cursor *cur;     /* [T] the wave's blocks, a contiguous share per thread: a thread steps the same
+                            * agents round after round while the shares are even, so their theta and
+                            * states stay in its cache (taken by whoever came first, a block's agents
+                            * moved between the cores at every round, ~20% of a K = 1 round) */
     block_part *part;      /* [W] */
     double *accum;         /* [S, d] the round's sum of Phi_i - Phi over the rows in in_accum */
     unsigned char *in_accum; /* [S] */

@@ -36,6 +36,7 @@ void pfr_cpu_engine_destroy(pfr_sim *sim)
     }
     free(e->part);
     free(e->th);
+    free(e->cur);
     free(e->accum);
     free(e->in_accum);
     free(e->theta_accum);
@@ -177,9 +178,10 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
         e->W = sim->cpu_wave;
     e->pool = pfr_pool_create(e->T);
     e->th = line_calloc(sizeof *e->th * (size_t)e->T);
+    e->cur = line_calloc(sizeof *e->cur * (size_t)e->T);
     e->pending = calloc((size_t)d * d, sizeof(double));
     e->theta_accum = calloc((size_t)d, sizeof(double));
-    int ok = e->pool && e->th && e->pending && e->theta_accum;
+    int ok = e->pool && e->th && e->cur && e->pending && e->theta_accum;
     /* the 16-agent step's gathers need every index below 2^31: entries, row pointers, Phi rows, maps */
     if (ok && e->x16 && sim->env->nnz < INT32_MAX / 4 && (uint64_t)sim->M * (S + 1) < INT32_MAX &&
         (uint64_t)S * d < INT32_MAX && (uint64_t)(e->R + 1) * d * PFR_CPU_LANES < INT32_MAX &&

@@ -409,7 +409,17 @@ PFR_CLONES static void merge_apply(cpu_engine *e, cpu_thread *w, int64_t nblocks
     }
 }
 
-/* Waves of W blocks: steps and folds (blocks taken dynamically), barrier, the wave's parts added
+/* The blocks w0 .. wend-1 of a wave shared out: thread t's are a contiguous range, the t-th T-th. */
+static void set_cursors(cpu_engine *e, int64_t w0, int64_t wend)
+{
+    for (int t = 0; t < e->T; ++t) {
+        atomic_store(&e->cur[t].next, w0 + (wend - w0) * t / e->T);
+        e->cur[t].end = w0 + (wend - w0) * (t + 1) / e->T;
+    }
+}
+
+/* Waves of W blocks: steps and folds (each thread its own share of the blocks, then what is left of
+ * the others'), barrier, the wave's parts added
  * into the accumulator in block order (bucket owners), barrier. Every thread counts the
  * participants itself (the parts are complete after the first barrier), so the last wave needs its
  * second barrier only for the mean theta: a thread applies the mean to the rows it merged, which no
@@ -426,11 +436,14 @@ static void shared_round_job(void *arg, int tid)
     const int one_wave = nblocks <= e->W && sim->avg_phi && !(e->plan->noise_std > 0.0);
     for (int64_t w0 = 0; w0 < nblocks; w0 += e->W) {
         const int64_t wend = w0 + e->W < nblocks ? w0 + e->W : nblocks;
-        for (;;) {
-            const int64_t b = atomic_fetch_add(&e->next, 1);
-            if (b >= wend)
-                break;
-            run_block(e, w, b, &e->part[b - w0]);
+        for (int v = 0; v < T; ++v) { /* its own share first, then the others' in turn */
+            block_cursor *c = &e->cur[(tid + v) % T];
+            for (;;) {
+                const int64_t b = atomic_fetch_add(&c->next, 1);
+                if (b >= c->end)
+                    break;
+                run_block(e, w, b, &e->part[b - w0]);
+            }
         }
         pfr_pool_barrier(e->pool);
         for (int64_t b = w0; b < wend; ++b)
@@ -444,7 +457,8 @@ static void shared_round_job(void *arg, int tid)
                 for (int64_t b = w0; b < wend; ++b)
                     for (int j = 0; j < d; ++j)
                         e->theta_accum[j] += e->part[b - w0].theta[j];
-            atomic_store(&e->next, wend); /* the next wave's first block; nobody takes one before the barrier */
+            if (wend < nblocks) /* the next wave's shares; nobody takes a block before the barrier */
+                set_cursors(e, wend, wend + e->W < nblocks ? wend + e->W : nblocks);
         }
         if (wend < nblocks || sim->avg_theta) /* the parts are reused by the next wave; theta_accum */
             pfr_pool_barrier(e->pool);
@@ -583,6 +597,8 @@ static pfr_status cpu_round(pfr_sim *sim, const pfr_round_plan *plan, uint64_t *
         return PFR_OK;
     }
     memset(e->theta_accum, 0, sizeof(double) * (size_t)d);
+    const int64_t nblocks = (sim->N + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
+    set_cursors(e, 0, e->W < nblocks ? e->W : nblocks);
     pfr_pool_run(e->pool, shared_round_job, e);
     e->has_pending = 0; /* every agent applied it */
     *participants = e->participants;
