@@ -124,8 +124,8 @@ typedef struct cpu_engine {
     cpu_thread *th;
     block_cursor *cur;     /* [T] the wave's blocks, a contiguous share per thread: a thread steps the same
                             * agents round after round while the shares are even, so their theta and
-                            * states stay in its cache (taken by whoever came first, a block's agents
-                            * moved between the cores at every round, ~20% of a K = 1 round) */
+                            * states stay in its cache (taken by whoever came first, blocks moved between
+                            * the cores from round to round: 2%-5% of a round with 2 threads) */
     block_part *part;      /* [W] */
     double *accum;         /* [S, d] the round's sum of Phi_i - Phi over the rows in in_accum */
     unsigned char *in_accum; /* [S] */

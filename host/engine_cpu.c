@@ -14,8 +14,9 @@
  *  - Agents are grouped in blocks of PFR_AGENT_BLOCK. Each block sums its participants' changes
  *    Phi_i[r] - Phi[r] over the rows they touched (in double, agents in index order) into a sparse
  *    partial sum (block_part), and its theta_i. Blocks run in waves: within a wave threads take
- *    blocks as they come, each into the wave slot of its block; after the wave the slots are added
- *    into one accumulator in block order, each contiguous range of rows by the thread that owns it.
+ *    blocks (each its own contiguous share first, then what is left of the others'), each into
+ *    the wave slot of its block; after the wave the slots are added into one accumulator in block
+ *    order, each contiguous range of rows by the thread that owns it.
  *    So every sum is the same for any thread count and any schedule: Phi and theta are
  *    bit-identical whatever the threads (tested).
  *  - Orthonormalization's theta map (theta_i <- R theta_i) is fused into the next round: each agent
