@@ -183,6 +183,21 @@ static inline __attribute__((always_inline)) void pfr_cpu_group_fed(const cpu_en
  * (s, a) of Phi; part[g] set as pfr_cpu_group_begin sets it. */
 void pfr_cpu_group_control(cpu_engine *e, cpu_thread *w, int64_t i0, int G, int *part, int vec);
 
+/* The merge bucket of row r (rows are contiguous and rising in buckets). */
+static inline __attribute__((always_inline)) int pfr_bucket(const cpu_engine *e, int32_t r)
+{
+    return (int)(((uint64_t)(uint32_t)r * e->bmul) >> 32);
+}
+
+/* After a wave's steps (cpu_merge.c), for the merge buckets q0 .. q1-1 of the calling thread: the
+ * parts of blocks w0 .. wend-1 added into the accumulator; or, for a round of one wave without
+ * noise, merged and applied bucket by bucket; then (several waves) the mean change applied to the
+ * rows this thread added, with noise (the private aggregation) to all rows of its buckets. */
+void pfr_cpu_merge_wave(cpu_engine *e, cpu_thread *w, int64_t w0, int64_t wend, int q0, int q1);
+void pfr_cpu_merge_apply(cpu_engine *e, cpu_thread *w, int64_t nblocks, int q0, int q1, int64_t participants);
+void pfr_cpu_apply_rows(cpu_engine *e, cpu_thread *w, int64_t participants);
+void pfr_cpu_apply_rows_noisy(cpu_engine *e, cpu_thread *w, int tid, int64_t participants);
+
 /* The engine's interface (engine_cpu.c) and its end (cpu_setup.c). */
 extern const pfr_engine_vtbl pfr_cpu_engine_vtbl;
 void pfr_cpu_engine_destroy(pfr_sim *sim);
