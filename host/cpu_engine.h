@@ -50,18 +50,27 @@ typedef struct block_part {
     uint64_t count; /* participants */
 } block_part;
 
-/* Row r's sums in block part bp: its place, made (zeroed) on the first agent that touched it; pos [S]
- * maps rows to places (-1: none yet). Every fold (engine_cpu.c, cpu_x16.c) goes through here. */
-static inline __attribute__((always_inline)) double *pfr_part_row(block_part *bp, int32_t *pos, int32_t r, const int d)
+/* Row r's sums in a block part's rows, vals and count n: its place, made (zeroed) on the first agent
+ * that touched it; pos [S] maps rows to places (-1: none yet). Every fold (engine_cpu.c, cpu_x16.c)
+ * goes through here; the group fold keeps the part's fields in locals (a slot map's byte store would
+ * otherwise make every row reload them), the others call pfr_part_row. */
+static inline __attribute__((always_inline)) double *pfr_part_row_at(int32_t *restrict rows, double *restrict vals,
+                                                                      int *n, int32_t *restrict pos, int32_t r,
+                                                                      const int d)
 {
     int32_t p = pos[r];
     if (p < 0) {
-        p = bp->n++;
+        p = (*n)++;
         pos[r] = p;
-        bp->rows[p] = r;
-        memset(bp->vals + (size_t)p * d, 0, sizeof(double) * (size_t)d);
+        rows[p] = r;
+        memset(vals + (size_t)p * d, 0, sizeof(double) * (size_t)d);
     }
-    return bp->vals + (size_t)p * d;
+    return vals + (size_t)p * d;
+}
+
+static inline __attribute__((always_inline)) double *pfr_part_row(block_part *bp, int32_t *pos, int32_t r, const int d)
+{
+    return pfr_part_row_at(bp->rows, bp->vals, &bp->n, pos, r, d);
 }
 
 /* A thread's share of a wave's blocks, taken from the front by it and, once the others have run out

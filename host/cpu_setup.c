@@ -93,8 +93,8 @@ static uint32_t table_log2(int R)
  * they are. */
 static int merge_buckets(int S, int T)
 {
-    const int nb = S / PFR_CPU_BUCKET_MIN_ROWS;
-    return nb >= PFR_CPU_BUCKETS ? PFR_CPU_BUCKETS : nb > T ? nb : T < PFR_CPU_BUCKETS ? T : PFR_CPU_BUCKETS;
+    const int nb = S / PFR_CPU_BUCKET_MIN_ROWS > T ? S / PFR_CPU_BUCKET_MIN_ROWS : T;
+    return nb < PFR_CPU_BUCKETS ? nb : PFR_CPU_BUCKETS;
 }
 
 /* The first row of each of nb merge buckets (rows are in bucket (r * bmul) >> 32, contiguous and

@@ -192,11 +192,15 @@ static inline __attribute__((always_inline)) const float *pfr_overlay_find_map(c
 /* Empty the overlay for the next agent (only the slots it used). */
 static inline __attribute__((always_inline)) void pfr_overlay_clear(pfr_overlay *o)
 {
-    if (o->map)
-        for (int q = 0; q < o->n; ++q)
-            o->map[o->rows[q]] = 0xFFu;
+    /* (the fields in locals: a byte store could alias them, and the loop would reload them) */
+    const int n = o->n;
+    const int32_t *restrict rows = o->rows;
+    uint8_t *restrict map = o->map;
+    if (map)
+        for (int q = 0; q < n; ++q)
+            map[rows[q]] = 0xFFu;
     else
-        for (int q = 0; q < o->n; ++q)
+        for (int q = 0; q < n; ++q)
             o->table[2 * o->hpos[q]] = -1;
     o->n = 0;
 }
