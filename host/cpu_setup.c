@@ -126,11 +126,11 @@ static void part_sizes(int S, int d, int K, int64_t N, int T, int *cap, int *W)
     *W = (int)(w < nblocks ? w : nblocks);
 }
 
-double pfr_engine_cpu_bytes(int S, int d, int K, int M, int T, int shared, int64_t N)
+double pfr_engine_cpu_bytes(int S, int d, int K, int M, double nnz, int T, int shared, int64_t N)
 {
-    (void)M;
     const double R = K < S ? K : S, dd = d;
     double bytes = 8.0 * dd * dd + 8.0 * dd + 12.0 * (double)N; /* pending R, theta sum, the row cache */
+    bytes += 16.0 * nnz + 4.0 * M * (S + 1.0); /* the 16-agent step's entries and row pointers */
     double per_thread = 4.0 * S * 2.0;       /* row map, touched rows */
     if (shared) {
         int cap, W;

@@ -165,8 +165,8 @@ static inline int pfr_agent_type(const pfr_sim *sim, int64_t i)
 /* The CPU engine (engine_cpu.c); the CUDA engine is declared in cuda/cuda_engine.h. */
 pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err);
 /* What pfr_engine_cpu_init allocates for T threads and N agents (`shared`: an algorithm that
- * aggregates), for the memory plan. */
-double pfr_engine_cpu_bytes(int S, int d, int K, int M, int T, int shared, int64_t N);
+ * aggregates; M types of nnz transitions in all), for the memory plan. */
+double pfr_engine_cpu_bytes(int S, int d, int K, int M, double nnz, int T, int shared, int64_t N);
 
 /* Why an orthonormalization fails, for the engines' messages ("... in round r: Phi " WHY). */
 #define PFR_LOST_RANK_WHY                                                                                  \

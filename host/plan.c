@@ -93,7 +93,7 @@ pfr_status pfr_plan_host_memory(const pfr_config *cfg, int threads, double avail
     const int shared = !t.own_phi && (t.avg_phi || t.avg_theta);
     plan->engine_bytes = cfg->backend == PFR_BACKEND_CUDA
                              ? 0.0
-                             : pfr_engine_cpu_bytes(z.S, cfg->dim, (int)(K < 1e9 ? K : 1e9), z.M, threads, shared,
+                             : pfr_engine_cpu_bytes(z.S, cfg->dim, (int)(K < 1e9 ? K : 1e9), z.M, z.nnz, threads, shared,
                                                     cfg->agents);
     plan->total_bytes = plan->env_bytes + plan->truth_bytes + plan->agent_bytes + plan->engine_bytes;
     plan->available_bytes = available;

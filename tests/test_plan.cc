@@ -73,6 +73,15 @@ TEST(Plan, RefusesWhatDoesNotFitAndNamesTheSizes)
     ASSERT_EQ(pfr_plan_host_memory(&g, 8, -1, &p8, &err), PFR_OK);
     EXPECT_GT(p8.engine_bytes, p1.engine_bytes + 7 * 4.0 * 10000);
     EXPECT_GE(p1.engine_bytes, 8.0 * 10000 * 16);
+    // ... and the 16-agent step's copy of the chains: 16 bytes an entry, at least one entry a row
+    pfr_config g16 = config({{"env.kind", "gridworld"}, {"env.width", "100"}, {"env.height", "100"}, {"dim", "16"},
+                             {"env.types", "16"}});
+    pfr_config g1 = config({{"env.kind", "gridworld"}, {"env.width", "100"}, {"env.height", "100"}, {"dim", "16"},
+                            {"env.types", "1"}});
+    pfr_host_plan q1, q16;
+    ASSERT_EQ(pfr_plan_host_memory(&g1, 1, -1, &q1, &err), PFR_OK);
+    ASSERT_EQ(pfr_plan_host_memory(&g16, 1, -1, &q16, &err), PFR_OK);
+    EXPECT_GE(q16.engine_bytes - q1.engine_bytes, 15 * (16.0 + 4.0) * 10000);
 }
 
 // Peak resident bytes of the CLI run with these arguments (it must succeed).
