@@ -25,6 +25,7 @@
 #define PFR_CPU_MAP_MAX_S 16384 /* slot maps up to here (16 S bytes a thread); hash tables above, which
                                  * the 16-agent step probes in L1: S = 40,000 1.07x / 1.02x (1 / 2
                                  * threads), S = 2,500 0.93x, S = 10,000 1.00x (bench/RESULTS.md) */
+#define PFR_CPU_SCAN_MAX_R 32 /* the scan costs a compare per slot and step: up to here */
 #define PFR_ENT_STATE_BITS 24    /* an entry's next state in the low bits of word 1 ... */
 #define PFR_ENT_LEN_ESCAPE 255   /* ... its row's length in the high 8 (this: 255 or more, see rp32) */
 
@@ -98,6 +99,7 @@ typedef struct cpu_thread {
     int32_t *btouched;  /* [bcap] its rows in first-touch order */
     int32_t *ov_tabs;   /* without maps: the lanes' overlay tables [16, 2 cap] and their places [16, R+1] */
     uint32_t *ov_hpos;
+    int32_t *ov_keys;   /* with e->scan: the lanes' overlay keys by slot [R, 16] (cpu_x16.c, mode 4), -1 */
 } cpu_thread;
 
 typedef struct cpu_engine {
@@ -108,6 +110,8 @@ typedef struct cpu_engine {
     philox16x4_fn philox16x4;
     int R, cap;     /* overlay rows per agent; rows per block part */
     int map;        /* overlays through per-lane slot maps (else hash tables) */
+    int scan;       /* without maps, the 16-agent step finds overlay rows by comparing all 16 lanes' slot keys
+                     * at once (R <= PFR_CPU_SCAN_MAX_R, d <= 16) instead of probing their hash tables */
     int nb;         /* merge buckets (cpu_setup.c's merge_buckets) */
     uint64_t bmul;  /* bucket of row r: (r * bmul) >> 32, bmul = floor(2^32 nb / S) */
     int32_t bfirst[PFR_CPU_BUCKETS + 1]; /* bucket q: rows bfirst[q] .. bfirst[q + 1] - 1 */

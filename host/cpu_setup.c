@@ -22,6 +22,7 @@ void pfr_cpu_engine_destroy(pfr_sim *sim)
         free(w->btouched);
         free(w->ov_tabs);
         free(w->ov_hpos);
+        free(w->ov_keys);
         free(w->ov_rows);
         free(w->ov_vals);
         free(w->ov_maps);
@@ -138,7 +139,7 @@ double pfr_engine_cpu_bytes(int S, int d, int K, int M, double nnz, int T, int s
         bytes += 8.0 * S * dd + S + W * ((double)cap * (8.0 * dd + 8.0) + 8.0 * dd); /* accumulator, parts */
         per_thread += ((double)S / merge_buckets(S, T) + 2.0) * (8.0 * dd + 5.0); /* one bucket's sums */
         per_thread += PFR_CPU_LANES * ((R < 255 && S <= PFR_CPU_MAP_MAX_S ? (double)S : 8.0 * (double)(1u << table_log2((int)R))) +
-                                       (R + 1.0) * (8.0 + 4.0 * dd));
+                                       (R + 1.0) * (8.0 + 4.0 * dd) + 4.0 * R);
     }
     return bytes + T * per_thread;
 }
@@ -240,7 +241,8 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
     e->bmul = ((uint64_t)e->nb << 32) / (uint64_t)S;
     bucket_bounds(S, e->nb, e->bmul, e->bfirst, &e->bcap);
     /* slot maps: a byte per state and lane, where that is small (and an overlay has < 255 rows) */
-    e->map = e->R < 255 && (size_t)S <= PFR_CPU_MAP_MAX_S;
+    e->map = e->R < 255 && (size_t)S <= PFR_CPU_MAP_MAX_S && sim->cpu_overlay == PFR_CPU_OVERLAY_AUTO;
+    e->scan = !e->map && e->rp32 && e->R <= PFR_CPU_SCAN_MAX_R && d <= 16 && sim->cpu_overlay != PFR_CPU_OVERLAY_HASH;
 #ifdef PFR_X16
     /* d = 32 takes the 16-agent step only where its lookups are gathers (each agent's math then runs
      * along d: cpu_x16.c) and the tables lie beyond L2 (e->prefetch), where looking up 16 agents at
@@ -283,7 +285,11 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
         w->ov_maps = e->map ? line_alloc(mstride * PFR_CPU_LANES) : NULL;
         w->ov_tabs = e->map ? NULL : line_alloc(sizeof(int32_t) * tab * PFR_CPU_LANES);
         w->ov_hpos = e->map ? NULL : line_alloc(sizeof(uint32_t) * rows1 * PFR_CPU_LANES);
-        ok = w->ov_rows && w->ov_vals && (e->map ? w->ov_maps != NULL : w->ov_tabs && w->ov_hpos);
+        w->ov_keys = e->scan ? line_alloc(sizeof(int32_t) * (size_t)e->R * PFR_CPU_LANES) : NULL;
+        ok = w->ov_rows && w->ov_vals && (e->map ? w->ov_maps != NULL : w->ov_tabs && w->ov_hpos) &&
+             (!e->scan || w->ov_keys);
+        for (int x = 0; ok && e->scan && x < e->R * PFR_CPU_LANES; ++x)
+            w->ov_keys[x] = -1;
         if (ok && e->map)
             memset(w->ov_maps, 0xFF, mstride * PFR_CPU_LANES);
         for (size_t h = 0; ok && !e->map && h < tab * PFR_CPU_LANES; h += 2)

@@ -126,6 +126,8 @@ typedef struct pfr_overlay {
     uint32_t *hpos;   /* [R] where each sits in the table (to empty it) */
     float *vals;      /* [R + 1, d] (one spare row: the map's branch-free insert writes it) */
     int n;
+    int scanned;      /* its rows were found by the 16-agent step's slot scan (cpu_x16.c), which keeps
+                       * the table empty: nothing to clear there */
 } pfr_overlay;
 
 static inline __attribute__((always_inline)) uint32_t pfr_overlay_hash(const pfr_overlay *o, uint32_t s)
@@ -199,10 +201,11 @@ static inline __attribute__((always_inline)) void pfr_overlay_clear(pfr_overlay 
     if (map)
         for (int q = 0; q < n; ++q)
             map[rows[q]] = 0xFFu;
-    else
+    else if (!o->scanned)
         for (int q = 0; q < n; ++q)
             o->table[2 * o->hpos[q]] = -1;
     o->n = 0;
+    o->scanned = 0;
 }
 
 #endif

@@ -177,6 +177,9 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
      * stride in w->ov_tabs; hnext: where the next row sits in it, or the empty place it would take
      * (at the first step the overlays are empty, so the row's hash) */
     const int32_t *tab = w->ov_tabs;
+    /* mode 4: the lanes' overlay keys by slot, keys [R, 16] (slot c of lane g at 16 c + g; -1 empty) */
+    int32_t *keys = w->ov_keys;
+    const __m512i lane16 = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const __m512i vmul = _mm512_set1_epi32((int32_t)2654435761u), vshift = _mm512_set1_epi32((int32_t)w->lane[0].shift),
                   vmask = _mm512_set1_epi32((int32_t)w->lane[0].mask);
     int32_t toff[16]; /* lane g's table: [2 * (mask + 1)] ints from toff[g] */
@@ -296,14 +299,19 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
                 }
             }
         }
-        x16_ptrs ps, pn;
-        if (mode == 2 || mode == 3) {
+        x16_ptrs ps, pn, pr; /* this step's row written (ps) and read (pr), the next state's row */
+        if (mode == 2 || mode == 3 || mode == 4) {
             /* the slot of this step's row: the next row's slot of the step before (nothing was added
              * since), none at the first step (the overlays start empty); lanes sitting out ignore it */
             const __m512i q0 = qnext;
             const __mmask16 miss = _mm512_cmpeq_epi32_mask(q0, ff) & pm;
             const __m512i q = _mm512_mask_mov_epi32(q0, miss, nvec);
-            if (miss) { /* new rows: copied from the shared Phi, lane by lane */
+            if (mode == 4) { /* a new row's key in its slot (its values: read from Phi below, written to
+                              * the slot by the update, so no copy) */
+                if (miss)
+                    _mm512_mask_i32scatter_epi32(keys, miss, _mm512_add_epi32(_mm512_slli_epi32(q, 4), lane16), st, 4);
+                nvec = _mm512_mask_add_epi32(nvec, miss, nvec, one);
+            } else if (miss) { /* new rows: copied from the shared Phi, lane by lane */
                 uint32_t qa[16], sa[16], ha[16];
                 _mm512_storeu_si512(qa, q);
                 _mm512_storeu_si512(sa, st);
@@ -323,7 +331,12 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
                 nvec = _mm512_mask_add_epi32(nvec, miss, nvec, one);
             }
             __m512i q2;
-            if (mode == 3) { /* probe each lane's table for s2 until a hit or an empty place */
+            if (mode == 4) { /* each slot's keys compared with s2: at step k, k + 1 slots at most */
+                q2 = ff;
+                for (int c = 0; c <= k && c < e->R; ++c)
+                    q2 = _mm512_mask_mov_epi32(q2, _mm512_cmpeq_epi32_mask(_mm512_loadu_si512(keys + 16 * c), s2),
+                                               _mm512_set1_epi32(c));
+            } else if (mode == 3) { /* probe each lane's table for s2 until a hit or an empty place */
                 __m512i h = _mm512_srlv_epi32(_mm512_mullo_epi32(s2, vmul), vshift), key = zero;
                 __mmask16 todo = 0xFFFF, hit = 0;
                 for (;;) {
@@ -342,15 +355,22 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
             } else {
                 q2 = _mm512_and_si512(_mm512_i32gather_epi32(_mm512_add_epi32(vmoff, s2), w->ov_maps, 1), ff);
             }
-            const __mmask16 hit2 = _mm512_cmpneq_epi32_mask(q2, ff);
+            __mmask16 hit2 = _mm512_cmpneq_epi32_mask(q2, ff);
             qnext = q2;
             ps = x16_addr(&vals_b, _mm512_mullo_epi32(_mm512_add_epi32(vvoff, q), dD));
+            pr = ps;
+            if (mode == 4) { /* a new row read from Phi, and so is the next state's where it is that
+                              * row (its slot is written only by this step's update) */
+                pr = x16_blend(miss, ps, x16_addr(&phi_b, _mm512_mullo_epi32(st, dD)));
+                hit2 &= (__mmask16)~(miss & _mm512_cmpeq_epi32_mask(q2, q));
+            }
             pn = x16_blend(hit2, x16_addr(&phi_b, _mm512_mullo_epi32(s2, dD)),
                            x16_addr(&vals_b, _mm512_mullo_epi32(_mm512_add_epi32(vvoff, q2), dD)));
         } else {
             const x16_ptrs *b = mode == 1 ? &own_b : &phi_b;
             ps = x16_addr(b, _mm512_mullo_epi32(st, dD));
             pn = x16_addr(b, _mm512_mullo_epi32(s2, dD));
+            pr = ps;
         }
         const float *rs[16], *rn[16], *rw[16]; /* lanes sitting out read zeros and write the sink */
         if (lanes) {
@@ -366,7 +386,7 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
             st = _mm512_mask_mov_epi32(st, pm, s2);
             continue;
         }
-        x16_put(x16_blend(pm, zero_b, ps), rs);
+        x16_put(x16_blend(pm, zero_b, pr), rs);
         x16_put(x16_blend(pm, zero_b, pn), rn);
         x16_put(x16_blend(pm, sink_b, ps), rw);
         pfr_x16_load(&e->x16_layout, rs, D, X);
@@ -392,11 +412,23 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
         _mm512_mask_storeu_epi32(e->row_lo + i0, pm, lo_next);
         _mm512_mask_storeu_epi32(e->row_n + i0, pm, n_next);
     }
-    if (mode == 2 || mode == 3) {
+    if (mode == 2 || mode == 3 || mode == 4) {
         uint32_t na[16];
         _mm512_storeu_si512(na, nvec);
         for (int g = 0; g < 16; ++g)
             w->lane[g].n = (int)na[g];
+    }
+    if (mode == 4) { /* each lane's rows in first-touch order (its slots), for the fold; the keys emptied */
+        const int used = K < e->R ? K : e->R;
+        for (int c = 0; c < used; ++c) {
+            const __mmask16 in = _mm512_cmpgt_epi32_mask(nvec, _mm512_set1_epi32(c));
+            if (in)
+                _mm512_mask_i32scatter_epi32(w->ov_rows, in, _mm512_add_epi32(vvoff, _mm512_set1_epi32(c)),
+                                             _mm512_loadu_si512(keys + 16 * c), 4);
+            _mm512_storeu_si512(keys + 16 * c, _mm512_set1_epi32(-1));
+        }
+        for (int g = 0; g < 16; ++g) /* (the fold empties the participants' overlays and clears this) */
+            w->lane[g].scanned = w->lane[g].n > 0;
     }
 }
 
@@ -404,25 +436,22 @@ __attribute__((target("avx512f"))) void pfr_cpu_group_x16(cpu_engine *e, cpu_thr
 {
     const pfr_sim *sim = e->sim;
     if (e->rp32) { /* every lookup a gather */
-        const int mode = sim->own_phi ? 1 : !sim->learn_phi ? 0 : e->map ? 2 : 3;
-        switch (sim->d * 4 + mode) {
-        case 16: run_group_x16g_d(e, w, i0, part, 4, 0); return;
-        case 17: run_group_x16g_d(e, w, i0, part, 4, 1); return;
-        case 18: run_group_x16g_d(e, w, i0, part, 4, 2); return;
-        case 32: run_group_x16g_d(e, w, i0, part, 8, 0); return;
-        case 33: run_group_x16g_d(e, w, i0, part, 8, 1); return;
-        case 34: run_group_x16g_d(e, w, i0, part, 8, 2); return;
-        case 19: run_group_x16g_d(e, w, i0, part, 4, 3); return;
-        case 35: run_group_x16g_d(e, w, i0, part, 8, 3); return;
-        case 64: run_group_x16g_d(e, w, i0, part, 16, 0); return;
-        case 65: run_group_x16g_d(e, w, i0, part, 16, 1); return;
-        case 66: run_group_x16g_d(e, w, i0, part, 16, 2); return;
-        case 67: run_group_x16g_d(e, w, i0, part, 16, 3); return;
-        case 128: run_group_x16g_d(e, w, i0, part, 32, 0); return;
-        case 129: run_group_x16g_d(e, w, i0, part, 32, 1); return;
-        case 130: run_group_x16g_d(e, w, i0, part, 32, 2); return;
-        default: run_group_x16g_d(e, w, i0, part, 32, 3); return;
+        const int mode = sim->own_phi ? 1 : !sim->learn_phi ? 0 : e->map ? 2 : e->scan ? 4 : 3;
+#define PFR_X16G(D)                                                                                      \
+    case D * 8 + 0: run_group_x16g_d(e, w, i0, part, D, 0); return;                                    \
+    case D * 8 + 1: run_group_x16g_d(e, w, i0, part, D, 1); return;                                    \
+    case D * 8 + 2: run_group_x16g_d(e, w, i0, part, D, 2); return;                                    \
+    case D * 8 + 3: run_group_x16g_d(e, w, i0, part, D, 3); return;
+        switch (sim->d * 8 + mode) {
+        PFR_X16G(4)
+        PFR_X16G(8)
+        PFR_X16G(16)
+        PFR_X16G(32)
+        case 4 * 8 + 4: run_group_x16g_d(e, w, i0, part, 4, 4); return;
+        case 8 * 8 + 4: run_group_x16g_d(e, w, i0, part, 8, 4); return;
+        default: run_group_x16g_d(e, w, i0, part, 16, 4); return; /* (d = 32 never scans: cpu_setup.c) */
         }
+#undef PFR_X16G
     }
     switch (e->sim->d * 2 + e->map) {
     case 8: run_group_x16_d(e, w, i0, part, 4, 0); break;

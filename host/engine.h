@@ -129,6 +129,7 @@ struct pfr_sim {
 
     int cpu_path; /* tests: the CPU engine's path (PFR_CPU_PATH_*; set before the engine starts) */
     int cpu_wave;  /* tests: agent blocks per wave of the CPU engine's merge (0: as memory allows) */
+    int cpu_overlay; /* tests: how agents' overlays find their rows (PFR_CPU_OVERLAY_*; set before the engine starts) */
 
     const pfr_engine_vtbl *engine;
     void *engine_state;
@@ -161,6 +162,11 @@ static inline int pfr_agent_type(const pfr_sim *sim, int64_t i)
 #define PFR_CPU_PATH_AUTO 0
 #define PFR_CPU_PATH_PER_AGENT 1 /* no 16-agent AVX-512 step: one agent at a time, vectorized along d */
 #define PFR_CPU_PATH_SCALAR 2    /* pfr_td_step and the scalar Philox only */
+/* The overlays' lookup (cpu_engine.h): AUTO: slot maps at moderate S, else the 16-agent step's slot scan
+ * for a few rows, else hash tables; the others force hash tables, or the scan, at any S. */
+#define PFR_CPU_OVERLAY_AUTO 0
+#define PFR_CPU_OVERLAY_HASH 1
+#define PFR_CPU_OVERLAY_SCAN 2
 
 /* The CPU engine (engine_cpu.c); the CUDA engine is declared in cuda/cuda_engine.h. */
 pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err);

@@ -9,13 +9,15 @@
 
 namespace pfr_test {
 
-// path: PFR_CPU_PATH_*; wave: agent blocks per wave of the merge (0: as memory allows).
-inline void restart_cpu_engine(pfr_sim *s, int path, int wave = 0)
+// path: PFR_CPU_PATH_*; wave: agent blocks per wave of the merge (0: as memory allows); overlay:
+// PFR_CPU_OVERLAY_*.
+inline void restart_cpu_engine(pfr_sim *s, int path, int wave = 0, int overlay = PFR_CPU_OVERLAY_AUTO)
 {
     pfr_error err;
     s->engine->destroy(s);
     s->cpu_path = path;
     s->cpu_wave = wave;
+    s->cpu_overlay = overlay;
     ASSERT_EQ(pfr_engine_cpu_init(s, &err), PFR_OK) << err.msg;
 }
 
