@@ -241,8 +241,13 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
     e->bmul = ((uint64_t)e->nb << 32) / (uint64_t)S;
     bucket_bounds(S, e->nb, e->bmul, e->bfirst, &e->bcap);
     /* slot maps: a byte per state and lane, where that is small (and an overlay has < 255 rows) */
-    e->map = e->R < 255 && (size_t)S <= PFR_CPU_MAP_MAX_S && sim->cpu_overlay == PFR_CPU_OVERLAY_AUTO;
-    e->scan = !e->map && e->rp32 && e->R <= PFR_CPU_SCAN_MAX_R && d <= 16 && sim->cpu_overlay != PFR_CPU_OVERLAY_HASH;
+    const int ov = sim->cpu_overlay;
+    e->map = e->R < 255 && (((size_t)S <= PFR_CPU_MAP_MAX_S && ov == PFR_CPU_OVERLAY_AUTO) || ov == PFR_CPU_OVERLAY_MAP);
+    /* the 16-agent step scans slots wherever it can, maps or not: at S = 48 1.06x / 1.03x the slot
+     * maps (1 / 2 threads, K = 10), S = 2,500 1.13x, K = 30 1.02x; S = 40,000 1.10x / 1.15x the hash
+     * tables (bench/RESULTS.md); the per-agent step keeps the maps (partial groups, stragglers) */
+    e->scan = e->rp32 && e->R <= PFR_CPU_SCAN_MAX_R && d <= 16 &&
+              (ov == PFR_CPU_OVERLAY_AUTO || ov == PFR_CPU_OVERLAY_SCAN);
 #ifdef PFR_X16
     /* d = 32 takes the 16-agent step only where its lookups are gathers (each agent's math then runs
      * along d: cpu_x16.c) and the tables lie beyond L2 (e->prefetch), where looking up 16 agents at

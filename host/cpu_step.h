@@ -195,13 +195,13 @@ static inline __attribute__((always_inline)) const float *pfr_overlay_find_map(c
 static inline __attribute__((always_inline)) void pfr_overlay_clear(pfr_overlay *o)
 {
     /* (the fields in locals: a byte store could alias them, and the loop would reload them) */
-    const int n = o->n;
+    const int n = o->scanned ? 0 : o->n; /* (the scan keeps its own keys: map and table stay empty) */
     const int32_t *restrict rows = o->rows;
     uint8_t *restrict map = o->map;
     if (map)
         for (int q = 0; q < n; ++q)
             map[rows[q]] = 0xFFu;
-    else if (!o->scanned)
+    else
         for (int q = 0; q < n; ++q)
             o->table[2 * o->hpos[q]] = -1;
     o->n = 0;

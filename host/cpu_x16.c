@@ -436,7 +436,7 @@ __attribute__((target("avx512f"))) void pfr_cpu_group_x16(cpu_engine *e, cpu_thr
 {
     const pfr_sim *sim = e->sim;
     if (e->rp32) { /* every lookup a gather */
-        const int mode = sim->own_phi ? 1 : !sim->learn_phi ? 0 : e->map ? 2 : e->scan ? 4 : 3;
+        const int mode = sim->own_phi ? 1 : !sim->learn_phi ? 0 : e->scan ? 4 : e->map ? 2 : 3;
 #define PFR_X16G(D)                                                                                      \
     case D * 8 + 0: run_group_x16g_d(e, w, i0, part, D, 0); return;                                    \
     case D * 8 + 1: run_group_x16g_d(e, w, i0, part, D, 1); return;                                    \
@@ -484,7 +484,7 @@ fold_x16_d(block_part *bp, int32_t *restrict pos, pfr_overlay *lane, const int *
         const int on = o->n;
         const int32_t *restrict orows = o->rows;
         const float *restrict ovals = o->vals;
-        uint8_t *restrict map = o->map;
+        uint8_t *restrict map = o->scanned ? NULL : o->map; /* (a scan leaves the map empty) */
         for (int q = 0; q < on; ++q) {
             const int32_t r = orows[q];
             double *acc = pfr_part_row_at(prow, vals, &n, pos, r, D);
@@ -500,6 +500,7 @@ fold_x16_d(block_part *bp, int32_t *restrict pos, pfr_overlay *lane, const int *
             o->n = 0;
         else
             pfr_overlay_clear(o);
+        o->scanned = 0;
     }
     bp->n = n;
 }

@@ -162,11 +162,14 @@ static inline int pfr_agent_type(const pfr_sim *sim, int64_t i)
 #define PFR_CPU_PATH_AUTO 0
 #define PFR_CPU_PATH_PER_AGENT 1 /* no 16-agent AVX-512 step: one agent at a time, vectorized along d */
 #define PFR_CPU_PATH_SCALAR 2    /* pfr_td_step and the scalar Philox only */
-/* The overlays' lookup (cpu_engine.h): AUTO: slot maps at moderate S, else the 16-agent step's slot scan
- * for a few rows, else hash tables; the others force hash tables, or the scan, at any S. */
+/* The overlays' lookup (cpu_engine.h). AUTO: the 16-agent step's slot scan for up to 32 rows, else
+ * slot maps at moderate S, else hash tables (the per-agent step: maps, else tables). The others force
+ * one at any S: hash tables only; slot maps where an overlay has under 255 rows (no scan); the scan
+ * (hash tables for the per-agent step). */
 #define PFR_CPU_OVERLAY_AUTO 0
 #define PFR_CPU_OVERLAY_HASH 1
-#define PFR_CPU_OVERLAY_SCAN 2
+#define PFR_CPU_OVERLAY_MAP 2
+#define PFR_CPU_OVERLAY_SCAN 3
 
 /* The CPU engine (engine_cpu.c); the CUDA engine is declared in cuda/cuda_engine.h. */
 pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err);

@@ -260,12 +260,11 @@ TEST(Determinism, EveryCpuPathGivesTheSameBitsOnALargeGridWorld)
         }
 }
 
-// Beyond 16,384 states the agents' overlays find their rows by the 16-agent step's slot scan (up to 32
-// local steps) or through hash tables (more): both forced here on a smaller grid world, against the
-// scalar path, with stale Phi (a delay for all, or drawn per agent) and weighted folds, partial groups
-// (523 agents), K up to
-// the scan's limit, and d = 4, 8, 16 (the scan's widths).
-TEST(Determinism, ScannedAndHashedOverlaysGiveTheSameBits)
+// The agents' overlays find their rows by the 16-agent step's slot scan (up to 32 local steps), through
+// slot maps (up to 16,384 states, or where the scan does not apply) or through hash tables: each forced
+// here against the scalar path, with stale Phi (a delay for all, or one drawn per agent) and weighted
+// folds, partial groups (523 agents), K up to the scan's limit, and d = 4, 8, 16 (the scan's widths).
+TEST(Determinism, EveryOverlayLookupGivesTheSameBits)
 {
     for (const char *steps : {"1", "12", "32"})
         for (const char *dim : {"4", "8", "16"})
@@ -275,18 +274,19 @@ TEST(Determinism, ScannedAndHashedOverlaysGiveTheSameBits)
                                {"local_steps", steps},    {"alpha", "0.1"},        {"beta", "0.05"},
                                {"algorithm", "pfedtd_rep"}, {"participation", "0.8"}, {"eval_every", "1000"},
                                {delay, "2"}, {"threads", "2"}};
-                Snapshot snap[3];
-                const int path[3] = {PFR_CPU_PATH_AUTO, PFR_CPU_PATH_AUTO, PFR_CPU_PATH_SCALAR};
-                const int overlay[3] = {PFR_CPU_OVERLAY_SCAN, PFR_CPU_OVERLAY_HASH, PFR_CPU_OVERLAY_AUTO};
-                for (int p = 0; p < 3; ++p) {
+                Snapshot snap[4];
+                const int path[4] = {PFR_CPU_PATH_AUTO, PFR_CPU_PATH_AUTO, PFR_CPU_PATH_AUTO, PFR_CPU_PATH_SCALAR};
+                const int overlay[4] = {PFR_CPU_OVERLAY_SCAN, PFR_CPU_OVERLAY_HASH, PFR_CPU_OVERLAY_MAP,
+                                        PFR_CPU_OVERLAY_AUTO};
+                for (int p = 0; p < 4; ++p) {
                     Sim sim(o);
                     pfr_test::restart_cpu_engine(sim.s, path[p], 0, overlay[p]);
                     sim.run(4);
                     snap[p] = capture(sim);
                 }
                 SCOPED_TRACE(std::string("K=") + steps + " d=" + dim + " " + delay + "=2");
-                expect_same_bits(snap[2], snap[0]);
-                expect_same_bits(snap[2], snap[1]);
+                for (int p = 0; p < 3; ++p)
+                    expect_same_bits(snap[3], snap[p]);
             }
 }
 
