@@ -44,7 +44,7 @@ static const int32_t PFR_X16_IB[4][16] = {{1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11
                                           {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31}};
 
 /* One stage on registers a, b (differing in register bit k): lane bit k exchanged. */
-__attribute__((target("avx512f"))) static inline void pfr_x16_stage(__m512 *a, __m512 *b, int k)
+__attribute__((target("avx512f"), always_inline)) static inline void pfr_x16_stage(__m512 *a, __m512 *b, int k)
 {
     const __m512i xa = _mm512_loadu_si512(PFR_X16_IA[k]), xb = _mm512_loadu_si512(PFR_X16_IB[k]);
     const __m512 na = _mm512_permutex2var_ps(*a, xa, *b), nb = _mm512_permutex2var_ps(*a, xb, *b);
@@ -53,7 +53,7 @@ __attribute__((target("avx512f"))) static inline void pfr_x16_stage(__m512 *a, _
 }
 
 /* The network on D registers (an involution stage by stage; `reverse` runs the stages backwards). */
-__attribute__((target("avx512f"))) static inline void pfr_x16_network(__m512 *z, const int D, int reverse)
+__attribute__((target("avx512f"), always_inline)) static inline void pfr_x16_network(__m512 *z, const int D, int reverse)
 {
     const int stages = D == 4 ? 2 : D == 8 ? 3 : 4;
     for (int q = 0; q < stages; ++q) {
@@ -84,7 +84,7 @@ __attribute__((target("avx512f"))) static inline void pfr_x16_init(pfr_x16_layou
 }
 
 /* The 16 rows rows[g] ([D] each) transposed into x[0..D): x[l] lane g = rows[g][l]. */
-__attribute__((target("avx512f"))) static inline void pfr_x16_load(const pfr_x16_layout *lay, const float *const *rows,
+__attribute__((target("avx512f"), always_inline)) static inline void pfr_x16_load(const pfr_x16_layout *lay, const float *const *rows,
                                                                    const int D, __m512 *x)
 {
     const int *inv = lay->inv[D >> 3];
@@ -105,7 +105,7 @@ __attribute__((target("avx512f"))) static inline void pfr_x16_load(const pfr_x16
 }
 
 /* The inverse: x[0..D) (lane g = agent g) stored as rows[g] ([D] each); x is consumed. */
-__attribute__((target("avx512f"))) static inline void pfr_x16_store(const pfr_x16_layout *lay, float *const *rows,
+__attribute__((target("avx512f"), always_inline)) static inline void pfr_x16_store(const pfr_x16_layout *lay, float *const *rows,
                                                                     const int D, __m512 *x)
 {
     const int *inv = lay->inv[D >> 3];
