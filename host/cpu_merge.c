@@ -98,15 +98,16 @@ static inline __attribute__((always_inline)) void merge_apply_d(cpu_engine *e, c
             const int32_t x1 = bp->bstart[q + 1];
             for (int32_t x = bp->bstart[q]; x < x1; ++x) {
                 const int32_t p = order[x], l = rows[p] - first;
-                if (!bin[l]) {
-                    bin[l] = 1;
-                    bt[nt++] = l;
-                    /* Phi's row, to be written once the bucket is merged: fetched for writing now
-                     * (the steps on the other cores left it shared or modified there; where Phi
-                     * and the tables outgrow L2) */
-                    if (pfw)
-                        __builtin_prefetch(phi + (size_t)(first + l) * d, 1);
-                }
+                /* a row's first part: listed (without a branch: whether a row is new is a coin
+                 * toss at large S, and each mispredicted branch threw away the part rows' loads
+                 * in flight); Phi's row, to be written once the bucket is merged, fetched for
+                 * writing now (the steps on the other cores left it shared or modified there;
+                 * where Phi and the tables outgrow L2) */
+                bt[nt] = l;
+                nt += !bin[l];
+                bin[l] = 1;
+                if (pfw)
+                    __builtin_prefetch(phi + (size_t)(first + l) * d, 1);
                 add_row(bsum + (size_t)l * d, vals + (size_t)p * d, d);
             }
         }

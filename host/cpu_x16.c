@@ -99,9 +99,12 @@ run_group_x16_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int D
 
 /* The 16-agent step where every table lookup is a vector gather too: the threshold search and the
  * chain's tables (L1-resident for moderate S), and the overlays' slot maps (one block per thread,
- * lane g's map at g (S + 4)); only an overlay's new rows are inserted lane by lane. The rows
- * themselves are still loaded and stored whole (cpu_x16.h). mode: 0 fixed features, 1 each
- * agent's own Phi_i, 2 overlays through slot maps. Same bits as run_group (tested). */
+ * lane g's map at g (S + 4)) or hash tables. The rows themselves are still loaded and stored whole
+ * (cpu_x16.h). mode: 0 fixed features, 1 each agent's own Phi_i, 2 overlays through slot maps, 3
+ * through hash tables (2 and 3 insert new rows lane by lane), 4 by a scan of the lanes' slot keys
+ * (keys [R, 16]: slot c of all 16 lanes in one vector; a compare and a blend a slot find s2 for every
+ * lane, a masked scatter inserts the new keys, and a new row is read from Phi and written to its
+ * slot by the update instead of being copied first). Same bits as run_group (tested). */
 __attribute__((target("avx512f"))) static inline __m512i x16_gather(__m512i idx, const void *base)
 {
     return _mm512_i32gather_epi32(idx, base, 4);

@@ -5,8 +5,10 @@
  *
  * Why it looks like this:
  *  - Work proportional to what an agent touches. An agent's Phi_i is the shared Phi plus an overlay
- *    of the rows it changed (cpu_step.h: a byte slot map per lane up to 16384 states, a small hash
- *    table above, probed 16 lanes at once by cpu_x16.c), so nothing of size S is copied per agent or per round.
+ *    of the rows it changed (cpu_step.h), so nothing of size S is copied per agent or per round. The
+ *    16-agent step (cpu_x16.c) finds 16 agents' rows by comparing their slot keys, one vector compare
+ *    a slot (up to 32 local steps); otherwise a byte slot map per lane up to 16384 states, a small
+ *    hash table above.
  *  - A thread steps 16 agents together, one Philox evaluation giving a step's words for all 16
  *    (cpu_philox.c). Three paths, the same bits: with AVX-512, the TD math of all 16 at once on
  *    their rows loaded whole and transposed in registers, every table lookup a gather (cpu_x16.c;
@@ -23,8 +25,9 @@
  *  - Orthonormalization's theta map (theta_i <- R theta_i) is fused into the next round: each agent
  *    applies the pending R when its group is loaded (sync_host applies it to all before the host
  *    reads theta), so a round reads and writes theta once.
- * Napkin math (cliff walk, d = 8, AVX-512): per 16 agent-steps one Philox (~120 instructions), ~9
- * gathers (row pointers, threshold probes, next state, reward, two slot maps), two 16 x 8 transposes
+ * Napkin math (cliff walk, d = 8, AVX-512): per 16 agent-steps one Philox (~120 instructions), ~6
+ * gathers (threshold probes, next state, reward, next row), a slot scan (a compare and a blend for
+ * each of up to k + 1 slots at step k) and a scatter of new keys, two 16 x 8 transposes
  * in and one out (~70 permutes), ~100 for the dot products and updates: ~25 instructions an
  * agent-step, plus the fold of its new rows; ~10 cycles at full issue. Measured: bench/RESULTS.md.
  */
