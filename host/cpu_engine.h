@@ -96,7 +96,7 @@ typedef struct cpu_thread {
     double *bsum;       /* [bcap, d] one bucket's sums (a one-wave round merges and applies bucket by
                          * bucket here, in L1/L2, instead of in the [S, d] accumulator), bin [bcap] */
     unsigned char *bin;
-    int32_t *btouched;  /* [bcap] its rows in first-touch order */
+    int32_t *btouched;  /* [bcap + 1] its rows in first-touch order (the merge writes the next place each time) */
     int32_t *ov_tabs;   /* without maps: the lanes' overlay tables [16, 2 cap] and their places [16, R+1] */
     uint32_t *ov_hpos;
     int32_t *ov_keys;   /* with e->scan: the lanes' overlay keys by slot [R, 16] (cpu_x16.c, mode 4), -1 */

@@ -277,7 +277,7 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
         if (ok && shared && sim->avg_phi) {
             w->bsum = line_calloc(sizeof(double) * (size_t)e->bcap * d);
             w->bin = line_calloc((size_t)e->bcap);
-            w->btouched = line_alloc(sizeof(int32_t) * (size_t)e->bcap);
+            w->btouched = line_alloc(sizeof(int32_t) * ((size_t)e->bcap + 1)); /* +1: the merge writes one past its rows */
             ok = w->bsum && w->bin && w->btouched;
         }
         if (!ok || !shared || !sim->learn_phi)
