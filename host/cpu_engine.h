@@ -23,8 +23,9 @@
 #define PFR_CPU_MAX_WAVE 1024
 #define PFR_CONTROL_STEP_CHUNK 16 /* control: steps whose words are drawn together (cpu_control.c) */
 #define PFR_CPU_MAP_MAX_S 16384 /* slot maps up to here (16 S bytes a thread); hash tables above, which
-                                 * the 16-agent step probes in L1: S = 40,000 1.07x / 1.02x (1 / 2
-                                 * threads), S = 2,500 0.93x, S = 10,000 1.00x (bench/RESULTS.md) */
+                                 * fit L1: S = 40,000 1.07x / 1.02x (1 / 2 threads), S = 2,500 0.93x,
+                                 * S = 10,000 1.00x (bench/RESULTS.md); the 16-agent step scans slots
+                                 * instead wherever it can (e->scan) */
 #define PFR_CPU_SCAN_MAX_R 32 /* the scan costs a compare per slot and step: up to here */
 #define PFR_ENT_STATE_BITS 24    /* an entry's next state in the low bits of word 1 ... */
 #define PFR_ENT_LEN_ESCAPE 255   /* ... its row's length in the high 8 (this: 255 or more, see rp32) */
@@ -51,27 +52,32 @@ typedef struct block_part {
     uint64_t count; /* participants */
 } block_part;
 
-/* Row r's sums in a block part's rows, vals and count n: its place, made (zeroed) on the first agent
- * that touched it; pos [S] maps rows to places (-1: none yet). Every fold (engine_cpu.c, cpu_x16.c)
- * goes through here; the group fold keeps the part's fields in locals (a slot map's byte store would
- * otherwise make every row reload them), the others call pfr_part_row. */
-static inline __attribute__((always_inline)) double *pfr_part_row_at(int32_t *restrict rows, double *restrict vals,
-                                                                      int *n, int32_t *restrict pos, int32_t r,
-                                                                      const int d)
+/* Row r's place in a block part's rows (count n), made on the first agent that touched it (*fresh:
+ * just made, its sums not yet written); pos [S] maps rows to places (-1: none yet). Every fold
+ * (engine_cpu.c, cpu_x16.c) goes through here: the group fold with the part's fields in locals (a
+ * slot map's byte store would otherwise make every row reload them) and a new row's sums stored at
+ * once, the others through pfr_part_row. */
+static inline __attribute__((always_inline)) int32_t pfr_part_place(int32_t *restrict rows, int *n,
+                                                                    int32_t *restrict pos, int32_t r, int *fresh)
 {
     int32_t p = pos[r];
+    *fresh = p < 0;
     if (p < 0) {
         p = (*n)++;
         pos[r] = p;
         rows[p] = r;
-        memset(vals + (size_t)p * d, 0, sizeof(double) * (size_t)d);
     }
-    return vals + (size_t)p * d;
+    return p;
 }
 
+/* Row r's sums in block part bp, zeroed when new. */
 static inline __attribute__((always_inline)) double *pfr_part_row(block_part *bp, int32_t *pos, int32_t r, const int d)
 {
-    return pfr_part_row_at(bp->rows, bp->vals, &bp->n, pos, r, d);
+    int fresh;
+    double *acc = bp->vals + (size_t)pfr_part_place(bp->rows, &bp->n, pos, r, &fresh) * d;
+    if (fresh)
+        memset(acc, 0, sizeof(double) * (size_t)d);
+    return acc;
 }
 
 /* A thread's share of a wave's blocks, taken from the front by it and, once the others have run out
@@ -110,8 +116,8 @@ typedef struct cpu_engine {
     philox16x4_fn philox16x4;
     int R, cap;     /* overlay rows per agent; rows per block part */
     int map;        /* overlays through per-lane slot maps (else hash tables) */
-    int scan;       /* without maps, the 16-agent step finds overlay rows by comparing all 16 lanes' slot keys
-                     * at once (R <= PFR_CPU_SCAN_MAX_R, d <= 16) instead of probing their hash tables */
+    int scan;       /* the 16-agent step finds overlay rows by comparing all 16 lanes' slot keys at once
+                     * (R <= PFR_CPU_SCAN_MAX_R, d <= 16) instead of through maps or tables */
     int nb;         /* merge buckets (cpu_setup.c's merge_buckets) */
     uint64_t bmul;  /* bucket of row r: (r * bmul) >> 32, bmul = floor(2^32 nb / S) */
     int32_t bfirst[PFR_CPU_BUCKETS + 1]; /* bucket q: rows bfirst[q] .. bfirst[q + 1] - 1 */

@@ -491,16 +491,10 @@ fold_x16_d(block_part *bp, int32_t *restrict pos, pfr_overlay *lane, const int *
         for (int q = 0; q < on; ++q) {
             const int32_t r = orows[q];
             const float *loc = ovals + (size_t)q * D, *ref = phi + (size_t)r * D;
-            /* pfr_part_row_at, with a new row's sums stored as +0 + the change at once (no zeros to
-             * store and load back: at large S nearly every row is new) */
-            int32_t p = pos[r];
-            const int fresh = p < 0;
-            if (fresh) {
-                p = n++;
-                pos[r] = p;
-                prow[p] = r;
-            }
-            double *acc = vals + (size_t)p * D;
+            /* a new row's sums stored as +0 + the change at once (no zeros to store and load back, as
+             * pfr_part_row would: at large S nearly every row is new) */
+            int fresh;
+            double *acc = vals + (size_t)pfr_part_place(prow, &n, pos, r, &fresh) * D;
             for (int j = 0; j < D; j += 8) {
                 const __m512d diff = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(loc + j)), _mm512_cvtps_pd(_mm256_loadu_ps(ref + j)));
                 _mm512_storeu_pd(acc + j, _mm512_add_pd(fresh ? _mm512_setzero_pd() : _mm512_loadu_pd(acc + j), diff));
