@@ -418,8 +418,11 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
     if (mode == 2 || mode == 3 || mode == 4) {
         uint32_t na[16];
         _mm512_storeu_si512(na, nvec);
-        for (int g = 0; g < 16; ++g)
+        for (int g = 0; g < 16; ++g) {
             w->lane[g].n = (int)na[g];
+            if (mode == 4) /* (the fold empties the participants' overlays and clears this) */
+                w->lane[g].scanned = na[g] > 0;
+        }
     }
     if (mode == 4) { /* each lane's rows in first-touch order (its slots), for the fold; the keys emptied */
         const int used = K < e->R ? K : e->R;
@@ -430,8 +433,6 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
                                              _mm512_loadu_si512(keys + 16 * c), 4);
             _mm512_storeu_si512(keys + 16 * c, _mm512_set1_epi32(-1));
         }
-        for (int g = 0; g < 16; ++g) /* (the fold empties the participants' overlays and clears this) */
-            w->lane[g].scanned = w->lane[g].n > 0;
     }
 }
 
@@ -471,8 +472,8 @@ __attribute__((target("avx512f"))) void pfr_cpu_group_x16(cpu_engine *e, cpu_thr
  * differences and sums element by element as in fold_agent (whole-row loads also let the just-stored
  * overlay rows forward from the store buffer), each lane's overlay emptied as its rows are
  * folded. One call for the group, and the part's fields in locals: a byte store into a slot map
- * could otherwise alias them, and every row would reload them. A constant D: a new part row's memset
- * becomes a store or two (at large S nearly every overlay row makes a part row). */
+ * could otherwise alias them, and every row would reload them. A constant D: a row's sums are one or
+ * a few vector stores (at large S nearly every overlay row makes a new part row). */
 __attribute__((target("avx512f"))) static inline __attribute__((always_inline)) void
 fold_x16_d(block_part *bp, int32_t *restrict pos, pfr_overlay *lane, const int *part, int G, const float *phi,
            const int D)
@@ -505,8 +506,7 @@ fold_x16_d(block_part *bp, int32_t *restrict pos, pfr_overlay *lane, const int *
         if (map)
             o->n = 0;
         else
-            pfr_overlay_clear(o);
-        o->scanned = 0;
+            pfr_overlay_clear(o); /* (a scanned lane: only its count and flag) */
     }
     bp->n = n;
 }
