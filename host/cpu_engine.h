@@ -43,10 +43,10 @@ typedef void (*philox16x4_fn)(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w
 /* One agent block's partial sums, on cache lines of its own (threads fill neighbouring parts at
  * once: a shared line would bounce between the cores on every fold). */
 typedef struct block_part {
-    _Alignas(64) int32_t *rows;  /* [cap] rows its participants changed, in first-touch order */
+    _Alignas(64) int32_t *rows;  /* [cap] rows its participants changed, grouped by merge bucket (in a
+                                  * thread's fill part: in first-touch order) */
     double *vals;   /* [cap, d] sum over its participants, in agent order, of Phi_i[r] - Phi[r] */
-    int32_t *order; /* [cap] positions grouped by bucket; bucket q is order[bstart[q] .. bstart[q+1]) */
-    int32_t bstart[PFR_CPU_BUCKETS + 1];
+    int32_t bstart[PFR_CPU_BUCKETS + 1]; /* bucket q: places bstart[q] .. bstart[q+1]-1 */
     int n;
     double *theta;  /* [d] sum of theta_i over its participants, in agent order */
     uint64_t count; /* participants */
@@ -90,7 +90,10 @@ typedef struct block_cursor {
 /* One per thread, on cache lines of its own. */
 typedef struct cpu_thread {
     _Alignas(64) pfr_overlay lane[PFR_CPU_LANES];
-    int32_t *pos;       /* [S] row -> its position in the block part being filled, -1 */
+    block_part fill;    /* the block being run: its folds land here (rows, vals [cap, d], n), in L1/L2,
+                         * and are copied into the wave's part grouped by bucket when it is done, so
+                         * that the merge reads each part's bucket as one run (engine_cpu.c) */
+    int32_t *pos;       /* [S] row -> its position in the fill part, -1 */
     int32_t *touched;   /* [S] rows this thread first added to the accumulator this round */
     int64_t ntouched;
     uint64_t participants;

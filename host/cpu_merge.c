@@ -62,12 +62,12 @@ PFR_CLONES void pfr_cpu_merge_wave(cpu_engine *e, cpu_thread *w, int64_t w0, int
         for (int64_t b = w0; b < wend; ++b) {
             const block_part *bp = &e->part[b - w0];
             for (int32_t x = bp->bstart[q]; x < bp->bstart[q + 1]; ++x) {
-                const int32_t p = bp->order[x], r = bp->rows[p];
+                const int32_t r = bp->rows[x];
                 if (!e->in_accum[r]) {
                     e->in_accum[r] = 1;
                     w->touched[w->ntouched++] = r;
                 }
-                add_row(e->accum + (size_t)r * d, bp->vals + (size_t)p * d, d);
+                add_row(e->accum + (size_t)r * d, bp->vals + (size_t)x * d, d);
             }
         }
 }
@@ -93,11 +93,11 @@ static inline __attribute__((always_inline)) void merge_apply_d(cpu_engine *e, c
         int32_t nt = 0;
         for (int64_t b = 0; b < nblocks; ++b) {
             const block_part *bp = &e->part[b];
-            const int32_t *restrict order = bp->order, *restrict rows = bp->rows;
+            const int32_t *restrict rows = bp->rows;
             const double *restrict vals = bp->vals;
             const int32_t x1 = bp->bstart[q + 1];
             for (int32_t x = bp->bstart[q]; x < x1; ++x) {
-                const int32_t p = order[x], l = rows[p] - first;
+                const int32_t l = rows[x] - first;
                 /* a row's first part: listed (without a branch: whether a row is new is a coin
                  * toss at large S, and each mispredicted branch threw away the part rows' loads
                  * in flight); Phi's row, to be written once the bucket is merged, fetched for
@@ -108,7 +108,7 @@ static inline __attribute__((always_inline)) void merge_apply_d(cpu_engine *e, c
                 bin[l] = 1;
                 if (pfw)
                     __builtin_prefetch(phi + (size_t)(first + l) * d, 1);
-                add_row(bsum + (size_t)l * d, vals + (size_t)p * d, d);
+                add_row(bsum + (size_t)l * d, vals + (size_t)x * d, d);
             }
         }
         for (int32_t t = 0; t < nt; ++t) {

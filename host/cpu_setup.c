@@ -28,11 +28,12 @@ void pfr_cpu_engine_destroy(pfr_sim *sim)
         free(w->ov_maps);
         free(w->pos);
         free(w->touched);
+        free(w->fill.rows);
+        free(w->fill.vals);
     }
     for (int p = 0; e->part && p < e->W; ++p) {
         free(e->part[p].rows);
         free(e->part[p].vals);
-        free(e->part[p].order);
         free(e->part[p].theta);
     }
     free(e->part);
@@ -119,7 +120,7 @@ static void part_sizes(int S, int d, int K, int64_t N, int T, int *cap, int *W)
 {
     const int64_t R = K < S ? K : S, rows = (int64_t)PFR_AGENT_BLOCK * R;
     *cap = (int)(rows < S ? rows : S);
-    const double bytes = (double)*cap * (8.0 * d + 8.0) + 8.0 * d;
+    const double bytes = (double)*cap * (8.0 * d + 4.0) + 8.0 * d;
     const int64_t nblocks = (N + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
     int64_t w = (int64_t)((double)PFR_CPU_WAVE_BUDGET / bytes);
     w = w < T ? T : w;
@@ -136,7 +137,8 @@ double pfr_engine_cpu_bytes(int S, int d, int K, int M, double nnz, int T, int s
     if (shared) {
         int cap, W;
         part_sizes(S, d, K, N, T, &cap, &W);
-        bytes += 8.0 * S * dd + S + W * ((double)cap * (8.0 * dd + 8.0) + 8.0 * dd); /* accumulator, parts */
+        bytes += 8.0 * S * dd + S + W * ((double)cap * (8.0 * dd + 4.0) + 8.0 * dd); /* accumulator, parts */
+        per_thread += (double)cap * (8.0 * dd + 4.0); /* the fill part */
         per_thread += ((double)S / merge_buckets(S, T) + 2.0) * (8.0 * dd + 5.0); /* one bucket's sums */
         per_thread += PFR_CPU_LANES * ((R < 255 && S <= PFR_CPU_MAP_MAX_S ? (double)S : 8.0 * (double)(1u << table_log2((int)R))) +
                                        (R + 1.0) * (8.0 + 4.0 * dd) + 4.0 * R);
@@ -232,9 +234,8 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
             block_part *bp = &e->part[p];
             bp->rows = line_alloc(sizeof(int32_t) * (size_t)e->cap);
             bp->vals = line_alloc(sizeof(double) * (size_t)e->cap * d);
-            bp->order = line_alloc(sizeof(int32_t) * (size_t)e->cap);
             bp->theta = line_calloc(sizeof(double) * (size_t)d);
-            ok = bp->rows && bp->vals && bp->order && bp->theta;
+            ok = bp->rows && bp->vals && bp->theta;
         }
     }
     e->nb = merge_buckets(S, e->T);
@@ -279,6 +280,11 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
             w->bin = line_calloc((size_t)e->bcap);
             w->btouched = line_alloc(sizeof(int32_t) * ((size_t)e->bcap + 1)); /* +1: the merge writes one past its rows */
             ok = w->bsum && w->bin && w->btouched;
+        }
+        if (ok && shared) {
+            w->fill.rows = line_alloc(sizeof(int32_t) * (size_t)e->cap);
+            w->fill.vals = line_alloc(sizeof(double) * (size_t)e->cap * d);
+            ok = w->fill.rows && w->fill.vals;
         }
         if (!ok || !shared || !sim->learn_phi)
             continue;

@@ -16,7 +16,7 @@
  *    agent's step vectorized along d (cpu_step.h); else scalar. Tests force each path.
  *  - Agents are grouped in blocks of PFR_AGENT_BLOCK. Each block sums its participants' changes
  *    Phi_i[r] - Phi[r] over the rows they touched (in double, agents in index order) into a sparse
- *    partial sum (block_part), and its theta_i. Blocks run in waves: within a wave threads take
+ *    partial sum (block_part, its rows grouped by merge bucket), and its theta_i. Blocks run in waves: within a wave threads take
  *    blocks (each its own contiguous share first, then what is left of the others'), each into
  *    the wave slot of its block; after the wave the slots are added into one accumulator in block
  *    order, each contiguous range of rows by the thread that owns it.
@@ -175,7 +175,8 @@ static inline __attribute__((always_inline)) void step_group(cpu_engine *e, cpu_
     run_group(e, w, ig, G, part, d, vec, map);
 }
 
-/* Block b into bp: its agents' steps, then each participant in index order folded into the sums. */
+/* Block b into bp: its agents' steps, then each participant in index order folded into the sums (in
+ * the thread's fill part), and those copied into bp grouped by merge bucket. */
 static inline __attribute__((always_inline)) void block_d(cpu_engine *e, cpu_thread *w, int64_t b, block_part *bp,
                                                           const int d, const int vec, const int map)
 {
@@ -183,7 +184,8 @@ static inline __attribute__((always_inline)) void block_d(cpu_engine *e, cpu_thr
     const int64_t N = sim->N, i0 = b * PFR_AGENT_BLOCK, i1 = i0 + PFR_AGENT_BLOCK < N ? i0 + PFR_AGENT_BLOCK : N;
     const int fold = sim->avg_phi && sim->learn_phi;
     const int weighted = e->plan->base || e->plan->clip > 0.0; /* stale Phi or clipping (federation.c) */
-    bp->n = 0;
+    block_part *fp = &w->fill;
+    fp->n = 0;
     bp->count = 0;
     memset(bp->theta, 0, sizeof(double) * (size_t)d);
     for (int64_t ig = i0; ig < i1; ig += PFR_CPU_LANES) {
@@ -193,7 +195,7 @@ static inline __attribute__((always_inline)) void block_d(cpu_engine *e, cpu_thr
         int folded = 0; /* the group's folds in one call (same order: lanes in index order) */
 #ifdef PFR_X16
         if (fold && !weighted && e->fold16) {
-            pfr_cpu_fold_x16(bp, w->pos, w->lane, part, G, sim->phi, d);
+            pfr_cpu_fold_x16(fp, w->pos, w->lane, part, G, sim->phi, d);
             folded = 1;
         }
 #endif
@@ -208,27 +210,38 @@ static inline __attribute__((always_inline)) void block_d(cpu_engine *e, cpu_thr
             if (fold && weighted) {
                 const pfr_round_plan *plan = e->plan;
                 const int age = plan->age ? plan->age[ig + g] : plan->age0;
-                fold_agent_weighted(bp, w->pos, &w->lane[g], plan->base ? plan->base[age] : sim->phi, d,
+                fold_agent_weighted(fp, w->pos, &w->lane[g], plan->base ? plan->base[age] : sim->phi, d,
                                     plan->age_weight ? plan->age_weight[age] : 1.0, plan->clip);
             } else if (fold && !folded) {
-                fold_agent(bp, w->pos, &w->lane[g], sim->phi, d);
+                fold_agent(fp, w->pos, &w->lane[g], sim->phi, d);
             }
         }
     }
-    /* positions grouped by merge bucket; the row map emptied for the next block */
+    /* the rows and their sums copied into bp grouped by bucket (a counting sort), so that the merge
+     * reads a block's rows of a bucket as one run, not line by line across the part; the folds wrote
+     * into the fill part, which stays in L1/L2 block after block (S = 40,000, K = 10: 1.01x / 1.03x,
+     * 1 / 2 threads; S = 48 unchanged). The row map emptied for the next block. */
+    const int32_t *restrict frows = fp->rows;
+    const double *restrict fvals = fp->vals;
+    int32_t *restrict brows = bp->rows;
+    double *restrict bvals = bp->vals;
+    int32_t *restrict pos = w->pos;
+    const int n = fp->n, nb = e->nb;
     int32_t *bs = bp->bstart;
     memset(bs, 0, sizeof bp->bstart);
-    for (int p = 0; p < bp->n; ++p)
-        bs[pfr_bucket(e, bp->rows[p]) + 1]++;
-    const int nb = e->nb;
+    for (int p = 0; p < n; ++p)
+        bs[pfr_bucket(e, frows[p]) + 1]++;
     for (int q = 0; q < nb; ++q)
         bs[q + 1] += bs[q];
     int32_t fill[PFR_CPU_BUCKETS];
     memcpy(fill, bs, sizeof(int32_t) * (size_t)nb);
-    for (int p = 0; p < bp->n; ++p) {
-        bp->order[fill[pfr_bucket(e, bp->rows[p])]++] = p;
-        w->pos[bp->rows[p]] = -1;
+    for (int p = 0; p < n; ++p) {
+        const int32_t r = frows[p], x = fill[pfr_bucket(e, r)]++;
+        brows[x] = r;
+        memcpy(bvals + (size_t)x * d, fvals + (size_t)p * d, sizeof(double) * (size_t)d);
+        pos[r] = -1;
     }
+    bp->n = n;
 }
 
 PFR_CLONES static void run_block(cpu_engine *e, cpu_thread *w, int64_t b, block_part *bp)
