@@ -146,6 +146,42 @@ double pfr_engine_cpu_bytes(int S, int d, int K, int M, double nnz, int T, int s
     return bytes + T * per_thread;
 }
 
+/* Lane overlays for 16 agents in w (lane, ov_*): one block each, which the 16-agent step addresses by
+ * offset. */
+static int overlays_alloc(cpu_engine *e, cpu_thread *w, int S, int d, uint32_t lg)
+{
+    const size_t rows1 = (size_t)e->R + 1, mstride = (size_t)S + 4; /* +4: a dword gather reads past a byte */
+    w->ov_rows = line_alloc(sizeof(int32_t) * rows1 * PFR_CPU_LANES);
+    w->ov_vals = line_alloc(sizeof(float) * rows1 * d * PFR_CPU_LANES);
+    const size_t tab = (size_t)2 << lg; /* ints per lane's table */
+    w->ov_maps = e->map ? line_alloc(mstride * PFR_CPU_LANES) : NULL;
+    w->ov_tabs = e->map ? NULL : line_alloc(sizeof(int32_t) * tab * PFR_CPU_LANES);
+    w->ov_hpos = e->map ? NULL : line_alloc(sizeof(uint32_t) * rows1 * PFR_CPU_LANES);
+    w->ov_keys = e->scan ? line_alloc(sizeof(int32_t) * (size_t)e->R * PFR_CPU_LANES) : NULL;
+    const int ok = w->ov_rows && w->ov_vals && (e->map ? w->ov_maps != NULL : w->ov_tabs && w->ov_hpos) &&
+                   (!e->scan || w->ov_keys);
+    for (int x = 0; ok && e->scan && x < e->R * PFR_CPU_LANES; ++x)
+        w->ov_keys[x] = -1;
+    if (ok && e->map)
+        memset(w->ov_maps, 0xFF, mstride * PFR_CPU_LANES);
+    for (size_t h = 0; ok && !e->map && h < tab * PFR_CPU_LANES; h += 2)
+        w->ov_tabs[h] = -1;
+    for (int g = 0; ok && g < PFR_CPU_LANES; ++g) {
+        pfr_overlay *o = &w->lane[g];
+        o->shift = 32 - lg;
+        o->mask = (1u << lg) - 1;
+        o->rows = w->ov_rows + rows1 * g;
+        o->vals = w->ov_vals + rows1 * d * g;
+        if (e->map) {
+            o->map = w->ov_maps + mstride * g;
+        } else { /* the 16-agent step addresses the tables by offset too (cpu_x16.c, mode 3) */
+            o->table = w->ov_tabs + tab * g;
+            o->hpos = w->ov_hpos + rows1 * g;
+        }
+    }
+    return ok;
+}
+
 pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
 {
     const int S = sim->S, d = sim->d, K = sim->K;
@@ -286,38 +322,8 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
             w->fill.vals = line_alloc(sizeof(double) * (size_t)e->cap * d);
             ok = w->fill.rows && w->fill.vals;
         }
-        if (!ok || !shared || !sim->learn_phi)
-            continue;
-        /* the 16 lanes' overlays in one block each (the 16-agent step addresses them by offset) */
-        const size_t rows1 = (size_t)e->R + 1, mstride = (size_t)S + 4; /* +4: a dword gather reads past a byte */
-        w->ov_rows = line_alloc(sizeof(int32_t) * rows1 * PFR_CPU_LANES);
-        w->ov_vals = line_alloc(sizeof(float) * rows1 * d * PFR_CPU_LANES);
-        const size_t tab = (size_t)2 << lg; /* ints per lane's table */
-        w->ov_maps = e->map ? line_alloc(mstride * PFR_CPU_LANES) : NULL;
-        w->ov_tabs = e->map ? NULL : line_alloc(sizeof(int32_t) * tab * PFR_CPU_LANES);
-        w->ov_hpos = e->map ? NULL : line_alloc(sizeof(uint32_t) * rows1 * PFR_CPU_LANES);
-        w->ov_keys = e->scan ? line_alloc(sizeof(int32_t) * (size_t)e->R * PFR_CPU_LANES) : NULL;
-        ok = w->ov_rows && w->ov_vals && (e->map ? w->ov_maps != NULL : w->ov_tabs && w->ov_hpos) &&
-             (!e->scan || w->ov_keys);
-        for (int x = 0; ok && e->scan && x < e->R * PFR_CPU_LANES; ++x)
-            w->ov_keys[x] = -1;
-        if (ok && e->map)
-            memset(w->ov_maps, 0xFF, mstride * PFR_CPU_LANES);
-        for (size_t h = 0; ok && !e->map && h < tab * PFR_CPU_LANES; h += 2)
-            w->ov_tabs[h] = -1;
-        for (int g = 0; ok && g < PFR_CPU_LANES; ++g) {
-            pfr_overlay *o = &w->lane[g];
-            o->shift = 32 - lg;
-            o->mask = (1u << lg) - 1;
-            o->rows = w->ov_rows + rows1 * g;
-            o->vals = w->ov_vals + rows1 * d * g;
-            if (e->map) {
-                o->map = w->ov_maps + mstride * g;
-            } else { /* the 16-agent step addresses the tables by offset too (cpu_x16.c, mode 3) */
-                o->table = w->ov_tabs + tab * g;
-                o->hpos = w->ov_hpos + rows1 * g;
-            }
-        }
+        if (ok && shared && sim->learn_phi)
+            ok = overlays_alloc(e, w, S, d, lg);
     }
     if (!ok) {
         pfr_cpu_engine_destroy(sim);

@@ -175,6 +175,53 @@ static inline __attribute__((always_inline)) void step_group(cpu_engine *e, cpu_
     run_group(e, w, ig, G, part, d, vec, map);
 }
 
+/* Group ig's participants (part[g]), in index order: their overlays folded into the thread's fill
+ * part (and emptied), their theta sums and count into bp. */
+static inline __attribute__((always_inline)) void fold_group(cpu_engine *e, cpu_thread *w, block_part *bp, int64_t ig,
+                                                             int G, const int *part, const int d)
+{
+    pfr_sim *sim = e->sim;
+    block_part *fp = &w->fill;
+    const int fold = sim->avg_phi && sim->learn_phi;
+    const int weighted = e->plan->base || e->plan->clip > 0.0; /* stale Phi or clipping (federation.c) */
+    int folded = 0; /* the group's folds in one call (same order: lanes in index order) */
+#ifdef PFR_X16
+    if (fold && !weighted && e->fold16) {
+        pfr_cpu_fold_x16(fp, w->pos, w->lane, part, G, sim->phi, d);
+        folded = 1;
+    }
+#endif
+    /* index order: the sums are the same on any thread (each sum, theta's and each row's, is its own
+     * sequence of adds); a loop each, with what they keep in locals (one loop doing all three kept
+     * its counter and the fields in memory) */
+    int np = 0;
+    for (int g = 0; g < G; ++g)
+        np += part[g] != 0;
+    bp->count += (uint64_t)np;
+    if (sim->avg_theta) {
+        double *restrict t = bp->theta;
+        const float *restrict th = sim->theta + (size_t)ig * d;
+        for (int g = 0; g < G; ++g)
+            if (part[g])
+                for (int j = 0; j < d; ++j)
+                    t[j] += (double)th[(size_t)g * d + j];
+    }
+    if (!fold || folded)
+        return;
+    for (int g = 0; g < G; ++g) {
+        if (!part[g])
+            continue;
+        if (weighted) {
+            const pfr_round_plan *plan = e->plan;
+            const int age = plan->age ? plan->age[ig + g] : plan->age0;
+            fold_agent_weighted(fp, w->pos, &w->lane[g], plan->base ? plan->base[age] : sim->phi, d,
+                                plan->age_weight ? plan->age_weight[age] : 1.0, plan->clip);
+        } else {
+            fold_agent(fp, w->pos, &w->lane[g], sim->phi, d);
+        }
+    }
+}
+
 /* Block b into bp: its agents' steps, then each participant in index order folded into the sums (in
  * the thread's fill part), and those copied into bp grouped by merge bucket. */
 static inline __attribute__((always_inline)) void block_d(cpu_engine *e, cpu_thread *w, int64_t b, block_part *bp,
@@ -182,8 +229,6 @@ static inline __attribute__((always_inline)) void block_d(cpu_engine *e, cpu_thr
 {
     pfr_sim *sim = e->sim;
     const int64_t N = sim->N, i0 = b * PFR_AGENT_BLOCK, i1 = i0 + PFR_AGENT_BLOCK < N ? i0 + PFR_AGENT_BLOCK : N;
-    const int fold = sim->avg_phi && sim->learn_phi;
-    const int weighted = e->plan->base || e->plan->clip > 0.0; /* stale Phi or clipping (federation.c) */
     block_part *fp = &w->fill;
     fp->n = 0;
     bp->count = 0;
@@ -192,30 +237,7 @@ static inline __attribute__((always_inline)) void block_d(cpu_engine *e, cpu_thr
         const int G = i1 - ig < PFR_CPU_LANES ? (int)(i1 - ig) : PFR_CPU_LANES;
         int part[PFR_CPU_LANES];
         step_group(e, w, ig, G, part, d, vec, map);
-        int folded = 0; /* the group's folds in one call (same order: lanes in index order) */
-#ifdef PFR_X16
-        if (fold && !weighted && e->fold16) {
-            pfr_cpu_fold_x16(fp, w->pos, w->lane, part, G, sim->phi, d);
-            folded = 1;
-        }
-#endif
-        for (int g = 0; g < G; ++g) { /* index order: the sums are the same on any thread (each sum,
-                                        * theta's and each row's, is its own sequence of adds) */
-            if (!part[g])
-                continue;
-            bp->count++;
-            if (sim->avg_theta)
-                for (int j = 0; j < d; ++j)
-                    bp->theta[j] += (double)sim->theta[(size_t)(ig + g) * d + j];
-            if (fold && weighted) {
-                const pfr_round_plan *plan = e->plan;
-                const int age = plan->age ? plan->age[ig + g] : plan->age0;
-                fold_agent_weighted(fp, w->pos, &w->lane[g], plan->base ? plan->base[age] : sim->phi, d,
-                                    plan->age_weight ? plan->age_weight[age] : 1.0, plan->clip);
-            } else if (fold && !folded) {
-                fold_agent(fp, w->pos, &w->lane[g], sim->phi, d);
-            }
-        }
+        fold_group(e, w, bp, ig, G, part, d);
     }
     /* the rows and their sums copied into bp grouped by bucket (a counting sort), so that the merge
      * reads a block's rows of a bucket as one run, not line by line across the part; the folds wrote
