@@ -41,9 +41,9 @@ typedef void (*philox16_fn)(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w0,
 typedef void (*philox16x4_fn)(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w);
 
 /* One agent block's partial sums, on cache lines of its own (threads fill neighbouring parts at
- * once: a shared line would bounce between the cores on every fold). */
+ * once: a shared line would bounce between the cores on every fold; PFR_CPU_APART). */
 typedef struct block_part {
-    _Alignas(64) int32_t *rows;  /* [cap] rows its participants changed, grouped by merge bucket (in a
+    _Alignas(PFR_CPU_APART) int32_t *rows;  /* [cap] rows its participants changed, grouped by merge bucket (in a
                                   * thread's fill part: in first-touch order) */
     double *vals;   /* [cap, d] sum over its participants, in agent order, of Phi_i[r] - Phi[r] */
     int32_t bstart[PFR_CPU_BUCKETS + 1]; /* bucket q: places bstart[q] .. bstart[q+1]-1 */
@@ -83,13 +83,13 @@ static inline __attribute__((always_inline)) double *pfr_part_row(block_part *bp
 /* A thread's share of a wave's blocks, taken from the front by it and, once the others have run out
  * of their own, by them: on a line of its own (every thread writes it). */
 typedef struct block_cursor {
-    _Alignas(64) atomic_llong next;
+    _Alignas(PFR_CPU_APART) atomic_llong next;
     int64_t end;
 } block_cursor;
 
-/* One per thread, on cache lines of its own. */
+/* One per thread, on cache lines of its own (PFR_CPU_APART). */
 typedef struct cpu_thread {
-    _Alignas(64) pfr_overlay lane[PFR_CPU_LANES];
+    _Alignas(PFR_CPU_APART) pfr_overlay lane[PFR_CPU_LANES];
     block_part fill;    /* the block being run: its folds land here (rows, vals [cap, d], n), in L1/L2,
                          * and are copied into the wave's part grouped by bucket when it is done, so
                          * that the merge reads each part's bucket as one run (engine_cpu.c) */
@@ -161,8 +161,8 @@ typedef struct cpu_engine {
     uint64_t participants;
     /* the next block (or group) to take: written by every thread, so on a line of its own, away
      * from the fields above that every step reads */
-    _Alignas(64) atomic_llong next;
-    char next_pad[64 - sizeof(atomic_llong)];
+    _Alignas(PFR_CPU_APART) atomic_llong next;
+    char next_pad[PFR_CPU_APART - sizeof(atomic_llong)];
 } cpu_engine;
 
 /* A group's start of round, both step paths (engine_cpu.c's run_group, cpu_x16.c): the words of

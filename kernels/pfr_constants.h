@@ -56,6 +56,8 @@
 #define PFR_SLOT_SMEM_MAX 14336 /* CUDA thread kernel: the block's slot maps in shared memory when they fit
                                   in this (S <= 108; 16 blocks of 128 agents still fit an SM's 228 KB) */
 #define PFR_CPU_LANES 16      /* CPU engine: agents stepped together (one AVX-512 vector of lanes) */
+#define PFR_CPU_APART 128     /* CPU engine: what different threads write is this many bytes apart, a
+                                 pair of cache lines (the L2 fetches a line's pair with it) */
 #define PFR_CHOL_TINY 1e-24   /* Cholesky-QR: a pivot below this * trace(G) means Phi lost rank */
 
 #endif
