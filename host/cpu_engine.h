@@ -29,6 +29,11 @@
 #define PFR_CPU_SCAN_MAX_R 32 /* the scan costs a compare per slot and step: up to here */
 #define PFR_ENT_STATE_BITS 24    /* an entry's next state in the low bits of word 1 ... */
 #define PFR_ENT_LEN_ESCAPE 255   /* ... its row's length in the high 8 (this: 255 or more, see rp32) */
+#define PFR_SLOT_WIDTH 4         /* the chains in slots (cpu_slots.c): entries a state's slot holds */
+#define PFR_SLOT_LONG 0xFFFFFFFFu /* word 1 of a long row's slot entries (the row lies after the slots) */
+#define PFR_SLOT_MIN_BYTES (4 << 20) /* slots where the 16-byte entries take more than this (twice this
+                                      * machine's L2): S = 10,000 1.036x / 1.03x, S = 40,000 1.055x /
+                                      * 1.03x; S = 2,500 (2 MB of entries) 0.975x (bench/RESULTS.md) */
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define PFR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -137,6 +142,10 @@ typedef struct cpu_engine {
                           * first entry together: a row's search, its result and the next row share cache
                           * lines (two misses fewer per step at large S) */
     int ent_next_row;    /* word 1 also holds the next row's length (S < 2^PFR_ENT_STATE_BITS) */
+    uint32_t *slots;     /* instead of ent, where the 16-agent step scans: [M S PFR_SLOT_WIDTH + long rows' entries, 2]
+                          * each state's row at (type S + state) PFR_SLOT_WIDTH (cpu_slots.c) */
+    float *rewards;      /* the chains' distinct rewards, indexed by the slots' entries */
+    int slot_bits;       /* bits of a slot entry's next state; the next row's long flag above them */
     int32_t *row_idx;    /* [N] with prefetch and next rows in the entries: each agent's row, as an index into
                           * rp32 (type (S + 1) + state; -1 none), and its first entry and length, left by its
                           * last step, so that a group starts without two gathers from the row pointers (a
@@ -219,6 +228,11 @@ void pfr_cpu_merge_wave(cpu_engine *e, cpu_thread *w, int64_t w0, int64_t wend, 
 void pfr_cpu_merge_apply(cpu_engine *e, cpu_thread *w, int64_t nblocks, int q0, int q1, int64_t participants);
 void pfr_cpu_apply_rows(cpu_engine *e, cpu_thread *w, int64_t participants);
 void pfr_cpu_apply_rows_noisy(cpu_engine *e, cpu_thread *w, int tid, int64_t participants);
+
+/* The chains in slots for the 16-agent step (cpu_slots.c), in memory from alloc: 1 built (e->slots,
+ * e->rewards, e->slot_bits), 0 not worth it or not possible (too many long rows or distinct rewards),
+ * -1 out of memory. */
+int pfr_cpu_slots_build(cpu_engine *e, const pfr_sim *sim, void *(*alloc)(size_t));
 
 /* The engine's interface (engine_cpu.c) and its end (cpu_setup.c). */
 extern const pfr_engine_vtbl pfr_cpu_engine_vtbl;

@@ -45,6 +45,8 @@ void pfr_cpu_engine_destroy(pfr_sim *sim)
     free(e->pending);
     free(e->rp32);
     free(e->ent);
+    free(e->slots);
+    free(e->rewards);
     free(e->row_idx);
     free(e->row_lo);
     free(e->row_n);
@@ -135,7 +137,10 @@ double pfr_engine_cpu_bytes(int S, int d, int K, int M, double nnz, int T, int s
 {
     const double R = K < S ? K : S, dd = d;
     double bytes = 8.0 * dd * dd + 8.0 * dd + 12.0 * (double)N; /* pending R, theta sum, the row cache */
-    bytes += 16.0 * nnz + 4.0 * M * (S + 1.0); /* the 16-agent step's entries and row pointers */
+    /* the 16-agent step's row pointers, and its entries (16 bytes each) or slots (cpu_slots.c: 8 bytes
+     * each, PFR_SLOT_WIDTH a state, long rows after them), whichever is larger */
+    const double ents = 16.0 * nnz, slots = 8.0 * (PFR_SLOT_WIDTH * (double)M * S + nnz);
+    bytes += 4.0 * M * (S + 1.0) + (ents > slots ? ents : slots);
     double per_thread = 4.0 * S * 2.0;       /* row map, touched rows */
     if (shared) {
         int cap, W;
@@ -185,6 +190,12 @@ static int overlays_alloc(cpu_engine *e, cpu_thread *w, int S, int d, uint32_t l
     return ok;
 }
 
+int pfr_engine_cpu_chains(const pfr_sim *sim)
+{
+    const cpu_engine *e = sim && sim->engine == &pfr_cpu_engine_vtbl ? sim->engine_state : NULL;
+    return !e ? 0 : e->slots ? PFR_CPU_CHAINS_SLOTS : e->ent ? PFR_CPU_CHAINS_ENTRIES : 0;
+}
+
 pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
 {
     const int S = sim->S, d = sim->d, K = sim->K;
@@ -230,16 +241,29 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
         (uint64_t)(S + 4) * PFR_CPU_LANES < INT32_MAX) {
         const size_t nrp = (size_t)sim->M * (S + 1), nnz = (size_t)sim->env->nnz;
         e->rp32 = big_alloc(sizeof(uint32_t) * nrp);
-        e->ent = big_alloc(sizeof(uint32_t) * 4 * nnz);
-        ok = e->rp32 && e->ent;
+        ok = e->rp32 != NULL;
         for (size_t r = 0; ok && r < nrp; ++r)
             e->rp32[r] = (uint32_t)sim->env->row_ptr[r];
         e->prefetch = 16.0 * (double)nnz + 4.0 * S * d > (double)((size_t)1 << 20); /* beyond ~L2 */
+        /* the chains in slots where the step scans its overlays (the step's mode 4) and the entries
+         * outgrow L2 well: 20 MB instead of 33 at S = 40,000 with 16 types (cpu_slots.c) */
+        const int ov0 = sim->cpu_overlay, ch = sim->cpu_chains;
+        const int scans = sim->learn_phi && !sim->own_phi && e->R <= PFR_CPU_SCAN_MAX_R && d <= 16 &&
+                          (ov0 == PFR_CPU_OVERLAY_AUTO || ov0 == PFR_CPU_OVERLAY_SCAN);
+        const int big = 16.0 * (double)nnz > (double)PFR_SLOT_MIN_BYTES;
+        if (ok && scans && ((big && ch == PFR_CPU_CHAINS_AUTO) || ch == PFR_CPU_CHAINS_SLOTS)) {
+            const int built = pfr_cpu_slots_build(e, sim, big_alloc);
+            ok = built >= 0;
+        }
         /* an entry carries its next state's row as well (words 1 and 3), so that a step finds the
          * next row in the line it already has: without it, the row pointer was a second miss in a
          * chain of two at large S (the next state, then its row, then the row's entries) */
         e->ent_next_row = (uint64_t)S < ((uint64_t)1 << PFR_ENT_STATE_BITS);
-        for (size_t r = 0; ok && r < nrp; ++r) {
+        if (ok && !e->slots) {
+            e->ent = big_alloc(sizeof(uint32_t) * 4 * nnz);
+            ok = e->ent != NULL;
+        }
+        for (size_t r = 0; ok && !e->slots && r < nrp; ++r) {
             if (r % (size_t)(S + 1) == (size_t)S)
                 continue;
             const size_t m0 = r - r % (size_t)(S + 1); /* this type's first row */
@@ -255,7 +279,7 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
                 e->ent[4 * j + 3] = e->rp32[m0 + nx];
             }
         }
-        if (ok && e->prefetch && e->ent_next_row) { /* the agents' row cache (cpu_engine.h), empty */
+        if (ok && e->prefetch && e->ent_next_row && !e->slots) { /* the agents' row cache (cpu_engine.h), empty */
             e->row_idx = line_alloc(sizeof(int32_t) * (size_t)sim->N);
             e->row_lo = line_calloc(sizeof(uint32_t) * (size_t)sim->N);
             e->row_n = line_calloc(sizeof(uint32_t) * (size_t)sim->N);
@@ -303,6 +327,8 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
             const uint64_t n = sim->env->row_ptr[r + 1] - sim->env->row_ptr[r];
             longest = n > longest ? n : longest;
         }
+    if (e->slots && longest < PFR_SLOT_WIDTH) /* a slot's search covers all its entries */
+        longest = PFR_SLOT_WIDTH;
     e->iters = 0;
     while ((1ull << e->iters) < longest)
         ++e->iters;

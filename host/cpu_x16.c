@@ -104,7 +104,9 @@ run_group_x16_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int D
  * through hash tables (2 and 3 insert new rows lane by lane), 4 by a scan of the lanes' slot keys
  * (keys [R, 16]: slot c of all 16 lanes in one vector; a compare and a blend a slot find s2 for every
  * lane, a masked scatter inserts the new keys, and a new row is read from Phi and written to its
- * slot by the update instead of being copied first). Same bits as run_group (tested). */
+ * slot by the update instead of being copied first). cmp (mode 4 only): the chains in slots
+ * (cpu_slots.c), a row's place from its state and a reward from the rewards table, instead of the
+ * 16-byte entries. Same bits as run_group (tested). */
 __attribute__((target("avx512f"))) static inline __m512i x16_gather(__m512i idx, const void *base)
 {
     return _mm512_i32gather_epi32(idx, base, 4);
@@ -147,8 +149,23 @@ __attribute__((target("avx512f"))) static inline void x16_put(x16_ptrs p, const 
     _mm512_storeu_si512((void *)(out + 8), p.h[1]);
 }
 
+/* With the chains in slots (cpu_slots.c): the rows (first entry, length) of states s, lane by lane:
+ * each state's slot, or where lng has the lane (a long row) the entries after the slots that its slot
+ * points to. */
+__attribute__((target("avx512f"))) static inline void x16_slot_row(const uint32_t *slots, __m512i vslot, __m512i s,
+                                                                   __mmask16 lng, __m512i *lo, __m512i *n)
+{
+    const __m512i at = _mm512_slli_epi32(_mm512_add_epi32(vslot, s), 2); /* PFR_SLOT_WIDTH = 4 */
+    *lo = at;
+    *n = _mm512_set1_epi32(PFR_SLOT_WIDTH);
+    if (lng) {
+        *lo = _mm512_mask_i32gather_epi32(at, lng, at, slots, 8);
+        *n = _mm512_mask_i32gather_epi32(*n, lng, _mm512_add_epi32(at, _mm512_set1_epi32(1)), slots, 8);
+    }
+}
+
 __attribute__((target("avx512f"))) static inline __attribute__((always_inline)) void
-run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int D, const int mode)
+run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int D, const int mode, const int cmp)
 {
     pfr_sim *sim = e->sim;
     const pfr_round_plan *plan = e->plan;
@@ -156,7 +173,7 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
     const uint64_t seed = sim->cfg.seed, t0 = plan->t0;
     const float *phi = e->base0;
     uint32_t w1[16];
-    int32_t rowbase[16], voff[16], moff[16];
+    int32_t rowbase[16], slotbase[16], voff[16], moff[16];
     __m512i v1, uv = philox16_regs(seed, i0, t0, &v1);
     _mm512_storeu_si512(w1, v1);
     __mmask16 pm = 0;
@@ -166,13 +183,14 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
         part[g] = (uint64_t)w1[g] < plan->part_threshold;
         pm |= (__mmask16)(part[g] << g);
         rowbase[g] = (int32_t)((size_t)pfr_agent_type(sim, i) * (S + 1));
+        slotbase[g] = (int32_t)((size_t)pfr_agent_type(sim, i) * S);
         voff[g] = g * (e->R + 1);
         moff[g] = g * (S + 4);
         th[g] = sim->theta + (size_t)i * D;
         if (e->has_pending)
             pfr_map_theta(e->pending, th[g], D);
     }
-    const __m512i vrow = _mm512_loadu_si512(rowbase), vvoff = _mm512_loadu_si512(voff), vmoff = _mm512_loadu_si512(moff);
+    const __m512i vrow = _mm512_loadu_si512(rowbase), vslot = _mm512_loadu_si512(slotbase), vvoff = _mm512_loadu_si512(voff), vmoff = _mm512_loadu_si512(moff);
     const __m512i one = _mm512_set1_epi32(1), zero = _mm512_setzero_si512(), ff = _mm512_set1_epi32(0xFF);
     const __m512i dD = _mm512_set1_epi32(D);
     __m512i st = _mm512_loadu_si512(sim->state + i0), nvec = zero, qnext = ff;
@@ -215,7 +233,7 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
      * now, their entries and Phi's rows halfway through */
     const int ahead = e->prefetch && i0 + 2 * PFR_CPU_LANES <= sim->N;
     int32_t next_rp[16];
-    if (ahead && !e->row_idx)
+    if (ahead && !e->row_idx && !cmp)
         for (int g = 0; g < 16; ++g) {
             const int64_t i = i0 + 16 + g;
             next_rp[g] = (int32_t)((size_t)pfr_agent_type(sim, i) * (S + 1) + sim->state[i]);
@@ -227,7 +245,12 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
      * from the row pointers */
     const __m512i ridx0 = _mm512_add_epi32(vrow, st);
     __m512i lo_next, n_next;
-    if (e->row_idx) {
+    if (cmp) { /* a long row's slot says so in every entry */
+        const __m512i at = _mm512_slli_epi32(_mm512_add_epi32(vslot, st), 2);
+        const __mmask16 lng = _mm512_cmpeq_epi32_mask(_mm512_i32gather_epi32(at, (const int *)e->slots + 1, 8),
+                                                      _mm512_set1_epi32((int)PFR_SLOT_LONG));
+        x16_slot_row(e->slots, vslot, st, lng, &lo_next, &n_next);
+    } else if (e->row_idx) {
         const __mmask16 fresh = _mm512_cmpneq_epi32_mask(_mm512_loadu_si512(e->row_idx + i0), ridx0);
         const __m512i clo = _mm512_loadu_si512(e->row_lo + i0);
         lo_next = _mm512_mask_i32gather_epi32(clo, fresh, ridx0, e->rp32, 4);
@@ -249,22 +272,36 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
             const __m512i half = _mm512_srli_epi32(n, 1);
             const __m512i probe = _mm512_mask_sub_epi32(_mm512_add_epi32(base, half), _mm512_cmpneq_epi32_mask(half, zero),
                                                         _mm512_add_epi32(base, half), one);
-            const __mmask16 take = _mm512_cmple_epu32_mask(_mm512_i32gather_epi32(_mm512_slli_epi32(probe, 2), e->ent, 4), uv);
+            const __m512i t = cmp ? _mm512_i32gather_epi32(probe, e->slots, 8)
+                                  : _mm512_i32gather_epi32(_mm512_slli_epi32(probe, 2), e->ent, 4);
+            const __mmask16 take = _mm512_cmple_epu32_mask(t, uv);
             base = _mm512_mask_add_epi32(base, take, base, half);
             n = _mm512_sub_epi32(n, half);
         }
         const __m512i base4 = _mm512_slli_epi32(base, 2);
-        __m512i s2 = _mm512_i32gather_epi32(base4, e->ent + 1, 4);
-        const __m512 rho = _mm512_i32gather_ps(base4, e->ent + 2, 4);
-        __m512i len2 = zero;
-        if (e->ent_next_row) { /* the next row's length in word 1's high bits, its start in word 3 */
+        __m512i s2, len2 = zero;
+        __m512 rho;
+        __mmask16 nlong = 0; /* cmp: lanes whose next row is long */
+        if (cmp) { /* word 1: the next state, its row's long flag, the reward's index */
+            const __m512i pay = _mm512_i32gather_epi32(base, (const int *)e->slots + 1, 8);
+            s2 = _mm512_and_si512(pay, _mm512_set1_epi32((1 << e->slot_bits) - 1));
+            nlong = _mm512_test_epi32_mask(pay, _mm512_set1_epi32(1 << e->slot_bits));
+            rho = _mm512_i32gather_ps(_mm512_srlv_epi32(pay, _mm512_set1_epi32(e->slot_bits + 1)), e->rewards, 4);
+        } else {
+            s2 = _mm512_i32gather_epi32(base4, e->ent + 1, 4);
+            rho = _mm512_i32gather_ps(base4, e->ent + 2, 4);
+        }
+        if (!cmp && e->ent_next_row) { /* the next row's length in word 1's high bits, its start in word 3 */
             len2 = _mm512_srli_epi32(s2, PFR_ENT_STATE_BITS);
             s2 = _mm512_and_si512(s2, _mm512_set1_epi32((1 << PFR_ENT_STATE_BITS) - 1));
         }
         if (ahead && k == K / 2)
             for (int g = 0; g < 16; ++g) {
                 const int64_t i = i0 + 16 + g;
-                if (e->row_idx) { /* the cached row: a stale one only wastes a prefetch */
+                if (cmp) { /* its state's slot (a long row's entries follow at its first step) */
+                    _mm_prefetch((const char *)(e->slots + 8 * ((size_t)pfr_agent_type(sim, i) * S + sim->state[i])),
+                                 _MM_HINT_T0);
+                } else if (e->row_idx) { /* the cached row: a stale one only wastes a prefetch */
                     _mm_prefetch((const char *)(e->ent + 4 * (size_t)e->row_lo[i]), _MM_HINT_T0);
                     _mm_prefetch((const char *)(e->ent + 4 * ((size_t)e->row_lo[i] + e->row_n[i]) - 4), _MM_HINT_T0);
                 } else {
@@ -277,7 +314,9 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
         if (k + 1 < K || e->row_idx) { /* next step's rows (at the last step, for the row cache), and
                                         * a prefetch of their entries and of Phi's rows */
             const __m512i ridx = _mm512_add_epi32(vrow, s2);
-            if (e->ent_next_row) {
+            if (cmp) {
+                x16_slot_row(e->slots, vslot, s2, nlong, &lo_next, &n_next);
+            } else if (e->ent_next_row) {
                 lo_next = _mm512_i32gather_epi32(base4, e->ent + 3, 4); /* the line s2 came from */
                 n_next = len2;
                 const __mmask16 esc = _mm512_cmpeq_epi32_mask(len2, _mm512_set1_epi32(PFR_ENT_LEN_ESCAPE));
@@ -296,8 +335,14 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
                 _mm512_storeu_si512(s_a, s2);
                 for (int g = 0; g < 16; ++g) {
                     /* the row's first and last entries: a row of more than four spans two lines */
-                    _mm_prefetch((const char *)(e->ent + 4 * (size_t)lo_a[g]), _MM_HINT_T0);
-                    _mm_prefetch((const char *)(e->ent + 4 * (size_t)hi_a[g] - 4), _MM_HINT_T0);
+                    if (cmp) { /* a slot is half a line; a long row may span several */
+                        _mm_prefetch((const char *)(e->slots + 2 * (size_t)lo_a[g]), _MM_HINT_T0);
+                        if (hi_a[g] - lo_a[g] > PFR_SLOT_WIDTH)
+                            _mm_prefetch((const char *)(e->slots + 2 * (size_t)hi_a[g] - 2), _MM_HINT_T0);
+                    } else {
+                        _mm_prefetch((const char *)(e->ent + 4 * (size_t)lo_a[g]), _MM_HINT_T0);
+                        _mm_prefetch((const char *)(e->ent + 4 * (size_t)hi_a[g] - 4), _MM_HINT_T0);
+                    }
                     _mm_prefetch((const char *)(phi + (size_t)s_a[g] * D), _MM_HINT_T0);
                 }
             }
@@ -442,18 +487,21 @@ __attribute__((target("avx512f"))) void pfr_cpu_group_x16(cpu_engine *e, cpu_thr
     if (e->rp32) { /* every lookup a gather */
         const int mode = sim->own_phi ? 1 : !sim->learn_phi ? 0 : e->scan ? 4 : e->map ? 2 : 3;
 #define PFR_X16G(D)                                                                                      \
-    case D * 8 + 0: run_group_x16g_d(e, w, i0, part, D, 0); return;                                    \
-    case D * 8 + 1: run_group_x16g_d(e, w, i0, part, D, 1); return;                                    \
-    case D * 8 + 2: run_group_x16g_d(e, w, i0, part, D, 2); return;                                    \
-    case D * 8 + 3: run_group_x16g_d(e, w, i0, part, D, 3); return;
+    case D * 8 + 0: run_group_x16g_d(e, w, i0, part, D, 0, 0); return;                                 \
+    case D * 8 + 1: run_group_x16g_d(e, w, i0, part, D, 1, 0); return;                                 \
+    case D * 8 + 2: run_group_x16g_d(e, w, i0, part, D, 2, 0); return;                                 \
+    case D * 8 + 3: run_group_x16g_d(e, w, i0, part, D, 3, 0); return;
         switch (sim->d * 8 + mode) {
         PFR_X16G(4)
         PFR_X16G(8)
         PFR_X16G(16)
         PFR_X16G(32)
-        case 4 * 8 + 4: run_group_x16g_d(e, w, i0, part, 4, 4); return;
-        case 8 * 8 + 4: run_group_x16g_d(e, w, i0, part, 8, 4); return;
-        default: run_group_x16g_d(e, w, i0, part, 16, 4); return; /* (d = 32 never scans: cpu_setup.c) */
+        /* the scan, with the chains in slots (cpu_slots.c) or as entries */
+        case 4 * 8 + 4: e->slots ? run_group_x16g_d(e, w, i0, part, 4, 4, 1) : run_group_x16g_d(e, w, i0, part, 4, 4, 0); return;
+        case 8 * 8 + 4: e->slots ? run_group_x16g_d(e, w, i0, part, 8, 4, 1) : run_group_x16g_d(e, w, i0, part, 8, 4, 0); return;
+        default: /* (d = 32 never scans: cpu_setup.c) */
+            e->slots ? run_group_x16g_d(e, w, i0, part, 16, 4, 1) : run_group_x16g_d(e, w, i0, part, 16, 4, 0);
+            return;
         }
 #undef PFR_X16G
     }

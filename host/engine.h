@@ -130,6 +130,7 @@ struct pfr_sim {
     int cpu_path; /* tests: the CPU engine's path (PFR_CPU_PATH_*; set before the engine starts) */
     int cpu_wave;  /* tests: agent blocks per wave of the CPU engine's merge (0: as memory allows) */
     int cpu_overlay; /* tests: how agents' overlays find their rows (PFR_CPU_OVERLAY_*; set before the engine starts) */
+    int cpu_chains;  /* tests: the 16-agent step's copy of the chains (PFR_CPU_CHAINS_*; before the engine starts) */
 
     const pfr_engine_vtbl *engine;
     void *engine_state;
@@ -170,9 +171,17 @@ static inline int pfr_agent_type(const pfr_sim *sim, int64_t i)
 #define PFR_CPU_OVERLAY_HASH 1
 #define PFR_CPU_OVERLAY_MAP 2
 #define PFR_CPU_OVERLAY_SCAN 3
+/* The 16-agent step's copy of the chains (cpu_engine.h). AUTO: slots (cpu_slots.c) where it scans and
+ * the tables outgrow the caches, else 16-byte entries; the others force one where it applies. */
+#define PFR_CPU_CHAINS_AUTO 0
+#define PFR_CPU_CHAINS_ENTRIES 1
+#define PFR_CPU_CHAINS_SLOTS 2
 
 /* The CPU engine (engine_cpu.c); the CUDA engine is declared in cuda/cuda_engine.h. */
 pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err);
+/* Tests: the 16-agent step's copy of the chains in the running CPU engine (PFR_CPU_CHAINS_SLOTS or
+ * _ENTRIES; 0 where it has none). */
+int pfr_engine_cpu_chains(const pfr_sim *sim);
 /* What pfr_engine_cpu_init allocates for T threads and N agents (`shared`: an algorithm that
  * aggregates; M types of nnz transitions in all), for the memory plan. */
 double pfr_engine_cpu_bytes(int S, int d, int K, int M, double nnz, int T, int shared, int64_t N);

@@ -11,7 +11,8 @@
  *    hash table above.
  *  - A thread steps 16 agents together, one Philox evaluation giving a step's words for all 16
  *    (cpu_philox.c). Three paths, the same bits: with AVX-512, the TD math of all 16 at once on
- *    their rows loaded whole and transposed in registers, every table lookup a gather (cpu_x16.c;
+ *    their rows loaded whole and transposed in registers, every table lookup a gather (the chains as
+ *    16-byte entries, or at large S in 8-byte slots: cpu_slots.c) (cpu_x16.c;
  *    d <= 16, and d = 32 with each agent's math along d where the tables lie beyond L2); else each
  *    agent's step vectorized along d (cpu_step.h); else scalar. Tests force each path.
  *  - Agents are grouped in blocks of PFR_AGENT_BLOCK. Each block sums its participants' changes

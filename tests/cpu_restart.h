@@ -10,14 +10,16 @@
 namespace pfr_test {
 
 // path: PFR_CPU_PATH_*; wave: agent blocks per wave of the merge (0: as memory allows); overlay:
-// PFR_CPU_OVERLAY_*.
-inline void restart_cpu_engine(pfr_sim *s, int path, int wave = 0, int overlay = PFR_CPU_OVERLAY_AUTO)
+// PFR_CPU_OVERLAY_*; chains: PFR_CPU_CHAINS_*.
+inline void restart_cpu_engine(pfr_sim *s, int path, int wave = 0, int overlay = PFR_CPU_OVERLAY_AUTO,
+                               int chains = PFR_CPU_CHAINS_AUTO)
 {
     pfr_error err;
     s->engine->destroy(s);
     s->cpu_path = path;
     s->cpu_wave = wave;
     s->cpu_overlay = overlay;
+    s->cpu_chains = chains;
     ASSERT_EQ(pfr_engine_cpu_init(s, &err), PFR_OK) << err.msg;
 }
 

@@ -1,0 +1,104 @@
+// test_cpu_chains.cc — the 16-agent step's two copies of the chains (host/cpu_slots.c: a slot of four
+// 8-byte entries a state; host/cpu_setup.c: 16-byte entries) give the bits of the scalar path.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine.h"
+#include "tests/cpu_restart.h"
+
+namespace {
+
+using Overrides = std::map<std::string, std::string>;
+
+struct Bits {
+    std::vector<float> phi, theta;
+    std::vector<uint32_t> state;
+};
+
+// A simulation of o, its CPU engine restarted with (path, overlay, chains), run `rounds`; *chains_used:
+// the copy of the chains it ran with.
+Bits run(const Overrides &o, int path, int overlay, int chains, int rounds, int *chains_used)
+{
+    pfr_config c;
+    pfr_config_init(&c);
+    pfr_error err;
+    for (const auto &kv : o)
+        EXPECT_EQ(pfr_config_set(&c, kv.first.c_str(), kv.second.c_str(), &err), PFR_OK) << err.msg;
+    pfr_sim *s = nullptr;
+    EXPECT_EQ(pfr_sim_create(&c, &s, &err), PFR_OK) << err.msg;
+    Bits b;
+    if (!s)
+        return b;
+    pfr_test::restart_cpu_engine(s, path, 0, overlay, chains);
+    *chains_used = pfr_engine_cpu_chains(s);
+    EXPECT_EQ(pfr_sim_run(s, rounds), PFR_OK) << pfr_sim_last_error(s);
+    const int S = pfr_sim_num_states(s), d = c.dim;
+    b.phi.resize((size_t)S * d);
+    b.theta.resize((size_t)c.agents * d);
+    b.state.resize((size_t)c.agents);
+    EXPECT_EQ(pfr_sim_get_phi(s, b.phi.data(), b.phi.size()), PFR_OK);
+    for (int64_t i = 0; i < c.agents; ++i)
+        EXPECT_EQ(pfr_sim_get_theta(s, i, b.theta.data() + i * d, d), PFR_OK);
+    EXPECT_EQ(pfr_sim_get_states(s, b.state.data(), b.state.size()), PFR_OK);
+    pfr_sim_destroy(s);
+    return b;
+}
+
+void expect_same_bits(const Bits &a, const Bits &b)
+{
+    EXPECT_EQ(a.state, b.state);
+    EXPECT_EQ(0, std::memcmp(a.phi.data(), b.phi.data(), a.phi.size() * sizeof(float)));
+    EXPECT_EQ(0, std::memcmp(a.theta.data(), b.theta.data(), a.theta.size() * sizeof(float)));
+}
+
+} // namespace
+
+// Slots and entries against the scalar path: a small grid whose goals restart at 16 starts (rows
+// longer than a slot, reached often at K = 32), and a 40 x 40 grid of 16 types with stale Phi.
+TEST(Determinism, ChainsInSlotsGiveTheBitsOfTheEntries)
+{
+    if (!__builtin_cpu_supports("avx512f"))
+        GTEST_SKIP() << "no AVX-512F: the 16-agent step does not run";
+    Overrides small = {{"env.kind", "gridworld"}, {"env.width", "12"},   {"env.height", "12"}, {"env.types", "4"},
+                       {"env.goals", "4"},        {"env.starts", "16"},  {"agents", "523"},    {"dim", "8"},
+                       {"local_steps", "32"},     {"alpha", "0.1"},      {"beta", "0.05"},     {"participation", "0.8"},
+                       {"eval_every", "1000"},    {"threads", "2"}};
+    Overrides large = {{"env.kind", "gridworld"}, {"env.width", "40"},   {"env.height", "40"}, {"env.types", "16"},
+                       {"env.goals", "4"},        {"env.starts", "16"},  {"env.walls", "0.2"}, {"agents", "523"},
+                       {"local_steps", "12"},     {"alpha", "0.1"},      {"beta", "0.05"},     {"participation", "0.8"},
+                       {"federation.max_delay", "2"}, {"eval_every", "1000"}, {"threads", "2"}};
+    std::vector<Overrides> cases = {small, large, large};
+    cases[1]["dim"] = "4";
+    cases[2]["dim"] = "16";
+    for (const Overrides &o : cases) {
+        SCOPED_TRACE(o.at("env.width") + " x " + o.at("env.width") + ", d = " + o.at("dim"));
+        int used = -1;
+        const Bits ref = run(o, PFR_CPU_PATH_SCALAR, PFR_CPU_OVERLAY_AUTO, PFR_CPU_CHAINS_AUTO, 6, &used);
+        const Bits slots = run(o, PFR_CPU_PATH_AUTO, PFR_CPU_OVERLAY_SCAN, PFR_CPU_CHAINS_SLOTS, 6, &used);
+        EXPECT_EQ(used, PFR_CPU_CHAINS_SLOTS);
+        expect_same_bits(ref, slots);
+        const Bits ents = run(o, PFR_CPU_PATH_AUTO, PFR_CPU_OVERLAY_SCAN, PFR_CPU_CHAINS_ENTRIES, 6, &used);
+        EXPECT_EQ(used, PFR_CPU_CHAINS_ENTRIES);
+        expect_same_bits(ref, ents);
+    }
+}
+
+// Where slots do not pay (a garnet's rows are longer than a slot) the chains stay as entries, even
+// when slots are asked for.
+TEST(Determinism, ChainsStayEntriesWhereSlotsDoNotFit)
+{
+    if (!__builtin_cpu_supports("avx512f"))
+        GTEST_SKIP() << "no AVX-512F: the 16-agent step does not run";
+    const Overrides o = {{"env.kind", "garnet"}, {"env.states", "300"}, {"agents", "256"},     {"dim", "8"},
+                         {"local_steps", "10"},  {"alpha", "0.1"},      {"beta", "0.05"},      {"eval_every", "1000"},
+                         {"threads", "2"}};
+    int used = -1;
+    const Bits ref = run(o, PFR_CPU_PATH_SCALAR, PFR_CPU_OVERLAY_AUTO, PFR_CPU_CHAINS_AUTO, 4, &used);
+    const Bits b = run(o, PFR_CPU_PATH_AUTO, PFR_CPU_OVERLAY_SCAN, PFR_CPU_CHAINS_SLOTS, 4, &used);
+    EXPECT_EQ(used, PFR_CPU_CHAINS_ENTRIES);
+    expect_same_bits(ref, b);
+}
