@@ -149,13 +149,15 @@ __attribute__((target("avx512f"))) static inline void x16_put(x16_ptrs p, const 
     _mm512_storeu_si512((void *)(out + 8), p.h[1]);
 }
 
+_Static_assert(PFR_SLOT_WIDTH == 4, "x16_slot_row places a slot by a shift of 2");
+
 /* With the chains in slots (cpu_slots.c): the rows (first entry, length) of states s, lane by lane:
  * each state's slot, or where lng has the lane (a long row) the entries after the slots that its slot
  * points to. */
 __attribute__((target("avx512f"))) static inline void x16_slot_row(const uint32_t *slots, __m512i vslot, __m512i s,
                                                                    __mmask16 lng, __m512i *lo, __m512i *n)
 {
-    const __m512i at = _mm512_slli_epi32(_mm512_add_epi32(vslot, s), 2); /* PFR_SLOT_WIDTH = 4 */
+    const __m512i at = _mm512_slli_epi32(_mm512_add_epi32(vslot, s), 2);
     *lo = at;
     *n = _mm512_set1_epi32(PFR_SLOT_WIDTH);
     if (lng) {
@@ -246,7 +248,7 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
     const __m512i ridx0 = _mm512_add_epi32(vrow, st);
     __m512i lo_next, n_next;
     if (cmp) { /* a long row's slot says so in every entry */
-        const __m512i at = _mm512_slli_epi32(_mm512_add_epi32(vslot, st), 2);
+        const __m512i at = _mm512_slli_epi32(_mm512_add_epi32(vslot, st), 2); /* x16_slot_row's place */
         const __mmask16 lng = _mm512_cmpeq_epi32_mask(_mm512_i32gather_epi32(at, (const int *)e->slots + 1, 8),
                                                       _mm512_set1_epi32((int)PFR_SLOT_LONG));
         x16_slot_row(e->slots, vslot, st, lng, &lo_next, &n_next);
