@@ -235,6 +235,13 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
     e->pending = calloc((size_t)d * d, sizeof(double));
     e->theta_accum = calloc((size_t)d, sizeof(double));
     int ok = e->pool && e->th && e->cur && e->pending && e->theta_accum;
+    /* slot maps: a byte per state and lane, where that is small (and an overlay has < 255 rows) */
+    const int ov = sim->cpu_overlay;
+    e->map = e->R < 255 && (((size_t)S <= PFR_CPU_MAP_MAX_S && ov == PFR_CPU_OVERLAY_AUTO) || ov == PFR_CPU_OVERLAY_MAP);
+    /* the 16-agent step scans slots wherever it can, maps or not: at S = 48 1.06x / 1.03x the slot
+     * maps (1 / 2 threads, K = 10), S = 2,500 1.13x, K = 30 1.02x; S = 40,000 1.10x / 1.15x the hash
+     * tables (bench/RESULTS.md); the per-agent step keeps the maps (partial groups, stragglers) */
+    const int can_scan = e->R <= PFR_CPU_SCAN_MAX_R && d <= 16 && (ov == PFR_CPU_OVERLAY_AUTO || ov == PFR_CPU_OVERLAY_SCAN);
     /* the 16-agent step's gathers need every index below 2^31: entries, row pointers, Phi rows, maps */
     if (ok && e->x16 && sim->env->nnz < INT32_MAX / 4 && (uint64_t)sim->M * (S + 1) < INT32_MAX &&
         (uint64_t)S * d < INT32_MAX && (uint64_t)(e->R + 1) * d * PFR_CPU_LANES < INT32_MAX &&
@@ -245,13 +252,13 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
         for (size_t r = 0; ok && r < nrp; ++r)
             e->rp32[r] = (uint32_t)sim->env->row_ptr[r];
         e->prefetch = 16.0 * (double)nnz + 4.0 * S * d > (double)((size_t)1 << 20); /* beyond ~L2 */
-        /* the chains in slots where the step scans its overlays (the step's mode 4) and the entries
-         * outgrow L2 well: 20 MB instead of 33 at S = 40,000 with 16 types (cpu_slots.c) */
-        const int ov0 = sim->cpu_overlay, ch = sim->cpu_chains;
-        const int scans = sim->learn_phi && !sim->own_phi && e->R <= PFR_CPU_SCAN_MAX_R && d <= 16 &&
-                          (ov0 == PFR_CPU_OVERLAY_AUTO || ov0 == PFR_CPU_OVERLAY_SCAN);
+        /* the chains in slots where the step's overlays are scanned or in hash tables (its modes 4
+         * and 3: cpu_x16.c) and the entries outgrow L2 well: 20 MB instead of 33 at S = 40,000 with
+         * 16 types (cpu_slots.c) */
+        const int ch = sim->cpu_chains;
+        const int slot_modes = sim->learn_phi && !sim->own_phi && (can_scan || !e->map);
         const int big = 16.0 * (double)nnz > (double)PFR_SLOT_MIN_BYTES;
-        if (ok && scans && ((big && ch == PFR_CPU_CHAINS_AUTO) || ch == PFR_CPU_CHAINS_SLOTS)) {
+        if (ok && slot_modes && ((big && ch == PFR_CPU_CHAINS_AUTO) || ch == PFR_CPU_CHAINS_SLOTS)) {
             const int built = pfr_cpu_slots_build(e, sim, big_alloc);
             ok = built >= 0;
         }
@@ -304,14 +311,7 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
     e->nb = merge_buckets(S, e->T);
     e->bmul = ((uint64_t)e->nb << 32) / (uint64_t)S;
     bucket_bounds(S, e->nb, e->bmul, e->bfirst, &e->bcap);
-    /* slot maps: a byte per state and lane, where that is small (and an overlay has < 255 rows) */
-    const int ov = sim->cpu_overlay;
-    e->map = e->R < 255 && (((size_t)S <= PFR_CPU_MAP_MAX_S && ov == PFR_CPU_OVERLAY_AUTO) || ov == PFR_CPU_OVERLAY_MAP);
-    /* the 16-agent step scans slots wherever it can, maps or not: at S = 48 1.06x / 1.03x the slot
-     * maps (1 / 2 threads, K = 10), S = 2,500 1.13x, K = 30 1.02x; S = 40,000 1.10x / 1.15x the hash
-     * tables (bench/RESULTS.md); the per-agent step keeps the maps (partial groups, stragglers) */
-    e->scan = e->rp32 && e->R <= PFR_CPU_SCAN_MAX_R && d <= 16 &&
-              (ov == PFR_CPU_OVERLAY_AUTO || ov == PFR_CPU_OVERLAY_SCAN);
+    e->scan = e->rp32 && can_scan;
 #ifdef PFR_X16
     /* d = 32 takes the 16-agent step only where its lookups are gathers (each agent's math then runs
      * along d: cpu_x16.c) and the tables lie beyond L2 (e->prefetch), where looking up 16 agents at

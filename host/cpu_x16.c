@@ -104,7 +104,7 @@ run_group_x16_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int D
  * through hash tables (2 and 3 insert new rows lane by lane), 4 by a scan of the lanes' slot keys
  * (keys [R, 16]: slot c of all 16 lanes in one vector; a compare and a blend a slot find s2 for every
  * lane, a masked scatter inserts the new keys, and a new row is read from Phi and written to its
- * slot by the update instead of being copied first). cmp (mode 4 only): the chains in slots
+ * slot by the update instead of being copied first). cmp (modes 3 and 4): the chains in slots
  * (cpu_slots.c), a row's place from its state and a reward from the rewards table, instead of the
  * 16-byte entries. Same bits as run_group (tested). */
 __attribute__((target("avx512f"))) static inline __m512i x16_gather(__m512i idx, const void *base)
@@ -492,7 +492,9 @@ __attribute__((target("avx512f"))) void pfr_cpu_group_x16(cpu_engine *e, cpu_thr
     case D * 8 + 0: run_group_x16g_d(e, w, i0, part, D, 0, 0); return;                                 \
     case D * 8 + 1: run_group_x16g_d(e, w, i0, part, D, 1, 0); return;                                 \
     case D * 8 + 2: run_group_x16g_d(e, w, i0, part, D, 2, 0); return;                                 \
-    case D * 8 + 3: run_group_x16g_d(e, w, i0, part, D, 3, 0); return;
+    case D * 8 + 3: /* hash tables, the chains in slots or as entries */                              \
+        e->slots ? run_group_x16g_d(e, w, i0, part, D, 3, 1) : run_group_x16g_d(e, w, i0, part, D, 3, 0); \
+        return;
         switch (sim->d * 8 + mode) {
         PFR_X16G(4)
         PFR_X16G(8)

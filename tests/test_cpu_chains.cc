@@ -58,7 +58,8 @@ void expect_same_bits(const Bits &a, const Bits &b)
 } // namespace
 
 // Slots and entries against the scalar path: a small grid whose goals restart at 16 starts (rows
-// longer than a slot, reached often at K = 32), and a 40 x 40 grid of 16 types with stale Phi.
+// longer than a slot, reached often at K = 32), and a 40 x 40 grid of 16 types with stale Phi, its
+// overlays scanned (d = 4, 16) or in hash tables (d = 32; K = 40).
 TEST(Determinism, ChainsInSlotsGiveTheBitsOfTheEntries)
 {
     if (!__builtin_cpu_supports("avx512f"))
@@ -71,11 +72,14 @@ TEST(Determinism, ChainsInSlotsGiveTheBitsOfTheEntries)
                        {"env.goals", "4"},        {"env.starts", "16"},  {"env.walls", "0.2"}, {"agents", "523"},
                        {"local_steps", "12"},     {"alpha", "0.1"},      {"beta", "0.05"},     {"participation", "0.8"},
                        {"federation.max_delay", "2"}, {"eval_every", "1000"}, {"threads", "2"}};
-    std::vector<Overrides> cases = {small, large, large};
+    std::vector<Overrides> cases = {small, large, large, large, large};
     cases[1]["dim"] = "4";
     cases[2]["dim"] = "16";
+    cases[3]["dim"] = "32"; // no scan at d = 32: the hash tables (the step's mode 3)
+    cases[4]["dim"] = "8";
+    cases[4]["local_steps"] = "40"; // more steps than the scan takes: the hash tables
     for (const Overrides &o : cases) {
-        SCOPED_TRACE(o.at("env.width") + " x " + o.at("env.width") + ", d = " + o.at("dim"));
+        SCOPED_TRACE(o.at("env.width") + " x " + o.at("env.width") + ", d = " + o.at("dim") + ", K = " + o.at("local_steps"));
         int used = -1;
         const Bits ref = run(o, PFR_CPU_PATH_SCALAR, PFR_CPU_OVERLAY_AUTO, PFR_CPU_CHAINS_AUTO, 6, &used);
         const Bits slots = run(o, PFR_CPU_PATH_AUTO, PFR_CPU_OVERLAY_SCAN, PFR_CPU_CHAINS_SLOTS, 6, &used);
