@@ -142,7 +142,7 @@ typedef struct cpu_engine {
                           * first entry together: a row's search, its result and the next row share cache
                           * lines (two misses fewer per step at large S) */
     int ent_next_row;    /* word 1 also holds the next row's length (S < 2^PFR_ENT_STATE_BITS) */
-    uint32_t *slots;     /* instead of ent, where the 16-agent step scans: [M S PFR_SLOT_WIDTH + long rows' entries, 2]
+    uint32_t *slots;     /* instead of ent at large S (the step's modes 3 and 4): [M S PFR_SLOT_WIDTH + long rows' entries, 2]
                           * each state's row at (type S + state) PFR_SLOT_WIDTH (cpu_slots.c) */
     float *rewards;      /* the chains' distinct rewards, indexed by the slots' entries */
     int slot_bits;       /* bits of a slot entry's next state; the next row's long flag above them */

@@ -171,8 +171,9 @@ static inline int pfr_agent_type(const pfr_sim *sim, int64_t i)
 #define PFR_CPU_OVERLAY_HASH 1
 #define PFR_CPU_OVERLAY_MAP 2
 #define PFR_CPU_OVERLAY_SCAN 3
-/* The 16-agent step's copy of the chains (cpu_engine.h). AUTO: slots (cpu_slots.c) where it scans and
- * the tables outgrow the caches, else 16-byte entries; the others force one where it applies. */
+/* The 16-agent step's copy of the chains (cpu_engine.h). AUTO: slots (cpu_slots.c) where it scans or
+ * probes hash tables and the entries outgrow L2 twice, else 16-byte entries; the others force one
+ * where it applies (slots: where they fit, cpu_slots.c). */
 #define PFR_CPU_CHAINS_AUTO 0
 #define PFR_CPU_CHAINS_ENTRIES 1
 #define PFR_CPU_CHAINS_SLOTS 2
