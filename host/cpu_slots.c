@@ -22,12 +22,14 @@
 #include "cpu_engine.h"
 
 #define PFR_SLOT_MAX_REWARDS 4096 /* distinct rewards the table holds (16 KB, in L1/L2) */
-#define PFR_SLOT_DICT (2 * PFR_SLOT_MAX_REWARDS)
+#define PFR_SLOT_DICT_LOG2 13 /* the table's hash: twice the rewards it holds */
+#define PFR_SLOT_DICT (1 << PFR_SLOT_DICT_LOG2)
+_Static_assert(PFR_SLOT_DICT == 2 * PFR_SLOT_MAX_REWARDS, "the rewards' hash is half full at most");
 
 /* The index of reward bits v in the table (added if new); -1 when the table is full. */
 static int reward_index(uint32_t *keys, int32_t *idx, float *table, int *n, int cap, uint32_t v)
 {
-    uint32_t h = (v * 2654435761u) >> (32 - 13); /* PFR_SLOT_DICT = 2^13 */
+    uint32_t h = (v * 2654435761u) >> (32 - PFR_SLOT_DICT_LOG2);
     for (;; h = (h + 1) & (PFR_SLOT_DICT - 1)) {
         if (idx[h] < 0) {
             if (*n >= cap)

@@ -12,30 +12,16 @@
 
 #include "engine.h"
 #include "tests/cpu_restart.h"
+#include "tests/test_sim.h"
 
 namespace {
 
-using Overrides = std::map<std::string, std::string>;
-
-pfr_config make_config(const Overrides &o)
-{
-    pfr_config c;
-    pfr_config_init(&c);
-    pfr_error err;
-    for (const auto &kv : o)
-        EXPECT_EQ(pfr_config_set(&c, kv.first.c_str(), kv.second.c_str(), &err), PFR_OK) << err.msg;
-    return c;
-}
+using pfr_test::Overrides;
+using pfr_test::config_from;
 
 struct Sim {
     pfr_sim *s = nullptr;
-    explicit Sim(const Overrides &o)
-    {
-        pfr_config c = make_config(o);
-        pfr_error err;
-        pfr_status st = pfr_sim_create(&c, &s, &err);
-        EXPECT_EQ(st, PFR_OK) << err.msg;
-    }
+    explicit Sim(const Overrides &o) : s(pfr_test::make_sim(o)) {}
     ~Sim() { pfr_sim_destroy(s); }
     void run(int64_t rounds) { ASSERT_EQ(pfr_sim_run(s, rounds), PFR_OK) << pfr_sim_last_error(s); }
     pfr_metrics first() const
@@ -531,7 +517,7 @@ TEST(Run, EvaluatesOnScheduleAndCountsSteps)
 TEST(Api, ErrorsAreReportedNotFatal)
 {
     pfr_sim_destroy(nullptr);
-    pfr_config c = make_config({{"dim", "60"}});
+    pfr_config c = config_from({{"dim", "60"}});
     pfr_sim *s = nullptr;
     pfr_error err;
     EXPECT_EQ(pfr_sim_create(&c, &s, &err), PFR_ERR_CONFIG);
@@ -555,7 +541,7 @@ TEST(Api, SetUpReportsItsStagesInOrder)
         s->stages.push_back(stage);
         s->fractions.push_back(fraction);
     };
-    pfr_config c = make_config(cliff("pfedtd_rep"));
+    pfr_config c = config_from(cliff("pfedtd_rep"));
     pfr_sim *s = nullptr;
     pfr_error err;
     ASSERT_EQ(pfr_sim_create_ex(&c, fn, &seen, &s, &err), PFR_OK) << err.msg;

@@ -14,11 +14,12 @@
 #include <vector>
 
 #include "engine.h"
+#include "tests/test_sim.h"
 #include "tests/test_temp.h"
 
 namespace {
 
-using Overrides = std::map<std::string, std::string>;
+using pfr_test::Overrides;
 
 std::string temp_dir()
 {
@@ -27,14 +28,7 @@ std::string temp_dir()
 
 pfr_sim *make(const Overrides &o)
 {
-    pfr_config c;
-    pfr_config_init(&c);
-    pfr_error err;
-    for (const auto &kv : o)
-        EXPECT_EQ(pfr_config_set(&c, kv.first.c_str(), kv.second.c_str(), &err), PFR_OK) << err.msg;
-    pfr_sim *s = nullptr;
-    EXPECT_EQ(pfr_sim_create(&c, &s, &err), PFR_OK) << err.msg;
-    return s;
+    return pfr_test::make_sim(o);
 }
 
 // Everything a run computes, with the clocks left out.

@@ -11,25 +11,16 @@
 
 #include "engine.h"
 #include "tests/cpu_restart.h"
+#include "tests/test_sim.h"
 #include "tests/test_temp.h"
 
 namespace {
 
-using Overrides = std::map<std::string, std::string>;
+using pfr_test::Overrides;
 
 pfr_sim *make(const Overrides &o, pfr_status want = PFR_OK, std::string *msg = nullptr)
 {
-    pfr_config c;
-    pfr_config_init(&c);
-    pfr_error err;
-    for (const auto &kv : o)
-        EXPECT_EQ(pfr_config_set(&c, kv.first.c_str(), kv.second.c_str(), &err), PFR_OK) << kv.first << ": " << err.msg;
-    pfr_sim *s = nullptr;
-    const pfr_status st = pfr_sim_create(&c, &s, &err);
-    EXPECT_EQ(st, want) << err.msg;
-    if (msg)
-        *msg = err.msg;
-    return s;
+    return pfr_test::make_sim(o, want, msg);
 }
 
 struct Sim {

@@ -9,10 +9,11 @@
 
 #include "engine.h"
 #include "tests/cpu_restart.h"
+#include "tests/test_sim.h"
 
 namespace {
 
-using Overrides = std::map<std::string, std::string>;
+using pfr_test::Overrides;
 
 struct Bits {
     std::vector<float> phi, theta;
@@ -23,25 +24,20 @@ struct Bits {
 // the copy of the chains it ran with.
 Bits run(const Overrides &o, int path, int overlay, int chains, int rounds, int *chains_used)
 {
-    pfr_config c;
-    pfr_config_init(&c);
-    pfr_error err;
-    for (const auto &kv : o)
-        EXPECT_EQ(pfr_config_set(&c, kv.first.c_str(), kv.second.c_str(), &err), PFR_OK) << err.msg;
-    pfr_sim *s = nullptr;
-    EXPECT_EQ(pfr_sim_create(&c, &s, &err), PFR_OK) << err.msg;
+    pfr_sim *s = pfr_test::make_sim(o);
     Bits b;
     if (!s)
         return b;
     pfr_test::restart_cpu_engine(s, path, 0, overlay, chains);
     *chains_used = pfr_engine_cpu_chains(s);
     EXPECT_EQ(pfr_sim_run(s, rounds), PFR_OK) << pfr_sim_last_error(s);
-    const int S = pfr_sim_num_states(s), d = c.dim;
+    const int S = pfr_sim_num_states(s), d = pfr_sim_config(s)->dim;
+    const int64_t N = pfr_sim_config(s)->agents;
     b.phi.resize((size_t)S * d);
-    b.theta.resize((size_t)c.agents * d);
-    b.state.resize((size_t)c.agents);
+    b.theta.resize((size_t)N * d);
+    b.state.resize((size_t)N);
     EXPECT_EQ(pfr_sim_get_phi(s, b.phi.data(), b.phi.size()), PFR_OK);
-    for (int64_t i = 0; i < c.agents; ++i)
+    for (int64_t i = 0; i < N; ++i)
         EXPECT_EQ(pfr_sim_get_theta(s, i, b.theta.data() + i * d, d), PFR_OK);
     EXPECT_EQ(pfr_sim_get_states(s, b.state.data(), b.state.size()), PFR_OK);
     pfr_sim_destroy(s);

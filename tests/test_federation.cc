@@ -11,23 +11,16 @@
 
 #include "engine.h"
 #include "federation.h"
+#include "tests/test_sim.h"
 #include "tests/test_temp.h"
 
 namespace {
 
-using Overrides = std::map<std::string, std::string>;
+using pfr_test::Overrides;
 
 struct Sim {
     pfr_sim *s = nullptr;
-    explicit Sim(const Overrides &o)
-    {
-        pfr_config c;
-        pfr_config_init(&c);
-        pfr_error err;
-        for (const auto &kv : o)
-            EXPECT_EQ(pfr_config_set(&c, kv.first.c_str(), kv.second.c_str(), &err), PFR_OK) << err.msg;
-        EXPECT_EQ(pfr_sim_create(&c, &s, &err), PFR_OK) << err.msg;
-    }
+    explicit Sim(const Overrides &o) : s(pfr_test::make_sim(o)) {}
     ~Sim() { pfr_sim_destroy(s); }
     void run(int64_t rounds) { ASSERT_EQ(pfr_sim_run(s, rounds), PFR_OK) << pfr_sim_last_error(s); }
     std::vector<float> phi() const
