@@ -34,6 +34,9 @@
 #define PFR_SLOT_MIN_BYTES (4 << 20) /* slots where the 16-byte entries take more than this (twice this
                                       * machine's L2): S = 10,000 1.036x / 1.03x, S = 40,000 1.055x /
                                       * 1.03x; S = 2,500 (2 MB of entries) 0.975x (bench/RESULTS.md) */
+#define PFR_SHAPE_MIN_BYTES (1 << 20) /* slots by shape where the entries take more than this (half this
+                                       * machine's L2): S = 2,500 (2 MB) 1.035x; S = 48 0.96x */
+#define PFR_SHAPE_SHARE 8 /* ... and there are at most an eighth as many shapes as rows (2 where forced) */
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define PFR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -145,7 +148,11 @@ typedef struct cpu_engine {
     uint32_t *slots;     /* instead of ent at large S (the step's modes 3 and 4): [M S PFR_SLOT_WIDTH + long rows' entries, 2]
                           * each state's row at (type S + state) PFR_SLOT_WIDTH (cpu_slots.c) */
     float *rewards;      /* the chains' distinct rewards, indexed by the slots' entries */
-    int slot_bits;       /* bits of a slot entry's next state; the next row's long flag above them */
+    int slot_bits;       /* bits of a slot entry's next state; the next row's long flag above them (by
+                          * shape: whether the next state is written as itself) */
+    uint16_t *shape_of;  /* [M S + 2] with the slots by shape (cpu_slots.c): state s of type m has the row
+                          * of shape shape_of[m S + s] & 0x7FFF, a long one where bit 15 is set; NULL: the
+                          * slots by state */
     int32_t *row_idx;    /* [N] with prefetch and next rows in the entries: each agent's row, as an index into
                           * rp32 (type (S + 1) + state; -1 none), and its first entry and length, left by its
                           * last step, so that a group starts without two gathers from the row pointers (a
@@ -233,6 +240,10 @@ void pfr_cpu_apply_rows_noisy(cpu_engine *e, cpu_thread *w, int tid, int64_t par
  * e->rewards, e->slot_bits), 0 not worth it or not possible (too many long rows or distinct rewards),
  * -1 out of memory. */
 int pfr_cpu_slots_build(cpu_engine *e, const pfr_sim *sim, void *(*alloc)(size_t));
+/* The chains by shape (cpu_slots.c): the slots of the distinct rows, and each state's shape
+ * (e->shape_of); 1 built, 0 not possible or not worth it (more than 2^15 shapes or more than
+ * 1 / share as many as rows, too many distinct rewards or long rows), -1 out of memory. */
+int pfr_cpu_shapes_build(cpu_engine *e, const pfr_sim *sim, int share, void *(*alloc)(size_t));
 
 /* The engine's interface (engine_cpu.c) and its end (cpu_setup.c). */
 extern const pfr_engine_vtbl pfr_cpu_engine_vtbl;

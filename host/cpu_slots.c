@@ -1,7 +1,11 @@
 /*
- * cpu_slots.c — the chains as the 16-agent step reads them where they are large: every state's row in
- * a slot of PFR_SLOT_WIDTH entries of 8 bytes at a fixed place, (type S + state) PFR_SLOT_WIDTH, so a
- * step finds the next row from the next state alone, and one 32-byte slot is all it reads of a row.
+ * cpu_slots.c — the chains as the 16-agent step reads them where they are large, in two layouts: by
+ * state (below), and by shape (further down: a slot a distinct row, a 16-bit number a state), which
+ * the engine prefers where the rows repeat (cpu_setup.c).
+ *
+ * By state: every state's row in a slot of PFR_SLOT_WIDTH entries of 8 bytes at a fixed place, (type
+ * S + state) PFR_SLOT_WIDTH, so a step finds the next row from the next state alone, and one 32-byte
+ * slot is all it reads of a row.
  *
  * Why: at large S every step of every lane reads one row from a table far larger than the caches,
  * and on the 2-core Xeon a random line past the last level it holds (about 16 MB) costs 3.5-5 ns even
@@ -118,5 +122,183 @@ int pfr_cpu_slots_build(cpu_engine *e, const pfr_sim *sim, void *(*alloc)(size_t
     e->slots = slots;
     e->rewards = table;
     e->slot_bits = sbits;
+    return 1;
+}
+
+/*
+ * The chains by shape. Many states' rows are alike once a next state is written relative to the
+ * state: a grid world's open cells all move by -W, -1, 0, +1, +W with the same probabilities and
+ * rewards, its walls all leave for the same start, its goals all restart at the same cells. Each
+ * distinct row (a shape) gets one slot, and a state keeps only its shape's number in 16 bits: the
+ * bench grid world at S = 40,000 with 16 types has 758 shapes (24 KB of slots, in L1) and 1.28 MB of
+ * numbers, instead of 20 MB of slots a state.
+ *
+ * An entry's word 1: the next state (bits 0 .. sbits-1), or, where bit sbits is clear, the next
+ * state minus this one modulo 2^sbits (a move: s2 = (s + v) mod 2^sbits, exact because s2 < 2^sbits);
+ * the reward's index above, as in the slots. Which differences count as moves is read from the
+ * chains: those that occur at least PFR_SHAPE_MOVE_SHARE-th of all entries (a grid's 0, +-1, +-W);
+ * any other next state is written as itself, so that rows that jump to the same cells (restarts)
+ * share a shape. A state's number: its shape's slot, with bit 15 set where the shape is a long row
+ * (its slot holds the first entry and the length, as in the slots). Not built where there are more
+ * than 2^15 shapes or more than 1 / share as many as rows, or where more than a sixteenth of the rows
+ * are long (the slots by state, or the entries, then).
+ */
+#define PFR_SHAPE_MAX (1 << 15)
+#define PFR_SHAPE_HASH_LOG2 16 /* the shapes' hash table: twice the shapes it holds */
+#define PFR_SHAPE_MOVE_SHARE 1024
+_Static_assert((1 << PFR_SHAPE_HASH_LOG2) == 2 * PFR_SHAPE_MAX, "the shapes' hash is half full at most");
+
+typedef struct shape_set {
+    uint32_t *words; /* every shape's entries, 2 words each, one after the other */
+    uint64_t nwords, capwords;
+    uint64_t *at;    /* [PFR_SHAPE_MAX] shape k: entries from word at[k], len[k] of them */
+    uint32_t *len;
+    int32_t *hash;   /* [2^PFR_SHAPE_HASH_LOG2] shape numbers, -1 empty */
+    int n;
+    uint64_t long_entries; /* entries of the long shapes */
+} shape_set;
+
+/* The number of the shape of n entries e (2 n words), added if new; -1 out of memory or shapes. */
+static int shape_index(shape_set *h, const uint32_t *e, uint32_t n)
+{
+    uint64_t x = 0x9E3779B97F4A7C15ull ^ n;
+    for (uint32_t k = 0; k < 2 * n; ++k)
+        x = (x ^ e[k]) * 0x100000001B3ull;
+    for (uint32_t p = (uint32_t)(x >> (64 - PFR_SHAPE_HASH_LOG2));; p = (p + 1) & ((1u << PFR_SHAPE_HASH_LOG2) - 1)) {
+        const int k = h->hash[p];
+        if (k < 0)
+            break;
+        if (h->len[k] == n && memcmp(h->words + h->at[k], e, sizeof(uint32_t) * 2 * n) == 0)
+            return k;
+    } /* (an empty place is always found: the table is half full at most) */
+    if (h->n >= PFR_SHAPE_MAX)
+        return -1;
+    if (h->nwords + 2 * n > h->capwords) {
+        const uint64_t cap = 2 * (h->nwords + 2 * n);
+        uint32_t *w = realloc(h->words, sizeof(uint32_t) * cap);
+        if (!w)
+            return -1;
+        h->words = w;
+        h->capwords = cap;
+    }
+    memcpy(h->words + h->nwords, e, sizeof(uint32_t) * 2 * n);
+    const int k = h->n++;
+    h->at[k] = h->nwords;
+    h->len[k] = n;
+    h->nwords += 2 * n;
+    if (n > PFR_SLOT_WIDTH)
+        h->long_entries += n;
+    for (uint32_t p = (uint32_t)(x >> (64 - PFR_SHAPE_HASH_LOG2));; p = (p + 1) & ((1u << PFR_SHAPE_HASH_LOG2) - 1))
+        if (h->hash[p] < 0) {
+            h->hash[p] = k;
+            break;
+        }
+    return k;
+}
+
+int pfr_cpu_shapes_build(cpu_engine *e, const pfr_sim *sim, int share, void *(*alloc)(size_t))
+{
+    const pfr_env *env = sim->env;
+    const uint64_t S = (uint64_t)sim->S, M = (uint64_t)sim->M;
+    int sbits = 1;
+    while (((uint64_t)1 << sbits) <= S)
+        ++sbits;
+    const int rbits = 31 - sbits;
+    const int cap = rbits >= 12 ? PFR_SLOT_MAX_REWARDS : rbits > 0 ? 1 << rbits : 0;
+    const uint32_t smask = (1u << sbits) - 1;
+    uint64_t longest = 0, nnz = 0, rows_long = 0;
+    for (uint64_t m = 0; m < M; ++m)
+        for (uint64_t s = 0; s < S; ++s) {
+            const uint64_t r = m * (S + 1) + s, n = env->row_ptr[r + 1] - env->row_ptr[r];
+            if (n == 0)
+                return 0;
+            longest = n > longest ? n : longest;
+            nnz += n;
+            rows_long += n > PFR_SLOT_WIDTH;
+        }
+    /* worth it where nearly every row fits a slot (as the slots by state) and rows repeat */
+    if (cap == 0 || M * S >= (uint64_t)INT32_MAX || rows_long * 16 > M * S)
+        return 0;
+    /* the moves: next - s + S - 1 counted over all entries */
+    uint32_t *count = calloc(2 * S - 1, sizeof(uint32_t));
+    uint32_t *keys = malloc(sizeof(uint32_t) * PFR_SLOT_DICT);
+    int32_t *idx = malloc(sizeof(int32_t) * PFR_SLOT_DICT);
+    float *table = malloc(sizeof(float) * (size_t)cap);
+    uint32_t *row = malloc(sizeof(uint32_t) * 2 * (longest > PFR_SLOT_WIDTH ? longest : PFR_SLOT_WIDTH));
+    uint16_t *ids = alloc(sizeof(uint16_t) * (M * S + 2)); /* +2: a dword gather reads a number past */
+    shape_set h = {0};
+    h.at = malloc(sizeof(uint64_t) * PFR_SHAPE_MAX);
+    h.len = malloc(sizeof(uint32_t) * PFR_SHAPE_MAX);
+    h.hash = malloc(sizeof(int32_t) * ((size_t)1 << PFR_SHAPE_HASH_LOG2));
+    const int oom = !(count && keys && idx && table && row && ids && h.at && h.len && h.hash);
+    int ok = !oom, nrew = 0;
+    for (int p = 0; ok && p < PFR_SLOT_DICT; ++p)
+        idx[p] = -1;
+    for (int p = 0; ok && p < (1 << PFR_SHAPE_HASH_LOG2); ++p)
+        h.hash[p] = -1;
+    for (uint64_t r = 0; ok && r < M * (S + 1); ++r)
+        if (r % (S + 1) != S)
+            for (uint64_t j = env->row_ptr[r]; j < env->row_ptr[r + 1]; ++j)
+                count[env->next[j] + S - 1 - r % (S + 1)]++;
+    const uint64_t move_min = nnz / PFR_SHAPE_MOVE_SHARE > 16 ? nnz / PFR_SHAPE_MOVE_SHARE : 16;
+    for (uint64_t m = 0; ok && m < M; ++m)
+        for (uint64_t s = 0; ok && s < S; ++s) {
+            const uint64_t r = m * (S + 1) + s, lo = env->row_ptr[r], n = env->row_ptr[r + 1] - lo;
+            const uint64_t width = n > PFR_SLOT_WIDTH ? n : PFR_SLOT_WIDTH;
+            for (uint64_t k = 0; ok && k < width; ++k) {
+                const uint64_t j = lo + (k < n ? k : n - 1);
+                const uint32_t nx = env->next[j];
+                const int move = count[nx + S - 1 - s] >= move_min;
+                uint32_t rb;
+                memcpy(&rb, &env->reward[j], sizeof rb);
+                const int ri = reward_index(keys, idx, table, &nrew, cap, rb);
+                ok = ri >= 0;
+                row[2 * k] = k < n ? env->thr[j] : 0xFFFFFFFFu;
+                row[2 * k + 1] = (move ? (nx - (uint32_t)s) & smask : nx | 1u << sbits) | (uint32_t)ri << (sbits + 1);
+            }
+            const int k = ok ? shape_index(&h, row, (uint32_t)width) : -1;
+            ok = k >= 0;
+            if (ok)
+                ids[m * S + s] = (uint16_t)(k | (n > PFR_SLOT_WIDTH ? 0x8000 : 0));
+        }
+    ok = ok && (uint64_t)h.n * (uint64_t)share <= M * S;
+    /* the slots: shape k's at k PFR_SLOT_WIDTH, the long shapes' entries after them */
+    const uint64_t total = (uint64_t)h.n * PFR_SLOT_WIDTH + h.long_entries;
+    uint32_t *slots = ok && total < (uint64_t)INT32_MAX ? alloc(sizeof(uint32_t) * 2 * total) : NULL;
+    const int oom2 = ok && total < (uint64_t)INT32_MAX && !slots;
+    uint64_t next_long = (uint64_t)h.n * PFR_SLOT_WIDTH;
+    for (int k = 0; slots && k < h.n; ++k) {
+        uint32_t *slot = slots + 2 * (uint64_t)k * PFR_SLOT_WIDTH;
+        if (h.len[k] > PFR_SLOT_WIDTH) {
+            for (int q = 0; q < PFR_SLOT_WIDTH; ++q) {
+                slot[2 * q] = 0;
+                slot[2 * q + 1] = PFR_SLOT_LONG;
+            }
+            slot[0] = (uint32_t)next_long;
+            slot[2] = h.len[k];
+            slot = slots + 2 * next_long;
+            next_long += h.len[k];
+        }
+        memcpy(slot, h.words + h.at[k], sizeof(uint32_t) * 2 * h.len[k]);
+    }
+    if (ids)
+        ids[M * S] = ids[M * S + 1] = 0;
+    free(count);
+    free(keys);
+    free(idx);
+    free(row);
+    free(h.words);
+    free(h.at);
+    free(h.len);
+    free(h.hash);
+    if (!slots) { /* out of memory, or more shapes or distinct rewards than the tables hold */
+        free(table);
+        free(ids);
+        return oom || oom2 ? -1 : 0;
+    }
+    e->slots = slots;
+    e->rewards = table;
+    e->slot_bits = sbits;
+    e->shape_of = ids;
     return 1;
 }

@@ -151,19 +151,32 @@ __attribute__((target("avx512f"))) static inline void x16_put(x16_ptrs p, const 
 
 _Static_assert(PFR_SLOT_WIDTH == 4, "x16_slot_row places a slot by a shift of 2");
 
-/* With the chains in slots (cpu_slots.c): the rows (first entry, length) of states s, lane by lane:
- * each state's slot, or where lng has the lane (a long row) the entries after the slots that its slot
- * points to. */
-__attribute__((target("avx512f"))) static inline void x16_slot_row(const uint32_t *slots, __m512i vslot, __m512i s,
-                                                                   __mmask16 lng, __m512i *lo, __m512i *n)
+/* With the chains in slots (cpu_slots.c): the rows (first entry, length) of the slots at entry `at`,
+ * lane by lane: each slot, or where lng has the lane (a long row) the entries after the slots that its
+ * slot points to. */
+__attribute__((target("avx512f"))) static inline void x16_row_at(const uint32_t *slots, __m512i at, __mmask16 lng,
+                                                                 __m512i *lo, __m512i *n)
 {
-    const __m512i at = _mm512_slli_epi32(_mm512_add_epi32(vslot, s), 2);
     *lo = at;
     *n = _mm512_set1_epi32(PFR_SLOT_WIDTH);
     if (lng) {
         *lo = _mm512_mask_i32gather_epi32(at, lng, at, slots, 8);
         *n = _mm512_mask_i32gather_epi32(*n, lng, _mm512_add_epi32(at, _mm512_set1_epi32(1)), slots, 8);
     }
+}
+
+/* The rows of states s (types' first rows vslot), lane by lane: by state, each state's slot (lng: the
+ * lanes whose rows are long, from the entry that led there); by shape, the slot of its shape. */
+__attribute__((target("avx512f"))) static inline void x16_slot_row(const cpu_engine *e, const int cmp, __m512i vslot,
+                                                                   __m512i s, __mmask16 lng, __m512i *lo, __m512i *n)
+{
+    if (cmp == 2) { /* a 16-bit number: a dword gather at 2 bytes a state, the high half dropped */
+        const __m512i id = _mm512_i32gather_epi32(_mm512_add_epi32(vslot, s), (const int *)e->shape_of, 2);
+        lng = _mm512_test_epi32_mask(id, _mm512_set1_epi32(0x8000));
+        x16_row_at(e->slots, _mm512_slli_epi32(_mm512_and_si512(id, _mm512_set1_epi32(0x7FFF)), 2), lng, lo, n);
+        return;
+    }
+    x16_row_at(e->slots, _mm512_slli_epi32(_mm512_add_epi32(vslot, s), 2), lng, lo, n);
 }
 
 __attribute__((target("avx512f"))) static inline __attribute__((always_inline)) void
@@ -196,6 +209,9 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
     const __m512i one = _mm512_set1_epi32(1), zero = _mm512_setzero_si512(), ff = _mm512_set1_epi32(0xFF);
     const __m512i dD = _mm512_set1_epi32(D);
     __m512i st = _mm512_loadu_si512(sim->state + i0), nvec = zero, qnext = ff;
+    /* the state whose row lo_next holds: st, but also for the lanes sitting out, whose st stays while
+     * their search goes on (by shape, a move is added to it) */
+    __m512i sc = st;
     /* mode 3: each lane's overlay table (pfr_overlay: key, slot pairs, open addressing) at a fixed
      * stride in w->ov_tabs; hnext: where the next row sits in it, or the empty place it would take
      * (at the first step the overlays are empty, so the row's hash) */
@@ -247,11 +263,13 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
      * from the row pointers */
     const __m512i ridx0 = _mm512_add_epi32(vrow, st);
     __m512i lo_next, n_next;
-    if (cmp) { /* a long row's slot says so in every entry */
+    if (cmp == 2) {
+        x16_slot_row(e, cmp, vslot, st, 0, &lo_next, &n_next);
+    } else if (cmp) { /* a long row's slot says so in every entry */
         const __m512i at = _mm512_slli_epi32(_mm512_add_epi32(vslot, st), 2); /* x16_slot_row's place */
         const __mmask16 lng = _mm512_cmpeq_epi32_mask(_mm512_i32gather_epi32(at, (const int *)e->slots + 1, 8),
                                                       _mm512_set1_epi32((int)PFR_SLOT_LONG));
-        x16_slot_row(e->slots, vslot, st, lng, &lo_next, &n_next);
+        x16_slot_row(e, cmp, vslot, st, lng, &lo_next, &n_next);
     } else if (e->row_idx) {
         const __mmask16 fresh = _mm512_cmpneq_epi32_mask(_mm512_loadu_si512(e->row_idx + i0), ridx0);
         const __m512i clo = _mm512_loadu_si512(e->row_lo + i0);
@@ -284,10 +302,17 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
         __m512i s2, len2 = zero;
         __m512 rho;
         __mmask16 nlong = 0; /* cmp: lanes whose next row is long */
-        if (cmp) { /* word 1: the next state, its row's long flag, the reward's index */
+        if (cmp) { /* word 1: the next state, its row's long flag (by shape: whether the next state is
+                    * written as itself, else as a move from this one), the reward's index */
             const __m512i pay = _mm512_i32gather_epi32(base, (const int *)e->slots + 1, 8);
-            s2 = _mm512_and_si512(pay, _mm512_set1_epi32((1 << e->slot_bits) - 1));
-            nlong = _mm512_test_epi32_mask(pay, _mm512_set1_epi32(1 << e->slot_bits));
+            const __m512i smask = _mm512_set1_epi32((1 << e->slot_bits) - 1);
+            s2 = _mm512_and_si512(pay, smask);
+            if (cmp == 2) /* a move from the state whose row this is (sc: lanes sitting out too) */
+                s2 = _mm512_and_si512(
+                    _mm512_mask_add_epi32(s2, _mm512_testn_epi32_mask(pay, _mm512_set1_epi32(1 << e->slot_bits)), s2, sc),
+                    smask);
+            else
+                nlong = _mm512_test_epi32_mask(pay, _mm512_set1_epi32(1 << e->slot_bits));
             rho = _mm512_i32gather_ps(_mm512_srlv_epi32(pay, _mm512_set1_epi32(e->slot_bits + 1)), e->rewards, 4);
         } else {
             s2 = _mm512_i32gather_epi32(base4, e->ent + 1, 4);
@@ -300,7 +325,10 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
         if (ahead && k == K / 2)
             for (int g = 0; g < 16; ++g) {
                 const int64_t i = i0 + 16 + g;
-                if (cmp) { /* its state's slot (a long row's entries follow at its first step) */
+                if (cmp == 2) { /* its state's shape (the shapes' slots stay in cache) */
+                    _mm_prefetch((const char *)(e->shape_of + (size_t)pfr_agent_type(sim, i) * S + sim->state[i]),
+                                 _MM_HINT_T0);
+                } else if (cmp) { /* its state's slot (a long row's entries follow at its first step) */
                     _mm_prefetch((const char *)(e->slots + 8 * ((size_t)pfr_agent_type(sim, i) * S + sim->state[i])),
                                  _MM_HINT_T0);
                 } else if (e->row_idx) { /* the cached row: a stale one only wastes a prefetch */
@@ -317,7 +345,8 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
                                         * a prefetch of their entries and of Phi's rows */
             const __m512i ridx = _mm512_add_epi32(vrow, s2);
             if (cmp) {
-                x16_slot_row(e->slots, vslot, s2, nlong, &lo_next, &n_next);
+                x16_slot_row(e, cmp, vslot, s2, nlong, &lo_next, &n_next);
+                sc = s2;
             } else if (e->ent_next_row) {
                 lo_next = _mm512_i32gather_epi32(base4, e->ent + 3, 4); /* the line s2 came from */
                 n_next = len2;
@@ -337,7 +366,10 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
                 _mm512_storeu_si512(s_a, s2);
                 for (int g = 0; g < 16; ++g) {
                     /* the row's first and last entries: a row of more than four spans two lines */
-                    if (cmp) { /* a slot is half a line; a long row may span several */
+                    if (cmp == 2) { /* the shapes' slots stay in cache; a long row may not */
+                        if (hi_a[g] - lo_a[g] > PFR_SLOT_WIDTH)
+                            _mm_prefetch((const char *)(e->slots + 2 * (size_t)lo_a[g]), _MM_HINT_T0);
+                    } else if (cmp) { /* a slot is half a line; a long row may span several */
                         _mm_prefetch((const char *)(e->slots + 2 * (size_t)lo_a[g]), _MM_HINT_T0);
                         if (hi_a[g] - lo_a[g] > PFR_SLOT_WIDTH)
                             _mm_prefetch((const char *)(e->slots + 2 * (size_t)hi_a[g] - 2), _MM_HINT_T0);
@@ -488,24 +520,28 @@ __attribute__((target("avx512f"))) void pfr_cpu_group_x16(cpu_engine *e, cpu_thr
     const pfr_sim *sim = e->sim;
     if (e->rp32) { /* every lookup a gather */
         const int mode = sim->own_phi ? 1 : !sim->learn_phi ? 0 : e->scan ? 4 : e->map ? 2 : 3;
+        const int cmp = e->shape_of ? 2 : e->slots ? 1 : 0;
 #define PFR_X16G(D)                                                                                      \
     case D * 8 + 0: run_group_x16g_d(e, w, i0, part, D, 0, 0); return;                                 \
     case D * 8 + 1: run_group_x16g_d(e, w, i0, part, D, 1, 0); return;                                 \
     case D * 8 + 2: run_group_x16g_d(e, w, i0, part, D, 2, 0); return;                                 \
-    case D * 8 + 3: /* hash tables, the chains in slots or as entries */                              \
-        e->slots ? run_group_x16g_d(e, w, i0, part, D, 3, 1) : run_group_x16g_d(e, w, i0, part, D, 3, 0); \
-        return;
+    case D * 8 + 3: /* hash tables, the chains in slots by shape or state, or as entries */          \
+        switch (cmp) {                                                                                   \
+        case 2: run_group_x16g_d(e, w, i0, part, D, 3, 2); return;                                      \
+        case 1: run_group_x16g_d(e, w, i0, part, D, 3, 1); return;                                      \
+        default: run_group_x16g_d(e, w, i0, part, D, 3, 0); return;                                     \
+        }                                                                                                \
+    case D * 8 + 4: /* the scan (d = 32 never scans: cpu_setup.c) */                                   \
+        switch (cmp) {                                                                                   \
+        case 2: run_group_x16g_d(e, w, i0, part, D == 32 ? 16 : D, 4, 2); return;                       \
+        case 1: run_group_x16g_d(e, w, i0, part, D == 32 ? 16 : D, 4, 1); return;                       \
+        default: run_group_x16g_d(e, w, i0, part, D == 32 ? 16 : D, 4, 0); return;                      \
+        }
         switch (sim->d * 8 + mode) {
         PFR_X16G(4)
         PFR_X16G(8)
         PFR_X16G(16)
         PFR_X16G(32)
-        /* the scan, with the chains in slots (cpu_slots.c) or as entries */
-        case 4 * 8 + 4: e->slots ? run_group_x16g_d(e, w, i0, part, 4, 4, 1) : run_group_x16g_d(e, w, i0, part, 4, 4, 0); return;
-        case 8 * 8 + 4: e->slots ? run_group_x16g_d(e, w, i0, part, 8, 4, 1) : run_group_x16g_d(e, w, i0, part, 8, 4, 0); return;
-        default: /* (d = 32 never scans: cpu_setup.c) */
-            e->slots ? run_group_x16g_d(e, w, i0, part, 16, 4, 1) : run_group_x16g_d(e, w, i0, part, 16, 4, 0);
-            return;
         }
 #undef PFR_X16G
     }

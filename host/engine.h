@@ -171,17 +171,18 @@ static inline int pfr_agent_type(const pfr_sim *sim, int64_t i)
 #define PFR_CPU_OVERLAY_HASH 1
 #define PFR_CPU_OVERLAY_MAP 2
 #define PFR_CPU_OVERLAY_SCAN 3
-/* The 16-agent step's copy of the chains (cpu_engine.h). AUTO: slots (cpu_slots.c) where it scans or
- * probes hash tables and the entries outgrow L2 twice, else 16-byte entries; the others force one
- * where it applies (slots: where they fit, cpu_slots.c). */
+/* The 16-agent step's copy of the chains (cpu_engine.h). AUTO: where it scans or probes hash tables
+ * and the entries outgrow L2 twice, slots by shape (cpu_slots.c), else slots by state where they fit,
+ * else 16-byte entries; the others force one where it applies (else the next in that order). */
 #define PFR_CPU_CHAINS_AUTO 0
 #define PFR_CPU_CHAINS_ENTRIES 1
 #define PFR_CPU_CHAINS_SLOTS 2
+#define PFR_CPU_CHAINS_SHAPES 3
 
 /* The CPU engine (engine_cpu.c); the CUDA engine is declared in cuda/cuda_engine.h. */
 pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err);
-/* Tests: the 16-agent step's copy of the chains in the running CPU engine (PFR_CPU_CHAINS_SLOTS or
- * _ENTRIES; 0 where it has none). */
+/* Tests: the 16-agent step's copy of the chains in the running CPU engine (PFR_CPU_CHAINS_SHAPES,
+ * _SLOTS or _ENTRIES; 0 where it has none). */
 int pfr_engine_cpu_chains(const pfr_sim *sim);
 /* What pfr_engine_cpu_init allocates for T threads and N agents (`shared`: an algorithm that
  * aggregates; M types of nnz transitions in all), for the memory plan. */

@@ -1,5 +1,6 @@
-// test_cpu_chains.cc — the 16-agent step's two copies of the chains (host/cpu_slots.c: a slot of four
-// 8-byte entries a state; host/cpu_setup.c: 16-byte entries) give the bits of the scalar path.
+// test_cpu_chains.cc — the 16-agent step's three copies of the chains (host/cpu_slots.c: a slot of four
+// 8-byte entries a state, or a slot a distinct row and a shape number a state; host/cpu_setup.c:
+// 16-byte entries) give the bits of the scalar path.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -53,9 +54,10 @@ void expect_same_bits(const Bits &a, const Bits &b)
 
 } // namespace
 
-// Slots and entries against the scalar path: a small grid whose goals restart at 16 starts (rows
-// longer than a slot, reached often at K = 32), and a 40 x 40 grid of 16 types with stale Phi, its
-// overlays scanned (d = 4, 16) or in hash tables (d = 32; K = 40).
+// Slots by state and by shape, and entries, against the scalar path: a small grid whose goals restart
+// at 16 starts (rows longer than a slot, reached often at K = 32; by shape, the restarts' next states
+// written as themselves and the moves as differences), and a 40 x 40 grid of 16 types with stale Phi,
+// its overlays scanned (d = 4, 16) or in hash tables (d = 32; K = 40).
 TEST(Determinism, ChainsInSlotsGiveTheBitsOfTheEntries)
 {
     if (!__builtin_cpu_supports("avx512f"))
@@ -81,6 +83,9 @@ TEST(Determinism, ChainsInSlotsGiveTheBitsOfTheEntries)
         const Bits slots = run(o, PFR_CPU_PATH_AUTO, PFR_CPU_OVERLAY_SCAN, PFR_CPU_CHAINS_SLOTS, 6, &used);
         EXPECT_EQ(used, PFR_CPU_CHAINS_SLOTS);
         expect_same_bits(ref, slots);
+        const Bits shapes = run(o, PFR_CPU_PATH_AUTO, PFR_CPU_OVERLAY_SCAN, PFR_CPU_CHAINS_SHAPES, 6, &used);
+        EXPECT_EQ(used, PFR_CPU_CHAINS_SHAPES);
+        expect_same_bits(ref, shapes);
         const Bits ents = run(o, PFR_CPU_PATH_AUTO, PFR_CPU_OVERLAY_SCAN, PFR_CPU_CHAINS_ENTRIES, 6, &used);
         EXPECT_EQ(used, PFR_CPU_CHAINS_ENTRIES);
         expect_same_bits(ref, ents);
@@ -88,7 +93,7 @@ TEST(Determinism, ChainsInSlotsGiveTheBitsOfTheEntries)
 }
 
 // Where slots do not pay (a garnet's rows are longer than a slot) the chains stay as entries, even
-// when slots are asked for.
+// when slots (by state or by shape) are asked for.
 TEST(Determinism, ChainsStayEntriesWhereSlotsDoNotFit)
 {
     if (!__builtin_cpu_supports("avx512f"))
@@ -100,5 +105,24 @@ TEST(Determinism, ChainsStayEntriesWhereSlotsDoNotFit)
     const Bits ref = run(o, PFR_CPU_PATH_SCALAR, PFR_CPU_OVERLAY_AUTO, PFR_CPU_CHAINS_AUTO, 4, &used);
     const Bits b = run(o, PFR_CPU_PATH_AUTO, PFR_CPU_OVERLAY_SCAN, PFR_CPU_CHAINS_SLOTS, 4, &used);
     EXPECT_EQ(used, PFR_CPU_CHAINS_ENTRIES);
+    expect_same_bits(ref, b);
+    const Bits c = run(o, PFR_CPU_PATH_AUTO, PFR_CPU_OVERLAY_SCAN, PFR_CPU_CHAINS_SHAPES, 4, &used);
+    EXPECT_EQ(used, PFR_CPU_CHAINS_ENTRIES);
+    expect_same_bits(ref, c);
+}
+
+// Where the rows do not repeat (a garnet of one action and one next state: two entries a row with the
+// perturbation, each row its own shape) shapes are not built, and the slots by state take their place.
+TEST(Determinism, ChainsBySlotWhereRowsDoNotRepeat)
+{
+    if (!__builtin_cpu_supports("avx512f"))
+        GTEST_SKIP() << "no AVX-512F: the 16-agent step does not run";
+    const Overrides o = {{"env.kind", "garnet"}, {"env.states", "300"}, {"env.actions", "1"}, {"env.branching", "1"}, {"agents", "256"},
+                         {"dim", "8"},           {"local_steps", "10"}, {"alpha", "0.1"},    {"beta", "0.05"},
+                         {"eval_every", "1000"}, {"threads", "2"}};
+    int used = -1;
+    const Bits ref = run(o, PFR_CPU_PATH_SCALAR, PFR_CPU_OVERLAY_AUTO, PFR_CPU_CHAINS_AUTO, 4, &used);
+    const Bits b = run(o, PFR_CPU_PATH_AUTO, PFR_CPU_OVERLAY_SCAN, PFR_CPU_CHAINS_SHAPES, 4, &used);
+    EXPECT_EQ(used, PFR_CPU_CHAINS_SLOTS);
     expect_same_bits(ref, b);
 }
