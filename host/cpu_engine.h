@@ -150,9 +150,12 @@ typedef struct cpu_engine {
     float *rewards;      /* the chains' distinct rewards, indexed by the slots' entries */
     int slot_bits;       /* bits of a slot entry's next state; the next row's long flag above them (by
                           * shape: whether the next state is written as itself) */
-    uint16_t *shape_of;  /* [M S + 2] with the slots by shape (cpu_slots.c): state s of type m has the row
-                          * of shape shape_of[m S + s] & 0x7FFF, a long one where bit 15 is set; NULL: the
+    unsigned char *shape_of; /* [M S] numbers of shape_bytes bytes (+4 bytes), with the slots by shape
+                          * (cpu_slots.c): state s of type m has the row of slot shape_base[m] + its
+                          * number without its top bit, a long row where that bit is set; NULL: the
                           * slots by state */
+    int shape_bytes;     /* 1: numbers per type (shape_base), 2: for all types (shape_base NULL: 0) */
+    int32_t *shape_base; /* [M] */
     int32_t *row_idx;    /* [N] with prefetch and next rows in the entries: each agent's row, as an index into
                           * rp32 (type (S + 1) + state; -1 none), and its first entry and length, left by its
                           * last step, so that a group starts without two gathers from the row pointers (a

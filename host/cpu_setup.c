@@ -48,6 +48,7 @@ void pfr_cpu_engine_destroy(pfr_sim *sim)
     free(e->slots);
     free(e->rewards);
     free(e->shape_of);
+    free(e->shape_base);
     free(e->row_idx);
     free(e->row_lo);
     free(e->row_n);
@@ -195,6 +196,12 @@ int pfr_engine_cpu_chains(const pfr_sim *sim)
 {
     const cpu_engine *e = sim && sim->engine == &pfr_cpu_engine_vtbl ? sim->engine_state : NULL;
     return !e ? 0 : e->shape_of ? PFR_CPU_CHAINS_SHAPES : e->slots ? PFR_CPU_CHAINS_SLOTS : e->ent ? PFR_CPU_CHAINS_ENTRIES : 0;
+}
+
+int pfr_engine_cpu_shape_bytes(const pfr_sim *sim)
+{
+    const cpu_engine *e = sim && sim->engine == &pfr_cpu_engine_vtbl ? sim->engine_state : NULL;
+    return e && e->shape_of ? e->shape_bytes : 0;
 }
 
 pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)

@@ -1,6 +1,6 @@
 /*
  * cpu_slots.c — the chains as the 16-agent step reads them where they are large, in two layouts: by
- * state (below), and by shape (further down: a slot a distinct row, a 16-bit number a state), which
+ * state (below), and by shape (further down: a slot a distinct row, a 1- or 2-byte number a state), which
  * the engine prefers where the rows repeat (cpu_setup.c).
  *
  * By state: every state's row in a slot of PFR_SLOT_WIDTH entries of 8 bytes at a fixed place, (type
@@ -129,17 +129,18 @@ int pfr_cpu_slots_build(cpu_engine *e, const pfr_sim *sim, void *(*alloc)(size_t
  * The chains by shape. Many states' rows are alike once a next state is written relative to the
  * state: a grid world's open cells all move by -W, -1, 0, +1, +W with the same probabilities and
  * rewards, its walls all leave for the same start, its goals all restart at the same cells. Each
- * distinct row (a shape) gets one slot, and a state keeps only its shape's number in 16 bits: the
- * bench grid world at S = 40,000 with 16 types has 758 shapes (24 KB of slots, in L1) and 1.28 MB of
- * numbers, instead of 20 MB of slots a state.
+ * distinct row (a shape) gets one slot, and a state keeps only its shape's number: a byte where each
+ * type has at most 128 shapes (numbered per type, from the type's first slot), else two bytes (all
+ * types' shapes numbered together, at most 2^15). The bench grid world at S = 40,000 with 16 types
+ * has 758 shapes (24 KB of slots, in L1) and 640 KB of numbers, instead of 20 MB of slots a state.
  *
  * An entry's word 1: the next state (bits 0 .. sbits-1), or, where bit sbits is clear, the next
  * state minus this one modulo 2^sbits (a move: s2 = (s + v) mod 2^sbits, exact because s2 < 2^sbits);
  * the reward's index above, as in the slots. Which differences count as moves is read from the
  * chains: those that occur at least PFR_SHAPE_MOVE_SHARE-th of all entries (a grid's 0, +-1, +-W);
  * any other next state is written as itself, so that rows that jump to the same cells (restarts)
- * share a shape. A state's number: its shape's slot, with bit 15 set where the shape is a long row
- * (its slot holds the first entry and the length, as in the slots). Not built where there are more
+ * share a shape. A state's number has its top bit set where the shape is a long row (its slot holds
+ * the first entry and the length, as in the slots). Not built where there are more
  * than 2^15 shapes or more than 1 / share as many as rows, or where more than a sixteenth of the rows
  * are long (the slots by state, or the entries, then).
  */
@@ -154,7 +155,8 @@ typedef struct shape_set {
     uint64_t *at;    /* [PFR_SHAPE_MAX] shape k: entries from word at[k], len[k] of them */
     uint32_t *len;
     int32_t *hash;   /* [2^PFR_SHAPE_HASH_LOG2] shape numbers, -1 empty */
-    int n;
+    uint32_t *used;  /* [PFR_SHAPE_MAX] the places taken in hash, nused of them (to empty it for a type) */
+    int n, nused;
     uint64_t long_entries; /* entries of the long shapes */
 } shape_set;
 
@@ -191,12 +193,23 @@ static int shape_index(shape_set *h, const uint32_t *e, uint32_t n)
     for (uint32_t p = (uint32_t)(x >> (64 - PFR_SHAPE_HASH_LOG2));; p = (p + 1) & ((1u << PFR_SHAPE_HASH_LOG2) - 1))
         if (h->hash[p] < 0) {
             h->hash[p] = k;
+            h->used[h->nused++] = p;
             break;
         }
     return k;
 }
 
-int pfr_cpu_shapes_build(cpu_engine *e, const pfr_sim *sim, int share, void *(*alloc)(size_t))
+/* The shapes' hash emptied: a type's shapes numbered from 0 are not looked for in the next type's. */
+static void shapes_forget(shape_set *h)
+{
+    for (int x = 0; x < h->nused; ++x)
+        h->hash[h->used[x]] = -1;
+    h->nused = 0;
+}
+
+/* The chains by shape with numbers of `bytes` bytes: 1, each type's shapes numbered from 0 (at most
+ * 128 a type; e->shape_base gives each type's first slot), or 2, all shapes numbered together. */
+static int shapes_build(cpu_engine *e, const pfr_sim *sim, int share, void *(*alloc)(size_t), const int bytes)
 {
     const pfr_env *env = sim->env;
     const uint64_t S = (uint64_t)sim->S, M = (uint64_t)sim->M;
@@ -225,12 +238,14 @@ int pfr_cpu_shapes_build(cpu_engine *e, const pfr_sim *sim, int share, void *(*a
     int32_t *idx = malloc(sizeof(int32_t) * PFR_SLOT_DICT);
     float *table = malloc(sizeof(float) * (size_t)cap);
     uint32_t *row = malloc(sizeof(uint32_t) * 2 * (longest > PFR_SLOT_WIDTH ? longest : PFR_SLOT_WIDTH));
-    uint16_t *ids = alloc(sizeof(uint16_t) * (M * S + 2)); /* +2: a dword gather reads a number past */
+    unsigned char *ids = alloc(bytes * M * S + 4); /* +4: a dword gather reads past the last number */
+    int32_t *base = bytes == 1 ? malloc(sizeof(int32_t) * M) : NULL;
     shape_set h = {0};
     h.at = malloc(sizeof(uint64_t) * PFR_SHAPE_MAX);
     h.len = malloc(sizeof(uint32_t) * PFR_SHAPE_MAX);
     h.hash = malloc(sizeof(int32_t) * ((size_t)1 << PFR_SHAPE_HASH_LOG2));
-    const int oom = !(count && keys && idx && table && row && ids && h.at && h.len && h.hash);
+    h.used = malloc(sizeof(uint32_t) * PFR_SHAPE_MAX);
+    const int oom = !(count && keys && idx && table && row && ids && (bytes == 2 || base) && h.at && h.len && h.hash && h.used);
     int ok = !oom, nrew = 0;
     for (int p = 0; ok && p < PFR_SLOT_DICT; ++p)
         idx[p] = -1;
@@ -241,7 +256,12 @@ int pfr_cpu_shapes_build(cpu_engine *e, const pfr_sim *sim, int share, void *(*a
             for (uint64_t j = env->row_ptr[r]; j < env->row_ptr[r + 1]; ++j)
                 count[env->next[j] + S - 1 - r % (S + 1)]++;
     const uint64_t move_min = nnz / PFR_SHAPE_MOVE_SHARE > 16 ? nnz / PFR_SHAPE_MOVE_SHARE : 16;
-    for (uint64_t m = 0; ok && m < M; ++m)
+    for (uint64_t m = 0; ok && m < M; ++m) {
+        const int first = bytes == 1 ? h.n : 0; /* this type's shapes from here (numbers per type) */
+        if (bytes == 1) {
+            base[m] = first;
+            shapes_forget(&h);
+        }
         for (uint64_t s = 0; ok && s < S; ++s) {
             const uint64_t r = m * (S + 1) + s, lo = env->row_ptr[r], n = env->row_ptr[r + 1] - lo;
             const uint64_t width = n > PFR_SLOT_WIDTH ? n : PFR_SLOT_WIDTH;
@@ -256,11 +276,16 @@ int pfr_cpu_shapes_build(cpu_engine *e, const pfr_sim *sim, int share, void *(*a
                 row[2 * k] = k < n ? env->thr[j] : 0xFFFFFFFFu;
                 row[2 * k + 1] = (move ? (nx - (uint32_t)s) & smask : nx | 1u << sbits) | (uint32_t)ri << (sbits + 1);
             }
-            const int k = ok ? shape_index(&h, row, (uint32_t)width) : -1;
-            ok = k >= 0;
-            if (ok)
-                ids[m * S + s] = (uint16_t)(k | (n > PFR_SLOT_WIDTH ? 0x8000 : 0));
+            const int k = ok ? shape_index(&h, row, (uint32_t)width) - first : -1;
+            ok = k >= 0 && k < (bytes == 1 ? 0x80 : 0x8000);
+            if (ok && bytes == 1)
+                ids[m * S + s] = (unsigned char)(k | (n > PFR_SLOT_WIDTH ? 0x80 : 0));
+            else if (ok) {
+                const uint16_t v = (uint16_t)(k | (n > PFR_SLOT_WIDTH ? 0x8000 : 0));
+                memcpy(ids + 2 * (m * S + s), &v, sizeof v);
+            }
         }
+    }
     ok = ok && (uint64_t)h.n * (uint64_t)share <= M * S;
     /* the slots: shape k's at k PFR_SLOT_WIDTH, the long shapes' entries after them */
     const uint64_t total = (uint64_t)h.n * PFR_SLOT_WIDTH + h.long_entries;
@@ -282,7 +307,7 @@ int pfr_cpu_shapes_build(cpu_engine *e, const pfr_sim *sim, int share, void *(*a
         memcpy(slot, h.words + h.at[k], sizeof(uint32_t) * 2 * h.len[k]);
     }
     if (ids)
-        ids[M * S] = ids[M * S + 1] = 0;
+        memset(ids + bytes * M * S, 0, 4);
     free(count);
     free(keys);
     free(idx);
@@ -291,14 +316,25 @@ int pfr_cpu_shapes_build(cpu_engine *e, const pfr_sim *sim, int share, void *(*a
     free(h.at);
     free(h.len);
     free(h.hash);
+    free(h.used);
     if (!slots) { /* out of memory, or more shapes or distinct rewards than the tables hold */
         free(table);
         free(ids);
+        free(base);
         return oom || oom2 ? -1 : 0;
     }
     e->slots = slots;
     e->rewards = table;
     e->slot_bits = sbits;
     e->shape_of = ids;
+    e->shape_bytes = bytes;
+    e->shape_base = base;
     return 1;
+}
+
+int pfr_cpu_shapes_build(cpu_engine *e, const pfr_sim *sim, int share, void *(*alloc)(size_t))
+{
+    /* a byte a state where every type has at most 128 shapes (half the bytes to keep in cache) */
+    const int built = shapes_build(e, sim, share, alloc, 1);
+    return built != 0 ? built : shapes_build(e, sim, share, alloc, 2);
 }

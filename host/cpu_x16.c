@@ -168,12 +168,18 @@ __attribute__((target("avx512f"))) static inline void x16_row_at(const uint32_t 
 /* The rows of states s (types' first rows vslot), lane by lane: by state, each state's slot (lng: the
  * lanes whose rows are long, from the entry that led there); by shape, the slot of its shape. */
 __attribute__((target("avx512f"))) static inline void x16_slot_row(const cpu_engine *e, const int cmp, __m512i vslot,
-                                                                   __m512i s, __mmask16 lng, __m512i *lo, __m512i *n)
+                                                                   __m512i vtb, __m512i s, __mmask16 lng, __m512i *lo,
+                                                                   __m512i *n)
 {
-    if (cmp == 2) { /* a 16-bit number: a dword gather at 2 bytes a state, the high half dropped */
-        const __m512i id = _mm512_i32gather_epi32(_mm512_add_epi32(vslot, s), (const int *)e->shape_of, 2);
-        lng = _mm512_test_epi32_mask(id, _mm512_set1_epi32(0x8000));
-        x16_row_at(e->slots, _mm512_slli_epi32(_mm512_and_si512(id, _mm512_set1_epi32(0x7FFF)), 2), lng, lo, n);
+    if (cmp == 2) { /* a number of 1 or 2 bytes (a dword gather, the bytes above dropped); vtb: each
+                     * lane's type's first slot where the numbers are per type */
+        const int one = e->shape_bytes == 1;
+        const __m512i at = _mm512_add_epi32(vslot, s);
+        const __m512i id = one ? _mm512_and_si512(_mm512_i32gather_epi32(at, (const int *)e->shape_of, 1), _mm512_set1_epi32(0xFF))
+                               : _mm512_and_si512(_mm512_i32gather_epi32(at, (const int *)e->shape_of, 2), _mm512_set1_epi32(0xFFFF));
+        const __m512i top = _mm512_set1_epi32(one ? 0x80 : 0x8000);
+        lng = _mm512_test_epi32_mask(id, top);
+        x16_row_at(e->slots, _mm512_slli_epi32(_mm512_add_epi32(_mm512_andnot_si512(top, id), vtb), 2), lng, lo, n);
         return;
     }
     x16_row_at(e->slots, _mm512_slli_epi32(_mm512_add_epi32(vslot, s), 2), lng, lo, n);
@@ -188,7 +194,7 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
     const uint64_t seed = sim->cfg.seed, t0 = plan->t0;
     const float *phi = e->base0;
     uint32_t w1[16];
-    int32_t rowbase[16], slotbase[16], voff[16], moff[16];
+    int32_t rowbase[16], slotbase[16], tbase[16], voff[16], moff[16];
     __m512i v1, uv = philox16_regs(seed, i0, t0, &v1);
     _mm512_storeu_si512(w1, v1);
     __mmask16 pm = 0;
@@ -199,13 +205,14 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
         pm |= (__mmask16)(part[g] << g);
         rowbase[g] = (int32_t)((size_t)pfr_agent_type(sim, i) * (S + 1));
         slotbase[g] = (int32_t)((size_t)pfr_agent_type(sim, i) * S);
+        tbase[g] = e->shape_base ? e->shape_base[pfr_agent_type(sim, i)] : 0;
         voff[g] = g * (e->R + 1);
         moff[g] = g * (S + 4);
         th[g] = sim->theta + (size_t)i * D;
         if (e->has_pending)
             pfr_map_theta(e->pending, th[g], D);
     }
-    const __m512i vrow = _mm512_loadu_si512(rowbase), vslot = _mm512_loadu_si512(slotbase), vvoff = _mm512_loadu_si512(voff), vmoff = _mm512_loadu_si512(moff);
+    const __m512i vrow = _mm512_loadu_si512(rowbase), vslot = _mm512_loadu_si512(slotbase), vtb = _mm512_loadu_si512(tbase), vvoff = _mm512_loadu_si512(voff), vmoff = _mm512_loadu_si512(moff);
     const __m512i one = _mm512_set1_epi32(1), zero = _mm512_setzero_si512(), ff = _mm512_set1_epi32(0xFF);
     const __m512i dD = _mm512_set1_epi32(D);
     __m512i st = _mm512_loadu_si512(sim->state + i0), nvec = zero, qnext = ff;
@@ -264,12 +271,12 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
     const __m512i ridx0 = _mm512_add_epi32(vrow, st);
     __m512i lo_next, n_next;
     if (cmp == 2) {
-        x16_slot_row(e, cmp, vslot, st, 0, &lo_next, &n_next);
+        x16_slot_row(e, cmp, vslot, vtb, st, 0, &lo_next, &n_next);
     } else if (cmp) { /* a long row's slot says so in every entry */
         const __m512i at = _mm512_slli_epi32(_mm512_add_epi32(vslot, st), 2); /* x16_slot_row's place */
         const __mmask16 lng = _mm512_cmpeq_epi32_mask(_mm512_i32gather_epi32(at, (const int *)e->slots + 1, 8),
                                                       _mm512_set1_epi32((int)PFR_SLOT_LONG));
-        x16_slot_row(e, cmp, vslot, st, lng, &lo_next, &n_next);
+        x16_slot_row(e, cmp, vslot, vtb, st, lng, &lo_next, &n_next);
     } else if (e->row_idx) {
         const __mmask16 fresh = _mm512_cmpneq_epi32_mask(_mm512_loadu_si512(e->row_idx + i0), ridx0);
         const __m512i clo = _mm512_loadu_si512(e->row_lo + i0);
@@ -326,7 +333,7 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
             for (int g = 0; g < 16; ++g) {
                 const int64_t i = i0 + 16 + g;
                 if (cmp == 2) { /* its state's shape (the shapes' slots stay in cache) */
-                    _mm_prefetch((const char *)(e->shape_of + (size_t)pfr_agent_type(sim, i) * S + sim->state[i]),
+                    _mm_prefetch((const char *)(e->shape_of + e->shape_bytes * ((size_t)pfr_agent_type(sim, i) * S + sim->state[i])),
                                  _MM_HINT_T0);
                 } else if (cmp) { /* its state's slot (a long row's entries follow at its first step) */
                     _mm_prefetch((const char *)(e->slots + 8 * ((size_t)pfr_agent_type(sim, i) * S + sim->state[i])),
@@ -345,7 +352,7 @@ run_group_x16g_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int 
                                         * a prefetch of their entries and of Phi's rows */
             const __m512i ridx = _mm512_add_epi32(vrow, s2);
             if (cmp) {
-                x16_slot_row(e, cmp, vslot, s2, nlong, &lo_next, &n_next);
+                x16_slot_row(e, cmp, vslot, vtb, s2, nlong, &lo_next, &n_next);
                 sc = s2;
             } else if (e->ent_next_row) {
                 lo_next = _mm512_i32gather_epi32(base4, e->ent + 3, 4); /* the line s2 came from */

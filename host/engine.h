@@ -184,6 +184,9 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err);
 /* Tests: the 16-agent step's copy of the chains in the running CPU engine (PFR_CPU_CHAINS_SHAPES,
  * _SLOTS or _ENTRIES; 0 where it has none). */
 int pfr_engine_cpu_chains(const pfr_sim *sim);
+/* Tests: with the chains by shape, the bytes of a state's shape number (1: per type, 2: for all
+ * types); 0 without. */
+int pfr_engine_cpu_shape_bytes(const pfr_sim *sim);
 /* What pfr_engine_cpu_init allocates for T threads and N agents (`shared`: an algorithm that
  * aggregates; M types of nnz transitions in all), for the memory plan. */
 double pfr_engine_cpu_bytes(int S, int d, int K, int M, double nnz, int T, int shared, int64_t N);

@@ -23,7 +23,7 @@ struct Bits {
 
 // A simulation of o, its CPU engine restarted with (path, overlay, chains), run `rounds`; *chains_used:
 // the copy of the chains it ran with.
-Bits run(const Overrides &o, int path, int overlay, int chains, int rounds, int *chains_used)
+Bits run(const Overrides &o, int path, int overlay, int chains, int rounds, int *chains_used, int *shape_bytes = nullptr)
 {
     pfr_sim *s = pfr_test::make_sim(o);
     Bits b;
@@ -31,6 +31,8 @@ Bits run(const Overrides &o, int path, int overlay, int chains, int rounds, int 
         return b;
     pfr_test::restart_cpu_engine(s, path, 0, overlay, chains);
     *chains_used = pfr_engine_cpu_chains(s);
+    if (shape_bytes)
+        *shape_bytes = pfr_engine_cpu_shape_bytes(s);
     EXPECT_EQ(pfr_sim_run(s, rounds), PFR_OK) << pfr_sim_last_error(s);
     const int S = pfr_sim_num_states(s), d = pfr_sim_config(s)->dim;
     const int64_t N = pfr_sim_config(s)->agents;
@@ -83,8 +85,10 @@ TEST(Determinism, ChainsInSlotsGiveTheBitsOfTheEntries)
         const Bits slots = run(o, PFR_CPU_PATH_AUTO, PFR_CPU_OVERLAY_SCAN, PFR_CPU_CHAINS_SLOTS, 6, &used);
         EXPECT_EQ(used, PFR_CPU_CHAINS_SLOTS);
         expect_same_bits(ref, slots);
-        const Bits shapes = run(o, PFR_CPU_PATH_AUTO, PFR_CPU_OVERLAY_SCAN, PFR_CPU_CHAINS_SHAPES, 6, &used);
+        int bytes = 0;
+        const Bits shapes = run(o, PFR_CPU_PATH_AUTO, PFR_CPU_OVERLAY_SCAN, PFR_CPU_CHAINS_SHAPES, 6, &used, &bytes);
         EXPECT_EQ(used, PFR_CPU_CHAINS_SHAPES);
+        EXPECT_EQ(bytes, 1); // at most 128 shapes a type
         expect_same_bits(ref, shapes);
         const Bits ents = run(o, PFR_CPU_PATH_AUTO, PFR_CPU_OVERLAY_SCAN, PFR_CPU_CHAINS_ENTRIES, 6, &used);
         EXPECT_EQ(used, PFR_CPU_CHAINS_ENTRIES);
@@ -124,5 +128,23 @@ TEST(Determinism, ChainsBySlotWhereRowsDoNotRepeat)
     const Bits ref = run(o, PFR_CPU_PATH_SCALAR, PFR_CPU_OVERLAY_AUTO, PFR_CPU_CHAINS_AUTO, 4, &used);
     const Bits b = run(o, PFR_CPU_PATH_AUTO, PFR_CPU_OVERLAY_SCAN, PFR_CPU_CHAINS_SHAPES, 4, &used);
     EXPECT_EQ(used, PFR_CPU_CHAINS_SLOTS);
+    expect_same_bits(ref, b);
+}
+
+// A grid of 48 goals a type, each with its own reward: more than 128 shapes in a type, so the shape
+// numbers take two bytes and count all types' shapes together; the same bits as the scalar path.
+TEST(Determinism, ChainsByShapeWithTwoByteNumbers)
+{
+    if (!__builtin_cpu_supports("avx512f"))
+        GTEST_SKIP() << "no AVX-512F: the 16-agent step does not run";
+    const Overrides o = {{"env.kind", "gridworld"}, {"env.width", "40"},     {"env.height", "40"},  {"env.types", "4"},
+                         {"env.goals", "48"},       {"env.starts", "16"},    {"env.walls", "0.2"},  {"agents", "523"},
+                         {"dim", "8"},              {"local_steps", "12"},   {"alpha", "0.1"},      {"beta", "0.05"},
+                         {"participation", "0.8"},  {"eval_every", "1000"},  {"threads", "2"}};
+    int used = -1, bytes = 0;
+    const Bits ref = run(o, PFR_CPU_PATH_SCALAR, PFR_CPU_OVERLAY_AUTO, PFR_CPU_CHAINS_AUTO, 6, &used);
+    const Bits b = run(o, PFR_CPU_PATH_AUTO, PFR_CPU_OVERLAY_SCAN, PFR_CPU_CHAINS_SHAPES, 6, &used, &bytes);
+    EXPECT_EQ(used, PFR_CPU_CHAINS_SHAPES);
+    EXPECT_EQ(bytes, 2);
     expect_same_bits(ref, b);
 }
