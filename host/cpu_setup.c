@@ -261,19 +261,17 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
             e->rp32[r] = (uint32_t)sim->env->row_ptr[r];
         e->prefetch = 16.0 * (double)nnz + 4.0 * S * d > (double)((size_t)1 << 20); /* beyond ~L2 */
         /* the chains in slots where the step's overlays are scanned or in hash tables (its modes 4
-         * and 3: cpu_x16.c): by shape where the entries outgrow half of L2 (S = 40,000 with 16 types:
-         * 1.3 MB of shape numbers and 24 KB of slots instead of 33 MB of entries), else by state where
-         * they outgrow it twice (20 MB); below that the entries (at S = 48 the shapes' extra lookup
-         * costs 4%). cpu_slots.c; figures in bench/RESULTS.md (2026-11-26, seventh session) */
+         * and 3: cpu_x16.c) and the entries outgrow L2 twice (S = 48: the entries stay in L1, and
+         * shapes there cost 4%): by shape where rows repeat (the bench grid world at S = 40,000 with
+         * 16 types: 640 KB of shape numbers and 24 KB of slots), else by state (20 MB; the entries
+         * 33 MB). cpu_slots.c; figures in bench/RESULTS.md (2026-11-26, seventh session) */
         const int ch = sim->cpu_chains;
         const int slot_modes = sim->learn_phi && !sim->own_phi && (can_scan || !e->map);
-        const double ent_bytes = 16.0 * (double)nnz;
-        const int auto_shapes = ch == PFR_CPU_CHAINS_AUTO && ent_bytes > (double)PFR_SHAPE_MIN_BYTES;
-        const int auto_slots = ch == PFR_CPU_CHAINS_AUTO && ent_bytes > (double)PFR_SLOT_MIN_BYTES;
+        const int big = ch == PFR_CPU_CHAINS_AUTO && 16.0 * (double)nnz > (double)PFR_SLOT_MIN_BYTES;
         int built = 0;
-        if (ok && slot_modes && (auto_shapes || ch == PFR_CPU_CHAINS_SHAPES))
+        if (ok && slot_modes && (big || ch == PFR_CPU_CHAINS_SHAPES))
             built = pfr_cpu_shapes_build(e, sim, ch == PFR_CPU_CHAINS_SHAPES ? 2 : PFR_SHAPE_SHARE, big_alloc);
-        if (ok && slot_modes && built == 0 && (auto_slots || ch == PFR_CPU_CHAINS_SLOTS || ch == PFR_CPU_CHAINS_SHAPES))
+        if (ok && slot_modes && built == 0 && (big || ch == PFR_CPU_CHAINS_SLOTS || ch == PFR_CPU_CHAINS_SHAPES))
             built = pfr_cpu_slots_build(e, sim, big_alloc);
         ok = ok && built >= 0;
         /* an entry carries its next state's row as well (words 1 and 3), so that a step finds the

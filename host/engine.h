@@ -172,8 +172,9 @@ static inline int pfr_agent_type(const pfr_sim *sim, int64_t i)
 #define PFR_CPU_OVERLAY_MAP 2
 #define PFR_CPU_OVERLAY_SCAN 3
 /* The 16-agent step's copy of the chains (cpu_engine.h). AUTO: where it scans or probes hash tables
- * and the entries outgrow L2 twice, slots by shape (cpu_slots.c), else slots by state where they fit,
- * else 16-byte entries; the others force one where it applies (else the next in that order). */
+ * and the entries outgrow L2 twice, slots by shape where rows repeat (cpu_slots.c), else slots by
+ * state where they fit, else 16-byte entries; the others force one where it applies (else the next in
+ * that order). */
 #define PFR_CPU_CHAINS_AUTO 0
 #define PFR_CPU_CHAINS_ENTRIES 1
 #define PFR_CPU_CHAINS_SLOTS 2
