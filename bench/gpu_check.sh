@@ -14,12 +14,14 @@
 #             world, both kernels' paths), medians and their ratio; then the README main job
 #   kernels   build; the thread and the warp kernel against each other, and what `auto` picks, over
 #             N, K and d (cliff walk and a 50x50 grid world): the data behind pfr_cuda_pick_kernel
+#   scale     build; the bench grid world (16 types) at S = 10^4, 4 x 10^4 and 2.5 x 10^5 with 10^5 and
+#             10^6 agents; the CPU engine and the GPU on the same run at S = 40,000 (value errors agree)
 # A phase starts no step after its deadline (BUDGET_S, default 540 s, counted from the script's
 # start), says what it skipped, and rewrites $OUT/summary.txt after every step. Its first line is
 # the VERDICT: PASS or FAIL with the reasons and the headline numbers (INCOMPLETE while running, so
 # a call killed at its limit still returns what it found). Every detail is in $OUT/logs.tar.gz.
 #
-# usage: bash bench/gpu_check.sh [--dry-run] validate|bench|ab|kernels
+# usage: bash bench/gpu_check.sh [--dry-run] validate|bench|ab|kernels|scale
 #   --dry-run  on a machine without a GPU: every step that needs no device (the carried
 #              packages, the build, the test harness, each step's command line on the CPU engine at
 #              a toy size, the summary), in under 3 minutes. CI runs every phase this way.
@@ -33,11 +35,11 @@ PHASE=""
 for a in "$@"; do
   case "$a" in
     --dry-run) DRY=1 ;;
-    validate|bench|ab|kernels) PHASE=$a ;;
-    *) echo "usage: bash bench/gpu_check.sh [--dry-run] validate|bench|ab|kernels (got '$a')" >&2; exit 2 ;;
+    validate|bench|ab|kernels|scale) PHASE=$a ;;
+    *) echo "usage: bash bench/gpu_check.sh [--dry-run] validate|bench|ab|kernels|scale (got '$a')" >&2; exit 2 ;;
   esac
 done
-[ -n "$PHASE" ] || { echo "usage: bash bench/gpu_check.sh [--dry-run] validate|bench|ab|kernels" >&2; exit 2; }
+[ -n "$PHASE" ] || { echo "usage: bash bench/gpu_check.sh [--dry-run] validate|bench|ab|kernels|scale" >&2; exit 2; }
 DEADLINE=$((SECONDS + ${BUDGET_S:-540}))
 OUT="${OUT:-$ROOT/gpu-check-out}"
 LOG="$OUT/logs"
@@ -427,6 +429,58 @@ print('%-6s N=%-8s K=%-3s d=%-2s thread %.4g  warp %.4g  thread/warp %.2f  auto 
     done
   done
   HEAD="kernel choice: ${#PICKS[@]} points, auto missed the faster kernel (by more than 3%) at $MISSES"
+  finish
+fi
+
+# ---- scale: the bench grid world at 10^4 to 2.5 x 10^5 states, and the CPU engine against it ---------------
+if [ "$PHASE" = scale ]; then
+  # The grid world of bench/cpu_throughput.py and bench/cpu_ab.sh (16 types, 4 goals each, walls 0.2,
+  # 16 start cells, wind per type), side W: S = W^2. The GPU tests stop at 70 x 70.
+  grid() { echo --set env.kind=gridworld --set env.width=$1 --set env.height=$1 --set env.types=16 --set env.goals=4 \
+    --set env.walls=0.2 --set env.starts=16 --set env.wind_direction=per_type --set env.wind_max=0.2 --set alpha=0.05 \
+    --set beta=0.02; }
+  CFG=examples/cliffwalk.yaml
+  SIDES="100 200 500"; NS="100000 1000000"
+  [ $DRY -eq 1 ] && { SIDES="20"; NS="1000"; }
+  step "grid worlds at scale (16 types), pfedtd_rep, K = 10, d = 8 (set-up not counted)"
+  header
+  for W in $SIDES; do
+    for N in $NS; do
+      # shellcheck disable=SC2046 # (grid's words are the flags)
+      run_point "grid$W" $N 10 8 $(grid $W)
+    done
+  done
+  # The same small run on both engines: the Markov chains and the round are the same, the sums'
+  # order differs (within rounding), so the value errors agree to far better than 1e-3 relative;
+  # a wrong chain, row or aggregation at this size would not.
+  W=200; [ $DRY -eq 1 ] && W=20
+  step "the CPU engine against the GPU at S = $((W * W)) (N = 16,384, K = 10, d = 8, 20 rounds)"
+  VE=()
+  for be in cpu cuda; do
+    b=$be; [ $DRY -eq 1 ] && b=cpu
+    fits 90 "the $be run" || continue
+    dir="$LOG/agree-$be"
+    # shellcheck disable=SC2046
+    if timeout $(( $(left) < 240 ? $(left) : 240 )) "$CLI" run "$CFG" $(grid $W) --backend $b --set agents=16384 \
+         --set local_steps=10 --set dim=8 --set rounds=20 --set eval_every=20 --quiet --out "$dir" > "$dir.log" 2>&1; then
+      line=$(python3 -c "import json; j = json.load(open('$dir/summary.json')); \
+print('%.9g %.4g %.1f' % (j['final_value_error'], j['agent_steps_per_sec'], j['setup']['setup_s']))")
+      read -r ve rate su <<< "$line"
+      note "$be: final value_error $ve, $rate agent-steps/s, set-up $su s"
+      VE+=("$ve")
+    else
+      failed "the $be run at S = $((W * W)): $(tail -1 "$dir.log" | cut -c1-160)"
+    fi
+    rm -rf "$dir"
+  done
+  if [ ${#VE[@]} -eq 2 ]; then
+    agree=$(python3 -c "import sys; a, b = map(float, sys.argv[1:3]); r = abs(a - b) / abs(a); \
+print('%.2e %s' % (r, 'ok' if r < 1e-3 else 'DIFFER'))" "${VE[0]}" "${VE[1]}")
+    note "value errors, relative difference: $agree"
+    case "$agree" in *DIFFER*) failed "CPU and GPU value errors differ by more than 1e-3 relative at S = $((W * W))" ;; esac
+  fi
+  HEAD="scale: $(for W in $SIDES; do for N in $NS; do printf 'S=%s N=%s %s; ' $((W * W)) $N "${RATE["grid$W $N 10 8"]:-nan}"; done; done)"
+  HEAD="${HEAD%; }"
   finish
 fi
 
