@@ -34,8 +34,9 @@
 #define PFR_SLOT_MIN_BYTES (4 << 20) /* slots where the 16-byte entries take more than this (twice this
                                       * machine's L2): S = 10,000 1.036x / 1.03x, S = 40,000 1.055x /
                                       * 1.03x; S = 2,500 (2 MB of entries) 0.975x (bench/RESULTS.md) */
-#define PFR_SHAPE_SHARE 8 /* slots by shape where there are at most an eighth as many shapes as rows (2
-                           * where forced); they take the place of the slots by state */
+#define PFR_SHAPE_SHARE 8 /* slots by shape where there are at most an eighth as many shapes as rows;
+                           * they take the place of the slots by state */
+#define PFR_SHAPE_SHARE_FORCED 2 /* ... half as many where a test asks for them (PFR_CPU_CHAINS_SHAPES) */
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define PFR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))

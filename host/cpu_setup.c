@@ -270,7 +270,7 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
         const int big = ch == PFR_CPU_CHAINS_AUTO && 16.0 * (double)nnz > (double)PFR_SLOT_MIN_BYTES;
         int built = 0;
         if (ok && slot_modes && (big || ch == PFR_CPU_CHAINS_SHAPES))
-            built = pfr_cpu_shapes_build(e, sim, ch == PFR_CPU_CHAINS_SHAPES ? 2 : PFR_SHAPE_SHARE, big_alloc);
+            built = pfr_cpu_shapes_build(e, sim, ch == PFR_CPU_CHAINS_SHAPES ? PFR_SHAPE_SHARE_FORCED : PFR_SHAPE_SHARE, big_alloc);
         if (ok && slot_modes && built == 0 && (big || ch == PFR_CPU_CHAINS_SLOTS || ch == PFR_CPU_CHAINS_SHAPES))
             built = pfr_cpu_slots_build(e, sim, big_alloc);
         ok = ok && built >= 0;
