@@ -30,33 +30,90 @@
 #define PFR_SLOT_DICT (1 << PFR_SLOT_DICT_LOG2)
 _Static_assert(PFR_SLOT_DICT == 2 * PFR_SLOT_MAX_REWARDS, "the rewards' hash is half full at most");
 
+/* The bits of an entry's word 1 for the states (returned: 2^sbits > S, so a state's bits are never
+ * all ones) and, in *cap, how many distinct rewards the bits above them (less one flag) can index. */
+static int slot_word_bits(uint64_t S, int *cap)
+{
+    int sbits = 1;
+    while (((uint64_t)1 << sbits) <= S)
+        ++sbits;
+    const int rbits = 31 - sbits;
+    *cap = rbits >= 12 ? PFR_SLOT_MAX_REWARDS : rbits > 0 ? 1 << rbits : 0;
+    return sbits;
+}
+
+/* The chains' distinct rewards: table [cap] (handed to the engine), found through an open-addressed
+ * hash of their bits. */
+typedef struct reward_set {
+    uint32_t *keys;
+    int32_t *idx; /* -1 empty */
+    float *table;
+    int n, cap;
+} reward_set;
+
+/* 1 ready, 0 out of memory (rewards_close frees what was allocated either way). */
+static int rewards_open(reward_set *r, int cap)
+{
+    r->keys = malloc(sizeof(uint32_t) * PFR_SLOT_DICT);
+    r->idx = malloc(sizeof(int32_t) * PFR_SLOT_DICT);
+    r->table = malloc(sizeof(float) * (size_t)cap);
+    r->n = 0;
+    r->cap = cap;
+    if (!(r->keys && r->idx && r->table))
+        return 0;
+    for (int h = 0; h < PFR_SLOT_DICT; ++h)
+        r->idx[h] = -1;
+    return 1;
+}
+
+/* The hash freed; the table too unless `keep` (the engine has it). */
+static void rewards_close(reward_set *r, int keep)
+{
+    free(r->keys);
+    free(r->idx);
+    if (!keep)
+        free(r->table);
+}
+
 /* The index of reward bits v in the table (added if new); -1 when the table is full. */
-static int reward_index(uint32_t *keys, int32_t *idx, float *table, int *n, int cap, uint32_t v)
+static int reward_index(reward_set *r, uint32_t v)
 {
     uint32_t h = (v * 2654435761u) >> (32 - PFR_SLOT_DICT_LOG2);
     for (;; h = (h + 1) & (PFR_SLOT_DICT - 1)) {
-        if (idx[h] < 0) {
-            if (*n >= cap)
+        if (r->idx[h] < 0) {
+            if (r->n >= r->cap)
                 return -1;
-            keys[h] = v;
-            idx[h] = *n;
-            memcpy(&table[*n], &v, sizeof v);
-            return (*n)++;
+            r->keys[h] = v;
+            r->idx[h] = r->n;
+            memcpy(&r->table[r->n], &v, sizeof v);
+            return r->n++;
         }
-        if (keys[h] == v)
-            return idx[h];
+        if (r->keys[h] == v)
+            return r->idx[h];
     }
+}
+
+/* A long row of n entries: its slot says so (PFR_SLOT_LONG in every word 1, the first entry and the
+ * length in words 0 of entries 0 and 1), its entries go at *next_long (returned), which moves on. */
+static uint32_t *long_slot(uint32_t *slots, uint32_t *slot, uint64_t *next_long, uint32_t n)
+{
+    for (int k = 0; k < PFR_SLOT_WIDTH; ++k) {
+        slot[2 * k] = 0;
+        slot[2 * k + 1] = PFR_SLOT_LONG;
+    }
+    slot[0] = (uint32_t)*next_long;
+    slot[2] = n;
+    uint32_t *out = slots + 2 * *next_long;
+    *next_long += n;
+    return out;
 }
 
 int pfr_cpu_slots_build(cpu_engine *e, const pfr_sim *sim, void *(*alloc)(size_t))
 {
     const pfr_env *env = sim->env;
     const uint64_t S = (uint64_t)sim->S, M = (uint64_t)sim->M;
-    int sbits = 1;
-    while (((uint64_t)1 << sbits) <= S) /* 2^sbits > S: a state's bits are never all ones */
-        ++sbits;
-    const int rbits = 31 - sbits;
-    const int cap = rbits >= 12 ? PFR_SLOT_MAX_REWARDS : rbits > 0 ? 1 << rbits : 0;
+    int cap;
+    const int sbits = slot_word_bits(S, &cap);
     if (cap == 0)
         return 0;
     uint64_t nlong = 0, rows_long = 0; /* entries of the long rows, and their count */
@@ -74,30 +131,18 @@ int pfr_cpu_slots_build(cpu_engine *e, const pfr_sim *sim, void *(*alloc)(size_t
     const uint64_t total = M * S * PFR_SLOT_WIDTH + nlong;
     if (rows_long * 16 > M * S || total >= (uint64_t)INT32_MAX)
         return 0;
-    uint32_t *keys = malloc(sizeof(uint32_t) * PFR_SLOT_DICT);
-    int32_t *idx = malloc(sizeof(int32_t) * PFR_SLOT_DICT);
-    float *table = malloc(sizeof(float) * (size_t)cap);
+    reward_set rw;
+    const int have = rewards_open(&rw, cap);
     uint32_t *slots = alloc(sizeof(uint32_t) * 2 * (size_t)total);
-    const int oom = !(keys && idx && table && slots);
-    int ok = !oom, nrew = 0;
-    for (int h = 0; ok && h < PFR_SLOT_DICT; ++h)
-        idx[h] = -1;
+    const int oom = !(have && slots);
+    int ok = !oom;
     uint64_t next_long = M * S * PFR_SLOT_WIDTH;
     for (uint64_t m = 0; ok && m < M; ++m)
         for (uint64_t s = 0; ok && s < S; ++s) {
             const uint64_t r = m * (S + 1) + s, lo = env->row_ptr[r], n = env->row_ptr[r + 1] - lo;
-            uint32_t *slot = slots + 2 * ((m * S + s) * PFR_SLOT_WIDTH);
-            uint32_t *out = slot;
-            if (n > PFR_SLOT_WIDTH) {
-                for (int k = 0; k < PFR_SLOT_WIDTH; ++k) {
-                    slot[2 * k] = 0;
-                    slot[2 * k + 1] = PFR_SLOT_LONG;
-                }
-                slot[0] = (uint32_t)next_long;
-                slot[2] = (uint32_t)n;
-                out = slots + 2 * next_long;
-                next_long += n;
-            }
+            uint32_t *out = slots + 2 * ((m * S + s) * PFR_SLOT_WIDTH);
+            if (n > PFR_SLOT_WIDTH)
+                out = long_slot(slots, out, &next_long, (uint32_t)n);
             const uint64_t width = n > PFR_SLOT_WIDTH ? n : PFR_SLOT_WIDTH;
             for (uint64_t k = 0; ok && k < width; ++k) {
                 const uint64_t j = lo + (k < n ? k : n - 1);
@@ -106,21 +151,19 @@ int pfr_cpu_slots_build(cpu_engine *e, const pfr_sim *sim, void *(*alloc)(size_t
                 const int is_long = env->row_ptr[nr + 1] - env->row_ptr[nr] > PFR_SLOT_WIDTH;
                 uint32_t rb;
                 memcpy(&rb, &env->reward[j], sizeof rb);
-                const int ri = reward_index(keys, idx, table, &nrew, cap, rb);
+                const int ri = reward_index(&rw, rb);
                 ok = ri >= 0;
                 out[2 * k] = k < n ? env->thr[j] : 0xFFFFFFFFu;
                 out[2 * k + 1] = nx | (uint32_t)is_long << sbits | (uint32_t)ri << (sbits + 1);
             }
         }
-    free(keys);
-    free(idx);
+    rewards_close(&rw, ok);
     if (!ok) { /* out of memory, or more distinct rewards than the table holds */
-        free(table);
         free(slots);
         return oom ? -1 : 0;
     }
     e->slots = slots;
-    e->rewards = table;
+    e->rewards = rw.table;
     e->slot_bits = sbits;
     return 1;
 }
@@ -213,11 +256,8 @@ static int shapes_build(cpu_engine *e, const pfr_sim *sim, int share, void *(*al
 {
     const pfr_env *env = sim->env;
     const uint64_t S = (uint64_t)sim->S, M = (uint64_t)sim->M;
-    int sbits = 1;
-    while (((uint64_t)1 << sbits) <= S)
-        ++sbits;
-    const int rbits = 31 - sbits;
-    const int cap = rbits >= 12 ? PFR_SLOT_MAX_REWARDS : rbits > 0 ? 1 << rbits : 0;
+    int cap;
+    const int sbits = slot_word_bits(S, &cap);
     const uint32_t smask = (1u << sbits) - 1;
     uint64_t longest = 0, nnz = 0, rows_long = 0;
     for (uint64_t m = 0; m < M; ++m)
@@ -234,9 +274,8 @@ static int shapes_build(cpu_engine *e, const pfr_sim *sim, int share, void *(*al
         return 0;
     /* the moves: next - s + S - 1 counted over all entries */
     uint32_t *count = calloc(2 * S - 1, sizeof(uint32_t));
-    uint32_t *keys = malloc(sizeof(uint32_t) * PFR_SLOT_DICT);
-    int32_t *idx = malloc(sizeof(int32_t) * PFR_SLOT_DICT);
-    float *table = malloc(sizeof(float) * (size_t)cap);
+    reward_set rw;
+    const int have = rewards_open(&rw, cap);
     uint32_t *row = malloc(sizeof(uint32_t) * 2 * (longest > PFR_SLOT_WIDTH ? longest : PFR_SLOT_WIDTH));
     unsigned char *ids = alloc(bytes * M * S + 4); /* +4: a dword gather reads past the last number */
     int32_t *base = bytes == 1 ? malloc(sizeof(int32_t) * M) : NULL;
@@ -245,10 +284,8 @@ static int shapes_build(cpu_engine *e, const pfr_sim *sim, int share, void *(*al
     h.len = malloc(sizeof(uint32_t) * PFR_SHAPE_MAX);
     h.hash = malloc(sizeof(int32_t) * ((size_t)1 << PFR_SHAPE_HASH_LOG2));
     h.used = malloc(sizeof(uint32_t) * PFR_SHAPE_MAX);
-    const int oom = !(count && keys && idx && table && row && ids && (bytes == 2 || base) && h.at && h.len && h.hash && h.used);
-    int ok = !oom, nrew = 0;
-    for (int p = 0; ok && p < PFR_SLOT_DICT; ++p)
-        idx[p] = -1;
+    const int oom = !(count && have && row && ids && (bytes == 2 || base) && h.at && h.len && h.hash && h.used);
+    int ok = !oom;
     for (int p = 0; ok && p < (1 << PFR_SHAPE_HASH_LOG2); ++p)
         h.hash[p] = -1;
     for (uint64_t r = 0; ok && r < M * (S + 1); ++r)
@@ -271,7 +308,7 @@ static int shapes_build(cpu_engine *e, const pfr_sim *sim, int share, void *(*al
                 const int move = count[nx + S - 1 - s] >= move_min;
                 uint32_t rb;
                 memcpy(&rb, &env->reward[j], sizeof rb);
-                const int ri = reward_index(keys, idx, table, &nrew, cap, rb);
+                const int ri = reward_index(&rw, rb);
                 ok = ri >= 0;
                 row[2 * k] = k < n ? env->thr[j] : 0xFFFFFFFFu;
                 row[2 * k + 1] = (move ? (nx - (uint32_t)s) & smask : nx | 1u << sbits) | (uint32_t)ri << (sbits + 1);
@@ -294,23 +331,14 @@ static int shapes_build(cpu_engine *e, const pfr_sim *sim, int share, void *(*al
     uint64_t next_long = (uint64_t)h.n * PFR_SLOT_WIDTH;
     for (int k = 0; slots && k < h.n; ++k) {
         uint32_t *slot = slots + 2 * (uint64_t)k * PFR_SLOT_WIDTH;
-        if (h.len[k] > PFR_SLOT_WIDTH) {
-            for (int q = 0; q < PFR_SLOT_WIDTH; ++q) {
-                slot[2 * q] = 0;
-                slot[2 * q + 1] = PFR_SLOT_LONG;
-            }
-            slot[0] = (uint32_t)next_long;
-            slot[2] = h.len[k];
-            slot = slots + 2 * next_long;
-            next_long += h.len[k];
-        }
+        if (h.len[k] > PFR_SLOT_WIDTH)
+            slot = long_slot(slots, slot, &next_long, h.len[k]);
         memcpy(slot, h.words + h.at[k], sizeof(uint32_t) * 2 * h.len[k]);
     }
     if (ids)
         memset(ids + bytes * M * S, 0, 4);
     free(count);
-    free(keys);
-    free(idx);
+    rewards_close(&rw, slots != NULL);
     free(row);
     free(h.words);
     free(h.at);
@@ -318,13 +346,12 @@ static int shapes_build(cpu_engine *e, const pfr_sim *sim, int share, void *(*al
     free(h.hash);
     free(h.used);
     if (!slots) { /* out of memory, or more shapes or distinct rewards than the tables hold */
-        free(table);
         free(ids);
         free(base);
         return oom || oom2 ? -1 : 0;
     }
     e->slots = slots;
-    e->rewards = table;
+    e->rewards = rw.table;
     e->slot_bits = sbits;
     e->shape_of = ids;
     e->shape_bytes = bytes;

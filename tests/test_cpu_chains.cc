@@ -54,6 +54,27 @@ void expect_same_bits(const Bits &a, const Bits &b)
     EXPECT_EQ(0, std::memcmp(a.theta.data(), b.theta.data(), a.theta.size() * sizeof(float)));
 }
 
+// The scalar path's bits for o after `rounds` rounds: what every copy of the chains must give.
+Bits reference(const Overrides &o, int rounds)
+{
+    int used = -1;
+    return run(o, PFR_CPU_PATH_SCALAR, PFR_CPU_OVERLAY_AUTO, PFR_CPU_CHAINS_AUTO, rounds, &used);
+}
+
+// o run with the 16-agent step, its overlays scanned where it can and `chains` asked for: the copy of
+// the chains it used is `want` (and its shape numbers `want_bytes` bytes, where given), and its bits
+// are ref's.
+void expect_chains(const Overrides &o, const Bits &ref, int chains, int rounds, int want, int want_bytes = -1)
+{
+    int used = -1, bytes = 0;
+    const Bits b = run(o, PFR_CPU_PATH_AUTO, PFR_CPU_OVERLAY_SCAN, chains, rounds, &used, &bytes);
+    EXPECT_EQ(used, want);
+    if (want_bytes >= 0) {
+        EXPECT_EQ(bytes, want_bytes);
+    }
+    expect_same_bits(ref, b);
+}
+
 } // namespace
 
 // Slots by state and by shape, and entries, against the scalar path: a small grid whose goals restart
@@ -80,19 +101,10 @@ TEST(Determinism, ChainsInSlotsGiveTheBitsOfTheEntries)
     cases[4]["local_steps"] = "40"; // more steps than the scan takes: the hash tables
     for (const Overrides &o : cases) {
         SCOPED_TRACE(o.at("env.width") + " x " + o.at("env.width") + ", d = " + o.at("dim") + ", K = " + o.at("local_steps"));
-        int used = -1;
-        const Bits ref = run(o, PFR_CPU_PATH_SCALAR, PFR_CPU_OVERLAY_AUTO, PFR_CPU_CHAINS_AUTO, 6, &used);
-        const Bits slots = run(o, PFR_CPU_PATH_AUTO, PFR_CPU_OVERLAY_SCAN, PFR_CPU_CHAINS_SLOTS, 6, &used);
-        EXPECT_EQ(used, PFR_CPU_CHAINS_SLOTS);
-        expect_same_bits(ref, slots);
-        int bytes = 0;
-        const Bits shapes = run(o, PFR_CPU_PATH_AUTO, PFR_CPU_OVERLAY_SCAN, PFR_CPU_CHAINS_SHAPES, 6, &used, &bytes);
-        EXPECT_EQ(used, PFR_CPU_CHAINS_SHAPES);
-        EXPECT_EQ(bytes, 1); // at most 128 shapes a type
-        expect_same_bits(ref, shapes);
-        const Bits ents = run(o, PFR_CPU_PATH_AUTO, PFR_CPU_OVERLAY_SCAN, PFR_CPU_CHAINS_ENTRIES, 6, &used);
-        EXPECT_EQ(used, PFR_CPU_CHAINS_ENTRIES);
-        expect_same_bits(ref, ents);
+        const Bits ref = reference(o, 6);
+        expect_chains(o, ref, PFR_CPU_CHAINS_SLOTS, 6, PFR_CPU_CHAINS_SLOTS);
+        expect_chains(o, ref, PFR_CPU_CHAINS_SHAPES, 6, PFR_CPU_CHAINS_SHAPES, 1); // at most 128 shapes a type
+        expect_chains(o, ref, PFR_CPU_CHAINS_ENTRIES, 6, PFR_CPU_CHAINS_ENTRIES);
     }
 }
 
@@ -105,14 +117,9 @@ TEST(Determinism, ChainsStayEntriesWhereSlotsDoNotFit)
     const Overrides o = {{"env.kind", "garnet"}, {"env.states", "300"}, {"agents", "256"},     {"dim", "8"},
                          {"local_steps", "10"},  {"alpha", "0.1"},      {"beta", "0.05"},      {"eval_every", "1000"},
                          {"threads", "2"}};
-    int used = -1;
-    const Bits ref = run(o, PFR_CPU_PATH_SCALAR, PFR_CPU_OVERLAY_AUTO, PFR_CPU_CHAINS_AUTO, 4, &used);
-    const Bits b = run(o, PFR_CPU_PATH_AUTO, PFR_CPU_OVERLAY_SCAN, PFR_CPU_CHAINS_SLOTS, 4, &used);
-    EXPECT_EQ(used, PFR_CPU_CHAINS_ENTRIES);
-    expect_same_bits(ref, b);
-    const Bits c = run(o, PFR_CPU_PATH_AUTO, PFR_CPU_OVERLAY_SCAN, PFR_CPU_CHAINS_SHAPES, 4, &used);
-    EXPECT_EQ(used, PFR_CPU_CHAINS_ENTRIES);
-    expect_same_bits(ref, c);
+    const Bits ref = reference(o, 4);
+    expect_chains(o, ref, PFR_CPU_CHAINS_SLOTS, 4, PFR_CPU_CHAINS_ENTRIES);
+    expect_chains(o, ref, PFR_CPU_CHAINS_SHAPES, 4, PFR_CPU_CHAINS_ENTRIES);
 }
 
 // Where the rows do not repeat (a garnet of one action and one next state: two entries a row with the
@@ -124,11 +131,7 @@ TEST(Determinism, ChainsBySlotWhereRowsDoNotRepeat)
     const Overrides o = {{"env.kind", "garnet"}, {"env.states", "300"}, {"env.actions", "1"}, {"env.branching", "1"}, {"agents", "256"},
                          {"dim", "8"},           {"local_steps", "10"}, {"alpha", "0.1"},    {"beta", "0.05"},
                          {"eval_every", "1000"}, {"threads", "2"}};
-    int used = -1;
-    const Bits ref = run(o, PFR_CPU_PATH_SCALAR, PFR_CPU_OVERLAY_AUTO, PFR_CPU_CHAINS_AUTO, 4, &used);
-    const Bits b = run(o, PFR_CPU_PATH_AUTO, PFR_CPU_OVERLAY_SCAN, PFR_CPU_CHAINS_SHAPES, 4, &used);
-    EXPECT_EQ(used, PFR_CPU_CHAINS_SLOTS);
-    expect_same_bits(ref, b);
+    expect_chains(o, reference(o, 4), PFR_CPU_CHAINS_SHAPES, 4, PFR_CPU_CHAINS_SLOTS);
 }
 
 // A grid of 48 goals a type, each with its own reward: more than 128 shapes in a type, so the shape
@@ -141,10 +144,5 @@ TEST(Determinism, ChainsByShapeWithTwoByteNumbers)
                          {"env.goals", "48"},       {"env.starts", "16"},    {"env.walls", "0.2"},  {"agents", "523"},
                          {"dim", "8"},              {"local_steps", "12"},   {"alpha", "0.1"},      {"beta", "0.05"},
                          {"participation", "0.8"},  {"eval_every", "1000"},  {"threads", "2"}};
-    int used = -1, bytes = 0;
-    const Bits ref = run(o, PFR_CPU_PATH_SCALAR, PFR_CPU_OVERLAY_AUTO, PFR_CPU_CHAINS_AUTO, 6, &used);
-    const Bits b = run(o, PFR_CPU_PATH_AUTO, PFR_CPU_OVERLAY_SCAN, PFR_CPU_CHAINS_SHAPES, 6, &used, &bytes);
-    EXPECT_EQ(used, PFR_CPU_CHAINS_SHAPES);
-    EXPECT_EQ(bytes, 2);
-    expect_same_bits(ref, b);
+    expect_chains(o, reference(o, 6), PFR_CPU_CHAINS_SHAPES, 6, PFR_CPU_CHAINS_SHAPES, 2);
 }
