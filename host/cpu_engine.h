@@ -34,6 +34,9 @@
 #define PFR_SLOT_MIN_BYTES (4 << 20) /* slots where the 16-byte entries take more than this (twice this
                                       * machine's L2): S = 10,000 1.036x / 1.03x, S = 40,000 1.055x /
                                       * 1.03x; S = 2,500 (2 MB of entries) 0.975x (bench/RESULTS.md) */
+#define PFR_CPU_NARROW_MIN_BYTES (1 << 20) /* narrow part rows where a wave's parts, all wide, take more than
+                                            * this (~L2): S = 40,000 1.05x / 1.03x (1 / 2 threads); S = 48
+                                            * (49 KB) 0.89x at K = 1 (bench/RESULTS.md) */
 #define PFR_SHAPE_SHARE 8 /* slots by shape where there are at most an eighth as many shapes as rows;
                            * they take the place of the slots by state */
 #define PFR_SHAPE_SHARE_FORCED 2 /* ... half as many where a test asks for them (PFR_CPU_CHAINS_SHAPES) */
@@ -52,13 +55,68 @@ typedef void (*philox16x4_fn)(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w
  * once: a shared line would bounce between the cores on every fold; PFR_CPU_APART). */
 typedef struct block_part {
     _Alignas(PFR_CPU_APART) int32_t *rows;  /* [cap] rows its participants changed, grouped by merge bucket (in a
-                                  * thread's fill part: in first-touch order) */
-    double *vals;   /* [cap, d] sum over its participants, in agent order, of Phi_i[r] - Phi[r] */
+                                  * thread's fill part: in first-touch order); in a wave's part a row
+                                  * whose sums are wide has PFR_PART_WIDE set */
+    double *vals;   /* the fill part: [cap, d] sum over its participants, in agent order, of Phi_i[r] - Phi[r] */
+    unsigned char *sums; /* a wave's part: [cap] the same sums as d floats at each narrow row's place
+                          * (pfr_narrow_bytes each: every sum exactly a float) ... */
+    double *wide;   /* [cap, d] ... or as d doubles at a wide row's place */
     int32_t bstart[PFR_CPU_BUCKETS + 1]; /* bucket q: places bstart[q] .. bstart[q+1]-1 */
-    int n;
+    int n, nwide;   /* rows, and how many of them wide (counted with narrow rows: e->narrow) */
     double *theta;  /* [d] sum of theta_i over its participants, in agent order */
     uint64_t count; /* participants */
 } block_part;
+
+/* A wave part's sums narrow where they can be (e->narrow; block_d copies them, cpu_merge.c reads
+ * them): at large S almost every sum is a single agent's change, or a few of similar size, and so
+ * exactly a float (S = 40,000, 16 types: all but 1 row in 30,000), so the copy writes and the merge
+ * reads half the bytes. A row's sums are narrow only where converting them to float and back gives
+ * each one's bits, so the merge adds the same doubles (NaN and numbers a float cannot hold stay
+ * wide). Where the parts stay in cache and many agents add to a row (S = 48: 29% of the rows wide,
+ * each a mispredicted branch) every row is wide. */
+#define PFR_PART_WIDE ((int32_t)0x80000000) /* rows[x]: this row's sums are d doubles */
+#define PFR_PART_ROW 0x7FFFFFFF
+
+typedef long long pfr_l4 __attribute__((vector_size(32)));
+
+/* Bytes of a narrow row: d floats, rounded up to 8 (so that wide rows stay 8-byte aligned). */
+static inline __attribute__((always_inline)) int pfr_narrow_bytes(const int d) { return (4 * d + 7) & ~7; }
+
+/* Whether every one of a row's d sums is exactly a float. */
+static inline __attribute__((always_inline)) int pfr_sums_narrow(const double *restrict v, const int d)
+{
+    if (d % 4 == 0) {
+        pfr_l4 ok = {-1, -1, -1, -1};
+        for (int j = 0; j < d; j += 4) {
+            pfr_d4 a;
+            memcpy(&a, v + j, sizeof a);
+            ok &= (pfr_l4)(a == __builtin_convertvector(__builtin_convertvector(a, pfr_v4), pfr_d4));
+        }
+        return (ok[0] & ok[1] & ok[2] & ok[3]) != 0;
+    }
+    int ok = 1;
+    for (int j = 0; j < d; ++j)
+        ok &= v[j] == (double)(float)v[j];
+    return ok;
+}
+
+/* A narrow row written: the sums as floats (exact, pfr_sums_narrow). */
+static inline __attribute__((always_inline)) void pfr_store_narrow(unsigned char *restrict dst, const double *restrict v,
+                                                                   const int d)
+{
+    if (d % 4 == 0)
+        for (int j = 0; j < d; j += 4) {
+            pfr_d4 a;
+            memcpy(&a, v + j, sizeof a);
+            const pfr_v4 f = __builtin_convertvector(a, pfr_v4);
+            memcpy(dst + 4 * (size_t)j, &f, sizeof f);
+        }
+    else
+        for (int j = 0; j < d; ++j) {
+            const float f = (float)v[j];
+            memcpy(dst + 4 * (size_t)j, &f, sizeof f);
+        }
+}
 
 /* Row r's place in a block part's rows (count n), made on the first agent that touched it (*fresh:
  * just made, its sums not yet written); pos [S] maps rows to places (-1: none yet). Every fold
@@ -133,6 +191,7 @@ typedef struct cpu_engine {
     uint64_t bmul;  /* bucket of row r: (r * bmul) >> 32, bmul = floor(2^32 nb / S) */
     int32_t bfirst[PFR_CPU_BUCKETS + 1]; /* bucket q: rows bfirst[q] .. bfirst[q + 1] - 1 */
     int bcap;       /* rows of the largest bucket */
+    int narrow;     /* the wave parts' rows narrow where they can be (block_part) */
     int x16;        /* full groups through the AVX-512 16-agent step (cpu_x16.h) */
     int fold16;     /* the groups' folds through pfr_cpu_fold_x16 (AVX-512, d a multiple of 8; also
                      * where the step is the per-agent one, as at d = 32 in L1) */
@@ -230,10 +289,12 @@ static inline __attribute__((always_inline)) int pfr_bucket(const cpu_engine *e,
     return (int)(((uint64_t)(uint32_t)r * e->bmul) >> 32);
 }
 
-/* After a wave's steps (cpu_merge.c), for the merge buckets q0 .. q1-1 of the calling thread: the
+/* A block's fill part copied into its wave part bp with narrow rows (cpu_merge.c). After
+ * a wave's steps (cpu_merge.c), for the merge buckets q0 .. q1-1 of the calling thread: the
  * parts of blocks w0 .. wend-1 added into the accumulator; or, for a round of one wave without
  * noise, merged and applied bucket by bucket; then (several waves) the mean change applied to the
  * rows this thread added, with noise (the private aggregation) to all rows of its buckets. */
+void pfr_cpu_part_copy_narrow(cpu_engine *e, cpu_thread *w, block_part *bp);
 void pfr_cpu_merge_wave(cpu_engine *e, cpu_thread *w, int64_t w0, int64_t wend, int q0, int q1);
 void pfr_cpu_merge_apply(cpu_engine *e, cpu_thread *w, int64_t nblocks, int q0, int q1, int64_t participants);
 void pfr_cpu_apply_rows(cpu_engine *e, cpu_thread *w, int64_t participants);

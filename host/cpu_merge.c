@@ -10,21 +10,94 @@
 #include "../kernels/pfr_federation.h"
 #include "cpu_engine.h"
 
-/* A part row's sums added into a row of sums, element by element (as 4-double vectors where d allows:
- * written as loops over a constant d the adds stayed scalar). */
-static inline __attribute__((always_inline)) void add_row(double *restrict acc, const double *restrict src, const int d)
+/* A wave part's row x (cpu_engine.h) added into a row of sums, element by element: its sums narrow
+ * (floats, each exactly the double it stands for) or wide. The same adds either way, as 4-double
+ * vectors where d allows (written as loops over a constant d the adds stayed scalar). */
+static inline __attribute__((always_inline)) void add_part_row(double *restrict acc, const block_part *bp, int32_t x,
+                                                               int wide, const int d)
 {
+    if (wide) {
+        const double *v = bp->wide + (size_t)x * d;
+        if (d % 4 == 0)
+            for (int j = 0; j < d; j += 4) {
+                pfr_d4 a, b;
+                memcpy(&a, acc + j, sizeof a);
+                memcpy(&b, v + j, sizeof b);
+                a += b;
+                memcpy(acc + j, &a, sizeof a);
+            }
+        else
+            for (int j = 0; j < d; ++j)
+                acc[j] += v[j];
+        return;
+    }
+    const unsigned char *src = bp->sums + (size_t)x * pfr_narrow_bytes(d);
     if (d % 4 == 0)
         for (int j = 0; j < d; j += 4) {
-            pfr_d4 a, v;
+            pfr_d4 a;
+            pfr_v4 f;
             memcpy(&a, acc + j, sizeof a);
-            memcpy(&v, src + j, sizeof v);
-            a += v;
+            memcpy(&f, src + 4 * (size_t)j, sizeof f);
+            a += __builtin_convertvector(f, pfr_d4);
             memcpy(acc + j, &a, sizeof a);
         }
     else
-        for (int j = 0; j < d; ++j)
-            acc[j] += src[j];
+        for (int j = 0; j < d; ++j) {
+            float f;
+            memcpy(&f, src + 4 * (size_t)j, sizeof f);
+            acc[j] += (double)f;
+        }
+}
+
+/* engine_cpu.c's block_d, where the engine packs its parts (e->narrow): a block's fill part copied
+ * into its wave part bp, rows grouped by merge bucket (a counting sort), each row's sums narrow where
+ * every one is exactly a float, else wide (flagged PFR_PART_WIDE); the row map emptied. */
+static inline __attribute__((always_inline)) void copy_narrow_d(cpu_engine *e, cpu_thread *w, block_part *bp, const int d)
+{
+    const block_part *fp = &w->fill;
+    const int32_t *restrict frows = fp->rows;
+    const double *restrict fvals = fp->vals;
+    int32_t *restrict brows = bp->rows;
+    unsigned char *restrict bsums = bp->sums;
+    double *restrict bwide = bp->wide;
+    int32_t *restrict pos = w->pos;
+    const int n = fp->n, nb = e->nb;
+    const size_t nbytes = (size_t)pfr_narrow_bytes(d);
+    int32_t *bs = bp->bstart;
+    memset(bs, 0, sizeof bp->bstart);
+    for (int p = 0; p < n; ++p)
+        bs[pfr_bucket(e, frows[p]) + 1]++;
+    for (int q = 0; q < nb; ++q)
+        bs[q + 1] += bs[q];
+    int32_t fill[PFR_CPU_BUCKETS];
+    int nwide = 0;
+    memcpy(fill, bs, sizeof(int32_t) * (size_t)nb);
+    for (int p = 0; p < n; ++p) {
+        const int32_t r = frows[p], x = fill[pfr_bucket(e, r)]++;
+        const double *v = fvals + (size_t)p * d;
+        if (pfr_sums_narrow(v, d)) {
+            brows[x] = r;
+            pfr_store_narrow(bsums + (size_t)x * nbytes, v, d);
+        } else {
+            brows[x] = r | PFR_PART_WIDE;
+            memcpy(bwide + (size_t)x * d, v, sizeof(double) * (size_t)d);
+            nwide++;
+        }
+        pos[r] = -1;
+    }
+    bp->n = n;
+    bp->nwide = nwide;
+}
+
+PFR_CLONES void pfr_cpu_part_copy_narrow(cpu_engine *e, cpu_thread *w, block_part *bp)
+{
+    switch (e->sim->d) {
+    case 4: copy_narrow_d(e, w, bp, 4); break;
+    case 8: copy_narrow_d(e, w, bp, 8); break;
+    case 16: copy_narrow_d(e, w, bp, 16); break;
+    case 32: copy_narrow_d(e, w, bp, 32); break;
+    default: copy_narrow_d(e, w, bp, e->sim->d); break;
+    }
 }
 
 /* A row's mean change applied, Phi + sum / participants (the expression of the CUDA engine's apply
@@ -62,12 +135,12 @@ PFR_CLONES void pfr_cpu_merge_wave(cpu_engine *e, cpu_thread *w, int64_t w0, int
         for (int64_t b = w0; b < wend; ++b) {
             const block_part *bp = &e->part[b - w0];
             for (int32_t x = bp->bstart[q]; x < bp->bstart[q + 1]; ++x) {
-                const int32_t r = bp->rows[x];
+                const int32_t rr = bp->rows[x], r = rr & PFR_PART_ROW;
                 if (!e->in_accum[r]) {
                     e->in_accum[r] = 1;
                     w->touched[w->ntouched++] = r;
                 }
-                add_row(e->accum + (size_t)r * d, bp->vals + (size_t)x * d, d);
+                add_part_row(e->accum + (size_t)r * d, bp, x, !e->narrow || rr < 0, d);
             }
         }
 }
@@ -78,7 +151,7 @@ PFR_CLONES void pfr_cpu_merge_wave(cpu_engine *e, cpu_thread *w, int64_t w0, int
  * operations as merge_wave then apply_rows (each row's sum from +0 in block order; the same apply
  * expression), so the same bits. */
 static inline __attribute__((always_inline)) void merge_apply_d(cpu_engine *e, cpu_thread *w, int64_t nblocks, int q0,
-                                                               int q1, int64_t participants, const int d)
+                                                               int q1, int64_t participants, const int d, const int narrow)
 {
     /* (the arrays in locals: a byte store could otherwise alias every pointer, and the adds would
      * reload them and stay scalar) */
@@ -87,17 +160,25 @@ static inline __attribute__((always_inline)) void merge_apply_d(cpu_engine *e, c
     unsigned char *restrict bin = w->bin;
     int32_t *restrict bt = w->btouched;
     const double inv = participants > 0 ? 1.0 / (double)participants : 0.0;
-    const int pfw = e->prefetch && e->T > 1;
+    const int pfw = e->prefetch;
     for (int q = q0; q < q1; ++q) {
         const int32_t first = e->bfirst[q];
         int32_t nt = 0;
         for (int64_t b = 0; b < nblocks; ++b) {
             const block_part *bp = &e->part[b];
             const int32_t *restrict rows = bp->rows;
-            const double *restrict vals = bp->vals;
             const int32_t x1 = bp->bstart[q + 1];
+            if (pfw && b + 2 < nblocks) { /* a later block's run of this bucket, fetched while this one adds */
+                const block_part *np = &e->part[b + 2];
+                const size_t rb = narrow ? (size_t)pfr_narrow_bytes(d) : sizeof(double) * d;
+                const unsigned char *base = narrow ? np->sums : (const unsigned char *)np->wide,
+                                    *a = base + np->bstart[q] * rb, *z = base + np->bstart[q + 1] * rb;
+                for (; a < z; a += 64)
+                    __builtin_prefetch(a);
+                __builtin_prefetch(np->rows + np->bstart[q]);
+            }
             for (int32_t x = bp->bstart[q]; x < x1; ++x) {
-                const int32_t l = rows[x] - first;
+                const int32_t rr = rows[x], l = (rr & PFR_PART_ROW) - first;
                 /* a row's first part: listed (without a branch: whether a row is new is a coin
                  * toss at large S, and each mispredicted branch threw away the part rows' loads
                  * in flight); Phi's row, to be written once the bucket is merged, fetched for
@@ -108,7 +189,7 @@ static inline __attribute__((always_inline)) void merge_apply_d(cpu_engine *e, c
                 bin[l] = 1;
                 if (pfw)
                     __builtin_prefetch(phi + (size_t)(first + l) * d, 1);
-                add_row(bsum + (size_t)l * d, vals + (size_t)x * d, d);
+                add_part_row(bsum + (size_t)l * d, bp, x, !narrow || rr < 0, d);
             }
         }
         for (int32_t t = 0; t < nt; ++t) {
@@ -121,13 +202,17 @@ static inline __attribute__((always_inline)) void merge_apply_d(cpu_engine *e, c
 
 PFR_CLONES void pfr_cpu_merge_apply(cpu_engine *e, cpu_thread *w, int64_t nblocks, int q0, int q1, int64_t participants)
 {
+#define PFR_MERGE_D(D)                                                                                \
+    (e->narrow ? merge_apply_d(e, w, nblocks, q0, q1, participants, D, 1)                             \
+               : merge_apply_d(e, w, nblocks, q0, q1, participants, D, 0))
     switch (e->sim->d) {
-    case 4: merge_apply_d(e, w, nblocks, q0, q1, participants, 4); break;
-    case 8: merge_apply_d(e, w, nblocks, q0, q1, participants, 8); break;
-    case 16: merge_apply_d(e, w, nblocks, q0, q1, participants, 16); break;
-    case 32: merge_apply_d(e, w, nblocks, q0, q1, participants, 32); break;
-    default: merge_apply_d(e, w, nblocks, q0, q1, participants, e->sim->d); break;
+    case 4: PFR_MERGE_D(4); break;
+    case 8: PFR_MERGE_D(8); break;
+    case 16: PFR_MERGE_D(16); break;
+    case 32: PFR_MERGE_D(32); break;
+    default: PFR_MERGE_D(e->sim->d); break;
     }
+#undef PFR_MERGE_D
 }
 
 /* The mean change applied to the rows this thread owns (Phi + sum / participants, the expression of

@@ -33,7 +33,8 @@ void pfr_cpu_engine_destroy(pfr_sim *sim)
     }
     for (int p = 0; e->part && p < e->W; ++p) {
         free(e->part[p].rows);
-        free(e->part[p].vals);
+        free(e->part[p].sums);
+        free(e->part[p].wide);
         free(e->part[p].theta);
     }
     free(e->part);
@@ -122,12 +123,18 @@ static void bucket_bounds(int S, int nb, uint64_t bmul, int32_t *first, int *cap
         *cap = first[q + 1] - first[q] > *cap ? first[q + 1] - first[q] : *cap;
 }
 
+/* A wave's block part of cap rows: rows, narrow and wide sums (block_part), theta's sums. */
+static double part_bytes(int cap, int d)
+{
+    return (double)cap * (4.0 + pfr_narrow_bytes(d) + 8.0 * d) + 8.0 * d;
+}
+
 /* Rows per block part, and block parts per wave within the budget (at least one per thread). */
 static void part_sizes(int S, int d, int K, int64_t N, int T, int *cap, int *W)
 {
     const int64_t R = K < S ? K : S, rows = (int64_t)PFR_AGENT_BLOCK * R;
     *cap = (int)(rows < S ? rows : S);
-    const double bytes = (double)*cap * (8.0 * d + 4.0) + 8.0 * d;
+    const double bytes = part_bytes(*cap, d);
     const int64_t nblocks = (N + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
     int64_t w = (int64_t)((double)PFR_CPU_WAVE_BUDGET / bytes);
     w = w < T ? T : w;
@@ -147,7 +154,7 @@ double pfr_engine_cpu_bytes(int S, int d, int K, int M, double nnz, int T, int s
     if (shared) {
         int cap, W;
         part_sizes(S, d, K, N, T, &cap, &W);
-        bytes += 8.0 * S * dd + S + W * ((double)cap * (8.0 * dd + 4.0) + 8.0 * dd); /* accumulator, parts */
+        bytes += 8.0 * S * dd + S + W * part_bytes(cap, d); /* accumulator, parts */
         per_thread += (double)cap * (8.0 * dd + 4.0); /* the fill part */
         per_thread += ((double)S / merge_buckets(S, T) + 2.0) * (8.0 * dd + 5.0); /* one bucket's sums */
         per_thread += PFR_CPU_LANES * ((R < 255 && S <= PFR_CPU_MAP_MAX_S ? (double)S : 8.0 * (double)(1u << table_log2((int)R))) +
@@ -198,6 +205,17 @@ int pfr_engine_cpu_chains(const pfr_sim *sim)
     return !e ? 0 : e->shape_of ? PFR_CPU_CHAINS_SHAPES : e->slots ? PFR_CPU_CHAINS_SLOTS : e->ent ? PFR_CPU_CHAINS_ENTRIES : 0;
 }
 
+void pfr_engine_cpu_part_rows(const pfr_sim *sim, int64_t *narrow, int64_t *wide)
+{
+    const cpu_engine *e = sim && sim->engine == &pfr_cpu_engine_vtbl ? sim->engine_state : NULL;
+    *narrow = *wide = 0;
+    for (int p = 0; e && e->part && p < e->W; ++p) {
+        const int nw = e->narrow ? e->part[p].nwide : e->part[p].n; /* (block_d counts only with narrow rows) */
+        *narrow += e->part[p].n - nw;
+        *wide += nw;
+    }
+}
+
 int pfr_engine_cpu_shape_bytes(const pfr_sim *sim)
 {
     const cpu_engine *e = sim && sim->engine == &pfr_cpu_engine_vtbl ? sim->engine_state : NULL;
@@ -237,6 +255,9 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
     part_sizes(S, d, K, sim->N, e->T, &e->cap, &e->W);
     if (sim->cpu_wave > 0 && sim->cpu_wave < e->W)
         e->W = sim->cpu_wave;
+    /* narrow part rows where a wave's parts, all wide, would outgrow L2 (cpu_engine.h) */
+    e->narrow = sim->cpu_parts == PFR_CPU_PARTS_NARROW ||
+                (sim->cpu_parts == PFR_CPU_PARTS_AUTO && 8.0 * d * e->cap * e->W > (double)PFR_CPU_NARROW_MIN_BYTES);
     e->pool = pfr_pool_create(e->T);
     e->th = line_calloc(sizeof *e->th * (size_t)e->T);
     e->cur = line_calloc(sizeof *e->cur * (size_t)e->T);
@@ -315,9 +336,10 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
         for (int p = 0; ok && p < e->W; ++p) {
             block_part *bp = &e->part[p];
             bp->rows = line_alloc(sizeof(int32_t) * (size_t)e->cap);
-            bp->vals = line_alloc(sizeof(double) * (size_t)e->cap * d);
+            bp->wide = line_alloc(sizeof(double) * (size_t)e->cap * d);
+            bp->sums = e->narrow ? line_alloc((size_t)pfr_narrow_bytes(d) * (size_t)e->cap) : NULL;
             bp->theta = line_calloc(sizeof(double) * (size_t)d);
-            ok = bp->rows && bp->vals && bp->theta;
+            ok = bp->rows && (bp->sums || !e->narrow) && bp->wide && bp->theta;
         }
     }
     e->nb = merge_buckets(S, e->T);

@@ -131,6 +131,7 @@ struct pfr_sim {
     int cpu_wave;  /* tests: agent blocks per wave of the CPU engine's merge (0: as memory allows) */
     int cpu_overlay; /* tests: how agents' overlays find their rows (PFR_CPU_OVERLAY_*; set before the engine starts) */
     int cpu_chains;  /* tests: the 16-agent step's copy of the chains (PFR_CPU_CHAINS_*; before the engine starts) */
+    int cpu_parts;   /* tests: whether the CPU engine's block parts hold narrow rows (PFR_CPU_PARTS_*; before it starts) */
 
     const pfr_engine_vtbl *engine;
     void *engine_state;
@@ -180,11 +181,19 @@ static inline int pfr_agent_type(const pfr_sim *sim, int64_t i)
 #define PFR_CPU_CHAINS_SLOTS 2
 #define PFR_CPU_CHAINS_SHAPES 3
 
+/* Tests: the CPU engine's block parts hold a row's sums as floats where each is exactly one and the
+ * parts outgrow L2 (AUTO), always where each is (NARROW), or as doubles (WIDE): the same bits. */
+#define PFR_CPU_PARTS_AUTO 0
+#define PFR_CPU_PARTS_WIDE 1
+#define PFR_CPU_PARTS_NARROW 2
+
 /* The CPU engine (engine_cpu.c); the CUDA engine is declared in cuda/cuda_engine.h. */
 pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err);
 /* Tests: the 16-agent step's copy of the chains in the running CPU engine (PFR_CPU_CHAINS_SHAPES,
  * _SLOTS or _ENTRIES; 0 where it has none). */
 int pfr_engine_cpu_chains(const pfr_sim *sim);
+/* Tests: the rows of the last wave's block parts held narrow and wide (0 and 0 where there are none). */
+void pfr_engine_cpu_part_rows(const pfr_sim *sim, int64_t *narrow, int64_t *wide);
 /* Tests: with the chains by shape, the bytes of a state's shape number (1: per type, 2: for all
  * types); 0 without. */
 int pfr_engine_cpu_shape_bytes(const pfr_sim *sim);

@@ -226,7 +226,7 @@ static inline __attribute__((always_inline)) void fold_group(cpu_engine *e, cpu_
 /* Block b into bp: its agents' steps, then each participant in index order folded into the sums (in
  * the thread's fill part), and those copied into bp grouped by merge bucket. */
 static inline __attribute__((always_inline)) void block_d(cpu_engine *e, cpu_thread *w, int64_t b, block_part *bp,
-                                                          const int d, const int vec, const int map)
+                                                          const int d, const int vec, const int map, const int narrow)
 {
     pfr_sim *sim = e->sim;
     const int64_t N = sim->N, i0 = b * PFR_AGENT_BLOCK, i1 = i0 + PFR_AGENT_BLOCK < N ? i0 + PFR_AGENT_BLOCK : N;
@@ -243,11 +243,17 @@ static inline __attribute__((always_inline)) void block_d(cpu_engine *e, cpu_thr
     /* the rows and their sums copied into bp grouped by bucket (a counting sort), so that the merge
      * reads a block's rows of a bucket as one run, not line by line across the part; the folds wrote
      * into the fill part, which stays in L1/L2 block after block (S = 40,000, K = 10: 1.01x / 1.03x,
-     * 1 / 2 threads; S = 48 unchanged). The row map emptied for the next block. */
+     * 1 / 2 threads; S = 48 unchanged). With narrow rows a call (cpu_merge.c): the block's loop then
+     * compiles as without them (any other copy here, even that call behind a branch, cost the fold
+     * 5%-10% at S = 48, K = 1, where the parts stay wide). The row map emptied for the next block. */
+    if (narrow) {
+        pfr_cpu_part_copy_narrow(e, w, bp);
+        return;
+    }
     const int32_t *restrict frows = fp->rows;
     const double *restrict fvals = fp->vals;
     int32_t *restrict brows = bp->rows;
-    double *restrict bvals = bp->vals;
+    double *restrict bvals = bp->wide;
     int32_t *restrict pos = w->pos;
     const int n = fp->n, nb = e->nb;
     int32_t *bs = bp->bstart;
@@ -267,25 +273,30 @@ static inline __attribute__((always_inline)) void block_d(cpu_engine *e, cpu_thr
     bp->n = n;
 }
 
-PFR_CLONES static void run_block(cpu_engine *e, cpu_thread *w, int64_t b, block_part *bp)
-{
-    const int d = e->sim->d;
-    if (!e->vector) {
-        block_d(e, w, b, bp, d, 0, e->map);
-        return;
+/* Block b into bp: block_d with a constant d (the loops over d unroll and the vector step applies);
+ * run_block_narrow where the engine packs its parts (e->narrow), a function of its own so that
+ * run_block compiles as without them (see block_d). */
+#define PFR_RUN_BLOCK(NAME, NARROW)                                                                   \
+    PFR_CLONES static void NAME(cpu_engine *e, cpu_thread *w, int64_t b, block_part *bp)              \
+    {                                                                                                 \
+        const int d = e->sim->d;                                                                      \
+        if (!e->vector) {                                                                             \
+            block_d(e, w, b, bp, d, 0, e->map, NARROW);                                               \
+            return;                                                                                   \
+        }                                                                                             \
+        switch (d) {                                                                                  \
+        case 4: PFR_BLOCK_D(4, NARROW); break;                                                        \
+        case 8: PFR_BLOCK_D(8, NARROW); break;                                                        \
+        case 16: PFR_BLOCK_D(16, NARROW); break;                                                      \
+        case 32: PFR_BLOCK_D(32, NARROW); break;                                                      \
+        default: PFR_BLOCK_D(d, NARROW); break;                                                       \
+        }                                                                                             \
     }
-    /* a constant d: the loops over d unroll and the vector step applies */
-#define PFR_BLOCK_D(D)                                                                                \
-    (e->map ? block_d(e, w, b, bp, D, 1, 1) : block_d(e, w, b, bp, D, 1, 0))
-    switch (d) {
-    case 4: PFR_BLOCK_D(4); break;
-    case 8: PFR_BLOCK_D(8); break;
-    case 16: PFR_BLOCK_D(16); break;
-    case 32: PFR_BLOCK_D(32); break;
-    default: PFR_BLOCK_D(d); break;
-    }
+#define PFR_BLOCK_D(D, NARROW) (e->map ? block_d(e, w, b, bp, D, 1, 1, NARROW) : block_d(e, w, b, bp, D, 1, 0, NARROW))
+PFR_RUN_BLOCK(run_block, 0)
+PFR_RUN_BLOCK(run_block_narrow, 1)
 #undef PFR_BLOCK_D
-}
+#undef PFR_RUN_BLOCK
 
 /* local_rep and local_td: agents are independent, so groups are taken in any order. local_rep's
  * orthonormalization of each agent's Phi_i follows its steps. */
@@ -356,7 +367,10 @@ static void shared_round_job(void *arg, int tid)
                 const int64_t b = atomic_fetch_add(&c->next, 1);
                 if (b >= c->end)
                     break;
-                run_block(e, w, b, &e->part[b - w0]);
+                if (e->narrow)
+                    run_block_narrow(e, w, b, &e->part[b - w0]);
+                else
+                    run_block(e, w, b, &e->part[b - w0]);
             }
         }
         pfr_pool_barrier(e->pool);

@@ -10,9 +10,9 @@
 namespace pfr_test {
 
 // path: PFR_CPU_PATH_*; wave: agent blocks per wave of the merge (0: as memory allows); overlay:
-// PFR_CPU_OVERLAY_*; chains: PFR_CPU_CHAINS_*.
+// PFR_CPU_OVERLAY_*; chains: PFR_CPU_CHAINS_*; parts: PFR_CPU_PARTS_*.
 inline void restart_cpu_engine(pfr_sim *s, int path, int wave = 0, int overlay = PFR_CPU_OVERLAY_AUTO,
-                               int chains = PFR_CPU_CHAINS_AUTO)
+                               int chains = PFR_CPU_CHAINS_AUTO, int parts = PFR_CPU_PARTS_AUTO)
 {
     pfr_error err;
     s->engine->destroy(s);
@@ -20,6 +20,7 @@ inline void restart_cpu_engine(pfr_sim *s, int path, int wave = 0, int overlay =
     s->cpu_wave = wave;
     s->cpu_overlay = overlay;
     s->cpu_chains = chains;
+    s->cpu_parts = parts;
     ASSERT_EQ(pfr_engine_cpu_init(s, &err), PFR_OK) << err.msg;
 }
 

@@ -330,6 +330,50 @@ TEST(Determinism, WavesGiveTheBitsOfOneWave)
         }
 }
 
+// The block parts hold a row's sums as floats where each is exactly one (the merge then reads half
+// the bytes at large S): forced on, one wave or waves of two blocks, 1 or 2 threads, the bits of
+// parts held as doubles. The cliff walk's rows sum many agents' changes (some sums are not floats:
+// those rows stay doubles), the grid world's mostly one agent's.
+TEST(Determinism, NarrowBlockPartsGiveTheBitsOfWideOnes)
+{
+    for (const char *env : {"cliffwalk", "gridworld"}) {
+        Overrides o = cliff("pfedtd_rep");
+        o["env.kind"] = env;
+        o["agents"] = "1337";
+        o["participation"] = "0.8";
+        o["local_steps"] = "12";
+        o["threads"] = "1";
+        Snapshot ref;
+        {
+            Sim sim(o);
+            pfr_test::restart_cpu_engine(sim.s, PFR_CPU_PATH_AUTO, 0, PFR_CPU_OVERLAY_AUTO, PFR_CPU_CHAINS_AUTO,
+                                         PFR_CPU_PARTS_WIDE);
+            sim.run(7);
+            int64_t narrow = 0, wide = 0;
+            pfr_engine_cpu_part_rows(sim.s, &narrow, &wide);
+            EXPECT_EQ(narrow, 0);
+            EXPECT_GT(wide, 0);
+            ref = capture(sim);
+        }
+        for (int wave : {0, 2})
+            for (const char *threads : {"1", "2"}) {
+                o["threads"] = threads;
+                Sim sim(o);
+                pfr_test::restart_cpu_engine(sim.s, PFR_CPU_PATH_AUTO, wave, PFR_CPU_OVERLAY_AUTO,
+                                             PFR_CPU_CHAINS_AUTO, PFR_CPU_PARTS_NARROW);
+                sim.run(7);
+                int64_t narrow = 0, wide = 0;
+                pfr_engine_cpu_part_rows(sim.s, &narrow, &wide);
+                SCOPED_TRACE(std::string(env) + " wave " + std::to_string(wave) + " threads " + threads);
+                EXPECT_GT(narrow, 0);
+                if (std::string(env) == "cliffwalk") { // both kinds of row in one part
+                    EXPECT_GT(wide, 0);
+                }
+                expect_same_bits(ref, capture(sim));
+            }
+    }
+}
+
 TEST(Determinism, SeedMatters)
 {
     Overrides o = cliff("pfedtd_rep");
