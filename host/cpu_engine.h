@@ -35,8 +35,10 @@
                                       * machine's L2): S = 10,000 1.036x / 1.03x, S = 40,000 1.055x /
                                       * 1.03x; S = 2,500 (2 MB of entries) 0.975x (bench/RESULTS.md) */
 #define PFR_CPU_NARROW_MIN_BYTES (1 << 20) /* narrow part rows where a wave's parts, all wide, take more than
-                                            * this (~L2): S = 40,000 1.05x / 1.03x (1 / 2 threads); S = 48
-                                            * (49 KB) 0.89x at K = 1 (bench/RESULTS.md) */
+                                            * this (~L2; N = 4096, K = 10, d = 8): S = 40,000 (2.9 MB) 1.08x
+                                            * / 1.05x (1 / 2 threads); S = 10,000 1.01x; S = 2,500 (2.6 MB)
+                                            * 0.96x / 1.17x, noisy; S = 48 (49 KB) stays wide: 29% of its
+                                            * rows are not floats (bench/RESULTS.md) */
 #define PFR_SHAPE_SHARE 8 /* slots by shape where there are at most an eighth as many shapes as rows;
                            * they take the place of the slots by state */
 #define PFR_SHAPE_SHARE_FORCED 2 /* ... half as many where a test asks for them (PFR_CPU_CHAINS_SHAPES) */
