@@ -291,12 +291,13 @@ static inline __attribute__((always_inline)) int pfr_bucket(const cpu_engine *e,
     return (int)(((uint64_t)(uint32_t)r * e->bmul) >> 32);
 }
 
-/* A block's fill part copied into its wave part bp with narrow rows (cpu_merge.c). After
- * a wave's steps (cpu_merge.c), for the merge buckets q0 .. q1-1 of the calling thread: the
+/* block_d's copy of a block's fill part into its wave part bp where the parts hold narrow rows
+ * (cpu_merge.c; e->narrow). */
+void pfr_cpu_part_copy_narrow(cpu_engine *e, cpu_thread *w, block_part *bp);
+/* After a wave's steps (cpu_merge.c), for the merge buckets q0 .. q1-1 of the calling thread: the
  * parts of blocks w0 .. wend-1 added into the accumulator; or, for a round of one wave without
  * noise, merged and applied bucket by bucket; then (several waves) the mean change applied to the
  * rows this thread added, with noise (the private aggregation) to all rows of its buckets. */
-void pfr_cpu_part_copy_narrow(cpu_engine *e, cpu_thread *w, block_part *bp);
 void pfr_cpu_merge_wave(cpu_engine *e, cpu_thread *w, int64_t w0, int64_t wend, int q0, int q1);
 void pfr_cpu_merge_apply(cpu_engine *e, cpu_thread *w, int64_t nblocks, int q0, int q1, int64_t participants);
 void pfr_cpu_apply_rows(cpu_engine *e, cpu_thread *w, int64_t participants);
