@@ -291,6 +291,58 @@ static inline __attribute__((always_inline)) int pfr_bucket(const cpu_engine *e,
     return (int)(((uint64_t)(uint32_t)r * e->bmul) >> 32);
 }
 
+/* A block's fill part (w->fill) copied into its wave part bp grouped by merge bucket (a counting
+ * sort), so that the merge reads a block's rows of a bucket as one run; with narrow rows (a
+ * constant: block_d without, pfr_cpu_part_copy_narrow with) each row's sums as floats where every
+ * one is exactly a float, else as doubles, flagged PFR_PART_WIDE and counted. The row map emptied
+ * for the next block. */
+static inline __attribute__((always_inline)) void pfr_part_copy(const cpu_engine *e, cpu_thread *w, block_part *bp,
+                                                                const int d, const int narrow)
+{
+    const block_part *fp = &w->fill;
+    const int32_t *restrict frows = fp->rows;
+    const double *restrict fvals = fp->vals;
+    int32_t *restrict brows = bp->rows;
+    unsigned char *restrict bsums = bp->sums;
+    double *restrict bwide = bp->wide;
+    int32_t *restrict pos = w->pos;
+    const int n = fp->n, nb = e->nb;
+    int32_t *bs = bp->bstart;
+    memset(bs, 0, sizeof bp->bstart);
+    for (int p = 0; p < n; ++p)
+        bs[pfr_bucket(e, frows[p]) + 1]++;
+    for (int q = 0; q < nb; ++q)
+        bs[q + 1] += bs[q];
+    int32_t fill[PFR_CPU_BUCKETS];
+    int nwide = 0;
+    memcpy(fill, bs, sizeof(int32_t) * (size_t)nb);
+    if (!narrow) { /* (the loop as it was before the narrow rows: see block_d) */
+        for (int p = 0; p < n; ++p) {
+            const int32_t r = frows[p], x = fill[pfr_bucket(e, r)]++;
+            brows[x] = r;
+            memcpy(bwide + (size_t)x * d, fvals + (size_t)p * d, sizeof(double) * (size_t)d);
+            pos[r] = -1;
+        }
+        bp->n = n;
+        return;
+    }
+    for (int p = 0; p < n; ++p) {
+        const int32_t r = frows[p], x = fill[pfr_bucket(e, r)]++;
+        const double *v = fvals + (size_t)p * d;
+        if (pfr_sums_narrow(v, d)) {
+            brows[x] = r;
+            pfr_store_narrow(bsums + (size_t)x * (size_t)pfr_narrow_bytes(d), v, d);
+        } else {
+            brows[x] = r | PFR_PART_WIDE;
+            memcpy(bwide + (size_t)x * d, v, sizeof(double) * (size_t)d);
+            nwide++;
+        }
+        pos[r] = -1;
+    }
+    bp->n = n;
+    bp->nwide = nwide;
+}
+
 /* block_d's copy of a block's fill part into its wave part bp where the parts hold narrow rows
  * (cpu_merge.c; e->narrow). */
 void pfr_cpu_part_copy_narrow(cpu_engine *e, cpu_thread *w, block_part *bp);

@@ -49,54 +49,15 @@ static inline __attribute__((always_inline)) void add_part_row(double *restrict 
         }
 }
 
-/* engine_cpu.c's block_d, where the engine packs its parts (e->narrow): a block's fill part copied
- * into its wave part bp, rows grouped by merge bucket (a counting sort), each row's sums narrow where
- * every one is exactly a float, else wide (flagged PFR_PART_WIDE); the row map emptied. */
-static inline __attribute__((always_inline)) void copy_narrow_d(cpu_engine *e, cpu_thread *w, block_part *bp, const int d)
-{
-    const block_part *fp = &w->fill;
-    const int32_t *restrict frows = fp->rows;
-    const double *restrict fvals = fp->vals;
-    int32_t *restrict brows = bp->rows;
-    unsigned char *restrict bsums = bp->sums;
-    double *restrict bwide = bp->wide;
-    int32_t *restrict pos = w->pos;
-    const int n = fp->n, nb = e->nb;
-    const size_t nbytes = (size_t)pfr_narrow_bytes(d);
-    int32_t *bs = bp->bstart;
-    memset(bs, 0, sizeof bp->bstart);
-    for (int p = 0; p < n; ++p)
-        bs[pfr_bucket(e, frows[p]) + 1]++;
-    for (int q = 0; q < nb; ++q)
-        bs[q + 1] += bs[q];
-    int32_t fill[PFR_CPU_BUCKETS];
-    int nwide = 0;
-    memcpy(fill, bs, sizeof(int32_t) * (size_t)nb);
-    for (int p = 0; p < n; ++p) {
-        const int32_t r = frows[p], x = fill[pfr_bucket(e, r)]++;
-        const double *v = fvals + (size_t)p * d;
-        if (pfr_sums_narrow(v, d)) {
-            brows[x] = r;
-            pfr_store_narrow(bsums + (size_t)x * nbytes, v, d);
-        } else {
-            brows[x] = r | PFR_PART_WIDE;
-            memcpy(bwide + (size_t)x * d, v, sizeof(double) * (size_t)d);
-            nwide++;
-        }
-        pos[r] = -1;
-    }
-    bp->n = n;
-    bp->nwide = nwide;
-}
-
+/* engine_cpu.c's block_d copy where the engine packs its parts (e->narrow; cpu_engine.h) */
 PFR_CLONES void pfr_cpu_part_copy_narrow(cpu_engine *e, cpu_thread *w, block_part *bp)
 {
     switch (e->sim->d) {
-    case 4: copy_narrow_d(e, w, bp, 4); break;
-    case 8: copy_narrow_d(e, w, bp, 8); break;
-    case 16: copy_narrow_d(e, w, bp, 16); break;
-    case 32: copy_narrow_d(e, w, bp, 32); break;
-    default: copy_narrow_d(e, w, bp, e->sim->d); break;
+    case 4: pfr_part_copy(e, w, bp, 4, 1); break;
+    case 8: pfr_part_copy(e, w, bp, 8, 1); break;
+    case 16: pfr_part_copy(e, w, bp, 16, 1); break;
+    case 32: pfr_part_copy(e, w, bp, 32, 1); break;
+    default: pfr_part_copy(e, w, bp, e->sim->d, 1); break;
     }
 }
 

@@ -240,37 +240,16 @@ static inline __attribute__((always_inline)) void block_d(cpu_engine *e, cpu_thr
         step_group(e, w, ig, G, part, d, vec, map);
         fold_group(e, w, bp, ig, G, part, d);
     }
-    /* the rows and their sums copied into bp grouped by bucket (a counting sort), so that the merge
-     * reads a block's rows of a bucket as one run, not line by line across the part; the folds wrote
-     * into the fill part, which stays in L1/L2 block after block (S = 40,000, K = 10: 1.01x / 1.03x,
-     * 1 / 2 threads; S = 48 unchanged). With narrow rows a call (cpu_merge.c): the block's loop then
-     * compiles as without them (any other copy here, even that call behind a branch, cost the fold
-     * 5%-10% at S = 48, K = 1, where the parts stay wide). The row map emptied for the next block. */
+    /* the rows and their sums copied into bp grouped by bucket (cpu_engine.h's pfr_part_copy): the
+     * folds wrote into the fill part, which stays in L1/L2 block after block (S = 40,000, K = 10:
+     * 1.01x / 1.03x, 1 / 2 threads; S = 48 unchanged). With narrow rows through a call (cpu_merge.c):
+     * the block's loop then compiles as without them (the narrow copy inlined here, even behind a
+     * branch, cost the fold 5%-10% at S = 48, K = 1, where the parts stay wide). */
     if (narrow) {
         pfr_cpu_part_copy_narrow(e, w, bp);
         return;
     }
-    const int32_t *restrict frows = fp->rows;
-    const double *restrict fvals = fp->vals;
-    int32_t *restrict brows = bp->rows;
-    double *restrict bvals = bp->wide;
-    int32_t *restrict pos = w->pos;
-    const int n = fp->n, nb = e->nb;
-    int32_t *bs = bp->bstart;
-    memset(bs, 0, sizeof bp->bstart);
-    for (int p = 0; p < n; ++p)
-        bs[pfr_bucket(e, frows[p]) + 1]++;
-    for (int q = 0; q < nb; ++q)
-        bs[q + 1] += bs[q];
-    int32_t fill[PFR_CPU_BUCKETS];
-    memcpy(fill, bs, sizeof(int32_t) * (size_t)nb);
-    for (int p = 0; p < n; ++p) {
-        const int32_t r = frows[p], x = fill[pfr_bucket(e, r)]++;
-        brows[x] = r;
-        memcpy(bvals + (size_t)x * d, fvals + (size_t)p * d, sizeof(double) * (size_t)d);
-        pos[r] = -1;
-    }
-    bp->n = n;
+    pfr_part_copy(e, w, bp, d, 0);
 }
 
 /* Block b into bp: block_d with a constant d (the loops over d unroll and the vector step applies);
