@@ -33,10 +33,10 @@ pfr_status pfr_orthonormalize_factor(float *phi, int S, int d, double *R)
 
 pfr_status pfr_cholqr_factor(float *phi, int S, int d, double *R)
 {
-    double *G = malloc(sizeof(double) * ((size_t)d * d + (size_t)d));
+    double *G = malloc(sizeof(double) * (2 * (size_t)d * d + (size_t)d)); /* G, the Gram's scratch, y */
     if (!G)
         return PFR_ERR_NO_MEMORY;
-    const int ok = pfr_cholqr_one(phi, S, d, NULL, G, G + (size_t)d * d) == 0;
+    const int ok = pfr_cholqr_one(phi, S, d, NULL, G, G + 2 * (size_t)d * d) == 0;
     if (ok)
         memcpy(R, G, sizeof(double) * (size_t)d * d);
     free(G);

@@ -44,26 +44,33 @@
 #include "pfr_launch.h"
 
 /* ---- variant 1: a thread per agent ------------------------------------------------------------- */
-/* slot_words = pfr_slot_words(&a): each thread's slot map [S] in shared memory (slot_words 32-bit
- * words of it, filled with 0xFF here: a thread's own words, so no barrier), where the lookups of
- * every step then cost no L2 traffic; 0: the global map a.ov_slot. */
-template <int D> __global__ void pfr_local_steps_thread(const __grid_constant__ pfr_round_args a, int slot_words)
+/* map_words = pfr_map_words(&a): each thread's lookup map in shared memory, its slot map [S] or its
+ * overlay hash table (map_words 32-bit words, filled with 0xFF here: a thread's own words, so no
+ * barrier), where the lookups of every step then cost no L2 traffic; 0: the global slot map
+ * a.ov_slot, or a scan of the overlay's rows. CONTROL: SARSA or Q-learning
+ * (pfr_agent_round_control), a kernel of its own: compiled into one kernel with the policy-evaluation
+ * round, control's Q-values (an array indexed at run time, so in local memory) shared a stack slot
+ * with the next row, and every step stored that row there for nothing (two 16-byte local stores a
+ * step at d = 8, seen in the PTX); apart, the policy-evaluation kernels use no local memory at all
+ * (ptxas: 0 bytes of stack for D = 4, 8, 16, 32). */
+template <int D, int CONTROL>
+__global__ void pfr_local_steps_thread(const __grid_constant__ pfr_round_args a, int map_words)
 {
-    extern __shared__ uint32_t pfr_slot_smem[];
+    extern __shared__ uint32_t pfr_map_smem[];
     const int d = D > 0 ? D : a.d; /* the same value; a constant for the compiler when D > 0 */
     const int64_t i = a.i0 + (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i < a.i0 + a.n) {
-        uint8_t *slot_map = nullptr;
-        if (slot_words) {
-            uint32_t *own = pfr_slot_smem + (size_t)threadIdx.x * slot_words;
-            for (int q = 0; q < slot_words; ++q)
+        uint8_t *map = nullptr;
+        if (map_words) {
+            uint32_t *own = pfr_map_smem + (size_t)threadIdx.x * map_words;
+            for (int q = 0; q < map_words; ++q)
                 own[q] = 0xFFFFFFFFu;
-            slot_map = (uint8_t *)own;
+            map = (uint8_t *)own;
         }
-        if (a.control) /* SARSA or Q-learning (the same for every thread of the launch) */
-            pfr_agent_round_control(&a, i, d, slot_map);
+        if (CONTROL)
+            pfr_agent_round_control(&a, i, d, map);
         else
-            pfr_agent_round(&a, i, d, slot_map);
+            pfr_agent_round(&a, i, d, map);
     }
 }
 
@@ -121,15 +128,19 @@ extern "C" cudaError_t pfr_cuda_launch_local_steps(const pfr_round_args *a, pfr_
         return cudaGetLastError();
     }
     const unsigned blocks = (unsigned)((a->n + threads - 1) / threads);
-    const int sw = pfr_slot_words(a);
-    const size_t smem = (size_t)sw * 4 * threads; /* at most PFR_SLOT_SMEM_MAX: no opt-in needed */
+    const int sw = pfr_map_words(a);
+    const size_t smem = (size_t)sw * 4 * threads; /* at most 33 KB (a hash table of 256 bytes): no opt-in needed */
+#define PFR_THREAD_KERNEL(D)                                                                          \
+    (a->control ? pfr_local_steps_thread<D, 1><<<blocks, threads, smem, stream>>>(*a, sw)                 \
+                : pfr_local_steps_thread<D, 0><<<blocks, threads, smem, stream>>>(*a, sw))
     switch (a->d) {
-    case 4: pfr_local_steps_thread<4><<<blocks, threads, smem, stream>>>(*a, sw); break;
-    case 8: pfr_local_steps_thread<8><<<blocks, threads, smem, stream>>>(*a, sw); break;
-    case 16: pfr_local_steps_thread<16><<<blocks, threads, smem, stream>>>(*a, sw); break;
-    case 32: pfr_local_steps_thread<32><<<blocks, threads, smem, stream>>>(*a, sw); break;
-    default: pfr_local_steps_thread<0><<<blocks, threads, smem, stream>>>(*a, sw); break;
+    case 4: PFR_THREAD_KERNEL(4); break;
+    case 8: PFR_THREAD_KERNEL(8); break;
+    case 16: PFR_THREAD_KERNEL(16); break;
+    case 32: PFR_THREAD_KERNEL(32); break;
+    default: PFR_THREAD_KERNEL(0); break;
     }
+#undef PFR_THREAD_KERNEL
     return cudaGetLastError();
 }
 

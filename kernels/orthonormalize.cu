@@ -1,21 +1,28 @@
 /*
  * orthonormalize.cu — Cholesky-QR of the shared Phi on the device (the math: kernels/pfr_cholqr.h,
  * the functions the CPU engine runs). The round's sequence, launched by cuda_engine.cu:
- *   to_double (Phi -> X, double [S, d]) -> cuBLAS Dgemm G = X^T X [d, d] -> chol (U, R = U/c)
+ *   gram_tiles (each tile of PFR_GRAM_TILE rows: its part of Phi^T Phi) -> the tiles summed in order
+ *   (aggregate.cu's column sum: pfr_gram's bits) -> chol (U, R = U/c)
  *   -> solve_rows (Phi <- c Phi U^{-1}) -> map_theta (theta_i <- R theta_i, every agent)
  * Nothing crosses to the host: a failed factor is recorded on the device and reported by the host at
  * its next wait, so a round never stops for it.
- * Napkin math (S = 48, d = 8, N = 1e6): the factor is ~d^2 serial steps of one block (a few us);
+ * Napkin math (S = 48, d = 8, N = 1e6): the factor is ~d^2 serial steps of one block (a few us); the
+ * Gram tiles are chains of up to 1024 products (S = 1e6, d = 8: 977 tiles x 64 entries, ~6 us), their
+ * sum a chain of 977;
  * map_theta reads and writes N*d floats (64 MB at N = 1e6, d = 8: ~25 us at 2.5 TB/s).
  */
 #include "pfr_cholqr.h"
 #include "pfr_launch.h"
 
-__global__ void pfr_to_double_kernel(const float *phi, double *X, size_t n)
+/* A thread per (tile, entry) of the Gram matrix: pfr_gram's tile sums (rows of a tile in order). */
+__global__ void pfr_gram_tiles_kernel(const float *phi, int S, int d, double *tiles)
 {
-    const size_t e = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (e < n)
-        X[e] = (double)phi[e];
+    const int64_t dd = (int64_t)d * d, n = (int64_t)pfr_gram_tiles(S) * dd;
+    const int64_t x = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (x >= n)
+        return;
+    const int t = (int)(x / dd), e = (int)(x % dd);
+    tiles[x] = pfr_gram_tile_entry(phi, S, d, t, e / d, e % d);
 }
 
 /* One block of PFR_ROUND_MAX_D threads runs pfr_chol_block (pfr_cholqr.h, also run by the CPU tests). */
@@ -48,7 +55,7 @@ __global__ void pfr_map_theta_kernel(float *theta, const double *R, int64_t N, i
 }
 
 /* local_rep: every agent's own Phi_i [S, D] and theta_i, a thread per agent (pfr_cholqr_one, what the
- * CPU engine runs for each agent). G and y live in the thread's local memory (D*D + D doubles). */
+ * CPU engine runs for each agent). G and y live in the thread's local memory (2 D*D + D doubles). */
 template <int D>
 __global__ void pfr_agent_cholqr_kernel(float *agent_phi, float *theta, int64_t N, int S, unsigned long long *fail,
                                         unsigned long long round, const unsigned long long *round_dev)
@@ -56,7 +63,7 @@ __global__ void pfr_agent_cholqr_kernel(float *agent_phi, float *theta, int64_t 
     const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= N)
         return;
-    double G[D * D], y[D];
+    double G[2 * D * D], y[D]; /* G and pfr_gram's scratch */
     if (pfr_cholqr_one(agent_phi + (size_t)i * S * D, S, D, theta + (size_t)i * D, G, y) != 0)
         atomicMin(fail, round_dev ? *round_dev : round);
 }
@@ -78,9 +85,10 @@ extern "C" cudaError_t pfr_cuda_launch_agent_cholqr(float *agent_phi, float *the
     return cudaGetLastError();
 }
 
-extern "C" cudaError_t pfr_cuda_launch_to_double(const float *phi, double *X, size_t n, cudaStream_t stream)
+extern "C" cudaError_t pfr_cuda_launch_gram_tiles(const float *phi, int S, int d, double *tiles, cudaStream_t stream)
 {
-    pfr_to_double_kernel<<<(unsigned)((n + 255) / 256), 256, 0, stream>>>(phi, X, n);
+    const int64_t n = (int64_t)pfr_gram_tiles(S) * d * d;
+    pfr_gram_tiles_kernel<<<(unsigned)((n + 127) / 128), 128, 0, stream>>>(phi, S, d, tiles);
     return cudaGetLastError();
 }
 

@@ -32,6 +32,17 @@
 #define PFR_BARRIER() ((void)0)
 #endif
 
+/* Block-written code's other two device idioms, with their host meaning: an OR into a shared word
+ * that several threads set bits of (atomicOr in shared memory; one host call is every thread in
+ * turn), and the index of a word's lowest set bit (x != 0). */
+#if defined(__CUDA_ARCH__)
+#define PFR_ATOMIC_OR(p, v) atomicOr((p), (v))
+#define PFR_CTZ(x) (__ffs((int)(x)) - 1)
+#else
+#define PFR_ATOMIC_OR(p, v) (*(p) |= (v))
+#define PFR_CTZ(x) __builtin_ctz(x)
+#endif
+
 #define PFR_PHILOX_M0 0xD2511F53u
 #define PFR_PHILOX_M1 0xCD9E8D57u
 #define PFR_PHILOX_W0 0x9E3779B9u

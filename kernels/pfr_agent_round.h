@@ -9,7 +9,10 @@
  * in its own overlay, rows [R] (row ids) and vals [R, d] (values), R = min(K, S); a row is copied
  * from the shared Phi on its first visit. Lookups go through a per-agent slot map [S] (one byte a
  * state, 0xFF = not in the overlay; reset by the agent at the end of its round) when the engine
- * can afford S bytes per agent and R < 255, else by a linear scan of rows[].
+ * can afford S bytes per agent and R < 255; else, for 8 < R < PFR_HASH_MAX_R, through a small hash
+ * table of the agent's own (2R or more bytes, a power of two: each an overlay slot or 0xFF, linear
+ * probing, the slot's row compared to confirm: about 1.5 probes a lookup, where a scan of rows[]
+ * costs up to R, so K = 100 at large S would cost 50 times K = 10 a step); else by a scan.
  */
 #ifndef PFR_AGENT_ROUND_H
 #define PFR_AGENT_ROUND_H
@@ -85,7 +88,9 @@ typedef struct pfr_agent_state {
     const uint32_t *rp;
     uint32_t *rows;
     float *vals;
-    uint8_t *slot;
+    uint8_t *slot;  /* slot map [S], or NULL */
+    uint8_t *hash;  /* hash table [1 << hbits] (slot NULL), or NULL: scan rows[] */
+    int hbits;
     float *own;
     const float *base; /* the Phi it started from (pfr_agent_base) */
     float th[PFR_ROUND_MAX_D];
@@ -137,6 +142,9 @@ PFR_HD static inline void pfr_row_load(float *dst, const float *src, int d)
         dst[e] = src[e];
 }
 
+/* Where row s's hash probe starts (Fibonacci hashing: the top bits of s times 2^32 / phi). */
+PFR_HD static inline uint32_t pfr_hash_home(uint32_t s, int hbits) { return (s * 0x9E3779B1u) >> (32 - hbits); }
+
 /* Slot of row s in the agent's overlay, or -1. */
 PFR_HD static inline int pfr_overlay_find(const pfr_agent_state *st, uint32_t s)
 {
@@ -144,17 +152,34 @@ PFR_HD static inline int pfr_overlay_find(const pfr_agent_state *st, uint32_t s)
         const uint8_t q = st->slot[s];
         return q != 0xFFu ? (int)q : -1;
     }
+    if (st->hash) {
+        const uint32_t m = (1u << st->hbits) - 1u;
+        for (uint32_t p = pfr_hash_home(s, st->hbits);; p = (p + 1u) & m) {
+            const uint8_t q = st->hash[p];
+            if (q == 0xFFu)
+                return -1;
+            if (st->rows[q] == s)
+                return (int)q;
+        }
+    }
     for (int q = 0; q < st->n; ++q)
         if (st->rows[q] == s)
             return q;
     return -1;
 }
 
-/* A new overlay slot for row s (not filled: the caller writes it). */
+/* A new overlay slot for row s, which is not in the overlay (not filled: the caller writes it). */
 PFR_HD static inline float *pfr_overlay_add(pfr_agent_state *st, uint32_t s, int d)
 {
     if (st->slot)
         st->slot[s] = (uint8_t)st->n;
+    else if (st->hash) { /* the first free place from home (at most half the table is in use) */
+        const uint32_t m = (1u << st->hbits) - 1u;
+        uint32_t p = pfr_hash_home(s, st->hbits);
+        while (st->hash[p] != 0xFFu)
+            p = (p + 1u) & m;
+        st->hash[p] = (uint8_t)st->n;
+    }
     st->rows[st->n] = s;
     return st->vals + (size_t)st->n++ * d;
 }
@@ -174,24 +199,42 @@ PFR_HD static inline float *pfr_overlay_row(const float *phi, pfr_agent_state *s
     return slot;
 }
 
-/* The 32-bit words of one agent's slot map [S] when the thread kernel keeps it in shared memory
- * (0: it does not; the map is then a->ov_slot's row). An odd number of words, so that the 32 agents
- * of a warp start in 32 different banks. */
-PFR_HD static inline int pfr_slot_words(const pfr_round_args *a)
+/* Bits of an agent's overlay hash table: none (0) where it has a slot map, at most 8 overlay rows
+ * (a scan is as cheap) or PFR_HASH_MAX_R or more (slots must fit a byte beside 0xFF, and the table
+ * shared memory); else 2R or more places, a power of two. */
+PFR_HD static inline int pfr_hash_bits(const pfr_round_args *a)
 {
-    if (!a->ov_slot)
+    if (!a->ov_rows || a->ov_slot || a->R <= 8 || a->R >= PFR_HASH_MAX_R)
         return 0;
-    const int w = (a->S + 3) / 4 | 1;
-    return (size_t)w * 4 * PFR_THREAD_BLOCK <= PFR_SLOT_SMEM_MAX ? w : 0;
+    int b = 1;
+    while ((1 << b) < 2 * a->R)
+        ++b;
+    return b;
+}
+
+/* The 32-bit words of one agent's lookup map in the thread kernel's shared memory: its slot map [S]
+ * where it has one and it fits (S <= 108), or its hash table (pfr_hash_bits; up to 256 bytes: 32 KB
+ * for a block of 128 agents, which at 72 registers a thread does not lower the blocks an SM holds);
+ * 0: neither (a global slot map, or a scan). An odd number of words, so that the 32 agents of a warp
+ * start in 32 different banks. */
+PFR_HD static inline int pfr_map_words(const pfr_round_args *a)
+{
+    if (a->ov_slot) {
+        const int w = (a->S + 3) / 4 | 1;
+        return (size_t)w * 4 * PFR_THREAD_BLOCK <= PFR_SLOT_SMEM_MAX ? w : 0;
+    }
+    const int hb = pfr_hash_bits(a);
+    return hb ? ((1 << hb) + 3) / 4 | 1 : 0;
 }
 
 /* Start agent i's round; `participation_word` is word 1 of its first step. Returns 0 (and marks
  * it) if the agent sits this round out. d == a->d, passed separately so that a kernel can make it a
- * compile-time constant (then the loops over d unroll and th[] lives in registers). slot_map: the
- * agent's slot map [S] (all 0xFF, and left so) when the caller keeps it elsewhere (the thread
- * kernel: shared memory), NULL: a->ov_slot's row. */
+ * compile-time constant (then the loops over d unroll and th[] lives in registers). map: the agent's
+ * lookup map (pfr_map_words) where the caller keeps it (the thread kernel: shared memory), all 0xFF:
+ * its slot map [S] where a->ov_slot is set (left all 0xFF again), else its hash table (left as it is:
+ * the caller fills it for the next agent); NULL: a->ov_slot's row, or (without a slot map) a scan. */
 PFR_HD static inline int pfr_agent_begin(const pfr_round_args *a, int64_t i, uint32_t participation_word,
-                                         pfr_agent_state *st, const int d, uint8_t *slot_map)
+                                         pfr_agent_state *st, const int d, uint8_t *map)
 {
     if ((uint64_t)participation_word >= a->part_threshold || (a->steps && a->steps[i] == 0)) {
         a->took_part[i] = 0;
@@ -203,7 +246,9 @@ PFR_HD static inline int pfr_agent_begin(const pfr_round_args *a, int64_t i, uin
     st->rp = a->row_ptr + (size_t)(a->type_first + (int)(i % a->type_count)) * (a->S + 1);
     st->rows = a->ov_rows ? a->ov_rows + (size_t)(i - a->i0) * a->R : 0;
     st->vals = a->ov_vals ? a->ov_vals + (size_t)(i - a->i0) * a->R * d : 0;
-    st->slot = slot_map ? slot_map : a->ov_slot ? a->ov_slot + (size_t)(i - a->i0) * a->S : 0;
+    st->slot = !a->ov_slot ? 0 : map ? map : a->ov_slot + (size_t)(i - a->i0) * a->S;
+    st->hash = !a->ov_slot ? map : 0;
+    st->hbits = st->hash ? pfr_hash_bits(a) : 0;
     st->own = a->agent_phi ? a->agent_phi + (size_t)i * a->S * d : 0;
     st->base = pfr_agent_base(a, i);
     pfr_row_load(st->th, a->theta + (size_t)i * d, d);
@@ -270,12 +315,12 @@ PFR_HD static inline void pfr_agent_end(const pfr_round_args *a, pfr_agent_state
 /* Agent i's whole round by one thread: local_steps.cu's thread kernel, and what the CPU tests run
  * for every agent. The words come from pfr_stream_words (DESIGN §3: one Philox evaluation a step);
  * t0 is read on the device in graph mode (t0_dev). d == a->d, a compile-time constant in the kernel. */
-PFR_HD static inline void pfr_agent_round(const pfr_round_args *a, int64_t i, const int d, uint8_t *slot_map)
+PFR_HD static inline void pfr_agent_round(const pfr_round_args *a, int64_t i, const int d, uint8_t *map)
 {
     const uint64_t t0 = a->t0_dev ? *a->t0_dev : a->t0;
     pfr_words w = pfr_stream_words(a->seed, (uint64_t)i, t0);
     pfr_agent_state st;
-    if (!pfr_agent_begin(a, i, w.w[PFR_WORD_PARTICIPATION], &st, d, slot_map))
+    if (!pfr_agent_begin(a, i, w.w[PFR_WORD_PARTICIPATION], &st, d, map))
         return;
     const int K = pfr_agent_steps(a, i);
     for (int k = 0; k < K; ++k) {
@@ -305,12 +350,12 @@ PFR_HD static inline void pfr_agent_q(const pfr_round_args *a, pfr_agent_state *
 
 /* Agent i's round with control, by one thread: the CPU engine's step (host/cpu_control.c) with this
  * engine's overlay; the action rules are pfr_control.h's (DESIGN §12). */
-PFR_HD static inline void pfr_agent_round_control(const pfr_round_args *a, int64_t i, const int d, uint8_t *slot_map)
+PFR_HD static inline void pfr_agent_round_control(const pfr_round_args *a, int64_t i, const int d, uint8_t *map)
 {
     const uint64_t t0 = a->t0_dev ? *a->t0_dev : a->t0;
     pfr_words w = pfr_stream_words(a->seed, (uint64_t)i, t0);
     pfr_agent_state st;
-    if (!pfr_agent_begin(a, i, w.w[PFR_WORD_PARTICIPATION], &st, d, slot_map))
+    if (!pfr_agent_begin(a, i, w.w[PFR_WORD_PARTICIPATION], &st, d, map))
         return;
     const int A = a->A, K = pfr_agent_steps(a, i), sarsa = a->control == PFR_CONTROL_KIND_SARSA;
     float q[PFR_CONTROL_MAX_A];

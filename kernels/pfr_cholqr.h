@@ -3,7 +3,7 @@
  * as __host__ __device__ pieces: the CPU engine calls them in loops, the CUDA engine one thread per
  * entry (the factor) or per row (the solve), so both evaluate the same expressions.
  *
- *   G = Phi^T Phi [d, d] (double)          host: pfr_gram; device: cuBLAS Dgemm
+ *   G = Phi^T Phi [d, d] (double)          pfr_gram; device: pfr_gram_tile_entry, then the tiles in order
  *   G = U^T U, U upper triangular          pfr_chol_pivot / pfr_chol_offdiag, row k after row k-1
  *   Phi <- c Phi U^{-1},  R = U / c        pfr_chol_solve_row; c = sqrt(S/d) so Phi^T Phi = (S/d) I
  * and old Phi = new Phi R, so each theta_i becomes R theta_i (pfr_map_theta) and Phi theta_i is kept.
@@ -20,18 +20,41 @@
 
 #include "pfr_agent_math.h"
 
-/* G [d, d] = X^T X for X [S, d] row-major float, in double, rows in index order. */
-PFR_HD static inline void pfr_gram(const float *X, int S, int d, double *G)
+/* G [d, d] = X^T X for X [S, d] row-major float, in double: rows in tiles of PFR_GRAM_TILE, each
+ * tile's sum from 0 with its rows in index order, the tiles added in order (for S up to a tile: the
+ * rows in order). The device sums the tiles in parallel (pfr_gram_tile_entry) and then in order
+ * (pfr_colsum), so both engines get these bits. P [d, d]: scratch. */
+PFR_HD static inline void pfr_gram(const float *X, int S, int d, double *G, double *P)
 {
     for (int e = 0; e < d * d; ++e)
         G[e] = 0.0;
-    for (int s = 0; s < S; ++s) {
-        const float *x = X + (size_t)s * d;
-        for (int a = 0; a < d; ++a)
-            for (int b = 0; b < d; ++b)
-                G[(size_t)a * d + b] += (double)x[a] * (double)x[b];
+    for (int s0 = 0; s0 < S; s0 += PFR_GRAM_TILE) {
+        const int s1 = S - s0 < PFR_GRAM_TILE ? S : s0 + PFR_GRAM_TILE;
+        for (int e = 0; e < d * d; ++e)
+            P[e] = 0.0;
+        for (int s = s0; s < s1; ++s) {
+            const float *x = X + (size_t)s * d;
+            for (int a = 0; a < d; ++a)
+                for (int b = 0; b < d; ++b)
+                    P[(size_t)a * d + b] += (double)x[a] * (double)x[b];
+        }
+        for (int e = 0; e < d * d; ++e)
+            G[e] += P[e];
     }
 }
+
+/* Entry (a, b) of tile t's part of the Gram matrix: pfr_gram's P for that tile. */
+PFR_HD static inline double pfr_gram_tile_entry(const float *X, int S, int d, int t, int a, int b)
+{
+    const int s0 = t * PFR_GRAM_TILE, s1 = S - s0 < PFR_GRAM_TILE ? S : s0 + PFR_GRAM_TILE;
+    double p = 0.0;
+    for (int s = s0; s < s1; ++s)
+        p += (double)X[(size_t)s * d + a] * (double)X[(size_t)s * d + b];
+    return p;
+}
+
+/* Tiles of the Gram matrix of S rows. */
+PFR_HD static inline int pfr_gram_tiles(int S) { return (S + PFR_GRAM_TILE - 1) / PFR_GRAM_TILE; }
 
 /* The factor works in place in G's upper triangle: rows 0..k-1 of U already there, row k of G still
  * the Gram row. The squared pivot of row k: */
@@ -120,13 +143,14 @@ PFR_HD static inline void pfr_chol_solve_row(const double *U, int d, double c, f
 /*
  * The whole Cholesky-QR of one Phi [S, d] by one thread, in place: Phi <- c Phi U^{-1} and, unless
  * theta is NULL, theta [d] <- R theta. Afterwards G [d, d] holds R = U / c (row-major, upper
- * triangular). y [d] is scratch. Returns 0, or -1 (Phi untouched) when a pivot is too small.
+ * triangular). G holds [2, d, d] (the second half: pfr_gram's scratch), y [d] is scratch. Returns 0,
+ * or -1 (Phi untouched) when a pivot is too small.
  * The CPU engine runs it for the shared Phi and for every agent's Phi_i (local_rep); the CUDA
  * engine for every Phi_i, a thread per agent.
  */
 PFR_HD static inline int pfr_cholqr_one(float *phi, int S, int d, float *theta, double *G, double *y)
 {
-    pfr_gram(phi, S, d, G);
+    pfr_gram(phi, S, d, G, G + (size_t)d * d);
     double trace = 0.0;
     for (int k = 0; k < d; ++k)
         trace += G[(size_t)k * d + k];

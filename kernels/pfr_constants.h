@@ -12,6 +12,7 @@
  * which makes every result independent of the thread count. It is also the CUDA block size of the
  * fold and of the metrics kernel, so both engines sum in the same grouping. */
 #define PFR_AGENT_BLOCK 256
+#define PFR_AGENT_BLOCK_LOG2 8 /* 2^8 = PFR_AGENT_BLOCK: a block is an agent index shifted right by this */
 
 /* ---- random streams (DESIGN §3) ----------------------------------------------------------------- */
 /* The four Philox words of agent i at global step t are Philox4x32-10(counter {t, i}, key seed).
@@ -50,9 +51,14 @@
 /* ---- sizes the engines are built around --------------------------------------------------------- */
 #define PFR_MAX_DIM 4096      /* the config's largest representation dimension d */
 #define PFR_ROUND_MAX_D 64    /* CUDA engine: theta of one agent in registers (the CPU engine: any d) */
-#define PFR_FOLD_STAGE 2048   /* CUDA fold: staged overlay entries per tile (a double and an int: 24 KB) */
-#define PFR_FOLD_SMEM_SD 2048 /* CUDA fold: partial sums in shared memory when S*d is at most this */
+#define PFR_FOLD_SMEM_SD 2048 /* CUDA fold: a block's sums of every row in shared memory (the dense path)
+                                 when S*d is at most this (16 KB); else the sparse path (pfr_fold.h) */
+#define PFR_FOLD_QTAB 10240   /* CUDA dense fold: [S, tile] 16-bit overlay slots of a tile of agents (20 KB;
+                                 with the sums, masks and flags a block stays under 48 KB of shared memory) */
+#define PFR_GRAM_TILE 1024    /* Gram matrix Phi^T Phi: rows summed in tiles of this many, the tiles in order
+                                 (pfr_cholqr.h), so a device can sum the tiles in parallel */
 #define PFR_THREAD_BLOCK 128  /* CUDA thread kernel: agents (threads) per block */
+#define PFR_HASH_MAX_R 128    /* CUDA: overlay hash tables (pfr_agent_round.h) below this many overlay rows */
 #define PFR_SLOT_SMEM_MAX 14336 /* CUDA thread kernel: the block's slot maps in shared memory when they fit
                                   in this (S <= 108; 16 blocks of 128 agents still fit an SM's 228 KB) */
 #define PFR_CPU_LANES 16      /* CPU engine: agents stepped together (one AVX-512 vector of lanes) */

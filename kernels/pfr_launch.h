@@ -23,15 +23,33 @@ extern "C" {
 /* The local-step kernel to use for this size (PFR_CUDA_KERNEL_AUTO resolved). */
 pfr_cuda_kernel pfr_cuda_pick_kernel(pfr_cuda_kernel requested, int d);
 cudaError_t pfr_cuda_launch_local_steps(const pfr_round_args *a, pfr_cuda_kernel kernel, cudaStream_t stream);
+/* The aggregation (aggregate.cu; the order: pfr_fold.h). Dense S d: the fold, then the partials summed
+ * over blocks in order (colsum: out[e] (+)= partial[b, e] over b). Sparse: fold_prep (entries), then
+ * sort.cu's sort and selection of runs, run_sums, row_sums (into the sums, rows marked). */
 cudaError_t pfr_cuda_launch_fold(const pfr_fold_args *a, cudaStream_t stream);
-/* phi += scale * sum_change (elementwise, in double); theta_i = scale * sum_theta for every agent. */
-cudaError_t pfr_cuda_launch_apply(float *phi, const double *sum_change, double scale, size_t n, cudaStream_t stream);
-cudaError_t pfr_cuda_launch_apply_noisy(float *phi, const double *sum_change, double scale, size_t n, double noise_std,
-                                        uint64_t seed, int64_t round, cudaStream_t stream);
+cudaError_t pfr_cuda_launch_fold_prep(const pfr_fold_args *a, cudaStream_t stream);
+cudaError_t pfr_cuda_launch_run_sums(const pfr_fold_args *a, const pfr_runs *p, const int *runs, cudaStream_t stream);
+cudaError_t pfr_cuda_launch_row_sums(const pfr_runs *p, const int *runs, int d, cudaStream_t stream);
+cudaError_t pfr_cuda_launch_colsum(const double *partial, int64_t cols, int64_t blocks, double *out, int accumulate,
+                                   cudaStream_t stream);
+/* sort.cu: the temporary storage both CUB steps need for n entries; the entries sorted by key (bits
+ * of it), stably, into keys[*current], vals[*current]; the runs' first entries and their count. */
+cudaError_t pfr_cuda_sparse_temp_bytes(int64_t n, size_t *bytes);
+cudaError_t pfr_cuda_sort_entries(void *temp, size_t temp_bytes, uint32_t *keys[2], uint32_t *vals[2], int64_t n,
+                                  int bits, int *current, cudaStream_t stream);
+cudaError_t pfr_cuda_select_runs(void *temp, size_t temp_bytes, const uint32_t *keys, const uint32_t *vals, int64_t n,
+                                 int S, int qbits, int *run_start, int *runs, cudaStream_t stream);
+/* Phi += scale * sums where a row is marked (noisy: every row, with the private aggregation's noise),
+ * the sums and marks emptied; theta_i = scale * sum_theta for every agent. */
+cudaError_t pfr_cuda_launch_apply(float *phi, double *sums, uint8_t *touched, double scale, int S, int d,
+                                  cudaStream_t stream);
+cudaError_t pfr_cuda_launch_apply_noisy(float *phi, double *sums, uint8_t *touched, double scale, int S, int d,
+                                        double noise_std, uint64_t seed, int64_t round, cudaStream_t stream);
 cudaError_t pfr_cuda_launch_broadcast_theta(float *theta, const double *sum_theta, double scale, int64_t N, int d,
                                             cudaStream_t stream);
-/* Cholesky-QR of the shared Phi (kernels/pfr_cholqr.h), after G = Phi^T Phi [d, d] is in `gram`:
- * to_double: X [S, d] = Phi in double (the Dgemm input);
+/* Cholesky-QR of the shared Phi (kernels/pfr_cholqr.h):
+ * gram_tiles: tiles [pfr_gram_tiles(S), d, d], each tile's part of Phi^T Phi; G is then their sum in
+ *   order (pfr_cuda_launch_colsum), pfr_gram's bits;
  * chol: G = U^T U in place (one block), R = U / c; on a bad pivot it records `round` in *fail
  *   (atomicMin: the first failed round) and the next two kernels leave Phi and theta alone;
  * solve_rows: Phi <- c Phi U^{-1}, a thread per row;
@@ -45,7 +63,7 @@ cudaError_t pfr_cuda_launch_agent_cholqr(float *agent_phi, float *theta, int64_t
 /* Graph mode: ctr = {t0, round} on the device; after a round t0 += K and round += 1.
  * (round_dev above: when not NULL the round number is read there instead of `round`.) */
 cudaError_t pfr_cuda_launch_advance(uint64_t *ctr, uint64_t K, cudaStream_t stream);
-cudaError_t pfr_cuda_launch_to_double(const float *phi, double *X, size_t n, cudaStream_t stream);
+cudaError_t pfr_cuda_launch_gram_tiles(const float *phi, int S, int d, double *tiles, cudaStream_t stream);
 cudaError_t pfr_cuda_launch_chol(double *gram, int d, double c, double *R, unsigned long long *fail,
                                  unsigned long long round, const unsigned long long *round_dev, cudaStream_t stream);
 cudaError_t pfr_cuda_launch_solve_rows(float *phi, const double *gram, int S, int d, double c,

@@ -19,19 +19,21 @@
 #include "kernels/pfr_warp_round.h"
 #include "tests/host_warp.h"
 
-// The GPU parity tests compare the engines' changes Phi - Phi0 and theta - theta0 relative to the
-// CPU engine's change, within this (calibrated by CudaLogic.ParityToleranceAbsorbsRoundingNoise...).
+// Where the engines may differ by rounding (the private aggregation's noise: the device's log, sin
+// and cos), the GPU tests compare the changes Phi - Phi0 and theta - theta0 relative to the CPU
+// engine's change, within this (calibrated by CudaLogic.ParityToleranceAbsorbsRoundingNoise...).
 constexpr double kChangeTol = 1e-4;
 
 // The engine's device buffers, on the host (shapes: host/cuda/round_sequence.h). `chunk` agents'
-// overlays and block partials; `slots`: a slot map for the overlays (else they are scanned).
+// overlays and block partials (dense S d) or entries (sparse); `slots`: a slot map for the overlays
+// (else they are scanned).
 struct HostBuffers {
-    std::vector<uint32_t> rp32, ov_rows;
+    std::vector<uint32_t> rp32, ov_rows, keys[2], vals[2], run_row;
     std::vector<float> alpha, beta, ov_vals;
-    std::vector<int> ov_count, block_count;
-    std::vector<uint8_t> ov_slot;
+    std::vector<int> ov_count, block_count, run_start, runs;
+    std::vector<uint8_t> ov_slot, touched;
     std::vector<unsigned char> took;
-    std::vector<double> partial, theta_partial, sums, X, gram, R;
+    std::vector<double> partial, theta_partial, sums, gram_tiles, gram, R, run_sum, agent_scale;
     int R_rows = 0;
     int64_t chunk = 0;
 
@@ -41,7 +43,7 @@ struct HostBuffers {
         const int64_t N = sim->N;
         chunk = chunk_agents < N ? chunk_agents : N;
         R_rows = K < S ? K : S;
-        const int64_t cblocks = (chunk + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
+        const int64_t cblocks = (chunk + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK, n = chunk * R_rows;
         rp32.resize((size_t)sim->M * (S + 1));
         for (size_t r = 0; r < rp32.size(); ++r)
             rp32[r] = (uint32_t)sim->env->row_ptr[r];
@@ -57,11 +59,19 @@ struct HostBuffers {
         ov_slot.assign(slots ? (size_t)chunk * S : 0, 0xFF);
         took.resize(N);
         block_count.resize((N + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK);
-        partial.resize((size_t)cblocks * S * d);
+        if (pfr_fold_dense(S, d))
+            partial.resize((size_t)cblocks * S * d);
         theta_partial.resize((size_t)cblocks * d);
-        sums.resize((size_t)S * d + d);
-        X.resize((size_t)S * d);
-        gram.resize((size_t)d * d);
+        sums.assign((size_t)S * d + d, 0.0);
+        touched.assign(S, 0);
+        for (auto *v : {&keys[0], &keys[1], &vals[0], &vals[1], &run_row})
+            v->resize(n);
+        run_start.resize(n);
+        runs.assign(1, 0);
+        run_sum.resize((size_t)n * d);
+        agent_scale.resize(chunk);
+        gram_tiles.resize((size_t)pfr_gram_tiles(S) * d * d);
+        gram.resize((size_t)2 * d * d);
         R.resize((size_t)d * d);
     }
 
@@ -85,20 +95,49 @@ struct HostBuffers {
         b.ov_count = ov_count.data();
         b.ov_slot = ov_slot.empty() ? nullptr : ov_slot.data();
         b.took = took.data();
-        b.partial = partial.data();
+        b.partial = partial.empty() ? nullptr : partial.data();
         b.theta_partial = theta_partial.data();
         b.block_count = block_count.data();
         b.sums = sums.data();
-        b.X = X.data();
+        b.touched = touched.data();
+        for (int k = 0; k < 2; ++k) {
+            b.keys[k] = keys[k].data();
+            b.vals[k] = vals[k].data();
+        }
+        b.run_start = run_start.data();
+        b.runs = runs.data();
+        b.run_row = run_row.data();
+        b.run_sum = run_sum.data();
+        b.agent_scale = agent_scale.data();
+        b.gram_tiles = gram_tiles.data();
         b.gram = gram.data();
         b.R = R.data();
         return b;
     }
 };
 
+// A block's shared memory for the fold bodies (pfr_fold.h), as aggregate.cu lays it out.
+struct HostFoldSmem {
+    std::vector<int> rows;
+    std::vector<unsigned char> took;
+    std::vector<double> scale, part;
+    std::vector<uint32_t> mask;
+    std::vector<uint16_t> qtab;
+    pfr_fold_smem w;
+
+    HostFoldSmem(int S, int d)
+        : rows(PFR_AGENT_BLOCK), took(PFR_AGENT_BLOCK), scale(PFR_AGENT_BLOCK), part((size_t)S * d),
+          mask((size_t)S * pfr_fold_words(pfr_fold_tile(S))), qtab((size_t)S * pfr_fold_tile(S))
+    {
+        w = {rows.data(), took.data(), scale.data(), part.data(), mask.data(), qtab.data()};
+    }
+};
+
 // The operations of round_sequence.h on the host: each runs what its kernel runs, thread after
 // thread (block after block for the fold, a block of one thread stride for the factor, the warp's
-// lanes as coroutines for the warp kernel). A failed factor is kept in `fail` as on the device.
+// lanes as coroutines for the warp kernel); CUB's sort and selection by their definitions (a stable
+// sort by key; the indices that satisfy the predicate, in order). A failed factor is kept in `fail`
+// as on the device.
 struct HostOps {
     const pfr_sim *sim;
     HostWarp *warp;         // the warp kernel's round; NULL: the thread kernel's
@@ -107,53 +146,87 @@ struct HostOps {
 
     pfr_status local_steps(const pfr_round_args &a)
     {
-        // the thread kernel's slot map in shared memory (local_steps.cu): a fresh map per agent
-        const int sw = pfr_slot_words(&a);
+        // the thread kernel's lookup map in shared memory (local_steps.cu): a slot map or a hash
+        // table, filled afresh for each agent
+        const int sw = pfr_map_words(&a);
         std::vector<uint32_t> smem_map((size_t)sw);
         for (int64_t i = a.i0; i < a.i0 + a.n; ++i) {
-            uint8_t *slot_map = nullptr;
+            uint8_t *map = nullptr;
             if (sw && (a.control || !warp)) {
                 std::fill(smem_map.begin(), smem_map.end(), 0xFFFFFFFFu);
-                slot_map = (uint8_t *)smem_map.data();
+                map = (uint8_t *)smem_map.data();
             }
             if (a.control) // the thread kernel's choice (local_steps.cu)
-                pfr_agent_round_control(&a, i, a.d, slot_map);
+                pfr_agent_round_control(&a, i, a.d, map);
             else if (warp)
                 warp->run(&a, i);
             else
-                pfr_agent_round(&a, i, a.d, slot_map);
+                pfr_agent_round(&a, i, a.d, map);
         }
-        return PFR_OK;
-    }
-    pfr_status zero(double *p, size_t count)
-    {
-        std::memset(p, 0, sizeof(double) * count);
         return PFR_OK;
     }
     pfr_status fold(const pfr_fold_args &f)
     {
-        const size_t sd = (size_t)f.S * f.d;
-        std::vector<double> stage(PFR_FOLD_STAGE), part_smem(sd);
-        std::vector<int> stage_idx(PFR_FOLD_STAGE), entries(PFR_AGENT_BLOCK);
-        std::vector<unsigned char> took(PFR_AGENT_BLOCK);
-        std::vector<double> scale(PFR_AGENT_BLOCK);
-        pfr_fold_smem w = {stage.data(), stage_idx.data(), entries.data(), took.data(),
-                           sd <= PFR_FOLD_SMEM_SD ? part_smem.data() : nullptr, scale.data()};
+        HostFoldSmem sm(f.S, f.d);
         const int64_t blocks = (f.n + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
         for (int64_t lb = 0; lb < blocks; ++lb)
-            pfr_fold_block(&f, lb, 0, 1, &w);
+            pfr_fold_block(&f, lb, 0, 1, &sm.w);
         return PFR_OK;
     }
-    // cuBLAS Dgemv there, block order here: the same sum up to rounding (block order is the CPU
-    // engine's, so with one chunk the result is the CPU engine's bit for bit)
-    pfr_status sum_blocks(const double *partial, int rows, int blocks, double *out, int accumulate)
+    pfr_status fold_prep(const pfr_fold_args &f)
     {
-        for (int r = 0; r < rows; ++r) {
-            double acc = 0.0;
-            for (int b = 0; b < blocks; ++b)
-                acc += partial[(size_t)b * rows + r];
-            out[r] = accumulate ? acc + out[r] : acc;
+        HostFoldSmem sm(1, 1);
+        const int64_t blocks = (f.n + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
+        for (int64_t lb = 0; lb < blocks; ++lb)
+            pfr_fold_prep_block(&f, lb, 0, 1, &sm.w);
+        return PFR_OK;
+    }
+    pfr_status sort(uint32_t *keys[2], uint32_t *vals[2], int64_t n, int bits, int *current)
+    {
+        std::vector<int64_t> ix((size_t)n);
+        for (int64_t x = 0; x < n; ++x)
+            ix[(size_t)x] = x;
+        const uint32_t *k = keys[0], mask = bits >= 32 ? ~0u : (1u << bits) - 1u;
+        std::stable_sort(ix.begin(), ix.end(), [&](int64_t p, int64_t q) { return (k[p] & mask) < (k[q] & mask); });
+        for (int64_t x = 0; x < n; ++x) {
+            keys[1][x] = keys[0][ix[(size_t)x]];
+            vals[1][x] = vals[0][ix[(size_t)x]];
         }
+        *current = 1;
+        return PFR_OK;
+    }
+    pfr_status select_runs(const uint32_t *keys, const uint32_t *vals, int64_t n, int S, int qbits, int *run_start,
+                           int *runs)
+    {
+        pfr_runs p;
+        std::memset(&p, 0, sizeof p);
+        p.keys = keys;
+        p.vals = vals;
+        int m = 0;
+        for (int64_t x = 0; x < n; ++x)
+            if (pfr_run_head(&p, x, S, qbits))
+                run_start[m++] = (int)x;
+        *runs = m;
+        return PFR_OK;
+    }
+    pfr_status run_sums(const pfr_fold_args &f, const pfr_runs &p, const int *runs)
+    {
+        for (int64_t u = 0; u < *runs; ++u)
+            for (int c = 0; c < f.d; ++c)
+                pfr_run_sum(&f, &p, u, c);
+        return PFR_OK;
+    }
+    pfr_status row_sums(const pfr_runs &p, const int *runs, int d)
+    {
+        for (int64_t u = 0; u < *runs; ++u)
+            for (int c = 0; c < d; ++c)
+                pfr_row_sum(&p, u, *runs, c, d);
+        return PFR_OK;
+    }
+    pfr_status sum_blocks(const double *partial, int64_t cols, int64_t blocks, double *out, int accumulate)
+    {
+        for (int64_t e = 0; e < cols; ++e)
+            pfr_colsum(partial, cols, blocks, out, e, accumulate);
         return PFR_OK;
     }
     pfr_status count_participants(uint64_t *part)
@@ -165,17 +238,17 @@ struct HostOps {
         *part = n;
         return PFR_OK;
     }
-    pfr_status apply(float *phi, const double *sum, double scale, size_t n)
+    pfr_status apply(float *phi, double *sums, uint8_t *touched, double scale, int S, int d)
     {
-        for (size_t e = 0; e < n; ++e)
-            pfr_apply_entry(phi, sum, scale, e);
+        for (int r = 0; r < S; ++r)
+            pfr_apply_row(phi, sums, touched, scale, r, d);
         return PFR_OK;
     }
-    pfr_status apply_noisy(float *phi, const double *sum, double scale, size_t n, double noise_std, uint64_t seed,
-                           int64_t round)
+    pfr_status apply_noisy(float *phi, double *sums, uint8_t *touched, double scale, int S, int d, double noise_std,
+                           uint64_t seed, int64_t round)
     {
-        for (size_t e = 0; e < n; ++e)
-            pfr_apply_entry_noisy(phi, sum, scale, e, noise_std, seed, round);
+        for (int r = 0; r < S; ++r)
+            pfr_apply_row_noisy(phi, sums, touched, scale, r, d, noise_std, seed, round);
         return PFR_OK;
     }
     pfr_status broadcast_theta(float *theta, const double *sum, double scale, int64_t N, int d)
@@ -184,10 +257,14 @@ struct HostOps {
             pfr_broadcast_entry(theta, sum, scale, d, e);
         return PFR_OK;
     }
-    pfr_status gram(const float *phi, double *, int S, int d, double *G)
+    // the device's two kernels: every tile's part of every entry, then the tiles in order
+    pfr_status gram(const float *phi, double *tiles, int S, int d, double *G)
     {
-        pfr_gram(phi, S, d, G); // cuBLAS Dgemm there: the same up to rounding in double
-        return PFR_OK;
+        const int nt = pfr_gram_tiles(S);
+        for (int t = 0; t < nt; ++t)
+            for (int e = 0; e < d * d; ++e)
+                tiles[(size_t)t * d * d + e] = pfr_gram_tile_entry(phi, S, d, t, e / d, e % d);
+        return sum_blocks(tiles, (int64_t)d * d, nt, G, 0);
     }
     pfr_status chol(double *G, int d, double c, double *R, uint64_t round, const uint64_t *)
     {
@@ -212,7 +289,7 @@ struct HostOps {
     }
     pfr_status agent_cholqr(float *agent_phi, float *theta, int64_t N, int S, int d, uint64_t round, const uint64_t *)
     {
-        std::vector<double> G((size_t)d * d), y(d);
+        std::vector<double> G((size_t)2 * d * d), y(d);
         for (int64_t i = 0; i < N; ++i)
             if (pfr_cholqr_one(agent_phi + (size_t)i * S * d, S, d, theta + (size_t)i * d, G.data(), y.data()) != 0)
                 fail = round < fail ? round : fail;

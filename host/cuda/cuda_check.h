@@ -1,12 +1,11 @@
 /*
- * cuda_check.h — every CUDA runtime and cuBLAS call goes through these macros: a failure is
- * recorded on the simulation handle as a pfr_status with the call, file and line, and the
- * enclosing function returns it. Nothing exits.
+ * cuda_check.h — every CUDA runtime call, kernel launch and CUB call (each returns a cudaError_t)
+ * goes through this macro: a failure is recorded on the simulation handle as a pfr_status with the
+ * call, file and line, and the enclosing function returns it. Nothing exits.
  */
 #ifndef PFR_CUDA_CHECK_H
 #define PFR_CUDA_CHECK_H
 
-#include <cublas_v2.h>
 #include <cuda_runtime.h>
 
 #include "../engine.h"
@@ -19,14 +18,6 @@
                                                                            : PFR_ERR_CUDA,            \
                                 "%s failed at %s:%d: %s", #call, __FILE__, __LINE__,                  \
                                 cudaGetErrorString(pfr_e_));                                          \
-    } while (0)
-
-#define PFR_CUBLAS(sim, call)                                                                         \
-    do {                                                                                              \
-        cublasStatus_t pfr_s_ = (call);                                                               \
-        if (pfr_s_ != CUBLAS_STATUS_SUCCESS)                                                          \
-            return pfr_sim_fail((sim), PFR_ERR_CUBLAS, "%s failed at %s:%d: cuBLAS status %d", #call, \
-                                __FILE__, __LINE__, (int)pfr_s_);                                     \
     } while (0)
 
 #endif

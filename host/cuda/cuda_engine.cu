@@ -1,22 +1,20 @@
 /*
  * cuda_engine.cu — the CUDA engine behind the engine interface of host/engine.h: the round on
- * the device (local steps, deterministic aggregation, orthonormalization), the host arrays
- * refreshed on demand. One stream; cuBLAS bound to it. Every CUDA and cuBLAS call is checked.
+ * the device (local steps, aggregation in the CPU engine's order, orthonormalization), the host
+ * arrays refreshed on demand. One stream. Every CUDA call is checked.
  *
  * A round: the step sizes if they changed (pinned, asynchronous), then the sequence of
  * round_sequence.h (the same code the CPU tests drive with host operations) with device_ops below:
- * per chunk of agents the local steps (kernels/local_steps.cu), the fold into block partial sums
- * (kernels/aggregate.cu) and a cuBLAS Dgemv over the blocks; the mean applied to Phi (and theta);
- * Cholesky-QR (kernels/orthonormalize.cu). With every
+ * per chunk of agents the local steps (kernels/local_steps.cu), the sums of the agents' changes
+ * (kernels/aggregate.cu, and for large S sort.cu's CUB steps); the mean applied to Phi (and theta);
+ * Cholesky-QR (kernels/orthonormalize.cu). Phi and theta are the CPU engine's bits (DESIGN §3). With every
  * agent taking part nothing in a round waits for the device, so the host enqueues rounds ahead and
  * the ~10 launches of a round (a few us each) overlap the device's work; the host waits only to
  * evaluate (engine wait) or to read state. With cuda_graph the same work is captured once as a CUDA
  * graph (t0 and the round number then live on the device, advanced by the graph's last node) and
  * replayed each round: one launch instead of ~10. Off by default until a GPU measurement
  * (bench/gpu_check.sh, "stream vs graph") shows it pays.
- *
- * Status: written and compiled without a GPU; it has not yet run on one. tests/test_cuda.cc holds
- * the parity tests (they skip without a device) and bench/gpu_check.sh runs them.
+ * tests/test_cuda.cc holds the GPU tests (they skip without a device); bench/gpu_check.sh runs them.
  */
 #include <new>
 #include <stdlib.h>
@@ -24,6 +22,7 @@
 
 #include <nvtx3/nvToolsExt.h>
 
+#include "../../kernels/pfr_cholqr.h"
 #include "../../kernels/pfr_launch.h"
 #include "cuda_check.h"
 #include "cuda_engine.h"
@@ -52,17 +51,18 @@ void cuda_destroy(pfr_sim *sim)
     if (!e)
         return;
     /* best effort: a failing free during tear-down has nowhere to be reported */
-    void *bufs[] = {e->row_ptr, e->thr, e->next, e->reward, e->phi, e->agent_phi, e->theta, e->state,
-                    e->alpha, e->ov_rows, e->ov_vals, e->ov_count, e->ov_slot, e->took, e->partial,
-                    e->theta_partial, e->ones, e->mean, e->Rdev, e->X, e->gram, e->fail, e->block_count,
-                    e->mom, e->vnorm2, e->blk, e->mu, e->V, e->ctr, e->blas_ws, e->fsteps, e->fage, e->fhist,
-                    e->fweight, e->action};
+    void *bufs[] = {e->row_ptr,   e->thr,       e->next,       e->reward,    e->phi,          e->agent_phi,
+                    e->theta,     e->state,     e->alpha,      e->ov_rows,   e->ov_vals,      e->ov_count,
+                    e->ov_slot,   e->took,      e->partial,    e->theta_partial, e->mean,     e->touched,
+                    e->keys[0],   e->keys[1],   e->vals[0],    e->vals[1],   e->run_row,      e->run_start,
+                    e->runs,      e->run_sum,   e->agent_scale, e->sparse_temp, e->Rdev,      e->gram_tiles,
+                    e->gram,      e->fail,      e->block_count, e->mom,      e->vnorm2,       e->blk,
+                    e->mu,        e->V,         e->ctr,        e->fsteps,    e->fage,         e->fhist,
+                    e->fweight,   e->action};
     if (e->stream)
         (void)cudaStreamSynchronize(e->stream); /* nothing in flight reads what is freed next */
     if (e->graph)
         (void)cudaGraphExecDestroy(e->graph);
-    if (e->blas) /* before its workspace goes */
-        (void)cublasDestroy(e->blas);
     for (void *p : bufs)
         if (p)
             (void)cudaFree(p);
@@ -198,8 +198,8 @@ struct nvtx_range {
     ~nvtx_range() { nvtxRangePop(); }
 };
 
-/* The device operations of the round's sequence (round_sequence.h): kernel launches and cuBLAS
- * calls on the engine's stream, each checked. */
+/* The device operations of the round's sequence (round_sequence.h): kernel launches and CUB calls
+ * on the engine's stream, each checked. */
 struct device_ops {
     pfr_sim *sim;
     cuda_engine *e;
@@ -210,23 +210,46 @@ struct device_ops {
         PFR_CUDA(sim, pfr_cuda_launch_local_steps(&a, e->kernel, e->stream));
         return PFR_OK;
     }
-    pfr_status zero(double *p, size_t count)
-    {
-        PFR_CUDA(sim, cudaMemsetAsync(p, 0, sizeof(double) * count, e->stream));
-        return PFR_OK;
-    }
     pfr_status fold(const pfr_fold_args &f)
     {
         nvtx_range r("fold");
         PFR_CUDA(sim, pfr_cuda_launch_fold(&f, e->stream));
         return PFR_OK;
     }
-    /* `partial` [blocks, rows] row-major is column-major [rows, blocks] with lda = rows, so the sum
-     * over blocks y (+)= A * ones is Dgemv(N), beta = 0 for the first chunk and 1 after. */
-    pfr_status sum_blocks(const double *partial, int rows, int blocks, double *out, int accumulate)
+    pfr_status fold_prep(const pfr_fold_args &f)
     {
-        const double one = 1.0, keep = accumulate ? 1.0 : 0.0;
-        PFR_CUBLAS(sim, cublasDgemv(e->blas, CUBLAS_OP_N, rows, blocks, &one, partial, rows, e->ones, 1, &keep, out, 1));
+        nvtx_range r("fold: entries");
+        PFR_CUDA(sim, pfr_cuda_launch_fold_prep(&f, e->stream));
+        return PFR_OK;
+    }
+    pfr_status sort(uint32_t *keys[2], uint32_t *vals[2], int64_t n, int bits, int *current)
+    {
+        nvtx_range r("fold: sort");
+        PFR_CUDA(sim, pfr_cuda_sort_entries(e->sparse_temp, e->sparse_temp_bytes, keys, vals, n, bits, current, e->stream));
+        return PFR_OK;
+    }
+    pfr_status select_runs(const uint32_t *keys, const uint32_t *vals, int64_t n, int S, int qbits, int *run_start,
+                           int *runs)
+    {
+        PFR_CUDA(sim, pfr_cuda_select_runs(e->sparse_temp, e->sparse_temp_bytes, keys, vals, n, S, qbits, run_start, runs,
+                                           e->stream));
+        return PFR_OK;
+    }
+    pfr_status run_sums(const pfr_fold_args &f, const pfr_runs &p, const int *runs)
+    {
+        nvtx_range r("fold: runs");
+        PFR_CUDA(sim, pfr_cuda_launch_run_sums(&f, &p, runs, e->stream));
+        return PFR_OK;
+    }
+    pfr_status row_sums(const pfr_runs &p, const int *runs, int d)
+    {
+        PFR_CUDA(sim, pfr_cuda_launch_row_sums(&p, runs, d, e->stream));
+        return PFR_OK;
+    }
+    pfr_status sum_blocks(const double *partial, int64_t cols, int64_t blocks, double *out, int accumulate)
+    {
+        nvtx_range r("sum over blocks");
+        PFR_CUDA(sim, pfr_cuda_launch_colsum(partial, cols, blocks, out, accumulate, e->stream));
         return PFR_OK;
     }
     pfr_status count_participants(uint64_t *part)
@@ -240,15 +263,15 @@ struct device_ops {
         *part = n;
         return PFR_OK;
     }
-    pfr_status apply(float *phi, const double *sum, double scale, size_t n)
+    pfr_status apply(float *phi, double *sums, uint8_t *touched, double scale, int S, int d)
     {
-        PFR_CUDA(sim, pfr_cuda_launch_apply(phi, sum, scale, n, e->stream));
+        PFR_CUDA(sim, pfr_cuda_launch_apply(phi, sums, touched, scale, S, d, e->stream));
         return PFR_OK;
     }
-    pfr_status apply_noisy(float *phi, const double *sum, double scale, size_t n, double noise_std, uint64_t seed,
-                           int64_t round)
+    pfr_status apply_noisy(float *phi, double *sums, uint8_t *touched, double scale, int S, int d, double noise_std,
+                           uint64_t seed, int64_t round)
     {
-        PFR_CUDA(sim, pfr_cuda_launch_apply_noisy(phi, sum, scale, n, noise_std, seed, round, e->stream));
+        PFR_CUDA(sim, pfr_cuda_launch_apply_noisy(phi, sums, touched, scale, S, d, noise_std, seed, round, e->stream));
         return PFR_OK;
     }
     pfr_status broadcast_theta(float *theta, const double *sum, double scale, int64_t N, int d)
@@ -256,15 +279,12 @@ struct device_ops {
         PFR_CUDA(sim, pfr_cuda_launch_broadcast_theta(theta, sum, scale, N, d, e->stream));
         return PFR_OK;
     }
-    /* G = Phi^T Phi: row-major Phi [S, d] in double is column-major X^T [d, S] with ld = d, so
-     * G = X^T (X^T)^T is Dgemm(N, T) with m = n = d, k = S (G is symmetric: no layout question; the
-     * factor reads its upper triangle only). */
-    pfr_status gram(const float *phi, double *X, int S, int d, double *G)
+    /* G = Phi^T Phi in pfr_gram's order: each tile's part, then the tiles in order */
+    pfr_status gram(const float *phi, double *tiles, int S, int d, double *G)
     {
         nvtx_range r("orthonormalize");
-        const double one = 1.0, zero = 0.0;
-        PFR_CUDA(sim, pfr_cuda_launch_to_double(phi, X, (size_t)S * d, e->stream));
-        PFR_CUBLAS(sim, cublasDgemm(e->blas, CUBLAS_OP_N, CUBLAS_OP_T, d, d, S, &one, X, d, X, d, &zero, G, d));
+        PFR_CUDA(sim, pfr_cuda_launch_gram_tiles(phi, S, d, tiles, e->stream));
+        PFR_CUDA(sim, pfr_cuda_launch_colsum(tiles, (int64_t)d * d, pfr_gram_tiles(S), G, 0, e->stream));
         return PFR_OK;
     }
     pfr_status chol(double *G, int d, double c, double *R, uint64_t round, const uint64_t *round_dev)
@@ -320,7 +340,17 @@ pfr_round_buffers round_buffers(pfr_sim *sim, int graph)
     b.theta_partial = e->theta_partial;
     b.block_count = e->block_count;
     b.sums = e->mean;
-    b.X = e->X;
+    b.touched = e->touched;
+    for (int k = 0; k < 2; ++k) {
+        b.keys[k] = e->keys[k];
+        b.vals[k] = e->vals[k];
+    }
+    b.run_start = e->run_start;
+    b.runs = e->runs;
+    b.run_row = e->run_row;
+    b.run_sum = e->run_sum;
+    b.agent_scale = e->agent_scale;
+    b.gram_tiles = e->gram_tiles;
     b.gram = e->gram;
     b.R = e->Rdev;
     b.ctr = graph ? e->ctr : nullptr;
@@ -360,7 +390,7 @@ pfr_status launch_round_graph(pfr_sim *sim, const pfr_round_plan *plan)
 {
     cuda_engine *e = E(sim);
     if (!e->graph) {
-        /* relaxed: should cuBLAS need a helper call during capture, it runs eagerly instead of failing it */
+        /* relaxed: should a library call need a helper call during capture, it runs eagerly instead of failing it */
         PFR_CUDA(sim, cudaStreamBeginCapture(e->stream, cudaStreamCaptureModeRelaxed));
         device_ops ops{sim, e};
         const pfr_round_buffers b = round_buffers(sim, 1);

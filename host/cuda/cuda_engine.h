@@ -29,6 +29,7 @@ typedef struct pfr_cuda_plan {
     int R;                    /* overlay rows per agent, min(K, S) */
     int overlay;              /* agents keep overlays of the shared Phi (shared-Phi learning) */
     int slots;                /* overlay lookups through a per-agent slot map [S] */
+    int sparse;               /* Phi's sums by sorted entries (pfr_fold.h), not dense block partials */
     double fixed_bytes;       /* independent of the chunk */
     double chunk_block_bytes; /* per agent block in a chunk */
     double total_bytes;       /* the plan's allocation */

@@ -6,7 +6,6 @@
 #ifndef PFR_CUDA_ENGINE_STATE_H
 #define PFR_CUDA_ENGINE_STATE_H
 
-#include <cublas_v2.h>
 #include <cuda_runtime.h>
 
 #include "../engine.h"
@@ -15,7 +14,6 @@ namespace pfr_cuda {
 
 struct cuda_engine {
     cudaStream_t stream = nullptr;
-    cublasHandle_t blas = nullptr;
     int64_t nblocks = 0;  /* agent blocks in all */
     int64_t chunk = 0;    /* agents per chunk: a multiple of PFR_AGENT_BLOCK (all agents when they fit) */
     int R = 0;
@@ -26,7 +24,6 @@ struct cuda_engine {
     uint64_t *ctr = nullptr;
     uint64_t ctr_host[2] = {0, 0};
     int ctr_valid = 0;
-    void *blas_ws = nullptr; /* cuBLAS workspace, fixed (no allocation inside a capture) */
     int host_stale = 0; /* the device holds newer state than the host arrays */
     /* the chains */
     uint32_t *row_ptr = nullptr, *thr = nullptr, *next = nullptr;
@@ -45,10 +42,17 @@ struct cuda_engine {
     int *ov_count = nullptr;
     uint8_t *ov_slot = nullptr;
     unsigned char *took = nullptr;
-    /* aggregation */
-    double *partial = nullptr, *theta_partial = nullptr, *ones = nullptr, *mean = nullptr, *Rdev = nullptr;
-    /* orthonormalization: X [S, d] double, gram [d, d], fail = first failed round or PFR_CUDA_NO_FAIL */
-    double *X = nullptr, *gram = nullptr;
+    /* aggregation (pfr_fold.h): the round's sums [S d + d] and marked rows [S], zero between rounds;
+     * dense: the chunk's block partials; sparse: its entries, runs and factors, CUB's storage */
+    double *partial = nullptr, *theta_partial = nullptr, *mean = nullptr, *Rdev = nullptr;
+    uint8_t *touched = nullptr;
+    uint32_t *keys[2] = {nullptr, nullptr}, *vals[2] = {nullptr, nullptr}, *run_row = nullptr;
+    int *run_start = nullptr, *runs = nullptr;
+    double *run_sum = nullptr, *agent_scale = nullptr;
+    void *sparse_temp = nullptr;
+    size_t sparse_temp_bytes = 0;
+    /* orthonormalization: Gram tiles [tiles, d, d], gram [d, d], fail = first failed round or PFR_CUDA_NO_FAIL */
+    double *gram_tiles = nullptr, *gram = nullptr;
     unsigned long long *fail = nullptr;
     int *block_count = nullptr;
     int *block_count_host = nullptr;

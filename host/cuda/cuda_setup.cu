@@ -1,12 +1,13 @@
 /*
  * cuda_setup.cu — the CUDA engine's start: every device buffer allocated by the memory plan
- * (cuda_plan.c, a pure function the CPU tests check), cuBLAS bound to the engine's stream with a
- * fixed workspace (no allocation inside a graph capture), and the chains and the initial state
- * uploaded. Every CUDA and cuBLAS call is checked.
+ * (cuda_plan.c, a pure function the CPU tests check), CUB's temporary storage among them (no
+ * allocation inside a graph capture), and the chains and the initial state uploaded. Every CUDA
+ * call is checked.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../kernels/pfr_cholqr.h"
 #include "../../kernels/pfr_launch.h"
 #include "cuda_check.h"
 #include "cuda_engine.h"
@@ -59,8 +60,6 @@ pfr_status cuda_init(pfr_sim *sim)
     e->orthonormalize = sim->cfg.orthonormalize && sim->learn_phi;
 
     PFR_CUDA(sim, cudaStreamCreateWithFlags(&e->stream, cudaStreamNonBlocking));
-    PFR_CUBLAS(sim, cublasCreate(&e->blas));
-    PFR_CUBLAS(sim, cublasSetStream(e->blas, e->stream)); /* resets the workspace: set it after */
     pfr_status st;
 #define ALLOC(ptr, count)                                                                             \
     if ((st = dalloc(sim, &(ptr), (count))) != PFR_OK)                                               \
@@ -73,15 +72,10 @@ pfr_status cuda_init(pfr_sim *sim)
     ALLOC(e->theta, N * d);
     ALLOC(e->state, N);
     ALLOC(e->alpha, 2 * K);
-    ALLOC(e->X, S * d);
+    ALLOC(e->gram_tiles, (size_t)pfr_gram_tiles((int)S) * d * d);
     ALLOC(e->gram, d * d);
     ALLOC(e->fail, 1);
     ALLOC(e->ctr, 2);
-    {
-        const size_t ws = (size_t)4 << 20; /* 4 MiB */
-        PFR_CUDA(sim, cudaMalloc(&e->blas_ws, ws));
-        PFR_CUBLAS(sim, cublasSetWorkspace(e->blas, e->blas_ws, ws));
-    }
     PFR_CUDA(sim, cudaMemsetAsync(e->fail, 0xFF, sizeof(unsigned long long), e->stream)); /* PFR_CUDA_NO_FAIL */
     PFR_CUDA(sim, cudaMallocHost((void **)&e->sched_pinned, sizeof(float) * 4 * K));
     for (cudaEvent_t &ev : e->sched_done)
@@ -89,8 +83,10 @@ pfr_status cuda_init(pfr_sim *sim)
     ALLOC(e->took, N);
     ALLOC(e->block_count, (size_t)e->nblocks);
     ALLOC(e->theta_partial, (size_t)chunk_blocks * d);
-    ALLOC(e->ones, (size_t)chunk_blocks);
     ALLOC(e->mean, S * d + d);
+    ALLOC(e->touched, S);
+    PFR_CUDA(sim, cudaMemsetAsync(e->mean, 0, sizeof(double) * (S * d + d), e->stream)); /* zero between rounds */
+    PFR_CUDA(sim, cudaMemsetAsync(e->touched, 0, S, e->stream));
     ALLOC(e->Rdev, d * d);
     ALLOC(e->mom, M * (d * d + d));
     ALLOC(e->vnorm2, M);
@@ -109,8 +105,22 @@ pfr_status cuda_init(pfr_sim *sim)
         ALLOC(e->ov_slot, (size_t)e->chunk * S);
         PFR_CUDA(sim, cudaMemsetAsync(e->ov_slot, 0xFF, (size_t)e->chunk * S, e->stream)); /* agents keep it so */
     }
-    if (sim->avg_phi)
+    if (sim->avg_phi && !plan.sparse)
         ALLOC(e->partial, (size_t)chunk_blocks * S * d);
+    if (sim->avg_phi && plan.sparse) { /* the sparse sums: a chunk's entries, runs, factors, CUB's storage */
+        const size_t n = (size_t)e->chunk * e->R;
+        for (int k = 0; k < 2; ++k) {
+            ALLOC(e->keys[k], n);
+            ALLOC(e->vals[k], n);
+        }
+        ALLOC(e->run_row, n);
+        ALLOC(e->run_start, n);
+        ALLOC(e->runs, 1);
+        ALLOC(e->run_sum, n * d);
+        ALLOC(e->agent_scale, (size_t)e->chunk);
+        PFR_CUDA(sim, pfr_cuda_sparse_temp_bytes((int64_t)n, &e->sparse_temp_bytes));
+        PFR_CUDA(sim, cudaMalloc(&e->sparse_temp, e->sparse_temp_bytes));
+    }
     if (sim->fed_per_agent) {
         ALLOC(e->fsteps, N);
         ALLOC(e->fage, N);
@@ -125,19 +135,13 @@ pfr_status cuda_init(pfr_sim *sim)
     e->block_count_host = (int *)malloc(sizeof(int) * (size_t)e->nblocks);
     e->sched_last = (float *)malloc(sizeof(float) * 2 * K);
     uint32_t *rp32 = (uint32_t *)malloc(sizeof(uint32_t) * M * (S + 1));
-    double *ones = (double *)malloc(sizeof(double) * (size_t)chunk_blocks);
-    if (!e->block_count_host || !e->sched_last || !rp32 || !ones) {
+    if (!e->block_count_host || !e->sched_last || !rp32) {
         free(rp32);
-        free(ones);
         return pfr_sim_fail(sim, PFR_ERR_NO_MEMORY, "out of host memory");
     }
     for (size_t r = 0; r < M * (S + 1); ++r)
         rp32[r] = (uint32_t)env->row_ptr[r];
-    for (int64_t b = 0; b < chunk_blocks; ++b)
-        ones[b] = 1.0;
     st = upload(sim, e->row_ptr, rp32, sizeof(uint32_t) * M * (S + 1));
-    if (st == PFR_OK)
-        st = upload(sim, e->ones, ones, sizeof(double) * (size_t)chunk_blocks);
     if (st == PFR_OK)
         st = upload(sim, e->thr, env->thr, sizeof(uint32_t) * nnz);
     if (st == PFR_OK)
@@ -161,7 +165,6 @@ pfr_status cuda_init(pfr_sim *sim)
                               cudaGetErrorString(ce));
     }
     free(rp32);
-    free(ones);
     return st;
 }
 

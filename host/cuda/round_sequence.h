@@ -1,42 +1,56 @@
 /*
  * round_sequence.h — the CUDA engine's round as a sequence of device operations, written once and
- * driven twice: by the engine (cuda_engine.cu, whose operations launch kernels and cuBLAS) and by
- * the CPU tests (tests/test_cuda_logic.cc, whose operations run the same kernel bodies on the host:
+ * driven twice: by the engine (cuda_engine.cu, whose operations launch kernels and CUB) and by the
+ * CPU tests (tests/test_cuda_logic.cc, whose operations run the same kernel bodies on the host:
  * pfr_agent_round.h, pfr_warp_round.h, pfr_fold.h, pfr_cholqr.h). So the tests check the engine's
- * own sequencing (chunks, which partial sums are zeroed, what is summed into what, when the mean is
- * applied, the order of the Cholesky-QR steps), not a copy of it. C++ (a template over the
- * operations); no CUDA types, so the tests compile it without nvcc.
+ * own sequencing (chunks, what is summed into what, when the mean is applied, the order of the
+ * Cholesky-QR steps), not a copy of it. C++ (a template over the operations); no CUDA types, so
+ * the tests compile it without nvcc.
  *
- * A round:
+ * A round (every sum in the CPU engine's order, pfr_fold.h: the same bits for any chunk):
  *   per chunk of agents (all agents when they fit the device):
  *     local steps                 every participant's K steps; overlays of the chunk's agents
- *     zero partials               when the fold adds into global memory (S*d too big for shared)
- *     fold                        per agent block: Phi_i - Phi over the overlay rows (from the Phi
- *                                 the agent started from, weighted and clipped), theta_i, count
- *     sum blocks                  sums (+)= the chunk's block partials (cuBLAS Dgemv on the device)
+ *     dense S d (or no Phi sums): fold        per agent block: its sums of every row (Phi_i - Phi over
+ *                                             the overlay rows, from the Phi the agent started from,
+ *                                             weighted and clipped), theta_i, count; rows marked
+ *                                 sum_blocks  sums += the chunk's block partials, blocks in order
+ *     sparse:                     fold_prep   per agent block: every overlay slot an entry (row, agent
+ *                                             and slot), theta_i, count
+ *                                 sort        the entries by row, stably (agents stay in order)
+ *                                 select_runs the runs: a row's entries of one block
+ *                                 run_sums    each run's sum; row_sums: a row's runs in block order
+ *                                             added into sums, the row marked
+ *     theta                       theta sums (+)= the chunk's block partials, blocks in order
  *   participants                  N when everybody takes part, else the block counts' sum (a wait)
- *   apply                         Phi += sums / participants (+ noise: the private aggregation);
- *                                 theta_i = theta sums / participants
- *   orthonormalize                shared Phi: Gram (Dgemm) -> factor -> row solve -> theta map;
- *                                 local_rep: every agent's Phi_i, a thread per agent
+ *   apply                         Phi += sums / participants where a row is marked (+ noise on every
+ *                                 row: the private aggregation), sums emptied; theta_i = the mean
+ *   orthonormalize                shared Phi: Gram (tiles, then in order) -> factor -> row solve ->
+ *                                 theta map; local_rep: every agent's Phi_i, a thread per agent
  *
  * The operations `Ops` must provide (each returns a pfr_status; buffers as in pfr_round_buffers):
- *   local_steps(const pfr_round_args &)            fold(const pfr_fold_args &)
- *   zero(double *p, size_t count)                   sum_blocks(const double *partial, int rows,
- *   count_participants(uint64_t *part)                 int blocks, double *out, int accumulate)
- *   apply(float *phi, const double *sum, double scale, size_t n)
- *   apply_noisy(float *phi, const double *sum, double scale, size_t n, double noise_std, uint64_t seed,
- *               int64_t round)
+ *   local_steps(const pfr_round_args &)     fold(const pfr_fold_args &)     fold_prep(const pfr_fold_args &)
+ *   sort(uint32_t *keys[2], uint32_t *vals[2], int64_t n, int bits, int *current)
+ *        stable by key (bits: the key's), the result in keys[*current], vals[*current]
+ *   select_runs(const uint32_t *keys, const uint32_t *vals, int64_t n, int S, int qbits, int *run_start,
+ *               int *runs): the entries x with pfr_run_head, ascending, and their count (on the device)
+ *   run_sums(const pfr_fold_args &, const pfr_runs &, const int *runs)
+ *   row_sums(const pfr_runs &, const int *runs, int d)
+ *   sum_blocks(const double *partial, int64_t cols, int64_t blocks, double *out, int accumulate)
+ *        out[e] (+)= partial[b * cols + e] over b in order (pfr_colsum)
+ *   count_participants(uint64_t *part)
+ *   apply(float *phi, double *sums, uint8_t *touched, double scale, int S, int d)
+ *   apply_noisy(float *phi, double *sums, uint8_t *touched, double scale, int S, int d, double noise_std,
+ *               uint64_t seed, int64_t round)
  *   broadcast_theta(float *theta, const double *sum, double scale, int64_t N, int d)
- *   gram(const float *phi, double *X, int S, int d, double *G)
+ *   gram(const float *phi, double *tiles, int S, int d, double *G): pfr_gram's bits
  *   chol(double *G, int d, double c, double *R, uint64_t round, const uint64_t *round_dev)
  *   solve_rows(float *phi, const double *U, int S, int d, double c)
  *   map_theta(float *theta, const double *R, int64_t N, int d)
  *   agent_cholqr(float *agent_phi, float *theta, int64_t N, int S, int d, uint64_t round,
  *                const uint64_t *round_dev)
- * sum_blocks: out[r] = sum over blocks b of partial[b * rows + r] (+ out[r] when accumulate).
  * chol and agent_cholqr record a failed factor (the first failed round) where the operations keep
- * it; solve_rows and map_theta then leave Phi and theta alone.
+ * it; solve_rows and map_theta then leave Phi and theta alone. `sums` [S, d] and `touched` [S] are
+ * zero between rounds (apply empties what it used).
  */
 #ifndef PFR_ROUND_SEQUENCE_H
 #define PFR_ROUND_SEQUENCE_H
@@ -63,11 +77,18 @@ struct pfr_round_buffers {
     int *ov_count;                /* [chunk] */
     uint8_t *ov_slot;             /* [chunk, S] slot map, or NULL: overlays are scanned */
     unsigned char *took;          /* [N] took part this round */
-    double *partial;              /* [chunk blocks, S*d] (avg_phi) */
+    double *partial;              /* dense: [chunk blocks, S*d] (avg_phi) */
     double *theta_partial;        /* [chunk blocks, d] (avg_theta) */
     int *block_count;             /* [N blocks] participants per block */
-    double *sums;                 /* [S*d + d] the round's sums of Phi changes, then of theta */
-    double *X, *gram, *R;         /* Cholesky-QR: [S, d], [d, d], [d, d] */
+    double *sums;                 /* [S*d + d] the round's sums of Phi changes (zero between rounds), then of theta */
+    uint8_t *touched;             /* [S] rows some participant changed this round (zero between rounds) */
+    /* sparse (avg_phi where S d is beyond the dense fold): n = chunk R entries */
+    uint32_t *keys[2], *vals[2];  /* [n] each: the entries, and the sort's other buffer */
+    int *run_start, *runs;        /* [n] the runs' first entries; their count [1] */
+    uint32_t *run_row;            /* [n] */
+    double *run_sum;              /* [n, d] */
+    double *agent_scale;          /* [chunk] the participants' factors, where weighted */
+    double *gram_tiles, *gram, *R; /* Cholesky-QR: [tiles, d, d], [d, d], [d, d] */
     const uint64_t *ctr;          /* graph mode: {t0, round} on the device; NULL: from the plan */
     /* federation (used where the plan has them): */
     const uint32_t *steps;        /* [N] the plan's steps */
@@ -125,8 +146,37 @@ static inline pfr_round_args pfr_round_args_make(const pfr_sim *sim, const pfr_r
     return a;
 }
 
-/* Part 1: per chunk of `chunk` agents (a multiple of PFR_AGENT_BLOCK), the local steps, the fold
- * and the chunk's block sums added into b.sums. */
+/* The sparse path's sums of one chunk (pfr_fold.h): entries, the sort, the runs, their sums; the
+ * rows' sums added into b.sums. */
+template <class Ops>
+pfr_status pfr_round_sparse_sums(Ops &ops, const pfr_fold_args &f, const pfr_round_buffers &b)
+{
+    const int64_t n = f.n * f.R;
+    pfr_status st = ops.fold_prep(f);
+    uint32_t *keys[2] = {b.keys[0], b.keys[1]}, *vals[2] = {b.vals[0], b.vals[1]};
+    int cur = 0;
+    if (st == PFR_OK)
+        st = ops.sort(keys, vals, n, pfr_key_bits(f.S), &cur);
+    if (st == PFR_OK)
+        st = ops.select_runs(keys[cur], vals[cur], n, f.S, f.qbits, b.run_start, b.runs);
+    pfr_runs p;
+    p.keys = keys[cur];
+    p.vals = vals[cur];
+    p.entries = n;
+    p.run_start = b.run_start;
+    p.run_row = b.run_row;
+    p.run_sum = b.run_sum;
+    p.sums = b.sums;
+    p.touched = b.touched;
+    if (st == PFR_OK)
+        st = ops.run_sums(f, p, b.runs);
+    if (st == PFR_OK)
+        st = ops.row_sums(p, b.runs, f.d);
+    return st;
+}
+
+/* Part 1: per chunk of `chunk` agents (a multiple of PFR_AGENT_BLOCK), the local steps and the
+ * chunk's sums added into b.sums (Phi's, in order; theta's after them). */
 template <class Ops>
 pfr_status pfr_round_steps_and_fold(Ops &ops, const pfr_sim *sim, const pfr_round_plan *plan, int R, int64_t chunk,
                                     const pfr_round_buffers &b)
@@ -134,25 +184,30 @@ pfr_status pfr_round_steps_and_fold(Ops &ops, const pfr_sim *sim, const pfr_roun
     const int d = sim->d;
     const int64_t N = sim->N;
     const size_t sd = (size_t)sim->S * d;
+    const int sparse = sim->avg_phi && !pfr_fold_dense(sim->S, d);
     pfr_round_args a = pfr_round_args_make(sim, plan, R, b);
     pfr_fold_args f = pfr_fold_args_of_round(&a, sim->avg_phi, b.partial, sim->avg_theta ? b.theta_partial : 0,
                                              b.block_count);
     f.age_weight = plan->age_weight ? b.age_weight : 0;
     f.clip = plan->clip;
+    f.touched = b.touched;
+    f.key_out = b.keys[0];
+    f.val_out = b.vals[0];
+    f.agent_scale = b.agent_scale;
     double *phi_sum = b.sums, *theta_sum = b.sums + sd;
     pfr_status st = PFR_OK;
     for (int64_t c0 = 0; c0 < N && st == PFR_OK; c0 += chunk) {
         const int64_t n = N - c0 < chunk ? N - c0 : chunk;
-        const int cblocks = (int)((n + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK);
+        const int64_t cblocks = (n + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
         a.i0 = f.i0 = c0;
         a.n = f.n = n;
         st = ops.local_steps(a);
-        if (st == PFR_OK && sim->avg_phi && sd > PFR_FOLD_SMEM_SD) /* the fold adds into global memory */
-            st = ops.zero(b.partial, sd * (size_t)cblocks);
-        if (st == PFR_OK)
+        if (st == PFR_OK && sparse)
+            st = pfr_round_sparse_sums(ops, f, b);
+        else if (st == PFR_OK)
             st = ops.fold(f);
-        if (st == PFR_OK && sim->avg_phi)
-            st = ops.sum_blocks(b.partial, (int)sd, cblocks, phi_sum, c0 > 0);
+        if (st == PFR_OK && sim->avg_phi && !sparse) /* into the sums carried from the chunks before */
+            st = ops.sum_blocks(b.partial, (int64_t)sd, cblocks, phi_sum, 1);
         if (st == PFR_OK && sim->avg_theta)
             st = ops.sum_blocks(b.theta_partial, d, cblocks, theta_sum, c0 > 0);
     }
@@ -170,9 +225,9 @@ pfr_status pfr_round_apply_and_orthonormalize(Ops &ops, const pfr_sim *sim, cons
     if (part > 0) {
         const double inv = 1.0 / (double)part;
         if (sim->avg_phi && plan->noise_std > 0.0) /* the private aggregation: noise on every entry */
-            st = ops.apply_noisy(b.phi, b.sums, inv, sd, plan->noise_std, sim->cfg.seed, plan->round);
+            st = ops.apply_noisy(b.phi, b.sums, b.touched, inv, S, d, plan->noise_std, sim->cfg.seed, plan->round);
         else if (sim->avg_phi)
-            st = ops.apply(b.phi, b.sums, inv, sd);
+            st = ops.apply(b.phi, b.sums, b.touched, inv, S, d);
         if (st == PFR_OK && sim->avg_theta)
             st = ops.broadcast_theta(b.theta, b.sums + sd, inv, sim->N, d);
     }
@@ -185,7 +240,7 @@ pfr_status pfr_round_apply_and_orthonormalize(Ops &ops, const pfr_sim *sim, cons
     if (part == 0) /* Phi did not change */
         return PFR_OK;
     const double c = sqrt((double)S / d);
-    st = ops.gram(b.phi, b.X, S, d, b.gram);
+    st = ops.gram(b.phi, b.gram_tiles, S, d, b.gram);
     if (st == PFR_OK)
         st = ops.chol(b.gram, d, c, b.R, round, round_dev);
     if (st == PFR_OK)
