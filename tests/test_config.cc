@@ -254,3 +254,27 @@ TEST(Config, EmptyPathClears)
 }
 
 } // namespace
+
+namespace {
+
+// Every example config shipped loads and validates (a rename of a key would otherwise first show in a
+// user's hands, or, for the large ones, on a GPU machine).
+TEST(Config, EveryExampleConfigIsValid)
+{
+    int seen = 0;
+    for (const char *name : {"cliffwalk.yaml", "gridworld_large.yaml", "gridworld_1m.yaml", "experiments/speedup.yaml",
+                             "experiments/gridworld_scale.yaml", "experiments/generalization.yaml",
+                             "experiments/heterogeneous_cliffwalk.yaml", "control/gridworld_q.yaml"}) {
+        SCOPED_TRACE(name);
+        pfr_config c;
+        pfr_config_init(&c);
+        pfr_error err;
+        const std::string path = std::string(PFR_SOURCE_DIR "/examples/") + name;
+        ASSERT_EQ(pfr_config_load_yaml(&c, path.c_str(), &err), PFR_OK) << err.msg;
+        EXPECT_EQ(pfr_config_validate(&c, &err), PFR_OK) << err.msg;
+        ++seen;
+    }
+    EXPECT_EQ(seen, 8);
+}
+
+} // namespace

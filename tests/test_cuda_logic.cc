@@ -109,6 +109,41 @@ TEST(CudaPlan, UserChunkCapAndLimits)
     pfr_sim_destroy(s);
 }
 
+// The memory plan of examples/gridworld_1m.yaml (1000 x 1000, 16 types, 10^6 agents, K = 10, d = 8):
+// the sums take the sparse path, O(N K d), so everything fits one H100 (80 GB) in one chunk; the dense
+// block partials of before needed 3907 blocks x 10^6 x 8 doubles, 250 GB. The plan reads only sizes,
+// so a stand-in handle with the example's sizes is enough (building the environment takes a minute).
+TEST(CudaPlan, MillionStateGridWorldWithAMillionAgentsFitsOneH100)
+{
+    pfr_env env;
+    std::memset(&env, 0, sizeof env);
+    env.nnz = (uint64_t)16 * 1000000 * 5; // 16 types, up to 5 next states a cell (slip, wind, restarts)
+    pfr_sim sim;
+    std::memset(&sim, 0, sizeof sim);
+    pfr_config_init(&sim.cfg);
+    sim.env = &env;
+    sim.S = 1000000;
+    sim.d = 8;
+    sim.M = 16;
+    sim.K = 10;
+    sim.A = 1;
+    sim.N = 1000000;
+    sim.learn_phi = sim.avg_phi = 1;
+    pfr_cuda_plan p;
+    const size_t GiB = (size_t)1 << 30;
+    ASSERT_EQ(pfr_cuda_plan_memory(&sim, 79 * GiB, 80 * GiB, &p), PFR_OK) << sim.errmsg;
+    EXPECT_TRUE(p.sparse);
+    EXPECT_EQ(p.chunk_blocks, p.nblocks); // one chunk
+    EXPECT_LT(p.total_bytes, 8.0 * GiB);
+    EXPECT_GT(p.total_bytes, 1e6 * 10 * (8 * 8 + 4 * 8)); // the entries' runs and overlays are counted
+    // the cliff walk keeps the dense path (S d = 384): one chunk of 10^6 agents as before
+    sim.S = 48;
+    env.nnz = 4 * 48 * 4;
+    ASSERT_EQ(pfr_cuda_plan_memory(&sim, 79 * GiB, 80 * GiB, &p), PFR_OK) << sim.errmsg;
+    EXPECT_FALSE(p.sparse);
+    EXPECT_EQ(p.chunk_blocks, p.nblocks);
+}
+
 // The device's Cholesky-QR: the Gram matrix by tiles then in order (pfr_gram_tile_entry, pfr_colsum:
 // the device's two kernels), pfr_chol_block (the one-block factor kernel's body) and
 // pfr_chol_solve_row (a thread per row) give the CPU engine's pfr_cholqr_one bit for bit; S beyond
