@@ -24,47 +24,10 @@
 #include <vector>
 
 #include "internal.h"
+#include "tests/cli_helpers.h"
 #include "tests/test_temp.h"
 
 namespace {
-
-std::string make_temp_dir()
-{
-    const std::string d = pfr_test::temp_dir("pfedrl_cli_");
-    EXPECT_NE(d, "/tmp");
-    return d;
-}
-
-void write_file(const std::string &path, const std::string &text)
-{
-    std::ofstream f(path, std::ios::binary);
-    f << text;
-}
-
-std::string read_file(const std::string &path)
-{
-    std::ifstream f(path, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
-
-struct Result {
-    int code;
-    std::string output;
-};
-
-// env: assignments put before the command ("NAME=value ")
-Result run_cli(const std::string &args, const std::string &env = "")
-{
-    std::string log = make_temp_dir() + "/log.txt";
-    std::string cmd = env + std::string(PFR_CLI_PATH) + " " + args + " >" + log + " 2>&1";
-    int rc = std::system(cmd.c_str());
-    Result r;
-    r.code = WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
-    r.output = read_file(log);
-    return r;
-}
 
 std::vector<std::string> list_dir(const std::string &dir)
 {

@@ -1,5 +1,5 @@
 /*
- * main.c — the `pfedrl` command line: its commands (run, resume, export, info, help), options
+ * main.c — the `pfedrl` command line: its commands (run, resume, export, bench, info, help), options
  * parsed with getopt_long, help texts. Exit codes: 0 success, 1 the run failed, 2 bad usage,
  * config or input file, 128 + signal when a run was stopped by a signal (its outputs so far and a
  * checkpoint written).
@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench.h"
 #include "output.h"
 #include "pfedrl/pfedrl.h"
 #include "progress.h"
@@ -20,6 +21,7 @@ static const char *const SUMMARY =
     "  pfedrl run CONFIG.yaml [-s key=value]... [-o DIR] [options]   run a config\n"
     "  pfedrl resume DIR [-r ROUNDS] [options]                       go on from DIR/checkpoint.pfr\n"
     "  pfedrl export CONFIG.yaml [-s key=value]... [-o DIR]          write the environment as .npy\n"
+    "  pfedrl bench [--backend B] [--json FILE] [options]            time the standard points here\n"
     "  pfedrl info                                                   engines and devices found\n"
     "  pfedrl help [COMMAND] | COMMAND --help | --version\n";
 
@@ -91,6 +93,8 @@ static void help(FILE *f, const char *cmd)
               "  -q, --quiet           print nothing but errors\n"
               "  -h, --help            this text\n",
               f);
+    } else if (cmd && strcmp(cmd, "bench") == 0) {
+        pfr_cli_bench_help(f);
     } else {
         fputs(SUMMARY, f);
         fputs("\n`pfedrl help run` (or `pfedrl run --help`) explains a run's options and files.\n", f);
@@ -361,6 +365,8 @@ int main(int argc, char **argv)
         return cmd_run(argc - 1, argv + 1, strcmp(cmd, "resume") == 0);
     if (strcmp(cmd, "export") == 0)
         return cmd_export(argc - 1, argv + 1);
-    fprintf(stderr, "pfedrl: unknown command '%s'; allowed: run, resume, export, info, help, --version\n", cmd);
+    if (strcmp(cmd, "bench") == 0)
+        return pfr_cli_bench(argc - 1, argv + 1);
+    fprintf(stderr, "pfedrl: unknown command '%s'; allowed: run, resume, export, bench, info, help, --version\n", cmd);
     return PFR_EXIT_BAD_INPUT;
 }

@@ -94,7 +94,7 @@ static int utf8_len(const unsigned char *s)
 
 /* A JSON string: quotes, backslashes and control characters escaped; bytes that are not UTF-8
  * (a path from a non-UTF-8 locale) become U+FFFD, so the file stays valid JSON. */
-static void json_string(FILE *f, const char *s)
+void pfr_cli_json_string(FILE *f, const char *s)
 {
     fputc('"', f);
     const unsigned char *p = (const unsigned char *)s;
@@ -150,7 +150,7 @@ static void json_config(FILE *f, const pfr_config *cfg)
             first = 0;
         }
         if (pfr_config_key_is_text(i))
-            json_string(f, v);
+            pfr_cli_json_string(f, v);
         else
             fputs(v, f);
     }
@@ -167,12 +167,12 @@ static void write_summary_json(FILE *f, const pfr_sim *sim, const pfr_final *wha
     if (n)
         pfr_sim_metrics_get(sim, n - 1, &last, sizeof last);
     fprintf(f, "{\n  \"pfedrl_version\": \"%s\",\n  \"status\": ", pfr_version());
-    json_string(f, what->status);
+    pfr_cli_json_string(f, what->status);
     fprintf(f, ",\n  \"rounds_done\": %lld,\n  \"rounds_target\": %lld,\n  \"backend\": ",
             (long long)pfr_sim_round(sim), (long long)what->rounds_target);
-    json_string(f, pfr_sim_backend(sim));
+    pfr_cli_json_string(f, pfr_sim_backend(sim));
     fprintf(f, ",\n  \"threads\": %d,\n  \"environment\": ", pfr_sim_threads(sim));
-    json_string(f, pfr_sim_env_description(sim));
+    pfr_cli_json_string(f, pfr_sim_env_description(sim));
     fprintf(f, ",\n  \"num_states\": %d,\n  \"num_types\": %d,\n  \"rounds\": %lld,\n  \"agent_steps\": %llu,",
             pfr_sim_num_states(sim), pfr_sim_num_types(sim), (long long)last.round, (unsigned long long)last.agent_steps);
     fputs("\n  \"final_value_error\": ", f);
@@ -214,7 +214,7 @@ static void write_summary_json(FILE *f, const pfr_sim *sim, const pfr_final *wha
         fputs(", \"truth_s\": ", f);
         num(f, si.truth_s, 1);
         fputs(", \"truth_method\": ", f);
-        json_string(f, si.truth_method);
+        pfr_cli_json_string(f, si.truth_method);
         fputs(", \"truth_residual_v\": ", f);
         num(f, si.truth_resid_v, 1);
         fputs(", \"truth_residual_mu\": ", f);

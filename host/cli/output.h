@@ -19,6 +19,8 @@ int pfr_cli_fail(pfr_error *err, const char *fmt, ...) __attribute__((format(pri
 
 /* ---- formats (output.c) --------------------------------------------------------------------- */
 /* metrics.csv: one row per evaluation; metrics_by_type.csv: one row per evaluation and type. */
+/* A JSON string: quotes, backslashes and control characters escaped, bytes that are not UTF-8 as U+FFFD. */
+void pfr_cli_json_string(FILE *f, const char *s);
 void pfr_cli_metrics_header(FILE *f);
 void pfr_cli_metrics_row(FILE *f, const pfr_sim *sim, size_t i);
 void pfr_cli_by_type_header(FILE *f);

@@ -29,6 +29,11 @@ extern "C" int pfr_cuda_describe(char *buf, size_t n)
                                  p.name, (double)p.totalGlobalMem / 1073741824.0, p.major, p.minor,
                                  p.multiProcessorCount);
     }
+    int driver = 0, runtime = 0;
+    if (count > 0 && used < n && cudaDriverGetVersion(&driver) == cudaSuccess &&
+        cudaRuntimeGetVersion(&runtime) == cudaSuccess)
+        snprintf(buf + used, n - used, "  driver: CUDA %d.%d, runtime %d.%d\n", driver / 1000, driver % 1000 / 10,
+                 runtime / 1000, runtime % 1000 / 10);
     if (count == 0)
         snprintf(buf, n, "  no CUDA device present\n");
     return count;
