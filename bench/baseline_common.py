@@ -53,3 +53,27 @@ def load_env_sparse(env_dir):
     within[last] = 1.0
     key = row + within
     return indptr, indices, key, reward
+
+
+def load_env_rows(env_dir):
+    """The chains as padded rows for integer sampling (bench/jax_tuned.py): for global row q = m S + s,
+    thr [M S, L] uint32 thresholds (the row's cumulative probability times 2^32; the last entry and
+    the padding 2^32 - 1), nxt [M S, L] int32 next states and rew [M S, L] float32 rewards, a row
+    shorter than the longest (L) padded with copies of its last entry. A draw u of 32 random bits
+    takes entry min(#(thr <= u), L - 1). Returns thr, nxt, rew, M, S."""
+    indptr = np.load(os.path.join(env_dir, "P_indptr.npy"))
+    indices = np.load(os.path.join(env_dir, "P_indices.npy")).astype(np.int32)
+    p = np.load(os.path.join(env_dir, "P_data.npy"))
+    reward = np.load(os.path.join(env_dir, "R_data.npy")).astype(np.float32)
+    M, S1 = indptr.shape
+    S = S1 - 1
+    starts, ends = indptr[:, :-1].reshape(-1), indptr[:, 1:].reshape(-1)
+    lengths = ends - starts
+    L = int(lengths.max())
+    pos = np.minimum(starts[:, None] + np.arange(L)[None, :], (ends - 1)[:, None])  # [M S, L], padded by repeats
+    csum = np.cumsum(p)
+    before = np.concatenate(([0.0], csum))[starts]  # the mass before each row
+    within = csum[pos] - before[:, None]
+    thr = np.minimum(np.floor(within * 2.0**32), 2.0**32 - 1).astype(np.uint32)
+    thr[np.arange(L)[None, :] >= (lengths - 1)[:, None]] = np.uint32(0xFFFFFFFF)
+    return thr, indices[pos], reward[pos], M, S

@@ -5,23 +5,29 @@
 #             kernel bodies run on the host, the GPU tests' configurations) -- not the CPU suite,
 #             which CI runs; compute-sanitizer (memcheck, racecheck, synccheck) on small runs of
 #             both kernels, graph mode, partial participation and a 70x70 grid world (global
-#             partial sums, overlays staged in pieces, scanned overlays)
-#   bench     build; the device's memory bandwidth; the targets; the README main job (backend auto);
-#             the CPU engine, PyTorch and JAX on this machine at the target point (the ratios); thread
+#             and hashed overlays, the sparse sums)
+#   bench     build; the device's memory bandwidth; the targets (`pfedrl bench`); the README main job
+#             (backend auto); the CPU engine, PyTorch (eager and torch.compile) and JAX (idiomatic, and
+#             tuned: bench/jax_tuned.py) on this machine at the target point (the ratios); thread
 #             vs warp; stream vs graph; Nsight Compute; a 50x50 grid world; the N x K x d sweep
 #   ab        build, and build BASE_REV (a commit; default HEAD~1) beside it; time both on the same
 #             device, interleaved, three times at each of a few points (cliff walk and 50x50 grid
 #             world, both kernels' paths), medians and their ratio; then the README main job
 #   kernels   build; the thread and the warp kernel against each other, and what `auto` picks, over
 #             N, K and d (cliff walk and a 50x50 grid world): the data behind pfr_cuda_pick_kernel
-#   scale     build; the bench grid world (16 types) at S = 10^4, 4 x 10^4 and 2.5 x 10^5 with 10^5 and
-#             10^6 agents; the CPU engine and the GPU on the same run at S = 40,000 (value errors agree)
+#   scale     build; `pfedrl bench` on the bench grid world (16 types) at S = 10^4, 2.5 x 10^5 and 10^6 with
+#             10^6 and 10^5 agents; the CPU engine and the GPU on the same run at S = 40,000 (the same
+#             phi.npy and theta.npy, byte for byte: one order of every sum, docs/DESIGN.md §3)
+#   profile   build; Nsight Compute's duration of every kernel over 3 rounds (cliff walk K = 1 and
+#             K = 100, the grid at S = 2.5 x 10^5), split per round and kernel (bench/ncu_split.py)
+# bench and scale also write $OUT/gpu.json (bench/gpu_json.py: each target's latest figure), which
+# the session copies over bench/results/gpu.json.
 # A phase starts no step after its deadline (BUDGET_S, default 540 s, counted from the script's
 # start), says what it skipped, and rewrites $OUT/summary.txt after every step. Its first line is
 # the VERDICT: PASS or FAIL with the reasons and the headline numbers (INCOMPLETE while running, so
 # a call killed at its limit still returns what it found). Every detail is in $OUT/logs.tar.gz.
 #
-# usage: bash bench/gpu_check.sh [--dry-run] validate|bench|ab|kernels|scale
+# usage: bash bench/gpu_check.sh [--dry-run] validate|bench|ab|kernels|scale|profile
 #   --dry-run  on a machine without a GPU: every step that needs no device (the carried
 #              packages, the build, the test harness, each step's command line on the CPU engine at
 #              a toy size, the summary), in under 3 minutes. CI runs every phase this way.
@@ -35,11 +41,11 @@ PHASE=""
 for a in "$@"; do
   case "$a" in
     --dry-run) DRY=1 ;;
-    validate|bench|ab|kernels|scale) PHASE=$a ;;
-    *) echo "usage: bash bench/gpu_check.sh [--dry-run] validate|bench|ab|kernels|scale (got '$a')" >&2; exit 2 ;;
+    validate|bench|ab|kernels|scale|profile) PHASE=$a ;;
+    *) echo "usage: bash bench/gpu_check.sh [--dry-run] validate|bench|ab|kernels|scale|profile (got '$a')" >&2; exit 2 ;;
   esac
 done
-[ -n "$PHASE" ] || { echo "usage: bash bench/gpu_check.sh [--dry-run] validate|bench|ab|kernels|scale" >&2; exit 2; }
+[ -n "$PHASE" ] || { echo "usage: bash bench/gpu_check.sh [--dry-run] validate|bench|ab|kernels|scale|profile" >&2; exit 2; }
 DEADLINE=$((SECONDS + ${BUDGET_S:-540}))
 OUT="${OUT:-$ROOT/gpu-check-out}"
 LOG="$OUT/logs"
@@ -204,7 +210,8 @@ if [ "$PHASE" = validate ]; then
     GRID="examples/gridworld_large.yaml --set env.width=70 --set env.height=70 --set env.types=3 --set agents=600"
     GRID="$GRID --set dim=16 --set local_steps=150 --set alpha=0.1 --set beta=0.05 --set rounds=2 --set eval_every=2"
     # name | config | algorithm kernel graph participation
-    CASES=("cliff-pfedtd-thread|$CLIFF|pfedtd_rep thread false 1"
+    CASES=("grid70-hashed-sparse|$GRID --set local_steps=20|pfedtd_rep thread false 0.8"
+           "cliff-pfedtd-thread|$CLIFF|pfedtd_rep thread false 1"
            "cliff-pfedtd-warp-p0.7|$CLIFF|pfedtd_rep warp false 0.7"
            "grid70-pfedtd-thread|$GRID|pfedtd_rep thread false 1"
            "grid70-pfedtd-warp|$GRID|pfedtd_rep warp false 1"
@@ -432,70 +439,119 @@ print('%-6s N=%-8s K=%-3s d=%-2s thread %.4g  warp %.4g  thread/warp %.2f  auto 
   finish
 fi
 
-# ---- scale: the bench grid world at 10^4 to 2.5 x 10^5 states, and the CPU engine against it ---------------
+# pfedrl bench's points (host/cli/bench.c: one list), on this device; --quick on the CPU engine in a
+# dry run. Its JSON feeds $OUT/gpu.json (bench/gpu_json.py: the targets, one list).
+QUICK=(); [ $DRY -eq 1 ] && QUICK=(--quick --repeats 2 --min-seconds 0.05)
+# bench_points FILE POINTS [ARGS...]: `pfedrl bench` on those points into FILE (also its table here)
+bench_points() {
+  local file=$1 points=$2; shift 2
+  local t=$(( $(left) < 400 ? $(left) : 400 ))
+  if timeout $t "$CLI" bench --backend $BACKEND --points "$points" "${QUICK[@]}" --json "$file" "$@" \
+       > "$file.txt" 2>&1; then
+    sed -n '/^point /,$p' "$file.txt" | tee -a "$BODY"
+  else
+    failed "pfedrl bench --points $points: $(tail -1 "$file.txt" | cut -c1-160)"
+  fi
+}
+# ---- scale: the bench grid world at 10^4 to 10^6 states, and the CPU engine against it ------------------
 if [ "$PHASE" = scale ]; then
-  # The grid world of bench/cpu_throughput.py and bench/cpu_ab.sh (16 types, 4 goals each, walls 0.2,
-  # 16 start cells, wind per type), side W: S = W^2. The GPU tests stop at 70 x 70.
-  grid() { echo --set env.kind=gridworld --set env.width=$1 --set env.height=$1 --set env.types=16 --set env.goals=4 \
-    --set env.walls=0.2 --set env.starts=16 --set env.wind_direction=per_type --set env.wind_max=0.2 --set alpha=0.05 \
-    --set beta=0.02; }
-  CFG=examples/cliffwalk.yaml
-  SIDES="100 200 500"; NS="100000 1000000"
-  [ $DRY -eq 1 ] && { SIDES="20"; NS="1000"; }
-  step "grid worlds at scale (16 types), pfedtd_rep, K = 10, d = 8 (set-up not counted)"
-  header
-  for W in $SIDES; do
-    for N in $NS; do
-      # shellcheck disable=SC2046 # (grid's words are the flags)
-      run_point "grid$W" $N 10 8 $(grid $W)
-    done
+  step "grid worlds at scale: pfedrl bench --points grid_1e4,grid_2.5e5,grid_1e6 (16 types, K = 10, d = 8; N = 1e6, then 1e5)"
+  BENCH_FILES=()
+  for N in 1000000 100000; do
+    fits 120 "pfedrl bench, the grids at N = $N" || continue
+    extra=(--agents $N); [ $DRY -eq 1 ] && extra=()
+    bench_points "$LOG/bench-grid-$N.json" grid_1e4,grid_2.5e5,grid_1e6 "${extra[@]}"
+    [ $N = 1000000 ] && [ -f "$LOG/bench-grid-$N.json" ] && BENCH_FILES+=(--bench "$LOG/bench-grid-$N.json")
   done
-  # The same small run on both engines: the Markov chains and the round are the same, the sums'
-  # order differs (within rounding), so the value errors agree to far better than 1e-3 relative;
-  # a wrong chain, row or aggregation at this size would not.
+  # The same run on both engines: the sums keep the CPU engine's order on the device (docs/DESIGN.md
+  # §3), so Phi and theta must be the same files, byte for byte (the sparse path: S d = 320,000).
   W=200; [ $DRY -eq 1 ] && W=20
-  step "the CPU engine against the GPU at S = $((W * W)) (N = 16,384, K = 10, d = 8, 20 rounds)"
-  VE=()
+  step "the CPU engine against the GPU at S = $((W * W)) (N = 16,384, K = 10, d = 8, 20 rounds): Phi and theta bit for bit"
+  "$CLI" bench --show-config grid_2.5e5 > "$LOG/grid.yaml" 2> "$LOG/grid.yaml.err" || failed "pfedrl bench --show-config"
+  SAME=()
   for be in cpu cuda; do
     b=$be; [ $DRY -eq 1 ] && b=cpu
     fits 90 "the $be run" || continue
     dir="$LOG/agree-$be"
-    # shellcheck disable=SC2046
-    if timeout $(( $(left) < 240 ? $(left) : 240 )) "$CLI" run "$CFG" $(grid $W) --backend $b --set agents=16384 \
-         --set local_steps=10 --set dim=8 --set rounds=20 --set eval_every=20 --quiet --out "$dir" > "$dir.log" 2>&1; then
-      line=$(python3 -c "import json; j = json.load(open('$dir/summary.json')); \
-print('%.9g %.4g %.1f' % (j['final_value_error'], j['agent_steps_per_sec'], j['setup']['setup_s']))")
-      read -r ve rate su <<< "$line"
-      note "$be: final value_error $ve, $rate agent-steps/s, set-up $su s"
-      VE+=("$ve")
+    if timeout $(( $(left) < 240 ? $(left) : 240 )) "$CLI" run "$LOG/grid.yaml" --set env.width=$W --set env.height=$W \
+         --backend $b --set agents=16384 --set rounds=20 --set eval_every=20 --set orthonormalize=true --theta \
+         --quiet --out "$dir" > "$dir.log" 2>&1; then
+      note "$be: $(python3 -c "import json; j = json.load(open('$dir/summary.json')); \
+print('final value_error %.9g, %.4g agent-steps/s, set-up %.1f s' % (j['final_value_error'], j['agent_steps_per_sec'], \
+j['setup']['setup_s']))")"
+      SAME+=("$dir")
     else
       failed "the $be run at S = $((W * W)): $(tail -1 "$dir.log" | cut -c1-160)"
     fi
-    rm -rf "$dir"
   done
-  if [ ${#VE[@]} -eq 2 ]; then
-    agree=$(python3 -c "import sys; a, b = map(float, sys.argv[1:3]); r = abs(a - b) / abs(a); \
-print('%.2e %s' % (r, 'ok' if r < 1e-3 else 'DIFFER'))" "${VE[0]}" "${VE[1]}")
-    note "value errors, relative difference: $agree"
-    case "$agree" in *DIFFER*) failed "CPU and GPU value errors differ by more than 1e-3 relative at S = $((W * W))" ;; esac
+  if [ ${#SAME[@]} -eq 2 ]; then
+    if cmp -s "${SAME[0]}/phi.npy" "${SAME[1]}/phi.npy" && cmp -s "${SAME[0]}/theta.npy" "${SAME[1]}/theta.npy"; then
+      note "phi.npy and theta.npy: the same bytes on both engines"
+    else
+      failed "the CPU engine and the GPU give different Phi or theta at S = $((W * W)) (their order is one: DESIGN §3)"
+    fi
   fi
-  HEAD="scale: $(for W in $SIDES; do for N in $NS; do printf 'S=%s N=%s %s; ' $((W * W)) $N "${RATE["grid$W $N 10 8"]:-nan}"; done; done)"
-  HEAD="${HEAD%; }"
+  rm -rf "$LOG"/agree-*
+  DRYFLAG=(); [ $DRY -eq 1 ] && DRYFLAG=(--dry-run)
+  HEAD=$(python3 bench/gpu_json.py --base bench/results/gpu.json --out "$OUT/gpu.json" "${BENCH_FILES[@]}" \
+         "${DRYFLAG[@]}" 2>&1 | tail -1)
+  note "headline: $HEAD (written to $OUT/gpu.json)"
   finish
 fi
 
-step "the targets (cliff walk 12x4, 4 types, pfedtd_rep, kernel auto)"
+# ---- profile: the split of a round by kernel (Nsight Compute's kernel durations) ----------------------------
+if [ "$PHASE" = profile ]; then
+  # ncu times every kernel of the run (it serializes them; each duration is the kernel's own), clocks
+  # left alone (--clock-control none: METHOD.md); 3 rounds a run, split per round by bench/ncu_split.py.
+  # nsys is not on the GPU machines here (KINDS.md), so the NVTX ranges are for a user's own timeline.
+  step "profile: device time per kernel and round (ncu gpu__time_duration), largest first"
+  # label | point (pfedrl bench --show-config) | --set overrides
+  PROFILES=("cliff K=1, N=1e6|cliff_k1|" "cliff K=100, N=1e6|cliff_k100|" "grid S=2.5e5 K=10, N=1e6 (sparse sums)|grid_2.5e5|")
+  [ $DRY -eq 1 ] && PROFILES=("cliff K=1 (dry)|cliff_k1|--set agents=2048" "grid S=400 (dry)|grid_1e4|--set agents=2048 --set env.width=20 --set env.height=20")
+  for pr in "${PROFILES[@]}"; do
+    IFS='|' read -r label point sets <<< "$pr"
+    fits 90 "ncu $label" || continue
+    tag=$(echo "$point" | tr -c 'a-z0-9_\n' '_')
+    "$CLI" bench --show-config "$point" > "$LOG/prof-$tag.yaml" 2>&1 || { failed "pfedrl bench --show-config $point"; continue; }
+    # shellcheck disable=SC2086 # (the overrides)
+    run=("$CLI" run "$LOG/prof-$tag.yaml" --backend $BACKEND --set rounds=3 $sets --quiet --no-checkpoint --out "$LOG/prof-out")
+    if [ $DRY -eq 1 ]; then
+      if timeout 120 "${run[@]}" > "$LOG/prof-$tag.log" 2>&1; then
+        note "dry run: $label: the command line runs on the CPU engine; the split of a canned ncu report:"
+        python3 bench/ncu_split.py bench/fixtures/ncu_times.csv 1 "$label (fixture)" | tee -a "$BODY"
+      else
+        failed "dry run: $label: $(tail -1 "$LOG/prof-$tag.log" | cut -c1-160)"
+      fi
+    elif ! command -v ncu > /dev/null; then
+      failed "ncu not found"; break
+    else
+      timeout $(( $(left) < 240 ? $(left) : 240 )) ncu --clock-control none --csv --metrics gpu__time_duration.sum \
+        "${run[@]}" > "$LOG/prof-$tag.csv" 2> "$LOG/prof-$tag.err"
+      python3 bench/ncu_split.py "$LOG/prof-$tag.csv" 3 "$label" | tee -a "$BODY"
+    fi
+    rm -rf "$LOG/prof-out"
+  done
+  HEAD="profile: $(grep -c 'us of kernels a round' "$BODY") runs split by kernel"
+  finish
+fi
+
+step "the targets: pfedrl bench --points cliff_k100,cliff_k1 (cliff walk 12x4, 4 types, pfedtd_rep, kernel auto)"
+BENCH_FILES=()
+if fits 120 "pfedrl bench (the targets)"; then
+  bench_points "$LOG/bench-targets.json" cliff_k100,cliff_k1
+  [ -f "$LOG/bench-targets.json" ] && BENCH_FILES+=(--bench "$LOG/bench-targets.json")
+fi
 header
-run_point target 1000000 100 8
-run_point target 1000000 1 8
 run_point target 10000000 100 8
 
 # The same point (N = 1e6, K = 100, d = 8, pfedtd_rep, no orthonormalization) on the CPU engine and in
-# the PyTorch and JAX baselines, on this machine, for the ratios.
-step "ratios at the target point: the CPU engine, PyTorch, JAX (this machine)"
+# the PyTorch and JAX baselines, on this machine, for the ratios: idiomatic PyTorch and JAX,
+# torch.compile, and JAX tuned the engine's way (bench/jax_tuned.py).
+step "ratios at the target point: the CPU engine, PyTorch (eager, torch.compile), JAX (idiomatic, tuned)"
 RN=1000000; RR=3
 [ $DRY -eq 1 ] && RN=2048 && RR=2
-CPU_RATE=""; TORCH_RATE=""; JAX_RATE=""
+CPU_RATE=""
+declare -A BASE_RATE
 if fits 60 "the CPU engine at the target point"; then
   if timeout 240 "$CLI" run $CFG --backend cpu --set agents=$RN --set local_steps=100 --set dim=8 --set rounds=$RR \
        --set eval_every=1000000 --set orthonormalize=false --quiet --out "$LOG/cpu-point" > "$LOG/cpu-point.log" 2>&1; then
@@ -507,51 +563,52 @@ if fits 60 "the CPU engine at the target point"; then
   rm -rf "$LOG/cpu-point"
 fi
 "$CLI" export $CFG --out "$LOG/env" --quiet > /dev/null 2>&1 || failed "pfedrl export"
-for fw in torch jax; do
-  fits 90 "$fw baseline" || continue
-  dev=cuda; [ $fw = jax ] && dev=gpu
+# name | module | script and its flags (the engine's step sizes for the tuned one)
+BASELINES=("torch|torch|torch_baseline.py" "torch_compile|torch|torch_baseline.py --compile"
+           "jax|jax|jax_baseline.py" "jax_tuned|jax|jax_tuned.py --alpha 0.2 --beta 0.1 --gamma 0.9")
+for bl in "${BASELINES[@]}"; do
+  IFS='|' read -r name fw script <<< "$bl"
+  fits 90 "$name baseline" || continue
   if [ $DRY -eq 1 ]; then probe="import $fw"; else
     probe="import $fw; assert $( [ $fw = torch ] && echo 'torch.cuda.is_available()' || echo "jax.devices()[0].platform == 'gpu'" )"; fi
   if ! python3 -c "$probe" > /dev/null 2>&1; then
-    if [ $DRY -eq 1 ]; then note "$fw not installed here: its baseline is not exercised"
+    if [ $DRY -eq 1 ]; then note "$fw not installed here: the $name baseline is not exercised"
     else failed "$fw with the GPU is not available on this machine"; fi
     continue
   fi
-  line=$(timeout 240 python3 bench/${fw}_baseline.py "$LOG/env" --agents $RN --dim 8 --local-steps 100 --rounds $RR 2>"$LOG/$fw.err" | tail -1)
+  # shellcheck disable=SC2086 # (the script's flags)
+  line=$(cd bench && timeout 240 python3 $script "$LOG/env" --agents $RN --dim 8 --local-steps 100 --rounds $RR \
+         2>"$LOG/$name.err" | tail -1)
   if [ -n "$line" ]; then
     note "$line"
-    r=$(echo "$line" | awk '{print $2}')
-    [ $fw = torch ] && TORCH_RATE=$r || JAX_RATE=$r
+    BASE_RATE[$name]=$(echo "$line" | awk '{print $2}')
   else
-    failed "$fw baseline: $(tail -1 "$LOG/$fw.err")"
+    failed "$name baseline: $(tail -1 "$LOG/$name.err")"
   fi
 done
 rm -rf "$LOG/env"
 
-# The headline: the targets of the CUDA engine on one H100.
-T100=${RATE["target 1000000 100 8"]:-}
-T1=${RATE["target 1000000 1 8"]:-}
-HEAD=$(python3 - "$T100" "$T1" "$CPU_RATE" "$TORCH_RATE" "$JAX_RATE" <<'PY'
+# The headline: the targets (bench/gpu_json.py) and the ratios, into $OUT/gpu.json.
+T100=$(python3 -c "import json, sys; d = json.load(open(sys.argv[1])); \
+print(next((p['agent_steps_per_sec'] for p in d['points'] if p['name'] == 'cliff_k100' and p['status'] == 'ok'), ''))" \
+  "$LOG/bench-targets.json" 2>/dev/null)
+RATIOS=$(python3 - "$T100" "$CPU_RATE" "${BASE_RATE[torch]:-}" "${BASE_RATE[torch_compile]:-}" "${BASE_RATE[jax]:-}" \
+         "${BASE_RATE[jax_tuned]:-}" <<'PY'
 import sys
 def num(s):
     try: return float(s)
     except ValueError: return None
-t100, t1, cpu, torch, jax = map(num, sys.argv[1:6])
-parts, met, total = [], 0, 0
-def target(text, ok):
-    global met, total
-    total += 1; met += bool(ok)
-    parts.append(text + (" (met)" if ok else " (missed)"))
-if t100 is not None: target(f"{t100:.3g} agent-steps/s at N=1e6 K=100 d=8 [>= 1e10]", t100 >= 1e10)
-if t1 is not None:
-    us = 1e6 / (t1 / 1e6); target(f"{us:.0f} us/round at N=1e6 K=1 [<= 300]", us <= 300)
-for name, base in (("CPU engine", cpu), ("PyTorch", torch), ("JAX", jax)):
-    if t100 is not None and base: target(f"{t100 / base:.1f}x {name} [>= {50 if name == 'CPU engine' else 20}x]",
-                                         t100 / base >= (50 if name == "CPU engine" else 20))
-print(f"targets met {met}/{total}: " + "; ".join(parts) if total else "no target measured")
+t100, *base = map(num, sys.argv[1:])
+names = ["CPU engine", "PyTorch", "torch.compile", "JAX", "JAX tuned"]
+print("; ".join(f"{t100 / b:.1f}x {n}" for n, b in zip(names, base) if t100 and b) or "no ratio measured")
 PY
 )
-note "headline: $HEAD"
+note "ratios at N = 1e6, K = 100, d = 8: $RATIOS"
+JT=(); [ -n "${BASE_RATE[jax_tuned]:-}" ] && JT=(--jax-tuned "${BASE_RATE[jax_tuned]}")
+DRYFLAG=(); [ $DRY -eq 1 ] && DRYFLAG=(--dry-run)
+HEAD=$(python3 bench/gpu_json.py --base bench/results/gpu.json --out "$OUT/gpu.json" "${BENCH_FILES[@]}" "${JT[@]}" \
+       "${DRYFLAG[@]}" 2>&1 | tail -1)
+note "headline: $HEAD (written to $OUT/gpu.json)"
 
 main_job
 

@@ -7,9 +7,13 @@ bench/numpy_baseline.py, which it follows line for line with torch tensors: ever
 shared Phi, takes K TD steps updating theta_i and its Phi_i rows, then Phi is the mean of the Phi_i.
 Random numbers come from torch's generator (speed, not bit-equality, is measured).
 
+With --compile the step is compiled by torch.compile (TorchInductor: fused kernels instead of one
+launch per operation), the idiomatic way to make such a loop fast in PyTorch 2; the first round,
+which compiles, is not timed. (Written without torch at hand; bench/gpu_check.sh runs it.)
+
 usage: torch_baseline.py ENV_DIR [--agents N] [--dim d] [--local-steps K] [--rounds R] [--device cuda]
-prints one line: agent-steps/s and the settings. Status: written without a GPU or torch at hand;
-it runs for the first time in bench/gpu_check.sh.
+                         [--compile]
+prints one line: agent-steps/s and the settings.
 """
 import time
 
@@ -19,8 +23,11 @@ from baseline_common import load_env, parse_args
 
 
 def main():
-    args = parse_args(__doc__, lambda ap: ap.add_argument(
-        "--device", default="cuda" if torch.cuda.is_available() else "cpu"))
+    def extra(ap):
+        ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+        ap.add_argument("--compile", action="store_true", help="compile the step with torch.compile")
+
+    args = parse_args(__doc__, extra)
     dev = torch.device(args.device)
     P, cum_np, R_np = load_env(args.env_dir)
     M, S, _ = P.shape
@@ -37,20 +44,26 @@ def main():
     idx = torch.arange(N, device=dev)
     a, b, g = args.alpha, args.beta, args.gamma
 
+    def step(state, theta, phi_i, u):
+        """One TD step of every agent on its own Phi_i (in place); the new states and thetas."""
+        nxt = (cum[types, state] <= u[:, None]).sum(dim=1)  # first column whose cumsum exceeds u
+        rho = R[types, state, nxt]
+        ps = phi_i[idx, state]  # [N, d]
+        pn = phi_i[idx, nxt]
+        delta = rho + g * (pn * theta).sum(1) - (ps * theta).sum(1)
+        new_theta = theta + a * delta[:, None] * ps
+        phi_i[idx, state] = ps + b * delta[:, None] * theta
+        return nxt, new_theta
+
+    if args.compile:
+        step = torch.compile(step)
+
     def one_round():
         nonlocal state, phi, theta
         phi_i = phi.expand(N, S, d).clone()  # each agent's local copy
         for _ in range(K):
             u = torch.rand(N, device=dev, generator=gen)
-            nxt = (cum[types, state] <= u[:, None]).sum(dim=1)  # first column whose cumsum exceeds u
-            rho = R[types, state, nxt]
-            ps = phi_i[idx, state]  # [N, d]
-            pn = phi_i[idx, nxt]
-            delta = rho + g * (pn * theta).sum(1) - (ps * theta).sum(1)
-            new_theta = theta + a * delta[:, None] * ps
-            phi_i[idx, state] = ps + b * delta[:, None] * theta
-            theta = new_theta
-            state = nxt
+            state, theta = step(state, theta, phi_i, u)
         phi = phi_i.mean(dim=0)
 
     one_round()  # warm-up (kernels, allocator)
@@ -63,7 +76,8 @@ def main():
         torch.cuda.synchronize()
     dt = time.perf_counter() - t0
     steps = N * K * args.rounds
-    print(f"torch_baseline: {steps / dt:.4g} agent-steps/s  (N={N} d={d} K={K} S={S} M={M} rounds={args.rounds}, "
+    label = "torch_compile_baseline" if args.compile else "torch_baseline"
+    print(f"{label}: {steps / dt:.4g} agent-steps/s  (N={N} d={d} K={K} S={S} M={M} rounds={args.rounds}, "
           f"{dt:.3f} s, torch {torch.__version__}, {dev})")
 
 

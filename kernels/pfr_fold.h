@@ -279,9 +279,10 @@ PFR_HD static inline void pfr_fold_block(const pfr_fold_args *a, int64_t lb, int
             w->part[e] = 0.0;
         for (int t0 = 0; t0 < nag; t0 += tile) {
             const int tn = nag - t0 < tile ? nag - t0 : tile;
+            PFR_BARRIER(); /* every thread is done with the previous tile's marks and slots */
             for (int x = first; x < S * words; x += stride)
                 w->mask[x] = 0u;
-            PFR_BARRIER(); /* (and the previous tile's adds are done) */
+            PFR_BARRIER();
             /* each of the tile's participants marks its rows: a thread an agent (its rows are distinct) */
             for (int jj = first; jj < tn; jj += stride) {
                 const uint32_t *rows = a->ov_rows + (size_t)(i0 + t0 + jj - a->i0) * R;

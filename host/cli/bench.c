@@ -42,17 +42,19 @@ static const bench_point POINTS[] = {
 };
 #define NPOINTS (sizeof POINTS / sizeof POINTS[0])
 
-/* The two environments (examples/cliffwalk.yaml's cliff walk; the grid world of bench/cpu_ab.sh and
- * bench/cpu_throughput.py: 16 types, 4 goals each, walls 0.2, 16 start cells, wind per type). */
+/* The two environments: examples/cliffwalk.yaml's cliff walk, and the bench grid world of
+ * bench/cpu_ab.sh, bench/cpu_throughput.py and the GPU figures since 2026-11-26 (that file's keys with
+ * a grid of 16 types, 4 goals each, walls 0.2, 16 start cells, wind per type, alpha 0.05, beta 0.02). */
 static const char *const CLIFF_KEYS[] = {"env.kind=cliffwalk", "env.types=4", "env.width=12", "env.height=4",
                                          "env.epsilon=0.1", "env.slip_max=0.3", "env.wind_max=0.2",
                                          "env.reward_spread=0.2", "gamma=0.9", "alpha=0.2", "beta=0.1", NULL};
 static const char *const GRID_KEYS[] = {"env.kind=gridworld", "env.types=16", "env.goals=4", "env.walls=0.2",
                                         "env.starts=16", "env.wind_direction=per_type", "env.wind_max=0.2",
+                                        "env.epsilon=0.1", "env.slip_max=0.3", "env.reward_spread=0.2",
                                         "gamma=0.9", "alpha=0.05", "beta=0.02", NULL};
 
 typedef struct bench_opts {
-    const char *backend, *json, *only;
+    const char *backend, *json, *only, *show;
     int threads, repeats, quick, repeats_given, min_s_given;
     int64_t agents;
     double min_s, budget_s;
@@ -88,6 +90,7 @@ void pfr_cli_bench_help(FILE *f)
           "      --quick           a smoke run: 16,384 agents, grids of at most 100 x 100, 3 repeats of\n"
           "                        0.1 s (not a measurement to quote)\n"
           "  -j, --json FILE       also write the results as JSON\n"
+          "      --show-config P   print point P's config as YAML (for pfedrl run) and time nothing\n"
           "  -h, --help            this text\n",
           f);
 }
@@ -244,13 +247,14 @@ static void run_point(const bench_point *p, const bench_opts *o, bench_result *r
 
 static int parse_opts(int argc, char **argv, bench_opts *o)
 {
-    enum { OPT_MIN_S = 1000, OPT_BUDGET, OPT_QUICK };
+    enum { OPT_MIN_S = 1000, OPT_BUDGET, OPT_QUICK, OPT_SHOW };
     static const struct option longs[] = {
         {"backend", required_argument, NULL, 'b'}, {"threads", required_argument, NULL, 't'},
         {"points", required_argument, NULL, 'p'},  {"agents", required_argument, NULL, 'n'},
         {"repeats", required_argument, NULL, 'r'}, {"min-seconds", required_argument, NULL, OPT_MIN_S},
         {"budget", required_argument, NULL, OPT_BUDGET}, {"quick", no_argument, NULL, OPT_QUICK},
-        {"json", required_argument, NULL, 'j'},    {"help", no_argument, NULL, 'h'},
+        {"json", required_argument, NULL, 'j'},    {"show-config", required_argument, NULL, OPT_SHOW},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
     o->backend = "auto";
@@ -267,6 +271,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
         case 'p': o->only = optarg; break;
         case 'j': o->json = optarg; break;
         case OPT_QUICK: o->quick = 1; break;
+        case OPT_SHOW: o->only = o->show = optarg; break;
         case 't':
         case 'n':
         case 'r': {
@@ -433,6 +438,19 @@ int pfr_cli_bench(int argc, char **argv)
         return rc < 0 ? 0 : rc;
     if ((rc = check_points(&o)) != 0)
         return rc;
+    if (o.show) /* the point's config, for a run of it (bench/gpu_check.sh scale) */
+        for (size_t i = 0; i < NPOINTS; ++i)
+            if (selected(&o, POINTS[i].name)) {
+                pfr_config *cfg = NULL;
+                pfr_error err = {{0}};
+                const int bad = point_config(&POINTS[i], &o, o.agents ? o.agents : POINTS[i].N, POINTS[i].grid, &cfg, &err);
+                if (!bad)
+                    pfr_cli_config_yaml(stdout, cfg);
+                else
+                    fprintf(stderr, "pfedrl bench: %s\n", err.msg);
+                pfr_config_destroy(cfg);
+                return bad ? PFR_EXIT_RUN_FAILED : 0;
+            }
     char engines[8192], model[256], flags[256];
     pfr_describe_engines(engines, sizeof engines);
     cpu_description(model, sizeof model, flags, sizeof flags);
