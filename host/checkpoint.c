@@ -119,9 +119,13 @@ pfr_status pfr_sim_save(pfr_sim *sim, const char *path, pfr_error *err)
 {
     if (!sim || !path)
         return pfr_fail(err, PFR_ERR_INVALID_ARGUMENT, "pfr_sim_save: NULL argument");
-    pfr_status st = sim->engine->sync_host(sim); /* the CPU engine applies its pending theta map here */
+    /* the CPU engine applies its pending theta map here; over MPI ranks every rank gathers the
+     * others' agents (a collective: all ranks call this, or have synced already), and rank 0 writes */
+    pfr_status st = sim->engine->sync_host(sim);
     if (st != PFR_OK)
         return pfr_fail(err, st, "%s", sim->errmsg);
+    if (sim->drank != 0)
+        return PFR_OK;
     char tmp[PFR_PATH_MAX + 32];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     writer w = {fopen(tmp, "wb"), crc32(0L, Z_NULL, 0), 1};

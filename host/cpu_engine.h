@@ -177,6 +177,7 @@ typedef struct cpu_thread {
     int32_t *ov_tabs;   /* without maps: the lanes' overlay tables [16, 2 cap] and their places [16, R+1] */
     uint32_t *ov_hpos;
     int32_t *ov_keys;   /* with e->scan: the lanes' overlay keys by slot [R, 16] (cpu_x16.c, mode 4), -1 */
+    uint64_t digest;    /* tests (PFEDRL_TEST_SUMS_DIGEST): the hashes of the sums this thread applied */
 } cpu_thread;
 
 typedef struct cpu_engine {
@@ -194,6 +195,7 @@ typedef struct cpu_engine {
     int32_t bfirst[PFR_CPU_BUCKETS + 1]; /* bucket q: rows bfirst[q] .. bfirst[q + 1] - 1 */
     int bcap;       /* rows of the largest bucket */
     int narrow;     /* the wave parts' rows narrow where they can be (block_part) */
+    int digest;     /* tests: every applied row's sums hashed (pfr_sums_hash), PFEDRL_TEST_SUMS_DIGEST set */
     int x16;        /* full groups through the AVX-512 16-agent step (cpu_x16.h) */
     int fold16;     /* the groups' folds through pfr_cpu_fold_x16 (AVX-512, d a multiple of 8; also
                      * where the step is the per-agent one, as at d = 32 in L1) */
@@ -239,6 +241,11 @@ typedef struct cpu_engine {
     const pfr_round_plan *plan;
     const float *base0;    /* the Phi every agent starts from when all start from the same one (no drawn delays) */
     uint64_t participants;
+    /* over MPI ranks (cpu_dist.c): the exchange's buffers, kept from round to round */
+    void *dist_send, *dist_recv, *dist_theta;
+    size_t dist_send_cap, dist_recv_cap, dist_theta_cap;
+    int64_t *dist_count; /* [own blocks, ranks] rows of each block for each owner */
+    size_t dist_count_cap;
     /* the next block (or group) to take: written by every thread, so on a line of its own, away
      * from the fields above that every step reads */
     _Alignas(PFR_CPU_APART) atomic_llong next;
@@ -363,6 +370,31 @@ int pfr_cpu_slots_build(cpu_engine *e, const pfr_sim *sim, void *(*alloc)(size_t
  * (e->shape_of); 1 built, 0 not possible or not worth it (more than 2^15 shapes or more than
  * 1 / share as many as rows, too many distinct rewards or long rows), -1 out of memory. */
 int pfr_cpu_shapes_build(cpu_engine *e, const pfr_sim *sim, int share, void *(*alloc)(size_t));
+
+/* Over MPI ranks (cpu_dist.c, dist.h): a shared-Phi round of this rank's blocks, the rows' sums at
+ * their owners, the changed rows to every rank (its participants into *participants; the handle's
+ * message on failure, the same on every rank); and the other ranks' agents gathered into the host
+ * arrays (theta, states, actions, availability, Phi_i), a collective. engine_cpu.c: this rank's blocks
+ * stepped and folded into their parts (one wave), and the mean theta handed to its agents. */
+pfr_status pfr_cpu_round_dist(cpu_engine *e, uint64_t *participants);
+pfr_status pfr_cpu_dist_gather(cpu_engine *e, pfr_sim *sim);
+void pfr_cpu_run_own_blocks(cpu_engine *e);
+void pfr_cpu_broadcast_mean_theta(cpu_engine *e, int64_t participants);
+
+/* Tests (PFEDRL_TEST_SUMS_DIGEST): a hash of row r's d sums, in double, bit for bit, just before they
+ * are applied; the engine adds these up (mod 2^64: any order), so that two runs whose Phi agree
+ * can still be told apart by the last bit of a sum (which Phi's float rounding almost always hides). */
+static inline uint64_t pfr_sums_hash(int64_t r, const double *acc, int d)
+{
+    uint64_t h = 0xcbf29ce484222325ull ^ (uint64_t)r;
+    for (int j = 0; j < d; ++j) {
+        uint64_t b;
+        memcpy(&b, acc + j, 8);
+        h = (h ^ b) * 0x100000001b3ull;
+        h ^= h >> 29;
+    }
+    return h;
+}
 
 /* The engine's interface (engine_cpu.c) and its end (cpu_setup.c). */
 extern const pfr_engine_vtbl pfr_cpu_engine_vtbl;

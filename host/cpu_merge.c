@@ -155,6 +155,8 @@ static inline __attribute__((always_inline)) void merge_apply_d(cpu_engine *e, c
         }
         for (int32_t t = 0; t < nt; ++t) {
             const int32_t l = bt[t];
+            if (e->digest && participants > 0)
+                w->digest += pfr_sums_hash(first + l, bsum + (size_t)l * d, d);
             apply_row(phi + (size_t)(first + l) * d, bsum + (size_t)l * d, participants, inv, d);
             bin[l] = 0;
         }
@@ -185,6 +187,8 @@ void pfr_cpu_apply_rows(cpu_engine *e, cpu_thread *w, int64_t participants)
     const double inv = participants > 0 ? 1.0 / (double)participants : 0.0;
     for (int64_t x = 0; x < w->ntouched; ++x) {
         const int32_t r = w->touched[x];
+        if (e->digest && participants > 0)
+            w->digest += pfr_sums_hash(r, e->accum + (size_t)r * d, d);
         apply_row(sim->phi + (size_t)r * d, e->accum + (size_t)r * d, participants, inv, d);
         e->in_accum[r] = 0;
     }
@@ -209,6 +213,8 @@ void pfr_cpu_apply_rows_noisy(cpu_engine *e, cpu_thread *w, int tid, int64_t par
             continue;
         const double *acc = e->accum + (size_t)r * d;
         float *row = sim->phi + (size_t)r * d;
+        if (e->digest)
+            w->digest += pfr_sums_hash(r, acc, d);
         for (int j = 0; j < d; ++j) {
             const double z = pfr_dp_gauss(seed, round, (uint64_t)r * (uint64_t)d + (uint64_t)j);
             row[j] = (float)((double)row[j] + (acc[j] + sd * z) * inv);

@@ -38,6 +38,10 @@ void pfr_cpu_engine_destroy(pfr_sim *sim)
         free(e->part[p].theta);
     }
     free(e->part);
+    free(e->dist_send);
+    free(e->dist_recv);
+    free(e->dist_theta);
+    free(e->dist_count);
     free(e->th);
     free(e->cur);
     free(e->accum);
@@ -142,7 +146,7 @@ static void part_sizes(int S, int d, int K, int64_t N, int T, int *cap, int *W)
     *W = (int)(w < nblocks ? w : nblocks);
 }
 
-double pfr_engine_cpu_bytes(int S, int d, int K, int M, double nnz, int T, int shared, int64_t N)
+double pfr_engine_cpu_bytes(int S, int d, int K, int M, double nnz, int T, int shared, int64_t N, int64_t wave_blocks)
 {
     const double R = K < S ? K : S, dd = d;
     double bytes = 8.0 * dd * dd + 8.0 * dd + 12.0 * (double)N; /* pending R, theta sum, the row cache */
@@ -154,6 +158,8 @@ double pfr_engine_cpu_bytes(int S, int d, int K, int M, double nnz, int T, int s
     if (shared) {
         int cap, W;
         part_sizes(S, d, K, N, T, &cap, &W);
+        if (wave_blocks > 0) /* over MPI ranks: a rank's blocks in one wave (cpu_dist.c) */
+            W = (int)wave_blocks;
         bytes += 8.0 * S * dd + S + W * part_bytes(cap, d); /* accumulator, parts */
         per_thread += (double)cap * (8.0 * dd + 4.0); /* the fill part */
         per_thread += ((double)S / merge_buckets(S, T) + 2.0) * (8.0 * dd + 5.0); /* one bucket's sums */
@@ -258,6 +264,11 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
     /* narrow part rows where a wave's parts, all wide, would outgrow L2 (cpu_engine.h) */
     e->narrow = sim->cpu_parts == PFR_CPU_PARTS_NARROW ||
                 (sim->cpu_parts == PFR_CPU_PARTS_AUTO && 8.0 * d * e->cap * e->W > (double)PFR_CPU_NARROW_MIN_BYTES);
+    e->digest = getenv("PFEDRL_TEST_SUMS_DIGEST") != NULL;
+    if (sim->dsize > 1) { /* over MPI ranks: this rank's blocks in one wave, wide parts (cpu_dist.c) */
+        e->W = (int)(sim->b1 - sim->b0);
+        e->narrow = 0;
+    }
     e->pool = pfr_pool_create(e->T);
     e->th = line_calloc(sizeof *e->th * (size_t)e->T);
     e->cur = line_calloc(sizeof *e->cur * (size_t)e->T);

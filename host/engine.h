@@ -77,6 +77,12 @@ struct pfr_sim {
     uint8_t *action;         /* [N] SARSA: the action each agent takes next (else NULL) */
     int type_first, type_count; /* agent i has type type_first + i mod type_count */
     int64_t N;
+    /* A run over MPI ranks (dist.h; one process: rank 0 of 1, every block its own): this rank's agent
+     * blocks b0 .. b1-1, its agents a0 .. a1-1; the host arrays hold every agent, this rank computes
+     * its own, and host_current says the others' are current too (gathered since the last round). */
+    int drank, dsize;
+    int64_t b0, b1, a0, a1;
+    int host_current;
 
     /* What the algorithm does (derived once from cfg.algorithm). */
     int learn_phi; /* Phi is trained (beta > 0 in the update) */
@@ -112,6 +118,7 @@ struct pfr_sim {
                          * the Phi round r started from; 0: none */
     float *fed_hist;
     const double *fed_weight; /* [H + 1] stale_decay^age */
+    uint8_t *fed_avail;       /* [N] the availability chains' states (NULL: none), gathered over MPI ranks */
     pfr_round_stats since_eval; /* summed over the rounds since the last evaluation */
     int64_t rounds_since_eval;
     pfr_round_stats total;      /* over every round of the handle */
@@ -197,9 +204,14 @@ void pfr_engine_cpu_part_rows(const pfr_sim *sim, int64_t *narrow, int64_t *wide
 /* Tests: with the chains by shape, the bytes of a state's shape number (1: per type, 2: for all
  * types); 0 without. */
 int pfr_engine_cpu_shape_bytes(const pfr_sim *sim);
+/* Tests (PFEDRL_TEST_SUMS_DIGEST set when the engine started): the sum mod 2^64 of a hash of every row's
+ * sums, in double, as they were applied, over the handle's rounds and every thread (and every MPI
+ * rank: a collective there); 0 without. Two runs with the same digest added the same doubles. */
+uint64_t pfr_engine_cpu_sums_digest(pfr_sim *sim);
 /* What pfr_engine_cpu_init allocates for T threads and N agents (`shared`: an algorithm that
- * aggregates; M types of nnz transitions in all), for the memory plan. */
-double pfr_engine_cpu_bytes(int S, int d, int K, int M, double nnz, int T, int shared, int64_t N);
+ * aggregates; M types of nnz transitions in all; wave_blocks: the blocks of a wave when given, as
+ * over MPI ranks, else what the budget allows), for the memory plan. */
+double pfr_engine_cpu_bytes(int S, int d, int K, int M, double nnz, int T, int shared, int64_t N, int64_t wave_blocks);
 
 /* Why an orthonormalization fails, for the engines' messages ("... in round r: Phi " WHY). */
 #define PFR_LOST_RANK_WHY                                                                                  \
@@ -234,6 +246,11 @@ pfr_status pfr_sim_reserve_history(pfr_sim *sim, size_t n);
 /* Control (evaluate_control.c): the mean relative sub-optimality of the greedy policies of the first
  * control.policy_agents agents of each type (their count into *sampled), host arrays current. */
 double pfr_policy_gap(const pfr_sim *sim, int64_t *sampled);
+
+/* The host arrays made current, every MPI rank's agents gathered into them (sim_access.c): a
+ * collective over ranks, which every rank calls at the same point; after it, until the next round,
+ * the accessors read the host arrays without one (one process: sync_host). */
+pfr_status pfr_sim_gather(pfr_sim *sim);
 
 /* Record an error message on the handle and return status (status.c). */
 pfr_status pfr_sim_fail(pfr_sim *sim, pfr_status status, const char *fmt, ...) PFR_PRINTF(3, 4);

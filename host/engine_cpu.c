@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "cpu_engine.h"
+#include "dist.h"
 
 /* K steps of agents i0 .. i0+G-1 (G <= 16), interleaved; part[g]: the agent takes part. */
 static inline __attribute__((always_inline)) void run_group(cpu_engine *e, cpu_thread *w, int64_t i0, int G, int *part,
@@ -313,6 +314,7 @@ PFR_CLONES static void run_independent(cpu_engine *e, cpu_thread *w, int64_t q)
 
 /* ---- the jobs of a round ------------------------------------------------------------------------ */
 static void broadcast_theta(cpu_engine *e, int tid, int64_t participants);
+static void own_blocks_job(void *arg, int tid);
 /* The blocks w0 .. wend-1 of a wave shared out: thread t's are a contiguous range, the t-th T-th. */
 static void set_cursors(cpu_engine *e, int64_t w0, int64_t wend)
 {
@@ -382,12 +384,29 @@ static void shared_round_job(void *arg, int tid)
         broadcast_theta(e, tid, participants);
 }
 
+/* Over MPI ranks (cpu_dist.c): this rank's blocks b0 .. b1-1 stepped and folded, each into its part
+ * (e->part[b - b0], one wave), nothing merged: the parts go to the rows' owners. */
+static void own_blocks_job(void *arg, int tid)
+{
+    cpu_engine *e = arg;
+    cpu_thread *w = &e->th[tid];
+    for (int v = 0; v < e->T; ++v) { /* its own share first, then the others' in turn */
+        block_cursor *c = &e->cur[(tid + v) % e->T];
+        for (;;) {
+            const int64_t b = atomic_fetch_add(&c->next, 1);
+            if (b >= c->end)
+                break;
+            run_block(e, w, b, &e->part[b - e->sim->b0]);
+        }
+    }
+}
+
 /* theta_i = the mean theta, for this thread's share of the agents. */
 static void broadcast_theta(cpu_engine *e, int tid, int64_t participants)
 {
     pfr_sim *sim = e->sim;
     const int d = sim->d;
-    const int64_t N = sim->N, lo = N * tid / e->T, hi = N * (tid + 1) / e->T;
+    const int64_t n = sim->a1 - sim->a0, lo = sim->a0 + n * tid / e->T, hi = sim->a0 + n * (tid + 1) / e->T;
     const double inv = 1.0 / (double)participants;
     float tbar[4096]; /* dim <= 4096 (config.c) */
     for (int j = 0; j < d; ++j)
@@ -396,13 +415,14 @@ static void broadcast_theta(cpu_engine *e, int tid, int64_t participants)
         memcpy(sim->theta + (size_t)i * d, tbar, sizeof(float) * (size_t)d);
 }
 
-/* The pending orthonormalization applied to this thread's share of the agents (the host reads theta). */
+/* The pending orthonormalization applied to this thread's share of the agents (the host reads theta;
+ * over MPI ranks, this rank's agents: the others' come with the gather). */
 static void pending_job(void *arg, int tid)
 {
     cpu_engine *e = arg;
     pfr_sim *sim = e->sim;
     const int d = sim->d;
-    const int64_t N = sim->N, lo = N * tid / e->T, hi = N * (tid + 1) / e->T;
+    const int64_t n = sim->a1 - sim->a0, lo = sim->a0 + n * tid / e->T, hi = sim->a0 + n * (tid + 1) / e->T;
     for (int64_t i = lo; i < hi; ++i)
         pfr_map_theta(e->pending, sim->theta + (size_t)i * d, d);
 }
@@ -411,14 +431,15 @@ static void independent_round_job(void *arg, int tid)
 {
     cpu_engine *e = arg;
     cpu_thread *w = &e->th[tid];
-    const int64_t ngroups = (e->sim->N + PFR_CPU_LANES - 1) / PFR_CPU_LANES;
+    /* this rank's agents (all, in one process): a0 is a block's first agent, so a group's too */
+    const int64_t g1 = (e->sim->a1 + PFR_CPU_LANES - 1) / PFR_CPU_LANES;
     w->participants = 0;
     w->failed = 0;
     for (;;) {
         const int64_t q = atomic_fetch_add(&e->next, 4); /* four groups at a time */
-        if (q >= ngroups)
+        if (q >= g1)
             break;
-        for (int64_t x = q; x < q + 4 && x < ngroups; ++x)
+        for (int64_t x = q; x < q + 4 && x < g1; ++x)
             run_independent(e, w, x);
     }
 }
@@ -431,7 +452,31 @@ static pfr_status cpu_sync_host(pfr_sim *sim)
         pfr_pool_run(e->pool, pending_job, e);
         e->has_pending = 0;
     }
-    return PFR_OK;
+    /* over MPI ranks: the other ranks' agents gathered (a collective: every rank syncs together) */
+    return sim->dsize > 1 && !sim->host_current ? pfr_cpu_dist_gather(e, sim) : PFR_OK;
+}
+
+typedef struct mean_theta_arg {
+    cpu_engine *e;
+    int64_t participants;
+} mean_theta_arg;
+
+static void mean_theta_job(void *arg, int tid)
+{
+    const mean_theta_arg *a = arg;
+    broadcast_theta(a->e, tid, a->participants);
+}
+
+void pfr_cpu_broadcast_mean_theta(cpu_engine *e, int64_t participants)
+{
+    mean_theta_arg a = {e, participants};
+    pfr_pool_run(e->pool, mean_theta_job, &a);
+}
+
+void pfr_cpu_run_own_blocks(cpu_engine *e)
+{
+    set_cursors(e, e->sim->b0, e->sim->b1);
+    pfr_pool_run(e->pool, own_blocks_job, e);
 }
 
 static pfr_status cpu_round(pfr_sim *sim, const pfr_round_plan *plan, uint64_t *participants)
@@ -442,7 +487,8 @@ static pfr_status cpu_round(pfr_sim *sim, const pfr_round_plan *plan, uint64_t *
     e->plan = plan;
     e->base0 = plan->base ? plan->base[plan->age0] : sim->phi;
     e->participants = 0;
-    atomic_store(&e->next, 0);
+    atomic_store(&e->next, sim->a0 / PFR_CPU_LANES);
+    sim->host_current = 0;
     if (sim->own_phi || (!sim->avg_phi && !sim->avg_theta)) {
         pfr_pool_run(e->pool, independent_round_job, e);
         e->has_pending = 0;
@@ -451,6 +497,14 @@ static pfr_status cpu_round(pfr_sim *sim, const pfr_round_plan *plan, uint64_t *
             e->participants += e->th[t].participants;
             failed |= e->th[t].failed;
         }
+        if (sim->dsize > 1) { /* every rank's participants and failures */
+            pfr_error derr;
+            uint64_t v[2] = {e->participants, (uint64_t)failed};
+            if (pfr_dist_sum_u64(v, 2, &derr) != PFR_OK)
+                return pfr_sim_fail(sim, PFR_ERR_INTERNAL, "%s", derr.msg);
+            e->participants = v[0];
+            failed = v[1] != 0;
+        }
         *participants = e->participants;
         if (failed)
             return pfr_sim_fail(sim, PFR_ERR_NUMERIC, "orthonormalization failed in round %lld: an agent's Phi_i %s",
@@ -458,11 +512,17 @@ static pfr_status cpu_round(pfr_sim *sim, const pfr_round_plan *plan, uint64_t *
         return PFR_OK;
     }
     memset(e->theta_accum, 0, sizeof(double) * (size_t)d);
-    const int64_t nblocks = (sim->N + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
-    set_cursors(e, 0, e->W < nblocks ? e->W : nblocks);
-    pfr_pool_run(e->pool, shared_round_job, e);
+    if (sim->dsize > 1) { /* over MPI ranks: this rank's blocks, their parts to the rows' owners */
+        const pfr_status st = pfr_cpu_round_dist(e, participants);
+        if (st != PFR_OK)
+            return st;
+    } else {
+        const int64_t nblocks = (sim->N + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
+        set_cursors(e, 0, e->W < nblocks ? e->W : nblocks);
+        pfr_pool_run(e->pool, shared_round_job, e);
+        *participants = e->participants;
+    }
     e->has_pending = 0; /* every agent applied it */
-    *participants = e->participants;
 
     if (sim->cfg.orthonormalize && sim->learn_phi && e->participants > 0) {
         if (pfr_cholqr_factor(sim->phi, S, d, e->pending) != PFR_OK)

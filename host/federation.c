@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "../kernels/pfr_federation.h"
+#include "dist.h"
 #include "federation.h"
 
 struct pfr_fed {
@@ -144,6 +145,7 @@ pfr_status pfr_fed_create(pfr_sim *sim, pfr_error *err)
     sim->fed_slots = f->hist ? f->H + 1 : 0;
     sim->fed_hist = f->hist;
     sim->fed_weight = f->weight;
+    sim->fed_avail = f->avail;
     return PFR_OK;
 }
 
@@ -210,8 +212,9 @@ pfr_status pfr_fed_begin_round(pfr_sim *sim, pfr_round_plan *plan, pfr_round_sta
     a.max_delay = c->max_delay;
     const uint8_t *row = f->trace ? f->trace + (size_t)(r % f->trace_rows) * (size_t)N : NULL;
     uint64_t P = 0, steps = 0, ages = 0;
+    /* this rank's agents (all, in one process); over MPI ranks the counts are summed below */
 #pragma omp parallel for schedule(static) reduction(+ : P, steps, ages) num_threads(sim->threads)
-    for (int64_t i = 0; i < N; ++i) {
+    for (int64_t i = sim->a0; i < sim->a1; ++i) {
         uint8_t chain_state = f->avail ? f->avail[i] : 1;
         const uint32_t k = pfr_fed_agent(&a, i, &chain_state, row ? row[i] : 1, &f->age[i]);
         if (f->avail)
@@ -225,8 +228,12 @@ pfr_status pfr_fed_begin_round(pfr_sim *sim, pfr_round_plan *plan, pfr_round_sta
     }
     plan->steps = f->steps;
     plan->age = f->age;
-    stats->participants = P;
-    stats->steps = steps;
-    stats->age_sum = ages;
+    uint64_t counts[3] = {P, steps, ages};
+    pfr_error derr;
+    if (sim->dsize > 1 && pfr_dist_sum_u64(counts, 3, &derr) != PFR_OK)
+        return pfr_sim_fail(sim, PFR_ERR_INTERNAL, "%s", derr.msg);
+    stats->participants = counts[0];
+    stats->steps = counts[1];
+    stats->age_sum = counts[2];
     return PFR_OK;
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dist.h"
 #include "engine.h"
 #include "federation.h"
 
@@ -91,10 +92,12 @@ pfr_status pfr_plan_host_memory(const pfr_config *cfg, int threads, double avail
     plan->agent_bytes = 4.0 * S * d + N * (4.0 * d + 4.0) + (t.own_phi ? 4.0 * N * S * d : 0.0) +
                         8.0 * 3.0 * (N / PFR_AGENT_BLOCK + 1.0) + 8.0 * M * (d * d + d) + pfr_fed_bytes(cfg, z.S);
     const int shared = !t.own_phi && (t.avg_phi || t.avg_theta);
+    const int ranks = pfr_dist_size(); /* over MPI ranks: a rank's blocks in one wave */
+    const int64_t nblocks = (cfg->agents + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
     plan->engine_bytes = cfg->backend == PFR_BACKEND_CUDA
                              ? 0.0
                              : pfr_engine_cpu_bytes(z.S, cfg->dim, (int)(K < 1e9 ? K : 1e9), z.M, z.nnz, threads, shared,
-                                                    cfg->agents);
+                                                    cfg->agents, ranks > 1 ? (nblocks + ranks - 1) / ranks : 0);
     plan->total_bytes = plan->env_bytes + plan->truth_bytes + plan->agent_bytes + plan->engine_bytes;
     plan->available_bytes = available;
     if (available > 0 && plan->total_bytes > available)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../kernels/pfr_agent_math.h"
+#include "dist.h"
 #include "engine.h"
 #include "federation.h"
 #ifdef PFR_HAVE_CUDA
@@ -156,13 +157,22 @@ pfr_status pfr_sim_run(pfr_sim *sim, int64_t rounds)
             sim->progress(sim->progress_user, sim, sim->round, NULL);
         }
         if (sim->cfg.checkpoint_every > 0 && sim->checkpoint_path[0] && sim->round % sim->cfg.checkpoint_every == 0) {
-            pfr_error cerr;
-            if ((st = pfr_sim_save(sim, sim->checkpoint_path, &cerr)) != PFR_OK) {
+            pfr_error cerr = {{0}};
+            st = pfr_sim_save(sim, sim->checkpoint_path, &cerr);
+            if (sim->dsize > 1) /* rank 0 wrote it: every rank learns how that went */
+                st = pfr_dist_agree(st, &cerr);
+            if (st != PFR_OK) {
                 pfr_sim_fail(sim, st, "%s", cerr.msg);
                 goto out;
             }
         }
-        if (__atomic_exchange_n(&sim->stop, 0, __ATOMIC_RELAXED) && r + 1 < rounds) { /* the request used up */
+        int stop = __atomic_exchange_n(&sim->stop, 0, __ATOMIC_RELAXED);
+        pfr_error derr;
+        if (sim->dsize > 1 && (st = pfr_dist_max_int(&stop, 1, &derr)) != PFR_OK) { /* one rank asked: all stop */
+            pfr_sim_fail(sim, st, "%s", derr.msg);
+            goto out;
+        }
+        if (stop && r + 1 < rounds) { /* the request used up */
             st = pfr_sim_fail(sim, PFR_ERR_INTERRUPTED, "stopped at the end of round %lld, as asked",
                               (long long)sim->round);
             goto out;

@@ -344,3 +344,8 @@ pfr_status pfr_sim_set_checkpoint(pfr_sim *sim, const char *path)
     strcpy(sim->checkpoint_path, path);
     return PFR_OK;
 }
+
+pfr_status pfr_sim_gather(pfr_sim *sim)
+{
+    return sim->engine->sync_host(sim);
+}

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../kernels/pfr_agent_math.h"
+#include "dist.h"
 #include "engine.h"
 #include "federation.h"
 #ifdef PFR_HAVE_CUDA
@@ -113,13 +114,22 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
      * `auto` (config.yaml, checkpoints): a resumed run chooses again on its own machine. */
     const pfr_backend asked = cfg->backend;
     char no_gpu_why[sizeof err->msg] = ""; /* auto on a machine with a driver whose GPU could not be used */
+    const int ranks = pfr_dist_size(); /* over MPI ranks (dist.h): the CPU engine, for now */
+    if (ranks > 1 && resolved.backend == PFR_BACKEND_CUDA)
+        return pfr_fail(err, PFR_ERR_CONFIG, "backend=cuda over %d MPI ranks: the CUDA engine does not run over ranks yet; "
+                        "allowed: backend=cpu or auto (which then takes the CPU engine)", ranks);
     if (resolved.backend == PFR_BACKEND_AUTO) {
         resolved.backend = PFR_BACKEND_CPU;
 #ifdef PFR_HAVE_CUDA
-        if (pfr_cuda_available(no_gpu_why, sizeof no_gpu_why))
+        if (ranks == 1 && pfr_cuda_available(no_gpu_why, sizeof no_gpu_why))
             resolved.backend = PFR_BACKEND_CUDA;
 #endif
     }
+    const int64_t nblocks = (cfg->agents + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
+    if (nblocks < ranks)
+        return pfr_fail(err, PFR_ERR_CONFIG, "agents=%lld make %lld block(s) of %d agents, fewer than the %d MPI ranks; "
+                        "allowed: at least one block a rank (agents >= %lld), or fewer ranks", (long long)cfg->agents,
+                        (long long)nblocks, PFR_AGENT_BLOCK, ranks, (long long)(ranks - 1) * PFR_AGENT_BLOCK + 1);
 
     /* Memory plan: every large allocation below, counted before the first one (plan.c). */
     const int threads = pfr_resolve_threads(cfg->threads);
@@ -152,6 +162,12 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
     sim->d = cfg->dim;
     sim->K = cfg->local_steps;
     sim->N = cfg->agents;
+    sim->drank = pfr_dist_rank();
+    sim->dsize = ranks;
+    sim->b0 = pfr_dist_first(nblocks, sim->drank, ranks);
+    sim->b1 = pfr_dist_first(nblocks, sim->drank + 1, ranks);
+    sim->a0 = sim->b0 * PFR_AGENT_BLOCK;
+    sim->a1 = sim->b1 * PFR_AGENT_BLOCK < sim->N ? sim->b1 * PFR_AGENT_BLOCK : sim->N;
     if (sim->d > sim->S) {
         st = pfr_fail(err, PFR_ERR_CONFIG, "dim=%d exceeds the number of %s S=%d of %s; allowed: 1 <= dim <= %d",
                       sim->d, sim->control ? "state-action pairs" : "states", sim->S, sim->env->description, sim->S);

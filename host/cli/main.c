@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "dist.h"
 #include "output.h"
 #include "pfedrl/pfedrl.h"
 #include "progress.h"
@@ -344,13 +345,20 @@ static int cmd_info(void)
     return 0;
 }
 
-int main(int argc, char **argv)
+static int dispatch(int argc, char **argv)
 {
     if (argc < 2) {
         help(stderr, NULL);
         return PFR_EXIT_BAD_INPUT;
     }
     const char *cmd = argv[1];
+    const int run_like = strcmp(cmd, "run") == 0 || strcmp(cmd, "resume") == 0;
+    if (pfr_dist_size() > 1 && !run_like) {
+        if (pfr_dist_rank() == 0)
+            fprintf(stderr, "pfedrl %s: started as %d MPI ranks; allowed over ranks: run and resume (this command "
+                            "runs as one process)\n", cmd, pfr_dist_size());
+        return PFR_EXIT_BAD_INPUT;
+    }
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         help(stdout, argc > 2 ? argv[2] : NULL);
         return 0;
@@ -361,7 +369,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "info") == 0)
         return cmd_info();
-    if (strcmp(cmd, "run") == 0 || strcmp(cmd, "resume") == 0)
+    if (run_like)
         return cmd_run(argc - 1, argv + 1, strcmp(cmd, "resume") == 0);
     if (strcmp(cmd, "export") == 0)
         return cmd_export(argc - 1, argv + 1);
@@ -369,4 +377,23 @@ int main(int argc, char **argv)
         return pfr_cli_bench(argc - 1, argv + 1);
     fprintf(stderr, "pfedrl: unknown command '%s'; allowed: run, resume, export, bench, info, help, --version\n", cmd);
     return PFR_EXIT_BAD_INPUT;
+}
+
+int main(int argc, char **argv)
+{
+    /* started by mpirun: MPI first (docs/DESIGN.md §13); any other start runs as one process */
+    pfr_error err = {{0}};
+    if (pfr_dist_start(&argc, &argv, &err) != PFR_OK) {
+        if (pfr_dist_launcher_rank(NULL) == 0)
+            fprintf(stderr, "pfedrl: %s\n", err.msg);
+        pfr_dist_stop();
+        return PFR_EXIT_BAD_INPUT;
+    }
+    /* over ranks, rank 0 speaks for all: a failure on another rank reaches it with that rank's
+     * message at the next agreement (run.c), so the others' own output would only repeat it */
+    if (pfr_dist_rank() != 0 && (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)))
+        return PFR_EXIT_RUN_FAILED;
+    const int rc = dispatch(argc, argv);
+    pfr_dist_stop();
+    return rc;
 }

@@ -8,6 +8,11 @@
  * round, after which a checkpoint and the outputs so far are written ("status": "interrupted") and
  * the command exits 128 + the signal (130 for SIGINT, 143 for SIGTERM); a second one ends the
  * process at once.
+ *
+ * Over MPI ranks (host/dist.h; `mpirun -np R pfedrl run ...`): every rank sets up and runs the
+ * rounds; rank 0 alone owns the output directory, prints and writes. Whatever one rank finds (a
+ * failed set-up, an unwritable file, a signal) all ranks agree on at the next collective, so they
+ * all leave the same way, with the same exit code, and rank 0 names the failing rank.
  */
 #include "run.h"
 
@@ -18,6 +23,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dist.h"
+#include "engine.h"
 #include "output.h"
 #include "progress.h"
 
@@ -84,16 +91,34 @@ static void print_warnings(const pfr_sim *sim)
     }
 }
 
+/* Every rank leaves with rank 0's verdict on a step only it does (0 or an exit code), or the first
+ * failing rank's status (st): the message printed by rank 0. */
+static int agree_exit(int code, pfr_status st, pfr_error *err, int bad_code)
+{
+    if (pfr_dist_size() == 1)
+        return code;
+    pfr_status all = pfr_dist_agree(code ? (st != PFR_OK ? st : PFR_ERR_IO) : PFR_OK, err);
+    int v = code;
+    pfr_dist_max_int(&v, 1, err);
+    if (all != PFR_OK && code == 0 && pfr_dist_rank() == 0)
+        fprintf(stderr, "pfedrl: %s\n", err->msg);
+    return all != PFR_OK && v == 0 ? bad_code : v;
+}
+
 int pfr_cli_run(const pfr_run_request *q)
 {
     pfr_error err = {{0}};
     watch w;
     memset(&w, 0, sizeof w);
-    pfr_progress_init(&w.bar, q->quiet, 0, 0);
-    w.dir = pfr_rundir_prepare(q->out_dir, &err);
-    if (!w.dir) {
+    const int lead = pfr_dist_rank() == 0; /* rank 0 (the only one, in one process) owns the outputs */
+    pfr_progress_init(&w.bar, q->quiet || !lead, 0, 0);
+    w.dir = lead ? pfr_rundir_prepare(q->out_dir, &err) : NULL;
+    if (lead && !w.dir)
         fprintf(stderr, "pfedrl: %s\n", err.msg);
-        return PFR_EXIT_BAD_INPUT;
+    int rc = agree_exit(lead && !w.dir ? PFR_EXIT_BAD_INPUT : 0, PFR_ERR_IO, &err, PFR_EXIT_BAD_INPUT);
+    if (rc) {
+        pfr_rundir_free(w.dir);
+        return rc;
     }
     g_in_setup = 1;
     catch_signals();
@@ -103,67 +128,100 @@ int pfr_cli_run(const pfr_run_request *q)
     pfr_status st = q->resume ? pfr_sim_load(ckpt, q->overrides, q->noverrides, pfr_progress_setup, &w.bar, &sim, &err)
                               : pfr_sim_create_ex(q->cfg, pfr_progress_setup, &w.bar, &sim, &err);
     pfr_progress_clear(&w.bar);
+    if (pfr_dist_size() > 1) /* every rank's set-up: the first failure is everybody's */
+        st = pfr_dist_agree(st, &err);
     if (st != PFR_OK) {
-        fprintf(stderr, "pfedrl: %s\n", err.msg);
-        pfr_rundir_abandon(w.dir);
+        if (lead)
+            fprintf(stderr, "pfedrl: %s\n", err.msg);
+        if (lead)
+            pfr_rundir_abandon(w.dir);
         pfr_rundir_free(w.dir);
+        pfr_sim_destroy(sim);
         return setup_exit_code(st);
     }
     const pfr_config *cfg = pfr_sim_config(sim);
     const int64_t from = pfr_sim_round(sim), target = pfr_cli_config_int(cfg, "rounds");
     if (q->resume && from >= target) {
-        fprintf(stderr, "pfedrl resume: the run in %s is at round %lld and was asked for %lld; allowed: --rounds "
-                        "above %lld to go on\n", q->out_dir, (long long)from, (long long)target, (long long)from);
+        if (lead)
+            fprintf(stderr, "pfedrl resume: the run in %s is at round %lld and was asked for %lld; allowed: --rounds "
+                            "above %lld to go on\n", q->out_dir, (long long)from, (long long)target, (long long)from);
         pfr_sim_destroy(sim);
         pfr_rundir_free(w.dir);
         return PFR_EXIT_BAD_INPUT;
     }
-    print_warnings(sim);
-    if (pfr_rundir_start(w.dir, sim, q->resume, &err) != 0) {
+    if (lead)
+        print_warnings(sim);
+    int start_failed = lead && pfr_rundir_start(w.dir, sim, q->resume, &err) != 0;
+    if (start_failed)
         fprintf(stderr, "pfedrl: %s\n", err.msg);
-        pfr_rundir_abandon(w.dir);
+    if ((rc = agree_exit(start_failed ? PFR_EXIT_BAD_INPUT : 0, PFR_ERR_IO, &err, PFR_EXIT_BAD_INPUT)) != 0) {
+        if (lead)
+            pfr_rundir_abandon(w.dir);
         pfr_rundir_free(w.dir);
         pfr_sim_destroy(sim);
-        return PFR_EXIT_BAD_INPUT;
+        return rc;
     }
     g_sim = sim;
     g_in_setup = 0;
     if (pfr_cli_config_int(cfg, "checkpoint_every") > 0)
         pfr_sim_set_checkpoint(sim, ckpt);
-    pfr_progress_init(&w.bar, q->quiet, from, target);
-    pfr_sim_set_progress(sim, on_round, &w);
+    pfr_progress_init(&w.bar, q->quiet || !lead, from, target);
+    if (lead)
+        pfr_sim_set_progress(sim, on_round, &w);
 
     st = pfr_sim_run(sim, target - from);
     g_sim = NULL;
     pfr_progress_clear(&w.bar);
+    if (pfr_dist_size() > 1) { /* rank 0's write failure and any rank's signal, for all */
+        int flags[2] = {w.write_failed, (int)g_signal};
+        pfr_error derr;
+        pfr_dist_max_int(flags, 2, &derr);
+        w.write_failed = flags[0];
+        g_signal = flags[1];
+    }
     const int interrupted = st == PFR_ERR_INTERRUPTED && !w.write_failed;
     if (st != PFR_OK && !interrupted) {
-        fprintf(stderr, "pfedrl: run failed: %s; no output written\n",
-                w.write_failed ? w.err.msg : pfr_sim_last_error(sim));
-        pfr_rundir_abandon(w.dir);
+        if (lead)
+            fprintf(stderr, "pfedrl: run failed: %s; no output written\n",
+                    w.write_failed ? w.err.msg : pfr_sim_last_error(sim));
+        if (lead)
+            pfr_rundir_abandon(w.dir);
         pfr_rundir_free(w.dir);
         pfr_sim_destroy(sim);
         return PFR_EXIT_RUN_FAILED;
+    }
+    /* over MPI ranks: every rank's agents into the host arrays (a collective), for rank 0's files */
+    st = pfr_sim_gather(sim);
+    if (getenv("PFEDRL_TEST_SUMS_DIGEST")) { /* tests: the sums themselves, bit for bit (a collective) */
+        const unsigned long long h = (unsigned long long)pfr_engine_cpu_sums_digest(sim);
+        if (lead)
+            fprintf(stderr, "pfedrl: sums digest %016llx\n", h);
     }
     const int64_t dim = pfr_cli_config_int(cfg, "dim");
     const double theta_bytes = 4.0 * (double)pfr_cli_config_int(cfg, "agents") * (double)dim;
     pfr_final fin = {interrupted ? "interrupted" : "completed", target,
                      q->theta > 0 || (q->theta < 0 && theta_bytes <= PFR_CLI_THETA_AUTO_BYTES),
                      interrupted || q->checkpoint};
-    if (q->theta < 0 && !fin.theta)
+    if (lead && q->theta < 0 && !fin.theta)
         fprintf(stderr, "pfedrl: note: theta.npy not written: %.3g GB (above %.3g GB; ask with --theta)\n",
                 theta_bytes / 1e9, PFR_CLI_THETA_AUTO_BYTES / 1e9);
-    if (pfr_rundir_finish(w.dir, sim, &fin, &err) != 0) {
+    if (st != PFR_OK)
+        snprintf(err.msg, sizeof err.msg, "%s", pfr_sim_last_error(sim));
+    const int finish_failed = st != PFR_OK || (lead && pfr_rundir_finish(w.dir, sim, &fin, &err) != 0);
+    if (lead && finish_failed)
         fprintf(stderr, "pfedrl: %s; no output written\n", err.msg);
-        pfr_rundir_abandon(w.dir);
+    if ((rc = agree_exit(finish_failed ? PFR_EXIT_RUN_FAILED : 0, st, &err, PFR_EXIT_RUN_FAILED)) != 0) {
+        if (lead)
+            pfr_rundir_abandon(w.dir);
         pfr_rundir_free(w.dir);
         pfr_sim_destroy(sim);
-        return PFR_EXIT_RUN_FAILED;
+        return rc;
     }
     pfr_rundir_free(w.dir);
     pfr_metrics last;
     pfr_sim_metrics_get(sim, pfr_sim_metrics_count(sim) - 1, &last, sizeof last);
-    if (interrupted) {
+    if (!lead) {
+    } else if (interrupted) {
         fprintf(stderr, "pfedrl: stopped at round %lld of %lld (signal %d); wrote the outputs so far and a "
                         "checkpoint in %s: `pfedrl resume %s` goes on\n",
                 (long long)pfr_sim_round(sim), (long long)target, (int)g_signal, q->out_dir, q->out_dir);
