@@ -52,55 +52,67 @@ static int reserve(void **p, size_t *cap, size_t n)
     return 1;
 }
 
-/* Step 1: this rank's parts packed by owner into e->dist_send, send_bytes [R]; 0 or -1 (memory). */
+/* Step 1: this rank's parts packed by owner into e->dist_send, send_bytes [R]; 0 or -1 (memory).
+ * Two passes over the parts' rows: the rows of each (block, owner) counted (e->dist_count, and each
+ * row's owner kept in e->dist_owner), then each row written at its record's next place. */
 static int pack_parts(cpu_engine *e, const int64_t *lo, int64_t *send_bytes)
 {
     const pfr_sim *sim = e->sim;
     const int R = sim->dsize, d = sim->d;
     const int64_t nown = sim->b1 - sim->b0;
     const size_t rec_row = 8 + 8 * (size_t)d;
-    /* rows of each block for each owner: [nown, R] */
-    if (!reserve((void **)&e->dist_count, &e->dist_count_cap, sizeof(int64_t) * (size_t)nown * R))
+    int64_t rows = 0;
+    for (int64_t p = 0; p < nown; ++p)
+        rows += e->part[p].n;
+    /* [nown, R] rows of each block for each owner, then [nown, R] where each record starts */
+    if (!reserve((void **)&e->dist_count, &e->dist_count_cap, 2 * sizeof(int64_t) * (size_t)nown * R + sizeof(int64_t) * R) ||
+        !reserve((void **)&e->dist_owner, &e->dist_owner_cap, sizeof(int32_t) * (size_t)(rows > 0 ? rows : 1)))
         return -1;
-    int64_t *cnt = e->dist_count;
+    int64_t *cnt = e->dist_count, *at = cnt + (size_t)nown * R, *cur = at + (size_t)nown * R;
+    int32_t *own = e->dist_owner;
     memset(cnt, 0, sizeof(int64_t) * (size_t)nown * R);
     memset(send_bytes, 0, sizeof(int64_t) * (size_t)R);
+    int64_t x0 = 0;
     for (int64_t p = 0; p < nown; ++p) {
         const block_part *bp = &e->part[p];
-        for (int32_t x = 0; x < bp->n; ++x)
-            cnt[p * R + owner_of(lo, R, bp->rows[x] & PFR_PART_ROW)]++;
+        for (int32_t x = 0; x < bp->n; ++x) {
+            const int o = owner_of(lo, R, bp->rows[x] & PFR_PART_ROW);
+            own[x0 + x] = o;
+            cnt[p * R + o]++;
+        }
+        x0 += bp->n;
         for (int o = 0; o < R; ++o)
             if (cnt[p * R + o])
                 send_bytes[o] += 8 + (int64_t)rec_row * cnt[p * R + o];
     }
-    size_t total = 0;
-    for (int o = 0; o < R; ++o)
-        total += (size_t)send_bytes[o];
-    if (!reserve(&e->dist_send, &e->dist_send_cap, total > 0 ? total : 1))
-        return -1;
-    /* each owner's records, blocks in order: a block's rows for owner o with their sums */
-    unsigned char *out = e->dist_send;
-    size_t off = 0;
+    /* each owner's records in block order, owners one after another */
+    int64_t off = 0;
     for (int o = 0; o < R; ++o)
         for (int64_t p = 0; p < nown; ++p) {
-            const int64_t c = cnt[p * R + o];
-            if (!c)
-                continue;
-            const block_part *bp = &e->part[p];
-            unsigned char *rec = out + off;
-            memcpy(rec, &c, 8);
-            int64_t k = 0;
-            for (int32_t x = 0; x < bp->n; ++x) {
-                const int64_t r = bp->rows[x] & PFR_PART_ROW;
-                if (owner_of(lo, R, r) != o)
-                    continue;
-                memcpy(rec + 8 + 8 * (size_t)k, &r, 8);
-                memcpy(rec + 8 + 8 * (size_t)c + 8 * (size_t)d * (size_t)k, bp->wide + (size_t)x * d,
-                       sizeof(double) * (size_t)d);
-                ++k;
-            }
-            off += 8 + rec_row * (size_t)c;
+            at[p * R + o] = off;
+            if (cnt[p * R + o])
+                off += 8 + (int64_t)rec_row * cnt[p * R + o];
         }
+    if (!reserve(&e->dist_send, &e->dist_send_cap, off > 0 ? (size_t)off : 1))
+        return -1;
+    unsigned char *out = e->dist_send;
+    x0 = 0;
+    for (int64_t p = 0; p < nown; ++p) {
+        const block_part *bp = &e->part[p];
+        for (int o = 0; o < R; ++o) {
+            cur[o] = 0;
+            if (cnt[p * R + o])
+                memcpy(out + at[p * R + o], &cnt[p * R + o], 8);
+        }
+        for (int32_t x = 0; x < bp->n; ++x) { /* each row at its record's next place */
+            const int o = own[x0 + x];
+            const int64_t c = cnt[p * R + o], k = cur[o]++, r = bp->rows[x] & PFR_PART_ROW;
+            unsigned char *rec = out + at[p * R + o];
+            memcpy(rec + 8 + 8 * (size_t)k, &r, 8);
+            memcpy(rec + 8 + 8 * (size_t)c + 8 * (size_t)d * (size_t)k, bp->wide + (size_t)x * d, sizeof(double) * (size_t)d);
+        }
+        x0 += bp->n;
+    }
     return 0;
 }
 
@@ -127,12 +139,10 @@ static int merge_received(cpu_engine *e, const int64_t *recv_bytes, int64_t lo_m
                     e->in_accum[r] = 1;
                     w->touched[w->ntouched++] = (int32_t)r;
                 }
-                double *acc = e->accum + (size_t)r * d;
-                for (int j = 0; j < d; ++j) { /* the single process's adds: element by element, in order */
-                    double v;
-                    memcpy(&v, in + off + 8 + 8 * (size_t)c + 8 * ((size_t)k * d + j), 8);
-                    acc[j] += v;
-                }
+                double *restrict acc = e->accum + (size_t)r * d;
+                const double *restrict v = (const double *)(in + off + 8 + 8 * (size_t)c) + (size_t)k * d;
+                for (int j = 0; j < d; ++j) /* the single process's adds: element by element, in order */
+                    acc[j] += v[j];
             }
             off += 8 + (8 + 8 * (size_t)d) * (size_t)c;
         }

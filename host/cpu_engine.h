@@ -244,8 +244,11 @@ typedef struct cpu_engine {
     /* over MPI ranks (cpu_dist.c): the exchange's buffers, kept from round to round */
     void *dist_send, *dist_recv, *dist_theta;
     size_t dist_send_cap, dist_recv_cap, dist_theta_cap;
-    int64_t *dist_count; /* [own blocks, ranks] rows of each block for each owner */
+    int64_t *dist_count; /* [2, own blocks, ranks] rows of each block for each owner, where its record
+                          * starts; [ranks] cursors */
     size_t dist_count_cap;
+    int32_t *dist_owner; /* [the parts' rows] each row's owner */
+    size_t dist_owner_cap;
     /* the next block (or group) to take: written by every thread, so on a line of its own, away
      * from the fields above that every step reads */
     _Alignas(PFR_CPU_APART) atomic_llong next;

@@ -42,6 +42,7 @@ void pfr_cpu_engine_destroy(pfr_sim *sim)
     free(e->dist_recv);
     free(e->dist_theta);
     free(e->dist_count);
+    free(e->dist_owner);
     free(e->th);
     free(e->cur);
     free(e->accum);
