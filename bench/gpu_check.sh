@@ -30,7 +30,9 @@
 # usage: bash bench/gpu_check.sh [--dry-run] validate|bench|ab|kernels|scale|profile
 #   --dry-run  on a machine without a GPU: every step that needs no device (the carried
 #              packages, the build, the test harness, each step's command line on the CPU engine at
-#              a toy size, the summary), in under 3 minutes. CI runs every phase this way.
+#              a toy size, the summary), in under 3 minutes. CI runs every phase this way, with
+#              REUSE_BUILD=<the suite's build>: then nothing is built (validate only configures with
+#              the carried packages), the suite's programs are used, and each phase takes seconds.
 # On a GPU machine (the device tool): `bash scripts/device_deps.sh` here first, then one call per
 # phase with carry [".device-deps"]:  OUT=$OUT bash bench/gpu_check.sh validate   (then bench)
 set -uo pipefail
@@ -147,8 +149,21 @@ if [ "$PHASE" = validate ]; then TARGETS="pfedrl_cli pfedrl_tests"; TESTS=ON; el
 # a build folder used before keeps what find_path found then: look again where packages are carried
 UNCACHE=()
 [ $use_carried -eq 1 ] && UNCACHE=(-UPFR_UMFPACK_INCLUDE -UPFR_UMFPACK_LIBRARY -ULAPACK_* -UBLAS_*)
-if cmake -S . -B "$B" "${UNCACHE[@]}" -DCMAKE_BUILD_TYPE=Release -DPFR_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
-     -DPFR_WERROR=OFF -DPFR_BUILD_TESTS=$TESTS > "$LOG/configure.txt" 2>&1 &&
+CONFIGURE=(cmake -S . -B "$B" "${UNCACHE[@]}" -DCMAKE_BUILD_TYPE=Release -DPFR_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90
+           -DPFR_WERROR=OFF -DPFR_BUILD_TESTS=$TESTS)
+REUSED=""
+if [ $DRY -eq 1 ] && [ -n "${REUSE_BUILD:-}" ]; then
+  # The suite's own build (ctest passes REUSE_BUILD): no test rebuilds the project (an nvcc build is
+  # minutes on two cores, and past a test's timeout beside another build). validate configures
+  # (only) with the carried packages, to check that CMake finds them; the programs are the suite's.
+  if [ "$PHASE" = validate ] && ! "${CONFIGURE[@]}" > "$LOG/configure.txt" 2>&1; then
+    failed "configure"; tail -25 "$LOG/configure.txt" | tee -a "$BODY"; finish
+  fi
+  REUSED=$B
+  B=$REUSE_BUILD
+  CLI="$B/pfedrl"
+  note "dry run: the suite's build in $B is used (not rebuilt)$([ "$PHASE" = validate ] && echo "; configured with the carried packages in $REUSED")"
+elif "${CONFIGURE[@]}" > "$LOG/configure.txt" 2>&1 &&
    cmake --build "$B" -j "$(nproc)" --target $TARGETS > "$LOG/build.txt" 2>&1; then
   note "built $TARGETS in $B"
 else
@@ -156,14 +171,15 @@ else
   tail -25 "$LOG/configure.txt" "$LOG/build.txt" | tee -a "$BODY"
   finish
 fi
-if [ $use_carried -eq 1 ]; then
-  grep -q "^YAML_INCLUDEDIR:INTERNAL=$DEPS_ROOT" "$B/CMakeCache.txt" && note "the build uses the carried libyaml" ||
+CACHE="${REUSED:-$B}/CMakeCache.txt"
+if [ $use_carried -eq 1 ] && { [ -z "$REUSED" ] || [ "$PHASE" = validate ]; }; then
+  grep -q "^YAML_INCLUDEDIR:INTERNAL=$DEPS_ROOT" "$CACHE" && note "the build uses the carried libyaml" ||
     failed "the build did not pick up the carried libyaml under $DEPS_ROOT"
-  grep -q "^PFR_UMFPACK_INCLUDE:PATH=$DEPS_ROOT" "$B/CMakeCache.txt" &&
-    grep -q "^PFR_UMFPACK_LIBRARY:FILEPATH=$DEPS_ROOT" "$B/CMakeCache.txt" && note "the build uses the carried UMFPACK" ||
+  grep -q "^PFR_UMFPACK_INCLUDE:PATH=$DEPS_ROOT" "$CACHE" &&
+    grep -q "^PFR_UMFPACK_LIBRARY:FILEPATH=$DEPS_ROOT" "$CACHE" && note "the build uses the carried UMFPACK" ||
     failed "the build did not pick up the carried UMFPACK under $DEPS_ROOT"
   if [ $TESTS = ON ]; then
-    grep -q "^GTest_DIR:PATH=$DEPS_ROOT" "$B/CMakeCache.txt" && note "the build uses the carried GoogleTest" ||
+    grep -q "^GTest_DIR:PATH=$DEPS_ROOT" "$CACHE" && note "the build uses the carried GoogleTest" ||
       failed "the build did not pick up the carried GoogleTest under $DEPS_ROOT"
   fi
 fi
@@ -177,6 +193,7 @@ BACKEND=cuda
 if [ "$PHASE" = validate ]; then
   step "GPU tests (Cuda.*) and the CUDA engine's CPU-side tests"
   FILTER='Cuda.*:CudaPlan.*:CudaLogic.*:GpuTestConfigs.*'
+  [ $DRY -eq 1 ] && FILTER='Cuda.*:CudaPlan.*' # the harness only: the suite runs the others itself
   if fits 60 "the tests"; then
     budget=$(( $(left) - 150 )); [ $budget -lt 60 ] && budget=60
     timeout $budget "$B/pfedrl_tests" --gtest_filter="$FILTER" > "$LOG/gpu-tests.txt" 2>&1
@@ -351,7 +368,12 @@ if [ "$PHASE" = ab ]; then
   else
     git worktree add --detach "$BASE_DIR" "$BASE_REV" > "$LOG/base-worktree.txt" 2>&1
   fi
-  if [ -f "$BASE_DIR/CMakeLists.txt" ] &&
+  if [ -n "$REUSED" ] && [ -f "$BASE_DIR/CMakeLists.txt" ]; then
+    # (the dry run under ctest: no test rebuilds the project; the base's worktree is made, its build is
+    # the suite's, so both sides time the same program)
+    BASE_B=$B
+    note "dry run: $BASE_REV checked out in $BASE_DIR, not built: the suite's build stands for it"
+  elif [ -f "$BASE_DIR/CMakeLists.txt" ] &&
      cmake -S "$BASE_DIR" -B "$BASE_B" -DCMAKE_BUILD_TYPE=Release -DPFR_CUDA=$CUDA_BASE -DCMAKE_CUDA_ARCHITECTURES=90 \
        -DPFR_WERROR=OFF -DPFR_BUILD_TESTS=OFF > "$LOG/base-configure.txt" 2>&1 &&
      cmake --build "$BASE_B" -j "$(nproc)" --target pfedrl_cli > "$LOG/base-build.txt" 2>&1; then
