@@ -1,7 +1,9 @@
 /*
  * rundir.c — the life of a run's output directory (output.h):
- *   prepare   before set-up: the directory made (and every missing parent, remembered) and proved
- *             writable, so a bad --out costs nothing;
+ *   prepare   before set-up: the directory made (and every missing parent, remembered), proved
+ *             writable, and locked (flock on the directory itself, so no lock file is left behind
+ *             and the lock dies with the process): a second run or resume there is refused, naming
+ *             the holder's PID; a bad --out costs nothing;
  *   start     after set-up: the results of an earlier run there set aside (a fresh run), the live
  *             metrics files opened (a resumed run: rewritten from the checkpoint's history);
  *   row       after every evaluation: its rows appended and flushed (a reader sees whole rows);
@@ -13,9 +15,11 @@
 #include "output.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,6 +34,7 @@ struct pfr_rundir {
     char aside[PATH_CAP]; /* where an earlier run's results wait ("" if none were there) */
     int aside_made;
     FILE *live, *live_type;
+    int lock_fd;          /* the directory, open and flock'ed for the run's life (-1: none) */
     int fresh;
     size_t rows;          /* evaluations written to the live files */
 };
@@ -51,6 +56,50 @@ static void join(char *out, const char *dir, const char *name)
     out[a + 1 + b] = '\0';
 }
 
+/* The PID that holds a lock on the file with inode ino, from /proc/locks ("1: FLOCK ADVISORY WRITE
+ * 1234 08:01:5678 0 EOF"); 0 when unknown (no /proc, or the holder just left). */
+static long lock_holder(ino_t ino)
+{
+    FILE *f = fopen("/proc/locks", "r");
+    if (!f)
+        return 0;
+    char line[256];
+    long pid = 0;
+    while (!pid && fgets(line, sizeof line, f)) {
+        char kind[32], mode[32], rw[32], dev[64];
+        long p;
+        if (sscanf(line, "%*[^:]: %31s %31s %31s %ld %63s", kind, mode, rw, &p, dev) != 5 || strcmp(kind, "FLOCK") != 0)
+            continue;
+        const char *last = strrchr(dev, ':');
+        if (last && strtoull(last + 1, NULL, 10) == (unsigned long long)ino)
+            pid = p;
+    }
+    fclose(f);
+    return pid;
+}
+
+/* One run at a time in a directory: an exclusive flock on the directory, held until the process ends
+ * (or pfr_rundir_free). 0, or -1 with the holder named in err. */
+static int lock_dir(pfr_rundir *r, const struct stat *st, pfr_error *err)
+{
+    r->lock_fd = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (r->lock_fd < 0)
+        return pfr_cli_fail(err, "--out %s: cannot open it to lock it: %s", r->dir, strerror(errno));
+    if (flock(r->lock_fd, LOCK_EX | LOCK_NB) == 0)
+        return 0;
+    const int e = errno;
+    close(r->lock_fd);
+    r->lock_fd = -1;
+    if (e != EWOULDBLOCK)
+        return pfr_cli_fail(err, "--out %s: cannot lock it: %s", r->dir, strerror(e));
+    const long pid = lock_holder(st->st_ino);
+    char who[64] = "";
+    if (pid > 0)
+        snprintf(who, sizeof who, " (pid %ld)", pid);
+    return pfr_cli_fail(err, "%s is in use by another pfedrl run or resume%s; allowed: one at a time in a directory "
+                        "(wait for it to end, or choose another --out)", r->dir, who);
+}
+
 pfr_rundir *pfr_rundir_prepare(const char *dir, pfr_error *err)
 {
     pfr_rundir *r = calloc(1, sizeof *r);
@@ -58,6 +107,7 @@ pfr_rundir *pfr_rundir_prepare(const char *dir, pfr_error *err)
         pfr_cli_fail(err, "out of memory");
         return NULL;
     }
+    r->lock_fd = -1;
     if (snprintf(r->dir, sizeof r->dir, "%s", dir) >= (int)sizeof r->dir - 64) {
         pfr_cli_fail(err, "--out %s: path too long", dir);
         free(r);
@@ -95,7 +145,8 @@ pfr_rundir *pfr_rundir_prepare(const char *dir, pfr_error *err)
     } else {
         fclose(f);
         remove(probe);
-        return r;
+        if (lock_dir(r, &st, err) == 0)
+            return r;
     }
     pfr_rundir_abandon(r);
     free(r);
@@ -241,6 +292,8 @@ void pfr_rundir_free(pfr_rundir *r)
     if (!r)
         return;
     close_live(r);
+    if (r->lock_fd >= 0)
+        close(r->lock_fd); /* the lock goes with it */
     free(r);
 }
 
