@@ -6,7 +6,9 @@
  *   "PFRCKPT\n"  u32 version  u32 byte-order mark 0x01020304
  *   sections: u32 tag, u32 0, u64 length, payload, zero padding to 8
  *     CONF  the resolved config: u32 count, then per key u32 length, key, u32 length, value
- *     META  u64 round, agent_steps, N; u32 S, d, M, algorithm; u32 CRC-32 of the chains; u32 0;
+ *     META  u64 round, agent_steps, N; u32 S, d, M, algorithm; u32 CRC-32 of the chains; u32 CRC-32 of
+ *           the availability trace's entries (pfr_fed_trace_crc; 0: no trace, or a checkpoint of
+ *           before it was kept, which is then not checked);
  *           u64 evaluations; f64 wall_s, step_s, rate_s; u64 rate_steps
  *     PHI_  f32 [S, d]      THET f32 [N, d]      STAT u32 [N]      APHI f32 [N, S, d] (local_rep)
  *     HIST  per evaluation: i64 round, u64 agent_steps, f64 x 7 (the pfr_metrics fields in order)
@@ -166,7 +168,7 @@ pfr_status pfr_sim_save(pfr_sim *sim, const char *path, pfr_error *err)
     put_u32(&w, (uint32_t)M);
     put_u32(&w, (uint32_t)sim->cfg.algorithm);
     put_u32(&w, chains_crc(sim->env));
-    put_u32(&w, 0);
+    put_u32(&w, pfr_fed_trace_crc(sim->fed));
     put_u64(&w, (uint64_t)sim->nhist);
     put_f64(&w, sim->wall_s);
     put_f64(&w, sim->step_s);
@@ -319,7 +321,7 @@ static pfr_status verify(reader *r)
 typedef struct restore_ctx {
     reader *r;
     uint64_t round, agent_steps, nhist, rate_steps;
-    uint32_t chains;
+    uint32_t chains, trace; /* CRC-32s: the chains, the availability trace (0: none, or not kept) */
     double wall_s, step_s, rate_s;
 } restore_ctx;
 
@@ -428,6 +430,11 @@ static pfr_status restore(pfr_sim *sim, void *p, pfr_error *err)
                         "checkpoint %s: the environment built from its config (%s) is not the one it was saved with "
                         "(an env.p_file or env.r_file changed since?); allowed: the same chains", r->path,
                         sim->env->description);
+    if (c->trace && pfr_fed_trace_crc(sim->fed) != c->trace)
+        return pfr_fail(err, PFR_ERR_FORMAT,
+                        "checkpoint %s: federation.availability_trace %s is not the trace the run was saved with (it "
+                        "changed since: its entries' CRC-32 is %08x, the checkpoint's %08x); allowed: the same trace",
+                        r->path, sim->cfg.federation.availability_trace, pfr_fed_trace_crc(sim->fed), c->trace);
     pfr_status st = expect(r, T_PHI, "PHI_", sim->phi, sizeof(float) * S * d);
     if (st == PFR_OK)
         st = expect(r, T_THETA, "THET", sim->theta, sizeof(float) * N * d);
@@ -541,12 +548,14 @@ pfr_status pfr_sim_load(const char *path, const char *const *overrides, size_t c
             st = pfr_config_set(&cfg, key, eq + 1, err);
     }
     /* META */
-    restore_ctx c = {&r, 0, 0, 0, 0, 0, 0.0, 0.0, 0.0};
+    restore_ctx c;
+    memset(&c, 0, sizeof c);
+    c.r = &r;
     uint64_t n64 = 0;
-    uint32_t S = 0, d = 0, M = 0, alg = 0, zero;
+    uint32_t S = 0, d = 0, M = 0, alg = 0;
     if (st == PFR_OK && (!section_head(&r, &tag, &len) || tag != T_META || len != 88 || !get(&r, &c.round, 8) ||
                          !get(&r, &c.agent_steps, 8) || !get(&r, &n64, 8) || !get(&r, &S, 4) || !get(&r, &d, 4) ||
-                         !get(&r, &M, 4) || !get(&r, &alg, 4) || !get(&r, &c.chains, 4) || !get(&r, &zero, 4) ||
+                         !get(&r, &M, 4) || !get(&r, &alg, 4) || !get(&r, &c.chains, 4) || !get(&r, &c.trace, 4) ||
                          !get(&r, &c.nhist, 8) || !get(&r, &c.wall_s, 8) || !get(&r, &c.step_s, 8) ||
                          !get(&r, &c.rate_s, 8) || !get(&r, &c.rate_steps, 8)))
         st = bad(&r, "section META missing or malformed");

@@ -20,6 +20,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "../kernels/pfr_federation.h"
 #include "dist.h"
@@ -236,4 +237,16 @@ pfr_status pfr_fed_begin_round(pfr_sim *sim, pfr_round_plan *plan, pfr_round_sta
     stats->steps = counts[1];
     stats->age_sum = counts[2];
     return PFR_OK;
+}
+
+uint32_t pfr_fed_trace_crc(const pfr_fed *f)
+{
+    if (!f || !f->trace)
+        return 0;
+    const uint64_t rows = (uint64_t)f->trace_rows, n = (uint64_t)f->N;
+    uLong c = crc32(0L, Z_NULL, 0);
+    c = crc32_z(c, (const Bytef *)&rows, sizeof rows);
+    c = crc32_z(c, (const Bytef *)&n, sizeof n);
+    c = crc32_z(c, (const Bytef *)f->trace, (size_t)(rows * n));
+    return (uint32_t)c ? (uint32_t)c : 1u; /* 0 means "no trace" in a checkpoint */
 }

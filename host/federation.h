@@ -31,6 +31,8 @@ pfr_status pfr_fed_begin_round(pfr_sim *sim, pfr_round_plan *plan, pfr_round_sta
 /* The checkpoint's view: the chain's states [N] (NULL: no chain) and the Phi history
  * [slots, S, d] (NULL: none). */
 uint8_t *pfr_fed_availability(pfr_fed *f);
+/* The CRC-32 of the availability trace's entries (its fingerprint in a checkpoint); 0 without a trace. */
+uint32_t pfr_fed_trace_crc(const pfr_fed *f);
 float *pfr_fed_history(pfr_fed *f, int *slots);
 
 /* The privacy spent (epsilon at delta) by `rounds` rounds of the subsampled Gaussian mechanism with

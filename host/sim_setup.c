@@ -226,7 +226,11 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
     sim->best_rank_d = sim->tabular ? 0.0 : pfr_truth_best_rank_d(&sim->truth, sim->type_weight, d);
     report(&rep, "initial representation", 0.0);
 
-    if (cfg->init_phi[0]) {
+    if (restore) {
+        /* a checkpoint's Phi replaces it (restore, below): init_phi, which the run started from, is
+         * not read again (it may have changed or gone since) */
+        memset(sim->phi, 0, sizeof(float) * (size_t)S * d);
+    } else if (cfg->init_phi[0]) {
         pfr_npy a;
         if ((st = pfr_npy_load(cfg->init_phi, &a, err)) != PFR_OK) {
             pfr_error_prefix(err, "init_phi");
@@ -259,7 +263,7 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
     } else {
         init_phi(sim);
     }
-    if (!cfg->init_phi[0] && (sim->learn_phi ? cfg->orthonormalize : d < S)) {
+    if (!restore && !cfg->init_phi[0] && (sim->learn_phi ? cfg->orthonormalize : d < S)) {
         /* CGS2 here (any random Phi); per round the engines use Cholesky-QR (pfr_cholqr.h) */
         double *R0 = malloc(sizeof(double) * (size_t)d * d);
         const pfr_status qs = R0 ? pfr_orthonormalize_factor(sim->phi, S, d, R0) : PFR_ERR_NO_MEMORY;

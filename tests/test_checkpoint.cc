@@ -285,6 +285,37 @@ TEST(Checkpoint, ChangedEnvironmentFilesAreNoticed)
     EXPECT_NE(std::string(err.msg).find("not the one it was saved with"), std::string::npos) << err.msg;
 }
 
+// Phi is in the checkpoint, so the init_phi file a run started from is not read again on resume: it may
+// have gone (or changed) since, and the resumed run still goes on bit for bit.
+TEST(Checkpoint, ResumeDoesNotReadInitPhiAgain)
+{
+    const std::string dir = temp_dir(), ip = dir + "/phi0.npy";
+    std::vector<double> phi0(48 * 4);
+    for (size_t e = 0; e < phi0.size(); ++e)
+        phi0[e] = std::sin(0.7 * (double)e) + (e % 4 == e / 4 % 4 ? 1.0 : 0.0);
+    int64_t shape[2] = {48, 4};
+    pfr_error err;
+    ASSERT_EQ(pfr_npy_save_f64(ip.c_str(), phi0.data(), 2, shape, &err), PFR_OK);
+    const Overrides kv = {{"env.kind", "cliffwalk"}, {"agents", "64"}, {"dim", "4"}, {"init_phi", ip}};
+    pfr_sim *straight = make(kv), *first = make(kv);
+    ASSERT_TRUE(straight && first);
+    ASSERT_EQ(pfr_sim_run(straight, 6), PFR_OK);
+    ASSERT_EQ(pfr_sim_run(first, 3), PFR_OK);
+    const std::string path = dir + "/c.pfr";
+    ASSERT_EQ(pfr_sim_save(first, path.c_str(), &err), PFR_OK);
+    pfr_sim_destroy(first);
+    ASSERT_EQ(std::remove(ip.c_str()), 0);
+    pfr_sim *l = nullptr;
+    ASSERT_EQ(pfr_sim_load(path.c_str(), nullptr, 0, nullptr, nullptr, &l, &err), PFR_OK) << err.msg;
+    ASSERT_EQ(pfr_sim_run(l, 3), PFR_OK) << pfr_sim_last_error(l);
+    std::vector<float> a(48 * 4), b(48 * 4);
+    ASSERT_EQ(pfr_sim_get_phi(straight, a.data(), a.size()), PFR_OK);
+    ASSERT_EQ(pfr_sim_get_phi(l, b.data(), b.size()), PFR_OK);
+    EXPECT_EQ(0, std::memcmp(a.data(), b.data(), sizeof(float) * a.size()));
+    pfr_sim_destroy(straight);
+    pfr_sim_destroy(l);
+}
+
 TEST(Setters, ValuesArriveAndBadOnesAreRefused)
 {
     pfr_sim *s = make(base());

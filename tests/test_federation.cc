@@ -363,6 +363,37 @@ TEST(Federation, CheckpointResumesBitForBit)
     pfr_sim_destroy(loaded);
 }
 
+// The availability trace decides the bits, so it is in the checkpoint's fingerprint: a run resumed
+// with the trace file changed since is refused, naming the file (with the same file it resumes).
+TEST(Federation, ChangedAvailabilityTraceIsRefusedOnResume)
+{
+    const int64_t N = 40, R = 6;
+    std::vector<uint8_t> tr((size_t)(R * N), 1);
+    for (size_t e = 0; e < tr.size(); e += 3)
+        tr[e] = 0;
+    Overrides o = cliff("pfedtd_rep");
+    o["agents"] = std::to_string(N);
+    const std::string trace = write_trace(tr, R, N);
+    o["federation.availability_trace"] = trace;
+    Sim first(o);
+    first.run(4);
+    const std::string path = pfr_test::temp_dir("pfedrl_fed") + "/run.pfr";
+    pfr_error err;
+    ASSERT_EQ(pfr_sim_save(first.s, path.c_str(), &err), PFR_OK) << err.msg;
+    pfr_sim *loaded = nullptr;
+    ASSERT_EQ(pfr_sim_load(path.c_str(), nullptr, 0, nullptr, nullptr, &loaded, &err), PFR_OK) << err.msg;
+    pfr_sim_destroy(loaded);
+    tr[1] ^= 1; // one agent's availability in one round, in the same file
+    const int64_t shape[2] = {R, N};
+    ASSERT_EQ(pfr_npy_save(trace.c_str(), tr.data(), "|b1", 1, 2, shape, &err), PFR_OK) << err.msg;
+    loaded = nullptr;
+    EXPECT_EQ(pfr_sim_load(path.c_str(), nullptr, 0, nullptr, nullptr, &loaded, &err), PFR_ERR_FORMAT);
+    EXPECT_EQ(loaded, nullptr);
+    const std::string msg = err.msg;
+    EXPECT_NE(msg.find("federation.availability_trace " + trace + " is not the trace the run was saved with"),
+              std::string::npos) << msg;
+}
+
 // The accountant: no sampling is the Gaussian mechanism's alpha / (2 sigma^2); with sampling, the
 // closed form for integer orders against a direct numerical integral of its definition,
 // E_{z ~ N(0, sigma^2)} [((1 - q) + q exp((2 z - 1) / (2 sigma^2)))^alpha].
