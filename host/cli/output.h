@@ -62,6 +62,8 @@ int pfr_cli_write_env_npy(const char *dir, const pfr_sim *sim, int *dense, pfr_e
 typedef struct pfr_rundir pfr_rundir;
 /* Before set-up: dir and its missing parents made, dir proved writable. NULL on failure (err). */
 pfr_rundir *pfr_rundir_prepare(const char *dir, pfr_error *err);
+/* The set-aside folder of a run killed before it finished that prepare put back, or NULL. */
+const char *pfr_rundir_recovered(const pfr_rundir *r);
 /* After set-up: an earlier run's results set aside (unless resume), the live metrics files opened
  * with the history so far. */
 int pfr_rundir_start(pfr_rundir *r, const pfr_sim *sim, int resume, pfr_error *err);

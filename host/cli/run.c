@@ -115,6 +115,9 @@ int pfr_cli_run(const pfr_run_request *q)
     w.dir = lead ? pfr_rundir_prepare(q->out_dir, &err) : NULL;
     if (lead && !w.dir)
         fprintf(stderr, "pfedrl: %s\n", err.msg);
+    if (lead && pfr_rundir_recovered(w.dir))
+        fprintf(stderr, "pfedrl: note: a run in %s was stopped before it finished (killed?); the results it had set "
+                        "aside (%s) were restored\n", q->out_dir, pfr_rundir_recovered(w.dir));
     int rc = agree_exit(lead && !w.dir ? PFR_EXIT_BAD_INPUT : 0, PFR_ERR_IO, &err, PFR_EXIT_BAD_INPUT);
     if (rc) {
         pfr_rundir_free(w.dir);

@@ -4,16 +4,23 @@
  *             writable, and locked (flock on the directory itself, so no lock file is left behind
  *             and the lock dies with the process): a second run or resume there is refused, naming
  *             the holder's PID; a bad --out costs nothing;
- *   start     after set-up: the results of an earlier run there set aside (a fresh run), the live
- *             metrics files opened (a resumed run: rewritten from the checkpoint's history);
+ *   start     after set-up: the results there set aside (an earlier run's, or for a resume the run's
+ *             own so far), the live metrics files opened (a resumed run: rewritten from the
+ *             checkpoint's history); so until finish everything in the folder's result names is
+ *             this run's;
  *   row       after every evaluation: its rows appended and flushed (a reader sees whole rows);
  *   finish    the final files written under temporary names, then renamed into place together; if
  *             a rename fails, the ones done are taken back and the earlier results restored;
- *   abandon   a failed run: everything it created removed, the earlier results restored, the
- *             directories it made removed.
+ *   abandon   a failed run: everything it created removed (its periodic checkpoint too), the
+ *             earlier results restored, the directories it made removed: the folder as it was.
+ * A folder's checkpoint, metrics and summary always describe one run at one round: a run finished
+ * without a checkpoint leaves none of an earlier round (a later resume would go back to it), and a
+ * run killed before it finished (its results still set aside) is undone by the next start there,
+ * which puts them back and says so (pfr_rundir_recovered).
  */
 #include "output.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -35,6 +42,8 @@ struct pfr_rundir {
     int aside_made;
     FILE *live, *live_type;
     int lock_fd;          /* the directory, open and flock'ed for the run's life (-1: none) */
+    int started;          /* start ran: the result names in dir are this run's (the others set aside) */
+    char recovered[64];   /* the set-aside folder of a killed run that prepare put back ("" none) */
     int fresh;
     size_t rows;          /* evaluations written to the live files */
 };
@@ -100,6 +109,54 @@ static int lock_dir(pfr_rundir *r, const struct stat *st, pfr_error *err)
                         "(wait for it to end, or choose another --out)", r->dir, who);
 }
 
+static int starts_with(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
+
+/* Whether a name is one of this command's temporary files: a staged file (.NAME.tmp.PID), a
+ * checkpoint being written (checkpoint.pfr.tmp.PID) or the writability probe. */
+static int temporary_name(const char *n)
+{
+    const char *t = strstr(n, ".tmp.");
+    return starts_with(n, ".pfedrl-probe.") || (t && strspn(t + 5, "0123456789") == strlen(t + 5) && t[5] &&
+                                                (n[0] == '.' || starts_with(n, "checkpoint.pfr")));
+}
+
+/* Under the lock, before anything else: what a run killed before it finished left. Its earlier
+ * results, set aside in .pfedrl-previous.PID, are the folder's last whole state: put back (over the
+ * killed run's partial files, whose names with no earlier file are removed), and its temporary
+ * files removed. No other run can be writing here (the lock). */
+static void recover(pfr_rundir *r)
+{
+    DIR *d = opendir(r->dir);
+    if (!d)
+        return;
+    char a[PATH_CAP], b[PATH_CAP];
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (temporary_name(e->d_name)) {
+            join(a, r->dir, e->d_name);
+            remove(a);
+            continue;
+        }
+        if (!starts_with(e->d_name, ".pfedrl-previous."))
+            continue;
+        char aside[PATH_CAP];
+        join(aside, r->dir, e->d_name);
+        for (int i = 0; RESULT_FILES[i]; ++i) {
+            join(a, r->dir, RESULT_FILES[i]);
+            join(b, aside, RESULT_FILES[i]);
+            if (access(b, F_OK) == 0)
+                rename(b, a);
+            else
+                remove(a);
+        }
+        if (rmdir(aside) == 0)
+            snprintf(r->recovered, sizeof r->recovered, "%s", e->d_name);
+    }
+    closedir(d);
+}
+
+const char *pfr_rundir_recovered(const pfr_rundir *r) { return r && r->recovered[0] ? r->recovered : NULL; }
+
 pfr_rundir *pfr_rundir_prepare(const char *dir, pfr_error *err)
 {
     pfr_rundir *r = calloc(1, sizeof *r);
@@ -145,8 +202,10 @@ pfr_rundir *pfr_rundir_prepare(const char *dir, pfr_error *err)
     } else {
         fclose(f);
         remove(probe);
-        if (lock_dir(r, &st, err) == 0)
+        if (lock_dir(r, &st, err) == 0) {
+            recover(r);
             return r;
+        }
     }
     pfr_rundir_abandon(r);
     free(r);
@@ -215,13 +274,17 @@ int pfr_rundir_start(pfr_rundir *r, const pfr_sim *sim, int resume, pfr_error *e
     char name[48];
     snprintf(name, sizeof name, ".pfedrl-previous.%ld", (long)getpid());
     join(r->aside, r->dir, name);
-    if (r->fresh)
-        set_aside(r, 1);
+    set_aside(r, 1); /* a resume too: a failed one puts the run's results back as they were */
+    r->started = 1;
     return open_live(r, sim, err);
 }
 
 int pfr_rundir_row(pfr_rundir *r, const pfr_sim *sim, pfr_error *err)
 {
+    const char *hook = getenv("PFEDRL_TEST_FAIL_WRITE_AT_ROUND"); /* tests: a disk that fills up */
+    if (hook && pfr_sim_round(sim) >= atoll(hook))
+        return pfr_cli_fail(err, "write to %s/metrics.csv failed: No space left on device (PFEDRL_TEST_FAIL_WRITE_AT_ROUND, "
+                            "made by a test)", r->dir);
     const size_t n = pfr_sim_metrics_count(sim);
     for (; r->rows < n; ++r->rows) {
         pfr_cli_metrics_row(r->live, sim, r->rows);
@@ -242,21 +305,15 @@ int pfr_rundir_finish(pfr_rundir *r, pfr_sim *sim, const pfr_final *what, pfr_er
     pfr_stage sg = {.n = 0};
     if (ok)
         ok = pfr_cli_stage_results(&sg, r->dir, sim, what, err) == 0;
-    /* a resumed run replaces its own earlier files: set them aside too, so a failed rename can
-     * put them back */
-    if (ok && !r->fresh) {
-        char a[PATH_CAP], b[PATH_CAP];
-        for (int i = 0; i < sg.n; ++i) {
-            const char *base = strrchr(sg.final[i], '/') + 1;
-            join(a, r->dir, base);
-            join(b, r->aside, base);
-            if (access(a, F_OK) == 0 && (r->aside_made || (r->aside_made = mkdir(r->aside, 0777) == 0)))
-                rename(a, b);
-        }
-    }
     if (pfr_stage_finish(&sg, ok, err) != 0)
         return -1; /* the caller abandons: earlier results come back */
+    if (!what->checkpoint) { /* a periodic one of an earlier round would not match the results */
+        char a[PATH_CAP];
+        join(a, r->dir, "checkpoint.pfr");
+        remove(a);
+    }
     drop_aside(r);
+    r->started = 0; /* done: the folder is the run's */
     return 0;
 }
 
@@ -274,12 +331,13 @@ void pfr_rundir_abandon(pfr_rundir *r)
     if (!r)
         return;
     close_live(r);
-    if (r->fresh) { /* the live files are this run's */
+    if (r->started) { /* every result name in the folder is this run's: its live files, its checkpoints */
         char a[PATH_CAP];
-        join(a, r->dir, "metrics.csv");
-        remove(a);
-        join(a, r->dir, "metrics_by_type.csv");
-        remove(a);
+        for (int i = 0; RESULT_FILES[i]; ++i) {
+            join(a, r->dir, RESULT_FILES[i]);
+            remove(a);
+        }
+        r->started = 0;
     }
     if (r->aside[0])
         set_aside(r, 0);
