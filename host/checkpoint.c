@@ -483,12 +483,49 @@ static pfr_status restore(pfr_sim *sim, void *p, pfr_error *err)
     return PFR_OK;
 }
 
-static int runtime_key(const char *key)
+int pfr_checkpoint_runtime_key(const char *key)
 {
     for (int i = 0; RUNTIME_KEYS[i]; ++i)
         if (strcmp(key, RUNTIME_KEYS[i]) == 0)
             return 1;
     return 0;
+}
+
+/* CONF, after the header: the saved config into *cfg (over its defaults). */
+static pfr_status read_conf(reader *r, pfr_config *cfg)
+{
+    uint32_t tag, nk = 0;
+    uint64_t len;
+    if (!section_head(r, &tag, &len) || tag != T_CONF || !get(r, &nk, 4))
+        return bad(r, "section CONF missing");
+    char key[256], val[PFR_PATH_MAX + 64];
+    for (uint32_t i = 0; i < nk; ++i) {
+        uint32_t kl, vl;
+        if (!get(r, &kl, 4) || kl >= sizeof key || !get(r, key, kl) || !get(r, &vl, 4) || vl >= sizeof val ||
+            !get(r, val, vl))
+            return bad(r, "section CONF is malformed");
+        key[kl] = val[vl] = '\0';
+        pfr_error e2;
+        if (pfr_config_set(cfg, key, val, &e2) != PFR_OK) {
+            char m[sizeof e2.msg + 32];
+            snprintf(m, sizeof m, "its config does not load here (%s)", e2.msg);
+            return bad(r, m);
+        }
+    }
+    return skip(r, (8 - len % 8) % 8) ? PFR_OK : bad(r, "truncated");
+}
+
+pfr_status pfr_checkpoint_config(const char *path, pfr_config *cfg, pfr_error *err)
+{
+    reader r = {fopen(path, "rb"), path, crc32(0L, Z_NULL, 0), err};
+    if (!r.f)
+        return pfr_fail(err, PFR_ERR_IO, "checkpoint %s: cannot open: %s", path, strerror(errno));
+    pfr_config_init(cfg);
+    pfr_status st = header(&r);
+    if (st == PFR_OK)
+        st = read_conf(&r, cfg);
+    fclose(r.f);
+    return st;
 }
 
 pfr_status pfr_sim_load(const char *path, const char *const *overrides, size_t count, pfr_setup_progress_fn fn,
@@ -509,28 +546,11 @@ pfr_status pfr_sim_load(const char *path, const char *const *overrides, size_t c
     /* CONF: the saved config, then the overrides */
     pfr_config cfg;
     pfr_config_init(&cfg);
-    uint32_t tag, nk = 0;
+    if (st == PFR_OK)
+        st = read_conf(&r, &cfg);
+    char key[256];
+    uint32_t tag;
     uint64_t len;
-    if (st == PFR_OK && (!section_head(&r, &tag, &len) || tag != T_CONF || !get(&r, &nk, 4)))
-        st = bad(&r, "section CONF missing");
-    char key[256], val[PFR_PATH_MAX + 64];
-    for (uint32_t i = 0; st == PFR_OK && i < nk; ++i) {
-        uint32_t kl, vl;
-        if (!get(&r, &kl, 4) || kl >= sizeof key || !get(&r, key, kl) || !get(&r, &vl, 4) || vl >= sizeof val ||
-            !get(&r, val, vl)) {
-            st = bad(&r, "section CONF is malformed");
-            break;
-        }
-        key[kl] = val[vl] = '\0';
-        pfr_error e2;
-        if (pfr_config_set(&cfg, key, val, &e2) != PFR_OK) {
-            char m[sizeof e2.msg + 32];
-            snprintf(m, sizeof m, "its config does not load here (%s)", e2.msg);
-            st = bad(&r, m);
-        }
-    }
-    if (st == PFR_OK && !skip(&r, (8 - len % 8) % 8))
-        st = bad(&r, "truncated");
     for (size_t i = 0; st == PFR_OK && i < count; ++i) {
         const char *eq = strchr(overrides[i], '=');
         if (!eq || eq == overrides[i] || (size_t)(eq - overrides[i]) >= sizeof key) {
@@ -538,7 +558,7 @@ pfr_status pfr_sim_load(const char *path, const char *const *overrides, size_t c
             break;
         }
         snprintf(key, sizeof key, "%.*s", (int)(eq - overrides[i]), overrides[i]);
-        if (!runtime_key(key))
+        if (!pfr_checkpoint_runtime_key(key))
             st = pfr_fail(err, PFR_ERR_CONFIG,
                           "resume: %s cannot change when a run goes on (its results would no longer follow from the "
                           "checkpoint); allowed: rounds, threads, backend, eval_every, checkpoint_every, cuda_kernel, "

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -162,6 +163,34 @@ const char *pfr_config_key_name(size_t i) { return i < NKEYS ? KEYS[i].name : NU
 const char *pfr_config_key_help(size_t i) { return i < NKEYS ? KEYS[i].help : NULL; }
 int pfr_config_key_is_text(size_t i) { return i < NKEYS && (KEYS[i].type == T_ENUM || KEYS[i].type == T_PATH); }
 
+int pfr_config_key_is_path(const char *key)
+{
+    const int i = pfr_config_find(key);
+    return i >= 0 && KEYS[i].type == T_PATH;
+}
+
+int pfr_path_absolute(const char *path, const char *base, char *out, size_t n)
+{
+    char cwd[PFR_PATH_MAX];
+    if (path[0] == '/') {
+        if (strlen(path) >= n)
+            return errno = ENAMETOOLONG, -1;
+        memcpy(out, path, strlen(path) + 1);
+        return 0;
+    }
+    if (!base && !(base = getcwd(cwd, sizeof cwd)))
+        return -1;
+    while (path[0] == '.' && path[1] == '/')
+        for (path += 2; path[0] == '/'; ++path) {
+        }
+    const size_t bl = strlen(base);
+    const int slash = bl > 0 && base[bl - 1] == '/';
+    const int len = snprintf(out, n, "%s%s%s", base, slash ? "" : "/", path[0] ? path : ".");
+    if (len < 0 || (size_t)len >= n)
+        return errno = ENAMETOOLONG, -1;
+    return 0;
+}
+
 int pfr_config_find(const char *key)
 {
     for (size_t i = 0; i < NKEYS; ++i)
@@ -258,7 +287,8 @@ static void describe_allowed(const key_def *k, char *buf, size_t n)
         snprintf(buf, n, "true or false");
         break;
     case T_PATH:
-        snprintf(buf, n, "a file path (at most %d characters)", PFR_PATH_MAX - 1);
+        snprintf(buf, n, "a file path (at most %d characters; a relative one is taken against the config file's "
+                 "folder, or set alone, the current directory)", PFR_PATH_MAX - 1);
         break;
     case T_UINT64:
         snprintf(buf, n, "an integer in [0, 18446744073709551615]");
@@ -446,11 +476,16 @@ pfr_status pfr_config_set(pfr_config *cfg, const char *key, const char *value, p
         }
         return pfr_fail(err, PFR_ERR_CONFIG, "%s: '%s' is not a boolean; allowed: %s", key, v, allowed);
     }
-    case T_PATH: {
-        size_t len = strlen(value);
-        if (len >= PFR_PATH_MAX)
-            return pfr_fail(err, PFR_ERR_CONFIG, "%s: '%s' is too long; allowed: %s", key, v, allowed);
-        memcpy(field, value, len + 1); /* "" clears the path */
+    case T_PATH: { /* "" clears the path; a relative one is taken against the current directory */
+        char abs[PFR_PATH_MAX];
+        if (value[0] && pfr_path_absolute(value, NULL, abs, sizeof abs) != 0) {
+            if (errno == ENAMETOOLONG)
+                return pfr_fail(err, PFR_ERR_CONFIG, "%s: '%s' is too long%s; allowed: %s", key, v,
+                                value[0] == '/' ? "" : " once made absolute", allowed);
+            return pfr_fail(err, PFR_ERR_CONFIG, "%s: '%s' is relative and the current directory is unknown (%s); "
+                            "allowed: an absolute path", key, v, strerror(errno));
+        }
+        memcpy(field, value[0] ? abs : "", value[0] ? strlen(abs) + 1 : 1);
         return PFR_OK;
     }
     case T_UINT64:

@@ -2,7 +2,9 @@
  * config_yaml.c — reads a YAML config with libyaml's event parser. Nested mappings become dotted
  * keys (env: {kind: x} -> "env.kind"); each scalar goes through pfr_config_set, so the schema in
  * config.c is the only place that knows what a key allows. The config is changed only when the
- * whole file is valid.
+ * whole file is valid. A relative file path in it (env.p_file, init_phi, ...) is taken against the
+ * file's own folder, as a reader of the file expects, and kept absolute: the run it starts can be
+ * resumed, and its config.yaml run again, from any directory.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -37,13 +39,53 @@ static int seen_add(seen_keys *s, const char *k)
     return 1;
 }
 
+/* The folder of the file at `path`, absolute, into base[n]; 0 or -1 (errno). */
+static int folder_of(const char *path, char *base, size_t n)
+{
+    char *full = realpath(path, NULL);
+    if (!full)
+        return -1;
+    char *slash = strrchr(full, '/');
+    const size_t len = slash == full ? 1 : (size_t)(slash - full);
+    const int ok = len < n;
+    if (ok)
+        snprintf(base, n, "%.*s", (int)len, full);
+    free(full);
+    return ok ? 0 : (errno = ENAMETOOLONG, -1);
+}
+
+/* One scalar: a path against `base` (NULL: as pfr_config_set takes it), then pfr_config_set. */
+static pfr_status set_value(pfr_config *cfg, const char *key, const char *text, const char *base, pfr_error *err)
+{
+    char abs[PFR_PATH_MAX];
+    if (base && text[0] && pfr_config_key_is_path(key)) {
+        if (pfr_path_absolute(text, base, abs, sizeof abs) != 0)
+            return pfr_fail(err, PFR_ERR_CONFIG, "%s: '%.60s%s' is too long once taken against the config's folder %s; "
+                            "allowed: a file path of at most %d characters", key, text, strlen(text) > 60 ? "..." : "",
+                            base, PFR_PATH_MAX - 1);
+        text = abs;
+    }
+    return pfr_config_set(cfg, key, text, err);
+}
+
 pfr_status pfr_config_load_yaml(pfr_config *cfg, const char *path, pfr_error *err)
+{
+    return pfr_config_load_yaml_paths(cfg, path, 1, err);
+}
+
+pfr_status pfr_config_load_yaml_paths(pfr_config *cfg, const char *path, int from_its_folder, pfr_error *err)
 {
     if (!cfg || !path)
         return pfr_fail(err, PFR_ERR_INVALID_ARGUMENT, "pfr_config_load_yaml: NULL argument");
     FILE *f = fopen(path, "rb");
     if (!f)
         return pfr_fail(err, PFR_ERR_IO, "%s: cannot open config file: %s", path, strerror(errno));
+    char base[PFR_PATH_MAX];
+    if (from_its_folder && folder_of(path, base, sizeof base) != 0) {
+        const int e = errno;
+        fclose(f);
+        return pfr_fail(err, PFR_ERR_IO, "%s: cannot find the config file's folder: %s", path, strerror(e));
+    }
 
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser)) {
@@ -136,7 +178,7 @@ pfr_status pfr_config_load_yaml(pfr_config *cfg, const char *path, pfr_error *er
                 else if (plain_empty)
                     st = pfr_fail(err, PFR_ERR_CONFIG, "%s:%zu:%zu: %s: no value given", path, line, col, pending_key);
                 else {
-                    st = pfr_config_set(&work, pending_key, text, err);
+                    st = set_value(&work, pending_key, text, from_its_folder ? base : NULL, err);
                     if (st != PFR_OK)
                         pfr_error_prefix(err, "%s:%zu", path, line);
                 }

@@ -200,13 +200,27 @@ pfr_status pfr_orthonormalize_host(float *phi, int S, int d, float *theta, int64
  * such that the old Phi = new Phi R; an engine then maps every theta_i to R theta_i.
  * pfr_orthonormalize_factor: classical Gram-Schmidt twice (CGS2), for the start-up Phi of any
  * conditioning; pfr_cholqr_factor: Cholesky-QR (kernels/pfr_cholqr.h), what both engines run each
- * round on the near-orthonormal Phi (the CUDA engine with the Gram matrix from cuBLAS). */
+ * round on the near-orthonormal Phi (the CUDA engine summing the Gram matrix tile by tile, in the same order). */
 pfr_status pfr_orthonormalize_factor(float *phi, int S, int d, double *R);
 pfr_status pfr_cholqr_factor(float *phi, int S, int d, double *R);
 
 /* ---- Config internals --------------------------------------------------------------------- */
 /* Look up a key; returns its index or -1. */
 int pfr_config_find(const char *key);
+/* 1 if `key` names a file (env.p_file, init_phi, ...). */
+int pfr_config_key_is_path(const char *key);
+/* `path` made absolute: a relative one joined to `base` (NULL: the current directory), its leading
+ * "./" dropped; an absolute one copied. 0, or -1 (errno: ENAMETOOLONG if it does not fit in n,
+ * or getcwd's). Why at set time: a run's files are then named the same wherever it is resumed. */
+int pfr_path_absolute(const char *path, const char *base, char *out, size_t n);
+/* pfr_config_load_yaml, with its relative paths taken against the file's folder (1, what
+ * pfr_config_load_yaml does) or, as pfr_config_set takes them, the current directory (0). */
+/* The config a checkpoint was saved with, read without the rest (whose CRC pfr_sim_load checks):
+ * to compare with what a run folder says before a set-up that may take minutes (checkpoint.c). */
+pfr_status pfr_checkpoint_config(const char *path, pfr_config *cfg, pfr_error *err);
+/* 1 if a resume may change `key` (it does not change the numbers a run computes: rounds, threads, ...). */
+int pfr_checkpoint_runtime_key(const char *key);
+pfr_status pfr_config_load_yaml_paths(pfr_config *cfg, const char *path, int from_its_folder, pfr_error *err);
 
 #ifdef __cplusplus
 }

@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <string>
 
+#include <unistd.h>
+
 #include "internal.h"
 #include "tests/test_temp.h"
 
@@ -251,6 +253,28 @@ TEST(Config, EmptyPathClears)
     ASSERT_EQ(pfr_config_set(&c, "init_phi", "/tmp/phi.npy", &err), PFR_OK);
     ASSERT_EQ(pfr_config_set(&c, "init_phi", "", &err), PFR_OK);
     EXPECT_STREQ(c.init_phi, "");
+}
+
+// A relative path is made absolute when set (against the current directory), a leading "./" dropped,
+// so a config names the same file wherever it is used later; one too long once joined is refused.
+TEST(Config, RelativePathsAreMadeAbsoluteWhenSet)
+{
+    pfr_config c;
+    pfr_config_init(&c);
+    pfr_error err;
+    char cwd[PFR_PATH_MAX];
+    ASSERT_NE(getcwd(cwd, sizeof cwd), nullptr);
+    ASSERT_EQ(pfr_config_set(&c, "init_phi", "./x/phi.npy", &err), PFR_OK);
+    EXPECT_EQ(std::string(c.init_phi), std::string(cwd) + "/x/phi.npy");
+    ASSERT_EQ(pfr_config_set(&c, "init_phi", "/abs/phi.npy", &err), PFR_OK);
+    EXPECT_STREQ(c.init_phi, "/abs/phi.npy");
+    char out[16];
+    EXPECT_EQ(pfr_path_absolute("b.npy", "/base/dir", out, sizeof out), 0);
+    EXPECT_STREQ(out, "/base/dir/b.npy");
+    EXPECT_EQ(pfr_path_absolute("long.npy", "/base/dir", out, sizeof out), -1); // 18 bytes: does not fit
+    const std::string rel(PFR_PATH_MAX - 2, 'a');                               // fits alone, not joined
+    EXPECT_EQ(pfr_config_set(&c, "init_phi", rel.c_str(), &err), PFR_ERR_CONFIG);
+    EXPECT_NE(std::string(err.msg).find("too long once made absolute"), std::string::npos) << err.msg;
 }
 
 } // namespace

@@ -123,6 +123,12 @@ int pfr_cli_run(const pfr_run_request *q)
         pfr_rundir_free(w.dir);
         return rc;
     }
+    /* a resume: a config.yaml edited since the run wrote it is refused before the set-up */
+    rc = q->resume && lead ? pfr_cli_check_resume_config(q, 1) : 0;
+    if ((rc = agree_exit(rc, PFR_ERR_CONFIG, &err, PFR_EXIT_BAD_INPUT)) != 0) {
+        pfr_rundir_free(w.dir);
+        return rc;
+    }
     g_in_setup = 1;
     catch_signals();
     pfr_sim *sim = NULL;

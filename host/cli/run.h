@@ -20,6 +20,10 @@ typedef struct pfr_run_request {
     int checkpoint;                 /* leave checkpoint.pfr at the end (always when interrupted) */
 } pfr_run_request;
 
+/* A resume: 0 if out_dir/config.yaml is absent or says what the checkpoint says (the overridden
+ * keys aside); else the exit code, each differing key printed when `speak` (resume_config.c). */
+int pfr_cli_check_resume_config(const pfr_run_request *q, int speak);
+
 /* The exit code: 0, 1 (the run failed), 2 (bad input), 128 + signal (interrupted). */
 int pfr_cli_run(const pfr_run_request *q);
 

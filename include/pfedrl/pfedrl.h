@@ -118,9 +118,12 @@ pfr_status pfr_config_copy(const pfr_config *src, pfr_config **out, pfr_error *e
 void pfr_config_destroy(pfr_config *cfg);
 /* Restore every key to its default. */
 void pfr_config_reset(pfr_config *cfg);
-/* Set one key from its text form ("env.kind", "cliffwalk"); checks type and range of the value. */
+/* Set one key from its text form ("env.kind", "cliffwalk"); checks type and range of the value. A
+ * relative file path is made absolute against the current directory now (so the config names the
+ * same file wherever the run is resumed). */
 pfr_status pfr_config_set(pfr_config *cfg, const char *key, const char *value, pfr_error *err);
-/* Apply a YAML file (nested mappings give dotted keys). Unknown keys and bad values are errors. */
+/* Apply a YAML file (nested mappings give dotted keys). Unknown keys and bad values are errors. A
+ * relative file path in it is taken against the file's folder. */
 pfr_status pfr_config_load_yaml(pfr_config *cfg, const char *path, pfr_error *err);
 /* Cross-field checks that need no environment (sizes, step sizes, ...). */
 pfr_status pfr_config_validate(const pfr_config *cfg, pfr_error *err);
