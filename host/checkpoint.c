@@ -82,7 +82,7 @@ static uint32_t chains_crc(const pfr_env *env)
 typedef struct writer {
     FILE *f;
     uLong crc;
-    int ok;
+    int ok, e; /* e: errno of the first failure (a full disk: ENOSPC) */
 } writer;
 
 static void put(writer *w, const void *p, size_t n)
@@ -90,6 +90,7 @@ static void put(writer *w, const void *p, size_t n)
     if (!w->ok || n == 0)
         return;
     w->ok = fwrite(p, 1, n, w->f) == n;
+    w->e = w->ok ? 0 : errno;
     w->crc = crc32_z(w->crc, (const Bytef *)p, n);
 }
 
@@ -130,7 +131,7 @@ pfr_status pfr_sim_save(pfr_sim *sim, const char *path, pfr_error *err)
         return PFR_OK;
     char tmp[PFR_PATH_MAX + 32];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    writer w = {fopen(tmp, "wb"), crc32(0L, Z_NULL, 0), 1};
+    writer w = {fopen(tmp, "wb"), crc32(0L, Z_NULL, 0), 1, 0};
     if (!w.f)
         return pfr_fail(err, PFR_ERR_IO, "checkpoint %s: cannot create %s: %s", path, tmp, strerror(errno));
     const size_t S = (size_t)sim->S, d = (size_t)sim->d, N = (size_t)sim->N, M = (size_t)sim->M;
@@ -223,12 +224,16 @@ pfr_status pfr_sim_save(pfr_sim *sim, const char *path, pfr_error *err)
     const uint32_t crc = (uint32_t)w.crc;
     section(&w, T_END, 4);
     put_u32(&w, crc); /* the last bytes of the file */
-    int ok = w.ok && fflush(w.f) == 0 && fsync(fileno(w.f)) == 0;
-    ok = fclose(w.f) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        const int e = errno;
+    if (w.ok && (fflush(w.f) != 0 || fsync(fileno(w.f)) != 0))
+        w.ok = 0, w.e = errno;
+    if (fclose(w.f) != 0 && w.ok)
+        w.ok = 0, w.e = errno;
+    const int renamed = w.ok && rename(tmp, path) == 0;
+    if (!renamed) {
+        const int e = w.ok ? errno : w.e;
         remove(tmp);
-        return pfr_fail(err, PFR_ERR_IO, "checkpoint %s: write failed: %s", path, strerror(e));
+        return pfr_fail(err, PFR_ERR_IO, "checkpoint %s: %s: %s", path, w.ok ? "cannot rename it into place" :
+                        "write failed", e ? strerror(e) : "unknown cause");
     }
     return PFR_OK;
 }

@@ -220,7 +220,7 @@ double pfr_engine_cpu_bytes(int S, int d, int K, int M, double nnz, int T, int s
 /* The host memory plan (plan.c): what a configuration allocates, before it does, against what is
  * available; PFR_ERR_TOO_LARGE names the sizes when it cannot fit. */
 typedef struct pfr_host_plan {
-    double env_bytes, truth_bytes, agent_bytes, engine_bytes, total_bytes, available_bytes;
+    double env_bytes, truth_bytes, agent_bytes, fed_bytes, engine_bytes, total_bytes, available_bytes;
 } pfr_host_plan;
 pfr_status pfr_plan_host_memory(const pfr_config *cfg, int threads, double available, pfr_host_plan *plan,
                                 pfr_error *err);

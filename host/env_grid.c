@@ -213,10 +213,13 @@ static pfr_status grid_layout(const pfr_env_config *c, int W, int H, int m, uint
     g->n_free = 0;
     for (int s = 0; s < S; ++s)
         g->n_free += !g->wall[s];
-    if (ngoals + c->starts > g->n_free)
+    /* a goal is worth something only on the way to it: at least one free cell must not be a goal
+     * (with every cell a goal, each step restarts at a goal and the true value is zero) */
+    if (ngoals + c->starts > g->n_free || ngoals >= g->n_free)
         return pfr_fail(err, PFR_ERR_CONFIG,
                         "env.goals=%d, env.starts=%d: the largest connected region of type %d of the %dx%d grid "
-                        "world has %d free cells (env.walls=%g); allowed: goals + starts at most that many",
+                        "world has %d free cells (env.walls=%g); allowed: env.goals below that and env.goals + "
+                        "env.starts at most that (fewer goals or walls, or a larger grid)",
                         ngoals, c->starts, m, W, H, g->n_free, c->walls);
     if (g->wall[g->goals[0]]) { /* the first goal fell outside the region: redraw it inside */
         do

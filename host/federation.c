@@ -18,6 +18,7 @@
  */
 #include <math.h>
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -148,6 +149,30 @@ pfr_status pfr_fed_create(pfr_sim *sim, pfr_error *err)
     sim->fed_weight = f->weight;
     sim->fed_avail = f->avail;
     return PFR_OK;
+}
+
+int pfr_fed_warning(const pfr_fed *f, const pfr_config *cfg, char *buf, size_t n)
+{
+    const pfr_federation_config *c = &cfg->federation;
+    if (f && f->trace) {
+        const size_t count = (size_t)f->trace_rows * (size_t)f->N;
+        size_t ones = 0;
+        for (size_t e = 0; e < count && !ones; ++e)
+            ones += f->trace[e];
+        if (!ones)
+            return snprintf(buf, n, "federation.availability_trace %s is 0 everywhere: no agent is ever available, "
+                            "so none takes part and Phi and theta stay where they start", c->availability_trace), 1;
+    }
+    if (c->p_return > 0.0 || c->p_drop <= 0.0)
+        return 0;
+    if (c->p_drop >= 1.0)
+        return snprintf(buf, n, "federation.p_drop=1 with federation.p_return=0: every agent leaves before the first "
+                        "round and never returns, so none takes part and Phi and theta stay where they start"), 1;
+    /* each agent stays r rounds with chance (1 - p)^r: about one of N is left after ln N / -ln(1 - p) */
+    const double r = log((double)cfg->agents) / -log1p(-c->p_drop);
+    return snprintf(buf, n, "federation.p_return=0: an agent that drops out never returns; with p_drop=%g about one "
+                    "of the %lld agents is left after %.0f rounds (of %lld)", c->p_drop, (long long)cfg->agents,
+                    ceil(r), (long long)cfg->rounds), 1;
 }
 
 void pfr_fed_destroy(pfr_fed *f)

@@ -22,6 +22,9 @@ double pfr_fed_bytes(const pfr_config *cfg, int S);
 /* Build sim->fed (left NULL when no mechanism is on); loads and checks the availability trace. */
 pfr_status pfr_fed_create(pfr_sim *sim, pfr_error *err);
 void pfr_fed_destroy(pfr_fed *f);
+/* 1 and a warning in buf when cfg's availability keeps (nearly) every agent out: a trace of zeros,
+ * agents that leave and never return (f may be NULL: the config alone). */
+int pfr_fed_warning(const pfr_fed *f, const pfr_config *cfg, char *buf, size_t n);
 
 /* Before round sim->round: the draws of every agent, the history of Phi updated, and plan's
  * federation fields filled (pointers into sim->fed, valid until the next call). Fails only when a

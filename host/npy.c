@@ -387,9 +387,12 @@ pfr_status pfr_npy_save(const char *path, const void *data, const char *descr, s
     for (size_t i = 0; ok && i < pad; ++i)
         ok = fputc(' ', f) != EOF;
     ok = ok && fputc('\n', f) != EOF && fwrite(data, elem, count, f) == count;
-    if (fclose(f) != 0 || !ok) {
+    int e = ok ? 0 : errno; /* why the first write failed (a full disk: ENOSPC) */
+    if (fclose(f) != 0 && ok)
+        e = errno, ok = 0;
+    if (!ok) {
         remove(path);
-        return pfr_fail(err, PFR_ERR_IO, "%s: write failed", path);
+        return pfr_fail(err, PFR_ERR_IO, "%s: write failed: %s", path, e ? strerror(e) : "unknown cause");
     }
     return PFR_OK;
 }

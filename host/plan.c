@@ -76,6 +76,44 @@ double pfr_host_available_bytes(void)
 
 static double gib(double b) { return b / 1073741824.0; }
 
+/* The parts of a plan, each with the keys that make it smaller: a refusal names the largest. */
+typedef struct plan_part {
+    const char *name;
+    double bytes;
+    const char *smaller;
+} plan_part;
+
+static pfr_status refuse(const pfr_config *cfg, const pfr_env_size *z, int threads, const pfr_host_plan *p,
+                         pfr_error *err)
+{
+    const pfr_federation_config *f = &cfg->federation;
+    char fed_keys[96];
+    snprintf(fed_keys, sizeof fed_keys, "a smaller federation.%s (%d: that many past copies of Phi kept)",
+             f->max_delay > 0 ? "max_delay" : "delay", f->max_delay > 0 ? f->max_delay : f->delay);
+    const plan_part parts[] = {
+        {"environment", p->env_bytes, "fewer states or types (env.*)"},
+        {"ground truth", p->truth_bytes, "fewer states or types (env.*)"},
+        {"agents", p->agent_bytes,
+         pfr_algorithm_traits(cfg->algorithm).own_phi ? "fewer agents or a smaller dim (local_rep keeps a Phi per agent)"
+                                                       : "fewer agents or a smaller dim"},
+        {"federation", p->fed_bytes,
+         f->max_delay > 0 || f->delay > 0 ? fed_keys : "fewer agents (availability per agent)"},
+        {"CPU engine work space", p->engine_bytes, "fewer threads, states or types"},
+    };
+    int big = 0;
+    for (int i = 1; i < (int)(sizeof parts / sizeof parts[0]); ++i)
+        if (parts[i].bytes > parts[big].bytes)
+            big = i;
+    return pfr_fail(err, PFR_ERR_TOO_LARGE,
+                    "agents=%lld, dim=%d, local_steps=%d, %s, %s (S=%d) needs %.2f GiB of host memory "
+                    "(environment %.2f, ground truth %.2f, agents %.2f, federation %.2f, CPU engine work space for %d "
+                    "threads %.2f); %.2f GiB are available; the largest part is %s, which shrinks with %s",
+                    (long long)cfg->agents, cfg->dim, cfg->local_steps, pfr_algorithm_name(cfg->algorithm), z->keys, z->S,
+                    gib(p->total_bytes), gib(p->env_bytes), gib(p->truth_bytes), gib(p->agent_bytes),
+                    gib(p->fed_bytes), threads, gib(p->engine_bytes), gib(p->available_bytes), parts[big].name,
+                    parts[big].smaller);
+}
+
 pfr_status pfr_plan_host_memory(const pfr_config *cfg, int threads, double available, pfr_host_plan *plan,
                                 pfr_error *err)
 {
@@ -90,7 +128,8 @@ pfr_status pfr_plan_host_memory(const pfr_config *cfg, int threads, double avail
     const int solving = threads < z.M ? threads : z.M; /* types solved side by side */
     plan->truth_bytes = pfr_truth_bytes(z.S, z.M) + solving * pfr_truth_solver_bytes(z.S, z.nnz / z.M);
     plan->agent_bytes = 4.0 * S * d + N * (4.0 * d + 4.0) + (t.own_phi ? 4.0 * N * S * d : 0.0) +
-                        8.0 * 3.0 * (N / PFR_AGENT_BLOCK + 1.0) + 8.0 * M * (d * d + d) + pfr_fed_bytes(cfg, z.S);
+                        8.0 * 3.0 * (N / PFR_AGENT_BLOCK + 1.0) + 8.0 * M * (d * d + d);
+    plan->fed_bytes = pfr_fed_bytes(cfg, z.S);
     const int shared = !t.own_phi && (t.avg_phi || t.avg_theta);
     const int ranks = pfr_dist_size(); /* over MPI ranks: a rank's blocks in one wave */
     const int64_t nblocks = (cfg->agents + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
@@ -98,15 +137,9 @@ pfr_status pfr_plan_host_memory(const pfr_config *cfg, int threads, double avail
                              ? 0.0
                              : pfr_engine_cpu_bytes(z.S, cfg->dim, (int)(K < 1e9 ? K : 1e9), z.M, z.nnz, threads, shared,
                                                     cfg->agents, ranks > 1 ? (nblocks + ranks - 1) / ranks : 0);
-    plan->total_bytes = plan->env_bytes + plan->truth_bytes + plan->agent_bytes + plan->engine_bytes;
+    plan->total_bytes = plan->env_bytes + plan->truth_bytes + plan->agent_bytes + plan->fed_bytes + plan->engine_bytes;
     plan->available_bytes = available;
     if (available > 0 && plan->total_bytes > available)
-        return pfr_fail(err, PFR_ERR_TOO_LARGE,
-                        "agents=%lld, dim=%d, local_steps=%d, %s, %s (S=%d) needs %.2f GiB of host memory "
-                        "(environment %.2f, ground truth %.2f, agents %.2f, CPU engine work space for %d threads "
-                        "%.2f); %.2f GiB are available: fewer agents or states, a smaller dim, or fewer threads",
-                        (long long)cfg->agents, cfg->dim, cfg->local_steps, pfr_algorithm_name(cfg->algorithm), z.keys,
-                        z.S, gib(plan->total_bytes), gib(plan->env_bytes), gib(plan->truth_bytes),
-                        gib(plan->agent_bytes), threads, gib(plan->engine_bytes), gib(available));
+        return refuse(cfg, &z, threads, plan, err);
     return PFR_OK;
 }

@@ -295,6 +295,9 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
             memcpy(sim->agent_phi + (size_t)i * S * d, sim->phi, sizeof(float) * (size_t)S * d);
     if ((st = pfr_fed_create(sim, err)) != PFR_OK)
         goto fail;
+    char fed_warning[PFR_PATH_MAX + 256];
+    if (pfr_fed_warning(sim->fed, cfg, fed_warning, sizeof fed_warning))
+        warn(sim, "%s", fed_warning);
     if (restore && (st = restore(sim, ctx, err)) != PFR_OK)
         goto fail;
 

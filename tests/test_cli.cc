@@ -466,6 +466,9 @@ TEST(Cli, BadInputsFailClearlyAndWriteNothing)
         {"garnet too large to build", kSmall,
          "--set env.kind=garnet --set env.states=1000000 --set env.actions=64 --set env.branching=1000",
          "env.states=1000000, env.actions=64, env.branching=1000", nullptr},
+        {"goals fill the grid", "env:\n  kind: gridworld\n  width: 3\n  height: 3\n  goals: 9\n", "",
+         "env.goals=9, env.starts=0: the largest connected region of type 0 of the 3x3 grid world has 9 free cells "
+         "(env.walls=0); allowed: env.goals below that", nullptr},
         {"key of another family", kSmall, "--set env.goals=3", "env.goals=3 does nothing with env.kind=cliffwalk; "
          "allowed: it applies to env.kind gridworld only", nullptr},
         {"option of another command", kSmall, "--rounds 5", "option '--rounds' does not apply to run", nullptr},
@@ -522,6 +525,34 @@ TEST(Cli, WarningsAreShownAndTheRunGoesOn)
     r = run_cli("run " + dir + "/c.yaml --set init_phi=" + dir + "/zero.npy --out " + dir + "/b");
     EXPECT_EQ(r.code, 0) << r.output;
     EXPECT_NE(r.output.find("is all zeros"), std::string::npos) << r.output;
+}
+
+// A run in which no agent ever takes part is legal but almost surely not meant: the set-up says why
+// (a trace of zeros; agents that leave before the first round and never return), the end says so.
+TEST(Cli, RunsInWhichNoAgentTakesPartAreWarnedAbout)
+{
+    const std::string dir = make_temp_dir();
+    write_file(dir + "/c.yaml", "env:\n  kind: cliffwalk\nagents: 8\ndim: 2\nrounds: 3\n");
+    save_npy(dir + "/zeros.npy", std::vector<double>(2 * 8, 0.0), {2, 8});
+    Result r = run_cli("run " + dir + "/c.yaml --set federation.availability_trace=" + dir + "/zeros.npy -o " + dir +
+                       "/a -q");
+    EXPECT_EQ(r.code, 0) << r.output;
+    EXPECT_NE(r.output.find("warning: federation.availability_trace " + dir + "/zeros.npy is 0 everywhere"),
+              std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("warning: no agent took part in any of the 3 rounds"), std::string::npos) << r.output;
+    r = run_cli("run " + dir + "/c.yaml --set federation.p_drop=1 --set federation.p_return=0 -o " + dir + "/b -q");
+    EXPECT_EQ(r.code, 0) << r.output;
+    EXPECT_NE(r.output.find("every agent leaves before the first round and never returns"), std::string::npos)
+        << r.output;
+    EXPECT_NE(r.output.find("no agent took part"), std::string::npos) << r.output;
+    // agents that leave for good, slowly: a caution with the rounds it takes, and they do take part
+    r = run_cli("run " + dir + "/c.yaml --set federation.p_drop=0.5 --set federation.p_return=0 -o " + dir + "/c -q");
+    EXPECT_EQ(r.code, 0) << r.output;
+    EXPECT_NE(r.output.find("about one of the 8 agents is left after 3 rounds"), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("no agent took part"), std::string::npos) << r.output;
+    // and an ordinary run says none of this
+    r = run_cli("run " + dir + "/c.yaml -o " + dir + "/d -q");
+    EXPECT_EQ(r.output.find("warning"), std::string::npos) << r.output;
 }
 
 // A path that is not UTF-8 (from a non-UTF-8 locale) still gives a valid JSON summary.

@@ -11,6 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include <chrono>
 #include <string>
 #include <thread>
@@ -66,6 +69,27 @@ TEST(CliRundir, AFailedResumeOrRunLeavesTheFolderAsItWas)
     EXPECT_FALSE(exists(fresh + "/checkpoint.pfr")) << "a diverged run left its periodic checkpoint";
 }
 
+// A write that fails for want of room names the file the user knows (not its temporary name) and the
+// system's reason; the run leaves nothing. The room is taken away for real: a file size limit
+// (ulimit -f, 512-byte blocks; SIGXFSZ ignored so the write fails with EFBIG instead of killing).
+TEST(CliRundir, AWriteThatFailsNamesTheFileAndTheCause)
+{
+    const std::string dir = make_temp_dir();
+    write_file(dir + "/c.yaml", "env:\n  kind: cliffwalk\nagents: 2000\ndim: 4\nrounds: 4\neval_every: 2\n");
+    const std::string limit = "trap '' XFSZ; ulimit -f 40; "; // 20 KiB: theta.npy needs 32 KB
+    Result r = run_cli("run " + dir + "/c.yaml -o " + dir + "/a -q", limit);
+    EXPECT_EQ(r.code, 1) << r.output;
+    EXPECT_NE(r.output.find(dir + "/a/theta.npy: write failed: " + strerror(EFBIG)), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find(".tmp."), std::string::npos) << r.output;
+    EXPECT_FALSE(exists(dir + "/a"));
+    // the periodic checkpoint (about 60 KB) the same way
+    r = run_cli("run " + dir + "/c.yaml -o " + dir + "/b --no-theta --set checkpoint_every=2 -q", limit);
+    EXPECT_EQ(r.code, 1) << r.output;
+    EXPECT_NE(r.output.find(dir + "/b/checkpoint.pfr: write failed: " + strerror(EFBIG)), std::string::npos)
+        << r.output;
+    EXPECT_FALSE(exists(dir + "/b"));
+}
+
 // Without a final checkpoint (--no-checkpoint) the folder keeps none: an older one would let a later
 // resume go back to its round and rewrite the results silently.
 TEST(CliRundir, NoFinalCheckpointLeavesNoOlderOneToRewindTo)
@@ -113,6 +137,33 @@ TEST(CliRundir, ARunKilledBeforeItFinishedIsRecoveredByTheNextStart)
     EXPECT_TRUE(hidden_entries(out).empty());
     EXPECT_NE(read_file(out + "/summary.json").find("\"rounds\": 12"), std::string::npos);
     EXPECT_NE(read_file(out + "/checkpoint.pfr"), ckpt);
+}
+
+// Ctrl-C during a set-up (here a 400 x 400 grid world's, about ten seconds) ends the command with 130,
+// says so, and leaves nothing: the directory it made is gone.
+TEST(CliRundir, AnInterruptedSetUpSaysSoAndLeavesNothing)
+{
+    const std::string dir = make_temp_dir(), out = dir + "/out", log = dir + "/log.txt";
+    write_file(dir + "/big.yaml", "env:\n  kind: gridworld\n  width: 400\n  height: 400\n  types: 4\nagents: 1000\n"
+                                  "dim: 4\nrounds: 2\nthreads: 1\n");
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execl(PFR_CLI_PATH, PFR_CLI_PATH, "run", (dir + "/big.yaml").c_str(), "-o", out.c_str(), (char *)nullptr);
+        _exit(127);
+    }
+    for (int k = 0; k < 400 && !exists(out); ++k) // the directory made and locked: the set-up follows
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    kill(pid, SIGINT);
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 130) << "status " << status << ": " << read_file(log);
+    EXPECT_NE(read_file(log).find("interrupted during set-up; nothing written"), std::string::npos) << read_file(log);
+    EXPECT_FALSE(exists(out));
 }
 
 } // namespace

@@ -104,8 +104,20 @@ TEST(CudaPlan, UserChunkCapAndLimits)
                                 {"dim", "16"}, {"agents", "1000"}, {"orthonormalize", "false"}});
     ASSERT_TRUE(s);
     EXPECT_EQ(pfr_cuda_plan_memory(s, (size_t)32 << 20, (size_t)1 << 30, &p), PFR_ERR_DEVICE_MEMORY);
+    EXPECT_NE(std::string(pfr_sim_last_error(s)).find("every agent's own Phi (local_rep) takes most of it"),
+              std::string::npos) << pfr_sim_last_error(s);
     EXPECT_EQ(pfr_cuda_plan_memory(s, (size_t)64 << 20, (size_t)1 << 30, &p), PFR_OK) << pfr_sim_last_error(s);
     EXPECT_GT(p.fixed_bytes, 1000.0 * 625 * 16 * 4);
+    pfr_sim_destroy(s);
+
+    // a long federation.max_delay keeps that many copies of Phi: 201 x 2500 states x 16 floats = 32 MB
+    // for 64 agents; the refusal names max_delay, not the agents
+    s = make("pfedtd_rep", "1", {{"env.kind", "gridworld"}, {"env.width", "50"}, {"env.height", "50"}, {"dim", "16"},
+                                 {"agents", "64"}, {"federation.max_delay", "200"}});
+    ASSERT_TRUE(s);
+    EXPECT_EQ(pfr_cuda_plan_memory(s, (size_t)24 << 20, (size_t)1 << 30, &p), PFR_ERR_DEVICE_MEMORY);
+    EXPECT_NE(std::string(pfr_sim_last_error(s)).find("a smaller federation.max_delay or delay"), std::string::npos)
+        << pfr_sim_last_error(s);
     pfr_sim_destroy(s);
 }
 

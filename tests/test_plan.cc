@@ -64,8 +64,16 @@ TEST(Plan, RefusesWhatDoesNotFitAndNamesTheSizes)
     EXPECT_GE(p.agent_bytes, 4.0 * 1e6 * 48 * 16); // every agent's own Phi_i
     EXPECT_EQ(pfr_plan_host_memory(&c, 2, 1e9, &p, &err), PFR_ERR_TOO_LARGE);
     for (const char *part : {"agents=1000000", "dim=16", "local_rep", "env.width=12, env.height=4", "GiB of host memory",
-                             "0.93 GiB are available"})
+                             "0.93 GiB are available", "the largest part is agents, which shrinks with fewer agents or a smaller dim"})
         EXPECT_NE(std::string(err.msg).find(part), std::string::npos) << part << " in: " << err.msg;
+    // a long federation.max_delay keeps that many copies of Phi: the refusal names it, not the agents
+    pfr_config f = config({{"env.kind", "gridworld"}, {"env.width", "300"}, {"env.height", "300"}, {"dim", "16"},
+                           {"agents", "64"}, {"federation.max_delay", "100"}});
+    ASSERT_EQ(pfr_plan_host_memory(&f, 1, 1e12, &p, &err), PFR_OK) << err.msg;
+    EXPECT_GE(p.fed_bytes, 101.0 * 90000 * 16 * 4);
+    EXPECT_EQ(pfr_plan_host_memory(&f, 1, 0.5 * p.total_bytes, &p, &err), PFR_ERR_TOO_LARGE);
+    EXPECT_NE(std::string(err.msg).find("the largest part is federation, which shrinks with a smaller federation.max_delay (100"),
+              std::string::npos) << err.msg;
     // the CPU engine's work space: the accumulator [S, d] in double, and per thread the row maps
     pfr_config g = config({{"env.kind", "gridworld"}, {"env.width", "100"}, {"env.height", "100"}, {"dim", "16"}});
     pfr_host_plan p1, p8;

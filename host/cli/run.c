@@ -31,14 +31,22 @@
 static pfr_sim *volatile g_sim;
 static volatile sig_atomic_t g_signal, g_in_setup;
 
+/* Said from the handler with write(2) (async-signal-safe); rank 0's stderr only over MPI ranks. */
+static void say(const char *msg)
+{
+    ssize_t unused = write(STDERR_FILENO, msg, strlen(msg));
+    (void)unused;
+}
+
 static void on_signal(int sig)
 {
     if (g_signal || g_in_setup) {
+        say(g_in_setup ? "\npfedrl: interrupted during set-up; nothing written, the output directory as it was\n"
+                       : "\npfedrl: stopped at once by a second signal; the final outputs not written (the next "
+                         "start in the directory puts back the earlier results)\n");
         if (g_in_setup)
             pfr_rundir_signal_cleanup();
-        signal(sig, SIG_DFL); /* end as the signal would (exit status 128 + sig) */
-        raise(sig);
-        _exit(128 + sig);
+        _exit(128 + sig); /* what a shell reports for a signal (the interrupted run's code, too) */
     }
     g_signal = sig;
     if (g_sim)
@@ -199,6 +207,9 @@ int pfr_cli_run(const pfr_run_request *q)
         pfr_sim_destroy(sim);
         return PFR_EXIT_RUN_FAILED;
     }
+    if (lead && st == PFR_OK && pfr_sim_round(sim) > from && sim->agent_steps == 0) /* e.g. tiny participation */
+        fprintf(stderr, "pfedrl: warning: no agent took part in any of the %lld rounds: Phi and every theta are where "
+                        "they started (participation, federation.*)\n", (long long)pfr_sim_round(sim));
     /* over MPI ranks: every rank's agents into the host arrays (a collective), for rank 0's files */
     st = pfr_sim_gather(sim);
     if (getenv("PFEDRL_TEST_SUMS_DIGEST")) { /* tests: the sums themselves, bit for bit (a collective) */

@@ -283,25 +283,28 @@ int pfr_rundir_row(pfr_rundir *r, const pfr_sim *sim, pfr_error *err)
 {
     const char *hook = getenv("PFEDRL_TEST_FAIL_WRITE_AT_ROUND"); /* tests: a disk that fills up */
     if (hook && pfr_sim_round(sim) >= atoll(hook))
-        return pfr_cli_fail(err, "write to %s/metrics.csv failed: No space left on device (PFEDRL_TEST_FAIL_WRITE_AT_ROUND, "
+        return pfr_cli_fail(err, "%s/metrics.csv: write failed: No space left on device (PFEDRL_TEST_FAIL_WRITE_AT_ROUND, "
                             "made by a test)", r->dir);
     const size_t n = pfr_sim_metrics_count(sim);
     for (; r->rows < n; ++r->rows) {
         pfr_cli_metrics_row(r->live, sim, r->rows);
         pfr_cli_by_type_rows(r->live_type, sim, r->rows);
     }
-    if (fflush(r->live) != 0 || fflush(r->live_type) != 0 || ferror(r->live) || ferror(r->live_type))
-        return pfr_cli_fail(err, "write to %s/metrics.csv failed: %s", r->dir, strerror(errno));
+    if (fflush(r->live) != 0 || ferror(r->live))
+        return pfr_cli_fail(err, "%s/metrics.csv: write failed: %s", r->dir, strerror(errno));
+    if (fflush(r->live_type) != 0 || ferror(r->live_type))
+        return pfr_cli_fail(err, "%s/metrics_by_type.csv: write failed: %s", r->dir, strerror(errno));
     return 0;
 }
 
 int pfr_rundir_finish(pfr_rundir *r, pfr_sim *sim, const pfr_final *what, pfr_error *err)
 {
     int ok = pfr_rundir_row(r, sim, err) == 0;
-    const int closed = fclose(r->live) == 0 && fclose(r->live_type) == 0;
+    const int c1 = fclose(r->live), e1 = errno, c2 = fclose(r->live_type), e2 = errno;
     r->live = r->live_type = NULL;
-    if (ok && !closed)
-        ok = pfr_cli_fail(err, "write to %s/metrics.csv failed", r->dir) == 0;
+    if (ok && (c1 != 0 || c2 != 0))
+        ok = pfr_cli_fail(err, "%s/%s: write failed: %s", r->dir, c1 ? "metrics.csv" : "metrics_by_type.csv",
+                          strerror(c1 ? e1 : e2)) == 0;
     pfr_stage sg = {.n = 0};
     if (ok)
         ok = pfr_cli_stage_results(&sg, r->dir, sim, what, err) == 0;

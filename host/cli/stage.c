@@ -41,10 +41,30 @@ FILE *pfr_stage_open(pfr_stage *sg, const char *dir, const char *name, pfr_error
 
 int pfr_stage_close(pfr_stage *sg, FILE *f, pfr_error *err)
 {
-    const int bad = ferror(f);
-    if (fclose(f) != 0 || bad)
-        return pfr_cli_fail(err, "write to %s failed", sg->tmp[sg->n - 1]);
+    /* a failed fprintf leaves its errno (later ones on the same stream fail the same way) */
+    int e = ferror(f) ? (errno ? errno : EIO) : 0;
+    if (fflush(f) != 0 && !e)
+        e = errno;
+    if (fclose(f) != 0 && !e)
+        e = errno;
+    if (e)
+        return pfr_cli_fail(err, "%s: write failed: %s", sg->tmp[sg->n - 1], strerror(e));
     return 0;
+}
+
+/* A message that names a temporary file names the file it stands for ("DIR/phi.npy"), which is
+ * what the user knows (the temporary one is gone). */
+static void name_final(const pfr_stage *sg, pfr_error *err)
+{
+    for (int i = 0; err && i < sg->n; ++i) {
+        const char *at = strstr(err->msg, sg->tmp[i]);
+        if (!at)
+            continue;
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%.*s%s%s", (int)(at - err->msg), err->msg, sg->final[i], at + strlen(sg->tmp[i]));
+        memcpy(err->msg, msg, sizeof msg);
+        return;
+    }
 }
 
 /* rename(), or a failure on purpose where the tests ask for one (PFEDRL_FAULT_RENAME=NAME: the
@@ -62,6 +82,8 @@ static int do_rename(const char *from, const char *to)
 int pfr_stage_finish(pfr_stage *sg, int ok, pfr_error *err)
 {
     int done = 0, rc = ok ? 0 : -1;
+    if (!ok)
+        name_final(sg, err);
     for (; rc == 0 && done < sg->n; ++done)
         if (do_rename(sg->tmp[done], sg->final[done]) != 0) {
             rc = pfr_cli_fail(err, "cannot rename into %s: %s", sg->final[done], strerror(errno));

@@ -62,14 +62,20 @@ pfr_status pfr_cuda_plan_memory(pfr_sim *sim, size_t free_bytes, size_t total_by
     plan->chunk_block_bytes = per_block + PFR_AGENT_BLOCK * per_agent;
     const double budget = 0.9 * (double)free_bytes - plan->fixed_bytes;
     const double fit = budget > 0 ? budget / plan->chunk_block_bytes : 0.0;
-    if (fit < 1.0)
+    if (fit < 1.0) { /* name what takes most of it, and the key that makes it smaller */
+        const double hist = sim->fed_slots * 4.0 * S * d, own = sim->own_phi ? 4.0 * N * S * d : 0.0;
+        const char *why = hist > 0.5 * plan->fixed_bytes ? "a smaller federation.max_delay or delay: the history of "
+                                                           "Phi it keeps takes most of it"
+                          : own > 0.5 * plan->fixed_bytes ? "fewer agents or a smaller dim: every agent's own Phi "
+                                                            "(local_rep) takes most of it"
+                                                          : "fewer agents, a smaller dim, or the CPU engine";
         return pfr_sim_fail(sim, PFR_ERR_DEVICE_MEMORY,
                             "agents=%lld, S=%d, dim=%d, local_steps=%d (%s) need %.2f GiB of device memory for the "
-                            "agents' state plus %.2f MiB per chunk of %d agents; %.2f GiB of %.2f GiB are free "
-                            "(fewer agents, a smaller dim, or the CPU engine)",
+                            "agents' state plus %.2f MiB per chunk of %d agents; %.2f GiB of %.2f GiB are free (%s)",
                             (long long)sim->N, sim->S, sim->d, sim->K, pfr_algorithm_name(sim->cfg.algorithm),
                             plan->fixed_bytes / 1073741824.0, plan->chunk_block_bytes / 1048576.0, PFR_AGENT_BLOCK,
-                            (double)free_bytes / 1073741824.0, (double)total_bytes / 1073741824.0);
+                            (double)free_bytes / 1073741824.0, (double)total_bytes / 1073741824.0, why);
+    }
     int64_t blocks = fit < (double)plan->nblocks ? (int64_t)fit : plan->nblocks;
     if (plan->sparse) { /* an entry's value, (agent in chunk << slot bits) | slot, and its index fit 31 bits */
         const int64_t cap = ((int64_t)1 << (31 - pfr_slot_bits(plan->R))) / PFR_AGENT_BLOCK;
