@@ -536,6 +536,13 @@ pfr_status pfr_checkpoint_config(const char *path, pfr_config *cfg, pfr_error *e
 pfr_status pfr_sim_load(const char *path, const char *const *overrides, size_t count, pfr_setup_progress_fn fn,
                         void *user, pfr_sim **out, pfr_error *err)
 {
+    return pfr_sim_load_stoppable(path, overrides, count, fn, user, NULL, out, err);
+}
+
+pfr_status pfr_sim_load_stoppable(const char *path, const char *const *overrides, size_t count,
+                                  pfr_setup_progress_fn fn, void *user, const volatile int *stop, pfr_sim **out,
+                                  pfr_error *err)
+{
     if (!path || !out || (count && !overrides))
         return pfr_fail(err, PFR_ERR_INVALID_ARGUMENT, "pfr_sim_load: NULL argument");
     *out = NULL;
@@ -589,7 +596,7 @@ pfr_status pfr_sim_load(const char *path, const char *const *overrides, size_t c
     if (st == PFR_OK && c.nhist > c.round + 1)
         st = bad(&r, "more evaluations than rounds");
     if (st == PFR_OK) {
-        st = pfr_sim_build(&cfg, fn, user, restore, &c, out, err);
+        st = pfr_sim_build(&cfg, fn, user, stop, restore, &c, out, err);
         if (st == PFR_OK && ((uint32_t)(*out)->S != S || (uint32_t)(*out)->M != M)) {
             pfr_sim_destroy(*out);
             *out = NULL;

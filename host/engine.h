@@ -234,12 +234,12 @@ int pfr_resolve_threads(int want);
  * (NaN for types no agent has). */
 pfr_status pfr_evaluate(pfr_sim *sim, pfr_metrics *out, double *by_type);
 
-/* Set-up (sim.c): pfr_sim_create_ex, with restore (may be NULL) called on the built handle before
+/* Set-up (sim_setup.c): pfr_sim_create_stoppable, with restore (may be NULL) called on the built handle before
  * its engine starts, to overwrite the initial state (checkpoint.c); a non-OK status it returns
  * fails the set-up, with its message in err. */
 typedef pfr_status (*pfr_restore_fn)(pfr_sim *sim, void *ctx, pfr_error *err);
-pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, void *user, pfr_restore_fn restore,
-                         void *ctx, pfr_sim **out, pfr_error *err);
+pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, void *user, const volatile int *stop,
+                         pfr_restore_fn restore, void *ctx, pfr_sim **out, pfr_error *err);
 /* Room for n evaluations in the history (sim.c). */
 pfr_status pfr_sim_reserve_history(pfr_sim *sim, size_t n);
 

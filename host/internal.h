@@ -162,8 +162,9 @@ typedef struct pfr_truth {
     double *vstar;
     int vi_iters;    /* value-iteration sweeps of the slowest type */
 } pfr_truth;
-/* Called as types are done: `done` of M (first with 0). */
-typedef void (*pfr_truth_progress_fn)(void *user, int done, int M);
+/* Called as types are done: `done` of M (first with 0); non-zero asks the types not yet started to
+ * be skipped (the set-up is being stopped: PFR_ERR_INTERRUPTED). */
+typedef int (*pfr_truth_progress_fn)(void *user, int done, int M);
 /* Up to this many states the ground truth is solved by dense LU, above by a sparse direct solver. */
 #define PFR_TRUTH_DENSE_MAX 1024
 pfr_status pfr_truth_compute(const pfr_env *env, double gamma, pfr_truth *out, pfr_error *err);

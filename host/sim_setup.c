@@ -65,34 +65,48 @@ static void warn(pfr_sim *sim, const char *fmt, ...)
 typedef struct setup_report {
     pfr_setup_progress_fn fn;
     void *user;
+    const volatile int *stop; /* the caller stopping the set-up (NULL: it cannot) */
 } setup_report;
 
-static void report(const setup_report *r, const char *stage, double fraction)
+/* A stage reached: reported; non-zero if the caller asked the set-up to stop. */
+static int report(const setup_report *r, const char *stage, double fraction)
 {
     if (r->fn)
         r->fn(r->user, stage, fraction);
+    return r->stop && *r->stop;
 }
 
-static void truth_progress(void *user, int done, int M)
+static int truth_progress(void *user, int done, int M)
 {
-    report(user, "ground truth", (double)done / (double)M);
+    return report(user, "ground truth", (double)done / (double)M);
+}
+
+static pfr_status stopped(pfr_error *err, const char *stage)
+{
+    return pfr_fail(err, PFR_ERR_INTERRUPTED, "set-up stopped before %s (asked to stop)", stage);
 }
 
 pfr_status pfr_sim_create(const pfr_config *cfg, pfr_sim **out, pfr_error *err)
 {
-    return pfr_sim_build(cfg, NULL, NULL, NULL, NULL, out, err);
+    return pfr_sim_build(cfg, NULL, NULL, NULL, NULL, NULL, out, err);
 }
 
 pfr_status pfr_sim_create_ex(const pfr_config *cfg, pfr_setup_progress_fn progress, void *user, pfr_sim **out,
                              pfr_error *err)
 {
-    return pfr_sim_build(cfg, progress, user, NULL, NULL, out, err);
+    return pfr_sim_build(cfg, progress, user, NULL, NULL, NULL, out, err);
 }
 
-pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, void *user, pfr_restore_fn restore,
-                         void *ctx, pfr_sim **out, pfr_error *err)
+pfr_status pfr_sim_create_stoppable(const pfr_config *cfg, pfr_setup_progress_fn progress, void *user,
+                                    const volatile int *stop, pfr_sim **out, pfr_error *err)
 {
-    const setup_report rep = {progress, user};
+    return pfr_sim_build(cfg, progress, user, stop, NULL, NULL, out, err);
+}
+
+pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, void *user, const volatile int *stop,
+                         pfr_restore_fn restore, void *ctx, pfr_sim **out, pfr_error *err)
+{
+    const setup_report rep = {progress, user, stop};
     const double setup_t0 = pfr_now_s();
     if (!cfg || !out)
         return pfr_fail(err, PFR_ERR_INVALID_ARGUMENT, "pfr_sim_create: NULL argument");
@@ -149,7 +163,10 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
     if (threads > omp_get_num_procs())
         warn(sim, "threads=%d exceeds the %d cores this process can use: the threads take turns (same results, "
                   "no faster)", threads, omp_get_num_procs());
-    report(&rep, "environment", 0.0);
+    if (report(&rep, "environment", 0.0)) {
+        st = stopped(err, "the environment");
+        goto fail;
+    }
     sim->control = cfg->control.kind;
     st = sim->control ? pfr_env_create_mdp(&cfg->env, &sim->env, err) : pfr_env_create(&cfg->env, &sim->env, err);
     if (st != PFR_OK)
@@ -222,9 +239,15 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
     for (int q = 0; q < sim->type_count; ++q) /* agents per type / N; held-out types weigh 0 */
         sim->type_weight[sim->type_first + q] =
             (double)(N / sim->type_count + (q < N % sim->type_count ? 1 : 0)) / (double)N;
-    report(&rep, "best rank-d error", 0.0);
+    if (report(&rep, "best rank-d error", 0.0)) {
+        st = stopped(err, "the best rank-d error");
+        goto fail;
+    }
     sim->best_rank_d = sim->tabular ? 0.0 : pfr_truth_best_rank_d(&sim->truth, sim->type_weight, d);
-    report(&rep, "initial representation", 0.0);
+    if (report(&rep, "initial representation", 0.0)) {
+        st = stopped(err, "the initial representation");
+        goto fail;
+    }
 
     if (restore) {
         /* a checkpoint's Phi replaces it (restore, below): init_phi, which the run started from, is
@@ -301,7 +324,10 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
     if (restore && (st = restore(sim, ctx, err)) != PFR_OK)
         goto fail;
 
-    report(&rep, "engine", 0.0);
+    if (report(&rep, "engine", 0.0)) {
+        st = stopped(err, "the engine");
+        goto fail;
+    }
 #ifdef PFR_HAVE_CUDA
     if (cfg->backend == PFR_BACKEND_CUDA) {
         /* loaded only now (or by auto's check above, where a driver is found): a CPU run never pays for CUDA */

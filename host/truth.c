@@ -329,9 +329,9 @@ pfr_status pfr_truth_compute_with(const pfr_env *env, double gamma, int sparse, 
         pfr_truth_free(t);
         return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory for the ground truth (S=%d, M=%d)", S, M);
     }
-    int done = 0;
+    int done = 0, halt = 0; /* halt: the caller is stopping the set-up (types not started are skipped) */
     if (progress)
-        progress(user, 0, M);
+        halt = progress(user, 0, M) != 0;
     /* The factorizations' dense blocks are small: a multithreaded BLAS (OpenBLAS, where the system
      * has it) is held to one thread meanwhile, else its idle threads spin and yield (measured: 15%
      * of the time) and, with types solved side by side, fight over the cores. Found at run time:
@@ -347,12 +347,21 @@ pfr_status pfr_truth_compute_with(const pfr_env *env, double gamma, int sparse, 
     }
 #pragma omp parallel for num_threads(T) schedule(dynamic, 1)
     for (int m = 0; m < M; ++m) {
+        int halted;
+#pragma omp atomic read
+        halted = halt;
+        if (halted) {
+            st[m] = PFR_ERR_INTERRUPTED;
+            continue;
+        }
         st[m] = truth_type(env, gamma, sparse, t, m, scratch + (size_t)S * omp_get_thread_num(), &rv[m], &rmu[m], &msg[m]);
 #pragma omp critical(pfr_truth_progress)
         {
             ++done;
-            if (progress)
-                progress(user, done, M);
+            if (progress && progress(user, done, M) != 0) {
+#pragma omp atomic write
+                halt = 1;
+            }
         }
     }
     if (blas_set && blas_threads > 0)
@@ -361,6 +370,8 @@ pfr_status pfr_truth_compute_with(const pfr_env *env, double gamma, int sparse, 
     for (int m = 0; m < M && result == PFR_OK; ++m) { /* the first failing type, in order */
         if (st[m] == PFR_ERR_NO_MEMORY)
             result = pfr_fail(err, st[m], "out of memory for the ground truth (S=%d)", S);
+        else if (st[m] == PFR_ERR_INTERRUPTED)
+            result = pfr_fail(err, st[m], "set-up stopped during the ground truth (%d of %d types done)", done, M);
         else if (st[m] != PFR_OK)
             result = pfr_fail(err, st[m], "%s", msg[m].msg);
         t->resid_v = fmax(t->resid_v, rv[m]);

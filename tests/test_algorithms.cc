@@ -621,4 +621,46 @@ TEST(Api, SetUpReportsItsStagesInOrder)
     EXPECT_EQ(truth_last, 1.0);
 }
 
+// A set-up its caller stops (here: its progress callback, as a Python Ctrl-C does from another
+// thread) ends at the next stage with PFR_ERR_INTERRUPTED and no handle: at every stage a stop can
+// come, types of the ground truth not yet started included.
+TEST(Api, ASetUpStopsAtTheNextStageWhenAsked)
+{
+    struct Ask {
+        std::string at;
+        double after = 0; // the ground truth: stop once this fraction of types is done
+        volatile int stop = 0;
+        std::vector<std::string> seen;
+    };
+    auto fn = [](void *user, const char *stage, double fraction) {
+        auto *a = static_cast<Ask *>(user);
+        a->seen.push_back(stage);
+        if (a->at == stage && fraction >= a->after)
+            a->stop = 1;
+    };
+    pfr_config c = config_from(cliff("pfedtd_rep"));
+    ASSERT_EQ(pfr_config_set(&c, "threads", "1", nullptr), PFR_OK);
+    for (const char *stage : {"environment", "ground truth", "best rank-d error", "initial representation", "engine"}) {
+        SCOPED_TRACE(stage);
+        Ask a;
+        a.at = stage;
+        a.after = std::string(stage) == "ground truth" ? 0.25 : 0.0; // one of the 4 types solved
+        pfr_sim *s = reinterpret_cast<pfr_sim *>(&a); // must come back NULL
+        pfr_error err;
+        EXPECT_EQ(pfr_sim_create_stoppable(&c, fn, &a, &a.stop, &s, &err), PFR_ERR_INTERRUPTED);
+        EXPECT_EQ(s, nullptr);
+        EXPECT_NE(std::string(err.msg).find("set-up stopped"), std::string::npos) << err.msg;
+        EXPECT_EQ(std::count(a.seen.begin(), a.seen.end(), "ready"), 0);
+        EXPECT_EQ(a.seen.back(), stage); // nothing after the stage that asked
+        if (a.at == "ground truth") {
+            EXPECT_EQ(std::count(a.seen.begin(), a.seen.end(), "ground truth"), 2); // 0 done, then 1 of 4
+        }
+    }
+    Ask never; // never asked: a whole set-up
+    pfr_sim *s = nullptr;
+    pfr_error err;
+    ASSERT_EQ(pfr_sim_create_stoppable(&c, fn, &never, &never.stop, &s, &err), PFR_OK) << err.msg;
+    pfr_sim_destroy(s);
+}
+
 } // namespace

@@ -196,6 +196,12 @@ pfr_status pfr_sim_create(const pfr_config *cfg, pfr_sim **out, pfr_error *err);
 typedef void (*pfr_setup_progress_fn)(void *user, const char *stage, double fraction);
 pfr_status pfr_sim_create_ex(const pfr_config *cfg, pfr_setup_progress_fn fn, void *user, pfr_sim **out,
                              pfr_error *err);
+/* The same, and a set-up its caller can stop (Ctrl-C in a host language): *stop (may be NULL) is
+ * read at each stage and as the ground truth's types are done; once it is non-zero the set-up ends
+ * there with PFR_ERR_INTERRUPTED, nothing kept (*out NULL). Set it from another thread or a signal
+ * handler. pfr_sim_load_stoppable: pfr_sim_load's counterpart (below). */
+pfr_status pfr_sim_create_stoppable(const pfr_config *cfg, pfr_setup_progress_fn fn, void *user,
+                                    const volatile int *stop, pfr_sim **out, pfr_error *err);
 void pfr_sim_destroy(pfr_sim *sim);
 void pfr_sim_set_progress(pfr_sim *sim, pfr_progress_fn fn, void *user);
 
@@ -220,6 +226,9 @@ void pfr_sim_request_stop(pfr_sim *sim);
 pfr_status pfr_sim_save(pfr_sim *sim, const char *path, pfr_error *err);
 pfr_status pfr_sim_load(const char *path, const char *const *overrides, size_t count, pfr_setup_progress_fn fn,
                         void *user, pfr_sim **out, pfr_error *err);
+pfr_status pfr_sim_load_stoppable(const char *path, const char *const *overrides, size_t count,
+                                  pfr_setup_progress_fn fn, void *user, const volatile int *stop, pfr_sim **out,
+                                  pfr_error *err);
 /* Write a checkpoint to `path` every checkpoint_every rounds while running ("" or NULL: never). */
 pfr_status pfr_sim_set_checkpoint(pfr_sim *sim, const char *path);
 /* Evaluate now, without recording into the history. */

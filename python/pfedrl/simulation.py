@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ctypes
+import operator
 import os
 import signal
 import sys
@@ -33,6 +34,11 @@ class ConfigError(PfedrlError, ValueError):
     """A configuration key, value or file the library refused."""
 
 
+class ArgumentError(PfedrlError, ValueError):
+    """An argument out of its range (a round count, a type, an agent), refused before the library
+    sees it: C would wrap it silently."""
+
+
 def _raise(status: int, message: str) -> None:
     if status == _lib.ERR_CONFIG:
         raise ConfigError(status, message)
@@ -45,12 +51,42 @@ def _check(status: int, err: Optional[Error] = None, what: str = "") -> None:
         _raise(status, f"{what}: {msg}" if what and msg else (msg or what))
 
 
+_INT64_MAX = 2**63 - 1
+
+
+def _integer(value: Any, name: str, lo: int, hi: int) -> int:
+    """An integer argument checked as Python code expects, before C would wrap it silently
+    (2**64 + 2 as 2, 1.7 as 1): TypeError for what is not an integer (a float, a string, a bool),
+    ValueError outside [lo, hi]."""
+    if isinstance(value, bool) or not hasattr(type(value), "__index__"):
+        raise TypeError(f"{name} must be an integer, not {type(value).__name__} {value!r}")
+    v = operator.index(value)
+    if not lo <= v <= hi:
+        raise ArgumentError(_lib.ERR_INVALID_ARGUMENT, f"{name} must be in [{lo}, {hi}], not {v}")
+    return v
+
+
+def _c_text(value: Any, what: str) -> bytes:
+    """Text for C: a str (or a path), without NUL bytes (C would end the text there)."""
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if isinstance(value, bytes):
+        raise TypeError(f"{what} must be a str, not bytes {value!r}")
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, not {type(value).__name__} {value!r}")
+    if "\0" in value:
+        raise ValueError(f"{what} {value!r} holds a NUL byte; allowed: text without one")
+    return value.encode()
+
+
 def _text(value: Any) -> str:
     """A Python value as the config's text form (booleans as true/false)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (os.PathLike,)):
         return os.fspath(value)
+    if isinstance(value, bytes):
+        raise TypeError(f"config values are str, numbers or bools, not bytes {value!r}")
     return str(value)
 
 
@@ -58,6 +94,8 @@ def _flatten(overrides: Mapping[str, Any], prefix: str = "") -> Dict[str, str]:
     """{"env": {"kind": "gridworld"}, "env__width": 20, "alpha": 0.1} -> dotted keys, text values."""
     out: Dict[str, str] = {}
     for key, value in overrides.items():
+        if not isinstance(key, str):
+            raise TypeError(f"config keys are str, not {type(key).__name__} {key!r}")
         name = prefix + key.replace("__", ".")
         if isinstance(value, Mapping):
             out.update(_flatten(value, name + "."))
@@ -96,15 +134,16 @@ class _Config:
         _check(lib.pfr_config_create(ctypes.byref(self.ptr), ctypes.byref(err)), err)
 
     def load(self, path: PathLike) -> None:
-        p = os.fspath(path)
+        p = _c_text(path, "config")
         if not os.path.exists(p):
-            raise ConfigError(_lib.ERR_IO, f"config file {p!r} does not exist")
+            raise ConfigError(_lib.ERR_IO, f"config file {p.decode()!r} does not exist")
         err = Error()
-        _check(lib.pfr_config_load_yaml(self.ptr, p.encode(), ctypes.byref(err)), err)
+        _check(lib.pfr_config_load_yaml(self.ptr, p, ctypes.byref(err)), err)
 
     def set(self, key: str, value: str) -> None:
         err = Error()
-        _check(lib.pfr_config_set(self.ptr, key.encode(), value.encode(), ctypes.byref(err)), err)
+        k, v = _c_text(key, "config key"), _c_text(value, f"the value of {key}")
+        _check(lib.pfr_config_set(self.ptr, k, v, ctypes.byref(err)), err)
 
     def close(self) -> None:
         if self.ptr:
@@ -172,19 +211,33 @@ class Simulation:
                 cfg.load(config)
             for k, v in {**_flatten(keys), **_flatten(overrides or {})}.items():
                 cfg.set(k, v)
-            self._create(lambda fn, err: lib.pfr_sim_create_ex(cfg.ptr, fn, None, ctypes.byref(self._ptr), err),
-                         progress)
+            self._create(lambda fn, stop, err: lib.pfr_sim_create_stoppable(cfg.ptr, fn, None, stop,
+                                                                            ctypes.byref(self._ptr), err), progress)
         finally:
             cfg.close()
 
-    def _create(self, call: Callable[[Any, Any], int], progress: bool) -> None:
+    def _create(self, call: Callable[[Any, Any, Any], int], progress: bool) -> None:
+        """The set-up, in a worker thread so that Ctrl-C reaches this one at once (the library holds
+        no Python lock meanwhile): it then asks the set-up to stop at its next stage, waits for that,
+        and raises KeyboardInterrupt with nothing kept."""
         bar = _Progress(progress)
         fn = _lib.SETUP_PROGRESS_FN(lambda _u, stage, frac: bar.setup(stage.decode(), frac))
-        err = Error()
+        err, stop, status = Error(), ctypes.c_int(0), []
+        worker = threading.Thread(target=lambda: status.append(call(fn, ctypes.byref(stop), ctypes.byref(err))),
+                                  name="pfedrl set-up", daemon=True)
+        worker.start()
         try:
-            _check(call(fn, ctypes.byref(err)), err)
+            while worker.is_alive():
+                worker.join(0.05)
+        except KeyboardInterrupt:
+            stop.value = 1
+            worker.join()
+            if status and status[0] == _lib.OK:  # it ended before it saw the request
+                self.close()
+            raise KeyboardInterrupt("set-up stopped; nothing kept") from None
         finally:
             bar.close()
+        _check(status[0], err)
         self._on_round = _lib.PROGRESS_FN(self._round_callback)
         self._bar: Optional[_Progress] = None
         lib.pfr_sim_set_progress(self._ptr, self._on_round, None)
@@ -199,15 +252,15 @@ class Simulation:
         """A simulation from a checkpoint written by :meth:`save` (or ``pfedrl run``): running it on
         gives the same bits as a run that never stopped. ``overrides`` may change only what does not
         change results (rounds, threads, backend, eval_every, checkpoint_every, cuda_*)."""
-        p = os.fspath(path)
-        if not os.path.exists(p):
-            raise PfedrlError(_lib.ERR_IO, f"checkpoint {p!r} does not exist")
-        pairs = [f"{k}={v}".encode() for k, v in _flatten(overrides).items()]
+        cp = _c_text(path, "checkpoint")
+        if not os.path.exists(cp):
+            raise PfedrlError(_lib.ERR_IO, f"checkpoint {cp.decode()!r} does not exist")
+        pairs = [_c_text(f"{k}={v}", "override") for k, v in _flatten(overrides).items()]
         arr = (ctypes.c_char_p * max(1, len(pairs)))(*pairs)
         self = cls.__new__(cls)
         self._ptr = ctypes.c_void_p()
-        self._create(lambda fn, err: lib.pfr_sim_load(p.encode(), arr, len(pairs), fn, None, ctypes.byref(self._ptr), err),
-                     progress)
+        self._create(lambda fn, stop, err: lib.pfr_sim_load_stoppable(cp, arr, len(pairs), fn, None, stop,
+                                                                      ctypes.byref(self._ptr), err), progress)
         return self
 
     # ---- life ----------------------------------------------------------------------------------
@@ -245,9 +298,8 @@ class Simulation:
         Ctrl-C stops at the end of the current round (the simulation stays usable: save it or run
         on) and raises KeyboardInterrupt. Returns self."""
         h = self._handle()
-        if int(rounds) < 0:
-            raise ValueError(f"rounds must be >= 0, not {rounds}")
-        self._bar = _Progress(progress, self.round + int(rounds))
+        rounds = _integer(rounds, "rounds", 0, _INT64_MAX - self.round)
+        self._bar = _Progress(progress, self.round + rounds)
         interrupted = []
         old = None
         if threading.current_thread() is threading.main_thread():
@@ -256,7 +308,7 @@ class Simulation:
                 lib.pfr_sim_request_stop(h)
             old = signal.signal(signal.SIGINT, on_sigint)
         try:
-            status = lib.pfr_sim_run(h, int(rounds))
+            status = lib.pfr_sim_run(h, rounds)
         finally:
             if old is not None:
                 signal.signal(signal.SIGINT, old)
@@ -279,7 +331,7 @@ class Simulation:
     def save(self, path: PathLike) -> None:
         """Write a checkpoint (versioned, with a CRC-32; written to a temporary file, then renamed)."""
         err = Error()
-        _check(lib.pfr_sim_save(self._handle(), os.fspath(path).encode(), ctypes.byref(err)), err)
+        _check(lib.pfr_sim_save(self._handle(), _c_text(path, "checkpoint path"), ctypes.byref(err)), err)
 
     # ---- what it is ----------------------------------------------------------------------------
     @property
@@ -379,7 +431,8 @@ class Simulation:
 
     def agent_phi(self, agent: int) -> np.ndarray:
         """Phi as agent ``agent`` sees it: the shared one, or its own (local learners)."""
-        return self._get(lib.pfr_sim_get_agent_phi, (self.num_states, self.dim), np.float32, int(agent))
+        agent = _integer(agent, "agent", 0, self.num_agents - 1)
+        return self._get(lib.pfr_sim_get_agent_phi, (self.num_states, self.dim), np.float32, agent)
 
     @property
     def theta(self) -> np.ndarray:
@@ -410,8 +463,9 @@ class Simulation:
     def ground_truth(self, type: int) -> Tuple[np.ndarray, np.ndarray]:
         """Type ``type``'s true values V_m and stationary distribution mu_m, float64 [S] each."""
         S = self.num_states
+        type = _integer(type, "type", 0, self.num_types - 1)
         v, mu = np.empty(S), np.empty(S)
-        status = lib.pfr_sim_get_ground_truth(self._handle(), int(type), v.ctypes.data_as(ctypes.c_void_p),
+        status = lib.pfr_sim_get_ground_truth(self._handle(), type, v.ctypes.data_as(ctypes.c_void_p),
                                               mu.ctypes.data_as(ctypes.c_void_p), S)
         if status != _lib.OK:
             self._fail(status, "ground_truth")

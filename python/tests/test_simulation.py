@@ -165,9 +165,9 @@ def test_every_other_error_path_raises(cliffwalk: str, tmp_path: Path) -> None:
         pfedrl.Simulation.load(junk)
     assert "junk.pfr" in str(e.value)
     sim = pfedrl.Simulation(config=cliffwalk, agents=8)
-    with pytest.raises(pfedrl.PfedrlError, match="out of range"):
+    with pytest.raises(pfedrl.PfedrlError, match=r"type must be in \[0, 3\], not 99"):
         sim.ground_truth(99)
-    with pytest.raises(pfedrl.PfedrlError, match="out of range"):
+    with pytest.raises(pfedrl.PfedrlError, match=r"agent must be in \[0, 7\], not 8"):
         sim.agent_phi(8)
     sim.run(2)
     ck = tmp_path / "ck.pfr"
@@ -251,3 +251,56 @@ def test_control_metrics(cliffwalk: str) -> None:
     assert m["value_error"] < sim.metrics[0]["value_error"] == 1.0  # the error of Q, from an empty table
     assert sim.phi.shape == (48 * 4, 1)
 
+
+
+def test_arguments_are_checked_before_c_would_wrap_or_cut_them(cliffwalk: str, tmp_path: Path) -> None:
+    sim = pfedrl.Simulation(config=cliffwalk, agents=8)
+    for bad in (2**64 + 2, 2**63, -1):  # 2**64 + 2 ran 2 rounds through ctypes' int64
+        with pytest.raises(ValueError, match="rounds must be in"):
+            sim.run(bad)
+    for bad in (1.7, 2.0, "2", True, None):  # 1.7 ran one round
+        with pytest.raises(TypeError, match="rounds must be an integer"):
+            sim.run(bad)
+    assert sim.round == 0
+    sim.run(np.int64(2))  # NumPy integers are integers
+    assert sim.round == 2
+    with pytest.raises(pfedrl.ArgumentError, match=r"type must be in \[0, 3\], not 4294967296"):
+        sim.ground_truth(2**32)  # was type 0 through ctypes' int
+    with pytest.raises(ValueError):
+        sim.ground_truth(-1)
+    with pytest.raises(TypeError):
+        sim.ground_truth(0.0)
+    with pytest.raises(ValueError, match=r"agent must be in \[0, 7\]"):
+        sim.agent_phi(2**64)
+    # C ends text at a NUL byte: what followed it was dropped silently
+    with pytest.raises(ValueError, match="NUL"):
+        pfedrl.Simulation(config=cliffwalk, agents="8\0junk")
+    with pytest.raises(ValueError, match="NUL"):
+        pfedrl.Simulation(config=cliffwalk, overrides={"agents\0x": 8})
+    with pytest.raises(ValueError, match="NUL"):
+        pfedrl.Simulation(config=cliffwalk + "\0.txt")
+    with pytest.raises(ValueError, match="NUL"):
+        sim.save(str(tmp_path / "a.pfr") + "\0b")
+    with pytest.raises(ValueError, match="NUL"):
+        pfedrl.Simulation.load(str(tmp_path / "a.pfr") + "\0b")
+    with pytest.raises(TypeError, match="config keys are str"):
+        pfedrl.Simulation(config=cliffwalk, overrides={1: 2})
+
+
+def test_ctrl_c_during_set_up_stops_it_and_keeps_nothing(tmp_path: Path) -> None:
+    # a 400 x 400 grid world of 4 types takes seconds to set up (its ground truth, type by type); the
+    # progress report shows the stage reached: "ready" only when a set-up completes
+    code = """
+import os, signal, threading, pfedrl
+threading.Timer(1.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+try:
+    pfedrl.Simulation(env={"kind": "gridworld", "width": 400, "height": 400, "types": 4}, agents=256, threads=1,
+                      progress=True)
+    print("not stopped")
+except KeyboardInterrupt as e:
+    print("stopped:", e)
+"""
+    out = subprocess.run([os.sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "stopped: set-up stopped; nothing kept", (out.stdout, out.stderr)
+    assert "set-up:" in out.stderr and "ready" not in out.stderr, out.stderr
