@@ -43,7 +43,7 @@ struct pfr_rundir {
     FILE *live, *live_type;
     int lock_fd;          /* the directory, open and flock'ed for the run's life (-1: none) */
     int started;          /* start ran: the result names in dir are this run's (the others set aside) */
-    char recovered[64];   /* the set-aside folder of a killed run that prepare put back ("" none) */
+    char recovered[256];  /* the set-aside folder of a killed run that prepare put back ("" none) */
     int fresh;
     size_t rows;          /* evaluations written to the live files */
 };
