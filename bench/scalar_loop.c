@@ -11,6 +11,7 @@
  * prints one line: "scalar_loop: <rate> agent-steps/s (N=.. d=.. K=.. S=.. threads=.. rounds=..)",
  * round time only, the first round left out (as pfedrl's own figure).
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c11 */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>

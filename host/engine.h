@@ -227,7 +227,8 @@ pfr_status pfr_plan_host_memory(const pfr_config *cfg, int threads, double avail
 /* Bytes this process can still allocate: MemAvailable, or the cgroup's limit less its usage if that
  * is smaller (-1: unknown). */
 double pfr_host_available_bytes(void);
-/* The thread count for `threads` = want: want, or (0) OMP_NUM_THREADS when set, else every core. */
+/* The thread count for `threads` = want: want, or (0) OMP_NUM_THREADS when set, else the cores this
+ * process may use (its affinity), at most its container's CPU quota (cgroup cpu.max, rounded up). */
 int pfr_resolve_threads(int want);
 
 /* One evaluation into out (evaluate.c), the engine's state made current on the host as needed; with by_type (may be NULL), the mean value error of each type [M]

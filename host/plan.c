@@ -9,6 +9,7 @@
  * threads, and an evaluation's per-block sums. Not counted: a device engine's device memory (its
  * own plan, cuda/cuda_plan.c) and allocations below a megabyte.
  */
+#include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,11 +20,50 @@
 #include "engine.h"
 #include "federation.h"
 
+/* The CPUs a container's quota allows (cgroup v2 cpu.max "quota period", v1 cfs_quota_us and
+ * cfs_period_us), rounded up; 0 if there is no quota. A container limited to 2 CPUs on a 64-core
+ * host sees 64 cores: 64 threads there would take turns on 2 (each round waits for the slowest). */
+static int quota_cpus(void)
+{
+    const char *root = getenv("PFEDRL_TEST_CGROUP"); /* tests: a folder standing for /sys/fs/cgroup */
+    char path[512];
+    double quota = -1.0, period = -1.0;
+    snprintf(path, sizeof path, "%s/cpu.max", root ? root : "/sys/fs/cgroup");
+    FILE *f = fopen(path, "r");
+    if (f) {
+        char q[32] = "";
+        if (fscanf(f, "%31s %lf", q, &period) == 2 && strcmp(q, "max") != 0)
+            quota = strtod(q, NULL);
+        fclose(f);
+    } else {
+        snprintf(path, sizeof path, "%s/cpu/cpu.cfs_quota_us", root ? root : "/sys/fs/cgroup");
+        f = fopen(path, "r");
+        if (f) {
+            if (fscanf(f, "%lf", &quota) != 1)
+                quota = -1.0;
+            fclose(f);
+        }
+        snprintf(path, sizeof path, "%s/cpu/cpu.cfs_period_us", root ? root : "/sys/fs/cgroup");
+        f = fopen(path, "r");
+        if (f) {
+            if (fscanf(f, "%lf", &period) != 1)
+                period = -1.0;
+            fclose(f);
+        }
+    }
+    return quota > 0 && period > 0 ? (int)ceil(quota / period) : 0;
+}
+
 int pfr_resolve_threads(int want)
 {
     if (want > 0)
         return want;
-    const int n = omp_get_max_threads(); /* OMP_NUM_THREADS when set, else the cores this process may use */
+    if (getenv("OMP_NUM_THREADS")) /* the user's word */
+        return omp_get_max_threads() > 0 ? omp_get_max_threads() : 1;
+    int n = omp_get_max_threads(); /* the cores this process may use (its affinity) */
+    const int quota = quota_cpus();
+    if (quota > 0 && quota < n)
+        n = quota;
     return n > 0 ? n : 1;
 }
 

@@ -11,17 +11,7 @@ pkgs+=(libopenblas0-pthread)
 python3 -m pip --version >/dev/null 2>&1 || pkgs+=(python3 python3-pip python3-venv)
 # a virtual environment for the Python package's tests (Debian's python3 has venv in its own package)
 python3 -c "import venv, ensurepip" >/dev/null 2>&1 || pkgs+=(python3-venv)
-missing=()
-for p in "${pkgs[@]}"; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "setup: installing ${missing[*]}"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+bash "$(dirname "$0")/apt_install.sh" "${pkgs[@]}"
 # numpy and matplotlib for scripts/sweep.py and scripts/plot.py (the tests run them at a toy size).
 if ! python3 -c "import numpy, matplotlib" >/dev/null 2>&1; then
   echo "setup: installing numpy and matplotlib from PyPI"

@@ -8,15 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-missing=()
-for p in libopenmpi-dev openmpi-bin; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "test_mpi: installing ${missing[*]}"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+bash scripts/apt_install.sh libopenmpi-dev openmpi-bin
 b="${MPI_BUILD_DIR:-build-mpi}"
 cmake -S . -B "$b" -DCMAKE_BUILD_TYPE=Release -DPFR_MPI=ON -DPFR_CUDA=OFF -DPFR_BUILD_TESTS=OFF > /dev/null
 cmake --build "$b" -j "$(nproc)" --target pfedrl_cli

@@ -65,7 +65,9 @@ class HostWarp {
     // Every lane of agent i's warp round, to the end. getcontext only fills a template here that
     // makecontext then retargets: it never returns twice, so nothing can be clobbered.
 #pragma GCC diagnostic push
+#if !defined(__clang__) // gcc's warning; clang has no such option (and would warn about the name)
 #pragma GCC diagnostic ignored "-Wclobbered"
+#endif
     void run(const pfr_round_args *a, int64_t i)
     {
         args = a;

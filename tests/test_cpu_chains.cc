@@ -14,6 +14,16 @@
 
 namespace {
 
+// The 16-agent step runs only on x86-64 with AVX-512F (elsewhere these tests skip, saying why).
+bool has_avx512f()
+{
+#if defined(__x86_64__) || defined(__i386__)
+    return __builtin_cpu_supports("avx512f");
+#else
+    return false;
+#endif
+}
+
 using pfr_test::Overrides;
 
 struct Bits {
@@ -83,7 +93,7 @@ void expect_chains(const Overrides &o, const Bits &ref, int chains, int rounds, 
 // its overlays scanned (d = 4, 16) or in hash tables (d = 32; K = 40).
 TEST(Determinism, ChainsInSlotsGiveTheBitsOfTheEntries)
 {
-    if (!__builtin_cpu_supports("avx512f"))
+    if (!has_avx512f())
         GTEST_SKIP() << "no AVX-512F: the 16-agent step does not run";
     Overrides small = {{"env.kind", "gridworld"}, {"env.width", "12"},   {"env.height", "12"}, {"env.types", "4"},
                        {"env.goals", "4"},        {"env.starts", "16"},  {"agents", "523"},    {"dim", "8"},
@@ -112,7 +122,7 @@ TEST(Determinism, ChainsInSlotsGiveTheBitsOfTheEntries)
 // when slots (by state or by shape) are asked for.
 TEST(Determinism, ChainsStayEntriesWhereSlotsDoNotFit)
 {
-    if (!__builtin_cpu_supports("avx512f"))
+    if (!has_avx512f())
         GTEST_SKIP() << "no AVX-512F: the 16-agent step does not run";
     const Overrides o = {{"env.kind", "garnet"}, {"env.states", "300"}, {"agents", "256"},     {"dim", "8"},
                          {"local_steps", "10"},  {"alpha", "0.1"},      {"beta", "0.05"},      {"eval_every", "1000"},
@@ -126,7 +136,7 @@ TEST(Determinism, ChainsStayEntriesWhereSlotsDoNotFit)
 // perturbation, each row its own shape) shapes are not built, and the slots by state take their place.
 TEST(Determinism, ChainsBySlotWhereRowsDoNotRepeat)
 {
-    if (!__builtin_cpu_supports("avx512f"))
+    if (!has_avx512f())
         GTEST_SKIP() << "no AVX-512F: the 16-agent step does not run";
     const Overrides o = {{"env.kind", "garnet"}, {"env.states", "300"}, {"env.actions", "1"}, {"env.branching", "1"}, {"agents", "256"},
                          {"dim", "8"},           {"local_steps", "10"}, {"alpha", "0.1"},    {"beta", "0.05"},
@@ -138,7 +148,7 @@ TEST(Determinism, ChainsBySlotWhereRowsDoNotRepeat)
 // numbers take two bytes and count all types' shapes together; the same bits as the scalar path.
 TEST(Determinism, ChainsByShapeWithTwoByteNumbers)
 {
-    if (!__builtin_cpu_supports("avx512f"))
+    if (!has_avx512f())
         GTEST_SKIP() << "no AVX-512F: the 16-agent step does not run";
     const Overrides o = {{"env.kind", "gridworld"}, {"env.width", "40"},     {"env.height", "40"},  {"env.types", "4"},
                          {"env.goals", "48"},       {"env.starts", "16"},    {"env.walls", "0.2"},  {"agents", "523"},

@@ -3,10 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <omp.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,6 +30,45 @@ pfr_config config(const KV &kv)
     for (const auto &p : kv)
         EXPECT_EQ(pfr_config_set(&c, p.first.c_str(), p.second.c_str(), &err), PFR_OK) << err.msg;
     return c;
+}
+
+// threads = 0: the cores this process may use, at most its container's CPU quota (rounded up), which
+// a container on a large host does not show as fewer cores; OMP_NUM_THREADS, when set, decides.
+TEST(Plan, AutomaticThreadsFollowAContainersCpuQuota)
+{
+    if (omp_get_max_threads() < 2)
+        GTEST_SKIP() << "one core here: a quota of one CPU would change nothing to see";
+    const std::string root = pfr_test::temp_dir("pfedrl_cgroup_");
+    const char *omp = getenv("OMP_NUM_THREADS");
+    const std::string omp_saved = omp ? omp : "";
+    unsetenv("OMP_NUM_THREADS");
+    setenv("PFEDRL_TEST_CGROUP", root.c_str(), 1);
+    const int cores = pfr_resolve_threads(0); // no quota files: every core it may use
+    EXPECT_GE(cores, 1);
+    FILE *f = fopen((root + "/cpu.max").c_str(), "w");
+    fputs("50000 100000\n", f); // half a CPU: one thread
+    fclose(f);
+    EXPECT_EQ(pfr_resolve_threads(0), 1);
+    EXPECT_EQ(pfr_resolve_threads(3), 3); // asked for: as asked
+    setenv("OMP_NUM_THREADS", "2", 1);    // the user's word over the quota
+    EXPECT_EQ(pfr_resolve_threads(0), omp_get_max_threads());
+    unsetenv("OMP_NUM_THREADS");
+    f = fopen((root + "/cpu.max").c_str(), "w");
+    fputs("max 100000\n", f); // no quota
+    fclose(f);
+    EXPECT_EQ(pfr_resolve_threads(0), cores);
+    remove((root + "/cpu.max").c_str());
+    ASSERT_EQ(mkdir((root + "/cpu").c_str(), 0755), 0); // cgroup v1
+    f = fopen((root + "/cpu/cpu.cfs_quota_us").c_str(), "w");
+    fputs("20000\n", f);
+    fclose(f);
+    f = fopen((root + "/cpu/cpu.cfs_period_us").c_str(), "w");
+    fputs("100000\n", f);
+    fclose(f);
+    EXPECT_EQ(pfr_resolve_threads(0), 1);
+    unsetenv("PFEDRL_TEST_CGROUP");
+    if (omp)
+        setenv("OMP_NUM_THREADS", omp_saved.c_str(), 1);
 }
 
 // The estimate before building: the same S and M as the built environment, and at least its entries.
