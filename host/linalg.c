@@ -1,7 +1,7 @@
 /*
  * linalg.c — the few dense double-precision routines pfedrl needs on the host: LU solve for the
  * small ground truth and thin QR for orthonormalizing Phi (eigenvalues: LAPACK, truth.c).
- * Sizes are small (S up to a few thousand, d and M up to hundreds), so plain loops suffice.
+ * Sizes are small (S up to 1024, d and M up to hundreds), so plain serial loops suffice.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -35,7 +35,9 @@ pfr_status pfr_lu_solve(double *A, double *b, int n)
         }
         const double inv = 1.0 / A[(size_t)k * n + k];
         const double *rowk = A + (size_t)k * n;
-#pragma omp parallel for schedule(static) if (n > 256)
+        /* serial: callers solve side by side (one type a thread); a parallel loop here would
+         * spawn a team per column, whose threads spin at each barrier: with another process busy
+         * on the cores a 900-state type took 8.2 s instead of 0.1 s (bench/RESULTS.md) */
         for (int i = k + 1; i < n; ++i) {
             double *rowi = A + (size_t)i * n;
             const double f = rowi[k] * inv;
