@@ -2,7 +2,9 @@
  * progress.c — the set-up line and the progress line (progress.h). On a terminal a line is drawn
  * with "\r", cut to the terminal's width less one column (a line as wide as the terminal wraps on
  * some terminals, and every redraw would scroll), and ended with "erase to end of line"; redrawn at
- * most ten times a second. Elsewhere one plain line per evaluation.
+ * most ten times a second. Elsewhere one plain line per evaluation, and for a set-up that takes a
+ * while a log of where its time went: each stage that took a second or more, the progress of a
+ * stage every ten seconds, and the total.
  */
 #include "progress.h"
 
@@ -66,11 +68,31 @@ void pfr_progress_clear(pfr_progress *p)
     }
 }
 
+/* Not a terminal: plain lines, only for what took time (a quick set-up prints nothing). */
+static void setup_log(pfr_progress *p, const char *stage, double fraction, double t)
+{
+    if (strcmp(stage, p->stage) != 0) {
+        if (p->stage[0] && t - p->stage_t0 >= 1.0)
+            fprintf(stderr, "set-up: %s took %.1f s\n", p->stage, t - p->stage_t0);
+        if (strcmp(stage, "ready") == 0 && t - p->t0 >= 1.0)
+            fprintf(stderr, "set-up: done in %.1f s\n", t - p->t0);
+        snprintf(p->stage, sizeof p->stage, "%s", stage);
+        p->stage_t0 = p->last_line = t;
+    } else if (t - p->last_line >= 10.0) {
+        fprintf(stderr, "set-up: %s %.0f%% after %.1f s\n", stage, 100.0 * fraction, t - p->stage_t0);
+        p->last_line = t;
+    }
+}
+
 void pfr_progress_setup(void *user, const char *stage, double fraction)
 {
     pfr_progress *p = user;
     const double t = now();
-    if (p->quiet || !p->tty || (t - p->last_draw < 0.2 && fraction < 1.0))
+    if (!p->quiet && !p->tty) {
+        setup_log(p, stage, fraction, t);
+        return;
+    }
+    if (p->quiet || (t - p->last_draw < 0.2 && fraction < 1.0))
         return;
     p->last_draw = t;
     if (strcmp(stage, "ready") == 0) {

@@ -13,6 +13,8 @@ typedef struct pfr_progress {
     int64_t first;          /* the round it started from (a resumed run) */
     double t0, last_draw, last_error;
     int drawn;              /* a line is on the terminal that the next output must clear */
+    char stage[40];         /* not a terminal: the set-up stage under way, since stage_t0 */
+    double stage_t0, last_line;
 } pfr_progress;
 
 void pfr_progress_init(pfr_progress *p, int quiet, int64_t first, int64_t total);
