@@ -82,7 +82,11 @@ pfr_status pfr_row_end(pfr_builder *b)
     int m = (int)(row / (uint64_t)b->R), s = (int)(row % (uint64_t)b->R); /* s: the row, s*A + a in an MDP */
     if (s == 0)
         b->row_ptr[(size_t)m * (b->R + 1)] = b->nnz;
-    qsort(b->touched, (size_t)b->ntouched, sizeof(int), cmp_int);
+    int sorted = 1; /* wide rows (a restart anywhere: 8e5 entries) come in order: no sort */
+    for (int k = 1; k < b->ntouched && sorted; ++k)
+        sorted = b->touched[k - 1] < b->touched[k];
+    if (!sorted)
+        qsort(b->touched, (size_t)b->ntouched, sizeof(int), cmp_int);
     if (b->nnz + (uint64_t)b->ntouched > b->cap) {
         uint64_t cap = 2 * b->cap + (uint64_t)b->ntouched;
         uint32_t *nx = realloc(b->next, sizeof(uint32_t) * cap);

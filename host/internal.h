@@ -156,6 +156,8 @@ typedef struct pfr_truth {
     double *vnorm2; /* [M] ||V_m||^2_mu */
     double resid_v;  /* max over types of max |(I - gamma P) V - r| / max |r| */
     double resid_mu; /* max over types of |mu^T P - mu^T|_1 */
+    int lowrank;     /* sparse solve: the most distinct wide rows a type had solved as a low-rank term */
+    int analyses;    /* sparse solve: symbolic analyses made (types with one pattern share one) */
     /* control (truth_control.c): V holds Q*_m [M, S A] (rows s A + a), mu is uniform over the rows,
      * S is S A; vstar [M, states] = max_a Q*; r is NULL (no TD fixed point) */
     int A, states;
@@ -168,11 +170,26 @@ typedef int (*pfr_truth_progress_fn)(void *user, int done, int M);
 /* Up to this many states the ground truth is solved by dense LU, above by a sparse direct solver. */
 #define PFR_TRUTH_DENSE_MAX 1024
 pfr_status pfr_truth_compute(const pfr_env *env, double gamma, pfr_truth *out, pfr_error *err);
-/* The same with the method forced: 0 = dense LU, 1 = sparse direct (UMFPACK); progress optional;
+/* The same with the method forced: 0 = dense LU, 1 = sparse direct (UMFPACK; repeated wide rows as a
+ * low-rank term, truth_sparse.c), 2 = sparse direct with every row in the matrix; progress optional;
  * up to `threads` types solved side by side (the results do not depend on it). */
 pfr_status pfr_truth_compute_with(const pfr_env *env, double gamma, int sparse, pfr_truth *t, pfr_error *err,
                                   pfr_truth_progress_fn progress, void *user, int threads);
 void pfr_truth_free(pfr_truth *t);
+/* The sparse solve of one type (truth_sparse.c). A pattern: what a type's solve needs from where its
+ * transitions go alone (the pinned state, the low-rank rows, the symbolic analysis), shareable by the
+ * types with the same pattern and read by several threads at once. lowrank: repeated rows of more
+ * than 256 entries (up to 8 distinct) as a low-rank term. The failure of a chain without one closed
+ * class has its message in err; other failures the status only. */
+typedef struct pfr_truth_pattern pfr_truth_pattern;
+pfr_status pfr_truth_pattern_create(const pfr_env *env, int m, int lowrank, pfr_truth_pattern **out, pfr_error *err);
+void pfr_truth_pattern_destroy(pfr_truth_pattern *p);
+/* Type m's V and mu, with `shared` where it fits the type (else a pattern of its own, *analysed = 1;
+ * shared may be NULL); refine: iterative refinement of each solve (UMFPACK's, up to 2 steps; else
+ * none); *groups: the distinct wide rows solved as the low-rank term (0: none). */
+pfr_status pfr_truth_sparse(const pfr_env *env, int m, double gamma, int lowrank, int refine,
+                            const pfr_truth_pattern *shared, const double *r, double *V, double *mu, int *groups,
+                            int *analysed, pfr_error *err);
 /* Control's ground truth (truth_control.c): Q*_m by value iteration of the MDPs of env (A > 1) to a
  * relative change of 1e-12 (resid_v: the Bellman residual max |T Q - Q| / max |Q|), types side by
  * side on `threads`. */

@@ -165,8 +165,8 @@ pfr_status pfr_plan_host_memory(const pfr_config *cfg, int threads, double avail
     const pfr_alg_traits t = pfr_algorithm_traits(cfg->algorithm);
     const double S = z.S, M = z.M, d = cfg->dim, N = (double)cfg->agents, K = cfg->local_steps;
     plan->env_bytes = z.bytes;
-    const int solving = threads < z.M ? threads : z.M; /* types solved side by side */
-    plan->truth_bytes = pfr_truth_bytes(z.S, z.M) + solving * pfr_truth_solver_bytes(z.S, z.nnz / z.M);
+    const int solving = threads < z.M ? threads : z.M; /* types solved side by side (+1: the shared pattern) */
+    plan->truth_bytes = pfr_truth_bytes(z.S, z.M) + (solving + 1) * pfr_truth_solver_bytes(z.S, z.nnz / z.M);
     plan->agent_bytes = 4.0 * S * d + N * (4.0 * d + 4.0) + (t.own_phi ? 4.0 * N * S * d : 0.0) +
                         8.0 * 3.0 * (N / PFR_AGENT_BLOCK + 1.0) + 8.0 * M * (d * d + d);
     plan->fed_bytes = pfr_fed_bytes(cfg, z.S);

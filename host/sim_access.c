@@ -186,7 +186,10 @@ pfr_status pfr_sim_setup_info(const pfr_sim *sim, pfr_setup_info *out, size_t si
     si.size = sizeof si;
     si.setup_s = sim->setup_s;
     si.truth_s = sim->truth_s;
-    si.truth_method = sim->control ? "value iteration" : sim->S > PFR_TRUTH_DENSE_MAX ? "sparse LU (UMFPACK)" : "dense LU";
+    si.truth_method = sim->control                   ? "value iteration"
+                      : sim->S <= PFR_TRUTH_DENSE_MAX ? "dense LU"
+                      : sim->truth.lowrank > 0        ? "sparse LU (UMFPACK), restart rows as a low-rank term"
+                                                      : "sparse LU (UMFPACK)";
     si.truth_resid_v = sim->truth.resid_v;
     si.truth_resid_mu = sim->truth.resid_mu;
     pfr_copy_versioned(out, size, &si, sizeof si);

@@ -5,10 +5,12 @@
  *
  * Up to PFR_TRUTH_DENSE_MAX states: dense LU (linalg.c). Above: a sparse direct solver, SuiteSparse's
  * UMFPACK (Debian's libsuitesparse), whose cost does not grow with the chain's mixing time as
- * iterations do (a 1000 x 1000 grid world mixes over ~10^6 steps). mu_m: the chain's closed classes
- * are found first (Tarjan's strongly connected components, O(nnz)); exactly one is required, and a
- * state k of it pins the solution: (I - P^T) mu = 0 with equation k replaced by mu_k = 1, solved,
- * then normalized. Every solution is checked by its residual, which the caller reports.
+ * iterations do (a 1000 x 1000 grid world mixes over ~10^6 steps); rows that reach much of the
+ * state space (restart rows) enter as a low-rank term instead of filling the factors (truth_sparse.c).
+ * mu_m: the chain's closed classes are found first (Tarjan's strongly connected components,
+ * O(nnz)); exactly one is required, and a state k of it pins the solution: (I - P^T) mu = 0 with
+ * equation k replaced by mu_k = 1, solved, then normalized. Every solution is checked by its
+ * residual, which the caller reports.
  * best rank-d: the top eigenvalues of the M x M Gram matrix of the mu-weighted values (LAPACK dsyev).
  */
 #include <math.h>
@@ -17,7 +19,6 @@
 #include <string.h>
 
 #include <dlfcn.h>
-#include <suitesparse/umfpack.h>
 
 #include "internal.h"
 
@@ -55,195 +56,6 @@ static pfr_status truth_dense(const pfr_env *env, int m, double gamma, double *V
     return st;
 }
 
-/* ---- closed classes (Tarjan, iterative) -------------------------------------------------------- */
-/* The strongly connected components of type m's transition graph; *closed = how many have no edge
- * leaving them, *k = a state of the first closed one. PFR_ERR_NO_MEMORY or PFR_OK. */
-static pfr_status closed_classes(const pfr_env *env, int m, int *closed, int *k)
-{
-    const int S = env->S;
-    const uint64_t *rp = env->row_ptr + (size_t)m * (S + 1);
-    int *index = malloc(sizeof(int) * (size_t)S), *low = malloc(sizeof(int) * (size_t)S);
-    int *comp = malloc(sizeof(int) * (size_t)S), *stack = malloc(sizeof(int) * (size_t)S);
-    int *call = malloc(sizeof(int) * (size_t)S);
-    uint64_t *edge = malloc(sizeof(uint64_t) * (size_t)S);
-    unsigned char *on = calloc((size_t)S, 1);
-    pfr_status st = PFR_OK;
-    if (!index || !low || !comp || !stack || !call || !edge || !on) {
-        st = PFR_ERR_NO_MEMORY;
-        goto out;
-    }
-    for (int s = 0; s < S; ++s)
-        index[s] = -1;
-    int counter = 0, sp = 0, ncomp = 0;
-    for (int root = 0; root < S; ++root) {
-        if (index[root] >= 0)
-            continue;
-        int depth = 0;
-        call[0] = root;
-        index[root] = low[root] = counter++;
-        edge[root] = rp[root];
-        stack[sp++] = root;
-        on[root] = 1;
-        while (depth >= 0) {
-            const int v = call[depth];
-            if (edge[v] < rp[v + 1]) {
-                const uint64_t kk = edge[v]++;
-                if (env->prob[kk] <= 0.0)
-                    continue;
-                const int w = (int)env->next[kk];
-                if (index[w] < 0) {
-                    index[w] = low[w] = counter++;
-                    edge[w] = rp[w];
-                    stack[sp++] = w;
-                    on[w] = 1;
-                    call[++depth] = w;
-                } else if (on[w] && index[w] < low[v]) {
-                    low[v] = index[w];
-                }
-                continue;
-            }
-            if (low[v] == index[v]) { /* v roots a component */
-                int w;
-                do {
-                    w = stack[--sp];
-                    on[w] = 0;
-                    comp[w] = ncomp;
-                } while (w != v);
-                ++ncomp;
-            }
-            --depth;
-            if (depth >= 0 && low[v] < low[call[depth]])
-                low[call[depth]] = low[v];
-        }
-    }
-    /* a component is closed if no edge leaves it */
-    unsigned char *leaves = calloc((size_t)ncomp, 1);
-    if (!leaves) {
-        st = PFR_ERR_NO_MEMORY;
-        goto out;
-    }
-    for (int s = 0; s < S; ++s)
-        for (uint64_t kk = rp[s]; kk < rp[s + 1]; ++kk)
-            if (env->prob[kk] > 0.0 && comp[env->next[kk]] != comp[s])
-                leaves[comp[s]] = 1;
-    *closed = 0;
-    for (int c = 0; c < ncomp; ++c)
-        *closed += !leaves[c];
-    *k = -1;
-    for (int s = 0; s < S && *k < 0; ++s)
-        if (!leaves[comp[s]])
-            *k = s;
-    free(leaves);
-out:
-    free(index);
-    free(low);
-    free(comp);
-    free(stack);
-    free(call);
-    free(edge);
-    free(on);
-    return st;
-}
-
-/* ---- sparse direct solves (UMFPACK) -------------------------------------------------------------- */
-/* Both of a type's systems on one pattern, the pattern of I - P, so that one symbolic analysis (the
- * ordering: about 40% of a factorization at S = 10^6) serves both:
- *   V:  (I - gamma P) V = r
- *   mu: B^T mu = e_k with B = I - P whose column k is e_k (explicit zeros keep the pattern): that is
- *       (I - P^T) mu = 0 with equation k replaced by mu_k = 1, k a state of the one closed class. */
-static pfr_status truth_sparse(const pfr_env *env, int m, double gamma, double *V, double *mu, const double *r,
-                               pfr_error *err)
-{
-    const int S = env->S;
-    const uint64_t *rp = env->row_ptr + (size_t)m * (S + 1);
-    const int64_t nz = (int64_t)(rp[S] - rp[0]) + S;
-    int64_t *Ti = malloc(sizeof(int64_t) * (size_t)nz), *Tj = malloc(sizeof(int64_t) * (size_t)nz);
-    int64_t *Map = malloc(sizeof(int64_t) * (size_t)nz), *Ap = malloc(sizeof(int64_t) * (size_t)(S + 1));
-    int64_t *Ai = malloc(sizeof(int64_t) * (size_t)nz);
-    double *Tx = malloc(sizeof(double) * (size_t)nz), *Ax = malloc(sizeof(double) * (size_t)nz);
-    double *Bx = malloc(sizeof(double) * (size_t)nz), *b = calloc((size_t)S, sizeof(double));
-    void *sym = NULL, *num = NULL;
-    pfr_status st = PFR_OK;
-    long rc = UMFPACK_OK;
-    if (!Ti || !Tj || !Map || !Ap || !Ai || !Tx || !Ax || !Bx || !b) {
-        st = PFR_ERR_NO_MEMORY;
-        goto out;
-    }
-    int closed = 0, k = -1; /* mu needs one closed class; k, a state of it, pins the solution */
-    if ((st = closed_classes(env, m, &closed, &k)) != PFR_OK)
-        goto out;
-    if (closed != 1) {
-        st = pfr_fail(err, PFR_ERR_NUMERIC,
-                      "environment type %d: the chain has %d closed classes of states, so no unique stationary "
-                      "distribution; allowed: chains with one closed class (every state reaches it)",
-                      m, closed);
-        goto out;
-    }
-    int64_t q = 0;
-    for (int s = 0; s < S; ++s) {
-        Ti[q] = Tj[q] = s;
-        Tx[q++] = 1.0;
-        for (uint64_t kk = rp[s]; kk < rp[s + 1]; ++kk) {
-            Ti[q] = s;
-            Tj[q] = env->next[kk];
-            Tx[q++] = -gamma * env->prob[kk];
-        }
-    }
-    if (umfpack_dl_triplet_to_col(S, S, q, Ti, Tj, Tx, Ap, Ai, Ax, Map) != UMFPACK_OK) {
-        st = PFR_ERR_NO_MEMORY;
-        goto out;
-    }
-    /* B's values on the same pattern: Map takes each triplet to its entry (duplicates summed) */
-    memset(Bx, 0, sizeof(double) * (size_t)Ap[S]);
-    q = 0;
-    for (int s = 0; s < S; ++s) {
-        Bx[Map[q++]] += 1.0;
-        for (uint64_t kk = rp[s]; kk < rp[s + 1]; ++kk, ++q)
-            if ((int)env->next[kk] != k)
-                Bx[Map[q]] -= env->prob[kk];
-    }
-    double ctrl[UMFPACK_CONTROL], info[UMFPACK_INFO];
-    umfpack_dl_defaults(ctrl);
-    rc = umfpack_dl_symbolic(S, S, Ap, Ai, Ax, &sym, ctrl, info);
-    if (rc == UMFPACK_OK)
-        rc = umfpack_dl_numeric(Ap, Ai, Ax, sym, &num, ctrl, info);
-    if (rc == UMFPACK_OK)
-        rc = umfpack_dl_solve(UMFPACK_A, Ap, Ai, Ax, V, r, num, ctrl, info);
-    if (num)
-        umfpack_dl_free_numeric(&num);
-    if (rc == UMFPACK_OK)
-        rc = umfpack_dl_numeric(Ap, Ai, Bx, sym, &num, ctrl, info);
-    b[k] = 1.0;
-    if (rc == UMFPACK_OK)
-        rc = umfpack_dl_solve(UMFPACK_At, Ap, Ai, Bx, mu, b, num, ctrl, info);
-    if (rc == UMFPACK_ERROR_out_of_memory)
-        st = PFR_ERR_NO_MEMORY;
-    else if (rc != UMFPACK_OK) /* UMFPACK_WARNING_singular_matrix included */
-        st = PFR_ERR_NUMERIC;
-    if (st == PFR_OK) {
-        double total = 0.0;
-        for (int s = 0; s < S; ++s)
-            total += mu[s];
-        for (int s = 0; s < S; ++s)
-            mu[s] /= total;
-    }
-out:
-    if (sym)
-        umfpack_dl_free_symbolic(&sym);
-    if (num)
-        umfpack_dl_free_numeric(&num);
-    free(Ti);
-    free(Tj);
-    free(Map);
-    free(Ap);
-    free(Ai);
-    free(Tx);
-    free(Ax);
-    free(Bx);
-    free(b);
-    return st;
-}
-
 /* Residuals of type m's solution: max |(I - gamma P) V - r| / max |r|, and |mu^T P - mu^T|_1. */
 static void residuals(const pfr_env *env, int m, double gamma, const double *V, const double *mu, const double *r,
                       double *rv, double *rmu, double *scratch)
@@ -273,26 +85,38 @@ pfr_status pfr_truth_compute(const pfr_env *env, double gamma, pfr_truth *t, pfr
     return pfr_truth_compute_with(env, gamma, env->S <= PFR_TRUTH_DENSE_MAX ? 0 : 1, t, err, NULL, NULL, 1);
 }
 
+/* A sparse solution without iterative refinement whose residuals exceed this is solved again with it
+ * (well-conditioned chains: 1e-16 to 1e-14 without, measured on grid worlds up to S = 10^6). */
+#define PFR_TRUTH_REFINE_AT 1e-12
+
 /* Type m's V, mu and residuals; the message of a failure in *msg. */
-static pfr_status truth_type(const pfr_env *env, double gamma, int sparse, pfr_truth *t, int m, double *scratch,
-                             double *rv, double *rmu, pfr_error *msg)
+static pfr_status truth_type(const pfr_env *env, double gamma, int sparse, const pfr_truth_pattern *pattern,
+                             pfr_truth *t, int m, double *scratch, double *rv, double *rmu, int *groups, int *analysed,
+                             pfr_error *msg)
 {
     const int S = env->S;
     double *V = t->V + (size_t)m * S, *mu = t->mu + (size_t)m * S, *r = t->r + (size_t)m * S;
     pfr_env_expected_reward(env, m, r);
-    pfr_status st = sparse ? truth_sparse(env, m, gamma, V, mu, r, msg) : truth_dense(env, m, gamma, V, mu, r);
-    for (int s = 0; st == PFR_OK && s < S; ++s) {
-        if (mu[s] < 0.0 && mu[s] > -1e-12)
-            mu[s] = 0.0; /* rounding on transient states */
-        if (!(mu[s] >= 0.0))
-            st = PFR_ERR_NUMERIC; /* several closed classes (dense path): no unique mu */
+    for (int refine = 0;; ++refine) {
+        int made = 0;
+        pfr_status st = sparse ? pfr_truth_sparse(env, m, gamma, sparse == 1, refine, pattern, r, V, mu, groups, &made, msg)
+                               : truth_dense(env, m, gamma, V, mu, r);
+        *analysed += made;
+        for (int s = 0; st == PFR_OK && s < S; ++s) {
+            if (mu[s] < 0.0 && mu[s] > -1e-12)
+                mu[s] = 0.0; /* rounding on transient states */
+            if (!(mu[s] >= 0.0))
+                st = PFR_ERR_NUMERIC; /* several closed classes (dense path): no unique mu */
+        }
+        if (st == PFR_ERR_NUMERIC && !msg->msg[0])
+            pfr_fail(msg, st, "environment type %d: no unique stationary distribution or value (is there exactly one "
+                              "closed class of states?)", m);
+        if (st != PFR_OK)
+            return st;
+        residuals(env, m, gamma, V, mu, r, rv, rmu, scratch);
+        if (!sparse || refine || (*rv < PFR_TRUTH_REFINE_AT && *rmu < PFR_TRUTH_REFINE_AT))
+            break;
     }
-    if (st == PFR_ERR_NUMERIC && !msg->msg[0])
-        pfr_fail(msg, st, "environment type %d: no unique stationary distribution or value (is there exactly one "
-                          "closed class of states?)", m);
-    if (st != PFR_OK)
-        return st;
-    residuals(env, m, gamma, V, mu, r, rv, rmu, scratch);
     double n2 = 0.0;
     for (int s = 0; s < S; ++s)
         n2 += mu[s] * V[s] * V[s];
@@ -318,9 +142,12 @@ pfr_status pfr_truth_compute_with(const pfr_env *env, double gamma, int sparse, 
     const int T = threads < 1 ? 1 : threads > M ? M : threads; /* types solved side by side */
     double *scratch = malloc(sizeof(double) * (size_t)S * T), *rv = calloc((size_t)M, sizeof(double)),
            *rmu = calloc((size_t)M, sizeof(double));
+    int *groups = calloc((size_t)M, sizeof(int)), *analysed = calloc((size_t)M, sizeof(int));
     pfr_status *st = calloc((size_t)M, sizeof *st);
     pfr_error *msg = calloc((size_t)M, sizeof *msg);
-    if (!t->V || !t->mu || !t->r || !t->vnorm2 || !scratch || !rv || !rmu || !st || !msg) {
+    if (!t->V || !t->mu || !t->r || !t->vnorm2 || !scratch || !rv || !rmu || !groups || !analysed || !st || !msg) {
+        free(groups);
+        free(analysed);
         free(scratch);
         free(rv);
         free(rmu);
@@ -345,6 +172,15 @@ pfr_status pfr_truth_compute_with(const pfr_env *env, double gamma, int sparse, 
         blas_threads = blas_get();
         blas_set(1);
     }
+    /* Type 0's pattern, for every type that has it (a grid world's shared layout: all of them); where
+     * it cannot be made, each type makes its own and the first failure is reported below */
+    pfr_truth_pattern *pattern = NULL;
+    if (sparse && !halt) {
+        if (pfr_truth_pattern_create(env, 0, sparse == 1, &pattern, &msg[0]) == PFR_OK)
+            t->analyses = 1;
+        else
+            memset(&msg[0], 0, sizeof msg[0]);
+    }
 #pragma omp parallel for num_threads(T) schedule(dynamic, 1)
     for (int m = 0; m < M; ++m) {
         int halted;
@@ -354,7 +190,8 @@ pfr_status pfr_truth_compute_with(const pfr_env *env, double gamma, int sparse, 
             st[m] = PFR_ERR_INTERRUPTED;
             continue;
         }
-        st[m] = truth_type(env, gamma, sparse, t, m, scratch + (size_t)S * omp_get_thread_num(), &rv[m], &rmu[m], &msg[m]);
+        st[m] = truth_type(env, gamma, sparse, pattern, t, m, scratch + (size_t)S * omp_get_thread_num(), &rv[m], &rmu[m],
+                           &groups[m], &analysed[m], &msg[m]);
 #pragma omp critical(pfr_truth_progress)
         {
             ++done;
@@ -364,6 +201,7 @@ pfr_status pfr_truth_compute_with(const pfr_env *env, double gamma, int sparse, 
             }
         }
     }
+    pfr_truth_pattern_destroy(pattern);
     if (blas_set && blas_threads > 0)
         blas_set(blas_threads);
     pfr_status result = PFR_OK;
@@ -376,7 +214,11 @@ pfr_status pfr_truth_compute_with(const pfr_env *env, double gamma, int sparse, 
             result = pfr_fail(err, st[m], "%s", msg[m].msg);
         t->resid_v = fmax(t->resid_v, rv[m]);
         t->resid_mu = fmax(t->resid_mu, rmu[m]);
+        t->lowrank = groups[m] > t->lowrank ? groups[m] : t->lowrank;
+        t->analyses += analysed[m];
     }
+    free(groups);
+    free(analysed);
     free(scratch);
     free(rv);
     free(rmu);
@@ -401,14 +243,16 @@ double pfr_truth_bytes(int S, int M)
     return bytes;
 }
 
-/* The sparse solver's work for one type of nnz transitions (the caller adds the largest type's): the
- * triplets and the compressed matrix, and the LU factors; measured fill on grid worlds and garnets is
- * below 40 entries a row (bench/RESULTS.md), planned as 64. */
+/* The sparse solver's work for one type of nnz transitions (the caller adds the largest type's): a
+ * pattern of its own (triplets, compressed pattern, map: 48 bytes an entry while made), the values
+ * of A_s and B_s, the LU factors, and the low-rank term's vectors (up to 8 of S, and 3 more); measured
+ * fill on grid worlds and garnets is below 40 entries a row (bench/RESULTS.md), planned as 64. The
+ * shared pattern held meanwhile is one more such solver's pattern, counted by the caller. */
 double pfr_truth_solver_bytes(int S, double nnz)
 {
     if (S <= PFR_TRUTH_DENSE_MAX)
         return 0.0;
-    return (nnz + S) * (6.0 * 8.0) + (double)S * 64.0 * 16.0 + 16.0 * S;
+    return (nnz + S) * (6.0 * 8.0 + 2.0 * 8.0) + (double)S * 64.0 * 16.0 + 8.0 * (8.0 + 3.0) * S;
 }
 
 void pfr_truth_free(pfr_truth *t)

@@ -253,7 +253,8 @@ typedef struct pfr_setup_info {
     size_t size;               /* bytes filled by the library */
     double setup_s;            /* wall seconds in pfr_sim_create */
     double truth_s;            /* of which computing the ground truth */
-    const char *truth_method;  /* "dense LU" or "sparse LU (UMFPACK)" */
+    const char *truth_method;  /* "dense LU", "sparse LU (UMFPACK)" (with ", restart rows as a low-rank
+                                * term" where wide repeated rows were), or "value iteration" */
     double truth_resid_v;      /* max over types of max |(I - gamma P) V - r| / max |r| */
     double truth_resid_mu;     /* max over types of |mu^T P - mu^T|_1 */
 } pfr_setup_info;
