@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The test command (README): set up a fresh machine, build everything, run the whole suite and the
-# Python package's tests (pytest); then
-# the fast tests again in a build with AddressSanitizer and UndefinedBehaviorSanitizer, and a short
-# run of each fuzzer (tests/fuzz/, when clang is present).
-#   bash scripts/test.sh              all three (what CI runs)
-#   bash scripts/test.sh --sanitize   only the sanitizer build and its tests
+# The test command (README): set up a fresh machine, build everything once, run the whole suite, the
+# Python package's tests against that build, and a short run of each fuzzer (tests/fuzz/, when clang
+# is present). Nothing is built twice: within ten minutes on two cores with another build beside it.
+#   bash scripts/test.sh              all of that (the README's test command)
+#   bash scripts/test.sh --sanitize   the CPU suite again in a build with AddressSanitizer and
+#                                     UndefinedBehaviorSanitizer (a second build: CI's later checks)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -18,7 +18,9 @@ export CUDA_VISIBLE_DEVICES=""
 if [ "$mode" = all ]; then
   BUILD_DIR="${BUILD_DIR:-build}" bash scripts/build.sh
   ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j "$(nproc)"
-  bash scripts/test_python.sh # the Python package, installed with pip into a venv, against that build
+  bash scripts/test_python.sh # the Python package over that build's library
+  bash scripts/fuzz.sh 5
+  exit 0
 fi
 
 # The CPU suite under ASan + UBSan (the CUDA parts are left out of this build). Left out here, run
@@ -30,6 +32,3 @@ cmake --build "$asan" -j "$(nproc)" > /dev/null
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir "$asan" --output-on-failure -j "$(nproc)" \
   -E 'Plan\.PeakMemory|GpuTestConfigs|CudaLogic\.WarpRound|CudaLogic\.DeviceRoundWithSparseSums|CudaLogic\.GridWorldsAtScale|experiments\.tiny'
-
-[ "$mode" = all ] && bash scripts/fuzz.sh 5
-exit 0
