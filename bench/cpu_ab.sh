@@ -24,7 +24,7 @@ ROUNDS=$((100000000 / (4096 * K)))
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 rate() { # binary -> agent-steps/s of one run
-    "$1" run "$ROOT/examples/cliffwalk.yaml" "${ENV[@]}" --set agents=4096 --set dim="$D" --set local_steps="$K" \
+    "$1" run --force "$ROOT/examples/cliffwalk.yaml" "${ENV[@]}" --set agents=4096 --set dim="$D" --set local_steps="$K" \
         --set rounds="$ROUNDS" --set eval_every=1000000000 --set orthonormalize=false --set alpha=0.05 \
         --set beta=0.02 --backend cpu --threads "$T" --out "$TMP/o" --quiet > /dev/null
     python3 -c "import json, sys; print(json.load(open(sys.argv[1]))['agent_steps_per_sec'])" "$TMP/o/summary.json"

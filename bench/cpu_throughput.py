@@ -74,7 +74,7 @@ def pfedrl_cmd(build, cfg, S, d, K, T, N, rounds, out):
     return [os.path.join(build, "pfedrl"), "run", cfg, *env_sets(S), "--set", f"agents={N}", "--set", f"dim={d}",
             "--set", f"local_steps={K}", "--set", f"rounds={rounds}", "--set", "eval_every=1000000000",
             "--set", "orthonormalize=false", "--set", "alpha=0.05", "--set", "beta=0.02",
-            "--backend", "cpu", "--threads", str(T), "--out", out, "--quiet"]
+            "--backend", "cpu", "--threads", str(T), "--out", out, "--quiet", "--force"]
 
 
 def pfedrl_rate(build, cfg, S, d, K, T, N, rounds, tmp):

@@ -241,7 +241,7 @@ if [ "$PHASE" = validate ]; then
         IFS='|' read -r name cfg params <<< "$c"
         read -r alg kernel graph part <<< "$params"
         fits 45 "compute-sanitizer $tool $name" || continue
-        run=("$CLI" run $cfg --backend $BACKEND --set algorithm=$alg --set cuda_kernel=$kernel --set cuda_graph=$graph
+        run=("$CLI" run --force $cfg --backend $BACKEND --set algorithm=$alg --set cuda_kernel=$kernel --set cuda_graph=$graph
              --set participation=$part --quiet --out "$LOG/san-out")
         if [ $DRY -eq 1 ]; then
           if timeout 120 "${run[@]}" > "$LOG/san-$tool-$name.txt" 2>&1; then san_ok=$((san_ok + 1))
@@ -306,7 +306,7 @@ run_point() {
   local dir="$LOG/sweep/$label-N$N-K$K-d$D"
   mkdir -p "$LOG/sweep"
   local t=$(( $(left) < 240 ? $(left) : 240 ))
-  if timeout $t "$CLI" run "$CFG" --backend $BACKEND --set agents=$n --set local_steps=$K --set dim=$D \
+  if timeout $t "$CLI" run --force "$CFG" --backend $BACKEND --set agents=$n --set local_steps=$K --set dim=$D \
        --set rounds=$R --set eval_every=1000000 --set orthonormalize=false "$@" --quiet --out "$dir" > "$dir.log" 2>&1; then
     local row
     row=$(python3 - "$dir/summary.json" "$label" $n $K $D $BW $ISSUE <<'PY'
@@ -338,7 +338,7 @@ main_job() {
   fits 90 "the main job" || return
   local extra=(); [ $DRY -eq 1 ] && extra=(-s agents=64 -s rounds=20)
   local t0=$SECONDS
-  if timeout $(( $(left) < 300 ? $(left) : 300 )) "$CLI" run examples/experiments/gridworld_scale.yaml -s agents=16384 \
+  if timeout $(( $(left) < 300 ? $(left) : 300 )) "$CLI" run --force examples/experiments/gridworld_scale.yaml -s agents=16384 \
        "${extra[@]}" --quiet --out "$LOG/main-job" > "$LOG/main-job.log" 2>&1; then
     note "main job: $(python3 -c "import json; j = json.load(open('$LOG/main-job/summary.json')); \
 print('backend %s, %d s wall (set-up %.1f s), %.3g agent-steps/s, final value_error %.4f' % (j['backend'], $SECONDS - $t0, \
@@ -495,7 +495,7 @@ if [ "$PHASE" = scale ]; then
     b=$be; [ $DRY -eq 1 ] && b=cpu
     fits 90 "the $be run" || continue
     dir="$LOG/agree-$be"
-    if timeout $(( $(left) < 240 ? $(left) : 240 )) "$CLI" run "$LOG/grid.yaml" --set env.width=$W --set env.height=$W \
+    if timeout $(( $(left) < 240 ? $(left) : 240 )) "$CLI" run --force "$LOG/grid.yaml" --set env.width=$W --set env.height=$W \
          --backend $b --set agents=16384 --set rounds=20 --set eval_every=20 --set orthonormalize=true --theta \
          --quiet --out "$dir" > "$dir.log" 2>&1; then
       note "$be: $(python3 -c "import json; j = json.load(open('$dir/summary.json')); \
@@ -536,7 +536,7 @@ if [ "$PHASE" = profile ]; then
     tag=$(echo "$point" | tr -c 'a-z0-9_\n' '_')
     "$CLI" bench --show-config "$point" > "$LOG/prof-$tag.yaml" 2>&1 || { failed "pfedrl bench --show-config $point"; continue; }
     # shellcheck disable=SC2086 # (the overrides)
-    run=("$CLI" run "$LOG/prof-$tag.yaml" --backend $BACKEND --set rounds=3 $sets --quiet --no-checkpoint --out "$LOG/prof-out")
+    run=("$CLI" run --force "$LOG/prof-$tag.yaml" --backend $BACKEND --set rounds=3 $sets --quiet --no-checkpoint --out "$LOG/prof-out")
     if [ $DRY -eq 1 ]; then
       if timeout 120 "${run[@]}" > "$LOG/prof-$tag.log" 2>&1; then
         note "dry run: $label: the command line runs on the CPU engine; the split of a canned ncu report:"
@@ -575,7 +575,7 @@ RN=1000000; RR=3
 CPU_RATE=""
 declare -A BASE_RATE
 if fits 60 "the CPU engine at the target point"; then
-  if timeout 240 "$CLI" run $CFG --backend cpu --set agents=$RN --set local_steps=100 --set dim=8 --set rounds=$RR \
+  if timeout 240 "$CLI" run --force $CFG --backend cpu --set agents=$RN --set local_steps=100 --set dim=8 --set rounds=$RR \
        --set eval_every=1000000 --set orthonormalize=false --quiet --out "$LOG/cpu-point" > "$LOG/cpu-point.log" 2>&1; then
     CPU_RATE=$(python3 -c "import json;print('%.4g' % json.load(open('$LOG/cpu-point/summary.json'))['agent_steps_per_sec'])")
     note "pfedrl CPU engine ($(nproc) threads), N=$RN K=100 d=8: $CPU_RATE agent-steps/s"
@@ -656,7 +656,7 @@ elif ! command -v ncu > /dev/null; then
   failed "ncu not found"
 elif fits 120 "ncu"; then
   timeout 180 ncu --kernel-name regex:"pfr_local_steps|pfr_fold" --launch-count 2 --section SpeedOfLight \
-    "$CLI" run $CFG --backend cuda --set agents=1000000 --set local_steps=100 --set rounds=2 \
+    "$CLI" run --force $CFG --backend cuda --set agents=1000000 --set local_steps=100 --set rounds=2 \
     --set eval_every=1000000 --quiet --out "$LOG/ncu-run" > "$LOG/ncu.txt" 2>&1
   rc=$?
   if [ $rc -eq 0 ] && grep -q "pfr_" "$LOG/ncu.txt"; then
@@ -674,7 +674,7 @@ elif fits 120 "ncu"; then
     M=$M,lts__t_sectors_srcunit_tex_op_read.sum,lts__t_sectors_srcunit_tex_op_write.sum
     M=$M,launch__registers_per_thread,sm__warps_active.avg.pct_of_peak_sustained_active
     timeout 120 ncu --kernel-name regex:"pfr_local_steps" --launch-count 1 --csv --metrics $M \
-      "$CLI" run $CFG --backend cuda --set agents=1000000 --set local_steps=100 --set rounds=2 \
+      "$CLI" run --force $CFG --backend cuda --set agents=1000000 --set local_steps=100 --set rounds=2 \
       --set eval_every=1000000 --quiet --out "$LOG/ncu-run" > "$LOG/ncu-l2.csv" 2> "$LOG/ncu-l2.err"
     note "$(python3 bench/ncu_per_step.py "$LOG/ncu-l2.csv" 100000000 2>&1 | tail -1)"
     rm -rf "$LOG/ncu-run"

@@ -8,4 +8,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh >/dev/null
-./build/pfedrl run examples/experiments/gridworld_scale.yaml -s agents=16384 --out "${OUT:-runs/gridworld}" "$@"
+./build/pfedrl run examples/experiments/gridworld_scale.yaml -s agents=16384 --out "${OUT:-runs/gridworld}" --force "$@"

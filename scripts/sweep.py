@@ -82,7 +82,7 @@ def main():
             with open(stamp) as f:
                 if json.load(f) == settings:  # finished with the same settings: keep it
                     return combo, rdir, None
-        cmd = [args.pfedrl, "run", args.config, "--quiet", "--threads", str(threads), "--out", rdir]
+        cmd = [args.pfedrl, "run", args.config, "--quiet", "--force", "--threads", str(threads), "--out", rdir]
         for s in args.set:
             cmd += ["--set", s]
         for k, v in zip(keys, combo):

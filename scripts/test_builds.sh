@@ -60,8 +60,8 @@ aarch64_build() {
     local sets=(--set rounds=12 --set eval_every=4 --set threads=1 --set backend=cpu)
     for kv in $c; do sets+=(--set "$kv"); done
     printf 'agents: 1\n' > "$work/c.yaml"
-    "$native" run "$work/c.yaml" "${sets[@]}" -o "$work/x86_$n" -q --theta --no-checkpoint > /dev/null
-    OMP_NUM_THREADS=1 timeout 600 qemu-aarch64 -L /usr/aarch64-linux-gnu "$b/pfedrl" run "$work/c.yaml" "${sets[@]}" -o "$work/arm_$n" \
+    "$native" run --force "$work/c.yaml" "${sets[@]}" -o "$work/x86_$n" -q --theta --no-checkpoint > /dev/null
+    OMP_NUM_THREADS=1 timeout 600 qemu-aarch64 -L /usr/aarch64-linux-gnu "$b/pfedrl" run --force "$work/c.yaml" "${sets[@]}" -o "$work/arm_$n" \
       -q --theta --no-checkpoint > /dev/null
     for f in phi.npy theta.npy metrics_by_type.csv; do
       if ! cmp -s "$work/x86_$n/$f" "$work/arm_$n/$f"; then

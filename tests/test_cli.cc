@@ -678,7 +678,7 @@ TEST(Cli, FailingRenameLeavesTheEarlierResultsAsTheyWere)
     for (const std::string &f : before)
         bytes[f] = read_file(out + "/" + f);
     for (const char *victim : {"summary.json", "phi.npy", "checkpoint.pfr"}) {
-        Result r = run_cli("run " + cfg + " -q --set seed=9 --out " + out, std::string("PFEDRL_FAULT_RENAME=") + victim + " ");
+        Result r = run_cli("run " + cfg + " -q --force --set seed=9 --out " + out, std::string("PFEDRL_FAULT_RENAME=") + victim + " ");
         EXPECT_EQ(r.code, 1) << r.output;
         EXPECT_NE(r.output.find("cannot rename"), std::string::npos) << r.output;
         std::vector<std::string> after = list_dir(out);

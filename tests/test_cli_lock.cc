@@ -48,7 +48,7 @@ TEST(CliLock, ASecondRunOrResumeInTheSameDirectoryIsRefusedWhileTheFirstLives)
     kill(first, SIGKILL); // however it ends, the lock goes with it
     int status = 0;
     waitpid(first, &status, 0);
-    const Result again = run_cli("run " + dir + "/short.yaml -o " + out + " -q");
+    const Result again = run_cli("run " + dir + "/short.yaml -o " + out + " -q --force");
     EXPECT_EQ(again.code, 0) << again.output;
     EXPECT_EQ(std::string::npos, again.output.find("in use")) << again.output;
 }

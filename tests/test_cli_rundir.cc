@@ -104,6 +104,27 @@ TEST(CliRundir, NoFinalCheckpointLeavesNoOlderOneToRewindTo)
     EXPECT_NE(read_file(out + "/summary.json").find("\"rounds\": 20"), std::string::npos);
 }
 
+// A new run into a folder that holds an earlier run is refused (exit 2, the files named, the folder
+// as it was) unless --force, which replaces it; resume takes no --force.
+TEST(CliRundir, AnEarlierRunIsReplacedOnlyWithForce)
+{
+    const std::string dir = make_temp_dir(), out = dir + "/out";
+    write_file(dir + "/c.yaml", kRun);
+    ASSERT_EQ(run_cli("run " + dir + "/c.yaml -o " + out + " -q").code, 0);
+    const std::string summary = read_file(out + "/summary.json"), ckpt = read_file(out + "/checkpoint.pfr");
+    const Result again = run_cli("run " + dir + "/c.yaml -o " + out + " -q -s seed=5");
+    EXPECT_EQ(again.code, 2) << again.output;
+    EXPECT_NE(again.output.find("holds the results of an earlier run (metrics.csv"), std::string::npos) << again.output;
+    EXPECT_NE(again.output.find("--force to replace it"), std::string::npos) << again.output;
+    EXPECT_EQ(read_file(out + "/summary.json"), summary);
+    EXPECT_EQ(read_file(out + "/checkpoint.pfr"), ckpt);
+    EXPECT_TRUE(hidden_entries(out).empty());
+    EXPECT_EQ(run_cli("resume " + out + " --rounds 12 --force -q").code, 2);
+    ASSERT_EQ(run_cli("run " + dir + "/c.yaml -o " + out + " -q -s seed=5 --force").code, 0);
+    EXPECT_NE(read_file(out + "/summary.json"), summary);
+    EXPECT_NE(read_file(out + "/summary.json").find("\"seed\": 5"), std::string::npos);
+}
+
 // A run killed before it finished (SIGKILL: no clean-up) leaves the earlier results set aside; the
 // next start in the folder puts them back, says so, and resume goes on from them.
 TEST(CliRundir, ARunKilledBeforeItFinishedIsRecoveredByTheNextStart)
@@ -120,7 +141,8 @@ TEST(CliRundir, ARunKilledBeforeItFinishedIsRecoveredByTheNextStart)
         const int null = open("/dev/null", O_WRONLY);
         dup2(null, 1);
         dup2(null, 2);
-        execl(PFR_CLI_PATH, PFR_CLI_PATH, "run", (dir + "/long.yaml").c_str(), "-o", out.c_str(), "-q", (char *)nullptr);
+        execl(PFR_CLI_PATH, PFR_CLI_PATH, "run", (dir + "/long.yaml").c_str(), "-o", out.c_str(), "-q", "--force",
+              (char *)nullptr);
         _exit(127);
     }
     for (int k = 0; k < 200 && hidden_entries(out).empty(); ++k) // its start: the earlier results set aside

@@ -53,11 +53,13 @@ static void help(FILE *f, const char *cmd)
               "  phi.npy, theta.npy   the shared Phi [S, d] and every theta_i [N, d]\n"
               "  checkpoint.pfr       the run's state: `pfedrl resume DIR --rounds R` goes on\n"
               "The final files appear together when the run ends; a failed run leaves nothing new.\n"
+              "A DIR that holds an earlier run is refused (resume it, or --force to replace it).\n"
               "Ctrl-C (SIGINT) or SIGTERM stops at the end of the round and writes the outputs so far\n"
               "and a checkpoint (exit 130 or 143); a second one stops at once.\n\n"
               "options:\n"
               "  -s, --set KEY=VALUE   change a config key (repeatable)\n"
               "  -o, --out DIR         output directory (default ./pfedrl-out; made if missing)\n"
+              "      --force           replace the results of an earlier run in DIR\n"
               "  -b, --backend B       auto, cpu or cuda (the key `backend`)\n"
               "  -t, --threads N       CPU engine threads, 0 = all cores (the key `threads`)\n"
               "  -q, --quiet           no progress display\n"
@@ -104,14 +106,14 @@ static void help(FILE *f, const char *cmd)
 }
 
 /* ---- options ------------------------------------------------------------------------------------- */
-enum { OPT_THETA = 1000, OPT_NO_THETA, OPT_NO_CHECKPOINT };
+enum { OPT_THETA = 1000, OPT_NO_THETA, OPT_NO_CHECKPOINT, OPT_FORCE };
 
 typedef struct opts {
     const char *arg;      /* CONFIG.yaml or DIR */
     const char *out;
     const char *sets[256]; /* key=value, in the order given (--backend and --threads too) */
     char owned[256][64];   /* text of the ones built here */
-    int nsets, quiet, theta, checkpoint;
+    int nsets, quiet, theta, checkpoint, force;
 } opts;
 
 static int add_set(opts *o, const char *cmd, const char *key, const char *value)
@@ -140,7 +142,7 @@ static int parse(const char *cmd, int argc, char **argv, opts *o)
         {"rounds", required_argument, NULL, 'r'},   {"quiet", no_argument, NULL, 'q'},
         {"theta", no_argument, NULL, OPT_THETA},    {"no-theta", no_argument, NULL, OPT_NO_THETA},
         {"no-checkpoint", no_argument, NULL, OPT_NO_CHECKPOINT}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+        {"force", no_argument, NULL, OPT_FORCE},    {NULL, 0, NULL, 0}};
     const int is_run = strcmp(cmd, "run") == 0, is_resume = strcmp(cmd, "resume") == 0;
     memset(o, 0, sizeof *o);
     o->theta = -1;
@@ -185,6 +187,11 @@ static int parse(const char *cmd, int argc, char **argv, opts *o)
                 o->checkpoint = 0;
             else
                 o->theta = c == OPT_THETA;
+            break;
+        case OPT_FORCE:
+            if (!is_run)
+                goto not_here;
+            o->force = 1;
             break;
         case 'h':
             help(stdout, cmd);
@@ -267,7 +274,8 @@ static int cmd_run(int argc, char **argv, int resume)
                          resume ? (size_t)o.nsets : 0,
                          o.quiet,
                          o.theta,
-                         o.checkpoint};
+                         o.checkpoint,
+                         o.force};
     rc = pfr_cli_run(&q);
     pfr_config_destroy(cfg);
     return rc;

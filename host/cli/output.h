@@ -62,6 +62,9 @@ int pfr_cli_write_env_npy(const char *dir, const pfr_sim *sim, int *dense, pfr_e
 typedef struct pfr_rundir pfr_rundir;
 /* Before set-up: dir and its missing parents made, dir proved writable. NULL on failure (err). */
 pfr_rundir *pfr_rundir_prepare(const char *dir, pfr_error *err);
+/* The result files of an earlier run in the directory (after prepare's recovery), their names
+ * listed into names ("summary.json, metrics.csv"); 0 where there are none. */
+int pfr_rundir_earlier_results(const pfr_rundir *r, char *names, size_t cap);
 /* The set-aside folder of a run killed before it finished that prepare put back, or NULL. */
 const char *pfr_rundir_recovered(const pfr_rundir *r);
 /* After set-up: an earlier run's results set aside (unless resume), the live metrics files opened

@@ -131,6 +131,17 @@ int pfr_cli_run(const pfr_run_request *q)
         pfr_rundir_free(w.dir);
         return rc;
     }
+    /* a new run into a folder that holds an earlier one: refused unless --force (nothing changed) */
+    char earlier[200];
+    rc = !q->resume && !q->force && lead && pfr_rundir_earlier_results(w.dir, earlier, sizeof earlier) > 0;
+    if (rc)
+        fprintf(stderr, "pfedrl run: %s holds the results of an earlier run (%s); nothing was changed. Allowed: "
+                        "another --out, `pfedrl resume %s` to go on with that run, or --force to replace it\n",
+                q->out_dir, earlier, q->out_dir);
+    if ((rc = agree_exit(rc ? PFR_EXIT_BAD_INPUT : 0, PFR_ERR_CONFIG, &err, PFR_EXIT_BAD_INPUT)) != 0) {
+        pfr_rundir_free(w.dir);
+        return rc;
+    }
     /* a resume: a config.yaml edited since the run wrote it is refused before the set-up */
     rc = q->resume && lead ? pfr_cli_check_resume_config(q, 1) : 0;
     if ((rc = agree_exit(rc, PFR_ERR_CONFIG, &err, PFR_EXIT_BAD_INPUT)) != 0) {

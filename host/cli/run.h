@@ -18,6 +18,7 @@ typedef struct pfr_run_request {
     int quiet;
     int theta;                      /* theta.npy: 1 always, 0 never, -1 up to PFR_CLI_THETA_AUTO_BYTES */
     int checkpoint;                 /* leave checkpoint.pfr at the end (always when interrupted) */
+    int force;                      /* a new run may replace an earlier run's results in out_dir */
 } pfr_run_request;
 
 /* A resume: 0 if out_dir/config.yaml is absent or says what the checkpoint says (the overridden

@@ -212,6 +212,24 @@ pfr_rundir *pfr_rundir_prepare(const char *dir, pfr_error *err)
     return NULL;
 }
 
+int pfr_rundir_earlier_results(const pfr_rundir *r, char *names, size_t cap)
+{
+    int n = 0;
+    size_t used = 0;
+    names[0] = '\0';
+    for (const char *const *f = RESULT_FILES; *f && r; ++f) {
+        char path[PATH_CAP];
+        join(path, r->dir, *f);
+        struct stat st;
+        if (stat(path, &st) != 0)
+            continue;
+        if (used + strlen(*f) + 3 < cap)
+            used += (size_t)snprintf(names + used, cap - used, "%s%s", n ? ", " : "", *f);
+        ++n;
+    }
+    return n;
+}
+
 void pfr_rundir_signal_cleanup(void)
 {
     for (int i = nmade - 1; i >= 0; --i)

@@ -44,9 +44,9 @@ EOF
 same() {
   local name=$1 np=$2; shift 2
   local one="$W/$name-1" many="$W/$name-$np"
-  [ -d "$one" ] || PFEDRL_TEST_SUMS_DIGEST=1 "$P" run "$W/c.yaml" "$@" -o "$one" -q --theta > "$one.log" 2>&1 ||
+  [ -d "$one" ] || PFEDRL_TEST_SUMS_DIGEST=1 "$P" run --force "$W/c.yaml" "$@" -o "$one" -q --theta > "$one.log" 2>&1 ||
     { fail "$name: the one-process run failed: $(tail -1 "$one.log")"; return; }
-  if ! "${MPIRUN[@]}" -np "$np" -x PFEDRL_TEST_SUMS_DIGEST=1 "$P" run "$W/c.yaml" "$@" -o "$many" -q --theta \
+  if ! "${MPIRUN[@]}" -np "$np" -x PFEDRL_TEST_SUMS_DIGEST=1 "$P" run --force "$W/c.yaml" "$@" -o "$many" -q --theta \
        > "$many.log" 2>&1; then
     fail "$name over $np ranks failed: $(grep -m1 pfedrl "$many.log")"; return
   fi
@@ -84,7 +84,7 @@ done
 # checkpointed over 2 ranks (every 4 rounds, 10 rounds: an evaluation round, so no extra row), resumed over 3:
 # the straight run's files
 R="$W/resumed"
-if "${MPIRUN[@]}" -np 2 "$P" run "$W/c.yaml" "${FED[@]}" -s rounds=10 -s checkpoint_every=4 -o "$R" -q --theta \
+if "${MPIRUN[@]}" -np 2 "$P" run --force "$W/c.yaml" "${FED[@]}" -s rounds=10 -s checkpoint_every=4 -o "$R" -q --theta \
      > "$R.log" 2>&1 &&
    "${MPIRUN[@]}" -np 3 "$P" resume "$R" --rounds 16 -q --theta >> "$R.log" 2>&1; then
   same_files=1
@@ -97,7 +97,7 @@ fi
 
 # a failing rank: all stop, its message, exit 1, nothing written
 F="$W/failing"
-"${MPIRUN[@]}" -np 3 -x PFEDRL_TEST_FAIL_RANK=1@5 "$P" run "$W/c.yaml" -o "$F" -q > "$F.log" 2>&1
+"${MPIRUN[@]}" -np 3 -x PFEDRL_TEST_FAIL_RANK=1@5 "$P" run --force "$W/c.yaml" -o "$F" -q > "$F.log" 2>&1
 rc=$?
 [ $rc = 1 ] || fail "a failing rank: exit $rc, expected 1"
 grep -q "run failed: rank 1 of 3: out of memory (PFEDRL_TEST_FAIL_RANK" "$F.log" || fail "a failing rank: no message naming rank 1"
@@ -113,9 +113,9 @@ bad() { # bad NAME EXPECTED-TEXT mpirun-args...
   else fail "$name: exit $rc, output: $(grep -m1 pfedrl "$W/bad.log")"; fi
 }
 bad "more ranks than agent blocks" "fewer than the 3 MPI ranks; allowed: at least one block a rank" \
-  -np 3 "$P" run "$W/c.yaml" -s agents=300 -o "$W/b1" -q
+  -np 3 "$P" run --force "$W/c.yaml" -s agents=300 -o "$W/b1" -q
 bad "a rank of another build" "the MPI ranks run different builds of pfedrl" \
-  -np 1 "$P" run "$W/c.yaml" -o "$W/b2" -q : -np 1 -x PFEDRL_TEST_OTHER_BUILD=other "$P" run "$W/c.yaml" -o "$W/b2" -q
+  -np 1 "$P" run --force "$W/c.yaml" -o "$W/b2" -q : -np 1 -x PFEDRL_TEST_OTHER_BUILD=other "$P" run --force "$W/c.yaml" -o "$W/b2" -q
 bad "a command that does not run over ranks" "allowed over ranks: run and resume" -np 2 "$P" info
 [ -n "$NOMPI" ] && bad "a build without MPI" "this pfedrl was built without MPI" -np 2 "$NOMPI" run "$W/c.yaml" -o "$W/b3" -q
 for d in b1 b2 b3; do [ ! -e "$W/$d" ] || fail "a bad start left $W/$d behind"; done
