@@ -736,8 +736,35 @@ TEST(Cli, OptionFormsAndHelpPerCommand)
         EXPECT_NE(r.output.find(std::string("usage: pfedrl ") + cmd), std::string::npos) << r.output;
     }
     Result r = run_cli("help run");
-    EXPECT_NE(r.output.find("one of cliffwalk, gridworld, garnet, randomwalk, file"), std::string::npos) << r.output;
-    EXPECT_NE(r.output.find("default: 0.3;"), std::string::npos) << r.output; // shortest form
+    std::string flat; // the text with its line breaks and indents as single spaces (lines fit 80 columns)
+    for (char c : r.output) {
+        const bool space = c == ' ' || c == '\n';
+        if (!space || flat.empty() || flat.back() != ' ')
+            flat += space ? ' ' : c;
+    }
+    EXPECT_NE(flat.find("one of cliffwalk, gridworld, garnet, randomwalk, file"), std::string::npos) << r.output;
+    EXPECT_NE(flat.find("default: 0.3;"), std::string::npos) << r.output; // shortest form
+}
+
+// Every help text fits an 80-column terminal (characters, not bytes: the title has an em dash).
+TEST(Cli, HelpFitsEightyColumns)
+{
+    for (const char *args : {"help", "--help", "help run", "run --help", "help resume", "help export", "help bench",
+                             "bench --help"}) {
+        const Result r = run_cli(args);
+        EXPECT_EQ(r.code, 0) << args;
+        size_t cols = 0, lines = 0;
+        for (char c : r.output) {
+            if (c == '\n') {
+                EXPECT_LE(cols, 80u) << args << ", line " << lines + 1;
+                cols = 0;
+                ++lines;
+            } else if (((unsigned char)c & 0xC0) != 0x80) {
+                ++cols;
+            }
+        }
+        EXPECT_GT(lines, 10u) << args;
+    }
 }
 
 // On an 80-column terminal no progress line is wider than 79 columns (a wider one would wrap and

@@ -72,10 +72,11 @@ typedef struct bench_result {
 void pfr_cli_bench_help(FILE *f)
 {
     fputs("usage: pfedrl bench [options]\n\n"
-          "Times the standard points on this machine's engine and device and prints, for each, the\n"
-          "median agent-steps per second of round time (set-up, the first round and evaluations not\n"
-          "counted) and the microseconds of a round; device, driver and commit first. A point that\n"
-          "does not fit the memory is reported and skipped.\n\npoints:\n",
+          "Times the standard points on this machine's engine and device and prints, for\n"
+          "each, the median agent-steps per second of round time (set-up, the first round\n"
+          "and evaluations not counted) and the microseconds of a round; device, driver\n"
+          "and commit first. A point that does not fit the memory is reported and\n"
+          "skipped.\n\npoints:\n",
           f);
     for (size_t i = 0; i < NPOINTS; ++i)
         fprintf(f, "  %-11s %s\n", POINTS[i].name, POINTS[i].what);
@@ -87,10 +88,11 @@ void pfr_cli_bench_help(FILE *f)
           "  -r, --repeats R       repeats of each point (default 5)\n"
           "      --min-seconds T   each repeat at least this long (default 1)\n"
           "      --budget T        start no point after T seconds (default: no limit)\n"
-          "      --quick           a smoke run: 16,384 agents, grids of at most 100 x 100, 3 repeats of\n"
-          "                        0.1 s (not a measurement to quote)\n"
+          "      --quick           a smoke run: 16,384 agents, grids of at most 100 x 100,\n"
+          "                        3 repeats of 0.1 s (not a measurement to quote)\n"
           "  -j, --json FILE       also write the results as JSON\n"
-          "      --show-config P   print point P's config as YAML (for pfedrl run) and time nothing\n"
+          "      --show-config P   print point P's config as YAML (for pfedrl run), time\n"
+          "                        nothing\n"
           "  -h, --help            this text\n",
           f);
 }

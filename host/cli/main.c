@@ -19,11 +19,11 @@
 /* ---- help ---------------------------------------------------------------------------------------- */
 static const char *const SUMMARY =
     "usage:\n"
-    "  pfedrl run CONFIG.yaml [-s key=value]... [-o DIR] [options]   run a config\n"
-    "  pfedrl resume DIR [-r ROUNDS] [options]                       go on from DIR/checkpoint.pfr\n"
-    "  pfedrl export CONFIG.yaml [-s key=value]... [-o DIR]          write the environment as .npy\n"
-    "  pfedrl bench [--backend B] [--json FILE] [options]            time the standard points here\n"
-    "  pfedrl info                                                   engines and devices found\n"
+    "  pfedrl run CONFIG.yaml [-s K=V]... [-o DIR]     run a config\n"
+    "  pfedrl resume DIR [-r ROUNDS]                   go on from DIR/checkpoint.pfr\n"
+    "  pfedrl export CONFIG.yaml [-s K=V]... [-o DIR]  write the environment as .npy\n"
+    "  pfedrl bench [--backend B] [--json FILE]        time the standard points here\n"
+    "  pfedrl info                                     engines and devices found\n"
     "  pfedrl help [COMMAND] | COMMAND --help | --version\n";
 
 static void help_keys(FILE *f)
@@ -33,29 +33,83 @@ static void help_keys(FILE *f)
         char v[64], allowed[256];
         pfr_config_key_default(i, v, sizeof v);
         pfr_config_key_allowed(i, allowed, sizeof allowed);
-        fprintf(f, "  %-20s %s\n  %-20s   default: %s; allowed: %s\n", pfr_config_key_name(i), pfr_config_key_help(i), "",
-                v[0] ? v : "none", allowed);
+        const char *name = pfr_config_key_name(i);
+        if (strlen(name) > 20) /* the description keeps its column */
+            fprintf(f, "  %s\n  %-20s %s\n", name, "", pfr_config_key_help(i));
+        else
+            fprintf(f, "  %-20s %s\n", name, pfr_config_key_help(i));
+        fprintf(f, "  %-20s   default: %s; allowed: %s\n", "", v[0] ? v : "none", allowed);
     }
 }
 
-static void help(FILE *f, const char *cmd)
+/* Characters (not bytes) of UTF-8 text s[0, n). */
+static size_t columns(const char *s, size_t n)
 {
-    fprintf(f, "pfedrl %s — personalized federated TD learning with shared representations, at scale\n\n",
+    size_t c = 0;
+    for (size_t i = 0; i < n; ++i)
+        c += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return c;
+}
+
+/* text with every line cut at a space to fit 80 columns, continued under the line's description
+ * column (after its first gap of two or more spaces, within 40 columns) or else its indent. */
+static void put_fitted(FILE *f, const char *text)
+{
+    for (const char *line = text; *line;) {
+        const char *end = strchr(line, '\n');
+        size_t n = end ? (size_t)(end - line) : strlen(line);
+        size_t lead = 0, col = 0;
+        while (lead < n && line[lead] == ' ')
+            ++lead;
+        for (size_t i = lead; i + 2 < n && !col; ++i)
+            if (line[i] != ' ' && line[i + 1] == ' ' && line[i + 2] == ' ') {
+                size_t j = i + 1;
+                while (j < n && line[j] == ' ')
+                    ++j;
+                col = j <= 40 ? j : lead;
+            }
+        col = col ? col : lead;
+        size_t indent = 0;
+        while (columns(line, n) + indent > 80) {
+            size_t cut = 0; /* the last space at which the piece fits */
+            for (size_t i = 1; i < n && columns(line, i) + indent <= 80; ++i)
+                if (line[i] == ' ' && line[i - 1] != ' ' && i > col)
+                    cut = i;
+            if (!cut)
+                break; /* one word wider than the room: left as it is */
+            fprintf(f, "%*s%.*s\n", (int)indent, "", (int)cut, line);
+            while (cut < n && line[cut] == ' ')
+                ++cut;
+            line += cut;
+            n -= cut;
+            indent = col;
+        }
+        fprintf(f, "%*s%.*s\n", (int)indent, "", (int)n, line);
+        line += n + (end ? 1 : 0);
+    }
+}
+
+static void help_text(FILE *f, const char *cmd)
+{
+    fprintf(f, "pfedrl %s — personalized federated RL with shared representations, at scale\n\n",
             pfr_version());
     if (cmd && strcmp(cmd, "run") == 0) {
         fputs("usage: pfedrl run CONFIG.yaml [options]\n\n"
-              "Runs CONFIG (with the --set changes, applied in order after it) and writes into DIR:\n"
-              "  metrics.csv          one row per evaluation, appended as the run goes (round 0, every\n"
-              "                       eval_every rounds, the last)\n"
-              "  metrics_by_type.csv  the value error of each environment type at each evaluation\n"
+              "Runs CONFIG (with the --set changes, applied in order after it) and writes\n"
+              "into DIR:\n"
+              "  metrics.csv          one row per evaluation, appended as the run goes\n"
+              "                       (round 0, every eval_every rounds, the last)\n"
+              "  metrics_by_type.csv  each environment type's value error at each evaluation\n"
               "  summary.json         final metrics, status, set-up facts, the resolved config\n"
-              "  config.yaml          the resolved config: `pfedrl run DIR/config.yaml` repeats the run\n"
+              "  config.yaml          the resolved config: `pfedrl run DIR/config.yaml`\n"
+              "                       repeats the run\n"
               "  phi.npy, theta.npy   the shared Phi [S, d] and every theta_i [N, d]\n"
               "  checkpoint.pfr       the run's state: `pfedrl resume DIR --rounds R` goes on\n"
-              "The final files appear together when the run ends; a failed run leaves nothing new.\n"
-              "A DIR that holds an earlier run is refused (resume it, or --force to replace it).\n"
-              "Ctrl-C (SIGINT) or SIGTERM stops at the end of the round and writes the outputs so far\n"
-              "and a checkpoint (exit 130 or 143); a second one stops at once.\n\n"
+              "The final files appear together when the run ends; a failed run leaves\n"
+              "nothing new. A DIR that holds an earlier run is refused (resume it, or\n"
+              "--force to replace it). Ctrl-C (SIGINT) or SIGTERM stops at the end of the\n"
+              "round and writes the outputs so far and a checkpoint (exit 130 or 143); a\n"
+              "second one stops at once.\n\n"
               "options:\n"
               "  -s, --set KEY=VALUE   change a config key (repeatable)\n"
               "  -o, --out DIR         output directory (default ./pfedrl-out; made if missing)\n"
@@ -65,16 +119,17 @@ static void help(FILE *f, const char *cmd)
               "  -q, --quiet           no progress display\n"
               "      --theta           write theta.npy whatever its size\n"
               "      --no-theta        never write theta.npy (default: up to 1 GiB)\n"
-              "      --no-checkpoint   no checkpoint.pfr at the end (one is still written when stopped)\n"
+              "      --no-checkpoint   no checkpoint.pfr at the end (one is written if stopped)\n"
               "  -h, --help            this text\n",
               f);
         help_keys(f);
     } else if (cmd && strcmp(cmd, "resume") == 0) {
         fputs("usage: pfedrl resume DIR [options]\n\n"
-              "Goes on with the run in DIR from DIR/checkpoint.pfr, to the config's `rounds` in total\n"
-              "(or --rounds), as if it had never stopped: the same Phi, theta, states and metrics, bit\n"
-              "for bit. Only what does not change the results may change: rounds, threads, backend,\n"
-              "eval_every, checkpoint_every, cuda_kernel, cuda_graph, cuda_max_chunk.\n\n"
+              "Goes on with the run in DIR from DIR/checkpoint.pfr, to the config's `rounds`\n"
+              "in total (or --rounds), as if it had never stopped: the same Phi, theta,\n"
+              "states and metrics, bit for bit. Only what does not change the results may\n"
+              "change: rounds, threads, backend, eval_every, checkpoint_every, cuda_kernel,\n"
+              "cuda_graph, cuda_max_chunk.\n\n"
               "options:\n"
               "  -r, --rounds R        rounds in total (more than the checkpoint's)\n"
               "  -s, --set KEY=VALUE   change one of the keys above (repeatable)\n"
@@ -86,10 +141,11 @@ static void help(FILE *f, const char *cmd)
               f);
     } else if (cmd && strcmp(cmd, "export") == 0) {
         fputs("usage: pfedrl export CONFIG.yaml [options]\n\n"
-              "Writes the environment of CONFIG into DIR (default ./pfedrl-env): V.npy and mu.npy [M, S]\n"
-              "(values and stationary distributions), singular_values.npy (of the types' values), the\n"
-              "chains as sparse rows (P_indptr, P_indices, P_data, R_data .npy) and, up to 1 GiB, dense\n"
-              "P.npy and R.npy [M, S, S] (which env.kind: file reads back).\n\n"
+              "Writes the environment of CONFIG into DIR (default ./pfedrl-env): V.npy and\n"
+              "mu.npy [M, S] (values and stationary distributions), singular_values.npy (of\n"
+              "the types' values), the chains as sparse rows (P_indptr, P_indices, P_data,\n"
+              "R_data .npy) and, up to 1 GiB, dense P.npy and R.npy [M, S, S] (which\n"
+              "env.kind: file reads back).\n\n"
               "options:\n"
               "  -s, --set KEY=VALUE   change a config key (repeatable)\n"
               "  -o, --out DIR         output directory\n"
@@ -103,6 +159,22 @@ static void help(FILE *f, const char *cmd)
         fputs("\n`pfedrl help run` (or `pfedrl run --help`) explains a run's options and files.\n", f);
         help_keys(f);
     }
+}
+
+/* The help of cmd (NULL: the summary) into f, fitted to 80 columns. */
+static void help(FILE *f, const char *cmd)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *m = open_memstream(&text, &size);
+    if (!m) {
+        help_text(f, cmd);
+        return;
+    }
+    help_text(m, cmd);
+    fclose(m);
+    put_fitted(f, text);
+    free(text);
 }
 
 /* ---- options ------------------------------------------------------------------------------------- */
