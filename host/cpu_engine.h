@@ -45,8 +45,12 @@
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define PFR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+/* GCC gives a cloned function's dispatcher default visibility whatever -fvisibility says: its
+ * declaration says hidden, or libpfedrl.so would export it */
+#define PFR_CLONED_DECL __attribute__((visibility("hidden")))
 #else
 #define PFR_CLONES
+#define PFR_CLONED_DECL
 #endif
 
 /* The step's Philox for 16 agents (below): words 0 and 1, or all four (control). */
@@ -355,13 +359,14 @@ static inline __attribute__((always_inline)) void pfr_part_copy(const cpu_engine
 
 /* block_d's copy of a block's fill part into its wave part bp where the parts hold narrow rows
  * (cpu_merge.c; e->narrow). */
-void pfr_cpu_part_copy_narrow(cpu_engine *e, cpu_thread *w, block_part *bp);
+PFR_CLONED_DECL void pfr_cpu_part_copy_narrow(cpu_engine *e, cpu_thread *w, block_part *bp);
 /* After a wave's steps (cpu_merge.c), for the merge buckets q0 .. q1-1 of the calling thread: the
  * parts of blocks w0 .. wend-1 added into the accumulator; or, for a round of one wave without
  * noise, merged and applied bucket by bucket; then (several waves) the mean change applied to the
  * rows this thread added, with noise (the private aggregation) to all rows of its buckets. */
-void pfr_cpu_merge_wave(cpu_engine *e, cpu_thread *w, int64_t w0, int64_t wend, int q0, int q1);
-void pfr_cpu_merge_apply(cpu_engine *e, cpu_thread *w, int64_t nblocks, int q0, int q1, int64_t participants);
+PFR_CLONED_DECL void pfr_cpu_merge_wave(cpu_engine *e, cpu_thread *w, int64_t w0, int64_t wend, int q0, int q1);
+PFR_CLONED_DECL void pfr_cpu_merge_apply(cpu_engine *e, cpu_thread *w, int64_t nblocks, int q0, int q1,
+                                         int64_t participants);
 void pfr_cpu_apply_rows(cpu_engine *e, cpu_thread *w, int64_t participants);
 void pfr_cpu_apply_rows_noisy(cpu_engine *e, cpu_thread *w, int tid, int64_t participants);
 

@@ -192,7 +192,7 @@ pfr_status pfr_truth_compute_with(const pfr_env *env, double gamma, int sparse, 
         }
         st[m] = truth_type(env, gamma, sparse, pattern, t, m, scratch + (size_t)S * omp_get_thread_num(), &rv[m], &rmu[m],
                            &groups[m], &analysed[m], &msg[m]);
-#pragma omp critical(pfr_truth_progress)
+#pragma omp critical /* unnamed: a named one is a symbol the library would export */
         {
             ++done;
             if (progress && progress(user, done, M) != 0) {

@@ -17,19 +17,22 @@ lib=$(ls "$prefix"/lib*/libpfedrl.so.*.*.* 2>/dev/null | head -1)
 libdir=$(dirname "$lib")
 version=$(sed -n 's/^#define PFR_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)$/\2/p' include/pfedrl/pfedrl.h | paste -sd.)
 major=${version%%.*}
+minor=${version#*.}; minor=${minor%%.*}
+so=$major; [ "$major" = 0 ] && so="$major.$minor" # the SONAME's version: 0.x keeps the minor (CMakeLists.txt)
 [ "$(basename "$lib")" = "libpfedrl.so.$version" ] || fail "$(basename "$lib") is not libpfedrl.so.$version"
 soname=$(readelf -d "$lib" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
-[ "$soname" = "libpfedrl.so.$major" ] || fail "SONAME '$soname', expected libpfedrl.so.$major"
-[ -L "$libdir/libpfedrl.so.$major" ] && [ -L "$libdir/libpfedrl.so" ] || fail "missing libpfedrl.so links in $libdir"
+[ "$soname" = "libpfedrl.so.$so" ] || fail "SONAME '$soname', expected libpfedrl.so.$so"
+[ -L "$libdir/libpfedrl.so.$so" ] && [ -L "$libdir/libpfedrl.so" ] || fail "missing libpfedrl.so links in $libdir"
 [ -f "$prefix/include/pfedrl/pfedrl.h" ] || fail "header not installed"
 [ -x "$prefix/bin/pfedrl" ] || fail "command not installed"
 [ -f "$libdir/pkgconfig/pfedrl.pc" ] || fail "pfedrl.pc not installed"
 [ -f "$libdir/cmake/pfedrl/pfedrlConfig.cmake" ] && [ -f "$libdir/cmake/pfedrl/pfedrlConfigVersion.cmake" ] ||
   fail "pfedrlConfig.cmake / pfedrlConfigVersion.cmake not installed"
 
-# exported: exactly the functions the public header declares (and OpenMP's named critical sections)
+# exported: exactly the functions the public header declares; every defined dynamic symbol counts
+# (functions, data, weak ones such as GCC's target_clones resolvers, OpenMP's critical sections)
 grep -oE '\bpfr_[a-z0-9_]+\(' include/pfedrl/pfedrl.h | tr -d '(' | sort -u > "$tmp/declared"
-nm -D --defined-only "$lib" | awk '$2 == "T" || $2 == "D" || $2 == "B" {print $3}' | grep -v '^\.gomp_critical' | sort -u > "$tmp/exported"
+nm -D --defined-only "$lib" | awk 'NF == 3 {print $3}' | sort -u > "$tmp/exported"
 extra=$(comm -13 "$tmp/declared" "$tmp/exported")
 [ -z "$extra" ] || fail "exported but not in pfedrl.h: $(echo $extra)"
 missing=$(comm -23 "$tmp/declared" "$tmp/exported" | grep -vE '^pfr_(progress|setup_progress)_fn$' || true)
@@ -53,7 +56,7 @@ grep -q '^round   50 ' "$tmp/ex_pc.out" || fail "api_example did not reach round
 # (outputs captured first: with pipefail, `ldd | grep -q` fails whenever grep exits before ldd has
 # written everything and ldd dies of SIGPIPE -- seen once in the suite)
 libs=$(ldd "$tmp/consumer/api_example")
-grep -q "libpfedrl.so.$major => $libdir" <<< "$libs" || fail "api_example did not load $libdir's library: $libs"
+grep -q "libpfedrl.so.$so => $libdir" <<< "$libs" || fail "api_example did not load $libdir's library: $libs"
 # 3. the installed command
 ver_out=$("$prefix/bin/pfedrl" --version)
 grep -q "$version" <<< "$ver_out" || fail "installed pfedrl --version does not say $version: $ver_out"

@@ -143,7 +143,7 @@ def _candidates() -> list[str]:
     if env:
         return [env]
     here = Path(__file__).resolve().parent
-    found = [str(p) for p in (here / "libpfedrl.so", here / "libpfedrl.so.0") if p.exists()]
+    found = [str(p) for p in (here / "libpfedrl.so",) if p.exists()]
     system = ctypes.util.find_library("pfedrl")
     return found + ([system] if system else [])
 
