@@ -430,8 +430,7 @@ TEST(Cli, BadInputsFailClearlyAndWriteNothing)
          }},
         {"types mismatch", "env:\n  kind: file\n  types: 3\n  p_file: {dir}/P.npy\n  r_file: {dir}/R.npy\ndim: 2\n", "",
          "env.types=3 but env.p_file holds 1 types", good_files},
-        {"diverging run", "alpha: 50\nbeta: 50\nrounds: 50\nagents: 64\nenv:\n  reward_scale: 100\n", "", "diverged", nullptr,
-         1},
+        // a diverging run keeps its metrics and summary to look at: CliRundir.AFailedResumeOrRun...
         {"out is a file", kSmall, "--out {dir}/c.yaml", "not a directory", nullptr},
         {"types out of range", "env:\n  types: 4\n  type_first: 3\n  type_count: 2\n", "",
          "env.type_first=3, env.type_count=2: the agents' types must lie within the 4 types", nullptr},
@@ -689,16 +688,17 @@ TEST(Cli, FailingRenameLeavesTheEarlierResultsAsTheyWere)
     }
 }
 
-// A run that fails leaves no directory it made; an --out that cannot be written is refused before
-// set-up.
+// A run that fails in its set-up leaves no directory it made (a diverged run keeps its record:
+// CliRundir); an --out that cannot be written is refused before set-up.
 TEST(Cli, FailedRunLeavesNoDirectoryItMade)
 {
     std::string dir = make_temp_dir(), cfg = dir + "/c.yaml";
-    write_file(cfg, "alpha: 50\nbeta: 50\nrounds: 50\nagents: 64\nenv:\n  reward_scale: 100\n");
+    write_file(cfg, "dim: 4\ninit_phi: " + dir + "/phi.npy\n");
+    save_npy(dir + "/phi.npy", std::vector<double>(48 * 3, 0.1), {48, 3}); // [S, d] should be (48, 4)
     Result r = run_cli("run " + cfg + " -q --out " + dir + "/new/nested/out");
-    EXPECT_EQ(r.code, 1) << r.output;
-    EXPECT_NE(r.output.find("diverged"), std::string::npos) << r.output;
-    EXPECT_EQ(list_dir(dir).size(), 1u) << "left behind in " << dir; // only c.yaml
+    EXPECT_EQ(r.code, 2) << r.output;
+    EXPECT_NE(r.output.find("init_phi"), std::string::npos) << r.output;
+    EXPECT_EQ(list_dir(dir).size(), 2u) << "left behind in " << dir; // only c.yaml and phi.npy
     write_file(dir + "/file", "x");
     r = run_cli("run " + cfg + " -q --out " + dir + "/file/sub");
     EXPECT_EQ(r.code, 2);

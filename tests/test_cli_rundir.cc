@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -67,6 +68,18 @@ TEST(CliRundir, AFailedResumeOrRunLeavesTheFolderAsItWas)
     const Result div = run_cli("run " + dir + "/d.yaml -o " + fresh + " -q");
     EXPECT_EQ(div.code, 1) << div.output;
     EXPECT_FALSE(exists(fresh + "/checkpoint.pfr")) << "a diverged run left its periodic checkpoint";
+    // ... but keeps its record to look at: metrics to the diverged evaluation, a summary that says so
+    EXPECT_NE(div.output.find("summary.json (\"status\": \"failed\") are in"), std::string::npos) << div.output;
+    const std::string s = read_file(fresh + "/summary.json"), m = read_file(fresh + "/metrics.csv");
+    EXPECT_NE(s.find("\"status\": \"failed\",\n  \"error\": \"the run diverged by round"), std::string::npos) << s;
+    EXPECT_NE(s.find("\"final_value_error\": null"), std::string::npos) << s;
+    EXPECT_GE(std::count(m.begin(), m.end(), '\n'), 2) << m; // the header, round 0, ..., the diverged row
+    EXPECT_FALSE(exists(fresh + "/phi.npy"));
+    EXPECT_FALSE(exists(fresh + "/theta.npy"));
+    EXPECT_TRUE(hidden_entries(fresh).empty());
+    // a new run there is refused as for any earlier run; resume has no checkpoint to go on from
+    EXPECT_EQ(run_cli("run " + dir + "/c.yaml -o " + fresh + " -q").code, 2);
+    EXPECT_NE(run_cli("resume " + fresh + " -q").code, 0);
 }
 
 // A write that fails for want of room names the file the user knows (not its temporary name) and the

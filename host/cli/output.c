@@ -168,6 +168,10 @@ static void write_summary_json(FILE *f, const pfr_sim *sim, const pfr_final *wha
         pfr_sim_metrics_get(sim, n - 1, &last, sizeof last);
     fprintf(f, "{\n  \"pfedrl_version\": \"%s\",\n  \"status\": ", pfr_version());
     pfr_cli_json_string(f, what->status);
+    if (what->error) {
+        fputs(",\n  \"error\": ", f);
+        pfr_cli_json_string(f, what->error);
+    }
     fprintf(f, ",\n  \"rounds_done\": %lld,\n  \"rounds_target\": %lld,\n  \"backend\": ",
             (long long)pfr_sim_round(sim), (long long)what->rounds_target);
     pfr_cli_json_string(f, pfr_sim_backend(sim));
@@ -287,7 +291,7 @@ int pfr_cli_stage_results(pfr_stage *sg, const char *dir, pfr_sim *sim, const pf
     }
     const int S = pfr_sim_num_states(sim), d = pfr_sim_config(sim)->dim;
     const int64_t N = pfr_sim_config(sim)->agents;
-    if (ok) { /* the final shared Phi (local_rep: agent 0's), [S, d] */
+    if (ok && !what->error) { /* the final shared Phi (local_rep: agent 0's), [S, d] */
         float *phi = malloc(sizeof(float) * (size_t)S * d);
         double *phid = malloc(sizeof(double) * (size_t)S * d);
         ok = phi && phid && pfr_sim_get_phi(sim, phi, (size_t)S * d) == PFR_OK;

@@ -45,12 +45,13 @@ int pfr_stage_finish(pfr_stage *sg, int ok, pfr_error *err);
 
 /* What ends a run besides the metrics files. */
 typedef struct pfr_final {
-    const char *status;    /* summary.json's "status": "completed" or "interrupted" */
+    const char *status;    /* summary.json's "status": "completed", "interrupted" or "failed" */
     int64_t rounds_target; /* the rounds the run was asked for */
     int theta;             /* write theta.npy [N, d] */
     int checkpoint;        /* write checkpoint.pfr (pfedrl resume continues from it) */
+    const char *error;     /* a failed run: why (summary.json's "error"), and no phi.npy; else NULL */
 } pfr_final;
-/* summary.json, config.yaml, phi.npy, theta.npy, checkpoint.pfr staged in dir. */
+/* summary.json, config.yaml, phi.npy (not for a failed run), theta.npy, checkpoint.pfr staged in dir. */
 int pfr_cli_stage_results(pfr_stage *sg, const char *dir, pfr_sim *sim, const pfr_final *what, pfr_error *err);
 /* The environment: V.npy, mu.npy [M, S], singular_values.npy [min(S, M)], the chains as sparse
  * rows (P_indptr.npy int64 [M, S+1], offsets into P_indices.npy int32, P_data.npy and R_data.npy

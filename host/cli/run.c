@@ -113,6 +113,29 @@ static int agree_exit(int code, pfr_status st, pfr_error *err, int bad_code)
     return all != PFR_OK && v == 0 ? bad_code : v;
 }
 
+/* A diverged new run's record (see pfr_cli_run): 0 when written (sim destroyed, dir freed), else -1
+ * (the caller abandons as for any failure). Over MPI ranks every rank agrees first. */
+static int keep_failed(watch *w, pfr_sim *sim, const pfr_run_request *q, int64_t target)
+{
+    const int lead = pfr_dist_rank() == 0;
+    char why[1024];
+    snprintf(why, sizeof why, "%s", pfr_sim_last_error(sim));
+    pfr_final fin = {"failed", target, 0, 0, why};
+    pfr_error err = {{0}};
+    int bad = lead && pfr_rundir_finish(w->dir, sim, &fin, &err) != 0;
+    if (agree_exit(bad ? PFR_EXIT_RUN_FAILED : 0, PFR_ERR_IO, &err, PFR_EXIT_RUN_FAILED) != 0) {
+        if (lead && bad)
+            fprintf(stderr, "pfedrl: %s\n", err.msg);
+        return -1;
+    }
+    if (lead)
+        fprintf(stderr, "pfedrl: run failed: %s; its metrics.csv and summary.json (\"status\": \"failed\") are in %s\n",
+                why, q->out_dir);
+    pfr_rundir_free(w->dir);
+    pfr_sim_destroy(sim);
+    return 0;
+}
+
 int pfr_cli_run(const pfr_run_request *q)
 {
     pfr_error err = {{0}};
@@ -208,6 +231,10 @@ int pfr_cli_run(const pfr_run_request *q)
         g_signal = flags[1];
     }
     const int interrupted = st == PFR_ERR_INTERRUPTED && !w.write_failed;
+    /* a new run that diverged keeps its metrics and a summary ("failed") to look at: no checkpoint,
+     * no Phi or theta (not finite); a resume that diverged leaves the folder as it was */
+    if (st == PFR_ERR_NUMERIC && !w.write_failed && !q->resume && keep_failed(&w, sim, q, target) == 0)
+        return PFR_EXIT_RUN_FAILED;
     if (st != PFR_OK && !interrupted) {
         if (lead)
             fprintf(stderr, "pfedrl: run failed: %s; no output written\n",
@@ -232,7 +259,7 @@ int pfr_cli_run(const pfr_run_request *q)
     const double theta_bytes = 4.0 * (double)pfr_cli_config_int(cfg, "agents") * (double)dim;
     pfr_final fin = {interrupted ? "interrupted" : "completed", target,
                      q->theta > 0 || (q->theta < 0 && theta_bytes <= PFR_CLI_THETA_AUTO_BYTES),
-                     interrupted || q->checkpoint};
+                     interrupted || q->checkpoint, NULL};
     if (lead && q->theta < 0 && !fin.theta)
         fprintf(stderr, "pfedrl: note: theta.npy not written: %.3g GB (above %.3g GB; ask with --theta)\n",
                 theta_bytes / 1e9, PFR_CLI_THETA_AUTO_BYTES / 1e9);
