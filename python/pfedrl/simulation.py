@@ -501,6 +501,19 @@ class Simulation:
             raise ImportError("metrics_frame needs pandas: pip install pandas") from e
         return pd.DataFrame(self.metrics, columns=_METRIC_FIELDS)
 
+    def __copy__(self) -> "Simulation":
+        # a copy would share the C handle, and the first of the two to close would free it under the
+        # other (a crash, not an error): no copies; save() and Simulation.load() make an independent one
+        raise TypeError("a pfedrl.Simulation cannot be copied (it owns the C library's handle); for an "
+                        "independent one: sim.save(path); Simulation.load(path)")
+
+    def __deepcopy__(self, memo: Dict[int, Any]) -> "Simulation":
+        return self.__copy__()
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a pfedrl.Simulation cannot be pickled (it owns the C library's handle); "
+                        "save() writes a checkpoint that Simulation.load() reads")
+
     def __repr__(self) -> str:
         if not getattr(self, "_ptr", None):
             return "<pfedrl.Simulation (closed)>"

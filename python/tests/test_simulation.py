@@ -304,3 +304,18 @@ except KeyboardInterrupt as e:
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "stopped: set-up stopped; nothing kept", (out.stdout, out.stderr)
     assert "set-up:" in out.stderr and "ready" not in out.stderr, out.stderr
+
+
+def test_copies_and_pickles_are_refused_not_crashes(cliffwalk: str, tmp_path: Path) -> None:
+    import copy
+    import pickle
+
+    with pfedrl.Simulation(cliffwalk, agents=64) as sim:
+        for attempt in (copy.copy, copy.deepcopy, pickle.dumps):
+            with pytest.raises(TypeError, match="cannot be (copied|pickled)"):
+                attempt(sim)
+        sim.run(2)
+        sim.save(tmp_path / "c.pfr")  # the way to an independent one, which goes on by itself
+        with pfedrl.Simulation.load(tmp_path / "c.pfr") as other:
+            other.run(1)
+            assert other.round == 3 and sim.round == 2
