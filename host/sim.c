@@ -65,10 +65,18 @@ static pfr_status record(pfr_sim *sim, double t_start)
 
 pfr_status pfr_sim_run(pfr_sim *sim, int64_t rounds)
 {
+    return pfr_sim_run_ex(sim, rounds, PFR_RUN_EVALUATE_END);
+}
+
+pfr_status pfr_sim_run_ex(pfr_sim *sim, int64_t rounds, unsigned flags)
+{
     if (!sim)
         return PFR_ERR_INVALID_ARGUMENT;
     if (rounds < 0)
         return pfr_sim_fail(sim, PFR_ERR_INVALID_ARGUMENT, "pfr_sim_run: rounds = %lld; allowed: >= 0", (long long)rounds);
+    if (flags & ~PFR_RUN_EVALUATE_END)
+        return pfr_sim_fail(sim, PFR_ERR_INVALID_ARGUMENT, "pfr_sim_run_ex: flags = %#x; allowed: 0 or PFR_RUN_EVALUATE_END",
+                            flags);
     sim->errmsg[0] = '\0';
     const double t_start = pfr_now_s();
     const int K = sim->K;
@@ -142,7 +150,7 @@ pfr_status pfr_sim_run(pfr_sim *sim, int64_t rounds)
         sim->total.age_sum += rs.age_sum;
         if (plan.noise_std > 0.0 && rs.participants > 0)
             sim->private_rounds++;
-        if (sim->round % sim->cfg.eval_every == 0 || r + 1 == rounds) {
+        if (sim->round % sim->cfg.eval_every == 0 || (r + 1 == rounds && (flags & PFR_RUN_EVALUATE_END))) {
             if (sim->engine->wait) { /* a device engine runs ahead of the host: its rounds end here */
                 const double tw = pfr_now_s();
                 st = sim->engine->wait(sim);

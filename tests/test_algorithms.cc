@@ -572,6 +572,8 @@ TEST(Api, ErrorsAreReportedNotFatal)
     EXPECT_EQ(pfr_sim_get_phi(sim.s, small, 3), PFR_ERR_INVALID_ARGUMENT);
     EXPECT_NE(std::string(pfr_sim_last_error(sim.s)).find("3 elements"), std::string::npos);
     EXPECT_EQ(pfr_sim_get_theta(sim.s, 9999, small, 3), PFR_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(pfr_sim_run_ex(sim.s, 1, 2u), PFR_ERR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(pfr_sim_last_error(sim.s)).find("allowed: 0 or PFR_RUN_EVALUATE_END"), std::string::npos);
 }
 
 TEST(Api, SetUpReportsItsStagesInOrder)

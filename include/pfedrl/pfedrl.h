@@ -209,6 +209,11 @@ void pfr_sim_set_progress(pfr_sim *sim, pfr_progress_fn fn, void *user);
  * PFR_ERR_INTERRUPTED when pfr_sim_request_stop asked it to stop: the handle is then consistent at
  * the end of a round and may be saved, or run on. */
 pfr_status pfr_sim_run(pfr_sim *sim, int64_t rounds);
+/* pfr_sim_run with flags: PFR_RUN_EVALUATE_END evaluates after the last round as pfr_sim_run does;
+ * without it only round 0 and every eval_every-th round are (a loop of short runs then adds no
+ * evaluations of its own: the same history as one long run). */
+#define PFR_RUN_EVALUATE_END 1u
+pfr_status pfr_sim_run_ex(pfr_sim *sim, int64_t rounds, unsigned flags);
 /* Ask a running pfr_sim_run to stop at the end of the current round. Safe to call from a signal
  * handler or another thread; the request is used up by the run it stops. */
 void pfr_sim_request_stop(pfr_sim *sim);

@@ -104,6 +104,7 @@ _SIGNATURES = {
     "pfr_sim_destroy": (None, [_P]),
     "pfr_sim_set_progress": (None, [_P, PROGRESS_FN, _P]),
     "pfr_sim_run": (_S, [_P, _c.c_int64]),
+    "pfr_sim_run_ex": (_S, [_P, _c.c_int64, _c.c_uint]),
     "pfr_sim_request_stop": (None, [_P]),
     "pfr_sim_save": (_S, [_P, _c.c_char_p, _ERR]),
     "pfr_sim_load": (_S, [_c.c_char_p, _c.POINTER(_c.c_char_p), _c.c_size_t, SETUP_PROGRESS_FN, _P, _c.POINTER(_P), _ERR]),
@@ -178,3 +179,6 @@ ERR_IO = 3
 ERR_FORMAT = 4
 ERR_NO_MEMORY = 5
 ERR_INTERRUPTED = 14
+
+# pfr_sim_run_ex's flags (pfedrl.h)
+RUN_EVALUATE_END = 1

@@ -293,12 +293,17 @@ class Simulation:
         if self._bar is not None:
             self._bar.round(int(rnd), _metrics_dict(m.contents) if m else None)
 
-    def run(self, rounds: int, progress: bool = False) -> "Simulation":
-        """Run ``rounds`` more rounds (evaluating every ``eval_every`` rounds and after the last).
-        Ctrl-C stops at the end of the current round (the simulation stays usable: save it or run
-        on) and raises KeyboardInterrupt. Returns self."""
+    def run(self, rounds: int, progress: bool = False, evaluate: bool = True) -> "Simulation":
+        """Run ``rounds`` more rounds, evaluating every ``eval_every`` rounds and, with ``evaluate``
+        (the default), after the last; ``evaluate=False`` adds no evaluation of its own, so a loop of
+        ``run(1, evaluate=False)`` keeps the history (and the time) of one long run. Ctrl-C stops at
+        the end of the current round (the simulation stays usable: save it or run on) and raises
+        KeyboardInterrupt. Returns self."""
         h = self._handle()
         rounds = _integer(rounds, "rounds", 0, _INT64_MAX - self.round)
+        if not isinstance(evaluate, bool):
+            raise TypeError(f"evaluate must be True or False, not {type(evaluate).__name__}")
+        flags = _lib.RUN_EVALUATE_END if evaluate else 0
         self._bar = _Progress(progress, self.round + rounds)
         interrupted = []
         old = None
@@ -308,7 +313,7 @@ class Simulation:
                 lib.pfr_sim_request_stop(h)
             old = signal.signal(signal.SIGINT, on_sigint)
         try:
-            status = lib.pfr_sim_run(h, rounds)
+            status = lib.pfr_sim_run_ex(h, rounds, flags)
         finally:
             if old is not None:
                 signal.signal(signal.SIGINT, old)

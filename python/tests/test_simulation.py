@@ -319,3 +319,18 @@ def test_copies_and_pickles_are_refused_not_crashes(cliffwalk: str, tmp_path: Pa
         with pfedrl.Simulation.load(tmp_path / "c.pfr") as other:
             other.run(1)
             assert other.round == 3 and sim.round == 2
+
+
+def test_short_runs_without_their_own_evaluations_keep_one_long_runs_history(cliffwalk: str) -> None:
+    keys = dict(agents=64, eval_every=5)
+    with pfedrl.Simulation(cliffwalk, **keys) as one, pfedrl.Simulation(cliffwalk, **keys) as many:
+        one.run(12)
+        for _ in range(12):
+            many.run(1, evaluate=False)
+        assert [m["round"] for m in many.metrics] == [0, 5, 10]  # no row of its own per run(1)
+        assert [m["round"] for m in one.metrics] == [0, 5, 10, 12]  # the default: the last round too
+        assert np.array_equal(one.phi, many.phi) and np.array_equal(one.theta, many.theta)
+        for a, b in zip(one.metrics[:3], many.metrics):
+            assert a["value_error"] == b["value_error"]
+        with pytest.raises(TypeError, match="evaluate must be True or False"):
+            many.run(1, evaluate="no")
