@@ -506,6 +506,24 @@ class Simulation:
             raise ImportError("metrics_frame needs pandas: pip install pandas") from e
         return pd.DataFrame(self.metrics, columns=_METRIC_FIELDS)
 
+    def metrics_by_type_frame(self) -> "Any":
+        """metrics_by_type() labelled, as pandas DataFrame in long form: one row per evaluation and
+        type, columns ``round``, ``agent_steps``, ``type``, ``value_error`` (as metrics_by_type.csv
+        of the command line; needs pandas). ``.pivot(index="round", columns="type",
+        values="value_error")`` gives the wide table."""
+        try:
+            import pandas as pd
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ImportError("metrics_by_type_frame needs pandas: pip install pandas") from e
+        errors, history = self.metrics_by_type(), self.metrics
+        n, M = errors.shape
+        return pd.DataFrame({
+            "round": np.repeat([int(m["round"]) for m in history], M),
+            "agent_steps": np.repeat([int(m["agent_steps"]) for m in history], M),
+            "type": np.tile(np.arange(M), n),
+            "value_error": errors.reshape(-1),
+        })
+
     def __copy__(self) -> "Simulation":
         # a copy would share the C handle, and the first of the two to close would free it under the
         # other (a crash, not an error): no copies; save() and Simulation.load() make an independent one

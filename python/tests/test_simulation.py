@@ -334,3 +334,15 @@ def test_short_runs_without_their_own_evaluations_keep_one_long_runs_history(cli
             assert a["value_error"] == b["value_error"]
         with pytest.raises(TypeError, match="evaluate must be True or False"):
             many.run(1, evaluate="no")
+
+
+def test_metrics_by_type_frame_is_labelled_by_round_and_type(cliffwalk: str) -> None:
+    with pfedrl.Simulation(cliffwalk, agents=64, eval_every=2) as sim:
+        sim.run(4)
+        wide = sim.metrics_by_type()
+        frame = sim.metrics_by_type_frame()
+        assert list(frame.columns) == ["round", "agent_steps", "type", "value_error"]
+        assert len(frame) == wide.size
+        table = frame.pivot(index="round", columns="type", values="value_error")
+        assert list(table.index) == [0, 2, 4] and list(table.columns) == list(range(sim.num_types))
+        assert np.array_equal(table.to_numpy(), wide, equal_nan=True)
