@@ -1,5 +1,10 @@
 #!/usr/bin/env python3
-"""Figures (PNG and PDF) from sweeps written by scripts/sweep.py.
+"""Figures (PNG and PDF) from one run's folder, or from sweeps written by scripts/sweep.py.
+
+  plot.py run RUN_DIR [--out FIG] [--x round|agent_steps]
+      one run (a folder of pfedrl run): the value error and the TD fixed point error over the
+      run with the best any rank-d representation can do, and each environment type's value error;
+      FIG defaults to RUN_DIR/plot (plot.png, plot.pdf).
 
   plot.py curves SWEEP_DIR [SWEEP_DIR...] --out FIG [--hue algorithm] [--x agent_steps] [--y value_error]
       mean of y over seeds against x, one line per hue value, with a 95% confidence band
@@ -407,9 +412,65 @@ def cmd_rate(args):
             print(f"plot: T = {t}: excess over the large-N limit, slope %.3f ± %.3f" % tuple(e["excess_slope"]))
 
 
+def cmd_run(args):
+    d = args.run
+    rows = read_csv(os.path.join(d, "metrics.csv"))
+    if not rows:
+        raise ValueError(f"{d}/metrics.csv has no rows")
+    summary = {}
+    if os.path.exists(os.path.join(d, "summary.json")):
+        with open(os.path.join(d, "summary.json")) as f:
+            summary = json.load(f)
+    label = {"round": "round", "agent_steps": "agent-steps"}[args.x]
+
+    def col(rs, name):
+        return np.array([float(r[name]) if r.get(name, "") not in ("", None) else np.nan for r in rs])
+
+    x = col(rows, args.x)
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2))
+    a.plot(x, col(rows, "value_error"), marker="o", ms=3, label="value error (each agent's own V)")
+    a.plot(x, col(rows, "td_fixed_point_error"), marker="s", ms=3, label="TD fixed point of the shared Phi")
+    best = col(rows, "best_rank_d_error")
+    if np.isfinite(best).any():  # a line where it is within the plot's range, else only its value
+        b_err, lowest = np.nanmax(best), np.nanmin(col(rows, "td_fixed_point_error"))
+        if b_err > 1e-3 * lowest:
+            a.axhline(b_err, ls="--", c="gray", label="best any rank-d Phi can do")
+        else:
+            a.plot([], [], ls="--", c="gray", label=f"best any rank-d Phi can do: {b_err:.2g}")
+    a.set_yscale("log")
+    a.set_xlabel(label)
+    a.set_ylabel("relative error (mu-weighted)")
+    a.set_title("error over the run")
+    a.legend(fontsize=8)
+    by_type = os.path.join(d, "metrics_by_type.csv")
+    if os.path.exists(by_type):
+        per = defaultdict(list)
+        for r in read_csv(by_type):
+            per[int(r["type"])].append(r)
+        for t in sorted(per):
+            b.plot(col(per[t], args.x), col(per[t], "value_error"), lw=1, alpha=0.8,
+                   label=f"type {t}" if len(per) <= 10 else None)
+        if len(per) <= 10:
+            b.legend(fontsize=8, ncol=2)
+        b.set_yscale("log")
+    b.set_xlabel(label)
+    b.set_ylabel("value error")
+    b.set_title(f"each environment type ({len(per) if os.path.exists(by_type) else 0})")
+    cfg = summary.get("config", {})
+    title = ", ".join(v for v in (str(cfg.get("algorithm", "")), summary.get("environment", ""),
+                                  f"N = {cfg['agents']}" if "agents" in cfg else "") if v)
+    fig.suptitle(title, fontsize=9)
+    out = args.out or os.path.join(d, "plot")
+    save(fig, out)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
+    r1 = sub.add_parser("run")
+    r1.add_argument("run")
+    r1.add_argument("--out", default="")
+    r1.add_argument("--x", default="round", choices=["round", "agent_steps"])
     c = sub.add_parser("curves")
     c.add_argument("sweep", nargs="+")
     c.add_argument("--out", required=True)
@@ -448,7 +509,7 @@ def main():
                    help="error whose time-to-threshold is measured; the default depends on Phi alone")
     args = ap.parse_args()
     try:
-        {"curves": cmd_curves, "final": cmd_final, "reach": cmd_reach, "rate": cmd_rate,
+        {"run": cmd_run, "curves": cmd_curves, "final": cmd_final, "reach": cmd_reach, "rate": cmd_rate,
          "speedup": cmd_speedup}[args.cmd](args)
     except (OSError, KeyError, ValueError) as e:
         sys.exit(f"plot: {e}")
