@@ -25,8 +25,8 @@ if ! BUILD_TARGETS="${targets[*]}" bash scripts/build.sh > build/main-job-build.
   echo "main job: the build failed (the whole log: build/main-job-build.log)" >&2
   exit 1
 fi
-echo "main job: running PFedTD-Rep on a 100 x 100 grid world, 16,384 agents, 2000 rounds" >&2
 out="${OUT:-runs/gridworld}"
+echo "main job: running examples/experiments/gridworld_scale.yaml (PFedTD-Rep, a 100 x 100 grid world) into $out" >&2
 ./build/pfedrl run examples/experiments/gridworld_scale.yaml -s agents=16384 --out "$out" --force "$@"
 # one look at it: the errors over the run and each type's, drawn next to the results
 python3 scripts/plot.py run "$out" || echo "main job: no figure (scripts/plot.py needs numpy and matplotlib)" >&2
