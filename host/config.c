@@ -251,6 +251,16 @@ static const struct {
     {"env.reward_scale", GENERATED},
 };
 
+int pfr_config_key_applies(const pfr_config *cfg, size_t i)
+{
+    if (!cfg || i >= pfr_config_key_count())
+        return 0;
+    for (size_t f = 0; f < sizeof FAMILY_KEYS / sizeof FAMILY_KEYS[0]; ++f)
+        if (pfr_config_find(FAMILY_KEYS[f].key) == (int)i)
+            return (FAMILY_KEYS[f].families & FAM(cfg->env.kind)) != 0;
+    return 1;
+}
+
 static pfr_status check_family_keys(const pfr_config *c, pfr_error *err)
 {
     pfr_config def;

@@ -825,3 +825,24 @@ TEST(Cli, ProgressLineFitsTheTerminal)
     EXPECT_GT(drawn, 0);
     EXPECT_GT(widest, 40u);
 }
+
+// `-s env.kind=K` over a file for another family: the file's keys that K does not read are left out
+// with a note (not a refusal); a key given with -s after it still counts (and is refused if K does
+// not read it).
+TEST(Cli, SwitchingTheEnvironmentFamilyLeavesOutTheOldFamilysKeys)
+{
+    const std::string dir = make_temp_dir(), cfg = dir + "/c.yaml";
+    write_file(cfg, "env:\n  kind: cliffwalk\n  width: 12\n  height: 4\n  wind_max: 0.2\nagents: 64\nrounds: 2\n");
+    const Result r = run_cli("run " + cfg + " -s env.kind=garnet -q -o " + dir + "/g");
+    EXPECT_EQ(r.code, 0) << r.output;
+    EXPECT_NE(r.output.find("note: env.kind cliffwalk -> garnet: left out the settings garnet does not read "
+                            "(env.width=12, env.height=4, env.wind_max=0.2)"), std::string::npos) << r.output;
+    const std::string summary = read_file(dir + "/g/summary.json");
+    EXPECT_NE(summary.find("\"kind\": \"garnet\""), std::string::npos) << summary;
+    const Result bad = run_cli("run " + cfg + " -s env.kind=garnet -s env.width=5 -q -o " + dir + "/h");
+    EXPECT_EQ(bad.code, 2) << bad.output;
+    EXPECT_NE(bad.output.find("env.width=5 does nothing with env.kind=garnet"), std::string::npos) << bad.output;
+    // without a switch nothing is left out: the file's own mistake is refused as before
+    write_file(dir + "/w.yaml", "env:\n  kind: garnet\n  width: 12\n");
+    EXPECT_EQ(run_cli("run " + dir + "/w.yaml -q -o " + dir + "/w").code, 2);
+}

@@ -298,6 +298,31 @@ static int parse(const char *cmd, int argc, char **argv, opts *o)
     return 0;
 }
 
+/* `-s env.kind=K` switches the family the file chose: the file's settings that only the old family
+ * reads go back to their defaults, with a note (else the config would be refused for keys that do
+ * nothing with K). Later --set values still apply. */
+static void drop_other_family_keys(pfr_config *cfg, const char *before)
+{
+    char now[64] = "", dropped[512] = "";
+    pfr_error err = {{0}};
+    pfr_config_get(cfg, "env.kind", now, sizeof now, &err);
+    if (strcmp(now, before) == 0)
+        return;
+    for (size_t i = 0; i < pfr_config_key_count(); ++i) {
+        char v[64], d[64];
+        pfr_config_key_value(cfg, i, v, sizeof v);
+        pfr_config_key_default(i, d, sizeof d);
+        if (pfr_config_key_applies(cfg, i) || strcmp(v, d) == 0)
+            continue;
+        pfr_config_set(cfg, pfr_config_key_name(i), d, &err);
+        const size_t used = strlen(dropped);
+        snprintf(dropped + used, sizeof dropped - used, "%s%s=%s", used ? ", " : "", pfr_config_key_name(i), v);
+    }
+    if (dropped[0])
+        fprintf(stderr, "pfedrl: note: env.kind %s -> %s: left out the settings %s does not read (%s)\n", before, now,
+                now, dropped);
+}
+
 /* The config: the file, then every --set in order, into *cfg (created here; the caller destroys it,
  * also on failure). 0 or the exit code (message printed). */
 static int load_config(const opts *o, pfr_config **out)
@@ -318,12 +343,17 @@ static int load_config(const opts *o, pfr_config **out)
             fprintf(stderr, "pfedrl: --set '%s': expected key=value\n", kv);
             return PFR_EXIT_BAD_INPUT;
         }
-        char key[256];
+        char key[256], before[64] = "";
         snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
+        const int kind = strcmp(key, "env.kind") == 0;
+        if (kind)
+            pfr_config_get(cfg, "env.kind", before, sizeof before, &err);
         if (pfr_config_set(cfg, key, eq + 1, &err) != PFR_OK) {
             fprintf(stderr, "pfedrl: %s\n", err.msg);
             return PFR_EXIT_BAD_INPUT;
         }
+        if (kind)
+            drop_other_family_keys(cfg, before);
     }
     return 0;
 }

@@ -145,6 +145,9 @@ void pfr_config_key_default(size_t i, char *buf, size_t n);
 void pfr_config_key_allowed(size_t i, char *buf, size_t n);
 /* 1 if key i holds a string or enum (to be quoted in JSON), 0 if it is a number or boolean. */
 int pfr_config_key_is_text(size_t i);
+/* 1 if key i means something under cfg's env.kind; 0 for a key only other environment families
+ * read (env.width for a garnet, say), which pfr_config_validate refuses away from its default. */
+int pfr_config_key_applies(const pfr_config *cfg, size_t i);
 
 const char *pfr_algorithm_name(pfr_algorithm a);
 const char *pfr_env_kind_name(pfr_env_kind k);
