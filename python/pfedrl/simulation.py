@@ -222,16 +222,30 @@ class Simulation:
         and raises KeyboardInterrupt with nothing kept."""
         bar = _Progress(progress)
         fn = _lib.SETUP_PROGRESS_FN(lambda _u, stage, frac: bar.setup(stage.decode(), frac))
-        err, stop, status = Error(), ctypes.c_int(0), []
-        worker = threading.Thread(target=lambda: status.append(call(fn, ctypes.byref(stop), ctypes.byref(err))),
-                                  name="pfedrl set-up", daemon=True)
+        err, stop, status, done = Error(), ctypes.c_int(0), [], threading.Event()
+
+        def work() -> None:
+            try:
+                status.append(call(fn, ctypes.byref(stop), ctypes.byref(err)))
+            finally:
+                done.set()
+
+        # the end is told by an Event, not by Thread.join/is_alive: a Ctrl-C that interrupts join()
+        # can leave the thread looking finished while its C call still runs (seen: the interpreter
+        # then exited under it and crashed in the progress callback)
+        worker = threading.Thread(target=work, name="pfedrl set-up", daemon=True)
         worker.start()
         try:
-            while worker.is_alive():
-                worker.join(0.05)
+            while not done.wait(0.05):
+                pass
         except KeyboardInterrupt:
             stop.value = 1
-            worker.join()
+            while True:  # until the set-up has stopped (at its next stage); a second Ctrl-C changes nothing
+                try:
+                    if done.wait(0.05):
+                        break
+                except KeyboardInterrupt:
+                    pass
             if status and status[0] == _lib.OK:  # it ended before it saw the request
                 self.close()
             raise KeyboardInterrupt("set-up stopped; nothing kept") from None
