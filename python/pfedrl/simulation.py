@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
@@ -161,27 +162,54 @@ def _config_dict(cfg_ptr: int) -> Dict[str, str]:
 
 
 class _Progress:
-    """A one-line progress report on stderr (set-up stages, then rounds)."""
+    """The progress report on stderr (set-up stages, then rounds with their rate and the time left):
+    one line redrawn on a terminal; elsewhere (a log, a notebook's captured stream) plain lines, a
+    set-up stage when it starts and the rounds at each evaluation or every 10 s, so a log is not
+    flooded."""
 
-    def __init__(self, enabled: bool, target: int = 0):
-        self.enabled, self.target, self.last = enabled, target, ""
+    def __init__(self, enabled: bool, target: int = 0, first: int = 0):
+        self.enabled, self.target, self.first, self.last = enabled, target, first, ""
+        self.tty = enabled and sys.stderr.isatty()
+        self.t0 = self.logged = time.monotonic()
+        self.stage = ""
 
     def setup(self, stage: str, fraction: float) -> None:
-        if self.enabled:
+        if not self.enabled:
+            return
+        if self.tty:
             self._show(f"set-up: {stage} {100 * fraction:5.1f}%")
+        elif stage != self.stage:
+            self.stage = stage
+            self._line(f"set-up: {stage} ({time.monotonic() - self.t0:.1f} s)")
 
     def round(self, done: int, metrics: Optional[Dict[str, float]]) -> None:
-        if self.enabled:
-            tail = f"  value_error {metrics['value_error']:.4g}" if metrics else ""
-            self.last = self.last if not tail else tail
-            self._show(f"round {done}/{self.target}{self.last}")
+        if not self.enabled:
+            return
+        if metrics:
+            self.last = f"  value_error {metrics['value_error']:.4g}"
+        now = time.monotonic()
+        elapsed, ran = now - self.t0, done - self.first
+        pace = ""
+        if ran > 0 and elapsed > 0:
+            left = (self.target - done) * elapsed / ran
+            pace = f"  {ran / elapsed:.3g} rounds/s  ETA {left:.0f}s"
+        text = f"round {done}/{self.target}{self.last}{pace}"
+        if self.tty:
+            self._show(text)
+        elif metrics or done == self.target or now - self.logged >= 10.0:
+            self.logged = now
+            self._line(text)
 
     def _show(self, line: str) -> None:
         sys.stderr.write("\r" + line[:100].ljust(60))
         sys.stderr.flush()
 
+    def _line(self, line: str) -> None:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
     def close(self) -> None:
-        if self.enabled:
+        if self.tty:
             sys.stderr.write("\n")
             sys.stderr.flush()
 
@@ -318,7 +346,7 @@ class Simulation:
         if not isinstance(evaluate, bool):
             raise TypeError(f"evaluate must be True or False, not {type(evaluate).__name__}")
         flags = _lib.RUN_EVALUATE_END if evaluate else 0
-        self._bar = _Progress(progress, self.round + rounds)
+        self._bar = _Progress(progress, self.round + rounds, self.round)
         interrupted = []
         old = None
         if threading.current_thread() is threading.main_thread():

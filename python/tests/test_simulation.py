@@ -349,3 +349,21 @@ def test_metrics_by_type_frame_is_labelled_by_round_and_type(cliffwalk: str) -> 
         table = frame.pivot(index="round", columns="type", values="value_error")
         assert list(table.index) == [0, 2, 4] and list(table.columns) == list(range(sim.num_types))
         assert np.array_equal(table.to_numpy(), wide, equal_nan=True)
+
+
+def test_progress_into_a_log_is_plain_lines_with_rate_and_time_left(cliffwalk: str) -> None:
+    # stderr not a terminal: a line per set-up stage and per evaluation, no carriage returns
+    code = f"""
+import pfedrl
+sim = pfedrl.Simulation({cliffwalk!r}, agents=256, eval_every=50, progress=True)
+sim.run(200, progress=True)
+"""
+    out = subprocess.run([os.sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "\r" not in out.stderr
+    lines = out.stderr.splitlines()
+    rounds = [line for line in lines if line.startswith("round ")]
+    assert [line.split()[1] for line in rounds] == ["0/200", "50/200", "100/200", "150/200", "200/200"], lines
+    assert "rounds/s" in rounds[-1] and "ETA" in rounds[-1]
+    assert any(line.startswith("set-up: ground truth") for line in lines)
+    assert len(lines) < 20
