@@ -13,13 +13,8 @@ if [ $# -lt 6 ]; then
 fi
 A=$1 B=$2 REPS=$3 S=$4 K=$5 T=$6 D=${7:-8}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-if [ "$S" = 48 ]; then
-    ENV=(--set env.kind=cliffwalk --set env.types=4)
-else
-    W=$(python3 -c "import math; print(math.isqrt($S))")
-    ENV=(--set env.kind=gridworld --set env.width="$W" --set env.height="$W" --set env.types=16 --set env.goals=4
-         --set env.walls=0.2 --set env.starts=16 --set env.wind_direction=per_type --set env.wind_max=0.2)
-fi
+source "$ROOT/bench/bench_env.sh"
+bench_env "$S"
 ROUNDS=$((100000000 / (4096 * K)))
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT

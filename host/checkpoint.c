@@ -64,8 +64,8 @@ enum {
 #define FEDM_FIELDS 6 /* the pfr_metrics fields after agent_steps_per_sec, in order */
 
 /* Keys a resume may change: none of them changes the numbers a run computes. */
-static const char *const RUNTIME_KEYS[] = {"rounds",      "threads",    "backend",        "eval_every",
-                                           "checkpoint_every", "cuda_kernel", "cuda_graph", "cuda_max_chunk", NULL};
+static const char *const RUNTIME_KEYS[] = {"rounds",      "threads",    "backend",    "eval_every", "checkpoint_every",
+                                           "cpu_kernel", "cuda_kernel", "cuda_graph", "cuda_max_chunk", NULL};
 
 /* A fingerprint of the chains, so a file environment changed since the checkpoint is noticed. */
 static uint32_t chains_crc(const pfr_env *env)
@@ -573,7 +573,7 @@ pfr_status pfr_sim_load_stoppable(const char *path, const char *const *overrides
         if (!pfr_checkpoint_runtime_key(key))
             st = pfr_fail(err, PFR_ERR_CONFIG,
                           "resume: %s cannot change when a run goes on (its results would no longer follow from the "
-                          "checkpoint); allowed: rounds, threads, backend, eval_every, checkpoint_every, cuda_kernel, "
+                          "checkpoint); allowed: rounds, threads, backend, eval_every, checkpoint_every, cpu_kernel, cuda_kernel, "
                           "cuda_graph, cuda_max_chunk",
                           key);
         else

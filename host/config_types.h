@@ -88,6 +88,7 @@ struct pfr_config {
     int64_t cuda_max_chunk;      /* CUDA engine: at most this many agents per chunk; 0 = as many as fit */
     int cuda_graph;              /* CUDA engine: replay each round as a captured CUDA graph */
     int threads;         /* CPU engine threads; 0 = all cores */
+    pfr_cpu_kernel cpu_kernel; /* CPU engine: its kernel (the same results on each) */
     char init_phi[PFR_PATH_MAX]; /* optional .npy [S, d] to start Phi from */
 };
 

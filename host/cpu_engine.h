@@ -200,9 +200,13 @@ typedef struct cpu_engine {
     int bcap;       /* rows of the largest bucket */
     int narrow;     /* the wave parts' rows narrow where they can be (block_part) */
     int digest;     /* tests: every applied row's sums hashed (pfr_sums_hash), PFEDRL_TEST_SUMS_DIGEST set */
-    int x16;        /* full groups through the AVX-512 16-agent step (cpu_x16.h) */
-    int fold16;     /* the groups' folds through pfr_cpu_fold_x16 (AVX-512, d a multiple of 8; also
+    int x16;        /* full groups through the 16-agent step (cpu_group_step.h): e->group */
+    void (*group)(struct cpu_engine *e, struct cpu_thread *w, int64_t i0, int *part); /* AVX-512 or AVX2 */
+    int kernel;     /* what full groups take (PFR_CPU_KERNEL_*: avx512, avx2, per_agent, scalar) */
+    int fold16;     /* the groups' folds through e->fold (AVX-512 or AVX2, d a multiple of 8; also
                      * where the step is the per-agent one, as at d = 32 in L1) */
+    void (*fold)(block_part *bp, int32_t *pos, pfr_overlay *lane, const int *part, int G, const float *phi,
+                 const int d);
 #ifdef PFR_X16
     pfr_x16_layout x16_layout;
 #endif
@@ -419,12 +423,15 @@ void pfr_cpu_philox16x4_avx512(uint64_t seed, int64_t i0, uint64_t t, uint32_t *
 #endif
 
 #ifdef PFR_X16
-/* The 16-agent AVX-512 step of a full group (cpu_x16.c), and the fold of a group's overlays (the lanes
- * with part[g], in index order) for d a multiple of 8; the same bits as run_group and fold_agent
- * (engine_cpu.c). */
+/* The 16-agent step of a full group with AVX-512 (cpu_x16.c) or AVX2 (cpu_group_avx2.c), and the fold
+ * of a group's overlays (the lanes with part[g], in index order) for d a multiple of 8 (each);
+ * the same bits as run_group and fold_agent (engine_cpu.c). */
 void pfr_cpu_group_x16(cpu_engine *e, cpu_thread *w, int64_t i0, int *part);
+void pfr_cpu_group_avx2(cpu_engine *e, cpu_thread *w, int64_t i0, int *part);
 void pfr_cpu_fold_x16(block_part *bp, int32_t *pos, pfr_overlay *lane, const int *part, int G, const float *phi,
                       const int d);
+void pfr_cpu_fold_avx2(block_part *bp, int32_t *pos, pfr_overlay *lane, const int *part, int G, const float *phi,
+                       const int d);
 #endif
 
 #endif

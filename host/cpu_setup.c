@@ -3,6 +3,7 @@
  * the memory plan), allocated (line-aligned where a thread writes, huge pages for the tables the
  * steps read at random), the path chosen, and everything freed. The rounds are engine_cpu.c.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -229,32 +230,88 @@ int pfr_engine_cpu_shape_bytes(const pfr_sim *sim)
     return e && e->shape_of ? e->shape_bytes : 0;
 }
 
+/* What this CPU can run of each kernel. */
+static int cpu_has(int kernel)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    const char *without = getenv("PFEDRL_TEST_CPU_WITHOUT"); /* tests: a CPU without "avx512f" or "avx2" */
+    const int no2 = without && strstr(without, "avx2"), no512 = no2 || (without && strstr(without, "avx512f"));
+    if (kernel == PFR_CPU_KERNEL_AVX512)
+        return !no512 && __builtin_cpu_supports("avx512f");
+    if (kernel == PFR_CPU_KERNEL_AVX2)
+        return !no2 && __builtin_cpu_supports("avx2");
+#else
+    if (kernel == PFR_CPU_KERNEL_AVX512 || kernel == PFR_CPU_KERNEL_AVX2)
+        return 0;
+#endif
+    return 1;
+}
+
+int pfr_cpu_kernel_pick(int asked)
+{
+    if (asked != PFR_CPU_KERNEL_AUTO)
+        return asked;
+    return cpu_has(PFR_CPU_KERNEL_AVX512) ? PFR_CPU_KERNEL_AVX512
+           : cpu_has(PFR_CPU_KERNEL_AVX2) ? PFR_CPU_KERNEL_AVX2
+                                          : PFR_CPU_KERNEL_PER_AGENT;
+}
+
+pfr_status pfr_cpu_kernel_check(int asked, pfr_error *err)
+{
+    if (cpu_has(asked))
+        return PFR_OK;
+    char allowed[128] = "auto";
+    for (int k = PFR_CPU_KERNEL_AVX512; k <= PFR_CPU_KERNEL_SCALAR; ++k)
+        if (cpu_has(k)) {
+            const size_t n = strlen(allowed);
+            snprintf(allowed + n, sizeof allowed - n, ", %s", pfr_cpu_kernel_name((pfr_cpu_kernel)k));
+        }
+    return pfr_fail(err, PFR_ERR_CONFIG, "cpu_kernel: %s needs %s, which this CPU does not have; allowed here: %s",
+                    pfr_cpu_kernel_name((pfr_cpu_kernel)asked), asked == PFR_CPU_KERNEL_AVX512 ? "AVX-512F" : "AVX2",
+                    allowed);
+}
+
+int pfr_engine_cpu_kernel(const pfr_sim *sim)
+{
+    const cpu_engine *e = sim && sim->engine == &pfr_cpu_engine_vtbl ? sim->engine_state : NULL;
+    return e ? e->kernel : -1;
+}
+
 pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
 {
     const int S = sim->S, d = sim->d, K = sim->K;
+    /* the kernel (cpu_kernel; tests force each through sim->cpu_path): all give the same bits */
+    const pfr_status st = pfr_cpu_kernel_check(sim->cpu_path, err);
+    if (st != PFR_OK)
+        return st;
+    const int kernel = pfr_cpu_kernel_pick(sim->cpu_path);
     cpu_engine *e = line_calloc(sizeof *e);
     if (!e)
         return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory");
     sim->engine = &pfr_cpu_engine_vtbl;
     sim->engine_state = e;
     e->T = sim->threads;
-    /* the paths, best first: 16 agents at once (AVX-512), one agent vectorized along d, scalar;
-     * all give the same bits, and tests force each (cpu_path) */
-    e->vector = sim->cpu_path != PFR_CPU_PATH_SCALAR;
+    e->vector = kernel != PFR_CPU_KERNEL_SCALAR;
     e->philox16 = pfr_cpu_philox16_scalar;
     e->philox16x4 = pfr_cpu_philox16x4_scalar;
-#ifdef PFR_HAVE_X86_PHILOX
-    if (e->vector && __builtin_cpu_supports("avx512f"))
+#ifdef PFR_HAVE_X86_PHILOX /* (with avx2 asked for, no AVX-512 instruction in the step where the CPU has it) */
+    const int avx512 = e->vector && kernel != PFR_CPU_KERNEL_AVX2 && __builtin_cpu_supports("avx512f");
+    if (avx512)
         e->philox16x4 = pfr_cpu_philox16x4_avx512;
-    if (e->vector && __builtin_cpu_supports("avx512f"))
+    if (avx512)
         e->philox16 = pfr_cpu_philox16_avx512;
     else if (e->vector && __builtin_cpu_supports("avx2"))
         e->philox16 = pfr_cpu_philox16_avx2;
 #endif
 #ifdef PFR_X16
-    e->x16 = sim->cpu_path == PFR_CPU_PATH_AUTO && (d == 4 || d == 8 || d == 16 || d == 32) && __builtin_cpu_supports("avx512f");
-    e->fold16 = e->x16 && d % 8 == 0;
-    if (e->x16)
+    const int group = (kernel == PFR_CPU_KERNEL_AVX512 || kernel == PFR_CPU_KERNEL_AVX2) && !sim->control &&
+                      (d == 4 || d == 8 || d == 16 || d == 32);
+    e->x16 = group;
+    e->group = kernel == PFR_CPU_KERNEL_AVX2 ? pfr_cpu_group_avx2 : pfr_cpu_group_x16;
+    e->fold16 = (kernel == PFR_CPU_KERNEL_AVX512 || kernel == PFR_CPU_KERNEL_AVX2) && d % 8 == 0; /* (also the
+                                                * per-agent step's groups, and control's) */
+    e->fold = kernel == PFR_CPU_KERNEL_AVX2 ? pfr_cpu_fold_avx2 : pfr_cpu_fold_x16;
+    if (kernel == PFR_CPU_KERNEL_AVX512)
         pfr_x16_init(&e->x16_layout);
 #endif
     e->R = K < S ? K : S;
@@ -284,7 +341,7 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
      * tables (bench/RESULTS.md); the per-agent step keeps the maps (partial groups, stragglers) */
     const int can_scan = e->R <= PFR_CPU_SCAN_MAX_R && d <= 16 && (ov == PFR_CPU_OVERLAY_AUTO || ov == PFR_CPU_OVERLAY_SCAN);
     /* the 16-agent step's gathers need every index below 2^31: entries, row pointers, Phi rows, maps */
-    if (ok && e->x16 && sim->env->nnz < INT32_MAX / 4 && (uint64_t)sim->M * (S + 1) < INT32_MAX &&
+    if (ok && e->x16 && !sim->cpu_no_gather && sim->env->nnz < INT32_MAX / 4 && (uint64_t)sim->M * (S + 1) < INT32_MAX &&
         (uint64_t)S * d < INT32_MAX && (uint64_t)(e->R + 1) * d * PFR_CPU_LANES < INT32_MAX &&
         (uint64_t)(S + 4) * PFR_CPU_LANES < INT32_MAX) {
         const size_t nrp = (size_t)sim->M * (S + 1), nnz = (size_t)sim->env->nnz;
@@ -366,7 +423,10 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
      * bench/RESULTS.md 2026-11-26. */
     if (d == 32 && !(e->rp32 && e->prefetch))
         e->x16 = 0;
+    if (kernel == PFR_CPU_KERNEL_AVX2 && !e->rp32) /* (AVX2 has only the gather form) */
+        e->x16 = 0;
 #endif
+    e->kernel = e->x16 ? kernel : e->vector ? PFR_CPU_KERNEL_PER_AGENT : PFR_CPU_KERNEL_SCALAR;
     uint64_t longest = 1; /* the longest row of the chains sets the search's halvings */
     for (uint64_t r = 0; r < (uint64_t)sim->M * (uint64_t)(S + 1); ++r)
         if (r % (uint64_t)(S + 1) != (uint64_t)S) {

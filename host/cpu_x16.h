@@ -125,20 +125,6 @@ __attribute__((target("avx512f"), always_inline)) static inline void pfr_x16_sto
     }
 }
 
-/* pfr_dot of 16 agents at once: p[l] lane g = agent g's product l (l < D); pfr_dot's partials
- * and tree, lane by lane. */
-__attribute__((target("avx512f"))) static inline __m512 pfr_x16_dot(const __m512 *x, const __m512 *t, const int D)
-{
-    const __m512 zero = _mm512_setzero_ps();
-    __m512 acc[8];
-    for (int l = 0; l < 8; ++l)
-        acc[l] = zero;
-    for (int j = 0; j < D; ++j)
-        acc[j & 7] = _mm512_add_ps(acc[j & 7], _mm512_mul_ps(x[j], t[j]));
-    return _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[4]), _mm512_add_ps(acc[2], acc[6])),
-                         _mm512_add_ps(_mm512_add_ps(acc[1], acc[5]), _mm512_add_ps(acc[3], acc[7])));
-}
-
 /* Philox4x32-10 (pfr_agent_math.h) for agents i0 .. i0+15 (i0 a multiple of 16) at step t: word 0
  * returned, word 1 in *w1, lane g = agent i0+g. */
 /* hi and lo halves of the 32 x 32 -> 64 products c * m, lane by lane */

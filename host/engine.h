@@ -134,11 +134,14 @@ struct pfr_sim {
     char errmsg[1024];
     char warnings[1024]; /* one line each: what the caller should know (pfr_sim_warnings) */
 
-    int cpu_path; /* tests: the CPU engine's path (PFR_CPU_PATH_*; set before the engine starts) */
+    int cpu_path; /* the CPU engine's kernel (pfr_cpu_kernel: config cpu_kernel; tests force others; set before
+                   * the engine starts) */
     int cpu_wave;  /* tests: agent blocks per wave of the CPU engine's merge (0: as memory allows) */
     int cpu_overlay; /* tests: how agents' overlays find their rows (PFR_CPU_OVERLAY_*; set before the engine starts) */
     int cpu_chains;  /* tests: the 16-agent step's copy of the chains (PFR_CPU_CHAINS_*; before the engine starts) */
     int cpu_parts;   /* tests: whether the CPU engine's block parts hold narrow rows (PFR_CPU_PARTS_*; before it starts) */
+    int cpu_no_gather; /* tests: the 16-agent step without gathers, as where the chains outgrow 32-bit indices
+                        * (AVX-512: its scalar-lookup form; AVX2: the per-agent step) */
 
     const pfr_engine_vtbl *engine;
     void *engine_state;
@@ -167,10 +170,17 @@ static inline int pfr_agent_type(const pfr_sim *sim, int64_t i)
     return sim->type_first + (int)(i % sim->type_count);
 }
 
-/* The CPU engine's paths: all compute the same bits; tests force each. AUTO: the best this CPU has. */
-#define PFR_CPU_PATH_AUTO 0
-#define PFR_CPU_PATH_PER_AGENT 1 /* no 16-agent AVX-512 step: one agent at a time, vectorized along d */
-#define PFR_CPU_PATH_SCALAR 2    /* pfr_td_step and the scalar Philox only */
+/* The CPU engine's paths (config cpu_kernel): all compute the same bits; tests force each. AUTO: the
+ * best this CPU has. */
+#define PFR_CPU_PATH_AUTO PFR_CPU_KERNEL_AUTO
+#define PFR_CPU_PATH_AVX512 PFR_CPU_KERNEL_AVX512 /* 16 agents at once, AVX-512 (cpu_x16.c) */
+#define PFR_CPU_PATH_AVX2 PFR_CPU_KERNEL_AVX2     /* 16 agents at once, AVX2 (cpu_group_avx2.c) */
+#define PFR_CPU_PATH_PER_AGENT PFR_CPU_KERNEL_PER_AGENT /* one agent at a time, vectorized along d */
+#define PFR_CPU_PATH_SCALAR PFR_CPU_KERNEL_SCALAR /* pfr_td_step and the scalar Philox only */
+/* The kernel `asked` resolves to on this CPU (auto: AVX-512, else AVX2, else per agent), and whether
+ * this CPU can run it (PFR_ERR_CONFIG naming what it lacks and what it can run). */
+int pfr_cpu_kernel_pick(int asked);
+pfr_status pfr_cpu_kernel_check(int asked, pfr_error *err);
 /* The overlays' lookup (cpu_engine.h). AUTO: the 16-agent step's slot scan for up to 32 rows, else
  * slot maps at moderate S, else hash tables (the per-agent step: maps, else tables). The others force
  * one at any S: hash tables only; slot maps where an overlay has under 255 rows (no scan); the scan
@@ -196,6 +206,10 @@ static inline int pfr_agent_type(const pfr_sim *sim, int64_t i)
 
 /* The CPU engine (engine_cpu.c); the CUDA engine is declared in cuda/cuda_engine.h. */
 pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err);
+/* The kernel the running CPU engine's full groups take (PFR_CPU_KERNEL_*; per_agent where the
+ * 16-agent step does not apply: control, d other than 4, 8, 16, 32, chains beyond 32-bit gathers
+ * with AVX2); -1 for another engine. */
+int pfr_engine_cpu_kernel(const pfr_sim *sim);
 /* Tests: the 16-agent step's copy of the chains in the running CPU engine (PFR_CPU_CHAINS_SHAPES,
  * _SLOTS or _ENTRIES; 0 where it has none). */
 int pfr_engine_cpu_chains(const pfr_sim *sim);

@@ -160,7 +160,8 @@ static void fold_agent_weighted(block_part *bp, int32_t *pos, pfr_overlay *o, co
     pfr_overlay_clear(o);
 }
 
-/* A group's K steps: the AVX-512 path for a full group where it is on, else run_group (same bits). */
+/* A group's K steps: the 16-agent step (AVX-512 or AVX2) for a full group where it is on, else run_group
+ * (same bits). */
 static inline __attribute__((always_inline)) void step_group(cpu_engine *e, cpu_thread *w, int64_t ig, int G, int *part,
                                                              const int d, const int vec, const int map)
 {
@@ -170,7 +171,7 @@ static inline __attribute__((always_inline)) void step_group(cpu_engine *e, cpu_
     }
 #ifdef PFR_X16
     if (e->x16 && G == PFR_CPU_LANES && !e->plan->steps) { /* every agent K steps from one Phi (e->base0) */
-        pfr_cpu_group_x16(e, w, ig, part);
+        e->group(e, w, ig, part);
         return;
     }
 #endif
@@ -189,7 +190,7 @@ static inline __attribute__((always_inline)) void fold_group(cpu_engine *e, cpu_
     int folded = 0; /* the group's folds in one call (same order: lanes in index order) */
 #ifdef PFR_X16
     if (fold && !weighted && e->fold16) {
-        pfr_cpu_fold_x16(fp, w->pos, w->lane, part, G, sim->phi, d);
+        e->fold(fp, w->pos, w->lane, part, G, sim->phi, d);
         folded = 1;
     }
 #endif

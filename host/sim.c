@@ -197,7 +197,13 @@ out:
 
 void pfr_describe_engines(char *buf, size_t n)
 {
-    int used = snprintf(buf, n, "engines:\n  cpu   available (OpenMP, %d cores)\n", omp_get_num_procs());
+    const int kernel = pfr_cpu_kernel_pick(PFR_CPU_KERNEL_AUTO);
+    int used = snprintf(buf, n,
+                        "engines:\n  cpu   available (OpenMP, %d cores); cpu_kernel auto: %s%s\n",
+                        omp_get_num_procs(), pfr_cpu_kernel_name((pfr_cpu_kernel)kernel),
+                        kernel == PFR_CPU_KERNEL_AVX512 ? " (16 agents at once, AVX-512)"
+                        : kernel == PFR_CPU_KERNEL_AVX2 ? " (16 agents at once, AVX2)"
+                                                        : " (one agent at a time; no AVX2 or AVX-512 here)");
     if (used < 0 || (size_t)used >= n)
         return;
 #ifdef PFR_HAVE_CUDA

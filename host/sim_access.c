@@ -192,6 +192,8 @@ pfr_status pfr_sim_setup_info(const pfr_sim *sim, pfr_setup_info *out, size_t si
                                                       : "sparse LU (UMFPACK)";
     si.truth_resid_v = sim->truth.resid_v;
     si.truth_resid_mu = sim->truth.resid_mu;
+    const int kernel = pfr_engine_cpu_kernel(sim);
+    si.cpu_kernel = kernel >= 0 ? pfr_cpu_kernel_name((pfr_cpu_kernel)kernel) : "";
     pfr_copy_versioned(out, size, &si, sizeof si);
     return PFR_OK;
 }

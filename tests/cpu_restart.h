@@ -5,9 +5,25 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "engine.h"
 
 namespace pfr_test {
+
+// The 16-agent kernels this CPU can run (PFR_CPU_PATH_AVX512, _AVX2): the tests of that step run each,
+// and skip, saying so, where there is none.
+inline std::vector<int> group_kernels()
+{
+    std::vector<int> k;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (__builtin_cpu_supports("avx512f"))
+        k.push_back(PFR_CPU_PATH_AVX512);
+    if (__builtin_cpu_supports("avx2"))
+        k.push_back(PFR_CPU_PATH_AVX2);
+#endif
+    return k;
+}
 
 // path: PFR_CPU_PATH_*; wave: agent blocks per wave of the merge (0: as memory allows); overlay:
 // PFR_CPU_OVERLAY_*; chains: PFR_CPU_CHAINS_*; parts: PFR_CPU_PARTS_*.

@@ -195,22 +195,33 @@ TEST(Determinism, BitIdenticalForAnyThreadCount)
     }
 }
 
-// The CPU engine's paths (16 agents at once with AVX-512 where the CPU has it, one agent vectorized
-// along d, scalar) compute the same bits on one configuration: the same Philox words, search,
-// summation order and roundings, agent by agent.
+// The CPU engine's kernels (16 agents at once with AVX-512 and with AVX2, each where the CPU has it;
+// one agent vectorized along d; scalar) compute the same bits on one configuration: the same Philox
+// words, search, summation order and roundings, agent by agent. A 16-agent kernel asked for must be
+// the one that ran wherever the step applies (d = 4, 8, 16; d = 32 only at large S).
 static void expect_every_cpu_path_the_same(const Overrides &o, int rounds)
 {
-    Snapshot snap[3];
-    for (int path = 0; path < 3; ++path) {
+    std::vector<int> paths = {PFR_CPU_PATH_SCALAR, PFR_CPU_PATH_AUTO, PFR_CPU_PATH_PER_AGENT};
+    for (int k : pfr_test::group_kernels())
+        paths.push_back(k);
+    const int d = std::stoi(o.at("dim"));
+    std::vector<Snapshot> snap(paths.size());
+    for (size_t p = 0; p < paths.size(); ++p) {
         Sim sim(o);
-        if (path > 0) // restart the engine on another path
-            pfr_test::restart_cpu_engine(sim.s, path);
+        pfr_test::restart_cpu_engine(sim.s, paths[p]);
+        const int ran = pfr_engine_cpu_kernel(sim.s);
+        if (paths[p] == PFR_CPU_PATH_SCALAR || paths[p] == PFR_CPU_PATH_PER_AGENT ||
+            (paths[p] != PFR_CPU_PATH_AUTO && d != 5 && d != 32)) {
+            EXPECT_EQ(ran, paths[p]) << "kernel " << pfr_cpu_kernel_name((pfr_cpu_kernel)paths[p]) << " asked, "
+                                     << pfr_cpu_kernel_name((pfr_cpu_kernel)ran) << " ran";
+        }
         sim.run(rounds);
-        snap[path] = capture(sim);
+        snap[p] = capture(sim);
     }
-    for (int path = 1; path < 3; ++path) {
-        SCOPED_TRACE(o.at("algorithm") + " d=" + o.at("dim") + " path " + std::to_string(path));
-        expect_same_bits(snap[0], snap[path]);
+    for (size_t p = 1; p < paths.size(); ++p) {
+        SCOPED_TRACE(o.at("algorithm") + " d=" + o.at("dim") + " kernel " +
+                     pfr_cpu_kernel_name((pfr_cpu_kernel)paths[p]));
+        expect_same_bits(snap[0], snap[p]);
     }
 }
 
@@ -225,6 +236,34 @@ TEST(Determinism, EveryCpuPathGivesTheSameBits)
             o["dim"] = dim;
             o["threads"] = "2";
             expect_every_cpu_path_the_same(o, 20);
+        }
+}
+
+// Where the chains outgrow 32-bit gather indices (posed here by a test knob) the AVX-512 16-agent step
+// finds each lane's rows in scalar code and shares only the TD math (group_td): the same bits.
+TEST(Determinism, SixteenAgentStepWithoutGathersGivesTheSameBits)
+{
+    const std::vector<int> k = pfr_test::group_kernels();
+    if (std::find(k.begin(), k.end(), PFR_CPU_PATH_AVX512) == k.end())
+        GTEST_SKIP() << "no AVX-512F: the step's form without gathers is AVX-512's";
+    for (const char *dim : {"4", "8", "16"})
+        for (const char *alg : {"pfedtd_rep", "local_rep", "fedtd"}) {
+            Overrides o = cliff(alg);
+            o["agents"] = "1037";
+            o["participation"] = "0.7";
+            o["dim"] = dim;
+            o["threads"] = "2";
+            Snapshot snap[2];
+            for (int p = 0; p < 2; ++p) {
+                Sim sim(o);
+                sim.s->cpu_no_gather = p;
+                pfr_test::restart_cpu_engine(sim.s, p ? PFR_CPU_PATH_AVX512 : PFR_CPU_PATH_SCALAR);
+                EXPECT_EQ(pfr_engine_cpu_kernel(sim.s), p ? PFR_CPU_PATH_AVX512 : PFR_CPU_PATH_SCALAR);
+                sim.run(20);
+                snap[p] = capture(sim);
+            }
+            SCOPED_TRACE(std::string(alg) + " d=" + dim);
+            expect_same_bits(snap[0], snap[1]);
         }
 }
 
@@ -260,19 +299,26 @@ TEST(Determinism, EveryOverlayLookupGivesTheSameBits)
                                {"local_steps", steps},    {"alpha", "0.1"},        {"beta", "0.05"},
                                {"algorithm", "pfedtd_rep"}, {"participation", "0.8"}, {"eval_every", "1000"},
                                {delay, "2"}, {"threads", "2"}};
-                Snapshot snap[4];
-                const int path[4] = {PFR_CPU_PATH_AUTO, PFR_CPU_PATH_AUTO, PFR_CPU_PATH_AUTO, PFR_CPU_PATH_SCALAR};
-                const int overlay[4] = {PFR_CPU_OVERLAY_SCAN, PFR_CPU_OVERLAY_HASH, PFR_CPU_OVERLAY_MAP,
-                                        PFR_CPU_OVERLAY_AUTO};
-                for (int p = 0; p < 4; ++p) {
+                std::vector<int> path = {PFR_CPU_PATH_SCALAR}, overlay = {PFR_CPU_OVERLAY_AUTO};
+                for (int k : pfr_test::group_kernels()) // and the per-agent step's on an older CPU (AUTO)
+                    for (int ov : {PFR_CPU_OVERLAY_SCAN, PFR_CPU_OVERLAY_HASH, PFR_CPU_OVERLAY_MAP}) {
+                        path.push_back(k);
+                        overlay.push_back(ov);
+                    }
+                for (int ov : {PFR_CPU_OVERLAY_HASH, PFR_CPU_OVERLAY_MAP}) {
+                    path.push_back(PFR_CPU_PATH_PER_AGENT);
+                    overlay.push_back(ov);
+                }
+                std::vector<Snapshot> snap(path.size());
+                for (size_t p = 0; p < path.size(); ++p) {
                     Sim sim(o);
                     pfr_test::restart_cpu_engine(sim.s, path[p], 0, overlay[p]);
                     sim.run(4);
                     snap[p] = capture(sim);
                 }
                 SCOPED_TRACE(std::string("K=") + steps + " d=" + dim + " " + delay + "=2");
-                for (int p = 0; p < 3; ++p)
-                    expect_same_bits(snap[3], snap[p]);
+                for (size_t p = 1; p < path.size(); ++p)
+                    expect_same_bits(snap[0], snap[p]);
             }
 }
 

@@ -276,6 +276,38 @@ TEST(Cli, InfoAndHelp)
     EXPECT_NE(r.output.find("unknown command"), std::string::npos);
 }
 
+// cpu_kernel: `info` says what auto takes on this CPU, summary.json what ran, and a kernel the CPU
+// cannot run is refused naming what it lacks and what it can run (a CPU without AVX-512 posed by a
+// test hook, so the check runs on any machine).
+TEST(Cli, CpuKernelIsNamedAndOneTheCpuLacksIsRefused)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (!__builtin_cpu_supports("avx2"))
+        GTEST_SKIP() << "no AVX2 on this CPU";
+#else
+    GTEST_SKIP() << "not x86-64";
+#endif
+    const std::string lacks = "PFEDRL_TEST_CPU_WITHOUT=avx512f ";
+    Result r = run_cli("info", lacks);
+    EXPECT_EQ(r.code, 0);
+    EXPECT_NE(r.output.find("cpu_kernel auto: avx2 (16 agents at once, AVX2)"), std::string::npos) << r.output;
+    std::string dir = make_temp_dir(), cfg = dir + "/c.yaml";
+    pfr_test::write_file(cfg, "env:\n  kind: cliffwalk\nagents: 64\nrounds: 2\ndim: 8\n");
+    r = run_cli("run " + cfg + " --out " + dir + "/a --quiet", lacks);
+    ASSERT_EQ(r.code, 0) << r.output;
+    EXPECT_NE(read_file(dir + "/a/summary.json").find("\"cpu_kernel\": \"avx2\""), std::string::npos);
+    r = run_cli("run " + cfg + " -s cpu_kernel=scalar --out " + dir + "/b --quiet");
+    ASSERT_EQ(r.code, 0) << r.output;
+    EXPECT_NE(read_file(dir + "/b/summary.json").find("\"cpu_kernel\": \"scalar\""), std::string::npos);
+    r = run_cli("run " + cfg + " -s cpu_kernel=avx512 --out " + dir + "/c --quiet", lacks);
+    EXPECT_EQ(r.code, 2);
+    EXPECT_NE(r.output.find("cpu_kernel: avx512 needs AVX-512F, which this CPU does not have; allowed here: auto, "
+                            "avx2, per_agent, scalar"),
+              std::string::npos)
+        << r.output;
+    EXPECT_NE(access((dir + "/c/summary.json").c_str(), F_OK), 0); // nothing written
+}
+
 #ifdef PFR_HAVE_CUDA
 // The command does not link the CUDA runtime or cuBLAS (a CPU run would pay ~220 MB for them); it
 // loads the CUDA engine module when asked, and says clearly when that fails.
@@ -370,6 +402,7 @@ TEST(Cli, BadInputsFailClearlyAndWriteNothing)
         {"bad backend", kSmall, "--backend gpu", "backend: 'gpu' is not allowed; allowed: one of auto, cpu, cuda", nullptr},
         {"threads negative", kSmall, "--threads -2", "threads: -2 is out of range", nullptr},
         {"bad cuda kernel", kSmall, "--set cuda_kernel=block", "cuda_kernel: 'block' is not allowed; allowed: one of auto, thread, warp", nullptr},
+        {"bad cpu kernel", kSmall, "--set cpu_kernel=neon", "cpu_kernel: 'neon' is not allowed; allowed: one of auto, avx512, avx2, per_agent, scalar", nullptr},
         {"cuda chunk negative", kSmall, "--set cuda_max_chunk=-1", "cuda_max_chunk: -1 is out of range", nullptr},
         {"cuda graph not bool", kSmall, "--set cuda_graph=maybe", "cuda_graph: 'maybe'", nullptr},
         {"file kind without files", "env:\n  kind: file\n", "", "env.kind=file needs both env.p_file and env.r_file", nullptr},

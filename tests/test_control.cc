@@ -193,10 +193,11 @@ TEST(Control, EveryCpuPathGivesTheSameBits)
         const Overrides o = {{"env.kind", "cliffwalk"}, {"control.kind", kind}, {"agents", "1037"},
                              {"participation", "0.7"},   {"dim", "8"},        {"threads", "2"}};
         std::vector<float> phi[3], th[3];
+        const int paths[3] = {PFR_CPU_PATH_AUTO, PFR_CPU_PATH_PER_AGENT, PFR_CPU_PATH_SCALAR};
         for (int path = 0; path < 3; ++path) {
             Sim sim(o);
             if (path > 0) // restart the engine on another path
-                pfr_test::restart_cpu_engine(sim.s, path);
+                pfr_test::restart_cpu_engine(sim.s, paths[path]);
             sim.run(15);
             phi[path] = sim.phi();
             th[path] = sim.theta();

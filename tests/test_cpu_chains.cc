@@ -14,15 +14,8 @@
 
 namespace {
 
-// The 16-agent step runs only on x86-64 with AVX-512F (elsewhere these tests skip, saying why).
-bool has_avx512f()
-{
-#if defined(__x86_64__) || defined(__i386__)
-    return __builtin_cpu_supports("avx512f");
-#else
-    return false;
-#endif
-}
+// The 16-agent step runs only on x86-64 with AVX-512F or AVX2 (elsewhere these tests skip, saying why).
+bool has_group_step() { return !pfr_test::group_kernels().empty(); }
 
 using pfr_test::Overrides;
 
@@ -41,6 +34,9 @@ Bits run(const Overrides &o, int path, int overlay, int chains, int rounds, int 
         return b;
     pfr_test::restart_cpu_engine(s, path, 0, overlay, chains);
     *chains_used = pfr_engine_cpu_chains(s);
+    if (path == PFR_CPU_PATH_AVX512 || path == PFR_CPU_PATH_AVX2) {
+        EXPECT_EQ(pfr_engine_cpu_kernel(s), path) << "the 16-agent kernel asked for did not run";
+    }
     if (shape_bytes)
         *shape_bytes = pfr_engine_cpu_shape_bytes(s);
     EXPECT_EQ(pfr_sim_run(s, rounds), PFR_OK) << pfr_sim_last_error(s);
@@ -71,18 +67,21 @@ Bits reference(const Overrides &o, int rounds)
     return run(o, PFR_CPU_PATH_SCALAR, PFR_CPU_OVERLAY_AUTO, PFR_CPU_CHAINS_AUTO, rounds, &used);
 }
 
-// o run with the 16-agent step, its overlays scanned where it can and `chains` asked for: the copy of
-// the chains it used is `want` (and its shape numbers `want_bytes` bytes, where given), and its bits
-// are ref's.
+// o run with the 16-agent step (each kernel this CPU has), its overlays scanned where it can and
+// `chains` asked for: the copy of the chains it used is `want` (and its shape numbers `want_bytes`
+// bytes, where given), and its bits are ref's.
 void expect_chains(const Overrides &o, const Bits &ref, int chains, int rounds, int want, int want_bytes = -1)
 {
-    int used = -1, bytes = 0;
-    const Bits b = run(o, PFR_CPU_PATH_AUTO, PFR_CPU_OVERLAY_SCAN, chains, rounds, &used, &bytes);
-    EXPECT_EQ(used, want);
-    if (want_bytes >= 0) {
-        EXPECT_EQ(bytes, want_bytes);
+    for (int kernel : pfr_test::group_kernels()) {
+        SCOPED_TRACE(pfr_cpu_kernel_name((pfr_cpu_kernel)kernel));
+        int used = -1, bytes = 0;
+        const Bits b = run(o, kernel, PFR_CPU_OVERLAY_SCAN, chains, rounds, &used, &bytes);
+        EXPECT_EQ(used, want);
+        if (want_bytes >= 0) {
+            EXPECT_EQ(bytes, want_bytes);
+        }
+        expect_same_bits(ref, b);
     }
-    expect_same_bits(ref, b);
 }
 
 } // namespace
@@ -93,8 +92,8 @@ void expect_chains(const Overrides &o, const Bits &ref, int chains, int rounds, 
 // its overlays scanned (d = 4, 16) or in hash tables (d = 32; K = 40).
 TEST(Determinism, ChainsInSlotsGiveTheBitsOfTheEntries)
 {
-    if (!has_avx512f())
-        GTEST_SKIP() << "no AVX-512F: the 16-agent step does not run";
+    if (!has_group_step())
+        GTEST_SKIP() << "no AVX-512F or AVX2: the 16-agent step does not run";
     Overrides small = {{"env.kind", "gridworld"}, {"env.width", "12"},   {"env.height", "12"}, {"env.types", "4"},
                        {"env.goals", "4"},        {"env.starts", "16"},  {"agents", "523"},    {"dim", "8"},
                        {"local_steps", "32"},     {"alpha", "0.1"},      {"beta", "0.05"},     {"participation", "0.8"},
@@ -122,8 +121,8 @@ TEST(Determinism, ChainsInSlotsGiveTheBitsOfTheEntries)
 // when slots (by state or by shape) are asked for.
 TEST(Determinism, ChainsStayEntriesWhereSlotsDoNotFit)
 {
-    if (!has_avx512f())
-        GTEST_SKIP() << "no AVX-512F: the 16-agent step does not run";
+    if (!has_group_step())
+        GTEST_SKIP() << "no AVX-512F or AVX2: the 16-agent step does not run";
     const Overrides o = {{"env.kind", "garnet"}, {"env.states", "300"}, {"agents", "256"},     {"dim", "8"},
                          {"local_steps", "10"},  {"alpha", "0.1"},      {"beta", "0.05"},      {"eval_every", "1000"},
                          {"threads", "2"}};
@@ -136,8 +135,8 @@ TEST(Determinism, ChainsStayEntriesWhereSlotsDoNotFit)
 // perturbation, each row its own shape) shapes are not built, and the slots by state take their place.
 TEST(Determinism, ChainsBySlotWhereRowsDoNotRepeat)
 {
-    if (!has_avx512f())
-        GTEST_SKIP() << "no AVX-512F: the 16-agent step does not run";
+    if (!has_group_step())
+        GTEST_SKIP() << "no AVX-512F or AVX2: the 16-agent step does not run";
     const Overrides o = {{"env.kind", "garnet"}, {"env.states", "300"}, {"env.actions", "1"}, {"env.branching", "1"}, {"agents", "256"},
                          {"dim", "8"},           {"local_steps", "10"}, {"alpha", "0.1"},    {"beta", "0.05"},
                          {"eval_every", "1000"}, {"threads", "2"}};
@@ -148,8 +147,8 @@ TEST(Determinism, ChainsBySlotWhereRowsDoNotRepeat)
 // numbers take two bytes and count all types' shapes together; the same bits as the scalar path.
 TEST(Determinism, ChainsByShapeWithTwoByteNumbers)
 {
-    if (!has_avx512f())
-        GTEST_SKIP() << "no AVX-512F: the 16-agent step does not run";
+    if (!has_group_step())
+        GTEST_SKIP() << "no AVX-512F or AVX2: the 16-agent step does not run";
     const Overrides o = {{"env.kind", "gridworld"}, {"env.width", "40"},     {"env.height", "40"},  {"env.types", "4"},
                          {"env.goals", "48"},       {"env.starts", "16"},    {"env.walls", "0.2"},  {"agents", "523"},
                          {"dim", "8"},              {"local_steps", "12"},   {"alpha", "0.1"},      {"beta", "0.05"},

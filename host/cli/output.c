@@ -223,6 +223,10 @@ static void write_summary_json(FILE *f, const pfr_sim *sim, const pfr_final *wha
         num(f, si.truth_resid_v, 1);
         fputs(", \"truth_residual_mu\": ", f);
         num(f, si.truth_resid_mu, 1);
+        if (si.cpu_kernel[0]) {
+            fputs(", \"cpu_kernel\": ", f);
+            pfr_cli_json_string(f, si.cpu_kernel);
+        }
         fputs("}", f);
     }
     double sv[PFR_CLI_SINGULAR_VALUES];

@@ -104,6 +104,15 @@ typedef enum pfr_grid_layout { PFR_LAYOUT_PER_TYPE, PFR_LAYOUT_SHARED } pfr_grid
 /* The CUDA engine's local-step kernel: a thread per agent, a warp per agent (large d), or picked by
  * size. Both give the same bits; the choice only changes speed. */
 typedef enum pfr_cuda_kernel { PFR_CUDA_KERNEL_AUTO, PFR_CUDA_KERNEL_THREAD, PFR_CUDA_KERNEL_WARP } pfr_cuda_kernel;
+/* The CPU engine's kernel: 16 agents at once with AVX-512 or with AVX2, one agent at a time vectorized
+ * along d, or plain scalar code; auto: the first of those this CPU has. All give the same bits. */
+typedef enum pfr_cpu_kernel {
+    PFR_CPU_KERNEL_AUTO,
+    PFR_CPU_KERNEL_AVX512,
+    PFR_CPU_KERNEL_AVX2,
+    PFR_CPU_KERNEL_PER_AGENT,
+    PFR_CPU_KERNEL_SCALAR
+} pfr_cpu_kernel;
 
 /* The configuration is opaque: created and freed by the library, read and set by key (the keys,
  * their help and what each allows: pfr_config_key_*; `pfedrl help run` lists them). New keys never
@@ -154,6 +163,7 @@ const char *pfr_env_kind_name(pfr_env_kind k);
 const char *pfr_backend_name(pfr_backend b);
 const char *pfr_control_name(pfr_control c);
 const char *pfr_cuda_kernel_name(pfr_cuda_kernel k);
+const char *pfr_cpu_kernel_name(pfr_cpu_kernel k);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Simulation                                                                                  */
@@ -228,7 +238,7 @@ void pfr_sim_request_stop(pfr_sim *sim);
  * ground truth computed again, checked against the checkpoint's fingerprint of the chains) and
  * restores the state: running it on gives the same bits as a run that never stopped. `overrides`
  * ("key=value" strings, `count` of them, may be NULL) may change only what does not change the
- * results: rounds, threads, backend, eval_every, checkpoint_every, cuda_kernel, cuda_graph,
+ * results: rounds, threads, backend, eval_every, checkpoint_every, cpu_kernel, cuda_kernel, cuda_graph,
  * cuda_max_chunk. A corrupt, truncated, foreign or other-version file is refused with
  * PFR_ERR_FORMAT naming the file and what is wrong. */
 pfr_status pfr_sim_save(pfr_sim *sim, const char *path, pfr_error *err);
@@ -265,6 +275,9 @@ typedef struct pfr_setup_info {
                                 * term" where wide repeated rows were), or "value iteration" */
     double truth_resid_v;      /* max over types of max |(I - gamma P) V - r| / max |r| */
     double truth_resid_mu;     /* max over types of |mu^T P - mu^T|_1 */
+    const char *cpu_kernel;    /* the CPU engine's kernel that runs (cpu_kernel resolved: "avx512", "avx2",
+                                * "per_agent" where 16 agents at once do not apply, "scalar"); "" on
+                                * another engine */
 } pfr_setup_info;
 pfr_status pfr_sim_setup_info(const pfr_sim *sim, pfr_setup_info *out, size_t size);
 /* Federation over every round of the handle (availability, stragglers, stale Phi; the privacy the

@@ -49,6 +49,7 @@ class SetupInfo(ctypes.Structure):
         ("truth_method", ctypes.c_char_p),
         ("truth_resid_v", ctypes.c_double),
         ("truth_resid_mu", ctypes.c_double),
+        ("cpu_kernel", ctypes.c_char_p),
     ]
 
 

@@ -432,11 +432,13 @@ class Simulation:
 
     @property
     def setup_info(self) -> Dict[str, Any]:
-        """Set-up time and how well the ground truth was solved (residuals)."""
+        """Set-up time, how well the ground truth was solved (residuals), and the CPU engine's kernel
+        that runs (cpu_kernel resolved; "" on the CUDA engine)."""
         si = SetupInfo()
         _check(lib.pfr_sim_setup_info(self._handle(), ctypes.byref(si), ctypes.sizeof(si)), None, "setup_info")
         return {"setup_s": si.setup_s, "truth_s": si.truth_s, "truth_method": si.truth_method.decode(),
-                "truth_residual_v": si.truth_resid_v, "truth_residual_mu": si.truth_resid_mu}
+                "truth_residual_v": si.truth_resid_v, "truth_residual_mu": si.truth_resid_mu,
+                "cpu_kernel": (si.cpu_kernel or b"").decode()}
 
     @property
     def federation(self) -> Dict[str, Any]:

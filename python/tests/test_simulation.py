@@ -41,6 +41,18 @@ def test_same_bits_as_the_command_line(cli: str, cliffwalk: str, tmp_path: Path)
     assert summary["federation"]["epsilon"] is None and np.isnan(fed["epsilon"])
 
 
+def test_cpu_kernel_asked_for_runs_with_the_same_bits(cliffwalk: str) -> None:
+    runs = {}
+    for kernel in ("scalar", "per_agent", "auto"):
+        sim = pfedrl.Simulation(config=cliffwalk, cpu_kernel=kernel, dim=8, **SMALL)
+        sim.run(4)
+        runs[kernel] = (sim.setup_info["cpu_kernel"], sim.phi)
+    assert runs["scalar"][0] == "scalar" and runs["per_agent"][0] == "per_agent"
+    assert runs["auto"][0] in ("avx512", "avx2", "per_agent")
+    assert np.array_equal(runs["scalar"][1], runs["per_agent"][1])
+    assert np.array_equal(runs["scalar"][1], runs["auto"][1])
+
+
 def test_federation_mechanisms_and_privacy(cliffwalk: str) -> None:
     sim = pfedrl.Simulation(config=cliffwalk, agents=200, federation={"p_drop": 0.2, "p_return": 0.3, "clip": 0.1,
                                                                       "noise_multiplier": 1.0})
