@@ -422,10 +422,13 @@ void pfr_cpu_philox16_avx512(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w0
 void pfr_cpu_philox16x4_avx512(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w);
 #endif
 
+/* The 16-agent step of a full group with AVX-512 (cpu_x16.c), AVX2 (cpu_group_avx2.c) or portable
+ * vector code (cpu_group_portable.c), and the fold of a group's overlays (the lanes with part[g], in
+ * index order) for d a multiple of 8 (each); the same bits as run_group and fold_agent (engine_cpu.c). */
+void pfr_cpu_group_portable(cpu_engine *e, cpu_thread *w, int64_t i0, int *part);
+void pfr_cpu_fold_portable(block_part *bp, int32_t *pos, pfr_overlay *lane, const int *part, int G, const float *phi,
+                           const int d);
 #ifdef PFR_X16
-/* The 16-agent step of a full group with AVX-512 (cpu_x16.c) or AVX2 (cpu_group_avx2.c), and the fold
- * of a group's overlays (the lanes with part[g], in index order) for d a multiple of 8 (each);
- * the same bits as run_group and fold_agent (engine_cpu.c). */
 void pfr_cpu_group_x16(cpu_engine *e, cpu_thread *w, int64_t i0, int *part);
 void pfr_cpu_group_avx2(cpu_engine *e, cpu_thread *w, int64_t i0, int *part);
 void pfr_cpu_fold_x16(block_part *bp, int32_t *pos, pfr_overlay *lane, const int *part, int G, const float *phi,

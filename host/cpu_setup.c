@@ -303,16 +303,22 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
     else if (e->vector && __builtin_cpu_supports("avx2"))
         e->philox16 = pfr_cpu_philox16_avx2;
 #endif
+    /* the 16-agent step and its fold: one source (cpu_group_step.h) on three lane layers */
+    const int group16 = kernel == PFR_CPU_KERNEL_AVX512 || kernel == PFR_CPU_KERNEL_AVX2 ||
+                        kernel == PFR_CPU_KERNEL_PORTABLE;
+    e->x16 = group16 && !sim->control && (d == 4 || d == 8 || d == 16 || d == 32);
+    e->fold16 = group16 && d % 8 == 0; /* (also the per-agent step's groups, and control's) */
+    e->group = pfr_cpu_group_portable;
+    e->fold = pfr_cpu_fold_portable;
 #ifdef PFR_X16
-    const int group = (kernel == PFR_CPU_KERNEL_AVX512 || kernel == PFR_CPU_KERNEL_AVX2) && !sim->control &&
-                      (d == 4 || d == 8 || d == 16 || d == 32);
-    e->x16 = group;
-    e->group = kernel == PFR_CPU_KERNEL_AVX2 ? pfr_cpu_group_avx2 : pfr_cpu_group_x16;
-    e->fold16 = (kernel == PFR_CPU_KERNEL_AVX512 || kernel == PFR_CPU_KERNEL_AVX2) && d % 8 == 0; /* (also the
-                                                * per-agent step's groups, and control's) */
-    e->fold = kernel == PFR_CPU_KERNEL_AVX2 ? pfr_cpu_fold_avx2 : pfr_cpu_fold_x16;
-    if (kernel == PFR_CPU_KERNEL_AVX512)
+    if (kernel == PFR_CPU_KERNEL_AVX512) {
+        e->group = pfr_cpu_group_x16;
+        e->fold = pfr_cpu_fold_x16;
         pfr_x16_init(&e->x16_layout);
+    } else if (kernel == PFR_CPU_KERNEL_AVX2) {
+        e->group = pfr_cpu_group_avx2;
+        e->fold = pfr_cpu_fold_avx2;
+    }
 #endif
     e->R = K < S ? K : S;
     const int shared = !sim->own_phi && (sim->avg_phi || sim->avg_theta);
@@ -415,7 +421,6 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
     e->bmul = ((uint64_t)e->nb << 32) / (uint64_t)S;
     bucket_bounds(S, e->nb, e->bmul, e->bfirst, &e->bcap);
     e->scan = e->rp32 && can_scan;
-#ifdef PFR_X16
     /* d = 32 takes the 16-agent step only where its lookups are gathers (each agent's math then runs
      * along d: cpu_x16.c) and the tables lie beyond L2 (e->prefetch), where looking up 16 agents at
      * once and ahead hides the misses: 1.37x the per-agent path at S = 2,500; at S = 48, all in L1,
@@ -423,9 +428,8 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
      * bench/RESULTS.md 2026-11-26. */
     if (d == 32 && !(e->rp32 && e->prefetch))
         e->x16 = 0;
-    if (kernel == PFR_CPU_KERNEL_AVX2 && !e->rp32) /* (AVX2 has only the gather form) */
+    if (kernel != PFR_CPU_KERNEL_AVX512 && !e->rp32) /* (only AVX-512 has a form without gathers) */
         e->x16 = 0;
-#endif
     e->kernel = e->x16 ? kernel : e->vector ? PFR_CPU_KERNEL_PER_AGENT : PFR_CPU_KERNEL_SCALAR;
     uint64_t longest = 1; /* the longest row of the chains sets the search's halvings */
     for (uint64_t r = 0; r < (uint64_t)sim->M * (uint64_t)(S + 1); ++r)

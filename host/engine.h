@@ -175,6 +175,7 @@ static inline int pfr_agent_type(const pfr_sim *sim, int64_t i)
 #define PFR_CPU_PATH_AUTO PFR_CPU_KERNEL_AUTO
 #define PFR_CPU_PATH_AVX512 PFR_CPU_KERNEL_AVX512 /* 16 agents at once, AVX-512 (cpu_x16.c) */
 #define PFR_CPU_PATH_AVX2 PFR_CPU_KERNEL_AVX2     /* 16 agents at once, AVX2 (cpu_group_avx2.c) */
+#define PFR_CPU_PATH_PORTABLE PFR_CPU_KERNEL_PORTABLE /* 16 agents at once, vector extensions (cpu_group_portable.c) */
 #define PFR_CPU_PATH_PER_AGENT PFR_CPU_KERNEL_PER_AGENT /* one agent at a time, vectorized along d */
 #define PFR_CPU_PATH_SCALAR PFR_CPU_KERNEL_SCALAR /* pfr_td_step and the scalar Philox only */
 /* The kernel `asked` resolves to on this CPU (auto: AVX-512, else AVX2, else per agent), and whether
@@ -208,7 +209,7 @@ pfr_status pfr_cpu_kernel_check(int asked, pfr_error *err);
 pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err);
 /* The kernel the running CPU engine's full groups take (PFR_CPU_KERNEL_*; per_agent where the
  * 16-agent step does not apply: control, d other than 4, 8, 16, 32, chains beyond 32-bit gathers
- * with AVX2); -1 for another engine. */
+ * but with AVX-512); -1 for another engine. */
 int pfr_engine_cpu_kernel(const pfr_sim *sim);
 /* Tests: the 16-agent step's copy of the chains in the running CPU engine (PFR_CPU_CHAINS_SHAPES,
  * _SLOTS or _ENTRIES; 0 where it has none). */

@@ -160,7 +160,7 @@ static void fold_agent_weighted(block_part *bp, int32_t *pos, pfr_overlay *o, co
     pfr_overlay_clear(o);
 }
 
-/* A group's K steps: the 16-agent step (AVX-512 or AVX2) for a full group where it is on, else run_group
+/* A group's K steps: the 16-agent step (AVX-512, AVX2 or portable) for a full group where it is on, else run_group
  * (same bits). */
 static inline __attribute__((always_inline)) void step_group(cpu_engine *e, cpu_thread *w, int64_t ig, int G, int *part,
                                                              const int d, const int vec, const int map)
@@ -169,12 +169,10 @@ static inline __attribute__((always_inline)) void step_group(cpu_engine *e, cpu_
         pfr_cpu_group_control(e, w, ig, G, part, vec);
         return;
     }
-#ifdef PFR_X16
     if (e->x16 && G == PFR_CPU_LANES && !e->plan->steps) { /* every agent K steps from one Phi (e->base0) */
         e->group(e, w, ig, part);
         return;
     }
-#endif
     run_group(e, w, ig, G, part, d, vec, map);
 }
 
@@ -188,12 +186,10 @@ static inline __attribute__((always_inline)) void fold_group(cpu_engine *e, cpu_
     const int fold = sim->avg_phi && sim->learn_phi;
     const int weighted = e->plan->base || e->plan->clip > 0.0; /* stale Phi or clipping (federation.c) */
     int folded = 0; /* the group's folds in one call (same order: lanes in index order) */
-#ifdef PFR_X16
     if (fold && !weighted && e->fold16) {
         e->fold(fp, w->pos, w->lane, part, G, sim->phi, d);
         folded = 1;
     }
-#endif
     /* index order: the sums are the same on any thread (each sum, theta's and each row's, is its own
      * sequence of adds); a loop each, with what they keep in locals (one loop doing all three kept
      * its counter and the fields in memory) */

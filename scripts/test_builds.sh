@@ -45,7 +45,8 @@ aarch64_build() {
   local work
   work="$(mktemp -d)"
   # the paths: d = 4/8/16/32, orthonormalization, grids in slots, stale Phi, partial participation,
-  # availability, control, local_rep (each small: qemu runs about twenty times slower)
+  # availability, control, local_rep, the portable 16-agent step (each small: qemu runs about twenty
+  # times slower)
   local configs=(
     "env.kind=cliffwalk env.types=4 agents=300 dim=8 orthonormalize=true participation=0.8"
     "env.kind=gridworld env.width=20 env.height=20 env.types=4 env.starts=4 agents=257 dim=16 local_steps=20"
@@ -53,6 +54,9 @@ aarch64_build() {
     "env.kind=garnet env.states=60 env.types=3 agents=128 dim=4 federation.p_drop=0.2 federation.p_return=0.5"
     "env.kind=cliffwalk env.types=2 agents=64 dim=4 control.kind=qlearning algorithm=pfedtd_rep"
     "env.kind=randomwalk env.types=3 agents=48 dim=4 algorithm=local_rep"
+    # the 16-agent step in portable vector code (NEON on aarch64, SSE2 in the native x86 build)
+    "env.kind=cliffwalk env.types=4 agents=300 dim=8 participation=0.8 cpu_kernel=portable"
+    "env.kind=gridworld env.width=20 env.height=20 env.types=4 env.starts=4 agents=257 dim=16 local_steps=20 cpu_kernel=portable"
   )
   local n=0
   for c in "${configs[@]}"; do

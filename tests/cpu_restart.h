@@ -11,11 +11,11 @@
 
 namespace pfr_test {
 
-// The 16-agent kernels this CPU can run (PFR_CPU_PATH_AVX512, _AVX2): the tests of that step run each,
-// and skip, saying so, where there is none.
+// The 16-agent kernels this CPU can run (PFR_CPU_PATH_AVX512, _AVX2, and the portable one everywhere):
+// the tests of that step run each.
 inline std::vector<int> group_kernels()
 {
-    std::vector<int> k;
+    std::vector<int> k = {PFR_CPU_PATH_PORTABLE};
 #if defined(__x86_64__) && defined(__GNUC__)
     if (__builtin_cpu_supports("avx512f"))
         k.push_back(PFR_CPU_PATH_AVX512);

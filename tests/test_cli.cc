@@ -302,7 +302,7 @@ TEST(Cli, CpuKernelIsNamedAndOneTheCpuLacksIsRefused)
     r = run_cli("run " + cfg + " -s cpu_kernel=avx512 --out " + dir + "/c --quiet", lacks);
     EXPECT_EQ(r.code, 2);
     EXPECT_NE(r.output.find("cpu_kernel: avx512 needs AVX-512F, which this CPU does not have; allowed here: auto, "
-                            "avx2, per_agent, scalar"),
+                            "avx2, portable, per_agent, scalar"),
               std::string::npos)
         << r.output;
     EXPECT_NE(access((dir + "/c/summary.json").c_str(), F_OK), 0); // nothing written
@@ -402,7 +402,7 @@ TEST(Cli, BadInputsFailClearlyAndWriteNothing)
         {"bad backend", kSmall, "--backend gpu", "backend: 'gpu' is not allowed; allowed: one of auto, cpu, cuda", nullptr},
         {"threads negative", kSmall, "--threads -2", "threads: -2 is out of range", nullptr},
         {"bad cuda kernel", kSmall, "--set cuda_kernel=block", "cuda_kernel: 'block' is not allowed; allowed: one of auto, thread, warp", nullptr},
-        {"bad cpu kernel", kSmall, "--set cpu_kernel=neon", "cpu_kernel: 'neon' is not allowed; allowed: one of auto, avx512, avx2, per_agent, scalar", nullptr},
+        {"bad cpu kernel", kSmall, "--set cpu_kernel=neon", "cpu_kernel: 'neon' is not allowed; allowed: one of auto, avx512, avx2, portable, per_agent, scalar", nullptr},
         {"cuda chunk negative", kSmall, "--set cuda_max_chunk=-1", "cuda_max_chunk: -1 is out of range", nullptr},
         {"cuda graph not bool", kSmall, "--set cuda_graph=maybe", "cuda_graph: 'maybe'", nullptr},
         {"file kind without files", "env:\n  kind: file\n", "", "env.kind=file needs both env.p_file and env.r_file", nullptr},

@@ -14,8 +14,6 @@
 
 namespace {
 
-// The 16-agent step runs only on x86-64 with AVX-512F or AVX2 (elsewhere these tests skip, saying why).
-bool has_group_step() { return !pfr_test::group_kernels().empty(); }
 
 using pfr_test::Overrides;
 
@@ -92,8 +90,6 @@ void expect_chains(const Overrides &o, const Bits &ref, int chains, int rounds, 
 // its overlays scanned (d = 4, 16) or in hash tables (d = 32; K = 40).
 TEST(Determinism, ChainsInSlotsGiveTheBitsOfTheEntries)
 {
-    if (!has_group_step())
-        GTEST_SKIP() << "no AVX-512F or AVX2: the 16-agent step does not run";
     Overrides small = {{"env.kind", "gridworld"}, {"env.width", "12"},   {"env.height", "12"}, {"env.types", "4"},
                        {"env.goals", "4"},        {"env.starts", "16"},  {"agents", "523"},    {"dim", "8"},
                        {"local_steps", "32"},     {"alpha", "0.1"},      {"beta", "0.05"},     {"participation", "0.8"},
@@ -121,8 +117,6 @@ TEST(Determinism, ChainsInSlotsGiveTheBitsOfTheEntries)
 // when slots (by state or by shape) are asked for.
 TEST(Determinism, ChainsStayEntriesWhereSlotsDoNotFit)
 {
-    if (!has_group_step())
-        GTEST_SKIP() << "no AVX-512F or AVX2: the 16-agent step does not run";
     const Overrides o = {{"env.kind", "garnet"}, {"env.states", "300"}, {"agents", "256"},     {"dim", "8"},
                          {"local_steps", "10"},  {"alpha", "0.1"},      {"beta", "0.05"},      {"eval_every", "1000"},
                          {"threads", "2"}};
@@ -135,8 +129,6 @@ TEST(Determinism, ChainsStayEntriesWhereSlotsDoNotFit)
 // perturbation, each row its own shape) shapes are not built, and the slots by state take their place.
 TEST(Determinism, ChainsBySlotWhereRowsDoNotRepeat)
 {
-    if (!has_group_step())
-        GTEST_SKIP() << "no AVX-512F or AVX2: the 16-agent step does not run";
     const Overrides o = {{"env.kind", "garnet"}, {"env.states", "300"}, {"env.actions", "1"}, {"env.branching", "1"}, {"agents", "256"},
                          {"dim", "8"},           {"local_steps", "10"}, {"alpha", "0.1"},    {"beta", "0.05"},
                          {"eval_every", "1000"}, {"threads", "2"}};
@@ -147,8 +139,6 @@ TEST(Determinism, ChainsBySlotWhereRowsDoNotRepeat)
 // numbers take two bytes and count all types' shapes together; the same bits as the scalar path.
 TEST(Determinism, ChainsByShapeWithTwoByteNumbers)
 {
-    if (!has_group_step())
-        GTEST_SKIP() << "no AVX-512F or AVX2: the 16-agent step does not run";
     const Overrides o = {{"env.kind", "gridworld"}, {"env.width", "40"},     {"env.height", "40"},  {"env.types", "4"},
                          {"env.goals", "48"},       {"env.starts", "16"},    {"env.walls", "0.2"},  {"agents", "523"},
                          {"dim", "8"},              {"local_steps", "12"},   {"alpha", "0.1"},      {"beta", "0.05"},

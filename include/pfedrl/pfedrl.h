@@ -104,12 +104,14 @@ typedef enum pfr_grid_layout { PFR_LAYOUT_PER_TYPE, PFR_LAYOUT_SHARED } pfr_grid
 /* The CUDA engine's local-step kernel: a thread per agent, a warp per agent (large d), or picked by
  * size. Both give the same bits; the choice only changes speed. */
 typedef enum pfr_cuda_kernel { PFR_CUDA_KERNEL_AUTO, PFR_CUDA_KERNEL_THREAD, PFR_CUDA_KERNEL_WARP } pfr_cuda_kernel;
-/* The CPU engine's kernel: 16 agents at once with AVX-512 or with AVX2, one agent at a time vectorized
- * along d, or plain scalar code; auto: the first of those this CPU has. All give the same bits. */
+/* The CPU engine's kernel: 16 agents at once with AVX-512, with AVX2, or in portable vector code (NEON
+ * on ARM64, SSE2 on x86), one agent at a time vectorized along d, or plain scalar code; auto: AVX-512,
+ * else AVX2, else one agent at a time. All give the same bits. */
 typedef enum pfr_cpu_kernel {
     PFR_CPU_KERNEL_AUTO,
     PFR_CPU_KERNEL_AVX512,
     PFR_CPU_KERNEL_AVX2,
+    PFR_CPU_KERNEL_PORTABLE,
     PFR_CPU_KERNEL_PER_AGENT,
     PFR_CPU_KERNEL_SCALAR
 } pfr_cpu_kernel;
