@@ -7,7 +7,7 @@
 #   bash bench/cpu_kernels.sh REPS S K THREADS [d] [BUILD_DIR]
 # S = 48: the cliff walk (4 types); else the bench grid world of bench/cpu_ab.sh, sqrt(S) on a side.
 # N = 4096, 10^8 agent-steps a pfedrl run (the loop: a fifth of that), orthonormalize off. Prints the
-# CPU's vector flags first: a CPU figure means nothing without them.
+# CPU's vector flags first: a CPU figure means nothing without them. CPU_KERNELS="a b": only those.
 set -euo pipefail
 if [ $# -lt 4 ]; then
     sed -n 2,10p "$0" >&2
@@ -27,7 +27,7 @@ echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); 
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 KERNELS=()
-for k in avx512 avx2 per_agent scalar; do # what this CPU can run (a run of one round asks the library)
+for k in ${CPU_KERNELS:-avx512 avx2 portable per_agent scalar}; do # what this CPU can run (one round asks the library)
     if "$BUILD/pfedrl" run --force "$ROOT/examples/cliffwalk.yaml" --set rounds=1 --set agents=64 --set cpu_kernel=$k \
         --backend cpu --out "$TMP/probe" --quiet > /dev/null 2> "$TMP/probe.err"; then
         KERNELS+=("$k")
