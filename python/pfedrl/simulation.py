@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 import time
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
@@ -335,18 +335,71 @@ class Simulation:
         if self._bar is not None:
             self._bar.round(int(rnd), _metrics_dict(m.contents) if m else None)
 
-    def run(self, rounds: int, progress: bool = False, evaluate: bool = True) -> "Simulation":
+    def run(self, rounds: int, progress: bool = False, evaluate: bool = True,
+            callback: Optional[Callable[[Dict[str, float]], Any]] = None) -> "Simulation":
         """Run ``rounds`` more rounds, evaluating every ``eval_every`` rounds and, with ``evaluate``
         (the default), after the last; ``evaluate=False`` adds no evaluation of its own, so a loop of
-        ``run(1, evaluate=False)`` keeps the history (and the time) of one long run. Ctrl-C stops at
+        ``run(1, evaluate=False)`` keeps the history (and the time) of one long run. ``callback``, if
+        given, is called with each evaluation as it is made (a dict, as in ``metrics``); when it
+        returns ``False`` the run stops there (the rest of the rounds are not run). Ctrl-C stops at
         the end of the current round (the simulation stays usable: save it or run on) and raises
         KeyboardInterrupt. Returns self."""
-        h = self._handle()
         rounds = _integer(rounds, "rounds", 0, _INT64_MAX - self.round)
         if not isinstance(evaluate, bool):
             raise TypeError(f"evaluate must be True or False, not {type(evaluate).__name__}")
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable, not {type(callback).__name__}")
+        if callback is None:
+            bar = _Progress(progress, self.round + rounds, self.round)
+            try:
+                self._run(rounds, evaluate, bar)
+            finally:
+                bar.close()
+            return self
+        for m in self._evaluations(rounds, progress, evaluate):
+            if callback(m) is False:
+                break
+        return self
+
+    def evaluations(self, rounds: int, progress: bool = False) -> Iterator[Dict[str, float]]:
+        """Run ``rounds`` more rounds, yielding each evaluation as it is made (a dict, as in
+        ``metrics``): every ``eval_every`` rounds (and round 0 on a new simulation) and after the
+        last round, as ``run(rounds)`` makes them, with the same bits and history. Leaving the loop
+        early (``break``) leaves the simulation at the round of the last evaluation it yielded,
+        usable: run on, evaluate or save it::
+
+            for m in sim.evaluations(500):
+                if m["value_error"] < 0.05:
+                    break
+        """
+        rounds = _integer(rounds, "rounds", 0, _INT64_MAX - self.round)
+        return self._evaluations(rounds, progress, True)
+
+    def _evaluations(self, rounds: int, progress: bool, evaluate: bool) -> Iterator[Dict[str, float]]:
+        # From one evaluation round to the next (each a run that adds no evaluation of its own), the
+        # last with the evaluation after the last round: the evaluations of one run(rounds).
+        every = max(1, int(self.config["eval_every"]))
+        target = self.round + rounds
+        bar = _Progress(progress, target, self.round)
+        h = self._handle()
+        try:
+            seen = lib.pfr_sim_metrics_count(h)
+            self._run(0, rounds == 0 and evaluate, bar)  # (a new simulation's round 0, before any step)
+            while True:
+                for i in range(seen, lib.pfr_sim_metrics_count(h)):
+                    yield self._metrics_at(i)
+                seen = lib.pfr_sim_metrics_count(h)
+                if self.round >= target:
+                    return
+                step = min(target, (self.round // every + 1) * every) - self.round
+                self._run(step, evaluate and self.round + step == target, bar)
+        finally:
+            bar.close()
+
+    def _run(self, rounds: int, evaluate: bool, bar: "_Progress") -> None:
+        h = self._handle()
         flags = _lib.RUN_EVALUATE_END if evaluate else 0
-        self._bar = _Progress(progress, self.round + rounds, self.round)
+        self._bar = bar
         interrupted = []
         old = None
         if threading.current_thread() is threading.main_thread():
@@ -359,13 +412,11 @@ class Simulation:
         finally:
             if old is not None:
                 signal.signal(signal.SIGINT, old)
-            self._bar.close()
             self._bar = None
         if status == _lib.ERR_INTERRUPTED and interrupted:
             raise KeyboardInterrupt(f"stopped at the end of round {self.round}")
         if status != _lib.OK:
             self._fail(status, "run")
-        return self
 
     def evaluate(self) -> Dict[str, float]:
         """The metrics now, without adding them to the history."""
@@ -524,13 +575,12 @@ class Simulation:
     @property
     def metrics(self) -> List[Dict[str, float]]:
         """The evaluation history: one dict per evaluation (round, agent_steps, value_error, ...)."""
-        h = self._handle()
-        out = []
+        return [self._metrics_at(i) for i in range(lib.pfr_sim_metrics_count(self._handle()))]
+
+    def _metrics_at(self, i: int) -> Dict[str, float]:
         m = Metrics()
-        for i in range(lib.pfr_sim_metrics_count(h)):
-            _check(lib.pfr_sim_metrics_get(h, i, ctypes.byref(m), ctypes.sizeof(m)), None, "metrics")
-            out.append(_metrics_dict(m))
-        return out
+        _check(lib.pfr_sim_metrics_get(self._handle(), i, ctypes.byref(m), ctypes.sizeof(m)), None, "metrics")
+        return _metrics_dict(m)
 
     def metrics_by_type(self) -> np.ndarray:
         """Each evaluation's mean value error per type, float64 [evaluations, M] (NaN: no agent)."""

@@ -379,3 +379,35 @@ sim.run(200, progress=True)
     assert "rounds/s" in rounds[-1] and "ETA" in rounds[-1]
     assert any(line.startswith("set-up: ground truth") for line in lines)
     assert len(lines) < 20
+
+
+def test_evaluations_iterate_the_history_of_one_run_and_stop_early(cliffwalk: str) -> None:
+    one = pfedrl.Simulation(config=cliffwalk, **SMALL)
+    one.run(10)
+    it = pfedrl.Simulation(config=cliffwalk, **SMALL)
+    seen = list(it.evaluations(10))
+    assert [m["round"] for m in seen] == [m["round"] for m in one.metrics] == [0, 4, 8, 10]
+    keys = ("round", "agent_steps", "value_error", "td_fixed_point_error", "phi_norm", "theta_norm")
+    assert [[m[k] for k in keys] for m in seen] == [[m[k] for k in keys] for m in one.metrics]
+    assert np.array_equal(it.phi, one.phi) and np.array_equal(it.theta, one.theta)
+    early = pfedrl.Simulation(config=cliffwalk, **SMALL)
+    for m in early.evaluations(10):
+        if m["round"] == 4:
+            break
+    assert early.round == 4 and [m["round"] for m in early.metrics] == [0, 4]
+    early.run(6)  # goes on: the straight run's bits
+    assert np.array_equal(early.phi, one.phi)
+    with pytest.raises(TypeError):
+        early.evaluations(1.5)
+
+
+def test_a_callback_sees_each_evaluation_and_can_stop_the_run(cliffwalk: str) -> None:
+    sim = pfedrl.Simulation(config=cliffwalk, **SMALL)
+    got = []
+    sim.run(12, callback=lambda m: got.append(m["round"]))
+    assert got == [0, 4, 8, 12]
+    stop = pfedrl.Simulation(config=cliffwalk, **SMALL)
+    stop.run(12, callback=lambda m: m["round"] < 4)  # False at round 4: stop there
+    assert stop.round == 4
+    with pytest.raises(TypeError):
+        stop.run(1, callback=3)
