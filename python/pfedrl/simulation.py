@@ -161,6 +161,25 @@ def _config_dict(cfg_ptr: int) -> Dict[str, str]:
     return out
 
 
+_KEY_TYPES: Dict[str, Callable[[str], Any]] = {}
+
+
+def _key_type(key: str) -> Callable[[str], Any]:
+    """The Python type of a key's values, from what the library says it allows (an integer, a
+    number, true or false; else text: names and file paths)."""
+    if not _KEY_TYPES:
+        for name, k in config_keys().items():
+            allowed = k["allowed"]
+            _KEY_TYPES[name] = (int if allowed.startswith("an integer") else
+                                float if allowed.startswith("a number") else
+                                (lambda v: v == "true") if allowed == "true or false" else str)
+    return _KEY_TYPES.get(key, str)
+
+
+def _typed(text: Dict[str, str]) -> Dict[str, Any]:
+    return {k: _key_type(k)(v) for k, v in text.items()}
+
+
 class _Progress:
     """The progress report on stderr (set-up stages, then rounds with their rate and the time left):
     one line redrawn on a terminal; elsewhere (a log, a notebook's captured stream) plain lines, a
@@ -378,7 +397,7 @@ class Simulation:
     def _evaluations(self, rounds: int, progress: bool, evaluate: bool) -> Iterator[Dict[str, float]]:
         # From one evaluation round to the next (each a run that adds no evaluation of its own), the
         # last with the evaluation after the last round: the evaluations of one run(rounds).
-        every = max(1, int(self.config["eval_every"]))
+        every = max(1, self.config["eval_every"])
         target = self.round + rounds
         bar = _Progress(progress, target, self.round)
         h = self._handle()
@@ -433,8 +452,14 @@ class Simulation:
 
     # ---- what it is ----------------------------------------------------------------------------
     @property
-    def config(self) -> Dict[str, str]:
-        """Every config key of this simulation, in text form."""
+    def config(self) -> Dict[str, Any]:
+        """Every config key of this simulation, resolved, as Python values: int, float, bool, or str
+        (names and paths). ``config_text`` gives the text form that YAML and overrides use."""
+        return _typed(self.config_text)
+
+    @property
+    def config_text(self) -> Dict[str, str]:
+        """Every config key of this simulation, in the text form of YAML files and overrides."""
         return _config_dict(lib.pfr_sim_config(self._handle()))
 
     @property

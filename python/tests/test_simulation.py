@@ -69,9 +69,9 @@ def test_overrides_nested_and_dotted(cliffwalk: str) -> None:
     a = pfedrl.Simulation(config=cliffwalk, agents=8, env={"types": 2, "slip_max": 0.2})
     b = pfedrl.Simulation(config=cliffwalk, agents=8, env__types=2, overrides={"env.slip_max": 0.2})
     assert a.config == b.config
-    assert a.config["env.types"] == "2" and a.num_types == 2
+    assert a.config["env.types"] == 2 and a.num_types == 2 and a.config_text["env.types"] == "2"
     c = pfedrl.Simulation(env={"kind": "randomwalk", "states": 7}, agents=4, dim=2, orthonormalize=False)
-    assert c.num_states == 7 and c.config["orthonormalize"] == "false"
+    assert c.num_states == 7 and c.config["orthonormalize"] is False
 
 
 def test_arrays_are_copies_with_the_documented_shapes(cliffwalk: str) -> None:
@@ -143,7 +143,12 @@ def test_config_keys_carry_help_defaults_and_what_is_allowed() -> None:
     sim = pfedrl.Simulation(agents=4)
     # the handle's config is resolved: env.types 0 ("the family's default") became the cliff walk's 4
     expected = {k: v["default"] for k, v in keys.items()} | {"agents": "4", "env.types": "4"}
-    assert sim.config == expected
+    assert sim.config_text == expected
+    typed = sim.config  # the same values as Python types
+    assert typed["agents"] == 4 and typed["alpha"] == float(keys["alpha"]["default"])
+    assert typed["orthonormalize"] is False and typed["algorithm"] == "pfedtd_rep" and typed["init_phi"] == ""
+    assert all(type(typed[k]) in (int, float, bool, str) for k in typed)
+    assert pfedrl.Simulation(**{k: v for k, v in typed.items() if v != ""}).config == typed  # round trip
 
 
 @pytest.mark.parametrize(
