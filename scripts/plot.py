@@ -54,6 +54,58 @@ def t95(df):
     return _T95[df - 1] if 1 <= df <= 30 else 1.96
 
 
+# One colour and one readable name per algorithm, the same in every figure (the methods of
+# examples/experiments tag their sweeps with these names too)
+ALGORITHMS = {
+    "pfedtd_rep": ("PFedTD-Rep (shared Phi, own theta)", "C0"),
+    "fedavg_rep": ("FedAvg-Rep (Phi and theta averaged)", "C1"),
+    "local_rep": ("local Phi and theta (no averaging)", "C2"),
+    "fedtd": ("FedTD (one theta, fixed features)", "C3"),
+    "local_td": ("local TD (own theta, fixed features)", "C4"),
+    "local_td_tabular": ("tabular TD, each agent alone", "C5"),
+    "fedtd_tabular": ("tabular FedTD (one table)", "C6"),
+}
+# Axis and legend names of the keys and columns the figures use
+KEYS = {
+    "value_error": "value error (each agent's own V, relative)",
+    "td_fixed_point_error": "error of the TD fixed point of the shared Phi",
+    "best_rank_d_error": "best rank-d error",
+    "agent_steps": "agent-steps",
+    "steps_per_agent": "steps per agent",
+    "agents": "N (agents)",
+    "dim": "d (representation dimension)",
+    "local_steps": "K (local steps per round)",
+    "participation": "participation fraction",
+    "federation.noise_multiplier": "noise multiplier",
+    "federation.delay": "delay (rounds)",
+    "federation.p_drop": "drop-out chance",
+    "federation.stragglers": "straggler chance",
+    "policy_gap": "policy gap",
+}
+
+
+def pretty(key):
+    """The readable name of a config key or metrics column (its own words where not listed)."""
+    return KEYS.get(key, key.split(".")[-1].replace("_", " "))
+
+
+def hue_style(hue_key, value):
+    """Legend label and colour of one line: an algorithm's own (ALGORITHMS), else "key value" with
+    the plotting cycle's colour (None)."""
+    if value in ALGORITHMS:
+        return ALGORITHMS[value]
+    if hue_key in ("algorithm", "method"):
+        return value, None
+    return f"{pretty(hue_key)} {value}", None
+
+
+def set_title(ax, title):
+    """A title wrapped to the axes' width (a long one is not cut off at the figure's edge)."""
+    if title:
+        import textwrap
+        ax.set_title("\n".join(textwrap.wrap(title, 60)), fontsize=10)
+
+
 def read_csv(path):
     with open(path) as f:
         return list(csv.DictReader(f))
@@ -87,6 +139,7 @@ def fit_loglog(x, y):
 
 def cmd_curves(args):
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    lows = []  # the lines' values (the axis need not reach below them by much)
     for sweep in args.sweep:
         rows = read_csv(os.path.join(sweep, "sweep.csv"))
         groups = defaultdict(lambda: defaultdict(list))  # hue -> x -> [y over seeds]
@@ -102,15 +155,18 @@ def cmd_curves(args):
             half = np.array([t95(len(byx[x]) - 1) * np.std(byx[x], ddof=1) / math.sqrt(len(byx[x]))
                              if len(byx[x]) > 1 else 0.0 for x in xs])
             n = max(len(v) for v in byx.values())
-            line, = ax.plot(xs, mean, label=f"{hue} (n={n})")
+            label, colour = hue_style(args.hue, hue)
+            line, = ax.plot(xs, mean, label=f"{label} (n={n})", color=colour)
+            lows += [v for v in mean if v > 0]
             ax.fill_between(xs, np.maximum(mean - half, 1e-12), mean + half, color=line.get_color(), alpha=0.2)
     ax.set_yscale("log")
+    if lows:  # a band whose lower edge runs to 0 (few seeds) must not stretch the axis over decades
+        ax.set_ylim(bottom=min(lows) / 3)
     if args.logx:
         ax.set_xscale("log")
-    ax.set_xlabel(args.x.replace("_", " "))
-    ax.set_ylabel(args.y.replace("_", " "))
-    if args.title:
-        ax.set_title(args.title)
+    ax.set_xlabel(pretty(args.x))
+    ax.set_ylabel(pretty(args.y))
+    set_title(ax, args.title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     save(fig, args.out)
@@ -220,17 +276,16 @@ def cmd_final(args):
         stats = [mean_ci(byx[x]) for x in xs]
         m = np.array([s[0] for s in stats])
         h = np.array([s[1] for s in stats])
-        label = f"{args.hue} {hue}" if args.hue.startswith("federation.") else hue
-        line, = ax.plot(xs, m, "o-", label=f"{label} (n={max(len(v) for v in byx.values())})")
+        label, colour = hue_style(args.hue, hue)
+        line, = ax.plot(xs, m, "o-", label=f"{label} (n={max(len(v) for v in byx.values())})", color=colour)
         ax.fill_between(xs, np.maximum(m - h, 1e-12), m + h, color=line.get_color(), alpha=0.2)
         result[hue] = {"x": xs, "mean": m.tolist(), "ci95": h.tolist(), "n": [len(byx[x]) for x in xs]}
     if not args.linx:
         ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel(args.by.replace("_", " "))
-    ax.set_ylabel("final " + args.y.replace("_", " "))
-    if args.title:
-        ax.set_title(args.title)
+    ax.set_xlabel(pretty(args.by))
+    ax.set_ylabel("final " + pretty(args.y))
+    set_title(ax, args.title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     save(fig, args.out)
@@ -259,16 +314,16 @@ def cmd_reach(args):
         got = [v for v in per[hue] if v is not None]
         m, h = mean_ci(got) if got else (float("nan"), 0.0)
         result[hue] = {"mean": m, "ci95": h, "reached": len(got), "runs": len(per[hue]), "values": per[hue]}
+        label, colour = hue_style(args.hue, hue)
         if got:
-            ax.bar(k, m, yerr=h, capsize=4, label=f"{hue}: {len(got)}/{len(per[hue])} runs")
+            ax.bar(k, m, yerr=h, capsize=4, color=colour, label=f"{label}: {len(got)}/{len(per[hue])} runs")
         else:
-            ax.bar(k, 0, label=f"{hue}: never (0/{len(per[hue])})")
+            ax.bar(k, 0, color=colour, label=f"{label}: never (0/{len(per[hue])})")
     ax.set_xticks(range(len(names)))
     ax.set_xticklabels(names, rotation=20, ha="right", fontsize=8)
     ax.set_yscale("log")
-    ax.set_ylabel(f"agent-steps per agent to {args.y.replace('_', ' ')} <= {args.threshold}")
-    if args.title:
-        ax.set_title(args.title)
+    ax.set_ylabel(f"agent-steps per agent to {pretty(args.y)} <= {args.threshold}")
+    set_title(ax, args.title)
     ax.legend(fontsize=7)
     save(fig, args.out)
     with open(args.out + ".json", "w") as f:
@@ -464,7 +519,7 @@ def cmd_run(args):
     save(fig, out)
 
 
-def main():
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     r1 = sub.add_parser("run")
@@ -507,7 +562,7 @@ def main():
     s.add_argument("--by", default="agents")
     s.add_argument("--metric", default="td_fixed_point_error",
                    help="error whose time-to-threshold is measured; the default depends on Phi alone")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     try:
         {"run": cmd_run, "curves": cmd_curves, "final": cmd_final, "reach": cmd_reach, "rate": cmd_rate,
          "speedup": cmd_speedup}[args.cmd](args)
