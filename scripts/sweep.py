@@ -12,6 +12,7 @@ time (default: one per core), each with T CPU-engine threads (default: cores / J
 Outputs:
   DIR/sweep.csv    every evaluation row of every run, with one column per varied key and `run`
   DIR/summary.csv  one row per run: varied keys, final metrics, wall time, the run's directory
+  DIR/sweep.parquet, DIR/summary.parquet  the same, typed, where pandas and pyarrow are installed
   DIR/failures.csv the runs that failed (e.g. diverged), with pfedrl's message; exit 1 unless
                    --allow-failures
 Values: comma lists (`a,b,c`), integer ranges (`0..9`), powers of two (`pow2:0..10` = 1..1024).
@@ -34,6 +35,25 @@ def parse_values(text):
         lo, hi = text.split("..")
         return [str(v) for v in range(int(lo), int(hi) + 1)]
     return [v for v in text.split(",") if v != ""]
+
+
+def write_parquet(out):
+    """sweep.csv and summary.csv also as Parquet files beside them (typed columns: numbers as numbers,
+    empty cells as missing), where pandas and a Parquet engine (pyarrow) are installed."""
+    try:
+        import pandas as pd
+        pd.io.parquet.get_engine("auto")
+    except ImportError:
+        print("sweep: no sweep.parquet (pip install pandas pyarrow for one)", file=sys.stderr)
+        return
+    for name in ("sweep", "summary"):
+        csv_path = os.path.join(out, name + ".csv")
+        if os.path.getsize(csv_path) == 0:
+            continue
+        tmp = os.path.join(out, name + ".parquet.tmp")
+        pd.read_csv(csv_path).to_parquet(tmp, index=False)
+        os.replace(tmp, os.path.join(out, name + ".parquet"))
+    print(f"sweep: and as {out}/sweep.parquet and summary.parquet", file=sys.stderr)
 
 
 def main():
@@ -152,6 +172,7 @@ def main():
         os.remove(fpath)
     print(f"sweep: {len(results)} runs collected into {args.out}/sweep.csv and summary.csv"
           + (f"; {len(failures)} FAILED (listed in failures.csv)" if failures else ""), file=sys.stderr)
+    write_parquet(args.out)
     sys.exit(1 if failures and not args.allow_failures else 0)
 
 

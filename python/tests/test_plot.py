@@ -75,3 +75,18 @@ def test_sweep_figures_name_each_algorithm_and_give_it_one_colour(root: Path, tm
         name, colour = plot.ALGORITHMS[alg]
         label = next(k for k in seen if k.startswith(name))
         assert mc.to_hex(seen[label]) == mc.to_hex(colour)
+
+
+def test_a_sweep_is_also_one_parquet_file(cli: str, root: Path, cliffwalk: str, tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    out = tmp_path / "sw"
+    p = subprocess.run([sys.executable, str(root / "scripts" / "sweep.py"), cliffwalk, "--vary", "seed=0,1",
+                        "--set", "agents=32", "--set", "rounds=4", "--set", "eval_every=2", "--out", str(out),
+                        "--pfedrl", cli, "--jobs", "1"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    rows = pd.read_parquet(out / "sweep.parquet")
+    assert len(rows) == len(pd.read_csv(out / "sweep.csv")) == 2 * 3  # rounds 0, 2, 4 of two runs
+    assert rows["value_error"].dtype.kind == "f" and rows["round"].dtype.kind == "i"
+    assert sorted(rows["seed"].unique()) == [0, 1]
+    assert len(pd.read_parquet(out / "summary.parquet")) == 2
