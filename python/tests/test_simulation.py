@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Dict
 
 import numpy as np
 import pytest
@@ -416,3 +417,32 @@ def test_a_callback_sees_each_evaluation_and_can_stop_the_run(cliffwalk: str) ->
     assert stop.round == 4
     with pytest.raises(TypeError):
         stop.run(1, callback=3)
+
+
+def _tensorboard_scalars(logdir: Path) -> Dict[str, Dict[int, float]]:
+    """The scalars of TensorBoard event files (TFRecord: length, its CRC, an Event, its CRC)."""
+    from tensorboardX.proto import event_pb2
+    out: Dict[str, Dict[int, float]] = {}
+    for path in logdir.rglob("events.out.tfevents.*"):
+        data = path.read_bytes()
+        at = 0
+        while at < len(data):
+            n = int.from_bytes(data[at:at + 8], "little")
+            event = event_pb2.Event.FromString(data[at + 12:at + 12 + n])
+            at += 12 + n + 4
+            for v in event.summary.value:
+                out.setdefault(v.tag, {})[event.step] = v.simple_value
+    return out
+
+
+def test_a_tensorboard_logger_writes_each_evaluation(cliffwalk: str, tmp_path: Path) -> None:
+    pytest.importorskip("tensorboardX")
+    sim = pfedrl.Simulation(config=cliffwalk, **SMALL)
+    log = pfedrl.loggers.TensorBoard(str(tmp_path / "tb"))
+    sim.run(12, callback=log)
+    log.close()
+    got = _tensorboard_scalars(tmp_path / "tb")
+    want = {m["round"]: m["value_error"] for m in sim.metrics}
+    assert sorted(got["value_error"]) == [0, 4, 8, 12]
+    assert all(got["value_error"][r] == pytest.approx(v, rel=1e-6) for r, v in want.items())  # float32 on disk
+    assert "epsilon" not in got  # NaN (no noise): not a point
