@@ -6,6 +6,7 @@ import gc
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Dict
 
@@ -446,3 +447,26 @@ def test_a_tensorboard_logger_writes_each_evaluation(cliffwalk: str, tmp_path: P
     assert sorted(got["value_error"]) == [0, 4, 8, 12]
     assert all(got["value_error"][r] == pytest.approx(v, rel=1e-6) for r, v in want.items())  # float32 on disk
     assert "epsilon" not in got  # NaN (no noise): not a point
+
+
+def test_a_wandb_logger_logs_each_evaluation_at_its_round(cliffwalk: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+    logged, inits = [], []
+
+    class Run:  # what the logger uses of a wandb run
+        def log(self, data: Dict[str, float], step: int) -> None:
+            logged.append((step, data))
+
+        def finish(self) -> None:
+            logged.append(("finished", {}))
+
+    fake = types.ModuleType("wandb")
+    fake.init = lambda **kw: inits.append(kw) or Run()  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+    sim = pfedrl.Simulation(config=cliffwalk, **SMALL)
+    log = pfedrl.loggers.WandB(project="p", mode="offline")
+    sim.run(8, callback=log)
+    log.close()
+    assert inits == [{"project": "p", "mode": "offline"}]
+    assert [s for s, _ in logged] == [0, 4, 8, "finished"]
+    assert logged[1][1]["value_error"] == sim.metrics[1]["value_error"] and "epsilon" not in logged[1][1]
