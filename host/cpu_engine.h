@@ -10,9 +10,17 @@
 #include <stdint.h>
 
 #include "cpu_step.h"
-#include "cpu_x16.h"
 #include "engine.h"
 #include "pool.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define PFR_X16 1 /* the AVX-512 and AVX2 16-agent steps are built (cpu_x16.c, cpu_group_avx2.c) */
+/* The AVX-512 transposes' lane of each input row, per D (index D >> 3: 4 -> 0, 8 -> 1, 16 -> 2):
+ * input row r of the network holds lane inv[D][r] (cpu_lanes_avx512.h, pfr_cpu_x16_init) */
+typedef struct pfr_x16_layout {
+    int inv[3][16];
+} pfr_x16_layout;
+#endif
 
 #define PFR_CPU_BUCKETS 64 /* merge owners, at most: bucket q of nb holds the q-th nb-th of the rows
                               * (contiguous, so a bucket's sums stay in cache); thread t owns buckets
@@ -430,6 +438,7 @@ void pfr_cpu_fold_portable(block_part *bp, int32_t *pos, pfr_overlay *lane, cons
                            const int d);
 #ifdef PFR_X16
 void pfr_cpu_group_x16(cpu_engine *e, cpu_thread *w, int64_t i0, int *part);
+void pfr_cpu_x16_init(pfr_x16_layout *lay); /* the AVX-512 transposes' layout, once */
 void pfr_cpu_group_avx2(cpu_engine *e, cpu_thread *w, int64_t i0, int *part);
 void pfr_cpu_fold_x16(block_part *bp, int32_t *pos, pfr_overlay *lane, const int *part, int G, const float *phi,
                       const int d);

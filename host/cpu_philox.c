@@ -1,6 +1,6 @@
 /*
  * cpu_philox.c — the CPU engine's random words: Philox4x32-10 for 16 agents at once (a lane each),
- * scalar, AVX2 and AVX-512. Integers only, so every variant gives pfr_stream_words' words exactly
+ * scalar and AVX2 here, AVX-512 in cpu_x16.c (its layer's registers). Integers only, so every variant gives pfr_stream_words' words exactly
  * (Determinism.EveryCpuPathGivesTheSameBits).
  */
 #include <stdint.h>
@@ -34,22 +34,6 @@ void pfr_cpu_philox16x4_scalar(uint64_t seed, int64_t i0, uint64_t t, uint32_t *
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target("avx512f"))) void pfr_cpu_philox16x4_avx512(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w)
-{
-    __m512i v[4];
-    philox16_regs4(seed, i0, t, v);
-    for (int q = 0; q < 4; ++q)
-        _mm512_storeu_si512(w + q * PFR_CPU_LANES, v[q]);
-}
-
-__attribute__((target("avx512f"))) void pfr_cpu_philox16_avx512(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w0,
-                                                               uint32_t *w1)
-{
-    __m512i v1;
-    _mm512_storeu_si512(w0, philox16_regs(seed, i0, t, &v1));
-    _mm512_storeu_si512(w1, v1);
-}
-
 /* The AVX2 step's Philox (cpu_lanes_avx2.h), for the per-agent step's groups on a CPU without AVX-512 */
 LV_TARGET void pfr_cpu_philox16_avx2(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w0, uint32_t *w1)
 {

@@ -314,7 +314,7 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
     if (kernel == PFR_CPU_KERNEL_AVX512) {
         e->group = pfr_cpu_group_x16;
         e->fold = pfr_cpu_fold_x16;
-        pfr_x16_init(&e->x16_layout);
+        pfr_cpu_x16_init(&e->x16_layout);
     } else if (kernel == PFR_CPU_KERNEL_AVX2) {
         e->group = pfr_cpu_group_avx2;
         e->fold = pfr_cpu_fold_avx2;

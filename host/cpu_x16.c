@@ -1,5 +1,6 @@
 /*
- * cpu_x16.c — the CPU engine's 16-agent step with AVX-512 (the transposes: cpu_x16.h), and its fold.
+ * cpu_x16.c — the CPU engine's 16-agent step with AVX-512 (its registers, transposes and Philox:
+ * cpu_lanes_avx512.h), its fold, and the AVX-512 Philox of the other paths' groups.
  * Two forms of the step: where the tables are small enough for 32-bit gathers (every lookup of a
  * step a gather: cpu_group_step.h on the AVX-512 lane layer, the same source as the AVX2 step of
  * cpu_group_avx2.c), and else (each lane's lookups in scalar code, run_group_x16_d). Both compute
@@ -15,7 +16,7 @@
 #endif
 
 #ifdef PFR_X16
-/* The same K steps for a full group of 16 agents with AVX-512 (cpu_x16.h): each agent's rows found
+/* The same K steps for a full group of 16 agents with AVX-512 (cpu_lanes_avx512.h): each agent's rows found
  * as in run_group (scalar: its search and overlay), then the TD math of all 16 at once on the
  * transposed rows, theta kept transposed in registers across the K steps. Agents that sit the round
  * out read a zero row, write a scratch row, and their theta lanes are masked. Same bits as
@@ -110,5 +111,25 @@ __attribute__((target("avx512f"))) void pfr_cpu_fold_x16(block_part *bp, int32_t
                                                          int G, const float *phi, const int d)
 {
     group_fold(bp, pos, lane, part, G, phi, d);
+}
+
+/* The layout of the transposes (which lane each input row ends in), worked out once. */
+__attribute__((target("avx512f"))) void pfr_cpu_x16_init(pfr_x16_layout *lay) { pfr_x16_init(lay); }
+
+/* Philox for 16 agents with AVX-512 (cpu_philox.c has the scalar and AVX2 ones) */
+__attribute__((target("avx512f"))) void pfr_cpu_philox16x4_avx512(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w)
+{
+    __m512i v[4];
+    philox16_regs4(seed, i0, t, v);
+    for (int q = 0; q < 4; ++q)
+        _mm512_storeu_si512(w + q * PFR_CPU_LANES, v[q]);
+}
+
+__attribute__((target("avx512f"))) void pfr_cpu_philox16_avx512(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w0,
+                                                               uint32_t *w1)
+{
+    __m512i v1;
+    _mm512_storeu_si512(w0, philox16_regs(seed, i0, t, &v1));
+    _mm512_storeu_si512(w1, v1);
 }
 #endif
