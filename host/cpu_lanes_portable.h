@@ -105,8 +105,11 @@ LV lvi lvi_mask_gather8(lvi src, lvm m, lvi idx, const void *base) { return lv_g
 LV lvf lvf_gather4(lvi idx, const void *base)
 {
     lvf r;
-    for (int g = 0; g < 16; ++g)
-        memcpy(&r[g], (const char *)base + (size_t)4 * idx[g], sizeof(float));
+    for (int g = 0; g < 16; ++g) { /* (no address of a vector's element: Clang refuses one) */
+        float x;
+        memcpy(&x, (const char *)base + (size_t)4 * idx[g], sizeof x);
+        r[g] = x;
+    }
     return r;
 }
 LV void lvi_mask_scatter4(void *base, lvm m, lvi idx, lvi v)
@@ -118,8 +121,10 @@ LV void lvi_mask_scatter4(void *base, lvm m, lvi idx, lvi v)
 LV void lvi_mask_store(void *p, lvm m, lvi v)
 {
     for (int g = 0; g < 16; ++g)
-        if (m[g])
-            memcpy((char *)p + 4 * g, &v[g], 4);
+        if (m[g]) {
+            const uint32_t x = v[g];
+            memcpy((char *)p + 4 * g, &x, sizeof x);
+        }
 }
 
 /* ---- floats ---- */
