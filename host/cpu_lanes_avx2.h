@@ -21,7 +21,6 @@
 #define LV_TARGET __attribute__((target("avx2")))
 #define LV __attribute__((target("avx2"), always_inline)) static inline
 #define LV_SCATTER 0 /* a scatter instruction (else the step writes new slot keys as it scans) */
-#define LV_NAME "avx2"
 
 typedef struct lvi {
     __m256i h[2];
@@ -85,7 +84,6 @@ LV lvm lvi_leu(lvi a, lvi b) /* a <= b unsigned: max(a, b) == b */
     LV2(lvm, _mm256_cmpeq_epi32(_mm256_max_epu32(a.h[0], b.h[0]), b.h[0]),
         _mm256_cmpeq_epi32(_mm256_max_epu32(a.h[1], b.h[1]), b.h[1]));
 }
-LV lvm lvi_gtu(lvi a, lvi b) { return lvm_not(lvi_leu(a, b)); }
 LV lvm lvi_gt(lvi a, lvi b) { LV2(lvm, _mm256_cmpgt_epi32(a.h[0], b.h[0]), _mm256_cmpgt_epi32(a.h[1], b.h[1])); } /* signed */
 LV lvm lvi_testn(lvi a, lvi b) { return lvi_eq(lvi_and(a, b), lvi_zero()); }
 LV lvm lvi_test(lvi a, lvi b) { return lvm_not(lvi_testn(a, b)); }

@@ -177,7 +177,6 @@ __attribute__((target("avx512f"))) static inline __m512i philox16_regs(uint64_t 
 #define LV_TARGET __attribute__((target("avx512f")))
 #define LV __attribute__((target("avx512f"), always_inline)) static inline
 #define LV_SCATTER 1 /* a scatter instruction (else the step writes new slot keys as it scans) */
-#define LV_NAME "avx512"
 
 typedef __m512i lvi;
 typedef __m512 lvf;
@@ -209,7 +208,6 @@ LV lvi lvi_mask_mov(lvi src, lvm m, lvi a) { return _mm512_mask_mov_epi32(src, m
 /* ---- comparisons (u: unsigned) and masks ---- */
 LV lvm lvi_eq(lvi a, lvi b) { return _mm512_cmpeq_epi32_mask(a, b); }
 LV lvm lvi_ne(lvi a, lvi b) { return _mm512_cmpneq_epi32_mask(a, b); }
-LV lvm lvi_gtu(lvi a, lvi b) { return _mm512_cmpgt_epu32_mask(a, b); }
 LV lvm lvi_gt(lvi a, lvi b) { return _mm512_cmpgt_epi32_mask(a, b); } /* signed */
 LV lvm lvi_leu(lvi a, lvi b) { return _mm512_cmple_epu32_mask(a, b); }
 LV lvm lvi_test(lvi a, lvi b) { return _mm512_test_epi32_mask(a, b); }   /* (a & b) != 0 */
