@@ -433,7 +433,7 @@ static pfr_status restore(pfr_sim *sim, void *p, pfr_error *err)
     if (chains_crc(sim->env) != c->chains)
         return pfr_fail(err, PFR_ERR_FORMAT,
                         "checkpoint %s: the environment built from its config (%s) is not the one it was saved with "
-                        "(an env.p_file or env.r_file changed since?); allowed: the same chains", r->path,
+                        "(an env.p_file, env.r_file or env.dir changed since?); allowed: the same chains", r->path,
                         sim->env->description);
     if (c->trace && pfr_fed_trace_crc(sim->fed) != c->trace)
         return pfr_fail(err, PFR_ERR_FORMAT,

@@ -68,6 +68,7 @@ static const key_def KEYS[] = {
     {"env.reward_scale", T_DOUBLE, OFF(env.reward_scale), 0, 1e6, 1, 0, NULL, "multiplies every reward of a generated family (cliffwalk: -0.01 a step, -1 for the cliff)"},
     {"env.p_file", T_PATH, OFF(env.p_file), 0, 0, 0, 0, NULL, "file: transition matrices P, .npy [M, S, S]"},
     {"env.r_file", T_PATH, OFF(env.r_file), 0, 0, 0, 0, NULL, "file: rewards R, .npy [M, S, S] or [M, S]"},
+    {"env.dir", T_PATH, OFF(env.dir), 0, 0, 0, 0, NULL, "file: instead of p_file and r_file, a folder of the chains in sparse rows as `pfedrl export` writes it (P_shape, P_indptr, P_indices, P_data, R_data .npy)"},
     {"init_phi", T_PATH, OFF(init_phi), 0, 0, 0, 0, NULL, "start from this Phi (.npy, [S, d]) instead of a random one, e.g. a previous run's phi.npy"},
     {"agents", T_INT64, OFF(agents), 1, 1e12, 0, 0, NULL, "number of agents N"},
     {"dim", T_INT, OFF(dim), 1, PFR_MAX_DIM, 0, 0, NULL, "representation dimension d (at most S)"},
@@ -100,8 +101,8 @@ static const key_def KEYS[] = {
     {"federation.noise_multiplier", T_DOUBLE, OFF(federation.noise_multiplier), 0, 1e6, 0, 0, NULL, "private aggregation: Gaussian noise of std noise_multiplier * clip added to the sum of the clipped changes (needs federation.clip)"},
     {"federation.delta", T_DOUBLE, OFF(federation.delta), 0, 1, 1, 1, NULL, "private aggregation: the delta at which the privacy spent (epsilon) is reported"},
     {"orthonormalize", T_BOOL, OFF(orthonormalize), 0, 1, 0, 0, NULL, "orthonormalize Phi after each aggregation (Phi^T Phi = (S/d) I)"},
-    {"backend", T_ENUM, OFF(backend), 0, 0, 0, 0, BACKENDS, "engine: cpu, cuda, or auto (the CPU engine until the CUDA engine has passed its GPU tests; see README)"},
-    {"cuda_kernel", T_ENUM, OFF(cuda_kernel), 0, 0, 0, 0, CUDA_KERNELS, "CUDA local-step kernel: thread (one per agent), warp (one per agent, for large dim), auto (warp when dim >= 16); same results"},
+    {"backend", T_ENUM, OFF(backend), 0, 0, 0, 0, BACKENDS, "engine: cpu, cuda, or auto (the CUDA engine when this build has it and a GPU is found, else the CPU engine)"},
+    {"cuda_kernel", T_ENUM, OFF(cuda_kernel), 0, 0, 0, 0, CUDA_KERNELS, "CUDA local-step kernel: thread (a thread per agent), warp (a warp per agent), auto (thread: faster at every dim measured); same results"},
     {"cuda_max_chunk", T_INT64, OFF(cuda_max_chunk), 0, 1e12, 0, 0, NULL, "CUDA engine: at most this many agents per chunk (rounded up to 256; caps device memory); 0 = as many as fit"},
     {"cuda_graph", T_BOOL, OFF(cuda_graph), 0, 1, 0, 0, NULL, "CUDA engine: capture a round once as a CUDA graph and replay it (rounds where every agent takes part); same results"},
     {"threads", T_INT, OFF(threads), 0, 4096, 0, 0, NULL, "CPU engine threads; 0 = all cores"},
@@ -662,11 +663,15 @@ pfr_status pfr_config_validate(const pfr_config *c, pfr_error *err)
     pfr_status fst = check_family_keys(c, err);
     if (fst != PFR_OK)
         return fst;
-    if (c->env.kind == PFR_ENV_FILE && (!c->env.p_file[0] || !c->env.r_file[0]))
-        return pfr_fail(err, PFR_ERR_CONFIG, "env.kind=file needs both env.p_file and env.r_file");
-    if (c->env.kind != PFR_ENV_FILE && (c->env.p_file[0] || c->env.r_file[0]))
-        return pfr_fail(err, PFR_ERR_CONFIG, "env.p_file/env.r_file are only allowed with env.kind=file (env.kind is %s)",
-                        pfr_env_kind_name(c->env.kind));
+    const int dense = c->env.p_file[0] || c->env.r_file[0];
+    if (c->env.kind == PFR_ENV_FILE && !c->env.dir[0] && (!c->env.p_file[0] || !c->env.r_file[0]))
+        return pfr_fail(err, PFR_ERR_CONFIG, "env.kind=file needs both env.p_file and env.r_file (dense arrays), or env.dir "
+                        "(a folder of sparse rows)");
+    if (c->env.kind == PFR_ENV_FILE && c->env.dir[0] && dense)
+        return pfr_fail(err, PFR_ERR_CONFIG, "env.dir and env.p_file/env.r_file are both set; allowed: one of them");
+    if (c->env.kind != PFR_ENV_FILE && (dense || c->env.dir[0]))
+        return pfr_fail(err, PFR_ERR_CONFIG, "env.p_file/env.r_file/env.dir are only allowed with env.kind=file (env.kind "
+                        "is %s)", pfr_env_kind_name(c->env.kind));
     if (c->env.kind == PFR_ENV_GARNET && c->env.states > 0 && c->env.branching > c->env.states)
         return pfr_fail(err, PFR_ERR_CONFIG, "env.branching (%d) exceeds env.states (%d)", c->env.branching, c->env.states);
     if (c->control.kind == PFR_CONTROL_NONE &&

@@ -37,6 +37,7 @@ typedef struct pfr_env_config {
     double reward_scale;  /* multiplies every reward of a generated family */
     char p_file[PFR_PATH_MAX]; /* file: P, [M, S, S] .npy */
     char r_file[PFR_PATH_MAX]; /* file: R, [M, S, S] or [M, S] .npy */
+    char dir[PFR_PATH_MAX];    /* file: a folder of the chains in sparse rows, as pfedrl export writes it */
 } pfr_env_config;
 
 typedef struct pfr_schedule_config {

@@ -115,123 +115,7 @@ static pfr_status build_randomwalk(const pfr_env_config *c, int M, int mdp, pfr_
     return pfr_builder_finish(&b, env) == PFR_OK ? PFR_OK : pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory");
 }
 
-static pfr_status build_file(const pfr_env_config *c, int mdp, pfr_env *env, pfr_error *err)
-{
-    pfr_npy P, R;
-    pfr_status st = pfr_npy_load(c->p_file, &P, err);
-    if (st != PFR_OK) {
-        pfr_error_prefix(err, "env.p_file");
-        return st;
-    }
-    st = pfr_npy_load(c->r_file, &R, err);
-    if (st != PFR_OK) {
-        pfr_error_prefix(err, "env.r_file");
-        pfr_npy_free(&P);
-        return st;
-    }
-    pfr_builder b = {0};
-    int M = 0, S = 0, A = 1;
-    const int pd = mdp ? 4 : 3; /* [M, S, S], or an MDP's [M, S, A, S] */
-    if (P.ndim != pd || P.shape[1] != P.shape[pd - 1] || P.shape[0] < 1 || P.shape[1] < 2 || P.shape[0] > 4096 ||
-        P.shape[1] > 100000 || (mdp && (P.shape[2] < 1 || P.shape[2] > 64))) {
-        char shape[200];
-        st = pfr_fail(err, PFR_ERR_FORMAT,
-                      mdp ? "env.p_file %s: shape %s; allowed with control: [M, S, A, S] with 1 <= M <= 4096, "
-                            "2 <= S <= 100000, 1 <= A <= 64"
-                          : "env.p_file %s: shape %s; allowed: [M, S, S] with 1 <= M <= 4096 and 2 <= S <= 100000",
-                      c->p_file, pfr_npy_shape_text(&P, shape, sizeof shape));
-        goto done;
-    }
-    M = (int)P.shape[0];
-    S = (int)P.shape[1];
-    A = mdp ? (int)P.shape[2] : 1;
-    const int SA = S * A; /* rows per type */
-    if (c->types && c->types != M) {
-        st = pfr_fail(err, PFR_ERR_CONFIG, "env.types=%d but env.p_file holds %d types; leave env.types at 0 or set it to %d",
-                      c->types, M, M);
-        goto done;
-    }
-    int r_full = !mdp ? R.ndim == 3 && R.shape[0] == M && R.shape[1] == S && R.shape[2] == S
-                      : R.ndim == 4 && R.shape[0] == M && R.shape[1] == S && R.shape[2] == A && R.shape[3] == S;
-    int r_state = !mdp ? R.ndim == 2 && R.shape[0] == M && R.shape[1] == S
-                       : R.ndim == 3 && R.shape[0] == M && R.shape[1] == S && R.shape[2] == A;
-    if (!r_full && !r_state) {
-        char shape[200];
-        if (mdp)
-            st = pfr_fail(err, PFR_ERR_FORMAT,
-                          "env.r_file %s: shape %s; allowed with control: [M, S, A, S] = (%d, %d, %d, %d) or [M, S, A] = "
-                          "(%d, %d, %d)",
-                          c->r_file, pfr_npy_shape_text(&R, shape, sizeof shape), M, S, A, S, M, S, A);
-        else
-            st = pfr_fail(err, PFR_ERR_FORMAT,
-                          "env.r_file %s: shape %s; allowed: [M, S, S] = (%d, %d, %d) or [M, S] = (%d, %d)", c->r_file,
-                          pfr_npy_shape_text(&R, shape, sizeof shape), M, S, S, M, S);
-        goto done;
-    }
-    for (size_t i = 0; i < R.count; ++i)
-        if (!isfinite(R.data[i])) {
-            st = pfr_fail(err, PFR_ERR_FORMAT, "env.r_file %s: element %zu is not finite", c->r_file, i);
-            goto done;
-        }
-    for (int m = 0; m < M; ++m)
-        for (int s = 0; s < SA; ++s) { /* s: a row, state s / A and action s % A in an MDP */
-            const double *row = P.data + ((size_t)m * SA + s) * S;
-            double sum = 0.0;
-            char at[48];
-            if (mdp)
-                snprintf(at, sizeof at, "%d, %d, %d", m, s / A, s % A);
-            else
-                snprintf(at, sizeof at, "%d, %d", m, s);
-            for (int t = 0; t < S; ++t) {
-                if (!isfinite(row[t]) || row[t] < 0.0) {
-                    st = pfr_fail(err, PFR_ERR_FORMAT, "env.p_file %s: P[%s, %d] = %g; allowed: finite and >= 0",
-                                  c->p_file, at, t, row[t]);
-                    goto done;
-                }
-                sum += row[t];
-            }
-            if (fabs(sum - 1.0) > 1e-6) {
-                st = pfr_fail(err, PFR_ERR_FORMAT, "env.p_file %s: row P[%s, :] sums to %.9g; allowed: 1 within 1e-6",
-                              c->p_file, at, sum);
-                goto done;
-            }
-        }
-    if (pfr_builder_init_mdp(&b, S, A, M) != PFR_OK) {
-        st = pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory loading %s", c->p_file);
-        goto done;
-    }
-    for (int m = 0; m < M && st == PFR_OK; ++m)
-        for (int s = 0; s < SA && st == PFR_OK; ++s) {
-            const double *row = P.data + ((size_t)m * SA + s) * S;
-            for (int t = 0; t < S; ++t) {
-                double r = r_full ? R.data[((size_t)m * SA + s) * S + t] : R.data[(size_t)m * SA + s];
-                pfr_row_add(&b, t, row[t], r);
-            }
-            if (pfr_row_end(&b) != PFR_OK)
-                st = pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory loading %s", c->p_file);
-        }
-    if (st == PFR_OK) {
-        if (mdp)
-            snprintf(env->description, sizeof env->description, "file %.200s (S=%d, A=%d, %d types)", c->p_file, S, A, M);
-        else
-            snprintf(env->description, sizeof env->description, "file %.200s (S=%d, %d types)", c->p_file, S, M);
-        if (pfr_builder_finish(&b, env) != PFR_OK)
-            st = pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory");
-    }
-done:
-    pfr_builder_free(&b);
-    pfr_npy_free(&P);
-    pfr_npy_free(&R);
-    return st;
-}
-
 int pfr_env_default_types(pfr_env_kind k) { return k == PFR_ENV_RANDOMWALK ? 1 : 4; }
-
-/* Bytes per stored transition: next, thr, reward (4 each) and prob, rewardd (8 each); while a family
- * is built the builder holds next, prob and reward (20) with up to twice the room it needs, and the
- * final thresholds and float rewards (8) are allocated before it lets go. */
-#define ENTRY_BYTES 28.0
-#define BUILD_ENTRY_BYTES (2.0 * 20.0 + 8.0)
 
 static pfr_status estimate(const pfr_env_config *c, int mdp, pfr_env_size *z, pfr_error *err);
 
@@ -245,7 +129,7 @@ pfr_status pfr_env_estimate_mdp(const pfr_env_config *c, pfr_env_size *z, pfr_er
         return st;
     const double A = c->kind == PFR_ENV_GARNET ? c->actions : c->kind == PFR_ENV_RANDOMWALK ? 2.0 : 4.0;
     z->S = (int)(z->S * A < 2147483647.0 ? z->S * A : 2147483647.0);
-    z->bytes += (A - 1.0) * z->nnz * BUILD_ENTRY_BYTES;
+    z->bytes += (A - 1.0) * z->nnz * PFR_BUILD_ENTRY_BYTES;
     z->nnz *= A;
     return PFR_OK;
 }
@@ -278,33 +162,8 @@ static pfr_status estimate(const pfr_env_config *c, int mdp, pfr_env_size *z, pf
         S = c->states ? c->states : 5;
         nnz = 2.0 * M * S;
         break;
-    case PFR_ENV_FILE: {
-        pfr_npy P, R;
-        int ip = 0, ir = 0;
-        pfr_status st = pfr_npy_peek(c->p_file, &P, &ip, err);
-        if (st != PFR_OK) {
-            pfr_error_prefix(err, "env.p_file");
-            return st;
-        }
-        if ((st = pfr_npy_peek(c->r_file, &R, &ir, err)) != PFR_OK) {
-            pfr_error_prefix(err, "env.r_file");
-            return st;
-        }
-        if (P.ndim != (mdp ? 4 : 3) || P.shape[1] != P.shape[P.ndim - 1]) {
-            char shape[200];
-            return pfr_fail(err, PFR_ERR_FORMAT, "env.p_file %s: shape %s; allowed: %s", c->p_file,
-                            pfr_npy_shape_text(&P, shape, sizeof shape), mdp ? "[M, S, A, S] (control)" : "[M, S, S]");
-        }
-        z->M = P.shape[0] < 4096 ? (int)P.shape[0] : 4096;
-        S = (double)P.shape[1] * (mdp ? (double)P.shape[2] : 1.0); /* rows per type */
-        nnz = (double)P.count; /* at most dense */
-        extra = (double)P.count * (8.0 + ip) + (double)R.count * (8.0 + ir); /* both arrays loaded */
-        z->S = S < 2147483647.0 ? (int)S : 2147483647;
-        z->nnz = nnz;
-        snprintf(z->keys, sizeof z->keys, "env.p_file %.100s: %d types of %d states", c->p_file, z->M, z->S);
-        z->bytes = extra + nnz * BUILD_ENTRY_BYTES + 8.0 * P.shape[0] * (S + 1) + 24.0 * S;
-        return PFR_OK;
-    }
+    case PFR_ENV_FILE:
+        return pfr_env_file_estimate(c, mdp, z, err);
     }
     z->M = (int)M;
     z->S = S < 2147483647.0 ? (int)S : 2147483647;
@@ -317,7 +176,7 @@ static pfr_status estimate(const pfr_env_config *c, int mdp, pfr_env_size *z, pf
     else
         snprintf(z->keys, sizeof z->keys, "env.width=%d, env.height=%d, env.types=%d", c->width ? c->width : (c->kind == PFR_ENV_CLIFFWALK ? 12 : 10),
                  c->height ? c->height : (c->kind == PFR_ENV_CLIFFWALK ? 4 : 10), z->M);
-    z->bytes = extra + nnz * BUILD_ENTRY_BYTES + 8.0 * M * (S + 1) + 24.0 * S;
+    z->bytes = extra + nnz * PFR_BUILD_ENTRY_BYTES + 8.0 * M * (S + 1) + 24.0 * S;
     return PFR_OK;
 }
 
@@ -334,7 +193,7 @@ static pfr_status env_create(const pfr_env_config *cfg, int mdp, pfr_env **out, 
     case PFR_ENV_GRIDWORLD: st = pfr_build_gridworld(cfg, M, mdp, env, err); break;
     case PFR_ENV_GARNET: st = build_garnet(cfg, M, mdp, env, err); break;
     case PFR_ENV_RANDOMWALK: st = build_randomwalk(cfg, M, mdp, env, err); break;
-    case PFR_ENV_FILE: st = build_file(cfg, mdp, env, err); break;
+    case PFR_ENV_FILE: st = pfr_build_file(cfg, mdp, env, err); break;
     default: st = pfr_fail(err, PFR_ERR_CONFIG, "env.kind: unknown family"); break;
     }
     if (st != PFR_OK) {

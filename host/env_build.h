@@ -37,6 +37,10 @@ void pfr_builder_free(pfr_builder *b);
 void pfr_row_add(pfr_builder *b, int next, double p, double r);
 pfr_status pfr_row_end(pfr_builder *b);
 pfr_status pfr_builder_finish(pfr_builder *b, pfr_env *env);
+/* Peak bytes per transition while a family is built: the builder holds next, prob and reward (20)
+ * with up to twice the room it needs, and the final thresholds and float rewards (8) are allocated
+ * before it lets go. */
+#define PFR_BUILD_ENTRY_BYTES (2.0 * 20.0 + 8.0)
 
 /* Type m's position among M, in [0, 1] (0 when M = 1): what per-type parameters interpolate by. */
 static inline double pfr_type_frac(int m, int M) { return M > 1 ? (double)m / (M - 1) : 0.0; }
@@ -44,5 +48,10 @@ static inline double pfr_type_frac(int m, int M) { return M > 1 ? (double)m / (M
 /* The grid families (env_grid.c); mdp: every action's row (4 moves) instead of the policy's chain. */
 pfr_status pfr_build_cliffwalk(const pfr_env_config *c, int M, int mdp, pfr_env *env, pfr_error *err);
 pfr_status pfr_build_gridworld(const pfr_env_config *c, int M, int mdp, pfr_env *env, pfr_error *err);
+
+/* env.kind=file (env_file.c): the chains of P and R .npy files (dense), or of a folder of sparse rows
+ * as `pfedrl export` writes it (env.dir); what building them takes, from the files' headers. */
+pfr_status pfr_build_file(const pfr_env_config *c, int mdp, pfr_env *env, pfr_error *err);
+pfr_status pfr_env_file_estimate(const pfr_env_config *c, int mdp, pfr_env_size *z, pfr_error *err);
 
 #endif

@@ -15,6 +15,7 @@ const char *pfr_sim_warnings(const pfr_sim *sim) { return sim ? sim->warnings : 
 const pfr_config *pfr_sim_config(const pfr_sim *sim) { return sim ? &sim->cfg : NULL; }
 int pfr_sim_num_states(const pfr_sim *sim) { return sim ? sim->S : 0; }
 int pfr_sim_num_types(const pfr_sim *sim) { return sim ? sim->M : 0; }
+int pfr_sim_num_actions(const pfr_sim *sim) { return sim ? sim->A : 0; }
 int64_t pfr_sim_round(const pfr_sim *sim) { return sim ? sim->round : 0; }
 const char *pfr_sim_backend(const pfr_sim *sim) { return sim && sim->engine ? sim->engine->name : "none"; }
 int pfr_sim_threads(const pfr_sim *sim) { return sim ? sim->threads : 0; }

@@ -228,7 +228,8 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
     sim->truth_s = pfr_now_s() - truth_t0;
     if (st == PFR_ERR_NUMERIC) { /* the chain's fault: bad input, named where it came from */
         if (cfg->env.kind == PFR_ENV_FILE) {
-            pfr_error_prefix(err, "env.p_file %s", cfg->env.p_file);
+            pfr_error_prefix(err, "%s %s", cfg->env.dir[0] ? "env.dir" : "env.p_file",
+                             cfg->env.dir[0] ? cfg->env.dir : cfg->env.p_file);
             st = PFR_ERR_FORMAT;
         } else {
             pfr_error_prefix(err, "env.kind=%s (%s)", pfr_env_kind_name(cfg->env.kind), sim->env->description);

@@ -53,6 +53,21 @@ void save_npy(const std::string &path, const std::vector<double> &data, std::vec
 // A valid 1-type, 3-state chain.
 std::vector<double> good_p() { return {0.5, 0.5, 0, 0, 0.5, 0.5, 0.5, 0, 0.5}; }
 
+// A sparse environment folder d/e (env.dir) with these offsets and next states, each of
+// probability 1/2, reward 1 on the first row: P_shape [1, rows, states].
+void sparse_files(const std::string &d, const std::vector<double> &indptr, const std::vector<double> &next, int states)
+{
+    mkdir((d + "/e").c_str(), 0755);
+    const int64_t nnz = (int64_t)next.size(), rows = (int64_t)indptr.size() - 1;
+    save_npy(d + "/e/P_shape.npy", {1, (double)rows, (double)states}, {3});
+    save_npy(d + "/e/P_indptr.npy", indptr, {1, rows + 1});
+    save_npy(d + "/e/P_indices.npy", next, {nnz});
+    save_npy(d + "/e/P_data.npy", std::vector<double>((size_t)nnz, 0.5), {nnz});
+    std::vector<double> r((size_t)nnz, 0.0);
+    r[0] = r[1] = 1.0;
+    save_npy(d + "/e/R_data.npy", r, {nnz});
+}
+
 TEST(Cli, GoodRunWritesBothFiles)
 {
     std::string dir = make_temp_dir(), cfg = dir + "/c.yaml", out = dir + "/out/nested";
@@ -229,8 +244,8 @@ TEST(Cli, LargeExportSkipsDenseChainsAndSummaryReportsSetUp)
               std::string::npos) << r.output;
     std::vector<std::string> files = list_dir(dir + "/env");
     std::sort(files.begin(), files.end());
-    EXPECT_EQ(files, (std::vector<std::string>{"P_data.npy", "P_indices.npy", "P_indptr.npy", "R_data.npy", "V.npy",
-                                               "mu.npy", "singular_values.npy"}));
+    EXPECT_EQ(files, (std::vector<std::string>{"P_data.npy", "P_indices.npy", "P_indptr.npy", "P_shape.npy", "R_data.npy",
+                                               "V.npy", "mu.npy", "singular_values.npy"}));
     r = run_cli("run " + cfg + " --quiet --out " + dir + "/run");
     ASSERT_EQ(r.code, 0) << r.output;
     std::string js = read_file(dir + "/run/summary.json");
@@ -260,6 +275,34 @@ TEST(Cli, FileEnvironmentReproducesTheGeneratedOne)
     // the .npy round trip of P can move a threshold by one part in 2^32 at most: same trajectories
     // in practice, and the same error to float precision
     EXPECT_NEAR(a, b, 1e-6 * a);
+}
+
+// The sparse rows export writes, read back by env.dir: the same problem, with control too (MDP rows
+// s A + a, told apart by P_shape.npy), where the dense form cannot go.
+TEST(Cli, SparseFolderReproducesTheGeneratedOne)
+{
+    std::string dir = make_temp_dir();
+    for (const char *control : {"none", "qlearning"}) {
+        SCOPED_TRACE(control);
+        const std::string c = dir + "/" + control, cfg = c + ".yaml";
+        write_file(cfg, std::string("env:\n  kind: cliffwalk\n  types: 2\ncontrol:\n  kind: ") + control +
+                            "\nagents: 64\nrounds: 20\ndim: 4\neval_every: 20\nseed: 5\n");
+        Result r = run_cli("export " + cfg + " --out " + c + "-env");
+        ASSERT_EQ(r.code, 0) << r.output;
+        ASSERT_EQ(run_cli("run " + cfg + " -q --out " + c + "-a").code, 0);
+        r = run_cli("run " + cfg + " -q --set env.kind=file --set env.types=0 --set env.dir=" + c + "-env --out " + c + "-b");
+        ASSERT_EQ(r.code, 0) << r.output;
+        const std::string key = std::string("none") == control ? "\"final_value_error\": " : "\"final_q_error\": ";
+        auto final_error = [&](const std::string &d) {
+            std::string js = read_file(d + "/summary.json");
+            size_t p = js.find(key);
+            return p == std::string::npos ? -1.0 : std::atof(js.c_str() + p + key.size());
+        };
+        const double a = final_error(c + "-a"), b = final_error(c + "-b");
+        ASSERT_GT(a, 0.0);
+        EXPECT_NEAR(a, b, 1e-6 * a); // as the dense round trip: same chains to the last bit or so
+        EXPECT_NE(read_file(c + "-b/summary.json").find("folder " + c + "-env"), std::string::npos);
+    }
 }
 
 TEST(Cli, InfoAndHelp)
@@ -372,6 +415,7 @@ std::string replace_dir(std::string s, const std::string &dir)
 TEST(Cli, BadInputsFailClearlyAndWriteNothing)
 {
     const std::string file_env = "env:\n  kind: file\n  p_file: {dir}/P.npy\n  r_file: {dir}/R.npy\ndim: 2\nrounds: 2\nagents: 8\n";
+    const std::string sparse_env = "env:\n  kind: file\n  dir: {dir}/e\ndim: 2\nrounds: 2\nagents: 8\n";
     auto good_files = [](const std::string &d) {
         save_npy(d + "/P.npy", good_p(), {1, 3, 3});
         save_npy(d + "/R.npy", {1, 0, 0}, {1, 3});
@@ -463,6 +507,37 @@ TEST(Cli, BadInputsFailClearlyAndWriteNothing)
          }},
         {"types mismatch", "env:\n  kind: file\n  types: 3\n  p_file: {dir}/P.npy\n  r_file: {dir}/R.npy\ndim: 2\n", "",
          "env.types=3 but env.p_file holds 1 types", good_files},
+        // the sparse folder (env.dir): good_p's rows, then one thing wrong in each case
+        {"dir and files both", "env:\n  kind: file\n  dir: {dir}/e\n  p_file: {dir}/P.npy\n  r_file: {dir}/R.npy\n", "",
+         "env.dir and env.p_file/env.r_file are both set; allowed: one of them", nullptr},
+        {"dir with another family", "env:\n  dir: {dir}/e\n", "",
+         "env.p_file/env.r_file/env.dir are only allowed with env.kind=file (env.kind is cliffwalk)", nullptr},
+        {"dir not a folder", sparse_env, "", "env.dir {dir}/e: not a folder", nullptr},
+        {"dir without a file", sparse_env, "", "P_indices.npy: cannot open file",
+         [](const std::string &d) {
+             mkdir((d + "/e").c_str(), 0755);
+             save_npy(d + "/e/P_indptr.npy", {0, 2, 4, 6}, {1, 4});
+         }},
+        {"dir next state out of range", sparse_env, "", "P_indices[3] = 3; allowed: an integer state in [0, S)",
+         [](const std::string &d) { sparse_files(d, {0, 2, 4, 6}, {0, 1, 1, 3, 0, 2}, 3); }},
+        {"dir offsets going back", sparse_env, "", "P_indptr[0, 2] = 1; allowed: an integer from P_indptr[0, 1] = 2",
+         [](const std::string &d) { sparse_files(d, {0, 2, 1, 6}, {0, 1, 1, 2, 0, 2}, 3); }},
+        {"dir offsets short of the end", sparse_env, "", "P_indptr ends at 5; allowed: nnz = 6",
+         [](const std::string &d) { sparse_files(d, {0, 2, 4, 5}, {0, 1, 1, 2, 0, 2}, 3); }},
+        {"dir row not summing to 1", sparse_env, "", "row 1 of type 0 sums to 1.5; allowed: 1 within 1e-6",
+         [](const std::string &d) { sparse_files(d, {0, 2, 5, 6}, {0, 1, 1, 2, 0, 2}, 3); }},
+        {"dir shape not dividing", sparse_env, "", "P_shape.npy does not match P_indptr.npy [1, 4]",
+         [](const std::string &d) { sparse_files(d, {0, 2, 4, 6}, {0, 1, 1, 2, 0, 2}, 2); }},
+        {"dir MDPs without control", sparse_env, "", "holds MDPs (2 actions a state); allowed without control: chains",
+         [](const std::string &d) { sparse_files(d, {0, 2, 4, 6, 8}, {0, 1, 0, 1, 0, 1, 0, 1}, 2); }},
+        {"dir R_data length", sparse_env, "", "R_data.npy has shape (5,); allowed: [nnz] = (6,)",
+         [](const std::string &d) {
+             sparse_files(d, {0, 2, 4, 6}, {0, 1, 1, 2, 0, 2}, 3);
+             save_npy(d + "/e/R_data.npy", {1, 1, 0, 0, 0}, {5});
+         }},
+        {"dir types mismatch", "env:\n  kind: file\n  types: 2\n  dir: {dir}/e\ndim: 2\n", "",
+         "env.types=2 but env.dir holds 1 types",
+         [](const std::string &d) { sparse_files(d, {0, 2, 4, 6}, {0, 1, 1, 2, 0, 2}, 3); }},
         // a diverging run keeps its metrics and summary to look at: CliRundir.AFailedResumeOrRun...
         {"out is a file", kSmall, "--out {dir}/c.yaml", "not a directory", nullptr},
         {"types out of range", "env:\n  types: 4\n  type_first: 3\n  type_count: 2\n", "",

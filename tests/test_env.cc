@@ -510,6 +510,65 @@ TEST(FileEnv, LoadsWhatGeneratedFamiliesProduce)
     pfr_truth_free(&b);
 }
 
+// A family's stored rows written as a sparse folder (the form of pfedrl export) and read back with
+// env.dir: the same transitions, chains and MDPs (control: P_shape tells states from actions), and
+// the size estimate reads the same counts from the headers alone.
+TEST(FileEnv, SparseFolderHoldsTheFamilysRows)
+{
+    for (int mdp : {0, 1}) {
+        SCOPED_TRACE(mdp ? "MDP" : "chain");
+        pfr_env_config c = base_env(PFR_ENV_GRIDWORLD);
+        c.types = 3;
+        c.width = c.height = 7;
+        EnvPtr env;
+        pfr_error err;
+        ASSERT_EQ((mdp ? pfr_env_create_mdp : pfr_env_create)(&c, &env.e, &err), PFR_OK) << err.msg;
+        const pfr_env *e = env.e;
+        const int64_t M = e->M, rows = (int64_t)e->S * e->A, nnz = (int64_t)e->nnz;
+        std::vector<int64_t> ip((size_t)(M * (rows + 1))), shape = {M, rows, e->S};
+        for (int64_t m = 0; m < M; ++m)
+            for (int64_t s = 0; s <= rows; ++s)
+                ip[(size_t)(m * (rows + 1) + s)] = (int64_t)e->row_ptr[m * (rows + 1) + s];
+        std::vector<int32_t> next(e->next, e->next + nnz);
+        const std::string dir = temp_dir();
+        const int64_t three = 3, ipshape[2] = {M, rows + 1};
+        ASSERT_EQ(pfr_npy_save((dir + "/P_shape.npy").c_str(), shape.data(), "<i8", 8, 1, &three, &err), PFR_OK);
+        ASSERT_EQ(pfr_npy_save((dir + "/P_indptr.npy").c_str(), ip.data(), "<i8", 8, 2, ipshape, &err), PFR_OK);
+        ASSERT_EQ(pfr_npy_save((dir + "/P_indices.npy").c_str(), next.data(), "<i4", 4, 1, &nnz, &err), PFR_OK);
+        ASSERT_EQ(pfr_npy_save_f64((dir + "/P_data.npy").c_str(), e->prob, 1, &nnz, &err), PFR_OK);
+        ASSERT_EQ(pfr_npy_save_f64((dir + "/R_data.npy").c_str(), e->rewardd, 1, &nnz, &err), PFR_OK);
+        pfr_env_config f = base_env(PFR_ENV_FILE);
+        snprintf(f.dir, sizeof f.dir, "%s", dir.c_str());
+        pfr_env_size z;
+        ASSERT_EQ((mdp ? pfr_env_estimate_mdp : pfr_env_estimate)(&f, &z, &err), PFR_OK) << err.msg;
+        EXPECT_EQ(z.M, M);
+        EXPECT_EQ(z.S, rows);
+        EXPECT_EQ(z.nnz, (double)nnz);
+        EnvPtr back;
+        ASSERT_EQ((mdp ? pfr_env_create_mdp : pfr_env_create)(&f, &back.e, &err), PFR_OK) << err.msg;
+        ASSERT_EQ(back.e->S, e->S);
+        ASSERT_EQ(back.e->A, e->A);
+        ASSERT_EQ(back.e->M, e->M);
+        ASSERT_EQ(back.e->nnz, e->nnz);
+        for (size_t i = 0; i < ip.size(); ++i)
+            ASSERT_EQ(back.e->row_ptr[i], e->row_ptr[i]);
+        for (int64_t k = 0; k < nnz; ++k) {
+            ASSERT_EQ(back.e->next[k], e->next[k]);
+            ASSERT_NEAR(back.e->prob[k], e->prob[k], 1e-15); // renormalized: a rounding at most
+            ASSERT_NEAR(back.e->rewardd[k], e->rewardd[k], 1e-15 * (1 + std::fabs(e->rewardd[k])));
+        }
+        // a chain's folder is refused where control wants MDPs, and the other way round
+        if (!mdp) {
+            EXPECT_EQ(pfr_env_create_mdp(&f, &back.e, &err), PFR_OK); // A = 1: an MDP of one action
+            pfr_env_destroy(back.e);
+            back.e = nullptr;
+        } else {
+            EXPECT_EQ(pfr_env_create(&f, &back.e, &err), PFR_ERR_FORMAT);
+            EXPECT_NE(std::string(err.msg).find("holds MDPs (4 actions a state)"), std::string::npos) << err.msg;
+        }
+    }
+}
+
 TEST(FileEnv, Float32AndStateRewards)
 {
     // a 2-type, 3-state chain in float32 with R given per state ([M, S])

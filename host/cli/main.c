@@ -144,9 +144,10 @@ static void help_text(FILE *f, const char *cmd)
         fputs("usage: pfedrl export CONFIG.yaml [options]\n\n"
               "Writes the environment of CONFIG into DIR (default ./pfedrl-env): V.npy and\n"
               "mu.npy [M, S] (values and stationary distributions), singular_values.npy (of\n"
-              "the types' values), the chains as sparse rows (P_indptr, P_indices, P_data,\n"
-              "R_data .npy) and, up to 1 GiB, dense P.npy and R.npy [M, S, S] (which\n"
-              "env.kind: file reads back).\n\n"
+              "the types' values), the chains as sparse rows (P_shape, P_indptr, P_indices,\n"
+              "P_data, R_data .npy; a config reads them back with env.kind: file and\n"
+              "env.dir: DIR) and, up to 1 GiB and without control, dense P.npy and R.npy\n"
+              "[M, S, S] (env.p_file and env.r_file read those).\n\n"
               "options:\n"
               "  -s, --set KEY=VALUE   change a config key (repeatable)\n"
               "  -o, --out DIR         output directory\n"
@@ -426,14 +427,17 @@ static int cmd_export(int argc, char **argv)
         return rc;
     }
     pfr_rundir_free(dir);
-    const int S = pfr_sim_num_states(sim), M = pfr_sim_num_types(sim);
-    if (!dense)
+    const int S = pfr_sim_num_states(sim), M = pfr_sim_num_types(sim), A = pfr_sim_num_actions(sim);
+    if (!dense && A > 1 && !o.quiet) /* control: not too large, but MDP rows that the dense form cannot hold */
+        printf("pfedrl: with control the environment is %d MDPs of %d states and %d actions: written as sparse rows "
+               "only (rows s A + a; V.npy holds Q* [M, S A])\n", M, S / A, A);
+    else if (!dense)
         fprintf(stderr,
                 "pfedrl: warning: P.npy and R.npy not written: dense [%d, %d, %d] arrays would take %.3g GB "
                 "(at most %.3g GB are written)\n",
                 M, S, S, 16.0 * M * (double)S * S / 1e9, PFR_CLI_DENSE_EXPORT_BYTES / 1e9);
     if (!o.quiet) {
-        printf("wrote in %s: %sP_indptr, P_indices, P_data, R_data (sparse rows), V, mu, singular_values .npy\n"
+        printf("wrote in %s: %sP_shape, P_indptr, P_indices, P_data, R_data (sparse rows), V, mu, singular_values .npy\n"
                "  (%s)\n",
                out_dir, dense ? "P, R (dense), " : "", pfr_sim_env_description(sim));
         double sv[8];

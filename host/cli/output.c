@@ -391,10 +391,13 @@ int pfr_cli_write_env_npy(const char *dir, const pfr_sim *sim, int *dense, pfr_e
         goto out;
     }
     const int64_t shape3[3] = {M, S, S}, shape2[2] = {M, S}, shape1[1] = {n}, shape_ip[2] = {M, S + 1},
-                  shape_nz[1] = {c.nnz};
+                  shape_nz[1] = {c.nnz}, three[1] = {3};
+    /* S here counts rows: (state, action) pairs with control; P_shape says how many states they have */
+    const int64_t p_shape[3] = {M, S, S / pfr_sim_num_actions(sim)};
     pfr_stage sg = {.n = 0};
     int ok = (!*dense || (pfr_npy_save_f64(pfr_stage_path(&sg, dir, "P.npy"), P, 3, shape3, err) == PFR_OK &&
                           pfr_npy_save_f64(pfr_stage_path(&sg, dir, "R.npy"), R, 3, shape3, err) == PFR_OK)) &&
+             pfr_npy_save(pfr_stage_path(&sg, dir, "P_shape.npy"), p_shape, "<i8", 8, 1, three, err) == PFR_OK &&
              pfr_npy_save(pfr_stage_path(&sg, dir, "P_indptr.npy"), c.indptr, "<i8", 8, 2, shape_ip, err) == PFR_OK &&
              pfr_npy_save(pfr_stage_path(&sg, dir, "P_indices.npy"), c.indices, "<i4", 4, 1, shape_nz, err) == PFR_OK &&
              pfr_npy_save_f64(pfr_stage_path(&sg, dir, "P_data.npy"), c.p, 1, shape_nz, err) == PFR_OK &&

@@ -262,6 +262,7 @@ const char *pfr_sim_warnings(const pfr_sim *sim);
 const pfr_config *pfr_sim_config(const pfr_sim *sim);
 int pfr_sim_num_states(const pfr_sim *sim); /* rows of Phi: states, or state-action pairs (s A + a) with control */
 int pfr_sim_num_types(const pfr_sim *sim);
+int pfr_sim_num_actions(const pfr_sim *sim); /* actions a state: 1 for chains (control.kind none) */
 int64_t pfr_sim_round(const pfr_sim *sim);
 const char *pfr_sim_backend(const pfr_sim *sim);
 int pfr_sim_threads(const pfr_sim *sim);
