@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Python package's tests (python/tests, pytest) in a virtual environment of their own
-# (build-py/venv; pytest, pandas and matplotlib from PyPI).
+# (build-py/venv; pytest, pandas, matplotlib, scipy, tqdm and the rest from PyPI).
 #   bash scripts/test_python.sh           the package from the source folder over the library of the
 #                                         build in ${BUILD_DIR:-build} (nothing is built again)
 #   bash scripts/test_python.sh --wheel   `pip install ./python` first (builds the library with
@@ -21,7 +21,7 @@ if [ "$mode" = --wheel ]; then
   PFEDRL_CLI="${PFEDRL_CLI:-$build/pfedrl}" "$venv/bin/python" -m pytest -q -p no:cacheprovider .
 else
   [ -f "$build/libpfedrl.so" ] || { echo "test_python.sh: no $build/libpfedrl.so; build first (bash scripts/build.sh)" >&2; exit 2; }
-  "${pip[@]}" pytest pandas pyarrow matplotlib tensorboardX
+  "${pip[@]}" pytest pandas pyarrow matplotlib tensorboardX scipy tqdm
   cd python/tests
   PYTHONPATH="$OLDPWD/python" PFEDRL_LIBRARY="$build/libpfedrl.so" PFEDRL_CLI="${PFEDRL_CLI:-$build/pfedrl}" \
     "$venv/bin/python" -m pytest -q -p no:cacheprovider .

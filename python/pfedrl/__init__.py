@@ -15,12 +15,12 @@ simulation goes on; a set-up at its next stage, keeping nothing).
 """
 from __future__ import annotations
 
-from . import loggers
+from . import environment, loggers
 from ._lib import lib as _libc
 from .simulation import ArgumentError, ConfigError, PfedrlError, Simulation, config_keys, engines
 
 __all__ = ["Simulation", "PfedrlError", "ConfigError", "ArgumentError", "config_keys", "engines", "loggers",
-           "__version__"]
+           "environment", "__version__"]
 
 #: The version of the loaded C library ("major.minor.patch").
 __version__: str = _libc.pfr_version().decode()

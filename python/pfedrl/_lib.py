@@ -117,6 +117,7 @@ _SIGNATURES = {
     "pfr_sim_config": (_P, [_P]),
     "pfr_sim_num_states": (_c.c_int, [_P]),
     "pfr_sim_num_types": (_c.c_int, [_P]),
+    "pfr_sim_num_actions": (_c.c_int, [_P]),
     "pfr_sim_round": (_c.c_int64, [_P]),
     "pfr_sim_backend": (_c.c_char_p, [_P]),
     "pfr_sim_threads": (_c.c_int, [_P]),

@@ -14,6 +14,7 @@ import numpy as np
 
 from . import _lib
 from ._lib import Error, FederationTotals, Metrics, SetupInfo, lib
+from .environment import write_environment
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -182,15 +183,23 @@ def _typed(text: Dict[str, str]) -> Dict[str, Any]:
 
 class _Progress:
     """The progress report on stderr (set-up stages, then rounds with their rate and the time left):
-    one line redrawn on a terminal; elsewhere (a log, a notebook's captured stream) plain lines, a
-    set-up stage when it starts and the rounds at each evaluation or every 10 s, so a log is not
-    flooded."""
+    the rounds as a tqdm bar where tqdm is installed; otherwise one line redrawn on a terminal, and
+    elsewhere (a log, a notebook's captured stream) plain lines, a set-up stage when it starts and
+    the rounds at each evaluation or every 10 s, so a log is not flooded."""
 
     def __init__(self, enabled: bool, target: int = 0, first: int = 0):
         self.enabled, self.target, self.first, self.last = enabled, target, first, ""
         self.tty = enabled and sys.stderr.isatty()
         self.t0 = self.logged = time.monotonic()
         self.stage = ""
+        self.bar = None  # tqdm's, for rounds, where tqdm is installed (a notebook widget in Jupyter)
+        if enabled and target > first:
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:
+                tqdm = None
+            if tqdm is not None:
+                self.bar = tqdm(total=target - first, unit="round", desc="pfedrl")
 
     def setup(self, stage: str, fraction: float) -> None:
         if not self.enabled:
@@ -203,6 +212,11 @@ class _Progress:
 
     def round(self, done: int, metrics: Optional[Dict[str, float]]) -> None:
         if not self.enabled:
+            return
+        if self.bar is not None:
+            self.bar.update(done - self.first - self.bar.n)
+            if metrics:
+                self.bar.set_postfix(value_error=f"{metrics['value_error']:.4g}")
             return
         if metrics:
             self.last = f"  value_error {metrics['value_error']:.4g}"
@@ -228,7 +242,10 @@ class _Progress:
         sys.stderr.flush()
 
     def close(self) -> None:
-        if self.tty:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        elif self.tty:
             sys.stderr.write("\n")
             sys.stderr.flush()
 
@@ -241,6 +258,12 @@ class Simulation:
     ``__`` for the dot (``env__kind="gridworld"``); ``overrides`` takes dotted names as they are
     (``overrides={"env.kind": "gridworld"}``). Set-up (the environment and its ground truth) happens
     here; ``progress=True`` reports it on stderr.
+
+    ``P`` and ``R`` bring an environment of your own, as NumPy arrays or scipy.sparse matrices
+    (``P`` [M, S, S], with control [M, S, A, S], or M sparse matrices [rows, S]; ``R`` the same
+    shape, or one reward per row): they are written once to a folder of the cache named by their
+    content (:func:`pfedrl.environment.write_environment`) and read as ``env.kind: file`` with
+    ``env.dir``, so a checkpoint of the simulation resumes from the same folder.
     """
 
     def __init__(
@@ -249,6 +272,8 @@ class Simulation:
         *,
         overrides: Optional[Mapping[str, Any]] = None,
         progress: bool = False,
+        P: Any = None,
+        R: Any = None,
         **keys: Any,
     ) -> None:
         self._ptr = ctypes.c_void_p()
@@ -256,6 +281,11 @@ class Simulation:
         try:
             if config is not None:
                 cfg.load(config)
+            if P is not None or R is not None:  # env.kind file over the arrays' folder in the cache
+                if P is None:
+                    raise TypeError("R without P: give both (the transitions P and their rewards R)")
+                cfg.set("env.kind", "file")
+                cfg.set("env.dir", write_environment(P, R))
             for k, v in {**_flatten(keys), **_flatten(overrides or {})}.items():
                 cfg.set(k, v)
             self._create(lambda fn, stop, err: lib.pfr_sim_create_stoppable(cfg.ptr, fn, None, stop,

@@ -373,6 +373,8 @@ def test_metrics_by_type_frame_is_labelled_by_round_and_type(cliffwalk: str) -> 
 def test_progress_into_a_log_is_plain_lines_with_rate_and_time_left(cliffwalk: str) -> None:
     # stderr not a terminal: a line per set-up stage and per evaluation, no carriage returns
     code = f"""
+import sys
+sys.modules["tqdm"] = sys.modules["tqdm.auto"] = None  # as where tqdm is not installed
 import pfedrl
 sim = pfedrl.Simulation({cliffwalk!r}, agents=256, eval_every=50, progress=True)
 sim.run(200, progress=True)
@@ -386,6 +388,15 @@ sim.run(200, progress=True)
     assert "rounds/s" in rounds[-1] and "ETA" in rounds[-1]
     assert any(line.startswith("set-up: ground truth") for line in lines)
     assert len(lines) < 20
+
+
+def test_progress_is_a_tqdm_bar_where_tqdm_is_installed(cliffwalk: str, capsys: pytest.CaptureFixture) -> None:
+    pytest.importorskip("tqdm")
+    with pfedrl.Simulation(cliffwalk, agents=64, eval_every=50) as sim:
+        sim.run(200, progress=True)
+    err = capsys.readouterr().err
+    assert "200/200" in err and "round" in err and "value_error=" in err, err
+    assert "ETA" not in err  # not the plain report
 
 
 def test_evaluations_iterate_the_history_of_one_run_and_stop_early(cliffwalk: str) -> None:
