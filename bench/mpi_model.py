@@ -3,7 +3,7 @@
 sends and receives, and the round's time split into computing, the exchange of block parts, the
 all-gather of the changed rows and the latency of its small collectives, at 8, 64 and 512 ranks.
 
-The exchange (host/cpu_dist.c) sends every touched (row, agent block) pair to the row's owner once:
+The exchange (host/cpu/cpu_dist.c) sends every touched (row, agent block) pair to the row's owner once:
 8 + 8 d bytes (a row id, d doubles); the owner sends every changed row to every rank: 8 + 4 d bytes.
 A round also has about 6 small collectives (the participants, the stop flag, 3 agreements, the counts
 of the all-to-all), each ~log2(R) latencies.

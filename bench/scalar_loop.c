@@ -18,8 +18,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../kernels/pfr_agent_math.h"
-#include "internal.h"
+#include "kernels/pfr_agent_math.h"
+#include "env/env.h"
 
 static double now_s(void)
 {

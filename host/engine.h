@@ -9,7 +9,7 @@
 
 #include <math.h>
 
-#include "internal.h"
+#include "env/env.h"
 
 #ifdef __cplusplus
 extern "C" {

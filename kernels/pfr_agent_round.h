@@ -44,7 +44,7 @@ typedef struct pfr_round_args {
     int *ov_count;              /* [n] overlay rows in use */
     uint8_t *ov_slot;           /* [n, S] overlay slot of each state, 0xFF = none; NULL: scan rows[] */
     unsigned char *took_part;   /* [N] 1 if the agent took part this round */
-    /* Federation as it happens (host/federation.c draws them; NULL/0: without): */
+    /* Federation as it happens (host/sim/federation.c draws them; NULL/0: without): */
     const uint32_t *steps;      /* [N] local steps of each agent this round, 0 = it sits out; NULL: K */
     const uint8_t *age;         /* [N] the age of the Phi each agent starts from; NULL: age0 for all */
     int age0, H;                /* H: the history's depth (0: no stale Phi) */
@@ -348,7 +348,7 @@ PFR_HD static inline void pfr_agent_q(const pfr_round_args *a, pfr_agent_state *
         q[b] = pfr_dot(pfr_agent_row(st, s * (uint32_t)a->A + (uint32_t)b, d, 0), st->th, d);
 }
 
-/* Agent i's round with control, by one thread: the CPU engine's step (host/cpu_control.c) with this
+/* Agent i's round with control, by one thread: the CPU engine's step (host/cpu/cpu_control.c) with this
  * engine's overlay; the action rules are pfr_control.h's (DESIGN §12). */
 PFR_HD static inline void pfr_agent_round_control(const pfr_round_args *a, int64_t i, const int d, uint8_t *map)
 {

@@ -1,6 +1,6 @@
 /*
  * pfr_control.h — control's action rules (DESIGN §12), one source for both engines: the CPU
- * engine's step (host/cpu_control.c) and the CUDA engine's (pfr_agent_round.h) call these with the
+ * engine's step (host/cpu/cpu_control.c) and the CUDA engine's (pfr_agent_round.h) call these with the
  * Q-values they read through their own overlays. __host__ __device__, integer decisions from the
  * agent's words, so no engine can pick another action on the same Q-values.
  */

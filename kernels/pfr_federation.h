@@ -2,7 +2,7 @@
  * pfr_federation.h — the random parts of federation as it happens (availability, stragglers, stale
  * Phi, the private aggregation's noise) as __host__ __device__ functions of the run seed, the round
  * and the agent: no stored random state, so every engine and any thread count draws the same.
- * The host (host/federation.c) runs them today; a device engine can run the same lines per agent.
+ * The host (host/sim/federation.c) runs them today; a device engine can run the same lines per agent.
  *
  * Agent i's draws for round r: the four words of stream PFR_STREAM_FEDERATION + i at counter r
  * (pfr_constants.h names which word does what). Thresholds are 2^32 fractions, as the

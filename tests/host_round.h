@@ -13,8 +13,8 @@
 #include <cstring>
 #include <vector>
 
-#include "host/cuda/round_sequence.h"
-#include "host/federation.h"
+#include "cuda/round_sequence.h"
+#include "sim/federation.h"
 #include "kernels/pfr_cholqr.h"
 #include "kernels/pfr_warp_round.h"
 #include "tests/host_warp.h"

@@ -23,7 +23,7 @@
 #include <string>
 #include <vector>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "tests/cli_helpers.h"
 #include "tests/test_temp.h"
 

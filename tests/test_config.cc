@@ -7,7 +7,7 @@
 
 #include <unistd.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "tests/test_temp.h"
 
 namespace {

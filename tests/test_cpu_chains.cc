@@ -1,5 +1,5 @@
-// test_cpu_chains.cc — the 16-agent step's three copies of the chains (host/cpu_slots.c: a slot of four
-// 8-byte entries a state, or a slot a distinct row and a shape number a state; host/cpu_setup.c:
+// test_cpu_chains.cc — the 16-agent step's three copies of the chains (host/cpu/cpu_slots.c: a slot of four
+// 8-byte entries a state, or a slot a distinct row and a shape number a state; host/cpu/cpu_setup.c:
 // 16-byte entries) give the bits of the scalar path.
 #include <gtest/gtest.h>
 

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "host/cuda/cuda_engine.h"
+#include "cuda/cuda_engine.h"
 #include "tests/host_round.h"
 #include "tests/test_temp.h"
 
@@ -135,7 +135,7 @@ std::vector<GpuCase> cases(const std::string &group)
                 out.push_back({std::string(alg) + " graph " + graph,
                                cliff(alg) + KV{{"participation", "1"}, {"cuda_graph", graph}, {"schedule.a", "0.6"}},
                                20});
-    if (group == "federation") { // host/federation.c's draws: the device's steps, history, weights, clip, noise
+    if (group == "federation") { // host/sim/federation.c's draws: the device's steps, history, weights, clip, noise
         const KV fed = {{"federation.p_drop", "0.2"},    {"federation.p_return", "0.4"},
                         {"federation.stragglers", "0.5"}, {"federation.max_delay", "3"},
                         {"federation.stale_decay", "0.8"}, {"federation.clip", "0.05"},

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "host/cuda/cuda_engine.h"
+#include "cuda/cuda_engine.h"
 #include "tests/host_round.h"
 
 namespace {
@@ -308,7 +308,7 @@ TEST(CudaLogic, WarpRoundOnTheHostEqualsTheCpuEngine)
         }
 }
 
-// Federation as it happens (host/federation.c's draws in the plan): stragglers' shorter rounds and
+// Federation as it happens (host/sim/federation.c's draws in the plan): stragglers' shorter rounds and
 // availability for every algorithm; stale Phi from the device's history, weighted and clipped folds,
 // the noisy apply for the shared-Phi ones. Bit for bit the CPU engine, by the thread and warp rounds.
 TEST(CudaLogic, DeviceRoundWithFederationEqualsTheCpuEngine)
@@ -332,7 +332,7 @@ TEST(CudaLogic, DeviceRoundWithFederationEqualsTheCpuEngine)
 }
 
 // Control (SARSA and Q-learning, kernels/pfr_agent_round.h's control round, the thread kernel): bit for
-// bit the CPU engine's step (host/cpu_control.c) for every federation structure, slot maps and scans,
+// bit the CPU engine's step (host/cpu/cpu_control.c) for every federation structure, slot maps and scans,
 // with decaying exploration, participation and stragglers.
 TEST(CudaLogic, ControlRoundOnTheHostEqualsTheCpuEngine)
 {

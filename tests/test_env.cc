@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "internal.h"
+#include "env/env.h"
 #include "kernels/pfr_agent_math.h"
 #include "tests/test_temp.h"
 

@@ -1,4 +1,4 @@
-// Federation as it happens (host/federation.c, the CPU engine's part in engine_cpu.c): availability,
+// Federation as it happens (host/sim/federation.c, the CPU engine's part in engine_cpu.c): availability,
 // stragglers, stale Phi, clipping and noise, the privacy accountant, and the checkpoint of it all.
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "engine.h"
-#include "federation.h"
+#include "sim/federation.h"
 #include "tests/test_sim.h"
 #include "tests/test_temp.h"
 

@@ -1,4 +1,4 @@
-// The .npy reader (host/npy.c) on well-formed files of every accepted kind and on hostile ones: a
+// The .npy reader (host/core/npy.c) on well-formed files of every accepted kind and on hostile ones: a
 // header that promises more than the file holds, counts that overflow, extra or repeated keys, a
 // decoy 'fortran_order' string, shapes that are not tuples. Each hostile case is refused with a
 // message naming what is wrong, before anything large is allocated.
@@ -11,7 +11,7 @@
 
 #include <unistd.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "tests/test_temp.h"
 
 namespace {

@@ -1,4 +1,4 @@
-// The host memory plan (host/plan.c): it bounds what set-up really builds and what a run really
+// The host memory plan (host/sim/plan.c): it bounds what set-up really builds and what a run really
 // uses, and refuses what cannot fit, naming the sizes.
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// The sparse ground truth (host/truth_sparse.c): repeated wide rows (restart rows) solved as a
+// The sparse ground truth (host/env/truth_sparse.c): repeated wide rows (restart rows) solved as a
 // low-rank term give the values and stationary distributions of the whole matrix's solve.
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "internal.h"
+#include "env/env.h"
 #include "tests/test_temp.h"
 
 namespace {

@@ -5,7 +5,7 @@
  */
 #include "output.h"
 
-#include "internal.h"
+#include "core/internal.h"
 
 #include <math.h>
 #include <stdio.h>

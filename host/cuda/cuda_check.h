@@ -8,7 +8,7 @@
 
 #include <cuda_runtime.h>
 
-#include "../engine.h"
+#include "engine.h"
 
 #define PFR_CUDA(sim, call)                                                                           \
     do {                                                                                              \

@@ -22,8 +22,8 @@
 
 #include <nvtx3/nvToolsExt.h>
 
-#include "../../kernels/pfr_cholqr.h"
-#include "../../kernels/pfr_launch.h"
+#include "kernels/pfr_cholqr.h"
+#include "kernels/pfr_launch.h"
 #include "cuda_check.h"
 #include "cuda_engine.h"
 #include "cuda_engine_state.h"

@@ -7,7 +7,7 @@
 #ifndef PFR_CUDA_ENGINE_H
 #define PFR_CUDA_ENGINE_H
 
-#include "../engine.h"
+#include "engine.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -8,7 +8,7 @@
 
 #include <cuda_runtime.h>
 
-#include "../engine.h"
+#include "engine.h"
 
 namespace pfr_cuda {
 
@@ -59,7 +59,7 @@ struct cuda_engine {
     /* metrics */
     double *mom = nullptr, *vnorm2 = nullptr, *blk = nullptr;
     double *mu = nullptr, *V = nullptr; /* [M, S], local_rep only */
-    /* federation (host/federation.c draws; the plan carries them): steps and ages [N] uploaded each
+    /* federation (host/sim/federation.c draws; the plan carries them): steps and ages [N] uploaded each
      * round, the history of Phi [H + 1, S, d] kept here (slot r mod (H + 1) copied from Phi at the
      * start of round r, as the host keeps its own for checkpoints), the age weights [H + 1] */
     uint32_t *fsteps = nullptr;

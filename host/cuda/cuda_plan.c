@@ -16,8 +16,8 @@
  */
 #include <stdint.h>
 
-#include "../../kernels/pfr_cholqr.h"
-#include "../../kernels/pfr_fold.h"
+#include "kernels/pfr_cholqr.h"
+#include "kernels/pfr_fold.h"
 #include "cuda_engine.h"
 
 #define PFR_PLAN_CUB_PER_ENTRY 4.0          /* bytes of CUB's sort and selection storage per entry */

@@ -19,7 +19,7 @@
 
 #include <stddef.h>
 
-#include "../engine.h"
+#include "engine.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../kernels/pfr_cholqr.h"
-#include "../../kernels/pfr_launch.h"
+#include "kernels/pfr_cholqr.h"
+#include "kernels/pfr_launch.h"
 #include "cuda_check.h"
 #include "cuda_engine.h"
 #include "cuda_engine_state.h"

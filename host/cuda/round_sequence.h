@@ -58,9 +58,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "../../kernels/pfr_agent_round.h"
-#include "../../kernels/pfr_fold.h"
-#include "../engine.h"
+#include "kernels/pfr_agent_round.h"
+#include "kernels/pfr_fold.h"
+#include "engine.h"
 
 /* Where a round's data lives: device buffers in the engine, host arrays in the tests. */
 struct pfr_round_buffers {

@@ -1,5 +1,5 @@
 /*
- * fuzz_config_set.c — libFuzzer harness for pfr_config_set (host/config.c). The input is
+ * fuzz_config_set.c — libFuzzer harness for pfr_config_set (host/core/config.c). The input is
  * "key\0value". Invariants: a refused value leaves the config untouched and says why; an accepted
  * value prints (pfr_config_key_value) as text that sets a fresh config to the same value, and that
  * text prints the same again.
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core/internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,5 +1,5 @@
 /*
- * fuzz_npy.c — libFuzzer harness for the .npy reader (host/npy.c). The input is a whole file.
+ * fuzz_npy.c — libFuzzer harness for the .npy reader (host/core/npy.c). The input is a whole file.
  * Invariants: a load that succeeds has count equal to the product of its shape and data for every
  * value; a load that fails leaves nothing allocated and a message; peek and load agree.
  */
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "core/internal.h"
 
 static char path[64];
 static void remove_input(void) { remove(path); } /* the input file goes with the fuzzing process */

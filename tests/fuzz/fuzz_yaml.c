@@ -1,5 +1,5 @@
 /*
- * fuzz_yaml.c — libFuzzer harness for the YAML config loader (host/config_yaml.c). The input is a
+ * fuzz_yaml.c — libFuzzer harness for the YAML config loader (host/core/config_yaml.c). The input is a
  * whole config file. Invariants: a load that fails leaves the config exactly as it was and says
  * why; a load that succeeds gives a config whose every key prints and sets back to itself.
  */
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "core/internal.h"
 
 static char path[64];
 static void remove_input(void) { remove(path); } /* the input file goes with the fuzzing process */

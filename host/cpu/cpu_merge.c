@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../kernels/pfr_federation.h"
+#include "kernels/pfr_federation.h"
 #include "cpu_engine.h"
 
 /* A wave part's row x (cpu_engine.h) added into a row of sums, element by element: its sums narrow

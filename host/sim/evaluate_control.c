@@ -14,7 +14,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "../kernels/pfr_control.h"
+#include "kernels/pfr_control.h"
 #include "engine.h"
 
 double pfr_policy_gap(const pfr_sim *sim, int64_t *sampled)

@@ -13,7 +13,7 @@
 #include <immintrin.h>
 #include <stdint.h>
 
-#include "../kernels/pfr_agent_math.h"
+#include "kernels/pfr_agent_math.h"
 #include "cpu_engine.h"
 
 /*

@@ -20,7 +20,7 @@
 
 #include <dlfcn.h>
 
-#include "internal.h"
+#include "env.h"
 
 
 /* LAPACK (Fortran interface): eigenvalues of a symmetric matrix. */

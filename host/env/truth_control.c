@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "env.h"
 
 #define PFR_VI_TOL 1e-12
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../kernels/pfr_metrics.h"
+#include "kernels/pfr_metrics.h"
 #include "engine.h"
 #include "federation.h"
 

@@ -19,7 +19,7 @@
  */
 #include <string.h>
 
-#include "../kernels/pfr_control.h"
+#include "kernels/pfr_control.h"
 #include "cpu_engine.h"
 
 _Static_assert(PFR_CONTROL_KIND_SARSA == (int)PFR_CONTROL_SARSA && PFR_CONTROL_KIND_QLEARNING == (int)PFR_CONTROL_QLEARNING,

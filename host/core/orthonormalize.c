@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../kernels/pfr_agent_math.h"
-#include "../kernels/pfr_cholqr.h"
+#include "kernels/pfr_agent_math.h"
+#include "kernels/pfr_cholqr.h"
 #include "internal.h"
 
 pfr_status pfr_orthonormalize_factor(float *phi, int S, int d, double *R)

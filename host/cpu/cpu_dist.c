@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../kernels/pfr_federation.h"
+#include "kernels/pfr_federation.h"
 #include "cpu_engine.h"
 #include "dist.h"
 

@@ -23,7 +23,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../kernels/pfr_agent_math.h"
+#include "kernels/pfr_agent_math.h"
 
 /* 32-byte vectors in functions that are always inlined: the ABI note for passing them without AVX
  * does not apply */

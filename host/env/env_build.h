@@ -5,8 +5,8 @@
 #ifndef PFR_ENV_BUILD_H
 #define PFR_ENV_BUILD_H
 
-#include "../kernels/pfr_agent_math.h"
-#include "internal.h"
+#include "kernels/pfr_agent_math.h"
+#include "env.h"
 
 /* Words of stream `stream` under key `seed`, one after another. */
 typedef struct pfr_env_rng {

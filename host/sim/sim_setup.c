@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../kernels/pfr_agent_math.h"
+#include "kernels/pfr_agent_math.h"
 #include "dist.h"
 #include "engine.h"
 #include "federation.h"

@@ -15,7 +15,7 @@
 #include <immintrin.h>
 #include <stdint.h>
 
-#include "../kernels/pfr_agent_math.h"
+#include "kernels/pfr_agent_math.h"
 #include "cpu_engine.h"
 
 #define LV_TARGET __attribute__((target("avx2")))

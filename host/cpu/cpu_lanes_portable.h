@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../kernels/pfr_agent_math.h"
+#include "kernels/pfr_agent_math.h"
 #include "cpu_engine.h"
 
 #define LV_TARGET

@@ -1,10 +1,10 @@
-/* status.c — status strings (from the one X-macro list) and error-message helpers, for calls with
- * and without a simulation handle. */
+/* status.c — status strings (from the one X-macro list) and the error-message helpers of pfr_error
+ * (a failure on a simulation handle: pfr_sim_fail, engine.c). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "engine.h"
+#include "internal.h"
 
 const char *pfr_status_string(pfr_status s)
 {
@@ -58,11 +58,3 @@ void pfr_error_prefix(pfr_error *err, const char *fmt, ...)
     err->msg[h + old] = '\0';
 }
 
-pfr_status pfr_sim_fail(pfr_sim *sim, pfr_status status, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sim->errmsg, sizeof sim->errmsg, fmt, ap);
-    va_end(ap);
-    return status;
-}

@@ -32,7 +32,7 @@
 
 #include <suitesparse/umfpack.h>
 
-#include "internal.h"
+#include "env.h"
 
 /* A row wider than this is a candidate for the low-rank term; at most this many distinct ones. */
 #define PFR_TRUTH_WIDE_ROW 256

@@ -23,7 +23,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "../kernels/pfr_federation.h"
+#include "kernels/pfr_federation.h"
 #include "dist.h"
 #include "federation.h"
 
