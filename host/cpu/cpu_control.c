@@ -3,7 +3,7 @@
  * = Phi_i[s A + a] . theta_i, with Phi_i the shared Phi seen through the agent's overlay (as for
  * policy evaluation), or its own Phi_i (local_rep), or fixed features. The rows of Phi are the
  * state-action pairs, so aggregation, orthonormalization and the overlays are the engine's usual
- * ones (engine_cpu.c); only the step differs.
+ * ones (cpu_blocks.c); only the step differs.
  *
  * A step at state s with the words w of agent i at global step t (DESIGN §2):
  *   Q-learning: a = epsilon-greedy(Q(s, .)) by w2 (explore iff w2 < the round's threshold) and w3

@@ -2,7 +2,7 @@
  * cpu_dist.c — the CPU engine's round over MPI ranks (dist.h; docs/DESIGN.md §13), the same bits as
  * one process for any number of ranks.
  *
- * A rank steps and folds its own agent blocks, each into its own part (one wave: engine_cpu.c), and
+ * A rank steps and folds its own agent blocks, each into its own part (one wave: cpu_blocks.c), and
  * merges nothing itself: a row's sums must be ((0 + P_0) + P_1) + ... over every block of every
  * rank in block order (§3), which only the row's owner can do. So:
  *   1. each part's rows go to their owners (rows are owned in contiguous ranges, pfr_dist_first), a
@@ -328,16 +328,4 @@ pfr_status pfr_cpu_dist_gather(cpu_engine *e, pfr_sim *sim)
         return pfr_sim_fail(sim, st, "%s", err.msg);
     sim->host_current = 1;
     return PFR_OK;
-}
-
-uint64_t pfr_engine_cpu_sums_digest(pfr_sim *sim)
-{
-    const cpu_engine *e = sim && sim->engine == &pfr_cpu_engine_vtbl ? sim->engine_state : NULL;
-    uint64_t h = 0;
-    for (int t = 0; e && t < e->T; ++t)
-        h += e->th[t].digest;
-    pfr_error err;
-    if (sim && sim->dsize > 1 && pfr_dist_sum_u64(&h, 1, &err) != PFR_OK)
-        return 0;
-    return h;
 }

@@ -1,6 +1,7 @@
 /*
- * cpu_engine.h — the CPU engine's state, shared by its parts: engine_cpu.c (rounds, blocks, the
- * generic step), cpu_x16.c (the 16-agent AVX-512 step and fold), cpu_philox.c (Philox for 16 agents).
+ * cpu_engine.h — the CPU engine's state, shared by its parts: engine_cpu.c (its interface),
+ * cpu_blocks.c (a round's groups and blocks, the generic step), cpu_group_step.h on its lane layers
+ * (the 16-agent step and fold), cpu_philox.c (Philox for 16 agents), cpu_merge.c, cpu_setup.c.
  * Not part of the library's interface.
  */
 #ifndef PFR_CPU_ENGINE_H
@@ -134,7 +135,7 @@ static inline __attribute__((always_inline)) void pfr_store_narrow(unsigned char
 
 /* Row r's place in a block part's rows (count n), made on the first agent that touched it (*fresh:
  * just made, its sums not yet written); pos [S] maps rows to places (-1: none yet). Every fold
- * (engine_cpu.c, cpu_x16.c) goes through here: the group fold with the part's fields in locals (a
+ * (cpu_blocks.c, cpu_x16.c) goes through here: the group fold with the part's fields in locals (a
  * slot map's byte store would otherwise make every row reload them) and a new row's sums stored at
  * once, the others through pfr_part_row. */
 static inline __attribute__((always_inline)) int32_t pfr_part_place(int32_t *restrict rows, int *n,
@@ -172,7 +173,7 @@ typedef struct cpu_thread {
     _Alignas(PFR_CPU_APART) pfr_overlay lane[PFR_CPU_LANES];
     block_part fill;    /* the block being run: its folds land here (rows, vals [cap, d], n), in L1/L2,
                          * and are copied into the wave's part grouped by bucket when it is done, so
-                         * that the merge reads each part's bucket as one run (engine_cpu.c) */
+                         * that the merge reads each part's bucket as one run (cpu_blocks.c) */
     int32_t *pos;       /* [S] row -> its position in the fill part, -1 */
     int32_t *touched;   /* [S] rows this thread first added to the accumulator this round */
     int64_t ntouched;
@@ -271,7 +272,7 @@ typedef struct cpu_engine {
     char next_pad[PFR_CPU_APART - sizeof(atomic_llong)];
 } cpu_engine;
 
-/* A group's start of round, both step paths (engine_cpu.c's run_group, cpu_x16.c): the words of
+/* A group's start of round, both step paths (cpu_blocks.c's run_group, cpu_x16.c): the words of
  * step 0, and for agents i0 .. i0+G-1 whether each takes part, its state, its type's rows, its
  * theta (last round's orthonormalization applied to it, for every agent) and its own Phi_i. */
 static inline __attribute__((always_inline)) void pfr_cpu_group_begin(cpu_engine *e, int64_t i0, int G, int D,
@@ -394,12 +395,20 @@ int pfr_cpu_shapes_build(cpu_engine *e, const pfr_sim *sim, int share, void *(*a
 /* Over MPI ranks (cpu_dist.c, dist.h): a shared-Phi round of this rank's blocks, the rows' sums at
  * their owners, the changed rows to every rank (its participants into *participants; the handle's
  * message on failure, the same on every rank); and the other ranks' agents gathered into the host
- * arrays (theta, states, actions, availability, Phi_i), a collective. engine_cpu.c: this rank's blocks
+ * arrays (theta, states, actions, availability, Phi_i), a collective. cpu_blocks.c: this rank's blocks
  * stepped and folded into their parts (one wave), and the mean theta handed to its agents. */
 pfr_status pfr_cpu_round_dist(cpu_engine *e, uint64_t *participants);
 pfr_status pfr_cpu_dist_gather(cpu_engine *e, pfr_sim *sim);
+
+/* A round's work on the pool (cpu_blocks.c): a shared-Phi round of every block in waves, merged
+ * and applied (one process); this rank's blocks stepped and folded into their parts, one wave
+ * (cpu_dist.c); the mean theta handed to this rank's agents; the independent learners' round
+ * (local_rep, local_td); the pending theta map applied to this rank's agents. */
+void pfr_cpu_run_shared(cpu_engine *e);
 void pfr_cpu_run_own_blocks(cpu_engine *e);
 void pfr_cpu_broadcast_mean_theta(cpu_engine *e, int64_t participants);
+void pfr_cpu_run_independent(cpu_engine *e);
+void pfr_cpu_apply_pending(cpu_engine *e);
 
 /* Tests (PFEDRL_TEST_SUMS_DIGEST): a hash of row r's d sums, in double, bit for bit, just before they
  * are applied; the engine adds these up (mod 2^64: any order), so that two runs whose Phi agree
@@ -416,8 +425,9 @@ static inline uint64_t pfr_sums_hash(int64_t r, const double *acc, int d)
     return h;
 }
 
-/* The engine's interface (engine_cpu.c) and its end (cpu_setup.c). */
-extern const pfr_engine_vtbl pfr_cpu_engine_vtbl;
+/* The engine's work space allocated, its path chosen (on failure nothing is kept), and freed
+ * (cpu_setup.c); pfr_engine_cpu_init (engine_cpu.c) starts the engine with it. */
+pfr_status pfr_cpu_setup(pfr_sim *sim, pfr_error *err);
 void pfr_cpu_engine_destroy(pfr_sim *sim);
 
 /* Philox for 16 agents (cpu_philox.c): words 0 and 1 of agents i0 .. i0+15 at step t. */
@@ -432,7 +442,7 @@ void pfr_cpu_philox16x4_avx512(uint64_t seed, int64_t i0, uint64_t t, uint32_t *
 
 /* The 16-agent step of a full group with AVX-512 (cpu_x16.c), AVX2 (cpu_group_avx2.c) or portable
  * vector code (cpu_group_portable.c), and the fold of a group's overlays (the lanes with part[g], in
- * index order) for d a multiple of 8 (each); the same bits as run_group and fold_agent (engine_cpu.c). */
+ * index order) for d a multiple of 8 (each); the same bits as run_group and fold_agent (cpu_blocks.c). */
 void pfr_cpu_group_portable(cpu_engine *e, cpu_thread *w, int64_t i0, int *part);
 void pfr_cpu_fold_portable(block_part *bp, int32_t *pos, pfr_overlay *lane, const int *part, int G, const float *phi,
                            const int d);

@@ -1,7 +1,7 @@
 /*
  * cpu_group_avx2.c — the CPU engine's 16-agent step on CPUs with AVX2 but without AVX-512 (AMD Zen 2
  * and 3, most Intel client chips): cpu_group_step.h on the AVX2 lane layer (cpu_lanes_avx2.h), the
- * source the AVX-512 step compiles from too, so the two give run_group's bits (engine_cpu.c) lane by
+ * source the AVX-512 step compiles from too, so the two give run_group's bits (cpu_blocks.c) lane by
  * lane; and its fold (group_fold). Only the gather form: where the chains are too large for 32-bit gathers the per-agent step
  * runs (cpu_setup.c).
  */

@@ -13,7 +13,7 @@
  * masked scatter inserts the new keys, and a new row is read from Phi and written to its slot by the
  * update instead of being copied first). cmp (modes 3 and 4): the chains in slots (cpu_slots.c), a
  * row's place from its state and a reward from the rewards table, instead of the 16-byte entries.
- * Same bits as run_group (engine_cpu.c) on every layer, lane by lane: the integers are exact, and
+ * Same bits as run_group (cpu_blocks.c) on every layer, lane by lane: the integers are exact, and
  * the floats are pfr_td_step's operations in its order (tested: Determinism.EveryCpuPath*).
  *
  * Napkin math (cliff walk, d = 8): per 16 agent-steps one Philox (~120 vector instructions on
@@ -434,7 +434,7 @@ LV void group_step_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const 
     }
 }
 
-/* engine_cpu.c's fold_agent for the participants of a group (part[g]), lanes in index order, for d a
+/* cpu_blocks.c's fold_agent for the participants of a group (part[g]), lanes in index order, for d a
  * multiple of 8: a row's eight floats converted to eight doubles at once (the layer's lv_fold8),
  * differences and sums element by element as in fold_agent (whole-row loads also let the just-stored
  * overlay rows forward from the store buffer), each lane's overlay emptied as its rows are

@@ -1,5 +1,5 @@
 /*
- * cpu_merge.c — the CPU engine's aggregation after a wave's steps (engine_cpu.c runs the round): the
+ * cpu_merge.c — the CPU engine's aggregation after a wave's steps (cpu_blocks.c runs the round): the
  * block parts added into the sums in block order, each thread the rows of its merge buckets, and the
  * mean change applied to Phi. Element-wise adds in a fixed order, so the same bits on any thread
  * count and in every clone (AVX-512, AVX2, plain).
@@ -49,7 +49,7 @@ static inline __attribute__((always_inline)) void add_part_row(double *restrict 
         }
 }
 
-/* engine_cpu.c's block_d copy where the engine packs its parts (e->narrow; cpu_engine.h) */
+/* cpu_blocks.c's block_d copy where the engine packs its parts (e->narrow; cpu_engine.h) */
 PFR_CLONES void pfr_cpu_part_copy_narrow(cpu_engine *e, cpu_thread *w, block_part *bp)
 {
     switch (e->sim->d) {

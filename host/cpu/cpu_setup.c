@@ -1,7 +1,8 @@
 /*
  * cpu_setup.c — the CPU engine's start and end: its work space sized (pfr_engine_cpu_bytes, for
  * the memory plan), allocated (line-aligned where a thread writes, huge pages for the tables the
- * steps read at random), the path chosen, and everything freed. The rounds are engine_cpu.c.
+ * steps read at random), the path chosen, and everything freed. engine_cpu.c starts the engine
+ * with it; the rounds are cpu_blocks.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,29 +208,6 @@ static int overlays_alloc(cpu_engine *e, cpu_thread *w, int S, int d, uint32_t l
     return ok;
 }
 
-int pfr_engine_cpu_chains(const pfr_sim *sim)
-{
-    const cpu_engine *e = sim && sim->engine == &pfr_cpu_engine_vtbl ? sim->engine_state : NULL;
-    return !e ? 0 : e->shape_of ? PFR_CPU_CHAINS_SHAPES : e->slots ? PFR_CPU_CHAINS_SLOTS : e->ent ? PFR_CPU_CHAINS_ENTRIES : 0;
-}
-
-void pfr_engine_cpu_part_rows(const pfr_sim *sim, int64_t *narrow, int64_t *wide)
-{
-    const cpu_engine *e = sim && sim->engine == &pfr_cpu_engine_vtbl ? sim->engine_state : NULL;
-    *narrow = *wide = 0;
-    for (int p = 0; e && e->part && p < e->W; ++p) {
-        const int nw = e->narrow ? e->part[p].nwide : e->part[p].n; /* (block_d counts only with narrow rows) */
-        *narrow += e->part[p].n - nw;
-        *wide += nw;
-    }
-}
-
-int pfr_engine_cpu_shape_bytes(const pfr_sim *sim)
-{
-    const cpu_engine *e = sim && sim->engine == &pfr_cpu_engine_vtbl ? sim->engine_state : NULL;
-    return e && e->shape_of ? e->shape_bytes : 0;
-}
-
 /* What this CPU can run of each kernel. */
 static int cpu_has(int kernel)
 {
@@ -271,13 +249,7 @@ pfr_status pfr_cpu_kernel_check(int asked, pfr_error *err)
                     allowed);
 }
 
-int pfr_engine_cpu_kernel(const pfr_sim *sim)
-{
-    const cpu_engine *e = sim && sim->engine == &pfr_cpu_engine_vtbl ? sim->engine_state : NULL;
-    return e ? e->kernel : -1;
-}
-
-pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
+pfr_status pfr_cpu_setup(pfr_sim *sim, pfr_error *err)
 {
     const int S = sim->S, d = sim->d, K = sim->K;
     /* the kernel (cpu_kernel; tests force each through sim->cpu_path): all give the same bits */
@@ -288,7 +260,6 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
     cpu_engine *e = line_calloc(sizeof *e);
     if (!e)
         return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory");
-    sim->engine = &pfr_cpu_engine_vtbl;
     sim->engine_state = e;
     e->T = sim->threads;
     e->vector = kernel != PFR_CPU_KERNEL_SCALAR;
@@ -466,7 +437,7 @@ pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
     }
     if (!ok) {
         pfr_cpu_engine_destroy(sim);
-        sim->engine = NULL;
+        sim->engine_state = NULL;
         return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory for the CPU engine's work space (%d threads, S=%d, d=%d)",
                         sim->threads, S, d);
     }

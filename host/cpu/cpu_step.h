@@ -1,6 +1,6 @@
 /*
  * cpu_step.h — the CPU engine's per-agent work, written so the compiler can vectorize along the
- * feature dimension d (GCC vector extensions, compiled per target by engine_cpu.c's target clones)
+ * feature dimension d (GCC vector extensions, compiled per target by cpu_blocks.c's target clones)
  * while every value is computed exactly as pfr_agent_math.h computes it:
  *   - pfr_dot's order: eight running partial sums (element j into partial j mod 8, in index order,
  *     each starting from +0), then the fixed tree ((a0+a4)+(a2+a6))+((a1+a5)+(a3+a7)). With d a

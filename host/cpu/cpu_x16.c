@@ -4,7 +4,7 @@
  * Two forms of the step: where the tables are small enough for 32-bit gathers (every lookup of a
  * step a gather: cpu_group_step.h on the AVX-512 lane layer, the same source as the AVX2 step of
  * cpu_group_avx2.c), and else (each lane's lookups in scalar code, run_group_x16_d). Both compute
- * run_group's bits (engine_cpu.c), lane by lane; tests force every path.
+ * run_group's bits (cpu_blocks.c), lane by lane; tests force every path.
  */
 #include <string.h>
 
