@@ -7,11 +7,11 @@
  * tables. The rows themselves are loaded and stored whole and transposed in registers (the layer's
  * lv_rows_load / lv_rows_store), so that register l holds feature l of the 16 agents.
  *
- * mode: 0 fixed features, 1 each agent's own Phi_i, 2 overlays through slot maps, 3 through hash
- * tables (2 and 3 insert new rows lane by lane), 4 by a scan of the lanes' slot keys (keys [R, 16]:
+ * rows (group_rows): fixed features, each agent's own Phi_i, overlays through slot maps, through hash
+ * tables (these two insert new rows lane by lane), or by a scan of the lanes' slot keys (keys [R, 16]:
  * slot c of all 16 lanes in one vector; a compare and a blend a slot find s2 for every lane, a
  * masked scatter inserts the new keys, and a new row is read from Phi and written to its slot by the
- * update instead of being copied first). cmp (modes 3 and 4): the chains in slots (cpu_slots.c), a
+ * update instead of being copied first). chains (with hash tables or the scan): the chains in slots (cpu_slots.c), a
  * row's place from its state and a reward from the rewards table, instead of the 16-byte entries.
  * Same bits as run_group (cpu_blocks.c) on every layer, lane by lane: the integers are exact, and
  * the floats are pfr_td_step's operations in its order (tested: Determinism.EveryCpuPath*).
@@ -29,6 +29,18 @@
 #include "cpu_engine.h"
 
 _Static_assert(PFR_SLOT_WIDTH == 4, "group_slot_row places a slot by a shift of 2");
+
+/* Where a lane's rows of Phi_i are found (the file's comment): the step is compiled for each. */
+typedef enum group_rows {
+    GROUP_FIXED_PHI = 0, /* features fixed (fedtd, local_td): the shared Phi, no overlay */
+    GROUP_OWN_PHI = 1,   /* each agent's own Phi_i (local_rep, the tabular learners) */
+    GROUP_MAPS = 2,      /* overlays through slot maps */
+    GROUP_HASH = 3,      /* overlays through hash tables */
+    GROUP_SCAN = 4       /* overlays by a scan of the lanes' slot keys */
+} group_rows;
+
+/* How the chains are stored (cpu_setup.c chooses): 16-byte entries, slots by state, slots by shape. */
+typedef enum group_chains { GROUP_ENTRIES = 0, GROUP_SLOTS = 1, GROUP_SHAPES = 2 } group_chains;
 
 /* pfr_dot of 16 agents at once: x[l] lane g = agent g's feature l; pfr_dot's eight partials and
  * tree, lane by lane. */
@@ -81,9 +93,9 @@ LV void group_row_at(const uint32_t *slots, lvi at, lvm lng, lvi *lo, lvi *n)
 
 /* The rows of states s (types' first rows vslot), lane by lane: by state, each state's slot (lng: the
  * lanes whose rows are long, from the entry that led there); by shape, the slot of its shape. */
-LV void group_slot_row(const cpu_engine *e, const int cmp, lvi vslot, lvi vtb, lvi s, lvm lng, lvi *lo, lvi *n)
+LV void group_slot_row(const cpu_engine *e, const group_chains chains, lvi vslot, lvi vtb, lvi s, lvm lng, lvi *lo, lvi *n)
 {
-    if (cmp == 2) { /* a number of 1 or 2 bytes (a dword gather, the bytes above dropped); vtb: each
+    if (chains == GROUP_SHAPES) { /* a number of 1 or 2 bytes (a dword gather, the bytes above dropped); vtb: each
                      * lane's type's first slot where the numbers are per type */
         const int one = e->shape_bytes == 1;
         const lvi at = lvi_add(vslot, s);
@@ -99,16 +111,16 @@ LV void group_slot_row(const cpu_engine *e, const int cmp, lvi vslot, lvi vtb, l
 
 /* The group's first rows (first entry and length) of the states st: from the slots, the agents' row
  * cache where it holds this state's row (e->row_idx), else the row pointers. */
-LV void group_first_rows(const cpu_engine *e, const int cmp, int64_t i0, lvi vrow, lvi vslot, lvi vtb, lvi st, lvi *lo,
+LV void group_first_rows(const cpu_engine *e, const group_chains chains, int64_t i0, lvi vrow, lvi vslot, lvi vtb, lvi st, lvi *lo,
                          lvi *n)
 {
     const lvi ridx0 = lvi_add(vrow, st), one = lvi_set1(1);
-    if (cmp == 2) {
-        group_slot_row(e, cmp, vslot, vtb, st, lvm_from_bits(0), lo, n);
-    } else if (cmp) { /* a long row's slot says so in every entry */
+    if (chains == GROUP_SHAPES) {
+        group_slot_row(e, chains, vslot, vtb, st, lvm_from_bits(0), lo, n);
+    } else if (chains == GROUP_SLOTS) { /* a long row's slot says so in every entry */
         const lvi at = lvi_slli(lvi_add(vslot, st), 2); /* group_slot_row's place */
         const lvm lng = lvi_eq(lvi_gather8(at, (const int *)e->slots + 1), lvi_set1((int)PFR_SLOT_LONG));
-        group_slot_row(e, cmp, vslot, vtb, st, lng, lo, n);
+        group_slot_row(e, chains, vslot, vtb, st, lng, lo, n);
     } else if (e->row_idx) {
         const lvm fresh = lvi_ne(lvi_load(e->row_idx + i0), ridx0);
         const lvi clo = lvi_load(e->row_lo + i0);
@@ -125,16 +137,16 @@ LV void group_first_rows(const cpu_engine *e, const int cmp, int64_t i0, lvi vro
  * otherwise waits on a miss for the row pointer and another for the row): their entries and Phi's
  * rows, halfway through the group's steps (next_rp: their row pointers' indices, prefetched at the
  * start). */
-LV void group_prefetch_next(const cpu_engine *e, const int cmp, int64_t i0, const int32_t *next_rp, const float *phi,
+LV void group_prefetch_next(const cpu_engine *e, const group_chains chains, int64_t i0, const int32_t *next_rp, const float *phi,
                             const int D)
 {
     const pfr_sim *sim = e->sim;
     const int S = sim->S;
     for (int g = 0; g < 16; ++g) {
         const int64_t i = i0 + 16 + g;
-        if (cmp == 2) { /* its state's shape (the shapes' slots stay in cache) */
+        if (chains == GROUP_SHAPES) { /* its state's shape (the shapes' slots stay in cache) */
             lv_prefetch(e->shape_of + e->shape_bytes * ((size_t)pfr_agent_type(sim, i) * S + sim->state[i]));
-        } else if (cmp) { /* its state's slot (a long row's entries follow at its first step) */
+        } else if (chains == GROUP_SLOTS) { /* its state's slot (a long row's entries follow at its first step) */
             lv_prefetch(e->slots + 8 * ((size_t)pfr_agent_type(sim, i) * S + sim->state[i]));
         } else if (e->row_idx) { /* the cached row: a stale one only wastes a prefetch */
             lv_prefetch(e->ent + 4 * (size_t)e->row_lo[i]);
@@ -150,7 +162,7 @@ LV void group_prefetch_next(const cpu_engine *e, const int cmp, int64_t i0, cons
 
 /* The next step's rows' entries (their first and last: a row of more than four spans two lines)
  * and Phi's rows of the next states s2. */
-LV void group_prefetch_rows(const cpu_engine *e, const int cmp, lvi lo_next, lvi n_next, lvi s2, const float *phi,
+LV void group_prefetch_rows(const cpu_engine *e, const group_chains chains, lvi lo_next, lvi n_next, lvi s2, const float *phi,
                             const int D)
 {
     uint32_t lo_a[16], hi_a[16], s_a[16];
@@ -158,10 +170,10 @@ LV void group_prefetch_rows(const cpu_engine *e, const int cmp, lvi lo_next, lvi
     lvi_store(hi_a, lvi_add(lo_next, n_next));
     lvi_store(s_a, s2);
     for (int g = 0; g < 16; ++g) {
-        if (cmp == 2) { /* the shapes' slots stay in cache; a long row may not */
+        if (chains == GROUP_SHAPES) { /* the shapes' slots stay in cache; a long row may not */
             if (hi_a[g] - lo_a[g] > PFR_SLOT_WIDTH)
                 lv_prefetch(e->slots + 2 * (size_t)lo_a[g]);
-        } else if (cmp) { /* a slot is half a line; a long row may span several */
+        } else if (chains == GROUP_SLOTS) { /* a slot is half a line; a long row may span several */
             lv_prefetch(e->slots + 2 * (size_t)lo_a[g]);
             if (hi_a[g] - lo_a[g] > PFR_SLOT_WIDTH)
                 lv_prefetch(e->slots + 2 * (size_t)hi_a[g] - 2);
@@ -173,8 +185,8 @@ LV void group_prefetch_rows(const cpu_engine *e, const int cmp, lvi lo_next, lvi
     }
 }
 
-/* The group's K steps (the file's comment: modes, cmp). */
-LV void group_step_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int D, const int mode, const int cmp)
+/* The group's K steps (the file's comment: rows, chains). */
+LV void group_step_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int D, const group_rows rows, const group_chains chains)
 {
     pfr_sim *sim = e->sim;
     const pfr_round_plan *plan = e->plan;
@@ -208,11 +220,11 @@ LV void group_step_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const 
     /* the state whose row lo_next holds: st, but also for the lanes sitting out, whose st stays while
      * their search goes on (by shape, a move is added to it) */
     lvi sc = st;
-    /* mode 3: each lane's overlay table (pfr_overlay: key, slot pairs, open addressing) at a fixed
+    /* hash tables: each lane's overlay table (pfr_overlay: key, slot pairs, open addressing) at a fixed
      * stride in w->ov_tabs; hnext: where the next row sits in it, or the empty place it would take
      * (at the first step the overlays are empty, so the row's hash) */
     const int32_t *tab = w->ov_tabs;
-    /* mode 4: the lanes' overlay keys by slot, keys [R, 16] (slot c of lane g at 16 c + g; -1 empty) */
+    /* the scan: the lanes' overlay keys by slot, keys [R, 16] (slot c of lane g at 16 c + g; -1 empty) */
     int32_t *keys = w->ov_keys;
     const lvi lane16 = lvi_lanes();
     const lvi vmul = lvi_set1((int32_t)2654435761u), vshift = lvi_set1((int32_t)w->lane[0].shift),
@@ -221,7 +233,7 @@ LV void group_step_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const 
     for (int g = 0; g < 16; ++g)
         toff[g] = g * 2 * (int32_t)(w->lane[0].mask + 1);
     const lvi vtab = lvi_load(toff);
-    lvi hnext = mode == 3 ? lvi_srlv(lvi_mullo(st, vmul), vshift) : zero;
+    lvi hnext = rows == GROUP_HASH ? lvi_srlv(lvi_mullo(st, vmul), vshift) : zero;
     /* the bases of the kinds of address (64-bit, per lane) */
     const lvp vals_b = lvp_same(w->ov_vals), phi_b = lvp_same(phi), zero_b = lvp_same(w->scratch),
               sink_b = lvp_same(w->scratch + 16);
@@ -242,7 +254,7 @@ LV void group_step_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const 
     const float gamma1 = (float)sim->cfg.gamma;
     const int ahead = e->prefetch && i0 + 2 * PFR_CPU_LANES <= sim->N;
     int32_t next_rp[16];
-    if (ahead && !e->row_idx && !cmp)
+    if (ahead && !e->row_idx && chains == GROUP_ENTRIES)
         for (int g = 0; g < 16; ++g) {
             const int64_t i = i0 + 16 + g;
             next_rp[g] = (int32_t)((size_t)pfr_agent_type(sim, i) * (S + 1) + sim->state[i]);
@@ -251,7 +263,7 @@ LV void group_step_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const 
     /* the row (first entry and length) of each lane's state, looked up one step ahead: the next
      * step's rows are fetched, and their entries prefetched, while this step's math runs */
     lvi lo_next, n_next;
-    group_first_rows(e, cmp, i0, vrow, vslot, vtb, st, &lo_next, &n_next);
+    group_first_rows(e, chains, i0, vrow, vslot, vtb, st, &lo_next, &n_next);
     for (int k = 0; k < K; ++k) {
         if (k > 0)
             uv = lv_philox(seed, i0, t0 + (uint64_t)k, &v1);
@@ -262,20 +274,20 @@ LV void group_step_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const 
         for (int it = 0; it < iters && lvi_any_above1(n); ++it) {
             const lvi half = lvi_srli(n, 1);
             const lvi probe = lvi_mask_sub(lvi_add(base, half), lvi_ne(half, zero), lvi_add(base, half), one);
-            const lvi t = cmp ? lvi_gather8(probe, e->slots) : lvi_gather4(lvi_slli(probe, 2), e->ent);
+            const lvi t = chains != GROUP_ENTRIES ? lvi_gather8(probe, e->slots) : lvi_gather4(lvi_slli(probe, 2), e->ent);
             base = lvi_mask_add(base, lvi_leu(t, uv), base, half);
             n = lvi_sub(n, half);
         }
         const lvi base4 = lvi_slli(base, 2);
         lvi s2, len2 = zero;
         lvf rho;
-        lvm nlong = lvm_from_bits(0); /* cmp: lanes whose next row is long */
-        if (cmp) { /* word 1: the next state, its row's long flag (by shape: whether the next state is
+        lvm nlong = lvm_from_bits(0); /* slots: lanes whose next row is long */
+        if (chains != GROUP_ENTRIES) { /* word 1: the next state, its row's long flag (by shape: whether the next state is
                     * written as itself, else as a move from this one), the reward's index */
             const lvi pay = lvi_gather8(base, (const int *)e->slots + 1);
             const lvi smask = lvi_set1((1 << e->slot_bits) - 1), flag = lvi_set1(1 << e->slot_bits);
             s2 = lvi_and(pay, smask);
-            if (cmp == 2) /* a move from the state whose row this is (sc: lanes sitting out too) */
+            if (chains == GROUP_SHAPES) /* a move from the state whose row this is (sc: lanes sitting out too) */
                 s2 = lvi_and(lvi_mask_add(s2, lvi_testn(pay, flag), s2, sc), smask);
             else
                 nlong = lvi_test(pay, flag);
@@ -284,17 +296,17 @@ LV void group_step_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const 
             s2 = lvi_gather4(base4, e->ent + 1);
             rho = lvf_gather4(base4, e->ent + 2);
         }
-        if (!cmp && e->ent_next_row) { /* the next row's length in word 1's high bits, its start in word 3 */
+        if (chains == GROUP_ENTRIES && e->ent_next_row) { /* the next row's length in word 1's high bits, its start in word 3 */
             len2 = lvi_srli(s2, PFR_ENT_STATE_BITS);
             s2 = lvi_and(s2, lvi_set1((1 << PFR_ENT_STATE_BITS) - 1));
         }
         if (ahead && k == K / 2)
-            group_prefetch_next(e, cmp, i0, next_rp, phi, D);
+            group_prefetch_next(e, chains, i0, next_rp, phi, D);
         if (k + 1 < K || e->row_idx) { /* next step's rows (at the last step, for the row cache), and
                                         * a prefetch of their entries and of Phi's rows */
             const lvi ridx = lvi_add(vrow, s2);
-            if (cmp) {
-                group_slot_row(e, cmp, vslot, vtb, s2, nlong, &lo_next, &n_next);
+            if (chains != GROUP_ENTRIES) {
+                group_slot_row(e, chains, vslot, vtb, s2, nlong, &lo_next, &n_next);
                 sc = s2;
             } else if (e->ent_next_row) {
                 lo_next = lvi_gather4(base4, e->ent + 3); /* the line s2 came from */
@@ -307,16 +319,16 @@ LV void group_step_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const 
                 n_next = lvi_sub(lvi_gather4(lvi_add(ridx, one), e->rp32), lo_next);
             }
             if (e->prefetch && k + 1 < K)
-                group_prefetch_rows(e, cmp, lo_next, n_next, s2, phi, D);
+                group_prefetch_rows(e, chains, lo_next, n_next, s2, phi, D);
         }
         lvp ps, pn, pr; /* this step's row written (ps) and read (pr), the next state's row */
-        if (mode == 2 || mode == 3 || mode == 4) {
+        if (rows == GROUP_MAPS || rows == GROUP_HASH || rows == GROUP_SCAN) {
             /* the slot of this step's row: the next row's slot of the step before (nothing was added
              * since), none at the first step (the overlays start empty); lanes sitting out ignore it */
             const lvi q0 = qnext;
             const lvm miss = lvm_and(lvi_eq(q0, ff), pm);
             const lvi q = lvi_mask_mov(q0, miss, nvec);
-            if (mode == 4) { /* a new row's key in its slot (its values: read from Phi below, written to
+            if (rows == GROUP_SCAN) { /* a new row's key in its slot (its values: read from Phi below, written to
                               * the slot by the update, so no copy); without a scatter instruction, by
                               * the scan below as it passes the slot */
                 if (LV_SCATTER && lvm_any(miss))
@@ -329,7 +341,7 @@ LV void group_step_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const 
                 lvi_store(ha, hnext);
                 for (unsigned m = lvm_bits(miss); m; m &= m - 1) {
                     const int g = __builtin_ctz(m);
-                    if (mode == 3) {
+                    if (rows == GROUP_HASH) {
                         w->ov_tabs[toff[g] + 2 * (int32_t)ha[g]] = (int32_t)sa[g];
                         w->ov_tabs[toff[g] + 2 * (int32_t)ha[g] + 1] = (int32_t)qa[g];
                         w->lane[g].hpos[qa[g]] = ha[g];
@@ -342,7 +354,7 @@ LV void group_step_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const 
                 nvec = lvi_mask_add(nvec, miss, nvec, one);
             }
             lvi q2;
-            if (mode == 4) { /* each slot's keys compared with s2: at step k, k + 1 slots at most */
+            if (rows == GROUP_SCAN) { /* each slot's keys compared with s2: at step k, k + 1 slots at most */
                 q2 = ff;
                 for (int c = 0; c <= k && c < e->R; ++c) {
                     lvi kc = lvi_load(keys + 16 * c);
@@ -352,7 +364,7 @@ LV void group_step_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const 
                     }
                     q2 = lvi_mask_mov(q2, lvi_eq(kc, s2), lvi_set1(c));
                 }
-            } else if (mode == 3) { /* probe each lane's table for s2 until a hit or an empty place */
+            } else if (rows == GROUP_HASH) { /* probe each lane's table for s2 until a hit or an empty place */
                 lvi h = lvi_srlv(lvi_mullo(s2, vmul), vshift), key = zero;
                 lvm todo = lvm_from_bits(0xFFFF), hit = lvm_from_bits(0);
                 for (;;) {
@@ -374,14 +386,14 @@ LV void group_step_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const 
             qnext = q2;
             ps = lvp_addr(&vals_b, lvi_mullo(lvi_add(vvoff, q), dD));
             pr = ps;
-            if (mode == 4) { /* a new row read from Phi, and so is the next state's where it is that
+            if (rows == GROUP_SCAN) { /* a new row read from Phi, and so is the next state's where it is that
                               * row (its slot is written only by this step's update) */
                 pr = lvp_blend(miss, ps, lvp_addr(&phi_b, lvi_mullo(st, dD)));
                 hit2 = lvm_andnot(lvm_and(miss, lvi_eq(q2, q)), hit2);
             }
             pn = lvp_blend(hit2, lvp_addr(&phi_b, lvi_mullo(s2, dD)), lvp_addr(&vals_b, lvi_mullo(lvi_add(vvoff, q2), dD)));
         } else {
-            const lvp *b = mode == 1 ? &own_b : &phi_b;
+            const lvp *b = rows == GROUP_OWN_PHI ? &own_b : &phi_b;
             ps = lvp_addr(b, lvi_mullo(st, dD));
             pn = lvp_addr(b, lvi_mullo(s2, dD));
             pr = ps;
@@ -413,16 +425,16 @@ LV void group_step_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const 
         lvi_mask_store(e->row_lo + i0, pm, lo_next);
         lvi_mask_store(e->row_n + i0, pm, n_next);
     }
-    if (mode == 2 || mode == 3 || mode == 4) {
+    if (rows == GROUP_MAPS || rows == GROUP_HASH || rows == GROUP_SCAN) {
         uint32_t na[16];
         lvi_store(na, nvec);
         for (int g = 0; g < 16; ++g) {
             w->lane[g].n = (int)na[g];
-            if (mode == 4) /* (the fold empties the participants' overlays and clears this) */
+            if (rows == GROUP_SCAN) /* (the fold empties the participants' overlays and clears this) */
                 w->lane[g].scanned = na[g] > 0;
         }
     }
-    if (mode == 4) { /* each lane's rows in first-touch order (its slots), for the fold; the keys emptied.
+    if (rows == GROUP_SCAN) { /* each lane's rows in first-touch order (its slots), for the fold; the keys emptied.
                       * Every lane's slots up to `used`: past its count they are -1 and never read (the
                       * lane's overlay has R + 1 rows), and a plain copy beats a masked scatter */
         const int used = K < e->R ? K : e->R;
@@ -485,36 +497,48 @@ LV void group_fold(block_part *bp, int32_t *pos, pfr_overlay *lane, const int *p
     }
 }
 
-/* A full group's step with every lookup a gather (the engine has e->rp32): the step's mode and the
- * chains' form from the engine, d as a constant. */
+/* Every case a constant, so that each (d, rows, chains) compiles into a step of its own, branch-free
+ * in its loop (all of these inline). Hash tables and the scan take every form of the chains, the
+ * other ways only the entries (cpu_setup.c); d = 32 never scans (its scan would be d = 16's). */
+LV void group_step_chains(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int D, const group_rows rows,
+                          const group_chains chains)
+{
+    switch (chains) {
+    case GROUP_SHAPES: group_step_d(e, w, i0, part, D, rows, GROUP_SHAPES); return;
+    case GROUP_SLOTS: group_step_d(e, w, i0, part, D, rows, GROUP_SLOTS); return;
+    default: group_step_d(e, w, i0, part, D, rows, GROUP_ENTRIES); return;
+    }
+}
+
+LV void group_step_rows(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int D, const group_rows rows,
+                        const group_chains chains)
+{
+    switch (rows) {
+    case GROUP_FIXED_PHI: group_step_d(e, w, i0, part, D, GROUP_FIXED_PHI, GROUP_ENTRIES); return;
+    case GROUP_OWN_PHI: group_step_d(e, w, i0, part, D, GROUP_OWN_PHI, GROUP_ENTRIES); return;
+    case GROUP_MAPS: group_step_d(e, w, i0, part, D, GROUP_MAPS, GROUP_ENTRIES); return;
+    case GROUP_HASH: group_step_chains(e, w, i0, part, D, GROUP_HASH, chains); return;
+    case GROUP_SCAN: group_step_chains(e, w, i0, part, D == 32 ? 16 : D, GROUP_SCAN, chains); return;
+    }
+}
+
+/* A full group's step with every lookup a gather (the engine has e->rp32): the way rows are found
+ * and the chains' form from the engine, d as a constant. */
 LV void group_step(cpu_engine *e, cpu_thread *w, int64_t i0, int *part)
 {
     const pfr_sim *sim = e->sim;
-    const int mode = sim->own_phi ? 1 : !sim->learn_phi ? 0 : e->scan ? 4 : e->map ? 2 : 3;
-    const int cmp = e->shape_of ? 2 : e->slots ? 1 : 0;
-#define PFR_GROUP_D(D)                                                                                   \
-    case D * 8 + 0: group_step_d(e, w, i0, part, D, 0, 0); return;                                      \
-    case D * 8 + 1: group_step_d(e, w, i0, part, D, 1, 0); return;                                      \
-    case D * 8 + 2: group_step_d(e, w, i0, part, D, 2, 0); return;                                      \
-    case D * 8 + 3: /* hash tables, the chains in slots by shape or state, or as entries */          \
-        switch (cmp) {                                                                                   \
-        case 2: group_step_d(e, w, i0, part, D, 3, 2); return;                                          \
-        case 1: group_step_d(e, w, i0, part, D, 3, 1); return;                                          \
-        default: group_step_d(e, w, i0, part, D, 3, 0); return;                                         \
-        }                                                                                                \
-    case D * 8 + 4: /* the scan (d = 32 never scans: cpu_setup.c) */                                   \
-        switch (cmp) {                                                                                   \
-        case 2: group_step_d(e, w, i0, part, D == 32 ? 16 : D, 4, 2); return;                           \
-        case 1: group_step_d(e, w, i0, part, D == 32 ? 16 : D, 4, 1); return;                           \
-        default: group_step_d(e, w, i0, part, D == 32 ? 16 : D, 4, 0); return;                          \
-        }
-    switch (sim->d * 8 + mode) {
-    PFR_GROUP_D(4)
-    PFR_GROUP_D(8)
-    PFR_GROUP_D(16)
-    PFR_GROUP_D(32)
+    const group_rows rows = sim->own_phi     ? GROUP_OWN_PHI
+                            : !sim->learn_phi ? GROUP_FIXED_PHI
+                            : e->scan         ? GROUP_SCAN
+                            : e->map          ? GROUP_MAPS
+                                              : GROUP_HASH;
+    const group_chains chains = e->shape_of ? GROUP_SHAPES : e->slots ? GROUP_SLOTS : GROUP_ENTRIES;
+    switch (sim->d) {
+    case 4: group_step_rows(e, w, i0, part, 4, rows, chains); return;
+    case 8: group_step_rows(e, w, i0, part, 8, rows, chains); return;
+    case 16: group_step_rows(e, w, i0, part, 16, rows, chains); return;
+    case 32: group_step_rows(e, w, i0, part, 32, rows, chains); return;
     }
-#undef PFR_GROUP_D
 }
 
 #endif
