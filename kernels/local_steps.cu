@@ -29,13 +29,10 @@
  *  warp, d = 32: per agent-step 2 coalesced 128-byte row loads, ~22 shuffles, ~30 other warp
  *    instructions: ~55 warp-instructions, i.e. ~1.7e10 agent-steps/s at full issue; the thread
  *    variant at d = 32 needs ~64 L1 wavefronts per step (~3.6e9), hence the switch at large d.
- * Measured (H200, bench/RESULTS.md 2026-11-26): the L1 model above was wrong about the limit. The
- *  thread kernel at d = 8 ran 5.9e9 agent-steps/s (K = 100) with L2 at 91% of its throughput but
- *  only 423 GB/s: a warp's 32 rows make every access 32 separate L2 requests, and the overlay writes
- *  dominated (8.7 write requests per agent-step, 0.9 reads). Hence the current row kept in
- *  registers, shared-memory slot maps and 16-byte row accesses (pfr_agent_round.h): 6.7e9 at
- *  K = 100, 4.7e9 at K = 10 (from 3.4e9) before the 16-byte accesses. Occupancy: 72 registers a
- *  thread, 44%.
+ * Measured (the H200 profile in bench/RESULTS.md): the L1 model above was wrong about the limit.
+ *  The thread kernel is bound by L2 requests, not bytes: a warp's 32 rows make every access 32
+ *  separate requests, and the overlay writes dominated. Hence the current row kept in registers,
+ *  shared-memory slot maps and 16-byte row accesses (pfr_agent_round.h).
  * Compiled with --fmad=false so the float roundings are those of the CPU engine.
  */
 #include <curand_kernel.h>
@@ -105,13 +102,9 @@ extern "C" pfr_cuda_kernel pfr_cuda_pick_kernel(pfr_cuda_kernel requested, int d
 {
     if (requested != PFR_CUDA_KERNEL_AUTO)
         return requested;
-    /* The thread kernel at every d: since rows move in 16-byte pieces (pfr_row_load/store), its
-     * row accesses cost a quarter of the requests they did, and it beats the warp kernel at d = 16
-     * and 32 as well. Measured on an H100 (bench/RESULTS.md 2026-11-26, N = 1e6, K = 10, cliff
-     * walk): d = 8 thread 7.47e9 / warp 2.50e9, d = 16 4.47e9 / 2.08e9, d = 32 2.34e9 / 1.54e9;
-     * 50x50 grid world N = 1e5, K = 10, d = 32: 1.02e9 / 0.84e9. Before the 16-byte pieces the
-     * warp kernel won from d = 16 on (H200: d = 16 1.80e9 / 2.08e9, d = 32 0.90e9 / 1.54e9).
-     * `bash bench/gpu_check.sh kernels` measures both over N, K and d. */
+    /* The thread kernel at every d: since rows move in 16-byte pieces (pfr_row_load/store) it beats
+     * the warp kernel at d = 16 and 32 as well (DESIGN §6's tuning table; `bash bench/gpu_check.sh
+     * kernels` measures both over N, K and d). */
     (void)d;
     return PFR_CUDA_KERNEL_THREAD;
 }

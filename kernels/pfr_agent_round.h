@@ -103,9 +103,9 @@ typedef struct pfr_agent_state {
 /* dst[0 .. d-1] = src[0 .. d-1], a row or theta moved between global memory and registers, in
  * 16-byte pieces when d is a multiple of 4 and the global side is 16-byte aligned (rows of Phi, of
  * the overlays and of theta are: cudaMalloc'd, d floats apart). Why: the threads of a warp touch 32
- * different rows, so each scalar access is its own L2 request; ncu on an H200 (2026-11-26, cliff
- * walk N = 1e6, K = 100, d = 8) counted 8.7 L2 write requests per agent-step, the 8 scalar stores
- * of the row, with L2 at 91% of its throughput. The same values either way; the host runs the same
+ * different rows, so each scalar access is its own L2 request, and Nsight Compute found the
+ * kernel bound by L2 requests, the row's scalar stores the most of them (bench/RESULTS.md, the
+ * H200 profile). The same values either way; the host runs the same
  * pieces (a struct of four floats for float4), so the CPU tests check this indexing too. */
 #ifdef __CUDA_ARCH__
 typedef float4 pfr_f4;

@@ -211,10 +211,9 @@ static inline __attribute__((always_inline)) void block_d(cpu_engine *e, cpu_thr
         fold_group(e, w, bp, ig, G, part, d);
     }
     /* the rows and their sums copied into bp grouped by bucket (cpu_engine.h's pfr_part_copy): the
-     * folds wrote into the fill part, which stays in L1/L2 block after block (S = 40,000, K = 10:
-     * 1.01x / 1.03x, 1 / 2 threads; S = 48 unchanged). With narrow rows through a call (cpu_merge.c):
-     * the block's loop then compiles as without them (the narrow copy inlined here, even behind a
-     * branch, cost the fold 5%-10% at S = 48, K = 1, where the parts stay wide). */
+     * folds wrote into the fill part, which stays in L1/L2 block after block. With narrow rows through
+     * a call (cpu_merge.c), so that the block's loop compiles as without them (DESIGN §6's tuning
+     * table). */
     if (narrow) {
         pfr_cpu_part_copy_narrow(e, w, bp);
         return;

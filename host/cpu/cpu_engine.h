@@ -31,23 +31,17 @@ typedef struct pfr_x16_layout {
 #define PFR_CPU_WAVE_BUDGET ((size_t)256 << 20) /* bytes for all block parts of a wave */
 #define PFR_CPU_MAX_WAVE 1024
 #define PFR_CONTROL_STEP_CHUNK 16 /* control: steps whose words are drawn together (cpu_control.c) */
+/* Measured choices: DESIGN §6, "Tuning constants" (the figures and their RESULTS entries). */
 #define PFR_CPU_MAP_MAX_S 16384 /* slot maps up to here (16 S bytes a thread); hash tables above, which
-                                 * fit L1: S = 40,000 1.07x / 1.02x (1 / 2 threads), S = 2,500 0.93x,
-                                 * S = 10,000 1.00x (bench/RESULTS.md); the 16-agent step scans slots
-                                 * instead wherever it can (e->scan) */
+                                 * fit L1; the 16-agent step scans slots instead wherever it can */
 #define PFR_CPU_SCAN_MAX_R 32 /* the scan costs a compare per slot and step: up to here */
 #define PFR_ENT_STATE_BITS 24    /* an entry's next state in the low bits of word 1 ... */
 #define PFR_ENT_LEN_ESCAPE 255   /* ... its row's length in the high 8 (this: 255 or more, see rp32) */
 #define PFR_SLOT_WIDTH 4         /* the chains in slots (cpu_slots.c): entries a state's slot holds */
 #define PFR_SLOT_LONG 0xFFFFFFFFu /* word 1 of a long row's slot entries (the row lies after the slots) */
-#define PFR_SLOT_MIN_BYTES (4 << 20) /* slots where the 16-byte entries take more than this (twice this
-                                      * machine's L2): S = 10,000 1.036x / 1.03x, S = 40,000 1.055x /
-                                      * 1.03x; S = 2,500 (2 MB of entries) 0.975x (bench/RESULTS.md) */
-#define PFR_CPU_NARROW_MIN_BYTES (1 << 20) /* narrow part rows where a wave's parts, all wide, take more than
-                                            * this (~L2; N = 4096, K = 10, d = 8): S = 40,000 (2.9 MB) 1.08x
-                                            * / 1.05x (1 / 2 threads); S = 10,000 1.01x; S = 2,500 (2.6 MB)
-                                            * 0.96x / 1.17x, noisy; S = 48 (49 KB) stays wide: 29% of its
-                                            * rows are not floats (bench/RESULTS.md) */
+#define PFR_SLOT_MIN_BYTES (4 << 20) /* slots where the 16-byte entries take more than this (twice L2) */
+#define PFR_CPU_NARROW_MIN_BYTES (1 << 20) /* narrow part rows where a wave's parts, all wide, take more
+                                            * than this (~L2); small S stays wide (few sums are floats) */
 #define PFR_SHAPE_SHARE 8 /* slots by shape where there are at most an eighth as many shapes as rows;
                            * they take the place of the slots by state */
 #define PFR_SHAPE_SHARE_FORCED 2 /* ... half as many where a test asks for them (PFR_CPU_CHAINS_SHAPES) */

@@ -313,9 +313,8 @@ pfr_status pfr_cpu_setup(pfr_sim *sim, pfr_error *err)
     /* slot maps: a byte per state and lane, where that is small (and an overlay has < 255 rows) */
     const int ov = sim->cpu_overlay;
     e->map = e->R < 255 && (((size_t)S <= PFR_CPU_MAP_MAX_S && ov == PFR_CPU_OVERLAY_AUTO) || ov == PFR_CPU_OVERLAY_MAP);
-    /* the 16-agent step scans slots wherever it can, maps or not: at S = 48 1.06x / 1.03x the slot
-     * maps (1 / 2 threads, K = 10), S = 2,500 1.13x, K = 30 1.02x; S = 40,000 1.10x / 1.15x the hash
-     * tables (bench/RESULTS.md); the per-agent step keeps the maps (partial groups, stragglers) */
+    /* the 16-agent step scans slots wherever it can, maps or not (faster than either: DESIGN §6's
+     * tuning table); the per-agent step keeps the maps (partial groups, stragglers) */
     const int can_scan = e->R <= PFR_CPU_SCAN_MAX_R && d <= 16 && (ov == PFR_CPU_OVERLAY_AUTO || ov == PFR_CPU_OVERLAY_SCAN);
     /* the 16-agent step's gathers need every index below 2^31: entries, row pointers, Phi rows, maps */
     if (ok && e->x16 && !sim->cpu_no_gather && sim->env->nnz < INT32_MAX / 4 && (uint64_t)sim->M * (S + 1) < INT32_MAX &&
@@ -331,7 +330,7 @@ pfr_status pfr_cpu_setup(pfr_sim *sim, pfr_error *err)
          * and 3: cpu_x16.c) and the entries outgrow L2 twice (S = 48: the entries stay in L1, and
          * shapes there cost 4%): by shape where rows repeat (the bench grid world at S = 40,000 with
          * 16 types: 640 KB of shape numbers and 24 KB of slots), else by state (20 MB; the entries
-         * 33 MB). cpu_slots.c; figures in bench/RESULTS.md (2026-11-26, seventh session) */
+         * 33 MB). cpu_slots.c; DESIGN §6's tuning table */
         const int ch = sim->cpu_chains;
         const int slot_modes = sim->learn_phi && !sim->own_phi && (can_scan || !e->map);
         const int big = ch == PFR_CPU_CHAINS_AUTO && 16.0 * (double)nnz > (double)PFR_SLOT_MIN_BYTES;
@@ -393,10 +392,8 @@ pfr_status pfr_cpu_setup(pfr_sim *sim, pfr_error *err)
     bucket_bounds(S, e->nb, e->bmul, e->bfirst, &e->bcap);
     e->scan = e->rp32 && can_scan;
     /* d = 32 takes the 16-agent step only where its lookups are gathers (each agent's math then runs
-     * along d: cpu_x16.c) and the tables lie beyond L2 (e->prefetch), where looking up 16 agents at
-     * once and ahead hides the misses: 1.37x the per-agent path at S = 2,500; at S = 48, all in L1,
-     * the gathers cost more than they hide (0.82x), and transposing rows of 32 spills (0.76x).
-     * bench/RESULTS.md 2026-11-26. */
+     * along d) and the tables lie beyond L2 (e->prefetch), where looking up 16 agents at once and
+     * ahead hides the misses; in L1 the gathers cost more than they hide (DESIGN §6's tuning table) */
     if (d == 32 && !(e->rp32 && e->prefetch))
         e->x16 = 0;
     if (kernel != PFR_CPU_KERNEL_AVX512 && !e->rp32) /* (only AVX-512 has a form without gathers) */

@@ -11,7 +11,7 @@
  * and on the 2-core Xeon a random line past the last level it holds (about 16 MB) costs 3.5-5 ns even
  * with 16 misses in flight (bench/mem_latency.c). The 16-byte entries (threshold, next state, reward,
  * the next row's first entry) made the bench grid world's chains 33 MB at S = 40,000 with 16 types;
- * the slots make them 20 MB (bench/RESULTS.md, 2026-11-26 sixth session).
+ * the slots make them 20 MB (DESIGN §6: the chains in the cache; its tuning table).
  *
  * An entry: word 0 its threshold, word 1 the next state (bits 0 .. sbits-1), whether the next
  * state's row is long (bit sbits) and the reward's index in a table of the chains' distinct rewards

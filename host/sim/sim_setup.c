@@ -123,8 +123,8 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
         return pfr_fail(err, PFR_ERR_NO_DEVICE,
                         "backend=cuda: this build has no CUDA engine (built without nvcc); allowed here: cpu or auto");
 #endif
-    /* backend=auto: the CUDA engine when this build has it and a GPU is present (its GPU tests
-     * passed on an H200, bench/RESULTS.md 2026-11-26), else the CPU engine. The config keeps
+    /* backend=auto: the CUDA engine when this build has it and a GPU is present (docs/GPU.md: the
+     * device checks it has passed), else the CPU engine. The config keeps
      * `auto` (config.yaml, checkpoints): a resumed run chooses again on its own machine. */
     const pfr_backend asked = cfg->backend;
     char no_gpu_why[sizeof err->msg] = ""; /* auto on a machine with a driver whose GPU could not be used */
