@@ -21,11 +21,23 @@ static void num(FILE *f, double v, int json)
         fputs("null", f);
 }
 
+/* metrics.csv's columns: every metrics field in order (PFR_METRICS_FIELDS), with the run's
+ * algorithm after agent_steps, and its seed and backend after agent_steps_per_sec, where they have
+ * stood since the file's first version. */
+static const char *csv_after(const char *field)
+{
+    return strcmp(field, "agent_steps") == 0 ? "algorithm" : strcmp(field, "agent_steps_per_sec") == 0 ? "seed,backend" : NULL;
+}
+
 void pfr_cli_metrics_header(FILE *f)
 {
-    fputs("round,agent_steps,algorithm,value_error,td_fixed_point_error,best_rank_d_error,phi_norm,theta_norm,wall_s,"
-          "agent_steps_per_sec,seed,backend,participants,mean_steps,mean_staleness,epsilon,policy_gap\n",
-          f);
+    const char *name;
+    for (size_t i = 0; (name = pfr_metrics_field(i, NULL, NULL)) != NULL; ++i) {
+        fprintf(f, "%s%s", i ? "," : "", name);
+        if (csv_after(name))
+            fprintf(f, ",%s", csv_after(name));
+    }
+    fputc('\n', f);
 }
 
 void pfr_cli_metrics_row(FILE *f, const pfr_sim *sim, size_t i)
@@ -36,18 +48,30 @@ void pfr_cli_metrics_row(FILE *f, const pfr_sim *sim, size_t i)
     if (pfr_sim_metrics_get(sim, i, &m, sizeof m) != PFR_OK || pfr_config_get(cfg, "algorithm", alg, sizeof alg, NULL) != PFR_OK ||
         pfr_config_get(cfg, "seed", seed, sizeof seed, NULL) != PFR_OK)
         return;
-    fprintf(f, "%lld,%llu,%s,", (long long)m.round, (unsigned long long)m.agent_steps, alg);
-    const double v[] = {m.value_error, m.td_fixed_point_error, m.best_rank_d_error, m.phi_norm,
-                        m.theta_norm,  m.wall_s,               m.agent_steps_per_sec};
-    for (size_t k = 0; k < sizeof v / sizeof v[0]; ++k) {
-        num(f, v[k], 0);
-        fputc(',', f);
-    }
-    fprintf(f, "%s,%s", seed, pfr_sim_backend(sim));
-    const double fed[] = {m.participants, m.mean_steps, m.mean_staleness, m.epsilon, m.policy_gap};
-    for (size_t k = 0; k < sizeof fed / sizeof fed[0]; ++k) {
-        fputc(',', f);
-        num(f, fed[k], 0);
+    const char *name, *type;
+    size_t at;
+    for (size_t k = 0; (name = pfr_metrics_field(k, &type, &at)) != NULL; ++k) {
+        const char *p = (const char *)&m + at;
+        if (k)
+            fputc(',', f);
+        if (strcmp(type, "double") == 0) {
+            double v;
+            memcpy(&v, p, sizeof v);
+            num(f, v, 0);
+        } else if (strcmp(type, "int64_t") == 0) {
+            int64_t v;
+            memcpy(&v, p, sizeof v);
+            fprintf(f, "%lld", (long long)v);
+        } else {
+            uint64_t v;
+            memcpy(&v, p, sizeof v);
+            fprintf(f, "%llu", (unsigned long long)v);
+        }
+        const char *extra = csv_after(name);
+        if (extra && strcmp(extra, "algorithm") == 0)
+            fprintf(f, ",%s", alg);
+        else if (extra) /* seed,backend */
+            fprintf(f, ",%s,%s", seed, pfr_sim_backend(sim));
     }
     fputc('\n', f);
 }

@@ -60,8 +60,18 @@ enum {
     T_ACTN = TAG('A', 'C', 'T', 'N'),
     T_END = TAG('E', 'N', 'D', '_'),
 };
-#define HIST_ROW_BYTES (8 * 9)
-#define FEDM_FIELDS 6 /* the pfr_metrics fields after agent_steps_per_sec, in order */
+/* The metrics fields (PFR_METRICS_FIELDS, all 8 bytes) in two sections, as they were appended: HIST
+ * the first nine (round .. agent_steps_per_sec), FEDM the rest. */
+#define PFR_METRICS_OFFSET(type, name, doc) offsetof(pfr_metrics, name),
+static const size_t METRIC_AT[] = {PFR_METRICS_FIELDS(PFR_METRICS_OFFSET)};
+#undef PFR_METRICS_OFFSET
+#define PFR_METRICS_SIZE(type, name, doc) _Static_assert(sizeof(type) == 8, #name " is not 8 bytes");
+PFR_METRICS_FIELDS(PFR_METRICS_SIZE)
+#undef PFR_METRICS_SIZE
+#define METRIC_FIELDS (sizeof METRIC_AT / sizeof METRIC_AT[0])
+#define HIST_FIELDS 9
+#define FEDM_FIELDS (METRIC_FIELDS - HIST_FIELDS)
+#define HIST_ROW_BYTES (8 * HIST_FIELDS)
 
 /* Keys a resume may change: none of them changes the numbers a run computes. */
 static const char *const RUNTIME_KEYS[] = {"rounds",      "threads",    "backend",    "eval_every", "checkpoint_every",
@@ -182,29 +192,14 @@ pfr_status pfr_sim_save(pfr_sim *sim, const char *path, pfr_error *err)
     if (sim->own_phi)
         put_section(&w, T_APHI, sim->agent_phi, sizeof(float) * N * S * d);
     section(&w, T_HIST, (uint64_t)sim->nhist * HIST_ROW_BYTES);
-    for (size_t i = 0; i < sim->nhist; ++i) {
-        const pfr_metrics *m = &sim->hist[i];
-        put_u64(&w, (uint64_t)m->round);
-        put_u64(&w, m->agent_steps);
-        put_f64(&w, m->value_error);
-        put_f64(&w, m->td_fixed_point_error);
-        put_f64(&w, m->best_rank_d_error);
-        put_f64(&w, m->phi_norm);
-        put_f64(&w, m->theta_norm);
-        put_f64(&w, m->wall_s);
-        put_f64(&w, m->agent_steps_per_sec);
-    }
+    for (size_t i = 0; i < sim->nhist; ++i)
+        for (size_t k = 0; k < HIST_FIELDS; ++k)
+            put(&w, (const char *)&sim->hist[i] + METRIC_AT[k], 8);
     put_section(&w, T_HTYPE, sim->hist_type, sizeof(double) * sim->nhist * M);
     section(&w, T_FEDM, (uint64_t)sim->nhist * 8 * FEDM_FIELDS + 64);
-    for (size_t i = 0; i < sim->nhist; ++i) {
-        const pfr_metrics *m = &sim->hist[i];
-        put_f64(&w, m->participants);
-        put_f64(&w, m->mean_steps);
-        put_f64(&w, m->mean_staleness);
-        put_f64(&w, m->epsilon);
-        put_f64(&w, m->policy_gap);
-        put_f64(&w, m->policy_agents);
-    }
+    for (size_t i = 0; i < sim->nhist; ++i)
+        for (size_t k = HIST_FIELDS; k < METRIC_FIELDS; ++k)
+            put(&w, (const char *)&sim->hist[i] + METRIC_AT[k], 8);
     put_u64(&w, sim->since_eval.participants);
     put_u64(&w, sim->since_eval.steps);
     put_u64(&w, sim->since_eval.age_sum);
@@ -374,18 +369,10 @@ static pfr_status restore_federation(pfr_sim *sim, const restore_ctx *c, reader 
         if (t == T_FEDM) {
             if (len != c->nhist * 8 * FEDM_FIELDS + 64)
                 return bad(r, "section FEDM of the wrong size");
-            for (size_t i = 0; i < c->nhist; ++i) {
-                double f[FEDM_FIELDS];
-                if (!get(r, f, sizeof f))
-                    return bad(r, "truncated");
-                pfr_metrics *m = &sim->hist[i];
-                m->participants = f[0];
-                m->mean_steps = f[1];
-                m->mean_staleness = f[2];
-                m->epsilon = f[3];
-                m->policy_gap = f[4];
-                m->policy_agents = f[5];
-            }
+            for (size_t i = 0; i < c->nhist; ++i)
+                for (size_t k = HIST_FIELDS; k < METRIC_FIELDS; ++k)
+                    if (!get(r, (char *)&sim->hist[i] + METRIC_AT[k], 8))
+                        return bad(r, "truncated");
             uint64_t u[8];
             if (!get(r, u, 64))
                 return bad(r, "truncated");
@@ -455,22 +442,10 @@ static pfr_status restore(pfr_sim *sim, void *p, pfr_error *err)
     uint64_t len;
     if (!section_head(r, &t, &len) || t != T_HIST || len != c->nhist * HIST_ROW_BYTES)
         return bad(r, "section HIST missing or of the wrong size");
-    for (size_t i = 0; i < c->nhist; ++i) {
-        pfr_metrics *m = &sim->hist[i];
-        uint64_t u[2];
-        double f[7];
-        if (!get(r, u, 16) || !get(r, f, 56))
-            return bad(r, "truncated");
-        m->round = (int64_t)u[0];
-        m->agent_steps = u[1];
-        m->value_error = f[0];
-        m->td_fixed_point_error = f[1];
-        m->best_rank_d_error = f[2];
-        m->phi_norm = f[3];
-        m->theta_norm = f[4];
-        m->wall_s = f[5];
-        m->agent_steps_per_sec = f[6];
-    }
+    for (size_t i = 0; i < c->nhist; ++i)
+        for (size_t k = 0; k < HIST_FIELDS; ++k)
+            if (!get(r, (char *)&sim->hist[i] + METRIC_AT[k], 8))
+                return bad(r, "truncated");
     if ((st = expect(r, T_HTYPE, "HTYP", sim->hist_type, sizeof(double) * c->nhist * M)) != PFR_OK)
         return st;
     if ((st = restore_federation(sim, c, r)) != PFR_OK)

@@ -167,6 +167,24 @@ pfr_status pfr_sim_get_chain(const pfr_sim *csim, int type, double *P, double *R
     return PFR_OK;
 }
 
+#define PFR_METRICS_ROW(type, name, doc) {#name, #type, offsetof(pfr_metrics, name)},
+static const struct {
+    const char *name, *type;
+    size_t offset;
+} METRICS_FIELDS[] = {PFR_METRICS_FIELDS(PFR_METRICS_ROW)};
+#undef PFR_METRICS_ROW
+
+const char *pfr_metrics_field(size_t i, const char **type, size_t *offset)
+{
+    if (i >= sizeof METRICS_FIELDS / sizeof METRICS_FIELDS[0])
+        return NULL;
+    if (type)
+        *type = METRICS_FIELDS[i].type;
+    if (offset)
+        *offset = METRICS_FIELDS[i].offset;
+    return METRICS_FIELDS[i].name;
+}
+
 size_t pfr_sim_metrics_count(const pfr_sim *sim) { return sim ? sim->nhist : 0; }
 
 pfr_status pfr_sim_metrics_get(const pfr_sim *sim, size_t i, pfr_metrics *out, size_t size)

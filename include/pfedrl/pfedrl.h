@@ -177,29 +177,41 @@ typedef struct pfr_sim pfr_sim;
  * Versioned by size: new fields are only ever appended. The calls that fill one take the caller's
  * sizeof and fill that much (at most the library's own size); `size` says how many bytes hold
  * values, so a field at an offset at or past it was not written by this library. */
+/* The metrics of one evaluation: pfr_metrics' fields in order, one row each, X(type, name, doc).
+ * The struct is versioned by size (its `size` first): fields are only ever appended, so a caller
+ * built with a shorter list gets the fields it knows. metrics.csv has a column for each, the
+ * checkpoint keeps them all, and pfr_metrics_field names them for other languages. */
+#define PFR_METRICS_FIELDS(X)                                                                         \
+    X(int64_t, round, "rounds completed")                                                             \
+    X(uint64_t, agent_steps, "local TD steps taken by all agents so far")                             \
+    X(double, value_error, "mean_i ||Phi theta_i - V_m(i)||^2_mu / ||V_m(i)||^2_mu")                  \
+    X(double, td_fixed_point_error, "the same, for the TD fixed point theta*_m(Phi) of the current Phi") \
+    X(double, best_rank_d_error, "the best error a shared rank-d Phi with personal theta could reach") \
+    X(double, phi_norm, "Frobenius norm of Phi (local_rep: mean over agents)")                        \
+    X(double, theta_norm, "mean over agents of ||theta_i||")                                          \
+    X(double, wall_s, "seconds spent in pfr_sim_run so far (evaluations included)")                   \
+    X(double, agent_steps_per_sec, "local steps per second of round time (evaluations excluded), "    \
+      "not counting the handle's first round (one-time costs) unless it is the only one")             \
+    /* federation: means over the rounds since the previous evaluation (NaN at round 0) */            \
+    X(double, participants, "agents that took part in a round")                                       \
+    X(double, mean_steps, "local steps a participant completed (K unless it straggled)")              \
+    X(double, mean_staleness, "age in rounds of the Phi a participant started from (0: fresh)")       \
+    X(double, epsilon, "privacy spent so far at federation.delta (NaN: no private aggregation)")      \
+    /* control: value_error is then the relative error of Q_i against Q* */                          \
+    X(double, policy_gap, "mean over the sampled agents of (V* - V^greedy_i) / |V*| (NaN: no control)") \
+    X(double, policy_agents, "how many agents policy_gap samples (0: no control)")
+
+#define PFR_METRICS_MEMBER(type, name, doc) type name;
 typedef struct pfr_metrics {
-    size_t size;                /* bytes filled by the library */
-    int64_t round;              /* rounds completed */
-    uint64_t agent_steps;       /* local TD steps taken by all agents so far */
-    double value_error;         /* mean_i ||Phi theta_i - V_m(i)||^2_mu / ||V_m(i)||^2_mu */
-    double td_fixed_point_error;/* same, for the TD fixed point theta*_m(Phi) of the current Phi */
-    double best_rank_d_error;   /* best error a shared rank-d Phi with personal theta could reach */
-    double phi_norm;            /* Frobenius norm of Phi (local_rep: mean over agents) */
-    double theta_norm;          /* mean over agents of ||theta_i|| */
-    double wall_s;              /* seconds spent in pfr_sim_run so far (evaluations included) */
-    double agent_steps_per_sec; /* local steps per second of round time (evaluations excluded), not
-                                 * counting the handle's first round (one-time costs: kernels loaded,
-                                 * graph captured, work space touched) unless it is the only one */
-    /* Federation (appended: a caller built with the shorter struct gets the fields above): means over
-     * the rounds since the previous evaluation (NaN at round 0) */
-    double participants;        /* agents that took part in a round */
-    double mean_steps;          /* local steps a participant completed (K unless it straggled) */
-    double mean_staleness;      /* age in rounds of the Phi a participant started from (0: fresh) */
-    double epsilon;             /* privacy spent so far at federation.delta (NaN: no private aggregation) */
-    /* Control (appended): value_error is then the relative error of Q_i against Q* */
-    double policy_gap;          /* mean over the sampled agents of (V* - V^greedy_i) / |V*|, uniform start (NaN: no control) */
-    double policy_agents;       /* how many agents policy_gap samples (0: no control) */
+    size_t size; /* bytes filled by the library */
+    PFR_METRICS_FIELDS(PFR_METRICS_MEMBER)
 } pfr_metrics;
+#undef PFR_METRICS_MEMBER
+
+/* pfr_metrics' i-th field after `size` (PFR_METRICS_FIELDS): its name, and into *type its C type
+ * ("int64_t", "uint64_t" or "double") and into *offset its byte offset (either may be NULL); NULL
+ * past the last field. */
+const char *pfr_metrics_field(size_t i, const char **type, size_t *offset);
 
 /* Called after every evaluation and, with metrics == NULL, after every round (progress). */
 typedef void (*pfr_progress_fn)(void *user, const pfr_sim *sim, int64_t round, const pfr_metrics *metrics);

@@ -17,7 +17,8 @@ LIBRARY_ENV = "PFEDRL_LIBRARY"
 
 
 class Metrics(ctypes.Structure):
-    """struct pfr_metrics (versioned by size: fields are only ever appended)."""
+    """struct pfr_metrics (versioned by size: fields are only ever appended). The C list is
+    PFR_METRICS_FIELDS; a test checks this copy against the library's pfr_metrics_field."""
 
     _fields_ = [
         ("size", ctypes.c_size_t),
@@ -88,6 +89,7 @@ _ERR = ctypes.POINTER(Error)
 _SIGNATURES = {
     "pfr_status_string": (_c.c_char_p, [_S]),
     "pfr_version": (_c.c_char_p, []),
+    "pfr_metrics_field": (_c.c_char_p, [_c.c_size_t, _c.POINTER(_c.c_char_p), _c.POINTER(_c.c_size_t)]),
     "pfr_config_create": (_S, [_c.POINTER(_P), _ERR]),
     "pfr_config_destroy": (None, [_P]),
     "pfr_config_set": (_S, [_P, _c.c_char_p, _c.c_char_p, _ERR]),

@@ -43,6 +43,25 @@ def test_same_bits_as_the_command_line(cli: str, cliffwalk: str, tmp_path: Path)
     assert summary["federation"]["epsilon"] is None and np.isnan(fed["epsilon"])
 
 
+def test_metrics_struct_is_the_librarys_list() -> None:
+    # pfedrl's Metrics is a copy of the C list (PFR_METRICS_FIELDS): the same names, types, offsets
+    import ctypes
+
+    from pfedrl._lib import Metrics, lib
+
+    c_types = {"int64_t": ctypes.c_int64, "uint64_t": ctypes.c_uint64, "double": ctypes.c_double}
+    fields, i = [], 0
+    while True:
+        ty, at = ctypes.c_char_p(), ctypes.c_size_t()
+        name = lib.pfr_metrics_field(i, ctypes.byref(ty), ctypes.byref(at))
+        if name is None:
+            break
+        fields.append((name.decode(), c_types[ty.value.decode()], at.value))
+        i += 1
+    ours = [(n, t, getattr(Metrics, n).offset) for n, t in Metrics._fields_ if n != "size"]
+    assert ours == fields
+
+
 def test_cpu_kernel_asked_for_runs_with_the_same_bits(cliffwalk: str) -> None:
     runs = {}
     for kernel in ("scalar", "per_agent", "auto"):
