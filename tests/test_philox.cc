@@ -151,3 +151,65 @@ TEST(TdStep, FixedFeaturesLeavePhiAlone)
 }
 
 } // namespace
+
+// The CPU engine's Philox for 16 agents at once (cpu/cpu_philox.c, cpu/cpu_x16.c), each variant
+// checked directly against pfr_stream_words at the edges of the counter: groups (i0 a multiple of
+// 16, as the engine's groups are) that end at 2^31, 2^32 and 2^63 or start there, steps across
+// 2^32 and the last one. (Declared here: cpu_engine.h is C11 with atomics, not for a C++ test.)
+extern "C" {
+void pfr_cpu_philox16_scalar(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w0, uint32_t *w1);
+void pfr_cpu_philox16x4_scalar(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w);
+#if defined(__x86_64__) && defined(__GNUC__)
+void pfr_cpu_philox16_avx2(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w0, uint32_t *w1);
+void pfr_cpu_philox16_avx512(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w0, uint32_t *w1);
+void pfr_cpu_philox16x4_avx512(uint64_t seed, int64_t i0, uint64_t t, uint32_t *w);
+#endif
+}
+
+namespace {
+
+using philox16_fn = void (*)(uint64_t, int64_t, uint64_t, uint32_t *, uint32_t *);
+using philox16x4_fn = void (*)(uint64_t, int64_t, uint64_t, uint32_t *);
+
+void check_variant(const char *name, philox16_fn two, philox16x4_fn four)
+{
+    SCOPED_TRACE(name);
+    const int64_t ids[] = {0, 16, (1ll << 31) - 16, 1ll << 31, (1ll << 32) - 16, 1ll << 32, (1ll << 40) + 48,
+                           INT64_MAX - 15};
+    const uint64_t steps[] = {0, 1, 0xFFFFFFFFull, 0x100000000ull, 0x123456789abcull, UINT64_MAX};
+    const uint64_t seeds[] = {0, 7, 0xFFFFFFFFFFFFFFFFull};
+    for (uint64_t seed : seeds)
+        for (int64_t i0 : ids)
+            for (uint64_t t : steps) {
+                uint32_t w0[16], w1[16], w4[64];
+                if (two)
+                    two(seed, i0, t, w0, w1);
+                if (four)
+                    four(seed, i0, t, w4);
+                for (int g = 0; g < 16; ++g) {
+                    const pfr_words x = pfr_stream_words(seed, (uint64_t)(i0 + g), t);
+                    if (two) {
+                        ASSERT_EQ(w0[g], x.w[PFR_WORD_TRANSITION]) << "i0 " << i0 << " t " << t << " lane " << g;
+                        ASSERT_EQ(w1[g], x.w[PFR_WORD_PARTICIPATION]) << "i0 " << i0 << " t " << t << " lane " << g;
+                    }
+                    for (int q = 0; four && q < 4; ++q)
+                        ASSERT_EQ(w4[q * 16 + g], x.w[q]) << "i0 " << i0 << " t " << t << " lane " << g << " word " << q;
+                }
+            }
+}
+
+TEST(Philox, EverySixteenAgentVariantGivesTheStreamWords)
+{
+    check_variant("scalar", pfr_cpu_philox16_scalar, pfr_cpu_philox16x4_scalar);
+#if defined(__x86_64__) && defined(__GNUC__)
+    int ran = 1;
+    if (__builtin_cpu_supports("avx2"))
+        check_variant("avx2", pfr_cpu_philox16_avx2, nullptr), ++ran;
+    if (__builtin_cpu_supports("avx512f"))
+        check_variant("avx512", pfr_cpu_philox16_avx512, pfr_cpu_philox16x4_avx512), ++ran;
+    if (ran < 3)
+        GTEST_SKIP() << "checked " << ran << " of 3 variants: this CPU lacks " << (ran == 1 ? "AVX2" : "AVX-512F");
+#endif
+}
+
+} // namespace
