@@ -1,7 +1,8 @@
 /*
- * env.c — environment families (DESIGN §2). Each family turns a few parameters into M Markov
- * chains (a fixed policy followed in an MDP), stored as CSR with integer sampling thresholds. The
- * grid families are in env_grid.c, the builder in env_build.c.
+ * env.c — environment families (DESIGN §2), one table (FAMILIES) of their defaults, actions,
+ * builders and sizes. Each family turns a few parameters into M Markov chains (a fixed policy
+ * followed in an MDP), stored as CSR with integer sampling thresholds. The grid families are in
+ * env_grid.c, the file family in env_file.c, the builder in env_build.c.
  * Types are generated from env.seed alone, so the problem does not change with the run seed or N.
  */
 #include <math.h>
@@ -34,7 +35,7 @@ static void garnet_row(pfr_env_rng *rng, int S, int nb, int *nx, double *p)
 
 static pfr_status build_garnet(const pfr_env_config *c, int M, int mdp, pfr_env *env, pfr_error *err)
 {
-    const int S = c->states ? c->states : 50, A = c->actions, nb = c->branching;
+    const int S = pfr_env_states(c), A = c->actions, nb = c->branching;
     const double pa = mdp ? 1.0 : 1.0 / A; /* the chain follows the uniform policy; an MDP has a row per action */
     if (S < 2)
         return pfr_fail(err, PFR_ERR_CONFIG, "env.states=%d: garnet needs at least 2 states", S);
@@ -89,7 +90,7 @@ static pfr_status build_garnet(const pfr_env_config *c, int M, int mdp, pfr_env 
  * (reward 1 on the right exit, 0 elsewhere). */
 static pfr_status build_randomwalk(const pfr_env_config *c, int M, int mdp, pfr_env *env, pfr_error *err)
 {
-    const int n = c->states ? c->states : 5, A = mdp ? 2 : 1;
+    const int n = pfr_env_states(c), A = mdp ? 2 : 1;
     if (n < 2)
         return pfr_fail(err, PFR_ERR_CONFIG, "env.states=%d: randomwalk needs at least 2 states", n);
     const int centre = n / 2;
@@ -115,7 +116,64 @@ static pfr_status build_randomwalk(const pfr_env_config *c, int M, int mdp, pfr_
     return pfr_builder_finish(&b, env) == PFR_OK ? PFR_OK : pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory");
 }
 
-int pfr_env_default_types(pfr_env_kind k) { return k == PFR_ENV_RANDOMWALK ? 1 : 4; }
+/* base and perturbation rows per action, at most S a row; the base MDP besides */
+static double garnet_entries(const pfr_env_config *c, double M, double S, double *extra)
+{
+    const double per_row = 2.0 * c->actions * c->branching;
+    *extra = 8.0 * S * c->actions * (c->branching + 1.0) + 4.0 * S * c->actions * c->branching;
+    return M * S * (per_row < S ? per_row : S);
+}
+
+static double randomwalk_entries(const pfr_env_config *c, double M, double S, double *extra)
+{
+    (void)c;
+    *extra = 0.0;
+    return 2.0 * M * S;
+}
+
+static pfr_status build_file(const pfr_env_config *c, int M, int mdp, pfr_env *env, pfr_error *err)
+{
+    (void)M; /* the files say */
+    return pfr_build_file(c, mdp, env, err);
+}
+
+/* The families, in pfr_env_kind's order (DESIGN §2). */
+static const pfr_env_family FAMILIES[] = {
+    /* kind               types  W   H  states actions builder                entries */
+    {PFR_ENV_CLIFFWALK,   4,     12, 4, 0,     4,      pfr_build_cliffwalk, pfr_cliffwalk_entries},
+    {PFR_ENV_GRIDWORLD,   4,     10, 10, 0,    4,      pfr_build_gridworld, pfr_gridworld_entries},
+    {PFR_ENV_GARNET,      4,     0,  0, 50,    0,      build_garnet,        garnet_entries},
+    {PFR_ENV_RANDOMWALK,  1,     0,  0, 5,     2,      build_randomwalk,    randomwalk_entries},
+    {PFR_ENV_FILE,        4,     0,  0, 0,     0,      build_file,          NULL},
+};
+_Static_assert(sizeof FAMILIES / sizeof FAMILIES[0] == PFR_ENV_FILE + 1, "a row for every env.kind");
+
+const pfr_env_family *pfr_env_family_of(pfr_env_kind kind)
+{
+    for (size_t i = 0; i < sizeof FAMILIES / sizeof FAMILIES[0]; ++i)
+        if (FAMILIES[i].kind == kind)
+            return &FAMILIES[i];
+    return NULL;
+}
+
+void pfr_env_grid_size(const pfr_env_config *c, int *W, int *H)
+{
+    const pfr_env_family *f = pfr_env_family_of(c->kind);
+    *W = c->width ? c->width : f ? f->width : 0;
+    *H = c->height ? c->height : f ? f->height : 0;
+}
+
+int pfr_env_states(const pfr_env_config *c)
+{
+    const pfr_env_family *f = pfr_env_family_of(c->kind);
+    return c->states ? c->states : f ? f->states : 0;
+}
+
+int pfr_env_default_types(pfr_env_kind k)
+{
+    const pfr_env_family *f = pfr_env_family_of(k);
+    return f ? f->types : 4;
+}
 
 static pfr_status estimate(const pfr_env_config *c, int mdp, pfr_env_size *z, pfr_error *err);
 
@@ -127,7 +185,8 @@ pfr_status pfr_env_estimate_mdp(const pfr_env_config *c, pfr_env_size *z, pfr_er
     pfr_status st = estimate(c, 1, z, err);
     if (st != PFR_OK || c->kind == PFR_ENV_FILE)
         return st;
-    const double A = c->kind == PFR_ENV_GARNET ? c->actions : c->kind == PFR_ENV_RANDOMWALK ? 2.0 : 4.0;
+    const pfr_env_family *f = pfr_env_family_of(c->kind);
+    const double A = f->actions ? f->actions : c->actions;
     z->S = (int)(z->S * A < 2147483647.0 ? z->S * A : 2147483647.0);
     z->bytes += (A - 1.0) * z->nnz * PFR_BUILD_ENTRY_BYTES;
     z->nnz *= A;
@@ -137,45 +196,27 @@ pfr_status pfr_env_estimate_mdp(const pfr_env_config *c, pfr_env_size *z, pfr_er
 static pfr_status estimate(const pfr_env_config *c, int mdp, pfr_env_size *z, pfr_error *err)
 {
     memset(z, 0, sizeof *z);
-    const double M = c->types ? c->types : pfr_env_default_types(c->kind);
-    double S = 0, nnz = 0, extra = 0;
-    switch (c->kind) {
-    case PFR_ENV_CLIFFWALK:
-        S = (double)(c->width ? c->width : 12) * (c->height ? c->height : 4);
-        nnz = M * S * 5.0; /* four moves and the restart */
-        break;
-    case PFR_ENV_GRIDWORLD: {
-        S = (double)(c->width ? c->width : 10) * (c->height ? c->height : 10);
-        const double restart = c->starts > 0 ? (c->starts < S ? c->starts : S) : S; /* a goal row's entries */
-        nnz = M * (S * 5.0 + c->goals * restart);                  /* four moves and staying; goal rows */
-        extra = 23.0 * S;                                           /* the layout of a type */
-        break;
-    }
-    case PFR_ENV_GARNET: {
-        S = c->states ? c->states : 50;
-        const double per_row = 2.0 * c->actions * c->branching; /* base and perturbation per action */
-        nnz = M * S * (per_row < S ? per_row : S);
-        extra = 8.0 * S * c->actions * (c->branching + 1.0) + 4.0 * S * c->actions * c->branching; /* base MDP */
-        break;
-    }
-    case PFR_ENV_RANDOMWALK:
-        S = c->states ? c->states : 5;
-        nnz = 2.0 * M * S;
-        break;
-    case PFR_ENV_FILE:
+    const pfr_env_family *f = pfr_env_family_of(c->kind);
+    if (!f)
+        return pfr_fail(err, PFR_ERR_CONFIG, "env.kind: unknown family");
+    if (!f->entries)
         return pfr_env_file_estimate(c, mdp, z, err);
-    }
+    const double M = c->types ? c->types : f->types;
+    int W, H;
+    pfr_env_grid_size(c, &W, &H);
+    const double S = f->width ? (double)W * H : pfr_env_states(c);
+    double extra = 0.0;
+    const double nnz = f->entries(c, M, S, &extra);
     z->M = (int)M;
     z->S = S < 2147483647.0 ? (int)S : 2147483647;
     z->nnz = nnz;
-    if (c->kind == PFR_ENV_GARNET)
+    if (f->width) /* the keys that set the size, for the memory plan's messages */
+        snprintf(z->keys, sizeof z->keys, "env.width=%d, env.height=%d, env.types=%d", W, H, z->M);
+    else if (!f->actions)
         snprintf(z->keys, sizeof z->keys, "env.states=%d, env.actions=%d, env.branching=%d, env.types=%d", z->S,
                  c->actions, c->branching, z->M);
-    else if (c->kind == PFR_ENV_RANDOMWALK)
-        snprintf(z->keys, sizeof z->keys, "env.states=%d, env.types=%d", z->S, z->M);
     else
-        snprintf(z->keys, sizeof z->keys, "env.width=%d, env.height=%d, env.types=%d", c->width ? c->width : (c->kind == PFR_ENV_CLIFFWALK ? 12 : 10),
-                 c->height ? c->height : (c->kind == PFR_ENV_CLIFFWALK ? 4 : 10), z->M);
+        snprintf(z->keys, sizeof z->keys, "env.states=%d, env.types=%d", z->S, z->M);
     z->bytes = extra + nnz * PFR_BUILD_ENTRY_BYTES + 8.0 * M * (S + 1) + 24.0 * S;
     return PFR_OK;
 }
@@ -183,19 +224,13 @@ static pfr_status estimate(const pfr_env_config *c, int mdp, pfr_env_size *z, pf
 static pfr_status env_create(const pfr_env_config *cfg, int mdp, pfr_env **out, pfr_error *err)
 {
     *out = NULL;
+    const pfr_env_family *f = pfr_env_family_of(cfg->kind);
+    if (!f)
+        return pfr_fail(err, PFR_ERR_CONFIG, "env.kind: unknown family");
     pfr_env *env = calloc(1, sizeof *env);
     if (!env)
         return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory");
-    int M = cfg->types ? cfg->types : pfr_env_default_types(cfg->kind);
-    pfr_status st;
-    switch (cfg->kind) {
-    case PFR_ENV_CLIFFWALK: st = pfr_build_cliffwalk(cfg, M, mdp, env, err); break;
-    case PFR_ENV_GRIDWORLD: st = pfr_build_gridworld(cfg, M, mdp, env, err); break;
-    case PFR_ENV_GARNET: st = build_garnet(cfg, M, mdp, env, err); break;
-    case PFR_ENV_RANDOMWALK: st = build_randomwalk(cfg, M, mdp, env, err); break;
-    case PFR_ENV_FILE: st = pfr_build_file(cfg, mdp, env, err); break;
-    default: st = pfr_fail(err, PFR_ERR_CONFIG, "env.kind: unknown family"); break;
-    }
+    const pfr_status st = f->build(cfg, cfg->types ? cfg->types : f->types, mdp, env, err);
     if (st != PFR_OK) {
         pfr_env_destroy(env);
         return st;

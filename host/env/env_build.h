@@ -45,9 +45,30 @@ pfr_status pfr_builder_finish(pfr_builder *b, pfr_env *env);
 /* Type m's position among M, in [0, 1] (0 when M = 1): what per-type parameters interpolate by. */
 static inline double pfr_type_frac(int m, int M) { return M > 1 ? (double)m / (M - 1) : 0.0; }
 
-/* The grid families (env_grid.c); mdp: every action's row (4 moves) instead of the policy's chain. */
+/* An environment family, one row of env.c's table (FAMILIES): its defaults where the config leaves a
+ * size 0, its MDPs' actions a state, its builder (mdp: every action's row instead of the policy's
+ * chain), and what building M types of S states stores at most (transitions; *extra: the bytes
+ * the builder needs besides). A new family is a row, a builder and its `entries`; its name goes
+ * into config.c's ENV_KINDS and its keys into FAMILY_KEYS. */
+typedef struct pfr_env_family {
+    pfr_env_kind kind;
+    int types;         /* env.types = 0 */
+    int width, height; /* grids: env.width, env.height = 0 (0 for the others) */
+    int states;        /* env.states = 0 (garnet, randomwalk; 0 for the others) */
+    int actions;       /* its MDPs' actions a state; 0: env.actions says */
+    pfr_status (*build)(const pfr_env_config *c, int M, int mdp, pfr_env *env, pfr_error *err);
+    double (*entries)(const pfr_env_config *c, double M, double S, double *extra); /* NULL: the file's */
+} pfr_env_family;
+const pfr_env_family *pfr_env_family_of(pfr_env_kind kind);
+/* A grid's width and height, and a family's number of states, with the family's defaults. */
+void pfr_env_grid_size(const pfr_env_config *c, int *W, int *H);
+int pfr_env_states(const pfr_env_config *c);
+
+/* The grid families (env_grid.c). */
 pfr_status pfr_build_cliffwalk(const pfr_env_config *c, int M, int mdp, pfr_env *env, pfr_error *err);
 pfr_status pfr_build_gridworld(const pfr_env_config *c, int M, int mdp, pfr_env *env, pfr_error *err);
+double pfr_cliffwalk_entries(const pfr_env_config *c, double M, double S, double *extra);
+double pfr_gridworld_entries(const pfr_env_config *c, double M, double S, double *extra);
 
 /* env.kind=file (env_file.c): the chains of P and R .npy files (dense), or of a folder of sparse rows
  * as `pfedrl export` writes it (env.dir); what building them takes, from the files' headers. */

@@ -44,9 +44,18 @@ static void action_probs(int mdp, int act, int greedy, double epsilon, double pa
         pa[a] = mdp ? (a == act ? 1.0 : 0.0) : epsilon / 4.0 + (a == greedy ? 1.0 - epsilon : 0.0);
 }
 
+/* four moves and the restart a row */
+double pfr_cliffwalk_entries(const pfr_env_config *c, double M, double S, double *extra)
+{
+    (void)c;
+    *extra = 0.0;
+    return M * S * 5.0;
+}
+
 pfr_status pfr_build_cliffwalk(const pfr_env_config *c, int M, int mdp, pfr_env *env, pfr_error *err)
 {
-    const int W = c->width ? c->width : 12, H = c->height ? c->height : 4;
+    int W, H;
+    pfr_env_grid_size(c, &W, &H);
     if (W < 3 || H < 2)
         return pfr_fail(err, PFR_ERR_CONFIG, "env.width=%d, env.height=%d: cliffwalk needs width >= 3 and height >= 2", W, H);
     const int S = W * H, start = 0, goal = W - 1, A = mdp ? 4 : 1;
@@ -254,9 +263,18 @@ static pfr_status grid_layout(const pfr_env_config *c, int W, int H, int m, uint
 
 static const char *const DIR_NAME[4] = {"north", "east", "south", "west"};
 
+/* four moves and staying a row, and each goal's row of restart cells; the layout of a type besides */
+double pfr_gridworld_entries(const pfr_env_config *c, double M, double S, double *extra)
+{
+    const double restart = c->starts > 0 ? (c->starts < S ? c->starts : S) : S; /* a goal row's entries */
+    *extra = 23.0 * S;
+    return M * (S * 5.0 + c->goals * restart);
+}
+
 pfr_status pfr_build_gridworld(const pfr_env_config *c, int M, int mdp, pfr_env *env, pfr_error *err)
 {
-    const int W = c->width ? c->width : 10, H = c->height ? c->height : 10;
+    int W, H;
+    pfr_env_grid_size(c, &W, &H);
     if ((long)W * H < 2 || (long)W * H > 1000000)
         return pfr_fail(err, PFR_ERR_CONFIG, "env.width=%d, env.height=%d: gridworld needs between 2 and 1000000 cells", W, H);
     const int S = W * H;
