@@ -591,6 +591,19 @@ void pfr_config_resolve(pfr_config *c)
 }
 
 /* The federation keys together (federation.c reads them): what combines and what the algorithm allows. */
+/* The algorithms whose traits pass `want` (avg_phi && learn_phi, ...), "a, b, c", for messages. */
+static const char *algorithms_where(int (*want)(pfr_alg_traits), char *buf, size_t n)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int a = 0; ALGORITHMS[a] && used < n; ++a)
+        if (want(pfr_algorithm_traits((pfr_algorithm)a)))
+            used += (size_t)snprintf(buf + used, n - used, "%s%s", used ? ", " : "", ALGORITHMS[a]);
+    return buf;
+}
+static int shares_learned_phi(pfr_alg_traits t) { return t.avg_phi && t.learn_phi; }
+static int shares_phi_alone(pfr_alg_traits t) { return t.avg_phi && t.learn_phi && !t.avg_theta; }
+
 static pfr_status check_federation(const pfr_config *c, pfr_error *err)
 {
     const pfr_federation_config *f = &c->federation;
@@ -609,20 +622,21 @@ static pfr_status check_federation(const pfr_config *c, pfr_error *err)
                         "federation.delay (%d) and federation.max_delay (%d) both set; allowed: a fixed delay or a "
                         "drawn one, not both",
                         f->delay, f->max_delay);
-    const int shared_phi = tr.avg_phi && tr.learn_phi;
+    const int shared_phi = shares_learned_phi(tr);
+    char with[160];
     if ((f->delay > 0 || f->max_delay > 0 || f->stale_decay < 1.0) && !shared_phi)
         return pfr_fail(err, PFR_ERR_CONFIG,
                         "federation.delay/max_delay/stale_decay: algorithm %s averages no learned representation; "
-                        "allowed with pfedtd_rep, fedavg_rep, fedtd_tabular",
-                        alg);
+                        "allowed with %s",
+                        alg, algorithms_where(shares_learned_phi, with, sizeof with));
     if (f->stale_decay < 1.0 && f->delay == 0 && f->max_delay == 0)
         return pfr_fail(err, PFR_ERR_CONFIG, "federation.stale_decay = %g without a delay (federation.delay or "
                         "federation.max_delay) changes nothing; set a delay or leave it at 1", f->stale_decay);
     if ((f->clip > 0.0 || f->noise_multiplier > 0.0) && !shared_phi)
         return pfr_fail(err, PFR_ERR_CONFIG,
                         "federation.clip/noise_multiplier: algorithm %s averages no learned representation; "
-                        "allowed with pfedtd_rep, fedavg_rep, fedtd_tabular",
-                        alg);
+                        "allowed with %s",
+                        alg, algorithms_where(shares_learned_phi, with, sizeof with));
     if (f->noise_multiplier > 0.0 && f->clip <= 0.0)
         return pfr_fail(err, PFR_ERR_CONFIG,
                         "federation.noise_multiplier = %g needs federation.clip > 0 (the noise is scaled by the clip "
@@ -631,8 +645,8 @@ static pfr_status check_federation(const pfr_config *c, pfr_error *err)
     if (f->noise_multiplier > 0.0 && tr.avg_theta)
         return pfr_fail(err, PFR_ERR_CONFIG,
                         "federation.noise_multiplier: algorithm %s also averages theta, which the private aggregation "
-                        "does not cover; allowed with pfedtd_rep, fedtd_tabular",
-                        alg);
+                        "does not cover; allowed with %s",
+                        alg, algorithms_where(shares_phi_alone, with, sizeof with));
     return PFR_OK;
 }
 
