@@ -67,6 +67,18 @@ typedef struct pfr_engine_vtbl {
     void (*destroy)(pfr_sim *sim);
 } pfr_engine_vtbl;
 
+/* How the CPU engine runs: its kernel (config cpu_kernel) and what tests force (each way gives the
+ * same bits). Set before the engine starts (pfr_engine_cpu_init), which reads it. */
+typedef struct pfr_cpu_options {
+    int kernel;    /* pfr_cpu_kernel */
+    int wave;      /* tests: agent blocks per wave of the merge (0: as memory allows) */
+    int overlay;   /* tests: how agents' overlays find their rows (PFR_CPU_OVERLAY_*) */
+    int chains;    /* tests: the 16-agent step's copy of the chains (PFR_CPU_CHAINS_*) */
+    int parts;     /* tests: whether block parts hold narrow rows (PFR_CPU_PARTS_*) */
+    int no_gather; /* tests: the 16-agent step without gathers, as where the chains outgrow 32-bit
+                    * indices (AVX-512: its scalar-lookup form; AVX2: the per-agent step) */
+} pfr_cpu_options;
+
 struct pfr_sim {
     pfr_config cfg;
     pfr_env *env;
@@ -134,14 +146,7 @@ struct pfr_sim {
     char errmsg[1024];
     char warnings[1024]; /* one line each: what the caller should know (pfr_sim_warnings) */
 
-    int cpu_path; /* the CPU engine's kernel (pfr_cpu_kernel: config cpu_kernel; tests force others; set before
-                   * the engine starts) */
-    int cpu_wave;  /* tests: agent blocks per wave of the CPU engine's merge (0: as memory allows) */
-    int cpu_overlay; /* tests: how agents' overlays find their rows (PFR_CPU_OVERLAY_*; set before the engine starts) */
-    int cpu_chains;  /* tests: the 16-agent step's copy of the chains (PFR_CPU_CHAINS_*; before the engine starts) */
-    int cpu_parts;   /* tests: whether the CPU engine's block parts hold narrow rows (PFR_CPU_PARTS_*; before it starts) */
-    int cpu_no_gather; /* tests: the 16-agent step without gathers, as where the chains outgrow 32-bit indices
-                        * (AVX-512: its scalar-lookup form; AVX2: the per-agent step) */
+    pfr_cpu_options cpu; /* how the CPU engine runs: read when it starts */
 
     const pfr_engine_vtbl *engine;
     void *engine_state;

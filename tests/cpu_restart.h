@@ -32,11 +32,11 @@ inline void restart_cpu_engine(pfr_sim *s, int path, int wave = 0, int overlay =
 {
     pfr_error err;
     s->engine->destroy(s);
-    s->cpu_path = path;
-    s->cpu_wave = wave;
-    s->cpu_overlay = overlay;
-    s->cpu_chains = chains;
-    s->cpu_parts = parts;
+    s->cpu.kernel = path;
+    s->cpu.wave = wave;
+    s->cpu.overlay = overlay;
+    s->cpu.chains = chains;
+    s->cpu.parts = parts;
     ASSERT_EQ(pfr_engine_cpu_init(s, &err), PFR_OK) << err.msg;
 }
 

@@ -256,7 +256,7 @@ TEST(Determinism, SixteenAgentStepWithoutGathersGivesTheSameBits)
             Snapshot snap[2];
             for (int p = 0; p < 2; ++p) {
                 Sim sim(o);
-                sim.s->cpu_no_gather = p;
+                sim.s->cpu.no_gather = p;
                 pfr_test::restart_cpu_engine(sim.s, p ? PFR_CPU_PATH_AVX512 : PFR_CPU_PATH_SCALAR);
                 EXPECT_EQ(pfr_engine_cpu_kernel(sim.s), p ? PFR_CPU_PATH_AVX512 : PFR_CPU_PATH_SCALAR);
                 sim.run(20);

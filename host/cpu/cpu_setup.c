@@ -252,11 +252,11 @@ pfr_status pfr_cpu_kernel_check(int asked, pfr_error *err)
 pfr_status pfr_cpu_setup(pfr_sim *sim, pfr_error *err)
 {
     const int S = sim->S, d = sim->d, K = sim->K;
-    /* the kernel (cpu_kernel; tests force each through sim->cpu_path): all give the same bits */
-    const pfr_status st = pfr_cpu_kernel_check(sim->cpu_path, err);
+    /* the kernel (cpu_kernel; tests force each through sim->cpu.kernel): all give the same bits */
+    const pfr_status st = pfr_cpu_kernel_check(sim->cpu.kernel, err);
     if (st != PFR_OK)
         return st;
-    const int kernel = pfr_cpu_kernel_pick(sim->cpu_path);
+    const int kernel = pfr_cpu_kernel_pick(sim->cpu.kernel);
     cpu_engine *e = line_calloc(sizeof *e);
     if (!e)
         return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory");
@@ -294,11 +294,11 @@ pfr_status pfr_cpu_setup(pfr_sim *sim, pfr_error *err)
     e->R = K < S ? K : S;
     const int shared = !sim->own_phi && (sim->avg_phi || sim->avg_theta);
     part_sizes(S, d, K, sim->N, e->T, &e->cap, &e->W);
-    if (sim->cpu_wave > 0 && sim->cpu_wave < e->W)
-        e->W = sim->cpu_wave;
+    if (sim->cpu.wave > 0 && sim->cpu.wave < e->W)
+        e->W = sim->cpu.wave;
     /* narrow part rows where a wave's parts, all wide, would outgrow L2 (cpu_engine.h) */
-    e->narrow = sim->cpu_parts == PFR_CPU_PARTS_NARROW ||
-                (sim->cpu_parts == PFR_CPU_PARTS_AUTO && 8.0 * d * e->cap * e->W > (double)PFR_CPU_NARROW_MIN_BYTES);
+    e->narrow = sim->cpu.parts == PFR_CPU_PARTS_NARROW ||
+                (sim->cpu.parts == PFR_CPU_PARTS_AUTO && 8.0 * d * e->cap * e->W > (double)PFR_CPU_NARROW_MIN_BYTES);
     e->digest = getenv("PFEDRL_TEST_SUMS_DIGEST") != NULL;
     if (sim->dsize > 1) { /* over MPI ranks: this rank's blocks in one wave, wide parts (cpu_dist.c) */
         e->W = (int)(sim->b1 - sim->b0);
@@ -311,13 +311,13 @@ pfr_status pfr_cpu_setup(pfr_sim *sim, pfr_error *err)
     e->theta_accum = calloc((size_t)d, sizeof(double));
     int ok = e->pool && e->th && e->cur && e->pending && e->theta_accum;
     /* slot maps: a byte per state and lane, where that is small (and an overlay has < 255 rows) */
-    const int ov = sim->cpu_overlay;
+    const int ov = sim->cpu.overlay;
     e->map = e->R < 255 && (((size_t)S <= PFR_CPU_MAP_MAX_S && ov == PFR_CPU_OVERLAY_AUTO) || ov == PFR_CPU_OVERLAY_MAP);
     /* the 16-agent step scans slots wherever it can, maps or not (faster than either: DESIGN §6's
      * tuning table); the per-agent step keeps the maps (partial groups, stragglers) */
     const int can_scan = e->R <= PFR_CPU_SCAN_MAX_R && d <= 16 && (ov == PFR_CPU_OVERLAY_AUTO || ov == PFR_CPU_OVERLAY_SCAN);
     /* the 16-agent step's gathers need every index below 2^31: entries, row pointers, Phi rows, maps */
-    if (ok && e->x16 && !sim->cpu_no_gather && sim->env->nnz < INT32_MAX / 4 && (uint64_t)sim->M * (S + 1) < INT32_MAX &&
+    if (ok && e->x16 && !sim->cpu.no_gather && sim->env->nnz < INT32_MAX / 4 && (uint64_t)sim->M * (S + 1) < INT32_MAX &&
         (uint64_t)S * d < INT32_MAX && (uint64_t)(e->R + 1) * d * PFR_CPU_LANES < INT32_MAX &&
         (uint64_t)(S + 4) * PFR_CPU_LANES < INT32_MAX) {
         const size_t nrp = (size_t)sim->M * (S + 1), nnz = (size_t)sim->env->nnz;
@@ -331,7 +331,7 @@ pfr_status pfr_cpu_setup(pfr_sim *sim, pfr_error *err)
          * shapes there cost 4%): by shape where rows repeat (the bench grid world at S = 40,000 with
          * 16 types: 640 KB of shape numbers and 24 KB of slots), else by state (20 MB; the entries
          * 33 MB). cpu_slots.c; DESIGN §6's tuning table */
-        const int ch = sim->cpu_chains;
+        const int ch = sim->cpu.chains;
         const int slot_modes = sim->learn_phi && !sim->own_phi && (can_scan || !e->map);
         const int big = ch == PFR_CPU_CHAINS_AUTO && 16.0 * (double)nnz > (double)PFR_SLOT_MIN_BYTES;
         int built = 0;

@@ -157,7 +157,7 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
     sim->cfg = *cfg;
     sim->cfg.backend = asked;
     sim->threads = threads;
-    sim->cpu_path = (int)cfg->cpu_kernel;
+    sim->cpu.kernel = (int)cfg->cpu_kernel;
     if (no_gpu_why[0])
         warn(sim, "backend auto: this machine has an NVIDIA driver, but the CUDA engine cannot be used (%s); the CPU "
                   "engine runs", no_gpu_why);
