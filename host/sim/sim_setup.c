@@ -81,9 +81,12 @@ static int truth_progress(void *user, int done, int M)
     return report(user, "ground truth", (double)done / (double)M);
 }
 
-static pfr_status stopped(pfr_error *err, const char *stage)
+/* Stage `stage` reached: reported, and PFR_ERR_INTERRUPTED if the caller asked the set-up to stop. */
+static pfr_status begin(const setup_report *r, const char *stage, pfr_error *err)
 {
-    return pfr_fail(err, PFR_ERR_INTERRUPTED, "set-up stopped before %s (asked to stop)", stage);
+    if (!report(r, stage, 0.0))
+        return PFR_OK;
+    return pfr_fail(err, PFR_ERR_INTERRUPTED, "set-up stopped before the %s (asked to stop)", stage);
 }
 
 pfr_status pfr_sim_create(const pfr_config *cfg, pfr_sim **out, pfr_error *err)
@@ -103,40 +106,29 @@ pfr_status pfr_sim_create_stoppable(const pfr_config *cfg, pfr_setup_progress_fn
     return pfr_sim_build(cfg, progress, user, stop, NULL, NULL, out, err);
 }
 
-pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, void *user, const volatile int *stop,
-                         pfr_restore_fn restore, void *ctx, pfr_sim **out, pfr_error *err)
+/* ---- the stages of a set-up, in order ------------------------------------------------------------ */
+
+/* backend=auto: the CUDA engine when this build has it and a GPU is present (docs/GPU.md: the device
+ * checks it has passed), else the CPU engine; over MPI ranks the CPU engine. *why: where auto found a
+ * driver but could not use its GPU. The config keeps `auto` (config.yaml, checkpoints): a resumed run
+ * chooses again on its own machine. */
+static pfr_status choose_backend(pfr_config *cfg, int ranks, char *why, size_t n, pfr_error *err)
 {
-    const setup_report rep = {progress, user, stop};
-    const double setup_t0 = pfr_now_s();
-    if (!cfg || !out)
-        return pfr_fail(err, PFR_ERR_INVALID_ARGUMENT, "pfr_sim_create: NULL argument");
-    *out = NULL;
-    pfr_status st = pfr_config_validate(cfg, err);
-    if (st != PFR_OK)
-        return st;
-    /* what the algorithm makes of the config (tabular: d = 1, no orthonormalization) */
-    pfr_config resolved = *cfg;
-    pfr_config_resolve(&resolved);
-    cfg = &resolved;
 #ifndef PFR_HAVE_CUDA
     if (cfg->backend == PFR_BACKEND_CUDA)
         return pfr_fail(err, PFR_ERR_NO_DEVICE,
                         "backend=cuda: this build has no CUDA engine (built without nvcc); allowed here: cpu or auto");
 #endif
-    /* backend=auto: the CUDA engine when this build has it and a GPU is present (docs/GPU.md: the
-     * device checks it has passed), else the CPU engine. The config keeps
-     * `auto` (config.yaml, checkpoints): a resumed run chooses again on its own machine. */
-    const pfr_backend asked = cfg->backend;
-    char no_gpu_why[sizeof err->msg] = ""; /* auto on a machine with a driver whose GPU could not be used */
-    const int ranks = pfr_dist_size(); /* over MPI ranks (dist.h): the CPU engine, for now */
-    if (ranks > 1 && resolved.backend == PFR_BACKEND_CUDA)
+    if (ranks > 1 && cfg->backend == PFR_BACKEND_CUDA)
         return pfr_fail(err, PFR_ERR_CONFIG, "backend=cuda over %d MPI ranks: the CUDA engine does not run over ranks yet; "
                         "allowed: backend=cpu or auto (which then takes the CPU engine)", ranks);
-    if (resolved.backend == PFR_BACKEND_AUTO) {
-        resolved.backend = PFR_BACKEND_CPU;
+    if (cfg->backend == PFR_BACKEND_AUTO) {
+        cfg->backend = PFR_BACKEND_CPU;
 #ifdef PFR_HAVE_CUDA
-        if (ranks == 1 && pfr_cuda_available(no_gpu_why, sizeof no_gpu_why))
-            resolved.backend = PFR_BACKEND_CUDA;
+        if (ranks == 1 && pfr_cuda_available(why, n))
+            cfg->backend = PFR_BACKEND_CUDA;
+#else
+        (void)why, (void)n;
 #endif
     }
     const int64_t nblocks = (cfg->agents + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
@@ -144,34 +136,17 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
         return pfr_fail(err, PFR_ERR_CONFIG, "agents=%lld make %lld block(s) of %d agents, fewer than the %d MPI ranks; "
                         "allowed: at least one block a rank (agents >= %lld), or fewer ranks", (long long)cfg->agents,
                         (long long)nblocks, PFR_AGENT_BLOCK, ranks, (long long)(ranks - 1) * PFR_AGENT_BLOCK + 1);
+    return PFR_OK;
+}
 
-    /* Memory plan: every large allocation below, counted before the first one (plan.c). */
-    const int threads = pfr_resolve_threads(cfg->threads);
-    pfr_host_plan plan;
-    if ((st = pfr_plan_host_memory(cfg, threads, pfr_host_available_bytes(), &plan, err)) != PFR_OK)
-        return st;
-
-    pfr_sim *sim = calloc(1, sizeof *sim);
-    if (!sim)
-        return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory");
-    sim->cfg = *cfg;
-    sim->cfg.backend = asked;
-    sim->threads = threads;
-    sim->cpu.kernel = (int)cfg->cpu_kernel;
-    if (no_gpu_why[0])
-        warn(sim, "backend auto: this machine has an NVIDIA driver, but the CUDA engine cannot be used (%s); the CPU "
-                  "engine runs", no_gpu_why);
-    if (threads > omp_get_num_procs())
-        warn(sim, "threads=%d exceeds the %d cores this process can use: the threads take turns (same results, "
-                  "no faster)", threads, omp_get_num_procs());
-    if (report(&rep, "environment", 0.0)) {
-        st = stopped(err, "the environment");
-        goto fail;
-    }
+/* The environment built, and the handle's shape from it: S, M, d, K, N, this rank's blocks and
+ * agents, the agents' types, the algorithm's traits. */
+static pfr_status build_environment(pfr_sim *sim, const pfr_config *cfg, pfr_error *err)
+{
     sim->control = cfg->control.kind;
-    st = sim->control ? pfr_env_create_mdp(&cfg->env, &sim->env, err) : pfr_env_create(&cfg->env, &sim->env, err);
+    pfr_status st = sim->control ? pfr_env_create_mdp(&cfg->env, &sim->env, err) : pfr_env_create(&cfg->env, &sim->env, err);
     if (st != PFR_OK)
-        goto fail;
+        return st;
     sim->A = sim->env->A;
     sim->states = sim->env->S;
     sim->S = sim->env->S * sim->env->A; /* rows of Phi: states, or (state, action) pairs with control */
@@ -180,32 +155,34 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
     sim->d = cfg->dim;
     sim->K = cfg->local_steps;
     sim->N = cfg->agents;
+    const int64_t nblocks = (sim->N + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
     sim->drank = pfr_dist_rank();
-    sim->dsize = ranks;
-    sim->b0 = pfr_dist_first(nblocks, sim->drank, ranks);
-    sim->b1 = pfr_dist_first(nblocks, sim->drank + 1, ranks);
+    sim->dsize = pfr_dist_size();
+    sim->b0 = pfr_dist_first(nblocks, sim->drank, sim->dsize);
+    sim->b1 = pfr_dist_first(nblocks, sim->drank + 1, sim->dsize);
     sim->a0 = sim->b0 * PFR_AGENT_BLOCK;
     sim->a1 = sim->b1 * PFR_AGENT_BLOCK < sim->N ? sim->b1 * PFR_AGENT_BLOCK : sim->N;
-    if (sim->d > sim->S) {
-        st = pfr_fail(err, PFR_ERR_CONFIG, "dim=%d exceeds the number of %s S=%d of %s; allowed: 1 <= dim <= %d",
-                      sim->d, sim->control ? "state-action pairs" : "states", sim->S, sim->env->description, sim->S);
-        goto fail;
-    }
+    if (sim->d > sim->S)
+        return pfr_fail(err, PFR_ERR_CONFIG, "dim=%d exceeds the number of %s S=%d of %s; allowed: 1 <= dim <= %d",
+                        sim->d, sim->control ? "state-action pairs" : "states", sim->S, sim->env->description, sim->S);
     sim->type_first = cfg->env.type_first;
     sim->type_count = cfg->env.type_count ? cfg->env.type_count : sim->M - cfg->env.type_first;
-    if (sim->type_count < 1 || sim->type_first + sim->type_count > sim->M) {
-        st = pfr_fail(err, PFR_ERR_CONFIG,
-                      "env.type_first=%d, env.type_count=%d: the agents' types must lie within the %d types of %s",
-                      cfg->env.type_first, cfg->env.type_count, sim->M, sim->env->description);
-        goto fail;
-    }
+    if (sim->type_count < 1 || sim->type_first + sim->type_count > sim->M)
+        return pfr_fail(err, PFR_ERR_CONFIG,
+                        "env.type_first=%d, env.type_count=%d: the agents' types must lie within the %d types of %s",
+                        cfg->env.type_first, cfg->env.type_count, sim->M, sim->env->description);
     const pfr_alg_traits traits = pfr_algorithm_traits(cfg->algorithm);
     sim->learn_phi = traits.learn_phi;
     sim->own_phi = traits.own_phi;
     sim->avg_phi = traits.avg_phi;
     sim->avg_theta = traits.avg_theta;
     sim->tabular = traits.tabular;
+    return PFR_OK;
+}
 
+/* Phi [S, d], theta [N, d], the states [N], the type weights [M], each agent's Phi_i (local_rep). */
+static pfr_status allocate_arrays(pfr_sim *sim, pfr_error *err)
+{
     const int S = sim->S, d = sim->d;
     const int64_t N = sim->N;
     sim->phi = malloc(sizeof(float) * (size_t)S * d);
@@ -214,18 +191,20 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
     sim->type_weight = calloc((size_t)sim->M, sizeof(double));
     if (sim->own_phi)
         sim->agent_phi = malloc(sizeof(float) * (size_t)N * S * d);
-    if (!sim->phi || !sim->theta || !sim->state || !sim->type_weight || (sim->own_phi && !sim->agent_phi)) {
-        st = pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory for %lld agents (S=%d, d=%d)", (long long)N, S, d);
-        goto fail;
-    }
+    if (!sim->phi || !sim->theta || !sim->state || !sim->type_weight || (sim->own_phi && !sim->agent_phi))
+        return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory for %lld agents (S=%d, d=%d)", (long long)N, S, d);
+    return PFR_OK;
+}
 
-    const double truth_t0 = pfr_now_s();
-    if (sim->control)
-        st = pfr_truth_control(sim->env, cfg->gamma, &sim->truth, sim->threads, err);
-    else
-        st = pfr_truth_compute_with(sim->env, cfg->gamma, sim->S > PFR_TRUTH_DENSE_MAX, &sim->truth, err,
-                                    truth_progress, (void *)&rep, sim->threads);
-    sim->truth_s = pfr_now_s() - truth_t0;
+/* Every type's values and stationary distribution (control: Q*), a chain's failure named where the
+ * chain came from; the types' weights; the best rank-d error. */
+static pfr_status solve_ground_truth(pfr_sim *sim, const pfr_config *cfg, const setup_report *rep, pfr_error *err)
+{
+    const double t0 = pfr_now_s();
+    pfr_status st = sim->control ? pfr_truth_control(sim->env, cfg->gamma, &sim->truth, sim->threads, err)
+                                 : pfr_truth_compute_with(sim->env, cfg->gamma, sim->S > PFR_TRUTH_DENSE_MAX,
+                                                          &sim->truth, err, truth_progress, (void *)rep, sim->threads);
+    sim->truth_s = pfr_now_s() - t0;
     if (st == PFR_ERR_NUMERIC) { /* the chain's fault: bad input, named where it came from */
         if (cfg->env.kind == PFR_ENV_FILE) {
             pfr_error_prefix(err, "%s %s", cfg->env.dir[0] ? "env.dir" : "env.p_file",
@@ -237,77 +216,86 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
         }
     }
     if (st != PFR_OK)
-        goto fail;
+        return st;
+    const int64_t N = sim->N;
     for (int q = 0; q < sim->type_count; ++q) /* agents per type / N; held-out types weigh 0 */
         sim->type_weight[sim->type_first + q] =
             (double)(N / sim->type_count + (q < N % sim->type_count ? 1 : 0)) / (double)N;
-    if (report(&rep, "best rank-d error", 0.0)) {
-        st = stopped(err, "the best rank-d error");
-        goto fail;
-    }
-    sim->best_rank_d = sim->tabular ? 0.0 : pfr_truth_best_rank_d(&sim->truth, sim->type_weight, d);
-    if (report(&rep, "initial representation", 0.0)) {
-        st = stopped(err, "the initial representation");
-        goto fail;
-    }
+    if ((st = begin(rep, "best rank-d error", err)) != PFR_OK)
+        return st;
+    sim->best_rank_d = sim->tabular ? 0.0 : pfr_truth_best_rank_d(&sim->truth, sim->type_weight, sim->d);
+    return PFR_OK;
+}
 
-    if (restore) {
-        /* a checkpoint's Phi replaces it (restore, below): init_phi, which the run started from, is
-         * not read again (it may have changed or gone since) */
+/* Phi from init_phi [S, d] (checked: shape, finite values; all zeros warned). */
+static pfr_status load_init_phi(pfr_sim *sim, const pfr_config *cfg, pfr_error *err)
+{
+    const int S = sim->S, d = sim->d;
+    pfr_npy a;
+    pfr_status st = pfr_npy_load(cfg->init_phi, &a, err);
+    if (st != PFR_OK) {
+        pfr_error_prefix(err, "init_phi");
+        return st;
+    }
+    char shape[200];
+    pfr_npy_shape_text(&a, shape, sizeof shape);
+    const int shape_ok = a.ndim == 2 && a.shape[0] == S && a.shape[1] == d;
+    size_t bad = a.count, nonzero = 0;
+    for (size_t e = 0; shape_ok && e < a.count; ++e) {
+        sim->phi[e] = (float)a.data[e];
+        if (!isfinite(sim->phi[e]) && bad == a.count)
+            bad = e;
+        nonzero += sim->phi[e] != 0.0f;
+    }
+    pfr_npy_free(&a);
+    if (!shape_ok)
+        return pfr_fail(err, PFR_ERR_FORMAT, "init_phi %s: shape %s; allowed: [S, d] = (%d, %d)", cfg->init_phi, shape,
+                        S, d);
+    if (bad < (size_t)S * d)
+        return pfr_fail(err, PFR_ERR_FORMAT, "init_phi %s: element [%zu, %zu] is not finite (as float32); allowed: "
+                        "finite values", cfg->init_phi, bad / (size_t)d, bad % (size_t)d);
+    if (nonzero == 0 && !sim->tabular)
+        warn(sim, "init_phi %s is all zeros: every update is proportional to Phi or theta (both 0), so nothing will be "
+                  "learned", cfg->init_phi);
+    return PFR_OK;
+}
+
+/* The initial Phi: a checkpoint's comes later (restore; init_phi, which the run started from, is not
+ * read again: it may have changed or gone since), else init_phi, else a random one, orthonormalized
+ * where the algorithm asks (CGS2 here, for any random Phi; per round the engines use Cholesky-QR). */
+static pfr_status start_phi(pfr_sim *sim, const pfr_config *cfg, int restoring, pfr_error *err)
+{
+    const int S = sim->S, d = sim->d;
+    if (restoring) {
         memset(sim->phi, 0, sizeof(float) * (size_t)S * d);
-    } else if (cfg->init_phi[0]) {
-        pfr_npy a;
-        if ((st = pfr_npy_load(cfg->init_phi, &a, err)) != PFR_OK) {
-            pfr_error_prefix(err, "init_phi");
-            goto fail;
-        }
-        char shape[200];
-        pfr_npy_shape_text(&a, shape, sizeof shape);
-        const int shape_ok = a.ndim == 2 && a.shape[0] == S && a.shape[1] == d;
-        size_t bad = a.count, nonzero = 0;
-        for (size_t e = 0; shape_ok && e < a.count; ++e) {
-            sim->phi[e] = (float)a.data[e];
-            if (!isfinite(sim->phi[e]) && bad == a.count)
-                bad = e;
-            nonzero += sim->phi[e] != 0.0f;
-        }
-        pfr_npy_free(&a);
-        if (!shape_ok) {
-            st = pfr_fail(err, PFR_ERR_FORMAT, "init_phi %s: shape %s; allowed: [S, d] = (%d, %d)", cfg->init_phi,
-                          shape, S, d);
-            goto fail;
-        }
-        if (bad < (size_t)S * d) {
-            st = pfr_fail(err, PFR_ERR_FORMAT, "init_phi %s: element [%zu, %zu] is not finite (as float32); allowed: "
-                          "finite values", cfg->init_phi, bad / (size_t)d, bad % (size_t)d);
-            goto fail;
-        }
-        if (nonzero == 0 && !sim->tabular)
-            warn(sim, "init_phi %s is all zeros: every update is proportional to Phi or theta (both 0), so "
-                      "nothing will be learned", cfg->init_phi);
-    } else {
-        init_phi(sim);
+        return PFR_OK;
     }
-    if (!restore && !cfg->init_phi[0] && (sim->learn_phi ? cfg->orthonormalize : d < S)) {
-        /* CGS2 here (any random Phi); per round the engines use Cholesky-QR (pfr_cholqr.h) */
-        double *R0 = malloc(sizeof(double) * (size_t)d * d);
-        const pfr_status qs = R0 ? pfr_orthonormalize_factor(sim->phi, S, d, R0) : PFR_ERR_NO_MEMORY;
-        free(R0);
-        if (qs != PFR_OK) {
-            st = pfr_fail(err, qs, qs == PFR_ERR_NO_MEMORY ? "out of memory" : "the initial Phi is rank deficient");
-            goto fail;
-        }
-    }
+    if (cfg->init_phi[0])
+        return load_init_phi(sim, cfg, err);
+    init_phi(sim);
+    if (!(sim->learn_phi ? cfg->orthonormalize : d < S))
+        return PFR_OK;
+    double *R0 = malloc(sizeof(double) * (size_t)d * d);
+    const pfr_status qs = R0 ? pfr_orthonormalize_factor(sim->phi, S, d, R0) : PFR_ERR_NO_MEMORY;
+    free(R0);
+    return qs == PFR_OK ? PFR_OK
+                        : pfr_fail(err, qs, qs == PFR_ERR_NO_MEMORY ? "out of memory" : "the initial Phi is rank deficient");
+}
+
+/* Each agent's first state (and SARSA's first action) from its own stream, theta (the tabular
+ * learners: fixed at 1), each Phi_i a copy of Phi (local_rep), the federation's state. */
+static pfr_status start_agents(pfr_sim *sim, const pfr_config *cfg, pfr_error *err)
+{
+    const int S = sim->S, d = sim->d;
+    const int64_t N = sim->N;
     for (int64_t i = 0; i < N; ++i) {
         pfr_words w = pfr_stream_words(cfg->seed, PFR_STREAM_INIT_STATE, (uint64_t)i);
         sim->state[i] = pfr_word_below(w.w[0], (uint32_t)sim->states);
     }
     if (sim->control == PFR_CONTROL_SARSA) { /* SARSA's first action, uniform (word 1 of the same draw) */
         sim->action = malloc((size_t)N);
-        if (!sim->action) {
-            st = pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory for %lld agents' actions", (long long)N);
-            goto fail;
-        }
+        if (!sim->action)
+            return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory for %lld agents' actions", (long long)N);
         for (int64_t i = 0; i < N; ++i)
             sim->action[i] = (uint8_t)pfr_word_below(
                 pfr_stream_words(cfg->seed, PFR_STREAM_INIT_STATE, (uint64_t)i).w[1], (uint32_t)sim->A);
@@ -318,35 +306,93 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
     if (sim->own_phi)
         for (int64_t i = 0; i < N; ++i)
             memcpy(sim->agent_phi + (size_t)i * S * d, sim->phi, sizeof(float) * (size_t)S * d);
-    if ((st = pfr_fed_create(sim, err)) != PFR_OK)
-        goto fail;
+    const pfr_status st = pfr_fed_create(sim, err);
+    if (st != PFR_OK)
+        return st;
     char fed_warning[PFR_PATH_MAX + 256];
     if (pfr_fed_warning(sim->fed, cfg, fed_warning, sizeof fed_warning))
         warn(sim, "%s", fed_warning);
-    if (restore && (st = restore(sim, ctx, err)) != PFR_OK)
-        goto fail;
+    return PFR_OK;
+}
 
-    if (report(&rep, "engine", 0.0)) {
-        st = stopped(err, "the engine");
-        goto fail;
-    }
+/* The engine the backend names (the CUDA module loaded only now, or by auto's check: a CPU run
+ * never pays for CUDA). */
+static pfr_status start_engine(pfr_sim *sim, const pfr_config *cfg, pfr_error *err)
+{
 #ifdef PFR_HAVE_CUDA
     if (cfg->backend == PFR_BACKEND_CUDA) {
-        /* loaded only now (or by auto's check above, where a driver is found): a CPU run never pays for CUDA */
         const pfr_cuda_plugin *cuda = pfr_cuda_load(err);
-        st = cuda ? cuda->engine_init(sim, err) : PFR_ERR_NO_DEVICE;
-    } else
+        return cuda ? cuda->engine_init(sim, err) : PFR_ERR_NO_DEVICE;
+    }
+#else
+    (void)cfg;
 #endif
-        st = pfr_engine_cpu_init(sim, err);
+    return pfr_engine_cpu_init(sim, err);
+}
+
+pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, void *user, const volatile int *stop,
+                         pfr_restore_fn restore, void *ctx, pfr_sim **out, pfr_error *err)
+{
+    const setup_report rep = {progress, user, stop};
+    const double setup_t0 = pfr_now_s();
+    if (!cfg || !out)
+        return pfr_fail(err, PFR_ERR_INVALID_ARGUMENT, "pfr_sim_create: NULL argument");
+    *out = NULL;
+    pfr_status st = pfr_config_validate(cfg, err);
     if (st != PFR_OK)
-        goto fail;
+        return st;
+    /* what the algorithm makes of the config (tabular: d = 1, no orthonormalization), and the engine */
+    pfr_config resolved = *cfg;
+    pfr_config_resolve(&resolved);
+    char no_gpu_why[sizeof err->msg] = "";
+    if ((st = choose_backend(&resolved, pfr_dist_size(), no_gpu_why, sizeof no_gpu_why, err)) != PFR_OK)
+        return st;
+    /* the memory plan: every large allocation below, counted before the first one (plan.c) */
+    const int threads = pfr_resolve_threads(resolved.threads);
+    pfr_host_plan plan;
+    if ((st = pfr_plan_host_memory(&resolved, threads, pfr_host_available_bytes(), &plan, err)) != PFR_OK)
+        return st;
+
+    pfr_sim *sim = calloc(1, sizeof *sim);
+    if (!sim)
+        return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory");
+    sim->cfg = resolved;
+    sim->cfg.backend = cfg->backend; /* as asked: auto chooses again on resume */
+    sim->threads = threads;
+    sim->cpu.kernel = (int)resolved.cpu_kernel;
+    if (no_gpu_why[0])
+        warn(sim, "backend auto: this machine has an NVIDIA driver, but the CUDA engine cannot be used (%s); the CPU "
+                  "engine runs", no_gpu_why);
+    if (threads > omp_get_num_procs())
+        warn(sim, "threads=%d exceeds the %d cores this process can use: the threads take turns (same results, "
+                  "no faster)", threads, omp_get_num_procs());
+    st = begin(&rep, "environment", err);
+    if (st == PFR_OK)
+        st = build_environment(sim, &resolved, err);
+    if (st == PFR_OK)
+        st = allocate_arrays(sim, err);
+    if (st == PFR_OK)
+        st = solve_ground_truth(sim, &resolved, &rep, err); /* (its stages: ground truth, best rank-d error) */
+    if (st == PFR_OK)
+        st = begin(&rep, "initial representation", err);
+    if (st == PFR_OK)
+        st = start_phi(sim, &resolved, restore != NULL, err);
+    if (st == PFR_OK)
+        st = start_agents(sim, &resolved, err);
+    if (st == PFR_OK && restore) /* a checkpoint's state over the fresh one */
+        st = restore(sim, ctx, err);
+    if (st == PFR_OK)
+        st = begin(&rep, "engine", err);
+    if (st == PFR_OK)
+        st = start_engine(sim, &resolved, err);
+    if (st != PFR_OK) {
+        pfr_sim_destroy(sim);
+        return st;
+    }
     sim->setup_s = pfr_now_s() - setup_t0;
     report(&rep, "ready", 1.0);
     *out = sim;
     return PFR_OK;
-fail:
-    pfr_sim_destroy(sim);
-    return st;
 }
 
 void pfr_sim_destroy(pfr_sim *sim)
