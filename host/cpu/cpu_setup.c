@@ -249,19 +249,13 @@ pfr_status pfr_cpu_kernel_check(int asked, pfr_error *err)
                     allowed);
 }
 
-pfr_status pfr_cpu_setup(pfr_sim *sim, pfr_error *err)
+/* ---- the stages of the engine's start ----------------------------------------------------------- */
+
+/* The kernel and what comes with it: Philox's variant, the 16-agent step and fold (cpu_group_step.h
+ * on its three lane layers) where the kernel has them, whether steps vectorize along d. */
+static void choose_kernel(cpu_engine *e, const pfr_sim *sim, int kernel)
 {
-    const int S = sim->S, d = sim->d, K = sim->K;
-    /* the kernel (cpu_kernel; tests force each through sim->cpu.kernel): all give the same bits */
-    const pfr_status st = pfr_cpu_kernel_check(sim->cpu.kernel, err);
-    if (st != PFR_OK)
-        return st;
-    const int kernel = pfr_cpu_kernel_pick(sim->cpu.kernel);
-    cpu_engine *e = line_calloc(sizeof *e);
-    if (!e)
-        return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory");
-    sim->engine_state = e;
-    e->T = sim->threads;
+    const int d = sim->d;
     e->vector = kernel != PFR_CPU_KERNEL_SCALAR;
     e->philox16 = pfr_cpu_philox16_scalar;
     e->philox16x4 = pfr_cpu_philox16x4_scalar;
@@ -291,8 +285,14 @@ pfr_status pfr_cpu_setup(pfr_sim *sim, pfr_error *err)
         e->fold = pfr_cpu_fold_avx2;
     }
 #endif
+}
+
+/* Block parts and waves: the rows a part holds, the blocks a wave, narrow rows (over MPI ranks: this
+ * rank's blocks in one wave, wide). */
+static void size_parts(cpu_engine *e, const pfr_sim *sim)
+{
+    const int S = sim->S, d = sim->d, K = sim->K;
     e->R = K < S ? K : S;
-    const int shared = !sim->own_phi && (sim->avg_phi || sim->avg_theta);
     part_sizes(S, d, K, sim->N, e->T, &e->cap, &e->W);
     if (sim->cpu.wave > 0 && sim->cpu.wave < e->W)
         e->W = sim->cpu.wave;
@@ -304,20 +304,28 @@ pfr_status pfr_cpu_setup(pfr_sim *sim, pfr_error *err)
         e->W = (int)(sim->b1 - sim->b0);
         e->narrow = 0;
     }
-    e->pool = pfr_pool_create(e->T);
-    e->th = line_calloc(sizeof *e->th * (size_t)e->T);
-    e->cur = line_calloc(sizeof *e->cur * (size_t)e->T);
-    e->pending = calloc((size_t)d * d, sizeof(double));
-    e->theta_accum = calloc((size_t)d, sizeof(double));
-    int ok = e->pool && e->th && e->cur && e->pending && e->theta_accum;
+}
+
+/* How agents' overlays find their rows: slot maps, hash tables, or (the 16-agent step) a scan. */
+static void choose_lookup(cpu_engine *e, const pfr_sim *sim)
+{
+    const int S = sim->S, d = sim->d;
     /* slot maps: a byte per state and lane, where that is small (and an overlay has < 255 rows) */
     const int ov = sim->cpu.overlay;
     e->map = e->R < 255 && (((size_t)S <= PFR_CPU_MAP_MAX_S && ov == PFR_CPU_OVERLAY_AUTO) || ov == PFR_CPU_OVERLAY_MAP);
     /* the 16-agent step scans slots wherever it can, maps or not (faster than either: DESIGN §6's
      * tuning table); the per-agent step keeps the maps (partial groups, stragglers) */
-    const int can_scan = e->R <= PFR_CPU_SCAN_MAX_R && d <= 16 && (ov == PFR_CPU_OVERLAY_AUTO || ov == PFR_CPU_OVERLAY_SCAN);
+    e->can_scan = e->R <= PFR_CPU_SCAN_MAX_R && d <= 16 && (ov == PFR_CPU_OVERLAY_AUTO || ov == PFR_CPU_OVERLAY_SCAN);
+}
+
+/* The tables the 16-agent step gathers from (row pointers in 32 bits, the chains as entries or in
+ * slots, the agents' row cache), where every index fits 31 bits; 0 when out of memory. */
+static int build_step_tables(cpu_engine *e, pfr_sim *sim)
+{
+    const int S = sim->S, d = sim->d;
     /* the 16-agent step's gathers need every index below 2^31: entries, row pointers, Phi rows, maps */
-    if (ok && e->x16 && !sim->cpu.no_gather && sim->env->nnz < INT32_MAX / 4 && (uint64_t)sim->M * (S + 1) < INT32_MAX &&
+    int ok = 1;
+    if (e->x16 && !sim->cpu.no_gather && sim->env->nnz < INT32_MAX / 4 && (uint64_t)sim->M * (S + 1) < INT32_MAX &&
         (uint64_t)S * d < INT32_MAX && (uint64_t)(e->R + 1) * d * PFR_CPU_LANES < INT32_MAX &&
         (uint64_t)(S + 4) * PFR_CPU_LANES < INT32_MAX) {
         const size_t nrp = (size_t)sim->M * (S + 1), nnz = (size_t)sim->env->nnz;
@@ -332,7 +340,7 @@ pfr_status pfr_cpu_setup(pfr_sim *sim, pfr_error *err)
          * 16 types: 640 KB of shape numbers and 24 KB of slots), else by state (20 MB; the entries
          * 33 MB). cpu_slots.c; DESIGN §6's tuning table */
         const int ch = sim->cpu.chains;
-        const int slot_modes = sim->learn_phi && !sim->own_phi && (can_scan || !e->map);
+        const int slot_modes = sim->learn_phi && !sim->own_phi && (e->can_scan || !e->map);
         const int big = ch == PFR_CPU_CHAINS_AUTO && 16.0 * (double)nnz > (double)PFR_SLOT_MIN_BYTES;
         int built = 0;
         if (ok && slot_modes && (big || ch == PFR_CPU_CHAINS_SHAPES))
@@ -373,7 +381,15 @@ pfr_status pfr_cpu_setup(pfr_sim *sim, pfr_error *err)
                 e->row_idx[i] = -1;
         }
     }
-    if (ok && shared) {
+    return ok;
+}
+
+/* The algorithms that average: the accumulator [S, d] and each wave slot's block part. */
+static int allocate_parts(cpu_engine *e, const pfr_sim *sim, int shared)
+{
+    const int S = sim->S, d = sim->d;
+    int ok = 1;
+    if (shared) {
         e->accum = calloc((size_t)S * d, sizeof(double));
         e->in_accum = calloc((size_t)S, 1);
         e->part = line_calloc(sizeof *e->part * (size_t)e->W);
@@ -387,10 +403,17 @@ pfr_status pfr_cpu_setup(pfr_sim *sim, pfr_error *err)
             ok = bp->rows && (bp->sums || !e->narrow) && bp->wide && bp->theta;
         }
     }
+    return ok;
+}
+
+/* The merge's buckets, and the step's final form now that the tables are known. */
+static void settle_path(cpu_engine *e, const pfr_sim *sim, int kernel)
+{
+    const int S = sim->S, d = sim->d;
     e->nb = merge_buckets(S, e->T);
     e->bmul = ((uint64_t)e->nb << 32) / (uint64_t)S;
     bucket_bounds(S, e->nb, e->bmul, e->bfirst, &e->bcap);
-    e->scan = e->rp32 && can_scan;
+    e->scan = e->rp32 && e->can_scan;
     /* d = 32 takes the 16-agent step only where its lookups are gathers (each agent's math then runs
      * along d) and the tables lie beyond L2 (e->prefetch), where looking up 16 agents at once and
      * ahead hides the misses; in L1 the gathers cost more than they hide (DESIGN §6's tuning table) */
@@ -399,6 +422,12 @@ pfr_status pfr_cpu_setup(pfr_sim *sim, pfr_error *err)
     if (kernel != PFR_CPU_KERNEL_AVX512 && !e->rp32) /* (only AVX-512 has a form without gathers) */
         e->x16 = 0;
     e->kernel = e->x16 ? kernel : e->vector ? PFR_CPU_KERNEL_PER_AGENT : PFR_CPU_KERNEL_SCALAR;
+}
+
+/* The threshold search's halvings: enough for the chains' longest row. */
+static void search_depth(cpu_engine *e, const pfr_sim *sim)
+{
+    const int S = sim->S;
     uint64_t longest = 1; /* the longest row of the chains sets the search's halvings */
     for (uint64_t r = 0; r < (uint64_t)sim->M * (uint64_t)(S + 1); ++r)
         if (r % (uint64_t)(S + 1) != (uint64_t)S) {
@@ -410,7 +439,14 @@ pfr_status pfr_cpu_setup(pfr_sim *sim, pfr_error *err)
     e->iters = 0;
     while ((1ull << e->iters) < longest)
         ++e->iters;
+}
+
+/* Each thread's work space: its row positions, its merge buffers and fill part, its overlays. */
+static int allocate_threads(cpu_engine *e, const pfr_sim *sim, int shared)
+{
+    const int S = sim->S, d = sim->d;
     const uint32_t lg = table_log2(e->R);
+    int ok = 1;
     for (int t = 0; ok && t < e->T; ++t) {
         cpu_thread *w = &e->th[t];
         w->pos = line_alloc(sizeof(int32_t) * (size_t)S);
@@ -432,11 +468,41 @@ pfr_status pfr_cpu_setup(pfr_sim *sim, pfr_error *err)
         if (ok && shared && sim->learn_phi)
             ok = overlays_alloc(e, w, S, d, lg);
     }
+    return ok;
+}
+
+pfr_status pfr_cpu_setup(pfr_sim *sim, pfr_error *err)
+{
+    /* the kernel (cpu_kernel; tests force each through sim->cpu.kernel): all give the same bits */
+    const pfr_status st = pfr_cpu_kernel_check(sim->cpu.kernel, err);
+    if (st != PFR_OK)
+        return st;
+    const int kernel = pfr_cpu_kernel_pick(sim->cpu.kernel);
+    cpu_engine *e = line_calloc(sizeof *e);
+    if (!e)
+        return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory");
+    sim->engine_state = e;
+    e->T = sim->threads;
+    const int shared = !sim->own_phi && (sim->avg_phi || sim->avg_theta); /* an algorithm that averages */
+    choose_kernel(e, sim, kernel);
+    size_parts(e, sim);
+    e->pool = pfr_pool_create(e->T);
+    e->th = line_calloc(sizeof *e->th * (size_t)e->T);
+    e->cur = line_calloc(sizeof *e->cur * (size_t)e->T);
+    e->pending = calloc((size_t)sim->d * sim->d, sizeof(double));
+    e->theta_accum = calloc((size_t)sim->d, sizeof(double));
+    int ok = e->pool && e->th && e->cur && e->pending && e->theta_accum;
+    choose_lookup(e, sim);
+    ok = ok && build_step_tables(e, sim);
+    ok = ok && allocate_parts(e, sim, shared);
+    settle_path(e, sim, kernel);
+    search_depth(e, sim);
+    ok = ok && allocate_threads(e, sim, shared);
     if (!ok) {
         pfr_cpu_engine_destroy(sim);
         sim->engine_state = NULL;
         return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory for the CPU engine's work space (%d threads, S=%d, d=%d)",
-                        sim->threads, S, d);
+                        sim->threads, sim->S, sim->d);
     }
     return PFR_OK;
 }
