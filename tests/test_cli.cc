@@ -306,6 +306,21 @@ TEST(Cli, SparseFolderReproducesTheGeneratedOne)
     }
 }
 
+// The final line names the best rank-d error beside the error, except for the tabular learners,
+// whose table is no rank-d representation (the line once said "best rank-1: 0" there).
+TEST(Cli, FinalLineNamesTheBestRankDErrorWhereItMeansSomething)
+{
+    std::string dir = make_temp_dir(), cfg = dir + "/c.yaml";
+    write_file(cfg, std::string(kSmall));
+    Result r = run_cli("run " + cfg + " --set algorithm=local_td_tabular --out " + dir + "/t");
+    ASSERT_EQ(r.code, 0) << r.output;
+    EXPECT_NE(r.output.find("final value_error "), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("best rank"), std::string::npos) << r.output;
+    r = run_cli("run " + cfg + " --out " + dir + "/p");
+    ASSERT_EQ(r.code, 0) << r.output;
+    EXPECT_NE(r.output.find("(best rank-"), std::string::npos) << r.output;
+}
+
 TEST(Cli, InfoAndHelp)
 {
     Result r = run_cli("info");

@@ -283,16 +283,20 @@ int pfr_cli_run(const pfr_run_request *q)
         fprintf(stderr, "pfedrl: stopped at round %lld of %lld (signal %d); wrote the outputs so far and a "
                         "checkpoint in %s: `pfedrl resume %s` goes on\n",
                 (long long)pfr_sim_round(sim), (long long)target, (int)g_signal, q->out_dir, q->out_dir);
-    } else if (!isnan(last.policy_gap)) { /* control: the error of Q, and how good the greedy policies are */
-        printf("final q_error %.6g, policy_gap %.4g (best rank-%d: %.3g) after %llu agent-steps, %.3g agent-steps/s, "
-               "%.2f s; results in %s\n",
-               last.value_error, last.policy_gap, (int)dim, last.best_rank_d_error,
-               (unsigned long long)last.agent_steps, last.agent_steps_per_sec, last.wall_s, q->out_dir);
     } else {
-        printf("final value_error %.6g (best rank-%d: %.3g) after %llu agent-steps, %.3g agent-steps/s, %.2f s; "
-               "results in %s\n",
-               last.value_error, (int)dim, last.best_rank_d_error, (unsigned long long)last.agent_steps,
-               last.agent_steps_per_sec, last.wall_s, q->out_dir);
+        /* the best a shared rank-d Phi could reach, beside the error; not for the tabular learners,
+         * whose "Phi" is the table itself (d = 1, and no bound to compare with) */
+        char alg[64] = "", best[64] = "";
+        pfr_config_get(cfg, "algorithm", alg, sizeof alg, NULL);
+        const size_t n = strlen(alg);
+        if (!(n > 8 && strcmp(alg + n - 8, "_tabular") == 0))
+            snprintf(best, sizeof best, " (best rank-%d: %.3g)", (int)dim, last.best_rank_d_error);
+        if (!isnan(last.policy_gap)) /* control: the error of Q, and how good the greedy policies are */
+            printf("final q_error %.6g, policy_gap %.4g%s", last.value_error, last.policy_gap, best);
+        else
+            printf("final value_error %.6g%s", last.value_error, best);
+        printf(" after %llu agent-steps, %.3g agent-steps/s, %.2f s; results in %s\n",
+               (unsigned long long)last.agent_steps, last.agent_steps_per_sec, last.wall_s, q->out_dir);
     }
     pfr_sim_destroy(sim);
     return interrupted ? 128 + (g_signal ? (int)g_signal : SIGINT) : 0;
