@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <zlib.h>
+
 #include "engine.h"
 #include "tests/test_sim.h"
 #include "tests/test_temp.h"
@@ -146,6 +148,69 @@ TEST(Checkpoint, ResumedRunEqualsStraightRun)
 }
 
 // A stop request ends the run at the end of a round; running on gives the straight run.
+// A checkpoint written before pfr_metrics gained pooled_value_error (FEDM rows of 6 fields, not 7)
+// still loads: the old evaluations read NaN there, and the run goes on with the same bits.
+TEST(Checkpoint, AFileFromBeforeTheLastMetricWasAppendedLoads)
+{
+    const std::string dir = temp_dir(), now = dir + "/now.pfr", old = dir + "/old.pfr";
+    pfr_sim *a = make(base());
+    pfr_error err;
+    ASSERT_EQ(pfr_sim_run(a, 9), PFR_OK);
+    ASSERT_EQ(pfr_sim_save(a, now.c_str(), &err), PFR_OK) << err.msg;
+    const size_t nhist = pfr_sim_metrics_count(a);
+    // the file rewritten as the older version wrote it: FEDM's rows without their last field, the
+    // CRC-32 recomputed
+    std::ifstream in(now, std::ios::binary);
+    std::string f((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string out = f.substr(0, 16);
+    bool found = false;
+    for (size_t at = 16; at + 16 <= f.size();) {
+        uint64_t len;
+        std::memcpy(&len, f.data() + at + 8, 8);
+        const std::string tag = f.substr(at, 4);
+        const size_t padded = len + (8 - len % 8) % 8;
+        if (tag == "END_") {
+            const uint32_t crc = (uint32_t)crc32(0L, (const Bytef *)out.data(), (uInt)out.size());
+            out += f.substr(at, 16);
+            out.append((const char *)&crc, 4);
+            break;
+        }
+        std::string payload = f.substr(at + 16, len);
+        if (tag == "FEDM") {
+            ASSERT_EQ(len, nhist * 8 * 7 + 64);
+            std::string rows;
+            for (size_t i = 0; i < nhist; ++i)
+                rows += payload.substr(i * 56, 48);
+            payload = rows + payload.substr(nhist * 56);
+            len = payload.size();
+            found = true;
+        }
+        out += f.substr(at, 8);
+        out.append((const char *)&len, 8);
+        out += payload + std::string((8 - len % 8) % 8, '\0');
+        at += 16 + padded;
+    }
+    ASSERT_TRUE(found);
+    std::ofstream(old, std::ios::binary) << out;
+    pfr_sim *b = nullptr;
+    ASSERT_EQ(pfr_sim_load(old.c_str(), nullptr, 0, nullptr, nullptr, &b, &err), PFR_OK) << err.msg;
+    for (size_t i = 0; i < nhist; ++i) {
+        pfr_metrics m;
+        ASSERT_EQ(pfr_sim_metrics_get(b, i, &m, sizeof m), PFR_OK);
+        EXPECT_TRUE(std::isnan(m.pooled_value_error)) << i;
+        EXPECT_EQ(m.value_error, capture(a).hist[i].value_error) << i;
+    }
+    ASSERT_EQ(pfr_sim_run(a, 6), PFR_OK);
+    ASSERT_EQ(pfr_sim_run(b, 6), PFR_OK);
+    State x = capture(a), y = capture(b);
+    EXPECT_TRUE(same_bits(x.phi.data(), y.phi.data(), x.phi.size() * 4));
+    EXPECT_TRUE(same_bits(x.theta.data(), y.theta.data(), x.theta.size() * 4));
+    EXPECT_EQ(x.hist.back().pooled_value_error, y.hist.back().pooled_value_error); // new evaluations have it
+    EXPECT_FALSE(std::isnan(y.hist.back().pooled_value_error));
+    pfr_sim_destroy(a);
+    pfr_sim_destroy(b);
+}
+
 TEST(Checkpoint, StopRequestEndsTheRoundAndTheRunGoesOn)
 {
     struct Stopper {

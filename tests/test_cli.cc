@@ -91,9 +91,10 @@ TEST(Cli, GoodRunWritesBothFiles)
                                                "phi.npy", "summary.json", "theta.npy"}));
     EXPECT_NE(js.find("\"status\": \"completed\""), std::string::npos) << js;
     // the seed and backend as columns, then participants, mean steps, staleness, (no noise: empty)
-    // epsilon, (no control: empty) policy_gap and 0 policy_agents; one row per type and evaluation in
-    // metrics_by_type.csv
-    EXPECT_NE(csv.find(",3,cpu,64,10,0,,,0\n"), std::string::npos) << csv;
+    // epsilon, (no control: empty) policy_gap, 0 policy_agents, then the pooled error; one row per
+    // type and evaluation in metrics_by_type.csv
+    EXPECT_NE(csv.find(",3,cpu,64,10,0,,,0,0."), std::string::npos) << csv;
+    EXPECT_NE(js.find("\"final_pooled_value_error\": 0."), std::string::npos) << js;
     EXPECT_NE(js.find("\"federation\": {\"participations\": 320,"), std::string::npos) << js;
     std::string by_type = read_file(out + "/metrics_by_type.csv");
     EXPECT_EQ(by_type.rfind("round,agent_steps,type,value_error\n", 0), 0u) << by_type;

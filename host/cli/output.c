@@ -207,6 +207,8 @@ static void write_summary_json(FILE *f, const pfr_sim *sim, const pfr_final *wha
     num(f, last.value_error, 1);
     fputs(",\n  \"final_td_fixed_point_error\": ", f);
     num(f, last.td_fixed_point_error, 1);
+    fputs(",\n  \"final_pooled_value_error\": ", f);
+    num(f, last.pooled_value_error, 1);
     fputs(",\n  \"best_rank_d_error\": ", f);
     num(f, last.best_rank_d_error, 1);
     if (!isnan(last.policy_gap)) { /* control: value_error is the error of Q */

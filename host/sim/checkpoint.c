@@ -13,8 +13,9 @@
  *     PHI_  f32 [S, d]      THET f32 [N, d]      STAT u32 [N]      APHI f32 [N, S, d] (local_rep)
  *     HIST  per evaluation: i64 round, u64 agent_steps, f64 x 7 (the pfr_metrics fields in order)
  *     HTYP  f64 [evaluations, M] the value error of each type
- *     FEDM  f64 [evaluations, 6] the metrics after HIST's (participants, mean_steps, mean_staleness,
- *           epsilon, policy_gap, policy_agents); u64 since-evaluation participants, steps, age sum;
+ *     FEDM  f64 [evaluations, k] the metrics after HIST's (participants, mean_steps, mean_staleness,
+ *           epsilon, policy_gap, policy_agents, pooled_value_error; k = 6 in files written before
+ *           the last was appended: it reads NaN); u64 since-evaluation participants, steps, age sum;
  *           i64 rounds since; u64 total participants, steps, age sum; i64 private rounds (absent in
  *           older files: NaN, zeros)
  *     FEDA  u8 [N] the availability chains' states (federation.p_drop/p_return only)
@@ -71,6 +72,7 @@ PFR_METRICS_FIELDS(PFR_METRICS_SIZE)
 #define METRIC_FIELDS (sizeof METRIC_AT / sizeof METRIC_AT[0])
 #define HIST_FIELDS 9
 #define FEDM_FIELDS (METRIC_FIELDS - HIST_FIELDS)
+#define FEDM_FIRST 6 /* FEDM's fields in the files of its first version (to policy_agents) */
 #define HIST_ROW_BYTES (8 * HIST_FIELDS)
 
 /* Keys a resume may change: none of them changes the numbers a run computes. */
@@ -352,7 +354,7 @@ static pfr_status restore_federation(pfr_sim *sim, const restore_ctx *c, reader 
     const size_t S = (size_t)sim->S, d = (size_t)sim->d, N = (size_t)sim->N;
     for (size_t i = 0; i < c->nhist; ++i) {
         pfr_metrics *m = &sim->hist[i];
-        m->participants = m->mean_steps = m->mean_staleness = m->epsilon = m->policy_gap = NAN;
+        m->participants = m->mean_steps = m->mean_staleness = m->epsilon = m->policy_gap = m->pooled_value_error = NAN;
         m->policy_agents = 0.0;
     }
     uint8_t *avail = pfr_fed_availability(sim->fed);
@@ -367,12 +369,21 @@ static pfr_status restore_federation(pfr_sim *sim, const restore_ctx *c, reader 
         if (t == T_END)
             break;
         if (t == T_FEDM) {
-            if (len != c->nhist * 8 * FEDM_FIELDS + 64)
+            /* the fields a file has: FEDM_FIELDS, or as few as FEDM_FIRST (before fields were appended) */
+            size_t have = 0;
+            for (size_t k = FEDM_FIRST; k <= FEDM_FIELDS && !have; ++k)
+                have = len == c->nhist * 8 * k + 64 ? k : 0;
+            if (!have)
                 return bad(r, "section FEDM of the wrong size");
             for (size_t i = 0; i < c->nhist; ++i)
-                for (size_t k = HIST_FIELDS; k < METRIC_FIELDS; ++k)
-                    if (!get(r, (char *)&sim->hist[i] + METRIC_AT[k], 8))
+                for (size_t k = HIST_FIELDS; k < METRIC_FIELDS; ++k) {
+                    char *at = (char *)&sim->hist[i] + METRIC_AT[k];
+                    const double nan = NAN;
+                    if (k >= HIST_FIELDS + have)
+                        memcpy(at, &nan, 8);
+                    else if (!get(r, at, 8))
                         return bad(r, "truncated");
+                }
             uint64_t u[8];
             if (!get(r, u, 64))
                 return bad(r, "truncated");

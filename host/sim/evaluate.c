@@ -264,6 +264,22 @@ static int errors_by_type(const pfr_sim *sim, const double *mom, double *by_type
     return 0;
 }
 
+/* The agents' squared errors over their values' squared norms (mu-weighted), from each type's mean
+ * relative error: sum_m n_m e_m |V_m|^2 / sum_m n_m |V_m|^2, n_m the agents of type m. Unlike the
+ * mean of relative errors, a type of small values does not dominate it. */
+static double pooled_error(const pfr_sim *sim, const double *by_type)
+{
+    const int64_t N = sim->N, tc = sim->type_count;
+    double num = 0.0, den = 0.0;
+    for (int q = 0; q < tc && q < N; ++q) {
+        const int m = sim->type_first + q;
+        const double n = (double)((N - q + tc - 1) / tc), v2 = sim->truth.vnorm2[m];
+        num += n * by_type[m] * v2;
+        den += n * v2;
+    }
+    return den > 0.0 ? num / den : NAN;
+}
+
 pfr_status pfr_evaluate(pfr_sim *sim, pfr_metrics *out, double *by_type)
 {
     /* An engine with its own per-agent metrics only needs the shared Phi (and, for local_rep, the
@@ -302,11 +318,19 @@ pfr_status pfr_evaluate(pfr_sim *sim, pfr_metrics *out, double *by_type)
         free(mom);
         return st;
     }
-    /* per type: on the host, which for a device engine needs the agents' state here too */
-    if (by_type && st == PFR_OK && on_engine)
-        st = sim->engine->sync_host(sim);
-    if (by_type && st == PFR_OK && errors_by_type(sim, mom, by_type) != 0)
+    /* per type (also for the pooled error): on the host, which for a device engine needs the agents'
+     * state here too */
+    double *own_by_type = by_type ? NULL : malloc(sizeof(double) * (size_t)M);
+    double *types = by_type ? by_type : own_by_type;
+    if (!types)
         st = pfr_sim_fail(sim, PFR_ERR_NO_MEMORY, "out of memory while evaluating");
+    if (st == PFR_OK && on_engine)
+        st = sim->engine->sync_host(sim);
+    if (st == PFR_OK && errors_by_type(sim, mom, types) != 0)
+        st = pfr_sim_fail(sim, PFR_ERR_NO_MEMORY, "out of memory while evaluating");
+    if (st == PFR_OK)
+        out->pooled_value_error = pooled_error(sim, types);
+    free(own_by_type);
     if (st != PFR_OK) {
         free(blk);
         free(mom);

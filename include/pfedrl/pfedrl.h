@@ -199,7 +199,10 @@ typedef struct pfr_sim pfr_sim;
     X(double, epsilon, "privacy spent so far at federation.delta (NaN: no private aggregation)")      \
     /* control: value_error is then the relative error of Q_i against Q* */                          \
     X(double, policy_gap, "mean over the sampled agents of (V* - V^greedy_i) / |V*| (NaN: no control)") \
-    X(double, policy_agents, "how many agents policy_gap samples (0: no control)")
+    X(double, policy_agents, "how many agents policy_gap samples (0: no control)")                    \
+    /* one error for all agents (appended) */                                                        \
+    X(double, pooled_value_error, "sum_i ||Phi theta_i - V_m(i)||^2_mu / sum_i ||V_m(i)||^2_mu: "     \
+      "the agents' squared errors over their values' squared norms, not a mean of ratios")
 
 #define PFR_METRICS_MEMBER(type, name, doc) type name;
 typedef struct pfr_metrics {

@@ -37,6 +37,7 @@ class Metrics(ctypes.Structure):
         ("epsilon", ctypes.c_double),
         ("policy_gap", ctypes.c_double),
         ("policy_agents", ctypes.c_double),
+        ("pooled_value_error", ctypes.c_double),
     ]
 
 

@@ -43,6 +43,20 @@ def test_same_bits_as_the_command_line(cli: str, cliffwalk: str, tmp_path: Path)
     assert summary["federation"]["epsilon"] is None and np.isnan(fed["epsilon"])
 
 
+def test_pooled_value_error_is_the_agents_squared_errors_over_their_values(cliffwalk: str) -> None:
+    # pooled = sum_m n_m e_m |V_m|^2_mu / sum_m n_m |V_m|^2_mu, from the per-type errors and the truth
+    with pfedrl.Simulation(cliffwalk, agents=64, eval_every=5, algorithm="fedavg_rep") as sim:
+        sim.run(10)
+        by_type = sim.metrics_by_type()[-1]
+        M, N = sim.num_types, sim.num_agents
+        counts = np.array([len(range(m, N, M)) for m in range(M)], dtype=float)
+        v2 = np.array([np.sum(mu * v * v) for v, mu in (sim.ground_truth(m) for m in range(M))])
+        pooled = float(np.sum(counts * by_type * v2) / np.sum(counts * v2))
+        last = sim.metrics[-1]
+        assert last["pooled_value_error"] == pytest.approx(pooled, rel=1e-12)
+        assert sim.evaluate()["pooled_value_error"] == last["pooled_value_error"]  # without the history too
+
+
 def test_metrics_struct_is_the_librarys_list() -> None:
     # pfedrl's Metrics is a copy of the C list (PFR_METRICS_FIELDS): the same names, types, offsets
     import ctypes
