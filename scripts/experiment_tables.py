@@ -219,6 +219,38 @@ def section6(d):
         body.append([tag, tuned.get(tag, ""), reach_cell(steps_to(p, 0.8)), reach_cell(steps_to(p, 0.5)),
                      reach_cell(steps_to(p, 0.2)), fmt(*mean_ci(fin))])
     table(["method", "step sizes", "steps per agent to 0.8", "to 0.5", "to 0.2", "final value_error (5 seeds)"], body)
+    span_floor(os.path.join(d, "transfer_env"), tr, r0, steps)
+
+
+def span_floor(env, tr, r0, steps):
+    """How far the held-out types lie from what the training types span: for each, the error (as
+    value_error: squared, relative, in its own mu-norm) that the best rank-d basis of the training
+    types' values leaves; and the agent-steps behind the transferred Phi beside the new agents'."""
+    import numpy as np
+
+    V, mu = np.load(os.path.join(env, "V.npy")), np.load(os.path.join(env, "mu.npy"))
+    cfg = open(os.path.join(tr["dir"], "config.yaml")).read()  # the training run's own config
+    key = lambda k: int(re.search(r"^\s*%s: (\d+)" % k, cfg, re.M).group(1))  # noqa: E731
+    d, first = key("dim"), key("type_first")
+    train = range(first, first + key("type_count"))
+    held = [m for m in range(V.shape[0]) if m not in train]
+    w = np.sqrt(mu[list(train)].mean(axis=0))
+    seen = w > 0  # states the training types visit (walls never are); the basis is 0 elsewhere
+    X = np.stack([w[seen] * V[m][seen] / np.sqrt(np.sum(mu[m] * V[m] ** 2)) for m in train], axis=1)
+    U = np.zeros((V.shape[1], d))
+    U[seen] = np.linalg.svd(X, full_matrices=False)[0][:, :d] / w[seen][:, None]  # in state space
+    floors = []
+    for m in held:
+        sw = np.sqrt(mu[m])
+        theta = np.linalg.lstsq(sw[:, None] * U, sw * V[m], rcond=None)[0]
+        floors.append(np.sum(mu[m] * (U @ theta - V[m]) ** 2) / np.sum(mu[m] * V[m] ** 2))
+    print(f"How far the held-out types lie from the training types' span: the best rank-{d} basis of types "
+          f"{train[0]}..{train[-1]}'s values leaves on types {held[0]}..{held[-1]} an error (as value_error) of "
+          + ", ".join(f"{f:.3g}" for f in floors)
+          + " (a frozen Phi can do no better than its own span allows; these types share the layout and goals "
+          f"of the training types, and differ in what each goal is worth). The transferred Phi took "
+          f"{int(tr['agent_steps']):.3g} agent-steps to learn ({int(tr['agent_steps']) // int(tr['agents']):,} per agent, "
+          f"{tr['agents']} agents); the new agents take {int(r0['agent_steps']):.3g} ({steps:,} per agent).\n")
 
 
 def section7(d):
