@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "cpu_path.h"
 #include "cpu_step.h"
 #include "engine.h"
 #include "pool.h"
@@ -195,7 +196,6 @@ typedef struct cpu_engine {
     philox16x4_fn philox16x4;
     int R, cap;     /* overlay rows per agent; rows per block part */
     int map;        /* overlays through per-lane slot maps (else hash tables) */
-    int can_scan;   /* the overlays could be scanned (R small, d <= 16, not forced otherwise): set-up only */
     int scan;       /* the 16-agent step finds overlay rows by comparing all 16 lanes' slot keys at once
                      * (R <= PFR_CPU_SCAN_MAX_R, d <= 16) instead of through maps or tables */
     int nb;         /* merge buckets (cpu_setup.c's merge_buckets) */

@@ -130,25 +130,6 @@ static void bucket_bounds(int S, int nb, uint64_t bmul, int32_t *first, int *cap
         *cap = first[q + 1] - first[q] > *cap ? first[q + 1] - first[q] : *cap;
 }
 
-/* A wave's block part of cap rows: rows, narrow and wide sums (block_part), theta's sums. */
-static double part_bytes(int cap, int d)
-{
-    return (double)cap * (4.0 + pfr_narrow_bytes(d) + 8.0 * d) + 8.0 * d;
-}
-
-/* Rows per block part, and block parts per wave within the budget (at least one per thread). */
-static void part_sizes(int S, int d, int K, int64_t N, int T, int *cap, int *W)
-{
-    const int64_t R = K < S ? K : S, rows = (int64_t)PFR_AGENT_BLOCK * R;
-    *cap = (int)(rows < S ? rows : S);
-    const double bytes = part_bytes(*cap, d);
-    const int64_t nblocks = (N + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
-    int64_t w = (int64_t)((double)PFR_CPU_WAVE_BUDGET / bytes);
-    w = w < T ? T : w;
-    w = w > PFR_CPU_MAX_WAVE ? PFR_CPU_MAX_WAVE : w;
-    *W = (int)(w < nblocks ? w : nblocks);
-}
-
 double pfr_engine_cpu_bytes(int S, int d, int K, int M, double nnz, int T, int shared, int64_t N, int64_t wave_blocks)
 {
     const double R = K < S ? K : S, dd = d;
@@ -160,10 +141,10 @@ double pfr_engine_cpu_bytes(int S, int d, int K, int M, double nnz, int T, int s
     double per_thread = 4.0 * S * 2.0;       /* row map, touched rows */
     if (shared) {
         int cap, W;
-        part_sizes(S, d, K, N, T, &cap, &W);
+        pfr_cpu_part_sizes(S, d, K, N, T, &cap, &W);
         if (wave_blocks > 0) /* over MPI ranks: a rank's blocks in one wave (cpu_dist.c) */
             W = (int)wave_blocks;
-        bytes += 8.0 * S * dd + S + W * part_bytes(cap, d); /* accumulator, parts */
+        bytes += 8.0 * S * dd + S + W * pfr_cpu_part_bytes(cap, d); /* accumulator, parts */
         per_thread += (double)cap * (8.0 * dd + 4.0); /* the fill part */
         per_thread += ((double)S / merge_buckets(S, T) + 2.0) * (8.0 * dd + 5.0); /* one bucket's sums */
         per_thread += PFR_CPU_LANES * ((R < 255 && S <= PFR_CPU_MAP_MAX_S ? (double)S : 8.0 * (double)(1u << table_log2((int)R))) +
@@ -208,144 +189,61 @@ static int overlays_alloc(cpu_engine *e, cpu_thread *w, int S, int d, uint32_t l
     return ok;
 }
 
-/* What this CPU can run of each kernel. */
-static int cpu_has(int kernel)
-{
-#if defined(__x86_64__) && defined(__GNUC__)
-    const char *without = getenv("PFEDRL_TEST_CPU_WITHOUT"); /* tests: a CPU without "avx512f" or "avx2" */
-    const int no2 = without && strstr(without, "avx2"), no512 = no2 || (without && strstr(without, "avx512f"));
-    if (kernel == PFR_CPU_KERNEL_AVX512)
-        return !no512 && __builtin_cpu_supports("avx512f");
-    if (kernel == PFR_CPU_KERNEL_AVX2)
-        return !no2 && __builtin_cpu_supports("avx2");
-#else
-    if (kernel == PFR_CPU_KERNEL_AVX512 || kernel == PFR_CPU_KERNEL_AVX2)
-        return 0;
-#endif
-    return 1;
-}
-
-int pfr_cpu_kernel_pick(int asked)
-{
-    if (asked != PFR_CPU_KERNEL_AUTO)
-        return asked;
-    return cpu_has(PFR_CPU_KERNEL_AVX512) ? PFR_CPU_KERNEL_AVX512
-           : cpu_has(PFR_CPU_KERNEL_AVX2) ? PFR_CPU_KERNEL_AVX2
-                                          : PFR_CPU_KERNEL_PER_AGENT;
-}
-
-pfr_status pfr_cpu_kernel_check(int asked, pfr_error *err)
-{
-    if (cpu_has(asked))
-        return PFR_OK;
-    char allowed[128] = "auto";
-    for (int k = PFR_CPU_KERNEL_AVX512; k <= PFR_CPU_KERNEL_SCALAR; ++k)
-        if (cpu_has(k)) {
-            const size_t n = strlen(allowed);
-            snprintf(allowed + n, sizeof allowed - n, ", %s", pfr_cpu_kernel_name((pfr_cpu_kernel)k));
-        }
-    return pfr_fail(err, PFR_ERR_CONFIG, "cpu_kernel: %s needs %s, which this CPU does not have; allowed here: %s",
-                    pfr_cpu_kernel_name((pfr_cpu_kernel)asked), asked == PFR_CPU_KERNEL_AVX512 ? "AVX-512F" : "AVX2",
-                    allowed);
-}
-
 /* ---- the stages of the engine's start ----------------------------------------------------------- */
 
-/* The kernel and what comes with it: Philox's variant, the 16-agent step and fold (cpu_group_step.h
- * on its three lane layers) where the kernel has them, whether steps vectorize along d. */
-static void choose_kernel(cpu_engine *e, const pfr_sim *sim, int kernel)
+/* The kernel and what comes with it (the path's choice): Philox's variant, the 16-agent step and
+ * fold (cpu_group_step.h on its three lane layers), whether steps vectorize along d. */
+static void apply_kernel(cpu_engine *e, const pfr_cpu_path *p)
 {
-    const int d = sim->d;
-    e->vector = kernel != PFR_CPU_KERNEL_SCALAR;
+    e->vector = p->vector;
+    e->x16 = p->x16;
+    e->fold16 = p->fold16;
+    e->kernel = p->runs;
     e->philox16 = pfr_cpu_philox16_scalar;
     e->philox16x4 = pfr_cpu_philox16x4_scalar;
-#ifdef PFR_HAVE_X86_PHILOX /* (with avx2 asked for, no AVX-512 instruction in the step where the CPU has it) */
-    const int avx512 = e->vector && kernel != PFR_CPU_KERNEL_AVX2 && __builtin_cpu_supports("avx512f");
-    if (avx512)
+#ifdef PFR_HAVE_X86_PHILOX
+    if (p->philox4_avx512)
         e->philox16x4 = pfr_cpu_philox16x4_avx512;
-    if (avx512)
+    if (p->philox == PFR_CPU_PHILOX_AVX512)
         e->philox16 = pfr_cpu_philox16_avx512;
-    else if (e->vector && __builtin_cpu_supports("avx2"))
+    else if (p->philox == PFR_CPU_PHILOX_AVX2)
         e->philox16 = pfr_cpu_philox16_avx2;
 #endif
-    /* the 16-agent step and its fold: one source (cpu_group_step.h) on three lane layers */
-    const int group16 = kernel == PFR_CPU_KERNEL_AVX512 || kernel == PFR_CPU_KERNEL_AVX2 ||
-                        kernel == PFR_CPU_KERNEL_PORTABLE;
-    e->x16 = group16 && !sim->control && (d == 4 || d == 8 || d == 16 || d == 32);
-    e->fold16 = group16 && d % 8 == 0; /* (also the per-agent step's groups, and control's) */
     e->group = pfr_cpu_group_portable;
     e->fold = pfr_cpu_fold_portable;
 #ifdef PFR_X16
-    if (kernel == PFR_CPU_KERNEL_AVX512) {
+    if (p->kernel == PFR_CPU_KERNEL_AVX512) {
         e->group = pfr_cpu_group_x16;
         e->fold = pfr_cpu_fold_x16;
         pfr_cpu_x16_init(&e->x16_layout);
-    } else if (kernel == PFR_CPU_KERNEL_AVX2) {
+    } else if (p->kernel == PFR_CPU_KERNEL_AVX2) {
         e->group = pfr_cpu_group_avx2;
         e->fold = pfr_cpu_fold_avx2;
     }
 #endif
 }
 
-/* Block parts and waves: the rows a part holds, the blocks a wave, narrow rows (over MPI ranks: this
- * rank's blocks in one wave, wide). */
-static void size_parts(cpu_engine *e, const pfr_sim *sim)
+/* The tables the 16-agent step gathers from, where the path has them (row pointers in 32 bits, the
+ * chains as entries or in slots, the agents' row cache); 0 when out of memory. */
+static int build_step_tables(cpu_engine *e, pfr_sim *sim, const pfr_cpu_path *p)
 {
-    const int S = sim->S, d = sim->d, K = sim->K;
-    e->R = K < S ? K : S;
-    part_sizes(S, d, K, sim->N, e->T, &e->cap, &e->W);
-    if (sim->cpu.wave > 0 && sim->cpu.wave < e->W)
-        e->W = sim->cpu.wave;
-    /* narrow part rows where a wave's parts, all wide, would outgrow L2 (cpu_engine.h) */
-    e->narrow = sim->cpu.parts == PFR_CPU_PARTS_NARROW ||
-                (sim->cpu.parts == PFR_CPU_PARTS_AUTO && 8.0 * d * e->cap * e->W > (double)PFR_CPU_NARROW_MIN_BYTES);
-    e->digest = getenv("PFEDRL_TEST_SUMS_DIGEST") != NULL;
-    if (sim->dsize > 1) { /* over MPI ranks: this rank's blocks in one wave, wide parts (cpu_dist.c) */
-        e->W = (int)(sim->b1 - sim->b0);
-        e->narrow = 0;
-    }
-}
-
-/* How agents' overlays find their rows: slot maps, hash tables, or (the 16-agent step) a scan. */
-static void choose_lookup(cpu_engine *e, const pfr_sim *sim)
-{
-    const int S = sim->S, d = sim->d;
-    /* slot maps: a byte per state and lane, where that is small (and an overlay has < 255 rows) */
-    const int ov = sim->cpu.overlay;
-    e->map = e->R < 255 && (((size_t)S <= PFR_CPU_MAP_MAX_S && ov == PFR_CPU_OVERLAY_AUTO) || ov == PFR_CPU_OVERLAY_MAP);
-    /* the 16-agent step scans slots wherever it can, maps or not (faster than either: DESIGN §6's
-     * tuning table); the per-agent step keeps the maps (partial groups, stragglers) */
-    e->can_scan = e->R <= PFR_CPU_SCAN_MAX_R && d <= 16 && (ov == PFR_CPU_OVERLAY_AUTO || ov == PFR_CPU_OVERLAY_SCAN);
-}
-
-/* The tables the 16-agent step gathers from (row pointers in 32 bits, the chains as entries or in
- * slots, the agents' row cache), where every index fits 31 bits; 0 when out of memory. */
-static int build_step_tables(cpu_engine *e, pfr_sim *sim)
-{
-    const int S = sim->S, d = sim->d;
-    /* the 16-agent step's gathers need every index below 2^31: entries, row pointers, Phi rows, maps */
+    const int S = sim->S;
     int ok = 1;
-    if (e->x16 && !sim->cpu.no_gather && sim->env->nnz < INT32_MAX / 4 && (uint64_t)sim->M * (S + 1) < INT32_MAX &&
-        (uint64_t)S * d < INT32_MAX && (uint64_t)(e->R + 1) * d * PFR_CPU_LANES < INT32_MAX &&
-        (uint64_t)(S + 4) * PFR_CPU_LANES < INT32_MAX) {
+    if (p->gathers) {
         const size_t nrp = (size_t)sim->M * (S + 1), nnz = (size_t)sim->env->nnz;
         e->rp32 = big_alloc(sizeof(uint32_t) * nrp);
         ok = e->rp32 != NULL;
         for (size_t r = 0; ok && r < nrp; ++r)
             e->rp32[r] = (uint32_t)sim->env->row_ptr[r];
-        e->prefetch = 16.0 * (double)nnz + 4.0 * S * d > (double)((size_t)1 << 20); /* beyond ~L2 */
-        /* the chains in slots where the step's overlays are scanned or in hash tables (its modes 4
-         * and 3: cpu_x16.c) and the entries outgrow L2 twice (S = 48: the entries stay in L1, and
-         * shapes there cost 4%): by shape where rows repeat (the bench grid world at S = 40,000 with
-         * 16 types: 640 KB of shape numbers and 24 KB of slots), else by state (20 MB; the entries
-         * 33 MB). cpu_slots.c; DESIGN §6's tuning table */
-        const int ch = sim->cpu.chains;
-        const int slot_modes = sim->learn_phi && !sim->own_phi && (e->can_scan || !e->map);
-        const int big = ch == PFR_CPU_CHAINS_AUTO && 16.0 * (double)nnz > (double)PFR_SLOT_MIN_BYTES;
+        e->prefetch = p->prefetch;
+        /* the chains in slots by shape where rows repeat, else by state, else entries (cpu_slots.c):
+         * shapes and slots decline where the chains' content does not suit them */
         int built = 0;
-        if (ok && slot_modes && (big || ch == PFR_CPU_CHAINS_SHAPES))
-            built = pfr_cpu_shapes_build(e, sim, ch == PFR_CPU_CHAINS_SHAPES ? PFR_SHAPE_SHARE_FORCED : PFR_SHAPE_SHARE, big_alloc);
-        if (ok && slot_modes && built == 0 && (big || ch == PFR_CPU_CHAINS_SLOTS || ch == PFR_CPU_CHAINS_SHAPES))
+        if (ok && p->chains == PFR_CPU_SHAPES)
+            built = pfr_cpu_shapes_build(e, sim, sim->cpu.chains == PFR_CPU_CHAINS_SHAPES ? PFR_SHAPE_SHARE_FORCED
+                                                                                           : PFR_SHAPE_SHARE,
+                                         big_alloc);
+        if (ok && p->chains != PFR_CPU_ENTRIES && built == 0)
             built = pfr_cpu_slots_build(e, sim, big_alloc);
         ok = ok && built >= 0;
         /* an entry carries its next state's row as well (words 1 and 3), so that a step finds the
@@ -406,22 +304,12 @@ static int allocate_parts(cpu_engine *e, const pfr_sim *sim, int shared)
     return ok;
 }
 
-/* The merge's buckets, and the step's final form now that the tables are known. */
-static void settle_path(cpu_engine *e, const pfr_sim *sim, int kernel)
+/* The merge's buckets: contiguous ranges of rows, at least one a thread. */
+static void make_buckets(cpu_engine *e, int S)
 {
-    const int S = sim->S, d = sim->d;
     e->nb = merge_buckets(S, e->T);
     e->bmul = ((uint64_t)e->nb << 32) / (uint64_t)S;
     bucket_bounds(S, e->nb, e->bmul, e->bfirst, &e->bcap);
-    e->scan = e->rp32 && e->can_scan;
-    /* d = 32 takes the 16-agent step only where its lookups are gathers (each agent's math then runs
-     * along d) and the tables lie beyond L2 (e->prefetch), where looking up 16 agents at once and
-     * ahead hides the misses; in L1 the gathers cost more than they hide (DESIGN §6's tuning table) */
-    if (d == 32 && !(e->rp32 && e->prefetch))
-        e->x16 = 0;
-    if (kernel != PFR_CPU_KERNEL_AVX512 && !e->rp32) /* (only AVX-512 has a form without gathers) */
-        e->x16 = 0;
-    e->kernel = e->x16 ? kernel : e->vector ? PFR_CPU_KERNEL_PER_AGENT : PFR_CPU_KERNEL_SCALAR;
 }
 
 /* The threshold search's halvings: enough for the chains' longest row. */
@@ -471,33 +359,47 @@ static int allocate_threads(cpu_engine *e, const pfr_sim *sim, int shared)
     return ok;
 }
 
+/* The run's shape, as the path's choice sees it. */
+static pfr_cpu_run run_shape(const pfr_sim *sim)
+{
+    pfr_cpu_run z = {sim->S, sim->d, sim->K, sim->threads, sim->M, sim->N, (double)sim->env->nnz, sim->control != 0,
+                     sim->learn_phi, sim->own_phi, !sim->own_phi && (sim->avg_phi || sim->avg_theta),
+                     sim->dsize, sim->b1 - sim->b0};
+    return z;
+}
+
 pfr_status pfr_cpu_setup(pfr_sim *sim, pfr_error *err)
 {
     /* the kernel (cpu_kernel; tests force each through sim->cpu.kernel): all give the same bits */
     const pfr_status st = pfr_cpu_kernel_check(sim->cpu.kernel, err);
     if (st != PFR_OK)
         return st;
-    const int kernel = pfr_cpu_kernel_pick(sim->cpu.kernel);
+    const pfr_cpu_run z = run_shape(sim);
+    const pfr_cpu_path p = pfr_cpu_choose(&sim->cpu, pfr_cpu_features_here(), &z);
     cpu_engine *e = line_calloc(sizeof *e);
     if (!e)
         return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory");
     sim->engine_state = e;
     e->T = sim->threads;
-    const int shared = !sim->own_phi && (sim->avg_phi || sim->avg_theta); /* an algorithm that averages */
-    choose_kernel(e, sim, kernel);
-    size_parts(e, sim);
+    apply_kernel(e, &p);
+    e->R = p.R;
+    e->cap = p.cap;
+    e->W = p.W;
+    e->narrow = p.narrow;
+    e->map = p.map;
+    e->scan = p.scan;
+    e->digest = getenv("PFEDRL_TEST_SUMS_DIGEST") != NULL;
     e->pool = pfr_pool_create(e->T);
     e->th = line_calloc(sizeof *e->th * (size_t)e->T);
     e->cur = line_calloc(sizeof *e->cur * (size_t)e->T);
     e->pending = calloc((size_t)sim->d * sim->d, sizeof(double));
     e->theta_accum = calloc((size_t)sim->d, sizeof(double));
     int ok = e->pool && e->th && e->cur && e->pending && e->theta_accum;
-    choose_lookup(e, sim);
-    ok = ok && build_step_tables(e, sim);
-    ok = ok && allocate_parts(e, sim, shared);
-    settle_path(e, sim, kernel);
+    ok = ok && build_step_tables(e, sim, &p);
+    ok = ok && allocate_parts(e, sim, z.shared);
+    make_buckets(e, sim->S);
     search_depth(e, sim);
-    ok = ok && allocate_threads(e, sim, shared);
+    ok = ok && allocate_threads(e, sim, z.shared);
     if (!ok) {
         pfr_cpu_engine_destroy(sim);
         sim->engine_state = NULL;
