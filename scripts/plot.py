@@ -103,7 +103,7 @@ def set_title(ax, title):
     """A title wrapped to the axes' width (a long one is not cut off at the figure's edge)."""
     if title:
         import textwrap
-        ax.set_title("\n".join(textwrap.wrap(title, 60)), fontsize=10)
+        ax.set_title("\n".join(textwrap.wrap(title, 60, break_on_hyphens=False)), fontsize=10)
 
 
 def read_csv(path):

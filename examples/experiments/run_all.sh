@@ -138,6 +138,8 @@ plot final "${NSWEEP_DIRS[@]}" --hue method --by agents --out "$FIG/scale_N" \
 
 echo "== 6. at scale: a representation learned on 12 types, for new agents of the 4 others"
 sweep $G $GS --set env.type_count=12 --set agents=$GNA --set rounds=$TR $(best_of pfedtd_rep) --out "$OUT/transfer_train"
+# the types' values, for how far the held-out types lie from the training types' span (the tables)
+rm -rf "$OUT/transfer_env" && "$PFEDRL" export $G $GS -q -o "$OUT/transfer_env"
 TPHI="$OUT/transfer_train/runs/run/phi.npy"
 HELD2="--set env.type_first=12 --set env.type_count=4 --set agents=$TN --set local_steps=10 --set rounds=$TRR \
        --set eval_every=$([ "$SIZE" = full ] && echo 30 || echo 2)"
