@@ -557,13 +557,13 @@ TEST(FileEnv, SparseFolderHoldsTheFamilysRows)
             ASSERT_NEAR(back.e->prob[k], e->prob[k], 1e-15); // renormalized: a rounding at most
             ASSERT_NEAR(back.e->rewardd[k], e->rewardd[k], 1e-15 * (1 + std::fabs(e->rewardd[k])));
         }
-        // a chain's folder is refused where control wants MDPs, and the other way round
+        // a chain's folder is an MDP of one action where control wants MDPs; an MDPs' folder is
+        // refused where chains are wanted
+        EnvPtr other;
         if (!mdp) {
-            EXPECT_EQ(pfr_env_create_mdp(&f, &back.e, &err), PFR_OK); // A = 1: an MDP of one action
-            pfr_env_destroy(back.e);
-            back.e = nullptr;
+            EXPECT_EQ(pfr_env_create_mdp(&f, &other.e, &err), PFR_OK) << err.msg;
         } else {
-            EXPECT_EQ(pfr_env_create(&f, &back.e, &err), PFR_ERR_FORMAT);
+            EXPECT_EQ(pfr_env_create(&f, &other.e, &err), PFR_ERR_FORMAT);
             EXPECT_NE(std::string(err.msg).find("holds MDPs (4 actions a state)"), std::string::npos) << err.msg;
         }
     }
