@@ -222,39 +222,30 @@ static inline __attribute__((always_inline)) void block_d(cpu_engine *e, cpu_thr
 }
 
 /* Block b into bp: block_d with a constant d (the loops over d unroll and the vector step applies),
- * each d in its own instance; wide parts here, narrow ones (e->narrow) in run_block_narrow, a
- * function of its own so that this one compiles as without them (see block_d). */
-PFR_CLONES static void run_block(cpu_engine *e, cpu_thread *w, int64_t b, block_part *bp)
+ * each d in its own instance, and narrow as a constant too. */
+static inline __attribute__((always_inline)) void run_block_as(cpu_engine *e, cpu_thread *w, int64_t b, block_part *bp,
+                                                               const int narrow)
 {
     const int d = e->sim->d, map = e->map;
     if (!e->vector) {
-        block_d(e, w, b, bp, d, 0, map, 0);
+        block_d(e, w, b, bp, d, 0, map, narrow);
         return;
     }
     switch (d) {
-    case 4: map ? block_d(e, w, b, bp, 4, 1, 1, 0) : block_d(e, w, b, bp, 4, 1, 0, 0); break;
-    case 8: map ? block_d(e, w, b, bp, 8, 1, 1, 0) : block_d(e, w, b, bp, 8, 1, 0, 0); break;
-    case 16: map ? block_d(e, w, b, bp, 16, 1, 1, 0) : block_d(e, w, b, bp, 16, 1, 0, 0); break;
-    case 32: map ? block_d(e, w, b, bp, 32, 1, 1, 0) : block_d(e, w, b, bp, 32, 1, 0, 0); break;
-    default: map ? block_d(e, w, b, bp, d, 1, 1, 0) : block_d(e, w, b, bp, d, 1, 0, 0); break;
+    case 4: map ? block_d(e, w, b, bp, 4, 1, 1, narrow) : block_d(e, w, b, bp, 4, 1, 0, narrow); break;
+    case 8: map ? block_d(e, w, b, bp, 8, 1, 1, narrow) : block_d(e, w, b, bp, 8, 1, 0, narrow); break;
+    case 16: map ? block_d(e, w, b, bp, 16, 1, 1, narrow) : block_d(e, w, b, bp, 16, 1, 0, narrow); break;
+    case 32: map ? block_d(e, w, b, bp, 32, 1, 1, narrow) : block_d(e, w, b, bp, 32, 1, 0, narrow); break;
+    default: map ? block_d(e, w, b, bp, d, 1, 1, narrow) : block_d(e, w, b, bp, d, 1, 0, narrow); break;
     }
 }
 
-/* run_block with the parts packed narrow (cpu_engine.h): the same cases. */
+/* Wide parts here, narrow ones (e->narrow) in run_block_narrow: two functions, so that this one
+ * compiles as without narrow rows (see block_d). */
+PFR_CLONES static void run_block(cpu_engine *e, cpu_thread *w, int64_t b, block_part *bp) { run_block_as(e, w, b, bp, 0); }
 PFR_CLONES static void run_block_narrow(cpu_engine *e, cpu_thread *w, int64_t b, block_part *bp)
 {
-    const int d = e->sim->d, map = e->map;
-    if (!e->vector) {
-        block_d(e, w, b, bp, d, 0, map, 1);
-        return;
-    }
-    switch (d) {
-    case 4: map ? block_d(e, w, b, bp, 4, 1, 1, 1) : block_d(e, w, b, bp, 4, 1, 0, 1); break;
-    case 8: map ? block_d(e, w, b, bp, 8, 1, 1, 1) : block_d(e, w, b, bp, 8, 1, 0, 1); break;
-    case 16: map ? block_d(e, w, b, bp, 16, 1, 1, 1) : block_d(e, w, b, bp, 16, 1, 0, 1); break;
-    case 32: map ? block_d(e, w, b, bp, 32, 1, 1, 1) : block_d(e, w, b, bp, 32, 1, 0, 1); break;
-    default: map ? block_d(e, w, b, bp, d, 1, 1, 1) : block_d(e, w, b, bp, d, 1, 0, 1); break;
-    }
+    run_block_as(e, w, b, bp, 1);
 }
 
 /* local_rep and local_td: agents are independent, so groups are taken in any order. local_rep's
