@@ -1,7 +1,8 @@
 /*
  * config.c — the configuration schema: one table of keys with type, range and help. Both the YAML
  * loader and `--set key=value` go through pfr_config_set, so a value is checked the same way
- * wherever it comes from, and every error names the key, the value and what is allowed.
+ * wherever it comes from, and every error names the key, the value and what is allowed. What keys
+ * may combine (a family's keys, the federation mechanisms) is config_check.c's.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -216,6 +217,8 @@ const char *pfr_backend_name(pfr_backend b) { return enum_name(BACKENDS, (int)b)
 const char *pfr_control_name(pfr_control c) { return enum_name(CONTROLS, (int)c); }
 const char *pfr_cuda_kernel_name(pfr_cuda_kernel k) { return enum_name(CUDA_KERNELS, (int)k); }
 const char *pfr_cpu_kernel_name(pfr_cpu_kernel k) { return enum_name(CPU_KERNELS, (int)k); }
+int pfr_algorithm_count(void) { return (int)(sizeof ALGORITHMS / sizeof ALGORITHMS[0]) - 1; }
+int pfr_env_kind_count(void) { return (int)(sizeof ENV_KINDS / sizeof ENV_KINDS[0]) - 1; }
 
 static void describe_allowed(const key_def *k, char *buf, size_t n);
 void pfr_config_key_allowed(size_t i, char *buf, size_t n)
@@ -224,68 +227,6 @@ void pfr_config_key_allowed(size_t i, char *buf, size_t n)
         describe_allowed(&KEYS[i], buf, n);
     else if (n)
         buf[0] = '\0';
-}
-
-/* The environment keys that only some families read: giving one another family ignores is an
- * error (a value other than its default), so a config never says what a run does not do. */
-#define FAM(k) (1u << (k))
-#define GRIDS (FAM(PFR_ENV_CLIFFWALK) | FAM(PFR_ENV_GRIDWORLD))
-#define GENERATED (GRIDS | FAM(PFR_ENV_GARNET) | FAM(PFR_ENV_RANDOMWALK))
-static const struct {
-    const char *key;
-    unsigned families;
-} FAMILY_KEYS[] = {
-    {"env.width", GRIDS},
-    {"env.height", GRIDS},
-    {"env.states", FAM(PFR_ENV_GARNET) | FAM(PFR_ENV_RANDOMWALK)},
-    {"env.actions", FAM(PFR_ENV_GARNET)},
-    {"env.branching", FAM(PFR_ENV_GARNET)},
-    {"env.perturbation", FAM(PFR_ENV_GARNET)},
-    {"env.epsilon", GRIDS},
-    {"env.slip_min", GRIDS},
-    {"env.slip_max", GRIDS},
-    {"env.wind_min", GRIDS},
-    {"env.wind_max", GRIDS},
-    {"env.goals", FAM(PFR_ENV_GRIDWORLD)},
-    {"env.walls", FAM(PFR_ENV_GRIDWORLD)},
-    {"env.starts", FAM(PFR_ENV_GRIDWORLD)},
-    {"env.wind_direction", FAM(PFR_ENV_GRIDWORLD)},
-    {"env.layout", FAM(PFR_ENV_GRIDWORLD)},
-    {"env.reward_spread", GENERATED},
-    {"env.reward_scale", GENERATED},
-};
-
-int pfr_config_key_applies(const pfr_config *cfg, size_t i)
-{
-    if (!cfg || i >= pfr_config_key_count())
-        return 0;
-    for (size_t f = 0; f < sizeof FAMILY_KEYS / sizeof FAMILY_KEYS[0]; ++f)
-        if (pfr_config_find(FAMILY_KEYS[f].key) == (int)i)
-            return (FAMILY_KEYS[f].families & FAM(cfg->env.kind)) != 0;
-    return 1;
-}
-
-static pfr_status check_family_keys(const pfr_config *c, pfr_error *err)
-{
-    pfr_config def;
-    pfr_config_init(&def);
-    for (size_t f = 0; f < sizeof FAMILY_KEYS / sizeof FAMILY_KEYS[0]; ++f) {
-        if (FAMILY_KEYS[f].families & FAM(c->env.kind))
-            continue;
-        const int i = pfr_config_find(FAMILY_KEYS[f].key);
-        char v[64], dv[64], fams[96] = "";
-        pfr_config_key_value(c, (size_t)i, v, sizeof v);
-        pfr_config_key_value(&def, (size_t)i, dv, sizeof dv);
-        if (strcmp(v, dv) == 0)
-            continue;
-        for (int k = 0; ENV_KINDS[k]; ++k)
-            if (FAMILY_KEYS[f].families & FAM(k))
-                snprintf(fams + strlen(fams), sizeof fams - strlen(fams), "%s%s", fams[0] ? ", " : "", ENV_KINDS[k]);
-        return pfr_fail(err, PFR_ERR_CONFIG,
-                        "%s=%s does nothing with env.kind=%s; allowed: it applies to env.kind %s only (leave it out)",
-                        FAMILY_KEYS[f].key, v, ENV_KINDS[c->env.kind], fams);
-    }
-    return PFR_OK;
 }
 
 static void describe_allowed(const key_def *k, char *buf, size_t n)
@@ -580,122 +521,4 @@ void pfr_config_key_value(const pfr_config *cfg, size_t i, char *buf, size_t n)
         break;
     }
     }
-}
-
-void pfr_config_resolve(pfr_config *c)
-{
-    if (pfr_algorithm_traits(c->algorithm).tabular) { /* the table is the representation */
-        c->dim = 1;
-        c->orthonormalize = 0;
-    }
-}
-
-/* The federation keys together (federation.c reads them): what combines and what the algorithm allows. */
-/* The algorithms whose traits pass `want` (avg_phi && learn_phi, ...), "a, b, c", for messages. */
-static const char *algorithms_where(int (*want)(pfr_alg_traits), char *buf, size_t n)
-{
-    size_t used = 0;
-    buf[0] = '\0';
-    for (int a = 0; ALGORITHMS[a] && used < n; ++a)
-        if (want(pfr_algorithm_traits((pfr_algorithm)a)))
-            used += (size_t)snprintf(buf + used, n - used, "%s%s", used ? ", " : "", ALGORITHMS[a]);
-    return buf;
-}
-static int shares_learned_phi(pfr_alg_traits t) { return t.avg_phi && t.learn_phi; }
-static int shares_phi_alone(pfr_alg_traits t) { return t.avg_phi && t.learn_phi && !t.avg_theta; }
-
-static pfr_status check_federation(const pfr_config *c, pfr_error *err)
-{
-    const pfr_federation_config *f = &c->federation;
-    const pfr_alg_traits tr = pfr_algorithm_traits(c->algorithm);
-    const char *alg = pfr_algorithm_name(c->algorithm);
-    if (f->availability_trace[0] && (f->p_drop > 0.0 || f->p_return < 1.0))
-        return pfr_fail(err, PFR_ERR_CONFIG,
-                        "federation.availability_trace and federation.p_drop/p_return both set; allowed: one of them");
-    if (f->stragglers > 0.0 && c->local_steps < 2)
-        return pfr_fail(err, PFR_ERR_CONFIG,
-                        "federation.stragglers = %g needs local_steps >= 2 (a straggler completes 1 .. local_steps-1 "
-                        "steps); local_steps is %d",
-                        f->stragglers, c->local_steps);
-    if (f->delay > 0 && f->max_delay > 0)
-        return pfr_fail(err, PFR_ERR_CONFIG,
-                        "federation.delay (%d) and federation.max_delay (%d) both set; allowed: a fixed delay or a "
-                        "drawn one, not both",
-                        f->delay, f->max_delay);
-    const int shared_phi = shares_learned_phi(tr);
-    char with[160];
-    if ((f->delay > 0 || f->max_delay > 0 || f->stale_decay < 1.0) && !shared_phi)
-        return pfr_fail(err, PFR_ERR_CONFIG,
-                        "federation.delay/max_delay/stale_decay: algorithm %s averages no learned representation; "
-                        "allowed with %s",
-                        alg, algorithms_where(shares_learned_phi, with, sizeof with));
-    if (f->stale_decay < 1.0 && f->delay == 0 && f->max_delay == 0)
-        return pfr_fail(err, PFR_ERR_CONFIG, "federation.stale_decay = %g without a delay (federation.delay or "
-                        "federation.max_delay) changes nothing; set a delay or leave it at 1", f->stale_decay);
-    if ((f->clip > 0.0 || f->noise_multiplier > 0.0) && !shared_phi)
-        return pfr_fail(err, PFR_ERR_CONFIG,
-                        "federation.clip/noise_multiplier: algorithm %s averages no learned representation; "
-                        "allowed with %s",
-                        alg, algorithms_where(shares_learned_phi, with, sizeof with));
-    if (f->noise_multiplier > 0.0 && f->clip <= 0.0)
-        return pfr_fail(err, PFR_ERR_CONFIG,
-                        "federation.noise_multiplier = %g needs federation.clip > 0 (the noise is scaled by the clip "
-                        "norm)",
-                        f->noise_multiplier);
-    if (f->noise_multiplier > 0.0 && tr.avg_theta)
-        return pfr_fail(err, PFR_ERR_CONFIG,
-                        "federation.noise_multiplier: algorithm %s also averages theta, which the private aggregation "
-                        "does not cover; allowed with %s",
-                        alg, algorithms_where(shares_phi_alone, with, sizeof with));
-    return PFR_OK;
-}
-
-pfr_status pfr_config_validate(const pfr_config *c, pfr_error *err)
-{
-    if (!c)
-        return pfr_fail(err, PFR_ERR_INVALID_ARGUMENT, "pfr_config_validate: NULL config");
-    /* Every field must be something pfr_config_set could have produced (the struct is public). */
-    for (size_t i = 0; i < NKEYS; ++i) {
-        char v[PFR_PATH_MAX + 64];
-        pfr_config tmp = *c;
-        pfr_config_key_value(c, i, v, sizeof v);
-        if (KEYS[i].type == T_PATH && v[0] == '\0')
-            continue;
-        pfr_status st = pfr_config_set(&tmp, KEYS[i].name, v, err);
-        if (st != PFR_OK)
-            return st;
-    }
-    if (c->env.slip_min > c->env.slip_max)
-        return pfr_fail(err, PFR_ERR_CONFIG, "env.slip_min (%g) must not exceed env.slip_max (%g)", c->env.slip_min,
-                        c->env.slip_max);
-    if (c->env.wind_min > c->env.wind_max)
-        return pfr_fail(err, PFR_ERR_CONFIG, "env.wind_min (%g) must not exceed env.wind_max (%g)", c->env.wind_min,
-                        c->env.wind_max);
-    if (c->env.slip_max + c->env.wind_max > 1.0)
-        return pfr_fail(err, PFR_ERR_CONFIG, "env.slip_max + env.wind_max = %g exceeds 1; allowed: a sum of at most 1",
-                        c->env.slip_max + c->env.wind_max);
-    pfr_status fst = check_family_keys(c, err);
-    if (fst != PFR_OK)
-        return fst;
-    const int dense = c->env.p_file[0] || c->env.r_file[0];
-    if (c->env.kind == PFR_ENV_FILE && !c->env.dir[0] && (!c->env.p_file[0] || !c->env.r_file[0]))
-        return pfr_fail(err, PFR_ERR_CONFIG, "env.kind=file needs both env.p_file and env.r_file (dense arrays), or env.dir "
-                        "(a folder of sparse rows)");
-    if (c->env.kind == PFR_ENV_FILE && c->env.dir[0] && dense)
-        return pfr_fail(err, PFR_ERR_CONFIG, "env.dir and env.p_file/env.r_file are both set; allowed: one of them");
-    if (c->env.kind != PFR_ENV_FILE && (dense || c->env.dir[0]))
-        return pfr_fail(err, PFR_ERR_CONFIG, "env.p_file/env.r_file/env.dir are only allowed with env.kind=file (env.kind "
-                        "is %s)", pfr_env_kind_name(c->env.kind));
-    if (c->env.kind == PFR_ENV_GARNET && c->env.states > 0 && c->env.branching > c->env.states)
-        return pfr_fail(err, PFR_ERR_CONFIG, "env.branching (%d) exceeds env.states (%d)", c->env.branching, c->env.states);
-    if (c->control.kind == PFR_CONTROL_NONE &&
-        (c->control.epsilon != 0.1 || c->control.epsilon_end != 0.1 || c->control.epsilon_steps != 0))
-        return pfr_fail(err, PFR_ERR_CONFIG, "control.epsilon/epsilon_end/epsilon_steps set with control.kind=none (policy "
-                        "evaluation explores by env.epsilon); set control.kind to sarsa or qlearning");
-    pfr_status fed = check_federation(c, err);
-    if (fed != PFR_OK)
-        return fed;
-    if (c->agents > INT32_MAX && c->algorithm == PFR_ALG_LOCAL_REP)
-        return pfr_fail(err, PFR_ERR_CONFIG, "agents: %lld is too many for local_rep", (long long)c->agents);
-    return PFR_OK;
 }

@@ -121,6 +121,9 @@ pfr_status pfr_cholqr_factor(float *phi, int S, int d, double *R);
 int pfr_config_find(const char *key);
 /* 1 if `key` names a file (env.p_file, init_phi, ...). */
 int pfr_config_key_is_path(const char *key);
+/* How many algorithms and environment families there are (pfr_algorithm_name(0 .. count - 1)). */
+int pfr_algorithm_count(void);
+int pfr_env_kind_count(void);
 /* `path` made absolute: a relative one joined to `base` (NULL: the current directory), its leading
  * "./" dropped; an absolute one copied. 0, or -1 (errno: ENAMETOOLONG if it does not fit in n,
  * or getcwd's). Why at set time: a run's files are then named the same wherever it is resumed. */
