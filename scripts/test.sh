@@ -37,7 +37,7 @@ fi
 # shadow memory is not the program's).
 asan="${ASAN_BUILD_DIR:-build-asan}"
 cmake -S . -B "$asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPFR_SANITIZE=ON -DPFR_CUDA=OFF > /dev/null
-cmake --build "$asan" -j "$(nproc)" > /dev/null
+cmake --build "$asan" -j "$(nproc)" --target pfedrl_tests pfedrl_cli > /dev/null # what the suite runs
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir "$asan" --output-on-failure -j "$(nproc)" \
   -E 'Plan\.PeakMemory|GpuTestConfigs|CudaLogic\.WarpRound|CudaLogic\.DeviceRoundWithSparseSums|CudaLogic\.GridWorldsAtScale|experiments\.tiny'
