@@ -59,14 +59,14 @@ LV lvf group_dot(const lvf *x, const lvf *t, const int D)
  * (the next state's) loaded and transposed, values, deltas, theta (T, kept transposed; lanes not in
  * pm left alone) and the new rows of this state stored through rw where Phi learns. */
 LV void group_td(const cpu_engine *e, const float *const *rs, const float *const *rn, float *const *rw, lvf rho,
-                 lvf *T, lvm pm, int k, const int D, int learn)
+                 lvf *T, lvm pm, int k, const int D, float gamma1, int learn)
 {
     const pfr_round_plan *plan = e->plan;
     lvf X[16], Y[16];
     lv_rows_load(e, rs, D, X);
     lv_rows_load(e, rn, D, Y);
     const lvf vs = group_dot(X, T, D), vn = group_dot(Y, T, D);
-    const lvf delta = lvf_sub(lvf_add(rho, lvf_mul(lvf_set1((float)e->sim->cfg.gamma), vn)), vs);
+    const lvf delta = lvf_sub(lvf_add(rho, lvf_mul(lvf_set1(gamma1), vn)), vs);
     const lvf a = lvf_mul(lvf_set1(plan->alpha[k]), delta);
     const lvf b = lvf_mul(lvf_set1(plan->beta[k]), delta);
     for (int l = 0; l < D; ++l) { /* pfr_td_update: theta with the old phi, phi with the old theta */
@@ -185,265 +185,367 @@ LV void group_prefetch_rows(const cpu_engine *e, const group_chains chains, lvi 
     }
 }
 
-/* The group's K steps (the file's comment: rows, chains). */
-LV void group_step_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int D, const group_rows rows, const group_chains chains)
+/* ---- The group's K steps as stages (group_step_d at the end reads as the algorithm) ------------ */
+
+/* A group's lanes, fixed over its K steps: who takes part, where each lane's tables and rows lie. */
+typedef struct group_lanes {
+    unsigned pbits;                        /* the participants: bit g, lane g */
+    lvm pm;                                /* the same as a mask */
+    lvi vrow, vslot, vtb;                  /* each lane's type: its first row pointer, state slot, shape slot */
+    lvi vvoff, vmoff, vtab;                /* each lane's overlay rows, slot map, hash table (offsets) */
+    int32_t voff[16], moff[16], toff[16];  /* the same, lane by lane */
+    float *th[16];                         /* each lane's theta [D] */
+    lvp vals_b, phi_b, own_b, zero_b, sink_b; /* the bases of the kinds of address (64-bit, per lane) */
+} group_lanes;
+
+/* What runs from step to step, lane by lane. */
+typedef struct group_walk {
+    lvi st;    /* the state */
+    lvi sc;    /* the state whose row lo, n hold: st, but also for the lanes sitting out, whose st stays
+                * while their search goes on (by shape, a move is added to it) */
+    lvi lo, n; /* that row (first entry and length), looked up a step ahead: the next step's rows are
+                * fetched, and their entries prefetched, while this step's math runs */
+    lvi nvec;  /* overlay rows in use */
+    lvi qnext; /* the overlay slot of the next state's row (0xFF: none yet) */
+    lvi hnext; /* hash tables: where the next row sits in the table, or the empty place it would take */
+} group_walk;
+
+/* Stage 0, the lanes: who takes part (the first Philox word v1), each lane's type and tables, theta
+ * with the pending orthonormalization applied. */
+LV void group_begin(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, lvi v1, const int D, group_lanes *L)
 {
-    pfr_sim *sim = e->sim;
-    const pfr_round_plan *plan = e->plan;
-    const int S = sim->S, K = plan->K, learn = sim->learn_phi, iters = e->iters;
-    const uint64_t seed = sim->cfg.seed, t0 = plan->t0;
-    const float *phi = e->base0;
+    const pfr_sim *sim = e->sim;
+    const int S = sim->S;
     uint32_t w1[16];
-    int32_t rowbase[16], slotbase[16], tbase[16], voff[16], moff[16];
-    lvi v1, uv = lv_philox(seed, i0, t0, &v1);
+    int32_t rowbase[16], slotbase[16], tbase[16];
     lvi_store(w1, v1);
-    unsigned pbits = 0;
-    float *th[16];
+    L->pbits = 0;
     for (int g = 0; g < 16; ++g) {
         const int64_t i = i0 + g;
-        part[g] = (uint64_t)w1[g] < plan->part_threshold;
-        pbits |= (unsigned)part[g] << g;
+        part[g] = (uint64_t)w1[g] < e->plan->part_threshold;
+        L->pbits |= (unsigned)part[g] << g;
         rowbase[g] = (int32_t)((size_t)pfr_agent_type(sim, i) * (S + 1));
         slotbase[g] = (int32_t)((size_t)pfr_agent_type(sim, i) * S);
         tbase[g] = e->shape_base ? e->shape_base[pfr_agent_type(sim, i)] : 0;
-        voff[g] = g * (e->R + 1);
-        moff[g] = g * (S + 4);
-        th[g] = sim->theta + (size_t)i * D;
+        L->voff[g] = g * (e->R + 1);
+        L->moff[g] = g * (S + 4);
+        L->toff[g] = g * 2 * (int32_t)(w->lane[0].mask + 1); /* lane g's table: [2 * (mask + 1)] ints */
+        L->th[g] = sim->theta + (size_t)i * D;
         if (e->has_pending)
-            pfr_map_theta(e->pending, th[g], D);
+            pfr_map_theta(e->pending, L->th[g], D);
     }
-    const lvm pm = lvm_from_bits(pbits);
-    const lvi vrow = lvi_load(rowbase), vslot = lvi_load(slotbase), vtb = lvi_load(tbase), vvoff = lvi_load(voff),
-              vmoff = lvi_load(moff);
-    const lvi one = lvi_set1(1), zero = lvi_zero(), ff = lvi_set1(0xFF), dD = lvi_set1(D);
-    lvi st = lvi_load(sim->state + i0), nvec = zero, qnext = ff;
-    /* the state whose row lo_next holds: st, but also for the lanes sitting out, whose st stays while
-     * their search goes on (by shape, a move is added to it) */
-    lvi sc = st;
-    /* hash tables: each lane's overlay table (pfr_overlay: key, slot pairs, open addressing) at a fixed
-     * stride in w->ov_tabs; hnext: where the next row sits in it, or the empty place it would take
-     * (at the first step the overlays are empty, so the row's hash) */
-    const int32_t *tab = w->ov_tabs;
-    /* the scan: the lanes' overlay keys by slot, keys [R, 16] (slot c of lane g at 16 c + g; -1 empty) */
-    int32_t *keys = w->ov_keys;
-    const lvi lane16 = lvi_lanes();
-    const lvi vmul = lvi_set1((int32_t)2654435761u), vshift = lvi_set1((int32_t)w->lane[0].shift),
-              vmask = lvi_set1((int32_t)w->lane[0].mask);
-    int32_t toff[16]; /* lane g's table: [2 * (mask + 1)] ints from toff[g] */
-    for (int g = 0; g < 16; ++g)
-        toff[g] = g * 2 * (int32_t)(w->lane[0].mask + 1);
-    const lvi vtab = lvi_load(toff);
-    lvi hnext = rows == GROUP_HASH ? lvi_srlv(lvi_mullo(st, vmul), vshift) : zero;
-    /* the bases of the kinds of address (64-bit, per lane) */
-    const lvp vals_b = lvp_same(w->ov_vals), phi_b = lvp_same(phi), zero_b = lvp_same(w->scratch),
-              sink_b = lvp_same(w->scratch + 16);
-    lvp own_b = phi_b;
+    L->pm = lvm_from_bits(L->pbits);
+    L->vrow = lvi_load(rowbase);
+    L->vslot = lvi_load(slotbase);
+    L->vtb = lvi_load(tbase);
+    L->vvoff = lvi_load(L->voff);
+    L->vmoff = lvi_load(L->moff);
+    L->vtab = lvi_load(L->toff);
+    L->vals_b = lvp_same(w->ov_vals);
+    L->phi_b = lvp_same(e->base0);
+    L->zero_b = lvp_same(w->scratch);
+    L->sink_b = lvp_same(w->scratch + 16);
+    L->own_b = L->phi_b;
     if (sim->own_phi) {
         const float *ob[16];
         for (int g = 0; g < 16; ++g)
             ob[g] = sim->agent_phi + (size_t)(i0 + g) * S * D;
-        own_b = lvp_load(ob);
+        L->own_b = lvp_load(ob);
     }
-    /* lanes: d = 32, where each agent's math runs along d (rows are two vectors: pfr_td_step on the
-     * rows and on theta in place) and only the lookups run 16 agents at a time; else the rows are
-     * transposed so that a vector holds one feature of the 16 agents */
-    const int lanes = D == 32;
-    lvf T[16];
-    if (!lanes)
-        lv_rows_load(e, (const float *const *)th, D, T);
+}
+
+/* The walk's start: the lanes' states and their first rows; the overlays empty (at the first step a
+ * hash table's place for a row is the row's hash). */
+LV void group_walk_begin(const cpu_engine *e, const cpu_thread *w, const group_chains chains, const group_rows rows, int64_t i0,
+                         const group_lanes *L, group_walk *W)
+{
+    W->st = lvi_load(e->sim->state + i0);
+    W->sc = W->st;
+    W->nvec = lvi_zero();
+    W->qnext = lvi_set1(0xFF);
+    W->hnext = rows == GROUP_HASH ? lvi_srlv(lvi_mullo(W->st, lvi_set1((int32_t)2654435761u)), lvi_set1((int32_t)w->lane[0].shift))
+                                  : lvi_zero();
+    group_first_rows(e, chains, i0, L->vrow, L->vslot, L->vtb, W->st, &W->lo, &W->n);
+}
+
+/* Stage 1, search: the entry each lane's uniform uv lands on in its row (pfr_sample_entry_fixed's
+ * threshold search, 16 lanes at once), with as many halvings as the longest row among the 16 needs
+ * (extra ones are no-ops), so a lane on a long row (a goal that restarts anywhere) does not make every
+ * step pay for it. */
+LV lvi group_search(const cpu_engine *e, const group_chains chains, int iters, lvi base, lvi n, lvi uv)
+{
+    const lvi zero = lvi_zero(), one = lvi_set1(1);
+    for (int it = 0; it < iters && lvi_any_above1(n); ++it) {
+        const lvi half = lvi_srli(n, 1);
+        const lvi probe = lvi_mask_sub(lvi_add(base, half), lvi_ne(half, zero), lvi_add(base, half), one);
+        const lvi t = chains != GROUP_ENTRIES ? lvi_gather8(probe, e->slots) : lvi_gather4(lvi_slli(probe, 2), e->ent);
+        base = lvi_mask_add(base, lvi_leu(t, uv), base, half);
+        n = lvi_sub(n, half);
+    }
+    return base;
+}
+
+/* Stage 2, decode: the entry's next state s2 and reward rho. Slots (word 1): the next state, its
+ * row's long flag (nlong; by shape: whether the next state is written as itself, else as a move from
+ * sc), the reward's index. Entries that carry it: the next row's length (len2). */
+LV void group_decode(const cpu_engine *e, const group_chains chains, lvi at, lvi sc, lvi *s2, lvf *rho, lvm *nlong, lvi *len2)
+{
+    *nlong = lvm_from_bits(0);
+    *len2 = lvi_zero();
+    if (chains != GROUP_ENTRIES) {
+        const lvi pay = lvi_gather8(at, (const int *)e->slots + 1);
+        const lvi smask = lvi_set1((1 << e->slot_bits) - 1), flag = lvi_set1(1 << e->slot_bits);
+        *s2 = lvi_and(pay, smask);
+        if (chains == GROUP_SHAPES)
+            *s2 = lvi_and(lvi_mask_add(*s2, lvi_testn(pay, flag), *s2, sc), smask);
+        else
+            *nlong = lvi_test(pay, flag);
+        *rho = lvf_gather4(lvi_srlv(pay, lvi_set1(e->slot_bits + 1)), e->rewards);
+        return;
+    }
+    const lvi at4 = lvi_slli(at, 2);
+    *s2 = lvi_gather4(at4, e->ent + 1);
+    *rho = lvf_gather4(at4, e->ent + 2);
+    if (e->ent_next_row) { /* the next row's length in word 1's high bits */
+        *len2 = lvi_srli(*s2, PFR_ENT_STATE_BITS);
+        *s2 = lvi_and(*s2, lvi_set1((1 << PFR_ENT_STATE_BITS) - 1));
+    }
+}
+
+/* Stage 3, next row: s2's row (first entry, length) into the walk, from the entry at `at` where it
+ * carries it (its start in word 3), else from the slots or the row pointers. */
+LV void group_next_row(const cpu_engine *e, const group_chains chains, const group_lanes *L, lvi at, lvi s2, lvm nlong, lvi len2,
+                       group_walk *W)
+{
+    const lvi ridx = lvi_add(L->vrow, s2);
+    if (chains != GROUP_ENTRIES) {
+        group_slot_row(e, chains, L->vslot, L->vtb, s2, nlong, &W->lo, &W->n);
+        W->sc = s2;
+    } else if (e->ent_next_row) {
+        W->lo = lvi_gather4(lvi_slli(at, 2), e->ent + 3); /* the line s2 came from */
+        W->n = len2;
+        const lvm esc = lvi_eq(len2, lvi_set1(PFR_ENT_LEN_ESCAPE));
+        if (lvm_any(esc)) /* rows of 255 entries or more: their lengths from the row pointers */
+            W->n = lvi_mask_sub(W->n, esc, lvi_mask_gather4(lvi_zero(), esc, lvi_add(ridx, lvi_set1(1)), e->rp32), W->lo);
+    } else {
+        W->lo = lvi_gather4(ridx, e->rp32);
+        W->n = lvi_sub(lvi_gather4(lvi_add(ridx, lvi_set1(1)), e->rp32), W->lo);
+    }
+}
+
+/* Stage 4a, the overlay's new rows: the lanes (of the miss mask) whose state st has no row yet get
+ * slot q; maps and hash tables copy the row from the shared Phi lane by lane (the scan writes the key
+ * alone: the row is read from Phi and written to its slot by the update, so no copy; without a
+ * scatter instruction the key is written by group_overlay_find as it passes the slot). */
+LV void group_overlay_insert(cpu_engine *e, cpu_thread *w, const group_lanes *L, const group_walk *W, lvm miss, lvi q,
+                             const int D, const group_rows rows)
+{
+    if (rows == GROUP_SCAN) {
+        if (LV_SCATTER && lvm_any(miss))
+            lvi_mask_scatter4(w->ov_keys, miss, lvi_add(lvi_slli(q, 4), lvi_lanes()), W->st);
+        return;
+    }
+    if (!lvm_any(miss))
+        return;
+    uint32_t qa[16], sa[16], ha[16];
+    lvi_store(qa, q);
+    lvi_store(sa, W->st);
+    lvi_store(ha, W->hnext);
+    for (unsigned m = lvm_bits(miss); m; m &= m - 1) {
+        const int g = __builtin_ctz(m);
+        if (rows == GROUP_HASH) {
+            w->ov_tabs[L->toff[g] + 2 * (int32_t)ha[g]] = (int32_t)sa[g];
+            w->ov_tabs[L->toff[g] + 2 * (int32_t)ha[g] + 1] = (int32_t)qa[g];
+            w->lane[g].hpos[qa[g]] = ha[g];
+        } else {
+            w->ov_maps[(size_t)L->moff[g] + sa[g]] = (uint8_t)qa[g];
+        }
+        w->ov_rows[L->voff[g] + (int)qa[g]] = (int32_t)sa[g];
+        memcpy(w->ov_vals + (size_t)(L->voff[g] + (int)qa[g]) * D, e->base0 + (size_t)sa[g] * D, sizeof(float) * D);
+    }
+}
+
+/* Stage 4b, the overlay slot of s2's row (0xFF: none). The scan compares each slot's keys with s2 (at
+ * step k, k + 1 slots at most); hash tables probe each lane's table until a hit or an empty place
+ * (which the walk keeps, for the insert of the next step); maps read the slot map. */
+LV lvi group_overlay_find(cpu_thread *w, const group_lanes *L, group_walk *W, lvm miss, lvi q, lvi s2, int k, int R,
+                          const group_rows rows)
+{
+    const lvi ff = lvi_set1(0xFF), zero = lvi_zero(), one = lvi_set1(1);
+    if (rows == GROUP_SCAN) {
+        lvi q2 = ff;
+        for (int c = 0; c <= k && c < R; ++c) {
+            lvi kc = lvi_load(w->ov_keys + 16 * c);
+            if (!LV_SCATTER) { /* the new keys of slot c (q = c where a lane missed) */
+                kc = lvi_mask_mov(kc, lvm_and(miss, lvi_eq(q, lvi_set1(c))), W->st);
+                lvi_store(w->ov_keys + 16 * c, kc);
+            }
+            q2 = lvi_mask_mov(q2, lvi_eq(kc, s2), lvi_set1(c));
+        }
+        return q2;
+    }
+    if (rows == GROUP_HASH) {
+        const lvi vmask = lvi_set1((int32_t)w->lane[0].mask);
+        lvi h = lvi_srlv(lvi_mullo(s2, lvi_set1((int32_t)2654435761u)), lvi_set1((int32_t)w->lane[0].shift)), key = zero;
+        lvm todo = lvm_from_bits(0xFFFF), hit = lvm_from_bits(0);
+        for (;;) {
+            const lvi at = lvi_add(L->vtab, lvi_slli(h, 1));
+            key = lvi_mask_gather4(key, todo, at, w->ov_tabs);
+            const lvm found = lvi_mask_eq(todo, key, s2);
+            hit = lvm_or(hit, found);
+            todo = lvm_andnot(found, lvi_mask_ge(todo, key, zero));
+            if (!lvm_any(todo))
+                break;
+            h = lvi_mask_and(h, todo, lvi_add(h, one), vmask);
+        }
+        W->hnext = h;
+        return lvi_mask_gather4(ff, hit, lvi_add(lvi_add(L->vtab, lvi_slli(h, 1)), one), w->ov_tabs);
+    }
+    return lvi_and(lvi_gather1(lvi_add(L->vmoff, s2), w->ov_maps), ff);
+}
+
+/* Stage 4, the step's rows: the addresses of this step's row written (ps) and read (pr) and of the
+ * next state's row (pn), from the overlays (a row not in a lane's overlay is read from the shared Phi)
+ * or from the Phi the lanes read directly. */
+LV void group_step_rows_at(cpu_engine *e, cpu_thread *w, const group_lanes *L, group_walk *W, lvi s2, int k, const int D,
+                           const group_rows rows, lvp *ps, lvp *pr, lvp *pn)
+{
+    const lvi dD = lvi_set1(D);
+    if (rows == GROUP_FIXED_PHI || rows == GROUP_OWN_PHI) {
+        const lvp *b = rows == GROUP_OWN_PHI ? &L->own_b : &L->phi_b;
+        *ps = lvp_addr(b, lvi_mullo(W->st, dD));
+        *pn = lvp_addr(b, lvi_mullo(s2, dD));
+        *pr = *ps;
+        return;
+    }
+    /* this step's row's slot: the next row's slot of the step before (nothing was added since), none
+     * at the first step (the overlays start empty); lanes sitting out ignore it */
+    const lvi ff = lvi_set1(0xFF);
+    const lvm miss = lvm_and(lvi_eq(W->qnext, ff), L->pm);
+    const lvi q = lvi_mask_mov(W->qnext, miss, W->nvec);
+    group_overlay_insert(e, w, L, W, miss, q, D, rows);
+    W->nvec = lvi_mask_add(W->nvec, miss, W->nvec, lvi_set1(1));
+    const lvi q2 = group_overlay_find(w, L, W, miss, q, s2, k, e->R, rows);
+    lvm hit2 = lvi_ne(q2, ff);
+    W->qnext = q2;
+    *ps = lvp_addr(&L->vals_b, lvi_mullo(lvi_add(L->vvoff, q), dD));
+    *pr = *ps;
+    if (rows == GROUP_SCAN) { /* a new row read from Phi, and so is the next state's where it is that row
+                               * (its slot is written only by this step's update) */
+        *pr = lvp_blend(miss, *ps, lvp_addr(&L->phi_b, lvi_mullo(W->st, dD)));
+        hit2 = lvm_andnot(lvm_and(miss, lvi_eq(q2, q)), hit2);
+    }
+    *pn = lvp_blend(hit2, lvp_addr(&L->phi_b, lvi_mullo(s2, dD)), lvp_addr(&L->vals_b, lvi_mullo(lvi_add(L->vvoff, q2), dD)));
+}
+
+/* Stage 5, the TD update of the participants (lanes sitting out read zeros and write the sink): d = 32
+ * runs each agent's math along d (pfr_td_step on the rows and theta in place); else group_td on the
+ * transposed rows, T holding theta. */
+LV void group_update(const cpu_engine *e, const group_lanes *L, lvp ps, lvp pr, lvp pn, lvf rho, lvf *T, int k, const int D,
+                     float gamma1, int learn)
+{
+    const float *rs[16], *rn[16], *rw[16];
+    if (D == 32) {
+        const pfr_round_plan *plan = e->plan;
+        float rho_a[16];
+        lvp_put(ps, rw);
+        lvp_put(pn, rn);
+        lvf_store(rho_a, rho);
+        for (unsigned m = L->pbits; m; m &= m - 1) {
+            const int g = __builtin_ctz(m);
+            pfr_td_step((float *)rw[g], rn[g], L->th[g], D, rho_a[g], gamma1, plan->alpha[k], plan->beta[k], learn);
+        }
+        return;
+    }
+    lvp_put(lvp_blend(L->pm, L->zero_b, pr), rs);
+    lvp_put(lvp_blend(L->pm, L->zero_b, pn), rn);
+    lvp_put(lvp_blend(L->pm, L->sink_b, ps), rw);
+    group_td(e, rs, rn, (float *const *)rw, rho, T, L->pm, k, D, gamma1, learn);
+}
+
+/* Stage 6, the end: theta and the states stored, each agent's row for the next round (the row
+ * cache), the overlays' counts; after a scan each lane's rows in first-touch order (its slots) for the
+ * fold, and the keys emptied. */
+LV void group_end(cpu_engine *e, cpu_thread *w, int64_t i0, const group_lanes *L, const group_walk *W, lvf *T, const int D,
+                  const group_rows rows)
+{
+    if (D != 32)
+        lv_rows_store(e, L->th, D, T);
+    lvi_mask_store(e->sim->state + i0, L->pm, W->st);
+    if (e->row_idx) { /* lanes sitting out keep theirs */
+        lvi_mask_store(e->row_idx + i0, L->pm, lvi_add(L->vrow, W->st));
+        lvi_mask_store(e->row_lo + i0, L->pm, W->lo);
+        lvi_mask_store(e->row_n + i0, L->pm, W->n);
+    }
+    if (rows == GROUP_FIXED_PHI || rows == GROUP_OWN_PHI)
+        return;
+    uint32_t na[16];
+    lvi_store(na, W->nvec);
+    for (int g = 0; g < 16; ++g) {
+        w->lane[g].n = (int)na[g];
+        if (rows == GROUP_SCAN) /* (the fold empties the participants' overlays and clears this) */
+            w->lane[g].scanned = na[g] > 0;
+    }
+    if (rows == GROUP_SCAN) { /* every lane's slots up to `used`: past its count they are -1 and never read
+                               * (the lane's overlay has R + 1 rows), and a plain copy beats a masked scatter */
+        const int used = e->plan->K < e->R ? e->plan->K : e->R;
+        for (int c = 0; c < used; ++c) {
+            for (int g = 0; g < 16; ++g)
+                w->ov_rows[L->voff[g] + c] = w->ov_keys[16 * c + g];
+            lvi_store(w->ov_keys + 16 * c, lvi_set1(-1));
+        }
+    }
+}
+
+/* The group's K steps (the file's comment: rows, chains): per step a Philox draw, the search of the
+ * row, the decode of the entry, the next row looked up (and prefetched), the step's rows found in the
+ * overlays, the TD update. */
+LV void group_step_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int D, const group_rows rows, const group_chains chains)
+{
+    const pfr_sim *sim = e->sim;
+    /* the engine's fields the loop reads, in locals: the overlays' int stores could alias them */
+    const int K = e->plan->K, iters = e->iters, learn = sim->learn_phi;
     const float gamma1 = (float)sim->cfg.gamma;
+    const uint64_t seed = sim->cfg.seed, t0 = e->plan->t0;
+    lvi v1, uv = lv_philox(seed, i0, t0, &v1);
+    group_lanes L;
+    group_begin(e, w, i0, part, v1, D, &L);
+    group_walk W;
+    group_walk_begin(e, w, chains, rows, i0, &L, &W);
+    lvf T[16]; /* theta, transposed: T[l] holds feature l of the 16 agents (d = 32: theta in place) */
+    if (D != 32)
+        lv_rows_load(e, (const float *const *)L.th, D, T);
+    /* the next group's first rows, fetched halfway through (at large S a round's first step otherwise
+     * waits on a miss for the row pointer and another for the row) */
     const int ahead = e->prefetch && i0 + 2 * PFR_CPU_LANES <= sim->N;
     int32_t next_rp[16];
     if (ahead && !e->row_idx && chains == GROUP_ENTRIES)
         for (int g = 0; g < 16; ++g) {
             const int64_t i = i0 + 16 + g;
-            next_rp[g] = (int32_t)((size_t)pfr_agent_type(sim, i) * (S + 1) + sim->state[i]);
+            next_rp[g] = (int32_t)((size_t)pfr_agent_type(sim, i) * (sim->S + 1) + sim->state[i]);
             lv_prefetch(e->rp32 + next_rp[g]);
         }
-    /* the row (first entry and length) of each lane's state, looked up one step ahead: the next
-     * step's rows are fetched, and their entries prefetched, while this step's math runs */
-    lvi lo_next, n_next;
-    group_first_rows(e, chains, i0, vrow, vslot, vtb, st, &lo_next, &n_next);
     for (int k = 0; k < K; ++k) {
         if (k > 0)
             uv = lv_philox(seed, i0, t0 + (uint64_t)k, &v1);
-        /* the threshold search of pfr_sample_entry_fixed, 16 lanes at once */
-        lvi base = lo_next, n = n_next;
-        /* as many halvings as the longest row among the 16 needs (extra ones are no-ops), so a lane
-         * on a long row (a goal that restarts anywhere) does not make every step pay for it */
-        for (int it = 0; it < iters && lvi_any_above1(n); ++it) {
-            const lvi half = lvi_srli(n, 1);
-            const lvi probe = lvi_mask_sub(lvi_add(base, half), lvi_ne(half, zero), lvi_add(base, half), one);
-            const lvi t = chains != GROUP_ENTRIES ? lvi_gather8(probe, e->slots) : lvi_gather4(lvi_slli(probe, 2), e->ent);
-            base = lvi_mask_add(base, lvi_leu(t, uv), base, half);
-            n = lvi_sub(n, half);
-        }
-        const lvi base4 = lvi_slli(base, 2);
-        lvi s2, len2 = zero;
+        const lvi at = group_search(e, chains, iters, W.lo, W.n, uv);
+        lvi s2, len2;
         lvf rho;
-        lvm nlong = lvm_from_bits(0); /* slots: lanes whose next row is long */
-        if (chains != GROUP_ENTRIES) { /* word 1: the next state, its row's long flag (by shape: whether the next state is
-                    * written as itself, else as a move from this one), the reward's index */
-            const lvi pay = lvi_gather8(base, (const int *)e->slots + 1);
-            const lvi smask = lvi_set1((1 << e->slot_bits) - 1), flag = lvi_set1(1 << e->slot_bits);
-            s2 = lvi_and(pay, smask);
-            if (chains == GROUP_SHAPES) /* a move from the state whose row this is (sc: lanes sitting out too) */
-                s2 = lvi_and(lvi_mask_add(s2, lvi_testn(pay, flag), s2, sc), smask);
-            else
-                nlong = lvi_test(pay, flag);
-            rho = lvf_gather4(lvi_srlv(pay, lvi_set1(e->slot_bits + 1)), e->rewards);
-        } else {
-            s2 = lvi_gather4(base4, e->ent + 1);
-            rho = lvf_gather4(base4, e->ent + 2);
-        }
-        if (chains == GROUP_ENTRIES && e->ent_next_row) { /* the next row's length in word 1's high bits, its start in word 3 */
-            len2 = lvi_srli(s2, PFR_ENT_STATE_BITS);
-            s2 = lvi_and(s2, lvi_set1((1 << PFR_ENT_STATE_BITS) - 1));
-        }
+        lvm nlong;
+        group_decode(e, chains, at, W.sc, &s2, &rho, &nlong, &len2);
         if (ahead && k == K / 2)
-            group_prefetch_next(e, chains, i0, next_rp, phi, D);
-        if (k + 1 < K || e->row_idx) { /* next step's rows (at the last step, for the row cache), and
-                                        * a prefetch of their entries and of Phi's rows */
-            const lvi ridx = lvi_add(vrow, s2);
-            if (chains != GROUP_ENTRIES) {
-                group_slot_row(e, chains, vslot, vtb, s2, nlong, &lo_next, &n_next);
-                sc = s2;
-            } else if (e->ent_next_row) {
-                lo_next = lvi_gather4(base4, e->ent + 3); /* the line s2 came from */
-                n_next = len2;
-                const lvm esc = lvi_eq(len2, lvi_set1(PFR_ENT_LEN_ESCAPE));
-                if (lvm_any(esc)) /* rows of 255 entries or more: their lengths from the row pointers */
-                    n_next = lvi_mask_sub(n_next, esc, lvi_mask_gather4(zero, esc, lvi_add(ridx, one), e->rp32), lo_next);
-            } else {
-                lo_next = lvi_gather4(ridx, e->rp32);
-                n_next = lvi_sub(lvi_gather4(lvi_add(ridx, one), e->rp32), lo_next);
-            }
+            group_prefetch_next(e, chains, i0, next_rp, e->base0, D);
+        if (k + 1 < K || e->row_idx) { /* the next step's row (at the last step, for the row cache) */
+            group_next_row(e, chains, &L, at, s2, nlong, len2, &W);
             if (e->prefetch && k + 1 < K)
-                group_prefetch_rows(e, chains, lo_next, n_next, s2, phi, D);
+                group_prefetch_rows(e, chains, W.lo, W.n, s2, e->base0, D);
         }
-        lvp ps, pn, pr; /* this step's row written (ps) and read (pr), the next state's row */
-        if (rows == GROUP_MAPS || rows == GROUP_HASH || rows == GROUP_SCAN) {
-            /* the slot of this step's row: the next row's slot of the step before (nothing was added
-             * since), none at the first step (the overlays start empty); lanes sitting out ignore it */
-            const lvi q0 = qnext;
-            const lvm miss = lvm_and(lvi_eq(q0, ff), pm);
-            const lvi q = lvi_mask_mov(q0, miss, nvec);
-            if (rows == GROUP_SCAN) { /* a new row's key in its slot (its values: read from Phi below, written to
-                              * the slot by the update, so no copy); without a scatter instruction, by
-                              * the scan below as it passes the slot */
-                if (LV_SCATTER && lvm_any(miss))
-                    lvi_mask_scatter4(keys, miss, lvi_add(lvi_slli(q, 4), lane16), st);
-                nvec = lvi_mask_add(nvec, miss, nvec, one);
-            } else if (lvm_any(miss)) { /* new rows: copied from the shared Phi, lane by lane */
-                uint32_t qa[16], sa[16], ha[16];
-                lvi_store(qa, q);
-                lvi_store(sa, st);
-                lvi_store(ha, hnext);
-                for (unsigned m = lvm_bits(miss); m; m &= m - 1) {
-                    const int g = __builtin_ctz(m);
-                    if (rows == GROUP_HASH) {
-                        w->ov_tabs[toff[g] + 2 * (int32_t)ha[g]] = (int32_t)sa[g];
-                        w->ov_tabs[toff[g] + 2 * (int32_t)ha[g] + 1] = (int32_t)qa[g];
-                        w->lane[g].hpos[qa[g]] = ha[g];
-                    } else {
-                        w->ov_maps[(size_t)moff[g] + sa[g]] = (uint8_t)qa[g];
-                    }
-                    w->ov_rows[voff[g] + (int)qa[g]] = (int32_t)sa[g];
-                    memcpy(w->ov_vals + (size_t)(voff[g] + (int)qa[g]) * D, phi + (size_t)sa[g] * D, sizeof(float) * D);
-                }
-                nvec = lvi_mask_add(nvec, miss, nvec, one);
-            }
-            lvi q2;
-            if (rows == GROUP_SCAN) { /* each slot's keys compared with s2: at step k, k + 1 slots at most */
-                q2 = ff;
-                for (int c = 0; c <= k && c < e->R; ++c) {
-                    lvi kc = lvi_load(keys + 16 * c);
-                    if (!LV_SCATTER) { /* the new keys of slot c (q = c where a lane missed) */
-                        kc = lvi_mask_mov(kc, lvm_and(miss, lvi_eq(q, lvi_set1(c))), st);
-                        lvi_store(keys + 16 * c, kc);
-                    }
-                    q2 = lvi_mask_mov(q2, lvi_eq(kc, s2), lvi_set1(c));
-                }
-            } else if (rows == GROUP_HASH) { /* probe each lane's table for s2 until a hit or an empty place */
-                lvi h = lvi_srlv(lvi_mullo(s2, vmul), vshift), key = zero;
-                lvm todo = lvm_from_bits(0xFFFF), hit = lvm_from_bits(0);
-                for (;;) {
-                    const lvi at = lvi_add(vtab, lvi_slli(h, 1));
-                    key = lvi_mask_gather4(key, todo, at, tab);
-                    const lvm found = lvi_mask_eq(todo, key, s2);
-                    hit = lvm_or(hit, found);
-                    todo = lvm_andnot(found, lvi_mask_ge(todo, key, zero));
-                    if (!lvm_any(todo))
-                        break;
-                    h = lvi_mask_and(h, todo, lvi_add(h, one), vmask);
-                }
-                q2 = lvi_mask_gather4(ff, hit, lvi_add(lvi_add(vtab, lvi_slli(h, 1)), one), tab);
-                hnext = h;
-            } else {
-                q2 = lvi_and(lvi_gather1(lvi_add(vmoff, s2), w->ov_maps), ff);
-            }
-            lvm hit2 = lvi_ne(q2, ff);
-            qnext = q2;
-            ps = lvp_addr(&vals_b, lvi_mullo(lvi_add(vvoff, q), dD));
-            pr = ps;
-            if (rows == GROUP_SCAN) { /* a new row read from Phi, and so is the next state's where it is that
-                              * row (its slot is written only by this step's update) */
-                pr = lvp_blend(miss, ps, lvp_addr(&phi_b, lvi_mullo(st, dD)));
-                hit2 = lvm_andnot(lvm_and(miss, lvi_eq(q2, q)), hit2);
-            }
-            pn = lvp_blend(hit2, lvp_addr(&phi_b, lvi_mullo(s2, dD)), lvp_addr(&vals_b, lvi_mullo(lvi_add(vvoff, q2), dD)));
-        } else {
-            const lvp *b = rows == GROUP_OWN_PHI ? &own_b : &phi_b;
-            ps = lvp_addr(b, lvi_mullo(st, dD));
-            pn = lvp_addr(b, lvi_mullo(s2, dD));
-            pr = ps;
-        }
-        const float *rs[16], *rn[16], *rw[16]; /* lanes sitting out read zeros and write the sink */
-        if (lanes) {
-            float rho_a[16];
-            lvp_put(ps, rw);
-            lvp_put(pn, rn);
-            lvf_store(rho_a, rho);
-            for (unsigned m = pbits; m; m &= m - 1) {
-                const int g = __builtin_ctz(m);
-                pfr_td_step((float *)rw[g], rn[g], th[g], D, rho_a[g], gamma1, plan->alpha[k], plan->beta[k], learn);
-            }
-            st = lvi_mask_mov(st, pm, s2);
-            continue;
-        }
-        lvp_put(lvp_blend(pm, zero_b, pr), rs);
-        lvp_put(lvp_blend(pm, zero_b, pn), rn);
-        lvp_put(lvp_blend(pm, sink_b, ps), rw);
-        group_td(e, rs, rn, (float *const *)rw, rho, T, pm, k, D, learn);
-        st = lvi_mask_mov(st, pm, s2);
+        lvp ps, pr, pn;
+        group_step_rows_at(e, w, &L, &W, s2, k, D, rows, &ps, &pr, &pn);
+        group_update(e, &L, ps, pr, pn, rho, T, k, D, gamma1, learn);
+        W.st = lvi_mask_mov(W.st, L.pm, s2);
     }
-    if (!lanes)
-        lv_rows_store(e, th, D, T);
-    lvi_mask_store(sim->state + i0, pm, st);
-    if (e->row_idx) { /* each agent's row for the next round (lanes sitting out keep theirs) */
-        lvi_mask_store(e->row_idx + i0, pm, lvi_add(vrow, st));
-        lvi_mask_store(e->row_lo + i0, pm, lo_next);
-        lvi_mask_store(e->row_n + i0, pm, n_next);
-    }
-    if (rows == GROUP_MAPS || rows == GROUP_HASH || rows == GROUP_SCAN) {
-        uint32_t na[16];
-        lvi_store(na, nvec);
-        for (int g = 0; g < 16; ++g) {
-            w->lane[g].n = (int)na[g];
-            if (rows == GROUP_SCAN) /* (the fold empties the participants' overlays and clears this) */
-                w->lane[g].scanned = na[g] > 0;
-        }
-    }
-    if (rows == GROUP_SCAN) { /* each lane's rows in first-touch order (its slots), for the fold; the keys emptied.
-                      * Every lane's slots up to `used`: past its count they are -1 and never read (the
-                      * lane's overlay has R + 1 rows), and a plain copy beats a masked scatter */
-        const int used = K < e->R ? K : e->R;
-        for (int c = 0; c < used; ++c) {
-            for (int g = 0; g < 16; ++g)
-                w->ov_rows[voff[g] + c] = keys[16 * c + g];
-            lvi_store(keys + 16 * c, lvi_set1(-1));
-        }
-    }
+    group_end(e, w, i0, &L, &W, T, D, rows);
 }
 
 /* cpu_blocks.c's fold_agent for the participants of a group (part[g]), lanes in index order, for d a

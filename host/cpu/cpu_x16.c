@@ -83,7 +83,7 @@ run_group_x16_d(cpu_engine *e, cpu_thread *w, int64_t i0, int *part, const int D
             rho[g] = reward[j];
             s[g] = s2;
         }
-        group_td(e, rs, rn, rw, _mm512_loadu_ps(rho), T, pm, k, D, learn);
+        group_td(e, rs, rn, rw, _mm512_loadu_ps(rho), T, pm, k, D, (float)sim->cfg.gamma, learn);
     }
     pfr_x16_store(&e->x16_layout, th, D, T);
     for (int g = 0; g < 16; ++g)
