@@ -31,9 +31,19 @@ typedef struct pfr_round_plan {
     const double *age_weight;  /* [max age + 1] the weight of a change from a Phi of that age; NULL: 1 */
     double clip;               /* each agent's Phi change clipped to this L2 norm; 0: not clipped */
     double noise_std;          /* std of the Gaussian noise added to each entry of the sum of changes; 0: none */
+    double dp_count;           /* with noise: the sum's denominator (participation x N, fixed); 0: the participants */
     uint64_t explore_thr;      /* control: explore iff word 2 of a step < this (epsilon of the round as a 2^32 fraction) */
     int history;               /* H, the largest age (base has H + 1 entries); 0 without base */
 } pfr_round_plan;
+
+/* 1 / the denominator of the round's mean of Phi's changes: the participants, or with the private
+ * aggregation's fixed denominator (dp_count > 0) the expected count. Every engine divides by this. */
+static inline double pfr_plan_mean_scale(const pfr_round_plan *plan, uint64_t participants)
+{
+    if (plan->noise_std > 0.0 && plan->dp_count > 0.0)
+        return 1.0 / plan->dp_count;
+    return participants > 0 ? 1.0 / (double)participants : 0.0;
+}
 
 /* What a round did, for the metrics (the host counts it). */
 typedef struct pfr_round_stats {

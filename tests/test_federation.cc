@@ -299,6 +299,38 @@ TEST(Federation, NoiseHasItsScaleAndTouchesEveryRow)
     EXPECT_NEAR(tot.epsilon, pfr_dp_epsilon(1.0, 2.0, 1, 1e-5, nullptr), 1e-12);
 }
 
+// The private mean's denominator: the expected participant count q N by default (DP-FedAvg's fixed
+// one, which the accountant covers), the round's count P on request. The two runs share the sum and
+// the noise, so each entry's change times its denominator agrees: (a - p0) q N = (b - p0) P.
+TEST(Federation, PrivateMeanDividesByTheExpectedCount)
+{
+    Overrides o = cliff("pfedtd_rep");
+    o["orthonormalize"] = "false";
+    o["participation"] = "0.3";
+    o["federation.clip"] = "0.5";
+    o["federation.noise_multiplier"] = "2";
+    Overrides op = o;
+    op["federation.dp_denominator"] = "participants";
+    Sim fixed(o), counted(op);
+    const std::vector<float> p0 = fixed.phi();
+    fixed.run(1);
+    counted.run(1);
+    pfr_federation_totals tot;
+    ASSERT_EQ(pfr_sim_federation_totals(counted.s, &tot, sizeof tot), PFR_OK);
+    const double P = (double)tot.participations, qN = 0.3 * 1037.0;
+    ASSERT_GT(std::fabs(P - qN), 5.0); // the two denominators differ enough to tell apart
+    const std::vector<float> a = fixed.phi(), b = counted.phi();
+    size_t checked = 0;
+    for (size_t e = 0; e < p0.size(); ++e) {
+        const double ca = ((double)a[e] - p0[e]) * qN, cb = ((double)b[e] - p0[e]) * P;
+        if (std::fabs((double)b[e] - p0[e]) < 1e-3 * std::fabs(p0[e]) + 1e-9)
+            continue; // a change too small against Phi's rounding to compare
+        EXPECT_NEAR(ca / cb, 1.0, 2e-3) << "entry " << e;
+        ++checked;
+    }
+    EXPECT_GT(checked, p0.size() / 2);
+}
+
 TEST(Federation, EverythingOnIsTheSameOnAnyThreadCount)
 {
     Overrides o = cliff("pfedtd_rep");
@@ -444,6 +476,7 @@ TEST(Federation, BadSettingsAreRefusedByName)
         {{{"federation.delay", "2"}, {"federation.max_delay", "3"}}, "both set"},
         {{{"federation.stale_decay", "0.5"}}, "without a delay"},
         {{{"federation.noise_multiplier", "1"}}, "needs federation.clip > 0"},
+        {{{"federation.dp_denominator", "participants"}}, "without noise"},
         {{{"federation.noise_multiplier", "1"}, {"federation.clip", "1"}, {"algorithm", "fedavg_rep"}},
          "also averages theta"},
         {{{"federation.clip", "1"}, {"algorithm", "local_rep"}}, "averages no learned representation"},

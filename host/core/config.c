@@ -38,6 +38,7 @@ static const char *const CUDA_KERNELS[] = {"auto", "thread", "warp", NULL};
 static const char *const CPU_KERNELS[] = {"auto", "avx512", "avx2", "portable", "per_agent", "scalar", NULL};
 static const char *const WIND_DIRECTIONS[] = {"north", "per_type", NULL};
 static const char *const LAYOUTS[] = {"per_type", "shared", NULL};
+static const char *const DP_DENOMINATORS[] = {"expected", "participants", NULL}; /* pfr_dp_denominator */
 
 #define OFF(field) offsetof(pfr_config, field)
 #define BIG 2147483647.0
@@ -100,6 +101,7 @@ static const key_def KEYS[] = {
     {"federation.stale_decay", T_DOUBLE, OFF(federation.stale_decay), 0, 1, 1, 0, NULL, "a Phi change computed from a Phi a rounds old is weighted stale_decay^a before it is added to the current Phi"},
     {"federation.clip", T_DOUBLE, OFF(federation.clip), 0, 1e300, 0, 0, NULL, "private aggregation: each agent's Phi change clipped to this L2 norm; 0 = not clipped"},
     {"federation.noise_multiplier", T_DOUBLE, OFF(federation.noise_multiplier), 0, 1e6, 0, 0, NULL, "private aggregation: Gaussian noise of std noise_multiplier * clip added to the sum of the clipped changes (needs federation.clip)"},
+    {"federation.dp_denominator", T_ENUM, OFF(federation.dp_denominator), 0, 0, 0, 0, DP_DENOMINATORS, "private aggregation: the noisy sum divided by the expected participant count, participation x agents (the fixed denominator the privacy accounting covers), or by the round's participants (their count then leaks, and the accounting does not cover it)"},
     {"federation.delta", T_DOUBLE, OFF(federation.delta), 0, 1, 1, 1, NULL, "private aggregation: the delta at which the privacy spent (epsilon) is reported"},
     {"orthonormalize", T_BOOL, OFF(orthonormalize), 0, 1, 0, 0, NULL, "orthonormalize Phi after each aggregation (Phi^T Phi = (S/d) I)"},
     {"backend", T_ENUM, OFF(backend), 0, 0, 0, 0, BACKENDS, "engine: cpu, cuda, or auto (the CUDA engine when this build has it and a GPU is found, else the CPU engine)"},

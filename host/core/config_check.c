@@ -130,6 +130,10 @@ static pfr_status check_federation(const pfr_config *c, pfr_error *err)
                         "federation.noise_multiplier = %g needs federation.clip > 0 (the noise is scaled by the clip "
                         "norm)",
                         f->noise_multiplier);
+    if (f->dp_denominator != PFR_DP_EXPECTED && f->noise_multiplier <= 0.0)
+        return pfr_fail(err, PFR_ERR_CONFIG,
+                        "federation.dp_denominator = participants without noise (federation.noise_multiplier) changes "
+                        "nothing; set a noise multiplier or leave it at expected");
     if (f->noise_multiplier > 0.0 && tr.avg_theta)
         return pfr_fail(err, PFR_ERR_CONFIG,
                         "federation.noise_multiplier: algorithm %s also averages theta, which the private aggregation "

@@ -45,6 +45,10 @@ typedef struct pfr_schedule_config {
     double a, b; /* 0, 0 = constant step sizes */
 } pfr_schedule_config;
 
+/* The private aggregation's mean: the noisy sum over the expected participant count (participation
+ * x N, DP-FedAvg's fixed denominator, which the accountant covers) or over the round's count. */
+typedef enum pfr_dp_denominator { PFR_DP_EXPECTED = 0, PFR_DP_PARTICIPANTS = 1 } pfr_dp_denominator;
+
 /* Federation as it happens (federation.c): availability, stragglers, stale Phi, private aggregation.
  * Every field's neutral value (the default) leaves the round as it is without them. */
 typedef struct pfr_federation_config {
@@ -56,6 +60,7 @@ typedef struct pfr_federation_config {
     double stale_decay;      /* a change from age a is weighted stale_decay^a */
     double clip;             /* each agent's Phi change clipped to this L2 norm; 0 = no clipping */
     double noise_multiplier; /* Gaussian noise of std noise_multiplier * clip added to the sum */
+    int dp_denominator;      /* pfr_dp_denominator: what the noisy sum is divided by */
     double delta;            /* the delta at which the privacy spent (epsilon) is reported */
 } pfr_federation_config;
 

@@ -160,7 +160,7 @@ static int64_t apply_owned(cpu_engine *e, uint64_t participants, int64_t lo_me, 
     const pfr_round_plan *plan = e->plan;
     cpu_thread *w = &e->th[0];
     const int noisy = plan->noise_std > 0.0;
-    const double inv = participants > 0 ? 1.0 / (double)participants : 0.0;
+    const double inv = pfr_plan_mean_scale(plan, participants); /* (with noise, its denominator) */
     const size_t rec = 8 + 4 * (size_t)d;
     const int64_t nrows = participants == 0 ? 0 : noisy ? hi_me - lo_me : w->ntouched;
     if (!reserve(&e->dist_send, &e->dist_send_cap, (size_t)(nrows > 0 ? nrows : 1) * rec))

@@ -196,7 +196,8 @@ void pfr_cpu_apply_rows(cpu_engine *e, cpu_thread *w, int64_t participants)
 }
 
 /* The private aggregation (federation.noise_multiplier): noise N(0, noise_std^2) on every entry of
- * the sum, so every row changes, Phi + (sum + noise) / participants; this thread takes the rows of
+ * the sum, so every row changes, Phi + (sum + noise) / n (n: the expected participant count, or with
+ * federation.dp_denominator = participants the round's); this thread takes the rows of
  * its buckets (a contiguous range), touched or not. The noise of entry e is a function of seed,
  * round and e (pfr_dp_gauss): the same on any thread count. */
 void pfr_cpu_apply_rows_noisy(cpu_engine *e, cpu_thread *w, int tid, int64_t participants)
@@ -206,7 +207,7 @@ void pfr_cpu_apply_rows_noisy(cpu_engine *e, cpu_thread *w, int tid, int64_t par
     const int q0 = e->nb * tid / e->T, q1 = e->nb * (tid + 1) / e->T;
     const uint64_t seed = sim->cfg.seed;
     const int64_t round = e->plan->round;
-    const double inv = participants > 0 ? 1.0 / (double)participants : 0.0, sd = e->plan->noise_std;
+    const double inv = pfr_plan_mean_scale(e->plan, (uint64_t)participants), sd = e->plan->noise_std;
     for (int32_t r = 0; r < S && participants > 0; ++r) {
         const int q = pfr_bucket(e, r);
         if (q < q0 || q >= q1)

@@ -224,8 +224,9 @@ pfr_status pfr_round_apply_and_orthonormalize(Ops &ops, const pfr_sim *sim, cons
     pfr_status st = PFR_OK;
     if (part > 0) {
         const double inv = 1.0 / (double)part;
-        if (sim->avg_phi && plan->noise_std > 0.0) /* the private aggregation: noise on every entry */
-            st = ops.apply_noisy(b.phi, b.sums, b.touched, inv, S, d, plan->noise_std, sim->cfg.seed, plan->round);
+        if (sim->avg_phi && plan->noise_std > 0.0) /* the private aggregation: noise on every entry, its denominator */
+            st = ops.apply_noisy(b.phi, b.sums, b.touched, pfr_plan_mean_scale(plan, part), S, d, plan->noise_std,
+                                 sim->cfg.seed, plan->round);
         else if (sim->avg_phi)
             st = ops.apply(b.phi, b.sums, b.touched, inv, S, d);
         if (st == PFR_OK && sim->avg_theta)

@@ -204,6 +204,7 @@ pfr_status pfr_fed_begin_round(pfr_sim *sim, pfr_round_plan *plan, pfr_round_sta
     memset(stats, 0, sizeof *stats);
     plan->clip = c->clip;
     plan->noise_std = c->noise_multiplier * c->clip;
+    plan->dp_count = c->dp_denominator == PFR_DP_EXPECTED ? sim->cfg.participation * (double)N : 0.0;
     plan->age0 = f->per_agent ? 0 : (int)(f->H < r ? f->H : r);
     if (f->hist) { /* slot r mod (H + 1) takes the Phi this round starts from; age a reads slot r - a */
         const size_t sd = (size_t)sim->S * sim->d;
