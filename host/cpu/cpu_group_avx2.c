@@ -10,6 +10,7 @@
 #ifdef PFR_HAVE_X86_PHILOX
 #include "cpu_lanes_avx2.h"
 #include "cpu_group_step.h"
+#include "cpu_group_fold.h"
 
 LV_TARGET void pfr_cpu_group_avx2(cpu_engine *e, cpu_thread *w, int64_t i0, int *part) { group_step(e, w, i0, part); }
 

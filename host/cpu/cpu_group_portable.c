@@ -9,6 +9,7 @@
 #include "cpu_engine.h"
 #include "cpu_lanes_portable.h"
 #include "cpu_group_step.h"
+#include "cpu_group_fold.h"
 
 void pfr_cpu_group_portable(cpu_engine *e, cpu_thread *w, int64_t i0, int *part) { group_step(e, w, i0, part); }
 

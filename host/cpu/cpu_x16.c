@@ -13,6 +13,7 @@
 #ifdef PFR_X16
 #include "cpu_lanes_avx512.h"
 #include "cpu_group_step.h"
+#include "cpu_group_fold.h"
 #endif
 
 #ifdef PFR_X16
