@@ -42,6 +42,18 @@ def group_final(sweep, key, metric="final_value_error"):
     return g
 
 
+def final_by_type(sweep, key):
+    """Per value of key, per environment type: the final value_error of each run (metrics_by_type.csv)."""
+    g = defaultdict(lambda: defaultdict(list))
+    for r in rows(os.path.join(sweep, "summary.csv")):
+        by = rows(os.path.join(sweep, "runs", os.path.basename(r["dir"]), "metrics_by_type.csv"))
+        last = max(int(x["round"]) for x in by)
+        for x in by:
+            if int(x["round"]) == last:
+                g[r[key]][int(x["type"])].append(float(x["value_error"]))
+    return g
+
+
 def steps_to(sweep, threshold, metric="value_error"):
     """Per run: agent-steps per agent at the first evaluation with metric <= threshold (None: never)."""
     by_run = defaultdict(list)
@@ -84,10 +96,17 @@ def section1(d):
     print("### Table 1: heterogeneous cliff walk (final errors, mean ± 95% CI over seeds)\n")
     v = group_final(os.path.join(d, "cliffwalk"), "algorithm")
     f = group_final(os.path.join(d, "cliffwalk"), "algorithm", "final_td_fixed_point_error")
+    p = group_final(os.path.join(d, "cliffwalk"), "algorithm", "final_pooled_value_error")
     body = []
     for alg in sorted(v, key=lambda a: mean_ci(v[a])[0]):
-        body.append([alg, fmt(*mean_ci(v[alg])), fmt(*mean_ci(f[alg])), len(v[alg])])
-    table(["algorithm", "value_error", "td_fixed_point_error", "seeds"], body)
+        body.append([alg, fmt(*mean_ci(v[alg])), fmt(*mean_ci(p[alg])) if p.get(alg) else "-",
+                     fmt(*mean_ci(f[alg])), len(v[alg])])
+    table(["algorithm", "value_error (mean over types)", "pooled value_error", "td_fixed_point_error", "seeds"], body)
+    t = final_by_type(os.path.join(d, "cliffwalk"), "algorithm")
+    print("### Table 1b: the same runs, each type's final value_error (mean ± 95% CI over seeds)\n")
+    types = sorted({k for a in t for k in t[a]})
+    table(["algorithm"] + [f"type {k}" for k in types],
+          [[alg] + [fmt(*mean_ci(t[alg][k])) for k in types] for alg in sorted(v, key=lambda a: mean_ci(v[a])[0])])
 
 
 def section2(d):

@@ -154,6 +154,8 @@ def main():
                    "agent_steps_per_sec": js["agent_steps_per_sec"], "wall_s": js["wall_s"],
                    "backend": js["backend"], "dir": rdir}
             out["final_policy_gap"] = js.get("final_policy_gap", "")  # control only
+            # sum of squared errors over sum of squared values, every type pooled (runs before it: "")
+            out["final_pooled_value_error"] = js.get("final_pooled_value_error", "")
             fed = js.get("federation") or {}  # who took part, how much, how stale; the privacy spent
             for k in ("mean_participants", "mean_steps", "mean_staleness", "epsilon"):
                 out[k] = "" if fed.get(k) is None else fed[k]
