@@ -21,7 +21,7 @@ if [ "$mode" = --wheel ]; then
   PFEDRL_CLI="${PFEDRL_CLI:-$build/pfedrl}" "$venv/bin/python" -m pytest -q -p no:cacheprovider .
 else
   [ -f "$build/libpfedrl.so" ] || { echo "test_python.sh: no $build/libpfedrl.so; build first (bash scripts/build.sh)" >&2; exit 2; }
-  "${pip[@]}" pytest pandas pyarrow matplotlib tensorboardX scipy tqdm
+  "${pip[@]}" pytest pandas pyarrow matplotlib tensorboardX scipy tqdm gymnasium==1.4.0
   cd python/tests
   PYTHONPATH="$OLDPWD/python" PFEDRL_LIBRARY="$build/libpfedrl.so" PFEDRL_CLI="${PFEDRL_CLI:-$build/pfedrl}" \
     "$venv/bin/python" -m pytest -q -p no:cacheprovider .
