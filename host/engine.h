@@ -75,6 +75,9 @@ typedef struct pfr_engine_vtbl {
      * with its round). The host calls it before each evaluation and times it as round time. */
     pfr_status (*wait)(pfr_sim *sim);
     void (*destroy)(pfr_sim *sim);
+    /* The last round's orthonormalization's R [d, d] (row-major, upper-triangular: Phi's average =
+     * the new Phi times R, theta_i mapped by R), after sync_host; called only when it ran. */
+    pfr_status (*last_map)(pfr_sim *sim, double *R);
 } pfr_engine_vtbl;
 
 /* How the CPU engine runs: its kernel (config cpu_kernel) and what tests force (each way gives the

@@ -331,6 +331,58 @@ TEST(Federation, PrivateMeanDividesByTheExpectedCount)
     EXPECT_GT(checked, p0.size() / 2);
 }
 
+// Stale bases: with a delay and orthonormalization, an agent that starts from the Phi of `a` rounds
+// ago gets the theta of that Phi's basis, P_a^{-1} theta with P_a = R_{r-1} ... R_{r-a} (the last a
+// orthonormalizations' maps, kept in the ring slot q mod (H + 1)). Checked at round 3, delay 2:
+// P_2 = R_2 R_1 applied to the theta it got gives back the current one.
+TEST(Federation, StaleThetaGetsItsPhisBasis)
+{
+    Overrides o = cliff("pfedtd_rep");
+    o["federation.delay"] = "2";
+    Sim s(o);
+    s.run(3);
+    int slots = 0;
+    const double *ring = pfr_fed_map_history(s.s->fed, &slots);
+    ASSERT_TRUE(ring != nullptr);
+    ASSERT_EQ(slots, 3);
+    const int d = 8, N = 1037;
+    ASSERT_EQ(s.s->engine->sync_host(s.s), PFR_OK); // the last round's map applied to every theta
+    const std::vector<float> cur(s.s->theta, s.s->theta + (size_t)N * d);
+    const double *R1 = ring + 1 * d * d, *R2 = ring + 2 * d * d;
+    double P[64] = {0};
+    for (int i = 0; i < d; ++i)
+        for (int j = 0; j < d; ++j)
+            for (int k = 0; k < d; ++k)
+                P[i * d + j] += R2[i * d + k] * R1[k * d + j];
+    double off = 0; // the maps are not the identity (else this test could not fail)
+    for (int i = 0; i < d; ++i)
+        for (int j = 0; j < d; ++j)
+            off = std::fmax(off, std::fabs(P[i * d + j] - (i == j)));
+    EXPECT_GT(off, 1e-3);
+    pfr_round_plan plan;
+    std::memset(&plan, 0, sizeof plan);
+    plan.round = 3;
+    plan.K = 10;
+    pfr_round_stats rs;
+    ASSERT_EQ(pfr_fed_begin_round(s.s, &plan, &rs), PFR_OK);
+    ASSERT_EQ(plan.age0, 2);
+    ASSERT_EQ(pfr_fed_stale_begin(s.s, &plan), PFR_OK);
+    double worst = 0;
+    for (int i = 0; i < N; ++i)
+        for (int r = 0; r < d; ++r) {
+            double back = 0;
+            for (int c = 0; c < d; ++c)
+                back += P[r * d + c] * s.s->theta[(size_t)i * d + c];
+            const double want = cur[(size_t)i * d + r];
+            worst = std::fmax(worst, std::fabs(back - want) / (std::fabs(want) + 1e-3));
+        }
+    EXPECT_LT(worst, 1e-5); // float theta, double maps
+    Overrides plain = o;
+    plain["orthonormalize"] = "false"; // no orthonormalization, no maps
+    Sim p(plain);
+    EXPECT_EQ(pfr_fed_map_history(p.s->fed, nullptr), nullptr);
+}
+
 TEST(Federation, EverythingOnIsTheSameOnAnyThreadCount)
 {
     Overrides o = cliff("pfedtd_rep");

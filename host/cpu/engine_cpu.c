@@ -106,9 +106,16 @@ static pfr_status cpu_round(pfr_sim *sim, const pfr_round_plan *plan, uint64_t *
     return PFR_OK;
 }
 
+static pfr_status cpu_last_map(pfr_sim *sim, double *R)
+{
+    const cpu_engine *e = sim->engine_state;
+    memcpy(R, e->pending, sizeof(double) * (size_t)sim->d * (size_t)sim->d); /* (kept after it is applied) */
+    return PFR_OK;
+}
+
 /* no push_host: the engine works on the host arrays (the setters apply a pending theta map first) */
 static const pfr_engine_vtbl pfr_cpu_engine_vtbl = {
-    "cpu", cpu_round, cpu_sync_host, cpu_sync_host, NULL, NULL, NULL, pfr_cpu_engine_destroy};
+    "cpu", cpu_round, cpu_sync_host, cpu_sync_host, NULL, NULL, NULL, pfr_cpu_engine_destroy, cpu_last_map};
 
 pfr_status pfr_engine_cpu_init(pfr_sim *sim, pfr_error *err)
 {

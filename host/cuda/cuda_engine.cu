@@ -474,8 +474,18 @@ pfr_status cuda_round(pfr_sim *sim, const pfr_round_plan *plan, uint64_t *partic
     return st;
 }
 
+/* The last orthonormalization's R (Rdev holds it until the next one). */
+pfr_status cuda_last_map(pfr_sim *sim, double *R)
+{
+    cuda_engine *e = E(sim);
+    PFR_CUDA(sim, cudaMemcpyAsync(R, e->Rdev, sizeof(double) * (size_t)sim->d * (size_t)sim->d, cudaMemcpyDeviceToHost,
+                                  e->stream));
+    PFR_CUDA(sim, cudaStreamSynchronize(e->stream));
+    return PFR_OK;
+}
+
 const pfr_engine_vtbl CUDA_ENGINE = {"cuda",         cuda_round, cuda_sync_host, cuda_pull_phi, cuda_agent_metrics,
-                                     cuda_push_host, cuda_wait,  cuda_destroy};
+                                     cuda_push_host, cuda_wait,  cuda_destroy,   cuda_last_map};
 
 } // namespace
 
