@@ -350,12 +350,17 @@ def section8(d):
                         + [rounds_cell(reach[("pfedtd_rep", v)])])
         table([key, extra[0]] + algs + ["pfedtd_rep: rounds to 0.1"], body)
     final, reach, fed, failed = fed_cells(os.path.join(d, "fed_delay"), "federation.delay")
+    plain = {}
+    if os.path.exists(os.path.join(d, "fed_delay_plain")):
+        plain, _, _, plain_failed = fed_cells(os.path.join(d, "fed_delay_plain"), "federation.delay")
     print("### Table 11: stale Phi (every agent starts from the Phi of `delay` rounds ago)\n")
     body = []
     for v in sorted({k[1] for k in final}, key=num):
         body.append([v] + [final_cell(final, failed, (a, v)) for a in ("pfedtd_rep", "fedavg_rep")]
+                    + ([final_cell(plain, plain_failed, ("", v))] if plain else [])
                     + [rounds_cell(reach[("pfedtd_rep", v)])])
-    table(["federation.delay", "pfedtd_rep", "fedavg_rep", "pfedtd_rep: rounds to 0.1"], body)
+    table(["federation.delay", "pfedtd_rep", "fedavg_rep"] + (["pfedtd_rep, orthonormalize off"] if plain else [])
+          + ["pfedtd_rep: rounds to 0.1"], body)
     final, reach, fed, failed = fed_cells(os.path.join(d, "fed_drawn_delay"), "federation.stale_decay")
     print("Delays drawn per agent and round, uniform on 0..8 (pfedtd_rep): " + "; ".join(
         f"stale_decay {v}: final {final_cell(final, failed, k)}, mean staleness "

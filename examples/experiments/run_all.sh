@@ -183,6 +183,9 @@ sweep $X/heterogeneous_cliffwalk.yaml $FED --vary algorithm=$FALG --vary federat
   --out "$OUT/fed_stragglers"
 sweep $X/heterogeneous_cliffwalk.yaml $FED --vary algorithm=pfedtd_rep,fedavg_rep --vary federation.delay=0,1,2,4,8 \
   --out "$OUT/fed_delay"
+# the same delays without orthonormalization (its maps are the one thing a stale theta must follow)
+sweep $X/heterogeneous_cliffwalk.yaml $FED --set algorithm=pfedtd_rep --set orthonormalize=false \
+  --vary federation.delay=0,1,2,4,8 --out "$OUT/fed_delay_plain"
 sweep $X/heterogeneous_cliffwalk.yaml $FED --set algorithm=pfedtd_rep --set federation.max_delay=8 \
   --vary federation.stale_decay=1,0.7 --out "$OUT/fed_drawn_delay"
 # the clip norm first (no noise), then noise at the chosen clip with participation 0.25, against N
