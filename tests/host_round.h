@@ -312,7 +312,6 @@ inline uint64_t host_device_round(pfr_sim *sim, HostBuffers &buf, HostWarp *warp
     pfr_round_stats rs = {0, 0, 0};
     if (sim->fed) { // the federation's draws and history, as sim.c makes them (the host's ring is the device's)
         EXPECT_EQ(pfr_fed_begin_round(sim, &plan, &rs), PFR_OK);
-        EXPECT_EQ(pfr_fed_stale_begin(sim, &plan), PFR_OK); // stale thetas into their Phi's basis
     }
     HostOps ops{sim, warp, buf.block_count.data()};
     uint64_t part = 0;
@@ -327,8 +326,8 @@ inline uint64_t host_device_round(pfr_sim *sim, HostBuffers &buf, HostWarp *warp
     const pfr_status st = pfr_round_run(ops, sim, &plan, buf.R_rows, buf.chunk,
                                         sim->cfg.orthonormalize && sim->learn_phi, b, &part);
     *fail = st == PFR_OK ? ops.fail : 0;
-    if (sim->fed) { // and back, with this round's R (the device's, here the host buffer's)
-        EXPECT_EQ(pfr_fed_stale_end(sim, &plan, part, buf.R.data()), PFR_OK);
+    if (sim->fed) { // the history rebased, with this round's R (the device's, here the host buffer's)
+        EXPECT_EQ(pfr_fed_end_round(sim, &plan, part, buf.R.data()), PFR_OK);
     }
     sim->round++;
     sim->agent_steps += plan.steps ? rs.steps : part * (uint64_t)sim->K;

@@ -91,7 +91,6 @@ static const char *algorithms_where(int (*want)(pfr_alg_traits), char *buf, size
 }
 static int shares_learned_phi(pfr_alg_traits t) { return t.avg_phi && t.learn_phi; }
 static int shares_phi_alone(pfr_alg_traits t) { return t.avg_phi && t.learn_phi && !t.avg_theta; }
-static int rotates_phi_alone(pfr_alg_traits t) { return shares_phi_alone(t) && !t.tabular; }
 
 static pfr_status check_federation(const pfr_config *c, pfr_error *err)
 {
@@ -118,12 +117,6 @@ static pfr_status check_federation(const pfr_config *c, pfr_error *err)
                         "federation.delay/max_delay/stale_decay: algorithm %s averages no learned representation; "
                         "allowed with %s",
                         alg, algorithms_where(shares_learned_phi, with, sizeof with));
-    if (f->max_delay > 0 && c->orthonormalize && tr.avg_theta)
-        return pfr_fail(err, PFR_ERR_CONFIG,
-                        "federation.max_delay with orthonormalize: algorithm %s averages theta, and agents of different "
-                        "delays hold thetas of different bases of Phi; allowed: federation.delay (one delay for every "
-                        "agent), orthonormalize=false, or %s",
-                        alg, algorithms_where(rotates_phi_alone, with, sizeof with));
     if (f->stale_decay < 1.0 && f->delay == 0 && f->max_delay == 0)
         return pfr_fail(err, PFR_ERR_CONFIG, "federation.stale_decay = %g without a delay (federation.delay or "
                         "federation.max_delay) changes nothing; set a delay or leave it at 1", f->stale_decay);

@@ -20,7 +20,6 @@
  *           older files: NaN, zeros)
  *     FEDA  u8 [N] the availability chains' states (federation.p_drop/p_return only)
  *     FEDH  f32 [H + 1, S, d] the history of Phi (federation.delay/max_delay only)
- *     FEDR  f64 [H + 1, d, d] the last orthonormalizations' R (a delay with orthonormalization only)
  *     ACTN  u8 [N] the action each agent takes next (control=sarsa only)
  *     END_  u32 CRC-32 of every byte before this section (the file's last bytes: no padding)
  * Loading reads the file twice: first only to check the framing and the CRC (fast, before the
@@ -59,7 +58,6 @@ enum {
     T_FEDM = TAG('F', 'E', 'D', 'M'),
     T_FEDA = TAG('F', 'E', 'D', 'A'),
     T_FEDH = TAG('F', 'E', 'D', 'H'),
-    T_FEDR = TAG('F', 'E', 'D', 'R'),
     T_ACTN = TAG('A', 'C', 'T', 'N'),
     T_END = TAG('E', 'N', 'D', '_'),
 };
@@ -218,10 +216,6 @@ pfr_status pfr_sim_save(pfr_sim *sim, const char *path, pfr_error *err)
     float *fh = pfr_fed_history(sim->fed, &slots);
     if (fh)
         put_section(&w, T_FEDH, fh, sizeof(float) * (size_t)slots * S * d);
-    int rslots = 0;
-    double *fr = pfr_fed_map_history(sim->fed, &rslots);
-    if (fr)
-        put_section(&w, T_FEDR, fr, sizeof(double) * (size_t)rslots * d * d);
     if (sim->action)
         put_section(&w, T_ACTN, sim->action, N);
     const uint32_t crc = (uint32_t)w.crc;
@@ -366,9 +360,7 @@ static pfr_status restore_federation(pfr_sim *sim, const restore_ctx *c, reader 
     uint8_t *avail = pfr_fed_availability(sim->fed);
     int slots = 0;
     float *fh = pfr_fed_history(sim->fed, &slots);
-    int rslots = 0;
-    double *fr = pfr_fed_map_history(sim->fed, &rslots);
-    int have_a = 0, have_h = 0, have_act = 0, have_r = 0;
+    int have_a = 0, have_h = 0, have_act = 0;
     for (;;) {
         uint32_t t;
         uint64_t len;
@@ -414,10 +406,6 @@ static pfr_status restore_federation(pfr_sim *sim, const restore_ctx *c, reader 
             if (!get(r, fh, len))
                 return bad(r, "truncated");
             have_h = 1;
-        } else if (t == T_FEDR && fr && len == sizeof(double) * (size_t)rslots * d * d) {
-            if (!get(r, fr, len))
-                return bad(r, "truncated");
-            have_r = 1;
         } else {
             return bad(r, "an unexpected section after HTYP, or one of the wrong size for its config");
         }
@@ -428,9 +416,6 @@ static pfr_status restore_federation(pfr_sim *sim, const restore_ctx *c, reader 
         return bad(r, "section FEDA (the availability chains) missing");
     if (fh && !have_h)
         return bad(r, "section FEDH (the history of Phi) missing");
-    if (fr && !have_r) /* (checkpoints before 2026-12-07 have none: their runs rotated stale thetas wrongly) */
-        return bad(r, "section FEDR (the orthonormalization maps of stale Phi's) missing; a checkpoint of a run "
-                      "with a delay and orthonormalization written before stale thetas were mapped cannot resume");
     if (sim->action && !have_act)
         return bad(r, "section ACTN (the agents' next actions) missing");
     return PFR_OK;

@@ -13,13 +13,13 @@
  * (r - a) mod (H + 1), and its change Phi_i - Phi^{r-a} (weighted stale_decay^a) is added to the
  * current Phi like any other. Memory: (H + 1) S d floats, planned (plan.c), copied once a round.
  *
- * Stale bases (a delay with orthonormalization): each round's orthonormalization maps every theta
- * into the new basis (theta_i <- R theta_i), so a theta is always in the basis of the current Phi;
- * an agent that starts from the Phi of `a` rounds ago gets the theta that belongs to that Phi,
- * P_a^{-1} theta_i with P_a = R_{r-1} ... R_{r-a}, and its theta after the round is mapped back,
- * as a deployment in which the server's maps reach an agent with its Phi would hold it
- * (pfr_fed_stale_begin / _end; the last H + 1 R's kept, and checkpointed). Both maps run on the
- * host over the engine's host arrays: 2 d^2 flops per agent and two passes over theta a round.
+ * Stale bases (a delay with orthonormalization): each round's orthonormalization is a change of
+ * basis, Phi's average = Phi' R with every theta_i <- R theta_i, so a theta always belongs to the
+ * current basis. The history follows it: after the round every Phi kept is rebased, Phi^q <- Phi^q
+ * R^{-1}, so a stale agent starts from old content in the current basis, pairs it with its theta,
+ * and its change is one of the current basis too, as where the server's d x d maps reach every
+ * agent at once and only the Phi's rows arrive late (pfr_fed_end_round). Cost: (H + 1) S d^2 / 2
+ * flops a round on the host, and a device engine's arrays synced and pushed once a round.
  *
  * Napkin math: a round's draws cost one Philox evaluation per agent (two with participation < 1),
  * ~20 ns each on one core: 20 ms a round at N = 10^6 on one core, spread over the threads.
@@ -31,7 +31,6 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "kernels/pfr_agent_math.h"
 #include "kernels/pfr_federation.h"
 #include "dist.h"
 #include "federation.h"
@@ -46,9 +45,7 @@ struct pfr_fed {
     int64_t trace_rows;
     int H;              /* history depth: the largest age */
     float *hist;        /* [H + 1, S, d] */
-    int d;
-    double *rhist;      /* [H + 1, d, d] stale bases: round q's orthonormalization's R at slot q mod (H + 1) */
-    double *prod;       /* [H + 1, d, d] this round's P_a = R_{r-1} ... R_{r-a}: basis r-a -> basis r */
+    int rebase;         /* a delay with orthonormalization: the history follows each round's basis */
     const float *base[257];
     double weight[257];
 };
@@ -155,17 +152,7 @@ pfr_status pfr_fed_create(pfr_sim *sim, pfr_error *err)
     }
     for (int a = 0; a <= f->H; ++a)
         f->weight[a] = pow(c->stale_decay, a);
-    f->d = sim->d;
-    if (f->H > 0 && cfg->orthonormalize && sim->learn_phi) {
-        const size_t dd = (size_t)sim->d * sim->d;
-        f->rhist = calloc(dd * (size_t)(f->H + 1), sizeof(double));
-        f->prod = calloc(dd * (size_t)(f->H + 1), sizeof(double));
-        if (!f->rhist || !f->prod)
-            return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory for %d orthonormalization maps", f->H + 1);
-        for (int q = 0; q <= f->H; ++q) /* before the first rounds: no map (identity) */
-            for (int j = 0; j < sim->d; ++j)
-                f->rhist[dd * (size_t)q + (size_t)j * sim->d + j] = 1.0;
-    }
+    f->rebase = f->H > 0 && cfg->orthonormalize && sim->learn_phi;
     sim->fed_per_agent = f->per_agent;
     sim->fed_slots = f->hist ? f->H + 1 : 0;
     sim->fed_hist = f->hist;
@@ -207,8 +194,6 @@ void pfr_fed_destroy(pfr_fed *f)
     free(f->avail);
     free(f->trace);
     free(f->hist);
-    free(f->rhist);
-    free(f->prod);
     free(f);
 }
 
@@ -292,25 +277,6 @@ pfr_status pfr_fed_begin_round(pfr_sim *sim, pfr_round_plan *plan, pfr_round_sta
 
 /* ---- stale bases (the file's comment) ------------------------------------------------------- */
 
-double *pfr_fed_map_history(pfr_fed *f, int *slots)
-{
-    if (slots)
-        *slots = f && f->rhist ? f->H + 1 : 0;
-    return f ? f->rhist : NULL;
-}
-
-/* C = A B, [d, d] row-major (C distinct from A and B). */
-static void matmul(const double *A, const double *B, double *C, int d)
-{
-    for (int i = 0; i < d; ++i)
-        for (int j = 0; j < d; ++j) {
-            double acc = 0.0;
-            for (int k = 0; k < d; ++k)
-                acc += A[(size_t)i * d + k] * B[(size_t)k * d + j];
-            C[(size_t)i * d + j] = acc;
-        }
-}
-
 /* The inverse of an upper-triangular U with a nonzero diagonal (back substitution, column by column). */
 static void upper_inverse(const double *U, double *X, int d)
 {
@@ -323,101 +289,44 @@ static void upper_inverse(const double *U, double *X, int d)
         }
 }
 
-/* The age of the Phi agent i starts from this round (0: the current one, or it sits out). */
-static int stale_age(const pfr_sim *sim, const pfr_round_plan *plan, int64_t i)
+pfr_status pfr_fed_end_round(pfr_sim *sim, const pfr_round_plan *plan, uint64_t participants, const double *Rrun)
 {
-    if (plan->steps && plan->steps[i] == 0)
-        return 0;
-    const int a = plan->age ? plan->age[i] : plan->age0;
-    return a < sim->round ? a : (int)sim->round;
-}
-
-/* theta_i <- maps[age_i] theta_i for this rank's agents with a stale Phi, on the host arrays (synced
- * by the caller), handed back to the engine after. */
-static pfr_status map_thetas(pfr_sim *sim, const pfr_round_plan *plan, const double *maps)
-{
+    pfr_fed *f = sim->fed;
+    if (!f || !f->rebase || participants == 0) /* no aggregation, no orthonormalization, no new basis */
+        return PFR_OK;
+    (void)plan;
     const int d = sim->d;
-    const size_t dd = (size_t)d * d;
-#pragma omp parallel for schedule(static) num_threads(sim->threads)
-    for (int64_t i = sim->a0; i < sim->a1; ++i) {
-        const int a = stale_age(sim, plan, i);
-        if (a > 0)
-            pfr_map_theta(maps + dd * (size_t)a, sim->theta + (size_t)i * d, d);
-    }
-    if (sim->dsize > 1)
-        sim->host_current = 0; /* other ranks hold this rank's thetas as they were */
-    return sim->engine->push_host ? sim->engine->push_host(sim) : PFR_OK;
-}
-
-/* Before the round: P_0 = I, P_a = P_{a-1} R_{r-a} (slots of rounds before the first hold
- * identities), and each stale agent's theta mapped by P_a^{-1}. */
-pfr_status pfr_fed_stale_begin(pfr_sim *sim, const pfr_round_plan *plan)
-{
-    pfr_fed *f = sim->fed;
-    if (!f || !f->rhist)
-        return PFR_OK;
-    const int d = sim->d, slots = f->H + 1;
-    const size_t dd = (size_t)d * d;
-    const int64_t r = sim->round;
-    double *inv = malloc(sizeof(double) * dd * (size_t)slots);
-    if (!inv)
-        return pfr_sim_fail(sim, PFR_ERR_NO_MEMORY, "out of memory for the stale bases' maps");
-    memset(f->prod, 0, sizeof(double) * dd);
-    for (int j = 0; j < d; ++j)
-        f->prod[(size_t)j * d + j] = 1.0;
-    for (int a = 1; a <= f->H; ++a) {
-        const int64_t q = r - a >= 0 ? r - a : 0;
-        matmul(f->prod + dd * (size_t)(a - 1), f->rhist + dd * (size_t)(q % slots), f->prod + dd * (size_t)a, d);
-    }
-    for (int a = 0; a <= f->H; ++a)
-        upper_inverse(f->prod + dd * (size_t)a, inv + dd * (size_t)a, d);
-    pfr_status st = sim->engine->sync_host(sim);
-    if (st == PFR_OK)
-        st = map_thetas(sim, plan, inv);
-    free(inv);
-    return st;
-}
-
-/* After the round: its R kept (identity when no one took part, so none was computed), and each stale
- * agent's theta mapped back. The engine holds R theta_used (its map ran after the steps), so back is
- * R P_a R^{-1}: R P_a theta_used, the theta of the basis after this round. */
-pfr_status pfr_fed_stale_end(pfr_sim *sim, const pfr_round_plan *plan, uint64_t participants, const double *Rrun)
-{
-    pfr_fed *f = sim->fed;
-    if (!f || !f->rhist)
-        return PFR_OK;
-    const int d = sim->d, slots = f->H + 1;
-    const size_t dd = (size_t)d * d;
-    double *R = f->rhist + dd * (size_t)(plan->round % slots);
-    pfr_status st = sim->engine->sync_host(sim);
-    if (st != PFR_OK)
-        return st;
-    if (participants > 0 && Rrun) {
+    const size_t dd = (size_t)d * d, rows = (size_t)(f->H + 1) * (size_t)sim->S;
+    double *R = malloc(sizeof(double) * dd * 2);
+    if (!R)
+        return pfr_sim_fail(sim, PFR_ERR_NO_MEMORY, "out of memory for the orthonormalization's map");
+    double *Ri = R + dd;
+    pfr_status st = PFR_OK;
+    if (Rrun)
         memcpy(R, Rrun, sizeof(double) * dd);
-    } else if (participants > 0) {
-        if ((st = sim->engine->last_map(sim, R)) != PFR_OK)
-            return st;
-    } else {
-        memset(R, 0, sizeof(double) * dd);
-        for (int j = 0; j < d; ++j)
-            R[(size_t)j * d + j] = 1.0;
+    else
+        st = sim->engine->last_map(sim, R);
+    if (st == PFR_OK && sim->engine->push_host) /* a device engine: the host arrays current first */
+        st = sim->engine->sync_host(sim);
+    if (st != PFR_OK) {
+        free(R);
+        return st;
     }
-    double *back = malloc(sizeof(double) * dd * (size_t)slots), *Rinv = malloc(sizeof(double) * dd * 2);
-    if (!back || !Rinv) {
-        free(back);
-        free(Rinv);
-        return pfr_sim_fail(sim, PFR_ERR_NO_MEMORY, "out of memory for the stale bases' maps");
+    upper_inverse(R, Ri, d);
+    /* every kept row x <- x R^{-1}, in double; upper-triangular, so entry j needs x_0 .. x_j only and
+     * the row is rewritten in place from its last entry down */
+#pragma omp parallel for schedule(static) num_threads(sim->threads)
+    for (size_t r = 0; r < rows; ++r) {
+        float *x = f->hist + r * (size_t)d;
+        for (int j = d - 1; j >= 0; --j) {
+            double acc = 0.0;
+            for (int k = 0; k <= j; ++k)
+                acc += (double)x[k] * Ri[(size_t)k * d + j];
+            x[j] = (float)acc;
+        }
     }
-    double *tmp = Rinv + dd;
-    upper_inverse(R, Rinv, d);
-    for (int a = 1; a <= f->H; ++a) {
-        matmul(R, f->prod + dd * (size_t)a, tmp, d);
-        matmul(tmp, Rinv, back + dd * (size_t)a, d);
-    }
-    st = map_thetas(sim, plan, back);
-    free(back);
-    free(Rinv);
-    return st;
+    free(R);
+    return sim->engine->push_host ? sim->engine->push_host(sim) : PFR_OK; /* the device's history too */
 }
 
 uint32_t pfr_fed_trace_crc(const pfr_fed *f)

@@ -31,15 +31,11 @@ int pfr_fed_warning(const pfr_fed *f, const pfr_config *cfg, char *buf, size_t n
  * device engine cannot hand over its Phi (the handle's message says why). */
 pfr_status pfr_fed_begin_round(pfr_sim *sim, pfr_round_plan *plan, pfr_round_stats *stats);
 
-/* Stale bases (federation.c's comment): around the engine's round, each agent with a stale Phi gets
- * the theta of that Phi's basis (begin) and its theta is mapped back into the current basis (end,
- * given the round's participant count: none means no orthonormalization ran; and its R [d, d] where
- * the caller has it, NULL: the engine's last_map). No-ops unless a delay and orthonormalization are
- * both on. */
-pfr_status pfr_fed_stale_begin(pfr_sim *sim, const pfr_round_plan *plan);
-pfr_status pfr_fed_stale_end(pfr_sim *sim, const pfr_round_plan *plan, uint64_t participants, const double *R);
-/* The checkpoint's view of the maps: [slots, d, d] (NULL: none). */
-double *pfr_fed_map_history(pfr_fed *f, int *slots);
+/* After the engine's round: with a delay and orthonormalization, every Phi kept rebased into the
+ * basis the round's orthonormalization made (federation.c's comment), given the participant count
+ * (none: no orthonormalization ran) and the round's R [d, d] where the caller has it (NULL: the
+ * engine's last_map). A no-op otherwise. */
+pfr_status pfr_fed_end_round(pfr_sim *sim, const pfr_round_plan *plan, uint64_t participants, const double *R);
 
 /* The checkpoint's view: the chain's states [N] (NULL: no chain) and the Phi history
  * [slots, S, d] (NULL: none). */

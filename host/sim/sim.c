@@ -114,8 +114,6 @@ pfr_status pfr_sim_run_ex(pfr_sim *sim, int64_t rounds, unsigned flags)
         /* availability, stragglers, stale Phi, clipping and noise: the plan's federation fields */
         if (sim->fed && (st = pfr_fed_begin_round(sim, &plan, &rs)) != PFR_OK)
             goto out;
-        if (sim->fed && (st = pfr_fed_stale_begin(sim, &plan)) != PFR_OK)
-            goto out;
         uint64_t participants = 0;
         const double t0 = pfr_now_s();
         const int warm_up = !sim->warmed; /* the handle's first round: timed apart (see engine.h) */
@@ -126,7 +124,7 @@ pfr_status pfr_sim_run_ex(pfr_sim *sim, int64_t rounds, unsigned flags)
         sim->step_s += dt;
         if (st != PFR_OK)
             goto out;
-        if (sim->fed && (st = pfr_fed_stale_end(sim, &plan, participants, NULL)) != PFR_OK)
+        if (sim->fed && (st = pfr_fed_end_round(sim, &plan, participants, NULL)) != PFR_OK)
             goto out;
         if (!plan.steps) { /* every participant did K steps from the Phi of age age0 */
             rs.participants = participants;
