@@ -85,7 +85,7 @@ typedef struct pfr_dqn_cfg {
 /* One gradient step on the minibatch of transitions idx [batch]: targets y = r + gamma (1 - done)
  * max_a' Q_target(s', a') from the target network (p_tgt, theta_tgt), the mean loss's gradients into
  * gp / gt (zeroed here), then Adam on the body (moments mp, vp) and the head (mt, vt), step count t
- * (1 at the first). Scratch: pfr_mlp_acts + 2 max width + A floats. Returns the mean loss. */
+ * (1 at the first). Scratch: pfr_mlp_acts + 2 x the widest layer floats. Returns the mean loss. */
 PFR_HD static inline float pfr_dqn_step(const pfr_mlp *m, int A, float *p, float *theta, const float *p_tgt,
                                         const float *theta_tgt, const pfr_replay *rb, const int *idx, const pfr_dqn_cfg *c,
                                         float *gp, float *gt, float *mp, float *vp, float *mt, float *vt, int t,

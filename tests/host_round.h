@@ -327,7 +327,7 @@ inline uint64_t host_device_round(pfr_sim *sim, HostBuffers &buf, HostWarp *warp
                                         sim->cfg.orthonormalize && sim->learn_phi, b, &part);
     *fail = st == PFR_OK ? ops.fail : 0;
     if (sim->fed) { // the history rebased, with this round's R (the device's, here the host buffer's)
-        EXPECT_EQ(pfr_fed_end_round(sim, &plan, part, buf.R.data()), PFR_OK);
+        EXPECT_EQ(pfr_fed_end_round(sim, part, buf.R.data()), PFR_OK);
     }
     sim->round++;
     sim->agent_steps += plan.steps ? rs.steps : part * (uint64_t)sim->K;

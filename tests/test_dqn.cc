@@ -62,7 +62,7 @@ struct Learner {
         int wmax = 0;
         for (int l = 1; l <= m.layers; ++l)
             wmax = std::max(wmax, m.width[l]);
-        scratch.assign((size_t)pfr_mlp_acts(&m) + 2 * wmax + A, 0.0f);
+        scratch.assign((size_t)pfr_mlp_acts(&m) + 2 * wmax, 0.0f);
     }
     float step(const pfr_replay &rb, const std::vector<int> &idx, const pfr_dqn_cfg &c, int t)
     {

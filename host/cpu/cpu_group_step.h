@@ -187,6 +187,12 @@ LV void group_prefetch_rows(const cpu_engine *e, const group_chains chains, lvi 
 
 /* ---- The group's K steps as stages (group_step_d at the end reads as the algorithm) ------------ */
 
+/* pfr_overlay_hash (cpu_step.h) of 16 states at once (every lane's table has lane 0's shift). */
+LV lvi group_hash(const cpu_thread *w, lvi s)
+{
+    return lvi_srlv(lvi_mullo(s, lvi_set1((int32_t)PFR_OVERLAY_HASH_MUL)), lvi_set1((int32_t)w->lane[0].shift));
+}
+
 /* A group's lanes, fixed over its K steps: who takes part, where each lane's tables and rows lie. */
 typedef struct group_lanes {
     unsigned pbits;                        /* the participants: bit g, lane g */
@@ -263,8 +269,7 @@ LV void group_walk_begin(const cpu_engine *e, const cpu_thread *w, const group_c
     W->sc = W->st;
     W->nvec = lvi_zero();
     W->qnext = lvi_set1(0xFF);
-    W->hnext = rows == GROUP_HASH ? lvi_srlv(lvi_mullo(W->st, lvi_set1((int32_t)2654435761u)), lvi_set1((int32_t)w->lane[0].shift))
-                                  : lvi_zero();
+    W->hnext = rows == GROUP_HASH ? group_hash(w, W->st) : lvi_zero();
     group_first_rows(e, chains, i0, L->vrow, L->vslot, L->vtb, W->st, &W->lo, &W->n);
 }
 
@@ -386,7 +391,7 @@ LV lvi group_overlay_find(cpu_thread *w, const group_lanes *L, group_walk *W, lv
     }
     if (rows == GROUP_HASH) {
         const lvi vmask = lvi_set1((int32_t)w->lane[0].mask);
-        lvi h = lvi_srlv(lvi_mullo(s2, lvi_set1((int32_t)2654435761u)), lvi_set1((int32_t)w->lane[0].shift)), key = zero;
+        lvi h = group_hash(w, s2), key = zero;
         lvm todo = lvm_from_bits(0xFFFF), hit = lvm_from_bits(0);
         for (;;) {
             const lvi at = lvi_add(L->vtab, lvi_slli(h, 1));

@@ -130,9 +130,11 @@ typedef struct pfr_overlay {
                        * the table empty: nothing to clear there */
 } pfr_overlay;
 
+#define PFR_OVERLAY_HASH_MUL 2654435761u /* Knuth's multiplicative hash: 2^32 / the golden ratio */
+
 static inline __attribute__((always_inline)) uint32_t pfr_overlay_hash(const pfr_overlay *o, uint32_t s)
 {
-    return (s * 2654435761u) >> o->shift;
+    return (s * PFR_OVERLAY_HASH_MUL) >> o->shift;
 }
 
 /* The agent's copy of row s, or NULL when it has none. */

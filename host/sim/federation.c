@@ -31,6 +31,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "kernels/pfr_cholqr.h"
 #include "kernels/pfr_federation.h"
 #include "dist.h"
 #include "federation.h"
@@ -277,30 +278,17 @@ pfr_status pfr_fed_begin_round(pfr_sim *sim, pfr_round_plan *plan, pfr_round_sta
 
 /* ---- stale bases (the file's comment) ------------------------------------------------------- */
 
-/* The inverse of an upper-triangular U with a nonzero diagonal (back substitution, column by column). */
-static void upper_inverse(const double *U, double *X, int d)
-{
-    for (int j = d - 1; j >= 0; --j)
-        for (int i = d - 1; i >= 0; --i) {
-            double acc = i == j ? 1.0 : 0.0;
-            for (int k = i + 1; k <= j; ++k)
-                acc -= U[(size_t)i * d + k] * X[(size_t)k * d + j];
-            X[(size_t)i * d + j] = i > j ? 0.0 : acc / U[(size_t)i * d + i];
-        }
-}
-
-pfr_status pfr_fed_end_round(pfr_sim *sim, const pfr_round_plan *plan, uint64_t participants, const double *Rrun)
+pfr_status pfr_fed_end_round(pfr_sim *sim, uint64_t participants, const double *Rrun)
 {
     pfr_fed *f = sim->fed;
     if (!f || !f->rebase || participants == 0) /* no aggregation, no orthonormalization, no new basis */
         return PFR_OK;
-    (void)plan;
     const int d = sim->d;
     const size_t dd = (size_t)d * d, rows = (size_t)(f->H + 1) * (size_t)sim->S;
-    double *R = malloc(sizeof(double) * dd * 2);
+    /* R [d, d], then each thread's scratch row of the solve [threads, d] */
+    double *R = malloc(sizeof(double) * (dd + (size_t)sim->threads * d));
     if (!R)
         return pfr_sim_fail(sim, PFR_ERR_NO_MEMORY, "out of memory for the orthonormalization's map");
-    double *Ri = R + dd;
     pfr_status st = PFR_OK;
     if (Rrun)
         memcpy(R, Rrun, sizeof(double) * dd);
@@ -312,18 +300,13 @@ pfr_status pfr_fed_end_round(pfr_sim *sim, const pfr_round_plan *plan, uint64_t 
         free(R);
         return st;
     }
-    upper_inverse(R, Ri, d);
-    /* every kept row x <- x R^{-1}, in double; upper-triangular, so entry j needs x_0 .. x_j only and
-     * the row is rewritten in place from its last entry down */
-#pragma omp parallel for schedule(static) num_threads(sim->threads)
-    for (size_t r = 0; r < rows; ++r) {
-        float *x = f->hist + r * (size_t)d;
-        for (int j = d - 1; j >= 0; --j) {
-            double acc = 0.0;
-            for (int k = 0; k <= j; ++k)
-                acc += (double)x[k] * Ri[(size_t)k * d + j];
-            x[j] = (float)acc;
-        }
+    /* every kept row x <- x R^{-1}: the solve orthonormalization itself uses (pfr_cholqr.h) */
+#pragma omp parallel num_threads(sim->threads)
+    {
+        double *y = R + dd + (size_t)omp_get_thread_num() * d;
+#pragma omp for schedule(static)
+        for (size_t r = 0; r < rows; ++r)
+            pfr_chol_solve_row(R, d, 1.0, f->hist + r * (size_t)d, y);
     }
     free(R);
     return sim->engine->push_host ? sim->engine->push_host(sim) : PFR_OK; /* the device's history too */

@@ -35,7 +35,7 @@ pfr_status pfr_fed_begin_round(pfr_sim *sim, pfr_round_plan *plan, pfr_round_sta
  * basis the round's orthonormalization made (federation.c's comment), given the participant count
  * (none: no orthonormalization ran) and the round's R [d, d] where the caller has it (NULL: the
  * engine's last_map). A no-op otherwise. */
-pfr_status pfr_fed_end_round(pfr_sim *sim, const pfr_round_plan *plan, uint64_t participants, const double *R);
+pfr_status pfr_fed_end_round(pfr_sim *sim, uint64_t participants, const double *R);
 
 /* The checkpoint's view: the chain's states [N] (NULL: no chain) and the Phi history
  * [slots, S, d] (NULL: none). */

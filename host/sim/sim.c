@@ -124,7 +124,7 @@ pfr_status pfr_sim_run_ex(pfr_sim *sim, int64_t rounds, unsigned flags)
         sim->step_s += dt;
         if (st != PFR_OK)
             goto out;
-        if (sim->fed && (st = pfr_fed_end_round(sim, &plan, participants, NULL)) != PFR_OK)
+        if (sim->fed && (st = pfr_fed_end_round(sim, participants, NULL)) != PFR_OK)
             goto out;
         if (!plan.steps) { /* every participant did K steps from the Phi of age age0 */
             rs.participants = participants;
