@@ -163,6 +163,7 @@ struct pfr_sim {
 
     const pfr_engine_vtbl *engine;
     void *engine_state;
+    struct pfr_neural *neural; /* the neural instance (env.kind cartpole, acrobot: host/neural/); NULL otherwise */
 };
 
 /* A probability as a threshold on a 32-bit word: an event of chance p happens iff its word is below

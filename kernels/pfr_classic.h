@@ -234,4 +234,69 @@ PFR_HD static inline pfr_classic_end pfr_classic_end_of(int terminal, int t, int
     return e;
 }
 
+/* ---- Either family, by kind (the neural engine's agents) ----------------------------------- */
+
+#define PFR_CLASSIC_CARTPOLE 0
+#define PFR_CLASSIC_ACROBOT 1
+#define PFR_CLASSIC_STATE 4 /* doubles of state, either family */
+
+/* One agent's environment: its family and its physics, from one parameter (CartPole: the pole's
+ * half-length, polemass_length following it; Acrobot: link 1's mass), the rest Gymnasium's. */
+typedef struct pfr_classic {
+    int kind;
+    pfr_cartpole cp;
+    pfr_acrobot ac;
+} pfr_classic;
+
+PFR_HD static inline pfr_classic pfr_classic_make(int kind, double param)
+{
+    pfr_classic e;
+    e.kind = kind;
+    e.cp = pfr_cartpole_default();
+    e.ac = pfr_acrobot_default();
+    if (kind == PFR_CLASSIC_CARTPOLE) {
+        e.cp.length = param;
+        e.cp.polemass_length = e.cp.masspole * e.cp.length;
+    } else {
+        e.ac.m1 = param;
+    }
+    return e;
+}
+
+PFR_HD static inline int pfr_classic_obs(int kind) { return kind == PFR_CLASSIC_CARTPOLE ? 4 : 6; }
+PFR_HD static inline int pfr_classic_actions(int kind) { return kind == PFR_CLASSIC_CARTPOLE ? 2 : 3; }
+PFR_HD static inline int pfr_classic_max_steps(int kind)
+{
+    return kind == PFR_CLASSIC_CARTPOLE ? PFR_CARTPOLE_MAX_STEPS : PFR_ACROBOT_MAX_STEPS;
+}
+
+/* One step; returns whether the new state is terminal, the reward into *r (Gymnasium's: CartPole
+ * 1 every step, the last included; Acrobot -1, 0 on reaching the goal). */
+PFR_HD static inline int pfr_classic_step(const pfr_classic *e, double *s, int action, float *r)
+{
+    if (e->kind == PFR_CLASSIC_CARTPOLE) {
+        *r = 1.0f;
+        return pfr_cartpole_step(&e->cp, s, action);
+    }
+    const int term = pfr_acrobot_step(&e->ac, s, action);
+    *r = term ? 0.0f : -1.0f;
+    return term;
+}
+
+PFR_HD static inline void pfr_classic_reset(const pfr_classic *e, double *s, const double *u)
+{
+    if (e->kind == PFR_CLASSIC_CARTPOLE)
+        pfr_cartpole_reset(s, u);
+    else
+        pfr_acrobot_reset(s, u);
+}
+
+PFR_HD static inline void pfr_classic_observe(const pfr_classic *e, const double *s, float *ob)
+{
+    if (e->kind == PFR_CLASSIC_CARTPOLE)
+        pfr_cartpole_observe(s, ob);
+    else
+        pfr_acrobot_observe(s, ob);
+}
+
 #endif

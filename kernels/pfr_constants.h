@@ -38,7 +38,20 @@
                                                                                  with a shared layout: + m */
 #define PFR_STREAM_DP_NOISE (PFR_STREAM_GRID_REWARD0 + PFR_STREAM_MAX_TYPES) /* run seed: the private aggregation's
                                        noise, counter round * 2^32 + e / 2 for entry e of Phi (pfr_federation.h) */
-#define PFR_STREAM_NEXT_FREE (PFR_STREAM_DP_NOISE + 1ull)
+#define PFR_STREAM_DQN_INIT (PFR_STREAM_DP_NOISE + 1ull) /* run seed: the neural instance's first body, counter e/4
+                                                              for parameter e (host/neural/) */
+#define PFR_STREAM_DQN_PARAM (PFR_STREAM_DP_NOISE + 2ull) /* env seed: agent i's physical parameter, counter i
+                                                               (word 0: its own, word 1: its held-out one) */
+#define PFR_STREAM_NEXT_FREE (PFR_STREAM_DP_NOISE + 3ull)
+
+/* The neural instance's per-agent streams (host/neural/), keyed by the run seed, stream base + i.
+ * Its environment steps use stream i itself at counter round * K + k, as the linear instances' steps
+ * do: words PFR_WORD_PARTICIPATION (the round's first step), PFR_WORD_EXPLORE and PFR_WORD_ACTION. */
+#define PFR_STREAM_DQN_REPLAY 0x0800000000000000ull /* counter g * 256 + j/4: word j mod 4 picks minibatch entry j
+                                                       of agent i's gradient step g (g counts from 0 over the run) */
+#define PFR_STREAM_DQN_HEAD 0x0C00000000000000ull   /* counter e/4: agent i's first head, entry e */
+#define PFR_STREAM_DQN_RESET 0x1000000000000000ull  /* counter = agent i's training episode: its four start uniforms */
+#define PFR_STREAM_DQN_EVAL 0x1800000000000000ull   /* counter evaluation * 2^20 + episode (held out: + 2^19) */
 
 /* Agent i's per-round federation draws (pfr_federation.h) are stream PFR_STREAM_FEDERATION + i at
  * counter = the round, keyed by the run seed (agent ids stay below 2^61). Its four words: */

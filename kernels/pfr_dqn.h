@@ -80,12 +80,13 @@ PFR_HD static inline int pfr_dqn_act(const float *theta, const float *f, int A, 
 typedef struct pfr_dqn_cfg {
     float gamma, lr, beta1, beta2, eps; /* discount; Adam */
     int batch, huber;                   /* minibatch size; Huber (1) or squared (0) loss */
+    int sgd;                            /* 1: plain SGD, p -= lr g (the moments untouched); 0: Adam */
 } pfr_dqn_cfg;
 
 /* One gradient step on the minibatch of transitions idx [batch]: targets y = r + gamma (1 - done)
  * max_a' Q_target(s', a') from the target network (p_tgt, theta_tgt), the mean loss's gradients into
  * gp / gt (zeroed here), then Adam on the body (moments mp, vp) and the head (mt, vt), step count t
- * (1 at the first). Scratch: pfr_mlp_acts + 2 x the widest layer floats. Returns the mean loss. */
+ * (1 at the first), or SGD (c->sgd; the moments may then be NULL). Scratch: pfr_mlp_acts + 2 x the widest layer floats. Returns the mean loss. */
 PFR_HD static inline float pfr_dqn_step(const pfr_mlp *m, int A, float *p, float *theta, const float *p_tgt,
                                         const float *theta_tgt, const pfr_replay *rb, const int *idx, const pfr_dqn_cfg *c,
                                         float *gp, float *gt, float *mp, float *vp, float *mt, float *vt, int t,
@@ -118,8 +119,13 @@ PFR_HD static inline float pfr_dqn_step(const pfr_mlp *m, int A, float *p, float
         loss += c->huber && ae > 1.0f ? ae - 0.5f : 0.5f * e * e;
         pfr_mlp_backward(m, p, theta, a, acts, pfr_mlp_dloss(e, c->huber) * scale, gp, gt, delta);
     }
-    pfr_adam_step(p, gp, mp, vp, np, c->lr, c->beta1, c->beta2, c->eps, t);
-    pfr_adam_step(theta, gt, mt, vt, A * d, c->lr, c->beta1, c->beta2, c->eps, t);
+    if (c->sgd) {
+        pfr_sgd_step(p, gp, np, c->lr);
+        pfr_sgd_step(theta, gt, A * d, c->lr);
+    } else {
+        pfr_adam_step(p, gp, mp, vp, np, c->lr, c->beta1, c->beta2, c->eps, t);
+        pfr_adam_step(theta, gt, mt, vt, A * d, c->lr, c->beta1, c->beta2, c->eps, t);
+    }
     return loss * scale;
 }
 

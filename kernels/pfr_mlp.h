@@ -162,4 +162,11 @@ PFR_HD static inline void pfr_adam_step(float *p, const float *g, float *m, floa
     }
 }
 
+/* Plain SGD: p -= lr g. */
+PFR_HD static inline void pfr_sgd_step(float *p, const float *g, int n, float lr)
+{
+    for (int k = 0; k < n; ++k)
+        p[k] = p[k] - lr * g[k];
+}
+
 #endif

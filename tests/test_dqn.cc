@@ -1,8 +1,10 @@
 // One agent's DQN (kernels/pfr_dqn.h) on the environments and networks of kernels/: the replay ring,
-// a gradient step that lowers its minibatch's loss, and the whole loop learning CartPole-v1.
+// a gradient step that lowers its minibatch's loss, the whole loop learning CartPole-v1, and the
+// engine's step in lanes against this reference.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -10,6 +12,7 @@ extern "C" {
 #include "kernels/pfr_classic.h"
 #include "kernels/pfr_dqn.h"
 }
+#include "neural/dqn_lanes.h"
 
 namespace {
 
@@ -114,7 +117,7 @@ TEST(Dqn, StepLowersItsMinibatchLoss)
         std::vector<int> idx(16);
         for (int b = 0; b < 16; ++b)
             idx[b] = 4 * b + 1;
-        const pfr_dqn_cfg c = {0.9f, 1e-3f, 0.9f, 0.999f, 1e-8f, 16, huber};
+        const pfr_dqn_cfg c = {0.9f, 1e-3f, 0.9f, 0.999f, 1e-8f, 16, huber, 0};
         const float before = L.step(r.rb, idx, c, 1);
         const float after = L.step(r.rb, idx, c, 2);
         EXPECT_LT(after, before) << "huber " << huber;
@@ -132,7 +135,7 @@ TEST(Dqn, OneAgentLearnsCartPole)
 {
     Learner L({4, 64, 32}, 2, 11);
     Replay r(10000, 4);
-    const pfr_dqn_cfg c = {0.99f, 5e-4f, 0.9f, 0.999f, 1e-8f, 32, 1};
+    const pfr_dqn_cfg c = {0.99f, 5e-4f, 0.9f, 0.999f, 1e-8f, 32, 1, 0};
     const pfr_cartpole cp = pfr_cartpole_default();
     std::mt19937 rng(7);
     auto word = [&]() { return (uint32_t)rng(); };
@@ -188,4 +191,46 @@ TEST(Dqn, OneAgentLearnsCartPole)
     }
     std::printf("dqn: greedy return over 5 episodes after %d steps: %.1f\n", steps, total / 5);
     EXPECT_GT(total / 5, 60.0);
+}
+
+// The engine's step (host/neural/dqn_lanes.h: samples in lanes) against the reference, bit for bit:
+// batches below, at and above the lane count, both losses and activations, SGD and Adam, terminal
+// and bootstrapped transitions, every gradient, the new weights and the loss.
+TEST(Dqn, LanesStepEqualsTheReferenceBitForBit)
+{
+    struct Shape {
+        std::vector<int> widths;
+        int A, batch, huber, act, sgd;
+    } shapes[] = {{{4, 16, 8}, 2, 16, 0, PFR_MLP_RELU, 0}, {{6, 32, 32, 16}, 3, 37, 1, PFR_MLP_TANH, 0},
+                  {{4, 8}, 2, 5, 0, PFR_MLP_RELU, 1},      {{4, 64, 16}, 2, 32, 1, PFR_MLP_RELU, 0}};
+    for (const Shape &sh : shapes) {
+        Learner ref(sh.widths, sh.A, 17), lan(sh.widths, sh.A, 17);
+        ref.m.act = lan.m.act = sh.act;
+        lan.scratch.assign(pfr_dqn_lanes_scratch(&lan.m), 0.0f);
+        const int n_obs = sh.widths[0];
+        Replay r(200, n_obs);
+        std::mt19937 rng(9);
+        std::normal_distribution<float> z(0.0f, 1.0f);
+        for (int k = 0; k < 200; ++k) {
+            std::vector<float> o(n_obs), nx(n_obs);
+            for (int j = 0; j < n_obs; ++j)
+                o[j] = z(rng), nx[j] = z(rng);
+            pfr_replay_add(&r.rb, o.data(), k % sh.A, 2.0f * z(rng), nx.data(), k % 7 == 0);
+        }
+        const pfr_dqn_cfg c = {0.95f, 3e-3f, 0.9f, 0.999f, 1e-8f, sh.batch, sh.huber, sh.sgd};
+        for (int step = 1; step <= 4; ++step) {
+            std::vector<int> idx(sh.batch);
+            for (int &i : idx)
+                i = (int)(rng() % 200);
+            const float l0 = ref.step(r.rb, idx, c, step);
+            const float l1 = pfr_dqn_step_lanes(&lan.m, lan.A, lan.p.data(), lan.theta.data(), lan.pt.data(), lan.tt.data(),
+                                                &r.rb, idx.data(), &c, lan.gp.data(), lan.gt.data(), lan.mp.data(),
+                                                lan.vp.data(), lan.mt.data(), lan.vt.data(), step, lan.scratch.data());
+            ASSERT_EQ(std::memcmp(&l0, &l1, 4), 0) << "loss, batch " << sh.batch << " step " << step;
+            ASSERT_EQ(ref.gp, lan.gp) << "body gradient, batch " << sh.batch;
+            ASSERT_EQ(ref.gt, lan.gt) << "head gradient, batch " << sh.batch;
+            ASSERT_EQ(ref.p, lan.p) << "body after the step, batch " << sh.batch;
+            ASSERT_EQ(ref.theta, lan.theta) << "head after the step, batch " << sh.batch;
+        }
+    }
 }

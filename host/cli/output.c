@@ -211,6 +211,16 @@ static void write_summary_json(FILE *f, const pfr_sim *sim, const pfr_final *wha
     num(f, last.pooled_value_error, 1);
     fputs(",\n  \"best_rank_d_error\": ", f);
     num(f, last.best_rank_d_error, 1);
+    if (!isnan(last.greedy_return)) { /* the neural instance */
+        fputs(",\n  \"final_return\": ", f);
+        num(f, last.greedy_return, 1);
+        fputs(",\n  \"final_success_rate\": ", f);
+        num(f, last.success_rate, 1);
+        fputs(",\n  \"final_heldout_return\": ", f);
+        num(f, last.heldout_return, 1);
+        fputs(",\n  \"final_td_loss\": ", f);
+        num(f, last.td_loss, 1);
+    }
     if (!isnan(last.policy_gap)) { /* control: value_error is the error of Q */
         fputs(",\n  \"final_q_error\": ", f);
         num(f, last.value_error, 1);
@@ -307,6 +317,32 @@ static int save_f32(const char *path, const float *a, int ndim, const int64_t *s
     return pfr_npy_save(path, a, "<f4", sizeof(float), ndim, shape, err) == PFR_OK ? 0 : -1;
 }
 
+/* The neural instance's networks: body.npy, the shared body [P] (local_dqn: every agent's, [N, P]),
+ * and heads.npy [N, A, d], float32 as the engine keeps them. */
+static int stage_networks(pfr_stage *sg, const char *dir, pfr_sim *sim, pfr_error *err)
+{
+    const pfr_config *cfg = pfr_sim_config(sim);
+    const int64_t N = cfg->agents, P = pfr_sim_body_size(sim), A = pfr_sim_num_actions(sim), d = cfg->dim;
+    char alg[32] = "";
+    pfr_config_get(cfg, "algorithm", alg, sizeof alg, NULL);
+    const int64_t nb = strcmp(alg, "local_dqn") == 0 ? N : 1;
+    float *body = malloc(sizeof(float) * (size_t)(nb * P)), *head = malloc(sizeof(float) * (size_t)(N * A * d));
+    int ok = body && head;
+    for (int64_t i = 0; ok && i < nb; ++i)
+        ok = pfr_sim_get_body(sim, i, body + (size_t)(i * P), (size_t)P) == PFR_OK;
+    for (int64_t i = 0; ok && i < N; ++i)
+        ok = pfr_sim_get_head(sim, i, head + (size_t)(i * A * d), (size_t)(A * d)) == PFR_OK;
+    if (!ok)
+        pfr_cli_fail(err, "cannot read the networks: %s", body && head ? pfr_sim_last_error(sim) : "out of memory");
+    const int64_t shape_b[2] = {nb, P}, shape_h[3] = {N, A, d};
+    ok = ok && save_f32(pfr_stage_path(sg, dir, "body.npy"), body, nb == 1 ? 1 : 2,
+                        nb == 1 ? shape_b + 1 : shape_b, err) == 0;
+    ok = ok && save_f32(pfr_stage_path(sg, dir, "heads.npy"), head, 3, shape_h, err) == 0;
+    free(body);
+    free(head);
+    return ok ? 0 : -1;
+}
+
 int pfr_cli_stage_results(pfr_stage *sg, const char *dir, pfr_sim *sim, const pfr_final *what, pfr_error *err)
 {
     int ok = 1;
@@ -321,6 +357,13 @@ int pfr_cli_stage_results(pfr_stage *sg, const char *dir, pfr_sim *sim, const pf
     }
     const int S = pfr_sim_num_states(sim), d = pfr_sim_config(sim)->dim;
     const int64_t N = pfr_sim_config(sim)->agents;
+    if (pfr_sim_body_size(sim) > 0) { /* the neural instance: networks instead of Phi and theta */
+        if (ok && !what->error)
+            ok = stage_networks(sg, dir, sim, err) == 0;
+        if (ok && what->checkpoint)
+            ok = pfr_sim_save(sim, pfr_stage_path(sg, dir, "checkpoint.pfr"), err) == PFR_OK;
+        return ok ? 0 : -1;
+    }
     if (ok && !what->error) { /* the final shared Phi (local_rep: agent 0's), [S, d] */
         float *phi = malloc(sizeof(float) * (size_t)S * d);
         double *phid = malloc(sizeof(double) * (size_t)S * d);

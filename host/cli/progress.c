@@ -8,6 +8,7 @@
  */
 #include "progress.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -38,6 +39,7 @@ void pfr_progress_init(pfr_progress *p, int quiet, int64_t first, int64_t total)
     p->total = total;
     p->t0 = now();
     p->last_error = -1.0;
+    p->last_return = NAN;
 }
 
 void pfr_fit_line(char *text, int width)
@@ -109,9 +111,14 @@ void pfr_progress_round(pfr_progress *p, const pfr_sim *sim, int64_t round, cons
     if (p->quiet)
         return;
     if (m)
-        p->last_error = m->value_error;
+        p->last_error = isnan(m->greedy_return) ? m->value_error : -1.0, p->last_return = m->greedy_return;
     if (!p->tty) {
-        if (m)
+        if (m && !isnan(m->greedy_return)) /* the neural instance */
+            fprintf(stderr, "round %lld/%lld  agent_steps %llu  return %.4g  success %.3g  heldout_return %.4g  "
+                    "td_loss %.4g  %.3g agent-steps/s\n", (long long)round, (long long)p->total,
+                    (unsigned long long)m->agent_steps, m->greedy_return, m->success_rate, m->heldout_return, m->td_loss,
+                    m->agent_steps_per_sec);
+        else if (m)
             fprintf(stderr, "round %lld/%lld  agent_steps %llu  value_error %.6g  td_fixed_point_error %.6g  %.3g agent-steps/s\n",
                     (long long)round, (long long)p->total, (unsigned long long)m->agent_steps, m->value_error,
                     m->td_fixed_point_error, m->agent_steps_per_sec);
@@ -126,6 +133,8 @@ void pfr_progress_round(pfr_progress *p, const pfr_sim *sim, int64_t round, cons
     char text[200], err[32] = "", line[320];
     if (p->last_error >= 0)
         snprintf(err, sizeof err, "  error %.4g", p->last_error);
+    else if (!isnan(p->last_return))
+        snprintf(err, sizeof err, "  return %.4g", p->last_return);
     snprintf(text, sizeof text, " %lld/%lld rounds  %.3g steps/s%s  ETA %.0fs", (long long)round, (long long)p->total,
              pfr_sim_steps_per_sec(sim), err, eta);
     /* the bar takes what the text leaves, 10 to 30 columns, or none on a narrow terminal */

@@ -11,7 +11,7 @@ typedef struct pfr_progress {
     int tty, quiet;
     int64_t total;          /* the round the run ends at */
     int64_t first;          /* the round it started from (a resumed run) */
-    double t0, last_draw, last_error;
+    double t0, last_draw, last_error, last_return; /* last_return: the neural instance's (NaN: none) */
     int drawn;              /* a line is on the terminal that the next output must clear */
     char stage[40];         /* not a terminal: the set-up stage under way, since stage_t0 */
     double stage_t0, last_line;

@@ -291,7 +291,10 @@ int pfr_cli_run(const pfr_run_request *q)
         const size_t n = strlen(alg);
         if (!(n > 8 && strcmp(alg + n - 8, "_tabular") == 0))
             snprintf(best, sizeof best, " (best rank-%d: %.3g)", (int)dim, last.best_rank_d_error);
-        if (!isnan(last.policy_gap)) /* control: the error of Q, and how good the greedy policies are */
+        if (!isnan(last.greedy_return)) /* the neural instance: how well the greedy policies do */
+            printf("final return %.4g (held out %.4g), success_rate %.3g", last.greedy_return, last.heldout_return,
+                   last.success_rate);
+        else if (!isnan(last.policy_gap)) /* control: the error of Q, and how good the greedy policies are */
             printf("final q_error %.6g, policy_gap %.4g%s", last.value_error, last.policy_gap, best);
         else
             printf("final value_error %.6g%s", last.value_error, best);

@@ -13,6 +13,8 @@
 #define FAM(k) (1u << (k))
 #define GRIDS (FAM(PFR_ENV_CLIFFWALK) | FAM(PFR_ENV_GRIDWORLD))
 #define GENERATED (GRIDS | FAM(PFR_ENV_GARNET) | FAM(PFR_ENV_RANDOMWALK))
+#define CHAINS (GENERATED | FAM(PFR_ENV_FILE)) /* the linear instances' Markov chains */
+#define NEURAL (FAM(PFR_ENV_CARTPOLE) | FAM(PFR_ENV_ACROBOT)) /* PFedDQN-Rep's environments */
 static const struct {
     const char *key;
     unsigned families;
@@ -35,6 +37,53 @@ static const struct {
     {"env.layout", FAM(PFR_ENV_GRIDWORLD)},
     {"env.reward_spread", GENERATED},
     {"env.reward_scale", GENERATED},
+    {"env.param_min", NEURAL},
+    {"env.param_max", NEURAL},
+    {"init_phi", CHAINS},
+    {"alpha", CHAINS},
+    {"beta", CHAINS},
+    {"schedule.tau", CHAINS},
+    {"schedule.a", CHAINS},
+    {"schedule.b", CHAINS},
+    {"control.kind", CHAINS},
+    {"control.epsilon", CHAINS},
+    {"control.epsilon_end", CHAINS},
+    {"control.epsilon_steps", CHAINS},
+    {"control.policy_agents", CHAINS},
+    {"federation.p_drop", CHAINS},
+    {"federation.p_return", CHAINS},
+    {"federation.availability_trace", CHAINS},
+    {"federation.stragglers", CHAINS},
+    {"federation.delay", CHAINS},
+    {"federation.max_delay", CHAINS},
+    {"federation.stale_decay", CHAINS},
+    {"federation.clip", CHAINS},
+    {"federation.noise_multiplier", CHAINS},
+    {"federation.dp_denominator", CHAINS},
+    {"federation.delta", CHAINS},
+    {"orthonormalize", CHAINS},
+    {"cuda_kernel", CHAINS},
+    {"cuda_max_chunk", CHAINS},
+    {"cuda_graph", CHAINS},
+    {"cpu_kernel", CHAINS},
+    {"dqn.hidden", NEURAL},
+    {"dqn.hidden_layers", NEURAL},
+    {"dqn.activation", NEURAL},
+    {"dqn.buffer", NEURAL},
+    {"dqn.batch", NEURAL},
+    {"dqn.grad_steps", NEURAL},
+    {"dqn.learn_start", NEURAL},
+    {"dqn.target_every", NEURAL},
+    {"dqn.lr", NEURAL},
+    {"dqn.optimizer", NEURAL},
+    {"dqn.loss", NEURAL},
+    {"dqn.epsilon", NEURAL},
+    {"dqn.epsilon_end", NEURAL},
+    {"dqn.epsilon_decay", NEURAL},
+    {"dqn.reset_optimizer", NEURAL},
+    {"dqn.cap_is_terminal", NEURAL},
+    {"dqn.eval_episodes", NEURAL},
+    {"dqn.success_return", NEURAL},
 };
 
 int pfr_config_key_applies(const pfr_config *cfg, size_t i)
@@ -72,6 +121,15 @@ static pfr_status check_family_keys(const pfr_config *c, pfr_error *err)
 
 void pfr_config_resolve(pfr_config *c)
 {
+    if (c->env.kind == PFR_ENV_CARTPOLE || c->env.kind == PFR_ENV_ACROBOT) { /* the family's defaults */
+        const int cart = c->env.kind == PFR_ENV_CARTPOLE;
+        if (c->env.param_min == 0.0 && c->env.param_max == 0.0) {
+            c->env.param_min = cart ? 0.1 : 0.5; /* Jin et al. 2022: half-length 0.1 + 0.8 p, mass 0.5 + p */
+            c->env.param_max = cart ? 0.9 : 1.5;
+        }
+        if (c->dqn.success_return == 0.0)
+            c->dqn.success_return = cart ? 475.0 : -100.0;
+    }
     if (pfr_algorithm_traits(c->algorithm).tabular) { /* the table is the representation */
         c->dim = 1;
         c->orthonormalize = 0;
@@ -89,8 +147,48 @@ static const char *algorithms_where(int (*want)(pfr_alg_traits), char *buf, size
             used += (size_t)snprintf(buf + used, n - used, "%s%s", used ? ", " : "", pfr_algorithm_name((pfr_algorithm)a));
     return buf;
 }
-static int shares_learned_phi(pfr_alg_traits t) { return t.avg_phi && t.learn_phi; }
-static int shares_phi_alone(pfr_alg_traits t) { return t.avg_phi && t.learn_phi && !t.avg_theta; }
+static int shares_learned_phi(pfr_alg_traits t) { return t.avg_phi && t.learn_phi && !t.neural; }
+static int shares_phi_alone(pfr_alg_traits t) { return t.avg_phi && t.learn_phi && !t.avg_theta && !t.neural; }
+static int is_neural(pfr_alg_traits t) { return t.neural; }
+static int is_linear(pfr_alg_traits t) { return !t.neural; }
+
+/* The neural instance's keys together: the algorithm matches the family, the sizes fit. */
+static pfr_status check_neural(const pfr_config *c, pfr_error *err)
+{
+    const int neural_env = (NEURAL & FAM(c->env.kind)) != 0;
+    const pfr_alg_traits tr = pfr_algorithm_traits(c->algorithm);
+    char with[200];
+    if (neural_env && !tr.neural)
+        return pfr_fail(err, PFR_ERR_CONFIG, "algorithm=%s learns linear values on Markov chains; with env.kind=%s allowed: %s",
+                        pfr_algorithm_name(c->algorithm), pfr_env_kind_name(c->env.kind),
+                        algorithms_where(is_neural, with, sizeof with));
+    if (!neural_env && tr.neural)
+        return pfr_fail(err, PFR_ERR_CONFIG, "algorithm=%s needs env.kind cartpole or acrobot (env.kind is %s); with it "
+                        "allowed: %s", pfr_algorithm_name(c->algorithm), pfr_env_kind_name(c->env.kind),
+                        algorithms_where(is_linear, with, sizeof with));
+    if (!neural_env)
+        return PFR_OK;
+    const pfr_dqn_config *q = &c->dqn;
+    if (q->batch > q->buffer)
+        return pfr_fail(err, PFR_ERR_CONFIG, "dqn.batch = %d exceeds dqn.buffer = %d; allowed: a batch of at most the buffer",
+                        q->batch, q->buffer);
+    if (q->learn_start > q->buffer)
+        return pfr_fail(err, PFR_ERR_CONFIG, "dqn.learn_start = %d exceeds dqn.buffer = %d; allowed: at most the buffer "
+                        "(it would never start)", q->learn_start, q->buffer);
+    if (q->epsilon_end > q->epsilon)
+        return pfr_fail(err, PFR_ERR_CONFIG, "dqn.epsilon_end (%g) exceeds dqn.epsilon (%g); allowed: epsilon_end <= epsilon",
+                        q->epsilon_end, q->epsilon);
+    if (c->env.param_min > c->env.param_max)
+        return pfr_fail(err, PFR_ERR_CONFIG, "env.param_min (%g) exceeds env.param_max (%g)", c->env.param_min,
+                        c->env.param_max);
+    if (c->env.param_max > 0.0 && c->env.param_min <= 0.0)
+        return pfr_fail(err, PFR_ERR_CONFIG, "env.param_min = %g: a length or mass must be positive; allowed: "
+                        "0 < param_min <= param_max (or both 0: the family's range)", c->env.param_min);
+    if (c->backend == PFR_BACKEND_CUDA)
+        return pfr_fail(err, PFR_ERR_CONFIG, "backend=cuda: the CUDA engine does not run env.kind=%s yet; allowed: cpu or "
+                        "auto", pfr_env_kind_name(c->env.kind));
+    return PFR_OK;
+}
 
 static pfr_status check_federation(const pfr_config *c, pfr_error *err)
 {
@@ -187,6 +285,9 @@ pfr_status pfr_config_validate(const pfr_config *c, pfr_error *err)
     pfr_status fed = check_federation(c, err);
     if (fed != PFR_OK)
         return fed;
+    pfr_status neu = check_neural(c, err);
+    if (neu != PFR_OK)
+        return neu;
     if (c->agents > INT32_MAX && c->algorithm == PFR_ALG_LOCAL_REP)
         return pfr_fail(err, PFR_ERR_CONFIG, "agents: %lld is too many for local_rep", (long long)c->agents);
     return PFR_OK;

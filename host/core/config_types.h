@@ -38,6 +38,7 @@ typedef struct pfr_env_config {
     char p_file[PFR_PATH_MAX]; /* file: P, [M, S, S] .npy */
     char r_file[PFR_PATH_MAX]; /* file: R, [M, S, S] or [M, S] .npy */
     char dir[PFR_PATH_MAX];    /* file: a folder of the chains in sparse rows, as pfedrl export writes it */
+    double param_min, param_max; /* cartpole / acrobot: each agent's physical parameter; 0, 0 = the family's range */
 } pfr_env_config;
 
 typedef struct pfr_schedule_config {
@@ -73,6 +74,26 @@ typedef struct pfr_control_config {
     int policy_agents;     /* agents per type whose greedy policy is evaluated exactly (policy_gap) */
 } pfr_control_config;
 
+/* The neural instance (env.kind cartpole, acrobot; host/neural/): each agent's DQN. */
+typedef enum pfr_dqn_optimizer { PFR_DQN_ADAM = 0, PFR_DQN_SGD = 1 } pfr_dqn_optimizer;
+typedef enum pfr_dqn_loss { PFR_DQN_HUBER = 0, PFR_DQN_MSE = 1 } pfr_dqn_loss;
+typedef struct pfr_dqn_config {
+    int hidden, hidden_layers; /* the body: n_obs -> hidden (x hidden_layers) -> dim, each layer activated */
+    int activation;            /* pfr_mlp_act: relu, tanh */
+    int buffer, batch;         /* replay capacity per agent; minibatch size */
+    int grad_steps;            /* gradient steps after each environment step (once the buffer holds learn_start) */
+    int learn_start;           /* transitions in the buffer before the first gradient step */
+    int target_every;          /* gradient steps between target-network syncs */
+    double lr;                 /* Adam's or SGD's step size */
+    int optimizer;             /* pfr_dqn_optimizer */
+    int loss;                  /* pfr_dqn_loss */
+    double epsilon, epsilon_end, epsilon_decay; /* exploration: epsilon x decay^(gradient steps), at least epsilon_end */
+    int reset_optimizer;       /* Adam's moments and step count reset when a round starts (after the averaging) */
+    int cap_is_terminal;       /* the time limit counts as termination (no bootstrap), the older rule */
+    int eval_episodes;         /* greedy episodes per agent and evaluation */
+    double success_return;     /* an agent succeeds when its mean greedy return reaches this; 0 = family default */
+} pfr_dqn_config;
+
 struct pfr_config {
     pfr_env_config env;
     int64_t agents;      /* N */
@@ -88,6 +109,7 @@ struct pfr_config {
     double participation; /* fraction of agents taking part in a round, (0, 1] */
     pfr_federation_config federation;
     pfr_control_config control;
+    pfr_dqn_config dqn;
     int orthonormalize;  /* orthonormalize Phi after each aggregation (keeps every Phi theta_i) */
     pfr_backend backend;
     pfr_cuda_kernel cuda_kernel; /* CUDA engine: local-step kernel variant */

@@ -50,13 +50,14 @@ void pfr_error_prefix(pfr_error *err, const char *fmt, ...) PFR_PRINTF(2, 3);
 /* What an algorithm does (DESIGN §1): Phi trained; each agent keeps its own Phi_i (local_rep);
  * Phi_i averaged into the shared Phi; theta_i averaged and handed back; tabular: the value table is
  * a Phi of one column (d = 1) learned with theta fixed at 1 (the step sizes: 0 for theta, alpha
- * for the table), so tabular TD runs as the representation learners do, in O(1) a step. */
+ * for the table), so tabular TD runs as the representation learners do, in O(1) a step. neural: the
+ * DQN instance (host/neural/), where the shared representation is a network's body. */
 typedef struct pfr_alg_traits {
-    int learn_phi, own_phi, avg_phi, avg_theta, tabular;
+    int learn_phi, own_phi, avg_phi, avg_theta, tabular, neural;
 } pfr_alg_traits;
 static inline pfr_alg_traits pfr_algorithm_traits(pfr_algorithm a)
 {
-    pfr_alg_traits t = {0, 0, 0, 0, 0};
+    pfr_alg_traits t = {0, 0, 0, 0, 0, 0};
     switch (a) {
     case PFR_ALG_PFEDTD_REP: t.learn_phi = t.avg_phi = 1; break;
     case PFR_ALG_LOCAL_REP: t.learn_phi = t.own_phi = 1; break;
@@ -65,6 +66,10 @@ static inline pfr_alg_traits pfr_algorithm_traits(pfr_algorithm a)
     case PFR_ALG_LOCAL_TD: break;
     case PFR_ALG_LOCAL_TD_TABULAR: t.learn_phi = t.own_phi = t.tabular = 1; break;
     case PFR_ALG_FEDTD_TABULAR: t.learn_phi = t.avg_phi = t.tabular = 1; break;
+    /* the neural instance: "Phi" is the body f_W, "theta" the head */
+    case PFR_ALG_PFEDDQN_REP: t.learn_phi = t.avg_phi = t.neural = 1; break;
+    case PFR_ALG_LOCAL_DQN: t.learn_phi = t.own_phi = t.neural = 1; break;
+    case PFR_ALG_FEDAVG_DQN: t.learn_phi = t.avg_phi = t.avg_theta = t.neural = 1; break;
     }
     return t;
 }

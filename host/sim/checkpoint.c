@@ -21,6 +21,9 @@
  *     FEDA  u8 [N] the availability chains' states (federation.p_drop/p_return only)
  *     FEDH  f32 [H + 1, S, d] the history of Phi (federation.delay/max_delay only)
  *     ACTN  u8 [N] the action each agent takes next (control=sarsa only)
+ *   The neural instance (env.kind cartpole, acrobot) has no chains (their CRC 0), S = 0, and in place
+ *   of PHI_, THET and STAT the sections pfr_neural_arrays lists (networks, optimizer moments, replay
+ *   buffers, episodes, counters: NBOD .. NLMK), each one array.
  *     END_  u32 CRC-32 of every byte before this section (the file's last bytes: no padding)
  * Loading reads the file twice: first only to check the framing and the CRC (fast, before the
  * minutes a large set-up may take), then to rebuild. The CRC is zlib's crc32.
@@ -41,6 +44,7 @@
 
 #include "engine.h"
 #include "federation.h"
+#include "neural/neural.h"
 
 #define CK_MAGIC "PFRCKPT\n"
 #define CK_VERSION 1u
@@ -82,6 +86,8 @@ static const char *const RUNTIME_KEYS[] = {"rounds",      "threads",    "backend
 /* A fingerprint of the chains, so a file environment changed since the checkpoint is noticed. */
 static uint32_t chains_crc(const pfr_env *env)
 {
+    if (!env) /* the neural instance: no chains */
+        return 0;
     uLong c = crc32(0L, Z_NULL, 0);
     c = crc32_z(c, (const Bytef *)env->row_ptr, sizeof(uint64_t) * (size_t)env->M * ((size_t)env->S * env->A + 1));
     c = crc32_z(c, (const Bytef *)env->next, sizeof(uint32_t) * env->nnz);
@@ -128,6 +134,12 @@ static void put_section(writer *w, uint32_t tag, const void *p, uint64_t len)
     section(w, tag, len);
     put(w, p, (size_t)len);
     pad(w, len);
+}
+
+static int put_array(void *ctx, uint32_t tag, void *data, uint64_t bytes)
+{
+    put_section(ctx, tag, data, bytes);
+    return 0;
 }
 
 pfr_status pfr_sim_save(pfr_sim *sim, const char *path, pfr_error *err)
@@ -188,10 +200,14 @@ pfr_status pfr_sim_save(pfr_sim *sim, const char *path, pfr_error *err)
     put_f64(&w, sim->rate_s);
     put_u64(&w, sim->rate_steps);
 
-    put_section(&w, T_PHI, sim->phi, sizeof(float) * S * d);
-    put_section(&w, T_THETA, sim->theta, sizeof(float) * N * d);
-    put_section(&w, T_STATE, sim->state, sizeof(uint32_t) * N);
-    if (sim->own_phi)
+    if (sim->neural) {
+        pfr_neural_arrays(sim->neural, sim->N, put_array, &w);
+    } else {
+        put_section(&w, T_PHI, sim->phi, sizeof(float) * S * d);
+        put_section(&w, T_THETA, sim->theta, sizeof(float) * N * d);
+        put_section(&w, T_STATE, sim->state, sizeof(uint32_t) * N);
+    }
+    if (sim->own_phi && !sim->neural)
         put_section(&w, T_APHI, sim->agent_phi, sizeof(float) * N * S * d);
     section(&w, T_HIST, (uint64_t)sim->nhist * HIST_ROW_BYTES);
     for (size_t i = 0; i < sim->nhist; ++i)
@@ -348,6 +364,41 @@ static pfr_status expect(reader *r, uint32_t tag, const char *name, void *dst, u
     return PFR_OK;
 }
 
+/* The neural instance's arrays in pfr_neural_arrays' order, then what they must hold to be a state
+ * the round can go on from (indices inside the buffers, actions below A). */
+typedef struct neural_read {
+    reader *r;
+    pfr_status st;
+} neural_read;
+
+static int get_array(void *ctx, uint32_t tag, void *data, uint64_t bytes)
+{
+    neural_read *nr = ctx;
+    char name[5];
+    memcpy(name, &tag, 4);
+    name[4] = '\0';
+    nr->st = expect(nr->r, tag, name, data, bytes);
+    return nr->st == PFR_OK ? 0 : -1;
+}
+
+static pfr_status restore_neural(pfr_sim *sim, reader *r)
+{
+    pfr_neural *nn = sim->neural;
+    neural_read nr = {r, PFR_OK};
+    if (pfr_neural_arrays(nn, sim->N, get_array, &nr) != 0)
+        return nr.st;
+    for (int64_t i = 0; i < sim->N; ++i) {
+        if (nn->rb_size[i] < 0 || nn->rb_size[i] > nn->C || nn->rb_head[i] < 0 || nn->rb_head[i] >= nn->C)
+            return bad(r, "an agent's replay buffer position is outside its capacity");
+        if (nn->ep_t[i] < 0 || nn->ep_t[i] >= nn->max_steps || nn->adam_t[i] < 0 || nn->grad[i] < 0 || nn->episode[i] < 0)
+            return bad(r, "an agent's episode or step counters are out of range");
+        for (int k = 0; k < nn->C; ++k)
+            if (nn->action[(size_t)i * nn->C + (size_t)k] >= (uint8_t)nn->A)
+                return bad(r, "an action in a replay buffer is not below A");
+    }
+    return PFR_OK;
+}
+
 /* The federation sections after HTYP (older files have none: the metrics NaN, the counts zero). */
 static pfr_status restore_federation(pfr_sim *sim, const restore_ctx *c, reader *r)
 {
@@ -432,18 +483,18 @@ static pfr_status restore(pfr_sim *sim, void *p, pfr_error *err)
         return pfr_fail(err, PFR_ERR_FORMAT,
                         "checkpoint %s: the environment built from its config (%s) is not the one it was saved with "
                         "(an env.p_file, env.r_file or env.dir changed since?); allowed: the same chains", r->path,
-                        sim->env->description);
+                        pfr_sim_env_description(sim));
     if (c->trace && pfr_fed_trace_crc(sim->fed) != c->trace)
         return pfr_fail(err, PFR_ERR_FORMAT,
                         "checkpoint %s: federation.availability_trace %s is not the trace the run was saved with (it "
                         "changed since: its entries' CRC-32 is %08x, the checkpoint's %08x); allowed: the same trace",
                         r->path, sim->cfg.federation.availability_trace, pfr_fed_trace_crc(sim->fed), c->trace);
-    pfr_status st = expect(r, T_PHI, "PHI_", sim->phi, sizeof(float) * S * d);
-    if (st == PFR_OK)
+    pfr_status st = sim->neural ? restore_neural(sim, r) : expect(r, T_PHI, "PHI_", sim->phi, sizeof(float) * S * d);
+    if (st == PFR_OK && !sim->neural)
         st = expect(r, T_THETA, "THET", sim->theta, sizeof(float) * N * d);
-    if (st == PFR_OK)
+    if (st == PFR_OK && !sim->neural)
         st = expect(r, T_STATE, "STAT", sim->state, sizeof(uint32_t) * N);
-    if (st == PFR_OK && sim->own_phi)
+    if (st == PFR_OK && sim->own_phi && !sim->neural)
         st = expect(r, T_APHI, "APHI", sim->agent_phi, sizeof(float) * N * S * d);
     if (st == PFR_OK && (st = pfr_sim_reserve_history(sim, c->nhist)) != PFR_OK)
         return pfr_fail(err, st, "%s", sim->errmsg);
@@ -461,7 +512,7 @@ static pfr_status restore(pfr_sim *sim, void *p, pfr_error *err)
         return st;
     if ((st = restore_federation(sim, c, r)) != PFR_OK)
         return st;
-    for (size_t s = 0; s < N; ++s)
+    for (size_t s = 0; !sim->neural && s < N; ++s)
         if (sim->state[s] >= (uint32_t)sim->states)
             return bad(r, "an agent's state is not below S");
     sim->nhist = (size_t)c->nhist;

@@ -11,6 +11,7 @@
 #include "kernels/pfr_metrics.h"
 #include "engine.h"
 #include "federation.h"
+#include "neural/neural.h"
 
 static double direct_error(const pfr_sim *sim, const float *phi, const float *th, int m)
 {
@@ -280,8 +281,43 @@ static double pooled_error(const pfr_sim *sim, const double *by_type)
     return den > 0.0 ? num / den : NAN;
 }
 
+/* What every evaluation reports of the rounds: the federation's means since the last one, the
+ * privacy spent, the rate. */
+static void round_metrics(const pfr_sim *sim, pfr_metrics *out)
+{
+    const pfr_round_stats *since = &sim->since_eval;
+    const double P = (double)since->participants;
+    out->participants = sim->rounds_since_eval > 0 ? P / (double)sim->rounds_since_eval : NAN;
+    out->mean_steps = P > 0 ? (double)since->steps / P : NAN;
+    out->mean_staleness = P > 0 ? (double)since->age_sum / P : NAN;
+    const pfr_federation_config *fc = &sim->cfg.federation;
+    out->epsilon = fc->noise_multiplier > 0.0
+                       ? pfr_dp_epsilon(sim->cfg.participation, fc->noise_multiplier, sim->private_rounds, fc->delta, NULL)
+                       : NAN;
+    out->agent_steps_per_sec = sim->rate_steps > 0 && sim->rate_s > 0 ? (double)sim->rate_steps / sim->rate_s
+                               : sim->step_s > 0 ? (double)sim->agent_steps / sim->step_s
+                                                 : 0.0;
+}
+
+/* The neural instance: its greedy returns (neural_eval.c); the linear errors NaN. */
+static pfr_status evaluate_neural(pfr_sim *sim, pfr_metrics *out, double *by_type)
+{
+    memset(out, 0, sizeof *out);
+    out->size = sizeof *out;
+    out->round = sim->round;
+    out->agent_steps = sim->agent_steps;
+    out->value_error = out->td_fixed_point_error = out->best_rank_d_error = NAN;
+    out->phi_norm = out->theta_norm = out->policy_gap = out->pooled_value_error = NAN;
+    out->wall_s = sim->wall_s;
+    const pfr_status st = pfr_neural_evaluate(sim, out, by_type);
+    round_metrics(sim, out);
+    return st;
+}
+
 pfr_status pfr_evaluate(pfr_sim *sim, pfr_metrics *out, double *by_type)
 {
+    if (sim->neural)
+        return evaluate_neural(sim, out, by_type);
     /* An engine with its own per-agent metrics only needs the shared Phi (and, for local_rep, the
      * first agent of each type's Phi_i) on the host; otherwise the whole state comes over. */
     const int on_engine = sim->engine->agent_metrics != NULL;
@@ -295,6 +331,7 @@ pfr_status pfr_evaluate(pfr_sim *sim, pfr_metrics *out, double *by_type)
     out->round = sim->round;
     out->agent_steps = sim->agent_steps;
     out->best_rank_d_error = sim->best_rank_d;
+    out->greedy_return = out->success_rate = out->td_loss = out->heldout_return = NAN; /* the neural instance's */
 
     const int64_t nblocks = (N + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
     double *blk = calloc((size_t)nblocks * 3, sizeof(double));
@@ -388,17 +425,6 @@ pfr_status pfr_evaluate(pfr_sim *sim, pfr_metrics *out, double *by_type)
         out->policy_gap = pfr_policy_gap(sim, &sampled);
         out->policy_agents = (double)sampled;
     }
-    const pfr_round_stats *since = &sim->since_eval;
-    const double P = (double)since->participants;
-    out->participants = sim->rounds_since_eval > 0 ? P / (double)sim->rounds_since_eval : NAN;
-    out->mean_steps = P > 0 ? (double)since->steps / P : NAN;
-    out->mean_staleness = P > 0 ? (double)since->age_sum / P : NAN;
-    const pfr_federation_config *fc = &sim->cfg.federation;
-    out->epsilon = fc->noise_multiplier > 0.0
-                       ? pfr_dp_epsilon(sim->cfg.participation, fc->noise_multiplier, sim->private_rounds, fc->delta, NULL)
-                       : NAN;
-    out->agent_steps_per_sec = sim->rate_steps > 0 && sim->rate_s > 0 ? (double)sim->rate_steps / sim->rate_s
-                               : sim->step_s > 0 ? (double)sim->agent_steps / sim->step_s
-                                                 : 0.0;
+    round_metrics(sim, out);
     return PFR_OK;
 }

@@ -17,6 +17,7 @@
 #include "dist.h"
 #include "engine.h"
 #include "federation.h"
+#include "neural/neural.h"
 #ifdef PFR_HAVE_CUDA
 #include "cuda/cuda_plugin.h"
 #endif
@@ -54,7 +55,12 @@ static pfr_status record(pfr_sim *sim, double t_start)
     sim->hist[sim->nhist++] = m;
     memset(&sim->since_eval, 0, sizeof sim->since_eval); /* the next evaluation's means start here */
     sim->rounds_since_eval = 0;
-    if (!isfinite(m.value_error))
+    if (sim->neural) {
+        pfr_neural_mark(sim); /* the next evaluation's td_loss starts here */
+        if (!isfinite(m.greedy_return) || (sim->round > 0 && !isfinite(m.td_loss) && !isnan(m.td_loss)))
+            return pfr_sim_fail(sim, PFR_ERR_NUMERIC, "the run diverged by round %lld (td_loss = %g); lower dqn.lr (%g)",
+                                (long long)sim->round, m.td_loss, sim->cfg.dqn.lr);
+    } else if (!isfinite(m.value_error))
         return pfr_sim_fail(sim, PFR_ERR_NUMERIC,
                             "the run diverged by round %lld (value_error = %g); lower alpha (%g) or beta (%g)",
                             (long long)sim->round, m.value_error, sim->cfg.alpha, sim->cfg.beta);

@@ -8,6 +8,7 @@
 
 #include "engine.h"
 #include "federation.h"
+#include "neural/neural.h"
 
 /* ---- accessors ------------------------------------------------------------------------------- */
 const char *pfr_sim_last_error(const pfr_sim *sim) { return sim ? sim->errmsg : "NULL handle"; }
@@ -19,6 +20,13 @@ int pfr_sim_num_actions(const pfr_sim *sim) { return sim ? sim->A : 0; }
 int64_t pfr_sim_round(const pfr_sim *sim) { return sim ? sim->round : 0; }
 const char *pfr_sim_backend(const pfr_sim *sim) { return sim && sim->engine ? sim->engine->name : "none"; }
 int pfr_sim_threads(const pfr_sim *sim) { return sim ? sim->threads : 0; }
+
+/* The neural instance has no chains, Phi or linear theta: the calls that read or set them say so. */
+static pfr_status no_chains(pfr_sim *sim, const char *what)
+{
+    return pfr_sim_fail(sim, PFR_ERR_INVALID_ARGUMENT, "%s: a %s run has networks, not chains, Phi or a linear theta",
+                        what, pfr_env_kind_name(sim->cfg.env.kind));
+}
 
 static pfr_status sized(pfr_sim *sim, size_t have, size_t need, const char *what)
 {
@@ -37,6 +45,8 @@ pfr_status pfr_sim_get_agent_phi(const pfr_sim *csim, int64_t agent, float *out,
     pfr_sim *sim = (pfr_sim *)csim; /* the handle's error message and host mirror are mutable state */
     if (!sim || !out)
         return PFR_ERR_INVALID_ARGUMENT;
+    if (sim->neural)
+        return no_chains(sim, "pfr_sim_get_agent_phi");
     if (agent < 0 || agent >= sim->N)
         return pfr_sim_fail(sim, PFR_ERR_INVALID_ARGUMENT, "agent %lld out of range [0, %lld)", (long long)agent,
                             (long long)sim->N);
@@ -54,6 +64,8 @@ pfr_status pfr_sim_get_theta(const pfr_sim *csim, int64_t agent, float *out, siz
     pfr_sim *sim = (pfr_sim *)csim;
     if (!sim || !out)
         return PFR_ERR_INVALID_ARGUMENT;
+    if (sim->neural)
+        return no_chains(sim, "pfr_sim_get_theta");
     if (agent < 0 || agent >= sim->N)
         return pfr_sim_fail(sim, PFR_ERR_INVALID_ARGUMENT, "agent %lld out of range [0, %lld)", (long long)agent,
                             (long long)sim->N);
@@ -70,6 +82,8 @@ pfr_status pfr_sim_get_thetas(const pfr_sim *csim, float *out, size_t count)
     pfr_sim *sim = (pfr_sim *)csim;
     if (!sim || !out)
         return PFR_ERR_INVALID_ARGUMENT;
+    if (sim->neural)
+        return no_chains(sim, "pfr_sim_get_thetas");
     pfr_status st = sized(sim, count, (size_t)sim->N * (size_t)sim->d, "pfr_sim_get_thetas");
     if (st == PFR_OK)
         st = sim->engine->sync_host(sim);
@@ -83,12 +97,46 @@ pfr_status pfr_sim_get_states(const pfr_sim *csim, uint32_t *out, size_t count)
     pfr_sim *sim = (pfr_sim *)csim;
     if (!sim || !out)
         return PFR_ERR_INVALID_ARGUMENT;
+    if (sim->neural)
+        return no_chains(sim, "pfr_sim_get_states");
     pfr_status st = sized(sim, count, (size_t)sim->N, "pfr_sim_get_states");
     if (st == PFR_OK)
         st = sim->engine->sync_host(sim);
     if (st == PFR_OK)
         memcpy(out, sim->state, sizeof(uint32_t) * (size_t)sim->N);
     return st;
+}
+
+/* ---- the neural instance's networks ---------------------------------------------------------- */
+int64_t pfr_sim_body_size(const pfr_sim *sim) { return sim && sim->neural ? sim->neural->P : 0; }
+
+static pfr_status network_part(const pfr_sim *csim, int64_t agent, float *out, size_t count, int head, const char *what)
+{
+    pfr_sim *sim = (pfr_sim *)csim;
+    if (!sim || !out)
+        return PFR_ERR_INVALID_ARGUMENT;
+    if (!sim->neural)
+        return pfr_sim_fail(sim, PFR_ERR_INVALID_ARGUMENT, "%s: only a cartpole or acrobot run has networks (this "
+                            "run's env.kind is %s)", what, pfr_env_kind_name(sim->cfg.env.kind));
+    if (agent < 0 || agent >= sim->N)
+        return pfr_sim_fail(sim, PFR_ERR_INVALID_ARGUMENT, "agent %lld out of range [0, %lld)", (long long)agent,
+                            (long long)sim->N);
+    const pfr_neural *nn = sim->neural;
+    const size_t n = (size_t)(head ? nn->H : nn->P);
+    const pfr_status st = sized(sim, count, n, what);
+    if (st == PFR_OK)
+        memcpy(out, (head ? nn->head : nn->body) + (size_t)agent * n, sizeof(float) * n);
+    return st;
+}
+
+pfr_status pfr_sim_get_body(const pfr_sim *sim, int64_t agent, float *out, size_t count)
+{
+    return network_part(sim, agent, out, count, 0, "pfr_sim_get_body");
+}
+
+pfr_status pfr_sim_get_head(const pfr_sim *sim, int64_t agent, float *out, size_t count)
+{
+    return network_part(sim, agent, out, count, 1, "pfr_sim_get_head");
 }
 
 /* A type index in range and an output buffer of at least `need` elements. */
@@ -104,6 +152,8 @@ pfr_status pfr_sim_get_ground_truth(const pfr_sim *csim, int type, double *v, do
     pfr_sim *sim = (pfr_sim *)csim;
     if (!sim)
         return PFR_ERR_INVALID_ARGUMENT;
+    if (sim->neural)
+        return no_chains(sim, "pfr_sim_get_ground_truth");
     pfr_status st = check_type(sim, type, count, (size_t)sim->S, "pfr_sim_get_ground_truth");
     if (st != PFR_OK)
         return st;
@@ -120,6 +170,8 @@ pfr_status pfr_sim_get_chain_csr(const pfr_sim *csim, int type, int64_t *indptr,
     pfr_sim *sim = (pfr_sim *)csim;
     if (!sim || !nnz)
         return PFR_ERR_INVALID_ARGUMENT;
+    if (sim->neural)
+        return no_chains(sim, "pfr_sim_get_chain_csr");
     pfr_status st = check_type(sim, type, 0, 0, "pfr_sim_get_chain_csr");
     if (st != PFR_OK)
         return st;
@@ -147,6 +199,8 @@ pfr_status pfr_sim_get_chain(const pfr_sim *csim, int type, double *P, double *R
     pfr_sim *sim = (pfr_sim *)csim;
     if (!sim)
         return PFR_ERR_INVALID_ARGUMENT;
+    if (sim->neural)
+        return no_chains(sim, "pfr_sim_get_chain");
     if (sim->control)
         return pfr_sim_fail(sim, PFR_ERR_INVALID_ARGUMENT,
                             "pfr_sim_get_chain: with control the environment is an MDP (rows s A + a); use "
@@ -195,7 +249,10 @@ pfr_status pfr_sim_metrics_get(const pfr_sim *sim, size_t i, pfr_metrics *out, s
     return PFR_OK;
 }
 
-const char *pfr_sim_env_description(const pfr_sim *sim) { return sim ? sim->env->description : ""; }
+const char *pfr_sim_env_description(const pfr_sim *sim)
+{
+    return !sim ? "" : sim->neural ? sim->neural->description : sim->env->description;
+}
 
 pfr_status pfr_sim_setup_info(const pfr_sim *sim, pfr_setup_info *out, size_t size)
 {
@@ -205,7 +262,8 @@ pfr_status pfr_sim_setup_info(const pfr_sim *sim, pfr_setup_info *out, size_t si
     si.size = sizeof si;
     si.setup_s = sim->setup_s;
     si.truth_s = sim->truth_s;
-    si.truth_method = sim->control                   ? "value iteration"
+    si.truth_method = sim->neural                    ? "none (no chains)"
+                      : sim->control                 ? "value iteration"
                       : sim->S <= PFR_TRUTH_DENSE_MAX ? "dense LU"
                       : sim->truth.lowrank > 0        ? "sparse LU (UMFPACK), restart rows as a low-rank term"
                                                       : "sparse LU (UMFPACK)";
@@ -244,6 +302,8 @@ int pfr_sim_type_singular_values(const pfr_sim *sim, double *out, size_t count)
 {
     if (!sim || (!out && count))
         return -1;
+    if (sim->neural) /* no chains, no values */
+        return 0;
     const int M = sim->M, n = sim->M <= sim->S ? sim->M : sim->S;
     double *w = malloc(sizeof(double) * (size_t)M), *sv = malloc(sizeof(double) * (size_t)n);
     int got = -1;
@@ -291,6 +351,8 @@ pfr_status pfr_sim_set_phi(pfr_sim *sim, const float *phi, size_t count)
 {
     if (!sim || !phi)
         return PFR_ERR_INVALID_ARGUMENT;
+    if (sim->neural)
+        return no_chains(sim, "pfr_sim_set_phi");
     const size_t n = (size_t)sim->S * sim->d;
     pfr_status st = begin_set_floats(sim, phi, count, n, "pfr_sim_set_phi");
     if (st != PFR_OK)
@@ -306,6 +368,8 @@ pfr_status pfr_sim_set_theta(pfr_sim *sim, const float *theta, size_t count)
 {
     if (!sim || !theta)
         return PFR_ERR_INVALID_ARGUMENT;
+    if (sim->neural)
+        return no_chains(sim, "pfr_sim_set_theta");
     const size_t n = (size_t)sim->N * sim->d;
     pfr_status st = begin_set_floats(sim, theta, count, n, "pfr_sim_set_theta");
     if (st != PFR_OK)
@@ -318,6 +382,8 @@ pfr_status pfr_sim_set_states(pfr_sim *sim, const uint32_t *states, size_t count
 {
     if (!sim || !states)
         return PFR_ERR_INVALID_ARGUMENT;
+    if (sim->neural)
+        return no_chains(sim, "pfr_sim_set_states");
     const size_t n = (size_t)sim->N;
     for (size_t i = 0; i < (count < n ? count : n); ++i)
         if (states[i] >= (uint32_t)sim->states)

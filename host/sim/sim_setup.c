@@ -14,6 +14,7 @@
 
 #include "kernels/pfr_agent_math.h"
 #include "dist.h"
+#include "neural/neural.h"
 #include "engine.h"
 #include "federation.h"
 #ifdef PFR_HAVE_CUDA
@@ -330,6 +331,46 @@ static pfr_status start_engine(pfr_sim *sim, const pfr_config *cfg, pfr_error *e
     return pfr_engine_cpu_init(sim, err);
 }
 
+/* The neural instance (host/neural/): the handle's shape without chains (S = 0; M parameter bins;
+ * A the family's actions), its memory checked first, then its state and engine. One process only. */
+static pfr_status build_neural(pfr_sim *sim, const pfr_config *cfg, pfr_error *err)
+{
+    if (pfr_dist_size() > 1)
+        return pfr_fail(err, PFR_ERR_CONFIG, "env.kind=%s over %d MPI ranks: the neural instance runs in one process "
+                        "yet; allowed: one rank", pfr_env_kind_name(cfg->env.kind), pfr_dist_size());
+    const double need = pfr_neural_bytes(cfg, sim->threads), have = pfr_host_available_bytes();
+    if (need > have)
+        return pfr_fail(err, PFR_ERR_TOO_LARGE, "%lld agents' networks and replay buffers need %.2f GB, %.2f GB is "
+                        "available; allowed: fewer agents, a smaller dqn.buffer or a smaller network",
+                        (long long)cfg->agents, need / 1e9, have / 1e9);
+    sim->N = cfg->agents;
+    sim->d = cfg->dim;
+    sim->K = cfg->local_steps;
+    sim->M = cfg->env.types ? cfg->env.types : pfr_env_default_types(cfg->env.kind);
+    sim->cfg.env.types = sim->M;
+    sim->A = pfr_classic_actions(cfg->env.kind == PFR_ENV_CARTPOLE ? PFR_CLASSIC_CARTPOLE : PFR_CLASSIC_ACROBOT);
+    sim->dsize = 1;
+    sim->b1 = (sim->N + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
+    sim->a1 = sim->N;
+    sim->type_first = cfg->env.type_first;
+    sim->type_count = cfg->env.type_count ? cfg->env.type_count : sim->M - cfg->env.type_first;
+    if (sim->type_count < 1 || sim->type_first + sim->type_count > sim->M)
+        return pfr_fail(err, PFR_ERR_CONFIG, "env.type_first=%d, env.type_count=%d: the agents' parameter bins must lie "
+                        "within the %d bins (env.types)", cfg->env.type_first, cfg->env.type_count, sim->M);
+    const pfr_alg_traits traits = pfr_algorithm_traits(cfg->algorithm);
+    sim->learn_phi = traits.learn_phi;
+    sim->own_phi = traits.own_phi;
+    sim->avg_phi = traits.avg_phi;
+    sim->avg_theta = traits.avg_theta;
+    sim->type_weight = calloc((size_t)sim->M, sizeof(double));
+    if (!sim->type_weight)
+        return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory");
+    for (int t = 0; t < sim->type_count; ++t) /* agents t, t + type_count, ... */
+        sim->type_weight[sim->type_first + t] =
+            (double)((sim->N - t + sim->type_count - 1) / sim->type_count) / (double)sim->N;
+    return pfr_neural_start(sim, err);
+}
+
 pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, void *user, const volatile int *stop,
                          pfr_restore_fn restore, void *ctx, pfr_sim **out, pfr_error *err)
 {
@@ -345,12 +386,15 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
     pfr_config resolved = *cfg;
     pfr_config_resolve(&resolved);
     char no_gpu_why[sizeof err->msg] = "";
+    const int neural = pfr_algorithm_traits(resolved.algorithm).neural;
+    if (neural) /* the CPU engine only (the GPU's is issue 29) */
+        resolved.backend = PFR_BACKEND_CPU;
     if ((st = choose_backend(&resolved, pfr_dist_size(), no_gpu_why, sizeof no_gpu_why, err)) != PFR_OK)
         return st;
     /* the memory plan: every large allocation below, counted before the first one (plan.c) */
     const int threads = pfr_resolve_threads(resolved.threads);
     pfr_host_plan plan;
-    if ((st = pfr_plan_host_memory(&resolved, threads, pfr_host_available_bytes(), &plan, err)) != PFR_OK)
+    if (!neural && (st = pfr_plan_host_memory(&resolved, threads, pfr_host_available_bytes(), &plan, err)) != PFR_OK)
         return st;
 
     pfr_sim *sim = calloc(1, sizeof *sim);
@@ -367,6 +411,19 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
         warn(sim, "threads=%d exceeds the %d cores this process can use: the threads take turns (same results, "
                   "no faster)", threads, omp_get_num_procs());
     st = begin(&rep, "environment", err);
+    if (st == PFR_OK && neural) {
+        st = build_neural(sim, &resolved, err);
+        if (st == PFR_OK && restore) /* a checkpoint's state over the fresh one */
+            st = restore(sim, ctx, err);
+        if (st != PFR_OK) {
+            pfr_sim_destroy(sim);
+            return st;
+        }
+        sim->setup_s = pfr_now_s() - setup_t0;
+        report(&rep, "ready", 1.0);
+        *out = sim;
+        return PFR_OK;
+    }
     if (st == PFR_OK)
         st = build_environment(sim, &resolved, err);
     if (st == PFR_OK)

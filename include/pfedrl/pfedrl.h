@@ -78,7 +78,9 @@ typedef enum pfr_env_kind {
     PFR_ENV_GRIDWORLD,
     PFR_ENV_GARNET,
     PFR_ENV_RANDOMWALK,
-    PFR_ENV_FILE
+    PFR_ENV_FILE,
+    PFR_ENV_CARTPOLE, /* CartPole-v1, each agent its own pole length (PFedDQN-Rep's environments) */
+    PFR_ENV_ACROBOT   /* Acrobot-v1, each agent its own link-1 mass */
 } pfr_env_kind;
 
 typedef enum pfr_algorithm {
@@ -88,7 +90,11 @@ typedef enum pfr_algorithm {
     PFR_ALG_FEDTD,      /* FedTD(0): fixed features, one shared theta averaged each round */
     PFR_ALG_LOCAL_TD,   /* TD(0) per agent on fixed features, no communication */
     PFR_ALG_LOCAL_TD_TABULAR, /* tabular TD(0) per agent: a value per state, no communication */
-    PFR_ALG_FEDTD_TABULAR     /* tabular FedTD(0): one table, averaged each round */
+    PFR_ALG_FEDTD_TABULAR,    /* tabular FedTD(0): one table, averaged each round */
+    /* the neural instance (env.kind cartpole, acrobot): Q_i(s, a) = theta_i[a] . f_W(s), DQN locally */
+    PFR_ALG_PFEDDQN_REP, /* PFedDQN-Rep: the body f_W averaged each round, each agent's head theta_i its own */
+    PFR_ALG_LOCAL_DQN,   /* DQN per agent, no communication */
+    PFR_ALG_FEDAVG_DQN   /* FedAvg of the whole network: body and head averaged each round */
 } pfr_algorithm;
 
 /* Control (PFedRL-Rep with actions): none = policy evaluation of the family's fixed policy. */
@@ -202,7 +208,15 @@ typedef struct pfr_sim pfr_sim;
     X(double, policy_agents, "how many agents policy_gap samples (0: no control)")                    \
     /* one error for all agents (appended) */                                                        \
     X(double, pooled_value_error, "sum_i ||Phi theta_i - V_m(i)||^2_mu / sum_i ||V_m(i)||^2_mu: "     \
-      "the agents' squared errors over their values' squared norms, not a mean of ratios")
+      "the agents' squared errors over their values' squared norms, not a mean of ratios")           \
+    /* the neural instance (env.kind cartpole, acrobot; NaN otherwise) */                             \
+    X(double, greedy_return, "mean over agents of the greedy policy's return, dqn.eval_episodes "    \
+      "episodes each on its own environment")                                                        \
+    X(double, success_rate, "fraction of agents whose mean greedy return reaches the family's "     \
+      "threshold (CartPole 475, Acrobot -100)")                                                       \
+    X(double, td_loss, "mean minibatch loss of the gradient steps since the previous evaluation")     \
+    X(double, heldout_return, "the same greedy return on held-out environments: new parameters for " \
+      "each agent, drawn from the same range (the agent's own networks, no further learning)")
 
 #define PFR_METRICS_MEMBER(type, name, doc) type name;
 typedef struct pfr_metrics {
@@ -328,6 +342,13 @@ pfr_status pfr_sim_get_theta(const pfr_sim *sim, int64_t agent, float *out, size
 /* Every theta_i, [N, d] row-major. */
 pfr_status pfr_sim_get_thetas(const pfr_sim *sim, float *out, size_t count);
 /* Current Markov-chain state of every agent, [N]. */
+/* The neural instance (env.kind cartpole, acrobot): agent i's network, Q_i(s, a) = head_i[a] . f(s).
+ * The body has pfr_sim_body_size floats (each layer's W [out, in] row-major, then its b [out], layer
+ * by layer; pfeddqn_rep and fedavg_dqn: every agent's is the shared one), the head A x dim
+ * (row-major). A linear run: size 0 and PFR_ERR_INVALID_ARGUMENT. */
+int64_t pfr_sim_body_size(const pfr_sim *sim);
+pfr_status pfr_sim_get_body(const pfr_sim *sim, int64_t agent, float *out, size_t count);
+pfr_status pfr_sim_get_head(const pfr_sim *sim, int64_t agent, float *out, size_t count);
 pfr_status pfr_sim_get_states(const pfr_sim *sim, uint32_t *out, size_t count);
 /* Setters, between runs: the shared Phi [S, d] (local_rep: every agent's Phi_i), every theta_i
  * [N, d], every agent's state [N] (each below S). Values must be finite. */

@@ -38,6 +38,10 @@ class Metrics(ctypes.Structure):
         ("policy_gap", ctypes.c_double),
         ("policy_agents", ctypes.c_double),
         ("pooled_value_error", ctypes.c_double),
+        ("greedy_return", ctypes.c_double),
+        ("success_rate", ctypes.c_double),
+        ("td_loss", ctypes.c_double),
+        ("heldout_return", ctypes.c_double),
     ]
 
 
@@ -133,6 +137,9 @@ _SIGNATURES = {
     "pfr_sim_get_theta": (_S, [_P, _c.c_int64, _c.c_void_p, _c.c_size_t]),
     "pfr_sim_get_thetas": (_S, [_P, _c.c_void_p, _c.c_size_t]),
     "pfr_sim_get_states": (_S, [_P, _c.c_void_p, _c.c_size_t]),
+    "pfr_sim_body_size": (_c.c_int64, [_P]),
+    "pfr_sim_get_body": (_S, [_P, _c.c_int64, _c.c_void_p, _c.c_size_t]),
+    "pfr_sim_get_head": (_S, [_P, _c.c_int64, _c.c_void_p, _c.c_size_t]),
     "pfr_sim_set_phi": (_S, [_P, _c.c_void_p, _c.c_size_t]),
     "pfr_sim_set_theta": (_S, [_P, _c.c_void_p, _c.c_size_t]),
     "pfr_sim_set_states": (_S, [_P, _c.c_void_p, _c.c_size_t]),

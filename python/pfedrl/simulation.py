@@ -589,6 +589,24 @@ class Simulation:
         agent = _integer(agent, "agent", 0, self.num_agents - 1)
         return self._get(lib.pfr_sim_get_agent_phi, (self.num_states, self.dim), np.float32, agent)
 
+    def body(self, agent: int = 0) -> np.ndarray:
+        """The neural instance (env.kind cartpole, acrobot): agent ``agent``'s body, float32, every
+        layer's W [out, in] row-major then its b [out], layer by layer (pfeddqn_rep, fedavg_dqn: the
+        shared body, every agent's)."""
+        agent = _integer(agent, "agent", 0, self.num_agents - 1)
+        n = int(lib.pfr_sim_body_size(self._handle()))
+        return self._get(lib.pfr_sim_get_body, (n,), np.float32, agent)
+
+    @property
+    def heads(self) -> np.ndarray:
+        """The neural instance: every agent's head, float32 [N, A, d] (Q_i(s, a) = heads[i, a] . body(s))."""
+        h = self._handle()
+        A, d = int(lib.pfr_sim_num_actions(h)), self.dim
+        out = np.empty((self.num_agents, A, d), dtype=np.float32)
+        for i in range(self.num_agents):
+            out[i] = self._get(lib.pfr_sim_get_head, (A, d), np.float32, i)
+        return out
+
     @property
     def theta(self) -> np.ndarray:
         """Every agent's weights theta_i, float32 [N, d]."""

@@ -514,3 +514,25 @@ def test_a_wandb_logger_logs_each_evaluation_at_its_round(cliffwalk: str, monkey
     assert inits == [{"project": "p", "mode": "offline"}]
     assert [s for s, _ in logged] == [0, 4, 8, "finished"]
     assert logged[1][1]["value_error"] == sim.metrics[1]["value_error"] and "epsilon" not in logged[1][1]
+
+
+def test_the_neural_instance_from_python(cli: str, tmp_path: Path) -> None:
+    """A CartPole run from Python gives the command line's networks and returns; the linear arrays
+    are refused with the reason."""
+    keys = {"env.kind": "cartpole", "algorithm": "pfeddqn_rep", "agents": 6, "dim": 8, "rounds": 4,
+            "local_steps": 50, "eval_every": 2, "threads": 2, "dqn.hidden": 16, "dqn.learn_start": 20}
+    out, cfg = tmp_path / "run", tmp_path / "cartpole.yaml"
+    cfg.write_text("env:\n  kind: cartpole\nalgorithm: pfeddqn_rep\n")
+    subprocess.run([cli, "run", str(cfg), "-q", "-o", str(out)]
+                   + [a for k, v in keys.items() for a in ("-s", f"{k}={v}")], check=True)
+    sim = pfedrl.Simulation(**{k.replace(".", "__"): v for k, v in keys.items()})
+    history = sim.run(4).metrics
+    assert np.array_equal(sim.body(), np.load(out / "body.npy"))
+    assert np.array_equal(sim.heads, np.load(out / "heads.npy"))
+    assert sim.heads.shape == (6, 2, 8)
+    with open(out / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert float(rows[-1]["greedy_return"]) == history[-1]["greedy_return"]
+    assert json.loads((out / "summary.json").read_text())["final_return"] == history[-1]["greedy_return"]
+    with pytest.raises(pfedrl.PfedrlError, match="networks, not chains"):
+        sim.phi
