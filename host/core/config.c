@@ -133,7 +133,7 @@ static const key_def KEYS[] = {
     {"cuda_max_chunk", T_INT64, OFF(cuda_max_chunk), 0, 1e12, 0, 0, NULL, "CUDA engine: at most this many agents per chunk (rounded up to 256; caps device memory); 0 = as many as fit"},
     {"cuda_graph", T_BOOL, OFF(cuda_graph), 0, 1, 0, 0, NULL, "CUDA engine: capture a round once as a CUDA graph and replay it (rounds where every agent takes part); same results"},
     {"threads", T_INT, OFF(threads), 0, 4096, 0, 0, NULL, "CPU engine threads; 0 = all cores"},
-    {"cpu_kernel", T_ENUM, OFF(cpu_kernel), 0, 0, 0, 0, CPU_KERNELS, "CPU engine kernel: avx512, avx2 or portable (16 agents at once; portable: NEON on ARM64), per_agent (one at a time, vectorized along dim), scalar, auto (avx512, else avx2, else per_agent); same results"},
+    {"cpu_kernel", T_ENUM, OFF(cpu_kernel), 0, 0, 0, 0, CPU_KERNELS, "CPU engine kernel: avx512, avx2 or portable (16 agents at once; portable: NEON on ARM64), per_agent (one at a time, vectorized along dim), scalar, auto (avx512, else avx2, else per_agent); same results. cartpole/acrobot: the minibatch step's vectors, avx512, avx2, portable or auto (the widest the CPU has); same results"},
 };
 /* clang-format on */
 

@@ -65,7 +65,6 @@ static const struct {
     {"cuda_kernel", CHAINS},
     {"cuda_max_chunk", CHAINS},
     {"cuda_graph", CHAINS},
-    {"cpu_kernel", CHAINS},
     {"dqn.hidden", NEURAL},
     {"dqn.hidden_layers", NEURAL},
     {"dqn.activation", NEURAL},
@@ -184,6 +183,10 @@ static pfr_status check_neural(const pfr_config *c, pfr_error *err)
     if (c->env.param_max > 0.0 && c->env.param_min <= 0.0)
         return pfr_fail(err, PFR_ERR_CONFIG, "env.param_min = %g: a length or mass must be positive; allowed: "
                         "0 < param_min <= param_max (or both 0: the family's range)", c->env.param_min);
+    if (c->cpu_kernel == PFR_CPU_KERNEL_PER_AGENT || c->cpu_kernel == PFR_CPU_KERNEL_SCALAR)
+        return pfr_fail(err, PFR_ERR_CONFIG, "cpu_kernel=%s is a chain step; env.kind=%s allowed: auto, avx512, avx2, "
+                        "portable (the minibatch step's vectors, the same bits)", pfr_cpu_kernel_name(c->cpu_kernel),
+                        pfr_env_kind_name(c->env.kind));
     if (c->backend == PFR_BACKEND_CUDA)
         return pfr_fail(err, PFR_ERR_CONFIG, "backend=cuda: the CUDA engine does not run env.kind=%s yet; allowed: cpu or "
                         "auto", pfr_env_kind_name(c->env.kind));

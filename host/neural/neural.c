@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "cpu/pool.h"
-#include "dqn_lanes.h"
+#include "dqn_steps.h"
 
 static int family_kind(pfr_env_kind k) { return k == PFR_ENV_CARTPOLE ? PFR_CLASSIC_CARTPOLE : PFR_CLASSIC_ACROBOT; }
 
@@ -41,7 +41,7 @@ static pfr_mlp body_shape(const pfr_config *cfg)
 
 /* Per thread: the step's scratch (pfr_dqn_step_lanes', which also holds an action's forward pass),
  * the two gradients, a minibatch's indices, two observations. */
-static size_t step_floats(const pfr_mlp *m) { return pfr_dqn_lanes_scratch(m); }
+static size_t step_floats(const pfr_mlp *m) { return pfr_dqn_step_scratch(m); }
 
 static size_t scratch_floats(const pfr_mlp *m, int H, int batch)
 {
@@ -160,7 +160,7 @@ typedef struct round_job {
 } round_job;
 
 /* One gradient step of agent i on a minibatch from its buffer (DQN_REPLAY's counter grad * 256 + j/4):
- * pfr_dqn_step's bits, its samples in lanes (dqn_lanes.h). */
+ * pfr_dqn_step's bits, its samples in lanes (dqn_lanes.h), in the CPU's widest vectors (dqn_steps.c). */
 static void learn(pfr_neural *nn, int64_t i, uint64_t seed, const pfr_replay *rb, float *scr, int *idx)
 {
     const size_t P = (size_t)nn->P, H = (size_t)nn->H;
@@ -173,7 +173,7 @@ static void learn(pfr_neural *nn, int64_t i, uint64_t seed, const pfr_replay *rb
     }
     float *gp = scr + step_floats(&nn->m), *gt = gp + P;
     const int t = ++nn->adam_t[i];
-    nn->loss_sum[i] += pfr_dqn_step_lanes(&nn->m, nn->A, nn->body + i * P, nn->head + i * H, nn->body_tgt + i * P,
+    nn->loss_sum[i] += nn->path->step(&nn->m, nn->A, nn->body + i * P, nn->head + i * H, nn->body_tgt + i * P,
                                     nn->head_tgt + i * H, rb, idx, &nn->dc, gp, gt, nn->body_m + i * P,
                                     nn->body_v + i * P, nn->head_m + i * H, nn->head_v + i * H, t, scr);
     nn->loss_n[i]++;
@@ -365,6 +365,10 @@ pfr_status pfr_neural_start(pfr_sim *sim, pfr_error *err)
     if (nn->scratch_floats < 4 * 64) /* phase 2 reuses it as two slices of doubles */
         nn->scratch_floats = 4 * 64;
     nn->scratch_floats = (nn->scratch_floats + 3) & ~(size_t)3; /* each thread's slice 16-byte aligned */
+    const char *want = cfg->cpu_kernel == PFR_CPU_KERNEL_AUTO ? NULL : pfr_cpu_kernel_name(cfg->cpu_kernel);
+    if (!(nn->path = pfr_dqn_step_choose(want)))
+        return pfr_fail(err, PFR_ERR_CONFIG, "cpu_kernel=%s: this CPU cannot run it; allowed here: auto, or a narrower "
+                        "one of avx512, avx2, portable", want);
     nn->pool = pfr_pool_create(sim->threads);
     if (!nn->pool || allocate(nn, sim->N, sim->threads) != PFR_OK)
         return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory for %lld agents' networks and replay buffers",

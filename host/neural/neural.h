@@ -33,6 +33,7 @@ extern "C" {
 #endif
 
 typedef struct pfr_pool pfr_pool;
+typedef struct pfr_dqn_step_path pfr_dqn_step_path;
 
 typedef struct pfr_neural {
     pfr_mlp m;
@@ -55,6 +56,7 @@ typedef struct pfr_neural {
     double *state, *eps, *param, *loss_sum;
     int64_t *loss_n;
     double loss_mark[2]; /* the agents' summed loss_sum and loss_n at the last recorded evaluation */
+    const pfr_dqn_step_path *path; /* the minibatch step's instruction set (dqn_steps.h) */
     pfr_pool *pool;
     float *scratch;     /* [threads, scratch_floats] */
     size_t scratch_floats;

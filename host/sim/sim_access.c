@@ -8,6 +8,7 @@
 
 #include "engine.h"
 #include "federation.h"
+#include "neural/dqn_steps.h"
 #include "neural/neural.h"
 
 /* ---- accessors ------------------------------------------------------------------------------- */
@@ -270,7 +271,8 @@ pfr_status pfr_sim_setup_info(const pfr_sim *sim, pfr_setup_info *out, size_t si
     si.truth_resid_v = sim->truth.resid_v;
     si.truth_resid_mu = sim->truth.resid_mu;
     const int kernel = pfr_engine_cpu_kernel(sim);
-    si.cpu_kernel = kernel >= 0 ? pfr_cpu_kernel_name((pfr_cpu_kernel)kernel) : "";
+    si.cpu_kernel = sim->neural ? sim->neural->path->name /* the minibatch step's vectors */
+                    : kernel >= 0 ? pfr_cpu_kernel_name((pfr_cpu_kernel)kernel) : "";
     pfr_copy_versioned(out, size, &si, sizeof si);
     return PFR_OK;
 }
