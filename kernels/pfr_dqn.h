@@ -81,7 +81,23 @@ typedef struct pfr_dqn_cfg {
     float gamma, lr, beta1, beta2, eps; /* discount; Adam */
     int batch, huber;                   /* minibatch size; Huber (1) or squared (0) loss */
     int sgd;                            /* 1: plain SGD, p -= lr g (the moments untouched); 0: Adam */
+    int freeze_body;                    /* 1: the body stays as it is (its gradient computed, not applied) */
 } pfr_dqn_cfg;
+
+/* The optimizer's step on the body (unless frozen) and the head: SGD or Adam. */
+PFR_HD static inline void pfr_dqn_apply(const pfr_dqn_cfg *c, int np, int nh, float *p, float *theta, const float *gp,
+                                        const float *gt, float *mp, float *vp, float *mt, float *vt, int t)
+{
+    if (c->sgd) {
+        if (!c->freeze_body)
+            pfr_sgd_step(p, gp, np, c->lr);
+        pfr_sgd_step(theta, gt, nh, c->lr);
+    } else {
+        if (!c->freeze_body)
+            pfr_adam_step(p, gp, mp, vp, np, c->lr, c->beta1, c->beta2, c->eps, t);
+        pfr_adam_step(theta, gt, mt, vt, nh, c->lr, c->beta1, c->beta2, c->eps, t);
+    }
+}
 
 /* One gradient step on the minibatch of transitions idx [batch]: targets y = r + gamma (1 - done)
  * max_a' Q_target(s', a') from the target network (p_tgt, theta_tgt), the mean loss's gradients into
@@ -119,13 +135,7 @@ PFR_HD static inline float pfr_dqn_step(const pfr_mlp *m, int A, float *p, float
         loss += c->huber && ae > 1.0f ? ae - 0.5f : 0.5f * e * e;
         pfr_mlp_backward(m, p, theta, a, acts, pfr_mlp_dloss(e, c->huber) * scale, gp, gt, delta);
     }
-    if (c->sgd) {
-        pfr_sgd_step(p, gp, np, c->lr);
-        pfr_sgd_step(theta, gt, A * d, c->lr);
-    } else {
-        pfr_adam_step(p, gp, mp, vp, np, c->lr, c->beta1, c->beta2, c->eps, t);
-        pfr_adam_step(theta, gt, mt, vt, A * d, c->lr, c->beta1, c->beta2, c->eps, t);
-    }
+    pfr_dqn_apply(c, np, A * d, p, theta, gp, gt, mp, vp, mt, vt, t);
     return loss * scale;
 }
 

@@ -5,6 +5,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <fstream>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -118,7 +120,7 @@ TEST(Dqn, StepLowersItsMinibatchLoss)
         std::vector<int> idx(16);
         for (int b = 0; b < 16; ++b)
             idx[b] = 4 * b + 1;
-        const pfr_dqn_cfg c = {0.9f, 1e-3f, 0.9f, 0.999f, 1e-8f, 16, huber, 0};
+        const pfr_dqn_cfg c = {0.9f, 1e-3f, 0.9f, 0.999f, 1e-8f, 16, huber, 0, 0};
         const float before = L.step(r.rb, idx, c, 1);
         const float after = L.step(r.rb, idx, c, 2);
         EXPECT_LT(after, before) << "huber " << huber;
@@ -136,7 +138,7 @@ TEST(Dqn, OneAgentLearnsCartPole)
 {
     Learner L({4, 64, 32}, 2, 11);
     Replay r(10000, 4);
-    const pfr_dqn_cfg c = {0.99f, 5e-4f, 0.9f, 0.999f, 1e-8f, 32, 1, 0};
+    const pfr_dqn_cfg c = {0.99f, 5e-4f, 0.9f, 0.999f, 1e-8f, 32, 1, 0, 0};
     const pfr_cartpole cp = pfr_cartpole_default();
     std::mt19937 rng(7);
     auto word = [&]() { return (uint32_t)rng(); };
@@ -197,8 +199,8 @@ TEST(Dqn, OneAgentLearnsCartPole)
 // The engine's step in every instruction set's copy this CPU can run (host/neural/dqn_steps.c: the
 // template dqn_lanes.h with 16, 8 or 4 lanes) against the reference, bit for bit: batches below, at
 // and above a group of lanes, both losses and activations, SGD and Adam, terminal and bootstrapped
-// transitions, the loss, every gradient and the new weights. Copies the CPU cannot run are named as
-// skipped, not run as something else.
+// transitions, a frozen body (batch 21), the loss, every gradient and the new weights. Copies the
+// CPU cannot run are named as skipped, not run as something else.
 TEST(Dqn, EveryInstructionSetsStepEqualsTheReference)
 {
     struct Shape {
@@ -229,7 +231,7 @@ TEST(Dqn, EveryInstructionSetsStepEqualsTheReference)
                     o[q] = z(rng), nx[q] = z(rng);
                 pfr_replay_add(&r.rb, o.data(), j % sh.A, 2.0f * z(rng), nx.data(), j % 7 == 0);
             }
-            const pfr_dqn_cfg c = {0.95f, 3e-3f, 0.9f, 0.999f, 1e-8f, sh.batch, sh.huber, sh.sgd};
+            const pfr_dqn_cfg c = {0.95f, 3e-3f, 0.9f, 0.999f, 1e-8f, sh.batch, sh.huber, sh.sgd, sh.batch == 21};
             for (int step = 1; step <= 4; ++step) {
                 std::vector<int> idx(sh.batch);
                 for (int &i : idx)
@@ -250,4 +252,96 @@ TEST(Dqn, EveryInstructionSetsStepEqualsTheReference)
     }
     if (!skipped.empty())
         GTEST_SKIP() << "this CPU cannot run:" << skipped;
+}
+
+namespace {
+
+// tests/fixtures/dqn_reference.txt (scripts/dqn_reference.py): per case, named arrays of doubles.
+std::vector<std::map<std::string, std::vector<double>>> read_reference(std::vector<std::string> *names)
+{
+    std::ifstream in(std::string(PFR_SOURCE_DIR) + "/tests/fixtures/dqn_reference.txt");
+    std::vector<std::map<std::string, std::vector<double>>> cases;
+    std::string word;
+    while (in >> word) {
+        if (word[0] == '#') {
+            std::getline(in, word);
+        } else if (word == "case") {
+            in >> word;
+            names->push_back(word);
+            cases.emplace_back();
+        } else if (word != "end") {
+            size_t n = 0;
+            in >> n;
+            std::vector<double> v(n);
+            for (double &x : v)
+                in >> x;
+            cases.back()[word] = v;
+        }
+    }
+    return cases;
+}
+
+// The largest |a - b| over the largest |b| (at least 1): agreement to 1e-5 of the values' scale.
+double scaled_diff(const std::vector<float> &a, const std::vector<double> &b)
+{
+    double d = 0.0, s = 1.0;
+    EXPECT_EQ(a.size(), b.size());
+    for (size_t k = 0; k < a.size() && k < b.size(); ++k) {
+        d = std::max(d, std::fabs((double)a[k] - b[k]));
+        s = std::max(s, std::fabs(b[k]));
+    }
+    return d / s;
+}
+
+} // namespace
+
+// The reference step against an independent implementation (NumPy, float64, matrix form: forward,
+// back-propagation, Adam and SGD) on the same weights and minibatch, two steps each: the loss, every
+// gradient and the new weights agree to 1e-5 of their scale (float against double).
+TEST(Dqn, StepEqualsAnIndependentNumPyImplementation)
+{
+    std::vector<std::string> names;
+    const auto cases = read_reference(&names);
+    ASSERT_EQ(cases.size(), 3u) << "tests/fixtures/dqn_reference.txt";
+    for (size_t ci = 0; ci < cases.size(); ++ci) {
+        const auto &c = cases[ci];
+        std::vector<int> widths;
+        for (double w : c.at("widths"))
+            widths.push_back((int)w);
+        const int A = (int)c.at("A")[0], B = (int)c.at("reward").size(), n_obs = widths[0];
+        Learner L(widths, A, 1);
+        L.m.act = (int)c.at("act")[0];
+        auto load = [](std::vector<float> &dst, const std::vector<double> &src) {
+            ASSERT_EQ(dst.size(), src.size());
+            for (size_t k = 0; k < src.size(); ++k)
+                dst[k] = (float)src[k];
+        };
+        load(L.p, c.at("body"));
+        load(L.theta, c.at("head"));
+        load(L.pt, c.at("body_tgt"));
+        load(L.tt, c.at("head_tgt"));
+        Replay r(B, n_obs);
+        for (int b = 0; b < B; ++b) {
+            std::vector<float> o(n_obs), nx(n_obs);
+            for (int j = 0; j < n_obs; ++j)
+                o[j] = (float)c.at("obs")[(size_t)b * n_obs + j], nx[j] = (float)c.at("next")[(size_t)b * n_obs + j];
+            pfr_replay_add(&r.rb, o.data(), (int)c.at("action")[b], (float)c.at("reward")[b], nx.data(),
+                           (int)c.at("done")[b]);
+        }
+        std::vector<int> idx(B);
+        for (int b = 0; b < B; ++b)
+            idx[b] = b;
+        const pfr_dqn_cfg cfg = {(float)c.at("gamma")[0], (float)c.at("lr")[0], 0.9f, 0.999f, 1e-8f, B,
+                                 (int)c.at("huber")[0], (int)c.at("sgd")[0], 0};
+        for (int t = 1; t <= 2; ++t) {
+            const std::string k = "_" + std::to_string(t), at = names[ci] + " step " + std::to_string(t);
+            const float loss = L.step(r.rb, idx, cfg, t);
+            const double want = c.at("loss" + k)[0];
+            EXPECT_LT(std::fabs(loss - want), 1e-5 * std::max(1.0, std::fabs(want))) << at;
+            EXPECT_LT(scaled_diff(L.gp, c.at("gbody" + k)), 1e-5) << "body gradient, " << at;
+            EXPECT_LT(scaled_diff(L.gt, c.at("ghead" + k)), 1e-5) << "head gradient, " << at;
+            EXPECT_LT(scaled_diff(L.p, c.at("body" + k)), 1e-5) << "body after the step, " << at;
+            EXPECT_LT(scaled_diff(L.theta, c.at("head" + k)), 1e-5) << "head after the step, " << at;
+        }
+    }
 }

@@ -252,3 +252,40 @@ TEST(Neural, AgentsLearnCartPole)
         }
     }
 }
+
+// The generalization protocol's pieces: a body from a file (a run's body.npy) for every agent, kept
+// fixed while the heads learn; a file of the wrong size refused with the body's size named.
+TEST(Neural, TrainedBodyFromAFileStaysFrozenWhileHeadsLearn)
+{
+    const std::string dir = pfr_test::temp_dir("pfedrl_neural_body_");
+    pfr_sim *a = pfr_test::make_sim(cartpole({{"rounds", "2"}}));
+    ASSERT_NE(a, nullptr);
+    ASSERT_EQ(pfr_sim_run(a, 2), PFR_OK);
+    const int64_t P = pfr_sim_body_size(a);
+    std::vector<float> body((size_t)P);
+    ASSERT_EQ(pfr_sim_get_body(a, 0, body.data(), body.size()), PFR_OK);
+    pfr_sim_destroy(a);
+    std::vector<double> bd(body.begin(), body.end());
+    const int64_t shape[1] = {P};
+    pfr_error err;
+    ASSERT_EQ(pfr_npy_save_f64((dir + "/body.npy").c_str(), bd.data(), 1, shape, &err), PFR_OK) << err.msg;
+    pfr_sim *b = pfr_test::make_sim(cartpole({{"dqn.init_body", dir + "/body.npy"}, {"dqn.freeze_body", "true"},
+                                              {"seed", "5"}, {"env.type_first", "3"}, {"env.type_count", "1"}}));
+    ASSERT_NE(b, nullptr);
+    std::vector<float> head0(16), head1(16), got((size_t)P);
+    ASSERT_EQ(pfr_sim_get_head(b, 7, head0.data(), head0.size()), PFR_OK);
+    ASSERT_EQ(pfr_sim_run(b, 3), PFR_OK) << pfr_sim_last_error(b);
+    ASSERT_EQ(pfr_sim_get_head(b, 7, head1.data(), head1.size()), PFR_OK);
+    for (int64_t i : {0, 19}) {
+        ASSERT_EQ(pfr_sim_get_body(b, i, got.data(), got.size()), PFR_OK);
+        EXPECT_EQ(got, body) << "agent " << i << "'s body moved";
+    }
+    EXPECT_NE(head0, head1) << "the heads learned nothing";
+    EXPECT_GE(b->neural->param[0], 0.7); // bin 3 of 4: pole half-lengths 0.7 .. 0.9
+    pfr_sim_destroy(b);
+    std::string msg;
+    pfr_sim *c = pfr_test::make_sim(cartpole({{"dqn.init_body", dir + "/body.npy"}, {"dqn.hidden", "8"}}),
+                                    PFR_ERR_CONFIG, &msg);
+    pfr_sim_destroy(c);
+    EXPECT_NE(msg.find("parameters; allowed: a ["), std::string::npos) << msg;
+}

@@ -127,6 +127,8 @@ static const key_def KEYS[] = {
     {"dqn.cap_is_terminal", T_BOOL, OFF(dqn.cap_is_terminal), 0, 1, 0, 0, NULL, "cartpole/acrobot: count the 500-step time limit as termination (no bootstrap), the older rule; else a cut episode bootstraps"},
     {"dqn.eval_episodes", T_INT, OFF(dqn.eval_episodes), 1, 1000, 0, 0, NULL, "cartpole/acrobot: greedy episodes per agent at each evaluation"},
     {"dqn.success_return", T_DOUBLE, OFF(dqn.success_return), -1e6, 1e6, 0, 0, NULL, "cartpole/acrobot: the mean greedy return at which an agent counts as solving its task (success_rate); 0 = the family's (CartPole 475, Acrobot -100)"},
+    {"dqn.init_body", T_PATH, OFF(dqn.init_body), 0, 0, 0, 0, NULL, "cartpole/acrobot: start every agent's body from this .npy of the body's parameters (a previous run's body.npy, [P]) instead of a drawn one"},
+    {"dqn.freeze_body", T_BOOL, OFF(dqn.freeze_body), 0, 1, 0, 0, NULL, "cartpole/acrobot: keep the body as it starts (with dqn.init_body: a trained representation for new agents); only the heads learn"},
     {"orthonormalize", T_BOOL, OFF(orthonormalize), 0, 1, 0, 0, NULL, "orthonormalize Phi after each aggregation (Phi^T Phi = (S/d) I)"},
     {"backend", T_ENUM, OFF(backend), 0, 0, 0, 0, BACKENDS, "engine: cpu, cuda, or auto (the CUDA engine when this build has it and a GPU is found, else the CPU engine)"},
     {"cuda_kernel", T_ENUM, OFF(cuda_kernel), 0, 0, 0, 0, CUDA_KERNELS, "CUDA local-step kernel: thread (a thread per agent), warp (a warp per agent), auto (thread: faster at every dim measured); same results"},

@@ -83,6 +83,8 @@ static const struct {
     {"dqn.cap_is_terminal", NEURAL},
     {"dqn.eval_episodes", NEURAL},
     {"dqn.success_return", NEURAL},
+    {"dqn.init_body", NEURAL},
+    {"dqn.freeze_body", NEURAL},
 };
 
 int pfr_config_key_applies(const pfr_config *cfg, size_t i)

@@ -92,6 +92,8 @@ typedef struct pfr_dqn_config {
     int cap_is_terminal;       /* the time limit counts as termination (no bootstrap), the older rule */
     int eval_episodes;         /* greedy episodes per agent and evaluation */
     double success_return;     /* an agent succeeds when its mean greedy return reaches this; 0 = family default */
+    char init_body[PFR_PATH_MAX]; /* .npy [P]: the first body (e.g. a previous run's body.npy); "": drawn */
+    int freeze_body;           /* the body is not trained: only the heads learn */
 } pfr_dqn_config;
 
 struct pfr_config {

@@ -219,13 +219,7 @@ PFR_DQN_TARGET static float PFR_DQN_NAME(pfr_dqn_step_lanes)(const pfr_mlp *m, i
             nxt = tmp;
         }
     }
-    if (c->sgd) {
-        pfr_sgd_step(p, gp, np, c->lr);
-        pfr_sgd_step(theta, gt, A * d, c->lr);
-    } else {
-        pfr_adam_step(p, gp, mp, vp, np, c->lr, c->beta1, c->beta2, c->eps, t);
-        pfr_adam_step(theta, gt, mt, vt, A * d, c->lr, c->beta1, c->beta2, c->eps, t);
-    }
+    pfr_dqn_apply(c, np, A * d, p, theta, gp, gt, mp, vp, mt, vt, t);
     return loss * scale;
 }
 

@@ -128,13 +128,33 @@ static pfr_status allocate(pfr_neural *nn, int64_t N, int threads)
     return PFR_OK;
 }
 
+/* dqn.init_body: the server's first body from a .npy of exactly P values ([P] or [1, P]: body.npy). */
+static pfr_status load_body(pfr_neural *nn, const char *path, pfr_error *err)
+{
+    pfr_npy a;
+    pfr_status st = pfr_npy_load(path, &a, err);
+    if (st != PFR_OK) {
+        pfr_error_prefix(err, "dqn.init_body");
+        return st;
+    }
+    const int ok = a.count == (size_t)nn->P && (a.ndim == 1 || (a.ndim == 2 && a.shape[0] == 1));
+    if (ok)
+        for (int k = 0; k < nn->P; ++k)
+            nn->shared[k] = (float)a.data[k];
+    pfr_npy_free(&a);
+    if (!ok)
+        return pfr_fail(err, PFR_ERR_CONFIG, "dqn.init_body %s holds %zu values; this body (widths from dqn.hidden, "
+                        "dqn.hidden_layers and dim) has %d parameters; allowed: a [%d] array, e.g. the body.npy of a "
+                        "run with the same network", path, a.count, nn->P, nn->P);
+    return PFR_OK;
+}
+
 /* Every agent's start: the server's first body (one for all), its own head from its stream, target
  * copies, zero moments, its parameter, its first episode. */
 static void start_agents(pfr_sim *sim, pfr_neural *nn)
 {
     const pfr_config *cfg = &sim->cfg;
     const size_t P = (size_t)nn->P, H = (size_t)nn->H;
-    init_body(&nn->m, nn->shared, cfg->seed);
     init_linear(nn->shared_head, nn->H, sim->d, cfg->seed, PFR_STREAM_DQN_HEAD, 0); /* agent 0's: unused until fedavg */
     for (int64_t i = 0; i < sim->N; ++i) {
         memcpy(nn->body + (size_t)i * P, nn->shared, 4 * P);
@@ -346,7 +366,7 @@ pfr_status pfr_neural_start(pfr_sim *sim, pfr_error *err)
     nn->max_steps = pfr_classic_max_steps(nn->kind);
     const pfr_dqn_config *q = &cfg->dqn;
     nn->dc = (pfr_dqn_cfg){(float)cfg->gamma, (float)q->lr, 0.9f, 0.999f, 1e-8f, q->batch, q->loss == PFR_DQN_HUBER,
-                           q->optimizer == PFR_DQN_SGD};
+                           q->optimizer == PFR_DQN_SGD, q->freeze_body};
     nn->eps_decay = q->epsilon_decay;
     nn->eps_end = q->epsilon_end;
     nn->grad_steps = q->grad_steps;
@@ -373,6 +393,10 @@ pfr_status pfr_neural_start(pfr_sim *sim, pfr_error *err)
     if (!nn->pool || allocate(nn, sim->N, sim->threads) != PFR_OK)
         return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory for %lld agents' networks and replay buffers",
                         (long long)sim->N);
+    init_body(&nn->m, nn->shared, cfg->seed);
+    const pfr_status st = cfg->dqn.init_body[0] ? load_body(nn, cfg->dqn.init_body, err) : PFR_OK;
+    if (st != PFR_OK)
+        return st;
     start_agents(sim, nn);
     return PFR_OK;
 }
