@@ -438,6 +438,63 @@ def section9(d):
           [[n, fmt(*mean_ci(g[n])), fmt(*mean_ci(q[n])), len(g[n])] for n in sorted(g, key=int)])
 
 
+def section10(d):
+    """PFedDQN-Rep against local DQN and FedAvg of the whole network: CartPole at 8 and 64 agents,
+    Acrobot at 8; each method's tuned Adam step, the final greedy return on the agents' own
+    environments and on held-out parameters, the fraction of agents that solve their task."""
+    methods = [("pfeddqn_rep", "PFedDQN-Rep (body averaged, heads kept)"), ("local_dqn", "local DQN"),
+               ("fedavg_dqn", "FedAvg DQN (whole network averaged)")]
+    for prefix, tune, title in [
+            ("dqn", "dqn_tune", "CartPole-v1, 8 agents (pole half-lengths 0.1 .. 0.9), 200 rounds of K = 100"),
+            ("dqn64", "dqn_tune", "CartPole-v1, 64 agents, the 8-agent tuned steps, 200 rounds of K = 100"),
+            ("acro", "acro_tune", "Acrobot-v1, 8 agents (link-1 masses 0.5 .. 1.5), 300 rounds of K = 200")]:
+        body, nseeds = [], 0
+        for name, label in methods:
+            summ = rows(os.path.join(d, f"{prefix}_{name}", "summary.csv"))
+            fails = os.path.join(d, f"{prefix}_{name}", "failures.csv")
+            nfail = len(rows(fails)) if os.path.exists(fails) else 0
+            tuned = json.load(open(os.path.join(d, f"{tune}_{name}", "best.json")))
+            cand = ", ".join(f"{c['dqn.lr']}: {c['late_return']:.0f}" for c in tuned["candidates"])
+            ret = [float(r["final_return"]) for r in summ]
+            late = [float(r["late_return"]) for r in summ]
+            held = [float(r["final_heldout_return"]) for r in summ]
+            succ = [float(r["final_success_rate"]) for r in summ]
+            nseeds = max(nseeds, len(summ))
+            body.append([label, f"{tuned['best']['dqn.lr']} ({cand})", fmt(*mean_ci(late), 3), fmt(*mean_ci(ret), 3),
+                         fmt(*mean_ci(held), 3),
+                         fmt(*mean_ci(succ), 2), f"{nfail} of {len(summ) + nfail}" if nfail else "0"])
+        print(f"### {title} (Adam step tuned on seeds 1000, 1001 for the last quarter's mean greedy return; mean ± "
+              f"95% CI over "
+              f"{nseeds} seeds)\n")
+        table(["method", "tuned lr (tuning: lr: return)", "greedy return, last quarter", "final greedy return",
+               "final held-out return", "final success rate", "failed"], body)
+    import glob
+    arms = [("frozen", "trained body, frozen (heads learn)"), ("fine_tuned", "trained body, fine-tuned"),
+            ("scratch", "a fresh network")]
+    body = []
+    for arm, label in arms:
+        summ = [r for p in sorted(glob.glob(os.path.join(d, f"gen_{arm}_s*"))) for r in rows(os.path.join(p, "summary.csv"))]
+        if not summ:
+            continue
+        early = []
+        for p in sorted(glob.glob(os.path.join(d, f"gen_{arm}_s*"))):
+            by_round = {int(r["round"]): float(r["greedy_return"]) for r in rows(os.path.join(p, "sweep.csv"))}
+            first = sorted(by_round)
+            early.append(by_round[first[len(first) // 3]])
+        tuned = json.load(open(os.path.join(d, f"gen_tune_{arm}", "best.json")))
+        cand = ", ".join(f"{c['dqn.lr']}: {c['late_return']:.0f}" for c in tuned["candidates"])
+        body.append([label, f"{tuned['best']['dqn.lr']} ({cand})", fmt(*mean_ci(early), 3),
+                     fmt(*mean_ci([float(r["late_return"]) for r in summ]), 3),
+                     fmt(*mean_ci([float(r["final_return"]) for r in summ]), 3), len(summ)])
+    trained = [float(r["late_return"]) for p in sorted(glob.glob(os.path.join(d, "gen_train_s*")))
+               for r in rows(os.path.join(p, "summary.csv"))]
+    print("### Generalization: 8 new agents on unseen pole lengths (bin 3, 0.7 .. 0.9), 60 rounds of K = 100, "
+          "with the body 8 PFedDQN-Rep agents trained on bins 0-2 (their last-quarter return "
+          f"{fmt(*mean_ci(trained), 3)}); each arm's step tuned on seed 1000; mean ± 95% CI over seeds, paired\n")
+    table(["new agents start from", "tuned lr (tuning: lr: return)", "greedy return at a third of the rounds",
+           "last quarter", "final", "seeds"], body)
+
+
 def section0(d):
     """The machine time the runs took: the sum of every finished run's wall time (summary.json;
     set-up and failed runs not counted), and the largest."""
@@ -453,7 +510,8 @@ def section0(d):
           f"counted); the longest {biggest[0] / 60:.1f} minutes ({biggest[1]}).\n")
 
 
-SECTIONS = (section0, section1, section2, section3, section4, section5, section6, section7, section8, section9)
+SECTIONS = (section0, section1, section2, section3, section4, section5, section6, section7, section8, section9,
+            section10)
 
 
 def render(sec, runs):

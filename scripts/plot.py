@@ -64,6 +64,9 @@ ALGORITHMS = {
     "local_td": ("local TD (own theta, fixed features)", "C4"),
     "local_td_tabular": ("tabular TD, each agent alone", "C5"),
     "fedtd_tabular": ("tabular FedTD (one table)", "C6"),
+    "pfeddqn_rep": ("PFedDQN-Rep (shared body, own head)", "C7"),
+    "fedavg_dqn": ("FedAvg DQN (whole network averaged)", "C8"),
+    "local_dqn": ("local DQN (no averaging)", "C9"),
 }
 # Axis and legend names of the keys and columns the figures use
 KEYS = {
@@ -158,9 +161,11 @@ def cmd_curves(args):
             label, colour = hue_style(args.hue, hue)
             line, = ax.plot(xs, mean, label=f"{label} (n={n})", color=colour)
             lows += [v for v in mean if v > 0]
-            ax.fill_between(xs, np.maximum(mean - half, 1e-12), mean + half, color=line.get_color(), alpha=0.2)
-    ax.set_yscale("log")
-    if lows:  # a band whose lower edge runs to 0 (few seeds) must not stretch the axis over decades
+            ax.fill_between(xs, mean - half if args.liny else np.maximum(mean - half, 1e-12), mean + half,
+                            color=line.get_color(), alpha=0.2)
+    if not args.liny:
+        ax.set_yscale("log")
+    if lows and not args.liny:  # a band whose lower edge runs to 0 (few seeds) must not stretch the axis over decades
         ax.set_ylim(bottom=min(lows) / 3)
     if args.logx:
         ax.set_xscale("log")
@@ -534,6 +539,7 @@ def main(argv=None):
     c.add_argument("--y", default="value_error")
     c.add_argument("--title", default="")
     c.add_argument("--logx", action="store_true")
+    c.add_argument("--liny", action="store_true", help="a linear y axis (returns, which may be negative)")
     fn = sub.add_parser("final")
     fn.add_argument("sweep", nargs="+")
     fn.add_argument("--out", required=True)

@@ -139,8 +139,12 @@ def main():
             extra = {"agents": str(cfg["agents"]), "local_steps": str(cfg["local_steps"])}
             extra.update(dict(zip(keys, combo)))
             extra.update(dict(tags))
+            late = []  # the neural instance: greedy returns of the last quarter of the rounds
             with open(os.path.join(rdir, "metrics.csv")) as f:
                 for row in csv.DictReader(f):
+                    if row.get("greedy_return", "") not in ("", "nan") and \
+                            4 * int(row["round"]) >= 3 * int(cfg["rounds"]):
+                        late.append(float(row["greedy_return"]))
                     out = {**row, **extra, "run": os.path.basename(rdir)}
                     if rows_w is None:
                         rows_w = csv.DictWriter(f_rows, fieldnames=list(out.keys()), restval="", extrasaction="ignore")
@@ -156,6 +160,10 @@ def main():
             out["final_policy_gap"] = js.get("final_policy_gap", "")  # control only
             # sum of squared errors over sum of squared values, every type pooled (runs before it: "")
             out["final_pooled_value_error"] = js.get("final_pooled_value_error", "")
+            for k in ("final_return", "final_heldout_return", "final_success_rate", "final_td_loss"):  # neural only
+                out[k] = "" if js.get(k) is None else js[k]
+            # its mean over the evaluations of the last quarter of the rounds (a DQN's return swings)
+            out["late_return"] = sum(late) / len(late) if late else ""
             fed = js.get("federation") or {}  # who took part, how much, how stale; the privacy spent
             for k in ("mean_participants", "mean_steps", "mean_staleness", "epsilon"):
                 out[k] = "" if fed.get(k) is None else fed[k]

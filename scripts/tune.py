@@ -6,7 +6,7 @@ reported runs do not use, at the budget of the reported runs.
             --seed 1000 --out DIR [--metric final_value_error] [--jobs J] [--seeds 1000,1001,1002]
 
 Every grid point is one run (scripts/sweep.py, --allow-failures: a diverging setting just loses);
-the one with the lowest final metric wins. With --seeds, every grid point runs on each of those
+the one with the lowest final metric wins (--maximize: the highest, for a return). With --seeds, every grid point runs on each of those
 seeds (none of them a reported seed), a point counts only if every seed finished, and the mean of
 its metric decides: a setting at the edge of stability, which one seed survives by luck, loses. Writes DIR/best.json ({"alpha": "0.1", ...}, plus the
 metric it reached and every candidate's result) and prints the winning settings as --set options,
@@ -31,6 +31,7 @@ def main():
     ap.add_argument("--seeds", default="", help="comma list: tune on every one of these seeds (overrides --seed)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--metric", default="final_value_error")
+    ap.add_argument("--maximize", action="store_true", help="the largest metric wins (a return), not the smallest")
     ap.add_argument("--jobs", type=int, default=0)
     ap.add_argument("--pfedrl", default=os.path.join(HERE, "..", "build", "pfedrl"))
     a = ap.parse_args()
@@ -62,7 +63,7 @@ def main():
             for point, v in by_point.items() if len(v) == len(seeds)]
     if not rows:
         sys.exit("tune: every candidate failed (on some seed); widen the grid toward smaller steps")
-    best = min(rows, key=lambda r: float(r[a.metric]))
+    best = (max if a.maximize else min)(rows, key=lambda r: float(r[a.metric]))
     result = {k: best[k] for k in keys}
     report = {"best": result, a.metric: float(best[a.metric]), "seed": seeds[0], "seeds": seeds,
               "candidates": [{**{k: r[k] for k in keys}, a.metric: float(r[a.metric])} for r in rows]}

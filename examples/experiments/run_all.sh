@@ -254,9 +254,67 @@ sweep $C --set rounds=$CR $(python3 -c "import json,sys;print(' '.join('--set %s
 plot final "$OUT/ctl_N" --by agents --hue algorithm --y policy_gap --out "$FIG/control_N" \
   --title "PFedRL-Rep (Q-learning): final policy gap against N"
 
+echo "== 10. PFedDQN-Rep: CartPole and Acrobot, eight agents (Jin et al. 2022's scale), then 64"
+# each method's Adam step size tuned on seeds 1000, 1001 for the mean greedy return of the last quarter
+# of the rounds (one evaluation's return swings too much to rank by); reported seeds 0.. never seen
+# by the tuning
+if [ "$SIZE" = full ]; then QR=200; QSD=0..9; Q64SD=0..4; AR=300; ASD=0..4; QTS=1000,1001
+else QR=4; QSD=0..1; Q64SD=0..1; AR=3; ASD=0..1; QTS=1000; fi
+LRS="--grid dqn.lr=0.0001,0.0003,0.001,0.003,0.01"
+for alg in pfeddqn_rep local_dqn fedavg_dqn; do
+  best=$(python3 scripts/tune.py examples/dqn/cartpole.yaml --set rounds=$QR --set algorithm=$alg $LRS \
+         --metric late_return --maximize --seeds $QTS --pfedrl "$PFEDRL" --out "$OUT/dqn_tune_$alg" | tail -1)
+  sweep examples/dqn/cartpole.yaml --set rounds=$QR --set algorithm=$alg $best --vary seed=$QSD \
+    --allow-failures --out "$OUT/dqn_$alg"
+  sweep examples/dqn/cartpole.yaml --set rounds=$QR --set agents=64 --set algorithm=$alg $best --vary seed=$Q64SD \
+    --allow-failures --out "$OUT/dqn64_$alg"
+  best=$(python3 scripts/tune.py examples/dqn/acrobot.yaml --set rounds=$AR --set algorithm=$alg $LRS \
+         --metric late_return --maximize --seeds $QTS --pfedrl "$PFEDRL" --out "$OUT/acro_tune_$alg" | tail -1)
+  sweep examples/dqn/acrobot.yaml --set rounds=$AR --set algorithm=$alg $best --vary seed=$ASD \
+    --allow-failures --out "$OUT/acro_$alg"
+done
+# generalization (the paper's protocol): a body trained by 8 PFedDQN-Rep agents on the pole lengths of
+# bins 0-2 (0.1 .. 0.7), then 8 new agents on bin 3 (0.7 .. 0.9, never seen) learn heads from scratch
+# on it, frozen or fine-tuned, against new agents with a fresh network; paired by seed. Each arm's
+# step tuned on seed 1000 (its own trained body), the grid above and up to 0.3 (heads alone want more)
+if [ "$SIZE" = full ]; then GQR=$QR; GNR=60; GSD="0 1 2 3 4"; else GQR=4; GNR=3; GSD="0 1"; fi
+GLR=$(python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['best']['dqn.lr'])" "$OUT/dqn_tune_pfeddqn_rep/best.json")
+NEW="--set env.type_first=3 --set env.type_count=1 --set rounds=$GNR --set eval_every=5 --set algorithm=pfeddqn_rep"
+trained_body() { # seed: the body of 8 agents trained on bins 0-2 with that seed
+  sweep examples/dqn/cartpole.yaml --set rounds=$GQR --set env.type_count=3 --set dqn.lr=$GLR --vary seed=$1 \
+    --out "$OUT/gen_train_s$1" >&2
+  echo "$(ls -d "$OUT/gen_train_s$1"/runs/*/)body.npy"
+}
+arm_sets() { # arm, body
+  case $1 in
+    frozen) echo "--set dqn.init_body=$2 --set dqn.freeze_body=true" ;;
+    fine_tuned) echo "--set dqn.init_body=$2" ;;
+    scratch) echo "" ;;
+  esac
+}
+tbody=$(trained_body 1000)
+declare -A GBEST
+for arm in frozen fine_tuned scratch; do
+  GBEST[$arm]=$(python3 scripts/tune.py examples/dqn/cartpole.yaml $NEW $(arm_sets $arm "$tbody") $LRS,0.03,0.1,0.3 \
+                --metric late_return --maximize --seed 1000 --pfedrl "$PFEDRL" --out "$OUT/gen_tune_$arm" | tail -1)
+done
+for s in $GSD; do
+  body=$(trained_body $s)
+  for arm in frozen fine_tuned scratch; do
+    sweep examples/dqn/cartpole.yaml $NEW $(arm_sets $arm "$body") ${GBEST[$arm]} --vary seed=$s --tag arm=$arm \
+      --out "$OUT/gen_${arm}_s$s"
+  done
+done
+plot curves "$OUT"/gen_frozen_s* "$OUT"/gen_fine_tuned_s* "$OUT"/gen_scratch_s* --hue arm --x steps_per_agent \
+  --y greedy_return --liny --out "$FIG/dqn_generalization" --title "new agents on unseen pole lengths: a trained body against a fresh one"
+plot curves "$OUT"/dqn_pfeddqn_rep "$OUT"/dqn_local_dqn "$OUT"/dqn_fedavg_dqn --x steps_per_agent --y greedy_return \
+  --liny --out "$FIG/dqn_cartpole" --title "CartPole, 8 agents, greedy return"
+plot curves "$OUT"/acro_pfeddqn_rep "$OUT"/acro_local_dqn "$OUT"/acro_fedavg_dqn --x steps_per_agent --y greedy_return \
+  --liny --out "$FIG/dqn_acrobot" --title "Acrobot, 8 agents, greedy return"
+
 for f in cliffwalk speedup speedup_one_type generalization ablation_dim ablation_K ablation_beta ablation_ortho \
          ablation_participation scale scale_N transfer transfer_reach rate rate_fixed_point fed_dropout fed_stragglers \
-         fed_delay fed_noise fed_N control_q control_sarsa control_long control_N; do
+         fed_delay fed_noise fed_N control_q control_sarsa control_long control_N dqn_cartpole dqn_acrobot dqn_generalization; do
   [ -s "$FIG/$f.png" ] && [ -s "$FIG/$f.pdf" ] || { echo "run_all.sh: figure $f missing" >&2; exit 1; }
 done
 echo "== done in $(( $(date +%s) - start )) s; figures in $FIG"

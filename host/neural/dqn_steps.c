@@ -30,7 +30,7 @@ static int always(void) { return 1; }
 
 #define PFR_DQN_V 16
 #define PFR_DQN_SUFFIX avx512
-#define PFR_DQN_TARGET __attribute__((target("avx512f,prefer-vector-width=512")))
+#define PFR_DQN_TARGET __attribute__((target("avx512f")))
 #include "dqn_lanes.h"
 #undef PFR_DQN_V
 #undef PFR_DQN_SUFFIX
