@@ -289,3 +289,45 @@ TEST(Neural, TrainedBodyFromAFileStaysFrozenWhileHeadsLearn)
     pfr_sim_destroy(c);
     EXPECT_NE(msg.find("parameters; allowed: a ["), std::string::npos) << msg;
 }
+
+// The agents' physics from a file ([N], or [N, 2] with the held-out ones), refused at another shape
+// or a non-positive value; a checkpoint knows its parameters, so a changed file does not resume.
+TEST(Neural, ParametersFromAFile)
+{
+    const std::string dir = pfr_test::temp_dir("pfedrl_neural_param_");
+    pfr_error err;
+    std::vector<double> own(20), both(40);
+    for (int i = 0; i < 20; ++i)
+        own[i] = both[2 * i] = 0.2 + 0.03 * i, both[2 * i + 1] = 0.9 - 0.01 * i;
+    const int64_t s1[1] = {20}, s2[2] = {20, 2}, s3[1] = {19};
+    ASSERT_EQ(pfr_npy_save_f64((dir + "/own.npy").c_str(), own.data(), 1, s1, &err), PFR_OK) << err.msg;
+    ASSERT_EQ(pfr_npy_save_f64((dir + "/both.npy").c_str(), both.data(), 2, s2, &err), PFR_OK) << err.msg;
+    ASSERT_EQ(pfr_npy_save_f64((dir + "/short.npy").c_str(), own.data(), 1, s3, &err), PFR_OK) << err.msg;
+    pfr_sim *a = pfr_test::make_sim(cartpole({{"env.param_file", dir + "/own.npy"}}));
+    pfr_sim *b = pfr_test::make_sim(cartpole({{"env.param_file", dir + "/both.npy"}}));
+    pfr_sim *d = pfr_test::make_sim(cartpole({}));
+    ASSERT_TRUE(a && b && d);
+    for (int i = 0; i < 20; ++i) {
+        EXPECT_EQ(a->neural->param[i], own[i]);
+        EXPECT_EQ(a->neural->heldout[i], d->neural->heldout[i]) << "[N]: the held-out ones drawn as without a file";
+        EXPECT_EQ(b->neural->param[i], both[2 * i]);
+        EXPECT_EQ(b->neural->heldout[i], both[2 * i + 1]);
+    }
+    ASSERT_EQ(pfr_sim_run(b, 1), PFR_OK);
+    const std::string ck = dir + "/ck.pfr";
+    ASSERT_EQ(pfr_sim_save(b, ck.c_str(), &err), PFR_OK) << err.msg;
+    pfr_sim_destroy(a), pfr_sim_destroy(b), pfr_sim_destroy(d);
+    both[7] = 0.5; // the file changes under the checkpoint
+    ASSERT_EQ(pfr_npy_save_f64((dir + "/both.npy").c_str(), both.data(), 2, s2, &err), PFR_OK) << err.msg;
+    pfr_sim *c = nullptr;
+    EXPECT_EQ(pfr_sim_load(ck.c_str(), nullptr, 0, nullptr, nullptr, &c, &err), PFR_ERR_FORMAT);
+    EXPECT_NE(std::string(err.msg).find("env.param_file changed since"), std::string::npos) << err.msg;
+    pfr_sim_destroy(c);
+    std::string msg;
+    pfr_sim_destroy(pfr_test::make_sim(cartpole({{"env.param_file", dir + "/short.npy"}}), PFR_ERR_CONFIG, &msg));
+    EXPECT_NE(msg.find("allowed: [20]"), std::string::npos) << msg;
+    own[3] = -1.0;
+    ASSERT_EQ(pfr_npy_save_f64((dir + "/own.npy").c_str(), own.data(), 1, s1, &err), PFR_OK) << err.msg;
+    pfr_sim_destroy(pfr_test::make_sim(cartpole({{"env.param_file", dir + "/own.npy"}}), PFR_ERR_CONFIG, &msg));
+    EXPECT_NE(msg.find("positive and finite"), std::string::npos) << msg;
+}

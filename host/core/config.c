@@ -77,6 +77,7 @@ static const key_def KEYS[] = {
     {"env.dir", T_PATH, OFF(env.dir), 0, 0, 0, 0, NULL, "file: instead of p_file and r_file, a folder of the chains in sparse rows as `pfedrl export` writes it (P_shape, P_indptr, P_indices, P_data, R_data .npy)"},
     {"env.param_min", T_DOUBLE, OFF(env.param_min), 0, 1e6, 0, 0, NULL, "cartpole/acrobot: each agent's physical parameter (CartPole: the pole's half-length; Acrobot: link 1's mass) lies in [param_min, param_max], agent i's in bin i mod env.types; 0 and 0 = the family's range (CartPole 0.1 .. 0.9, Acrobot 0.5 .. 1.5)"},
     {"env.param_max", T_DOUBLE, OFF(env.param_max), 0, 1e6, 0, 0, NULL, "cartpole/acrobot: the parameter range's upper end"},
+    {"env.param_file", T_PATH, OFF(env.param_file), 0, 0, 0, 0, NULL, "cartpole/acrobot: each agent's parameter from a .npy instead, [N] (the held-out ones still drawn from the range) or [N, 2] (its own and its held-out one)"},
     {"init_phi", T_PATH, OFF(init_phi), 0, 0, 0, 0, NULL, "start from this Phi (.npy, [S, d]) instead of a random one, e.g. a previous run's phi.npy"},
     {"agents", T_INT64, OFF(agents), 1, 1e12, 0, 0, NULL, "number of agents N"},
     {"dim", T_INT, OFF(dim), 1, PFR_MAX_DIM, 0, 0, NULL, "representation dimension d (at most S)"},

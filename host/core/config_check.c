@@ -39,6 +39,7 @@ static const struct {
     {"env.reward_scale", GENERATED},
     {"env.param_min", NEURAL},
     {"env.param_max", NEURAL},
+    {"env.param_file", NEURAL},
     {"init_phi", CHAINS},
     {"alpha", CHAINS},
     {"beta", CHAINS},

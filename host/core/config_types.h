@@ -39,6 +39,7 @@ typedef struct pfr_env_config {
     char r_file[PFR_PATH_MAX]; /* file: R, [M, S, S] or [M, S] .npy */
     char dir[PFR_PATH_MAX];    /* file: a folder of the chains in sparse rows, as pfedrl export writes it */
     double param_min, param_max; /* cartpole / acrobot: each agent's physical parameter; 0, 0 = the family's range */
+    char param_file[PFR_PATH_MAX]; /* cartpole / acrobot: .npy [N] or [N, 2] of the agents' parameters instead */
 } pfr_env_config;
 
 typedef struct pfr_schedule_config {

@@ -99,7 +99,8 @@ static void neural_free(pfr_neural *nn)
     void *arrays[] = {nn->body,    nn->body_tgt, nn->body_m,  nn->body_v, nn->head,    nn->head_tgt, nn->head_m,
                       nn->head_v,  nn->shared,   nn->shared_head, nn->obs, nn->next,   nn->reward,   nn->action,
                       nn->done,    nn->took_part, nn->rb_size, nn->rb_head, nn->ep_t,  nn->adam_t,   nn->episode,
-                      nn->grad,    nn->state,    nn->eps,     nn->param,  nn->loss_sum, nn->loss_n,  nn->scratch};
+                      nn->grad,    nn->state,    nn->eps,     nn->param,  nn->loss_sum, nn->loss_n,  nn->scratch,
+                      nn->heldout};
     for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; ++k)
         free(arrays[k]);
     free(nn);
@@ -116,12 +117,14 @@ static pfr_status allocate(pfr_neural *nn, int64_t N, int threads)
     nn->took_part = calloc(n, 1), nn->rb_size = calloc(n, 4), nn->rb_head = calloc(n, 4), nn->ep_t = calloc(n, 4);
     nn->adam_t = calloc(n, 4), nn->episode = calloc(n, 8), nn->grad = calloc(n, 8);
     nn->state = calloc(n * PFR_CLASSIC_STATE, 8), nn->eps = calloc(n, 8), nn->param = calloc(n, 8);
+    nn->heldout = calloc(n, 8);
     nn->loss_sum = calloc(n, 8), nn->loss_n = calloc(n, 8);
     nn->scratch = calloc((size_t)threads * nn->scratch_floats, 4);
     void *need[] = {nn->body,   nn->body_tgt, nn->body_m,  nn->body_v,  nn->head,  nn->head_tgt, nn->head_m,
                     nn->head_v, nn->shared,   nn->shared_head, nn->obs, nn->next,  nn->reward,   nn->action,
                     nn->done,   nn->took_part, nn->rb_size, nn->rb_head, nn->ep_t, nn->adam_t,   nn->episode,
-                    nn->grad,   nn->state,    nn->eps,     nn->param,  nn->loss_sum, nn->loss_n, nn->scratch};
+                    nn->grad,   nn->state,    nn->eps,     nn->param,  nn->loss_sum, nn->loss_n, nn->scratch,
+                    nn->heldout};
     for (size_t k = 0; k < sizeof need / sizeof need[0]; ++k)
         if (!need[k])
             return PFR_ERR_NO_MEMORY;
@@ -149,6 +152,45 @@ static pfr_status load_body(pfr_neural *nn, const char *path, pfr_error *err)
     return PFR_OK;
 }
 
+/* Each agent's physical parameter and its held-out one: from the environment seed's stream, in the
+ * agent's bin of [lo, hi]; or env.param_file's, a .npy of N values (its own; the held-out one drawn)
+ * or [N, 2] (both), every value positive and finite. */
+static pfr_status agent_params(pfr_sim *sim, pfr_neural *nn, pfr_error *err)
+{
+    const pfr_config *cfg = &sim->cfg;
+    for (int64_t i = 0; i < sim->N; ++i) {
+        const pfr_words w = pfr_stream_words(cfg->env.seed, PFR_STREAM_DQN_PARAM, (uint64_t)i);
+        const int m = pfr_agent_type(sim, i);
+        nn->param[i] = pfr_neural_param(nn->lo, nn->hi, m, sim->M, pfr_neural_u01(w.w[0]));
+        nn->heldout[i] = pfr_neural_param(nn->lo, nn->hi, m, sim->M, pfr_neural_u01(w.w[1]));
+    }
+    if (!cfg->env.param_file[0])
+        return PFR_OK;
+    pfr_npy a;
+    pfr_status st = pfr_npy_load(cfg->env.param_file, &a, err);
+    if (st != PFR_OK) {
+        pfr_error_prefix(err, "env.param_file");
+        return st;
+    }
+    const int64_t N = sim->N;
+    const int pairs = a.ndim == 2 && a.shape[0] == N && a.shape[1] == 2, shape_ok = (a.ndim == 1 && a.shape[0] == N) || pairs;
+    if (!shape_ok)
+        st = pfr_fail(err, PFR_ERR_CONFIG, "env.param_file %s holds %zu values in %d dimension(s); allowed: [%lld] (each "
+                      "agent's parameter) or [%lld, 2] (and its held-out one)", cfg->env.param_file, a.count, a.ndim,
+                      (long long)N, (long long)N);
+    for (size_t k = 0; st == PFR_OK && k < a.count; ++k)
+        if (!(a.data[k] > 0.0) || !isfinite(a.data[k]))
+            st = pfr_fail(err, PFR_ERR_CONFIG, "env.param_file %s: value %zu is %g; allowed: lengths or masses, positive "
+                          "and finite", cfg->env.param_file, k, a.data[k]);
+    for (int64_t i = 0; st == PFR_OK && i < N; ++i) {
+        nn->param[i] = a.data[pairs ? 2 * i : i];
+        if (pairs)
+            nn->heldout[i] = a.data[2 * i + 1];
+    }
+    pfr_npy_free(&a);
+    return st;
+}
+
 /* Every agent's start: the server's first body (one for all), its own head from its stream, target
  * copies, zero moments, its parameter, its first episode. */
 static void start_agents(pfr_sim *sim, pfr_neural *nn)
@@ -162,8 +204,6 @@ static void start_agents(pfr_sim *sim, pfr_neural *nn)
         init_linear(nn->head + (size_t)i * H, nn->H, sim->d, cfg->seed, PFR_STREAM_DQN_HEAD + (uint64_t)i, 0);
         memcpy(nn->head_tgt + (size_t)i * H, nn->head + (size_t)i * H, 4 * H);
         nn->eps[i] = cfg->dqn.epsilon;
-        const pfr_words w = pfr_stream_words(cfg->env.seed, PFR_STREAM_DQN_PARAM, (uint64_t)i);
-        nn->param[i] = pfr_neural_param(nn->lo, nn->hi, pfr_agent_type(sim, i), sim->M, pfr_neural_u01(w.w[0]));
         const pfr_classic env = pfr_classic_make(nn->kind, nn->param[i]);
         start_episode(nn, &env, cfg->seed, i);
     }
@@ -394,7 +434,9 @@ pfr_status pfr_neural_start(pfr_sim *sim, pfr_error *err)
         return pfr_fail(err, PFR_ERR_NO_MEMORY, "out of memory for %lld agents' networks and replay buffers",
                         (long long)sim->N);
     init_body(&nn->m, nn->shared, cfg->seed);
-    const pfr_status st = cfg->dqn.init_body[0] ? load_body(nn, cfg->dqn.init_body, err) : PFR_OK;
+    pfr_status st = cfg->dqn.init_body[0] ? load_body(nn, cfg->dqn.init_body, err) : PFR_OK;
+    if (st == PFR_OK)
+        st = agent_params(sim, nn, err);
     if (st != PFR_OK)
         return st;
     start_agents(sim, nn);

@@ -53,7 +53,7 @@ typedef struct pfr_neural {
     uint8_t *action, *done, *took_part;
     int32_t *rb_size, *rb_head, *ep_t, *adam_t;
     int64_t *episode, *grad;
-    double *state, *eps, *param, *loss_sum;
+    double *state, *eps, *param, *heldout, *loss_sum; /* param, heldout [N]: own and held-out physics */
     int64_t *loss_n;
     double loss_mark[2]; /* the agents' summed loss_sum and loss_n at the last recorded evaluation */
     const pfr_dqn_step_path *path; /* the minibatch step's instruction set (dqn_steps.h) */

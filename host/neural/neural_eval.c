@@ -64,9 +64,7 @@ static void eval_worker(void *arg, int tid)
         for (int64_t i = c; i < c + job->chunk && i < sim->N; ++i) {
             const pfr_classic own = pfr_classic_make(nn->kind, nn->param[i]);
             job->own[i] = greedy_return(nn, &own, seed, i, sim->d, c0, scr);
-            const pfr_words w = pfr_stream_words(sim->cfg.env.seed, PFR_STREAM_DQN_PARAM, (uint64_t)i);
-            const double p = pfr_neural_param(nn->lo, nn->hi, pfr_agent_type(sim, i), sim->M, pfr_neural_u01(w.w[1]));
-            const pfr_classic held = pfr_classic_make(nn->kind, p);
+            const pfr_classic held = pfr_classic_make(nn->kind, nn->heldout[i]);
             job->held[i] = greedy_return(nn, &held, seed, i, sim->d, c0 + (1u << 19), scr);
         }
     }

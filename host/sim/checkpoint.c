@@ -21,7 +21,8 @@
  *     FEDA  u8 [N] the availability chains' states (federation.p_drop/p_return only)
  *     FEDH  f32 [H + 1, S, d] the history of Phi (federation.delay/max_delay only)
  *     ACTN  u8 [N] the action each agent takes next (control=sarsa only)
- *   The neural instance (env.kind cartpole, acrobot) has no chains (their CRC 0), S = 0, and in place
+ *   The neural instance (env.kind cartpole, acrobot) has no chains (in their CRC's place the agents'
+ *   physical parameters', own then held out, as doubles), S = 0, and in place
  *   of PHI_, THET and STAT the sections pfr_neural_arrays lists (networks, optimizer moments, replay
  *   buffers, episodes, counters: NBOD .. NLMK), each one array.
  *     END_  u32 CRC-32 of every byte before this section (the file's last bytes: no padding)
@@ -93,6 +94,18 @@ static uint32_t chains_crc(const pfr_env *env)
     c = crc32_z(c, (const Bytef *)env->next, sizeof(uint32_t) * env->nnz);
     c = crc32_z(c, (const Bytef *)env->prob, sizeof(double) * env->nnz);
     c = crc32_z(c, (const Bytef *)env->rewardd, sizeof(double) * env->nnz);
+    return (uint32_t)c;
+}
+
+/* The environment's fingerprint: the chains' CRC, or the neural instance's agents' parameters (own
+ * and held out; env.param_file may have changed). */
+static uint32_t env_crc(const pfr_sim *sim)
+{
+    if (!sim->neural)
+        return chains_crc(sim->env);
+    uLong c = crc32(0L, Z_NULL, 0);
+    c = crc32_z(c, (const Bytef *)sim->neural->param, sizeof(double) * (size_t)sim->N);
+    c = crc32_z(c, (const Bytef *)sim->neural->heldout, sizeof(double) * (size_t)sim->N);
     return (uint32_t)c;
 }
 
@@ -192,7 +205,7 @@ pfr_status pfr_sim_save(pfr_sim *sim, const char *path, pfr_error *err)
     put_u32(&w, (uint32_t)d);
     put_u32(&w, (uint32_t)M);
     put_u32(&w, (uint32_t)sim->cfg.algorithm);
-    put_u32(&w, chains_crc(sim->env));
+    put_u32(&w, env_crc(sim));
     put_u32(&w, pfr_fed_trace_crc(sim->fed));
     put_u64(&w, (uint64_t)sim->nhist);
     put_f64(&w, sim->wall_s);
@@ -479,10 +492,11 @@ static pfr_status restore(pfr_sim *sim, void *p, pfr_error *err)
     reader *r = c->r;
     r->err = err;
     const size_t S = (size_t)sim->S, d = (size_t)sim->d, N = (size_t)sim->N, M = (size_t)sim->M;
-    if (chains_crc(sim->env) != c->chains)
+    if (env_crc(sim) != c->chains)
         return pfr_fail(err, PFR_ERR_FORMAT,
                         "checkpoint %s: the environment built from its config (%s) is not the one it was saved with "
-                        "(an env.p_file, env.r_file or env.dir changed since?); allowed: the same chains", r->path,
+                        "(an env.p_file, env.r_file, env.dir or env.param_file changed since?); allowed: the same "
+                        "environment", r->path,
                         pfr_sim_env_description(sim));
     if (c->trace && pfr_fed_trace_crc(sim->fed) != c->trace)
         return pfr_fail(err, PFR_ERR_FORMAT,
