@@ -7,6 +7,8 @@
  * usage: pfr_dqn_step [ITERATIONS]   (CartPole's network, 4 -> 64 -> 16, A = 2, batch 16, Adam)
  * prints one line a path: microseconds a step, the summed loss.
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
