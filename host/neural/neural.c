@@ -91,17 +91,26 @@ static void start_episode(const pfr_neural *nn, const pfr_classic *env, uint64_t
     nn->ep_t[i] = 0;
 }
 
+/* Every array the state allocates, as values: one list for allocate's check and neural_free. */
+#define NEURAL_ARRAYS 29
+static void neural_arrays(const pfr_neural *nn, void *a[NEURAL_ARRAYS])
+{
+    void *list[NEURAL_ARRAYS] = {nn->body,    nn->body_tgt, nn->body_m,   nn->body_v,    nn->head,     nn->head_tgt,
+                                 nn->head_m,  nn->head_v,   nn->shared,   nn->shared_head, nn->obs,    nn->next,
+                                 nn->reward,  nn->action,   nn->done,     nn->took_part, nn->rb_size,  nn->rb_head,
+                                 nn->ep_t,    nn->adam_t,   nn->episode,  nn->grad,      nn->state,    nn->eps,
+                                 nn->param,   nn->heldout,  nn->loss_sum, nn->loss_n,    nn->scratch};
+    memcpy(a, list, sizeof list);
+}
+
 static void neural_free(pfr_neural *nn)
 {
     if (!nn)
         return;
     pfr_pool_destroy(nn->pool);
-    void *arrays[] = {nn->body,    nn->body_tgt, nn->body_m,  nn->body_v, nn->head,    nn->head_tgt, nn->head_m,
-                      nn->head_v,  nn->shared,   nn->shared_head, nn->obs, nn->next,   nn->reward,   nn->action,
-                      nn->done,    nn->took_part, nn->rb_size, nn->rb_head, nn->ep_t,  nn->adam_t,   nn->episode,
-                      nn->grad,    nn->state,    nn->eps,     nn->param,  nn->loss_sum, nn->loss_n,  nn->scratch,
-                      nn->heldout};
-    for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; ++k)
+    void *arrays[NEURAL_ARRAYS];
+    neural_arrays(nn, arrays);
+    for (size_t k = 0; k < NEURAL_ARRAYS; ++k)
         free(arrays[k]);
     free(nn);
 }
@@ -120,12 +129,9 @@ static pfr_status allocate(pfr_neural *nn, int64_t N, int threads)
     nn->heldout = calloc(n, 8);
     nn->loss_sum = calloc(n, 8), nn->loss_n = calloc(n, 8);
     nn->scratch = calloc((size_t)threads * nn->scratch_floats, 4);
-    void *need[] = {nn->body,   nn->body_tgt, nn->body_m,  nn->body_v,  nn->head,  nn->head_tgt, nn->head_m,
-                    nn->head_v, nn->shared,   nn->shared_head, nn->obs, nn->next,  nn->reward,   nn->action,
-                    nn->done,   nn->took_part, nn->rb_size, nn->rb_head, nn->ep_t, nn->adam_t,   nn->episode,
-                    nn->grad,   nn->state,    nn->eps,     nn->param,  nn->loss_sum, nn->loss_n, nn->scratch,
-                    nn->heldout};
-    for (size_t k = 0; k < sizeof need / sizeof need[0]; ++k)
+    void *need[NEURAL_ARRAYS];
+    neural_arrays(nn, need);
+    for (size_t k = 0; k < NEURAL_ARRAYS; ++k)
         if (!need[k])
             return PFR_ERR_NO_MEMORY;
     return PFR_OK;

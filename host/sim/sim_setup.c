@@ -411,36 +411,25 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
         warn(sim, "threads=%d exceeds the %d cores this process can use: the threads take turns (same results, "
                   "no faster)", threads, omp_get_num_procs());
     st = begin(&rep, "environment", err);
-    if (st == PFR_OK && neural) {
+    if (st == PFR_OK && neural) /* its own shape and engine, nothing of the chains' stages */
         st = build_neural(sim, &resolved, err);
-        if (st == PFR_OK && restore) /* a checkpoint's state over the fresh one */
-            st = restore(sim, ctx, err);
-        if (st != PFR_OK) {
-            pfr_sim_destroy(sim);
-            return st;
-        }
-        sim->setup_s = pfr_now_s() - setup_t0;
-        report(&rep, "ready", 1.0);
-        *out = sim;
-        return PFR_OK;
-    }
-    if (st == PFR_OK)
+    if (st == PFR_OK && !neural)
         st = build_environment(sim, &resolved, err);
-    if (st == PFR_OK)
+    if (st == PFR_OK && !neural)
         st = allocate_arrays(sim, err);
-    if (st == PFR_OK)
+    if (st == PFR_OK && !neural)
         st = solve_ground_truth(sim, &resolved, &rep, err); /* (its stages: ground truth, best rank-d error) */
-    if (st == PFR_OK)
+    if (st == PFR_OK && !neural)
         st = begin(&rep, "initial representation", err);
-    if (st == PFR_OK)
+    if (st == PFR_OK && !neural)
         st = start_phi(sim, &resolved, restore != NULL, err);
-    if (st == PFR_OK)
+    if (st == PFR_OK && !neural)
         st = start_agents(sim, &resolved, err);
     if (st == PFR_OK && restore) /* a checkpoint's state over the fresh one */
         st = restore(sim, ctx, err);
-    if (st == PFR_OK)
+    if (st == PFR_OK && !neural)
         st = begin(&rep, "engine", err);
-    if (st == PFR_OK)
+    if (st == PFR_OK && !neural)
         st = start_engine(sim, &resolved, err);
     if (st != PFR_OK) {
         pfr_sim_destroy(sim);
