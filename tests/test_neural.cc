@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -330,4 +331,149 @@ TEST(Neural, ParametersFromAFile)
     ASSERT_EQ(pfr_npy_save_f64((dir + "/own.npy").c_str(), own.data(), 1, s1, &err), PFR_OK) << err.msg;
     pfr_sim_destroy(pfr_test::make_sim(cartpole({{"env.param_file", dir + "/own.npy"}}), PFR_ERR_CONFIG, &msg));
     EXPECT_NE(msg.find("positive and finite"), std::string::npos) << msg;
+}
+
+// dqn.hidden as a list: one width per hidden layer, from --set text or a YAML sequence; the text form
+// reads back as the same list; a list of equal widths is the repeated width's network, bit for bit.
+TEST(Neural, LayerWidthsFromAList)
+{
+    pfr_sim *s = pfr_test::make_sim(cartpole({{"dqn.hidden", "[16, 8]"}}));
+    ASSERT_NE(s, nullptr);
+    EXPECT_EQ(pfr_sim_body_size(s), (4 * 16 + 16) + (16 * 8 + 8) + (8 * 8 + 8)); // 4 -> 16 -> 8 -> dim 8
+    char text[64];
+    pfr_config_key_value(pfr_sim_config(s), (size_t)pfr_config_find("dqn.hidden"), text, sizeof text);
+    EXPECT_STREQ(text, "[16, 8]");
+    ASSERT_EQ(pfr_sim_run(s, 1), PFR_OK) << pfr_sim_last_error(s);
+    pfr_sim_destroy(s);
+
+    const Nets listed = run(cartpole({{"dqn.hidden", "12,12"}}), 2);
+    const Nets repeated = run(cartpole({{"dqn.hidden", "12"}, {"dqn.hidden_layers", "2"}}), 2);
+    ASSERT_EQ(listed.body.size(), (size_t)20 * ((4 * 12 + 12) + (12 * 12 + 12) + (12 * 8 + 8)));
+    EXPECT_EQ(listed.body, repeated.body);
+    EXPECT_TRUE(same_bits(listed.metrics, repeated.metrics));
+
+    const std::string yaml = pfr_test::temp_file("pfedrl_widths_");
+    FILE *f = fopen(yaml.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    fputs("env:\n  kind: acrobot\nalgorithm: fedavg_dqn\ndqn:\n  hidden: [32, 16, 8]\n", f);
+    fclose(f);
+    pfr_config c;
+    pfr_config_init(&c);
+    pfr_error err;
+    ASSERT_EQ(pfr_config_load_yaml(&c, yaml.c_str(), &err), PFR_OK) << err.msg;
+    EXPECT_EQ(c.dqn.hidden.n, 3);
+    EXPECT_EQ(c.dqn.hidden.w[2], 8);
+    pfr_config again;
+    pfr_config_init(&again);
+    pfr_config_key_value(&c, (size_t)pfr_config_find("dqn.hidden"), text, sizeof text);
+    ASSERT_EQ(pfr_config_set(&again, "dqn.hidden", text, &err), PFR_OK) << text << ": " << err.msg;
+    EXPECT_EQ(memcmp(&again.dqn.hidden, &c.dqn.hidden, sizeof c.dqn.hidden), 0) << text;
+}
+
+TEST(Neural, LayerWidthMistakesNameWhatIsAllowed)
+{
+    struct Bad {
+        const char *key, *value, *says;
+    } bad[] = {
+        {"dqn.hidden", "[16, 0]", "is not a width in [1, 4096] at every place"},
+        {"dqn.hidden", "16,x", "is not a width"},
+        {"dqn.hidden", "[16, 8", "unmatched bracket"},
+        {"dqn.hidden", "1,2,3,4,5,6,7,8", "more than 7 widths"},
+        {"dqn.hidden", "", "is not a width"},
+    };
+    for (const Bad &b : bad) {
+        pfr_config c;
+        pfr_config_init(&c);
+        pfr_error err;
+        EXPECT_EQ(pfr_config_set(&c, b.key, b.value, &err), PFR_ERR_CONFIG) << b.value;
+        EXPECT_NE(std::string(err.msg).find(b.says), std::string::npos) << err.msg;
+        EXPECT_NE(std::string(err.msg).find("allowed: a width in [1, 4096], or a list"), std::string::npos) << err.msg;
+    }
+    struct Case {
+        Overrides o;
+        const char *says;
+    } cases[] = {
+        {cartpole({{"dqn.hidden", "16,8"}, {"dqn.hidden_layers", "3"}}), "lists 2 widths but dqn.hidden_layers = 3"},
+        {cartpole({{"dqn.average_moments", "true"}, {"dqn.reset_optimizer", "true"}}), "allowed: one of them"},
+        {cartpole({{"dqn.average_moments", "true"}, {"algorithm", "local_dqn"}}), "averages no network"},
+        {cartpole({{"dqn.average_moments", "true"}, {"dqn.optimizer", "sgd"}}), "needs dqn.optimizer=adam"},
+    };
+    for (const Case &c : cases) {
+        std::string msg;
+        pfr_sim_destroy(pfr_test::make_sim(c.o, PFR_ERR_CONFIG, &msg));
+        EXPECT_NE(msg.find(c.says), std::string::npos) << msg;
+    }
+    const std::string yaml = pfr_test::temp_file("pfedrl_widths_");
+    for (const char *text : {"dim: [8, 16]\n", "dqn:\n  hidden: []\n", "dqn:\n  hidden: [[8]]\n"}) {
+        FILE *f = fopen(yaml.c_str(), "w");
+        ASSERT_NE(f, nullptr);
+        fputs(text, f);
+        fclose(f);
+        pfr_config c;
+        pfr_config_init(&c);
+        pfr_error err;
+        EXPECT_EQ(pfr_config_load_yaml(&c, yaml.c_str(), &err), PFR_ERR_CONFIG) << text;
+        EXPECT_NE(std::string(err.msg).find("list"), std::string::npos) << err.msg;
+    }
+}
+
+// dqn.average_moments: after a round every agent holds the participants' ordered mean of the Adam
+// moments the round left (local_dqn's agents, as in the body's test), for the body and, with
+// fedavg_dqn, the head; without it each keeps its own.
+TEST(Neural, AveragedMomentsAreTheOrderedMeanOfTheParticipants)
+{
+    const Overrides base = cartpole({{"agents", "300"}, {"participation", "0.7"}, {"threads", "2"}});
+    auto moments = [](const Overrides &o, std::vector<float> &bm, std::vector<float> &hm, std::vector<float> &hv) {
+        pfr_sim *s = pfr_test::make_sim(o);
+        ASSERT_NE(s, nullptr);
+        ASSERT_EQ(pfr_sim_run(s, 1), PFR_OK) << pfr_sim_last_error(s);
+        const pfr_neural *nn = s->neural;
+        bm.assign(nn->body_v, nn->body_v + (size_t)300 * nn->P);
+        hm.assign(nn->head_m, nn->head_m + (size_t)300 * nn->H);
+        hv.assign(nn->head_v, nn->head_v + (size_t)300 * nn->H);
+        pfr_sim_destroy(s);
+    };
+    Overrides loc = base, fed = base, avg = base;
+    loc["algorithm"] = "local_dqn";
+    fed["dqn.average_moments"] = avg["dqn.average_moments"] = "true";
+    avg["algorithm"] = "fedavg_dqn";
+    std::vector<float> Lb, Lh, Lhv, Fb, Fh, Fhv, Vb, Vh, Vhv;
+    moments(loc, Lb, Lh, Lhv);
+    moments(fed, Fb, Fh, Fhv);
+    moments(avg, Vb, Vh, Vhv);
+    ASSERT_FALSE(Lb.empty());
+    const int64_t N = 300;
+    const size_t P = Lb.size() / N, H = Lh.size() / N;
+    const uint64_t thr = pfr_participation_threshold(0.7);
+    std::vector<int> part(N);
+    uint64_t n = 0;
+    for (int64_t i = 0; i < N; ++i)
+        n += (part[i] = pfr_stream_words(0, (uint64_t)i, 0).w[PFR_WORD_PARTICIPATION] < thr);
+    auto ordered_mean = [&](const std::vector<float> &x, size_t width, size_t e) {
+        double total = 0.0;
+        for (int64_t b0 = 0; b0 < N; b0 += PFR_AGENT_BLOCK) {
+            double block = 0.0;
+            for (int64_t i = b0; i < std::min<int64_t>(N, b0 + PFR_AGENT_BLOCK); ++i)
+                if (part[i])
+                    block += (double)x[(size_t)i * width + e];
+            total += block;
+        }
+        return (float)(total * (1.0 / (double)n));
+    };
+    size_t moved = 0;
+    for (size_t e = 0; e < P; ++e) {
+        const float want = ordered_mean(Lb, P, e);
+        for (int64_t i : {0, 1, 299}) {
+            ASSERT_EQ(Fb[(size_t)i * P + e], want) << "body v entry " << e << " agent " << i;
+            ASSERT_EQ(Vb[(size_t)i * P + e], want) << "body v entry " << e << " agent " << i;
+        }
+        moved += want != Lb[e];
+    }
+    EXPECT_GT(moved, P / 2) << "the agents' moments differed before the mean";
+    for (size_t e = 0; e < H; ++e) {
+        EXPECT_EQ(Vh[H * 299 + e], ordered_mean(Lh, H, e)) << "fedavg head m entry " << e;
+        EXPECT_EQ(Vhv[e], ordered_mean(Lhv, H, e)) << "fedavg head v entry " << e;
+        EXPECT_EQ(Fh[e], Lh[e]) << "PFedDQN-Rep keeps each head's moments";
+        EXPECT_EQ(Fhv[H * 7 + e], Lhv[H * 7 + e]);
+    }
 }

@@ -17,7 +17,7 @@
 
 #include "internal.h"
 
-typedef enum { T_INT, T_INT64, T_UINT64, T_DOUBLE, T_BOOL, T_ENUM, T_PATH } key_type;
+typedef enum { T_INT, T_INT64, T_UINT64, T_DOUBLE, T_BOOL, T_ENUM, T_PATH, T_WIDTHS } key_type;
 
 typedef struct key_def {
     const char *name;
@@ -110,8 +110,8 @@ static const key_def KEYS[] = {
     {"federation.noise_multiplier", T_DOUBLE, OFF(federation.noise_multiplier), 0, 1e6, 0, 0, NULL, "private aggregation: Gaussian noise of std noise_multiplier * clip added to the sum of the clipped changes (needs federation.clip)"},
     {"federation.dp_denominator", T_ENUM, OFF(federation.dp_denominator), 0, 0, 0, 0, DP_DENOMINATORS, "private aggregation: the noisy sum divided by the expected participant count, participation x agents (the fixed denominator the privacy accounting covers), or by the round's participants (their count then leaks, and the accounting does not cover it)"},
     {"federation.delta", T_DOUBLE, OFF(federation.delta), 0, 1, 1, 1, NULL, "private aggregation: the delta at which the privacy spent (epsilon) is reported"},
-    {"dqn.hidden", T_INT, OFF(dqn.hidden), 1, 4096, 0, 0, NULL, "cartpole/acrobot: units of each hidden layer of the shared body"},
-    {"dqn.hidden_layers", T_INT, OFF(dqn.hidden_layers), 0, 7, 0, 0, NULL, "cartpole/acrobot: hidden layers of the body before its output layer of dim features (0: one layer, observation -> dim)"},
+    {"dqn.hidden", T_WIDTHS, OFF(dqn.hidden), 1, 4096, 0, 0, NULL, "cartpole/acrobot: the shared body's hidden layers: one width for each of dqn.hidden_layers layers, or a list of widths, one per hidden layer (e.g. [128, 64])"},
+    {"dqn.hidden_layers", T_INT, OFF(dqn.hidden_layers), 0, 7, 0, 0, NULL, "cartpole/acrobot: hidden layers of the body before its output layer of dim features (0: one layer, observation -> dim), each dqn.hidden wide; with a list in dqn.hidden, its length (leave this at 1)"},
     {"dqn.activation", T_ENUM, OFF(dqn.activation), 0, 0, 0, 0, ACTIVATIONS, "cartpole/acrobot: the activation after every layer of the body (its features included)"},
     {"dqn.buffer", T_INT, OFF(dqn.buffer), 1, 10000000, 0, 0, NULL, "cartpole/acrobot: transitions each agent's replay buffer holds (the oldest overwritten)"},
     {"dqn.batch", T_INT, OFF(dqn.batch), 1, 1024, 0, 0, NULL, "cartpole/acrobot: transitions per minibatch, drawn uniformly with replacement (at most dqn.buffer)"},
@@ -124,6 +124,7 @@ static const key_def KEYS[] = {
     {"dqn.epsilon", T_DOUBLE, OFF(dqn.epsilon), 0, 1, 0, 0, NULL, "cartpole/acrobot: exploration before the first gradient step"},
     {"dqn.epsilon_end", T_DOUBLE, OFF(dqn.epsilon_end), 0, 1, 0, 0, NULL, "cartpole/acrobot: exploration never falls below this"},
     {"dqn.epsilon_decay", T_DOUBLE, OFF(dqn.epsilon_decay), 0, 1, 1, 0, NULL, "cartpole/acrobot: exploration multiplied by this at each gradient step"},
+    {"dqn.average_moments", T_BOOL, OFF(dqn.average_moments), 0, 1, 0, 0, NULL, "cartpole/acrobot: the server also averages the participants' Adam moments of what it averages (the body; fedavg_dqn: the head too) and sends them back with it; else each agent keeps its own"},
     {"dqn.reset_optimizer", T_BOOL, OFF(dqn.reset_optimizer), 0, 1, 0, 0, NULL, "cartpole/acrobot: reset each agent's Adam moments and step count when a round starts (the averaged network starts afresh); else they carry over"},
     {"dqn.cap_is_terminal", T_BOOL, OFF(dqn.cap_is_terminal), 0, 1, 0, 0, NULL, "cartpole/acrobot: count the 500-step time limit as termination (no bootstrap), the older rule; else a cut episode bootstraps"},
     {"dqn.eval_episodes", T_INT, OFF(dqn.eval_episodes), 1, 1000, 0, 0, NULL, "cartpole/acrobot: greedy episodes per agent at each evaluation"},
@@ -189,7 +190,7 @@ void pfr_config_init(pfr_config *c)
     c->backend = PFR_BACKEND_AUTO;
     c->cuda_kernel = PFR_CUDA_KERNEL_AUTO;
     c->threads = 0;
-    c->dqn.hidden = 64;
+    c->dqn.hidden = (pfr_widths){1, {64}};
     c->dqn.hidden_layers = 1;
     c->dqn.activation = 0; /* relu */
     c->dqn.buffer = 1000;
@@ -209,6 +210,12 @@ size_t pfr_config_key_count(void) { return NKEYS; }
 const char *pfr_config_key_name(size_t i) { return i < NKEYS ? KEYS[i].name : NULL; }
 const char *pfr_config_key_help(size_t i) { return i < NKEYS ? KEYS[i].help : NULL; }
 int pfr_config_key_is_text(size_t i) { return i < NKEYS && (KEYS[i].type == T_ENUM || KEYS[i].type == T_PATH); }
+
+int pfr_config_key_is_list(const char *key)
+{
+    const int i = pfr_config_find(key);
+    return i >= 0 && KEYS[i].type == T_WIDTHS;
+}
 
 int pfr_config_key_is_path(const char *key)
 {
@@ -294,6 +301,10 @@ static void describe_allowed(const key_def *k, char *buf, size_t n)
     case T_INT:
     case T_INT64:
         snprintf(buf, n, "an integer in [%.0f, %.0f]", k->min, k->max);
+        break;
+    case T_WIDTHS:
+        snprintf(buf, n, "a width in [%.0f, %.0f], or a list of 1 to %d of them ([w1, w2, ...] or w1,w2,...)", k->min,
+                 k->max, PFR_WIDTHS_MAX);
         break;
     case T_DOUBLE:
         if (k->max >= 1e300)
@@ -438,6 +449,47 @@ static const char *shown(const char *value, char *buf, size_t n)
     return buf;
 }
 
+/* A list of widths: "64", "[128, 64]" or "128,64"; each a whole number in the key's range. */
+static pfr_status set_widths(const char *key, const char *value, const key_def *k, pfr_widths *out, const char *v,
+                             const char *allowed, pfr_error *err)
+{
+    char text[256];
+    const size_t len = strlen(value);
+    if (len >= sizeof text)
+        return pfr_fail(err, PFR_ERR_CONFIG, "%s: '%s' is too long; allowed: %s", key, v, allowed);
+    memcpy(text, value, len + 1);
+    char *s = text, *end = text + len;
+    while (isspace((unsigned char)*s))
+        ++s;
+    while (end > s && isspace((unsigned char)end[-1]))
+        *--end = '\0';
+    const int bracket = *s == '[';
+    if (bracket != (end > s && end[-1] == ']'))
+        return pfr_fail(err, PFR_ERR_CONFIG, "%s: '%s' has an unmatched bracket; allowed: %s", key, v, allowed);
+    if (bracket)
+        ++s, *--end = '\0';
+    pfr_widths w = {0, {0}};
+    for (char *item = s;; ++item) {
+        char *comma = strchr(item, ',');
+        if (comma)
+            *comma = '\0';
+        int neg;
+        uint64_t mag = 0;
+        if (w.n == PFR_WIDTHS_MAX)
+            return pfr_fail(err, PFR_ERR_CONFIG, "%s: '%s' has more than %d widths; allowed: %s", key, v,
+                            PFR_WIDTHS_MAX, allowed);
+        if (parse_integer(item, &neg, &mag) != 1 || neg || (double)mag < k->min || (double)mag > k->max)
+            return pfr_fail(err, PFR_ERR_CONFIG, "%s: '%s' is not a width in [%.0f, %.0f]%s; allowed: %s", key, v,
+                            k->min, k->max, w.n || comma ? " at every place" : "", allowed);
+        w.w[w.n++] = (int)mag;
+        if (!comma)
+            break;
+        item = comma;
+    }
+    *out = w;
+    return PFR_OK;
+}
+
 pfr_status pfr_config_set(pfr_config *cfg, const char *key, const char *value, pfr_error *err)
 {
     if (!cfg || !key || !value)
@@ -514,6 +566,8 @@ pfr_status pfr_config_set(pfr_config *cfg, const char *key, const char *value, p
             *(int64_t *)field = iv;
         return PFR_OK;
     }
+    case T_WIDTHS:
+        return set_widths(key, value, k, (pfr_widths *)field, v, allowed, err);
     case T_DOUBLE: {
         double dv;
         if (!parse_double(value, &dv))
@@ -554,6 +608,17 @@ void pfr_config_key_value(const pfr_config *cfg, size_t i, char *buf, size_t n)
     case T_INT64:
         snprintf(buf, n, "%lld", (long long)*(const int64_t *)field);
         break;
+    case T_WIDTHS: { /* one width as a number (as before lists), else a YAML and JSON list */
+        const pfr_widths *w = (const pfr_widths *)field;
+        if (w->n == 1) {
+            snprintf(buf, n, "%d", w->w[0]);
+            break;
+        }
+        size_t used = (size_t)snprintf(buf, n, "[");
+        for (int l = 0; l < w->n && used < n; ++l)
+            used += (size_t)snprintf(buf + used, n - used, "%s%d%s", l ? ", " : "", w->w[l], l + 1 == w->n ? "]" : "");
+        break;
+    }
     case T_DOUBLE: { /* the shortest text that reads back as the same double */
         const double v = *(const double *)field;
         for (int digits = 15; digits <= 17; ++digits) {

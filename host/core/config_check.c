@@ -81,6 +81,7 @@ static const struct {
     {"dqn.epsilon_end", NEURAL},
     {"dqn.epsilon_decay", NEURAL},
     {"dqn.reset_optimizer", NEURAL},
+    {"dqn.average_moments", NEURAL},
     {"dqn.cap_is_terminal", NEURAL},
     {"dqn.eval_episodes", NEURAL},
     {"dqn.success_return", NEURAL},
@@ -177,6 +178,18 @@ static pfr_status check_neural(const pfr_config *c, pfr_error *err)
     if (q->learn_start > q->buffer)
         return pfr_fail(err, PFR_ERR_CONFIG, "dqn.learn_start = %d exceeds dqn.buffer = %d; allowed: at most the buffer "
                         "(it would never start)", q->learn_start, q->buffer);
+    if (q->hidden.n > 1 && q->hidden_layers != 1 && q->hidden_layers != q->hidden.n)
+        return pfr_fail(err, PFR_ERR_CONFIG, "dqn.hidden lists %d widths but dqn.hidden_layers = %d; allowed: "
+                        "hidden_layers 1 (its default) or %d, or one width in dqn.hidden", q->hidden.n,
+                        q->hidden_layers, q->hidden.n);
+    if (q->average_moments && q->reset_optimizer)
+        return pfr_fail(err, PFR_ERR_CONFIG, "dqn.average_moments and dqn.reset_optimizer together: averaged moments "
+                        "would be reset before they are used; allowed: one of them");
+    if (q->average_moments && q->optimizer != PFR_DQN_ADAM)
+        return pfr_fail(err, PFR_ERR_CONFIG, "dqn.average_moments needs dqn.optimizer=adam (sgd keeps no moments)");
+    if (q->average_moments && !tr.avg_phi)
+        return pfr_fail(err, PFR_ERR_CONFIG, "dqn.average_moments with algorithm=%s: the server averages no network, "
+                        "so no moments; allowed: pfeddqn_rep or fedavg_dqn", pfr_algorithm_name(c->algorithm));
     if (q->epsilon_end > q->epsilon)
         return pfr_fail(err, PFR_ERR_CONFIG, "dqn.epsilon_end (%g) exceeds dqn.epsilon (%g); allowed: epsilon_end <= epsilon",
                         q->epsilon_end, q->epsilon);

@@ -78,8 +78,15 @@ typedef struct pfr_control_config {
 /* The neural instance (env.kind cartpole, acrobot; host/neural/): each agent's DQN. */
 typedef enum pfr_dqn_optimizer { PFR_DQN_ADAM = 0, PFR_DQN_SGD = 1 } pfr_dqn_optimizer;
 typedef enum pfr_dqn_loss { PFR_DQN_HUBER = 0, PFR_DQN_MSE = 1 } pfr_dqn_loss;
+/* A list of layer widths (dqn.hidden): n of them, w[0 .. n-1]. */
+#define PFR_WIDTHS_MAX 7
+typedef struct pfr_widths {
+    int n;
+    int w[PFR_WIDTHS_MAX];
+} pfr_widths;
 typedef struct pfr_dqn_config {
-    int hidden, hidden_layers; /* the body: n_obs -> hidden (x hidden_layers) -> dim, each layer activated */
+    pfr_widths hidden;         /* one width (repeated hidden_layers times) or one per hidden layer */
+    int hidden_layers;         /* the body: n_obs -> hidden layers -> dim, each layer activated */
     int activation;            /* pfr_mlp_act: relu, tanh */
     int buffer, batch;         /* replay capacity per agent; minibatch size */
     int grad_steps;            /* gradient steps after each environment step (once the buffer holds learn_start) */
@@ -90,6 +97,7 @@ typedef struct pfr_dqn_config {
     int loss;                  /* pfr_dqn_loss */
     double epsilon, epsilon_end, epsilon_decay; /* exploration: epsilon x decay^(gradient steps), at least epsilon_end */
     int reset_optimizer;       /* Adam's moments and step count reset when a round starts (after the averaging) */
+    int average_moments;       /* the server also averages the moments of what it averages (body; fedavg: head) */
     int cap_is_terminal;       /* the time limit counts as termination (no bootstrap), the older rule */
     int eval_episodes;         /* greedy episodes per agent and evaluation */
     double success_return;     /* an agent succeeds when its mean greedy return reaches this; 0 = family default */

@@ -100,6 +100,8 @@ pfr_status pfr_config_load_yaml_paths(pfr_config *cfg, const char *path, int fro
     int depth = 0;          /* mapping nesting depth */
     int expect_key[MAX_DEPTH + 1];
     char pending_key[KEY_MAX] = "";
+    char list[256];         /* a list's items joined by commas, for a key that takes one (dqn.hidden) */
+    int in_list = 0, list_items = 0;
     int docs = 0, done = 0;
     pfr_status st = PFR_OK;
     expect_key[0] = 0;
@@ -121,7 +123,10 @@ pfr_status pfr_config_load_yaml_paths(pfr_config *cfg, const char *path, int fro
                 st = pfr_fail(err, PFR_ERR_CONFIG, "%s:%zu:%zu: only one YAML document is allowed", path, line, col);
             break;
         case YAML_MAPPING_START_EVENT:
-            if (depth == 0) {
+            if (in_list) {
+                st = pfr_fail(err, PFR_ERR_CONFIG, "%s:%zu:%zu: %s: a mapping inside a list; allowed: numbers", path,
+                              line, col, pending_key);
+            } else if (depth == 0) {
                 if (expect_key[0] != 0)
                     st = pfr_fail(err, PFR_ERR_CONFIG, "%s:%zu:%zu: unexpected mapping", path, line, col);
                 depth = 1;
@@ -151,15 +156,40 @@ pfr_status pfr_config_load_yaml_paths(pfr_config *cfg, const char *path, int fro
                 expect_key[depth] = 1;
             break;
         case YAML_SEQUENCE_START_EVENT:
+            if (!in_list && depth > 0 && !expect_key[depth] && pfr_config_key_is_list(pending_key)) {
+                in_list = 1, list_items = 0, list[0] = '\0';
+                break;
+            }
             st = pfr_fail(err, PFR_ERR_CONFIG, "%s:%zu:%zu: %s: a list is not allowed here; allowed: a single value", path,
                           line, col, depth > 0 && !expect_key[depth] ? pending_key : "(top level)");
             break;
+        case YAML_SEQUENCE_END_EVENT: { /* the list's items as one value, "w1,w2,..." */
+            const int fresh = seen_add(&seen, pending_key);
+            in_list = 0;
+            expect_key[depth] = 1;
+            if (fresh < 0)
+                st = pfr_fail(err, PFR_ERR_NO_MEMORY, "%s: out of memory", path);
+            else if (fresh == 0)
+                st = pfr_fail(err, PFR_ERR_CONFIG, "%s:%zu:%zu: %s: key given twice", path, line, col, pending_key);
+            else if (list_items == 0)
+                st = pfr_fail(err, PFR_ERR_CONFIG, "%s:%zu:%zu: %s: an empty list; allowed: at least one value", path,
+                              line, col, pending_key);
+            else if ((st = set_value(&work, pending_key, list, NULL, err)) != PFR_OK)
+                pfr_error_prefix(err, "%s:%zu", path, line);
+            break;
+        }
         case YAML_ALIAS_EVENT:
             st = pfr_fail(err, PFR_ERR_CONFIG, "%s:%zu:%zu: YAML aliases are not supported in configs", path, line, col);
             break;
         case YAML_SCALAR_EVENT: {
             const char *text = (const char *)ev.data.scalar.value;
-            if (depth == 0) {
+            if (in_list) {
+                const size_t used = strlen(list);
+                if (used + ev.data.scalar.length + 2 > sizeof list)
+                    st = pfr_fail(err, PFR_ERR_CONFIG, "%s:%zu:%zu: %s: the list is too long", path, line, col, pending_key);
+                else
+                    snprintf(list + used, sizeof list - used, "%s%s", list_items++ ? "," : "", text);
+            } else if (depth == 0) {
                 st = pfr_fail(err, PFR_ERR_CONFIG, "%s:%zu:%zu: the config must be a mapping of keys to values", path,
                               line, col);
             } else if (expect_key[depth]) {

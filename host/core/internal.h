@@ -126,6 +126,8 @@ pfr_status pfr_cholqr_factor(float *phi, int S, int d, double *R);
 int pfr_config_find(const char *key);
 /* 1 if `key` names a file (env.p_file, init_phi, ...). */
 int pfr_config_key_is_path(const char *key);
+/* 1 if key takes a list (a YAML sequence, or w1,w2,... as text). */
+int pfr_config_key_is_list(const char *key);
 /* How many algorithms and environment families there are (pfr_algorithm_name(0 .. count - 1)). */
 int pfr_algorithm_count(void);
 int pfr_env_kind_count(void);

@@ -25,15 +25,17 @@
 
 static int family_kind(pfr_env_kind k) { return k == PFR_ENV_CARTPOLE ? PFR_CLASSIC_CARTPOLE : PFR_CLASSIC_ACROBOT; }
 
-/* The body's widths from the config: observation, dqn.hidden_layers x dqn.hidden, dim. */
+/* The body's widths from the config: observation, the hidden layers (dqn.hidden's list, or its one
+ * width dqn.hidden_layers times), dim. */
 static pfr_mlp body_shape(const pfr_config *cfg)
 {
+    const pfr_widths *h = &cfg->dqn.hidden;
     pfr_mlp m;
     memset(&m, 0, sizeof m);
-    m.layers = cfg->dqn.hidden_layers + 1;
+    m.layers = (h->n > 1 ? h->n : cfg->dqn.hidden_layers) + 1;
     m.width[0] = pfr_classic_obs(family_kind(cfg->env.kind));
     for (int l = 1; l < m.layers; ++l)
-        m.width[l] = cfg->dqn.hidden;
+        m.width[l] = h->w[h->n > 1 ? l - 1 : 0];
     m.width[m.layers] = cfg->dim;
     m.act = cfg->dqn.activation;
     return m;
@@ -92,14 +94,14 @@ static void start_episode(const pfr_neural *nn, const pfr_classic *env, uint64_t
 }
 
 /* Every array the state allocates, as values: one list for allocate's check and neural_free. */
-#define NEURAL_ARRAYS 29
+#define NEURAL_ARRAYS 30
 static void neural_arrays(const pfr_neural *nn, void *a[NEURAL_ARRAYS])
 {
     void *list[NEURAL_ARRAYS] = {nn->body,    nn->body_tgt, nn->body_m,   nn->body_v,    nn->head,     nn->head_tgt,
                                  nn->head_m,  nn->head_v,   nn->shared,   nn->shared_head, nn->obs,    nn->next,
                                  nn->reward,  nn->action,   nn->done,     nn->took_part, nn->rb_size,  nn->rb_head,
                                  nn->ep_t,    nn->adam_t,   nn->episode,  nn->grad,      nn->state,    nn->eps,
-                                 nn->param,   nn->heldout,  nn->loss_sum, nn->loss_n,    nn->scratch};
+                                 nn->param,   nn->heldout,  nn->loss_sum, nn->loss_n,    nn->scratch,  nn->shared_mv};
     memcpy(a, list, sizeof list);
 }
 
@@ -129,6 +131,7 @@ static pfr_status allocate(pfr_neural *nn, int64_t N, int threads)
     nn->heldout = calloc(n, 8);
     nn->loss_sum = calloc(n, 8), nn->loss_n = calloc(n, 8);
     nn->scratch = calloc((size_t)threads * nn->scratch_floats, 4);
+    nn->shared_mv = calloc(2 * (P + H), 4);
     void *need[NEURAL_ARRAYS];
     neural_arrays(nn, need);
     for (size_t k = 0; k < NEURAL_ARRAYS; ++k)
@@ -325,6 +328,17 @@ static void ordered_mean(const pfr_neural *nn, int64_t N, const float *src, size
         dst[e0 + e] = (float)(acc[e] * scale);
 }
 
+/* Thread tid's share of dst [width] = the participants' ordered mean of src [N, width], in slices
+ * that fit its scratch (reused as two arrays of doubles). */
+static void mean_slice(const pfr_neural *nn, int64_t N, const float *src, size_t width, int tid, int T,
+                       uint64_t n_part, float *scr, float *dst)
+{
+    double *acc = (double *)scr, *part = acc + (nn->scratch_floats / 4);
+    const size_t chunk = nn->scratch_floats / 4;
+    for (size_t e0 = width * tid / T, e1 = width * (tid + 1) / T; e0 < e1; e0 += chunk)
+        ordered_mean(nn, N, src, width, e0, e0 + chunk < e1 ? e0 + chunk : e1, n_part, acc, part, dst);
+}
+
 static void round_worker(void *arg, int tid)
 {
     round_job *job = arg;
@@ -348,25 +362,34 @@ static void round_worker(void *arg, int tid)
     pfr_pool_barrier(nn->pool);
     /* phase 2: the server's means, each thread a slice of the entries (scratch reused as doubles) */
     const uint64_t n_part = __atomic_load_n(&job->participants, __ATOMIC_RELAXED);
-    double *acc = (double *)scr, *part = acc + (nn->scratch_floats / 4);
-    const int share = sim->avg_phi, share_head = sim->avg_theta;
-    const size_t chunk = nn->scratch_floats / 4;
+    const int share = sim->avg_phi, share_head = sim->avg_theta, moments = nn->average_moments;
+    const size_t P = (size_t)nn->P, H = (size_t)nn->H;
+    float *mv = nn->shared_mv; /* [body_m P | body_v P | head_m H | head_v H] */
     if (share)
-        for (size_t e0 = (size_t)nn->P * tid / T, e1 = (size_t)nn->P * (tid + 1) / T; e0 < e1; e0 += chunk)
-            ordered_mean(nn, N, nn->body, (size_t)nn->P, e0, e0 + chunk < e1 ? e0 + chunk : e1, n_part, acc, part,
-                         nn->shared);
+        mean_slice(nn, N, nn->body, P, tid, T, n_part, scr, nn->shared);
     if (share_head)
-        for (size_t e0 = (size_t)nn->H * tid / T, e1 = (size_t)nn->H * (tid + 1) / T; e0 < e1; e0 += chunk)
-            ordered_mean(nn, N, nn->head, (size_t)nn->H, e0, e0 + chunk < e1 ? e0 + chunk : e1, n_part, acc, part,
-                         nn->shared_head);
+        mean_slice(nn, N, nn->head, H, tid, T, n_part, scr, nn->shared_head);
+    if (share && moments) {
+        mean_slice(nn, N, nn->body_m, P, tid, T, n_part, scr, mv);
+        mean_slice(nn, N, nn->body_v, P, tid, T, n_part, scr, mv + P);
+    }
+    if (share_head && moments) {
+        mean_slice(nn, N, nn->head_m, H, tid, T, n_part, scr, mv + 2 * P);
+        mean_slice(nn, N, nn->head_v, H, tid, T, n_part, scr, mv + 2 * P + H);
+    }
     pfr_pool_barrier(nn->pool);
     /* phase 3: the server's broadcast, to every agent (those that sat out too) */
     if (n_part > 0)
         for (int64_t i = N * tid / T; i < N * (tid + 1) / T; ++i) {
             if (share)
-                memcpy(nn->body + (size_t)i * nn->P, nn->shared, 4 * (size_t)nn->P);
+                memcpy(nn->body + (size_t)i * P, nn->shared, 4 * P);
             if (share_head)
-                memcpy(nn->head + (size_t)i * nn->H, nn->shared_head, 4 * (size_t)nn->H);
+                memcpy(nn->head + (size_t)i * H, nn->shared_head, 4 * H);
+            if (share && moments)
+                memcpy(nn->body_m + (size_t)i * P, mv, 4 * P), memcpy(nn->body_v + (size_t)i * P, mv + P, 4 * P);
+            if (share_head && moments)
+                memcpy(nn->head_m + (size_t)i * H, mv + 2 * P, 4 * H),
+                    memcpy(nn->head_v + (size_t)i * H, mv + 2 * P + H, 4 * H);
         }
 }
 
@@ -420,6 +443,7 @@ pfr_status pfr_neural_start(pfr_sim *sim, pfr_error *err)
     nn->target_every = q->target_every;
     nn->cap_is_terminal = q->cap_is_terminal;
     nn->reset_optimizer = q->reset_optimizer;
+    nn->average_moments = q->average_moments;
     nn->eval_episodes = q->eval_episodes;
     nn->lo = cfg->env.param_min;
     nn->hi = cfg->env.param_max;

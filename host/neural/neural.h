@@ -17,7 +17,7 @@
  *   state [N, 4] f64 (the physics), ep_t [N] (steps into the episode), episode [N] (episodes begun),
  *   grad [N] (gradient steps so far), adam_t [N] (Adam's count since its last reset), eps [N] (the
  *   exploration), loss_sum [N] f64 / loss_n [N] (since the last evaluation), param [N] f64
- * and the server's shared body [P] and head [H].
+ * and the server's shared body [P] and head [H] (and, with dqn.average_moments, their moments).
  */
 #ifndef PFR_NEURAL_H
 #define PFR_NEURAL_H
@@ -42,13 +42,14 @@ typedef struct pfr_neural {
     int max_steps;      /* the time limit of an episode */
     pfr_dqn_cfg dc;
     double eps_decay, eps_end; /* exploration: x eps_decay each gradient step, at least eps_end */
-    int grad_steps, learn_start, target_every, cap_is_terminal, reset_optimizer, eval_episodes;
+    int grad_steps, learn_start, target_every, cap_is_terminal, reset_optimizer, average_moments, eval_episodes;
     double lo, hi;      /* the physical parameter's range */
     double success;     /* the mean greedy return that counts as solving */
     char description[160]; /* the environment in words */
     float *body, *body_tgt, *body_m, *body_v;
     float *head, *head_tgt, *head_m, *head_v;
     float *shared, *shared_head; /* the server's body [P] and head [H] */
+    float *shared_mv;   /* the server's mean Adam moments (dqn.average_moments) [2 P + 2 H] */
     float *obs, *next, *reward;
     uint8_t *action, *done, *took_part;
     int32_t *rb_size, *rb_head, *ep_t, *adam_t;

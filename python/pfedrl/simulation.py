@@ -89,6 +89,8 @@ def _text(value: Any) -> str:
         return os.fspath(value)
     if isinstance(value, bytes):
         raise TypeError(f"config values are str, numbers or bools, not bytes {value!r}")
+    if isinstance(value, (list, tuple)):  # a list key (dqn.hidden): w1,w2,...
+        return ",".join(_text(v) for v in value)
     return str(value)
 
 
@@ -172,9 +174,18 @@ def _key_type(key: str) -> Callable[[str], Any]:
         for name, k in config_keys().items():
             allowed = k["allowed"]
             _KEY_TYPES[name] = (int if allowed.startswith("an integer") else
+                                _widths if allowed.startswith("a width") else
                                 float if allowed.startswith("a number") else
                                 (lambda v: v == "true") if allowed == "true or false" else str)
     return _KEY_TYPES.get(key, str)
+
+
+def _widths(text: str) -> Any:
+    """A list key's value: one number as an int, a list ("[128, 64]") as a list of ints."""
+    text = text.strip()
+    if not text.startswith("["):
+        return int(text)
+    return [int(w) for w in text.strip("[]").split(",")]
 
 
 def _typed(text: Dict[str, str]) -> Dict[str, Any]:
@@ -483,8 +494,9 @@ class Simulation:
     # ---- what it is ----------------------------------------------------------------------------
     @property
     def config(self) -> Dict[str, Any]:
-        """Every config key of this simulation, resolved, as Python values: int, float, bool, or str
-        (names and paths). ``config_text`` gives the text form that YAML and overrides use."""
+        """Every config key of this simulation, resolved, as Python values: int, float, bool, str
+        (names and paths), or a list of ints (dqn.hidden with several widths). ``config_text``
+        gives the text form that YAML and overrides use."""
         return _typed(self.config_text)
 
     @property

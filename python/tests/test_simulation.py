@@ -169,6 +169,19 @@ def test_metrics_frame(cliffwalk: str) -> None:
     assert list(df["round"]) == [0, 10] and "value_error" in df.columns and "size" not in df.columns
 
 
+def test_layer_widths_as_a_list() -> None:
+    """dqn.hidden takes a Python list (one width per hidden layer) and reads back as one; a single
+    width stays an int."""
+    keys = {"env.kind": "cartpole", "algorithm": "pfeddqn_rep", "agents": 4, "dim": 8}
+    sim = pfedrl.Simulation(**{k.replace(".", "__"): v for k, v in keys.items()}, dqn__hidden=[16, 8])
+    assert sim.config["dqn.hidden"] == [16, 8] and sim.config_text["dqn.hidden"] == "[16, 8]"
+    assert sim.body().size == (4 * 16 + 16) + (16 * 8 + 8) + (8 * 8 + 8)
+    assert pfedrl.Simulation(**{k: v for k, v in sim.config.items() if v != ""}).config == sim.config  # a round trip
+    assert pfedrl.Simulation(**{k.replace(".", "__"): v for k, v in keys.items()}).config["dqn.hidden"] == 64
+    with pytest.raises(pfedrl.PfedrlError, match="more than 7 widths"):
+        pfedrl.Simulation(**{k.replace(".", "__"): v for k, v in keys.items()}, dqn__hidden=[8] * 8)
+
+
 def test_config_keys_carry_help_defaults_and_what_is_allowed() -> None:
     keys = pfedrl.config_keys()
     assert keys["algorithm"]["default"] == "pfedtd_rep"
