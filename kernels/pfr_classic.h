@@ -6,8 +6,9 @@
  *
  * The arithmetic is Gymnasium's (gymnasium/envs/classic_control/cartpole.py and acrobot.py, 1.x), in
  * double and in its order of operations, so that from the same state and action the next state
- * agrees to the last bits libm's sin and cos allow (tests/test_classic.cc checks every step of
- * trajectories Gymnasium recorded, scripts/classic_trajectories.py, to 1e-12). Two of Gymnasium's
+ * agrees with Gymnasium's to within what an ulp of sin or cos moves (tests/test_classic.cc checks
+ * every step of trajectories Gymnasium recorded, scripts/classic_trajectories.py, to 1e-12). sin
+ * and cos are pfr_libm.h's, not libm's: the same bits on every CPU, C library and GPU. Two of Gymnasium's
  * own quirks are kept on purpose: Acrobot's reset state is rounded to float32, and CartPole's
  * polemass_length is masspole x length of the agent (Gymnasium computes it once in __init__, so
  * setting env.length afterwards leaves it stale: pass that value to reproduce such a run).
@@ -27,6 +28,7 @@
 #include <math.h>
 
 #include "pfr_agent_math.h" /* PFR_HD */
+#include "pfr_libm.h"    /* sin and cos with the same bits everywhere */
 
 /* ---- CartPole-v1 --------------------------------------------------------------------------- */
 
@@ -65,7 +67,7 @@ PFR_HD static inline int pfr_cartpole_step(const pfr_cartpole *p, double *s, int
 {
     double x = s[0], x_dot = s[1], theta = s[2], theta_dot = s[3];
     const double force = action == 1 ? p->force_mag : -p->force_mag;
-    const double costheta = cos(theta), sintheta = sin(theta);
+    const double costheta = pfr_cos(theta), sintheta = pfr_sin(theta);
     const double total_mass = p->masspole + p->masscart;
     const double temp = (force + p->polemass_length * (theta_dot * theta_dot) * sintheta) / total_mass;
     const double thetaacc = (p->gravity * sintheta - costheta * temp) /
@@ -138,16 +140,16 @@ PFR_HD static inline void pfr_acrobot_dsdt(const pfr_acrobot *p, const double *y
     const double m1 = p->m1, m2 = p->m2, l1 = p->l1, lc1 = p->lc1, lc2 = p->lc2, I1 = p->moi, I2 = p->moi;
     const double g = 9.8;
     const double theta1 = y[0], theta2 = y[1], dtheta1 = y[2], dtheta2 = y[3];
-    const double d1 = m1 * (lc1 * lc1) + m2 * ((l1 * l1) + (lc2 * lc2) + 2.0 * l1 * lc2 * cos(theta2)) + I1 + I2;
-    const double d2 = m2 * ((lc2 * lc2) + l1 * lc2 * cos(theta2)) + I2;
-    const double phi2 = m2 * lc2 * g * cos(theta1 + theta2 - PFR_PI / 2.0);
-    const double phi1 = -m2 * l1 * lc2 * (dtheta2 * dtheta2) * sin(theta2) - 2.0 * m2 * l1 * lc2 * dtheta2 * dtheta1 * sin(theta2) +
-                        (m1 * lc1 + m2 * l1) * g * cos(theta1 - PFR_PI / 2.0) + phi2;
+    const double d1 = m1 * (lc1 * lc1) + m2 * ((l1 * l1) + (lc2 * lc2) + 2.0 * l1 * lc2 * pfr_cos(theta2)) + I1 + I2;
+    const double d2 = m2 * ((lc2 * lc2) + l1 * lc2 * pfr_cos(theta2)) + I2;
+    const double phi2 = m2 * lc2 * g * pfr_cos(theta1 + theta2 - PFR_PI / 2.0);
+    const double phi1 = -m2 * l1 * lc2 * (dtheta2 * dtheta2) * pfr_sin(theta2) - 2.0 * m2 * l1 * lc2 * dtheta2 * dtheta1 * pfr_sin(theta2) +
+                        (m1 * lc1 + m2 * l1) * g * pfr_cos(theta1 - PFR_PI / 2.0) + phi2;
     double ddtheta2;
     if (p->nips)
         ddtheta2 = (a + d2 / d1 * phi1 - phi2) / (m2 * (lc2 * lc2) + I2 - (d2 * d2) / d1);
     else
-        ddtheta2 = (a + d2 / d1 * phi1 - m2 * l1 * lc2 * (dtheta1 * dtheta1) * sin(theta2) - phi2) /
+        ddtheta2 = (a + d2 / d1 * phi1 - m2 * l1 * lc2 * (dtheta1 * dtheta1) * pfr_sin(theta2) - phi2) /
                    (m2 * (lc2 * lc2) + I2 - (d2 * d2) / d1);
     const double ddtheta1 = -(d2 * ddtheta2 + phi1) / d1;
     dy[0] = dtheta1;
@@ -193,7 +195,7 @@ PFR_HD static inline int pfr_acrobot_step(const pfr_acrobot *p, double *s, int a
     s[1] = pfr_wrap(s[1], -PFR_PI, PFR_PI);
     s[2] = pfr_bound(s[2], -4.0 * PFR_PI, 4.0 * PFR_PI);
     s[3] = pfr_bound(s[3], -9.0 * PFR_PI, 9.0 * PFR_PI);
-    return -cos(s[0]) - cos(s[1] + s[0]) > 1.0;
+    return -pfr_cos(s[0]) - pfr_cos(s[1] + s[0]) > 1.0;
 }
 
 /* A reset state from four uniforms u in [0, 1): uniform on (-0.1, 0.1), rounded to float32 as
@@ -207,10 +209,10 @@ PFR_HD static inline void pfr_acrobot_reset(double *s, const double *u)
 /* The observation: cos and sin of both angles, both speeds, in float32. */
 PFR_HD static inline void pfr_acrobot_observe(const double *s, float *ob)
 {
-    ob[0] = (float)cos(s[0]);
-    ob[1] = (float)sin(s[0]);
-    ob[2] = (float)cos(s[1]);
-    ob[3] = (float)sin(s[1]);
+    ob[0] = (float)pfr_cos(s[0]);
+    ob[1] = (float)pfr_sin(s[0]);
+    ob[2] = (float)pfr_cos(s[1]);
+    ob[3] = (float)pfr_sin(s[1]);
     ob[4] = (float)s[2];
     ob[5] = (float)s[3];
 }

@@ -23,6 +23,7 @@
 #include <math.h>
 
 #include "pfr_agent_math.h" /* PFR_HD */
+#include "pfr_libm.h"       /* tanh with the same bits everywhere */
 
 #define PFR_MLP_MAX_LAYERS 8
 
@@ -53,7 +54,7 @@ PFR_HD static inline int pfr_mlp_acts(const pfr_mlp *m)
     return n;
 }
 
-PFR_HD static inline float pfr_mlp_activate(int act, float z) { return act == PFR_MLP_TANH ? tanhf(z) : (z > 0.0f ? z : 0.0f); }
+PFR_HD static inline float pfr_mlp_activate(int act, float z) { return act == PFR_MLP_TANH ? pfr_tanhf(z) : (z > 0.0f ? z : 0.0f); }
 
 /* The activation's derivative, from its output y (tanh: 1 - y^2; ReLU: 1 where y > 0). */
 PFR_HD static inline float pfr_mlp_dact(int act, float y) { return act == PFR_MLP_TANH ? 1.0f - y * y : (y > 0.0f ? 1.0f : 0.0f); }
@@ -148,13 +149,24 @@ PFR_HD static inline void pfr_mlp_backward(const pfr_mlp *m, const float *p, con
     }
 }
 
+/* b^t for t >= 0 by squaring (t's bits from the lowest): multiplies alone, so the same bits on every
+ * CPU and GPU, where libm's pow and CUDA's differ in the last place. */
+PFR_HD static inline double pfr_powi(double b, int t)
+{
+    double r = 1.0;
+    for (; t > 0; t >>= 1, b = b * b)
+        if (t & 1)
+            r = r * b;
+    return r;
+}
+
 /* One Adam step (Kingma and Ba; PyTorch's form) on n parameters with gradients g, moments m and v,
  * step count t (1 at the first step): m <- b1 m + (1 - b1) g; v <- b2 v + (1 - b2) g^2;
  * p <- p - lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps). The bias corrections in double. */
 PFR_HD static inline void pfr_adam_step(float *p, const float *g, float *m, float *v, int n, float lr, float b1, float b2,
                                         float eps, int t)
 {
-    const float c1 = (float)(1.0 - pow((double)b1, (double)t)), c2 = (float)(1.0 - pow((double)b2, (double)t));
+    const float c1 = (float)(1.0 - pfr_powi((double)b1, t)), c2 = (float)(1.0 - pfr_powi((double)b2, t));
     for (int k = 0; k < n; ++k) {
         m[k] = b1 * m[k] + (1.0f - b1) * g[k];
         v[k] = b2 * v[k] + (1.0f - b2) * (g[k] * g[k]);
