@@ -10,6 +10,7 @@
 #include <math.h>
 
 #include "env/env.h"
+#include "kernels/pfr_agent_math.h" /* pfr_probability_threshold */
 
 #ifdef __cplusplus
 extern "C" {
@@ -169,10 +170,7 @@ struct pfr_sim {
 /* A probability as a threshold on a 32-bit word: an event of chance p happens iff its word is below
  * it (2^32: always). Participation (word PFR_WORD_PARTICIPATION of a round's first step), control's
  * exploration and the federation's draws all use it. */
-static inline uint64_t pfr_participation_threshold(double p)
-{
-    return p >= 1.0 ? (1ull << 32) : (uint64_t)floor(p * 4294967296.0);
-}
+static inline uint64_t pfr_participation_threshold(double p) { return pfr_probability_threshold(p); }
 
 /* Control: the exploration threshold of the round starting at global step t0 (epsilon falling
  * linearly from control.epsilon to control.epsilon_end over control.epsilon_steps, then constant). */

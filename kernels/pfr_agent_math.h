@@ -12,6 +12,7 @@
 #ifndef PFR_AGENT_MATH_H
 #define PFR_AGENT_MATH_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -91,6 +92,12 @@ PFR_HD static inline pfr_words pfr_stream_words(uint64_t seed, uint64_t stream, 
 {
     return pfr_philox4x32_10((uint32_t)t, (uint32_t)(t >> 32), (uint32_t)stream, (uint32_t)(stream >> 32),
                              (uint32_t)seed, (uint32_t)(seed >> 32));
+}
+
+/* An event of probability p as a threshold on a 32-bit word: it happens iff word < threshold. */
+PFR_HD static inline uint64_t pfr_probability_threshold(double p)
+{
+    return p >= 1.0 ? (1ull << 32) : (uint64_t)floor(p * 4294967296.0);
 }
 
 /* A uniform integer in [0, n) from one word, by multiply-high (integer only, so every engine agrees). */

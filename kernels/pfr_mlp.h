@@ -160,6 +160,15 @@ PFR_HD static inline double pfr_powi(double b, int t)
     return r;
 }
 
+/* Adam's update of one entry, its bias corrections c1 = 1 - b1^t and c2 = 1 - b2^t given. */
+PFR_HD static inline void pfr_adam_one(float *p, float g, float *m, float *v, float lr, float b1, float b2, float eps,
+                                       float c1, float c2)
+{
+    *m = b1 * *m + (1.0f - b1) * g;
+    *v = b2 * *v + (1.0f - b2) * (g * g);
+    *p = *p - lr * (*m / c1) / (sqrtf(*v / c2) + eps);
+}
+
 /* One Adam step (Kingma and Ba; PyTorch's form) on n parameters with gradients g, moments m and v,
  * step count t (1 at the first step): m <- b1 m + (1 - b1) g; v <- b2 v + (1 - b2) g^2;
  * p <- p - lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps). The bias corrections in double. */
@@ -167,11 +176,8 @@ PFR_HD static inline void pfr_adam_step(float *p, const float *g, float *m, floa
                                         float eps, int t)
 {
     const float c1 = (float)(1.0 - pfr_powi((double)b1, t)), c2 = (float)(1.0 - pfr_powi((double)b2, t));
-    for (int k = 0; k < n; ++k) {
-        m[k] = b1 * m[k] + (1.0f - b1) * g[k];
-        v[k] = b2 * v[k] + (1.0f - b2) * (g[k] * g[k]);
-        p[k] = p[k] - lr * (m[k] / c1) / (sqrtf(v[k] / c2) + eps);
-    }
+    for (int k = 0; k < n; ++k)
+        pfr_adam_one(p + k, g[k], m + k, v + k, lr, b1, b2, eps, c1, c2);
 }
 
 /* Plain SGD: p -= lr g. */

@@ -14,6 +14,7 @@
 extern "C" {
 #include "kernels/pfr_classic.h"
 #include "kernels/pfr_dqn.h"
+#include "kernels/pfr_dqn_block.h"
 }
 #include "neural/dqn_steps.h"
 
@@ -252,6 +253,63 @@ TEST(Dqn, EveryInstructionSetsStepEqualsTheReference)
     }
     if (!skipped.empty())
         GTEST_SKIP() << "this CPU cannot run:" << skipped;
+}
+
+// The step written for a block of threads (kernels/pfr_dqn_block.h, a GPU block per agent) against
+// the reference, bit for bit, with its threads run one at a time on the CPU: 1, 7 and 128 threads,
+// each phase's threads in order and in reverse (no thread may depend on another within a phase), the
+// shapes above (tanh, Huber, SGD, a frozen body, several hidden layers, a batch of 37).
+TEST(Dqn, BlockStepEqualsTheReferenceForAnyThreadCount)
+{
+    struct Shape {
+        std::vector<int> widths;
+        int A, batch, huber, act, sgd;
+    } shapes[] = {{{4, 16, 8}, 2, 16, 0, PFR_MLP_RELU, 0}, {{6, 32, 32, 16}, 3, 37, 1, PFR_MLP_TANH, 0},
+                  {{4, 8}, 2, 5, 0, PFR_MLP_RELU, 1},      {{4, 64, 16}, 2, 32, 1, PFR_MLP_RELU, 0},
+                  {{4, 64, 16}, 2, 21, 0, PFR_MLP_RELU, 0}, {{6, 3, 5, 2}, 3, 9, 0, PFR_MLP_TANH, 0}};
+    for (const Shape &sh : shapes)
+        for (int nt : {1, 7, 128})
+            for (int reverse : {0, 1}) {
+                Learner ref(sh.widths, sh.A, 23), blk(sh.widths, sh.A, 23);
+                ref.m.act = blk.m.act = sh.act;
+                const int n_obs = sh.widths[0];
+                Replay r(100, n_obs);
+                std::mt19937 rng(5);
+                std::normal_distribution<float> z(0.0f, 1.0f);
+                for (int j = 0; j < 100; ++j) {
+                    std::vector<float> o(n_obs), nx(n_obs);
+                    for (int q = 0; q < n_obs; ++q)
+                        o[q] = z(rng), nx[q] = z(rng);
+                    pfr_replay_add(&r.rb, o.data(), j % sh.A, 2.0f * z(rng), nx.data(), j % 5 == 0);
+                }
+                const pfr_dqn_cfg c = {0.95f, 3e-3f, 0.9f, 0.999f, 1e-8f, sh.batch, sh.huber, sh.sgd, sh.batch == 21};
+                std::vector<float> scratch((size_t)pfr_dqn_block_scratch(&blk.m, sh.batch), NAN);
+                for (int step = 1; step <= 3; ++step) {
+                    std::vector<int> idx(sh.batch);
+                    for (int &i : idx)
+                        i = (int)(rng() % 100);
+                    const float l0 = ref.step(r.rb, idx, c, step);
+                    float l1 = NAN;
+                    pfr_dqn_block s = {&blk.m, blk.A, &c, blk.p.data(), blk.theta.data(), blk.pt.data(), blk.tt.data(),
+                                       &r.rb, idx.data(), blk.gp.data(), blk.gt.data(), blk.mp.data(), blk.vp.data(),
+                                       blk.mt.data(), blk.vt.data(), step, nullptr, nullptr, nullptr, nullptr, nullptr,
+                                       nullptr, 0, &l1};
+                    pfr_dqn_block_carve(&s, scratch.data());
+                    for (int phase = 0; phase < pfr_dqn_block_phases(&blk.m); ++phase)
+                        for (int k = 0; k < nt; ++k)
+                            pfr_dqn_block_phase(&s, phase, reverse ? nt - 1 - k : k, nt);
+                    const std::string at = "widths " + std::to_string(sh.widths[1]) + ", batch " +
+                                           std::to_string(sh.batch) + ", " + std::to_string(nt) + " threads" +
+                                           (reverse ? " reversed" : "") + ", step " + std::to_string(step);
+                    ASSERT_EQ(std::memcmp(&l0, &l1, 4), 0) << "loss, " << at;
+                    ASSERT_EQ(ref.gp, blk.gp) << "body gradient, " << at;
+                    ASSERT_EQ(ref.gt, blk.gt) << "head gradient, " << at;
+                    ASSERT_EQ(ref.p, blk.p) << "body after the step, " << at;
+                    ASSERT_EQ(ref.theta, blk.theta) << "head after the step, " << at;
+                    ASSERT_EQ(ref.mp, blk.mp) << "moments, " << at;
+                    ASSERT_EQ(ref.vt, blk.vt) << "moments, " << at;
+                }
+            }
 }
 
 namespace {

@@ -68,7 +68,7 @@ static void init_linear(float *w, int n, int fan_in, uint64_t seed, uint64_t str
     for (int k = 0; k < n; ++k) {
         const int e = e0 + k;
         const uint32_t word = pfr_stream_words(seed, stream, (uint64_t)(e / 4)).w[e % 4];
-        w[k] = (float)((2.0 * pfr_neural_u01(word) - 1.0) * bound);
+        w[k] = (float)((2.0 * pfr_dqn_u01(word) - 1.0) * bound);
     }
 }
 
@@ -82,14 +82,10 @@ static void init_body(const pfr_mlp *m, float *p, uint64_t seed)
     }
 }
 
-/* A new episode for agent i: its physics from the four uniforms of DQN_RESET's counter `episode`. */
+/* A new episode for agent i (its episode count as the counter of DQN_RESET). */
 static void start_episode(const pfr_neural *nn, const pfr_classic *env, uint64_t seed, int64_t i)
 {
-    const pfr_words w = pfr_stream_words(seed, PFR_STREAM_DQN_RESET + (uint64_t)i, (uint64_t)nn->episode[i]);
-    double u[4];
-    for (int j = 0; j < 4; ++j)
-        u[j] = pfr_neural_u01(w.w[j]);
-    pfr_classic_reset(env, nn->state + (size_t)i * PFR_CLASSIC_STATE, u);
+    pfr_dqn_start_episode(env, nn->state + (size_t)i * PFR_CLASSIC_STATE, seed, i, nn->episode[i]);
     nn->ep_t[i] = 0;
 }
 
@@ -170,8 +166,8 @@ static pfr_status agent_params(pfr_sim *sim, pfr_neural *nn, pfr_error *err)
     for (int64_t i = 0; i < sim->N; ++i) {
         const pfr_words w = pfr_stream_words(cfg->env.seed, PFR_STREAM_DQN_PARAM, (uint64_t)i);
         const int m = pfr_agent_type(sim, i);
-        nn->param[i] = pfr_neural_param(nn->lo, nn->hi, m, sim->M, pfr_neural_u01(w.w[0]));
-        nn->heldout[i] = pfr_neural_param(nn->lo, nn->hi, m, sim->M, pfr_neural_u01(w.w[1]));
+        nn->param[i] = pfr_neural_param(nn->lo, nn->hi, m, sim->M, pfr_dqn_u01(w.w[0]));
+        nn->heldout[i] = pfr_neural_param(nn->lo, nn->hi, m, sim->M, pfr_dqn_u01(w.w[1]));
     }
     if (!cfg->env.param_file[0])
         return PFR_OK;
@@ -228,36 +224,36 @@ typedef struct round_job {
     uint64_t participants;
 } round_job;
 
-/* One gradient step of agent i on a minibatch from its buffer (DQN_REPLAY's counter grad * 256 + j/4):
- * pfr_dqn_step's bits, its samples in lanes (dqn_lanes.h), in the CPU's widest vectors (dqn_steps.c). */
+/* Agent i's counters and the round's rules, as the shared sequence (kernels/pfr_dqn_agent.h) takes them. */
+static pfr_dqn_counters counters_of(pfr_neural *nn, int64_t i)
+{
+    pfr_dqn_counters ct = {nn->ep_t + i, nn->episode + i, nn->grad + i, nn->adam_t + i, nn->eps + i};
+    return ct;
+}
+
+/* One gradient step of agent i on a minibatch from its buffer: pfr_dqn_step's bits, its samples in
+ * lanes (dqn_lanes.h), in the CPU's widest vectors (dqn_steps.c). */
 static void learn(pfr_neural *nn, int64_t i, uint64_t seed, const pfr_replay *rb, float *scr, int *idx)
 {
     const size_t P = (size_t)nn->P, H = (size_t)nn->H;
     const int B = nn->dc.batch;
-    const uint64_t g = (uint64_t)nn->grad[i];
-    for (int j = 0; j < B; j += 4) {
-        const pfr_words w = pfr_stream_words(seed, PFR_STREAM_DQN_REPLAY + (uint64_t)i, g * 256u + (uint64_t)(j / 4));
-        for (int q = 0; q < 4 && j + q < B; ++q)
-            idx[j + q] = pfr_replay_pick(rb, w.w[q]);
-    }
+    for (int j = 0; j < B; j += 4)
+        pfr_dqn_pick4(rb, seed, i, nn->grad[i], j, B, idx);
     float *gp = scr + step_floats(&nn->m), *gt = gp + P;
     const int t = ++nn->adam_t[i];
     nn->loss_sum[i] += nn->path->step(&nn->m, nn->A, nn->body + i * P, nn->head + i * H, nn->body_tgt + i * P,
                                     nn->head_tgt + i * H, rb, idx, &nn->dc, gp, gt, nn->body_m + i * P,
                                     nn->body_v + i * P, nn->head_m + i * H, nn->head_v + i * H, t, scr);
     nn->loss_n[i]++;
-    nn->grad[i] = (int64_t)g + 1;
-    const double e = nn->eps[i] * nn->eps_decay;
-    nn->eps[i] = e > nn->eps_end ? e : nn->eps_end;
-    if (nn->grad[i] % nn->target_every == 0) {
+    if (pfr_dqn_after_step(&nn->rules, counters_of(nn, i))) {
         memcpy(nn->body_tgt + i * P, nn->body + i * P, 4 * P);
         memcpy(nn->head_tgt + i * H, nn->head + i * H, 4 * H);
     }
 }
 
-/* Agent i's round: K environment steps, each followed by grad_steps gradient steps once the buffer
- * holds learn_start transitions. Word PFR_WORD_PARTICIPATION of its first step says whether it takes
- * part at all. Returns 1 if it took part. */
+/* Agent i's round (the sequence of kernels/pfr_dqn_agent.h): K environment steps, each followed by
+ * grad_steps gradient steps once the buffer holds learn_start transitions. Word PFR_WORD_PARTICIPATION
+ * of its first step says whether it takes part at all. Returns 1 if it took part. */
 static int agent_round(pfr_sim *sim, pfr_neural *nn, const pfr_round_plan *plan, int64_t i, float *scr)
 {
     const uint64_t seed = sim->cfg.seed;
@@ -281,19 +277,9 @@ static int agent_round(pfr_sim *sim, pfr_neural *nn, const pfr_round_plan *plan,
         const pfr_words w = k == 0 ? first : pfr_stream_words(seed, (uint64_t)i, plan->t0 + (uint64_t)k);
         pfr_classic_observe(&env, s, ob);
         const float *f = pfr_mlp_forward(&nn->m, body, ob, scr);
-        const int a = pfr_dqn_act(head, f, nn->A, sim->d, w.w[PFR_WORD_EXPLORE], w.w[PFR_WORD_ACTION],
-                                  pfr_participation_threshold(nn->eps[i]));
-        float r;
-        const int terminal = pfr_classic_step(&env, s, a, &r);
-        const pfr_classic_end end = pfr_classic_end_of(terminal, ++nn->ep_t[i], nn->max_steps, nn->cap_is_terminal);
-        pfr_classic_observe(&env, s, nb);
-        pfr_replay_add(&rb, ob, a, r, nb, end.terminated);
-        if (end.terminated || end.truncated) {
-            nn->episode[i]++;
-            start_episode(nn, &env, seed, i);
-        }
-        if (rb.size >= nn->learn_start)
-            for (int g = 0; g < nn->grad_steps; ++g)
+        pfr_dqn_transition(&nn->rules, &env, s, counters_of(nn, i), &rb, head, f, ob, nb, w, seed, i);
+        if (rb.size >= nn->rules.learn_start)
+            for (int g = 0; g < nn->rules.grad_steps; ++g)
                 learn(nn, i, seed, &rb, scr, idx);
     }
     nn->rb_size[i] = rb.size;
@@ -436,12 +422,8 @@ pfr_status pfr_neural_start(pfr_sim *sim, pfr_error *err)
     const pfr_dqn_config *q = &cfg->dqn;
     nn->dc = (pfr_dqn_cfg){(float)cfg->gamma, (float)q->lr, 0.9f, 0.999f, 1e-8f, q->batch, q->loss == PFR_DQN_HUBER,
                            q->optimizer == PFR_DQN_SGD, q->freeze_body};
-    nn->eps_decay = q->epsilon_decay;
-    nn->eps_end = q->epsilon_end;
-    nn->grad_steps = q->grad_steps;
-    nn->learn_start = q->learn_start;
-    nn->target_every = q->target_every;
-    nn->cap_is_terminal = q->cap_is_terminal;
+    nn->rules = (pfr_dqn_rules){nn->kind, nn->A, cfg->dim, nn->max_steps, q->cap_is_terminal, q->grad_steps,
+                                q->learn_start, q->target_every, q->epsilon_decay, q->epsilon_end};
     nn->reset_optimizer = q->reset_optimizer;
     nn->average_moments = q->average_moments;
     nn->eval_episodes = q->eval_episodes;

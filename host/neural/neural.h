@@ -26,7 +26,7 @@
 
 #include "engine.h"
 #include "kernels/pfr_classic.h"
-#include "kernels/pfr_dqn.h"
+#include "kernels/pfr_dqn_agent.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -41,8 +41,8 @@ typedef struct pfr_neural {
     int A, O, P, H, C;  /* actions, observation size, body parameters, head entries, replay capacity */
     int max_steps;      /* the time limit of an episode */
     pfr_dqn_cfg dc;
-    double eps_decay, eps_end; /* exploration: x eps_decay each gradient step, at least eps_end */
-    int grad_steps, learn_start, target_every, cap_is_terminal, reset_optimizer, average_moments, eval_episodes;
+    pfr_dqn_rules rules; /* the round's sequence's settings (kernels/pfr_dqn_agent.h) */
+    int reset_optimizer, average_moments, eval_episodes;
     double lo, hi;      /* the physical parameter's range */
     double success;     /* the mean greedy return that counts as solving */
     char description[160]; /* the environment in words */
@@ -85,9 +85,6 @@ static inline int64_t pfr_neural_chunk(const pfr_sim *sim)
     const int64_t c = sim->N / (8 * (int64_t)sim->threads);
     return c < 1 ? 1 : c > 16 ? 16 : c;
 }
-
-/* A parameter's 32-bit word as a uniform in [0, 1). */
-static inline double pfr_neural_u01(uint32_t w) { return (double)w * (1.0 / 4294967296.0); }
 
 /* Agent i's physical parameter: bin m = its type (pfr_agent_type), u uniform in [0, 1), the value
  * lo + (hi - lo) (m + u) / M. */

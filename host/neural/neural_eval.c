@@ -27,7 +27,7 @@ static double greedy_return(const pfr_neural *nn, const pfr_classic *env, uint64
         const pfr_words w = pfr_stream_words(seed, PFR_STREAM_DQN_EVAL + (uint64_t)i, c0 + (uint64_t)e);
         double s[PFR_CLASSIC_STATE], u[4];
         for (int j = 0; j < 4; ++j)
-            u[j] = pfr_neural_u01(w.w[j]);
+            u[j] = pfr_dqn_u01(w.w[j]);
         pfr_classic_reset(env, s, u);
         double ret = 0.0;
         for (int t = 0; t < nn->max_steps; ++t) {
