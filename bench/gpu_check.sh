@@ -20,6 +20,9 @@
 #             phi.npy and theta.npy, byte for byte: one order of every sum, docs/DESIGN.md §3)
 #   profile   build; Nsight Compute's duration of every kernel over 3 rounds (cliff walk K = 1 and
 #             K = 100, the grid at S = 2.5 x 10^5), split per round and kernel (bench/ncu_split.py)
+#   neural    build; PFedDQN-Rep on CartPole (issue 29): agent-steps/s with one gradient step per
+#             environment step at N = 10^3, 10^4, 10^5 on the CUDA engine, against the same learners
+#             batched in PyTorch on this GPU (bench/torch_dqn.py: grouped bmm, torch.compile)
 # bench and scale also write $OUT/gpu.json (bench/gpu_json.py: each target's latest figure), which
 # the session copies over bench/results/gpu.json.
 # A phase starts no step after its deadline (BUDGET_S, default 540 s, counted from the script's
@@ -27,7 +30,7 @@
 # the VERDICT: PASS or FAIL with the reasons and the headline numbers (INCOMPLETE while running, so
 # a call killed at its limit still returns what it found). Every detail is in $OUT/logs.tar.gz.
 #
-# usage: bash bench/gpu_check.sh [--dry-run] validate|bench|ab|kernels|scale|profile
+# usage: bash bench/gpu_check.sh [--dry-run] validate|bench|ab|kernels|scale|profile|neural
 #   --dry-run  on a machine without a GPU: every step that needs no device (the carried
 #              packages, the build, the test harness, each step's command line on the CPU engine at
 #              a toy size, the summary), in under 3 minutes. CI runs every phase this way, with
@@ -43,11 +46,11 @@ PHASE=""
 for a in "$@"; do
   case "$a" in
     --dry-run) DRY=1 ;;
-    validate|bench|ab|kernels|scale|profile) PHASE=$a ;;
-    *) echo "usage: bash bench/gpu_check.sh [--dry-run] validate|bench|ab|kernels|scale|profile (got '$a')" >&2; exit 2 ;;
+    validate|bench|ab|kernels|scale|profile|neural) PHASE=$a ;;
+    *) echo "usage: bash bench/gpu_check.sh [--dry-run] validate|bench|ab|kernels|scale|profile|neural (got '$a')" >&2; exit 2 ;;
   esac
 done
-[ -n "$PHASE" ] || { echo "usage: bash bench/gpu_check.sh [--dry-run] validate|bench|ab|kernels|scale|profile" >&2; exit 2; }
+[ -n "$PHASE" ] || { echo "usage: bash bench/gpu_check.sh [--dry-run] validate|bench|ab|kernels|scale|profile|neural" >&2; exit 2; }
 DEADLINE=$((SECONDS + ${BUDGET_S:-540}))
 OUT="${OUT:-$ROOT/gpu-check-out}"
 LOG="$OUT/logs"
@@ -191,9 +194,9 @@ BACKEND=cuda
 
 # =====================================================================================================
 if [ "$PHASE" = validate ]; then
-  step "GPU tests (Cuda.*) and the CUDA engine's CPU-side tests"
-  FILTER='Cuda.*:CudaPlan.*:CudaLogic.*:GpuTestConfigs.*'
-  [ $DRY -eq 1 ] && FILTER='Cuda.*:CudaPlan.*' # the harness only: the suite runs the others itself
+  step "GPU tests (Cuda.*, CudaNeural.*) and the CUDA engine's CPU-side tests"
+  FILTER='Cuda.*:CudaNeural.*:CudaPlan.*:CudaLogic.*:GpuTestConfigs.*:NeuralGpuConfigs.*'
+  [ $DRY -eq 1 ] && FILTER='Cuda.*:CudaNeural.*:CudaPlan.*' # the harness only: the suite runs the others itself
   if fits 60 "the tests"; then
     budget=$(( $(left) - 150 )); [ $budget -lt 60 ] && budget=60
     timeout $budget "$B/pfedrl_tests" --gtest_filter="$FILTER" > "$LOG/gpu-tests.txt" 2>&1
@@ -209,8 +212,8 @@ if [ "$PHASE" = validate ]; then
     elif [ $rc -ne 0 ] && [ $rc -ne 124 ]; then
       failed "the test program exited with $rc"; tail -20 "$LOG/gpu-tests.txt" | tee -a "$BODY"
     fi
-    skipped=$(grep -E '^  Cuda\.' "$LOG/gpu-tests-list.txt" | grep -v CudaBackendWithoutDevice | grep -c ': SKIPPED')
-    ran=$(grep -E '^  Cuda\.' "$LOG/gpu-tests-list.txt" | grep -c ': OK')
+    skipped=$(grep -E '^  Cuda(Neural)?\.' "$LOG/gpu-tests-list.txt" | grep -v CudaBackendWithoutDevice | grep -c ': SKIPPED')
+    ran=$(grep -E '^  Cuda(Neural)?\.' "$LOG/gpu-tests-list.txt" | grep -c ': OK')
     if [ $DRY -eq 1 ]; then
       note "GPU tests skipped without a device, as expected: $skipped"
     else
@@ -226,6 +229,11 @@ if [ "$PHASE" = validate ]; then
     CLIFF="examples/cliffwalk.yaml --set agents=1000 --set rounds=3 --set eval_every=3 --set orthonormalize=true"
     GRID="examples/gridworld_large.yaml --set env.width=70 --set env.height=70 --set env.types=3 --set agents=600"
     GRID="$GRID --set dim=16 --set local_steps=150 --set alpha=0.1 --set beta=0.05 --set rounds=2 --set eval_every=2"
+    # the neural instance (its kernel has no variants: "-" leaves cuda_kernel and cuda_graph out)
+    DQN="examples/dqn/cartpole.yaml --set agents=300 --set rounds=2 --set eval_every=2 --set local_steps=30"
+    DQN="$DQN --set dqn.learn_start=20 --set dqn.eval_episodes=1"
+    ACRO="examples/dqn/acrobot.yaml --set agents=64 --set rounds=2 --set eval_every=2 --set local_steps=40"
+    ACRO="$ACRO --set dqn.learn_start=32 --set dqn.eval_episodes=1"
     # name | config | algorithm kernel graph participation
     CASES=("grid70-hashed-sparse|$GRID --set local_steps=20|pfedtd_rep thread false 0.8"
            "cliff-pfedtd-thread|$CLIFF|pfedtd_rep thread false 1"
@@ -234,15 +242,18 @@ if [ "$PHASE" = validate ]; then
            "grid70-pfedtd-warp|$GRID|pfedtd_rep warp false 1"
            "cliff-pfedtd-graph|$CLIFF|pfedtd_rep thread true 1"
            "cliff-localrep-thread|$CLIFF|local_rep thread false 1"
-           "cliff-fedavg-warp|$CLIFF|fedavg_rep warp false 1")
+           "cliff-fedavg-warp|$CLIFF|fedavg_rep warp false 1"
+           "cartpole-pfeddqn|$DQN|pfeddqn_rep - - 0.8"
+           "acrobot-fedavg-moments|$ACRO --set dqn.average_moments=true|fedavg_dqn - - 1")
     san_ok=0
     for tool in memcheck racecheck synccheck; do
       for c in "${CASES[@]}"; do
         IFS='|' read -r name cfg params <<< "$c"
         read -r alg kernel graph part <<< "$params"
         fits 45 "compute-sanitizer $tool $name" || continue
-        run=("$CLI" run --force $cfg --backend $BACKEND --set algorithm=$alg --set cuda_kernel=$kernel --set cuda_graph=$graph
-             --set participation=$part --quiet --out "$LOG/san-out")
+        run=("$CLI" run --force $cfg --backend $BACKEND --set algorithm=$alg --set participation=$part --quiet
+             --out "$LOG/san-out")
+        [ "$kernel" != - ] && run+=(--set cuda_kernel=$kernel --set cuda_graph=$graph)
         if [ $DRY -eq 1 ]; then
           if timeout 120 "${run[@]}" > "$LOG/san-$tool-$name.txt" 2>&1; then san_ok=$((san_ok + 1))
           else failed "dry run: the command line of $tool $name fails on the CPU engine"; tail -3 "$LOG/san-$tool-$name.txt" | tee -a "$BODY"; fi
@@ -518,6 +529,42 @@ j['setup']['setup_s']))")"
   HEAD=$(python3 bench/gpu_json.py --base bench/results/gpu.json --out "$OUT/gpu.json" "${BENCH_FILES[@]}" \
          "${DRYFLAG[@]}" 2>&1 | tail -1)
   note "headline: $HEAD (written to $OUT/gpu.json)"
+  finish
+fi
+
+# ---- neural: PFedDQN-Rep's agents on the device against PyTorch's (issue 29) -------------------------------
+if [ "$PHASE" = neural ]; then
+  # One CartPole step and one gradient step per agent-step (4 -> 64 -> 16, batch 16, Adam), the first
+  # round and evaluations not counted (summary.json agent_steps_per_sec); PyTorch the same learners
+  # batched (bench/torch_dqn.py) on this GPU, its first 20 steps (compilation) not timed.
+  step "neural: agent-steps/s with learning, the CUDA engine against PyTorch on this GPU (CartPole, pfeddqn_rep)"
+  POINTS="1000:4:200 10000:3:100 100000:2:30"
+  [ $DRY -eq 1 ] && POINTS="64:3:20 256:2:20"
+  TDEV=cuda; [ $DRY -eq 1 ] && TDEV=cpu
+  printf 'env:\n  kind: cartpole\nalgorithm: pfeddqn_rep\n' > "$LOG/cp.yaml"
+  for spec in $POINTS; do
+    IFS=: read -r n rounds steps <<< "$spec"
+    fits 60 "neural N=$n" || continue
+    rate=""
+    if timeout 240 "$CLI" run "$LOG/cp.yaml" --force --backend $BACKEND --set agents=$n --set rounds=$rounds \
+         --set local_steps=100 --set dim=16 --set eval_every=1000000 --set dqn.learn_start=16 --set dqn.eval_episodes=1 \
+         --quiet --out "$LOG/dqn-$n" > "$LOG/dqn-$n.log" 2>&1; then
+      rate=$(python3 -c "import json;print('%.4g' % json.load(open('$LOG/dqn-$n/summary.json'))['agent_steps_per_sec'])")
+    else
+      failed "neural N=$n on the $BACKEND engine: $(tail -1 "$LOG/dqn-$n.log")"
+    fi
+    rm -rf "$LOG/dqn-$n"
+    line="N=$n: pfedrl ($BACKEND) ${rate:-?}"
+    for mode in bmm compile; do
+      if ! python3 -c "import torch" > /dev/null 2>&1; then line="$line, torch not installed"; break; fi
+      t=$(timeout 240 python3 bench/torch_dqn.py --agents $n --steps $steps --warmup 20 --mode $mode --device $TDEV \
+          2>"$LOG/torch-$mode-$n.err" | awk '{print $2}')
+      line="$line, torch $mode ${t:-failed}"
+      [ -n "$t" ] && [ -n "$rate" ] && line="$line ($(awk -v a="$rate" -v b="$t" 'BEGIN {printf "%.1fx", a / b}'))"
+    done
+    note "$line"
+  done
+  HEAD="neural: $(grep -c 'pfedrl (' "$BODY") points measured"
   finish
 fi
 

@@ -123,6 +123,20 @@ PFR_HD static inline void pfr_dqn_block_forward(const pfr_dqn_block *s, int l, i
     }
 }
 
+/* Layer l of one observation's forward pass through the body p (the action's choice): items o.
+ * acts [pfr_mlp_acts] holds the observation in its first w_0 floats; pfr_mlp_forward's bits. */
+PFR_HD static inline void pfr_dqn_block_forward_one(const pfr_mlp *m, const float *p, float *acts, int l, int tid, int nt)
+{
+    const int ni = m->width[l], no = m->width[l + 1], ain = pfr_dqn_block_aoff(m, l);
+    const float *Wl = p + pfr_dqn_block_poff(m, l), *bl = Wl + (size_t)no * ni, *in = acts + ain;
+    for (int o = tid; o < no; o += nt) {
+        float z = bl[o];
+        for (int i = 0; i < ni; ++i)
+            z += Wl[(size_t)o * ni + i] * in[i];
+        acts[ain + ni + o] = pfr_mlp_activate(m->act, z);
+    }
+}
+
 /* The targets, TD errors and losses: item b. */
 PFR_HD static inline void pfr_dqn_block_targets(const pfr_dqn_block *s, int tid, int nt)
 {

@@ -309,6 +309,16 @@ TEST(Dqn, BlockStepEqualsTheReferenceForAnyThreadCount)
                     ASSERT_EQ(ref.mp, blk.mp) << "moments, " << at;
                     ASSERT_EQ(ref.vt, blk.vt) << "moments, " << at;
                 }
+                // the action's forward pass, one observation through the block's threads
+                std::vector<float> a0((size_t)pfr_mlp_acts(&blk.m)), a1(a0.size(), NAN);
+                for (int q = 0; q < n_obs; ++q)
+                    a1[q] = z(rng);
+                const float *f0 = pfr_mlp_forward(&blk.m, blk.p.data(), a1.data(), a0.data());
+                for (int l = 0; l < blk.m.layers; ++l)
+                    for (int k = 0; k < nt; ++k)
+                        pfr_dqn_block_forward_one(&blk.m, blk.p.data(), a1.data(), l, reverse ? nt - 1 - k : k, nt);
+                ASSERT_EQ(std::memcmp(a0.data(), a1.data(), 4 * a0.size()), 0) << "one observation's forward pass";
+                ASSERT_EQ(f0, a0.data() + pfr_dqn_block_aoff(&blk.m, blk.m.layers));
             }
 }
 

@@ -203,9 +203,6 @@ static pfr_status check_neural(const pfr_config *c, pfr_error *err)
         return pfr_fail(err, PFR_ERR_CONFIG, "cpu_kernel=%s is a chain step; env.kind=%s allowed: auto, avx512, avx2, "
                         "portable (the minibatch step's vectors, the same bits)", pfr_cpu_kernel_name(c->cpu_kernel),
                         pfr_env_kind_name(c->env.kind));
-    if (c->backend == PFR_BACKEND_CUDA)
-        return pfr_fail(err, PFR_ERR_CONFIG, "backend=cuda: the CUDA engine does not run env.kind=%s yet; allowed: cpu or "
-                        "auto", pfr_env_kind_name(c->env.kind));
     return PFR_OK;
 }
 

@@ -28,6 +28,7 @@
 #include "cuda_engine.h"
 #include "cuda_engine_state.h"
 #include "cuda_plugin.h"
+#include "neural/neural.h" /* sizeof(pfr_neural), which the plugin check compares */
 #include "round_sequence.h"
 
 namespace pfr_cuda {
@@ -518,7 +519,7 @@ extern "C" __attribute__((visibility("default"))) const pfr_cuda_plugin *pfr_cud
 {
     static const pfr_cuda_plugin plugin = {
         PFR_VERSION_STRING,
-        sizeof(pfr_sim), sizeof(pfr_config), sizeof(pfr_env), pfr_engine_cuda_init, pfr_cuda_device_count,
-        pfr_cuda_describe};
+        sizeof(pfr_sim), sizeof(pfr_config), sizeof(pfr_env), sizeof(pfr_neural), pfr_engine_cuda_init,
+        pfr_neural_cuda_init, pfr_cuda_device_count, pfr_cuda_describe};
     return &plugin;
 }

@@ -15,6 +15,9 @@ extern "C" {
 
 /* The CUDA engine (cuda_engine.cu; only in builds with CUDA). */
 pfr_status pfr_engine_cuda_init(pfr_sim *sim, pfr_error *err);
+/* The neural instance's CUDA engine (neural_cuda.cu): called once the CPU engine's neural state is
+ * set up (host/neural/), it mirrors that state on the device and runs the rounds there. */
+pfr_status pfr_neural_cuda_init(pfr_sim *sim, pfr_error *err);
 /* CUDA devices present (0 when none or no driver). */
 int pfr_cuda_device_count(void);
 /* Describe the CUDA devices into buf (device_query.cu); returns how many there are (0: none usable). */

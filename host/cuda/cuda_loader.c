@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cuda_plugin.h"
+#include "neural/neural.h" /* sizeof(pfr_neural) */
 
 /* Weak: resolves to the linked-in entry when the program links the CUDA objects, else NULL. */
 extern const pfr_cuda_plugin *pfr_cuda_plugin_get(void) __attribute__((weak));
@@ -28,7 +29,8 @@ static char load_error[sizeof(((pfr_error *)0)->msg)];
 static int check_module(const pfr_cuda_plugin *p, const char *path, char *why, size_t n)
 {
     if (strcmp(p->version, PFR_VERSION_STRING) != 0 || p->sim_bytes != sizeof(pfr_sim) ||
-        p->config_bytes != sizeof(pfr_config) || p->env_bytes != sizeof(pfr_env)) {
+        p->config_bytes != sizeof(pfr_config) || p->env_bytes != sizeof(pfr_env) ||
+        p->neural_bytes != sizeof(pfr_neural)) {
         snprintf(why, n, "%s is from another build (version %s, handle %zu bytes; this library: %s, %zu bytes)", path,
                  p->version, p->sim_bytes, PFR_VERSION_STRING, sizeof(pfr_sim));
         return 0;

@@ -31,8 +31,9 @@ extern "C" {
 
 typedef struct pfr_cuda_plugin {
     char version[16];                        /* pfr_version() of the module's build */
-    size_t sim_bytes, config_bytes, env_bytes; /* sizeof the structures it shares with the library */
+    size_t sim_bytes, config_bytes, env_bytes, neural_bytes; /* sizeof the structures it shares with the library */
     pfr_status (*engine_init)(pfr_sim *sim, pfr_error *err);
+    pfr_status (*neural_init)(pfr_sim *sim, pfr_error *err); /* the neural instance's (pfr_neural_cuda_init) */
     int (*device_count)(void);               /* CUDA devices present (0: none, or no driver) */
     int (*describe)(char *buf, size_t n);    /* the devices, for `pfedrl info`; returns how many */
 } pfr_cuda_plugin;

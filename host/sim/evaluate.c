@@ -309,7 +309,9 @@ static pfr_status evaluate_neural(pfr_sim *sim, pfr_metrics *out, double *by_typ
     out->value_error = out->td_fixed_point_error = out->best_rank_d_error = NAN;
     out->phi_norm = out->theta_norm = out->policy_gap = out->pooled_value_error = NAN;
     out->wall_s = sim->wall_s;
-    const pfr_status st = pfr_neural_evaluate(sim, out, by_type);
+    pfr_status st = sim->engine->sync_host(sim); /* a device engine's state to the host */
+    if (st == PFR_OK)
+        st = pfr_neural_evaluate(sim, out, by_type);
     round_metrics(sim, out);
     return st;
 }

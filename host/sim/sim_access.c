@@ -124,7 +124,9 @@ static pfr_status network_part(const pfr_sim *csim, int64_t agent, float *out, s
                             (long long)sim->N);
     const pfr_neural *nn = sim->neural;
     const size_t n = (size_t)(head ? nn->H : nn->P);
-    const pfr_status st = sized(sim, count, n, what);
+    pfr_status st = sized(sim, count, n, what);
+    if (st == PFR_OK)
+        st = sim->engine->sync_host(sim); /* a device engine's networks to the host */
     if (st == PFR_OK)
         memcpy(out, (head ? nn->head : nn->body) + (size_t)agent * n, sizeof(float) * n);
     return st;

@@ -371,6 +371,25 @@ static pfr_status build_neural(pfr_sim *sim, const pfr_config *cfg, pfr_error *e
     return pfr_neural_start(sim, err);
 }
 
+/* backend=cuda: the neural state set up (and restored) on the host, mirrored on the device, whose
+ * engine then runs the rounds (host/cuda/neural_cuda.cu). */
+static pfr_status start_neural_device(pfr_sim *sim, const pfr_config *cfg, pfr_error *err)
+{
+#ifdef PFR_HAVE_CUDA
+    if (cfg->backend == PFR_BACKEND_CUDA) {
+        const pfr_cuda_plugin *cuda = pfr_cuda_load(err);
+        if (!cuda)
+            return PFR_ERR_NO_DEVICE;
+        warn(sim, "backend=cuda with env.kind=%s: this engine is new and has not yet been checked on a GPU; a short "
+                  "run with backend=cpu gives the bits it must give", pfr_env_kind_name(cfg->env.kind));
+        return cuda->neural_init(sim, err);
+    }
+#else
+    (void)sim, (void)cfg, (void)err;
+#endif
+    return PFR_OK;
+}
+
 pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, void *user, const volatile int *stop,
                          pfr_restore_fn restore, void *ctx, pfr_sim **out, pfr_error *err)
 {
@@ -387,7 +406,7 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
     pfr_config_resolve(&resolved);
     char no_gpu_why[sizeof err->msg] = "";
     const int neural = pfr_algorithm_traits(resolved.algorithm).neural;
-    if (neural) /* the CPU engine only (the GPU's is issue 29) */
+    if (neural && resolved.backend == PFR_BACKEND_AUTO) /* the GPU's only when asked: it awaits a device's check */
         resolved.backend = PFR_BACKEND_CPU;
     if ((st = choose_backend(&resolved, pfr_dist_size(), no_gpu_why, sizeof no_gpu_why, err)) != PFR_OK)
         return st;
@@ -427,6 +446,8 @@ pfr_status pfr_sim_build(const pfr_config *cfg, pfr_setup_progress_fn progress, 
         st = start_agents(sim, &resolved, err);
     if (st == PFR_OK && restore) /* a checkpoint's state over the fresh one */
         st = restore(sim, ctx, err);
+    if (st == PFR_OK && neural)
+        st = start_neural_device(sim, &resolved, err);
     if (st == PFR_OK && !neural)
         st = begin(&rep, "engine", err);
     if (st == PFR_OK && !neural)
