@@ -8,13 +8,21 @@ of CartPole-v1 (per-agent pole lengths, Gymnasium's Euler update, in float64), t
 a ring buffer, then one gradient step on a minibatch drawn with replacement: the target network's
 max over the next state, the mean squared TD error of each agent (summed over agents, so each
 agent's gradient is its own), Adam (elementwise: each agent's own moments), the target copied every
-`--target-every` gradient steps. The networks are [N, out, in] weight tensors applied with
-torch.bmm ("grouped bmm"), the idiomatic batched form; random numbers from torch's generator
-(speed, not bit-equality, is measured). Learning starts once every buffer holds one minibatch, as
-the engine runs it with dqn.learn_start = dqn.batch; the first `--warmup` steps are not timed.
+`--target-every` gradient steps. Random numbers from torch's generator (speed, not bit-equality, is
+measured). Learning starts once every buffer holds one minibatch, as the engine runs it with
+dqn.learn_start = dqn.batch; the first `--warmup` steps are not timed (torch.compile's compilation
+among them).
 
-usage: torch_dqn.py [--agents N] [--steps T] [--hidden 64] [--dim 16] [--batch 16] [--buffer 1000]
-                    [--threads 2]
+--mode picks how the agents are batched:
+  bmm      [N, out, in] weight tensors applied with torch.bmm ("grouped bmm"), autograd, torch.optim.Adam
+           (foreach): the idiomatic batched form
+  compile  the same, with the Q-network's forward passes, the loss and Adam's step under
+           torch.compile (inductor, C++ on the CPU)
+  vmap     one agent's network written once and mapped over agents with torch.func.vmap(grad(...)),
+           Adam as tensor operations on the stacked parameters
+
+usage: torch_dqn.py [--agents N] [--steps T] [--mode bmm|compile|vmap] [--device cpu|cuda] [--hidden 64]
+                    [--dim 16] [--batch 16] [--buffer 1000] [--threads 2]
 prints one line: agent-steps/s and the settings.
 """
 import argparse
@@ -35,8 +43,11 @@ def main():
     ap.add_argument("--buffer", type=int, default=1000)
     ap.add_argument("--target-every", type=int, default=10)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--mode", choices=("bmm", "compile", "vmap"), default="bmm")
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda for the GPU (bench/gpu_check.sh neural)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    torch.set_default_device(args.device)
     torch.manual_seed(0)
     N, H, d, B, C, A = args.agents, args.hidden, args.dim, args.batch, args.buffer, 2
 
@@ -59,6 +70,50 @@ def main():
         f = torch.relu(torch.bmm(w2, h) + c2)  # [N, d, n]
         return torch.bmm(th, f).transpose(1, 2)  # [N, n, A]
 
+    def td_loss(o, nx, r, dn, ac):  # each agent's mean loss; their sum
+        with torch.no_grad():
+            y = r + gamma * (1 - dn) * q_values(target, nx).max(2).values
+        q = q_values(params, o).gather(2, ac[:, :, None])[:, :, 0]
+        return (0.5 * (q - y) ** 2).mean(1).sum()
+
+    def greedy_of(ob):
+        with torch.no_grad():
+            return q_values(params, ob[:, None, :])[:, 0, :].argmax(1)
+
+    opt_step = opt.step
+    if args.mode == "compile":
+        td_loss, greedy_of, opt_step = torch.compile(td_loss), torch.compile(greedy_of), torch.compile(opt.step)
+
+    # vmap: one agent's network, mapped over the agents; the biases [N, out]
+    from torch.func import grad, vmap
+
+    def q_one(ps, x):  # x [n, 4] -> [n, A]
+        w1, c1, w2, c2, th = ps
+        h = torch.relu(x @ w1.T + c1[:, 0])
+        return torch.relu(h @ w2.T + c2[:, 0]) @ th.T
+
+    def loss_one(ps, tps, o, nx, r, dn, ac):
+        y = r + gamma * (1 - dn) * q_one(tps, nx).max(1).values
+        q = q_one(ps, o).gather(1, ac[:, None])[:, 0]
+        return (0.5 * (q - y) ** 2).mean()
+
+    grads_of = vmap(grad(loss_one))
+    greedy_one = vmap(lambda ps, x: q_one(ps, x[None, :])[0].argmax())
+    moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params]
+    adam_t = 0
+
+    def vmap_step(o, nx, r, dn, ac):
+        nonlocal adam_t
+        ps = [p.detach() for p in params]
+        gs = grads_of(ps, target, o, nx, r, dn, ac)
+        adam_t += 1
+        c1, c2 = 1 - 0.9 ** adam_t, 1 - 0.999 ** adam_t
+        with torch.no_grad():
+            for p, g, (m, v) in zip(params, gs, moments):
+                m.mul_(0.9).add_(g, alpha=0.1)
+                v.mul_(0.999).addcmul_(g, g, value=0.001)
+                p.addcdiv_(m / c1, (v / c2).sqrt_().add_(1e-8), value=-1e-3)
+
     # CartPole-v1, Gymnasium's constants and Euler update, each agent its own half-length
     length = 0.1 + 0.8 * torch.rand(N, dtype=torch.float64)
     gravity, masscart, masspole, force_mag, tau = 9.8, 1.0, 0.1, 10.0, 0.02
@@ -74,8 +129,11 @@ def main():
     def step(t):
         nonlocal s, eps, grad_steps
         ob = s.float()
-        with torch.no_grad():
-            greedy = q_values(params, ob[:, None, :])[:, 0, :].argmax(1)
+        if args.mode == "vmap":
+            with torch.no_grad():
+                greedy = greedy_one([p.detach() for p in params], ob)
+        else:
+            greedy = greedy_of(ob)
         explore = torch.rand(N) < eps
         a = torch.where(explore, torch.randint(0, A, (N,)), greedy)
         x, x_dot, th, th_dot = s.unbind(1)
@@ -100,13 +158,12 @@ def main():
         idx = torch.randint(0, min(t + 1, C), (N, B))
         o, nx = obs_buf[rows[:, None], idx], next_buf[rows[:, None], idx]
         r, dn, ac = rew_buf[rows[:, None], idx], done_buf[rows[:, None], idx], act_buf[rows[:, None], idx]
-        with torch.no_grad():
-            y = r + gamma * (1 - dn) * q_values(target, nx).max(2).values
-        q = q_values(params, o).gather(2, ac[:, :, None])[:, :, 0]
-        loss = (0.5 * (q - y) ** 2).mean(1).sum()  # each agent's mean loss; their sum
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        if args.mode == "vmap":
+            vmap_step(o, nx, r, dn, ac)
+        else:
+            opt.zero_grad(set_to_none=True)
+            td_loss(o, nx, r, dn, ac).backward()
+            opt_step()
         grad_steps += 1
         eps = max(0.05, eps * 0.999)
         if grad_steps % args.target_every == 0:
@@ -114,14 +171,17 @@ def main():
                 for tp, p in zip(target, params):
                     tp.copy_(p)
 
+    sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
     for t in range(args.warmup):
         step(t)
+    sync()
     t0 = time.perf_counter()
     for t in range(args.warmup, args.warmup + args.steps):
         step(t)
+    sync()
     dt = time.perf_counter() - t0
     print(f"torch_dqn: {N * args.steps / dt:.4g} agent-steps/s  agents={N} steps={args.steps} hidden={H} dim={d} "
-          f"batch={B} threads={args.threads} torch={torch.__version__}")
+          f"batch={B} threads={args.threads} mode={args.mode} device={args.device} torch={torch.__version__}")
 
 
 if __name__ == "__main__":
