@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -81,6 +82,22 @@ TEST(Mlp, ShapesAndForwardMatchTheDefinition)
         const double want = ref_q(n.m, to_d(n.p), to_d(n.theta), to_d(n.x), a);
         EXPECT_NEAR(pfr_mlp_q(n.theta.data(), f, a, 16), want, 1e-4 * (1 + std::fabs(want)));
     }
+}
+
+// The interleaved forward pass (eight units' chains at once) is the plain one's bits: widths that are
+// and are not multiples of eight, both activations, one to three layers.
+TEST(Mlp, InterleavedForwardIsThePlainOnesBits)
+{
+    for (int act : {PFR_MLP_TANH, PFR_MLP_RELU})
+        for (const std::vector<int> &w : {std::vector<int>{4, 64, 16}, std::vector<int>{6, 13, 9, 3}, std::vector<int>{4, 5},
+                                           std::vector<int>{6, 24, 8}}) {
+            Net n = make_net(act, w, 2, 3 + (unsigned)w.size());
+            std::vector<float> a0((size_t)pfr_mlp_acts(&n.m)), a1(a0.size());
+            const float *f0 = pfr_mlp_forward(&n.m, n.p.data(), n.x.data(), a0.data());
+            const float *f1 = pfr_mlp_forward8(&n.m, n.p.data(), n.x.data(), a1.data());
+            EXPECT_EQ(std::memcmp(a0.data(), a1.data(), 4 * a0.size()), 0) << "widths " << w[1];
+            EXPECT_EQ(f0 - a0.data(), f1 - a1.data());
+        }
 }
 
 // Every parameter's gradient of 1/2 (Q - y)^2 (and of theta's row a) against central differences of

@@ -276,7 +276,7 @@ static int agent_round(pfr_sim *sim, pfr_neural *nn, const pfr_round_plan *plan,
     for (int k = 0; k < plan->K; ++k) {
         const pfr_words w = k == 0 ? first : pfr_stream_words(seed, (uint64_t)i, plan->t0 + (uint64_t)k);
         pfr_classic_observe(&env, s, ob);
-        const float *f = pfr_mlp_forward(&nn->m, body, ob, scr);
+        const float *f = pfr_mlp_forward8(&nn->m, body, ob, scr);
         pfr_dqn_transition(&nn->rules, &env, s, counters_of(nn, i), &rb, head, f, ob, nb, w, seed, i);
         if (rb.size >= nn->rules.learn_start)
             for (int g = 0; g < nn->rules.grad_steps; ++g)

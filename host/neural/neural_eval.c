@@ -32,7 +32,7 @@ static double greedy_return(const pfr_neural *nn, const pfr_classic *env, uint64
         double ret = 0.0;
         for (int t = 0; t < nn->max_steps; ++t) {
             pfr_classic_observe(env, s, ob);
-            const int a = pfr_dqn_greedy(head, pfr_mlp_forward(&nn->m, body, ob, scr), nn->A, d);
+            const int a = pfr_dqn_greedy(head, pfr_mlp_forward8(&nn->m, body, ob, scr), nn->A, d);
             float r;
             const int terminal = pfr_classic_step(env, s, a, &r);
             ret += (double)r;
