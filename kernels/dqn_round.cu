@@ -11,7 +11,10 @@
  * at ~8 resident blocks each (~38 KB of shared memory a block) keep ~1,000 agents stepping: ~4e8
  * agent-steps/s if latency alone bounded it. The weights stay in global memory (L1/L2-cached: 5.4 KB
  * a body, read ~50 times a step); staging them in shared memory is the first thing to measure.
- * The mean reads N P floats once (N = 10^4: 54 MB, ~20 us at 3 TB/s).
+ * The mean reads N P floats once (N = 10^4: 54 MB, ~20 us at 3 TB/s): a thread per (256-agent block,
+ * entry) sums its block in agent order, then a thread per entry adds the blocks in order, the CPU
+ * engine's order in two passes with N / 256 x P threads in the first (a thread per entry alone would
+ * walk all N agents: ~N x 0.5 us of memory latency).
  *
  * Shared memory of a block (floats): the block step's scratch (pfr_dqn_block_scratch), the gradients
  * gp [P] and gt [H], one observation's activations [pfr_mlp_acts], the next observation [8], the
@@ -133,21 +136,30 @@ __global__ void dqn_count_kernel(const uint8_t *took, int64_t N, unsigned long l
         atomicAdd(count, 1ull);
 }
 
-__global__ void dqn_mean_kernel(const float *src, int64_t N, int width, const uint8_t *took,
-                                unsigned long long participants, float *dst)
+/* The mean in two passes, the CPU engine's order: part [nb, width] = each 256-agent block's sum in
+ * agent order (a thread per (block, entry)), then a thread per entry adds the blocks in order. */
+__global__ void dqn_block_sums_kernel(const float *src, int64_t N, int width, const uint8_t *took, double *part)
+{
+    const int e = blockIdx.y * blockDim.x + threadIdx.x;
+    const int64_t b = blockIdx.x; /* x: up to 2^31 - 1 agent blocks; y: the entries, up to 65,535 x 128 */
+    if (e >= width)
+        return;
+    const int64_t i0 = b * PFR_AGENT_BLOCK, i1 = i0 + PFR_AGENT_BLOCK < N ? i0 + PFR_AGENT_BLOCK : N;
+    double sum = 0.0;
+    for (int64_t i = i0; i < i1; ++i)
+        if (took[i])
+            sum += (double)src[(size_t)i * width + e];
+    part[(size_t)b * width + e] = sum;
+}
+
+__global__ void dqn_mean_kernel(const double *part, int64_t nb, int width, unsigned long long participants, float *dst)
 {
     const int e = blockIdx.x * blockDim.x + threadIdx.x;
     if (e >= width)
         return;
     double acc = 0.0;
-    for (int64_t b0 = 0; b0 < N; b0 += PFR_AGENT_BLOCK) {
-        const int64_t b1 = b0 + PFR_AGENT_BLOCK < N ? b0 + PFR_AGENT_BLOCK : N;
-        double part = 0.0;
-        for (int64_t i = b0; i < b1; ++i)
-            if (took[i])
-                part += (double)src[(size_t)i * width + e];
-        acc += part;
-    }
+    for (int64_t b = 0; b < nb; ++b)
+        acc += part[(size_t)b * width + e];
     const double scale = 1.0 / (double)participants;
     dst[e] = (float)(acc * scale);
 }
@@ -189,9 +201,16 @@ extern "C" cudaError_t pfr_cuda_launch_dqn_count(const uint8_t *took_part, int64
 }
 
 extern "C" cudaError_t pfr_cuda_launch_dqn_mean(const float *src, int64_t N, int width, const uint8_t *took_part,
-                                                unsigned long long participants, float *dst, cudaStream_t stream)
+                                                unsigned long long participants, double *part, float *dst,
+                                                cudaStream_t stream)
 {
-    dqn_mean_kernel<<<(unsigned)((width + 127) / 128), 128, 0, stream>>>(src, N, width, took_part, participants, dst);
+    const int64_t nb = (N + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
+    const dim3 grid((unsigned)nb, (unsigned)((width + 127) / 128));
+    dqn_block_sums_kernel<<<grid, 128, 0, stream>>>(src, N, width, took_part, part);
+    const cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess)
+        return e;
+    dqn_mean_kernel<<<(unsigned)((width + 127) / 128), 128, 0, stream>>>(part, nb, width, participants, dst);
     return cudaGetLastError();
 }
 

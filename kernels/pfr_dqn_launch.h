@@ -48,9 +48,10 @@ cudaError_t pfr_cuda_launch_dqn_count(const uint8_t *took_part, int64_t N, unsig
                                       cudaStream_t stream);
 /* dst [width] = the mean over the agents that took part of src [N, width], in §3's order: per
  * 256-agent block in agent order in double from 0, the blocks in order, times 1 / participants,
- * rounded to float once (host/neural/neural.c's ordered_mean). A thread per entry. */
+ * rounded to float once (host/neural/neural.c's ordered_mean). part: [ceil(N / 256), width] doubles
+ * of scratch, the blocks' sums. */
 cudaError_t pfr_cuda_launch_dqn_mean(const float *src, int64_t N, int width, const uint8_t *took_part,
-                                     unsigned long long participants, float *dst, cudaStream_t stream);
+                                     unsigned long long participants, double *part, float *dst, cudaStream_t stream);
 /* dst [N, width]: every agent's row = src [width] (those that sat out too). */
 cudaError_t pfr_cuda_launch_dqn_broadcast(float *dst, const float *src, int64_t N, int width, cudaStream_t stream);
 #ifdef __cplusplus

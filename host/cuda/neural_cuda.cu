@@ -41,6 +41,7 @@ struct neural_dev {
     int n = 0;
     int host_stale = 0; /* the device holds newer state than the host */
     float *shared_mv = nullptr; /* the server's mean moments [2 P + 2 H] */
+    double *part = nullptr;     /* the mean's block sums [ceil(N / 256), max(P, H)] */
     unsigned long long *count = nullptr, *count_host = nullptr;
     const pfr_engine_vtbl *host_engine = nullptr; /* the CPU engine's, whose destroy frees the host state */
 };
@@ -113,7 +114,7 @@ pfr_status neural_nothing(pfr_sim *sim)
 pfr_status mean_and_send(pfr_sim *sim, float *src, int width, const uint8_t *took, unsigned long long n, float *dst)
 {
     neural_dev *d = ND(sim);
-    PFR_CUDA(sim, pfr_cuda_launch_dqn_mean(src, sim->N, width, took, n, dst, d->stream));
+    PFR_CUDA(sim, pfr_cuda_launch_dqn_mean(src, sim->N, width, took, n, d->part, dst, d->stream));
     PFR_CUDA(sim, pfr_cuda_launch_dqn_broadcast(src, dst, sim->N, width, d->stream));
     return PFR_OK;
 }
@@ -170,6 +171,7 @@ void neural_destroy(pfr_sim *sim)
         for (int k = 0; k < d->n; ++k)
             cudaFree(d->arr[k].dev);
         cudaFree(d->shared_mv);
+        cudaFree(d->part);
         cudaFree(d->count);
         cudaFreeHost(d->count_host);
         if (d->stream)
@@ -192,7 +194,9 @@ pfr_status allocate(pfr_sim *sim, neural_dev *d)
         return pfr_sim_fail(sim, PFR_ERR_INTERNAL, "the neural state has more arrays than the device mirror holds");
     d->arr[d->n++] = {tag4("PART"), nn->took_part, nullptr, (uint64_t)sim->N};
     d->arr[d->n++] = {tag4("PARM"), nn->param, nullptr, 8 * (uint64_t)sim->N};
-    uint64_t need = 8ull * (2 * (uint64_t)nn->P + 2 * (uint64_t)nn->H);
+    const uint64_t nb = ((uint64_t)sim->N + PFR_AGENT_BLOCK - 1) / PFR_AGENT_BLOCK;
+    const uint64_t widest = (uint64_t)(nn->P > nn->H ? nn->P : nn->H), part_bytes = 8 * nb * widest;
+    uint64_t need = 8ull * (2 * (uint64_t)nn->P + 2 * (uint64_t)nn->H) + part_bytes;
     for (int k = 0; k < d->n; ++k)
         need += d->arr[k].bytes;
     size_t free_b = 0, total_b = 0;
@@ -205,6 +209,7 @@ pfr_status allocate(pfr_sim *sim, neural_dev *d)
     for (int k = 0; k < d->n; ++k)
         PFR_CUDA(sim, cudaMalloc(&d->arr[k].dev, d->arr[k].bytes));
     PFR_CUDA(sim, cudaMalloc((void **)&d->shared_mv, 4 * (2 * (size_t)nn->P + 2 * (size_t)nn->H)));
+    PFR_CUDA(sim, cudaMalloc((void **)&d->part, part_bytes));
     PFR_CUDA(sim, cudaMalloc((void **)&d->count, sizeof *d->count));
     PFR_CUDA(sim, cudaMallocHost((void **)&d->count_host, sizeof *d->count_host));
     return PFR_OK;
