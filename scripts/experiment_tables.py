@@ -471,7 +471,7 @@ def section10(d):
     body, sizes = [], {}
     for name, label in methods:
         cells = []
-        for prefix in ("dqn", "dqn64", "dqnN1", "dqnN2"):
+        for prefix in ("dqn", "dqn64", "dqnN1", "dqnN2", "dqnN3"):
             summ = rows(os.path.join(d, f"{prefix}_{name}", "summary.csv"))
             late = [float(r["late_return"]) for r in summ]
             sizes[prefix] = summ[0]["agents"] if summ else "?"
@@ -479,7 +479,7 @@ def section10(d):
         body.append([label] + cells)
     print("### CartPole-v1 against N: the last quarter's mean greedy return, the 8-agent tuned steps, 200 rounds of "
           "K = 100 (mean ± 95% CI; fewer seeds at the larger N)\n")
-    table(["method"] + [f"N = {sizes[p]}" for p in ("dqn", "dqn64", "dqnN1", "dqnN2")], body)
+    table(["method"] + [f"N = {sizes[p]}" for p in ("dqn", "dqn64", "dqnN1", "dqnN2", "dqnN3")], body)
     import glob
     arms = [("frozen", "trained body, frozen (heads learn)"), ("fine_tuned", "trained body, fine-tuned"),
             ("scratch", "a fresh network")]

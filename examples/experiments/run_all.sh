@@ -258,8 +258,9 @@ echo "== 10. PFedDQN-Rep: CartPole and Acrobot, eight agents (Jin et al. 2022's 
 # each method's Adam step size tuned on seeds 1000, 1001 for the mean greedy return of the last quarter
 # of the rounds (one evaluation's return swings too much to rank by); reported seeds 0.. never seen
 # by the tuning
-if [ "$SIZE" = full ]; then QR=200; QSD=0..9; Q64SD=0..4; AR=300; ASD=0..4; QTS=1000,1001; QN1=256; QN2=1024
-else QR=4; QSD=0..1; Q64SD=0..1; AR=3; ASD=0..1; QTS=1000; QN1=16; QN2=32; fi
+if [ "$SIZE" = full ]; then QR=200; QSD=0..9; Q64SD=0..4; AR=300; ASD=0..4; QTS=1000,1001
+  QN1=256; QN1SD=0..4; QN2=1024; QN2SD=0..2; QN3=4096; QN3SD=0..1
+else QR=4; QSD=0..1; Q64SD=0..1; AR=3; ASD=0..1; QTS=1000; QN1=16; QN1SD=0..1; QN2=32; QN2SD=0..1; QN3=64; QN3SD=0; fi
 LRS="--grid dqn.lr=0.0001,0.0003,0.001,0.003,0.01"
 for alg in pfeddqn_rep local_dqn fedavg_dqn; do
   best=$(python3 scripts/tune.py examples/dqn/cartpole.yaml --set rounds=$QR --set algorithm=$alg $LRS \
@@ -268,11 +269,14 @@ for alg in pfeddqn_rep local_dqn fedavg_dqn; do
     --allow-failures --out "$OUT/dqn_$alg"
   sweep examples/dqn/cartpole.yaml --set rounds=$QR --set agents=64 --set algorithm=$alg $best --vary seed=$Q64SD \
     --allow-failures --out "$OUT/dqn64_$alg"
-  # and more agents, fewer seeds (a 1024-agent run is 2 x 10^7 agent-steps, ~4 minutes on a core)
-  sweep examples/dqn/cartpole.yaml --set rounds=$QR --set agents=$QN1 --set algorithm=$alg $best --vary seed=0..2 \
+  # and more agents, fewer seeds at the largest (a 4096-agent run is 8 x 10^7 agent-steps, ~7 minutes on
+  # two cores)
+  sweep examples/dqn/cartpole.yaml --set rounds=$QR --set agents=$QN1 --set algorithm=$alg $best --vary seed=$QN1SD \
     --allow-failures --out "$OUT/dqnN1_$alg"
-  sweep examples/dqn/cartpole.yaml --set rounds=$QR --set agents=$QN2 --set algorithm=$alg $best --vary seed=0..1 \
+  sweep examples/dqn/cartpole.yaml --set rounds=$QR --set agents=$QN2 --set algorithm=$alg $best --vary seed=$QN2SD \
     --allow-failures --out "$OUT/dqnN2_$alg"
+  sweep examples/dqn/cartpole.yaml --set rounds=$QR --set agents=$QN3 --set algorithm=$alg $best --vary seed=$QN3SD \
+    --allow-failures --out "$OUT/dqnN3_$alg"
   best=$(python3 scripts/tune.py examples/dqn/acrobot.yaml --set rounds=$AR --set algorithm=$alg $LRS \
          --metric late_return --maximize --seeds $QTS --pfedrl "$PFEDRL" --out "$OUT/acro_tune_$alg" | tail -1)
   sweep examples/dqn/acrobot.yaml --set rounds=$AR --set algorithm=$alg $best --vary seed=$ASD \
