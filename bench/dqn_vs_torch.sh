@@ -3,11 +3,12 @@
 # agent-steps/s with learning (one CartPole step and one gradient step a step; 4 -> 64 -> 16, batch
 # 16, Adam), N = 1, 256, 4096, both on the same threads, alternated REPS times, medians. PyTorch
 # three ways (bench/torch_dqn.py --mode): grouped bmm, the same under torch.compile, torch.func.vmap.
-# usage: bench/dqn_vs_torch.sh [PYTHON_WITH_TORCH] [REPS] [THREADS] [MODES]
-#   (issue 28: target >= 3x PyTorch; MODES default "bmm compile vmap"; the ratio is to the fastest)
+# usage: bench/dqn_vs_torch.sh [PYTHON_WITH_TORCH] [REPS] [THREADS] [MODES] [POINTS]
+#   (issue 28: target >= 3x PyTorch; MODES default "bmm compile vmap"; the ratio is to the fastest;
+#   POINTS default "1:6:200 256:4:200 4096:2:60", each N:engine rounds:torch steps)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY="${1:-python3}"; REPS="${2:-3}"; T="${3:-2}"; MODES=(${4:-bmm compile vmap})
+PY="${1:-python3}"; REPS="${2:-3}"; T="${3:-2}"; MODES=(${4:-bmm compile vmap}); POINTS="${5:-1:6:200 256:4:200 4096:2:60}"
 PFEDRL="${PFEDRL:-build/pfedrl}"
 "$PY" -c "import torch" 2>/dev/null || { echo "dqn_vs_torch.sh: $PY has no torch (pip install torch)" >&2; exit 2; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -23,7 +24,7 @@ median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 grep -m1 -o 'avx512f\|avx2' /proc/cpuinfo | sort -u | tr '\n' ' ' || true
 echo "($(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | xargs), $T threads, $(git describe --always --dirty))"
 printf '%6s %12s' N engine; printf ' %12s' "${MODES[@]/#/torch_}"; printf ' %7s\n' ratio
-for spec in 1:6:200 256:4:200 4096:2:60; do
+for spec in $POINTS; do
   IFS=: read -r n rounds steps <<< "$spec"
   e=(); declare -A t=()
   for r in $(seq "$REPS"); do
