@@ -540,13 +540,23 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("runs", help="the OUT_DIR of run_all.sh full")
     ap.add_argument("--doc", help="write the tables into this markdown file, between its markers")
+    ap.add_argument("--only", help="these sections alone (e.g. section10, or section5,section6): the runs of one "
+                                   "section re-run, the other tables left as they are")
     a = ap.parse_args()
+    chosen = SECTIONS
+    if a.only:
+        names = a.only.split(",")
+        chosen = tuple(sec for sec in SECTIONS if sec.__name__ in names)
+        unknown = set(names) - {sec.__name__ for sec in chosen}
+        if unknown:
+            ap.error(f"--only {','.join(sorted(unknown))}: no such section; allowed: "
+                     + ", ".join(sec.__name__ for sec in SECTIONS))
     if not a.doc:
-        for sec in SECTIONS:
+        for sec in chosen:
             print(render(sec, a.runs), end="")
         return
     text = open(a.doc).read()
-    for sec in SECTIONS:
+    for sec in chosen:
         pat = re.compile(r"(<!-- tables:%s -->\n).*?(<!-- /tables -->)" % sec.__name__, re.S)
         if not pat.search(text):
             sys.exit(f"experiment_tables: {a.doc} has no <!-- tables:{sec.__name__} --> ... <!-- /tables --> block")
