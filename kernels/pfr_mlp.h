@@ -59,6 +59,15 @@ PFR_HD static inline float pfr_mlp_activate(int act, float z) { return act == PF
 /* The activation's derivative, from its output y (tanh: 1 - y^2; ReLU: 1 where y > 0). */
 PFR_HD static inline float pfr_mlp_dact(int act, float y) { return act == PFR_MLP_TANH ? 1.0f - y * y : (y > 0.0f ? 1.0f : 0.0f); }
 
+/* One unit's output: its bias, then weight x input in input order, then the activation. W [no, ni]. */
+PFR_HD static inline float pfr_mlp_unit(const pfr_mlp *m, const float *W, const float *b, const float *in, int ni, int o)
+{
+    float z = b[o];
+    for (int i = 0; i < ni; ++i)
+        z += W[(size_t)o * ni + i] * in[i];
+    return pfr_mlp_activate(m->act, z);
+}
+
 /* f_W(x): acts gets x and every layer's output; returns a pointer to the features (w_L of them).
  * Each unit: its bias, then the weights times the inputs added in input order, then the activation. */
 PFR_HD static inline const float *pfr_mlp_forward(const pfr_mlp *m, const float *p, const float *x, float *acts)
@@ -70,12 +79,8 @@ PFR_HD static inline const float *pfr_mlp_forward(const pfr_mlp *m, const float 
     for (int l = 0; l < m->layers; ++l) {
         const int ni = m->width[l], no = m->width[l + 1];
         const float *W = p, *b = p + (size_t)no * ni;
-        for (int o = 0; o < no; ++o) {
-            float z = b[o];
-            for (int i = 0; i < ni; ++i)
-                z += W[(size_t)o * ni + i] * in[i];
-            out[o] = pfr_mlp_activate(m->act, z);
-        }
+        for (int o = 0; o < no; ++o)
+            out[o] = pfr_mlp_unit(m, W, b, in, ni, o);
         p += (size_t)no * ni + no;
         in = out;
         out += no;
@@ -108,12 +113,8 @@ PFR_HD static inline const float *pfr_mlp_forward8(const pfr_mlp *m, const float
             for (int k = 0; k < 8; ++k)
                 out[o + k] = pfr_mlp_activate(m->act, z[k]);
         }
-        for (; o < no; ++o) {
-            float z = b[o];
-            for (int i = 0; i < ni; ++i)
-                z += W[(size_t)o * ni + i] * in[i];
-            out[o] = pfr_mlp_activate(m->act, z);
-        }
+        for (; o < no; ++o) /* the last units, one chain each */
+            out[o] = pfr_mlp_unit(m, W, b, in, ni, o);
         p += (size_t)no * ni + no;
         in = out;
         out += no;

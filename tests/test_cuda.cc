@@ -21,6 +21,7 @@
 
 #include "cuda/cuda_engine.h"
 #include "tests/host_round.h"
+#include "tests/test_gpu.h"
 #include "tests/test_temp.h"
 
 #ifdef PFR_HAVE_CUDA
@@ -28,20 +29,6 @@
 #endif
 
 namespace {
-
-bool gpu_present()
-{
-#ifdef PFR_HAVE_CUDA
-    return pfr_cuda_device_count() > 0;
-#else
-    return false;
-#endif
-}
-
-// GTEST_SKIP must run in the test body itself to end the test.
-#define REQUIRE_GPU()                                                                                 \
-    if (!gpu_present())                                                                               \
-    GTEST_SKIP() << "no CUDA device on this machine (or a build without CUDA)"
 
 using KV = std::vector<std::pair<std::string, std::string>>;
 
@@ -589,7 +576,7 @@ TEST(Cuda, DivergingRunFailsWithTheSameRoundAsTheCpu)
 
 TEST(Cuda, CudaBackendWithoutDeviceIsAClearError)
 {
-    if (gpu_present()) {
+    if (pfr_test::gpu_present()) {
         GTEST_SKIP() << "a device is present";
     }
     pfr_config c;

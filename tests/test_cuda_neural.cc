@@ -15,28 +15,12 @@
 
 #include "engine.h"
 #include "tests/test_sim.h"
+#include "tests/test_gpu.h"
 #include "tests/test_temp.h"
-
-#ifdef PFR_HAVE_CUDA
-#include "cuda/cuda_engine.h"
-#endif
 
 namespace {
 
 using pfr_test::Overrides;
-
-bool gpu_present()
-{
-#ifdef PFR_HAVE_CUDA
-    return pfr_cuda_device_count() > 0;
-#else
-    return false;
-#endif
-}
-
-#define REQUIRE_GPU()                                                                                 \
-    if (!gpu_present())                                                                               \
-    GTEST_SKIP() << "no CUDA device on this machine (or a build without CUDA)"
 
 // 300 agents: two blocks of the mean's order, the second partial.
 Overrides base(const std::string &kind, const std::string &alg)
@@ -116,7 +100,7 @@ TEST(NeuralGpuConfigs, ValidOnTheCpuEngine)
 
 TEST(NeuralGpuConfigs, CudaBackendWithoutDeviceIsAClearError)
 {
-    if (gpu_present())
+    if (pfr_test::gpu_present())
         GTEST_SKIP() << "a device is present";
     Overrides o = base("cartpole", "pfeddqn_rep");
     o["backend"] = "cuda";
